@@ -1,0 +1,80 @@
+/**
+ * Decrypting push parser: a CapsuleReader plus key unwrapping and STREAM decryption.
+ *
+ * `push()` returns only plaintext whose chunk tag verified; `finish(digest)` checks the payload
+ * commitment once the caller has hashed the plaintext (the caller hashes, so that large payloads
+ * can hash on another thread — see DigestWorker.ts). Single-use; errors are sticky; the file key and
+ * payload key are wiped as soon as the stream cipher holds its own copy. Deliberately not here: I/O.
+ */
+import { CapsuleFormatError } from '../errors.ts';
+import { deriveCommitmentSalt, derivePayloadKey } from '../crypto/kdf.ts';
+import { constantTimeEqual, wipe } from '../crypto/secrets.ts';
+import { StreamOpener } from '../crypto/StreamCipher.ts';
+import { DIGEST_SALTED_SHA256 } from '../format/constants.ts';
+import type { CapsuleHeader } from '../format/header.ts';
+import { CapsuleReader, type ParsedHeader } from './CapsuleReader.ts';
+
+/** Produces the capsule's file key from its header, or throws (ERR_NO_MATCHING_STANZA, …). */
+export type Unwrapper = (header: CapsuleHeader) => Uint8Array;
+
+export class CapsuleOpener {
+  readonly #reader: CapsuleReader;
+  readonly #unwrap: Unwrapper;
+  #stream: StreamOpener | undefined;
+  #prefix = new Uint8Array(0);
+  #out: Buffer[] = [];
+  #finished = false;
+
+  constructor(unwrap: Unwrapper) {
+    if (typeof unwrap !== 'function') throw new TypeError(`unwrap: expected a function, got ${typeof unwrap}`);
+    this.#unwrap = unwrap;
+    this.#reader = new CapsuleReader((p) => this.#start(p));
+  }
+
+  get parsed(): ParsedHeader | undefined {
+    return this.#reader.parsed;
+  }
+
+  /**
+   * Bytes to hash before the plaintext to obtain the committed digest: empty for sha256, the
+   * derived salt for salted-sha256. Available once the header has been read.
+   */
+  get digestPrefix(): Uint8Array {
+    return this.#prefix;
+  }
+
+  /** Feeds capsule bytes; returns the verified plaintext chunks they completed (caller owns them). */
+  push(data: Uint8Array): Buffer[] {
+    this.#out = [];
+    this.#reader.push(data, (sealed, _index, last) => {
+      this.#out.push(this.#stream!.openChunk(sealed, last));
+    });
+    const out = this.#out;
+    this.#out = [];
+    return out;
+  }
+
+  /** Declares end of input and checks the caller's SHA-256 over digestPrefix ‖ plaintext. */
+  finish(digest: Uint8Array): void {
+    if (this.#finished) throw new Error('CapsuleOpener: finish() called twice (single-use object)');
+    this.#reader.end();
+    this.#finished = true;
+    wipe(this.#prefix);
+    const expected = this.#reader.parsed!.header.payload.digest;
+    if (!constantTimeEqual(digest, expected)) {
+      throw new CapsuleFormatError('ERR_PAYLOAD_DIGEST', 'payload: every chunk authenticated, but the plaintext does not match header.payload.digest');
+    }
+  }
+
+  #start(p: ParsedHeader): void {
+    const fileKey = this.#unwrap(p.header);
+    let payloadKey: Uint8Array | undefined;
+    try {
+      payloadKey = derivePayloadKey(fileKey, p.header.id);
+      this.#stream = new StreamOpener(payloadKey, p.headerHash);
+      if (p.header.payload.digestAlg === DIGEST_SALTED_SHA256) this.#prefix = deriveCommitmentSalt(fileKey, p.header.id);
+    } finally {
+      wipe(fileKey, payloadKey);
+    }
+  }
+}

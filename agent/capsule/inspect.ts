@@ -1,0 +1,82 @@
+/**
+ * `inspect()`: the header of a capsule as plain data, with no key — reads only the preamble and
+ * header, never the payload. Deliberately not here: any judgement beyond parsing (verify.ts).
+ */
+import { CID } from 'multiformats/cid';
+import { decodeCanonical } from '../format/cbor.ts';
+import { DIGEST_SALTED_SHA256 } from '../format/constants.ts';
+import { capsuleLength, chunkCount } from '../format/layout.ts';
+import { bytesOf, type ByteSource } from '../io/sources.ts';
+import { CapsuleReader, type ParsedHeader } from './CapsuleReader.ts';
+
+/** JSON-friendly view of a header (byte strings as hex). */
+export interface CapsuleInfo {
+  formatVersion: number;
+  id: string;
+  created: string;
+  owner: string | null;
+  signed: boolean;
+  logic: { sha256: string; cid: string | null; params: unknown };
+  payload: { size: number; chunkSize: number; chunks: number; cipher: string; digestAlg: string; digest: string };
+  stanzas: { type: string; bodySize: number }[];
+  extensions: number[];
+  headerSize: number;
+  totalSize: number;
+}
+
+export async function readHeader(capsule: ByteSource, signal?: AbortSignal): Promise<ParsedHeader> {
+  const reader = new CapsuleReader();
+  for await (const piece of bytesOf(capsule, signal)) {
+    // Feed only up to the end of the header, so the payload is never read.
+    let off = 0;
+    while (off < piece.length && !reader.parsed) {
+      const step = Math.min(piece.length - off, 4096);
+      reader.push(piece.subarray(off, off + step));
+      off += step;
+    }
+    if (reader.parsed) return reader.parsed;
+  }
+  reader.end();
+  throw new Error('unreachable: end() throws before a header is read');
+}
+
+export async function inspect(capsule: ByteSource, signal?: AbortSignal): Promise<CapsuleInfo> {
+  return describe(await readHeader(capsule, signal));
+}
+
+export function describe(p: ParsedHeader): CapsuleInfo {
+  const h = p.header;
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  return {
+    formatVersion: h.version,
+    id: hex(h.id),
+    created: new Date(h.created * 1000).toISOString(),
+    owner: h.owner ? hex(h.owner) : null,
+    signed: h.signature !== undefined,
+    logic: {
+      sha256: hex(h.logic.hash),
+      cid: h.logic.cid ? CID.decode(h.logic.cid).toString() : null,
+      params: h.logic.params ? toJson(decodeCanonical(h.logic.params, 'header.logic.params')) : null,
+    },
+    payload: {
+      size: h.payload.size,
+      chunkSize: h.payload.chunkSize,
+      chunks: chunkCount(h.payload.size),
+      cipher: 'aes-256-gcm-stream',
+      digestAlg: h.payload.digestAlg === DIGEST_SALTED_SHA256 ? 'salted-sha256' : 'sha256',
+      digest: hex(h.payload.digest),
+    },
+    stanzas: h.stanzas.map((s) => ({ type: s.type, bodySize: s.body.length })),
+    extensions: [...h.extensions.keys()],
+    headerSize: p.headerBytes.length - 16,
+    totalSize: capsuleLength(p.headerBytes.length - 16, h.payload.size),
+  };
+}
+
+/** CBOR data as JSON: maps with non-string keys become objects with stringified keys, bytes hex. */
+function toJson(v: unknown): unknown {
+  if (v instanceof Uint8Array) return { $bytes: Buffer.from(v).toString('hex') };
+  if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [String(k), toJson(x)]));
+  if (Array.isArray(v)) return v.map(toJson);
+  return v;
+}

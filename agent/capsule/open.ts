@@ -1,0 +1,76 @@
+/**
+ * Decrypting a capsule with a local key: `openWithKey()` streams verified plaintext,
+ * `decryptToFile()` writes it atomically (temp name, renamed only after the last chunk and the
+ * payload digest verify; removed on any failure).
+ *
+ * For the streaming form, each chunk is released only after its tag verifies, but the payload
+ * digest can only be checked at the end: a consumer MUST treat a late error as "discard all".
+ * Deliberately not here: release by a remote guardian (the agent, a later issue).
+ */
+import { Readable } from 'node:stream';
+import type { Identity } from '../crypto/identity.ts';
+import { AtomicFile } from '../io/AtomicFile.ts';
+import { bytesOf, type ByteSource } from '../io/sources.ts';
+import { CapsuleOpener, type Unwrapper } from './CapsuleOpener.ts';
+import { createPayloadHasher, type PayloadHasher } from './PayloadHasher.ts';
+import type { ParsedHeader } from './CapsuleReader.ts';
+import { identityUnwrapper } from './unwrap.ts';
+
+export interface OpenOptions {
+  signal?: AbortSignal;
+  onHeader?: (p: ParsedHeader) => void;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export type KeySource = Identity | Identity[] | Unwrapper;
+
+/** Verified plaintext of `capsule`, as a stream. */
+export function openWithKey(capsule: ByteSource, key: KeySource, options: OpenOptions = {}): Readable {
+  return Readable.from(plaintextOf(capsule, key, options), { objectMode: false });
+}
+
+/** Decrypts into `outPath`; the file exists only if everything verified. */
+export async function decryptToFile(capsule: ByteSource, key: KeySource, outPath: string, options: OpenOptions = {}): Promise<ParsedHeader> {
+  let parsed: ParsedHeader | undefined;
+  const out = await AtomicFile.create(outPath);
+  try {
+    for await (const piece of plaintextOf(capsule, key, { ...options, onHeader: (p) => { parsed = p; options.onHeader?.(p); } })) {
+      await out.write(piece);
+    }
+    await out.commit();
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+  return parsed!;
+}
+
+async function* plaintextOf(capsule: ByteSource, key: KeySource, options: OpenOptions): AsyncGenerator<Buffer> {
+  const opener = new CapsuleOpener(toUnwrapper(key));
+  let hasher: PayloadHasher | undefined;
+  let done = 0;
+  try {
+    for await (const piece of bytesOf(capsule, options.signal)) {
+      const plain = opener.push(piece);
+      if (!hasher && opener.parsed) {
+        hasher = createPayloadHasher(opener.digestPrefix, opener.parsed.header.payload.size);
+        options.onHeader?.(opener.parsed);
+      }
+      for (const p of plain) {
+        const wait = hasher!.update(p);
+        if (wait) await wait;
+        done += p.length;
+        yield p;
+      }
+      if (plain.length) options.onProgress?.(done, opener.parsed!.header.payload.size);
+    }
+    opener.finish(hasher ? await hasher.digest() : new Uint8Array(32));
+  } finally {
+    hasher?.close();
+  }
+}
+
+function toUnwrapper(key: KeySource): Unwrapper {
+  if (typeof key === 'function') return key;
+  return identityUnwrapper(Array.isArray(key) ? key : [key]);
+}

@@ -1,0 +1,111 @@
+/**
+ * Sealing a payload of any size in constant memory: `seal()` (bytes out as a stream) and
+ * `sealToFile()` (atomic output file).
+ *
+ * The header carries the payload's size and digest, so the payload is read twice: a file path is
+ * simply read again (and re-hashed on a second core to catch a file that changed in between); any
+ * other stream is first spooled to a temporary file *encrypted under a throwaway key* (never
+ * plaintext on disk), then replayed. Deliberately not here: the byte format (CapsuleSealer).
+ */
+import { Readable } from 'node:stream';
+import { CapsuleFormatError } from '../errors.ts';
+import { constantTimeEqual } from '../crypto/secrets.ts';
+import { AtomicFile } from '../io/AtomicFile.ts';
+import { bytesOf, fileSize, isPath, type ByteSource } from '../io/sources.ts';
+import { CapsuleSealer, type SealOptions } from './CapsuleSealer.ts';
+import { createPayloadHasher, InlineHasher } from './PayloadHasher.ts';
+import { Spool } from './Spool.ts';
+
+export interface SealRunOptions extends SealOptions {
+  signal?: AbortSignal;
+  /** Called with (payload bytes sealed, payload size) as the second pass progresses. */
+  onProgress?: (done: number, total: number) => void;
+  /** Directory for the encrypted spool of a non-file stream (default: the OS temp dir). */
+  spoolDir?: string;
+}
+
+/** Seals `input` and yields the capsule's bytes. */
+export function seal(input: ByteSource, options: SealRunOptions): Readable {
+  return Readable.from(sealChunks(input, options), { objectMode: false });
+}
+
+/** Seals `input` into `outPath`, which appears only once complete. Returns the capsule id. */
+export async function sealToFile(input: ByteSource, outPath: string, options: SealRunOptions): Promise<Uint8Array> {
+  const out = await AtomicFile.create(outPath, 0o644);
+  let id: Uint8Array | undefined;
+  try {
+    for await (const piece of sealChunks(input, options, (i) => { id = i; })) await out.write(piece);
+    await out.commit();
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+  return id!;
+}
+
+async function* sealChunks(input: ByteSource, options: SealRunOptions, onId?: (id: Uint8Array) => void): AsyncGenerator<Buffer | Uint8Array> {
+  const sealer = new CapsuleSealer(options);
+  onId?.(sealer.id);
+  const { signal } = options;
+  let replay: () => AsyncIterable<Uint8Array>;
+  let size: number;
+  let digest: Uint8Array;
+  let recheck = false;
+  let spool: Spool | undefined;
+  try {
+    if (input instanceof Uint8Array) {
+      const h = new InlineHasher();
+      h.update(sealer.digestPrefix);
+      h.update(input);
+      size = input.length;
+      digest = await h.digest();
+      replay = () => bytesOf(input, signal);
+    } else if (isPath(input) && (await fileSize(input.path)) !== undefined) {
+      // First pass over the file: size and digest.
+      const h = createPayloadHasher(sealer.digestPrefix, 0);
+      size = 0;
+      for await (const piece of bytesOf(input, signal)) {
+        size += piece.length;
+        h.update(piece);
+      }
+      digest = await h.digest();
+      replay = () => bytesOf(input, signal);
+      recheck = true;
+    } else {
+      spool = await Spool.create(options.spoolDir);
+      const h = new InlineHasher();
+      h.update(sealer.digestPrefix);
+      for await (const piece of bytesOf(input, signal)) {
+        h.update(piece);
+        await spool.write(piece);
+      }
+      size = spool.size;
+      digest = await h.digest();
+      const s = spool;
+      replay = () => s.replay(signal);
+    }
+
+    yield sealer.begin(size, digest);
+    const check = recheck ? createPayloadHasher(sealer.digestPrefix, size) : undefined;
+    try {
+      let done = 0;
+      for await (const piece of replay()) {
+        for (const c of sealer.push(piece)) yield c;
+        const wait = check?.update(piece);
+        if (wait) await wait;
+        done += piece.length;
+        options.onProgress?.(done, size);
+      }
+      const last = sealer.end();
+      if (check && !constantTimeEqual(await check.digest(), digest)) {
+        throw new CapsuleFormatError('ERR_PAYLOAD_SIZE', `${(input as { path: string }).path}: the file changed while it was being sealed`);
+      }
+      for (const c of last) yield c;
+    } finally {
+      check?.close();
+    }
+  } finally {
+    await spool?.dispose();
+  }
+}
+

@@ -1,0 +1,34 @@
+/**
+ * Finding the file key in a header with local X25519 identities (the guardian's own key files).
+ *
+ * Tries every identity against every `x25519` stanza; stanzas of other types are skipped (they are
+ * for other key custodians). Deliberately not here: hardware-held keys (agent/keys, later).
+ */
+import { CapsuleFormatError } from '../errors.ts';
+import type { Identity } from '../crypto/identity.ts';
+import { unwrapX25519 } from '../crypto/x25519Stanza.ts';
+import { STANZA_X25519 } from '../format/constants.ts';
+import type { CapsuleHeader } from '../format/header.ts';
+import type { Unwrapper } from './CapsuleOpener.ts';
+
+export function identityUnwrapper(identities: Identity[]): Unwrapper {
+  if (!Array.isArray(identities) || identities.length === 0) {
+    throw new TypeError('identities: expected at least one X25519 identity');
+  }
+  return (header: CapsuleHeader) => {
+    let tried = 0;
+    for (const [i, s] of header.stanzas.entries()) {
+      if (s.type !== STANZA_X25519) continue;
+      tried++;
+      for (const id of identities) {
+        const key = unwrapX25519(s, i, id, header.id);
+        if (key) return key;
+      }
+    }
+    const types = [...new Set(header.stanzas.map((s) => s.type))].join(', ');
+    throw new CapsuleFormatError(
+      'ERR_NO_MATCHING_STANZA',
+      `header.stanzas: none of ${header.stanzas.length} stanza(s) (${types}) opens with the ${identities.length} given identit${identities.length === 1 ? 'y' : 'ies'} (${tried} x25519 tried)`,
+    );
+  };
+}

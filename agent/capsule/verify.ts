@@ -1,0 +1,58 @@
+/**
+ * `verify()`: everything about a capsule that can be checked offline, with no key — preamble,
+ * deterministic header, owner signature, stanza well-formedness, chunk layout and exact total length,
+ * and, given the module, the unlock logic's SHA-256.
+ *
+ * A regular file's length comes from stat(), so verifying a large capsule does not read its payload.
+ * Deliberately not here: payload authenticity (needs the key: decrypt) and logic evaluation.
+ */
+import { CapsuleFormatError } from '../errors.ts';
+import { sha256 } from '../crypto/kdf.ts';
+import { constantTimeEqual } from '../crypto/secrets.ts';
+import { bytesOf, fileSize, isPath, type ByteSource } from '../io/sources.ts';
+import { CapsuleReader, type ParsedHeader } from './CapsuleReader.ts';
+import { readHeader } from './inspect.ts';
+
+export interface VerifyOptions {
+  /** The Wasm module's bytes: checked against header.logic.hash. */
+  logic?: Uint8Array;
+  signal?: AbortSignal;
+}
+
+export interface VerifyReport {
+  parsed: ParsedHeader;
+  checks: string[];
+}
+
+export async function verify(capsule: ByteSource, options: VerifyOptions = {}): Promise<VerifyReport> {
+  let parsed: ParsedHeader;
+  const checks: string[] = [];
+  const size = isPath(capsule) ? await fileSize(capsule.path) : undefined;
+  if (size !== undefined) {
+    parsed = await readHeader(capsule, options.signal);
+    if (size < parsed.totalLength) {
+      throw new CapsuleFormatError('ERR_TRUNCATED', `capsule: ${size} bytes, but its header implies ${parsed.totalLength}`);
+    }
+    if (size > parsed.totalLength) {
+      throw new CapsuleFormatError('ERR_TRAILING_DATA', `capsule: ${size} bytes, but its header implies ${parsed.totalLength} (${size - parsed.totalLength} extra)`);
+    }
+  } else {
+    const reader = new CapsuleReader();
+    for await (const piece of bytesOf(capsule, options.signal)) reader.push(piece);
+    reader.end();
+    parsed = reader.parsed!;
+  }
+  const h = parsed.header;
+  checks.push('preamble', 'header is deterministic CBOR', 'header fields');
+  checks.push(h.signature ? 'owner signature (Ed25519)' : 'unsigned (no owner signature)');
+  checks.push(`${h.stanzas.length} key stanza(s) well-formed`);
+  checks.push(`length ${parsed.totalLength} bytes = header + ${h.payload.size} payload bytes in chunks`);
+  if (options.logic) {
+    const got = sha256(options.logic);
+    if (!constantTimeEqual(got, h.logic.hash)) {
+      throw new CapsuleFormatError('ERR_LOGIC_HASH_MISMATCH', `logic: module SHA-256 is ${Buffer.from(got).toString('hex')}, capsule names ${Buffer.from(h.logic.hash).toString('hex')}`);
+    }
+    checks.push('logic module SHA-256 matches');
+  }
+  return { parsed, checks };
+}

@@ -1,0 +1,142 @@
+/**
+ * age-compatible X25519 identities and recipients, and the owner's Ed25519 key derived from one.
+ *
+ * Formats are age's (Bech32, HRP "age" / "AGE-SECRET-KEY-"), so `age-keygen` output works here and
+ * our key files work with `age -d -i`. Deliberately not here: passphrase-protected or plugin
+ * identities (age's scrypt/plugin stanzas), and hardware keys (agent/keys, a later issue).
+ */
+import { randomBytes } from 'node:crypto';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { bech32 } from '@scure/base';
+import { KeyError } from '../errors.ts';
+import { LABEL_OWNER_ED25519 } from '../format/constants.ts';
+import { hkdf } from './kdf.ts';
+
+const RECIPIENT_HRP = 'age';
+const IDENTITY_HRP = 'age-secret-key-';
+
+/** An X25519 identity: the secret scalar and its public recipient. Call `dispose()` when done. */
+export interface Identity {
+  readonly secretKey: Uint8Array;
+  readonly publicKey: Uint8Array;
+  readonly recipient: string;
+  dispose(): void;
+}
+
+export function generateIdentity(): Identity {
+  return identityFromSecret(randomBytes(32));
+}
+
+export function identityFromSecret(secret: Uint8Array): Identity {
+  if (!(secret instanceof Uint8Array) || secret.length !== 32) {
+    throw new TypeError(`secret: expected a 32-byte Uint8Array, got ${secret instanceof Uint8Array ? secret.length + ' bytes' : typeof secret}`);
+  }
+  const secretKey = Uint8Array.from(secret);
+  const publicKey = x25519.getPublicKey(secretKey);
+  return {
+    secretKey,
+    publicKey,
+    recipient: encodeRecipient(publicKey),
+    dispose: () => secretKey.fill(0),
+  };
+}
+
+export function encodeRecipient(publicKey: Uint8Array): string {
+  return bech32.encode(RECIPIENT_HRP, bech32.toWords(publicKey), false);
+}
+
+export function encodeIdentity(secretKey: Uint8Array): string {
+  return bech32.encode(IDENTITY_HRP, bech32.toWords(secretKey), false).toUpperCase();
+}
+
+/** Parses an `age1…` recipient into its 32-byte X25519 public key. */
+export function parseRecipient(text: string): Uint8Array {
+  if (typeof text !== 'string') throw new TypeError(`recipient: expected a string, got ${typeof text}`);
+  const t = text.trim();
+  let decoded;
+  try {
+    decoded = bech32.decode(t as `${string}1${string}`, false);
+  } catch (cause) {
+    throw new KeyError('ERR_BAD_RECIPIENT', `recipient: expected an age X25519 recipient (age1…), got ${JSON.stringify(t.slice(0, 20))}${t.length > 20 ? '…' : ''}`, {
+      cause, hint: 'print a guardian recipient with `capsule keygen` or `grep -o "age1[0-9a-z]*" guardian.key`',
+    });
+  }
+  if (decoded.prefix !== RECIPIENT_HRP || t !== t.toLowerCase()) {
+    throw new KeyError('ERR_BAD_RECIPIENT', `recipient: expected the lowercase prefix "age1", got "${decoded.prefix}1"`);
+  }
+  const key = bech32.fromWords(decoded.words);
+  if (key.length !== 32) throw new KeyError('ERR_BAD_RECIPIENT', `recipient: expected a 32-byte key, got ${key.length} bytes`);
+  return key;
+}
+
+/**
+ * Parses an age identity file: '#' comments and blank lines ignored, one AGE-SECRET-KEY-1… per line.
+ * The error never quotes the secret line.
+ */
+export function parseIdentityFile(text: string, source = 'identity file'): Identity[] {
+  const out: Identity[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    let decoded;
+    try {
+      decoded = bech32.decode(line as `${string}1${string}`, false);
+    } catch (cause) {
+      throw new KeyError('ERR_BAD_IDENTITY', `${source}: line ${i + 1} is not an age identity (expected AGE-SECRET-KEY-1…)`, {
+        cause, hint: 'passphrase-protected and plugin identities are not supported; use a file from `capsule keygen` or `age-keygen`',
+      });
+    }
+    if (decoded.prefix !== IDENTITY_HRP || line !== line.toUpperCase()) {
+      throw new KeyError('ERR_BAD_IDENTITY', `${source}: line ${i + 1} is not an X25519 identity (expected the uppercase prefix AGE-SECRET-KEY-1)`);
+    }
+    const secret = bech32.fromWords(decoded.words);
+    try {
+      if (secret.length !== 32) throw new KeyError('ERR_BAD_IDENTITY', `${source}: line ${i + 1} holds a ${secret.length}-byte key, expected 32`);
+      out.push(identityFromSecret(secret));
+    } finally {
+      secret.fill(0);
+    }
+  }
+  if (out.length === 0) {
+    throw new KeyError('ERR_NO_IDENTITY', `${source}: no identity found (expected a line AGE-SECRET-KEY-1…)`);
+  }
+  return out;
+}
+
+/** The text `capsule keygen` writes: age-keygen's layout. */
+export function formatIdentityFile(id: Identity, created: Date): string {
+  return `# created: ${created.toISOString().replace(/\.\d{3}Z$/, 'Z')}\n# public key: ${id.recipient}\n${encodeIdentity(id.secretKey)}\n`;
+}
+
+/** The owner's Ed25519 seed, derived from an X25519 identity (SPEC.md §7). Caller wipes it. */
+export function ownerSeed(id: Identity): Uint8Array {
+  return hkdf(id.secretKey, new Uint8Array(0), LABEL_OWNER_ED25519, 32);
+}
+
+export function ownerPublicKey(id: Identity): Uint8Array {
+  const seed = ownerSeed(id);
+  try {
+    return ed25519.getPublicKey(seed);
+  } finally {
+    seed.fill(0);
+  }
+}
+
+export function signWithOwner(id: Identity, message: Uint8Array): Uint8Array {
+  const seed = ownerSeed(id);
+  try {
+    return ed25519.sign(message, seed);
+  } finally {
+    seed.fill(0);
+  }
+}
+
+/** RFC 8032 strict verification (no ZIP-215 leniency). */
+export function verifyOwnerSignature(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  try {
+    return ed25519.verify(signature, message, publicKey, { zip215: false });
+  } catch {
+    return false;
+  }
+}

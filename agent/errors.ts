@@ -1,0 +1,108 @@
+/**
+ * Typed errors for the whole agent: a stable `name` per family and a stable `code` per cause.
+ *
+ * Callers and tests branch on `code` (never on message text); messages name the argument, what was
+ * expected and what came. Underlying errors are chained through `cause`, never concatenated.
+ * Deliberately not here: localisation, and HTTP status mapping (the daemon owns that).
+ */
+
+export type CapsuleErrorCode =
+  | 'ERR_BAD_MAGIC'
+  | 'ERR_UNSUPPORTED_VERSION'
+  | 'ERR_RESERVED_FLAGS'
+  | 'ERR_HEADER_TOO_LARGE'
+  | 'ERR_TRUNCATED'
+  | 'ERR_MALFORMED_HEADER'
+  | 'ERR_NON_CANONICAL_HEADER'
+  | 'ERR_UNKNOWN_CRITICAL_FIELD'
+  | 'ERR_UNSUPPORTED_CIPHER'
+  | 'ERR_BAD_STANZA'
+  | 'ERR_BAD_SIGNATURE'
+  | 'ERR_NO_MATCHING_STANZA'
+  | 'ERR_CHUNK_AUTH'
+  | 'ERR_TRAILING_DATA'
+  | 'ERR_PAYLOAD_DIGEST'
+  | 'ERR_LOGIC_HASH_MISMATCH'
+  | 'ERR_PAYLOAD_SIZE';
+
+export type KeyErrorCode = 'ERR_BAD_IDENTITY' | 'ERR_BAD_RECIPIENT' | 'ERR_NO_IDENTITY';
+export type UsageErrorCode = 'ERR_USAGE' | 'ERR_BAD_PARAMS' | 'ERR_REFUSE_TTY' | 'ERR_OUTPUT_EXISTS';
+export type IoErrorCode = 'ERR_IO' | 'ERR_NOT_FOUND';
+
+interface Options {
+  hint?: string;
+  cause?: unknown;
+}
+
+/** Base class: everything the agent throws on purpose is one of these. */
+export class DceError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  constructor(code: string, message: string, options: Options = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+  }
+}
+
+/** The capsule bytes are wrong: malformed, tampered, truncated, or not for this key. */
+export class CapsuleFormatError extends DceError {
+  override readonly name = 'CapsuleFormatError';
+  declare readonly code: CapsuleErrorCode;
+  constructor(code: CapsuleErrorCode, message: string, options: Options = {}) {
+    super(code, message, { hint: options.hint ?? FORMAT_HINTS[code], cause: options.cause });
+  }
+}
+
+/** An identity or recipient string/file could not be used. */
+export class KeyError extends DceError {
+  override readonly name = 'KeyError';
+  declare readonly code: KeyErrorCode;
+  constructor(code: KeyErrorCode, message: string, options: Options = {}) {
+    super(code, message, options);
+  }
+}
+
+/** The caller asked for something malformed (CLI flags, parameters, output targets). */
+export class UsageError extends DceError {
+  override readonly name = 'UsageError';
+  declare readonly code: UsageErrorCode;
+  constructor(code: UsageErrorCode, message: string, options: Options = {}) {
+    super(code, message, options);
+  }
+}
+
+/** A file or stream could not be read or written. */
+export class IoError extends DceError {
+  override readonly name = 'IoError';
+  declare readonly code: IoErrorCode;
+  constructor(code: IoErrorCode, message: string, options: Options = {}) {
+    super(code, message, options);
+  }
+}
+
+const TAMPERED = 'the capsule was modified or damaged in transit; fetch a fresh copy from its source';
+const FORMAT_HINTS: Record<CapsuleErrorCode, string> = {
+  ERR_BAD_MAGIC: 'this file is not a capsule (capsules start with the bytes 89 43 41 50 53 55 4C 45)',
+  ERR_UNSUPPORTED_VERSION: 'this capsule was written by a newer version; upgrade capsule',
+  ERR_RESERVED_FLAGS: 'this capsule uses a feature this version does not know; upgrade capsule',
+  ERR_HEADER_TOO_LARGE: 'the header length is beyond the 65536-byte cap; the file is damaged or hostile',
+  ERR_TRUNCATED: 'the capsule is incomplete; check the download or copy finished',
+  ERR_MALFORMED_HEADER: TAMPERED,
+  ERR_NON_CANONICAL_HEADER: 'the header is not in deterministic CBOR; it was re-encoded by another tool or tampered with',
+  ERR_UNKNOWN_CRITICAL_FIELD: 'this capsule needs a feature this version does not know; upgrade capsule',
+  ERR_UNSUPPORTED_CIPHER: 'this capsule uses a cipher or chunk size this version does not know; upgrade capsule',
+  ERR_BAD_STANZA: TAMPERED,
+  ERR_BAD_SIGNATURE: 'the header is not what its owner signed: do not trust this capsule',
+  ERR_NO_MATCHING_STANZA: 'this capsule was sealed to another guardian; check --identity is the guardian key it was sealed to',
+  ERR_CHUNK_AUTH: TAMPERED,
+  ERR_TRAILING_DATA: 'bytes follow the last chunk; the file was concatenated or tampered with',
+  ERR_PAYLOAD_DIGEST: 'the payload does not match the digest its sealer recorded: do not trust this capsule',
+  ERR_LOGIC_HASH_MISMATCH: 'this is not the logic module the capsule names; use the module it was sealed with',
+  ERR_PAYLOAD_SIZE: 'the input changed while it was being sealed; seal it again',
+};
+
+/** True when `e` is one of ours with the given code (for tests and branching). */
+export function hasCode(e: unknown, code: string): boolean {
+  return e instanceof DceError && e.code === code;
+}

@@ -1,0 +1,54 @@
+/**
+ * Capsule format v1: every fixed number and label of the byte format, in one place.
+ *
+ * SPEC.md beside this file is normative; this file only mirrors it. A change here is a change to
+ * the bytes and must change SPEC.md and the vectors in test/vectors/ together.
+ */
+
+/** `\x89CAPSULE`: a high-bit first byte catches 7-bit transports and text-mode mangling (as PNG). */
+export const MAGIC = Uint8Array.of(0x89, 0x43, 0x41, 0x50, 0x53, 0x55, 0x4c, 0x45);
+export const PREAMBLE_SIZE = 16;
+export const FORMAT_VERSION = 1;
+
+/** Largest header a reader accepts; bounds memory before any authentication is possible. */
+export const MAX_HEADER_SIZE = 65536;
+export const MAX_PARAMS_SIZE = 16384;
+export const MAX_STANZAS = 64;
+export const MAX_STANZA_BODY = 4096;
+export const MAX_CID_SIZE = 128;
+/** Largest payload: 2^53 - 1 bytes, so that every size is an exact JavaScript number. */
+export const MAX_PAYLOAD_SIZE = Number.MAX_SAFE_INTEGER;
+
+export const CHUNK_SIZE = 65536;
+export const TAG_SIZE = 16;
+export const FILE_KEY_SIZE = 32;
+export const CAPSULE_ID_SIZE = 16;
+
+/** Header map keys (CBOR unsigned integers). Unknown unsigned keys are critical; negative keys are extensions. */
+export const H = {
+  version: 1,
+  id: 2,
+  created: 3,
+  owner: 4,
+  logic: 5,
+  payload: 6,
+  stanzas: 7,
+  signature: 8,
+} as const;
+export const LOGIC = { hash: 1, cid: 2, params: 3 } as const;
+export const PAYLOAD = { size: 1, chunkSize: 2, cipher: 3, digestAlg: 4, digest: 5 } as const;
+
+export const CIPHER_AES_256_GCM_STREAM = 1;
+export const DIGEST_SHA256 = 1;
+export const DIGEST_SALTED_SHA256 = 2;
+
+/** HKDF info labels (ASCII). */
+export const LABEL_PAYLOAD_KEY = 'capsule/v1 payload';
+export const LABEL_COMMITMENT_SALT = 'capsule/v1 payload commitment';
+export const LABEL_X25519_STANZA = 'capsule/v1 x25519';
+export const LABEL_OWNER_ED25519 = 'capsule/v1 owner ed25519';
+/** Domain separator prefixed to the bytes an owner signs. */
+export const LABEL_HEADER_SIGNATURE = 'capsule/v1 header signature';
+
+export const STANZA_X25519 = 'x25519';
+export const X25519_STANZA_BODY_SIZE = 32 + FILE_KEY_SIZE + TAG_SIZE;

@@ -1,0 +1,228 @@
+/**
+ * The capsule header (SPEC.md §4): its data type, deterministic encoding, and strict decoding.
+ *
+ * Implements shape checks for every field, the critical/extension key rule and the bytes an owner
+ * signs. Deliberately not here: signature verification and stanza cryptography (agent/crypto), and
+ * payload lengths against the file (agent/capsule/CapsuleReader.ts).
+ */
+import { CID } from 'multiformats/cid';
+import { CapsuleFormatError } from '../errors.ts';
+import { decodeCanonical, encodeCanonical } from './cbor.ts';
+import {
+  CAPSULE_ID_SIZE, CHUNK_SIZE, CIPHER_AES_256_GCM_STREAM, DIGEST_SALTED_SHA256, DIGEST_SHA256, FORMAT_VERSION, H,
+  LABEL_HEADER_SIGNATURE, LOGIC, MAX_CID_SIZE, MAX_PARAMS_SIZE, MAX_PAYLOAD_SIZE, MAX_STANZAS, MAX_STANZA_BODY, PAYLOAD,
+} from './constants.ts';
+
+export interface LogicRef {
+  /** SHA-256 of the Wasm module. Authoritative. */
+  hash: Uint8Array;
+  /** Binary CID of the module: a locator only. */
+  cid?: Uint8Array;
+  /** One deterministic CBOR item: the logic's parameters. */
+  params?: Uint8Array;
+}
+
+export type DigestAlg = typeof DIGEST_SHA256 | typeof DIGEST_SALTED_SHA256;
+
+export interface PayloadInfo {
+  size: number;
+  chunkSize: number;
+  cipher: number;
+  digestAlg: DigestAlg;
+  digest: Uint8Array;
+}
+
+export interface Stanza {
+  type: string;
+  body: Uint8Array;
+}
+
+export interface CapsuleHeader {
+  version: number;
+  id: Uint8Array;
+  /** Seconds since the Unix epoch. */
+  created: number;
+  owner?: Uint8Array;
+  logic: LogicRef;
+  payload: PayloadInfo;
+  stanzas: Stanza[];
+  signature?: Uint8Array;
+  /** Negative-keyed extension fields, kept so that re-encoding is byte-identical. */
+  extensions: Map<number, unknown>;
+}
+
+const STANZA_TYPE = /^[a-z0-9-]{1,32}$/;
+
+export function encodeHeader(h: CapsuleHeader): Uint8Array {
+  return encodeCanonical(toMap(h, true));
+}
+
+/** The exact bytes an owner signs: label ‖ 0x00 ‖ header encoded without key 8. */
+export function signedMessage(h: CapsuleHeader): Uint8Array {
+  const label = new TextEncoder().encode(LABEL_HEADER_SIGNATURE);
+  const body = encodeCanonical(toMap(h, false));
+  const out = new Uint8Array(label.length + 1 + body.length);
+  out.set(label, 0);
+  out.set(body, label.length + 1);
+  return out;
+}
+
+function toMap(h: CapsuleHeader, withSignature: boolean): Map<number, unknown> {
+  const m = new Map<number, unknown>();
+  m.set(H.version, h.version);
+  m.set(H.id, h.id);
+  m.set(H.created, h.created);
+  if (h.owner) m.set(H.owner, h.owner);
+  const logic = new Map<number, unknown>([[LOGIC.hash, h.logic.hash]]);
+  if (h.logic.cid) logic.set(LOGIC.cid, h.logic.cid);
+  if (h.logic.params) logic.set(LOGIC.params, h.logic.params);
+  m.set(H.logic, logic);
+  m.set(H.payload, new Map<number, unknown>([
+    [PAYLOAD.size, h.payload.size],
+    [PAYLOAD.chunkSize, h.payload.chunkSize],
+    [PAYLOAD.cipher, h.payload.cipher],
+    [PAYLOAD.digestAlg, h.payload.digestAlg],
+    [PAYLOAD.digest, h.payload.digest],
+  ]));
+  m.set(H.stanzas, h.stanzas.map((s) => [s.type, s.body]));
+  if (withSignature && h.signature) m.set(H.signature, h.signature);
+  for (const [k, v] of h.extensions) m.set(k, v);
+  return m;
+}
+
+/** Decodes and shape-checks header bytes. Throws CapsuleFormatError with the failing field named. */
+export function decodeHeader(bytes: Uint8Array): CapsuleHeader {
+  const top = asMap(decodeCanonical(bytes, 'header'), 'header');
+  const extensions = checkKeys(top, 'header', Object.values(H));
+  const version = uint(required(top, H.version, 'header.version'), 'header.version');
+  if (version !== FORMAT_VERSION) {
+    throw new CapsuleFormatError('ERR_UNSUPPORTED_VERSION', `header.version: expected ${FORMAT_VERSION}, got ${version}`);
+  }
+  const id = bytesOf(required(top, H.id, 'header.id'), 'header.id', CAPSULE_ID_SIZE);
+  const created = uint(required(top, H.created, 'header.created'), 'header.created');
+  const owner = top.has(H.owner) ? bytesOf(top.get(H.owner), 'header.owner', 32) : undefined;
+  const signature = top.has(H.signature) ? bytesOf(top.get(H.signature), 'header.signature', 64) : undefined;
+  if (signature && !owner) {
+    throw new CapsuleFormatError('ERR_MALFORMED_HEADER', 'header.signature: present without header.owner (key 4) to verify it against');
+  }
+  return {
+    version, id, created, owner, signature, extensions,
+    logic: decodeLogic(required(top, H.logic, 'header.logic')),
+    payload: decodePayload(required(top, H.payload, 'header.payload')),
+    stanzas: decodeStanzas(required(top, H.stanzas, 'header.stanzas')),
+  };
+}
+
+function decodeLogic(v: unknown): LogicRef {
+  const m = asMap(v, 'header.logic');
+  checkKeys(m, 'header.logic', Object.values(LOGIC));
+  const hash = bytesOf(required(m, LOGIC.hash, 'header.logic.hash'), 'header.logic.hash', 32);
+  let cid: Uint8Array | undefined;
+  if (m.has(LOGIC.cid)) {
+    cid = bytesOf(m.get(LOGIC.cid), 'header.logic.cid');
+    if (cid.length < 1 || cid.length > MAX_CID_SIZE) {
+      throw malformed(`header.logic.cid: expected 1..${MAX_CID_SIZE} bytes, got ${cid.length}`);
+    }
+    try {
+      CID.decode(cid);
+    } catch (cause) {
+      throw new CapsuleFormatError('ERR_MALFORMED_HEADER', 'header.logic.cid: not a binary CID', { cause });
+    }
+  }
+  let params: Uint8Array | undefined;
+  if (m.has(LOGIC.params)) {
+    params = bytesOf(m.get(LOGIC.params), 'header.logic.params');
+    if (params.length < 1 || params.length > MAX_PARAMS_SIZE) {
+      throw malformed(`header.logic.params: expected 1..${MAX_PARAMS_SIZE} bytes, got ${params.length}`);
+    }
+    decodeCanonical(params, 'header.logic.params');
+  }
+  return { hash, cid, params };
+}
+
+function decodePayload(v: unknown): PayloadInfo {
+  const m = asMap(v, 'header.payload');
+  checkKeys(m, 'header.payload', Object.values(PAYLOAD));
+  const size = uint(required(m, PAYLOAD.size, 'header.payload.size'), 'header.payload.size');
+  if (size > MAX_PAYLOAD_SIZE) throw malformed(`header.payload.size: expected at most 2^53-1, got ${size}`);
+  const chunkSize = uint(required(m, PAYLOAD.chunkSize, 'header.payload.chunk_size'), 'header.payload.chunk_size');
+  const cipher = uint(required(m, PAYLOAD.cipher, 'header.payload.cipher'), 'header.payload.cipher');
+  if (cipher !== CIPHER_AES_256_GCM_STREAM) {
+    throw new CapsuleFormatError('ERR_UNSUPPORTED_CIPHER', `header.payload.cipher: expected ${CIPHER_AES_256_GCM_STREAM} (AES-256-GCM STREAM), got ${cipher}`);
+  }
+  if (chunkSize !== CHUNK_SIZE) {
+    throw new CapsuleFormatError('ERR_UNSUPPORTED_CIPHER', `header.payload.chunk_size: expected ${CHUNK_SIZE}, got ${chunkSize}`);
+  }
+  const digestAlg = uint(required(m, PAYLOAD.digestAlg, 'header.payload.digest_alg'), 'header.payload.digest_alg');
+  if (digestAlg !== DIGEST_SHA256 && digestAlg !== DIGEST_SALTED_SHA256) {
+    throw new CapsuleFormatError('ERR_UNSUPPORTED_CIPHER', `header.payload.digest_alg: expected 1 (sha256) or 2 (salted-sha256), got ${digestAlg}`);
+  }
+  const digest = bytesOf(required(m, PAYLOAD.digest, 'header.payload.digest'), 'header.payload.digest', 32);
+  return { size, chunkSize, cipher, digestAlg, digest };
+}
+
+function decodeStanzas(v: unknown): Stanza[] {
+  if (!Array.isArray(v)) throw malformed(`header.stanzas: expected an array, got ${kind(v)}`);
+  if (v.length < 1 || v.length > MAX_STANZAS) {
+    throw malformed(`header.stanzas: expected 1..${MAX_STANZAS} stanzas, got ${v.length}`);
+  }
+  return v.map((s: unknown, i: number) => {
+    const at = `header.stanzas[${i}]`;
+    if (!Array.isArray(s) || s.length !== 2) throw malformed(`${at}: expected [type, body], got ${kind(s)}`);
+    const [type, body] = s as [unknown, unknown];
+    if (typeof type !== 'string' || !STANZA_TYPE.test(type)) {
+      throw malformed(`${at}.type: expected 1..32 characters of a-z 0-9 '-', got ${JSON.stringify(String(type)).slice(0, 40)}`);
+    }
+    const b = bytesOf(body, `${at}.body`);
+    if (b.length > MAX_STANZA_BODY) throw malformed(`${at}.body: expected at most ${MAX_STANZA_BODY} bytes, got ${b.length}`);
+    return { type, body: b };
+  });
+}
+
+function checkKeys(m: Map<unknown, unknown>, at: string, known: readonly number[]): Map<number, unknown> {
+  const extensions = new Map<number, unknown>();
+  for (const [k, v] of m) {
+    if (typeof k !== 'number' || !Number.isInteger(k)) {
+      throw malformed(`${at}: map keys must be integers, got ${kind(k)}`);
+    }
+    if (k < 0) extensions.set(k, v);
+    else if (!known.includes(k)) {
+      throw new CapsuleFormatError('ERR_UNKNOWN_CRITICAL_FIELD', `${at}: unknown critical field ${k} (this version knows ${known.join(', ')})`);
+    }
+  }
+  return extensions;
+}
+
+function required(m: Map<unknown, unknown>, key: number, at: string): unknown {
+  if (!m.has(key)) throw malformed(`${at}: required field (key ${key}) is missing`);
+  return m.get(key);
+}
+
+function asMap(v: unknown, at: string): Map<unknown, unknown> {
+  if (!(v instanceof Map)) throw malformed(`${at}: expected a map, got ${kind(v)}`);
+  return v;
+}
+
+function uint(v: unknown, at: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw malformed(`${at}: expected an unsigned integer, got ${kind(v)}`);
+  return v;
+}
+
+function bytesOf(v: unknown, at: string, size?: number): Uint8Array {
+  if (!(v instanceof Uint8Array)) throw malformed(`${at}: expected a byte string, got ${kind(v)}`);
+  if (size !== undefined && v.length !== size) throw malformed(`${at}: expected ${size} bytes, got ${v.length}`);
+  return v;
+}
+
+function malformed(message: string): CapsuleFormatError {
+  return new CapsuleFormatError('ERR_MALFORMED_HEADER', message);
+}
+
+function kind(v: unknown): string {
+  if (v instanceof Uint8Array) return `a ${v.length}-byte string`;
+  if (v instanceof Map) return 'a map';
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (v === null) return 'null';
+  if (typeof v === 'number') return Number.isInteger(v) ? `the integer ${v}` : `the float ${v}`;
+  return typeof v === 'string' ? 'a text string' : typeof v;
+}

@@ -1,0 +1,99 @@
+/**
+ * An output file that appears only when complete: written to a temporary name beside the target
+ * (mode 0600, exclusive create), fsync'ed, then renamed. On abort the temporary file is removed, so
+ * a failed decrypt never leaves partial plaintext behind.
+ *
+ * Deliberately not here: directory fsync policy beyond a best effort, and Windows semantics.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { ioError } from './sources.ts';
+
+const FLUSH_AT = 1024 * 1024;
+
+export class AtomicFile {
+  readonly path: string;
+  readonly tempPath: string;
+  #fh: FileHandle | undefined;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #closed = false;
+
+  private constructor(path: string, tempPath: string, fh: FileHandle) {
+    this.path = path;
+    this.tempPath = tempPath;
+    this.#fh = fh;
+  }
+
+  static async create(path: string, mode = 0o600): Promise<AtomicFile> {
+    const tempPath = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
+    try {
+      return new AtomicFile(path, tempPath, await open(tempPath, 'wx', mode));
+    } catch (cause) {
+      throw ioError(path, 'create', cause);
+    }
+  }
+
+  /** Queues bytes (kept by reference until flushed: do not reuse the buffer). */
+  async write(data: Uint8Array): Promise<void> {
+    this.#queue.push(data);
+    this.#queued += data.length;
+    if (this.#queued >= FLUSH_AT) await this.#flush();
+  }
+
+  async commit(): Promise<void> {
+    if (this.#closed) throw new Error('AtomicFile: already closed');
+    try {
+      await this.#flush();
+      await this.#fh!.sync();
+      await this.#fh!.close();
+      this.#closed = true;
+      await rename(this.tempPath, this.path);
+    } catch (cause) {
+      await this.abort();
+      throw ioError(this.path, 'write', cause);
+    }
+  }
+
+  /** Removes the temporary file; safe to call at any point and more than once. */
+  async abort(): Promise<void> {
+    for (const q of this.#queue) if (q instanceof Uint8Array) q.fill(0);
+    this.#queue = [];
+    if (!this.#closed) {
+      this.#closed = true;
+      await this.#fh?.close().catch(() => {});
+    }
+    await unlink(this.tempPath).catch(() => {});
+  }
+
+  async #flush(): Promise<void> {
+    const q = this.#queue;
+    this.#queue = [];
+    this.#queued = 0;
+    if (q.length === 0) return;
+    try {
+      let total = 0;
+      for (const b of q) total += b.length;
+      let written = 0;
+      let parts = q;
+      while (written < total) {
+        const { bytesWritten } = await this.#fh!.writev(parts);
+        written += bytesWritten;
+        if (written < total) parts = remaining(q, written);
+      }
+    } catch (cause) {
+      throw ioError(this.path, 'write', cause);
+    }
+  }
+}
+
+function remaining(parts: Uint8Array[], skip: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const p of parts) {
+    if (skip >= p.length) { skip -= p.length; continue; }
+    out.push(skip > 0 ? p.subarray(skip) : p);
+    skip = 0;
+  }
+  return out;
+}
