@@ -9,7 +9,7 @@
  */
 import { Readable } from 'node:stream';
 import { CapsuleFormatError } from '../errors.ts';
-import { constantTimeEqual } from '../crypto/secrets.ts';
+import { stat } from 'node:fs/promises';
 import { AtomicFile } from '../io/AtomicFile.ts';
 import { bytesOf, fileSize, isPath, type ByteSource } from '../io/sources.ts';
 import { CapsuleSealer, type SealOptions } from './CapsuleSealer.ts';
@@ -50,7 +50,7 @@ async function* sealChunks(input: ByteSource, options: SealRunOptions, onId?: (i
   let replay: () => AsyncIterable<Uint8Array>;
   let size: number;
   let digest: Uint8Array;
-  let recheck = false;
+  let before: string | undefined;
   let spool: Spool | undefined;
   try {
     if (input instanceof Uint8Array) {
@@ -61,7 +61,9 @@ async function* sealChunks(input: ByteSource, options: SealRunOptions, onId?: (i
       digest = await h.digest();
       replay = () => bytesOf(input, signal);
     } else if (isPath(input) && (await fileSize(input.path)) !== undefined) {
-      // First pass over the file: size and digest.
+      // First pass over the file: size and digest. The second pass re-reads it, and a stat()
+      // snapshot before and after both catches a file that changed in between (as tar does).
+      before = await snapshot(input.path);
       const h = createPayloadHasher(sealer.digestPrefix, 0);
       size = 0;
       for await (const piece of bytesOf(input, signal)) {
@@ -70,7 +72,6 @@ async function* sealChunks(input: ByteSource, options: SealRunOptions, onId?: (i
       }
       digest = await h.digest();
       replay = () => bytesOf(input, signal);
-      recheck = true;
     } else {
       spool = await Spool.create(options.spoolDir);
       const h = new InlineHasher();
@@ -86,26 +87,25 @@ async function* sealChunks(input: ByteSource, options: SealRunOptions, onId?: (i
     }
 
     yield sealer.begin(size, digest);
-    const check = recheck ? createPayloadHasher(sealer.digestPrefix, size) : undefined;
-    try {
-      let done = 0;
-      for await (const piece of replay()) {
-        for (const c of sealer.push(piece)) yield c;
-        const wait = check?.update(piece);
-        if (wait) await wait;
-        done += piece.length;
-        options.onProgress?.(done, size);
-      }
-      const last = sealer.end();
-      if (check && !constantTimeEqual(await check.digest(), digest)) {
-        throw new CapsuleFormatError('ERR_PAYLOAD_SIZE', `${(input as { path: string }).path}: the file changed while it was being sealed`);
-      }
-      for (const c of last) yield c;
-    } finally {
-      check?.close();
+    let done = 0;
+    for await (const piece of replay()) {
+      for (const c of sealer.push(piece)) yield c;
+      done += piece.length;
+      options.onProgress?.(done, size);
     }
+    const last = sealer.end();
+    if (before !== undefined && (await snapshot((input as { path: string }).path)) !== before) {
+      throw new CapsuleFormatError('ERR_PAYLOAD_SIZE', `${(input as { path: string }).path}: the file changed while it was being sealed`);
+    }
+    for (const c of last) yield c;
   } finally {
     await spool?.dispose();
   }
 }
 
+
+/** Identity of a file's content version: inode, size, modification and change times (ns). */
+async function snapshot(path: string): Promise<string> {
+  const s = await stat(path, { bigint: true });
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+}

@@ -102,8 +102,13 @@ export function decodeHeader(bytes: Uint8Array): CapsuleHeader {
   const created = uint(required(top, H.created, 'header.created'), 'header.created');
   const owner = top.has(H.owner) ? bytesOf(top.get(H.owner), 'header.owner', 32) : undefined;
   const signature = top.has(H.signature) ? bytesOf(top.get(H.signature), 'header.signature', 64) : undefined;
+  // Both or neither: an owner claim without a signature would be unverifiable, and allowing it
+  // would let anyone strip a signature while keeping the owner's name on the capsule.
   if (signature && !owner) {
     throw new CapsuleFormatError('ERR_MALFORMED_HEADER', 'header.signature: present without header.owner (key 4) to verify it against');
+  }
+  if (owner && !signature) {
+    throw new CapsuleFormatError('ERR_MALFORMED_HEADER', 'header.owner: present without header.signature (key 8); an owner claim must be signed');
   }
   return {
     version, id, created, owner, signature, extensions,

@@ -19,6 +19,8 @@ export class AtomicFile {
   #queue: Uint8Array[] = [];
   #queued = 0;
   #closed = false;
+  /** The one write in flight: the next batch is built while it runs (2 cores, threadpool I/O). */
+  #inFlight: Promise<void> | undefined;
 
   private constructor(path: string, tempPath: string, fh: FileHandle) {
     this.path = path;
@@ -35,16 +37,24 @@ export class AtomicFile {
     }
   }
 
-  /** Queues bytes (kept by reference until flushed: do not reuse the buffer). */
+  /**
+   * Queues bytes (kept by reference until written: do not reuse the buffer). Resolves at once
+   * unless a full batch must wait for the previous write, which bounds memory to two batches.
+   */
   async write(data: Uint8Array): Promise<void> {
     this.#queue.push(data);
     this.#queued += data.length;
-    if (this.#queued >= FLUSH_AT) await this.#flush();
+    if (this.#queued >= FLUSH_AT) {
+      if (this.#inFlight) await this.#inFlight;
+      this.#inFlight = this.#flush();
+      this.#inFlight.catch(() => {}); // observed by the next write() or commit()
+    }
   }
 
   async commit(): Promise<void> {
     if (this.#closed) throw new Error('AtomicFile: already closed');
     try {
+      if (this.#inFlight) await this.#inFlight;
       await this.#flush();
       await this.#fh!.sync();
       await this.#fh!.close();
@@ -60,6 +70,7 @@ export class AtomicFile {
   async abort(): Promise<void> {
     for (const q of this.#queue) if (q instanceof Uint8Array) q.fill(0);
     this.#queue = [];
+    await this.#inFlight?.catch(() => {});
     if (!this.#closed) {
       this.#closed = true;
       await this.#fh?.close().catch(() => {});

@@ -2,10 +2,12 @@
  * Uniform byte sources: a buffer, any async iterable of bytes (Node streams included), or a file
  * path read in 1 MiB pieces. Honors AbortSignal between pieces.
  *
- * Deliberately not here: parsing. Pieces handed out are fresh buffers the consumer may keep.
+ * A file is read with two reused 1 MiB buffers (the next read runs while the consumer works on the
+ * current piece): allocating a buffer per read costs more than the read itself here. So a piece
+ * is valid only until the consumer asks for the next one — consumers copy what they keep.
+ * Deliberately not here: parsing.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { IoError } from '../errors.ts';
 
 export type ByteSource = Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array> | { path: string };
@@ -19,12 +21,7 @@ export async function* bytesOf(source: ByteSource, signal?: AbortSignal): AsyncG
     return;
   }
   if (isPath(source)) {
-    const stream = createReadStream(source.path, { highWaterMark: READ_SIZE, signal });
-    try {
-      for await (const piece of stream) yield piece as Buffer;
-    } catch (cause) {
-      throw ioError(source.path, 'read', cause);
-    }
+    yield* readFile(source.path, signal);
     return;
   }
   if (source && (Symbol.asyncIterator in source || Symbol.iterator in source)) {
@@ -61,4 +58,33 @@ export function ioError(path: string, verb: string, cause: unknown): IoError {
   }
   if (cause instanceof Error && cause.name === 'AbortError') throw cause;
   return new IoError('ERR_IO', `${path}: cannot ${verb} (${code ?? 'error'})`, { cause });
+}
+
+async function* readFile(path: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (cause) {
+    throw ioError(path, 'read', cause);
+  }
+  const bufs = [Buffer.allocUnsafe(READ_SIZE), Buffer.allocUnsafe(READ_SIZE)];
+  const read = (b: Buffer) => fh.read(b, 0, READ_SIZE, null).then((r) => r.bytesRead, (cause) => { throw ioError(path, 'read', cause); });
+  let pending: Promise<number> | undefined;
+  try {
+    let which = 0;
+    pending = read(bufs[0]!);
+    for (;;) {
+      const n = await pending;
+      if (n === 0) return;
+      signal?.throwIfAborted();
+      const cur = bufs[which]!;
+      which ^= 1;
+      pending = read(bufs[which]!);
+      yield cur.subarray(0, n);
+    }
+  } finally {
+    await pending?.catch(() => {}); // never close under an outstanding read
+    for (const b of bufs) b.fill(0); // the pieces may have been plaintext
+    await fh.close().catch(() => {});
+  }
 }

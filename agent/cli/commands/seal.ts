@@ -1,0 +1,115 @@
+/**
+ * `capsule seal FILE|- --guardian RECIPIENT… --logic MODULE.wasm [--params JSON] [--sign-with ID] -o OUT`.
+ *
+ * Output goes to a temporary name and is renamed when complete. Deliberately not here: publishing
+ * to IPFS (a later issue) and compiling logic (`capsule logic build`, a later issue).
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { CID } from 'multiformats/cid';
+import { seal, sealToFile } from '../../capsule/seal.ts';
+import { sha256 } from '../../crypto/kdf.ts';
+import { encodeCanonical } from '../../format/cbor.ts';
+import { MAX_PARAMS_SIZE } from '../../format/constants.ts';
+import { UsageError } from '../../errors.ts';
+import { ioError } from '../../io/sources.ts';
+import { list, need, parse, str } from '../args.ts';
+import { inputOf, loadIdentities, loadModule } from '../files.ts';
+import { Progress } from '../Progress.ts';
+import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts';
+
+export const SYNOPSIS = 'capsule seal FILE|- --guardian RECIPIENT [--guardian …] --logic MODULE.wasm [--params JSON | --params-file F] [--logic-cid CID] [--sign-with IDENTITY] [--salted-digest] -o OUT';
+
+export async function sealCommand(argv: string[], t: Terminal): Promise<number> {
+  const p = parse(argv, {
+    guardian: { type: 'string', short: 'g', multiple: true },
+    logic: { type: 'string' },
+    params: { type: 'string' },
+    'params-file': { type: 'string' },
+    'logic-cid': { type: 'string' },
+    'sign-with': { type: 'string' },
+    'salted-digest': { type: 'boolean' },
+    output: { type: 'string', short: 'o' },
+  }, SYNOPSIS, { min: 1, max: 1 });
+  const guardians = list(p, 'guardian');
+  if (guardians.length === 0) throw new UsageError('ERR_USAGE', 'missing required option --guardian', { hint: `usage: ${SYNOPSIS}` });
+  const module = await loadModule(t, need(p, 'logic', SYNOPSIS));
+  const params = await paramsOf(t, str(p, 'params'), str(p, 'params-file'));
+  const cid = cidOf(str(p, 'logic-cid'));
+  const signWith = str(p, 'sign-with');
+  const owners = signWith ? await loadIdentities(t, signWith) : undefined;
+  const out = str(p, 'output');
+  const input = inputOf(t, p.positionals[0]!);
+  if (out === undefined || out === '-') refuseBinaryToTty(t, 'a capsule');
+
+  const progress = new Progress(t, 'sealing');
+  const options = {
+    recipients: guardians,
+    logic: { hash: sha256(module), cid, params },
+    owner: owners?.[0],
+    digest: p.values['salted-digest'] ? 'salted-sha256' as const : 'sha256' as const,
+    onProgress: (d: number, n: number) => progress.update(d, n),
+  };
+  try {
+    if (out === undefined || out === '-') {
+      for await (const piece of seal(input, options)) await writeOut(t, piece as Uint8Array);
+    } else {
+      const id = await sealToFile(input, resolve(t.cwd, out), options);
+      progress.end();
+      say(t, `sealed ${Buffer.from(id).toString('hex')} to ${guardians.length} guardian(s) -> ${out}`);
+    }
+  } finally {
+    progress.end();
+    for (const o of owners ?? []) o.dispose();
+  }
+  return 0;
+}
+
+async function paramsOf(t: Terminal, json: string | undefined, file: string | undefined): Promise<Uint8Array | undefined> {
+  if (json !== undefined && file !== undefined) {
+    throw new UsageError('ERR_USAGE', 'give --params or --params-file, not both');
+  }
+  let text = json;
+  if (file !== undefined) {
+    try {
+      text = await readFile(resolve(t.cwd, file), 'utf8');
+    } catch (cause) {
+      throw ioError(file, 'read', cause);
+    }
+  }
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new UsageError('ERR_BAD_PARAMS', `--params: not valid JSON (${(cause as Error).message.split('\n')[0]})`, {
+      cause, hint: `example: --params '{"notBefore":"2030-01-01T00:00:00Z"}'`,
+    });
+  }
+  checkJson(value, 'params');
+  const bytes = encodeCanonical(value);
+  if (bytes.length > MAX_PARAMS_SIZE) {
+    throw new UsageError('ERR_BAD_PARAMS', `--params: encodes to ${bytes.length} bytes of CBOR, above the ${MAX_PARAMS_SIZE}-byte cap`);
+  }
+  return bytes;
+}
+
+/** JSON numbers must survive as exact integers or finite floats. */
+function checkJson(v: unknown, at: string): void {
+  if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) {
+    throw new UsageError('ERR_BAD_PARAMS', `--params: ${at} is the integer ${v}, beyond ±(2^53-1) (JSON numbers lose precision there)`, {
+      hint: 'pass large numbers as strings',
+    });
+  }
+  if (Array.isArray(v)) v.forEach((x, i) => checkJson(x, `${at}[${i}]`));
+  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) checkJson(x, `${at}.${k}`);
+}
+
+function cidOf(text: string | undefined): Uint8Array | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return CID.parse(text).bytes;
+  } catch (cause) {
+    throw new UsageError('ERR_USAGE', `--logic-cid: not a CID (${JSON.stringify(text.slice(0, 64))})`, { cause });
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * `capsule verify CAPSULE|- [--logic MODULE.wasm] [--json]`: every offline check (SPEC.md §9)
+ * with no key. Prints what was checked; exits 1 on the first failure.
+ */
+import { describe } from '../../capsule/inspect.ts';
+import { verify } from '../../capsule/verify.ts';
+import { parse, str } from '../args.ts';
+import { inputOf, loadModule } from '../files.ts';
+import { writeOut, type Terminal } from '../Terminal.ts';
+
+export const SYNOPSIS = 'capsule verify CAPSULE|- [--logic MODULE.wasm] [--json]';
+
+export async function verifyCommand(argv: string[], t: Terminal): Promise<number> {
+  const p = parse(argv, { logic: { type: 'string' }, json: { type: 'boolean' } }, SYNOPSIS, { min: 1, max: 1 });
+  const logicPath = str(p, 'logic');
+  const logic = logicPath ? await loadModule(t, logicPath) : undefined;
+  const report = await verify(inputOf(t, p.positionals[0]!), { logic });
+  const info = describe(report.parsed);
+  if (p.values.json) {
+    await writeOut(t, JSON.stringify({ ok: true, checks: report.checks, capsule: info }, null, 2) + '\n');
+  } else {
+    await writeOut(t, `ok ${info.id}\n` + report.checks.map((c) => `  ok: ${c}\n`).join(''));
+  }
+  return 0;
+}

@@ -1,0 +1,89 @@
+/**
+ * The `capsule` command: dispatch, `--version`, help, and the error contract — every failure is
+ * `capsule: error: …` plus `capsule: hint: …` on stderr and exit code 1; stdout carries data only.
+ *
+ * Deliberately not here: the commands' logic (commands/*) and process bootstrapping (bin/capsule.js).
+ */
+import { readFileSync } from 'node:fs';
+import { DceError, UsageError } from '../errors.ts';
+import { decryptCommand, SYNOPSIS as DECRYPT } from './commands/decrypt.ts';
+import { inspectCommand, SYNOPSIS as INSPECT } from './commands/inspect.ts';
+import { keygen, SYNOPSIS as KEYGEN } from './commands/keygen.ts';
+import { sealCommand, SYNOPSIS as SEAL } from './commands/seal.ts';
+import { verifyCommand, SYNOPSIS as VERIFY } from './commands/verify.ts';
+import { processTerminal, type Terminal } from './Terminal.ts';
+
+type Command = (argv: string[], t: Terminal) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  keygen,
+  seal: sealCommand,
+  inspect: inspectCommand,
+  verify: verifyCommand,
+  decrypt: decryptCommand,
+};
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+const HELP = `capsule — digital capsules: encrypted payloads released by unlock logic
+
+usage:
+  ${KEYGEN}
+  ${SEAL}
+  ${INSPECT}
+  ${VERIFY}
+  ${DECRYPT}
+  capsule --version
+
+Capsule format: agent/format/SPEC.md. Errors go to stderr as "capsule: error: …".
+`;
+
+export async function main(argv: string[], t: Terminal = processTerminal()): Promise<number> {
+  const [name, ...rest] = argv;
+  try {
+    if (name === '--version' || name === '-V' || name === 'version') {
+      t.stdout.write(`capsule ${version()}\n`);
+      return 0;
+    }
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+      (name === undefined ? t.stderr : t.stdout).write(HELP);
+      return name === undefined ? 1 : 0;
+    }
+    const command = COMMANDS[name];
+    if (!command) {
+      throw new UsageError('ERR_USAGE', `unknown command ${JSON.stringify(name)}`, { hint: `commands: ${Object.keys(COMMANDS).join(', ')}; see capsule --help` });
+    }
+    return await command(rest, t);
+  } catch (e) {
+    report(t, e);
+    return 1;
+  }
+}
+
+export function report(t: Terminal, e: unknown): void {
+  if (e instanceof DceError) {
+    t.stderr.write(`capsule: error: ${oneLine(e.message)}\n`);
+    if (e.hint) t.stderr.write(`capsule: hint: ${oneLine(e.hint)}\n`);
+    return;
+  }
+  if (e instanceof Error && (e.name === 'AbortError' || (e as NodeJS.ErrnoException).code === 'ABORT_ERR')) {
+    t.stderr.write('capsule: error: interrupted\n');
+    return;
+  }
+  if (e instanceof TypeError || e instanceof RangeError) {
+    t.stderr.write(`capsule: error: ${oneLine(e.message)}\n`);
+    t.stderr.write('capsule: hint: check the arguments; see capsule --help\n');
+    return;
+  }
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'EPIPE') return; // reader went away: nothing to report
+  t.stderr.write(`capsule: error: internal error: ${oneLine(String(err?.message ?? e))}\n`);
+  t.stderr.write('capsule: hint: this is a bug; please report it with the command you ran\n');
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ');
+}

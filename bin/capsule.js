@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// Entry point of the `capsule` command. Plain JS so that an old Node fails with our message rather
+// than a syntax error: the sources are TypeScript run by Node >= 22.18's type stripping.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 18)) {
+  process.stderr.write(`capsule: error: Node.js >= 22.18 is required, this is ${process.version}\n`);
+  process.stderr.write('capsule: hint: run it through npm (npx capsule …), which uses the project\'s pinned Node 24\n');
+  process.exit(1);
+}
+const { main } = await import('../agent/cli/main.ts');
+process.exitCode = await main(process.argv.slice(2));
