@@ -1,0 +1,144 @@
+/**
+ * Building blocks for the test vectors: seal deterministically, then re-assemble capsules from
+ * (possibly hostile) header bytes and payload chunks, re-encrypting so that each negative vector
+ * carries exactly one defect. Test-only code; it deliberately bypasses the library's guards.
+ */
+import { createCipheriv, createHash } from 'node:crypto';
+import { encode } from 'cborg';
+import { CapsuleSealer, type SealOptions } from '../../agent/capsule/CapsuleSealer.ts';
+import { identityFromSecret, type Identity } from '../../agent/crypto/identity.ts';
+import { derivePayloadKey } from '../../agent/crypto/kdf.ts';
+import { encodeCanonical } from '../../agent/format/cbor.ts';
+import { CHUNK_SIZE } from '../../agent/format/constants.ts';
+import { encodePreamble } from '../../agent/format/preamble.ts';
+import { drbg } from '../helpers/drbg.ts';
+
+export const CREATED = new Date('2026-11-24T12:00:00Z');
+export const LOGIC_MODULE = Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+export const LOGIC_HASH = sha256(LOGIC_MODULE);
+
+export function fixedIdentity(name: string): Identity {
+  return identityFromSecret(drbg(`identity ${name}`)(32));
+}
+
+export function sha256(...parts: Uint8Array[]): Uint8Array {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+}
+
+export function plaintext(size: number, seed: string): Uint8Array {
+  return drbg(`plaintext ${seed}`)(size);
+}
+
+export interface Built {
+  bytes: Uint8Array;
+  /** preamble ‖ header */
+  head: Uint8Array;
+  /** header CBOR alone */
+  header: Uint8Array;
+  chunks: Uint8Array[];
+  fileKey: Uint8Array;
+  id: Uint8Array;
+  plain: Uint8Array;
+}
+
+/** Seals with the real sealer and a seeded random source; returns the parts too. */
+export function sealDeterministic(seed: string, plain: Uint8Array, options: Omit<SealOptions, 'random' | 'created'>): Built {
+  const random = drbg(`seal ${seed}`);
+  const replay = drbg(`seal ${seed}`);
+  const id = replay(16);
+  const fileKey = replay(32);
+  const s = new CapsuleSealer({ ...options, random, created: CREATED });
+  const h = createHash('sha256');
+  h.update(s.digestPrefix);
+  h.update(plain);
+  const head = s.begin(plain.length, new Uint8Array(h.digest()));
+  const chunks = [...s.push(plain), ...s.end()].map((c) => new Uint8Array(c));
+  return { bytes: concat(head, ...chunks), head, header: head.subarray(16), chunks, fileKey, id, plain };
+}
+
+export interface ChunkTweaks {
+  /** Chunk indexes to encrypt with the last flag set (default: only the final one). */
+  lastFlags?: number[];
+  /** Plaintext chunk boundaries override (default: 64 KiB cuts). */
+  pieces?: Uint8Array[];
+}
+
+/** Encrypts `pieces` as STREAM chunks under the header `head` (preamble ‖ header) exactly as sealed. */
+export function encryptChunks(head: Uint8Array, fileKey: Uint8Array, id: Uint8Array, plain: Uint8Array, t: ChunkTweaks = {}): Uint8Array[] {
+  const pieces = t.pieces ?? cut(plain);
+  const key = derivePayloadKey(fileKey, id);
+  const aad = sha256(head);
+  return pieces.map((p, i) => {
+    const nonce = new Uint8Array(12);
+    new DataView(nonce.buffer).setUint32(7, i);
+    const last = t.lastFlags ? t.lastFlags.includes(i) : i === pieces.length - 1;
+    nonce[11] = last ? 1 : 0;
+    const c = createCipheriv('aes-256-gcm', key, nonce);
+    c.setAAD(aad);
+    return concat(c.update(p), c.final(), c.getAuthTag());
+  });
+}
+
+export function cut(plain: Uint8Array): Uint8Array[] {
+  if (plain.length === 0) return [plain];
+  const out: Uint8Array[] = [];
+  for (let o = 0; o < plain.length; o += CHUNK_SIZE) out.push(plain.subarray(o, Math.min(o + CHUNK_SIZE, plain.length)));
+  return out;
+}
+
+/** A new capsule with `header` (raw CBOR bytes) and its payload re-encrypted to match. */
+export function withHeader(b: Built, header: Uint8Array, t: ChunkTweaks = {}): Uint8Array {
+  const head = concat(encodePreamble(header.length), header);
+  return concat(head, ...encryptChunks(head, b.fileKey, b.id, b.plain, t));
+}
+
+/** Decodes the header into a Map we can edit (the test side may use any CBOR decoder). */
+export function headerMap(b: Built): Map<number, unknown> {
+  return decodeLoose(b.header) as Map<number, unknown>;
+}
+
+export function decodeLoose(bytes: Uint8Array): unknown {
+  // A plain (non-strict) decode: vectors must not depend on the code under test's decoder.
+  return (cborgDecode as (b: Uint8Array, o: object) => unknown)(bytes, { useMaps: true });
+}
+import { decode as cborgDecode } from 'cborg';
+
+export function canonical(v: unknown): Uint8Array {
+  return encodeCanonical(v);
+}
+
+/** Encodes a map with entries in exactly the given order (for non-canonical vectors). */
+export function rawMap(entries: [unknown, unknown][], header = 0xa0 + entries.length): Uint8Array {
+  const parts: Uint8Array[] = [Uint8Array.of(header)];
+  for (const [k, v] of entries) parts.push(enc(k), v instanceof Raw ? v.bytes : enc(v));
+  return concat(...parts);
+}
+
+/** Pre-encoded CBOR inside rawMap. */
+export class Raw {
+  readonly bytes: Uint8Array;
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
+}
+
+function enc(v: unknown): Uint8Array {
+  return encode(v, { mapSorter: undefined } as never);
+}
+
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+export function flip(bytes: Uint8Array, index: number, mask = 0x01): Uint8Array {
+  const out = Uint8Array.from(bytes);
+  out[index]! ^= mask;
+  return out;
+}

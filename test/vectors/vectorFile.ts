@@ -1,0 +1,46 @@
+/**
+ * The vector file format (SPEC.md §13): `key: value` lines, a blank line, then the capsule bytes.
+ */
+export interface Vector {
+  name: string;
+  expect: string;
+  verify: string;
+  identities: string[];
+  payload?: string;
+  comment: string;
+  source: string;
+  bytes: Uint8Array;
+}
+
+export function formatVector(v: Vector): Uint8Array {
+  const lines = [`expect: ${v.expect}`, `verify: ${v.verify}`];
+  for (const id of v.identities) lines.push(`identity: ${id}`);
+  if (v.payload) lines.push(`payload: ${v.payload}`);
+  lines.push(`comment: ${v.comment}`, `source: ${v.source}`);
+  const head = new TextEncoder().encode(lines.filter(Boolean).join('\n') + '\n\n');
+  const out = new Uint8Array(head.length + v.bytes.length);
+  out.set(head, 0);
+  out.set(v.bytes, head.length);
+  return out;
+}
+
+export function parseVector(name: string, file: Uint8Array): Vector {
+  let end = -1;
+  for (let i = 0; i + 1 < file.length; i++) {
+    if (file[i] === 0x0a && file[i + 1] === 0x0a) { end = i; break; }
+  }
+  if (end < 0) throw new Error(`${name}: no blank line after the vector's text header`);
+  const text = new TextDecoder().decode(file.subarray(0, end));
+  const v: Vector = { name, expect: '', verify: '', identities: [], comment: '', source: '', bytes: file.subarray(end + 2) };
+  for (const line of text.split('\n')) {
+    const m = /^([a-z]+): ?(.*)$/.exec(line);
+    if (!m) throw new Error(`${name}: bad vector line ${JSON.stringify(line)}`);
+    const [, k, val] = m as unknown as [string, string, string];
+    if (k === 'identity') v.identities.push(val);
+    else if (k === 'expect' || k === 'verify' || k === 'payload' || k === 'comment' || k === 'source') v[k] = val;
+    else throw new Error(`${name}: unknown vector key ${k}`);
+  }
+  if (!/^(success|error ERR_[A-Z_]+)$/.test(v.expect)) throw new Error(`${name}: bad expect line ${JSON.stringify(v.expect)}`);
+  if (!/^(ok|error ERR_[A-Z_]+)$/.test(v.verify)) throw new Error(`${name}: bad verify line ${JSON.stringify(v.verify)}`);
+  return v;
+}
