@@ -26,15 +26,16 @@ export type KeySource = Identity | Identity[] | Unwrapper;
 
 /** Verified plaintext of `capsule`, as a stream. */
 export function openWithKey(capsule: ByteSource, key: KeySource, options: OpenOptions = {}): Readable {
-  return Readable.from(plaintextOf(capsule, key, options), { objectMode: false });
+  return Readable.from(plaintextOf(capsule, toUnwrapper(key), options), { objectMode: false });
 }
 
 /** Decrypts into `outPath`; the file exists only if everything verified. */
 export async function decryptToFile(capsule: ByteSource, key: KeySource, outPath: string, options: OpenOptions = {}): Promise<ParsedHeader> {
+  const unwrap = toUnwrapper(key);
   let parsed: ParsedHeader | undefined;
   const out = await AtomicFile.create(outPath);
   try {
-    for await (const piece of plaintextOf(capsule, key, { ...options, onHeader: (p) => { parsed = p; options.onHeader?.(p); } })) {
+    for await (const piece of plaintextOf(capsule, unwrap, { ...options, onHeader: (p) => { parsed = p; options.onHeader?.(p); } })) {
       await out.write(piece);
     }
     await out.commit();
@@ -45,8 +46,8 @@ export async function decryptToFile(capsule: ByteSource, key: KeySource, outPath
   return parsed!;
 }
 
-async function* plaintextOf(capsule: ByteSource, key: KeySource, options: OpenOptions): AsyncGenerator<Buffer> {
-  const opener = new CapsuleOpener(toUnwrapper(key));
+async function* plaintextOf(capsule: ByteSource, unwrap: Unwrapper, options: OpenOptions): AsyncGenerator<Buffer> {
+  const opener = new CapsuleOpener(unwrap);
   let hasher: PayloadHasher | undefined;
   let done = 0;
   try {

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs beyond npm packages, idempotently (runs as `pretest`).
+# Today: the `age` CLI (Debian package `age`), used by the interoperability tests to prove that our
+# key files and recipients are age's. Later issues add libssl-dev (simulator), swtpm.
+set -euo pipefail
+need=()
+command -v age >/dev/null 2>&1 || need+=(age)
+if ((${#need[@]})); then
+  if [[ $(id -u) -ne 0 ]] && ! command -v sudo >/dev/null 2>&1; then
+    echo "setup-test: need Debian packages: ${need[*]} (run as root or install them)" >&2
+    exit 1
+  fi
+  SUDO=$([[ $(id -u) -eq 0 ]] && echo "" || echo sudo)
+  echo "setup-test: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -q "${need[@]}" >/dev/null 2>&1 || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q "${need[@]}" >/dev/null; }
+fi
