@@ -15,6 +15,11 @@ export function identityUnwrapper(identities: Identity[]): Unwrapper {
   if (!Array.isArray(identities) || identities.length === 0) {
     throw new TypeError('identities: expected at least one X25519 identity');
   }
+  identities.forEach((id, i) => {
+    if (!(id?.secretKey instanceof Uint8Array) || id.secretKey.length !== 32 || !(id.publicKey instanceof Uint8Array)) {
+      throw new TypeError(`identities[${i}]: expected an X25519 identity (parseIdentityFile / generateIdentity), got ${typeof id}`);
+    }
+  });
   return (header: CapsuleHeader) => {
     let tried = 0;
     for (const [i, s] of header.stanzas.entries()) {
