@@ -1,7 +1,7 @@
 /**
  * Library behaviour of agent/capsule: round trips over every input kind and size class, the
  * "nothing is lost" guarantees (no output file on any failure), tamper sweeps, the file-changed
- * guard, abort, the worker-hashed path for large payloads, and inspect() not reading the payload.
+ * guard, abort, a digest lie on a multi-megabyte payload, and inspect() not reading the payload.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -15,7 +15,6 @@ import { decryptToFile, openWithKey } from '../agent/capsule/open.ts';
 import { seal, sealToFile } from '../agent/capsule/seal.ts';
 import { verify } from '../agent/capsule/verify.ts';
 import { generateIdentity } from '../agent/crypto/identity.ts';
-import { WORKER_THRESHOLD } from '../agent/capsule/PayloadHasher.ts';
 import { DceError } from '../agent/errors.ts';
 import { rejectsError, throwsError } from './helpers/assertError.ts';
 
@@ -145,8 +144,8 @@ test('every flipped byte of the preamble and header, and sampled payload bytes, 
   }
 });
 
-test('large payloads hash on a worker thread; a digest lie is still caught there', async () => {
-  const size = WORKER_THRESHOLD + 65536 * 3 + 11;
+test('a 20 MiB file round-trips; a sealer that lies about the digest is caught at the end', async () => {
+  const size = 20 * 1024 * 1024 + 65536 * 3 + 11;
   const data = randomBytes(size);
   const src = join(dir, 'large');
   writeFileSync(src, data);

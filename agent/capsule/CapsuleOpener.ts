@@ -21,7 +21,7 @@ export class CapsuleOpener {
   readonly #reader: CapsuleReader;
   readonly #unwrap: Unwrapper;
   #stream: StreamOpener | undefined;
-  #prefix = new Uint8Array(0);
+  #prefix: Uint8Array = new Uint8Array(0);
   #out: Buffer[] = [];
   #finished = false;
 

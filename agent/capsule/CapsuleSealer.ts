@@ -122,7 +122,10 @@ export class CapsuleSealer {
     }
   }
 
-  /** Seals whatever full chunks `plain` completes. The caller may reuse `plain` afterwards. */
+  /**
+   * Seals whatever full chunks `plain` completes; returns ciphertexts and tags as separate pieces
+   * (concatenate them in order). The caller may reuse `plain` afterwards.
+   */
   push(plain: Uint8Array): Buffer[] {
     const s = this.#started();
     if (this.#seen + plain.length > this.#size) throw this.#sizeError(this.#seen + plain.length);
@@ -132,11 +135,11 @@ export class CapsuleSealer {
     // A chunk is sealed only once more data follows it, so the final chunk is known to be final.
     while (off < plain.length) {
       if (this.#fill === CHUNK_SIZE) {
-        out.push(s.sealChunk(this.#pending, false));
+        out.push(...s.sealChunkParts(this.#pending, false));
         this.#fill = 0;
       }
       if (this.#fill === 0 && plain.length - off > CHUNK_SIZE) {
-        out.push(s.sealChunk(plain.subarray(off, off + CHUNK_SIZE), false));
+        out.push(...s.sealChunkParts(plain.subarray(off, off + CHUNK_SIZE), false));
         off += CHUNK_SIZE;
         continue;
       }
@@ -153,7 +156,7 @@ export class CapsuleSealer {
     const s = this.#started();
     if (this.#seen !== this.#size) throw this.#sizeError(this.#seen);
     try {
-      return [s.sealChunk(this.#pending.subarray(0, this.#fill), true)];
+      return s.sealChunkParts(this.#pending.subarray(0, this.#fill), true);
     } finally {
       this.#pending.fill(0);
     }

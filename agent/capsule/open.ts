@@ -7,12 +7,12 @@
  * digest can only be checked at the end: a consumer MUST treat a late error as "discard all".
  * Deliberately not here: release by a remote guardian (the agent, a later issue).
  */
+import { createHash, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Identity } from '../crypto/identity.ts';
 import { AtomicFile } from '../io/AtomicFile.ts';
 import { bytesOf, type ByteSource } from '../io/sources.ts';
 import { CapsuleOpener, type Unwrapper } from './CapsuleOpener.ts';
-import { createPayloadHasher, type PayloadHasher } from './PayloadHasher.ts';
 import type { ParsedHeader } from './CapsuleReader.ts';
 import { identityUnwrapper } from './unwrap.ts';
 
@@ -48,27 +48,24 @@ export async function decryptToFile(capsule: ByteSource, key: KeySource, outPath
 
 async function* plaintextOf(capsule: ByteSource, unwrap: Unwrapper, options: OpenOptions): AsyncGenerator<Buffer> {
   const opener = new CapsuleOpener(unwrap);
-  let hasher: PayloadHasher | undefined;
+  // Hashing inline measured within 10% of hashing on a worker thread for 1 GiB, and a worker
+  // isolate costs ~20 MiB of resident memory: inline keeps the memory goal (BENCHMARKS.md).
+  let hash: Hash | undefined;
   let done = 0;
-  try {
-    for await (const piece of bytesOf(capsule, options.signal)) {
-      const plain = opener.push(piece);
-      if (!hasher && opener.parsed) {
-        hasher = createPayloadHasher(opener.digestPrefix, opener.parsed.header.payload.size);
-        options.onHeader?.(opener.parsed);
-      }
-      for (const p of plain) {
-        const wait = hasher!.update(p);
-        if (wait) await wait;
-        done += p.length;
-        yield p;
-      }
-      if (plain.length) options.onProgress?.(done, opener.parsed!.header.payload.size);
+  for await (const piece of bytesOf(capsule, options.signal)) {
+    const plain = opener.push(piece);
+    if (!hash && opener.parsed) {
+      hash = createHash('sha256').update(opener.digestPrefix);
+      options.onHeader?.(opener.parsed);
     }
-    opener.finish(hasher ? await hasher.digest() : new Uint8Array(32));
-  } finally {
-    hasher?.close();
+    for (const p of plain) {
+      hash!.update(p);
+      done += p.length;
+      yield p;
+    }
+    if (plain.length) options.onProgress?.(done, opener.parsed!.header.payload.size);
   }
+  opener.finish(hash ? new Uint8Array(hash.digest()) : new Uint8Array(32));
 }
 
 function toUnwrapper(key: KeySource): Unwrapper {

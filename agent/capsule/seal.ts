@@ -7,13 +7,13 @@
  * other stream is first spooled to a temporary file *encrypted under a throwaway key* (never
  * plaintext on disk), then replayed. Deliberately not here: the byte format (CapsuleSealer).
  */
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { CapsuleFormatError } from '../errors.ts';
 import { stat } from 'node:fs/promises';
 import { AtomicFile } from '../io/AtomicFile.ts';
 import { bytesOf, fileSize, isPath, type ByteSource } from '../io/sources.ts';
 import { CapsuleSealer, type SealOptions } from './CapsuleSealer.ts';
-import { createPayloadHasher, InlineHasher } from './PayloadHasher.ts';
 import { Spool } from './Spool.ts';
 
 export interface SealRunOptions extends SealOptions {
@@ -54,41 +54,37 @@ async function* sealChunks(input: ByteSource, options: SealRunOptions, onId?: (i
   let spool: Spool | undefined;
   try {
     if (input instanceof Uint8Array) {
-      const h = new InlineHasher();
-      h.update(sealer.digestPrefix);
-      h.update(input);
       size = input.length;
-      digest = await h.digest();
+      digest = createHash('sha256').update(sealer.digestPrefix).update(input).digest();
       replay = () => bytesOf(input, signal);
     } else if (isPath(input) && (await fileSize(input.path)) !== undefined) {
       // First pass over the file: size and digest. The second pass re-reads it, and a stat()
       // snapshot before and after both catches a file that changed in between (as tar does).
       before = await snapshot(input.path);
-      const h = createPayloadHasher(sealer.digestPrefix, 0);
+      const h = createHash('sha256').update(sealer.digestPrefix);
       size = 0;
       for await (const piece of bytesOf(input, signal)) {
         size += piece.length;
         h.update(piece);
       }
-      digest = await h.digest();
+      digest = h.digest();
       replay = () => bytesOf(input, signal);
     } else {
       spool = await Spool.create(options.spoolDir);
-      const h = new InlineHasher();
-      h.update(sealer.digestPrefix);
+      const h = createHash('sha256').update(sealer.digestPrefix);
       for await (const piece of bytesOf(input, signal)) {
         h.update(piece);
         await spool.write(piece);
       }
       size = spool.size;
-      digest = await h.digest();
+      digest = h.digest();
       const s = spool;
       replay = () => s.replay(signal);
     }
 
     yield sealer.begin(size, digest);
     let done = 0;
-    for await (const piece of replay()) {
+      for await (const piece of replay()) {
       for (const c of sealer.push(piece)) yield c;
       done += piece.length;
       options.onProgress?.(done, size);

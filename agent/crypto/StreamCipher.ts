@@ -58,6 +58,12 @@ abstract class StreamBase {
 export class StreamSealer extends StreamBase {
   /** Encrypts the next chunk; returns ciphertext ‖ tag. Non-last chunks must be exactly 64 KiB. */
   sealChunk(plain: Uint8Array, last: boolean): Buffer {
+    const [ct, tag] = this.sealChunkParts(plain, last);
+    return Buffer.concat([ct, tag], ct.length + TAG_SIZE);
+  }
+
+  /** As sealChunk, as [ciphertext, tag]: saves a 64 KiB copy per chunk for writers that gather. */
+  sealChunkParts(plain: Uint8Array, last: boolean): [Buffer, Buffer] {
     if (!last && plain.length !== CHUNK_SIZE) {
       throw new RangeError(`plain: a non-final chunk must be ${CHUNK_SIZE} bytes, got ${plain.length}`);
     }
@@ -69,11 +75,11 @@ export class StreamSealer extends StreamBase {
     }
     const c = createCipheriv('aes-256-gcm', this.key, this.nextNonce(last));
     c.setAAD(this.aad);
-    const head = c.update(plain);
+    const ct = c.update(plain);
     c.final();
-    const out = Buffer.concat([head, c.getAuthTag()], head.length + TAG_SIZE);
+    const tag = c.getAuthTag();
     if (last) this.finish();
-    return out;
+    return [ct, tag];
   }
 }
 

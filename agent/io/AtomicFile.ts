@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { GarbageHint } from './gcHint.ts';
 import { ioError } from './sources.ts';
 
 const FLUSH_AT = 1024 * 1024;
@@ -21,6 +22,8 @@ export class AtomicFile {
   #closed = false;
   /** The one write in flight: the next batch is built while it runs (2 cores, threadpool I/O). */
   #inFlight: Promise<void> | undefined;
+  /** Collects just after a batch was handed to the kernel, when almost nothing is live (gcHint.ts). */
+  readonly #gc = new GarbageHint();
 
   private constructor(path: string, tempPath: string, fh: FileHandle) {
     this.path = path;
@@ -80,6 +83,7 @@ export class AtomicFile {
 
   async #flush(): Promise<void> {
     const q = this.#queue;
+    this.#gc.add(this.#queued);
     this.#queue = [];
     this.#queued = 0;
     if (q.length === 0) return;

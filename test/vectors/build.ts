@@ -54,7 +54,9 @@ export function sealDeterministic(seed: string, plain: Uint8Array, options: Omit
   h.update(s.digestPrefix);
   h.update(plain);
   const head = s.begin(plain.length, new Uint8Array(h.digest()));
-  const chunks = [...s.push(plain), ...s.end()].map((c) => new Uint8Array(c));
+  const parts = [...s.push(plain), ...s.end()];
+  const chunks: Uint8Array[] = [];
+  for (let i = 0; i < parts.length; i += 2) chunks.push(concat(parts[i]!, parts[i + 1]!)); // [ciphertext, tag] pairs
   return { bytes: concat(head, ...chunks), head, header: head.subarray(16), chunks, fileKey, id, plain };
 }
 
