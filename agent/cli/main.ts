@@ -6,22 +6,20 @@
  */
 import { readFileSync } from 'node:fs';
 import { DceError, UsageError } from '../errors.ts';
-import { decryptCommand, SYNOPSIS as DECRYPT } from './commands/decrypt.ts';
-import { inspectCommand, SYNOPSIS as INSPECT } from './commands/inspect.ts';
-import { keygen, SYNOPSIS as KEYGEN } from './commands/keygen.ts';
-import { sealCommand, SYNOPSIS as SEAL } from './commands/seal.ts';
-import { verifyCommand, SYNOPSIS as VERIFY } from './commands/verify.ts';
+import { DECRYPT, INSPECT, KEYGEN, SEAL, VERIFY } from './synopsis.ts';
 import { processTerminal, type Terminal } from './Terminal.ts';
 
 type Command = (argv: string[], t: Terminal) => Promise<number>;
 
-const COMMANDS: Record<string, Command> = {
-  keygen,
-  seal: sealCommand,
-  inspect: inspectCommand,
-  verify: verifyCommand,
-  decrypt: decryptCommand,
+// Loaded on demand: `capsule --version` should not pay for every command's crypto imports.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  keygen: async () => (await import('./commands/keygen.ts')).keygen,
+  seal: async () => (await import('./commands/seal.ts')).sealCommand,
+  inspect: async () => (await import('./commands/inspect.ts')).inspectCommand,
+  verify: async () => (await import('./commands/verify.ts')).verifyCommand,
+  decrypt: async () => (await import('./commands/decrypt.ts')).decryptCommand,
 };
+
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -52,11 +50,11 @@ export async function main(argv: string[], t: Terminal = processTerminal()): Pro
       (name === undefined ? t.stderr : t.stdout).write(HELP);
       return name === undefined ? 1 : 0;
     }
-    const command = COMMANDS[name];
-    if (!command) {
+    const load = COMMANDS[name];
+    if (!load) {
       throw new UsageError('ERR_USAGE', `unknown command ${JSON.stringify(name)}`, { hint: `commands: ${Object.keys(COMMANDS).join(', ')}; see capsule --help` });
     }
-    return await command(rest, t);
+    return await (await load())(rest, t);
   } catch (e) {
     report(t, e);
     return 1;

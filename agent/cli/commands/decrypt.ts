@@ -8,12 +8,12 @@
  */
 import { resolve } from 'node:path';
 import { decryptToFile, openWithKey } from '../../capsule/open.ts';
+import { DECRYPT as SYNOPSIS } from '../synopsis.ts';
 import { need, parse, str } from '../args.ts';
 import { inputOf, loadIdentities } from '../files.ts';
 import { Progress } from '../Progress.ts';
 import { refuseBinaryToTty, writeOut, type Terminal } from '../Terminal.ts';
 
-export const SYNOPSIS = 'capsule decrypt CAPSULE|- --identity FILE [-o OUT]';
 
 export async function decryptCommand(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, { identity: { type: 'string', short: 'i' }, output: { type: 'string', short: 'o' } }, SYNOPSIS, { min: 1, max: 1 });

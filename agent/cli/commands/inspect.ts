@@ -3,12 +3,12 @@
  * reading the payload. Deliberately not here: judging validity beyond parsing (`verify`).
  */
 import { describe, readHeader, type CapsuleInfo } from '../../capsule/inspect.ts';
+import { INSPECT as SYNOPSIS } from '../synopsis.ts';
 import { parse } from '../args.ts';
 import { inputOf } from '../files.ts';
 import { writeOut, type Terminal } from '../Terminal.ts';
 import { bytes } from '../Progress.ts';
 
-export const SYNOPSIS = 'capsule inspect CAPSULE|- [--json]';
 
 export async function inspectCommand(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, { json: { type: 'boolean' } }, SYNOPSIS, { min: 1, max: 1 });

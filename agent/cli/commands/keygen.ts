@@ -8,10 +8,10 @@ import { resolve } from 'node:path';
 import { formatIdentityFile, generateIdentity, ownerPublicKey } from '../../crypto/identity.ts';
 import { UsageError } from '../../errors.ts';
 import { ioError } from '../../io/sources.ts';
+import { KEYGEN as SYNOPSIS } from '../synopsis.ts';
 import { parse, str } from '../args.ts';
 import { say, writeOut, type Terminal } from '../Terminal.ts';
 
-export const SYNOPSIS = 'capsule keygen [-o FILE]';
 
 export async function keygen(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, { output: { type: 'string', short: 'o' } }, SYNOPSIS, { min: 0, max: 0 });

@@ -13,12 +13,12 @@ import { encodeCanonical } from '../../format/cbor.ts';
 import { MAX_PARAMS_SIZE } from '../../format/constants.ts';
 import { UsageError } from '../../errors.ts';
 import { ioError } from '../../io/sources.ts';
+import { SEAL as SYNOPSIS } from '../synopsis.ts';
 import { list, need, parse, str } from '../args.ts';
 import { inputOf, loadIdentities, loadModule } from '../files.ts';
 import { Progress } from '../Progress.ts';
 import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts';
 
-export const SYNOPSIS = 'capsule seal FILE|- --guardian RECIPIENT [--guardian …] --logic MODULE.wasm [--params JSON | --params-file F] [--logic-cid CID] [--sign-with IDENTITY] [--salted-digest] -o OUT';
 
 export async function sealCommand(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, {

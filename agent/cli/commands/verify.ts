@@ -4,11 +4,11 @@
  */
 import { describe } from '../../capsule/inspect.ts';
 import { verify } from '../../capsule/verify.ts';
+import { VERIFY as SYNOPSIS } from '../synopsis.ts';
 import { parse, str } from '../args.ts';
 import { inputOf, loadModule } from '../files.ts';
 import { writeOut, type Terminal } from '../Terminal.ts';
 
-export const SYNOPSIS = 'capsule verify CAPSULE|- [--logic MODULE.wasm] [--json]';
 
 export async function verifyCommand(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, { logic: { type: 'string' }, json: { type: 'boolean' } }, SYNOPSIS, { min: 1, max: 1 });

@@ -1,0 +1,8 @@
+/**
+ * Each command's one-line synopsis: shown in `capsule --help` and as the hint on usage errors.
+ */
+export const KEYGEN = 'capsule keygen [-o FILE]';
+export const SEAL = 'capsule seal FILE|- --guardian RECIPIENT [--guardian …] --logic MODULE.wasm [--params JSON | --params-file F] [--logic-cid CID] [--sign-with IDENTITY] [--salted-digest] -o OUT';
+export const INSPECT = 'capsule inspect CAPSULE|- [--json]';
+export const VERIFY = 'capsule verify CAPSULE|- [--logic MODULE.wasm] [--json]';
+export const DECRYPT = 'capsule decrypt CAPSULE|- --identity FILE [-o OUT]';
