@@ -16,6 +16,7 @@ import { parseIdentityFile } from '../agent/crypto/identity.ts';
 import { DceError } from '../agent/errors.ts';
 import { definitions } from './vectors/definitions.ts';
 import { DATA_DIR, EXTENSION, render } from './vectors/generate.ts';
+import { workedExample } from './vectors/workedExample.ts';
 import { parseVector, type Vector } from './vectors/vectorFile.ts';
 
 const files = readdirSync(DATA_DIR).filter((f) => f.endsWith(EXTENSION)).sort();
@@ -61,6 +62,11 @@ test('vector files are exactly what the generator produces (recorded source is r
     const onDisk = readFileSync(join(DATA_DIR, d.name + EXTENSION));
     assert.ok(Buffer.from(render(d)).equals(onDisk), `${d.name}: file differs from generator output; run npm run vectors`);
   }
+});
+
+test('SPEC.md §13.3 worked example is exactly what the bytes give', () => {
+  const spec = readFileSync(new URL('../agent/format/SPEC.md', import.meta.url), 'utf8');
+  assert.ok(spec.includes(workedExample()), 'regenerate with node test/vectors/workedExample.ts');
 });
 
 for (const v of vectors) {
