@@ -1,5 +1,5 @@
 /**
- * Interoperability with the real `age` CLI (Debian package, installed by scripts/setup-test.sh):
+ * Interoperability with the real `age` CLI (Debian package, installed by scripts/need-debian.sh):
  * our key files are age identity files, and age-keygen's files are our guardian keys.
  */
 import { test } from 'uvu';

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs Debian packages the tests or benchmarks need, idempotently: each argument is
+# COMMAND=PACKAGE, and PACKAGE is installed only when COMMAND is missing. Run by `pretest`
+# (age: the interoperability tests compare with the real age CLI) and before `npm run bench`
+# (age: the peer measured in the same run). Later issues add libssl-dev (simulator) and swtpm.
+set -euo pipefail
+need=()
+for pair in "$@"; do
+  command -v "${pair%%=*}" >/dev/null 2>&1 || need+=("${pair#*=}")
+done
+((${#need[@]})) || exit 0
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null 2>&1 || { echo "need-debian: please install: ${need[*]} (no root, no sudo)" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "need-debian: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# Try the local package lists first; a fresh machine has none, so update and retry.
+$SUDO apt-get install -y -q "${need[@]}" >/dev/null 2>&1 || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q "${need[@]}" >/dev/null; }
