@@ -9,6 +9,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { CapsuleReader } from '../agent/capsule/CapsuleReader.ts';
 import { CapsuleSealer } from '../agent/capsule/CapsuleSealer.ts';
 import { inspect } from '../agent/capsule/inspect.ts';
 import { decryptToFile, openWithKey } from '../agent/capsule/open.ts';
@@ -179,6 +182,24 @@ test('openWithKey accepts a custom unwrapper (hardware key custody plugs in here
   const cap = await collect(seal(data, opts));
   await rejectsError(() => collect(openWithKey(cap, () => { throw new DceError('ERR_X', 'custom refusal'); })), 'Error', 'ERR_X', /custom refusal/);
   throwsError(() => openWithKey(cap, 'nope' as never), 'TypeError', undefined, /identities\[0\]: expected an X25519 identity .* got string/);
+});
+
+test('reader errors are sticky: after a failure every push and end() repeats it', async () => {
+  const cap = await collect(seal(randomBytes(10), opts));
+  const r = new CapsuleReader();
+  const bad = Buffer.from(cap);
+  bad[0] = 0;
+  throwsError(() => r.push(bad), 'CapsuleFormatError', 'ERR_BAD_MAGIC', /expected magic/);
+  throwsError(() => r.push(cap), 'CapsuleFormatError', 'ERR_BAD_MAGIC', /expected magic/);
+  throwsError(() => r.end(), 'CapsuleFormatError', 'ERR_BAD_MAGIC', /expected magic/);
+});
+
+test('Node stream plumbing: pipeline(file → seal → file) and (file → open → file)', async () => {
+  const data = randomBytes(150_000);
+  writeFileSync(join(dir, 'pipe.in'), data);
+  await pipeline(seal(createReadStream(join(dir, 'pipe.in')), { ...opts, spoolDir: dir }), createWriteStream(join(dir, 'pipe.capsule')));
+  await pipeline(openWithKey(createReadStream(join(dir, 'pipe.capsule')), g), createWriteStream(join(dir, 'pipe.out')));
+  assert.ok(readFileSync(join(dir, 'pipe.out')).equals(data));
 });
 
 test.run();
