@@ -80,7 +80,7 @@ export class CapsuleReader {
       ? `payload chunk ${this.#chunk} of ${this.#chunks} (${this.#fill} of ${this.#want} bytes)`
       : `${this.#state} (${this.#fill} of ${this.#want} bytes)`;
     const expected = this.#parsed ? `; expected ${this.#parsed.totalLength} bytes in all` : '';
-    this.#error = new CapsuleFormatError('ERR_TRUNCATED', `capsule: input ended after ${this.#consumed} bytes, inside ${where}${expected}`);
+    this.#error = new CapsuleFormatError('ERR_TRUNCATED', `input ended after ${this.#consumed} bytes, inside ${where}${expected}`);
     throw this.#error;
   }
 
@@ -89,7 +89,7 @@ export class CapsuleReader {
     while (off < data.length) {
       if (this.#state === 'done') {
         const total = this.#parsed!.totalLength;
-        throw new CapsuleFormatError('ERR_TRAILING_DATA', `capsule: data continues after the final chunk (expected ${total} bytes in all)`);
+        throw new CapsuleFormatError('ERR_TRAILING_DATA', `data continues after the final chunk (expected ${total} bytes in all)`);
       }
       const avail = data.length - off;
       if (this.#fill === 0 && avail >= this.#want && this.#state === 'chunks') {

@@ -17,6 +17,8 @@ import type { ParsedHeader } from './CapsuleReader.ts';
 import { identityUnwrapper } from './unwrap.ts';
 
 export interface OpenOptions {
+  /** How messages name the output file (default: its path). */
+  outName?: string;
   signal?: AbortSignal;
   onHeader?: (p: ParsedHeader) => void;
   onProgress?: (done: number, total: number) => void;
@@ -33,7 +35,7 @@ export function openWithKey(capsule: ByteSource, key: KeySource, options: OpenOp
 export async function decryptToFile(capsule: ByteSource, key: KeySource, outPath: string, options: OpenOptions = {}): Promise<ParsedHeader> {
   const unwrap = toUnwrapper(key);
   let parsed: ParsedHeader | undefined;
-  const out = await AtomicFile.create(outPath);
+  const out = await AtomicFile.create(outPath, 0o600, options.outName);
   try {
     for await (const piece of plaintextOf(capsule, unwrap, { ...options, onHeader: (p) => { parsed = p; options.onHeader?.(p); } })) {
       await out.write(piece);

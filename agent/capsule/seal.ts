@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { CapsuleFormatError } from '../errors.ts';
 import { stat } from 'node:fs/promises';
 import { AtomicFile } from '../io/AtomicFile.ts';
-import { bytesOf, fileSize, isPath, type ByteSource } from '../io/sources.ts';
+import { bytesOf, fileSize, isPath, nameOf, type ByteSource, type PathSource } from '../io/sources.ts';
 import { CapsuleSealer, type SealOptions } from './CapsuleSealer.ts';
 import { Spool } from './Spool.ts';
 
@@ -30,8 +30,8 @@ export function seal(input: ByteSource, options: SealRunOptions): Readable {
 }
 
 /** Seals `input` into `outPath`, which appears only once complete. Returns the capsule id. */
-export async function sealToFile(input: ByteSource, outPath: string, options: SealRunOptions): Promise<Uint8Array> {
-  const out = await AtomicFile.create(outPath, 0o644);
+export async function sealToFile(input: ByteSource, outPath: string, options: SealRunOptions & { outName?: string }): Promise<Uint8Array> {
+  const out = await AtomicFile.create(outPath, 0o644, options.outName);
   let id: Uint8Array | undefined;
   try {
     for await (const piece of sealChunks(input, options, (i) => { id = i; })) await out.write(piece);
@@ -57,7 +57,7 @@ async function* sealChunks(input: ByteSource, options: SealRunOptions, onId?: (i
       size = input.length;
       digest = createHash('sha256').update(sealer.digestPrefix).update(input).digest();
       replay = () => bytesOf(input, signal);
-    } else if (isPath(input) && (await fileSize(input.path)) !== undefined) {
+    } else if (isPath(input) && (await fileSize(input)) !== undefined) {
       // First pass over the file: size and digest. The second pass re-reads it, and a stat()
       // snapshot before and after both catches a file that changed in between (as tar does).
       before = await snapshot(input.path);
@@ -90,8 +90,8 @@ async function* sealChunks(input: ByteSource, options: SealRunOptions, onId?: (i
       options.onProgress?.(done, size);
     }
     const last = sealer.end();
-    if (before !== undefined && (await snapshot((input as { path: string }).path)) !== before) {
-      throw new CapsuleFormatError('ERR_PAYLOAD_SIZE', `${(input as { path: string }).path}: the file changed while it was being sealed`);
+    if (before !== undefined && (await snapshot((input as PathSource).path)) !== before) {
+      throw new CapsuleFormatError('ERR_PAYLOAD_SIZE', `${nameOf(input as PathSource)}: the file changed while it was being sealed`);
     }
     for (const c of last) yield c;
   } finally {

@@ -27,14 +27,14 @@ export interface VerifyReport {
 export async function verify(capsule: ByteSource, options: VerifyOptions = {}): Promise<VerifyReport> {
   let parsed: ParsedHeader;
   const checks: string[] = [];
-  const size = isPath(capsule) ? await fileSize(capsule.path) : undefined;
+  const size = isPath(capsule) ? await fileSize(capsule) : undefined;
   if (size !== undefined) {
     parsed = await readHeader(capsule, options.signal);
     if (size < parsed.totalLength) {
-      throw new CapsuleFormatError('ERR_TRUNCATED', `capsule: ${size} bytes, but its header implies ${parsed.totalLength}`);
+      throw new CapsuleFormatError('ERR_TRUNCATED', `file is ${size} bytes, but its header implies ${parsed.totalLength}`);
     }
     if (size > parsed.totalLength) {
-      throw new CapsuleFormatError('ERR_TRAILING_DATA', `capsule: ${size} bytes, but its header implies ${parsed.totalLength} (${size - parsed.totalLength} extra)`);
+      throw new CapsuleFormatError('ERR_TRAILING_DATA', `file is ${size} bytes, but its header implies ${parsed.totalLength} (${size - parsed.totalLength} extra)`);
     }
   } else {
     const reader = new CapsuleReader();

@@ -17,8 +17,18 @@ export function parse(argv: string[], options: Options, synopsis: string, positi
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as Parsed;
   } catch (cause) {
-    const msg = cause instanceof Error ? cause.message.split('\n')[0]!.replace(/^Unknown option/, 'unknown option') : 'bad arguments';
+    const first = cause instanceof Error ? cause.message.split('\n')[0]! : 'bad arguments';
+    const msg = first.charAt(0).toLowerCase() + first.slice(1);
     throw new UsageError('ERR_USAGE', msg.replace(/\. To specify a positional argument.*$/, ''), { cause, hint: `usage: ${synopsis}` });
+  }
+  // An empty value is never meant (`--sign-with "$UNSET"`): refuse it rather than silently
+  // dropping a signature or a check.
+  for (const [name, v] of Object.entries(parsed.values)) {
+    for (const item of Array.isArray(v) ? v : [v]) {
+      if (item === '') {
+        throw new UsageError('ERR_USAGE', `--${name}: expected a value, got an empty string`, { hint: `usage: ${synopsis}` });
+      }
+    }
   }
   const n = parsed.positionals.length;
   if (n < positionals.min) {

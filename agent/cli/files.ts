@@ -39,5 +39,5 @@ export async function loadModule(t: Terminal, path: string): Promise<Uint8Array>
 }
 
 export function inputOf(t: Terminal, arg: string): ByteSource {
-  return arg === '-' ? t.stdin : { path: resolve(t.cwd, arg) };
+  return arg === '-' ? t.stdin : { path: resolve(t.cwd, arg), name: arg };
 }

@@ -46,11 +46,14 @@ export async function main(argv: string[], t: Terminal = processTerminal()): Pro
       t.stdout.write(`capsule ${version()}\n`);
       return 0;
     }
-    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-      (name === undefined ? t.stderr : t.stdout).write(HELP);
-      return name === undefined ? 1 : 0;
+    if (name === '--help' || name === '-h' || name === 'help') {
+      t.stdout.write(HELP);
+      return 0;
     }
-    const load = COMMANDS[name];
+    if (name === undefined) {
+      throw new UsageError('ERR_USAGE', 'no command given', { hint: `commands: ${Object.keys(COMMANDS).join(', ')}; see capsule --help` });
+    }
+    const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
     if (!load) {
       throw new UsageError('ERR_USAGE', `unknown command ${JSON.stringify(name)}`, { hint: `commands: ${Object.keys(COMMANDS).join(', ')}; see capsule --help` });
     }

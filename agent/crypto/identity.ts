@@ -61,8 +61,13 @@ export function parseRecipient(text: string): Uint8Array {
       cause, hint: 'print a guardian recipient with `capsule keygen` or `grep -o "age1[0-9a-z]*" guardian.key`',
     });
   }
-  if (decoded.prefix !== RECIPIENT_HRP || t !== t.toLowerCase()) {
-    throw new KeyError('ERR_BAD_RECIPIENT', `recipient: expected the lowercase prefix "age1", got "${decoded.prefix}1"`);
+  if (decoded.prefix !== RECIPIENT_HRP) {
+    throw new KeyError('ERR_BAD_RECIPIENT', `recipient: expected the prefix "age1", got "${decoded.prefix}1"`, {
+      hint: decoded.prefix === IDENTITY_HRP ? 'that is a secret identity; pass its public key (age1…) instead, and keep the identity secret' : 'pass an age X25519 recipient (age1…)',
+    });
+  }
+  if (t !== t.toLowerCase()) {
+    throw new KeyError('ERR_BAD_RECIPIENT', 'recipient: expected lowercase (age1…), got uppercase', { hint: 'age recipients are written in lowercase' });
   }
   const key = bech32.fromWords(decoded.words);
   if (key.length !== 32) throw new KeyError('ERR_BAD_RECIPIENT', `recipient: expected a 32-byte key, got ${key.length} bytes`);

@@ -16,6 +16,7 @@ const FLUSH_AT = 1024 * 1024;
 export class AtomicFile {
   readonly path: string;
   readonly tempPath: string;
+  readonly #name: string;
   #fh: FileHandle | undefined;
   #queue: Uint8Array[] = [];
   #queued = 0;
@@ -25,18 +26,20 @@ export class AtomicFile {
   /** Collects just after a batch was handed to the kernel, when almost nothing is live (gcHint.ts). */
   readonly #gc = new GarbageHint();
 
-  private constructor(path: string, tempPath: string, fh: FileHandle) {
+  private constructor(path: string, tempPath: string, fh: FileHandle, name: string) {
     this.path = path;
+    this.#name = name;
     this.tempPath = tempPath;
     this.#fh = fh;
   }
 
-  static async create(path: string, mode = 0o600): Promise<AtomicFile> {
+  /** `name` is how messages refer to the file (default: `path`). */
+  static async create(path: string, mode = 0o600, name = path): Promise<AtomicFile> {
     const tempPath = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
     try {
-      return new AtomicFile(path, tempPath, await open(tempPath, 'wx', mode));
+      return new AtomicFile(path, tempPath, await open(tempPath, 'wx', mode), name);
     } catch (cause) {
-      throw ioError(path, 'create', cause);
+      throw ioError(name, 'create', cause);
     }
   }
 
@@ -65,7 +68,7 @@ export class AtomicFile {
       await rename(this.tempPath, this.path);
     } catch (cause) {
       await this.abort();
-      throw ioError(this.path, 'write', cause);
+      throw ioError(this.#name, 'write', cause);
     }
   }
 
@@ -98,7 +101,7 @@ export class AtomicFile {
         if (written < total) parts = remaining(q, written);
       }
     } catch (cause) {
-      throw ioError(this.path, 'write', cause);
+      throw ioError(this.#name, 'write', cause);
     }
   }
 }

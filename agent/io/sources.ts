@@ -10,7 +10,13 @@
 import { open, stat } from 'node:fs/promises';
 import { IoError } from '../errors.ts';
 
-export type ByteSource = Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array> | { path: string };
+/** A file to read; `name` (default: `path`) is how messages refer to it, e.g. as the user typed it. */
+export interface PathSource {
+  path: string;
+  name?: string;
+}
+
+export type ByteSource = Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array> | PathSource;
 
 const READ_SIZE = 1024 * 1024;
 
@@ -21,7 +27,7 @@ export async function* bytesOf(source: ByteSource, signal?: AbortSignal): AsyncG
     return;
   }
   if (isPath(source)) {
-    yield* readFile(source.path, signal);
+    yield* readFile(source.path, signal, source.name);
     return;
   }
   if (source && (Symbol.asyncIterator in source || Symbol.iterator in source)) {
@@ -37,38 +43,48 @@ export async function* bytesOf(source: ByteSource, signal?: AbortSignal): AsyncG
   throw new TypeError(`source: expected a Uint8Array, an (async) iterable of Uint8Array or { path }, got ${typeof source}`);
 }
 
-export function isPath(source: unknown): source is { path: string } {
+export function isPath(source: unknown): source is PathSource {
   return typeof source === 'object' && source !== null && typeof (source as { path?: unknown }).path === 'string';
 }
 
 /** Size of a path source when it is a regular file; undefined otherwise (pipes, devices). */
-export async function fileSize(path: string): Promise<number | undefined> {
+export async function fileSize(source: PathSource): Promise<number | undefined> {
   try {
-    const s = await stat(path);
+    const s = await stat(source.path);
     return s.isFile() ? s.size : undefined;
   } catch (cause) {
-    throw ioError(path, 'read', cause);
+    throw ioError(source.name ?? source.path, 'read', cause);
   }
+}
+
+export function nameOf(source: PathSource): string {
+  return source.name ?? source.path;
 }
 
 export function ioError(path: string, verb: string, cause: unknown): IoError {
   const code = (cause as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOENT' && verb === 'create') {
+    return new IoError('ERR_NOT_FOUND', `${path}: cannot create: its directory does not exist`, { cause, hint: 'create the directory first, or check the path' });
+  }
   if (code === 'ENOENT') {
     return new IoError('ERR_NOT_FOUND', `${path}: no such file`, { cause, hint: 'check the path' });
+  }
+  if (code === 'EISDIR') {
+    return new IoError('ERR_IO', `${path}: is a directory, expected a file`, { cause, hint: 'give a file name' });
   }
   if (cause instanceof Error && cause.name === 'AbortError') throw cause;
   return new IoError('ERR_IO', `${path}: cannot ${verb} (${code ?? 'error'})`, { cause });
 }
 
-async function* readFile(path: string, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+async function* readFile(path: string, signal?: AbortSignal, name = path): AsyncGenerator<Uint8Array> {
   let fh;
   try {
     fh = await open(path, 'r');
   } catch (cause) {
-    throw ioError(path, 'read', cause);
+    throw ioError(name, 'read', cause);
   }
   const bufs = [Buffer.allocUnsafe(READ_SIZE), Buffer.allocUnsafe(READ_SIZE)];
-  const read = (b: Buffer) => fh.read(b, 0, READ_SIZE, null).then((r) => r.bytesRead, (cause) => { throw ioError(path, 'read', cause); });
+  const read = (b: Buffer) => fh.read(b, 0, READ_SIZE, null).then((r) => r.bytesRead, (cause) => { throw ioError(name, 'read', cause); });
   let pending: Promise<number> | undefined;
   try {
     let which = 0;

@@ -27,7 +27,7 @@ export async function decryptCommand(argv: string[], t: Terminal): Promise<numbe
     if (out === undefined || out === '-') {
       for await (const piece of openWithKey(input, identities, options)) await writeOut(t, piece as Uint8Array);
     } else {
-      await decryptToFile(input, identities, resolve(t.cwd, out), options);
+      await decryptToFile(input, identities, resolve(t.cwd, out), { ...options, outName: out });
     }
   } finally {
     progress.end();

@@ -54,7 +54,7 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
     if (out === undefined || out === '-') {
       for await (const piece of seal(input, options)) await writeOut(t, piece as Uint8Array);
     } else {
-      const id = await sealToFile(input, resolve(t.cwd, out), options);
+      const id = await sealToFile(input, resolve(t.cwd, out), { ...options, outName: out });
       progress.end();
       say(t, `sealed ${Buffer.from(id).toString('hex')} to ${guardians.length} guardian(s) -> ${out}`);
     }
@@ -70,6 +70,7 @@ async function paramsOf(t: Terminal, json: string | undefined, file: string | un
     throw new UsageError('ERR_USAGE', 'give --params or --params-file, not both');
   }
   let text = json;
+  const flag = file !== undefined ? `--params-file ${file}` : '--params';
   if (file !== undefined) {
     try {
       text = await readFile(resolve(t.cwd, file), 'utf8');
@@ -82,27 +83,35 @@ async function paramsOf(t: Terminal, json: string | undefined, file: string | un
   try {
     value = JSON.parse(text);
   } catch (cause) {
-    throw new UsageError('ERR_BAD_PARAMS', `--params: not valid JSON (${(cause as Error).message.split('\n')[0]})`, {
+    // The parser's message quotes the input, which may be a file's content: name the position only.
+    const at = /position (\d+)/.exec((cause as Error).message)?.[1];
+    throw new UsageError('ERR_BAD_PARAMS', `${flag}: not valid JSON${at === undefined ? '' : ` (at character ${at})`}`, {
       cause, hint: `example: --params '{"notBefore":"2030-01-01T00:00:00Z"}'`,
     });
   }
-  checkJson(value, 'params');
+  if (value === null) {
+    throw new UsageError('ERR_BAD_PARAMS', `${flag}: null is not a parameter value`, { hint: 'omit --params for a logic module without parameters' });
+  }
+  checkJson(value, flag, 'params');
   const bytes = encodeCanonical(value);
   if (bytes.length > MAX_PARAMS_SIZE) {
-    throw new UsageError('ERR_BAD_PARAMS', `--params: encodes to ${bytes.length} bytes of CBOR, above the ${MAX_PARAMS_SIZE}-byte cap`);
+    throw new UsageError('ERR_BAD_PARAMS', `${flag}: encodes to ${bytes.length} bytes of CBOR, above the ${MAX_PARAMS_SIZE}-byte cap`);
   }
   return bytes;
 }
 
 /** JSON numbers must survive as exact integers or finite floats. */
-function checkJson(v: unknown, at: string): void {
+function checkJson(v: unknown, flag: string, at: string): void {
+  if (typeof v === 'number' && !Number.isFinite(v)) {
+    throw new UsageError('ERR_BAD_PARAMS', `${flag}: ${at} overflows to ${v} (beyond the range of a 64-bit float)`, { hint: 'pass huge numbers as strings' });
+  }
   if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) {
-    throw new UsageError('ERR_BAD_PARAMS', `--params: ${at} is the integer ${v}, beyond ±(2^53-1) (JSON numbers lose precision there)`, {
+    throw new UsageError('ERR_BAD_PARAMS', `${flag}: ${at} is the integer ${v}, beyond ±(2^53-1) (JSON numbers lose precision there)`, {
       hint: 'pass large numbers as strings',
     });
   }
-  if (Array.isArray(v)) v.forEach((x, i) => checkJson(x, `${at}[${i}]`));
-  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) checkJson(x, `${at}.${k}`);
+  if (Array.isArray(v)) v.forEach((x, i) => checkJson(x, flag, `${at}[${i}]`));
+  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) checkJson(x, flag, `${at}.${k}`);
 }
 
 function cidOf(text: string | undefined): Uint8Array | undefined {
