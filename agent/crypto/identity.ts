@@ -92,6 +92,11 @@ export function parseIdentityFile(text: string, source = 'identity file'): Ident
         cause, hint: 'passphrase-protected and plugin identities are not supported; use a file from `capsule keygen` or `age-keygen`',
       });
     }
+    if (decoded.prefix === RECIPIENT_HRP) {
+      throw new KeyError('ERR_BAD_IDENTITY', `${source}: line ${i + 1} is a recipient (public key), not an identity`, {
+        hint: 'pass the secret key file (the one with AGE-SECRET-KEY-1…), e.g. from `capsule keygen -o FILE`',
+      });
+    }
     if (decoded.prefix !== IDENTITY_HRP || line !== line.toUpperCase()) {
       throw new KeyError('ERR_BAD_IDENTITY', `${source}: line ${i + 1} is not an X25519 identity (expected the uppercase prefix AGE-SECRET-KEY-1)`);
     }
