@@ -28,6 +28,15 @@ export type CapsuleErrorCode =
 export type KeyErrorCode = 'ERR_BAD_IDENTITY' | 'ERR_BAD_RECIPIENT' | 'ERR_NO_IDENTITY';
 export type UsageErrorCode = 'ERR_USAGE' | 'ERR_BAD_PARAMS' | 'ERR_REFUSE_TTY' | 'ERR_OUTPUT_EXISTS';
 export type IoErrorCode = 'ERR_IO' | 'ERR_NOT_FOUND';
+export type SandboxErrorCode =
+  | 'ERR_INVALID_MODULE'
+  | 'ERR_OUT_OF_FUEL'
+  | 'ERR_LIMIT'
+  | 'ERR_GUEST_MEMORY'
+  | 'ERR_TRAP'
+  | 'ERR_BAD_VERDICT'
+  | 'ERR_TIMEOUT'
+  | 'ERR_SANDBOX';
 
 interface Options {
   hint?: string;
@@ -80,6 +89,26 @@ export class IoError extends DceError {
     super(code, message, options);
   }
 }
+
+/** Unlock logic was refused, or failed while running: never an allow. */
+export class SandboxError extends DceError {
+  override readonly name = 'SandboxError';
+  declare readonly code: SandboxErrorCode;
+  constructor(code: SandboxErrorCode, message: string, options: Options = {}) {
+    super(code, message, { hint: options.hint ?? SANDBOX_HINTS[code], cause: options.cause });
+  }
+}
+
+const SANDBOX_HINTS: Record<SandboxErrorCode, string> = {
+  ERR_INVALID_MODULE: 'build unlock logic with `capsule logic build`, which checks contracts-as/ABI.md §2',
+  ERR_OUT_OF_FUEL: 'the logic ran too long: simplify it, or raise the fuel limit if it is legitimate',
+  ERR_LIMIT: 'the logic exceeded a sandbox limit (contracts-as/ABI.md §5)',
+  ERR_GUEST_MEMORY: 'the logic passed a (ptr, len) outside its memory to a host call: a bug in the logic',
+  ERR_TRAP: 'the logic trapped (unreachable, out-of-bounds access, stack overflow, division by zero)',
+  ERR_BAD_VERDICT: 'decide() must return 1 (allow) or 0 (deny)',
+  ERR_TIMEOUT: 'the logic exceeded the wall-clock limit and its worker was terminated',
+  ERR_SANDBOX: 'the sandbox itself failed; this is a bug',
+};
 
 const TAMPERED = 'the capsule was modified or damaged in transit; fetch a fresh copy from its source';
 const FORMAT_HINTS: Record<CapsuleErrorCode, string> = {
