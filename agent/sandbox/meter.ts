@@ -18,6 +18,11 @@ export const FUEL_IMPORT_MODULE = '__capsule_meter';
 export const FUEL_IMPORT_NAME = 'limit';
 
 type Expr = number;
+/** Setters binaryen.js has but its typings omit. */
+const setters = binaryen as unknown as {
+  Loop: { setBody(loop: Expr, body: Expr): void };
+  Function: { setBody(func: binaryen.FunctionRef, body: Expr): void };
+};
 
 /** Child expressions by expression kind: the only kinds the allowed feature set produces. */
 function children(m: binaryen.Module, expr: Expr): Expr[] {
@@ -75,7 +80,7 @@ export function instrument(bytes: Uint8Array): Uint8Array {
       if (binaryen.getExpressionId(expr) === binaryen.LoopId) {
         const body = binaryen.getExpressionInfo(expr) as unknown as { body: Expr };
         const bodyCost = Math.max(1, cost(body.body));
-        binaryen.Loop.setBody(expr, m.block(null, [charge(bodyCost), body.body], binaryen.getExpressionType(body.body)));
+        setters.Loop.setBody(expr, m.block(null, [charge(bodyCost), body.body], binaryen.getExpressionType(body.body)));
         return 1;
       }
       let n = 1;
@@ -89,7 +94,7 @@ export function instrument(bytes: Uint8Array): Uint8Array {
       if (info.module || !info.body) continue; // imported
       const body = info.body;
       const c = Math.max(1, cost(body));
-      binaryen.Function.setBody(f, m.block(null, [charge(c), body], binaryen.getExpressionType(body)));
+      setters.Function.setBody(f, m.block(null, [charge(c), body], binaryen.getExpressionType(body)));
     }
     const { value: ok, printed } = quietly(() => m.validate());
     if (!ok) throw new SandboxError('ERR_SANDBOX', `fuel metering produced an invalid module: ${printed.split('\n')[0]}`);

@@ -1,0 +1,122 @@
+/**
+ * The in-process sandbox: validate → meter → compile (cached by module SHA-256 and fuel table
+ * version) → instantiate with a fresh Host → `decide()` → a decision record. Synchronous, so a
+ * warm evaluation costs microseconds; fuel bounds running time, the declared memory maximum bounds
+ * memory, and V8 bounds the stack. WorkerSandbox.ts wraps this in a worker with a wall-clock kill.
+ *
+ * Deliberately not here: where modules and inputs come from, and persistence of state.
+ */
+import { createHash } from 'node:crypto';
+import { SandboxError } from '../errors.ts';
+import { Host } from './Host.ts';
+import { encodeInputs, type EvaluationInput } from './inputs.ts';
+import { resolveLimits, type Limits } from './limits.ts';
+import { FUEL_EXPORT, FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, FUEL_TABLE_VERSION, instrument } from './meter.ts';
+import { validateModule, type ModuleReport } from './validate.ts';
+
+export interface DecisionRecord {
+  verdict: 'allow' | 'deny';
+  reason: string;
+  fuel: number;
+  fuelLimit: number;
+  fuelTable: number;
+  logs: string[];
+  /** The state after the evaluation (hex key → value), and what changed. */
+  state: Map<string, Uint8Array>;
+  changed: string[];
+  moduleSha256: string;
+  inputsSha256: string;
+}
+
+interface Prepared {
+  compiled: WebAssembly.Module;
+  report: ModuleReport;
+}
+
+const CACHE_SIZE = 64;
+
+export class Sandbox {
+  readonly limits: Limits;
+  readonly #cache = new Map<string, Prepared>();
+
+  constructor(limits: Partial<Limits> = {}) {
+    this.limits = resolveLimits(limits);
+  }
+
+  /** Validates, meters and compiles `module` (or returns the cached result). */
+  prepare(module: Uint8Array): Prepared & { sha256: string } {
+    const sha256 = createHash('sha256').update(module).digest('hex');
+    const key = `${sha256}/${FUEL_TABLE_VERSION}/${this.limits.maxMemoryPages}/${this.limits.maxModuleBytes}`;
+    let p = this.#cache.get(key);
+    if (!p) {
+      const report = validateModule(module, this.limits);
+      const compiled = new WebAssembly.Module(instrument(module) as Uint8Array<ArrayBuffer>);
+      p = { compiled, report };
+      if (this.#cache.size >= CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value!);
+      this.#cache.set(key, p);
+    }
+    return { ...p, sha256 };
+  }
+
+  evaluate(module: Uint8Array, input: EvaluationInput): DecisionRecord {
+    const { compiled, sha256 } = this.prepare(module);
+    const { blobs, digest } = encodeInputs(input);
+    blobs.forEach((b, i) => {
+      if (b && b.length > this.limits.maxInputBytes) {
+        throw new SandboxError('ERR_LIMIT', `input ${['context', 'params', 'evidence'][i]}: ${b.length} bytes, above maxInputBytes ${this.limits.maxInputBytes}`);
+      }
+    });
+    const before = input.state ?? new Map<string, Uint8Array>();
+    const host = new Host(this.limits, input.now, blobs, before);
+    const limit = new WebAssembly.Global({ value: 'i64', mutable: false }, BigInt(this.limits.fuel));
+    let instance: WebAssembly.Instance | undefined;
+    let result: unknown;
+    try {
+      instance = new WebAssembly.Instance(compiled, { capsule_v1: host.imports(), [FUEL_IMPORT_MODULE]: { [FUEL_IMPORT_NAME]: limit } } as WebAssembly.Imports);
+      host.attach(instance.exports.memory as WebAssembly.Memory);
+      result = (instance.exports.decide as () => unknown)();
+    } catch (e) {
+      throw this.#classify(e, instance);
+    }
+    const fuel = this.limits.fuel - Number((instance.exports[FUEL_EXPORT] as WebAssembly.Global).value);
+    if (result !== 0 && result !== 1) {
+      throw new SandboxError('ERR_BAD_VERDICT', `decide() returned ${String(result)}; expected 1 (allow) or 0 (deny)`);
+    }
+    const changed = [...new Set([...before.keys(), ...host.state.keys()])]
+      .filter((k) => !equalBytes(before.get(k), host.state.get(k))).sort();
+    return {
+      verdict: result === 1 ? 'allow' : 'deny',
+      reason: host.reason,
+      fuel,
+      fuelLimit: this.limits.fuel,
+      fuelTable: FUEL_TABLE_VERSION,
+      logs: host.logs,
+      state: host.state,
+      changed,
+      moduleSha256: sha256,
+      inputsSha256: digest,
+    };
+  }
+
+  #classify(e: unknown, instance: WebAssembly.Instance | undefined): SandboxError {
+    if (e instanceof SandboxError) return e;
+    const fuelLeft = instance ? (instance.exports[FUEL_EXPORT] as WebAssembly.Global).value as bigint : undefined;
+    if (e instanceof WebAssembly.RuntimeError) {
+      // The meter traps with `unreachable` once the counter is negative; the counter tells the two apart.
+      if (fuelLeft !== undefined && fuelLeft < 0n) {
+        return new SandboxError('ERR_OUT_OF_FUEL', `logic ran out of fuel: limit ${this.limits.fuel} units`, { cause: e });
+      }
+      return new SandboxError('ERR_TRAP', `logic trapped: ${e.message}`, { cause: e });
+    }
+    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      return new SandboxError('ERR_TRAP', 'logic trapped: call stack exhausted (recursion too deep)', { cause: e });
+    }
+    if (e instanceof WebAssembly.LinkError) return new SandboxError('ERR_INVALID_MODULE', `logic module: ${e.message}`, { cause: e });
+    return new SandboxError('ERR_SANDBOX', `sandbox failure: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  }
+}
+
+function equalBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

@@ -1,0 +1,104 @@
+/**
+ * The isolated sandbox: evaluations run in a worker thread with V8 resource limits and a wall-clock
+ * timeout that terminates the worker (the safety net behind fuel). A killed or crashed worker is
+ * replaced on the next request, so one hostile module never stops the service.
+ * Requests are serialised per instance. `start()`/`stop()`/`status` follow the agent's convention.
+ *
+ * Deliberately not here: pooling several workers (the agent decides how many instances to run).
+ */
+import { Worker } from 'node:worker_threads';
+import { DceError, SandboxError, type SandboxErrorCode } from '../errors.ts';
+import type { EvaluationInput } from './inputs.ts';
+import { resolveLimits, type Limits } from './limits.ts';
+import type { DecisionRecord } from './Sandbox.ts';
+
+export type SandboxStatus = 'stopped' | 'started';
+
+export class WorkerSandbox {
+  readonly limits: Limits;
+  #worker: Promise<Worker> | undefined;
+  #status: SandboxStatus = 'stopped';
+  #queue: Promise<unknown> = Promise.resolve();
+  #next = 0;
+  /** Workers replaced after a timeout or crash (for health reporting). */
+  restarts = 0;
+
+  constructor(limits: Partial<Limits> = {}) {
+    this.limits = resolveLimits(limits);
+  }
+
+  get status(): SandboxStatus {
+    return this.#status;
+  }
+
+  /** Spawns the worker and waits until it has loaded (so timeouts never count start-up). */
+  async start(): Promise<void> {
+    this.#status = 'started';
+    await (this.#worker ??= this.#spawn());
+  }
+
+  async stop(): Promise<void> {
+    this.#status = 'stopped';
+    const w = this.#worker;
+    this.#worker = undefined;
+    await (await w?.catch(() => undefined))?.terminate();
+  }
+
+  evaluate(module: Uint8Array, input: EvaluationInput): Promise<DecisionRecord> {
+    if (this.#status !== 'started') return Promise.reject(new SandboxError('ERR_SANDBOX', 'sandbox is stopped; call start() first'));
+    const run = this.#queue.then(() => this.#run(module, input));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  #spawn(): Promise<Worker> {
+    const w = new Worker(new URL('./worker.ts', import.meta.url), {
+      workerData: { limits: this.limits },
+      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
+    });
+    w.unref();
+    return new Promise<Worker>((resolve, reject) => {
+      w.once('message', () => resolve(w));
+      w.once('error', (e) => reject(new SandboxError('ERR_SANDBOX', `sandbox worker failed to start: ${e.message}`, { cause: e })));
+    });
+  }
+
+  async #run(module: Uint8Array, input: EvaluationInput): Promise<DecisionRecord> {
+    const pending = (this.#worker ??= this.#spawn());
+    const worker = await pending;
+    const id = ++this.#next;
+    return new Promise<DecisionRecord>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
+      const kill = (err: SandboxError) => {
+        done();
+        if (this.#worker === pending) this.#worker = undefined;
+        this.restarts++;
+        void worker.terminate();
+        reject(err);
+      };
+      const timer = setTimeout(() => kill(new SandboxError('ERR_TIMEOUT', `logic ran longer than timeoutMs ${this.limits.timeoutMs} ms; its worker was terminated`)), this.limits.timeoutMs);
+      const onMessage = (m: { id: number; record?: DecisionRecord; error?: { name: string; code: string; message: string } }) => {
+        if (m.id !== id) return;
+        done();
+        if (m.record) resolve(m.record);
+        else reject(revive(m.error!));
+      };
+      const onError = (e: Error) => kill(new SandboxError('ERR_SANDBOX', `sandbox worker failed: ${e.message}`, { cause: e }));
+      const onExit = (code: number) => kill(new SandboxError('ERR_SANDBOX', `sandbox worker exited (code ${code})`));
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+      worker.postMessage({ id, module, input });
+    });
+  }
+}
+
+function revive(e: { name: string; code: string; message: string }): DceError {
+  if (e.name === 'SandboxError') return new SandboxError(e.code as SandboxErrorCode, e.message);
+  return new SandboxError('ERR_SANDBOX', e.message);
+}

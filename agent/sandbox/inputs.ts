@@ -1,0 +1,67 @@
+/**
+ * Evaluation inputs (contracts-as/ABI.md §4.1) and their canonical CBOR encodings: what the guest
+ * reads through `input_read`, and what a decision record's `inputsSha256` commits to so that a
+ * decision can be replayed offline. Deliberately not here: where inputs come from (CLI, agent).
+ */
+import { createHash } from 'node:crypto';
+import { encodeCanonical } from '../format/cbor.ts';
+
+export interface EvidenceItem {
+  kind: 'approval' | 'checkin';
+  scheme: 'ed25519' | 'eip191';
+  /** 32-byte Ed25519 public key or 20-byte Ethereum address. */
+  signer: Uint8Array;
+  message: Uint8Array;
+  signature: Uint8Array;
+}
+
+export interface CapsuleFacts {
+  id: Uint8Array;
+  created: number;
+  owner: Uint8Array | null;
+  logic: Uint8Array;
+  size: number;
+  digest: Uint8Array;
+}
+
+export interface EvaluationInput {
+  /** Evaluation time, ms since the epoch: an input, never the wall clock inside the sandbox. */
+  now: number;
+  /** The requester's age recipient (age1…). */
+  requester: string;
+  capsule: CapsuleFacts;
+  /** The header's logic.params (one deterministic CBOR item), if any. */
+  params?: Uint8Array;
+  evidence?: EvidenceItem[];
+  /** The capsule's persistent logic state: hex(key) → value. */
+  state?: Map<string, Uint8Array>;
+}
+
+export const INPUT_CONTEXT = 0;
+export const INPUT_PARAMS = 1;
+export const INPUT_EVIDENCE = 2;
+
+export interface EncodedInputs {
+  blobs: (Uint8Array | undefined)[];
+  /** SHA-256 over context ‖ params ‖ evidence ‖ state, each length-prefixed in one CBOR array. */
+  digest: string;
+}
+
+export function encodeInputs(input: EvaluationInput): EncodedInputs {
+  if (!Number.isSafeInteger(input.now) || input.now < 0) throw new RangeError(`input.now: expected ms since the epoch, got ${input.now}`);
+  if (typeof input.requester !== 'string') throw new TypeError('input.requester: expected an age1… string');
+  const c = input.capsule;
+  const context = encodeCanonical(new Map<string, unknown>([
+    ['now', input.now],
+    ['requester', input.requester],
+    ['capsule', new Map<string, unknown>([
+      ['id', c.id], ['created', c.created], ['owner', c.owner ?? null], ['logic', c.logic], ['size', c.size], ['digest', c.digest],
+    ])],
+  ]));
+  const evidence = encodeCanonical((input.evidence ?? []).map((e) => new Map<string, unknown>([
+    ['kind', e.kind], ['scheme', e.scheme], ['signer', e.signer], ['message', e.message], ['signature', e.signature],
+  ])));
+  const state = encodeCanonical(new Map([...(input.state ?? new Map()).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+  const digest = createHash('sha256').update(encodeCanonical([context, input.params ?? null, evidence, state])).digest('hex');
+  return { blobs: [context, input.params, evidence], digest };
+}
