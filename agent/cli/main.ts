@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { DceError, UsageError } from '../errors.ts';
-import { DECRYPT, INSPECT, KEYGEN, SEAL, VERIFY } from './synopsis.ts';
+import { DECRYPT, INSPECT, KEYGEN, LOGIC_BUILD, LOGIC_CHECK, LOGIC_RUN, SEAL, VERIFY } from './synopsis.ts';
 import { processTerminal, type Terminal } from './Terminal.ts';
 
 type Command = (argv: string[], t: Terminal) => Promise<number>;
@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   inspect: async () => (await import('./commands/inspect.ts')).inspectCommand,
   verify: async () => (await import('./commands/verify.ts')).verifyCommand,
   decrypt: async () => (await import('./commands/decrypt.ts')).decryptCommand,
+  logic: async () => (await import('./commands/logic.ts')).logicCommand,
 };
 
 
@@ -34,9 +35,12 @@ usage:
   ${INSPECT}
   ${VERIFY}
   ${DECRYPT}
+  ${LOGIC_BUILD}
+  ${LOGIC_CHECK}
+  ${LOGIC_RUN}
   capsule --version
 
-Capsule format: agent/format/SPEC.md. Errors go to stderr as "capsule: error: …".
+Capsule format: agent/format/SPEC.md. Unlock logic ABI: contracts-as/ABI.md. Errors go to stderr as "capsule: error: …".
 `;
 
 export async function main(argv: string[], t: Terminal = processTerminal()): Promise<number> {

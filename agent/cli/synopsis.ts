@@ -6,3 +6,6 @@ export const SEAL = 'capsule seal FILE|- --guardian RECIPIENT [--guardian …] -
 export const INSPECT = 'capsule inspect CAPSULE|- [--json]';
 export const VERIFY = 'capsule verify CAPSULE|- [--logic MODULE.wasm] [--json]';
 export const DECRYPT = 'capsule decrypt CAPSULE|- --identity FILE [-o OUT]';
+export const LOGIC_BUILD = 'capsule logic build POLICY.ts -o POLICY.wasm';
+export const LOGIC_CHECK = 'capsule logic check POLICY.wasm [--json]';
+export const LOGIC_RUN = 'capsule logic run POLICY.wasm --capsule C.capsule --requester age1… --at TIME [--approval FILE]… [--state FILE] [--fuel N] [--json]';

@@ -1,0 +1,124 @@
+/**
+ * `capsule logic build|check|run`: compile unlock logic with the project's settings, validate a
+ * module against capsule_v1, and dry-run a decision offline for a capsule (same sandbox, same fuel
+ * as the guardian). Deliberately not here: the guardian's release path (the agent, a later issue).
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { readHeader } from '../../capsule/inspect.ts';
+import { sha256 } from '../../crypto/kdf.ts';
+import { constantTimeEqual } from '../../crypto/secrets.ts';
+import { CapsuleFormatError, UsageError } from '../../errors.ts';
+import { AtomicFile } from '../../io/AtomicFile.ts';
+import { ioError } from '../../io/sources.ts';
+import { buildPolicy } from '../../logic/build.ts';
+import { parseEvidence, parseState, stateToJson } from '../../sandbox/evidence.ts';
+import type { EvidenceItem } from '../../sandbox/inputs.ts';
+import { instrument } from '../../sandbox/meter.ts';
+import { Sandbox } from '../../sandbox/Sandbox.ts';
+import { validateModule } from '../../sandbox/validate.ts';
+import { DEFAULT_LIMITS } from '../../sandbox/limits.ts';
+import { list, need, parse, str } from '../args.ts';
+import { inputOf, loadModule } from '../files.ts';
+import { LOGIC_BUILD, LOGIC_CHECK, LOGIC_RUN } from '../synopsis.ts';
+import { say, writeOut, type Terminal } from '../Terminal.ts';
+
+export async function logicCommand(argv: string[], t: Terminal): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'build') return build(rest, t);
+  if (sub === 'check') return check(rest, t);
+  if (sub === 'run') return run(rest, t);
+  throw new UsageError('ERR_USAGE', sub === undefined ? 'missing logic subcommand' : `unknown logic subcommand ${JSON.stringify(sub)}`, {
+    hint: 'capsule logic build | check | run; see capsule --help',
+  });
+}
+
+async function build(argv: string[], t: Terminal): Promise<number> {
+  const p = parse(argv, { output: { type: 'string', short: 'o' } }, LOGIC_BUILD, { min: 1, max: 1 });
+  const out = need(p, 'output', LOGIC_BUILD);
+  const src = p.positionals[0]!;
+  const r = await buildPolicy(src, { cwd: t.cwd });
+  const file = await AtomicFile.create(resolve(t.cwd, out), 0o644, out);
+  try {
+    await file.write(r.wasm);
+    await file.commit();
+  } catch (e) {
+    await file.abort();
+    throw e;
+  }
+  say(t, `built ${out}: ${r.wasm.length} bytes, sha256 ${Buffer.from(sha256(r.wasm)).toString('hex')}, imports ${r.report.imports.join(', ') || '(none)'}`);
+  return 0;
+}
+
+async function check(argv: string[], t: Terminal): Promise<number> {
+  const p = parse(argv, { json: { type: 'boolean' } }, LOGIC_CHECK, { min: 1, max: 1 });
+  const bytes = await loadModule(t, p.positionals[0]!);
+  const report = validateModule(bytes, DEFAULT_LIMITS);
+  const metered = instrument(bytes);
+  const result = { ok: true, abi: 'capsule_v1', sha256: Buffer.from(sha256(bytes)).toString('hex'), ...report, meteredBytes: metered.length };
+  if (p.values.json) {
+    await writeOut(t, JSON.stringify(result, null, 2) + '\n');
+  } else {
+    await writeOut(t, [
+      `ok ${p.positionals[0]} (capsule_v1)`,
+      `  sha256:    ${result.sha256}`,
+      `  size:      ${report.bytes} bytes (${metered.length} metered)`,
+      `  imports:   ${report.imports.join(', ') || '(none)'}`,
+      `  memory:    ${report.memory.initialPages}..${report.memory.maxPages} pages (cap ${DEFAULT_LIMITS.maxMemoryPages})`,
+      `  functions: ${report.functions}${report.hasStart ? ', has a start function' : ''}`,
+    ].join('\n') + '\n');
+  }
+  return 0;
+}
+
+async function run(argv: string[], t: Terminal): Promise<number> {
+  const p = parse(argv, {
+    capsule: { type: 'string' }, requester: { type: 'string' }, at: { type: 'string' },
+    approval: { type: 'string', multiple: true }, state: { type: 'string' }, json: { type: 'boolean' }, fuel: { type: 'string' },
+  }, LOGIC_RUN, { min: 1, max: 1 });
+  const module = await loadModule(t, p.positionals[0]!);
+  const parsed = await readHeader(inputOf(t, need(p, 'capsule', LOGIC_RUN)));
+  const h = parsed.header;
+  if (!constantTimeEqual(sha256(module), h.logic.hash)) {
+    throw new CapsuleFormatError('ERR_LOGIC_HASH_MISMATCH', `${p.positionals[0]}: SHA-256 ${Buffer.from(sha256(module)).toString('hex')} is not the capsule's logic ${Buffer.from(h.logic.hash).toString('hex')}`);
+  }
+  const requester = need(p, 'requester', LOGIC_RUN);
+  const at = need(p, 'at', LOGIC_RUN);
+  const now = /^\d+$/.test(at) ? Number(at) : Date.parse(at);
+  if (!Number.isSafeInteger(now) || now < 0) {
+    throw new UsageError('ERR_USAGE', `--at: expected an RFC 3339 time (2030-01-01T00:00:00Z) or milliseconds since the epoch, got ${JSON.stringify(at)}`);
+  }
+  const evidence: EvidenceItem[] = [];
+  for (const f of list(p, 'approval')) evidence.push(...parseEvidence(await readJson(t, f), f));
+  const stateFile = str(p, 'state');
+  const state = stateFile ? parseState(await readJson(t, stateFile), stateFile) : new Map<string, Uint8Array>();
+  const fuel = str(p, 'fuel');
+  const sandbox = new Sandbox(fuel ? { fuel: Number(fuel) } : {});
+  const r = sandbox.evaluate(module, {
+    now, requester, evidence, state, params: h.logic.params,
+    capsule: { id: h.id, created: h.created, owner: h.owner ?? null, logic: h.logic.hash, size: h.payload.size, digest: h.payload.digest },
+  });
+  if (p.values.json) {
+    await writeOut(t, JSON.stringify({
+      verdict: r.verdict, reason: r.reason, fuel: r.fuel, fuelLimit: r.fuelLimit, fuelTable: r.fuelTable, logs: r.logs,
+      state: stateToJson(r.state), changed: r.changed, module: r.moduleSha256, inputs: r.inputsSha256, at: new Date(now).toISOString(),
+    }, null, 2) + '\n');
+  } else {
+    await writeOut(t, `${r.verdict}${r.reason ? `: ${r.reason}` : ''}\n  fuel: ${r.fuel} of ${r.fuelLimit}\n${r.logs.map((l) => `  log: ${l}\n`).join('')}${r.changed.length ? `  state changed: ${r.changed.join(', ')}\n` : ''}`);
+  }
+  return 0;
+}
+
+async function readJson(t: Terminal, file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(resolve(t.cwd, file), 'utf8');
+  } catch (cause) {
+    throw ioError(file, 'read', cause);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new UsageError('ERR_USAGE', `${file}: not valid JSON`, { cause });
+  }
+}
