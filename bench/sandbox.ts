@@ -1,0 +1,92 @@
+/**
+ * Sandbox benchmark (part of `npm run bench`): cold evaluation (validate + meter + compile + run,
+ * no cache), warm evaluation in-process and in the worker, and the fuel-metering overhead on a
+ * loop-heavy policy against the same module uninstrumented (its peer, measured in the same run).
+ * Reports medians; writes bench/out/sandbox.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildPolicy } from '../agent/logic/build.ts';
+import type { EvaluationInput } from '../agent/sandbox/inputs.ts';
+import { FUEL_EXPORT, FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, instrument } from '../agent/sandbox/meter.ts';
+import { Sandbox } from '../agent/sandbox/Sandbox.ts';
+import { WorkerSandbox } from '../agent/sandbox/WorkerSandbox.ts';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const us = (ms: number) => +(ms * 1000).toFixed(1);
+
+// A realistic small policy: the time lock from the standard contracts if present, else an inline one.
+const src = join(here, 'policies', 'time-lock-bench.ts');
+const policy = (await buildPolicy(src)).wasm;
+const input: EvaluationInput = {
+  now: 1_893_456_000_000,
+  requester: 'age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq0gq7m',
+  capsule: { id: new Uint8Array(16), created: 1, owner: null, logic: new Uint8Array(32), size: 1, digest: new Uint8Array(32) },
+};
+
+// Cold: a fresh sandbox each time (nothing cached); Binaryen itself is loaded once, before timing.
+new Sandbox().evaluate(policy, input);
+const cold: number[] = [];
+for (let i = 0; i < 30; i++) {
+  const t = performance.now();
+  new Sandbox().evaluate(policy, input);
+  cold.push(performance.now() - t);
+}
+
+// Warm, in-process.
+const sb = new Sandbox();
+for (let i = 0; i < 3000; i++) sb.evaluate(policy, input);
+const warm: number[] = [];
+for (let i = 0; i < 20000; i++) {
+  const t = performance.now();
+  sb.evaluate(policy, input);
+  warm.push(performance.now() - t);
+}
+
+// Warm, worker-isolated (includes the message round trip).
+const w = new WorkerSandbox();
+await w.start();
+for (let i = 0; i < 500; i++) await w.evaluate(policy, input);
+const warmWorker: number[] = [];
+for (let i = 0; i < 3000; i++) {
+  const t = performance.now();
+  await w.evaluate(policy, input);
+  warmWorker.push(performance.now() - t);
+}
+await w.stop();
+
+// Metering overhead: a loop-heavy policy, raw vs metered, same instance-per-run method.
+const heavy = (await buildPolicy(join(here, 'policies', 'loop-heavy.ts'))).wasm;
+const metered = new WebAssembly.Module(instrument(heavy) as Uint8Array<ArrayBuffer>);
+const raw = new WebAssembly.Module(heavy as Uint8Array<ArrayBuffer>);
+const limit = new WebAssembly.Global({ value: 'i64', mutable: false }, 10n ** 15n);
+const runRaw = () => (new WebAssembly.Instance(raw, {}).exports.decide as () => number)();
+const runMetered = () => {
+  const inst = new WebAssembly.Instance(metered, { [FUEL_IMPORT_MODULE]: { [FUEL_IMPORT_NAME]: limit } });
+  (inst.exports.decide as () => number)();
+  return inst.exports[FUEL_EXPORT];
+};
+const timeIt = (f: () => unknown) => { const xs: number[] = []; for (let i = 0; i < 40; i++) { const t = performance.now(); f(); xs.push(performance.now() - t); } return median(xs); };
+for (let i = 0; i < 5; i++) { runRaw(); runMetered(); }
+const rawMs = timeIt(runRaw);
+const meteredMs = timeIt(runMetered);
+
+const results = {
+  date: new Date().toISOString(), node: process.version,
+  coldMedianMs: +median(cold).toFixed(2),
+  warmInProcessMedianUs: us(median(warm)), warmInProcessP90Us: us([...warm].sort((a, b) => a - b)[Math.floor(warm.length * 0.9)]!),
+  warmWorkerMedianUs: us(median(warmWorker)),
+  loopHeavyRawMs: +rawMs.toFixed(2), loopHeavyMeteredMs: +meteredMs.toFixed(2), meteringOverhead: +(meteredMs / rawMs).toFixed(2),
+  fuel: sb.evaluate(policy, input).fuel,
+};
+console.log('\nsandbox (time-lock policy, allow path)');
+console.log('| measure | figure | goal |');
+console.log('|---|---|---|');
+console.log(`| cold evaluation (validate + meter + compile + run), median of 30 | ${results.coldMedianMs} ms | ≤ 5 ms |`);
+console.log(`| warm evaluation in-process, median of 20000 | ${results.warmInProcessMedianUs} µs (p90 ${results.warmInProcessP90Us} µs) | ≤ 50 µs |`);
+console.log(`| warm evaluation in the worker (round trip), median of 3000 | ${results.warmWorkerMedianUs} µs | reported |`);
+console.log(`| loop-heavy policy: uninstrumented (peer) / metered | ${results.loopHeavyRawMs} ms / ${results.loopHeavyMeteredMs} ms = ${results.meteringOverhead}× | ≤ 1.5× |`);
+mkdirSync(join(here, 'out'), { recursive: true });
+writeFileSync(join(here, 'out', 'sandbox.json'), JSON.stringify(results, null, 2) + '\n');
