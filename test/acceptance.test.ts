@@ -10,7 +10,8 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { drbg } from './helpers/drbg.ts';
-import { capsule } from './helpers/cli.ts';
+import { spawn } from 'node:child_process';
+import { BIN, capsule } from './helpers/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'capsule-accept-'));
 writeFileSync(join(dir, 'any.wasm'), Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0));
@@ -74,6 +75,20 @@ test('flipping single bytes of the 200 MiB capsule: verify or decrypt exits 1, n
       closeSync(fd);
     }
   }
+});
+
+test('SIGINT during decrypt: exit 130, "capsule: error: interrupted", no output or temporary file left', async () => {
+  const child = spawn(process.execPath, [BIN, 'decrypt', 'big.capsule', '--identity', 'g.key', '-o', 'interrupted.bin'], { cwd: dir });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  // Interrupt once the temporary output exists, i.e. in the middle of writing plaintext.
+  for (let i = 0; i < 200 && !readdirSync(dir).some((f) => f.endsWith('.partial')); i++) await new Promise((r) => setTimeout(r, 10));
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  assert.is(code, 130);
+  assert.is(stderr, 'capsule: error: interrupted\n');
+  assert.not.ok(existsSync(join(dir, 'interrupted.bin')));
+  assert.equal(readdirSync(dir).filter((f) => f.endsWith('.partial')), []);
 });
 
 test.run();

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createDecipheriv } from 'node:crypto';
 import {
-  encodeIdentity, formatIdentityFile, generateIdentity, identityFromSecret, ownerPublicKey, parseIdentityFile, parseRecipient,
+  encodeIdentity, encodeRecipient, formatIdentityFile, generateIdentity, identityFromSecret, ownerPublicKey, parseIdentityFile, parseRecipient,
   signWithOwner, verifyOwnerSignature,
 } from '../agent/crypto/identity.ts';
 import { StreamOpener, StreamSealer } from '../agent/crypto/StreamCipher.ts';
@@ -85,6 +85,12 @@ test('recipients: age1 round trip and precise errors', () => {
   throwsError(() => parseRecipient('age1nope'), 'KeyError', 'ERR_BAD_RECIPIENT', /expected an age X25519 recipient \(age1…\), got "age1nope"/);
   throwsError(() => parseRecipient(g.recipient.toUpperCase()), 'KeyError', 'ERR_BAD_RECIPIENT', /expected lowercase \(age1…\), got uppercase/);
   throwsError(() => parseRecipient(encodeIdentity(g.secretKey).toLowerCase()), 'KeyError', 'ERR_BAD_RECIPIENT', /got "age-secret-key-1"/);
+  throwsError(() => parseRecipient('age1qurswpc8qurswpc8qurswpc8qurswpc8qurswpc8qurswpc8qur3czx78h'), 'KeyError', 'ERR_BAD_RECIPIENT', /expected an age X25519 recipient/);
+  throwsError(() => parseRecipient(encodeRecipient(new Uint8Array(32))), 'KeyError', 'ERR_BAD_RECIPIENT', /low-order X25519 point/);
+  let msg = '';
+  try { parseRecipient(encodeIdentity(g.secretKey) + 'x'); } catch (e) { msg = (e as Error).message; }
+  assert.match(msg, /a secret identity/);
+  assert.not.ok(msg.includes(encodeIdentity(g.secretKey).slice(15, 30)), 'a pasted secret key is never echoed');
 });
 
 test('identity files: age format, comments, errors never echo the secret', () => {

@@ -2,9 +2,10 @@
  * Decrypting push parser: a CapsuleReader plus key unwrapping and STREAM decryption.
  *
  * `push()` returns only plaintext whose chunk tag verified; `finish(digest)` checks the payload
- * commitment once the caller has hashed the plaintext (the caller hashes, so that large payloads
- * can hash on another thread — see DigestWorker.ts). Single-use; errors are sticky; the file key and
- * payload key are wiped as soon as the stream cipher holds its own copy. Deliberately not here: I/O.
+ * commitment once the caller has hashed the plaintext (the caller hashes, so that hashing can
+ * overlap with I/O or move elsewhere). Single-use; errors are sticky; the file key and payload key
+ * are wiped as soon as the stream cipher holds its own copy, and `dispose()` wipes what is left
+ * when a stream ends early. Deliberately not here: I/O.
  */
 import { CapsuleFormatError } from '../errors.ts';
 import { deriveCommitmentSalt, derivePayloadKey } from '../crypto/kdf.ts';
@@ -57,13 +58,22 @@ export class CapsuleOpener {
   /** Declares end of input and checks the caller's SHA-256 over digestPrefix ‖ plaintext. */
   finish(digest: Uint8Array): void {
     if (this.#finished) throw new Error('CapsuleOpener: finish() called twice (single-use object)');
-    this.#reader.end();
     this.#finished = true;
-    wipe(this.#prefix);
+    try {
+      this.#reader.end();
+    } finally {
+      this.dispose();
+    }
     const expected = this.#reader.parsed!.header.payload.digest;
     if (!constantTimeEqual(digest, expected)) {
       throw new CapsuleFormatError('ERR_PAYLOAD_DIGEST', 'payload: every chunk authenticated, but the plaintext does not match header.payload.digest');
     }
+  }
+
+  /** Wipes the salt and the stream key; safe to call at any time and more than once. */
+  dispose(): void {
+    wipe(this.#prefix);
+    this.#stream?.dispose();
   }
 
   #start(p: ParsedHeader): void {

@@ -34,7 +34,10 @@ export interface SealOptions {
   created?: Date;
   /** Negative-keyed extension fields. */
   extensions?: Map<number, unknown>;
-  /** Randomness source (tests and vectors inject a seeded one). */
+  /**
+   * Randomness source, for reproducible test vectors only: a non-random source reuses keys and
+   * breaks confidentiality. `seal()` and `sealToFile()` ignore it; only this class honours it.
+   */
   random?: (n: number) => Uint8Array;
 }
 
@@ -56,7 +59,9 @@ export class CapsuleSealer {
     this.#opts = options;
     this.#random = options.random ?? ((n) => randomBytes(n));
     this.#id = Uint8Array.from(this.#random(CAPSULE_ID_SIZE));
-    this.#fileKey = Uint8Array.from(this.#random(FILE_KEY_SIZE));
+    const drawn = this.#random(FILE_KEY_SIZE);
+    this.#fileKey = Uint8Array.from(drawn);
+    drawn.fill(0);
     this.#prefix = options.digest === 'salted-sha256' ? deriveCommitmentSalt(this.#fileKey, this.#id) : new Uint8Array(0);
     this.#pending = Buffer.alloc(CHUNK_SIZE);
   }
@@ -98,7 +103,14 @@ export class CapsuleSealer {
           digestAlg: o.digest === 'salted-sha256' ? DIGEST_SALTED_SHA256 : DIGEST_SHA256,
           digest: Uint8Array.from(digest),
         },
-        stanzas: o.recipients.map((r) => wrapX25519(fileKey, parseRecipient(r), this.#id, this.#random(32))),
+        stanzas: o.recipients.map((r) => {
+          const ephemeral = this.#random(32);
+          try {
+            return wrapX25519(fileKey, parseRecipient(r), this.#id, ephemeral);
+          } finally {
+            ephemeral.fill(0);
+          }
+        }),
         extensions: o.extensions ?? new Map(),
       };
       if (o.owner) header.signature = signWithOwner(o.owner, signedMessage(header));

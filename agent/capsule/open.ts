@@ -54,20 +54,24 @@ async function* plaintextOf(capsule: ByteSource, unwrap: Unwrapper, options: Ope
   // isolate costs ~20 MiB of resident memory: inline keeps the memory goal (BENCHMARKS.md).
   let hash: Hash | undefined;
   let done = 0;
-  for await (const piece of bytesOf(capsule, options.signal)) {
-    const plain = opener.push(piece);
-    if (!hash && opener.parsed) {
-      hash = createHash('sha256').update(opener.digestPrefix);
-      options.onHeader?.(opener.parsed);
+  try {
+    for await (const piece of bytesOf(capsule, options.signal)) {
+      const plain = opener.push(piece);
+      if (!hash && opener.parsed) {
+        hash = createHash('sha256').update(opener.digestPrefix);
+        options.onHeader?.(opener.parsed);
+      }
+      for (const p of plain) {
+        hash!.update(p);
+        done += p.length;
+        yield p;
+      }
+      if (plain.length) options.onProgress?.(done, opener.parsed!.header.payload.size);
     }
-    for (const p of plain) {
-      hash!.update(p);
-      done += p.length;
-      yield p;
-    }
-    if (plain.length) options.onProgress?.(done, opener.parsed!.header.payload.size);
+    opener.finish(hash ? new Uint8Array(hash.digest()) : new Uint8Array(32));
+  } finally {
+    opener.dispose(); // an early end (error, truncation, consumer gone) still wipes the keys
   }
-  opener.finish(hash ? new Uint8Array(hash.digest()) : new Uint8Array(32));
 }
 
 function toUnwrapper(key: KeySource): Unwrapper {

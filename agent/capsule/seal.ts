@@ -3,9 +3,11 @@
  * `sealToFile()` (atomic output file).
  *
  * The header carries the payload's size and digest, so the payload is read twice: a file path is
- * simply read again (and re-hashed on a second core to catch a file that changed in between); any
- * other stream is first spooled to a temporary file *encrypted under a throwaway key* (never
- * plaintext on disk), then replayed. Deliberately not here: the byte format (CapsuleSealer).
+ * simply read again (a stat() snapshot before and after catches a file that changed in between,
+ * as tar does; on file systems with coarse timestamps a same-size rewrite within one tick could
+ * slip through and give a capsule that fails ERR_PAYLOAD_DIGEST when opened); any other stream is
+ * first spooled to a temporary file *encrypted under a throwaway key* (never plaintext on disk),
+ * then replayed. Deliberately not here: the byte format (CapsuleSealer).
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -44,7 +46,7 @@ export async function sealToFile(input: ByteSource, outPath: string, options: Se
 }
 
 async function* sealChunks(input: ByteSource, options: SealRunOptions, onId?: (id: Uint8Array) => void): AsyncGenerator<Buffer | Uint8Array> {
-  const sealer = new CapsuleSealer(options);
+  const sealer = new CapsuleSealer({ ...options, random: undefined }); // the public API always uses the CSPRNG
   onId?.(sealer.id);
   const { signal } = options;
   let replay: () => AsyncIterable<Uint8Array>;

@@ -15,10 +15,22 @@ export interface Terminal {
   stderr: Writable & { isTTY?: boolean; columns?: number };
   now: () => number;
   cwd: string;
+  /** Aborted on SIGINT/SIGTERM, so that long operations stop and remove their partial output. */
+  signal?: AbortSignal;
 }
 
 export function processTerminal(): Terminal {
-  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, now: () => performance.now(), cwd: process.cwd() };
+  const ac = new AbortController();
+  let signals = 0;
+  const onSignal = () => {
+    // First signal: stop cleanly (temporary files are removed by the aborted operation).
+    // A second one: the user insists.
+    if (++signals > 1) process.exit(130);
+    ac.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, now: () => performance.now(), cwd: process.cwd(), signal: ac.signal };
 }
 
 export function refuseBinaryToTty(t: Terminal, what: string): void {

@@ -64,7 +64,7 @@ export async function main(argv: string[], t: Terminal = processTerminal()): Pro
     return await (await load())(rest, t);
   } catch (e) {
     report(t, e);
-    return 1;
+    return t.signal?.aborted ? 130 : 1;
   }
 }
 

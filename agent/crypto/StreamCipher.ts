@@ -50,6 +50,11 @@ abstract class StreamBase {
     wipe(this.key);
   }
 
+  /** Ends the stream early (truncated input, consumer gone): wipes the key; no further use. */
+  dispose(): void {
+    this.finish();
+  }
+
   get finished(): boolean {
     return this.done;
   }

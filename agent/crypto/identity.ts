@@ -41,6 +41,16 @@ export function identityFromSecret(secret: Uint8Array): Identity {
   };
 }
 
+/** Any clamped scalar times a low-order point is the all-zero point (RFC 7748 §6.1). */
+function isLowOrder(point: Uint8Array): boolean {
+  try {
+    x25519.getSharedSecret(new Uint8Array(32).fill(0x42), point);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 export function encodeRecipient(publicKey: Uint8Array): string {
   return bech32.encode(RECIPIENT_HRP, bech32.toWords(publicKey), false);
 }
@@ -53,11 +63,15 @@ export function encodeIdentity(secretKey: Uint8Array): string {
 export function parseRecipient(text: string): Uint8Array {
   if (typeof text !== 'string') throw new TypeError(`recipient: expected a string, got ${typeof text}`);
   const t = text.trim();
+  // Never echo what looks like a secret key back (it may be one pasted in the wrong place).
+  const shown = /^age-secret-key-/i.test(t) ? '"AGE-SECRET-KEY-1…" (a secret identity)' : `${JSON.stringify(t.slice(0, 20))}${t.length > 20 ? '…' : ''}`;
   let decoded;
+  let key: Uint8Array;
   try {
     decoded = bech32.decode(t as `${string}1${string}`, false);
+    key = bech32.fromWords(decoded.words);
   } catch (cause) {
-    throw new KeyError('ERR_BAD_RECIPIENT', `recipient: expected an age X25519 recipient (age1…), got ${JSON.stringify(t.slice(0, 20))}${t.length > 20 ? '…' : ''}`, {
+    throw new KeyError('ERR_BAD_RECIPIENT', `recipient: expected an age X25519 recipient (age1…), got ${shown}`, {
       cause, hint: 'print a guardian recipient with `capsule keygen` or `grep -o "age1[0-9a-z]*" guardian.key`',
     });
   }
@@ -69,8 +83,10 @@ export function parseRecipient(text: string): Uint8Array {
   if (t !== t.toLowerCase()) {
     throw new KeyError('ERR_BAD_RECIPIENT', 'recipient: expected lowercase (age1…), got uppercase', { hint: 'age recipients are written in lowercase' });
   }
-  const key = bech32.fromWords(decoded.words);
   if (key.length !== 32) throw new KeyError('ERR_BAD_RECIPIENT', `recipient: expected a 32-byte key, got ${key.length} bytes`);
+  if (isLowOrder(key)) {
+    throw new KeyError('ERR_BAD_RECIPIENT', 'recipient: is a low-order X25519 point (no one holds its key)', { hint: 'use the recipient printed by `capsule keygen`' });
+  }
   return key;
 }
 
@@ -100,7 +116,12 @@ export function parseIdentityFile(text: string, source = 'identity file'): Ident
     if (decoded.prefix !== IDENTITY_HRP || line !== line.toUpperCase()) {
       throw new KeyError('ERR_BAD_IDENTITY', `${source}: line ${i + 1} is not an X25519 identity (expected the uppercase prefix AGE-SECRET-KEY-1)`);
     }
-    const secret = bech32.fromWords(decoded.words);
+    let secret: Uint8Array;
+    try {
+      secret = bech32.fromWords(decoded.words);
+    } catch (cause) {
+      throw new KeyError('ERR_BAD_IDENTITY', `${source}: line ${i + 1} is not a valid identity (bad Bech32 padding)`, { cause });
+    }
     try {
       if (secret.length !== 32) throw new KeyError('ERR_BAD_IDENTITY', `${source}: line ${i + 1} holds a ${secret.length}-byte key, expected 32`);
       out.push(identityFromSecret(secret));

@@ -21,6 +21,9 @@ const DECODE_OPTIONS = {
   tags: [],
 } as const;
 
+/** Deepest nesting of arrays and maps a header may use (SPEC.md §4.1); bounds recursion. */
+export const MAX_DEPTH = 16;
+
 export function encodeCanonical(value: unknown): Uint8Array {
   return encode(value, rfc8949EncodeOptions);
 }
@@ -30,6 +33,7 @@ export function encodeCanonical(value: unknown): Uint8Array {
  * `what` names the thing decoded in error messages ("header", "logic params").
  */
 export function decodeCanonical(bytes: Uint8Array, what: string): unknown {
+  checkDepth(bytes, what);
   let value: unknown;
   try {
     value = decode(bytes, DECODE_OPTIONS as never);
@@ -43,7 +47,13 @@ export function decodeCanonical(bytes: Uint8Array, what: string): unknown {
       { cause },
     );
   }
-  const again = encodeCanonical(value);
+  checkValues(value, what);
+  let again: Uint8Array;
+  try {
+    again = encodeCanonical(value);
+  } catch (cause) {
+    throw new CapsuleFormatError('ERR_MALFORMED_HEADER', `${what}: cannot be re-encoded deterministically (map keys must be integers or text strings)`, { cause });
+  }
   if (!bytesEqual(again, bytes)) {
     throw new CapsuleFormatError(
       'ERR_NON_CANONICAL_HEADER',
@@ -53,7 +63,57 @@ export function decodeCanonical(bytes: Uint8Array, what: string): unknown {
   return value;
 }
 
-/** Plain equality for public bytes (encodings), not secrets: see crypto/wipe.ts for MACs. */
+/**
+ * Refuses nesting deeper than MAX_DEPTH before any recursive decoder sees the bytes: iterative, so
+ * hostile depth cannot exhaust the stack (whose size varies, which would make outcomes vary).
+ * Only the structure is walked; anything malformed is left for the decoder to report.
+ */
+function checkDepth(bytes: Uint8Array, what: string): void {
+  const pending: number[] = []; // items still expected at each open level
+  let i = 0;
+  let items = 1;
+  while (i < bytes.length && (items > 0 || pending.length > 0)) {
+    if (items === 0) { items = pending.pop()!; continue; }
+    items--;
+    const b = bytes[i++]!;
+    const major = b >> 5;
+    const info = b & 31;
+    let arg = info;
+    if (info >= 24 && info <= 27) {
+      const n = 1 << (info - 24);
+      arg = 0;
+      for (let k = 0; k < n && k < 4; k++) arg = arg * 256 + (bytes[i + k + (n > 4 ? n - 4 : 0)] ?? 0);
+      if (n > 4) for (let k = 0; k < n - 4; k++) if (bytes[i + k]) arg = Number.MAX_SAFE_INTEGER;
+      i += n;
+    } else if (info > 27) return; // indefinite or reserved: the decoder reports it
+    if (major === 2 || major === 3) i += arg;
+    else if (major === 4 || major === 5 || major === 6) {
+      const children = major === 4 ? arg : major === 5 ? arg * 2 : 1;
+      if (major !== 6) {
+        pending.push(items);
+        if (pending.length > MAX_DEPTH) {
+          throw new CapsuleFormatError('ERR_MALFORMED_HEADER', `${what}: nested deeper than ${MAX_DEPTH} levels`);
+        }
+      }
+      items = major === 6 ? items + 1 : children;
+    }
+  }
+}
+
+/** Values cborg accepts but the data model (SPEC.md §4.1) forbids: integral floats beyond 2^53. */
+function checkValues(value: unknown, what: string): void {
+  const stack: unknown[] = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) {
+      throw new CapsuleFormatError('ERR_MALFORMED_HEADER', `${what}: a float with an integral value beyond 2^53 (${v}) is not allowed`);
+    }
+    if (Array.isArray(v)) stack.push(...v);
+    else if (v instanceof Map) for (const [k, x] of v) stack.push(k, x);
+  }
+}
+
+/** Plain equality for public bytes (encodings), not secrets: see crypto/secrets.ts for MACs. */
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

@@ -16,6 +16,8 @@ export const MAX_PARAMS_SIZE = 16384;
 export const MAX_STANZAS = 64;
 export const MAX_STANZA_BODY = 4096;
 export const MAX_CID_SIZE = 128;
+/** Latest `created`: 9999-12-31T23:59:59Z, so that every creation time is a printable date. */
+export const MAX_CREATED = 253402300799;
 /** Largest payload: 2^53 - 1 bytes, so that every size is an exact JavaScript number. */
 export const MAX_PAYLOAD_SIZE = Number.MAX_SAFE_INTEGER;
 

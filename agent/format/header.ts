@@ -10,7 +10,7 @@ import { CapsuleFormatError } from '../errors.ts';
 import { decodeCanonical, encodeCanonical } from './cbor.ts';
 import {
   CAPSULE_ID_SIZE, CHUNK_SIZE, CIPHER_AES_256_GCM_STREAM, DIGEST_SALTED_SHA256, DIGEST_SHA256, FORMAT_VERSION, H,
-  LABEL_HEADER_SIGNATURE, LOGIC, MAX_CID_SIZE, MAX_PARAMS_SIZE, MAX_PAYLOAD_SIZE, MAX_STANZAS, MAX_STANZA_BODY, PAYLOAD,
+  LABEL_HEADER_SIGNATURE, LOGIC, MAX_CID_SIZE, MAX_CREATED, MAX_PARAMS_SIZE, MAX_PAYLOAD_SIZE, MAX_STANZAS, MAX_STANZA_BODY, PAYLOAD,
 } from './constants.ts';
 
 export interface LogicRef {
@@ -100,6 +100,7 @@ export function decodeHeader(bytes: Uint8Array): CapsuleHeader {
   }
   const id = bytesOf(required(top, H.id, 'header.id'), 'header.id', CAPSULE_ID_SIZE);
   const created = uint(required(top, H.created, 'header.created'), 'header.created');
+  if (created > MAX_CREATED) throw malformed(`header.created: expected at most ${MAX_CREATED} (9999-12-31T23:59:59Z), got ${created}`);
   const owner = top.has(H.owner) ? bytesOf(top.get(H.owner), 'header.owner', 32) : undefined;
   const signature = top.has(H.signature) ? bytesOf(top.get(H.signature), 'header.signature', 64) : undefined;
   // Both or neither: an owner claim without a signature would be unverifiable, and allowing it
@@ -128,10 +129,15 @@ function decodeLogic(v: unknown): LogicRef {
     if (cid.length < 1 || cid.length > MAX_CID_SIZE) {
       throw malformed(`header.logic.cid: expected 1..${MAX_CID_SIZE} bytes, got ${cid.length}`);
     }
+    let parsed: CID | undefined;
     try {
-      CID.decode(cid);
+      parsed = CID.decode(cid);
     } catch (cause) {
       throw new CapsuleFormatError('ERR_MALFORMED_HEADER', 'header.logic.cid: not a binary CID', { cause });
+    }
+    // CIDv1 only, in its one canonical binary form (minimal varints, multihash length as declared).
+    if (parsed.version !== 1 || !equalBytes(parsed.bytes, cid)) {
+      throw malformed(`header.logic.cid: expected a canonical binary CIDv1, got a ${parsed.version === 1 ? 'non-canonical encoding' : `CIDv${parsed.version}`}`);
     }
   }
   let params: Uint8Array | undefined;
@@ -230,4 +236,8 @@ function kind(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v === 'number') return Number.isInteger(v) ? `the integer ${v}` : `the float ${v}`;
   return typeof v === 'string' ? 'a text string' : typeof v;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

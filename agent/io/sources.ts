@@ -84,7 +84,13 @@ async function* readFile(path: string, signal?: AbortSignal, name = path): Async
     throw ioError(name, 'read', cause);
   }
   const bufs = [Buffer.allocUnsafe(READ_SIZE), Buffer.allocUnsafe(READ_SIZE)];
-  const read = (b: Buffer) => fh.read(b, 0, READ_SIZE, null).then((r) => r.bytesRead, (cause) => { throw ioError(name, 'read', cause); });
+  const read = (b: Buffer) => {
+    const p = fh.read(b, 0, READ_SIZE, null).then((r) => r.bytesRead, (cause) => { throw ioError(name, 'read', cause); });
+    // Observed now: a read-ahead may fail while the consumer is busy; the error is rethrown when
+    // the consumer awaits it, instead of killing the process as an unhandled rejection.
+    p.catch(() => {});
+    return p;
+  };
   let pending: Promise<number> | undefined;
   try {
     let which = 0;

@@ -127,6 +127,21 @@ export function definitions(): Definition[] {
       withHeader(small, concat(small.header, Uint8Array.of(0x00)))));
     out.push(bad('header-not-a-map', 'header is a CBOR array', 'ERR_MALFORMED_HEADER', 'ERR_MALFORMED_HEADER', withHeader(small, canonical([1, 2, 3]))));
   }
+  {
+    const asc = [...headerMap(small).entries()].sort((x, y) => x[0] - y[0]);
+    const withExtension = (raw: Uint8Array) => withHeader(small, rawMap([...asc, [-1, new Raw(raw)]]));
+    let deep: Uint8Array = Uint8Array.of(0x01);
+    for (let i = 0; i < 16; i++) deep = concat(Uint8Array.of(0x81), deep); // header map + 16 arrays = 17 levels
+    out.push(bad('nesting-too-deep', 'an extension value nested 17 levels deep (limit 16)', 'ERR_MALFORMED_HEADER', 'ERR_MALFORMED_HEADER', withExtension(deep)));
+    out.push(bad('complex-map-key', 'an extension map with an array as a key', 'ERR_MALFORMED_HEADER', 'ERR_MALFORMED_HEADER',
+      withExtension(Uint8Array.of(0xa2, 0x00, 0x00, 0x81, 0x00, 0x00))));
+    out.push(bad('integral-float', 'an extension holding the float 1e300 (integral: must be an integer or a string)', 'ERR_MALFORMED_HEADER', 'ERR_MALFORMED_HEADER',
+      withExtension(Uint8Array.of(0xfb, 0x7e, 0x37, 0xe4, 0x3c, 0x88, 0x00, 0x75, 0x9c))));
+  }
+  out.push(bad('created-out-of-range', 'header.created after 9999-12-31T23:59:59Z', 'ERR_MALFORMED_HEADER', 'ERR_MALFORMED_HEADER',
+    edit(small, (m) => m.set(3, 253402300800))));
+  out.push(bad('cid-v0', 'header.logic.cid is a CIDv0 (only CIDv1 is allowed)', 'ERR_MALFORMED_HEADER', 'ERR_MALFORMED_HEADER',
+    edit(small, (m) => sub(m, 5).set(2, CID.parse('QmcRD4wkPPi6dig81r5sLj9Zm1gDCL4zgpEj9CfuRrGbzF').bytes))));
   out.push(bad('unknown-critical-field', 'unsigned header key 9, unknown to v1', 'ERR_UNKNOWN_CRITICAL_FIELD', 'ERR_UNKNOWN_CRITICAL_FIELD',
     edit(small, (m) => m.set(9, 'must understand'))));
   out.push(bad('unknown-critical-nested', 'unsigned key 6 inside header.payload', 'ERR_UNKNOWN_CRITICAL_FIELD', 'ERR_UNKNOWN_CRITICAL_FIELD',

@@ -21,7 +21,7 @@ export async function decryptCommand(argv: string[], t: Terminal): Promise<numbe
   const out = str(p, 'output');
   if (out === undefined || out === '-') refuseBinaryToTty(t, 'decrypted data');
   const progress = new Progress(t, 'decrypting');
-  const options = { onProgress: (d: number, n: number) => progress.update(d, n) };
+  const options = { onProgress: (d: number, n: number) => progress.update(d, n), signal: t.signal };
   const input = inputOf(t, p.positionals[0]!);
   try {
     if (out === undefined || out === '-') {

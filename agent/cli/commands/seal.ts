@@ -49,6 +49,7 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
     owner: owners?.[0],
     digest: p.values['salted-digest'] ? 'salted-sha256' as const : 'sha256' as const,
     onProgress: (d: number, n: number) => progress.update(d, n),
+    signal: t.signal,
   };
   try {
     if (out === undefined || out === '-') {
