@@ -11,8 +11,8 @@ import { SandboxError } from '../errors.ts';
 import { Host } from './Host.ts';
 import { encodeInputs, type EvaluationInput } from './inputs.ts';
 import { resolveLimits, type Limits } from './limits.ts';
-import { FUEL_EXPORT, FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, FUEL_TABLE_VERSION, instrument } from './meter.ts';
-import { validateModule, type ModuleReport } from './validate.ts';
+import { FUEL_EXPORT, FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, FUEL_TABLE_VERSION, meter } from './meter.ts';
+import { checkModule, type ModuleReport } from './validate.ts';
 
 export interface DecisionRecord {
   verdict: 'allow' | 'deny';
@@ -49,8 +49,19 @@ export class Sandbox {
     const key = `${sha256}/${FUEL_TABLE_VERSION}/${this.limits.maxMemoryPages}/${this.limits.maxModuleBytes}`;
     let p = this.#cache.get(key);
     if (!p) {
-      const report = validateModule(module, this.limits);
-      const compiled = new WebAssembly.Module(instrument(module) as Uint8Array<ArrayBuffer>);
+      const { report, module: parsed } = checkModule(module, this.limits);
+      let metered: Uint8Array;
+      try {
+        metered = meter(parsed); // one Binaryen parse serves validation and metering
+      } finally {
+        parsed.dispose();
+      }
+      let compiled: WebAssembly.Module;
+      try {
+        compiled = new WebAssembly.Module(metered as Uint8Array<ArrayBuffer>);
+      } catch (cause) {
+        throw new SandboxError('ERR_SANDBOX', `fuel metering produced a module V8 refuses: ${(cause as Error).message}`, { cause });
+      }
       p = { compiled, report };
       if (this.#cache.size >= CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value!);
       this.#cache.set(key, p);

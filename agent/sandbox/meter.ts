@@ -71,45 +71,51 @@ function children(expr: Expr): Expr[] {
 export function instrument(bytes: Uint8Array): Uint8Array {
   const m = readModule(bytes, ALLOWED_FEATURES);
   try {
-    quietly(() => m.runPasses(['denan']));
-    const fuelName = '__capsule_fuel_counter';
-    const limitName = '__capsule_fuel_limit';
-    m.addGlobalImport(limitName, FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, binaryen.i64, false);
-    m.addGlobal(fuelName, binaryen.i64, true, m.global.get(limitName, binaryen.i64));
-    m.addGlobalExport(fuelName, FUEL_EXPORT);
-
-    // This binaryen.js build takes one bigint (its typings still say two 32-bit halves).
-    const i64 = (v: number): Expr => (m.i64.const as unknown as (v: bigint) => Expr)(BigInt(v));
-    const charge = (cost: number): Expr => m.block(null, [
-      m.global.set(fuelName, m.i64.sub(m.global.get(fuelName, binaryen.i64), i64(cost))),
-      m.if(m.i64.lt_s(m.global.get(fuelName, binaryen.i64), i64(0)), m.unreachable()),
-    ], binaryen.none);
-
-    // Cost of a subtree: its expressions, except nested loop bodies, which are charged per iteration.
-    const cost = (expr: Expr): number => {
-      if (binaryen.getExpressionId(expr) === binaryen.LoopId) {
-        const body = (binaryen as unknown as { Loop: { getBody(e: Expr): Expr } }).Loop.getBody(expr);
-        const bodyCost = Math.max(1, cost(body));
-        setters.Loop.setBody(expr, m.block(null, [charge(bodyCost), body], binaryen.getExpressionType(body)));
-        return 1;
-      }
-      let n = 1;
-      for (const c of children(expr)) n += cost(c);
-      return n;
-    };
-
-    for (let i = 0; i < m.getNumFunctions(); i++) {
-      const f = m.getFunctionByIndex(i);
-      const info = binaryen.getFunctionInfo(f);
-      if (info.module || !info.body) continue; // imported
-      const body = info.body;
-      const c = Math.max(1, cost(body));
-      setters.Function.setBody(f, m.block(null, [charge(c), body], binaryen.getExpressionType(body)));
-    }
-    const { value: ok, printed } = quietly(() => m.validate());
-    if (!ok) throw new SandboxError('ERR_SANDBOX', `fuel metering produced an invalid module: ${printed.split('\n')[0]}`);
-    return m.emitBinary();
+    return meter(m);
   } finally {
     m.dispose();
   }
+}
+
+/**
+ * Instruments a module read with ALLOWED_FEATURES (e.g. by checkModule) in place and returns the
+ * metered binary. The result is not re-validated here: V8 validates it when compiling.
+ */
+export function meter(m: binaryen.Module): Uint8Array {
+  quietly(() => m.runPasses(['denan']));
+  const fuelName = '__capsule_fuel_counter';
+  const limitName = '__capsule_fuel_limit';
+  m.addGlobalImport(limitName, FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, binaryen.i64, false);
+  m.addGlobal(fuelName, binaryen.i64, true, m.global.get(limitName, binaryen.i64));
+  m.addGlobalExport(fuelName, FUEL_EXPORT);
+
+  // This binaryen.js build takes one bigint (its typings still say two 32-bit halves).
+  const i64 = (v: number): Expr => (m.i64.const as unknown as (v: bigint) => Expr)(BigInt(v));
+  const charge = (cost: number): Expr => m.block(null, [
+    m.global.set(fuelName, m.i64.sub(m.global.get(fuelName, binaryen.i64), i64(cost))),
+    m.if(m.i64.lt_s(m.global.get(fuelName, binaryen.i64), i64(0)), m.unreachable()),
+  ], binaryen.none);
+
+  // Cost of a subtree: its expressions, except nested loop bodies, which are charged per iteration.
+  const cost = (expr: Expr): number => {
+    if (binaryen.getExpressionId(expr) === binaryen.LoopId) {
+      const body = (binaryen as unknown as { Loop: { getBody(e: Expr): Expr } }).Loop.getBody(expr);
+      const bodyCost = Math.max(1, cost(body));
+      setters.Loop.setBody(expr, m.block(null, [charge(bodyCost), body], binaryen.getExpressionType(body)));
+      return 1;
+    }
+    let n = 1;
+    for (const c of children(expr)) n += cost(c);
+    return n;
+  };
+
+  for (let i = 0; i < m.getNumFunctions(); i++) {
+    const f = m.getFunctionByIndex(i);
+    const info = binaryen.getFunctionInfo(f);
+    if (info.module || !info.body) continue; // imported
+    const body = info.body;
+    const c = Math.max(1, cost(body));
+    setters.Function.setBody(f, m.block(null, [charge(c), body], binaryen.getExpressionType(body)));
+  }
+  return m.emitBinary();
 }

@@ -38,6 +38,17 @@ const TYPE_NAMES = new Map<number, string>([
 ]);
 
 export function validateModule(bytes: Uint8Array, limits: Limits): ModuleReport {
+  const { report, module } = checkModule(bytes, limits);
+  module.dispose();
+  return report;
+}
+
+/**
+ * Validates and returns the report with the Binaryen module it read (features narrowed to the
+ * allowed set), so that metering can reuse it instead of parsing the binary again. The caller
+ * disposes the module.
+ */
+export function checkModule(bytes: Uint8Array, limits: Limits): { report: ModuleReport; module: binaryen.Module } {
   const bad = (why: string, cause?: unknown) => new SandboxError('ERR_INVALID_MODULE', `logic module: ${why}`, { cause });
   if (!(bytes instanceof Uint8Array)) throw new TypeError('module: expected a Uint8Array');
   if (bytes.length > limits.maxModuleBytes) throw bad(`${bytes.length} bytes, above maxModuleBytes ${limits.maxModuleBytes}`);
@@ -57,10 +68,11 @@ export function validateModule(bytes: Uint8Array, limits: Limits): ModuleReport 
   if (exports.get('memory') !== 'memory') throw bad('does not export its memory as "memory"');
 
   const m = readModule(bytes);
+  let ok = false;
   try {
     m.setFeatures(ALLOWED_FEATURES);
-    const { value: ok, printed } = quietly(() => m.validate());
-    if (!ok) throw bad(`uses a WebAssembly feature outside the ABI (threads, SIMD, reference types, exceptions, …): ${firstLine(printed)}`);
+    const { value: valid, printed } = quietly(() => m.validate());
+    if (!valid) throw bad(`uses a WebAssembly feature outside the ABI (threads, SIMD, reference types, exceptions, …): ${firstLine(printed)}`);
     for (let i = 0; i < m.getNumFunctions(); i++) {
       const f = binaryen.getFunctionInfo(m.getFunctionByIndex(i));
       if (!f.module) continue;
@@ -83,15 +95,17 @@ export function validateModule(bytes: Uint8Array, limits: Limits): ModuleReport 
       if (t.module) throw bad('imports a table');
       if (t.max === undefined || t.max > limits.maxTableElements) throw bad(`declares a table of up to ${t.max ?? 'unbounded'} elements, above ${limits.maxTableElements}`);
     }
-    return {
+    const report = {
       bytes: bytes.length,
       imports: WebAssembly.Module.imports(compiled).map((i) => i.name),
       memory: { initialPages: mem.initial, maxPages: mem.max },
       functions: m.getNumFunctions(),
       hasStart: m.getStart() !== 0,
     };
+    ok = true;
+    return { report, module: m };
   } finally {
-    m.dispose();
+    if (!ok) m.dispose();
   }
 }
 
