@@ -17,7 +17,7 @@ export class BuildError extends DceError {
   override readonly name = 'BuildError';
   readonly diagnostics: string;
   constructor(message: string, diagnostics: string) {
-    super('ERR_BUILD', message, { hint: 'fix the errors above; the SDK is in contracts-as/sdk (see contracts-as/ABI.md)' });
+    super('ERR_BUILD', message, { hint: 'fix the policy source; the SDK is contracts-as/sdk, the ABI contracts-as/ABI.md' });
     this.diagnostics = diagnostics;
   }
 }
@@ -53,8 +53,7 @@ export async function buildPolicy(entry: string, options: { cwd?: string; limits
     },
   });
   if (result.error || !wasm) {
-    const first = diagnostics.split('\n').find((l) => /ERROR/.test(l))?.trim() ?? result.error?.message ?? 'no output';
-    throw new BuildError(`${entry}: compilation failed: ${first}`, diagnostics);
+    throw new BuildError(`${entry}: compilation failed: ${firstDiagnostic(diagnostics) ?? result.error?.message ?? 'no output'}`, diagnostics);
   }
   try {
     return { wasm, report: validateModule(wasm, limits), diagnostics };
@@ -62,4 +61,14 @@ export async function buildPolicy(entry: string, options: { cwd?: string; limits
     if (e instanceof SandboxError) throw new BuildError(`${entry}: compiled, but ${e.message}`, diagnostics);
     throw e;
   }
+}
+
+/** "TS1109: Expression expected. (at broken.ts:1:43)" from asc's first ERROR block. */
+export function firstDiagnostic(text: string): string | undefined {
+  const lines = text.split('\n');
+  const i = lines.findIndex((l) => /^ERROR /.test(l));
+  if (i < 0) return undefined;
+  const what = lines[i]!.replace(/^ERROR\s+/, '').trim();
+  const where = lines.slice(i + 1, i + 8).map((l) => /in (.+)\((\d+),(\d+)\)\s*$/.exec(l)).find(Boolean);
+  return where ? `${what} (at ${where[1]}:${where[2]}:${where[3]})` : what;
 }

@@ -86,7 +86,9 @@ async function run(argv: string[], t: Terminal): Promise<number> {
   const at = need(p, 'at', LOGIC_RUN);
   const now = /^\d+$/.test(at) ? Number(at) : Date.parse(at);
   if (!Number.isSafeInteger(now) || now < 0) {
-    throw new UsageError('ERR_USAGE', `--at: expected an RFC 3339 time (2030-01-01T00:00:00Z) or milliseconds since the epoch, got ${JSON.stringify(at)}`);
+    throw new UsageError('ERR_USAGE', `--at: expected an RFC 3339 time (2030-01-01T00:00:00Z) or milliseconds since the epoch, got ${JSON.stringify(at)}`, {
+      hint: 'the evaluation time is an input: pass the moment you want to test',
+    });
   }
   const evidence: EvidenceItem[] = [];
   for (const f of list(p, 'approval')) evidence.push(...parseEvidence(await readJson(t, f), f));

@@ -1,0 +1,1 @@
+export function decide(): i32 { return 1 +; }
