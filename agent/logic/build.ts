@@ -45,7 +45,7 @@ export async function buildPolicy(entry: string, options: { cwd?: string; limits
   let wasm: Uint8Array | undefined;
   let diagnostics = '';
   const sink = { write: (c: string | Uint8Array) => { diagnostics += typeof c === 'string' ? c : Buffer.from(c).toString(); return true; } };
-  const result = await asc.main([path, '--outFile', 'policy.wasm', ...ascFlags(limits)], {
+  const result = await asc.main([path, '--outFile', 'policy.wasm', '--noColors', ...ascFlags(limits)], {
     stdout: sink as never,
     stderr: sink as never,
     writeFile: (name: string, contents: Uint8Array | string) => {
@@ -65,7 +65,7 @@ export async function buildPolicy(entry: string, options: { cwd?: string; limits
 
 /** "TS1109: Expression expected. (at broken.ts:1:43)" from asc's first ERROR block. */
 export function firstDiagnostic(text: string): string | undefined {
-  const lines = text.split('\n');
+  const lines = text.replace(/\x1b\[[0-9;]*m/g, '').split('\n'); // asc colours its output when CI is set
   const i = lines.findIndex((l) => /^ERROR /.test(l));
   if (i < 0) return undefined;
   const what = lines[i]!.replace(/^ERROR\s+/, '').trim();
