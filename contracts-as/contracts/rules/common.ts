@@ -1,0 +1,196 @@
+/**
+ * What the standard rules share: the `Verdict` a rule returns, the `Scope` it runs in (context,
+ * evidence, time, where its state lives and how its params are named in errors), state writes
+ * deferred until the final verdict is an allow, strict params helpers, and the signed message
+ * formats (contracts/README.md). A params error traps with a reason naming the param (e.g.
+ * "params.all[1].expiry.maxOpens: expected unsigned integer, found text string"): misconfigured
+ * logic is an error, never an allow.
+ *
+ * Params conventions: maps with text keys, unknown keys refused (a typo must not drop a condition),
+ * times as uint ms since the epoch or "YYYY-MM-DDTHH:MM:SS[.sss]Z" text, byte strings as CBOR bytes
+ * or hex text (either case, optional "0x") so JSON `--params` can carry them.
+ *
+ * Deliberately not here: any rule's logic (one file per rule) and the combinator (combinator.ts).
+ */
+import { CborValue, Context, Evidence, Kind, allow, context, deny, evidence, now, params, stateSetI64 } from "../../sdk/capsule";
+import { equalsIgnoreAsciiCase, fail, formatTime, hex, parseTime, unhexBytes, utf8 } from "../../sdk/util";
+
+export class Verdict {
+  allow: bool;
+  reason: string;
+  constructor(allow: bool, reason: string) {
+    this.allow = allow;
+    this.reason = reason;
+  }
+}
+
+export function allowed(reason: string): Verdict { return new Verdict(true, reason); }
+export function denied(reason: string): Verdict { return new Verdict(false, reason); }
+
+/**
+ * Where a rule runs: inputs, the params path for messages, and its state-key prefix. The context and
+ * evidence are decoded on first use (and once), so a rule that needs neither pays no fuel for them.
+ */
+export class Scope {
+  now: i64;
+  /** Params path for error messages: "params" or e.g. "params.all[1].expiry". */
+  name: string;
+  /** Index path inside a policy ("" at the root, "1", "1.0", …). */
+  path: string;
+
+  constructor(now: i64, name: string, path: string) {
+    this.now = now;
+    this.name = name;
+    this.path = path;
+  }
+
+  get ctx(): Context { return context(); }
+  get evidence(): Evidence[] { return evidence(); }
+
+  /** A state key private to this rule: `name` at the root, "<path>:<name>" inside a policy. */
+  key(name: string): string {
+    return this.path.length == 0 ? name : this.path + ":" + name;
+  }
+
+  /** The scope of a sub-rule: `name` appended to the params path. */
+  sub(name: string): Scope {
+    return new Scope(this.now, this.name + "." + name, this.path);
+  }
+
+  /** The scope of item `i` of an all/any list. */
+  item(i: i32): Scope {
+    const p = this.path.length == 0 ? i.toString() : this.path + "." + i.toString();
+    return new Scope(this.now, this.name + "[" + i.toString() + "]", p);
+  }
+
+  what(key: string): string { return this.name + "." + key; }
+}
+
+/** The scope of a standalone contract (state keys unprefixed). */
+export function rootScope(): Scope {
+  return new Scope(now(), "params", "");
+}
+
+// ---- state writes that happen only if the final verdict is an allow ----
+
+class Pending {
+  key: string;
+  value: i64;
+  constructor(key: string, value: i64) { this.key = key; this.value = value; }
+}
+
+const pending = new Array<Pending>();
+
+/** Stores `value` under `key` if and only if the evaluation ends in an allow. */
+export function onAllow(key: string, value: i64): void {
+  pending.push(new Pending(key, value));
+}
+
+/** Ends decide(): applies deferred writes on an allow, sets the reason, returns 1 or 0. */
+export function finish(v: Verdict): i32 {
+  if (!v.allow) return deny(v.reason);
+  for (let i = 0; i < pending.length; i++) stateSetI64(pending[i].key, pending[i].value);
+  return allow(v.reason);
+}
+
+// ---- params ----
+
+/** The params, which must be a map; traps otherwise. */
+export function paramsMap(contract: string): CborValue {
+  const p = params();
+  if (p === null) fail(contract + ": this logic needs params (see contracts-as/contracts/README.md)");
+  if (!p!.isMap()) fail("params: expected a map, found " + kindOf(p!));
+  return p!;
+}
+
+export function kindOf(v: CborValue): string {
+  const k = v.kind;
+  return k == Kind.Uint ? "unsigned integer" : k == Kind.Nint ? "negative integer" : k == Kind.Bytes ? "byte string" :
+    k == Kind.Text ? "text string" : k == Kind.Array ? "array" : k == Kind.Map ? "map" : k == Kind.Null ? "null" :
+    k == Kind.Float ? "float" : "bool";
+}
+
+/** Traps unless `v` is a map whose keys are all text and listed in `known` (comma-separated). */
+export function onlyKeys(v: CborValue, known: string, s: Scope): void {
+  if (!v.isMap()) fail(s.name + ": expected a map, found " + kindOf(v));
+  const keys = v.keys();
+  if (keys.length != v.length) fail(s.name + ": keys must be text strings");
+  const list = known.split(",");
+  for (let i = 0; i < keys.length; i++) {
+    if (!list.includes(keys[i])) fail(s.what(keys[i]) + ": unknown parameter (expected " + known.replaceAll(",", ", ") + ")");
+  }
+}
+
+function required(p: CborValue, key: string, s: Scope): CborValue {
+  const v = p.get(key);
+  if (v === null) fail(s.what(key) + ": required");
+  return v!;
+}
+
+/** A required unsigned integer (≤ 2^53 - 1). */
+export function uintParam(p: CborValue, key: string, s: Scope): i64 {
+  return required(p, key, s).asUint(s.what(key));
+}
+
+/** An optional unsigned integer; -1 if absent. */
+export function optUintParam(p: CborValue, key: string, s: Scope): i64 {
+  return p.has(key) ? uintParam(p, key, s) : -1;
+}
+
+/** A required time: uint ms since the epoch, or RFC 3339 UTC text. */
+export function timeParam(p: CborValue, key: string, s: Scope): i64 {
+  const v = required(p, key, s);
+  if (v.kind == Kind.Text) {
+    const t = parseTime(v.asString(s.what(key)));
+    if (t < 0) fail(s.what(key) + ": expected ms since the epoch or \"YYYY-MM-DDTHH:MM:SS[.sss]Z\"");
+    return t;
+  }
+  return v.asUint(s.what(key));
+}
+
+/** An optional time; -1 if absent. */
+export function optTimeParam(p: CborValue, key: string, s: Scope): i64 {
+  return p.has(key) ? timeParam(p, key, s) : -1;
+}
+
+/** `len` bytes, given as a byte string or hex text (either case, optional "0x"). */
+export function bytesValue(v: CborValue, len: i32, what: string): Uint8Array {
+  let b: Uint8Array | null = null;
+  if (v.kind == Kind.Text) b = unhexBytes(v.tryAsTextBytes()!);
+  else if (v.kind == Kind.Bytes) b = v.asBytes(what);
+  if (b === null || b.length != len) fail(what + ": expected " + len.toString() + " bytes (byte string or hex text)");
+  return b!;
+}
+
+/** A required non-empty array of text strings. */
+export function textListParam(p: CborValue, key: string, s: Scope): string[] {
+  const v = required(p, key, s);
+  if (!v.isArray()) fail(s.what(key) + ": expected an array of text strings, found " + kindOf(v));
+  const items = v.items();
+  if (items.length == 0) fail(s.what(key) + ": must not be empty");
+  const out = new Array<string>(items.length);
+  for (let i = 0; i < items.length; i++) out[i] = items[i].asString(s.what(key) + "[" + i.toString() + "]");
+  return out;
+}
+
+// ---- shared formats ----
+
+/** Age recipients are bech32: compared case-insensitively. */
+export function sameRecipient(a: string, b: string): bool {
+  return equalsIgnoreAsciiCase(a, b);
+}
+
+/** "<ms> (<RFC 3339>)" for reasons. */
+export function when(ms: i64): string {
+  return ms.toString() + " (" + formatTime(ms) + ")";
+}
+
+/** "capsule-checkin:v1:" ‖ hex(capsule id) ‖ ":" — a check-in message is this ‖ decimal(ms). */
+export function checkinPrefix(id: Uint8Array): Uint8Array {
+  return utf8("capsule-checkin:v1:" + hex(id) + ":");
+}
+
+/** "capsule-approval:v1:" ‖ hex(capsule id) ‖ ":" ‖ requester. */
+export function approvalMessage(id: Uint8Array, requester: string): Uint8Array {
+  return utf8("capsule-approval:v1:" + hex(id) + ":" + requester);
+}
