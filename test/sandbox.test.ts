@@ -62,7 +62,7 @@ for (const f of fixtures) {
 
 test('error messages name the limit and the numbers', () => {
   const run = (name: string) => () => sandbox.evaluate(wat(readFileSync(join(FIXTURES, name), 'utf8')), INPUT);
-  throwsError(run('infinite-loop.wat'), 'SandboxError', 'ERR_OUT_OF_FUEL', /limit 10000000 units/);
+  throwsError(run('infinite-loop.wat'), 'SandboxError', 'ERR_OUT_OF_FUEL', /limit 50000000 units/);
   throwsError(run('memory-grow-bomb.wat'), 'SandboxError', 'ERR_INVALID_MODULE', /maximum of 65536 pages, above maxMemoryPages 16/);
   throwsError(run('oversized-log.wat'), 'SandboxError', 'ERR_LIMIT', /log: maxLogBytes is 4096, the logic needed 8192/);
   throwsError(run('oob-state-get.wat'), 'SandboxError', 'ERR_GUEST_MEMORY', /state_get: \(ptr 70000, len 4\) is outside guest memory of 65536 bytes/);
@@ -182,7 +182,7 @@ test('worker sandbox: contains hostile modules, times out slow ones, keeps servi
 
 test('default limits are the documented ones', () => {
   assert.equal({ ...DEFAULT_LIMITS }, {
-    fuel: 10_000_000, maxMemoryPages: 16, maxModuleBytes: 1048576, maxTableElements: 1024, maxInputBytes: 65536,
+    fuel: 50_000_000, maxMemoryPages: 16, maxModuleBytes: 1048576, maxTableElements: 1024, maxInputBytes: 65536,
     maxReasonBytes: 256, maxLogBytes: 4096, maxLogLines: 64, maxStateKeyBytes: 64, maxStateValueBytes: 1024,
     maxStateBytes: 8192, maxStateKeys: 32, timeoutMs: 1000,
   });

@@ -84,10 +84,17 @@ export class Sandbox {
     let result: unknown;
     try {
       instance = new WebAssembly.Instance(compiled, { capsule_v1: host.imports(), [FUEL_IMPORT_MODULE]: { [FUEL_IMPORT_NAME]: limit } } as WebAssembly.Imports);
-      host.attach(instance.exports.memory as WebAssembly.Memory);
+      const fuel = instance.exports[FUEL_EXPORT] as WebAssembly.Global;
+      host.attach(instance.exports.memory as WebAssembly.Memory, (units) => {
+        // Host calls draw on the same counter as the guest's instructions.
+        fuel.value = (fuel.value as bigint) - BigInt(units);
+        if ((fuel.value as bigint) < 0n) {
+          throw new SandboxError('ERR_OUT_OF_FUEL', `logic ran out of fuel: limit ${this.limits.fuel} units`);
+        }
+      });
       result = (instance.exports.decide as () => unknown)();
     } catch (e) {
-      throw this.#classify(e, instance);
+      throw this.#classify(e, instance, host.reason);
     }
     const fuel = this.limits.fuel - Number((instance.exports[FUEL_EXPORT] as WebAssembly.Global).value);
     if (result !== 0 && result !== 1) {
@@ -109,7 +116,9 @@ export class Sandbox {
     };
   }
 
-  #classify(e: unknown, instance: WebAssembly.Instance | undefined): SandboxError {
+  /** Maps whatever ended the run to a typed error; the reason the guest set, if any, is kept. */
+  #classify(e: unknown, instance: WebAssembly.Instance | undefined, reason: string): SandboxError {
+    const why = reason ? ` (reason set by the logic: ${JSON.stringify(reason)})` : '';
     if (e instanceof SandboxError) return e;
     const fuelLeft = instance ? (instance.exports[FUEL_EXPORT] as WebAssembly.Global).value as bigint : undefined;
     if (e instanceof WebAssembly.RuntimeError) {
@@ -117,10 +126,10 @@ export class Sandbox {
       if (fuelLeft !== undefined && fuelLeft < 0n) {
         return new SandboxError('ERR_OUT_OF_FUEL', `logic ran out of fuel: limit ${this.limits.fuel} units`, { cause: e });
       }
-      return new SandboxError('ERR_TRAP', `logic trapped: ${e.message}`, { cause: e });
+      return new SandboxError('ERR_TRAP', `logic trapped: ${e.message}${why}`, { cause: e });
     }
     if (e instanceof RangeError && /call stack/i.test(e.message)) {
-      return new SandboxError('ERR_TRAP', 'logic trapped: call stack exhausted (recursion too deep)', { cause: e });
+      return new SandboxError('ERR_TRAP', `logic trapped: call stack exhausted (recursion too deep)${why}`, { cause: e });
     }
     if (e instanceof WebAssembly.LinkError) return new SandboxError('ERR_INVALID_MODULE', `logic module: ${e.message}`, { cause: e });
     return new SandboxError('ERR_SANDBOX', `sandbox failure: ${(e as Error)?.message ?? String(e)}`, { cause: e });

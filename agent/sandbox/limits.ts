@@ -19,7 +19,7 @@ export interface Limits {
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
-  fuel: 10_000_000,
+  fuel: 50_000_000,
   maxMemoryPages: 16,
   maxModuleBytes: 1024 * 1024,
   maxTableElements: 1024,
