@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { encodeCanonical } from '../agent/format/cbor.ts';
 import { buildPolicy } from '../agent/logic/build.ts';
 import type { EvaluationInput } from '../agent/sandbox/inputs.ts';
-import { FUEL_EXPORT, FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, instrument } from '../agent/sandbox/meter.ts';
+import { FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, instrument } from '../agent/sandbox/meter.ts';
 import { Sandbox } from '../agent/sandbox/Sandbox.ts';
 import { WorkerSandbox } from '../agent/sandbox/WorkerSandbox.ts';
 
@@ -72,12 +72,13 @@ await w.stop();
 const heavy = (await buildPolicy(join(here, 'policies', 'loop-heavy.ts'))).wasm;
 const metered = new WebAssembly.Module(instrument(heavy) as Uint8Array<ArrayBuffer>);
 const raw = new WebAssembly.Module(heavy as Uint8Array<ArrayBuffer>);
-const limit = new WebAssembly.Global({ value: 'i64', mutable: false }, 10n ** 15n);
+
 const runRaw = () => (new WebAssembly.Instance(raw, {}).exports.decide as () => number)();
 const runMetered = () => {
-  const inst = new WebAssembly.Instance(metered, { [FUEL_IMPORT_MODULE]: { [FUEL_IMPORT_NAME]: limit } });
+  const fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, 10n ** 15n);
+  const inst = new WebAssembly.Instance(metered, { [FUEL_IMPORT_MODULE]: { [FUEL_IMPORT_NAME]: fuel } });
   (inst.exports.decide as () => number)();
-  return inst.exports[FUEL_EXPORT];
+  return fuel.value;
 };
 const timeIt = (f: () => unknown) => { const xs: number[] = []; for (let i = 0; i < 40; i++) { const t = performance.now(); f(); xs.push(performance.now() - t); } return median(xs); };
 for (let i = 0; i < 5; i++) { runRaw(); runMetered(); }

@@ -108,12 +108,12 @@ test('limit maxStateKeys 32 and maxStateBytes 8192: each side', () => {
   const keys = (n: number, v: number) => wat(`(module (import "capsule_v1" "state_set" (func $f (param i32 i32 i32 i32))) (memory (export "memory") 1 1) ${KEYS}
     (func (export "decide") (result i32) ${Array.from({ length: n }, (_, i) => `(call $f (i32.const ${i}) (i32.const 1) (i32.const 100) (i32.const ${v}))`).join(' ')} (i32.const 0)))`);
   assert.is(sandbox.evaluate(keys(32, 1), INPUT).state.size, 32);
-  throwsError(() => sandbox.evaluate(keys(33, 1), INPUT), 'SandboxError', 'ERR_LIMIT', /maxStateKeys is 32, the logic needed 33/);
+  throwsError(() => sandbox.evaluate(keys(33, 1), INPUT), 'SandboxError', 'ERR_LIMIT', /state after the evaluation: maxStateKeys is 32, the logic left 33/);
   // 8 keys × (1 + 1023) = 8192 bytes exactly; one more byte anywhere exceeds it.
   const big = (n: number, last: number) => wat(`(module (import "capsule_v1" "state_set" (func $f (param i32 i32 i32 i32))) (memory (export "memory") 1 1) ${KEYS}
     (func (export "decide") (result i32) ${Array.from({ length: n }, (_, i) => `(call $f (i32.const ${i}) (i32.const 1) (i32.const 100) (i32.const ${i === n - 1 ? last : 1023}))`).join(' ')} (i32.const 0)))`);
   assert.is(sandbox.evaluate(big(8, 1023), INPUT).state.size, 8);
-  throwsError(() => sandbox.evaluate(big(9, 0), INPUT), 'SandboxError', 'ERR_LIMIT', /maxStateBytes is 8192, the logic needed 8193/);
+  throwsError(() => sandbox.evaluate(big(9, 0), INPUT), 'SandboxError', 'ERR_LIMIT', /state after the evaluation: maxStateBytes is 8192, the logic left 8193/);
 });
 
 test('limit maxMemoryPages: declared 16 runs, 17 refused', () => {
@@ -138,6 +138,42 @@ test('limit maxInputBytes: params at the limit pass, one byte over refused befor
   const params = (n: number) => Uint8Array.from([0x5a, (n - 5) >>> 24, ((n - 5) >>> 16) & 255, ((n - 5) >>> 8) & 255, (n - 5) & 255, ...new Uint8Array(n - 5)]);
   assert.is(sandbox.evaluate(good, { ...INPUT, params: params(65536) }).verdict, 'allow');
   throwsError(() => sandbox.evaluate(good, { ...INPUT, params: params(65537) }), 'SandboxError', 'ERR_LIMIT', /input params: 65537 bytes, above maxInputBytes 65536/);
+});
+
+test('state may pass through more than the caps inside one evaluation; totals count at the end', () => {
+  const m = wat(`(module (import "capsule_v1" "state_set" (func $set (param i32 i32 i32 i32))) (import "capsule_v1" "state_delete" (func $del (param i32 i32)))
+    (memory (export "memory") 1 1) (data (i32.const 0) "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+    (func (export "decide") (result i32) ${Array.from({ length: 33 }, (_, i) => `(call $set (i32.const ${i}) (i32.const 1) (i32.const 100) (i32.const 1))`).join(' ')}
+      (call $del (i32.const 0) (i32.const 1)) (i32.const 0)))`);
+  assert.is(sandbox.evaluate(m, INPUT).state.size, 32);
+});
+
+/** A module whose decide() nests n i32.add expressions, encoded directly (text parsers recurse). */
+function nestedAdds(n: number): Uint8Array {
+  const leb = (v: number) => { const out: number[] = []; do { let b = v & 0x7f; v >>>= 7; if (v) b |= 0x80; out.push(b); } while (v); return out; };
+  const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
+  const name = (s: string) => [...leb(s.length), ...new TextEncoder().encode(s)];
+  const code = [0x00, ...Array(n + 1).fill([0x41, 0x01]).flat(), ...Array(n).fill(0x6a), 0x1a, 0x41, 0x01, 0x0b];
+  return Uint8Array.from([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [0x01, 0x60, 0x00, 0x01, 0x7f]),
+    ...section(3, [0x01, 0x00]),
+    ...section(5, [0x01, 0x01, 0x01, 0x01]),
+    ...section(7, [0x02, ...name('memory'), 0x02, 0x00, ...name('decide'), 0x00, 0x00]),
+    ...section(10, [0x01, ...leb(code.length), ...code]),
+  ]);
+}
+
+test('meter: expressions nested deeper than 1000 levels are refused, not a stack overflow', () => {
+  const nested = nestedAdds;
+  assert.is(sandbox.evaluate(nested(900), INPUT).verdict, 'allow');
+  throwsError(() => sandbox.evaluate(nested(10_000), INPUT), 'SandboxError', 'ERR_INVALID_MODULE', /nested deeper than 1000 levels/);
+});
+
+test('guest names cannot collide with the meter: a global named like ours stays the guest\'s', () => {
+  const m = wat(`(module (global $__capsule_fuel i64 (i64.const 7)) (memory (export "memory") 1 1)
+    (func (export "decide") (result i32) (i32.wrap_i64 (i64.sub (global.get $__capsule_fuel) (i64.const 6)))))`, { names: true });
+  assert.is(sandbox.evaluate(m, INPUT).verdict, 'allow', 'decide read its own 7, not the host fuel');
 });
 
 test('limits are validated at the boundary', () => {
@@ -178,6 +214,33 @@ test('worker sandbox: contains hostile modules, times out slow ones, keeps servi
   }
   assert.is(w.status, 'stopped');
   await rejectsError(() => w.evaluate(good, INPUT), 'SandboxError', 'ERR_SANDBOX', /stopped/);
+});
+
+test('worker sandbox: an unsendable input fails alone; stop() fails the request in flight without a restart', async () => {
+  const w = new WorkerSandbox({ timeoutMs: 300 });
+  await w.start();
+  try {
+    await rejectsError(() => w.evaluate(good, { ...INPUT, requester: (() => 1) as never }), 'SandboxError', 'ERR_SANDBOX', /cannot be sent to the sandbox worker/);
+    assert.is((await w.evaluate(good, INPUT)).verdict, 'allow');
+    await new Promise((r) => setTimeout(r, 400)); // no stale timer from the failed request fires
+    assert.is((await w.evaluate(good, INPUT)).verdict, 'allow');
+    assert.is(w.restarts, 0);
+  } finally {
+    await w.stop();
+  }
+  // A long evaluation (signature checks, generous fuel) interrupted by stop().
+  const v = new WorkerSandbox({ timeoutMs: 10_000, fuel: 1_000_000_000 });
+  await v.start();
+  const slow = wat(`(module (import "capsule_v1" "verify_ed25519" (func $v (param i32 i32 i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 1 1)
+    (func (export "decide") (result i32) (loop $l (drop (call $v (i32.const 0) (i32.const 32) (i32.const 0) (i32.const 64) (i32.const 0) (i32.const 32))) (br $l)) (i32.const 1)))`);
+  const inFlight = v.evaluate(slow, INPUT);
+  const queued = v.evaluate(good, INPUT);
+  await new Promise((r) => setTimeout(r, 100));
+  await v.stop();
+  await rejectsError(() => inFlight, 'SandboxError', 'ERR_SANDBOX', /stopped during the evaluation/);
+  await rejectsError(() => queued, 'SandboxError', 'ERR_SANDBOX', /sandbox is stopped/);
+  assert.is(v.restarts, 0);
 });
 
 test('default limits are the documented ones', () => {

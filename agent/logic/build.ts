@@ -30,7 +30,8 @@ export interface BuildResult {
 
 /** asc arguments besides the entry file: the "project settings". */
 export function ascFlags(limits: Limits): string[] {
-  return ['--runtime', 'stub', '-O3', '--maximumMemory', String(limits.maxMemoryPages), '--use', 'abort='];
+  // Bulk memory is outside the ABI (static fuel cannot price memory.fill/copy): asc then emits loops.
+  return ['--runtime', 'stub', '-O3', '--maximumMemory', String(limits.maxMemoryPages), '--use', 'abort=', '--disable', 'bulk-memory'];
 }
 
 export async function buildPolicy(entry: string, options: { cwd?: string; limits?: Partial<Limits> } = {}): Promise<BuildResult> {

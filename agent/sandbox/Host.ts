@@ -73,10 +73,7 @@ export class Host {
         const key = this.#key('state_set', kp, kl);
         const value = this.#view('state_set', ptr, len);
         if (value.length > this.#limits.maxStateValueBytes) this.#limit('state_set', 'maxStateValueBytes', this.#limits.maxStateValueBytes, value.length);
-        this.state.set(key, Uint8Array.from(value));
-        if (this.state.size > this.#limits.maxStateKeys) this.#limit('state_set', 'maxStateKeys', this.#limits.maxStateKeys, this.state.size);
-        const total = stateBytes(this.state);
-        if (total > this.#limits.maxStateBytes) this.#limit('state_set', 'maxStateBytes', this.#limits.maxStateBytes, total);
+        this.state.set(key, Uint8Array.from(value)); // totals are checked when the logic returns
       },
       state_delete: (kp, kl) => {
         this.state.delete(this.#key('state_delete', kp, kl));
@@ -109,11 +106,11 @@ export class Host {
     if (!this.#memory) throw new SandboxError('ERR_TRAP', `host call ${call}: not available in the start function`);
     const p = ptr >>> 0;
     const l = len >>> 0;
-    this.#charge!(HOST_FUEL.call + HOST_FUEL.perByte * l);
     const size = this.#memory.buffer.byteLength;
     if (p + l > size) {
       throw new SandboxError('ERR_GUEST_MEMORY', `host call ${call}: (ptr ${p}, len ${l}) is outside guest memory of ${size} bytes`);
     }
+    this.#charge!(HOST_FUEL.call + HOST_FUEL.perByte * l);
     return new Uint8Array(this.#memory.buffer, p, l);
   }
 

@@ -7,11 +7,11 @@
  * Deliberately not here: where modules and inputs come from, and persistence of state.
  */
 import { createHash } from 'node:crypto';
-import { SandboxError } from '../errors.ts';
-import { Host } from './Host.ts';
+import { DceError, SandboxError } from '../errors.ts';
+import { Host, stateBytes } from './Host.ts';
 import { encodeInputs, type EvaluationInput } from './inputs.ts';
 import { resolveLimits, type Limits } from './limits.ts';
-import { FUEL_EXPORT, FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, FUEL_TABLE_VERSION, meter } from './meter.ts';
+import { FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, FUEL_TABLE_VERSION, meter } from './meter.ts';
 import { checkModule, type ModuleReport } from './validate.ts';
 
 export interface DecisionRecord {
@@ -49,12 +49,20 @@ export class Sandbox {
     const key = `${sha256}/${FUEL_TABLE_VERSION}/${this.limits.maxMemoryPages}/${this.limits.maxModuleBytes}`;
     let p = this.#cache.get(key);
     if (!p) {
-      const { report, module: parsed } = checkModule(module, this.limits);
+      let report: ModuleReport;
       let metered: Uint8Array;
       try {
-        metered = meter(parsed); // one Binaryen parse serves validation and metering
-      } finally {
-        parsed.dispose();
+        const checked = checkModule(module, this.limits);
+        report = checked.report;
+        try {
+          metered = meter(checked.module); // one Binaryen parse serves validation and metering
+        } finally {
+          checked.module.dispose();
+        }
+      } catch (e) {
+        // Binaryen can throw non-Error objects; nothing untyped leaves the sandbox.
+        if (e instanceof SandboxError) throw e;
+        throw new SandboxError('ERR_INVALID_MODULE', `logic module: refused while preparing it (${e instanceof Error ? e.message : 'the Wasm toolchain aborted'})`, { cause: e });
       }
       let compiled: WebAssembly.Module;
       try {
@@ -79,14 +87,12 @@ export class Sandbox {
     });
     const before = input.state ?? new Map<string, Uint8Array>();
     const host = new Host(this.limits, input.now, blobs, before);
-    const limit = new WebAssembly.Global({ value: 'i64', mutable: false }, BigInt(this.limits.fuel));
-    let instance: WebAssembly.Instance | undefined;
+    // The fuel counter: created here, imported by the metered module, charged by host calls too.
+    const fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, BigInt(this.limits.fuel));
     let result: unknown;
     try {
-      instance = new WebAssembly.Instance(compiled, { capsule_v1: host.imports(), [FUEL_IMPORT_MODULE]: { [FUEL_IMPORT_NAME]: limit } } as WebAssembly.Imports);
-      const fuel = instance.exports[FUEL_EXPORT] as WebAssembly.Global;
+      const instance = new WebAssembly.Instance(compiled, { capsule_v1: host.imports(), [FUEL_IMPORT_MODULE]: { [FUEL_IMPORT_NAME]: fuel } } as WebAssembly.Imports);
       host.attach(instance.exports.memory as WebAssembly.Memory, (units) => {
-        // Host calls draw on the same counter as the guest's instructions.
         fuel.value = (fuel.value as bigint) - BigInt(units);
         if ((fuel.value as bigint) < 0n) {
           throw new SandboxError('ERR_OUT_OF_FUEL', `logic ran out of fuel: limit ${this.limits.fuel} units`);
@@ -94,18 +100,26 @@ export class Sandbox {
       });
       result = (instance.exports.decide as () => unknown)();
     } catch (e) {
-      throw this.#classify(e, instance, host.reason);
+      throw this.#classify(e, fuel.value as bigint, host.reason);
     }
-    const fuel = this.limits.fuel - Number((instance.exports[FUEL_EXPORT] as WebAssembly.Global).value);
+    const used = this.limits.fuel - Number(fuel.value);
     if (result !== 0 && result !== 1) {
       throw new SandboxError('ERR_BAD_VERDICT', `decide() returned ${String(result)}; expected 1 (allow) or 0 (deny)`);
+    }
+    // Totals are checked once the logic has finished (ABI.md §5), so it may pass through more.
+    if (host.state.size > this.limits.maxStateKeys) {
+      throw new SandboxError('ERR_LIMIT', `state after the evaluation: maxStateKeys is ${this.limits.maxStateKeys}, the logic left ${host.state.size}`);
+    }
+    const total = stateBytes(host.state);
+    if (total > this.limits.maxStateBytes) {
+      throw new SandboxError('ERR_LIMIT', `state after the evaluation: maxStateBytes is ${this.limits.maxStateBytes}, the logic left ${total}`);
     }
     const changed = [...new Set([...before.keys(), ...host.state.keys()])]
       .filter((k) => !equalBytes(before.get(k), host.state.get(k))).sort();
     return {
       verdict: result === 1 ? 'allow' : 'deny',
       reason: host.reason,
-      fuel,
+      fuel: used,
       fuelLimit: this.limits.fuel,
       fuelTable: FUEL_TABLE_VERSION,
       logs: host.logs,
@@ -117,13 +131,12 @@ export class Sandbox {
   }
 
   /** Maps whatever ended the run to a typed error; the reason the guest set, if any, is kept. */
-  #classify(e: unknown, instance: WebAssembly.Instance | undefined, reason: string): SandboxError {
+  #classify(e: unknown, fuelLeft: bigint, reason: string): SandboxError {
     const why = reason ? ` (reason set by the logic: ${JSON.stringify(reason)})` : '';
     if (e instanceof SandboxError) return e;
-    const fuelLeft = instance ? (instance.exports[FUEL_EXPORT] as WebAssembly.Global).value as bigint : undefined;
     if (e instanceof WebAssembly.RuntimeError) {
       // The meter traps with `unreachable` once the counter is negative; the counter tells the two apart.
-      if (fuelLeft !== undefined && fuelLeft < 0n) {
+      if (fuelLeft < 0n) {
         return new SandboxError('ERR_OUT_OF_FUEL', `logic ran out of fuel: limit ${this.limits.fuel} units`, { cause: e });
       }
       return new SandboxError('ERR_TRAP', `logic trapped: ${e.message}${why}`, { cause: e });
@@ -132,6 +145,7 @@ export class Sandbox {
       return new SandboxError('ERR_TRAP', `logic trapped: call stack exhausted (recursion too deep)${why}`, { cause: e });
     }
     if (e instanceof WebAssembly.LinkError) return new SandboxError('ERR_INVALID_MODULE', `logic module: ${e.message}`, { cause: e });
+    if (e instanceof DceError) return new SandboxError('ERR_SANDBOX', e.message, { cause: e });
     return new SandboxError('ERR_SANDBOX', `sandbox failure: ${(e as Error)?.message ?? String(e)}`, { cause: e });
   }
 }

@@ -37,6 +37,7 @@ export class WorkerSandbox {
     await (this.#worker ??= this.#spawn());
   }
 
+  /** Stops the worker; a request in flight and any queued behind it fail with "stopped". */
   async stop(): Promise<void> {
     this.#status = 'stopped';
     const w = this.#worker;
@@ -57,13 +58,17 @@ export class WorkerSandbox {
       resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
     });
     w.unref();
-    return new Promise<Worker>((resolve, reject) => {
+    const ready = new Promise<Worker>((resolve, reject) => {
       w.once('message', () => resolve(w));
       w.once('error', (e) => reject(new SandboxError('ERR_SANDBOX', `sandbox worker failed to start: ${e.message}`, { cause: e })));
     });
+    // A failed start is not cached: the next request spawns again.
+    ready.catch(() => { if (this.#worker === ready) this.#worker = undefined; });
+    return ready;
   }
 
   async #run(module: Uint8Array, input: EvaluationInput): Promise<DecisionRecord> {
+    if (this.#status !== 'started') throw new SandboxError('ERR_SANDBOX', 'sandbox is stopped; call start() first');
     const pending = (this.#worker ??= this.#spawn());
     const worker = await pending;
     const id = ++this.#next;
@@ -74,14 +79,18 @@ export class WorkerSandbox {
         worker.off('error', onError);
         worker.off('exit', onExit);
       };
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const kill = (err: SandboxError) => {
         done();
+        if (this.#status !== 'started') {
+          reject(new SandboxError('ERR_SANDBOX', 'sandbox was stopped during the evaluation'));
+          return;
+        }
         if (this.#worker === pending) this.#worker = undefined;
         this.restarts++;
         void worker.terminate();
         reject(err);
       };
-      const timer = setTimeout(() => kill(new SandboxError('ERR_TIMEOUT', `logic ran longer than timeoutMs ${this.limits.timeoutMs} ms; its worker was terminated`)), this.limits.timeoutMs);
       const onMessage = (m: { id: number; record?: DecisionRecord; error?: { name: string; code: string; message: string } }) => {
         if (m.id !== id) return;
         done();
@@ -90,10 +99,16 @@ export class WorkerSandbox {
       };
       const onError = (e: Error) => kill(new SandboxError('ERR_SANDBOX', `sandbox worker failed: ${e.message}`, { cause: e }));
       const onExit = (code: number) => kill(new SandboxError('ERR_SANDBOX', `sandbox worker exited (code ${code})`));
+      try {
+        worker.postMessage({ id, module, input });
+      } catch (cause) {
+        reject(new SandboxError('ERR_SANDBOX', `evaluation input cannot be sent to the sandbox worker: ${(cause as Error).message}`, { cause }));
+        return; // nothing was attached yet: the worker stays healthy for the next request
+      }
       worker.on('message', onMessage);
       worker.on('error', onError);
       worker.on('exit', onExit);
-      worker.postMessage({ id, module, input });
+      timer = setTimeout(() => kill(new SandboxError('ERR_TIMEOUT', `logic ran longer than timeoutMs ${this.limits.timeoutMs} ms; its worker was terminated`)), this.limits.timeoutMs);
     });
   }
 }

@@ -8,11 +8,13 @@ import binaryen from 'binaryen';
 
 export { binaryen };
 
-/** Features a capsule_v1 module may use (contracts-as/ABI.md §1). */
+/**
+ * Features a capsule_v1 module may use (contracts-as/ABI.md §1). Bulk memory is not among them:
+ * memory.fill/copy/init do work proportional to a run-time size that static fuel cannot price.
+ */
 export const ALLOWED_FEATURES =
   binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt |
-  binaryen.Features.BulkMemory | binaryen.Features.BulkMemoryOpt | binaryen.Features.Multivalue |
-  binaryen.Features.NontrappingFPToInt;
+  binaryen.Features.Multivalue | binaryen.Features.NontrappingFPToInt;
 
 /**
  * Runs `fn` with process stdout/stderr writes captured: Binaryen's validator reports problems by

@@ -26,10 +26,12 @@ export function parseEvidence(json: unknown, at: string): EvidenceItem[] {
     const o = item as Record<string, unknown>;
     if (o.kind !== 'approval' && o.kind !== 'checkin') throw new UsageError('ERR_USAGE', `${where}.kind: expected "approval" or "checkin", got ${JSON.stringify(o.kind)}`);
     if (o.scheme !== 'ed25519' && o.scheme !== 'eip191') throw new UsageError('ERR_USAGE', `${where}.scheme: expected "ed25519" or "eip191", got ${JSON.stringify(o.scheme)}`);
-    return {
-      kind: o.kind, scheme: o.scheme,
-      signer: hexField(o, 'signer', where), message: hexField(o, 'message', where), signature: hexField(o, 'signature', where),
-    };
+    const signer = hexField(o, 'signer', where);
+    const want = o.scheme === 'ed25519' ? 32 : 20;
+    if (signer.length !== want) {
+      throw new UsageError('ERR_USAGE', `${where}.signer: a ${o.scheme} signer is ${want} bytes (${o.scheme === 'ed25519' ? 'public key' : 'address'}), got ${signer.length}`);
+    }
+    return { kind: o.kind, scheme: o.scheme, signer, message: hexField(o, 'message', where), signature: hexField(o, 'signature', where) };
   });
 }
 

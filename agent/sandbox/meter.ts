@@ -1,10 +1,11 @@
 /**
  * Deterministic fuel metering (contracts-as/ABI.md §6): rewrites a validated module so that every
  * function body and every loop body first charges its static cost to an i64 fuel counter and traps
- * when the counter goes below zero. The counter starts from an imported immutable global, so one
- * instrumented (and cached) module serves any fuel limit, and it is exported so the host can read
- * the fuel used. NaN results are canonicalised first (Binaryen `denan`) so floats cannot make two
- * machines disagree.
+ * when the counter goes below zero. The counter is an imported mutable global that the host creates
+ * per evaluation: one instrumented (and cached) module serves any fuel limit, the host reads it even
+ * when instantiation itself fails (a start function out of fuel), host calls charge the same
+ * counter, and the guest has no export or name of ours to collide with. NaN results are
+ * canonicalised first (Binaryen `denan`) so floats cannot make two machines disagree.
  *
  * Deliberately not here: validation (validate.ts runs first) and running (Sandbox.ts).
  */
@@ -13,9 +14,10 @@ import { ALLOWED_FEATURES, binaryen, quietly, readModule } from './binaryen.ts';
 
 /** Version of the cost function below; part of every decision record and of the cache key. */
 export const FUEL_TABLE_VERSION = 1;
-export const FUEL_EXPORT = '__capsule_fuel';
 export const FUEL_IMPORT_MODULE = '__capsule_meter';
-export const FUEL_IMPORT_NAME = 'limit';
+export const FUEL_IMPORT_NAME = 'fuel';
+/** Deepest expression nesting the meter accepts (ABI.md §2, M7); bounds its own recursion. */
+export const MAX_NESTING = 1000;
 
 type Expr = number;
 /** Setters binaryen.js has but its typings omit. */
@@ -54,13 +56,10 @@ function children(expr: Expr): Expr[] {
     case binaryen.BinaryId: return g('Binary', 'Left', 'Right');
     case binaryen.SelectId: return g('Select', 'IfTrue', 'IfFalse', 'Condition');
     case binaryen.MemoryGrowId: return g('MemoryGrow', 'Delta');
-    case binaryen.MemoryInitId: return g('MemoryInit', 'Dest', 'Offset', 'Size');
-    case binaryen.MemoryCopyId: return g('MemoryCopy', 'Dest', 'Source', 'Size');
-    case binaryen.MemoryFillId: return g('MemoryFill', 'Dest', 'Value', 'Size');
     case binaryen.TupleMakeId: return list('TupleMake');
     case binaryen.TupleExtractId: return g('TupleExtract', 'Tuple');
     case binaryen.ConstId: case binaryen.LocalGetId: case binaryen.GlobalGetId: case binaryen.MemorySizeId:
-    case binaryen.DataDropId: case binaryen.NopId: case binaryen.UnreachableId:
+    case binaryen.NopId: case binaryen.UnreachableId:
       return [];
     default:
       throw new SandboxError('ERR_INVALID_MODULE', `logic module: uses an instruction the meter does not know (expression id ${binaryen.getExpressionId(expr)})`);
@@ -83,11 +82,12 @@ export function instrument(bytes: Uint8Array): Uint8Array {
  */
 export function meter(m: binaryen.Module): Uint8Array {
   quietly(() => m.runPasses(['denan']));
-  const fuelName = '__capsule_fuel_counter';
-  const limitName = '__capsule_fuel_limit';
-  m.addGlobalImport(limitName, FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, binaryen.i64, false);
-  m.addGlobal(fuelName, binaryen.i64, true, m.global.get(limitName, binaryen.i64));
-  m.addGlobalExport(fuelName, FUEL_EXPORT);
+  // An internal name no guest global uses (names come from the guest's name section).
+  let fuelName = '__capsule_fuel';
+  for (let n = 1; m.getGlobal(fuelName) !== 0; n++) fuelName = `__capsule_fuel_${n}`;
+  // The imported global is mutable: this needs the mutable-globals feature, which is allowed.
+  (m as unknown as { addGlobalImport(i: string, mod: string, base: string, t: number, mutable: boolean): void })
+    .addGlobalImport(fuelName, FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, binaryen.i64, true);
 
   // This binaryen.js build takes one bigint (its typings still say two 32-bit halves).
   const i64 = (v: number): Expr => (m.i64.const as unknown as (v: bigint) => Expr)(BigInt(v));
@@ -97,15 +97,18 @@ export function meter(m: binaryen.Module): Uint8Array {
   ], binaryen.none);
 
   // Cost of a subtree: its expressions, except nested loop bodies, which are charged per iteration.
-  const cost = (expr: Expr): number => {
+  const cost = (expr: Expr, depth: number): number => {
+    if (depth > MAX_NESTING) {
+      throw new SandboxError('ERR_INVALID_MODULE', `logic module: expressions nested deeper than ${MAX_NESTING} levels`);
+    }
     if (binaryen.getExpressionId(expr) === binaryen.LoopId) {
       const body = (binaryen as unknown as { Loop: { getBody(e: Expr): Expr } }).Loop.getBody(expr);
-      const bodyCost = Math.max(1, cost(body));
+      const bodyCost = Math.max(1, cost(body, depth + 1));
       setters.Loop.setBody(expr, m.block(null, [charge(bodyCost), body], binaryen.getExpressionType(body)));
       return 1;
     }
     let n = 1;
-    for (const c of children(expr)) n += cost(c);
+    for (const c of children(expr)) n += cost(c, depth + 1);
     return n;
   };
 
@@ -114,7 +117,7 @@ export function meter(m: binaryen.Module): Uint8Array {
     const info = binaryen.getFunctionInfo(f);
     if (info.module || !info.body) continue; // imported
     const body = info.body;
-    const c = Math.max(1, cost(body));
+    const c = Math.max(1, cost(body, 0));
     setters.Function.setBody(f, m.block(null, [charge(c), body], binaryen.getExpressionType(body)));
   }
   return m.emitBinary();

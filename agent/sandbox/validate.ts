@@ -8,6 +8,7 @@
 import { SandboxError } from '../errors.ts';
 import { ALLOWED_FEATURES, binaryen, quietly, readModule } from './binaryen.ts';
 import type { Limits } from './limits.ts';
+import { meter } from './meter.ts';
 
 export const ABI_MODULE = 'capsule_v1';
 
@@ -39,7 +40,11 @@ const TYPE_NAMES = new Map<number, string>([
 
 export function validateModule(bytes: Uint8Array, limits: Limits): ModuleReport {
   const { report, module } = checkModule(bytes, limits);
-  module.dispose();
+  try {
+    meter(module); // the meter's own checks (nesting depth) are part of validity
+  } finally {
+    module.dispose();
+  }
   return report;
 }
 
@@ -64,6 +69,9 @@ export function checkModule(bytes: Uint8Array, limits: Limits): { report: Module
     if (!Object.hasOwn(ABI_IMPORTS, imp.name)) throw bad(`imports "${ABI_MODULE}"."${imp.name}", which ${ABI_MODULE} does not define`);
   }
   const exports = new Map(WebAssembly.Module.exports(compiled).map((e) => [e.name, e.kind]));
+  for (const name of exports.keys()) {
+    if (name.startsWith('__capsule')) throw bad(`exports "${name}"; names starting with "__capsule" are reserved for the host`);
+  }
   if (exports.get('decide') !== 'function') throw bad('does not export a function "decide"');
   if (exports.get('memory') !== 'memory') throw bad('does not export its memory as "memory"');
 

@@ -4,12 +4,16 @@
  */
 import { binaryen, quietly } from '../../agent/sandbox/binaryen.ts';
 
-export function wat(text: string): Uint8Array {
+/** `names`: keep the name section (internal names of functions and globals), as toolchains do. */
+export function wat(text: string, options: { names?: boolean } = {}): Uint8Array {
   const m = quietly(() => binaryen.parseText(text)).value;
+  const debug = binaryen.getDebugInfo();
   try {
     m.setFeatures(binaryen.Features.All);
+    binaryen.setDebugInfo(options.names === true);
     return m.emitBinary();
   } finally {
+    binaryen.setDebugInfo(debug);
     m.dispose();
   }
 }

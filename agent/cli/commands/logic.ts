@@ -106,7 +106,9 @@ async function run(argv: string[], t: Terminal): Promise<number> {
       state: stateToJson(r.state), changed: r.changed, module: r.moduleSha256, inputs: r.inputsSha256, at: new Date(now).toISOString(),
     }, null, 2) + '\n');
   } else {
-    await writeOut(t, `${r.verdict}${r.reason ? `: ${r.reason}` : ''}\n  fuel: ${r.fuel} of ${r.fuelLimit}\n${r.logs.map((l) => `  log: ${l}\n`).join('')}${r.changed.length ? `  state changed: ${r.changed.join(', ')}\n` : ''}`);
+    // Reason and logs are the logic's words: control characters are shown escaped, so a policy
+    // cannot move the cursor and print "allow" over its own "deny".
+    await writeOut(t, `${r.verdict}${r.reason ? `: ${printable(r.reason)}` : ''}\n  fuel: ${r.fuel} of ${r.fuelLimit}\n${r.logs.map((l) => `  log: ${printable(l)}\n`).join('')}${r.changed.length ? `  state changed: ${r.changed.join(', ')}\n` : ''}`);
   }
   return 0;
 }
@@ -123,4 +125,8 @@ async function readJson(t: Terminal, file: string): Promise<unknown> {
   } catch (cause) {
     throw new UsageError('ERR_USAGE', `${file}: not valid JSON`, { cause });
   }
+}
+
+function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
