@@ -28,6 +28,7 @@ export type CapsuleErrorCode =
 export type KeyErrorCode = 'ERR_BAD_IDENTITY' | 'ERR_BAD_RECIPIENT' | 'ERR_NO_IDENTITY';
 export type UsageErrorCode = 'ERR_USAGE' | 'ERR_BAD_PARAMS' | 'ERR_REFUSE_TTY' | 'ERR_OUTPUT_EXISTS';
 export type IoErrorCode = 'ERR_IO' | 'ERR_NOT_FOUND';
+export type KeyStoreErrorCode = 'ERR_MODULE_ABSENT' | 'ERR_MODULE_CALL' | 'ERR_LOCK_INTEGRITY' | 'ERR_UNSUPPORTED_BY_MODEL';
 export type SandboxErrorCode =
   | 'ERR_INVALID_MODULE'
   | 'ERR_OUT_OF_FUEL'
@@ -86,6 +87,15 @@ export class IoError extends DceError {
   override readonly name = 'IoError';
   declare readonly code: IoErrorCode;
   constructor(code: IoErrorCode, message: string, options: Options = {}) {
+    super(code, message, options);
+  }
+}
+
+/** The key custodian (security module, simulator, soft store) refused or failed. */
+export class KeyStoreError extends DceError {
+  override readonly name = 'KeyStoreError';
+  declare readonly code: KeyStoreErrorCode;
+  constructor(code: KeyStoreErrorCode, message: string, options: Options = {}) {
     super(code, message, options);
   }
 }

@@ -1,0 +1,44 @@
+/**
+ * The one interface behind which guardian keys live (DESIGN.md "Key custody"): random bytes,
+ * lock/unlock of blobs with a device-bound key, slot public keys, digest signing and, where the
+ * hardware has it, ECDH. Backends: `zymbit` (the module through FFI, or its simulator), `soft`
+ * (a passphrase-locked file, for development only), later `tpm2`. Every method is async so that a
+ * backend can keep blocking hardware calls off the event loop and serialise them.
+ *
+ * Deliberately not here: the key hierarchy (seed, derived identities) and provisioning.
+ */
+export interface Capabilities {
+  backend: 'zymbit' | 'soft' | 'tpm2';
+  model: string;
+  /** Keys are held by hardware (false for `soft`: never use it in production). */
+  hardware: boolean;
+  /** ECDH with slot keys inside the custodian (HSM6/SCM, soft). */
+  ecdh: boolean;
+  serial: string;
+}
+
+export interface KeyStore {
+  readonly capabilities: Capabilities;
+  randomBytes(size: number): Promise<Uint8Array>;
+  /** Encrypts and authenticates `data` with a key that never leaves this custodian. */
+  lock(data: Uint8Array): Promise<Uint8Array>;
+  /** Reverses lock(); a blob from elsewhere or tampered is ERR_LOCK_INTEGRITY. */
+  unlock(blob: Uint8Array): Promise<Uint8Array>;
+  /** P-256 public key of a slot: 64 bytes X ‖ Y. */
+  publicKey(slot: number): Promise<Uint8Array>;
+  /** ECDSA P-256 over a 32-byte digest: raw r ‖ s (64 bytes), not low-S normalised. */
+  sign(digest: Uint8Array, slot: number): Promise<Uint8Array>;
+  /** Raw ECDH (32-byte shared X) with a slot key; ERR_UNSUPPORTED_BY_MODEL where there is none. */
+  ecdh(slot: number, peer: Uint8Array): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/** Runs calls one at a time (a module context must not be used concurrently). */
+export class SerialQueue {
+  #tail: Promise<unknown> = Promise.resolve();
+  run<T>(f: () => T | Promise<T>): Promise<T> {
+    const next = this.#tail.then(f);
+    this.#tail = next.catch(() => {});
+    return next;
+  }
+}
