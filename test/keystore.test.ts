@@ -1,6 +1,7 @@
 /**
- * One contract suite over every KeyStore backend. Today: `soft` (passphrase-locked file); the
- * `zymbit` backend joins once the simulator library in native/ is built by the test set-up. Each
+ * One contract suite over every KeyStore backend: `soft` (passphrase-locked file) and `zymbit`
+ * through the simulator library in native/ (built by the test set-up; the same koffi binding as
+ * the real module). Each
  * backend must: give random bytes, lock/unlock with a custodian-bound key (tamper and foreign blobs
  * refused with ERR_LOCK_INTEGRITY), export 64-byte P-256 slot keys, sign raw digests that verify
  * independently (@noble/curves), do ECDH that agrees with node:crypto, and refuse use after close.
@@ -11,16 +12,25 @@ import { createECDH, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { p256 } from '@noble/curves/nist.js';
 import type { KeyStore } from '../agent/keys/KeyStore.ts';
 import { SoftKeyStore } from '../agent/keys/SoftKeyStore.ts';
+import { ZymbitKeyStore } from '../agent/keys/ZymbitKeyStore.ts';
 import { rejectsError } from './helpers/assertError.ts';
 
+const SIM = fileURLToPath(new URL('../native/build/libzk_sim.so', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'capsule-keystore-'));
 let n = 0;
 
 const BACKENDS: Record<string, () => Promise<KeyStore>> = {
   soft: () => SoftKeyStore.create(join(dir, `soft-${++n}.json`), 'correct horse battery staple'),
+  zymbit: async () => {
+    process.env.ZK_SIM_STATE_DIR = mkdtempSync(join(tmpdir(), 'zk-sim-'));
+    process.env.ZK_SIM_MODEL = 'HSM6';
+    delete process.env.ZK_SIM_FAIL_OPEN;
+    return ZymbitKeyStore.open(SIM);
+  },
 };
 
 for (const [name, make] of Object.entries(BACKENDS)) {
@@ -28,7 +38,7 @@ for (const [name, make] of Object.entries(BACKENDS)) {
     const ks = await make();
     try {
       assert.is(ks.capabilities.backend, name);
-      assert.is(ks.capabilities.hardware, false, 'the soft store is not hardware');
+      assert.is(ks.capabilities.hardware, false, 'neither the soft store nor the simulator is hardware');
       const a = await ks.randomBytes(32);
       assert.is(a.length, 32);
       assert.not.equal(a, await ks.randomBytes(32));

@@ -1,0 +1,56 @@
+/**
+ * The `zymbit` KeyStore: a ZymbitModule (the real libzk_app_utils.so or the simulator, same
+ * binding) behind the async KeyStore interface, with calls serialised on the one module context.
+ * Lock blobs use the this-device-only key.
+ *
+ * Deliberately not here yet: moving the (synchronous) FFI calls onto a worker thread. They are
+ * sub-millisecond on the simulator; on a device, zkGetTime(precise) can block up to 1 s and is not
+ * used here.
+ */
+import type { Capabilities, KeyStore } from './KeyStore.ts';
+import { SerialQueue } from './KeyStore.ts';
+import { ZymbitModule } from './zymbit/ZymbitModule.ts';
+
+export class ZymbitKeyStore implements KeyStore {
+  readonly capabilities: Capabilities;
+  readonly module: ZymbitModule;
+  readonly #queue = new SerialQueue();
+
+  private constructor(module: ZymbitModule) {
+    this.module = module;
+    this.capabilities = { backend: 'zymbit', model: module.info.model, hardware: !/simulated/i.test(module.info.model), ecdh: module.info.ecdh, serial: module.info.serial };
+  }
+
+  /** `libraryPath`: defaults to CAPSULE_ZYMBIT_LIB, then Zymbit's installed library. */
+  static open(libraryPath = process.env.CAPSULE_ZYMBIT_LIB ?? '/usr/lib/libzk_app_utils.so'): ZymbitKeyStore {
+    return new ZymbitKeyStore(ZymbitModule.open(libraryPath));
+  }
+
+  randomBytes(size: number): Promise<Uint8Array> {
+    return this.#queue.run(() => this.module.randomBytes(size));
+  }
+
+  lock(data: Uint8Array): Promise<Uint8Array> {
+    return this.#queue.run(() => this.module.lock(data, false));
+  }
+
+  unlock(blob: Uint8Array): Promise<Uint8Array> {
+    return this.#queue.run(() => this.module.unlock(blob, false));
+  }
+
+  publicKey(slot: number): Promise<Uint8Array> {
+    return this.#queue.run(() => this.module.publicKey(slot));
+  }
+
+  sign(digest: Uint8Array, slot: number): Promise<Uint8Array> {
+    return this.#queue.run(() => this.module.sign(digest, slot));
+  }
+
+  ecdh(slot: number, peer: Uint8Array): Promise<Uint8Array> {
+    return this.#queue.run(() => this.module.ecdh(slot, peer));
+  }
+
+  close(): Promise<void> {
+    return this.#queue.run(() => this.module.close());
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * A Zymbit security module (or the simulator) through the raw bindings: typed results, typed
+ * errors naming the call and the library, and every library-allocated buffer copied out and freed
+ * with libc `free` before returning (counted in `freed`, so tests can prove nothing leaks).
+ * Capabilities come from the model string: ZYMKEY4/HSM4 have P-256 slots 0–2 and no ECDH;
+ * HSM6/SCM add secp256k1, generated keys and ECDH.
+ *
+ * Deliberately not here: running calls off the event loop and serialising them across callers
+ * (the KeyStore that owns a module does that), and key hierarchy or provisioning.
+ */
+import koffi from 'koffi';
+import { KeyStoreError } from '../../errors.ts';
+import { loadZkLibrary, ZK_KDF_RFC5869_SHA256, type ZkLibrary } from './zkBindings.ts';
+
+export interface ModuleInfo {
+  model: string;
+  firmware: string;
+  serial: string;
+  ecdh: boolean;
+  secp256k1: boolean;
+}
+
+export class ZymbitModule {
+  readonly #lib: ZkLibrary;
+  #ctx: unknown;
+  /** Library buffers freed so far (for leak tests: compare with the simulator's count). */
+  freed = 0;
+  readonly info: ModuleInfo;
+
+  private constructor(lib: ZkLibrary, ctx: unknown) {
+    this.#lib = lib;
+    this.#ctx = ctx;
+    const model = this.#string('zkGetModelNumberString', (o) => lib.zkGetModelNumberString(ctx, o));
+    const full = /HSM6|SCM|HSM60|ZYMKEY5/i.test(model);
+    this.info = {
+      model,
+      firmware: this.#string('zkGetFirmwareVersionString', (o) => lib.zkGetFirmwareVersionString(ctx, o)),
+      serial: this.#string('zkGetSerialNumberString', (o) => lib.zkGetSerialNumberString(ctx, o)),
+      ecdh: full,
+      secp256k1: full,
+    };
+  }
+
+  /** Opens the module through the library at `libraryPath` (the real one or the simulator). */
+  static open(libraryPath: string): ZymbitModule {
+    let lib: ZkLibrary;
+    try {
+      lib = loadZkLibrary(libraryPath);
+    } catch (cause) {
+      throw new KeyStoreError('ERR_MODULE_ABSENT', `zymbit: cannot load ${libraryPath}`, {
+        cause, hint: 'install Zymbit\'s packages (libzk_app_utils.so), or set CAPSULE_ZYMBIT_LIB to the library path',
+      });
+    }
+    const out: [unknown] = [null];
+    const rc = lib.zkOpen(out);
+    if (rc < 0 || !out[0]) {
+      throw new KeyStoreError('ERR_MODULE_ABSENT', `zymbit: zkOpen failed (${rc}) through ${libraryPath}: no security module answered`, {
+        hint: 'check the module is seated and zkifc is running (systemctl status zkifc)',
+      });
+    }
+    return new ZymbitModule(lib, out[0]);
+  }
+
+  close(): void {
+    if (this.#ctx) this.#lib.zkClose(this.#ctx);
+    this.#ctx = undefined;
+  }
+
+  randomBytes(size: number): Uint8Array {
+    if (!Number.isInteger(size) || size < 1 || size > 65536) throw new RangeError(`size: expected 1..65536, got ${size}`);
+    const out: [unknown] = [null];
+    this.#check('zkGetRandBytes', this.#lib.zkGetRandBytes(this.#live(), out, size));
+    return this.#take(out[0], size);
+  }
+
+  /** Locks `data` with the module's this-device-only key (or the shared key). */
+  lock(data: Uint8Array, shared = false): Uint8Array {
+    const out: [unknown] = [null];
+    const size: [number] = [0];
+    this.#check('zkLockDataB2B', this.#lib.zkLockDataB2B(this.#live(), data, data.length, out, size, shared));
+    return this.#take(out[0], size[0]);
+  }
+
+  /** Unlocks a blob; a tampered blob (or one from another device) is ERR_LOCK_INTEGRITY. */
+  unlock(blob: Uint8Array, shared = false): Uint8Array {
+    const out: [unknown] = [null];
+    const size: [number] = [0];
+    const rc = this.#lib.zkUnlockDataB2B(this.#live(), blob, blob.length, out, size, shared);
+    // 1 is success (as Zymbit's own Python binding treats it); 0 is an integrity failure.
+    if (rc === 1 && out[0]) return this.#take(out[0], size[0]);
+    if (out[0]) this.#free(out[0]);
+    if (rc === 0) {
+      throw new KeyStoreError('ERR_LOCK_INTEGRITY', 'zymbit: locked blob failed its integrity check (tampered, or locked by another device)', {
+        hint: 'a blob locked with this-device-only key opens only on the module that locked it',
+      });
+    }
+    throw this.#error('zkUnlockDataB2B', rc);
+  }
+
+  /** ECDSA over a 32-byte digest with a slot key: raw r ‖ s (64 bytes, as the module returns it). */
+  sign(digest: Uint8Array, slot: number): Uint8Array {
+    digest32(digest);
+    const out: [unknown] = [null];
+    const size: [number] = [0];
+    this.#check('zkGenECDSASigFromDigest', this.#lib.zkGenECDSASigFromDigest(this.#live(), digest, slot, out, size));
+    return this.#take(out[0], size[0]);
+  }
+
+  verify(digest: Uint8Array, slot: number, signature: Uint8Array): boolean {
+    digest32(digest);
+    const rc = this.#lib.zkVerifyECDSASigFromDigest(this.#live(), digest, slot, signature, signature.length);
+    if (rc < 0) throw this.#error('zkVerifyECDSASigFromDigest', rc);
+    return rc === 1;
+  }
+
+  /** A slot's public key: 64 bytes X ‖ Y. */
+  publicKey(slot: number): Uint8Array {
+    const out: [unknown] = [null];
+    const size: [number] = [0];
+    this.#check('zkExportPubKey', this.#lib.zkExportPubKey(this.#live(), out, size, slot, false));
+    return this.#take(out[0], size[0]);
+  }
+
+  generateKey(type: number): number {
+    this.#needsFull('zkGenKeyPair');
+    const slot = this.#lib.zkGenKeyPair(this.#live(), type);
+    this.#check('zkGenKeyPair', slot);
+    return slot;
+  }
+
+  removeKey(slot: number): void {
+    this.#check('zkRemoveKey', this.#lib.zkRemoveKey(this.#live(), slot, false));
+  }
+
+  slots(): number[] {
+    const max: [number] = [0];
+    const list: [unknown] = [null];
+    const size: [number] = [0];
+    this.#check('zkGetAllocSlotsList', this.#lib.zkGetAllocSlotsList(this.#live(), false, max, list, size));
+    const bytes = this.#take(list[0], size[0] * 4);
+    return [...new Int32Array(bytes.buffer, bytes.byteOffset, size[0])];
+  }
+
+  /** Raw ECDH with a slot key and a peer public key (64 bytes X ‖ Y): the 32-byte shared X. */
+  ecdh(slot: number, peer: Uint8Array): Uint8Array {
+    this.#needsFull('zkDoRawECDH');
+    const out: [unknown] = [null];
+    this.#check('zkDoRawECDH', this.#lib.zkDoRawECDH(this.#live(), slot, peer, peer.length, out));
+    return this.#take(out[0], 32);
+  }
+
+  /** ECDH then HKDF-SHA256 inside the module. */
+  ecdhHkdf(slot: number, peer: Uint8Array, salt: Uint8Array, info: Uint8Array, size: number): Uint8Array {
+    this.#needsFull('zkDoECDHAndKDF');
+    const out: [unknown] = [null];
+    this.#check('zkDoECDHAndKDF', this.#lib.zkDoECDHAndKDF(this.#live(), ZK_KDF_RFC5869_SHA256, slot, peer, peer.length, salt, salt.length, info, info.length, 0, size, out));
+    return this.#take(out[0], size);
+  }
+
+  /** The module's clock (its RTC where present), seconds since the epoch. */
+  time(): number {
+    const out: [number] = [0];
+    this.#check('zkGetTime', this.#lib.zkGetTime(this.#live(), out, false));
+    return out[0];
+  }
+
+  #live(): unknown {
+    if (!this.#ctx) throw new KeyStoreError('ERR_MODULE_CALL', 'zymbit: module is closed');
+    return this.#ctx;
+  }
+
+  #needsFull(call: string): void {
+    if (!this.info.ecdh) {
+      throw new KeyStoreError('ERR_UNSUPPORTED_BY_MODEL', `zymbit: ${call} needs an HSM6, SCM or newer; this module is ${this.info.model}`, {
+        hint: 'use the x25519 stanza (off-device) or zymbit-lock on this model',
+      });
+    }
+  }
+
+  #check(call: string, rc: number): void {
+    if (rc < 0) throw this.#error(call, rc);
+  }
+
+  #error(call: string, rc: number): KeyStoreError {
+    return new KeyStoreError('ERR_MODULE_CALL', `zymbit: ${call} failed (${rc}) through ${this.#lib.path}`);
+  }
+
+  /** Copies `size` bytes out of a library buffer and frees it. */
+  #take(ptr: unknown, size: number): Uint8Array {
+    if (!ptr) throw new KeyStoreError('ERR_MODULE_CALL', `zymbit: the library returned no buffer (expected ${size} bytes)`);
+    try {
+      return size > 0 ? koffiDecode(ptr, size) : new Uint8Array(0);
+    } finally {
+      this.#free(ptr);
+    }
+  }
+
+  #free(ptr: unknown): void {
+    this.#lib.free(ptr);
+    this.freed++;
+  }
+
+  #string(call: string, f: (out: [unknown]) => number): string {
+    const out: [unknown] = [null];
+    this.#check(call, f(out));
+    try {
+      return koffiString(out[0]);
+    } finally {
+      this.#free(out[0]);
+    }
+  }
+}
+
+function koffiDecode(ptr: unknown, size: number): Uint8Array {
+  return Uint8Array.from(koffi.decode(ptr, koffi.array('uint8_t', size)) as Uint8Array);
+}
+function koffiString(ptr: unknown): string {
+  return koffi.decode(ptr, 'char', -1) as string;
+}
+
+function digest32(d: Uint8Array): void {
+  if (!(d instanceof Uint8Array) || d.length !== 32) throw new TypeError(`digest: expected 32 bytes, got ${d instanceof Uint8Array ? d.length : typeof d}`);
+}
