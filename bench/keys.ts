@@ -17,15 +17,15 @@ process.env.ZK_SIM_STATE_DIR = mkdtempSync(join(tmpdir(), 'zk-bench-'));
 process.env.ZK_SIM_MODEL = 'HSM6';
 const m = ZymbitModule.open(LIB);
 
-const median = (f: () => unknown, n = 2000) => {
-  for (let i = 0; i < 200; i++) f();
+const median = async (f: () => unknown, n = 2000) => {
+  for (let i = 0; i < 200; i++) await f();
   const xs: number[] = [];
-  for (let i = 0; i < n; i++) { const t = performance.now(); f(); xs.push(performance.now() - t); }
+  for (let i = 0; i < n; i++) { const t = performance.now(); await f(); xs.push(performance.now() - t); }
   return +(xs.sort((a, b) => a - b)[n >> 1]! * 1000).toFixed(1);
 };
 
 const data = randomBytes(64);
-const blob = m.lock(data);
+const blob = await m.lock(data);
 const key = randomBytes(32);
 const sealed = (() => { const n = randomBytes(12); const c = createCipheriv('aes-256-gcm', key, n); return { n, ct: Buffer.concat([c.update(data), c.final()]), tag: c.getAuthTag() }; })();
 const digest = randomBytes(32);
@@ -36,12 +36,12 @@ const mine = createECDH('prime256v1');
 mine.generateKeys();
 
 const rows = [
-  ['lock 64 B', median(() => m.lock(data)), 'AES-256-GCM encrypt', median(() => { const c = createCipheriv('aes-256-gcm', key, randomBytes(12)); c.update(data); c.final(); c.getAuthTag(); })],
-  ['unlock 64 B', median(() => m.unlock(blob)), 'AES-256-GCM decrypt', median(() => { const d = createDecipheriv('aes-256-gcm', key, sealed.n); d.setAuthTag(sealed.tag); d.update(sealed.ct); d.final(); })],
-  ['sign digest (P-256)', median(() => m.sign(digest, 0)), 'crypto.sign P-256', median(() => sign('sha256', digest, privateKey))],
-  ['ECDH (P-256)', median(() => m.ecdh(0, peer.getPublicKey().subarray(1))), 'ECDH computeSecret', median(() => mine.computeSecret(peer.getPublicKey()))],
+  ['lock 64 B', await median(() => m.lock(data)), 'AES-256-GCM encrypt', await median(() => { const c = createCipheriv('aes-256-gcm', key, randomBytes(12)); c.update(data); c.final(); c.getAuthTag(); })],
+  ['unlock 64 B', await median(() => m.unlock(blob)), 'AES-256-GCM decrypt', await median(() => { const d = createDecipheriv('aes-256-gcm', key, sealed.n); d.setAuthTag(sealed.tag); d.update(sealed.ct); d.final(); })],
+  ['sign digest (P-256)', await median(() => m.sign(digest, 0)), 'crypto.sign P-256', await median(() => sign('sha256', digest, privateKey))],
+  ['ECDH (P-256)', await median(() => m.ecdh(0, peer.getPublicKey().subarray(1))), 'ECDH computeSecret', await median(() => mine.computeSecret(peer.getPublicKey()))],
 ] as const;
-m.close();
+await m.close();
 
 console.log('\nkey custody: Zymbit FFI (simulator through koffi) vs node:crypto, medians of 2000');
 console.log('| operation | FFI | node:crypto | ratio |');

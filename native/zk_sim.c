@@ -842,8 +842,17 @@ int zkDoECDHAndKDF(zkCTX c, ZK_ECDH_KDF_TYPE kdf_type, int slot, const uint8_t* 
 }
 
 int zkGetTime(zkCTX c, uint32_t* epoch_time_sec, bool precise_time) {
-    (void)precise_time;
     if (get_ctx(c) == NULL || epoch_time_sec == NULL) return -1;
+    if (precise_time) {
+        /* The real module may block up to 1 s waiting for the next RTC second; the simulator
+         * blocks ZK_SIM_PRECISE_MS (default 0) so tests can prove callers stay off the event loop. */
+        const char* ms = getenv("ZK_SIM_PRECISE_MS");
+        long n = ms ? strtol(ms, NULL, 10) : 0;
+        if (n > 0 && n <= 5000) {
+            struct timespec ts = { n / 1000, (n % 1000) * 1000000L };
+            nanosleep(&ts, NULL);
+        }
+    }
     time_t now = time(NULL);
     if (now == (time_t)-1) return -1;
     *epoch_time_sec = (uint32_t)now;

@@ -3,9 +3,10 @@
  * binding) behind the async KeyStore interface, with calls serialised on the one module context.
  * Lock blobs use the this-device-only key.
  *
- * Deliberately not here yet: moving the (synchronous) FFI calls onto a worker thread. They are
- * sub-millisecond on the simulator; on a device, zkGetTime(precise) can block up to 1 s and is not
- * used here.
+ * The module runs each library call on a koffi worker thread, so the event loop never waits on
+ * the hardware; this queue keeps those calls one at a time on the single context.
+ *
+ * Deliberately not here: the key hierarchy (agent/keys/hierarchy.ts) and provisioning.
  */
 import type { Capabilities, KeyStore } from './KeyStore.ts';
 import { SerialQueue } from './KeyStore.ts';

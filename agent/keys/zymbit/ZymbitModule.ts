@@ -5,8 +5,12 @@
  * Capabilities come from the model string: ZYMKEY4/HSM4 have P-256 slots 0–2 and no ECDH;
  * HSM6/SCM add secp256k1, generated keys and ECDH.
  *
- * Deliberately not here: running calls off the event loop and serialising them across callers
- * (the KeyStore that owns a module does that), and key hierarchy or provisioning.
+ * Every call after open() runs on koffi's worker threads (`fn.async`), so a module that blocks
+ * (zkGetTime precise can take 1 s; an I2C bus hiccup longer) never stalls the event loop. Opening
+ * reads the model, firmware and serial synchronously: it happens once, at start.
+ *
+ * Deliberately not here: serialising calls across callers (the KeyStore that owns a module does
+ * that: one context must not be used concurrently), and key hierarchy or provisioning.
  */
 import koffi from 'koffi';
 import { KeyStoreError } from '../../errors.ts';
@@ -61,31 +65,32 @@ export class ZymbitModule {
     return new ZymbitModule(lib, out[0]);
   }
 
-  close(): void {
-    if (this.#ctx) this.#lib.zkClose(this.#ctx);
+  async close(): Promise<void> {
+    const ctx = this.#ctx;
     this.#ctx = undefined;
+    if (ctx) await this.#call('zkClose', ctx);
   }
 
-  randomBytes(size: number): Uint8Array {
+  async randomBytes(size: number): Promise<Uint8Array> {
     if (!Number.isInteger(size) || size < 1 || size > 65536) throw new RangeError(`size: expected 1..65536, got ${size}`);
     const out: [unknown] = [null];
-    this.#check('zkGetRandBytes', this.#lib.zkGetRandBytes(this.#live(), out, size));
+    this.#check('zkGetRandBytes', await this.#call('zkGetRandBytes', this.#live(), out, size));
     return this.#take(out[0], size);
   }
 
   /** Locks `data` with the module's this-device-only key (or the shared key). */
-  lock(data: Uint8Array, shared = false): Uint8Array {
+  async lock(data: Uint8Array, shared = false): Promise<Uint8Array> {
     const out: [unknown] = [null];
     const size: [number] = [0];
-    this.#check('zkLockDataB2B', this.#lib.zkLockDataB2B(this.#live(), data, data.length, out, size, shared));
+    this.#check('zkLockDataB2B', await this.#call('zkLockDataB2B', this.#live(), data, data.length, out, size, shared));
     return this.#take(out[0], size[0]);
   }
 
   /** Unlocks a blob; a tampered blob (or one from another device) is ERR_LOCK_INTEGRITY. */
-  unlock(blob: Uint8Array, shared = false): Uint8Array {
+  async unlock(blob: Uint8Array, shared = false): Promise<Uint8Array> {
     const out: [unknown] = [null];
     const size: [number] = [0];
-    const rc = this.#lib.zkUnlockDataB2B(this.#live(), blob, blob.length, out, size, shared);
+    const rc = await this.#call('zkUnlockDataB2B', this.#live(), blob, blob.length, out, size, shared);
     // 1 is success (as Zymbit's own Python binding treats it); 0 is an integrity failure.
     if (rc === 1 && out[0]) return this.#take(out[0], size[0]);
     if (out[0]) this.#free(out[0]);
@@ -98,70 +103,78 @@ export class ZymbitModule {
   }
 
   /** ECDSA over a 32-byte digest with a slot key: raw r ‖ s (64 bytes, as the module returns it). */
-  sign(digest: Uint8Array, slot: number): Uint8Array {
+  async sign(digest: Uint8Array, slot: number): Promise<Uint8Array> {
     digest32(digest);
     const out: [unknown] = [null];
     const size: [number] = [0];
-    this.#check('zkGenECDSASigFromDigest', this.#lib.zkGenECDSASigFromDigest(this.#live(), digest, slot, out, size));
+    this.#check('zkGenECDSASigFromDigest', await this.#call('zkGenECDSASigFromDigest', this.#live(), digest, slot, out, size));
     return this.#take(out[0], size[0]);
   }
 
-  verify(digest: Uint8Array, slot: number, signature: Uint8Array): boolean {
+  async verify(digest: Uint8Array, slot: number, signature: Uint8Array): Promise<boolean> {
     digest32(digest);
-    const rc = this.#lib.zkVerifyECDSASigFromDigest(this.#live(), digest, slot, signature, signature.length);
+    const rc = await this.#call('zkVerifyECDSASigFromDigest', this.#live(), digest, slot, signature, signature.length);
     if (rc < 0) throw this.#error('zkVerifyECDSASigFromDigest', rc);
     return rc === 1;
   }
 
   /** A slot's public key: 64 bytes X ‖ Y. */
-  publicKey(slot: number): Uint8Array {
+  async publicKey(slot: number): Promise<Uint8Array> {
     const out: [unknown] = [null];
     const size: [number] = [0];
-    this.#check('zkExportPubKey', this.#lib.zkExportPubKey(this.#live(), out, size, slot, false));
+    this.#check('zkExportPubKey', await this.#call('zkExportPubKey', this.#live(), out, size, slot, false));
     return this.#take(out[0], size[0]);
   }
 
-  generateKey(type: number): number {
+  async generateKey(type: number): Promise<number> {
     this.#needsFull('zkGenKeyPair');
-    const slot = this.#lib.zkGenKeyPair(this.#live(), type);
+    const slot = await this.#call('zkGenKeyPair', this.#live(), type);
     this.#check('zkGenKeyPair', slot);
     return slot;
   }
 
-  removeKey(slot: number): void {
-    this.#check('zkRemoveKey', this.#lib.zkRemoveKey(this.#live(), slot, false));
+  async removeKey(slot: number): Promise<void> {
+    this.#check('zkRemoveKey', await this.#call('zkRemoveKey', this.#live(), slot, false));
   }
 
-  slots(): number[] {
+  async slots(): Promise<number[]> {
     const max: [number] = [0];
     const list: [unknown] = [null];
     const size: [number] = [0];
-    this.#check('zkGetAllocSlotsList', this.#lib.zkGetAllocSlotsList(this.#live(), false, max, list, size));
+    this.#check('zkGetAllocSlotsList', await this.#call('zkGetAllocSlotsList', this.#live(), false, max, list, size));
     const bytes = this.#take(list[0], size[0] * 4);
     return [...new Int32Array(bytes.buffer, bytes.byteOffset, size[0])];
   }
 
   /** Raw ECDH with a slot key and a peer public key (64 bytes X ‖ Y): the 32-byte shared X. */
-  ecdh(slot: number, peer: Uint8Array): Uint8Array {
+  async ecdh(slot: number, peer: Uint8Array): Promise<Uint8Array> {
     this.#needsFull('zkDoRawECDH');
     const out: [unknown] = [null];
-    this.#check('zkDoRawECDH', this.#lib.zkDoRawECDH(this.#live(), slot, peer, peer.length, out));
+    this.#check('zkDoRawECDH', await this.#call('zkDoRawECDH', this.#live(), slot, peer, peer.length, out));
     return this.#take(out[0], 32);
   }
 
   /** ECDH then HKDF-SHA256 inside the module. */
-  ecdhHkdf(slot: number, peer: Uint8Array, salt: Uint8Array, info: Uint8Array, size: number): Uint8Array {
+  async ecdhHkdf(slot: number, peer: Uint8Array, salt: Uint8Array, info: Uint8Array, size: number): Promise<Uint8Array> {
     this.#needsFull('zkDoECDHAndKDF');
     const out: [unknown] = [null];
-    this.#check('zkDoECDHAndKDF', this.#lib.zkDoECDHAndKDF(this.#live(), ZK_KDF_RFC5869_SHA256, slot, peer, peer.length, salt, salt.length, info, info.length, 0, size, out));
+    this.#check('zkDoECDHAndKDF', await this.#call('zkDoECDHAndKDF', this.#live(), ZK_KDF_RFC5869_SHA256, slot, peer, peer.length, salt, salt.length, info, info.length, 0, size, out));
     return this.#take(out[0], size);
   }
 
-  /** The module's clock (its RTC where present), seconds since the epoch. */
-  time(): number {
+  /** The module's clock (its RTC where present), seconds since the epoch; `precise` may block up to 1 s. */
+  async time(precise = false): Promise<number> {
     const out: [number] = [0];
-    this.#check('zkGetTime', this.#lib.zkGetTime(this.#live(), out, false));
+    this.#check('zkGetTime', await this.#call('zkGetTime', this.#live(), out, precise));
     return out[0];
+  }
+
+  /** One library call on a koffi worker thread; resolves with its int result. */
+  #call(name: keyof ZkLibrary, ...args: unknown[]): Promise<number> {
+    const fn = this.#lib[name] as unknown as { async: (...a: unknown[]) => void };
+    return new Promise((resolve, reject) => {
+      fn.async(...args, (err: unknown, rc: number) => (err ? reject(new KeyStoreError('ERR_MODULE_CALL', `zymbit: ${name} could not be called through ${this.#lib.path}`, { cause: err })) : resolve(rc)));
+    });
   }
 
   #live(): unknown {
