@@ -25,10 +25,11 @@ export type CapsuleErrorCode =
   | 'ERR_LOGIC_HASH_MISMATCH'
   | 'ERR_PAYLOAD_SIZE';
 
-export type KeyErrorCode = 'ERR_BAD_IDENTITY' | 'ERR_BAD_RECIPIENT' | 'ERR_NO_IDENTITY';
+export type KeyErrorCode = 'ERR_BAD_IDENTITY' | 'ERR_BAD_RECIPIENT' | 'ERR_NO_IDENTITY' | 'ERR_BAD_MNEMONIC' | 'ERR_LOCKED_ELSEWHERE';
 export type UsageErrorCode = 'ERR_USAGE' | 'ERR_BAD_PARAMS' | 'ERR_REFUSE_TTY' | 'ERR_OUTPUT_EXISTS';
 export type IoErrorCode = 'ERR_IO' | 'ERR_NOT_FOUND';
 export type KeyStoreErrorCode = 'ERR_MODULE_ABSENT' | 'ERR_MODULE_CALL' | 'ERR_LOCK_INTEGRITY' | 'ERR_UNSUPPORTED_BY_MODEL';
+export type GuardianErrorCode = 'ERR_NO_GUARDIAN' | 'ERR_GUARDIAN_EXISTS' | 'ERR_GUARDIAN_MISMATCH' | 'ERR_NOT_CONFIRMED' | 'ERR_PROVISIONING';
 export type SandboxErrorCode =
   | 'ERR_INVALID_MODULE'
   | 'ERR_OUT_OF_FUEL'
@@ -96,6 +97,15 @@ export class KeyStoreError extends DceError {
   override readonly name = 'KeyStoreError';
   declare readonly code: KeyStoreErrorCode;
   constructor(code: KeyStoreErrorCode, message: string, options: Options = {}) {
+    super(code, message, options);
+  }
+}
+
+/** The guardian's own state: absent, already there, belonging to another module, not confirmed. */
+export class GuardianError extends DceError {
+  override readonly name = 'GuardianError';
+  declare readonly code: GuardianErrorCode;
+  constructor(code: GuardianErrorCode, message: string, options: Options = {}) {
     super(code, message, options);
   }
 }

@@ -3,15 +3,18 @@
  * implies (SPEC.md §9). Works on any slicing of the input — a whole buffer, stream pieces, or one
  * byte at a time — with one copy at most per chunk.
  *
- * It checks everything that needs no key: preamble, canonical header, owner signature, stanza
+ * It checks everything that needs no key: preamble, canonical header, owner and guardian signatures, stanza
  * well-formedness, chunk layout, truncation and trailing data. Errors are sticky. Deliberately not
  * here: decryption (CapsuleOpener.ts) and I/O.
  */
 import { CapsuleFormatError } from '../errors.ts';
 import { verifyOwnerSignature } from '../crypto/identity.ts';
 import { sha256 } from '../crypto/kdf.ts';
+import { checkGuardianSignature } from '../crypto/guardianSignature.ts';
+import { checkLockStanza } from '../crypto/lockStanza.ts';
+import { checkP256Stanza } from '../crypto/p256Stanza.ts';
 import { checkX25519Stanza } from '../crypto/x25519Stanza.ts';
-import { PREAMBLE_SIZE, STANZA_X25519, TAG_SIZE } from '../format/constants.ts';
+import { PREAMBLE_SIZE, STANZA_LOCK, STANZA_P256, STANZA_X25519, TAG_SIZE } from '../format/constants.ts';
 import { decodeHeader, signedMessage, type CapsuleHeader } from '../format/header.ts';
 import { capsuleLength, chunkCount, plainChunkSize } from '../format/layout.ts';
 import { decodePreamble } from '../format/preamble.ts';
@@ -159,14 +162,17 @@ export class CapsuleReader {
   }
 }
 
-/** Key-free checks on a decoded header: owner signature and stanza well-formedness. */
+/** Key-free checks on a decoded header: owner and guardian signatures, stanza well-formedness. */
 export function checkHeaderOffline(header: CapsuleHeader): void {
   if (header.signature) {
     if (!verifyOwnerSignature(header.signature, signedMessage(header), header.owner!)) {
       throw new CapsuleFormatError('ERR_BAD_SIGNATURE', 'header.signature: does not verify against header.owner (Ed25519)');
     }
   }
+  checkGuardianSignature(header);
   header.stanzas.forEach((s, i) => {
     if (s.type === STANZA_X25519) checkX25519Stanza(s, i);
+    else if (s.type === STANZA_P256) checkP256Stanza(s, i);
+    else if (s.type === STANZA_LOCK) checkLockStanza(s, i);
   });
 }

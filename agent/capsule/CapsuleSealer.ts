@@ -4,16 +4,21 @@
  *
  * The header must name the payload's size and digest before the first chunk, so use is:
  * `digestPrefix` (hash it before the plaintext) → `begin(size, digest)` → `push()`… → `end()`.
- * Single-use; the file key is wiped once the payload key and stanzas exist. Deliberately not here:
- * getting size and digest out of a stream (seal.ts) and I/O.
+ * Single-use; the file key is wiped once the payload key and stanzas exist. With a `lock` (a
+ * zymbit-lock stanza) or a `guardian` signer, whose module calls are asynchronous, use `start()`
+ * instead of `begin()`. Deliberately not here: getting size and digest out of a stream (seal.ts)
+ * and I/O.
  */
 import { randomBytes } from 'node:crypto';
 import { CapsuleFormatError } from '../errors.ts';
-import { ownerPublicKey, parseRecipient, signWithOwner, type Identity } from '../crypto/identity.ts';
+import { signAsGuardian, type HeaderSigner } from '../crypto/guardianSignature.ts';
+import { ownerPublicKey, signWithOwner, type Identity } from '../crypto/identity.ts';
+import { wrapLock, type Locker } from '../crypto/lockStanza.ts';
+import { isP256Point } from '../crypto/p256.ts';
+import { parseAnyRecipient, wrapTo } from '../crypto/recipients.ts';
 import { deriveCommitmentSalt, derivePayloadKey, sha256 } from '../crypto/kdf.ts';
 import { wipe } from '../crypto/secrets.ts';
 import { StreamSealer } from '../crypto/StreamCipher.ts';
-import { wrapX25519 } from '../crypto/x25519Stanza.ts';
 import {
   CAPSULE_ID_SIZE, CHUNK_SIZE, CIPHER_AES_256_GCM_STREAM, DIGEST_SALTED_SHA256, DIGEST_SHA256, FILE_KEY_SIZE,
   FORMAT_VERSION, MAX_HEADER_SIZE, MAX_PAYLOAD_SIZE, MAX_STANZAS,
@@ -22,8 +27,15 @@ import { decodeHeader, encodeHeader, signedMessage, type CapsuleHeader, type Log
 import { encodePreamble } from '../format/preamble.ts';
 
 export interface SealOptions {
-  /** Guardian recipients (`age1…`): each gets an x25519 stanza. At least one. */
+  /**
+   * Recipients: `age1…` gets an x25519 stanza, `capsule-ecdh1…` a p256-ecdh stanza. At least one,
+   * unless `lock` is given.
+   */
   recipients: string[];
+  /** The guardian's module: adds a zymbit-lock stanza (only that module can open it). Needs start(). */
+  lock?: Locker;
+  /** The guardian's slot key: signs the header (keys 9 and 10). Needs start(). */
+  guardian?: HeaderSigner;
   /** The unlock logic: SHA-256 of the module (or the module bytes), optional binary CID and CBOR params. */
   logic: LogicRef;
   /** Signs the header as owner (Ed25519 key derived from this identity). */
@@ -53,6 +65,7 @@ export class CapsuleSealer {
   #pending: Buffer;
   #fill = 0;
   #header: CapsuleHeader | undefined;
+  #started_ = false;
 
   constructor(options: SealOptions) {
     validate(options);
@@ -79,22 +92,52 @@ export class CapsuleSealer {
     return this.#prefix;
   }
 
-  /** Fixes size and digest; returns preamble ‖ header. */
+  /** Fixes size and digest; returns preamble ‖ header. For `lock` or `guardian`, use start(). */
   begin(size: number, digest: Uint8Array): Uint8Array {
-    if (!this.#fileKey) throw new Error('CapsuleSealer: begin() called twice (single-use object)');
+    if (this.#opts.lock || this.#opts.guardian) throw new Error('CapsuleSealer: options lock and guardian need start() (module calls are asynchronous)');
+    const header = this.#draft(size, digest);
+    try {
+      if (this.#opts.owner) header.signature = signWithOwner(this.#opts.owner, signedMessage(header));
+      return this.#emit(header);
+    } finally {
+      this.#wipeKeys();
+    }
+  }
+
+  /** begin(), with the module's stanza and signature: returns preamble ‖ header. */
+  async start(size: number, digest: Uint8Array): Promise<Uint8Array> {
+    const header = this.#draft(size, digest);
+    try {
+      const o = this.#opts;
+      if (o.lock) header.stanzas.push(await wrapLock(this.#fileKey!, this.#id, o.lock));
+      if (o.owner) header.signature = signWithOwner(o.owner, signedMessage(header));
+      if (o.guardian) header.guardianSignature = await signAsGuardian(header, o.guardian);
+      return this.#emit(header);
+    } finally {
+      this.#wipeKeys();
+    }
+  }
+
+  #draft(size: number, digest: Uint8Array): CapsuleHeader {
+    if (!this.#fileKey || this.#started_) throw new Error('CapsuleSealer: begin()/start() called twice (single-use object)');
+    this.#started_ = true;
     if (!Number.isSafeInteger(size) || size < 0 || size > MAX_PAYLOAD_SIZE) {
+      this.#wipeKeys();
       throw new RangeError(`size: expected an integer in 0..2^53-1, got ${size}`);
     }
-    if (!(digest instanceof Uint8Array) || digest.length !== 32) throw new TypeError('digest: expected a 32-byte SHA-256');
+    if (!(digest instanceof Uint8Array) || digest.length !== 32) {
+      this.#wipeKeys();
+      throw new TypeError('digest: expected a 32-byte SHA-256');
+    }
     const o = this.#opts;
     const fileKey = this.#fileKey;
-    let payloadKey: Uint8Array | undefined;
     try {
-      const header: CapsuleHeader = {
+      return {
         version: FORMAT_VERSION,
         id: this.#id,
         created: Math.floor((o.created ?? new Date()).getTime() / 1000),
         owner: o.owner ? ownerPublicKey(o.owner) : undefined,
+        guardian: o.guardian ? Uint8Array.from(o.guardian.publicKey) : undefined,
         logic: o.logic,
         payload: {
           size,
@@ -103,17 +146,18 @@ export class CapsuleSealer {
           digestAlg: o.digest === 'salted-sha256' ? DIGEST_SALTED_SHA256 : DIGEST_SHA256,
           digest: Uint8Array.from(digest),
         },
-        stanzas: o.recipients.map((r) => {
-          const ephemeral = this.#random(32);
-          try {
-            return wrapX25519(fileKey, parseRecipient(r), this.#id, ephemeral);
-          } finally {
-            ephemeral.fill(0);
-          }
-        }),
+        stanzas: o.recipients.map((r) => wrapTo(parseAnyRecipient(r), fileKey, this.#id, o.random ? this.#random : undefined)),
         extensions: o.extensions ?? new Map(),
       };
-      if (o.owner) header.signature = signWithOwner(o.owner, signedMessage(header));
+    } catch (e) {
+      this.#wipeKeys();
+      throw e;
+    }
+  }
+
+  #emit(header: CapsuleHeader): Uint8Array {
+    let payloadKey: Uint8Array | undefined;
+    try {
       const body = encodeHeader(header);
       if (body.length > MAX_HEADER_SIZE) {
         throw new RangeError(`header: encodes to ${body.length} bytes, above the ${MAX_HEADER_SIZE}-byte cap (fewer recipients or smaller params)`);
@@ -123,15 +167,19 @@ export class CapsuleSealer {
       const out = new Uint8Array(16 + body.length);
       out.set(encodePreamble(body.length), 0);
       out.set(body, 16);
-      payloadKey = derivePayloadKey(fileKey, this.#id);
+      payloadKey = derivePayloadKey(this.#fileKey!, this.#id);
       this.#stream = new StreamSealer(payloadKey, sha256(out));
       this.#header = header;
-      this.#size = size;
+      this.#size = header.payload.size;
       return out;
     } finally {
-      wipe(fileKey, payloadKey, this.#prefix);
-      this.#fileKey = undefined;
+      wipe(payloadKey);
     }
+  }
+
+  #wipeKeys(): void {
+    wipe(this.#fileKey, this.#prefix);
+    this.#fileKey = undefined;
   }
 
   /**
@@ -188,13 +236,20 @@ export class CapsuleSealer {
 
 function validate(o: SealOptions): void {
   if (typeof o !== 'object' || o === null) throw new TypeError('options: expected an object');
-  if (!Array.isArray(o.recipients) || o.recipients.length === 0) {
-    throw new TypeError('options.recipients: expected at least one age1… recipient');
+  if (!Array.isArray(o.recipients) || (o.recipients.length === 0 && !o.lock)) {
+    throw new TypeError('options.recipients: expected at least one age1… or capsule-ecdh1… recipient (or a lock)');
   }
-  if (o.recipients.length > MAX_STANZAS) {
-    throw new RangeError(`options.recipients: expected at most ${MAX_STANZAS}, got ${o.recipients.length}`);
+  const stanzas = o.recipients.length + (o.lock ? 1 : 0);
+  if (stanzas > MAX_STANZAS) {
+    throw new RangeError(`options.recipients: expected at most ${MAX_STANZAS} stanzas in all, got ${stanzas}`);
   }
-  for (const r of o.recipients) parseRecipient(r);
+  for (const r of o.recipients) parseAnyRecipient(r);
+  if (o.lock !== undefined && (typeof o.lock.lock !== 'function' || typeof o.lock.unlock !== 'function')) {
+    throw new TypeError('options.lock: expected a Locker (lock(), unlock())');
+  }
+  if (o.guardian !== undefined && (!(o.guardian.publicKey instanceof Uint8Array) || !isP256Point(o.guardian.publicKey) || typeof o.guardian.sign !== 'function')) {
+    throw new TypeError('options.guardian: expected { publicKey: 33-byte compressed P-256, sign(digest) }');
+  }
   if (!(o.logic?.hash instanceof Uint8Array) || o.logic.hash.length !== 32) {
     throw new TypeError('options.logic.hash: expected the 32-byte SHA-256 of the logic module');
   }

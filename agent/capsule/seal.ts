@@ -84,7 +84,7 @@ async function* sealChunks(input: ByteSource, options: SealRunOptions, onId?: (i
       replay = () => s.replay(signal);
     }
 
-    yield sealer.begin(size, digest);
+    yield await sealer.start(size, digest);
     let done = 0;
       for await (const piece of replay()) {
       for (const c of sealer.push(piece)) yield c;

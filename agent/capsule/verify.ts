@@ -1,7 +1,8 @@
 /**
  * `verify()`: everything about a capsule that can be checked offline, with no key — preamble,
- * deterministic header, owner signature, stanza well-formedness, chunk layout and exact total length,
- * and, given the module, the unlock logic's SHA-256.
+ * deterministic header, owner and guardian signatures, stanza well-formedness, chunk layout and exact
+ * total length, given the module the unlock logic's SHA-256, and given a guardian's published key
+ * that this guardian signed the header.
  *
  * A regular file's length comes from stat(), so verifying a large capsule does not read its payload.
  * Deliberately not here: payload authenticity (needs the key: decrypt) and logic evaluation.
@@ -9,6 +10,7 @@
 import { CapsuleFormatError } from '../errors.ts';
 import { sha256 } from '../crypto/kdf.ts';
 import { constantTimeEqual } from '../crypto/secrets.ts';
+import { encodeP256Key, GUARDIAN_KEY_HRP } from '../crypto/p256.ts';
 import { bytesOf, fileSize, isPath, type ByteSource } from '../io/sources.ts';
 import { CapsuleReader, type ParsedHeader } from './CapsuleReader.ts';
 import { readHeader } from './inspect.ts';
@@ -16,6 +18,8 @@ import { readHeader } from './inspect.ts';
 export interface VerifyOptions {
   /** The Wasm module's bytes: checked against header.logic.hash. */
   logic?: Uint8Array;
+  /** A guardian's signing key (33-byte compressed P-256, `capsule-guardian1…` decoded): the header must carry its signature. */
+  guardianKey?: Uint8Array;
   signal?: AbortSignal;
 }
 
@@ -45,6 +49,16 @@ export async function verify(capsule: ByteSource, options: VerifyOptions = {}): 
   const h = parsed.header;
   checks.push('preamble', 'header is deterministic CBOR', 'header fields');
   checks.push(h.signature ? 'owner signature (Ed25519)' : 'unsigned (no owner signature)');
+  if (h.guardian) checks.push('guardian signature (ECDSA P-256, low S)');
+  if (options.guardianKey) {
+    if (!h.guardian) {
+      throw new CapsuleFormatError('ERR_BAD_SIGNATURE', 'header.guardian: absent, but a guardian key was given: this capsule was not sealed (signed) by a guardian');
+    }
+    if (!constantTimeEqual(h.guardian, options.guardianKey)) {
+      throw new CapsuleFormatError('ERR_BAD_SIGNATURE', `header.guardian: signed by ${encodeP256Key(GUARDIAN_KEY_HRP, h.guardian)}, not by the given guardian key`);
+    }
+    checks.push('signed by the given guardian key');
+  }
   checks.push(`${h.stanzas.length} key stanza(s) well-formed`);
   checks.push(`length ${parsed.totalLength} bytes = header + ${h.payload.size} payload bytes in chunks`);
   if (options.logic) {

@@ -36,6 +36,8 @@ export const H = {
   payload: 6,
   stanzas: 7,
   signature: 8,
+  guardian: 9,
+  guardianSignature: 10,
 } as const;
 export const LOGIC = { hash: 1, cid: 2, params: 3 } as const;
 export const PAYLOAD = { size: 1, chunkSize: 2, cipher: 3, digestAlg: 4, digest: 5 } as const;
@@ -51,6 +53,20 @@ export const LABEL_X25519_STANZA = 'capsule/v1 x25519';
 export const LABEL_OWNER_ED25519 = 'capsule/v1 owner ed25519';
 /** Domain separator prefixed to the bytes an owner signs. */
 export const LABEL_HEADER_SIGNATURE = 'capsule/v1 header signature';
+/** Domain separator prefixed to the bytes a guardian signs (SHA-256 of them, ECDSA P-256). */
+export const LABEL_GUARDIAN_SIGNATURE = 'capsule/v1 guardian signature';
+export const LABEL_P256_STANZA = 'capsule/v1 p256-ecdh';
+/** Prefix of what a zymbit-lock stanza locks: label ‖ 00 ‖ id ‖ file key. */
+export const LABEL_LOCK_STANZA = 'capsule/v1 zymbit-lock';
+/** Guardian key hierarchy (SPEC.md §8.2): HKDF labels applied to the BIP39 seed. */
+export const LABEL_GUARDIAN_X25519 = 'capsule/v1 guardian x25519';
+export const LABEL_GUARDIAN_P256 = 'capsule/v1 guardian p256';
 
 export const STANZA_X25519 = 'x25519';
 export const X25519_STANZA_BODY_SIZE = 32 + FILE_KEY_SIZE + TAG_SIZE;
+export const STANZA_P256 = 'p256-ecdh';
+/** Compressed ephemeral point (33) ‖ encrypted file key ‖ tag. */
+export const P256_STANZA_BODY_SIZE = 33 + FILE_KEY_SIZE + TAG_SIZE;
+export const STANZA_LOCK = 'zymbit-lock';
+/** Compressed SEC1 P-256 public key: the guardian key (header key 9) and P-256 recipients. */
+export const P256_PUBLIC_KEY_SIZE = 33;

@@ -10,7 +10,7 @@ import { CapsuleFormatError } from '../errors.ts';
 import { decodeCanonical, encodeCanonical } from './cbor.ts';
 import {
   CAPSULE_ID_SIZE, CHUNK_SIZE, CIPHER_AES_256_GCM_STREAM, DIGEST_SALTED_SHA256, DIGEST_SHA256, FORMAT_VERSION, H,
-  LABEL_HEADER_SIGNATURE, LOGIC, MAX_CID_SIZE, MAX_CREATED, MAX_PARAMS_SIZE, MAX_PAYLOAD_SIZE, MAX_STANZAS, MAX_STANZA_BODY, PAYLOAD,
+  LABEL_GUARDIAN_SIGNATURE, LABEL_HEADER_SIGNATURE, LOGIC, P256_PUBLIC_KEY_SIZE, MAX_CID_SIZE, MAX_CREATED, MAX_PARAMS_SIZE, MAX_PAYLOAD_SIZE, MAX_STANZAS, MAX_STANZA_BODY, PAYLOAD,
 } from './constants.ts';
 
 export interface LogicRef {
@@ -47,6 +47,10 @@ export interface CapsuleHeader {
   payload: PayloadInfo;
   stanzas: Stanza[];
   signature?: Uint8Array;
+  /** The sealing guardian's P-256 key (33 bytes, compressed SEC1); comes with guardianSignature. */
+  guardian?: Uint8Array;
+  /** ECDSA P-256 raw r ‖ s, low S, over SHA-256(guardianSignedMessage). */
+  guardianSignature?: Uint8Array;
   /** Negative-keyed extension fields, kept so that re-encoding is byte-identical. */
   extensions: Map<number, unknown>;
 }
@@ -54,20 +58,32 @@ export interface CapsuleHeader {
 const STANZA_TYPE = /^[a-z0-9-]{1,32}$/;
 
 export function encodeHeader(h: CapsuleHeader): Uint8Array {
-  return encodeCanonical(toMap(h, true));
+  return encodeCanonical(toMap(h, 'all'));
 }
 
-/** The exact bytes an owner signs: label ‖ 0x00 ‖ header encoded without key 8. */
+/** The exact bytes an owner signs: label ‖ 0x00 ‖ header encoded without keys 8 and 10. */
 export function signedMessage(h: CapsuleHeader): Uint8Array {
-  const label = new TextEncoder().encode(LABEL_HEADER_SIGNATURE);
-  const body = encodeCanonical(toMap(h, false));
-  const out = new Uint8Array(label.length + 1 + body.length);
-  out.set(label, 0);
-  out.set(body, label.length + 1);
+  return labelled(LABEL_HEADER_SIGNATURE, encodeCanonical(toMap(h, 'owner')));
+}
+
+/**
+ * The exact bytes a guardian signs (their SHA-256 is the digest the module signs): label ‖ 0x00 ‖
+ * header encoded without key 10. So the guardian's signature covers the owner's, and the owner's
+ * covers the guardian's key (key 9) but not its signature, which is made after it.
+ */
+export function guardianSignedMessage(h: CapsuleHeader): Uint8Array {
+  return labelled(LABEL_GUARDIAN_SIGNATURE, encodeCanonical(toMap(h, 'guardian')));
+}
+
+function labelled(label: string, body: Uint8Array): Uint8Array {
+  const l = new TextEncoder().encode(label);
+  const out = new Uint8Array(l.length + 1 + body.length);
+  out.set(l, 0);
+  out.set(body, l.length + 1);
   return out;
 }
 
-function toMap(h: CapsuleHeader, withSignature: boolean): Map<number, unknown> {
+function toMap(h: CapsuleHeader, view: 'all' | 'owner' | 'guardian'): Map<number, unknown> {
   const m = new Map<number, unknown>();
   m.set(H.version, h.version);
   m.set(H.id, h.id);
@@ -85,7 +101,9 @@ function toMap(h: CapsuleHeader, withSignature: boolean): Map<number, unknown> {
     [PAYLOAD.digest, h.payload.digest],
   ]));
   m.set(H.stanzas, h.stanzas.map((s) => [s.type, s.body]));
-  if (withSignature && h.signature) m.set(H.signature, h.signature);
+  if (view !== 'owner' && h.signature) m.set(H.signature, h.signature);
+  if (h.guardian) m.set(H.guardian, h.guardian);
+  if (view === 'all' && h.guardianSignature) m.set(H.guardianSignature, h.guardianSignature);
   for (const [k, v] of h.extensions) m.set(k, v);
   return m;
 }
@@ -111,8 +129,17 @@ export function decodeHeader(bytes: Uint8Array): CapsuleHeader {
   if (owner && !signature) {
     throw new CapsuleFormatError('ERR_MALFORMED_HEADER', 'header.owner: present without header.signature (key 8); an owner claim must be signed');
   }
+  const guardian = top.has(H.guardian) ? bytesOf(top.get(H.guardian), 'header.guardian', P256_PUBLIC_KEY_SIZE) : undefined;
+  const guardianSignature = top.has(H.guardianSignature) ? bytesOf(top.get(H.guardianSignature), 'header.guardian_signature', 64) : undefined;
+  // Both or neither, for the same reason as owner and signature.
+  if (guardianSignature && !guardian) {
+    throw new CapsuleFormatError('ERR_MALFORMED_HEADER', 'header.guardian_signature: present without header.guardian (key 9) to verify it against');
+  }
+  if (guardian && !guardianSignature) {
+    throw new CapsuleFormatError('ERR_MALFORMED_HEADER', 'header.guardian: present without header.guardian_signature (key 10); a guardian claim must be signed');
+  }
   return {
-    version, id, created, owner, signature, extensions,
+    version, id, created, owner, signature, guardian, guardianSignature, extensions,
     logic: decodeLogic(required(top, H.logic, 'header.logic')),
     payload: decodePayload(required(top, H.payload, 'header.payload')),
     stanzas: decodeStanzas(required(top, H.stanzas, 'header.stanzas')),

@@ -1,0 +1,44 @@
+/**
+ * Recipient strings as `seal` takes them: `age1…` (an X25519 key → `x25519` stanza) or
+ * `capsule-ecdh1…` (a P-256 key → `p256-ecdh` stanza), each wrapped by its stanza's code.
+ *
+ * Deliberately not here: `zymbit-lock`, which has no recipient string because only the guardian's
+ * own module can make one (the guardian adds it when sealing on the device).
+ */
+import { KeyError } from '../errors.ts';
+import type { Stanza } from '../format/header.ts';
+import { parseRecipient } from './identity.ts';
+import { ECDH_RECIPIENT_HRP, parseP256Key } from './p256.ts';
+import { wrapP256 } from './p256Stanza.ts';
+import { wrapX25519 } from './x25519Stanza.ts';
+
+export type Recipient = { type: 'x25519'; key: Uint8Array } | { type: 'p256-ecdh'; key: Uint8Array };
+
+export function parseAnyRecipient(text: string): Recipient {
+  if (typeof text !== 'string') throw new TypeError(`recipient: expected a string, got ${typeof text}`);
+  const t = text.trim().toLowerCase();
+  if (t.startsWith(`${ECDH_RECIPIENT_HRP}1`)) return { type: 'p256-ecdh', key: parseP256Key(ECDH_RECIPIENT_HRP, text, 'recipient') };
+  if (t.startsWith('age')) return { type: 'x25519', key: parseRecipient(text) }; // its errors name age1… and never echo a secret
+  const shown = `${JSON.stringify(text.trim().slice(0, 20))}${text.trim().length > 20 ? '…' : ''}`;
+  throw new KeyError('ERR_BAD_RECIPIENT', `recipient: expected age1… (x25519) or ${ECDH_RECIPIENT_HRP}1… (p256-ecdh), got ${shown}`, {
+    hint: 'print a guardian\'s recipients with `capsule guardian show`, or a key pair\'s with `capsule keygen`',
+  });
+}
+
+/** `random` (tests and vectors only) supplies the ephemeral secret: 32 bytes for x25519, 48 for p256-ecdh. */
+export function wrapTo(r: Recipient, fileKey: Uint8Array, capsuleId: Uint8Array, random?: (n: number) => Uint8Array): Stanza {
+  if (r.type === 'x25519') {
+    const e = random?.(32);
+    try {
+      return wrapX25519(fileKey, r.key, capsuleId, e);
+    } finally {
+      e?.fill(0);
+    }
+  }
+  const e = random?.(48);
+  try {
+    return wrapP256(fileKey, r.key, capsuleId, e);
+  } finally {
+    e?.fill(0);
+  }
+}

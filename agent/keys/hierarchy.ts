@@ -1,0 +1,75 @@
+/**
+ * The guardian's key hierarchy (SPEC.md §8.2): from the 32-byte master entropy (the paper backup's
+ * 24 words) to the guardian's identity keys.
+ *
+ *   mnemonic = BIP39(entropy)                                   24 English words
+ *   seed     = PBKDF2-HMAC-SHA512(mnemonic, "mnemonic", 2048, 64)   BIP39 seed, empty passphrase
+ *   x25519   = HKDF-SHA256(seed, "", "capsule/v1 guardian x25519", 32)      → age1… recipient
+ *   p256     = (OS2IP(HKDF-SHA256(seed, "", "capsule/v1 guardian p256", 48)) mod (n−1)) + 1
+ *                                                                → capsule-ecdh1… recipient
+ *
+ * So a guardian restored from paper has the same recipients. The header-signing key is not here:
+ * it is a module slot key, bound to the device. Every private value is wiped by dispose(); callers
+ * derive, use and dispose within one operation. Deliberately not here: where the entropy is kept
+ * (locked by the module: Guardian.ts) and BIP32 paths (nothing here needs a tree).
+ */
+import { pbkdf2Sync } from 'node:crypto';
+import { identityFromSecret, type Identity } from '../crypto/identity.ts';
+import { hkdf } from '../crypto/kdf.ts';
+import { ECDH_RECIPIENT_HRP, encodeP256Key, p256PublicKey, scalarFromBytes } from '../crypto/p256.ts';
+import { wipe } from '../crypto/secrets.ts';
+import { LABEL_GUARDIAN_P256, LABEL_GUARDIAN_X25519 } from '../format/constants.ts';
+import { toMnemonic } from './mnemonic.ts';
+
+export interface GuardianKeys {
+  x25519: Identity;
+  p256: { secretKey: Uint8Array; publicKey: Uint8Array; recipient: string };
+  dispose(): void;
+}
+
+export interface GuardianRecipients {
+  x25519: string;
+  p256: string;
+}
+
+/** The BIP39 seed of `entropy`'s mnemonic with an empty passphrase. Caller wipes it. */
+export function bip39Seed(entropy: Uint8Array): Uint8Array {
+  const mnemonic = Buffer.from(toMnemonic(entropy).normalize('NFKD'), 'utf8');
+  try {
+    return new Uint8Array(pbkdf2Sync(mnemonic, 'mnemonic', 2048, 64, 'sha512'));
+  } finally {
+    mnemonic.fill(0);
+  }
+}
+
+export function deriveGuardianKeys(entropy: Uint8Array): GuardianKeys {
+  const seed = bip39Seed(entropy);
+  let xs: Uint8Array | undefined;
+  let ps: Uint8Array | undefined;
+  try {
+    xs = hkdf(seed, new Uint8Array(0), LABEL_GUARDIAN_X25519, 32);
+    ps = hkdf(seed, new Uint8Array(0), LABEL_GUARDIAN_P256, 48);
+    const x25519 = identityFromSecret(xs);
+    const secretKey = scalarFromBytes(ps);
+    const publicKey = p256PublicKey(secretKey);
+    return {
+      x25519,
+      p256: { secretKey, publicKey, recipient: encodeP256Key(ECDH_RECIPIENT_HRP, publicKey) },
+      dispose: () => {
+        x25519.dispose();
+        secretKey.fill(0);
+      },
+    };
+  } finally {
+    wipe(seed, xs, ps);
+  }
+}
+
+export function guardianRecipients(entropy: Uint8Array): GuardianRecipients {
+  const k = deriveGuardianKeys(entropy);
+  try {
+    return { x25519: k.x25519.recipient, p256: k.p256.recipient };
+  } finally {
+    k.dispose();
+  }
+}
