@@ -52,10 +52,14 @@ export async function verify(capsule: ByteSource, options: VerifyOptions = {}): 
   if (h.guardian) checks.push('guardian signature (ECDSA P-256, low S)');
   if (options.guardianKey) {
     if (!h.guardian) {
-      throw new CapsuleFormatError('ERR_BAD_SIGNATURE', 'header.guardian: absent, but a guardian key was given: this capsule was not sealed (signed) by a guardian');
+      throw new CapsuleFormatError('ERR_BAD_SIGNATURE', 'header.guardian: absent, but a guardian key was given: this capsule was not sealed (signed) by a guardian', {
+        hint: 'it was sealed off the device; only capsules sealed with `capsule seal --on-guardian` carry a guardian signature',
+      });
     }
     if (!constantTimeEqual(h.guardian, options.guardianKey)) {
-      throw new CapsuleFormatError('ERR_BAD_SIGNATURE', `header.guardian: signed by ${encodeP256Key(GUARDIAN_KEY_HRP, h.guardian)}, not by the given guardian key`);
+      throw new CapsuleFormatError('ERR_BAD_SIGNATURE', `header.guardian: signed by ${encodeP256Key(GUARDIAN_KEY_HRP, h.guardian)}, not by the given guardian key`, {
+        hint: 'another guardian sealed it: compare with the signing-key line of `capsule guardian show` on the guardian you expect',
+      });
     }
     checks.push('signed by the given guardian key');
   }

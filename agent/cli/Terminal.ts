@@ -15,6 +15,8 @@ export interface Terminal {
   stderr: Writable & { isTTY?: boolean; columns?: number };
   now: () => number;
   cwd: string;
+  /** Environment (CAPSULE_DATA_DIR, CAPSULE_ZYMBIT_LIB, …); default process.env. */
+  env?: NodeJS.ProcessEnv;
   /** Aborted on SIGINT/SIGTERM, so that long operations stop and remove their partial output. */
   signal?: AbortSignal;
 }
@@ -30,7 +32,7 @@ export function processTerminal(): Terminal {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, now: () => performance.now(), cwd: process.cwd(), signal: ac.signal };
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, now: () => performance.now(), cwd: process.cwd(), env: process.env, signal: ac.signal };
 }
 
 export function refuseBinaryToTty(t: Terminal, what: string): void {

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { DceError, UsageError } from '../errors.ts';
-import { DECRYPT, INSPECT, KEYGEN, LOGIC_BUILD, LOGIC_CHECK, LOGIC_RUN, SEAL, VERIFY } from './synopsis.ts';
+import { DECRYPT, GUARDIAN_INIT, GUARDIAN_SHOW, INSPECT, KEYGEN, LOGIC_BUILD, LOGIC_CHECK, LOGIC_RUN, SEAL, VERIFY } from './synopsis.ts';
 import { processTerminal, type Terminal } from './Terminal.ts';
 
 type Command = (argv: string[], t: Terminal) => Promise<number>;
@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   verify: async () => (await import('./commands/verify.ts')).verifyCommand,
   decrypt: async () => (await import('./commands/decrypt.ts')).decryptCommand,
   logic: async () => (await import('./commands/logic.ts')).logicCommand,
+  guardian: async () => (await import('./commands/guardian.ts')).guardianCommand,
 };
 
 
@@ -38,6 +39,8 @@ usage:
   ${LOGIC_BUILD}
   ${LOGIC_CHECK}
   ${LOGIC_RUN}
+  ${GUARDIAN_INIT}
+  ${GUARDIAN_SHOW}
   capsule --version
 
 Capsule format: agent/format/SPEC.md. Unlock logic ABI: contracts-as/ABI.md. Errors go to stderr as "capsule: error: …".

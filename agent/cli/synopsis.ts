@@ -2,10 +2,12 @@
  * Each command's one-line synopsis: shown in `capsule --help` and as the hint on usage errors.
  */
 export const KEYGEN = 'capsule keygen [-o FILE]';
-export const SEAL = 'capsule seal FILE|- --guardian RECIPIENT [--guardian …] --logic MODULE.wasm [--params JSON | --params-file F] [--logic-cid CID] [--sign-with IDENTITY] [--salted-digest] -o OUT';
+export const SEAL = 'capsule seal FILE|- (--guardian age1…|capsule-ecdh1… [--guardian …] | --on-guardian x25519|p256-ecdh|zymbit-lock [--data-dir D]) --logic MODULE.wasm [--params JSON | --params-file F] [--logic-cid CID] [--sign-with IDENTITY] [--salted-digest] -o OUT';
 export const INSPECT = 'capsule inspect CAPSULE|- [--json]';
-export const VERIFY = 'capsule verify CAPSULE|- [--logic MODULE.wasm] [--json]';
-export const DECRYPT = 'capsule decrypt CAPSULE|- --identity FILE [-o OUT]';
+export const VERIFY = 'capsule verify CAPSULE|- [--logic MODULE.wasm] [--guardian-key capsule-guardian1…] [--json]';
+export const DECRYPT = 'capsule decrypt CAPSULE|- (--identity FILE | --on-guardian [--data-dir D]) [-o OUT]';
 export const LOGIC_BUILD = 'capsule logic build POLICY.ts -o POLICY.wasm';
 export const LOGIC_CHECK = 'capsule logic check POLICY.wasm [--json]';
 export const LOGIC_RUN = 'capsule logic run POLICY.wasm --capsule C.capsule --requester age1… --at TIME [--approval FILE]… [--state FILE] [--fuel N] [--json]';
+export const GUARDIAN_INIT = 'capsule guardian init [--backend zymbit|soft] [--data-dir D] [--force] [--restore [--mnemonic-from-stdin]] [--confirm-words-from-stdin] [--mnemonic-to-stdout] [--json]';
+export const GUARDIAN_SHOW = 'capsule guardian show [--data-dir D] [--json]';

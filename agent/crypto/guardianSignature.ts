@@ -34,6 +34,8 @@ export function checkGuardianSignature(header: CapsuleHeader): void {
     throw new CapsuleFormatError('ERR_BAD_SIGNATURE', 'header.guardian: not a compressed P-256 point');
   }
   if (!verifyP256(header.guardianSignature!, sha256(guardianSignedMessage(header)), header.guardian)) {
-    throw new CapsuleFormatError('ERR_BAD_SIGNATURE', 'header.guardian_signature: does not verify against header.guardian (ECDSA P-256, low S)');
+    throw new CapsuleFormatError('ERR_BAD_SIGNATURE', 'header.guardian_signature: does not verify against header.guardian (ECDSA P-256, low S)', {
+      hint: 'the header is not what its guardian signed: do not trust this capsule',
+    });
   }
 }

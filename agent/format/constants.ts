@@ -61,6 +61,8 @@ export const LABEL_LOCK_STANZA = 'capsule/v1 zymbit-lock';
 /** Guardian key hierarchy (SPEC.md §8.2): HKDF labels applied to the BIP39 seed. */
 export const LABEL_GUARDIAN_X25519 = 'capsule/v1 guardian x25519';
 export const LABEL_GUARDIAN_P256 = 'capsule/v1 guardian p256';
+/** Provisioning: master entropy = HKDF(module random ‖ OS random, "", this, 32). */
+export const LABEL_GUARDIAN_SEED_MIX = 'capsule/v1 guardian seed';
 
 export const STANZA_X25519 = 'x25519';
 export const X25519_STANZA_BODY_SIZE = 32 + FILE_KEY_SIZE + TAG_SIZE;

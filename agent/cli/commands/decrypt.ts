@@ -1,5 +1,7 @@
 /**
- * `capsule decrypt CAPSULE|- --identity FILE [-o OUT]`: opens a capsule with a local guardian key.
+ * `capsule decrypt CAPSULE|- --identity FILE [-o OUT]`: opens a capsule with a local guardian key;
+ * `--on-guardian` opens it with this guardian's own keys (derived from its locked seed, or its
+ * module for zymbit-lock) — an operator's tool: the agent releases keys only if the logic allows.
  *
  * With -o, the output appears only when every chunk and the payload digest verified (temp file +
  * rename); on failure nothing is left. To stdout, chunks flow as they verify and a failure at the
@@ -7,7 +9,13 @@
  * release by a remote guardian (`capsule open`, with the release protocol).
  */
 import { resolve } from 'node:path';
-import { decryptToFile, openWithKey } from '../../capsule/open.ts';
+import { decryptToFile, openWithKey, type KeySource } from '../../capsule/open.ts';
+import { readHeaderFirst } from '../../capsule/headerFirst.ts';
+import type { Identity } from '../../crypto/identity.ts';
+import { UsageError } from '../../errors.ts';
+import { Guardian } from '../../guardian/Guardian.ts';
+import type { ByteSource } from '../../io/sources.ts';
+import { dataDirOf } from './guardian.ts';
 import { DECRYPT as SYNOPSIS } from '../synopsis.ts';
 import { need, parse, str } from '../args.ts';
 import { inputOf, loadIdentities } from '../files.ts';
@@ -16,18 +24,39 @@ import { refuseBinaryToTty, writeOut, type Terminal } from '../Terminal.ts';
 
 
 export async function decryptCommand(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { identity: { type: 'string', short: 'i' }, output: { type: 'string', short: 'o' } }, SYNOPSIS, { min: 1, max: 1 });
-  const identities = await loadIdentities(t, need(p, 'identity', SYNOPSIS));
+  const p = parse(argv, {
+    identity: { type: 'string', short: 'i' }, output: { type: 'string', short: 'o' },
+    'on-guardian': { type: 'boolean' }, 'data-dir': { type: 'string' },
+  }, SYNOPSIS, { min: 1, max: 1 });
+  const onGuardian = p.values['on-guardian'] === true;
+  if (onGuardian && str(p, 'identity') !== undefined) throw new UsageError('ERR_USAGE', 'give --identity or --on-guardian, not both', { hint: `usage: ${SYNOPSIS}` });
+  if (!onGuardian && str(p, 'data-dir') !== undefined) throw new UsageError('ERR_USAGE', '--data-dir goes with --on-guardian', { hint: `usage: ${SYNOPSIS}` });
   const out = str(p, 'output');
   if (out === undefined || out === '-') refuseBinaryToTty(t, 'decrypted data');
+  let identities: Identity[] = [];
+  let key: KeySource;
+  let input: ByteSource = inputOf(t, p.positionals[0]!);
+  if (onGuardian) {
+    const g = await Guardian.open(dataDirOf(t, str(p, 'data-dir')), { env: t.env ?? process.env });
+    try {
+      const first = await readHeaderFirst(input, t.signal);
+      const fileKey = await g.unwrapFileKey(first.parsed.header);
+      key = () => fileKey; // the opener wipes it once the payload key is derived
+      input = first.bytes;
+    } finally {
+      await g.close();
+    }
+  } else {
+    identities = await loadIdentities(t, need(p, 'identity', SYNOPSIS));
+    key = identities;
+  }
   const progress = new Progress(t, 'decrypting');
   const options = { onProgress: (d: number, n: number) => progress.update(d, n), signal: t.signal };
-  const input = inputOf(t, p.positionals[0]!);
   try {
     if (out === undefined || out === '-') {
-      for await (const piece of openWithKey(input, identities, options)) await writeOut(t, piece as Uint8Array);
+      for await (const piece of openWithKey(input, key, options)) await writeOut(t, piece as Uint8Array);
     } else {
-      await decryptToFile(input, identities, resolve(t.cwd, out), { ...options, outName: out });
+      await decryptToFile(input, key, resolve(t.cwd, out), { ...options, outName: out });
     }
   } finally {
     progress.end();

@@ -1,7 +1,10 @@
 /**
  * `capsule seal FILE|- --guardian RECIPIENT… --logic MODULE.wasm [--params JSON] [--sign-with ID] -o OUT`.
  *
- * Output goes to a temporary name and is renamed when complete. Deliberately not here: publishing
+ * Off the device, `--guardian age1…|capsule-ecdh1…` wraps the key to published recipients. On the
+ * guardian itself, `--on-guardian x25519|p256-ecdh|zymbit-lock` uses its own keys (zymbit-lock:
+ * locked by this module, not recoverable from paper — said on stderr) and signs the header with
+ * its slot key. Output goes to a temporary name and is renamed when complete. Deliberately not here: publishing
  * to IPFS (a later issue) and compiling logic (`capsule logic build`, a later issue).
  */
 import { readFile } from 'node:fs/promises';
@@ -18,6 +21,13 @@ import { list, need, parse, str } from '../args.ts';
 import { inputOf, loadIdentities, loadModule } from '../files.ts';
 import { Progress } from '../Progress.ts';
 import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts';
+import { Guardian, type OwnStanza } from '../../guardian/Guardian.ts';
+import { dataDirOf } from './guardian.ts';
+
+function ownStanza(text: string): OwnStanza {
+  if (text === 'x25519' || text === 'p256-ecdh' || text === 'zymbit-lock') return text;
+  throw new UsageError('ERR_USAGE', `--on-guardian: expected x25519, p256-ecdh or zymbit-lock, got ${JSON.stringify(text)}`, { hint: `usage: ${SYNOPSIS}` });
+}
 
 
 export async function sealCommand(argv: string[], t: Terminal): Promise<number> {
@@ -29,10 +39,14 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
     'logic-cid': { type: 'string' },
     'sign-with': { type: 'string' },
     'salted-digest': { type: 'boolean' },
+    'on-guardian': { type: 'string', multiple: true },
+    'data-dir': { type: 'string' },
     output: { type: 'string', short: 'o' },
   }, SYNOPSIS, { min: 1, max: 1 });
   const guardians = list(p, 'guardian');
-  if (guardians.length === 0) throw new UsageError('ERR_USAGE', 'missing required option --guardian', { hint: `usage: ${SYNOPSIS}` });
+  const own = list(p, 'on-guardian').map(ownStanza);
+  if (guardians.length === 0 && own.length === 0) throw new UsageError('ERR_USAGE', 'missing required option --guardian (or --on-guardian on the guardian itself)', { hint: `usage: ${SYNOPSIS}` });
+  if (str(p, 'data-dir') !== undefined && own.length === 0) throw new UsageError('ERR_USAGE', '--data-dir goes with --on-guardian', { hint: `usage: ${SYNOPSIS}` });
   const module = await loadModule(t, need(p, 'logic', SYNOPSIS));
   const params = await paramsOf(t, str(p, 'params'), str(p, 'params-file'));
   const cid = cidOf(str(p, 'logic-cid'));
@@ -42,9 +56,15 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
   const input = inputOf(t, p.positionals[0]!);
   if (out === undefined || out === '-') refuseBinaryToTty(t, 'a capsule');
 
+  // On the guardian: its own stanzas and its header signature. Opened last, closed in finally.
+  const g = own.length ? await Guardian.open(dataDirOf(t, str(p, 'data-dir')), { env: t.env ?? process.env }) : undefined;
+  const mine = g?.onGuardianSeal(own);
+  if (mine?.lock) say(t, 'warning: zymbit-lock: only this device\'s module can open this capsule; the paper backup cannot (add --on-guardian x25519 for a recoverable copy)');
   const progress = new Progress(t, 'sealing');
   const options = {
-    recipients: guardians,
+    recipients: [...guardians, ...(mine?.recipients ?? [])],
+    lock: mine?.lock,
+    guardian: mine?.guardian,
     logic: { hash: sha256(module), cid, params },
     owner: owners?.[0],
     digest: p.values['salted-digest'] ? 'salted-sha256' as const : 'sha256' as const,
@@ -57,10 +77,11 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
     } else {
       const id = await sealToFile(input, resolve(t.cwd, out), { ...options, outName: out });
       progress.end();
-      say(t, `sealed ${Buffer.from(id).toString('hex')} to ${guardians.length} guardian(s) -> ${out}`);
+      say(t, `sealed ${Buffer.from(id).toString('hex')} with ${options.recipients.length + (options.lock ? 1 : 0)} key stanza(s)${g ? ', signed by this guardian' : ''} -> ${out}`);
     }
   } finally {
     progress.end();
+    await g?.close();
     for (const o of owners ?? []) o.dispose();
   }
   return 0;

@@ -1,7 +1,9 @@
 /**
- * `capsule verify CAPSULE|- [--logic MODULE.wasm] [--json]`: every offline check (SPEC.md §9)
- * with no key. Prints what was checked; exits 1 on the first failure.
+ * `capsule verify CAPSULE|- [--logic MODULE.wasm] [--guardian-key capsule-guardian1…] [--json]`:
+ * every offline check (SPEC.md §9) with no key; with --guardian-key, also that this guardian
+ * signed the header. Prints what was checked; exits 1 on the first failure.
  */
+import { GUARDIAN_KEY_HRP, parseP256Key } from '../../crypto/p256.ts';
 import { describe } from '../../capsule/inspect.ts';
 import { verify } from '../../capsule/verify.ts';
 import { VERIFY as SYNOPSIS } from '../synopsis.ts';
@@ -11,10 +13,12 @@ import { writeOut, type Terminal } from '../Terminal.ts';
 
 
 export async function verifyCommand(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { logic: { type: 'string' }, json: { type: 'boolean' } }, SYNOPSIS, { min: 1, max: 1 });
+  const p = parse(argv, { logic: { type: 'string' }, 'guardian-key': { type: 'string' }, json: { type: 'boolean' } }, SYNOPSIS, { min: 1, max: 1 });
   const logicPath = str(p, 'logic');
+  const keyText = str(p, 'guardian-key');
+  const guardianKey = keyText === undefined ? undefined : parseP256Key(GUARDIAN_KEY_HRP, keyText, '--guardian-key');
   const logic = logicPath ? await loadModule(t, logicPath) : undefined;
-  const report = await verify(inputOf(t, p.positionals[0]!), { logic });
+  const report = await verify(inputOf(t, p.positionals[0]!), { logic, guardianKey });
   const info = describe(report.parsed);
   if (p.values.json) {
     await writeOut(t, JSON.stringify({ ok: true, checks: report.checks, capsule: info }, null, 2) + '\n');

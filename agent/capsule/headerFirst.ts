@@ -1,0 +1,42 @@
+/**
+ * Reading a capsule's header before deciding how to open it, without reading the input twice:
+ * returns the parsed header and a byte stream that replays what was consumed, then continues.
+ *
+ * Needed where the file key comes from an asynchronous custodian (a security module, a remote
+ * guardian), because the push parser asks for the key synchronously once the header is complete.
+ * Works for stdin as for files. Deliberately not here: unwrapping (the guardian) and decryption.
+ */
+import { bytesOf, type ByteSource } from '../io/sources.ts';
+import { CapsuleReader, type ParsedHeader } from './CapsuleReader.ts';
+
+export interface HeaderFirst {
+  parsed: ParsedHeader;
+  /** The whole capsule again, from its first byte. Iterate it once. */
+  bytes: AsyncIterable<Uint8Array>;
+}
+
+export async function readHeaderFirst(capsule: ByteSource, signal?: AbortSignal): Promise<HeaderFirst> {
+  const it = bytesOf(capsule, signal)[Symbol.asyncIterator]();
+  const reader = new CapsuleReader();
+  // Copies: a source may reuse its read buffers, and these are held across the next read.
+  const held: Uint8Array[] = [];
+  while (!reader.parsed) {
+    const next = await it.next();
+    if (next.done) {
+      reader.end(); // throws the right error (truncated, bad magic, …)
+      break;
+    }
+    held.push(Uint8Array.from(next.value));
+    let off = 0;
+    while (off < next.value.length && !reader.parsed) {
+      const step = Math.min(next.value.length - off, 4096);
+      reader.push(next.value.subarray(off, off + step));
+      off += step;
+    }
+  }
+  async function* replay(): AsyncGenerator<Uint8Array> {
+    yield* held.splice(0);
+    for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
+  }
+  return { parsed: reader.parsed!, bytes: replay() };
+}

@@ -1,0 +1,111 @@
+/**
+ * `capsule guardian init|show`: provisioning a guardian (fresh seed with a paper backup, or
+ * `--restore` from it) and printing what it publishes.
+ *
+ * stdout carries data: the recovery words (only when stdout is the terminal, or with
+ * --mnemonic-to-stdout), then the guardian's public facts; prompts and notes go to stderr.
+ * Deliberately not here: the seed (provision.ts, seedChild.ts) and the agent (a later issue).
+ */
+import { resolve } from 'node:path';
+import { UsageError } from '../../errors.ts';
+import { defaultDataDir, type GuardianRecord } from '../../guardian/GuardianFile.ts';
+import { Guardian } from '../../guardian/Guardian.ts';
+import { parseBackend } from '../../guardian/keyStoreFor.ts';
+import { provision } from '../../guardian/provision.ts';
+import { GUARDIAN_INIT, GUARDIAN_SHOW } from '../synopsis.ts';
+import { parse, str } from '../args.ts';
+import { say, writeOut, type Terminal } from '../Terminal.ts';
+
+export async function guardianCommand(argv: string[], t: Terminal): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'init') return init(rest, t);
+  if (sub === 'show') return show(rest, t);
+  throw new UsageError('ERR_USAGE', sub === undefined ? 'guardian: missing subcommand' : `guardian: unknown subcommand ${JSON.stringify(sub)}`, {
+    hint: `usage: ${GUARDIAN_INIT} | ${GUARDIAN_SHOW}`,
+  });
+}
+
+export function dataDirOf(t: Terminal, flag: string | undefined): string {
+  return flag !== undefined ? resolve(t.cwd, flag) : defaultDataDir(t.env ?? process.env);
+}
+
+async function init(argv: string[], t: Terminal): Promise<number> {
+  const p = parse(argv, {
+    backend: { type: 'string' },
+    'data-dir': { type: 'string' },
+    force: { type: 'boolean' },
+    restore: { type: 'boolean' },
+    'confirm-words-from-stdin': { type: 'boolean' },
+    'mnemonic-from-stdin': { type: 'boolean' },
+    'mnemonic-to-stdout': { type: 'boolean' },
+    json: { type: 'boolean' },
+  }, GUARDIAN_INIT, { min: 0, max: 0 });
+  const backend = parseBackend(str(p, 'backend'));
+  const restore = p.values.restore === true;
+  if (!restore && p.values['mnemonic-from-stdin']) throw new UsageError('ERR_USAGE', '--mnemonic-from-stdin goes with --restore', { hint: `usage: ${GUARDIAN_INIT}` });
+  if (restore && (p.values['confirm-words-from-stdin'] || p.values['mnemonic-to-stdout'])) {
+    throw new UsageError('ERR_USAGE', '--restore shows no words, so --confirm-words-from-stdin and --mnemonic-to-stdout do not apply', { hint: `usage: ${GUARDIAN_INIT}` });
+  }
+  if (backend === 'soft') say(t, 'warning: the soft backend keeps keys in a passphrase-locked file, NOT in hardware: development only');
+  const dataDir = dataDirOf(t, str(p, 'data-dir'));
+  const record = await provision({
+    dataDir, backend, restore,
+    force: p.values.force === true,
+    confirmFromStdin: p.values['confirm-words-from-stdin'] === true,
+    mnemonicFromStdin: p.values['mnemonic-from-stdin'] === true,
+    mnemonicToStdout: p.values['mnemonic-to-stdout'] === true,
+    env: t.env ?? process.env,
+    stdinIsTTY: (t.stdin as { isTTY?: boolean }).isTTY === true,
+    stdoutIsTTY: t.stdout.isTTY === true,
+    signal: t.signal,
+  });
+  say(t, `guardian ${restore ? 'restored' : 'provisioned'} in ${dataDir} (${record.backend}, ${record.model}, ${record.serial})`);
+  if (!restore) say(t, 'keep the paper backup offline: it is the only way to rebuild this guardian\'s x25519 and p256-ecdh keys');
+  await print(t, record, p.values.json === true);
+  return 0;
+}
+
+async function show(argv: string[], t: Terminal): Promise<number> {
+  const p = parse(argv, { 'data-dir': { type: 'string' }, json: { type: 'boolean' } }, GUARDIAN_SHOW, { min: 0, max: 0 });
+  const g = await Guardian.open(dataDirOf(t, str(p, 'data-dir')), { env: t.env ?? process.env });
+  try {
+    await print(t, g.record, p.values.json === true, g.keyStore.capabilities.hardware);
+  } finally {
+    await g.close();
+  }
+  return 0;
+}
+
+async function print(t: Terminal, r: GuardianRecord, json: boolean, hardware = r.backend === 'zymbit'): Promise<void> {
+  const facts = {
+    backend: r.backend,
+    model: r.model,
+    serial: r.serial,
+    hardware,
+    created: r.created,
+    restored: r.restored,
+    stanzas: {
+      'x25519': r.recipients.x25519,
+      'p256-ecdh': r.recipients.p256,
+      'zymbit-lock': 'on this device only (capsule seal --on-guardian zymbit-lock); not recoverable from the paper backup',
+    },
+    signingKey: r.signingKey,
+    capabilities: { ecdh: r.ecdh },
+    isolation: r.isolation,
+  };
+  if (json) {
+    await writeOut(t, JSON.stringify(facts, null, 2) + '\n');
+    return;
+  }
+  await writeOut(t, [
+    `backend: ${r.backend}${r.backend === 'soft' ? ' (NOT FOR PRODUCTION)' : ''}`,
+    `model: ${r.model}`,
+    `serial: ${r.serial}`,
+    `created: ${r.created}${r.restored ? ' (restored from paper)' : ''}`,
+    `x25519: ${r.recipients.x25519}`,
+    `p256-ecdh: ${r.recipients.p256 ?? `unavailable (${r.model} has no ECDH)`}`,
+    'zymbit-lock: this device only (seal --on-guardian zymbit-lock)',
+    `signing-key: ${r.signingKey}`,
+    `seed-process: ${r.isolation}`,
+  ].join('\n') + '\n');
+}
