@@ -9,7 +9,7 @@
  * enters this process) and the CLI's output.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GuardianError, KeyError, KeyStoreError, UsageError } from '../errors.ts';
@@ -54,6 +54,7 @@ export async function provision(o: ProvisionOptions): Promise<GuardianRecord> {
     if (!o.stdinIsTTY && !o.confirmFromStdin) throw new UsageError('ERR_USAGE', 'confirming the words needs a terminal; stdin is not one', { hint: 'for scripts, pass --confirm-words-from-stdin' });
   }
   await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
+  await removeStaleTemps(o.dataDir);
   if (o.backend === 'soft') await prepareSoftStore(o.dataDir, softPassphrase(o.env), present);
 
   const library = o.backend === 'zymbit' ? zymbitLibrary(o.env) : undefined;
@@ -81,6 +82,13 @@ export async function provision(o: ProvisionOptions): Promise<GuardianRecord> {
   };
   await writeGuardianFile(o.dataDir, record, o.force);
   return record;
+}
+
+/** A kill -9 during the final write can leave AtomicFile's temporary file: never a guardian, only litter. */
+async function removeStaleTemps(dataDir: string): Promise<void> {
+  for (const f of await readdir(dataDir)) {
+    if (/^\.guardian\.json\.[0-9a-f]+\.partial$/.test(f)) await rm(join(dataDir, f), { force: true });
+  }
 }
 
 /** A soft store left by an interrupted init (no guardian.json) is an orphan: replace it. */

@@ -173,6 +173,9 @@ function answer(value: unknown): void {
 
 // Entry point: the request comes as argv[2] (no secrets in it).
 const req = JSON.parse(process.argv[2] ?? '{}') as SeedRequest;
+// If `capsule guardian init` is killed (kill -9 included), do not linger at a prompt holding the seed.
+const parent = process.ppid;
+setInterval(() => { if (process.ppid !== parent) process.exit(1); }, 100).unref();
 try {
   answer({ ok: true, result: await run(req) });
   process.exitCode = 0;
