@@ -44,7 +44,7 @@ for (const [name, size] of [['one', 1], ['k64', 65536], ['big', 200 * 1024 * 102
     writeInput(`${name}.bin`, size);
     const s = capsule(['seal', `${name}.bin`, '--guardian', recipient, '--logic', 'any.wasm', '-o', `${name}.capsule`], dir);
     assert.is(s.code, 0, s.stderr);
-    assert.match(s.stderr, /^capsule: sealed [0-9a-f]{32} to 1 guardian\(s\) -> /);
+    assert.match(s.stderr, /^capsule: sealed [0-9a-f]{32} with 1 key stanza\(s\) -> /);
     const v = capsule(['verify', `${name}.capsule`, '--logic', 'any.wasm'], dir);
     assert.is(v.code, 0, v.stderr);
     const d = capsule(['decrypt', `${name}.capsule`, '--identity', 'g.key', '-o', `${name}.out`], dir);

@@ -3,6 +3,7 @@
  * header, never the payload. Deliberately not here: any judgement beyond parsing (verify.ts).
  */
 import { CID } from 'multiformats/cid';
+import { encodeP256Key, GUARDIAN_KEY_HRP } from '../crypto/p256.ts';
 import { decodeCanonical } from '../format/cbor.ts';
 import { DIGEST_SALTED_SHA256 } from '../format/constants.ts';
 import { capsuleLength, chunkCount } from '../format/layout.ts';
@@ -16,6 +17,8 @@ export interface CapsuleInfo {
   created: string;
   owner: string | null;
   signed: boolean;
+  /** The sealing guardian's signing key (`capsule-guardian1…`), when it signed the header. */
+  guardian: string | null;
   logic: { sha256: string; cid: string | null; params: unknown };
   payload: { size: number; chunkSize: number; chunks: number; cipher: string; digestAlg: string; digest: string };
   stanzas: { type: string; bodySize: number }[];
@@ -53,6 +56,7 @@ export function describe(p: ParsedHeader): CapsuleInfo {
     created: new Date(h.created * 1000).toISOString(),
     owner: h.owner ? hex(h.owner) : null,
     signed: h.signature !== undefined,
+    guardian: h.guardian ? encodeP256Key(GUARDIAN_KEY_HRP, h.guardian) : null,
     logic: {
       sha256: hex(h.logic.hash),
       cid: h.logic.cid ? CID.decode(h.logic.cid).toString() : null,

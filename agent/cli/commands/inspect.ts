@@ -23,8 +23,9 @@ export function text(i: CapsuleInfo): string {
     `id:         ${i.id}`,
     `created:    ${i.created}`,
     `owner:      ${i.owner ? `ed25519:${i.owner} (signed)` : '(none; unsigned)'}`,
-    `logic:      sha256:${i.logic.sha256}`,
   ];
+  if (i.guardian) lines.push(`guardian:   ${i.guardian} (signed)`);
+  lines.push(`logic:      sha256:${i.logic.sha256}`);
   if (i.logic.cid) lines.push(`logic cid:  ${i.logic.cid}`);
   lines.push(`params:     ${i.logic.params === null ? '(none)' : JSON.stringify(i.logic.params)}`);
   lines.push(`payload:    ${i.payload.size} bytes (${bytes(i.payload.size)}) in ${i.payload.chunks} chunk(s) of ${i.payload.chunkSize}, ${i.payload.cipher}`);
