@@ -16,6 +16,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validateMnemonic } from '@scure/bip39';
 import { wordlist } from '@scure/bip39/wordlists/english.js';
+import koffi from 'koffi';
+import { readHeaderFirst } from '../agent/capsule/headerFirst.ts';
+import { Guardian } from '../agent/guardian/Guardian.ts';
+import type { ZymbitKeyStore } from '../agent/keys/ZymbitKeyStore.ts';
 import { BIN } from './helpers/cli.ts';
 
 const LIB = fileURLToPath(new URL('../native/build/libzk_sim.so', import.meta.url));
@@ -307,6 +311,34 @@ test('soft backend (development): provisions with a passphrase from the environm
   assert.is(run(d, ['decrypt', 's.capsule', '--on-guardian', '--data-dir', d.data, '-o', 's.out'], undefined, env).code, 0);
   assert.ok(readFileSync(join(d.dir, 's.out')).equals(plain));
   assertFails(run(d, ['guardian', 'show', '--data-dir', d.data], undefined, { CAPSULE_SOFT_PASSPHRASE: 'wrong passphrase' }), /soft key store: wrong passphrase/);
+});
+
+test('in process: guardian operations through the FFI free every buffer the library hands out', async () => {
+  const d = device();
+  assert.is((await init(d)).code, 0);
+  secretFile(d);
+  assert.is(run(d, ['seal', 'secret.bin', '--on-guardian', 'zymbit-lock', '--on-guardian', 'p256-ecdh', '--data-dir', d.data, '--logic', 'policy.wasm', '-o', 'l.capsule']).code, 0);
+  process.env.ZK_SIM_STATE_DIR = d.env.ZK_SIM_STATE_DIR;
+  process.env.ZK_SIM_MODEL = 'HSM6';
+  delete process.env.ZK_SIM_FAIL_OPEN;
+  const handedOut = koffi.load(LIB).func('int zkSimHandedOut(void)') as () => number;
+  const before = handedOut();
+  const g = await Guardian.open(d.data, { env: d.env });
+  const module = (g.keyStore as ZymbitKeyStore).module;
+  try {
+    const { parsed } = await readHeaderFirst({ path: join(d.dir, 'l.capsule') });
+    const viaLock = await g.unwrapFileKey(parsed.header); // zymbit-lock first: the module unlocks it
+    assert.is(viaLock.length, 32);
+    const p256Only = { ...parsed.header, stanzas: parsed.header.stanzas.filter((s) => s.type === 'p256-ecdh') };
+    const viaSeed = await g.unwrapFileKey(p256Only); // p256-ecdh: the seed is unlocked, keys derived
+    assert.equal(viaSeed, viaLock, 'both stanzas carry the same file key');
+    const sig = await g.onGuardianSeal(['x25519']).guardian.sign(new Uint8Array(32).fill(7));
+    assert.is(sig.length, 64);
+  } finally {
+    await g.close();
+  }
+  assert.ok(handedOut() - before >= 6, 'the library handed out buffers (model, firmware, serial, unlocks, signature)');
+  assert.is(module.freed, handedOut() - before, 'each one was freed');
 });
 
 test.run();
