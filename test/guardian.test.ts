@@ -326,7 +326,9 @@ test('in process: guardian operations through the FFI free every buffer the libr
   const g = await Guardian.open(d.data, { env: d.env });
   const module = (g.keyStore as ZymbitKeyStore).module;
   try {
-    const { parsed } = await readHeaderFirst({ path: join(d.dir, 'l.capsule') });
+    const first = await readHeaderFirst({ path: join(d.dir, 'l.capsule') });
+    await first.close();
+    const { parsed } = first;
     const viaLock = await g.unwrapFileKey(parsed.header); // zymbit-lock first: the module unlocks it
     assert.is(viaLock.length, 32);
     const p256Only = { ...parsed.header, stanzas: parsed.header.stanzas.filter((s) => s.type === 'p256-ecdh') };

@@ -13,6 +13,8 @@ export interface HeaderFirst {
   parsed: ParsedHeader;
   /** The whole capsule again, from its first byte. Iterate it once. */
   bytes: AsyncIterable<Uint8Array>;
+  /** Releases the input (closes the file) when `bytes` will not be iterated to its end. */
+  close(): Promise<void>;
 }
 
 export async function readHeaderFirst(capsule: ByteSource, signal?: AbortSignal): Promise<HeaderFirst> {
@@ -35,8 +37,12 @@ export async function readHeaderFirst(capsule: ByteSource, signal?: AbortSignal)
     }
   }
   async function* replay(): AsyncGenerator<Uint8Array> {
-    yield* held.splice(0);
-    for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
+    try {
+      yield* held.splice(0);
+      for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
+    } finally {
+      await it.return?.(undefined); // a consumer that stops early still closes the file
+    }
   }
-  return { parsed: reader.parsed!, bytes: replay() };
+  return { parsed: reader.parsed!, bytes: replay(), close: async () => { await it.return?.(undefined); } };
 }

@@ -35,13 +35,15 @@ export async function decryptCommand(argv: string[], t: Terminal): Promise<numbe
   if (out === undefined || out === '-') refuseBinaryToTty(t, 'decrypted data');
   let identities: Identity[] = [];
   let key: KeySource;
+  let fileKey: Uint8Array | undefined;
   let input: ByteSource = inputOf(t, p.positionals[0]!);
   if (onGuardian) {
     const g = await Guardian.open(dataDirOf(t, str(p, 'data-dir')), { env: t.env ?? process.env });
     try {
       const first = await readHeaderFirst(input, t.signal);
-      const fileKey = await g.unwrapFileKey(first.parsed.header);
-      key = () => fileKey; // the opener wipes it once the payload key is derived
+      const k = await g.unwrapFileKey(first.parsed.header).catch(async (e) => { await first.close(); throw e; });
+      fileKey = k;
+      key = () => k; // the opener wipes it once the payload key is derived
       input = first.bytes;
     } finally {
       await g.close();
@@ -60,6 +62,7 @@ export async function decryptCommand(argv: string[], t: Terminal): Promise<numbe
     }
   } finally {
     progress.end();
+    fileKey?.fill(0); // also when decryption failed before the opener took it
     for (const id of identities) id.dispose();
   }
   return 0;
