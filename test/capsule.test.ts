@@ -56,9 +56,9 @@ for (const size of [0, 1, 65535, 65536, 65537, 3 * 65536 + 7]) {
 }
 
 test('sealer validates its options with named arguments', () => {
-  throwsError(() => new CapsuleSealer({ ...opts, recipients: [] }), 'TypeError', undefined, /options\.recipients: expected at least one age1… recipient/);
+  throwsError(() => new CapsuleSealer({ ...opts, recipients: [] }), 'TypeError', undefined, /options\.recipients: expected at least one age1… or capsule-ecdh1… recipient \(or a lock\)/);
   throwsError(() => new CapsuleSealer({ ...opts, recipients: ['age1xyz'] }), 'KeyError', 'ERR_BAD_RECIPIENT', /age1xyz/);
-  throwsError(() => new CapsuleSealer({ ...opts, recipients: Array(65).fill(g.recipient) }), 'RangeError', undefined, /at most 64, got 65/);
+  throwsError(() => new CapsuleSealer({ ...opts, recipients: Array(65).fill(g.recipient) }), 'RangeError', undefined, /options\.recipients: expected at most 64 stanzas in all, got 65/);
   throwsError(() => new CapsuleSealer({ ...opts, logic: { hash: new Uint8Array(31) } }), 'TypeError', undefined, /options\.logic\.hash: expected the 32-byte SHA-256/);
   throwsError(() => new CapsuleSealer({ ...opts, digest: 'md5' as never }), 'TypeError', undefined, /options\.digest: expected 'sha256' or 'salted-sha256', got "md5"/);
   throwsError(() => new CapsuleSealer({ ...opts, created: new Date(NaN) }), 'TypeError', undefined, /options\.created/);

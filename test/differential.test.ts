@@ -1,56 +1,135 @@
 /**
  * Differential test: an independent reader written from SPEC.md alone with pure-JS primitives
- * (@noble/ciphers AES-GCM, @noble/hashes HKDF/SHA-256, @noble/curves X25519, a plain cborg decode)
- * must produce the same plaintext as the library (node:crypto / OpenSSL) for every positive vector.
- * It shares no code with agent/ beyond reading the vector files.
+ * (@noble/ciphers AES-GCM, @noble/hashes HKDF/SHA-256, @noble/curves X25519, P-256 and Ed25519, a
+ * plain cborg decode) must produce the same plaintext as the library (node:crypto / OpenSSL) for
+ * every positive vector, and must agree with it on which signatures verify. Signature bodies are
+ * cut out of the header bytes by §7.1's recipe, not re-encoded. It shares no code with agent/
+ * beyond reading the vector files (the library side is given its keys by test/vectors/vectorKey.ts).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gcm } from '@noble/ciphers/aes.js';
-import { x25519 } from '@noble/curves/ed25519.js';
+import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { p256 } from '@noble/curves/nist.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bech32 } from '@scure/base';
 import { decode } from 'cborg';
 import { openWithKey } from '../agent/capsule/open.ts';
-import { parseIdentityFile } from '../agent/crypto/identity.ts';
 import { DATA_DIR, EXTENSION } from './vectors/generate.ts';
-import { parseVector } from './vectors/vectorFile.ts';
+import { parseVector, type Vector } from './vectors/vectorFile.ts';
+import { vectorKey } from './vectors/vectorKey.ts';
 
 const te = new TextEncoder();
+const OWNER_LABEL = te.encode('capsule/v1 header signature');
+const GUARDIAN_LABEL = te.encode('capsule/v1 guardian signature');
 
-/** SPEC.md §3–§6, as literally as possible. Returns undefined if no stanza opens. */
-function specReader(capsule: Uint8Array, identityLines: string[]): Uint8Array | undefined {
-  const dv = new DataView(capsule.buffer, capsule.byteOffset);
-  const headerLength = dv.getUint32(12);
-  const head = capsule.subarray(0, 16 + headerLength);
-  const header = decode(capsule.subarray(16, 16 + headerLength), { useMaps: true }) as Map<number, any>;
-  const id: Uint8Array = header.get(2);
-  const payload: Map<number, any> = header.get(6);
-  const size: number = payload.get(1);
-  let fileKey: Uint8Array | undefined;
-  for (const line of identityLines) {
-    const s = new Uint8Array(bech32.fromWords(bech32.decode(line as `${string}1${string}`).words));
-    const R = x25519.getPublicKey(s);
-    for (const [type, body] of header.get(7) as [string, Uint8Array][]) {
-      if (type !== 'x25519' || fileKey) continue;
-      const E = body.subarray(0, 32);
-      const S = x25519.getSharedSecret(s, E);
-      const salt = new Uint8Array([...E, ...R]);
-      const wrapKey = hkdf(sha256, S, salt, te.encode('capsule/v1 x25519'), 32);
-      try {
-        fileKey = gcm(wrapKey, new Uint8Array(12), id).decrypt(body.subarray(32, 80));
-      } catch { /* another recipient's stanza */ }
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+interface Parsed {
+  head: Uint8Array;
+  header: Uint8Array;
+  map: Map<number, any>;
+}
+
+function parse(capsule: Uint8Array): Parsed {
+  const headerLength = new DataView(capsule.buffer, capsule.byteOffset).getUint32(12);
+  const header = capsule.subarray(16, 16 + headerLength);
+  return { head: capsule.subarray(0, 16 + headerLength), header, map: decode(header, { useMaps: true }) as Map<number, any> };
+}
+
+/**
+ * §7.1's recipe on the bytes: drop each `key 58 len ‖ value` entry of a byte-string field (keys 8,
+ * 9 and 10 are one byte each) and lower the map's entry count, re-encoded in shortest form.
+ */
+function withoutEntries(p: Parsed, keys: number[]): Uint8Array {
+  let body = p.header;
+  let removed = 0;
+  for (const k of keys) {
+    if (!p.map.has(k)) continue;
+    const v = p.map.get(k) as Uint8Array;
+    const entry = Uint8Array.of(k, 0x58, v.length, ...v);
+    const at = Buffer.from(body).indexOf(Buffer.from(entry));
+    assert.ok(at > 0, `entry ${k} found in the header bytes`);
+    body = concat(body.subarray(0, at), body.subarray(at + entry.length));
+    removed++;
+  }
+  const [count, skip] = body[0]! <= 0xb7 ? [body[0]! - 0xa0, 1] : [body[1]!, 2];
+  const n = count - removed;
+  return concat(n <= 23 ? Uint8Array.of(0xa0 + n) : Uint8Array.of(0xb8, n), body.subarray(skip));
+}
+
+const ownerBody = (p: Parsed) => withoutEntries(p, [8, 10]);
+const guardianBody = (p: Parsed) => withoutEntries(p, [10]);
+
+function ownerSignatureValid(p: Parsed, body = ownerBody(p)): boolean {
+  return ed25519.verify(p.map.get(8), concat(OWNER_LABEL, Uint8Array.of(0), body), p.map.get(4), { zip215: false });
+}
+
+/** §7.2: ECDSA P-256 over SHA-256(label ‖ 00 ‖ body), the digest used as is; low S; key 9 a valid point. */
+function guardianSignatureValid(p: Parsed, digest = sha256(concat(GUARDIAN_LABEL, Uint8Array.of(0), guardianBody(p))), lowS = true): boolean {
+  return p256.verify(p.map.get(10), digest, p.map.get(9), { prehash: false, lowS });
+}
+
+/** Every signature present verifies (§7). */
+function signaturesValid(p: Parsed): boolean {
+  return (!p.map.has(8) || ownerSignatureValid(p)) && (!p.map.has(10) || guardianSignatureValid(p));
+}
+
+/** The file key per §5: stanzas in header order, every key of the stanza's type; undefined if none opens. */
+function fileKeyOf(p: Parsed, v: Vector): Uint8Array | undefined {
+  const id: Uint8Array = p.map.get(2);
+  const secrets = v.identities.map((line) => new Uint8Array(bech32.fromWords(bech32.decode(line as `${string}1${string}`).words)));
+  const scalars = v.p256.map((h) => Uint8Array.from(Buffer.from(h, 'hex')));
+  const open = (wrapKey: Uint8Array, sealed: Uint8Array) => {
+    try {
+      return gcm(wrapKey, new Uint8Array(12), id).decrypt(sealed);
+    } catch {
+      return undefined; // another recipient's stanza
+    }
+  };
+  for (const [type, body] of p.map.get(7) as [string, Uint8Array][]) {
+    if (type === 'x25519') {
+      for (const s of secrets) {
+        const E = body.subarray(0, 32);
+        const wrapKey = hkdf(sha256, x25519.getSharedSecret(s, E), concat(E, x25519.getPublicKey(s)), te.encode('capsule/v1 x25519'), 32);
+        const key = open(wrapKey, body.subarray(32, 80));
+        if (key) return key;
+      }
+    } else if (type === 'p256-ecdh') {
+      for (const d of scalars) {
+        const E = body.subarray(0, 33);
+        const S = p256.getSharedSecret(d, E, true).subarray(1); // x-coordinate of d·E
+        const wrapKey = hkdf(sha256, S, concat(E, p256.getPublicKey(d, true)), te.encode('capsule/v1 p256-ecdh'), 32);
+        const key = open(wrapKey, body.subarray(33, 81));
+        if (key) return key;
+      }
     }
   }
+  return undefined;
+}
+
+/** SPEC.md §3–§7, as literally as possible. Returns undefined if no stanza opens. */
+function specReader(capsule: Uint8Array, v: Vector): Uint8Array | undefined {
+  const p = parse(capsule);
+  assert.ok(signaturesValid(p), 'signatures verify per §7');
+  const id: Uint8Array = p.map.get(2);
+  const payload: Map<number, any> = p.map.get(6);
+  const size: number = payload.get(1);
+  const fileKey = fileKeyOf(p, v);
   if (!fileKey) return undefined;
   const payloadKey = hkdf(sha256, fileKey, id, te.encode('capsule/v1 payload'), 32);
-  const aad = sha256(head);
+  const aad = sha256(p.head);
   const n = Math.max(1, Math.ceil(size / 65536));
   const out = new Uint8Array(size);
-  let pos = 16 + headerLength;
+  let pos = p.head.length;
   for (let i = 0; i < n; i++) {
     const plainLen = i < n - 1 ? 65536 : size - (n - 1) * 65536;
     const nonce = new Uint8Array(12);
@@ -62,35 +141,76 @@ function specReader(capsule: Uint8Array, identityLines: string[]): Uint8Array | 
   }
   assert.is(pos, capsule.length, 'no trailing data');
   const digestInput = payload.get(4) === 2
-    ? new Uint8Array([...hkdf(sha256, fileKey, id, te.encode('capsule/v1 payload commitment'), 32), ...out])
+    ? concat(hkdf(sha256, fileKey, id, te.encode('capsule/v1 payload commitment'), 32), out)
     : out;
   assert.equal(sha256(digestInput), payload.get(5), 'payload digest per spec');
   return out;
 }
 
-const positives = readdirSync(DATA_DIR).filter((f) => f.endsWith(EXTENSION))
-  .map((f) => parseVector(f, readFileSync(join(DATA_DIR, f))))
-  .filter((v) => v.expect === 'success');
+const all = readdirSync(DATA_DIR).filter((f) => f.endsWith(EXTENSION)).sort()
+  .map((f) => parseVector(f.slice(0, -EXTENSION.length), readFileSync(join(DATA_DIR, f))));
+const positives = all.filter((v) => v.expect === 'success');
+const byName = (name: string) => all.find((v) => v.name === name)!;
 
-test('there are positive vectors to compare', () => {
-  assert.ok(positives.length >= 10);
+test('there are positive vectors to compare, with P-256 keys and guardian signatures among them', () => {
+  assert.ok(positives.length >= 20);
+  assert.ok(positives.some((v) => v.p256.length > 0), 'a p256-ecdh vector');
+  assert.ok(positives.some((v) => parse(v.bytes).map.has(10)), 'a guardian-signed vector');
+  assert.ok(positives.some((v) => parse(v.bytes).map.has(8) && parse(v.bytes).map.has(10)), 'an owner- and guardian-signed vector');
 });
 
 for (const v of positives) {
   test(`noble reader agrees with node:crypto on ${v.name}`, async () => {
-    const independent = specReader(v.bytes, v.identities);
+    const independent = specReader(v.bytes, v);
     assert.ok(independent, 'spec reader found the key');
     const parts: Buffer[] = [];
-    for await (const c of openWithKey(v.bytes, parseIdentityFile(v.identities.join('\n')))) parts.push(c as Buffer);
+    for await (const c of openWithKey(v.bytes, await vectorKey(v))) parts.push(c as Buffer);
     assert.ok(Buffer.concat(parts).equals(Buffer.from(independent!)), 'same plaintext');
   });
 }
+
+test('noble reader agrees on signatures: rejects every ERR_BAD_SIGNATURE vector, accepts every signed vector that verifies', () => {
+  const rejected = all.filter((v) => v.verify === 'error ERR_BAD_SIGNATURE');
+  assert.ok(rejected.length >= 15, `${rejected.length} bad-signature vectors`);
+  for (const v of rejected) assert.not.ok(signaturesValid(parse(v.bytes)), `${v.name}: independent check rejects`);
+  const accepted = all.filter((v) => v.verify === 'ok' && (parse(v.bytes).map.has(8) || parse(v.bytes).map.has(10)));
+  assert.ok(accepted.length >= 4, `${accepted.length} signed vectors that verify`);
+  for (const v of accepted) assert.ok(signaturesValid(parse(v.bytes)), `${v.name}: independent check accepts`);
+});
+
+test('each wrongly constructed signature vector verifies under exactly the mistake it names (one defect each)', () => {
+  const p = (name: string) => parse(byName(name).bytes);
+  const gDigest = (label: Uint8Array | undefined, body: Uint8Array) => sha256(label ? concat(label, Uint8Array.of(0), body) : body);
+  let q = p('guardian-signature-high-s');
+  assert.ok(guardianSignatureValid(q, undefined, false), 'high-S: valid when high S is allowed');
+  q = p('guardian-signature-no-label');
+  assert.ok(guardianSignatureValid(q, gDigest(undefined, guardianBody(q))), 'no label');
+  q = p('guardian-signature-owner-label');
+  assert.ok(guardianSignatureValid(q, gDigest(OWNER_LABEL, guardianBody(q))), 'owner label');
+  q = p('guardian-signature-double-hash');
+  assert.ok(guardianSignatureValid(q, sha256(gDigest(GUARDIAN_LABEL, guardianBody(q)))), 'digest hashed twice');
+  q = p('guardian-signature-covers-key-10');
+  const sig = q.map.get(10) as Uint8Array;
+  const placeholder = Buffer.from(q.header);
+  placeholder.set(new Uint8Array(64), placeholder.indexOf(Buffer.from(sig)));
+  assert.ok(guardianSignatureValid(q, gDigest(GUARDIAN_LABEL, placeholder)), 'signed with key 10 present');
+  q = p('guardian-signature-without-key-8');
+  assert.ok(ownerSignatureValid(q), 'owner signature intact');
+  assert.ok(guardianSignatureValid(q, gDigest(GUARDIAN_LABEL, withoutEntries(q, [8, 10]))), 'guardian signed without key 8');
+  q = p('owner-signature-covers-key-10');
+  assert.ok(guardianSignatureValid(q), 'guardian signature intact');
+  // The guardian signs after the owner, so the key 10 the owner covered is the earlier one.
+  assert.ok(ownerSignatureValid(q, withoutEntries(p('owner-and-guardian-signed'), [8])), 'owner signed with (the earlier) key 10 present');
+  q = p('owner-signature-without-key-9');
+  assert.ok(guardianSignatureValid(q), 'guardian signature intact');
+  assert.ok(ownerSignatureValid(q, withoutEntries(q, [8, 9, 10])), 'owner signed without key 9');
+});
 
 test('noble reader rejects a flipped chunk exactly as the library does', async () => {
   const v = positives.find((x) => x.name.startsWith('three-chunks'))!;
   const bad = Uint8Array.from(v.bytes);
   bad[bad.length - 70000]! ^= 1;
-  assert.throws(() => specReader(bad, v.identities), /invalid|tag/i);
+  assert.throws(() => specReader(bad, v), /invalid|tag/i);
 });
 
 test.run();

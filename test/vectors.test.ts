@@ -1,8 +1,8 @@
 /**
  * Runs every vector in test/vectors/data as a whole buffer, as a stream of uneven pieces, and byte
- * by byte; decrypts with the vector's identities (outcome = `expect:`) and verifies offline from a
- * buffer and from a file (outcome = `verify:`). Also checks the files are exactly what the
- * generator produces, so each vector's recorded source is real.
+ * by byte; decrypts with the vector's identities and P-256 keys (outcome = `expect:`) and verifies
+ * offline from a buffer and from a file (outcome = `verify:`). Also checks the files are exactly
+ * what the generator produces, so each vector's recorded source is real.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -10,14 +10,16 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { p256 } from '@noble/curves/nist.js';
 import { openWithKey } from '../agent/capsule/open.ts';
 import { verify } from '../agent/capsule/verify.ts';
-import { parseIdentityFile } from '../agent/crypto/identity.ts';
 import { DceError } from '../agent/errors.ts';
+import { rejectsError } from './helpers/assertError.ts';
 import { definitions } from './vectors/definitions.ts';
 import { DATA_DIR, EXTENSION, render } from './vectors/generate.ts';
 import { workedExample } from './vectors/workedExample.ts';
 import { parseVector, type Vector } from './vectors/vectorFile.ts';
+import { vectorKey } from './vectors/vectorKey.ts';
 
 const files = readdirSync(DATA_DIR).filter((f) => f.endsWith(EXTENSION)).sort();
 const vectors: Vector[] = files.map((f) => parseVector(f, readFileSync(join(DATA_DIR, f))));
@@ -49,14 +51,22 @@ async function outcome(run: () => Promise<unknown>): Promise<string> {
   }
 }
 
-test('vector set: at least 10 positive and 25 negative, names unique', () => {
+test('vector set: at least 20 positive and more negative, names unique', () => {
   const pos = vectors.filter((v) => v.expect === 'success').length;
-  assert.ok(pos >= 10, `${pos} positive vectors`);
-  assert.ok(vectors.length - pos >= 25, `${vectors.length - pos} negative vectors`);
+  assert.ok(pos >= 20, `${pos} positive vectors`);
+  assert.ok(vectors.length - pos > pos, `${vectors.length - pos} negative vectors`);
 });
 
-test('vector files are exactly what the generator produces (recorded source is real)', () => {
-  const defs = definitions();
+test('vector set has positive vectors of every stanza type, and one opened by a P-256 key alone', () => {
+  const positive = vectors.filter((v) => v.expect === 'success').map((v) => Buffer.from(v.bytes));
+  for (const marker of ['x25519', 'p256-ecdh', 'zymbit-lock']) {
+    assert.ok(positive.some((b) => b.includes(marker)), `a positive vector with a ${marker} stanza`);
+  }
+  assert.ok(vectors.some((v) => v.expect === 'success' && v.p256.length > 0 && v.identities.length === 0), 'a positive vector opened by a P-256 key alone');
+});
+
+test('vector files are exactly what the generator produces (recorded source is real)', async () => {
+  const defs = await definitions();
   assert.is(defs.length, files.length, 'same number of vectors as definitions');
   for (const d of defs) {
     const onDisk = readFileSync(join(DATA_DIR, d.name + EXTENSION));
@@ -64,18 +74,44 @@ test('vector files are exactly what the generator produces (recorded source is r
   }
 });
 
-test('SPEC.md §13.3 worked example is exactly what the bytes give', () => {
+test('SPEC.md §13.3 worked example is exactly what the bytes give', async () => {
   const spec = readFileSync(new URL('../agent/format/SPEC.md', import.meta.url), 'utf8');
-  assert.ok(spec.includes(workedExample()), 'regenerate with node test/vectors/workedExample.ts');
+  assert.ok(spec.includes(await workedExample()), 'regenerate with node test/vectors/workedExample.ts');
+});
+
+test('SPEC.md §13.4 lists every vector, with the right counts', () => {
+  const spec = readFileSync(new URL('../agent/format/SPEC.md', import.meta.url), 'utf8');
+  const section = spec.slice(spec.indexOf('### 13.4 The vector set'), spec.indexOf('### 13.5'));
+  const pos = vectors.filter((v) => v.expect === 'success').length;
+  assert.ok(section.includes(`${vectors.length} vectors: ${pos} positive`), `§13.4 says ${vectors.length} vectors, ${pos} positive`);
+  assert.ok(section.includes(`and ${vectors.length - pos} negative`), `§13.4 says ${vectors.length - pos} negative`);
+  for (const v of vectors) {
+    assert.ok(section.includes(`\`${v.name.slice(0, -EXTENSION.length)}\``), `§13.4 names ${v.name}`);
+  }
+});
+
+test('guardian-signed vectors verify with their guardian key pinned, and fail with another or with none in the header', async () => {
+  const signed = vectors.filter((v) => v.verify === 'ok' && /guardian-signed|guardian-sealed/.test(v.name));
+  assert.ok(signed.length >= 3, `${signed.length} guardian-signed vectors`);
+  const other = p256.getPublicKey(new Uint8Array(32).fill(7), true);
+  for (const v of signed) {
+    const key = (await verify(v.bytes)).parsed.header.guardian!;
+    assert.ok((await verify(v.bytes, { guardianKey: key })).checks.includes('signed by the given guardian key'), v.name);
+    await rejectsError(() => verify(v.bytes, { guardianKey: other }), 'CapsuleFormatError', 'ERR_BAD_SIGNATURE',
+      /^header\.guardian: signed by capsule-guardian1[a-z0-9]+, not by the given guardian key$/);
+  }
+  const unsigned = vectors.find((v) => v.name === 'one-byte.capsule-vector')!;
+  await rejectsError(() => verify(unsigned.bytes, { guardianKey: other }), 'CapsuleFormatError', 'ERR_BAD_SIGNATURE',
+    /^header\.guardian: absent, but a guardian key was given/);
 });
 
 for (const v of vectors) {
   for (const [mode, feed] of Object.entries(FEEDS)) {
     test(`vector ${v.name} decrypt (${mode}) -> ${v.expect}`, async () => {
-      const ids = parseIdentityFile(v.identities.join('\n'), v.name);
+      const key = await vectorKey(v);
       const chunks: Buffer[] = [];
       const got = await outcome(async () => {
-        for await (const c of openWithKey(feed(v.bytes), ids)) chunks.push(c as Buffer);
+        for await (const c of openWithKey(feed(v.bytes), key)) chunks.push(c as Buffer);
       });
       assert.is(got === 'ok' ? 'success' : got, v.expect);
       if (v.expect === 'success') {

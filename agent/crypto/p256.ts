@@ -58,7 +58,8 @@ export function p256SharedX(scalar: Uint8Array, point: Uint8Array): Uint8Array {
 export function normaliseLowS(sig: Uint8Array): Uint8Array {
   if (sig.length !== 64) throw new TypeError(`signature: expected 64 bytes r ‖ s, got ${sig.length}`);
   const s = BigInt('0x' + Buffer.from(sig.subarray(32)).toString('hex'));
-  if (s <= HALF_N) return Uint8Array.from(sig);
+  // s ≥ n is no signature at all: left as is, so that verification rejects it (n − s would be negative).
+  if (s <= HALF_N || s >= N) return Uint8Array.from(sig);
   const out = Uint8Array.from(sig);
   out.set(Buffer.from((N - s).toString(16).padStart(64, '0'), 'hex'), 32);
   return out;

@@ -4,9 +4,13 @@
  * carries exactly one defect. Test-only code; it deliberately bypasses the library's guards.
  */
 import { createCipheriv, createHash } from 'node:crypto';
+import { p256 } from '@noble/curves/nist.js';
 import { encode } from 'cborg';
 import { CapsuleSealer, type SealOptions } from '../../agent/capsule/CapsuleSealer.ts';
+import type { HeaderSigner } from '../../agent/crypto/guardianSignature.ts';
 import { identityFromSecret, type Identity } from '../../agent/crypto/identity.ts';
+import type { Locker } from '../../agent/crypto/lockStanza.ts';
+import { ECDH_RECIPIENT_HRP, encodeP256Key, scalarFromBytes } from '../../agent/crypto/p256.ts';
 import { derivePayloadKey } from '../../agent/crypto/kdf.ts';
 import { encodeCanonical } from '../../agent/format/cbor.ts';
 import { CHUNK_SIZE } from '../../agent/format/constants.ts';
@@ -19,6 +23,58 @@ export const LOGIC_HASH = sha256(LOGIC_MODULE);
 
 export function fixedIdentity(name: string): Identity {
   return identityFromSecret(drbg(`identity ${name}`)(32));
+}
+
+export interface P256Key {
+  /** The private scalar, 32 bytes big-endian: what a vector's `identity-p256:` line holds (hex). */
+  scalar: Uint8Array;
+  /** Compressed public key. */
+  publicKey: Uint8Array;
+  /** `capsule-ecdh1…` */
+  recipient: string;
+}
+
+/** A fixed P-256 key pair, its scalar drawn as SPEC.md §8.2 draws one (48 bytes, mod n − 1, + 1). */
+export function fixedP256(name: string): P256Key {
+  const scalar = scalarFromBytes(drbg(`p256 ${name}`)(48));
+  const publicKey = p256.getPublicKey(scalar, true);
+  return { scalar, publicKey, recipient: encodeP256Key(ECDH_RECIPIENT_HRP, publicKey) };
+}
+
+/**
+ * A guardian signer from a fixed scalar, standing in for a module slot key. It returns whatever S
+ * RFC 6979 gives (high or low), as a module does: the sealer must normalise it.
+ */
+export function fixedSigner(key: P256Key): HeaderSigner {
+  return { publicKey: key.publicKey, sign: async (digest) => p256.sign(digest, key.scalar, { prehash: false, lowS: false }) };
+}
+
+/** A stand-in for the security module: lock() returns a fixed opaque blob, unlock() is never reached. */
+export function fakeLocker(blob: Uint8Array): Locker {
+  return {
+    lock: async (data) => {
+      // label ‖ 00 ‖ id ‖ file key = 22 + 1 + 16 + 32 bytes; anything else means the sealer changed.
+      if (data.length !== 71) throw new Error(`fake locker: expected 71 bytes to lock, got ${data.length}`);
+      return Uint8Array.from(blob);
+    },
+    unlock: async () => {
+      throw new Error('fake locker: vectors never unlock a zymbit-lock stanza (no module holds the key)');
+    },
+  };
+}
+
+/** `label ‖ 00 ‖ body`: the shape of every signed message (SPEC.md §7). */
+export function labelled(label: string, body: Uint8Array): Uint8Array {
+  return concat(new TextEncoder().encode(label), Uint8Array.of(0), body);
+}
+
+/**
+ * ECDSA P-256 (low S) over a 32-byte digest, for negative vectors that re-sign an edited header the
+ * right way or a wrong way. Messages are built here, not with agent/format/header.ts, so that a
+ * vector does not depend on the code it tests.
+ */
+export function signDigest(key: P256Key, digest: Uint8Array): Uint8Array {
+  return p256.sign(digest, key.scalar, { prehash: false, lowS: true });
 }
 
 export function sha256(...parts: Uint8Array[]): Uint8Array {
@@ -43,8 +99,11 @@ export interface Built {
   plain: Uint8Array;
 }
 
-/** Seals with the real sealer and a seeded random source; returns the parts too. */
-export function sealDeterministic(seed: string, plain: Uint8Array, options: Omit<SealOptions, 'random' | 'created'>): Built {
+/**
+ * Seals with the real sealer and a seeded random source; returns the parts too. Uses start(),
+ * which gives the same bytes as begin() and also takes a lock and a guardian signer.
+ */
+export async function sealDeterministic(seed: string, plain: Uint8Array, options: Omit<SealOptions, 'random' | 'created'>): Promise<Built> {
   const random = drbg(`seal ${seed}`);
   const replay = drbg(`seal ${seed}`);
   const id = replay(16);
@@ -53,7 +112,7 @@ export function sealDeterministic(seed: string, plain: Uint8Array, options: Omit
   const h = createHash('sha256');
   h.update(s.digestPrefix);
   h.update(plain);
-  const head = s.begin(plain.length, new Uint8Array(h.digest()));
+  const head = await s.start(plain.length, new Uint8Array(h.digest()));
   const parts = [...s.push(plain), ...s.end()];
   const chunks: Uint8Array[] = [];
   for (let i = 0; i < parts.length; i += 2) chunks.push(concat(parts[i]!, parts[i + 1]!)); // [ciphertext, tag] pairs

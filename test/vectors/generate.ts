@@ -17,6 +17,7 @@ export function render(d: Definition): Uint8Array {
     expect: d.expect,
     verify: d.verify,
     identities: d.identities,
+    p256: d.p256 ?? [],
     payload: d.payload ? createHash('sha256').update(d.payload).digest('hex') : undefined,
     comment: d.comment,
     source: `test/vectors/definitions.ts "${d.name}" (npm run vectors)`,
@@ -27,7 +28,7 @@ export function render(d: Definition): Uint8Array {
 if (import.meta.url === `file://${process.argv[1]}`) {
   mkdirSync(DATA_DIR, { recursive: true });
   for (const f of readdirSync(DATA_DIR)) if (f.endsWith(EXTENSION)) rmSync(DATA_DIR + f);
-  const defs = definitions();
+  const defs = await definitions();
   for (const d of defs) writeFileSync(DATA_DIR + d.name + EXTENSION, render(d));
   const pos = defs.filter((d) => d.expect === 'success').length;
   console.log(`wrote ${defs.length} vectors (${pos} positive, ${defs.length - pos} negative) to ${DATA_DIR}`);

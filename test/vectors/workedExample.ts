@@ -15,8 +15,8 @@ const wrap = (label: string, h: string) => {
   return lines.join('\n');
 };
 
-export function workedExample(): string {
-  const d = definitions().find((x) => x.name === 'one-byte')!;
+export async function workedExample(): Promise<string> {
+  const d = (await definitions()).find((x) => x.name === 'one-byte')!;
   const cap = d.bytes;
   const [id] = parseIdentityFile(d.identities.join('\n'));
   const hlen = new DataView(cap.buffer, cap.byteOffset).getUint32(12);
@@ -66,4 +66,4 @@ export function workedExample(): string {
   ].join('\n');
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) console.log(workedExample());
+if (import.meta.url === `file://${process.argv[1]}`) console.log(await workedExample());
