@@ -7,16 +7,15 @@
  * Deliberately not here: where the recipient's scalar lives (the guardian decides: derived from
  * its seed, in agent memory only while needed), and which stanza to try (the guardian).
  */
-import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { p256 } from '@noble/curves/nist.js';
 import { CapsuleFormatError } from '../errors.ts';
-import { FILE_KEY_SIZE, LABEL_P256_STANZA, P256_STANZA_BODY_SIZE, STANZA_P256, TAG_SIZE } from '../format/constants.ts';
+import { FILE_KEY_SIZE, LABEL_P256_STANZA, P256_STANZA_BODY_SIZE, STANZA_P256 } from '../format/constants.ts';
 import type { Stanza } from '../format/header.ts';
+import { openFileKey, sealFileKey } from './fileKeyWrap.ts';
 import { hkdf } from './kdf.ts';
 import { isP256Point, p256PublicKey, p256SharedX, scalarFromBytes } from './p256.ts';
 import { wipe } from './secrets.ts';
 
-const ZERO_NONCE = new Uint8Array(12);
 
 /** `ephemeralSeed` (48 bytes, tests only) fixes the ephemeral scalar; otherwise it is random. */
 export function wrapP256(fileKey: Uint8Array, recipient: Uint8Array, capsuleId: Uint8Array, ephemeralSeed?: Uint8Array): Stanza {
@@ -29,9 +28,7 @@ export function wrapP256(fileKey: Uint8Array, recipient: Uint8Array, capsuleId: 
     const share = p256PublicKey(e);
     shared = p256SharedX(e, recipient);
     wrapKey = hkdf(shared, concat(share, recipient), LABEL_P256_STANZA, 32);
-    const c = createCipheriv('aes-256-gcm', wrapKey, ZERO_NONCE);
-    c.setAAD(capsuleId);
-    return { type: STANZA_P256, body: concat(share, c.update(fileKey), c.final(), c.getAuthTag()) };
+    return { type: STANZA_P256, body: concat(share, sealFileKey(wrapKey, fileKey, capsuleId)) };
   } finally {
     wipe(e, shared, wrapKey);
   }
@@ -59,17 +56,7 @@ export async function unwrapP256(s: Stanza, index: number, recipient: Uint8Array
   try {
     shared = await sharedX(share);
     wrapKey = hkdf(shared, concat(share, recipient), LABEL_P256_STANZA, 32);
-    const d = createDecipheriv('aes-256-gcm', wrapKey, ZERO_NONCE);
-    d.setAAD(capsuleId);
-    d.setAuthTag(s.body.subarray(33 + FILE_KEY_SIZE, 33 + FILE_KEY_SIZE + TAG_SIZE));
-    const key = d.update(s.body.subarray(33, 33 + FILE_KEY_SIZE));
-    try {
-      d.final();
-    } catch {
-      key.fill(0);
-      return undefined; // another recipient's stanza: not an error
-    }
-    return new Uint8Array(key.buffer, key.byteOffset, key.length);
+    return openFileKey(wrapKey, s.body.subarray(33), capsuleId); // undefined: another recipient's stanza, not an error
   } finally {
     wipe(shared, wrapKey);
   }

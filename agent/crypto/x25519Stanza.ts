@@ -5,16 +5,16 @@
  * Deliberately not here: other stanza types (`zymbit-lock`, `p256-ecdh`, `tpm2-rsa` arrive with
  * key custody) and the choice of which stanza to try (CapsuleOpener).
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { x25519 } from '@noble/curves/ed25519.js';
 import { CapsuleFormatError } from '../errors.ts';
-import { FILE_KEY_SIZE, LABEL_X25519_STANZA, STANZA_X25519, TAG_SIZE, X25519_STANZA_BODY_SIZE } from '../format/constants.ts';
+import { FILE_KEY_SIZE, LABEL_X25519_STANZA, STANZA_X25519, X25519_STANZA_BODY_SIZE } from '../format/constants.ts';
 import type { Stanza } from '../format/header.ts';
 import type { Identity } from './identity.ts';
+import { openFileKey, sealFileKey } from './fileKeyWrap.ts';
 import { hkdf } from './kdf.ts';
 import { wipe } from './secrets.ts';
 
-const ZERO_NONCE = new Uint8Array(12);
 /** Any clamped scalar: X25519(k, P) is all-zero exactly when P is a low-order point. */
 const PROBE_SCALAR = new Uint8Array(32).fill(0x42);
 
@@ -32,10 +32,7 @@ export function wrapX25519(fileKey: Uint8Array, recipient: Uint8Array, capsuleId
       throw new TypeError('recipient: is a low-order X25519 point (no shared secret)', { cause });
     }
     wrapKey = hkdf(shared, concat(share, recipient), LABEL_X25519_STANZA, 32);
-    const c = createCipheriv('aes-256-gcm', wrapKey, ZERO_NONCE);
-    c.setAAD(capsuleId);
-    const body = concat(share, c.update(fileKey), c.final(), c.getAuthTag());
-    return { type: STANZA_X25519, body };
+    return { type: STANZA_X25519, body: concat(share, sealFileKey(wrapKey, fileKey, capsuleId)) };
   } finally {
     wipe(e, shared, wrapKey);
   }
@@ -62,17 +59,7 @@ export function unwrapX25519(s: Stanza, index: number, identity: Identity, capsu
   try {
     shared = x25519.getSharedSecret(identity.secretKey, share);
     wrapKey = hkdf(shared, concat(share, identity.publicKey), LABEL_X25519_STANZA, 32);
-    const d = createDecipheriv('aes-256-gcm', wrapKey, ZERO_NONCE);
-    d.setAAD(capsuleId);
-    d.setAuthTag(s.body.subarray(32 + FILE_KEY_SIZE, 32 + FILE_KEY_SIZE + TAG_SIZE));
-    const key = d.update(s.body.subarray(32, 32 + FILE_KEY_SIZE));
-    try {
-      d.final();
-    } catch {
-      key.fill(0);
-      return undefined; // another recipient's stanza: not an error
-    }
-    return new Uint8Array(key.buffer, key.byteOffset, key.length);
+    return openFileKey(wrapKey, s.body.subarray(32), capsuleId); // undefined: another recipient's stanza, not an error
   } finally {
     wipe(shared, wrapKey);
   }
