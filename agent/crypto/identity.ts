@@ -6,7 +6,8 @@
  * identities (age's scrypt/plugin stanzas), and hardware keys (agent/keys, a later issue).
  */
 import { randomBytes } from 'node:crypto';
-import { ed25519, x25519 } from '@noble/curves/ed25519.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { x25519PublicKey, x25519Shared } from './x25519.ts';
 import { bech32 } from '@scure/base';
 import { KeyError } from '../errors.ts';
 import { LABEL_OWNER_ED25519 } from '../format/constants.ts';
@@ -32,7 +33,7 @@ export function identityFromSecret(secret: Uint8Array): Identity {
     throw new TypeError(`secret: expected a 32-byte Uint8Array, got ${secret instanceof Uint8Array ? secret.length + ' bytes' : typeof secret}`);
   }
   const secretKey = Uint8Array.from(secret);
-  const publicKey = x25519.getPublicKey(secretKey);
+  const publicKey = x25519PublicKey(secretKey);
   return {
     secretKey,
     publicKey,
@@ -43,12 +44,7 @@ export function identityFromSecret(secret: Uint8Array): Identity {
 
 /** Any clamped scalar times a low-order point is the all-zero point (RFC 7748 §6.1). */
 function isLowOrder(point: Uint8Array): boolean {
-  try {
-    x25519.getSharedSecret(new Uint8Array(32).fill(0x42), point);
-    return false;
-  } catch {
-    return true;
-  }
+  return x25519Shared(new Uint8Array(32).fill(0x42), point) === undefined;
 }
 
 export function encodeRecipient(publicKey: Uint8Array): string {

@@ -6,7 +6,7 @@
  * key custody) and the choice of which stanza to try (CapsuleOpener).
  */
 import { randomBytes } from 'node:crypto';
-import { x25519 } from '@noble/curves/ed25519.js';
+import { x25519PublicKey, x25519Shared } from './x25519.ts';
 import { CapsuleFormatError } from '../errors.ts';
 import { FILE_KEY_SIZE, LABEL_X25519_STANZA, STANZA_X25519, X25519_STANZA_BODY_SIZE } from '../format/constants.ts';
 import type { Stanza } from '../format/header.ts';
@@ -25,12 +25,9 @@ export function wrapX25519(fileKey: Uint8Array, recipient: Uint8Array, capsuleId
   let shared: Uint8Array | undefined;
   let wrapKey: Uint8Array | undefined;
   try {
-    const share = x25519.getPublicKey(e);
-    try {
-      shared = x25519.getSharedSecret(e, recipient);
-    } catch (cause) {
-      throw new TypeError('recipient: is a low-order X25519 point (no shared secret)', { cause });
-    }
+    const share = x25519PublicKey(e);
+    shared = x25519Shared(e, recipient);
+    if (!shared) throw new TypeError('recipient: is a low-order X25519 point (no shared secret)');
     wrapKey = hkdf(shared, concat(share, recipient), LABEL_X25519_STANZA, 32);
     return { type: STANZA_X25519, body: concat(share, sealFileKey(wrapKey, fileKey, capsuleId)) };
   } finally {
@@ -43,10 +40,8 @@ export function checkX25519Stanza(s: Stanza, index: number): void {
   if (s.body.length !== X25519_STANZA_BODY_SIZE) {
     throw new CapsuleFormatError('ERR_BAD_STANZA', `header.stanzas[${index}] (x25519): body must be ${X25519_STANZA_BODY_SIZE} bytes, got ${s.body.length}`);
   }
-  try {
-    x25519.getSharedSecret(PROBE_SCALAR, s.body.subarray(0, 32));
-  } catch (cause) {
-    throw new CapsuleFormatError('ERR_BAD_STANZA', `header.stanzas[${index}] (x25519): ephemeral share is a low-order point`, { cause });
+  if (!x25519Shared(PROBE_SCALAR, s.body.subarray(0, 32))) {
+    throw new CapsuleFormatError('ERR_BAD_STANZA', `header.stanzas[${index}] (x25519): ephemeral share is a low-order point`);
   }
 }
 
@@ -57,7 +52,8 @@ export function unwrapX25519(s: Stanza, index: number, identity: Identity, capsu
   let shared: Uint8Array | undefined;
   let wrapKey: Uint8Array | undefined;
   try {
-    shared = x25519.getSharedSecret(identity.secretKey, share);
+    shared = x25519Shared(identity.secretKey, share);
+    if (!shared) return undefined; // unreachable after the check above; kept so a key is never derived from zero
     wrapKey = hkdf(shared, concat(share, identity.publicKey), LABEL_X25519_STANZA, 32);
     return openFileKey(wrapKey, s.body.subarray(32), capsuleId); // undefined: another recipient's stanza, not an error
   } finally {
