@@ -30,6 +30,10 @@ export type UsageErrorCode = 'ERR_USAGE' | 'ERR_BAD_PARAMS' | 'ERR_REFUSE_TTY' |
 export type IoErrorCode = 'ERR_IO' | 'ERR_NOT_FOUND';
 export type KeyStoreErrorCode = 'ERR_MODULE_ABSENT' | 'ERR_MODULE_CALL' | 'ERR_LOCK_INTEGRITY' | 'ERR_UNSUPPORTED_BY_MODEL';
 export type GuardianErrorCode = 'ERR_NO_GUARDIAN' | 'ERR_GUARDIAN_EXISTS' | 'ERR_GUARDIAN_MISMATCH' | 'ERR_NOT_CONFIRMED' | 'ERR_PROVISIONING';
+export type AgentErrorCode =
+  | 'ERR_BAD_REQUEST' | 'ERR_TOO_LARGE' | 'ERR_NOT_FOUND' | 'ERR_DENIED' | 'ERR_REPLAYED' | 'ERR_HEADER_MISMATCH'
+  | 'ERR_RATE_LIMITED' | 'ERR_UNAVAILABLE' | 'ERR_AUDIT' | 'ERR_CONFIG' | 'ERR_UNREACHABLE' | 'ERR_PROTOCOL';
+export type AuditErrorCode = 'ERR_AUDIT_FORMAT' | 'ERR_AUDIT_CHAIN' | 'ERR_AUDIT_SIGNATURE' | 'ERR_AUDIT_REPLAY';
 export type SandboxErrorCode =
   | 'ERR_INVALID_MODULE'
   | 'ERR_OUT_OF_FUEL'
@@ -106,6 +110,27 @@ export class GuardianError extends DceError {
   override readonly name = 'GuardianError';
   declare readonly code: GuardianErrorCode;
   constructor(code: GuardianErrorCode, message: string, options: Options = {}) {
+    super(code, message, options);
+  }
+}
+
+/** The agent or its client: a refused request, a bad configuration, an unreachable guardian. */
+export class AgentError extends DceError {
+  override readonly name = 'AgentError';
+  declare readonly code: AgentErrorCode;
+  /** HTTP status the agent answers with. */
+  readonly status: number;
+  constructor(code: AgentErrorCode, message: string, options: Options & { status?: number } = {}) {
+    super(code, message, options);
+    this.status = options.status ?? 400;
+  }
+}
+
+/** The audit log does not verify: malformed, a broken chain, a bad signature, or a replay that differs. */
+export class AuditError extends DceError {
+  override readonly name = 'AuditError';
+  declare readonly code: AuditErrorCode;
+  constructor(code: AuditErrorCode, message: string, options: Options = {}) {
     super(code, message, options);
   }
 }

@@ -7,5 +7,14 @@ if (major < 22 || (major === 22 && minor < 18)) {
   process.stderr.write('capsule: hint: run it through npm (npx capsule …), which uses the project\'s pinned Node 24\n');
   process.exit(1);
 }
+// node:sqlite (the agent's state) is stable in use but still flagged experimental in Node 24; its
+// one-time warning would be a stderr line not starting with "capsule:". Only that one is dropped.
+const emitWarning = process.emitWarning;
+process.emitWarning = function (warning, ...rest) {
+  const text = typeof warning === 'string' ? warning : warning?.message;
+  const type = typeof rest[0] === 'string' ? rest[0] : rest[0]?.type ?? warning?.name;
+  if (type === 'ExperimentalWarning' && /SQLite/.test(String(text))) return;
+  return emitWarning.call(process, warning, ...rest);
+};
 const { main } = await import('../agent/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

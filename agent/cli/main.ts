@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { DceError, UsageError } from '../errors.ts';
-import { DECRYPT, GUARDIAN_INIT, GUARDIAN_SHOW, INSPECT, KEYGEN, LOGIC_BUILD, LOGIC_CHECK, LOGIC_RUN, SEAL, VERIFY } from './synopsis.ts';
+import { AGENT, APPROVE, AUDIT_VERIFY, CHECKIN, DECRYPT, GUARDIAN_INIT, GUARDIAN_SHOW, LOGIC_PUSH, OPEN, INSPECT, KEYGEN, LOGIC_BUILD, LOGIC_CHECK, LOGIC_RUN, SEAL, VERIFY } from './synopsis.ts';
 import { processTerminal, type Terminal } from './Terminal.ts';
 
 type Command = (argv: string[], t: Terminal) => Promise<number>;
@@ -20,6 +20,11 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   decrypt: async () => (await import('./commands/decrypt.ts')).decryptCommand,
   logic: async () => (await import('./commands/logic.ts')).logicCommand,
   guardian: async () => (await import('./commands/guardian.ts')).guardianCommand,
+  agent: async () => (await import('./commands/agent.ts')).agentCommand,
+  open: async () => (await import('./commands/open.ts')).openCommand,
+  audit: async () => (await import('./commands/audit.ts')).auditCommand,
+  checkin: async () => (await import('./commands/checkin.ts')).checkinCommand,
+  approve: async () => (await import('./commands/approve.ts')).approveCommand,
 };
 
 
@@ -41,6 +46,12 @@ usage:
   ${LOGIC_RUN}
   ${GUARDIAN_INIT}
   ${GUARDIAN_SHOW}
+  ${AGENT}
+  ${LOGIC_PUSH}
+  ${OPEN}
+  ${CHECKIN}
+  ${APPROVE}
+  ${AUDIT_VERIFY}
   capsule --version
 
 Capsule format: agent/format/SPEC.md. Unlock logic ABI: contracts-as/ABI.md. Errors go to stderr as "capsule: error: …".

@@ -30,6 +30,8 @@ export interface KeyStore {
   sign(digest: Uint8Array, slot: number): Promise<Uint8Array>;
   /** Raw ECDH (32-byte shared X) with a slot key; ERR_UNSUPPORTED_BY_MODEL where there is none. */
   ecdh(slot: number, peer: Uint8Array): Promise<Uint8Array>;
+  /** The custodian's clock (a module's RTC), seconds since the epoch, where it has one. */
+  time?(): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -51,6 +51,10 @@ export class ZymbitKeyStore implements KeyStore {
     return this.#queue.run(() => this.module.ecdh(slot, peer));
   }
 
+  time(): Promise<number> {
+    return this.#queue.run(() => this.module.time(false));
+  }
+
   close(): Promise<void> {
     return this.#queue.run(() => this.module.close());
   }

@@ -140,7 +140,7 @@ export function stateBytes(state: Map<string, Uint8Array>): number {
  * RFC 8032 Ed25519 verification through OpenSSL: ~0.12 ms against ~1.3 ms for @noble/curves here,
  * which matters when a policy checks many approvals. OpenSSL refuses S ≥ L and undecodable keys.
  */
-function verifyEd25519(msg: Uint8Array, sig: Uint8Array, key: Uint8Array): boolean {
+export function verifyEd25519(msg: Uint8Array, sig: Uint8Array, key: Uint8Array): boolean {
   try {
     const pk = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(key).toString('base64url') }, format: 'jwk' });
     return verifySignature(null, msg, pk, sig);

@@ -20,11 +20,13 @@ import { checkModule } from '../../sandbox/validate.ts';
 import { DEFAULT_LIMITS } from '../../sandbox/limits.ts';
 import { list, need, parse, str } from '../args.ts';
 import { inputOf, loadModule } from '../files.ts';
-import { LOGIC_BUILD, LOGIC_CHECK, LOGIC_RUN } from '../synopsis.ts';
+import { LOGIC_BUILD, LOGIC_CHECK, LOGIC_PUSH, LOGIC_RUN } from '../synopsis.ts';
+import { GuardianClient } from '../../client/GuardianClient.ts';
 import { say, writeOut, type Terminal } from '../Terminal.ts';
 
 export async function logicCommand(argv: string[], t: Terminal): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub === 'push') return push(rest, t);
   if (sub === 'build') return build(rest, t);
   if (sub === 'check') return check(rest, t);
   if (sub === 'run') return run(rest, t);
@@ -116,6 +118,17 @@ async function run(argv: string[], t: Terminal): Promise<number> {
     // cannot move the cursor and print "allow" over its own "deny".
     await writeOut(t, `${r.verdict}${r.reason ? `: ${printable(r.reason)}` : ''}\n  fuel: ${r.fuel} of ${r.fuelLimit}\n${r.logs.map((l) => `  log: ${printable(l)}\n`).join('')}${r.changed.length ? `  state changed: ${r.changed.join(', ')}\n` : ''}`);
   }
+  return 0;
+}
+
+/** Uploads a module to a guardian's module store (content-addressed: the agent checks it). */
+async function push(argv: string[], t: Terminal): Promise<number> {
+  const p = parse(argv, { guardian: { type: 'string' } }, LOGIC_PUSH, { min: 1, max: 1 });
+  const client = new GuardianClient(need(p, 'guardian', LOGIC_PUSH));
+  const module = await loadModule(t, p.positionals[0]!);
+  const hash = await client.pushModule(module, t.signal);
+  await writeOut(t, `${hash}\n`);
+  say(t, `logic module ${p.positionals[0]} stored by ${client.url}`);
   return 0;
 }
 

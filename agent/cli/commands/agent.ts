@@ -1,0 +1,38 @@
+/**
+ * `capsule agent [--config FILE] [--data-dir D] [--listen HOST:PORT] [--lan] [--clock SPEC]`:
+ * runs the guardian service until SIGTERM or SIGINT, then stops gracefully (in-flight requests
+ * finish). Logs go to stderr as `capsule: {json}` lines. Deliberately not here: the service
+ * (agent/daemon/Agent.ts).
+ */
+import { resolve } from 'node:path';
+import { Agent } from '../../daemon/Agent.ts';
+import { loadConfig } from '../../daemon/config.ts';
+import { UsageError } from '../../errors.ts';
+import { AGENT as SYNOPSIS } from '../synopsis.ts';
+import { parse, str } from '../args.ts';
+import type { Terminal } from '../Terminal.ts';
+
+export async function agentCommand(argv: string[], t: Terminal): Promise<number> {
+  const p = parse(argv, {
+    config: { type: 'string' }, 'data-dir': { type: 'string' }, listen: { type: 'string' }, lan: { type: 'boolean' }, clock: { type: 'string' },
+  }, SYNOPSIS, { min: 0, max: 0 });
+  let host: string | undefined;
+  let port: string | undefined;
+  const listen = str(p, 'listen');
+  if (listen !== undefined) {
+    const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen);
+    if (!m) throw new UsageError('ERR_USAGE', `--listen: expected HOST:PORT (e.g. 127.0.0.1:7373), got ${JSON.stringify(listen)}`, { hint: `usage: ${SYNOPSIS}` });
+    host = m[1] ?? m[2];
+    port = m[3];
+  }
+  const dataDir = str(p, 'data-dir');
+  const config = await loadConfig({
+    file: str(p, 'config') && resolve(t.cwd, str(p, 'config')!), env: t.env ?? process.env,
+    flags: { dataDir: dataDir && resolve(t.cwd, dataDir), host, port, lan: p.values.lan === true ? true : undefined, clock: str(p, 'clock') },
+  });
+  const agent = new Agent(config, { env: t.env ?? process.env, log: (l) => t.stderr.write(l + '\n') });
+  await agent.start();
+  if (t.signal && !t.signal.aborted) await new Promise((r) => t.signal!.addEventListener('abort', r, { once: true }));
+  await agent.stop();
+  return 0;
+}

@@ -1,0 +1,88 @@
+/**
+ * `capsule approve CAPSULE --requester age1… (--key FILE | --eth-key FILE) [--guardian URL] [-o F]`:
+ * an approver's signature for m-of-n logic. The message names the capsule and the requester:
+ * "capsule-approval:v1:<capsule id hex>:<requester>". With --key (an age identity file) it is an
+ * Ed25519 signature by the key derived from it (as --sign-with); with --eth-key (a file holding a
+ * secp256k1 private key in hex) an Ethereum personal_sign. Sent to the guardian with --guardian,
+ * else written as an approval file (JSON) for `capsule open --approval`.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { capsulePrefix } from '../../client/capsulePrefix.ts';
+import { evidenceJson, GuardianClient } from '../../client/GuardianClient.ts';
+import { parseRecipient } from '../../crypto/identity.ts';
+import { wipe } from '../../crypto/secrets.ts';
+import { UsageError } from '../../errors.ts';
+import { ioError } from '../../io/sources.ts';
+import { addressOf, personalMessageDigest } from '../../sandbox/ethereum.ts';
+import type { EvidenceItem } from '../../sandbox/inputs.ts';
+import { APPROVE as SYNOPSIS } from '../synopsis.ts';
+import { need, parse, str } from '../args.ts';
+import { loadIdentities } from '../files.ts';
+import { say, writeOut, type Terminal } from '../Terminal.ts';
+import { signEd25519 } from './checkin.ts';
+import { AtomicFile } from '../../io/AtomicFile.ts';
+
+export async function approveCommand(argv: string[], t: Terminal): Promise<number> {
+  const p = parse(argv, {
+    requester: { type: 'string' }, key: { type: 'string' }, 'eth-key': { type: 'string' }, guardian: { type: 'string' }, output: { type: 'string', short: 'o' },
+  }, SYNOPSIS, { min: 1, max: 1 });
+  const requester = need(p, 'requester', SYNOPSIS);
+  parseRecipient(requester);
+  const keyFile = str(p, 'key');
+  const ethFile = str(p, 'eth-key');
+  if ((keyFile === undefined) === (ethFile === undefined)) throw new UsageError('ERR_USAGE', 'give exactly one of --key and --eth-key', { hint: `usage: ${SYNOPSIS}` });
+  const file = p.positionals[0]!;
+  const { prefix, id } = await capsulePrefix({ path: resolve(t.cwd, file), name: file });
+  const message = `capsule-approval:v1:${id}:${requester}`;
+  let item: EvidenceItem;
+  if (keyFile !== undefined) {
+    const ids = await loadIdentities(t, keyFile);
+    try {
+      item = signEd25519(ids[0]!, 'approval', message);
+    } finally {
+      for (const i of ids) i.dispose();
+    }
+  } else {
+    item = await signEthereum(t, ethFile!, message);
+  }
+  const guardian = str(p, 'guardian');
+  if (guardian !== undefined) {
+    const r = await new GuardianClient(guardian).approve(prefix, requester, item, t.signal);
+    say(t, `approval stored by ${guardian} (audit entry #${r.audit})`);
+    return 0;
+  }
+  const json = JSON.stringify(evidenceJson(item), null, 2) + '\n';
+  const out = str(p, 'output');
+  if (out === undefined || out === '-') {
+    await writeOut(t, json);
+  } else {
+    const f = await AtomicFile.create(resolve(t.cwd, out), 0o644, out);
+    await f.write(new TextEncoder().encode(json));
+    await f.commit();
+    say(t, `approval for ${requester} written to ${out}`);
+  }
+  return 0;
+}
+
+async function signEthereum(t: Terminal, file: string, message: string): Promise<EvidenceItem> {
+  let text: string;
+  try {
+    text = (await readFile(resolve(t.cwd, file), 'utf8')).trim().replace(/^0x/i, '');
+  } catch (cause) {
+    throw ioError(file, 'read', cause);
+  }
+  if (!/^[0-9a-fA-F]{64}$/.test(text)) throw new UsageError('ERR_USAGE', `${file}: expected a secp256k1 private key as 64 hex digits`);
+  const key = Uint8Array.from(Buffer.from(text, 'hex'));
+  try {
+    const m = new TextEncoder().encode(message);
+    const rec = secp256k1.sign(personalMessageDigest(m), key, { prehash: false, format: 'recovered' });
+    const sig = new Uint8Array(65); // noble: v ‖ r ‖ s; Ethereum: r ‖ s ‖ v
+    sig.set(rec.subarray(1), 0);
+    sig[64] = rec[0]! + 27;
+    return { kind: 'approval', scheme: 'eip191', signer: addressOf(secp256k1.getPublicKey(key, false)), message: m, signature: sig };
+  } finally {
+    wipe(key);
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * `capsule checkin CAPSULE --guardian URL --key OWNER.key`: the owner's signed "still here" for a
+ * dead-man capsule. The message is "capsule-checkin:v1:<capsule id hex>:<ms now>", signed with the
+ * owner's Ed25519 key (derived from the age identity, as for --sign-with). The guardian refuses a
+ * stale or replayed one. Deliberately not here: what the logic does with it (the dead-man rule).
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { capsulePrefix } from '../../client/capsulePrefix.ts';
+import { GuardianClient } from '../../client/GuardianClient.ts';
+import { ownerSeed, type Identity } from '../../crypto/identity.ts';
+import { wipe } from '../../crypto/secrets.ts';
+import { UsageError } from '../../errors.ts';
+import { ioError } from '../../io/sources.ts';
+import type { EvidenceItem } from '../../sandbox/inputs.ts';
+import { CHECKIN as SYNOPSIS } from '../synopsis.ts';
+import { need, parse } from '../args.ts';
+import { loadIdentities } from '../files.ts';
+import { say, type Terminal } from '../Terminal.ts';
+
+export async function checkinCommand(argv: string[], t: Terminal): Promise<number> {
+  const p = parse(argv, { guardian: { type: 'string' }, key: { type: 'string' } }, SYNOPSIS, { min: 1, max: 1 });
+  const client = new GuardianClient(need(p, 'guardian', SYNOPSIS));
+  const ids = await loadIdentities(t, need(p, 'key', SYNOPSIS));
+  try {
+    const file = p.positionals[0]!;
+    const { prefix, id } = await capsulePrefix({ path: resolve(t.cwd, file), name: file });
+    const item = signEd25519(ids[0]!, 'checkin', `capsule-checkin:v1:${id}:${Date.now()}`);
+    const r = await client.checkin(prefix, item, t.signal);
+    say(t, `check-in ${r.recorded ? 'recorded' : 'not recorded'} by ${client.url}: ${r.reason} (audit entry #${r.audit})`);
+  } finally {
+    for (const i of ids) i.dispose();
+  }
+  return 0;
+}
+
+/** Evidence signed with the Ed25519 key derived from an age identity (SPEC.md §7.1's derivation). */
+export function signEd25519(id: Identity, kind: 'checkin' | 'approval', message: string): EvidenceItem {
+  const seed = ownerSeed(id);
+  try {
+    const m = new TextEncoder().encode(message);
+    return { kind, scheme: 'ed25519', signer: ed25519.getPublicKey(seed), message: m, signature: ed25519.sign(m, seed) };
+  } finally {
+    wipe(seed);
+  }
+}
+
+export async function readJsonFile(t: Terminal, file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(resolve(t.cwd, file), 'utf8');
+  } catch (cause) {
+    throw ioError(file, 'read', cause);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new UsageError('ERR_USAGE', `${file}: not valid JSON`, { cause });
+  }
+}

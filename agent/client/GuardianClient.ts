@@ -1,0 +1,93 @@
+/**
+ * Talking to a guardian agent over HTTP (/v1): typed results, and typed errors that keep the
+ * agent's code and message (a denial is AgentError ERR_DENIED carrying the logic's reason and
+ * fuel). An unreachable agent is ERR_UNREACHABLE naming the URL. Every call takes an AbortSignal
+ * and has a timeout. Deliberately not here: decrypting (the caller opens the answer with age).
+ */
+import { AgentError, type AgentErrorCode } from '../errors.ts';
+import type { EvidenceItem } from '../sandbox/inputs.ts';
+
+export interface ReleaseAnswer {
+  verdict: 'allow';
+  reason: string;
+  fuel: number;
+  audit: number;
+  /** The file key as an age file to the requester. */
+  answer: Uint8Array;
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+export function evidenceJson(e: EvidenceItem): Record<string, string> {
+  return { kind: e.kind, scheme: e.scheme, signer: hex(e.signer), message: hex(e.message), signature: hex(e.signature) };
+}
+
+export class GuardianClient {
+  readonly url: string;
+  readonly #timeoutMs: number;
+
+  constructor(url: string, timeoutMs = 30_000) {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch (cause) {
+      throw new AgentError('ERR_CONFIG', `--guardian: expected a URL such as http://127.0.0.1:7373, got ${JSON.stringify(url)}`, { cause });
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new AgentError('ERR_CONFIG', `--guardian: expected an http(s) URL, got ${u.protocol}`);
+    this.url = u.origin;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  status(signal?: AbortSignal): Promise<Record<string, unknown>> {
+    return this.#call('GET', '/v1/status', undefined, signal) as Promise<Record<string, unknown>>;
+  }
+
+  async pushModule(module: Uint8Array, signal?: AbortSignal): Promise<string> {
+    return ((await this.#call('POST', '/v1/modules', module, signal)) as { sha256: string }).sha256;
+  }
+
+  async release(capsule: Uint8Array, requester: string, evidence: EvidenceItem[], signal?: AbortSignal): Promise<ReleaseAnswer> {
+    const r = await this.#call('POST', '/v1/release', { capsule: Buffer.from(capsule).toString('base64'), requester, evidence: evidence.map(evidenceJson) }, signal) as ReleaseAnswer & { answer: string };
+    return { ...r, answer: new Uint8Array(Buffer.from(r.answer as unknown as string, 'base64')) };
+  }
+
+  checkin(capsule: Uint8Array, item: EvidenceItem, signal?: AbortSignal): Promise<{ recorded: boolean; reason: string; audit: number }> {
+    return this.#call('POST', '/v1/checkin', { capsule: Buffer.from(capsule).toString('base64'), checkin: evidenceJson(item) }, signal) as Promise<{ recorded: boolean; reason: string; audit: number }>;
+  }
+
+  approve(capsule: Uint8Array, requester: string, item: EvidenceItem, signal?: AbortSignal): Promise<{ stored: boolean; audit: number }> {
+    return this.#call('POST', '/v1/approvals', { capsule: Buffer.from(capsule).toString('base64'), requester, approval: evidenceJson(item) }, signal) as Promise<{ stored: boolean; audit: number }>;
+  }
+
+  async #call(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<unknown> {
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const raw = body instanceof Uint8Array;
+    let res: Response;
+    try {
+      res = await fetch(this.url + path, {
+        method, signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        headers: body === undefined ? {} : { 'content-type': raw ? 'application/wasm' : 'application/json' },
+        body: body === undefined ? undefined : raw ? Buffer.from(body) : JSON.stringify(body),
+      });
+    } catch (cause) {
+      if (signal?.aborted) throw cause;
+      throw new AgentError('ERR_UNREACHABLE', `guardian ${this.url}: ${timeout.aborted ? `no answer within ${this.#timeoutMs} ms` : 'cannot connect'}`, {
+        cause, hint: 'check the URL and that `capsule agent` is running there',
+      });
+    }
+    let json: Record<string, unknown>;
+    try {
+      json = await res.json() as Record<string, unknown>;
+    } catch (cause) {
+      throw new AgentError('ERR_PROTOCOL', `guardian ${this.url}${path}: answered ${res.status} without a JSON body`, { cause, hint: 'is this URL a capsule agent?' });
+    }
+    if (res.ok) return json;
+    const e = (json.error ?? {}) as { code?: string; message?: string; hint?: string };
+    if (res.status === 403 && json.verdict === 'deny') {
+      throw Object.assign(new AgentError('ERR_DENIED', `guardian ${this.url}: denied by the capsule's logic: ${String(json.reason)}`, {
+        status: 403, hint: `the logic used ${json.fuel} fuel; the decision is audit entry #${json.audit}`,
+      }), { reason: json.reason, fuel: json.fuel });
+    }
+    throw new AgentError((e.code ?? 'ERR_PROTOCOL') as AgentErrorCode, `guardian ${this.url}: ${e.message ?? `HTTP ${res.status}`}`, { status: res.status, hint: e.hint });
+  }
+}

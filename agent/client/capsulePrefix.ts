@@ -1,0 +1,25 @@
+/**
+ * The part of a capsule a guardian needs to decide and to authenticate the header: preamble,
+ * header and first sealed chunk (at most 16 + 65536 + 65552 bytes), read from a file without
+ * reading the payload. Deliberately not here: the request (GuardianClient).
+ */
+import { open } from 'node:fs/promises';
+import { readHeader } from '../capsule/inspect.ts';
+import { CHUNK_SIZE, TAG_SIZE } from '../format/constants.ts';
+import { ioError, type PathSource } from '../io/sources.ts';
+
+export async function capsulePrefix(src: PathSource): Promise<{ prefix: Uint8Array; id: string }> {
+  const parsed = await readHeader(src);
+  const want = parsed.headerBytes.length + Math.min(parsed.header.payload.size, CHUNK_SIZE) + TAG_SIZE;
+  let fh;
+  try {
+    fh = await open(src.path, 'r');
+    const buf = new Uint8Array(want);
+    const { bytesRead } = await fh.read(buf, 0, want, 0);
+    return { prefix: buf.subarray(0, bytesRead), id: Buffer.from(parsed.header.id).toString('hex') };
+  } catch (cause) {
+    throw ioError(src.name ?? src.path, 'read', cause);
+  } finally {
+    await fh?.close();
+  }
+}

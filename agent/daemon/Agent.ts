@@ -1,0 +1,135 @@
+/**
+ * `capsule agent`: the guardian as a service. start() opens the guardian (module), the database,
+ * the module store, the audit log and the sandbox, then listens; stop() stops accepting, lets
+ * in-flight requests finish, and closes everything in reverse order (state is committed per
+ * request, so nothing is left to flush). Status: stopped → starting → started → stopping → stopped.
+ * Under systemd (NOTIFY_SOCKET set) it reports READY and STOPPING through `systemd-notify`
+ * (the unit needs NotifyAccess=all: the sender is that helper process).
+ *
+ * Logs are one JSON object per line on stderr, prefixed `capsule: `; they carry no secrets (no
+ * keys, no evidence bodies, no answers). Deliberately not here: the routes (api.ts) and the
+ * decisions (Releaser.ts).
+ */
+import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Guardian } from '../guardian/Guardian.ts';
+import type { KeyStore } from '../keys/KeyStore.ts';
+import { WorkerSandbox } from '../sandbox/WorkerSandbox.ts';
+import { AuditLog } from './AuditLog.ts';
+import { fileClock, moduleClock, systemClock, type Clock } from './Clock.ts';
+import type { AgentConfig } from './config.ts';
+import { routes } from './api.ts';
+import { HttpServer } from './HttpServer.ts';
+import { ModuleStore } from './ModuleStore.ts';
+import { Releaser, type Evaluator } from './Releaser.ts';
+import { Store } from './Store.ts';
+
+export type AgentStatus = 'stopped' | 'starting' | 'started' | 'stopping';
+
+export interface AgentOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Replaces the recorded backend (tests, embedding). */
+  keyStore?: KeyStore;
+  clock?: Clock;
+  sandbox?: Evaluator & { start?(): Promise<void>; stop?(): Promise<void> };
+  log?: (line: string) => void;
+}
+
+export class Agent {
+  readonly config: AgentConfig;
+  readonly #o: AgentOptions;
+  #status: AgentStatus = 'stopped';
+  #parts: { guardian: Guardian; store: Store; audit: AuditLog; sandbox: NonNullable<AgentOptions['sandbox']>; http: HttpServer; clock: Clock } | undefined;
+  #startedAt = 0;
+
+  constructor(config: AgentConfig, options: AgentOptions = {}) {
+    this.config = config;
+    this.#o = options;
+  }
+
+  get status(): AgentStatus {
+    return this.#status;
+  }
+
+  get url(): string | undefined {
+    const a = this.#parts?.http.address;
+    return a ? `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : undefined;
+  }
+
+  log(event: string, fields: Record<string, unknown> = {}): void {
+    (this.#o.log ?? ((l) => process.stderr.write(l + '\n')))(`capsule: ${JSON.stringify({ at: new Date().toISOString(), event, ...fields })}`);
+  }
+
+  async start(): Promise<void> {
+    if (this.#status !== 'stopped') throw new Error(`Agent: start() while ${this.#status}`);
+    this.#status = 'starting';
+    const c = this.config;
+    const env = this.#o.env ?? process.env;
+    const opened: Array<() => Promise<void> | void> = [];
+    try {
+      const guardian = await Guardian.open(c.dataDir, { env, keyStore: this.#o.keyStore });
+      opened.push(() => guardian.close());
+      const clock = this.#o.clock ?? clockFor(c.clock, guardian);
+      await clock.now(); // a guardian without a time decides nothing: fail at start, not per request
+      const store = Store.open(join(c.dataDir, 'agent.sqlite'));
+      opened.push(() => store.close());
+      await mkdir(c.dataDir, { recursive: true });
+      const signer = guardian.onGuardianSeal([]).guardian;
+      const audit = await AuditLog.open(join(c.dataDir, 'audit.log'), signer, await clock.now());
+      opened.push(() => audit.close());
+      const sandbox = this.#o.sandbox ?? new WorkerSandbox({ fuel: c.fuel });
+      await sandbox.start?.();
+      opened.push(() => sandbox.stop?.());
+      const modules = new ModuleStore(join(c.dataDir, 'modules'));
+      const releaser = new Releaser({ guardian, store, modules, audit, sandbox, clock });
+      const http = new HttpServer(routes({
+        releaser, store, modules, audit, clock,
+        status: () => ({
+          status: this.#status, version: 'v1', uptimeMs: Math.round(performance.now() - this.#startedAt),
+          guardian: { model: guardian.record.model, serial: guardian.record.serial, signingKey: guardian.record.signingKey, recipients: guardian.record.recipients },
+          clock: clock.kind, audit: audit.seq,
+        }),
+      }), { host: c.host, port: c.port, requestTimeoutMs: c.requestTimeoutMs, ratePerSecond: c.ratePerSecond, log: (e, f) => this.log(e, f) });
+      await http.listen();
+      this.#parts = { guardian, store, audit, sandbox, http, clock };
+      this.#startedAt = performance.now();
+      this.#status = 'started';
+      this.log('started', { url: this.url, guardian: guardian.record.serial, clock: clock.kind, audit: audit.seq });
+      await notify(env, ['--ready', '--status=serving']);
+    } catch (e) {
+      for (const close of opened.reverse()) await Promise.resolve(close()).catch(() => {});
+      this.#status = 'stopped';
+      throw e;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const p = this.#parts;
+    if (this.#status !== 'started' || !p) return;
+    this.#status = 'stopping';
+    await notify(this.#o.env ?? process.env, ['STOPPING=1']);
+    this.log('stopping', { inFlight: p.http.inFlight });
+    await p.http.close();
+    await p.sandbox.stop?.();
+    await p.audit.close();
+    p.store.close();
+    await p.guardian.close();
+    this.#parts = undefined;
+    this.#status = 'stopped';
+    this.log('stopped');
+  }
+}
+
+function clockFor(spec: string, g: Guardian): Clock {
+  if (spec === 'system') return systemClock;
+  if (spec.startsWith('file:')) return fileClock(spec.slice(5));
+  const ks = g.keyStore;
+  return ks.time ? moduleClock(() => ks.time!()) : systemClock;
+}
+
+async function notify(env: NodeJS.ProcessEnv, args: string[]): Promise<void> {
+  if (!env.NOTIFY_SOCKET) return;
+  await promisify(execFile)('systemd-notify', args, { timeout: 5000 }).catch(() => {});
+}

@@ -1,0 +1,138 @@
+/**
+ * The guardian's audit log: one JSON line per decision, hash-chained (`prev` is the SHA-256 of the
+ * previous entry) and signed with the guardian's module key (ECDSA P-256, low S), appended and
+ * fsync'ed before the answer leaves. The first line (`genesis`) names the signing key.
+ *
+ * The signed and chained bytes are the entry as JSON with keys sorted at every level (values are
+ * strings, integers, booleans, null, arrays and objects only), so a verifier needs nothing but this
+ * file and the key. A line cut short by a crash was never acknowledged: open() drops it.
+ * Deliberately not here: what is logged (Releaser.ts) and replaying decisions (auditVerify.ts).
+ */
+import { open, readFile, truncate, type FileHandle } from 'node:fs/promises';
+import { AuditError } from '../errors.ts';
+import { sha256 } from '../crypto/kdf.ts';
+import { encodeP256Key, GUARDIAN_KEY_HRP, normaliseLowS, parseP256Key, verifyP256 } from '../crypto/p256.ts';
+import type { HeaderSigner } from '../crypto/guardianSignature.ts';
+import { SerialQueue } from '../keys/KeyStore.ts';
+
+export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
+export type AuditEntry = { seq: number; prev: string; at: number; kind: string; sig: string } & { [k: string]: Json };
+
+const ZERO = '0'.repeat(64);
+
+/** JSON with object keys sorted at every level: the bytes that are hashed and signed. */
+export function canonicalJson(v: Json): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k]!)}`).join(',')}}`;
+  }
+  if (typeof v === 'number' && !Number.isSafeInteger(v)) throw new TypeError(`audit: numbers must be safe integers, got ${v}`);
+  return JSON.stringify(v);
+}
+
+function digestOf(entry: Omit<AuditEntry, 'sig'> | AuditEntry): Uint8Array {
+  return sha256(new TextEncoder().encode(canonicalJson(entry as Json)));
+}
+
+export class AuditLog {
+  readonly path: string;
+  readonly #fh: FileHandle;
+  readonly #signer: HeaderSigner;
+  readonly #queue = new SerialQueue();
+  #seq: number;
+  #prev: string;
+
+  private constructor(path: string, fh: FileHandle, signer: HeaderSigner, seq: number, prev: string) {
+    this.path = path;
+    this.#fh = fh;
+    this.#signer = signer;
+    this.#seq = seq;
+    this.#prev = prev;
+  }
+
+  /** Opens (or starts) the log at `path`; `now` stamps the genesis entry of a new log. */
+  static async open(path: string, signer: HeaderSigner, now: number): Promise<AuditLog> {
+    let text = '';
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new AuditError('ERR_AUDIT_FORMAT', `audit log ${path}: cannot read it`, { cause: e });
+    }
+    const complete = text.lastIndexOf('\n') + 1;
+    if (complete < text.length) await truncate(path, Buffer.byteLength(text.slice(0, complete))); // an unacknowledged partial line
+    const lines = text.slice(0, complete).split('\n').filter(Boolean);
+    const fh = await open(path, 'a', 0o600);
+    let seq = -1;
+    let prev = ZERO;
+    if (lines.length) {
+      const last = JSON.parse(lines[lines.length - 1]!) as AuditEntry;
+      seq = last.seq;
+      prev = Buffer.from(digestOf(last)).toString('hex');
+    }
+    const log = new AuditLog(path, fh, signer, seq, prev);
+    if (!lines.length) await log.append('genesis', now, { guardian: encodeP256Key(GUARDIAN_KEY_HRP, signer.publicKey) });
+    return log;
+  }
+
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /** Appends one signed entry and fsyncs it; resolves only once it is on disk. */
+  append(kind: string, at: number, fields: { [k: string]: Json }): Promise<AuditEntry> {
+    return this.#queue.run(async () => {
+      const body = { ...fields, seq: this.#seq + 1, prev: this.#prev, at, kind };
+      const sig = normaliseLowS(await this.#signer.sign(digestOf(body as Omit<AuditEntry, 'sig'>)));
+      const entry = { ...body, sig: Buffer.from(sig).toString('hex') } as AuditEntry;
+      await this.#fh.write(JSON.stringify(entry) + '\n');
+      await this.#fh.datasync();
+      this.#seq = entry.seq;
+      this.#prev = Buffer.from(digestOf(entry)).toString('hex');
+      return entry;
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#queue.run(() => this.#fh.close());
+  }
+}
+
+/**
+ * Checks a log's chain and signatures. The key is the genesis entry's unless `pinned` (a
+ * `capsule-guardian1…` string) is given, which must then match it. Returns the entries.
+ */
+export function verifyAuditLog(text: string, pinned?: string): AuditEntry[] {
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  if (!lines.length) throw new AuditError('ERR_AUDIT_FORMAT', 'audit log: empty (no genesis entry)');
+  const entries: AuditEntry[] = [];
+  let key: Uint8Array | undefined;
+  let prev = ZERO;
+  lines.forEach((line, i) => {
+    const at = `audit log line ${i + 1}`;
+    let e: AuditEntry;
+    try {
+      e = JSON.parse(line);
+    } catch (cause) {
+      throw new AuditError('ERR_AUDIT_FORMAT', `${at}: not JSON`, { cause });
+    }
+    if (typeof e !== 'object' || e === null || e.seq !== i || typeof e.sig !== 'string' || !/^[0-9a-f]{128}$/.test(e.sig)) {
+      throw new AuditError('ERR_AUDIT_FORMAT', `${at}: expected entry ${i} with a 64-byte hex signature`);
+    }
+    if (i === 0) {
+      if (e.kind !== 'genesis' || typeof e.guardian !== 'string') throw new AuditError('ERR_AUDIT_FORMAT', `${at}: the first entry must be the genesis entry naming the guardian key`);
+      key = parseP256Key(GUARDIAN_KEY_HRP, e.guardian, `${at} guardian`);
+      if (pinned !== undefined && e.guardian !== pinned) {
+        throw new AuditError('ERR_AUDIT_SIGNATURE', `${at}: the log is signed by ${e.guardian}, not by the given guardian key`);
+      }
+    }
+    if (e.prev !== prev) throw new AuditError('ERR_AUDIT_CHAIN', `${at}: prev does not match the previous entry (an entry was altered, removed or inserted)`);
+    const { sig, ...body } = e;
+    if (!verifyP256(Uint8Array.from(Buffer.from(sig, 'hex')), digestOf(body as Omit<AuditEntry, 'sig'>), key!)) {
+      throw new AuditError('ERR_AUDIT_SIGNATURE', `${at}: signature does not verify (the entry was altered)`);
+    }
+    prev = Buffer.from(digestOf(e)).toString('hex');
+    entries.push(e);
+  });
+  return entries;
+}

@@ -1,0 +1,201 @@
+/**
+ * The agent's HTTP plumbing on node:http (no framework: six routes do not need one, and every
+ * dependency is attack surface on a key guardian): routes by method and path, bodies capped and
+ * parsed as JSON, validated with ajv (JSON Schema), typed errors mapped to statuses and a
+ * `{ "error": { "code", "message", "hint" } }` body, a token bucket per client address, and the
+ * timeouts that stop slow clients (headers and whole request within `requestTimeoutMs`).
+ *
+ * close() stops accepting, lets in-flight requests finish (answers get `connection: close`), then
+ * resolves. Deliberately not here: what the routes do (api.ts) and logging policy (Agent.ts).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { AgentError, DceError } from '../errors.ts';
+
+export interface Reply {
+  status: number;
+  body: unknown;
+  /** Raw bytes instead of JSON (with this content type). */
+  raw?: { bytes: Uint8Array; type: string };
+}
+
+export interface Route {
+  method: 'GET' | 'POST';
+  path: string;
+  /** JSON Schema of the body (POST with a JSON body). */
+  schema?: object;
+  /** Largest body accepted, bytes. */
+  maxBody: number;
+  /** The body is raw bytes (not JSON). */
+  rawBody?: boolean;
+  handle(body: unknown, req: IncomingMessage): Promise<Reply>;
+}
+
+export interface HttpOptions {
+  host: string;
+  port: number;
+  requestTimeoutMs: number;
+  /** Requests per second per client address (token bucket, burst = 2 × rate). 0 disables. */
+  ratePerSecond: number;
+  log: (event: string, fields: Record<string, unknown>) => void;
+}
+
+export class HttpServer {
+  readonly #routes = new Map<string, Route & { validate?: ValidateFunction }>();
+  readonly #opts: HttpOptions;
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  #server: Server | undefined;
+  #closing = false;
+  #inFlight = 0;
+
+  constructor(routes: Route[], opts: HttpOptions) {
+    const ajv = new Ajv({ allErrors: false, coerceTypes: false, removeAdditional: false });
+    for (const r of routes) this.#routes.set(`${r.method} ${r.path}`, { ...r, validate: r.schema ? ajv.compile(r.schema) : undefined });
+    this.#opts = opts;
+  }
+
+  get address(): AddressInfo | undefined {
+    return (this.#server?.address() as AddressInfo | null) ?? undefined;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  async listen(): Promise<AddressInfo> {
+    const o = this.#opts;
+    const server = createServer({
+      requestTimeout: o.requestTimeoutMs, headersTimeout: o.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, o.requestTimeoutMs),
+      keepAliveTimeout: 5000,
+    }, (req, res) => void this.#serve(req, res));
+    server.maxRequestsPerSocket = 1000;
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(o.port, o.host, () => { server.off('error', reject); resolve(); });
+    });
+    return server.address() as AddressInfo;
+  }
+
+  /** Stops accepting; resolves once in-flight requests are answered. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    const s = this.#server;
+    if (!s) return;
+    await new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      s.closeIdleConnections();
+    });
+  }
+
+  async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.#inFlight++;
+    const started = performance.now();
+    let status = 500;
+    try {
+      const reply = await this.#dispatch(req);
+      status = reply.status;
+      this.#send(res, reply);
+    } catch (e) {
+      const reply = errorReply(e);
+      status = reply.status;
+      if (status >= 500 && !(e instanceof DceError)) this.#opts.log('internal-error', { path: req.url, error: String((e as Error)?.stack ?? e) });
+      this.#send(res, reply);
+    } finally {
+      this.#inFlight--;
+      this.#opts.log('request', { method: req.method, path: req.url, status, ms: +(performance.now() - started).toFixed(2) });
+    }
+  }
+
+  async #dispatch(req: IncomingMessage): Promise<Reply> {
+    const path = (req.url ?? '/').split('?')[0]!;
+    const route = this.#routes.get(`${req.method} ${path}`);
+    if (!route) {
+      const known = [...this.#routes.values()].some((r) => r.path === path);
+      req.resume();
+      throw new AgentError('ERR_NOT_FOUND', known ? `${req.method} is not allowed on ${path}` : `no such endpoint: ${path}`, { status: known ? 405 : 404, hint: 'the API is under /v1; see GET /v1/status' });
+    }
+    this.#limit(req);
+    if (route.method === 'GET') return route.handle(undefined, req);
+    const raw = await readBody(req, route.maxBody);
+    if (route.rawBody) return route.handle(raw, req);
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.from(raw).toString('utf8'));
+    } catch (cause) {
+      throw new AgentError('ERR_BAD_REQUEST', 'body: not valid JSON', { cause, status: 400 });
+    }
+    if (route.validate && !route.validate(body)) {
+      const e = route.validate.errors?.[0];
+      const where = e?.instancePath ? `body${e.instancePath.replace(/\//g, '.')}` : 'body';
+      const extra = e?.keyword === 'additionalProperties' ? ` (${JSON.stringify((e.params as { additionalProperty: string }).additionalProperty)})` : '';
+      throw new AgentError('ERR_BAD_REQUEST', `${where}: ${e?.message ?? 'invalid'}${extra}`, { status: 400 });
+    }
+    return route.handle(body, req);
+  }
+
+  #limit(req: IncomingMessage): void {
+    const rate = this.#opts.ratePerSecond;
+    if (!rate) return;
+    const key = req.socket.remoteAddress ?? '?';
+    const now = performance.now();
+    const b = this.#buckets.get(key) ?? { tokens: rate * 2, at: now };
+    b.tokens = Math.min(rate * 2, b.tokens + ((now - b.at) / 1000) * rate);
+    b.at = now;
+    if (b.tokens < 1) {
+      this.#buckets.set(key, b);
+      throw new AgentError('ERR_RATE_LIMITED', `too many requests from ${key} (limit ${rate}/s)`, { status: 429, hint: 'slow down and retry' });
+    }
+    b.tokens -= 1;
+    this.#buckets.set(key, b);
+    if (this.#buckets.size > 10_000) this.#buckets.clear(); // bounded memory under address churn
+  }
+
+  #send(res: ServerResponse, reply: Reply): void {
+    if (this.#closing) res.setHeader('connection', 'close');
+    if (reply.raw) {
+      res.writeHead(reply.status, { 'content-type': reply.raw.type, 'content-length': reply.raw.bytes.length });
+      res.end(reply.raw.bytes);
+      return;
+    }
+    const text = JSON.stringify(reply.body) + '\n';
+    res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+}
+
+function readBody(req: IncomingMessage, max: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (declared > max) {
+      req.resume();
+      reject(new AgentError('ERR_TOO_LARGE', `body: ${declared} bytes, above the ${max}-byte limit of this endpoint`, { status: 413 }));
+      return;
+    }
+    const parts: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        reject(new AgentError('ERR_TOO_LARGE', `body: above the ${max}-byte limit of this endpoint`, { status: 413 }));
+        req.destroy();
+        return;
+      }
+      parts.push(c);
+    });
+    req.on('end', () => resolve(new Uint8Array(Buffer.concat(parts))));
+    req.on('error', reject);
+  });
+}
+
+/** Typed errors keep their code and message; anything else is an internal error (no details out). */
+export function errorReply(e: unknown): Reply {
+  if (e instanceof AgentError) return { status: e.status, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
+  if (e instanceof DceError) {
+    const status = e.name === 'KeyStoreError' || e.name === 'GuardianError' ? 503 : e.name === 'SandboxError' ? 422 : e.name === 'AuditError' ? 503 : 400;
+    return { status, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
+  }
+  if (e instanceof TypeError || e instanceof RangeError) return { status: 400, body: { error: { code: 'ERR_BAD_REQUEST', message: e.message } } };
+  return { status: 500, body: { error: { code: 'ERR_INTERNAL', message: 'internal error' } } };
+}

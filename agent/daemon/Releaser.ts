@@ -1,0 +1,196 @@
+/**
+ * The guardian's decisions: release a capsule's key, record a check-in, store an approval.
+ *
+ * Release: read the presented header (and first chunk) → refuse a header that differs from the one
+ * registered for its id → load the logic by hash → evaluate it with the guardian's clock → only on
+ * allow (or when the logic changed its state) unwrap the file key and authenticate the first chunk
+ * with it, which proves the header was written by a holder of the key (SPEC.md §11.7) → append
+ * the signed audit entry (fsync'ed; if it fails, nothing is answered) → commit state → answer with
+ * the file key encrypted to the requester with age. A denial that changes nothing computes no key.
+ *
+ * Deliberately not here: HTTP (api.ts), signing digests (a later step), fetching capsules by CID.
+ */
+import { Encrypter } from 'age-encryption';
+import { AgentError, CapsuleFormatError } from '../errors.ts';
+import { CapsuleReader, type ParsedHeader } from '../capsule/CapsuleReader.ts';
+import { parseRecipient } from '../crypto/identity.ts';
+import { derivePayloadKey } from '../crypto/kdf.ts';
+import { wipe } from '../crypto/secrets.ts';
+import { StreamOpener } from '../crypto/StreamCipher.ts';
+import { CHUNK_SIZE, TAG_SIZE } from '../format/constants.ts';
+import { chunkCount } from '../format/layout.ts';
+import type { Guardian } from '../guardian/Guardian.ts';
+import type { EvaluationInput, EvidenceItem } from '../sandbox/inputs.ts';
+import type { DecisionRecord } from '../sandbox/Sandbox.ts';
+import type { AuditLog, Json } from './AuditLog.ts';
+import type { Clock } from './Clock.ts';
+import { inputToJson } from './evaluationJson.ts';
+import type { ModuleStore } from './ModuleStore.ts';
+import type { Store } from './Store.ts';
+
+export interface Evaluator {
+  evaluate(module: Uint8Array, input: EvaluationInput): Promise<DecisionRecord> | DecisionRecord;
+}
+
+export interface ReleaseDeps {
+  guardian: Guardian;
+  store: Store;
+  modules: ModuleStore;
+  audit: AuditLog;
+  sandbox: Evaluator;
+  clock: Clock;
+}
+
+export interface Presented {
+  parsed: ParsedHeader;
+  /** preamble ‖ header ‖ first sealed chunk */
+  prefix: Uint8Array;
+  firstChunk: Uint8Array;
+  id: string;
+  headerHash: string;
+}
+
+export interface Outcome {
+  verdict: 'allow' | 'deny';
+  reason: string;
+  fuel: number;
+  audit: number;
+  /** State keys the logic changed (a recorded check-in, a counted open). */
+  changed: string[];
+  /** On allow: the file key as an age file to the requester (binary). */
+  answer?: Uint8Array;
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** Parses preamble ‖ header ‖ first chunk (more bytes, e.g. a whole capsule, are ignored). */
+export function present(bytes: Uint8Array): Presented {
+  const reader = new CapsuleReader();
+  let first: Uint8Array | undefined;
+  let off = 0;
+  while (off < bytes.length && !first) {
+    const step = Math.min(bytes.length - off, 4096);
+    reader.push(bytes.subarray(off, off + step), (sealed, index) => { if (index === 0) first = Uint8Array.from(sealed); });
+    off += step;
+  }
+  const parsed = reader.parsed;
+  if (!parsed || !first) {
+    throw new CapsuleFormatError('ERR_TRUNCATED', `capsule: ${bytes.length} bytes given; a release needs the preamble, the header and the first chunk`, {
+      hint: 'send the capsule (capsule open does), or at least its first 16 + header + 65552 bytes',
+    });
+  }
+  const size = parsed.headerBytes.length + first.length; // headerBytes is preamble ‖ header
+  return { parsed, prefix: Uint8Array.from(bytes.subarray(0, size)), firstChunk: first, id: hex(parsed.header.id), headerHash: hex(parsed.headerHash) };
+}
+
+export class Releaser {
+  readonly #d: ReleaseDeps;
+
+  constructor(deps: ReleaseDeps) {
+    this.#d = deps;
+  }
+
+  /** The presented capsule, or the registered one for `id`. */
+  capsuleOf(bytes: Uint8Array | undefined, id: string | undefined): Presented {
+    if (bytes) {
+      const p = present(bytes);
+      const known = this.#d.store.capsule(p.id);
+      if (known && known.headerHash !== p.headerHash) {
+        throw new AgentError('ERR_HEADER_MISMATCH', `capsule ${p.id}: this header differs from the one registered for that id (header hash ${p.headerHash}, registered ${known.headerHash})`, {
+          status: 409, hint: 'a capsule id names one header; this one was altered or forged',
+        });
+      }
+      return p;
+    }
+    const known = id ? this.#d.store.capsule(id) : undefined;
+    if (!known) throw new AgentError('ERR_NOT_FOUND', `capsule ${id}: unknown to this guardian`, { status: 404, hint: 'send the capsule bytes once (capsule open does); the guardian then knows it by id' });
+    return present(known.prefix);
+  }
+
+  async release(p: Presented, requester: string, evidence: EvidenceItem[]): Promise<Outcome> {
+    parseRecipient(requester);
+    const stored = this.#d.store.approvals(p.id, requester);
+    return this.#decide('release', p, requester, [...evidence, ...stored], true);
+  }
+
+  /** A check-in (already verified and replay-checked by the caller) evaluated as evidence. */
+  async checkin(p: Presented, item: EvidenceItem): Promise<Outcome> {
+    return this.#decide('checkin', p, this.#d.guardian.record.recipients.x25519, [item], false);
+  }
+
+  async #decide(kind: 'release' | 'checkin', p: Presented, requester: string, evidence: EvidenceItem[], mayRelease: boolean): Promise<Outcome> {
+    const d = this.#d;
+    const h = p.parsed.header;
+    const logic = hex(h.logic.hash);
+    const module = await d.modules.get(logic);
+    if (!module) {
+      throw new AgentError('ERR_NOT_FOUND', `logic module ${logic} is not in this guardian's module store`, {
+        status: 404, hint: 'upload it once: capsule logic push MODULE.wasm --guardian URL',
+      });
+    }
+    const now = await d.clock.now();
+    const input: EvaluationInput = {
+      now, requester, evidence, state: d.store.state(p.id), params: h.logic.params,
+      capsule: { id: h.id, created: h.created, owner: h.owner ?? null, logic: h.logic.hash, size: h.payload.size, digest: h.payload.digest },
+    };
+    let r: DecisionRecord;
+    try {
+      r = await d.sandbox.evaluate(module, input);
+    } catch (e) {
+      // A trap or exhausted fuel is a decision too (never an allow): logged, then reported.
+      await audited(d.audit.append(kind, now, { capsule: p.id, header: p.headerHash, logic, requester, verdict: 'error', error: (e as { code?: string }).code ?? 'ERR_SANDBOX', input: inputToJson(input) }));
+      throw e;
+    }
+    const allow = r.verdict === 'allow' && mayRelease;
+    let fileKey: Uint8Array | undefined;
+    try {
+      if (allow || r.changed.length) {
+        fileKey = await d.guardian.unwrapFileKey(h);
+        authenticate(p, fileKey);
+      }
+      const entry = await audited(d.audit.append(kind, now, {
+        capsule: p.id, header: p.headerHash, logic, requester, verdict: r.verdict, reason: r.reason, fuel: r.fuel,
+        inputs: r.inputsSha256, changed: r.changed, input: inputToJson(input) as Json,
+      }));
+      d.store.transaction(() => {
+        if (fileKey) d.store.putCapsule({ id: p.id, headerHash: p.headerHash, logic, prefix: p.prefix }, now);
+        d.store.putState(p.id, r.state, r.changed);
+      });
+      const out: Outcome = { verdict: allow ? 'allow' : 'deny', reason: r.reason, fuel: r.fuel, audit: entry.seq, changed: r.changed };
+      if (allow) {
+        const e = new Encrypter();
+        e.addRecipient(requester);
+        out.answer = await e.encrypt(fileKey!);
+      }
+      return out;
+    } finally {
+      wipe(fileKey);
+    }
+  }
+}
+
+/** Fail closed: a decision whose record cannot be written is not answered. */
+export async function audited<T>(append: Promise<T>): Promise<T> {
+  try {
+    return await append;
+  } catch (cause) {
+    throw new AgentError('ERR_AUDIT', 'audit log: the decision could not be recorded, so it is not answered', {
+      cause, status: 503, hint: 'check the data directory (disk full? read-only?); the agent refuses every decision until it can log',
+    });
+  }
+}
+
+/** The first chunk must open with the key the stanzas gave: then the whole header is the sealer's. */
+function authenticate(p: Presented, fileKey: Uint8Array): void {
+  const h = p.parsed.header;
+  const payloadKey = derivePayloadKey(fileKey, h.id);
+  const opener = new StreamOpener(payloadKey, p.parsed.headerHash);
+  try {
+    const expected = Math.min(h.payload.size, CHUNK_SIZE) + TAG_SIZE;
+    if (p.firstChunk.length !== expected) throw new CapsuleFormatError('ERR_TRUNCATED', `capsule: first chunk is ${p.firstChunk.length} bytes, expected ${expected}`);
+    opener.openChunk(p.firstChunk, chunkCount(h.payload.size) === 1).fill(0);
+  } finally {
+    opener.dispose();
+    wipe(payloadKey);
+  }
+}

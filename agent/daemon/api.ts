@@ -1,0 +1,146 @@
+/**
+ * The agent's HTTP API, version 1 (all bodies JSON unless noted; errors are
+ * `{ "error": { "code", "message", "hint" } }` with the status in HttpServer.errorReply):
+ *
+ *   GET  /v1/status      guardian, clock, audit position
+ *   POST /v1/modules     raw Wasm body → { sha256 }          (content-addressed: no signature)
+ *   POST /v1/release     { capsule | id, requester, evidence? } → 200 allow + answer | 403 deny
+ *   POST /v1/checkin     { capsule | id, checkin }   owner-signed, fresh, never seen before
+ *   POST /v1/approvals   { capsule | id, requester, approval }   approver-signed, stored once
+ *
+ * Release needs no signature: the answer is readable only by the requester's identity. Check-ins
+ * and approvals change state, so they are signed by their author and replays are refused.
+ * Deliberately not here: HTTP mechanics (HttpServer.ts) and decisions (Releaser.ts).
+ */
+import type { IncomingMessage } from 'node:http';
+import { AgentError } from '../errors.ts';
+import { sha256 } from '../crypto/kdf.ts';
+import { verifyPersonalSign } from '../sandbox/ethereum.ts';
+import { parseEvidence } from '../sandbox/evidence.ts';
+import { verifyEd25519 } from '../sandbox/Host.ts';
+import type { EvidenceItem } from '../sandbox/inputs.ts';
+import type { AuditLog } from './AuditLog.ts';
+import type { Clock } from './Clock.ts';
+import type { Reply, Route } from './HttpServer.ts';
+import type { ModuleStore } from './ModuleStore.ts';
+import { audited, type Presented, type Releaser } from './Releaser.ts';
+import type { Store } from './Store.ts';
+
+/** A check-in older than this, or this far in the future, is refused (with the replay cache: no replays). */
+export const CHECKIN_WINDOW_MS = 10 * 60_000;
+export const CLOCK_SKEW_MS = 60_000;
+const MAX_CAPSULE_PREFIX = 16 + 65536 + 65536 + 16;
+
+const HEX = '^(?:[0-9a-f]{2})*$';
+const evidenceSchema = {
+  type: 'object', additionalProperties: false, required: ['kind', 'scheme', 'signer', 'message', 'signature'],
+  properties: {
+    kind: { enum: ['approval', 'checkin'] }, scheme: { enum: ['ed25519', 'eip191'] },
+    signer: { type: 'string', pattern: HEX, maxLength: 64 }, message: { type: 'string', pattern: HEX, maxLength: 4096 },
+    signature: { type: 'string', pattern: HEX, maxLength: 130 },
+  },
+};
+const capsuleRef = {
+  capsule: { type: 'string', maxLength: Math.ceil(MAX_CAPSULE_PREFIX / 3) * 4 + 4, pattern: '^[A-Za-z0-9+/]*={0,2}$' },
+  id: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+};
+const oneOfRef = [{ required: ['capsule'] }, { required: ['id'] }];
+
+export interface ApiDeps {
+  releaser: Releaser;
+  store: Store;
+  modules: ModuleStore;
+  audit: AuditLog;
+  clock: Clock;
+  status: () => Record<string, unknown>;
+}
+
+export function routes(d: ApiDeps): Route[] {
+  const capsuleOf = (b: { capsule?: string; id?: string }): Presented =>
+    d.releaser.capsuleOf(b.capsule !== undefined ? new Uint8Array(Buffer.from(b.capsule, 'base64')) : undefined, b.id);
+  const bodyLimit = Math.ceil(MAX_CAPSULE_PREFIX / 3) * 4 + 64 * 1024;
+  return [
+    { method: 'GET', path: '/v1/status', maxBody: 0, handle: async () => ({ status: 200, body: d.status() }) },
+    {
+      method: 'POST', path: '/v1/modules', maxBody: 1 << 20, rawBody: true,
+      handle: async (body) => ({ status: 201, body: { sha256: await d.modules.add(body as Uint8Array) } }),
+    },
+    {
+      method: 'POST', path: '/v1/release', maxBody: bodyLimit,
+      schema: {
+        type: 'object', additionalProperties: false, required: ['requester'], oneOf: oneOfRef,
+        properties: { ...capsuleRef, requester: { type: 'string', minLength: 1, maxLength: 200 }, evidence: { type: 'array', maxItems: 64, items: evidenceSchema } },
+      },
+      handle: async (body) => {
+        const b = body as { capsule?: string; id?: string; requester: string; evidence?: unknown[] };
+        const evidence = b.evidence ? parseEvidence(b.evidence, 'body.evidence') : [];
+        const o = await d.releaser.release(capsuleOf(b), b.requester, evidence);
+        const common = { verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit };
+        if (o.verdict === 'allow') return { status: 200, body: { ...common, answer: Buffer.from(o.answer!).toString('base64') } };
+        return { status: 403, body: { ...common, error: { code: 'ERR_DENIED', message: `denied by the capsule's logic: ${o.reason}` } } };
+      },
+    },
+    {
+      method: 'POST', path: '/v1/checkin', maxBody: bodyLimit,
+      schema: { type: 'object', additionalProperties: false, required: ['checkin'], oneOf: oneOfRef, properties: { ...capsuleRef, checkin: evidenceSchema } },
+      handle: async (body) => {
+        const b = body as { capsule?: string; id?: string; checkin: unknown };
+        const item = parseEvidence(b.checkin, 'body.checkin')[0]!;
+        const p = capsuleOf(b);
+        const now = await d.clock.now();
+        checkCheckin(item, p.id, now);
+        if (!d.store.remember(Buffer.from(sha256(item.message)).toString('hex'), now + CHECKIN_WINDOW_MS + CLOCK_SKEW_MS, now)) {
+          throw new AgentError('ERR_REPLAYED', 'checkin: this check-in was already received (a replay)', { status: 409, hint: 'sign a new check-in: capsule checkin makes one with the current time' });
+        }
+        const o = await d.releaser.checkin(p, item);
+        return { status: 200, body: { recorded: o.changed.length > 0, verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit } };
+      },
+    },
+    {
+      method: 'POST', path: '/v1/approvals', maxBody: bodyLimit,
+      schema: {
+        type: 'object', additionalProperties: false, required: ['requester', 'approval'], oneOf: oneOfRef,
+        properties: { ...capsuleRef, requester: { type: 'string', minLength: 1, maxLength: 200 }, approval: evidenceSchema },
+      },
+      handle: async (body, req) => approve(d, capsuleOf(body as { capsule?: string; id?: string }), body as { requester: string; approval: unknown }, req),
+    },
+  ];
+}
+
+async function approve(d: ApiDeps, p: Presented, b: { requester: string; approval: unknown }, _req: IncomingMessage): Promise<Reply> {
+  const item = parseEvidence(b.approval, 'body.approval')[0]!;
+  if (item.kind !== 'approval') throw new AgentError('ERR_BAD_REQUEST', `body.approval.kind: expected "approval", got "${item.kind}"`, { status: 400 });
+  const expected = `capsule-approval:v1:${p.id}:${b.requester}`;
+  if (Buffer.from(item.message).toString('utf8') !== expected) {
+    throw new AgentError('ERR_BAD_REQUEST', `body.approval.message: expected "${expected}" (this capsule and this requester)`, { status: 400, hint: 'make approvals with capsule approve' });
+  }
+  if (!verifies(item)) {
+    throw new AgentError('ERR_BAD_REQUEST', `body.approval.signature: does not verify under the ${item.scheme} signer ${Buffer.from(item.signer).toString('hex')}`, { status: 400, hint: 'the approval was altered or signed by another key' });
+  }
+  const now = await d.clock.now();
+  const entry = await audited(d.audit.append('approval', now, { capsule: p.id, requester: b.requester, scheme: item.scheme, signer: Buffer.from(item.signer).toString('hex') }));
+  if (!d.store.addApproval(p.id, b.requester, item, now)) {
+    throw new AgentError('ERR_REPLAYED', 'approval: already recorded for this capsule and requester', { status: 409 });
+  }
+  return { status: 201, body: { stored: true, audit: entry.seq } };
+}
+
+function verifies(e: EvidenceItem): boolean {
+  return e.scheme === 'ed25519' ? verifyEd25519(e.message, e.signature, e.signer) : verifyPersonalSign(e.message, e.signature, e.signer);
+}
+
+/** "capsule-checkin:v1:<id>:<ms>", Ed25519, fresh (within the window), validly signed. */
+function checkCheckin(e: EvidenceItem, id: string, now: number): void {
+  if (e.kind !== 'checkin' || e.scheme !== 'ed25519') {
+    throw new AgentError('ERR_BAD_REQUEST', `body.checkin: expected kind "checkin" and scheme "ed25519", got "${e.kind}" / "${e.scheme}"`, { status: 400 });
+  }
+  const m = /^capsule-checkin:v1:([0-9a-f]{32}):(0|[1-9][0-9]{0,15})$/.exec(Buffer.from(e.message).toString('utf8'));
+  if (!m || m[1] !== id) throw new AgentError('ERR_BAD_REQUEST', `body.checkin.message: expected "capsule-checkin:v1:${id}:<ms>"`, { status: 400, hint: 'make check-ins with capsule checkin' });
+  const at = Number(m[2]);
+  if (at < now - CHECKIN_WINDOW_MS || at > now + CLOCK_SKEW_MS) {
+    throw new AgentError('ERR_REPLAYED', `body.checkin: signed at ${new Date(at).toISOString()}, outside the ${CHECKIN_WINDOW_MS / 60_000}-minute window around the guardian's time ${new Date(now).toISOString()}`, {
+      status: 409, hint: 'check-ins are fresh or refused (a stale one could be a replay); sign a new one, and check the clocks',
+    });
+  }
+  if (!verifies(e)) throw new AgentError('ERR_BAD_REQUEST', 'body.checkin.signature: does not verify under the signer', { status: 400, hint: 'the check-in was altered or signed by another key' });
+}
