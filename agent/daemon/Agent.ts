@@ -83,11 +83,14 @@ export class Agent {
       await sandbox.start?.();
       opened.push(() => sandbox.stop?.());
       const modules = new ModuleStore(join(c.dataDir, 'modules'));
-      const releaser = new Releaser({ guardian, store, modules, audit, sandbox, clock });
+      // /v1/status reports the guardian's time (clients sign check-ins with it); refreshed per request.
+      let lastNow = await clock.now();
+      const timed: Clock = { kind: clock.kind, now: async () => (lastNow = await clock.now()) };
+      const releaser = new Releaser({ guardian, store, modules, audit, sandbox, clock: timed });
       const http = new HttpServer(routes({
-        releaser, store, modules, audit, clock,
+        releaser, store, modules, audit, clock: timed,
         status: () => ({
-          status: this.#status, version: 'v1', uptimeMs: Math.round(performance.now() - this.#startedAt),
+          status: this.#status, version: 'v1', uptimeMs: Math.round(performance.now() - this.#startedAt), now: lastNow,
           guardian: { model: guardian.record.model, serial: guardian.record.serial, signingKey: guardian.record.signingKey, recipients: guardian.record.recipients },
           clock: clock.kind, audit: audit.seq,
         }),

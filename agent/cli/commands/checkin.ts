@@ -26,7 +26,11 @@ export async function checkinCommand(argv: string[], t: Terminal): Promise<numbe
   try {
     const file = p.positionals[0]!;
     const { prefix, id } = await capsulePrefix({ path: resolve(t.cwd, file), name: file });
-    const item = signEd25519(ids[0]!, 'checkin', `capsule-checkin:v1:${id}:${Date.now()}`);
+    // Signed at the guardian's time: the logic ignores check-ins from its future, so clock skew
+    // between this machine and the guardian must not make a check-in count for nothing.
+    const status = await client.status(t.signal);
+    const at = Number.isSafeInteger(status.now) ? Number(status.now) : Date.now();
+    const item = signEd25519(ids[0]!, 'checkin', `capsule-checkin:v1:${id}:${at}`);
     const r = await client.checkin(prefix, item, t.signal);
     say(t, `check-in ${r.recorded ? 'recorded' : 'not recorded'} by ${client.url}: ${r.reason} (audit entry #${r.audit})`);
   } finally {

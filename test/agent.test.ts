@@ -1,0 +1,286 @@
+/**
+ * The guardian agent end to end, over real HTTP on 127.0.0.1, with the Zymbit simulator as the
+ * module, logic compiled with asc (contracts-as/contracts/policy.ts) and run in the real sandbox:
+ * time lock (denied with the logic's reason, then allowed; the answer opens with the Debian `age`),
+ * m-of-n, dead-man, the audit log and its offline replay, and the faults the issue names.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openWithKey } from '../agent/capsule/open.ts';
+import { parseIdentityFile } from '../agent/crypto/identity.ts';
+import { buildPolicy } from '../agent/logic/build.ts';
+import { BIN } from './helpers/cli.ts';
+import { assertFails, device, init, recipients, run, secretFile, type Device } from './helpers/guardianDevice.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const T = 1_893_456_000_000; // 2030-01-01T00:00:00Z
+let policy: Uint8Array | undefined;
+
+interface Running { url: string; stop(): Promise<number | null>; kill(): void; log: () => string; pid: number }
+
+/** `capsule agent` as a process, on a free port, with a file clock the test moves. */
+async function startAgent(d: Device, extra: string[] = []): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, 'agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, ...extra], { cwd: d.dir, env: d.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stderr.on('data', (c) => { log += c; });
+  const url = await new Promise<string>((resolve, reject) => {
+    const check = () => { const m = /"event":"started","url":"(http:\/\/[^"]+)"/.exec(log); if (m) resolve(m[1]!); };
+    child.stderr.on('data', check);
+    child.on('exit', (code) => reject(new Error(`agent exited ${code}: ${log}`)));
+  });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { url, pid: child.pid!, log: () => log, kill: () => child.kill('SIGKILL'), stop: async () => { child.kill('SIGTERM'); return exited; } };
+}
+
+function setClock(d: Device, ms: number): void {
+  writeFileSync(join(d.dir, 'clock'), String(ms));
+}
+
+async function provisioned(): Promise<{ d: Device; x25519: string }> {
+  const d = device();
+  const r = await init(d);
+  assert.is(r.code, 0, r.stderr);
+  policy ??= (await buildPolicy('contracts-as/contracts/policy.ts', { cwd: ROOT })).wasm;
+  writeFileSync(join(d.dir, 'policy.wasm'), policy);
+  setClock(d, T - 1000);
+  assert.is(run(d, ['keygen', '-o', 'me.key']).code, 0);
+  assert.is(run(d, ['keygen', '-o', 'other.key']).code, 0);
+  assert.is(run(d, ['keygen', '-o', 'owner.key']).code, 0);
+  return { d, x25519: recipients(d).x25519 };
+}
+
+const recipientOf = (d: Device, key: string) => /age1[0-9a-z]+/.exec(readFileSync(join(d.dir, key), 'utf8'))![0];
+
+async function post(url: string, path: string, body: unknown, raw?: string): Promise<{ status: number; json: Record<string, any> }> {
+  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: raw ?? JSON.stringify(body) });
+  return { status: res.status, json: await res.json() as Record<string, any> };
+}
+
+test('time lock end to end: denied before T with the reason, allowed after T; the answer opens with Debian age; audit replays', async () => {
+  const { d, x25519 } = await provisioned();
+  const plain = secretFile(d);
+  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'will.capsule']).code, 0);
+  const a = await startAgent(d);
+  try {
+    const push = run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]);
+    assert.is(push.code, 0, push.stderr);
+    assert.match(push.stdout, /^[0-9a-f]{64}\n$/);
+    const denied = run(d, ['open', 'will.capsule', '--guardian', a.url, '--identity', 'me.key', '-o', 'will.out']);
+    assertFails(denied, /denied by the capsule's logic: .*opens at 1893456000000 \(2030-01-01T00:00:00Z\)/, /the logic used \d+ fuel; the decision is audit entry #1/);
+    assert.not.ok(existsSync(join(d.dir, 'will.out')));
+    setClock(d, T);
+    const ok = run(d, ['open', 'will.capsule', '--guardian', a.url, '--identity', 'me.key', '-o', 'will.out']);
+    assert.is(ok.code, 0, ok.stderr);
+    assert.ok(readFileSync(join(d.dir, 'will.out')).equals(plain), 'output equals input');
+    // The raw answer, opened by the Debian age CLI, is the data key: it decrypts the capsule.
+    const capsule = readFileSync(join(d.dir, 'will.capsule'));
+    const r = await post(a.url, '/v1/release', { capsule: capsule.subarray(0, 70_000).toString('base64'), requester: recipientOf(d, 'me.key') }); // header + first chunk
+    assert.is(r.status, 200, JSON.stringify(r.json));
+    writeFileSync(join(d.dir, 'answer.age'), Buffer.from(r.json.answer, 'base64'));
+    const age = spawnSync('age', ['-d', '-i', 'me.key', 'answer.age'], { cwd: d.dir });
+    assert.is(age.status, 0, age.stderr.toString());
+    assert.is(age.stdout.length, 32);
+    const chunks: Buffer[] = [];
+    for await (const c of openWithKey(capsule, () => Uint8Array.from(age.stdout))) chunks.push(c as Buffer);
+    assert.ok(Buffer.concat(chunks).equals(plain), 'the age-decrypted answer is the capsule\'s data key');
+    // Another identity cannot read an answer made for me.
+    assert.is(spawnSync('age', ['-d', '-i', 'other.key', 'answer.age'], { cwd: d.dir }).status, 1);
+  } finally {
+    assert.is(await a.stop(), 0, 'SIGTERM: graceful stop, exit 0');
+  }
+  const v = run(d, ['audit', 'verify', '--data-dir', d.data, '--replay', '--guardian-key', recipients(d).signingKey]);
+  assert.is(v.code, 0, v.stderr);
+  assert.match(v.stdout, /^ok .*audit\.log: 4 entries, chain and signatures valid .*; 3 decisions replayed with the same verdict and fuel\n$/);
+  // Any alteration is caught: a verdict flipped, a line removed.
+  const path = join(d.data, 'audit.log');
+  const lines = readFileSync(path, 'utf8').split('\n');
+  writeFileSync(path, lines.map((l, i) => (i === 1 ? l.replace('"verdict":"deny"', '"verdict":"allow"') : l)).join('\n'));
+  assertFails(run(d, ['audit', 'verify', '--data-dir', d.data]), /audit log line 2: signature does not verify \(the entry was altered\)/);
+  writeFileSync(path, lines.filter((_, i) => i !== 1).join('\n'));
+  assertFails(run(d, ['audit', 'verify', '--data-dir', d.data]), /audit log line 2: expected entry 1 with a 64-byte hex signature|audit log line 2: prev does not match/);
+});
+
+test('m-of-n: M-1 approvals are denied, M open; approvals stored on the guardian count too; forged and replayed approvals are refused', async () => {
+  const { d, x25519 } = await provisioned();
+  const plain = secretFile(d, 5000);
+  for (const k of ['a1.key', 'a2.key', 'a3.key']) assert.is(run(d, ['keygen', '-o', k]).code, 0);
+  const pub = (k: string) => {
+    const id = parseIdentityFile(readFileSync(join(d.dir, k), 'utf8'))[0]!;
+    return Buffer.from(ownerKey(id)).toString('hex');
+  };
+  const params = { mOfN: { threshold: 2, approvers: ['a1.key', 'a2.key', 'a3.key'].map((k) => ({ scheme: 'ed25519', key: pub(k) })) } };
+  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', JSON.stringify(params), '-o', 'c.capsule']).code, 0);
+  const me = recipientOf(d, 'me.key');
+  for (const k of ['a1', 'a2']) assert.is(run(d, ['approve', 'c.capsule', '--requester', me, '--key', `${k}.key`, '-o', `${k}.json`]).code, 0);
+  const a = await startAgent(d);
+  try {
+    assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
+    assertFails(run(d, ['open', 'c.capsule', '--guardian', a.url, '--identity', 'me.key', '--approval', 'a1.json', '-o', 'c.out']), /approved by only 1 of 3 approvers \(threshold 2\)/);
+    const ok = run(d, ['open', 'c.capsule', '--guardian', a.url, '--identity', 'me.key', '--approval', 'a1.json', '--approval', 'a2.json', '-o', 'c.out']);
+    assert.is(ok.code, 0, ok.stderr);
+    assert.ok(readFileSync(join(d.dir, 'c.out')).equals(plain));
+    // Approvals sent to the guardian are stored and counted for that requester only.
+    const other = recipientOf(d, 'other.key');
+    assert.is(run(d, ['approve', 'c.capsule', '--requester', other, '--key', 'a3.key', '--guardian', a.url]).code, 0);
+    assertFails(run(d, ['approve', 'c.capsule', '--requester', other, '--key', 'a3.key', '--guardian', a.url]), /approval: already recorded for this capsule and requester/);
+    assertFails(run(d, ['open', 'c.capsule', '--guardian', a.url, '--identity', 'other.key', '-o', 'o.out']), /approved by only 1 of 3/);
+    assert.is(run(d, ['approve', 'c.capsule', '--requester', other, '--key', 'a1.key', '--guardian', a.url]).code, 0);
+    assert.is(run(d, ['open', 'c.capsule', '--guardian', a.url, '--identity', 'other.key', '-o', 'o.out']).code, 0);
+    // A forged signature is refused before anything is stored.
+    const forged = JSON.parse(readFileSync(join(d.dir, 'a2.json'), 'utf8'));
+    forged.signature = forged.signature.replace(/^../, (h: string) => (parseInt(h, 16) ^ 1).toString(16).padStart(2, '0'));
+    const capsule = readFileSync(join(d.dir, 'c.capsule')).toString('base64');
+    const r = await post(a.url, '/v1/approvals', { capsule, requester: me, approval: forged });
+    assert.is(r.status, 400);
+    assert.is(r.json.error.code, 'ERR_BAD_REQUEST');
+    assert.match(r.json.error.message, /body\.approval\.signature: does not verify under the ed25519 signer [0-9a-f]{64}/);
+  } finally {
+    await a.stop();
+  }
+});
+
+test('dead-man: check-ins keep it shut; after the silence it opens for a beneficiary only; a replayed check-in is refused', async () => {
+  const { d, x25519 } = await provisioned();
+  secretFile(d, 1000);
+  const me = recipientOf(d, 'me.key');
+  const silence = 3_600_000;
+  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--sign-with', 'owner.key',
+    '--params', JSON.stringify({ deadMan: { beneficiaries: [me], silenceMs: silence } }), '-o', 'dm.capsule']).code, 0);
+  const created = JSON.parse(run(d, ['inspect', 'dm.capsule', '--json']).stdout).created;
+  const t0 = Date.parse(created);
+  setClock(d, t0 + silence - 60_000);
+  const a = await startAgent(d);
+  try {
+    assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
+    assertFails(run(d, ['open', 'dm.capsule', '--guardian', a.url, '--identity', 'me.key', '-o', 'x']), /owner active at/);
+    // The owner checks in (signed with the owner key at the guardian's time, which the CLI asks for).
+    setClock(d, Date.now() - 5000);
+    const ci = run(d, ['checkin', 'dm.capsule', '--guardian', a.url, '--key', 'owner.key']);
+    assert.is(ci.code, 0, ci.stderr);
+    assert.match(ci.stderr, /capsule: check-in recorded by http:\/\/127\.0\.0\.1:\d+: check-in recorded \(audit entry #\d+\)/);
+    // Replaying the same signed check-in is refused.
+    const entries = readFileSync(join(d.data, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const recorded = entries.find((e) => e.kind === 'checkin');
+    const item = recorded.input.evidence[0];
+    const capsule = readFileSync(join(d.dir, 'dm.capsule')).toString('base64');
+    const replay = await post(a.url, '/v1/checkin', { capsule, checkin: item });
+    assert.is(replay.status, 409);
+    assert.is(replay.json.error.code, 'ERR_REPLAYED');
+    // Shortly after the check-in: still shut. After the silence: open, for the beneficiary only.
+    setClock(d, Date.now() + silence - 60_000);
+    assertFails(run(d, ['open', 'dm.capsule', '--guardian', a.url, '--identity', 'me.key', '-o', 'x']), /owner active at/);
+    setClock(d, Date.now() + silence + 60_000);
+    assertFails(run(d, ['open', 'dm.capsule', '--guardian', a.url, '--identity', 'other.key', '-o', 'x']), /requester is not a beneficiary/);
+    assert.is(run(d, ['open', 'dm.capsule', '--guardian', a.url, '--identity', 'me.key', '-o', 'dm.out']).code, 0);
+  } finally {
+    await a.stop();
+  }
+});
+
+test('bad requests get typed errors with the right status, and the agent keeps serving', async () => {
+  const { d, x25519 } = await provisioned();
+  secretFile(d, 100);
+  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'c.capsule']).code, 0);
+  const a = await startAgent(d, ['--config', writeConfig(d, { requestTimeoutMs: 1500, ratePerSecond: 0 })]);
+  try {
+    const capsule = readFileSync(join(d.dir, 'c.capsule')).toString('base64');
+    const me = recipientOf(d, 'me.key');
+    const cases: Array<[string, unknown, string | undefined, number, string, RegExp]> = [
+      ['malformed JSON', undefined, '{"requester":', 400, 'ERR_BAD_REQUEST', /body: not valid JSON/],
+      ['schema: unknown field', { capsule, requester: me, extra: 1 }, undefined, 400, 'ERR_BAD_REQUEST', /body: must NOT have additional properties \("extra"\)/],
+      ['schema: wrong type', { capsule, requester: 5 }, undefined, 400, 'ERR_BAD_REQUEST', /body\.requester: must be string/],
+      ['unknown capsule id', { id: '00'.repeat(16), requester: me }, undefined, 404, 'ERR_NOT_FOUND', /capsule 0{32}: unknown to this guardian/],
+      ['module not in the store', { capsule, requester: me }, undefined, 404, 'ERR_NOT_FOUND', /logic module [0-9a-f]{64} is not in this guardian's module store/],
+      ['truncated capsule', { capsule: capsule.slice(0, 200), requester: me }, undefined, 400, 'ERR_TRUNCATED', /a release needs the preamble, the header and the first chunk/],
+      ['bad requester', { capsule, requester: 'age1nope' }, undefined, 400, 'ERR_BAD_RECIPIENT', /recipient: expected an age X25519 recipient/],
+    ];
+    for (const [name, body, raw, status, code, message] of cases) {
+      const r = await post(a.url, '/v1/release', body, raw);
+      assert.is(r.status, status, `${name}: ${JSON.stringify(r.json)}`);
+      assert.is(r.json.error.code, code, name);
+      assert.match(r.json.error.message, message, name);
+    }
+    const big = await post(a.url, '/v1/release', undefined, `{"requester":"${'x'.repeat(300_000)}"}`);
+    assert.is(big.status, 413);
+    assert.is(big.json.error.code, 'ERR_TOO_LARGE');
+    const nowhere = await fetch(a.url + '/v2/release');
+    assert.is(nowhere.status, 404);
+    // A slow client (headers dribbled) is cut off by the request timeout; others are served meanwhile.
+    const port = Number(new URL(a.url).port);
+    const slow = connect(port, '127.0.0.1');
+    slow.write('POST /v1/release HTTP/1.1\r\nHost: x\r\n');
+    const closed = new Promise<number>((r) => { const t0 = Date.now(); slow.on('close', () => r(Date.now() - t0)); slow.on('error', () => {}); });
+    const tick = setInterval(() => slow.write('X-A: b\r\n'), 300);
+    assert.is((await fetch(a.url + '/v1/status')).status, 200, 'served while a slow client hangs on');
+    const after = await closed;
+    clearInterval(tick);
+    assert.ok(after < 6000, `slow client cut off after ${after} ms`);
+    // 1000 concurrent requests: all answered, the agent still serves.
+    const all = await Promise.all(Array.from({ length: 1000 }, () => post(a.url, '/v1/release', { id: 'ff'.repeat(16), requester: me })));
+    assert.ok(all.every((r) => r.status === 404 && r.json.error.code === 'ERR_NOT_FOUND'), 'every one answered with its typed error');
+    assert.is((await fetch(a.url + '/v1/status')).status, 200);
+  } finally {
+    await a.stop();
+  }
+});
+
+test('configuration errors name the key; a missing module or guardian stops the agent at start', async () => {
+  const { d } = await provisioned();
+  assertFails(run(d, ['agent', '--data-dir', d.data, '--config', writeConfig(d, { prot: 1 })]), /config\.json: unknown key "prot"/, /known keys: dataDir, host, port/);
+  assertFails(run(d, ['agent', '--data-dir', d.data, '--config', writeConfig(d, { port: 'x' })]), /config\.json: port: expected a port 0\.\.65535, got "x"/);
+  assertFails(run(d, ['agent', '--data-dir', d.data, '--listen', '0.0.0.0:7373']), /host: 0\.0\.0\.0 is not a loopback address; listening beyond this machine needs lan: true \(or --lan\)/);
+  assertFails(run(d, ['agent', '--data-dir', d.data, '--listen', '127.0.0.1:0'], undefined, { ZK_SIM_FAIL_OPEN: '1' }), /zymbit: zkOpen failed/, /zkifc/);
+  assertFails(run(d, ['agent', '--data-dir', join(d.dir, 'none'), '--listen', '127.0.0.1:0']), /no guardian in .*none/);
+});
+
+test('kill -9 during releases: every allow answer received has its audit record, and the database and log stay valid', async () => {
+  const { d, x25519 } = await provisioned();
+  secretFile(d, 100);
+  setClock(d, T);
+  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"expiry": {"maxOpens": 1000000}}`, '-o', 'c.capsule']).code, 0);
+  const capsule = readFileSync(join(d.dir, 'c.capsule')).toString('base64');
+  const me = recipientOf(d, 'me.key');
+  const answered: number[] = [];
+  for (let round = 0; round < 4; round++) {
+    const a = await startAgent(d);
+    if (round === 0) {
+      assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
+      const first = await post(a.url, '/v1/release', { capsule, requester: me });
+      assert.is(first.status, 200, JSON.stringify(first.json));
+      answered.push(first.json.audit);
+    }
+    const inflight = Array.from({ length: 40 }, async () => {
+      try {
+        const r = await post(a.url, '/v1/release', { capsule, requester: me });
+        if (r.status === 200) answered.push(r.json.audit);
+      } catch { /* cut off by the kill: no answer */ }
+    });
+    await new Promise((r) => setTimeout(r, 20 + round * 60));
+    a.kill();
+    await Promise.all(inflight);
+  }
+  assert.ok(answered.length > 0, 'some allows were answered before the kills');
+  const v = run(d, ['audit', 'verify', '--data-dir', d.data, '--replay']);
+  assert.is(v.code, 0, v.stderr);
+  const log = readFileSync(join(d.data, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const allows = new Set(log.filter((e) => e.verdict === 'allow').map((e) => e.seq));
+  for (const seq of answered) assert.ok(allows.has(seq), `answered allow #${seq} is in the audit log`);
+  const check = spawnSync(process.execPath, ['-e', `const {DatabaseSync}=require('node:sqlite');const db=new DatabaseSync(${JSON.stringify(join(d.data, 'agent.sqlite'))});console.log(db.prepare('PRAGMA integrity_check').get().integrity_check)`], { env: { ...process.env, NODE_NO_WARNINGS: '1' } });
+  assert.is(check.stdout.toString().trim(), 'ok', check.stderr.toString());
+  const a = await startAgent(d); // and it starts again on what was left
+  await a.stop();
+});
+
+function writeConfig(d: Device, c: Record<string, unknown>): string {
+  writeFileSync(join(d.dir, 'config.json'), JSON.stringify(c));
+  return 'config.json';
+}
+
+import { ownerPublicKey as ownerKey } from '../agent/crypto/identity.ts';
+
+test.run();
