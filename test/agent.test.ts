@@ -224,6 +224,42 @@ test('bad requests get typed errors with the right status, and the agent keeps s
     const all = await Promise.all(Array.from({ length: 1000 }, () => post(a.url, '/v1/release', { id: 'ff'.repeat(16), requester: me })));
     assert.ok(all.every((r) => r.status === 404 && r.json.error.code === 'ERR_NOT_FOUND'), 'every one answered with its typed error');
     assert.is((await fetch(a.url + '/v1/status')).status, 200);
+    // A logic error is a decision (logged), never an allow: 422 with the sandbox's code.
+    assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"timeLock": {}}', '-o', 'bad.capsule']).code, 0);
+    assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
+    const trap = await post(a.url, '/v1/release', { capsule: readFileSync(join(d.dir, 'bad.capsule')).toString('base64'), requester: me });
+    assert.is(trap.status, 422, JSON.stringify(trap.json));
+    assert.is(trap.json.error.code, 'ERR_TRAP');
+    assert.match(trap.json.error.message, /timeLock\.notBefore/);
+    // No clock, no decision: 503, and the agent recovers when the clock is back.
+    const clock = readFileSync(join(d.dir, 'clock'), 'utf8');
+    writeFileSync(join(d.dir, 'clock'), 'garbage');
+    const noClock = await post(a.url, '/v1/release', { capsule, requester: me });
+    assert.is(noClock.status, 503);
+    assert.is(noClock.json.error.code, 'ERR_UNAVAILABLE');
+    assert.match(noClock.json.error.message, /clock: .*clock does not hold milliseconds since the epoch/);
+    writeFileSync(join(d.dir, 'clock'), clock);
+    assert.is((await post(a.url, '/v1/release', { capsule, requester: me })).status, 403, 'decides again once the clock is back');
+    const log = readFileSync(join(d.data, 'audit.log'), 'utf8');
+    assert.match(log, /"verdict":"error","error":"ERR_TRAP"|"error":"ERR_TRAP".*"verdict":"error"/, 'the trap is in the audit log');
+  } finally {
+    await a.stop();
+  }
+});
+
+test('rate limit: a client beyond its budget gets 429 and recovers', async () => {
+  const { d } = await provisioned();
+  const a = await startAgent(d, ['--config', writeConfig(d, { ratePerSecond: 5 })]);
+  try {
+    const codes = [];
+    for (let i = 0; i < 15; i++) codes.push((await fetch(a.url + '/v1/status')).status);
+    assert.ok(codes.slice(0, 10).every((c) => c === 200), `the burst (2 × rate) is served: ${codes}`);
+    assert.ok(codes.includes(429), `then 429: ${codes}`);
+    const limited = await (await fetch(a.url + '/v1/status')).json() as { error: { code: string; message: string } };
+    assert.is(limited.error.code, 'ERR_RATE_LIMITED');
+    assert.match(limited.error.message, /too many requests from 127\.0\.0\.1 \(limit 5\/s\)/);
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.is((await fetch(a.url + '/v1/status')).status, 200, 'tokens refill');
   } finally {
     await a.stop();
   }
