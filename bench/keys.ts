@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { ZymbitModule } from '../agent/keys/zymbit/ZymbitModule.ts';
 import { loadZkLibrary } from '../agent/keys/zymbit/zkBindings.ts';
 import { ZymbitKeyStore } from '../agent/keys/ZymbitKeyStore.ts';
-import { deriveGuardianKeys, guardianRecipients } from '../agent/keys/hierarchy.ts';
+import { bip39Seed, deriveGuardianKeys, guardianRecipients } from '../agent/keys/hierarchy.ts';
 import { Guardian, slotSigningKey } from '../agent/guardian/Guardian.ts';
 import { writeGuardianFile } from '../agent/guardian/GuardianFile.ts';
 import { encodeP256Key, GUARDIAN_KEY_HRP } from '../agent/crypto/p256.ts';
@@ -71,7 +71,7 @@ await writeGuardianFile(dataDir, {
   model: ks.capabilities.model, serial: ks.capabilities.serial, ecdh: true, signingSlot: 0,
   recipients: { x25519: recipients.x25519, p256: recipients.p256 },
   signingKey: encodeP256Key(GUARDIAN_KEY_HRP, await slotSigningKey(ks, 0)),
-  lockedSeed: Buffer.from(await ks.lock(entropy)).toString('base64'), isolation: 'bench',
+  lockedSeed: Buffer.from(await ks.lock(bip39Seed(entropy))).toString('base64'), isolation: 'bench',
 }, false);
 await ks.close();
 const g = await Guardian.open(dataDir, { env: { ...process.env, CAPSULE_ZYMBIT_LIB: LIB } });

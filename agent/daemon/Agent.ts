@@ -79,9 +79,16 @@ export class Agent {
       const signer = guardian.onGuardianSeal([]).guardian;
       const audit = await AuditLog.open(join(c.dataDir, 'audit.log'), signer, await clock.now());
       opened.push(() => audit.close());
-      const sandbox = this.#o.sandbox ?? new WorkerSandbox({ fuel: c.fuel });
-      await sandbox.start?.();
-      opened.push(() => sandbox.stop?.());
+      // The sandbox worker loads Binaryen (~0.5 s): it starts while the rest opens and the server
+      // listens; the first decision waits for it, so ready (READY=1) does not.
+      const worker = this.#o.sandbox ?? new WorkerSandbox({ fuel: c.fuel });
+      const workerReady = Promise.resolve(worker.start?.());
+      workerReady.catch(() => {});
+      opened.push(async () => { await workerReady.catch(() => {}); await worker.stop?.(); });
+      const sandbox: typeof worker = {
+        evaluate: async (m, i) => { await workerReady; return worker.evaluate(m, i); },
+        start: () => workerReady, stop: () => Promise.resolve(worker.stop?.()),
+      };
       const modules = new ModuleStore(join(c.dataDir, 'modules'));
       // /v1/status reports the guardian's time (clients sign check-ins with it); refreshed per request.
       let lastNow = await clock.now();

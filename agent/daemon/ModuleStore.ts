@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { sha256 } from '../crypto/kdf.ts';
 import { AtomicFile } from '../io/AtomicFile.ts';
 import { DEFAULT_LIMITS } from '../sandbox/limits.ts';
-import { validateModule } from '../sandbox/validate.ts';
 
 export const MAX_MODULE_SIZE = DEFAULT_LIMITS.maxModuleBytes;
 
@@ -26,6 +25,8 @@ export class ModuleStore {
   /** Validates and stores `bytes`; returns its SHA-256 (hex). Idempotent. */
   async add(bytes: Uint8Array): Promise<string> {
     if (bytes.length > MAX_MODULE_SIZE) throw new RangeError(`module: expected at most ${MAX_MODULE_SIZE} bytes, got ${bytes.length}`);
+    // Loaded on first use: Binaryen costs ~350 ms to load, which the agent's start should not pay.
+    const { validateModule } = await import('../sandbox/validate.ts');
     validateModule(bytes, DEFAULT_LIMITS); // throws SandboxError ERR_INVALID_MODULE with the reason
     const hash = Buffer.from(sha256(bytes)).toString('hex');
     if (this.#cache.has(hash)) return hash;

@@ -3,8 +3,8 @@
  * the rest of the agent needs — find a capsule's file key, seal on the device (zymbit-lock stanza,
  * header signature), and report what it is.
  *
- * Identity keys are derived from the master entropy only for the operation that needs them: the
- * module unlocks the entropy, the keys are derived, used and wiped (hierarchy.ts). Deliberately not
+ * Identity keys are derived only for the operation that needs them: the module unlocks the BIP39
+ * seed (guardian.json keeps it locked), the keys are derived, used and wiped (hierarchy.ts). Deliberately not
  * here: provisioning (provision.ts), the release protocol and the unlock logic (the agent).
  */
 import { CapsuleFormatError, GuardianError, KeyError, KeyStoreError, hasCode } from '../errors.ts';
@@ -17,7 +17,7 @@ import { wipe } from '../crypto/secrets.ts';
 import { unwrapX25519 } from '../crypto/x25519Stanza.ts';
 import { STANZA_LOCK, STANZA_P256, STANZA_X25519 } from '../format/constants.ts';
 import type { CapsuleHeader } from '../format/header.ts';
-import { deriveGuardianKeys, type GuardianKeys } from '../keys/hierarchy.ts';
+import { keysFromSeed, type GuardianKeys } from '../keys/hierarchy.ts';
 import type { KeyStore } from '../keys/KeyStore.ts';
 import { defaultDataDir, readGuardianFile, type GuardianRecord } from './GuardianFile.ts';
 import { openKeyStore } from './keyStoreFor.ts';
@@ -61,19 +61,19 @@ export class Guardian {
 
   /** Runs `fn` with the derived identity keys; they are wiped when it settles. */
   async withKeys<T>(fn: (keys: GuardianKeys) => T | Promise<T>): Promise<T> {
-    let entropy: Uint8Array | undefined;
+    let seed: Uint8Array | undefined;
     let keys: GuardianKeys | undefined;
     try {
-      entropy = await this.keyStore.unlock(Buffer.from(this.record.lockedSeed, 'base64'));
-      if (entropy.length !== 32) throw new GuardianError('ERR_GUARDIAN_MISMATCH', `guardian.json lockedSeed unlocks to ${entropy.length} bytes, not 32`);
-      keys = deriveGuardianKeys(entropy);
+      seed = await this.keyStore.unlock(Buffer.from(this.record.lockedSeed, 'base64'));
+      if (seed.length !== 64) throw new GuardianError('ERR_GUARDIAN_MISMATCH', `guardian.json lockedSeed unlocks to ${seed.length} bytes, not the 64-byte BIP39 seed`);
+      keys = keysFromSeed(seed);
       if (keys.x25519.recipient !== this.record.recipients.x25519) {
         throw new GuardianError('ERR_GUARDIAN_MISMATCH', 'guardian.json: the locked seed does not derive the recorded recipient (the file was edited or mixed up)');
       }
       return await fn(keys);
     } finally {
       keys?.dispose();
-      wipe(entropy);
+      wipe(seed);
     }
   }
 

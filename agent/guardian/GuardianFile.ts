@@ -1,6 +1,6 @@
 /**
  * `guardian.json` in the data directory: the one file that makes a data directory a guardian.
- * It holds public facts (backend, model, serial, recipients, signing key) and the master entropy
+ * It holds public facts (backend, model, serial, recipients, signing key) and the BIP39 seed
  * *locked by the module* (this-device-only key): nothing in it is secret on its own.
  *
  * Written whole or not at all (temp file, fsync, rename, then fsync of the directory), mode 0600,
@@ -31,7 +31,7 @@ export interface GuardianRecord {
   signingSlot: number;
   recipients: { x25519: string; p256: string | null };
   signingKey: string;
-  /** Master entropy locked by the module, base64. */
+  /** The 64-byte BIP39 seed locked by the module (this-device-only key), base64. */
   lockedSeed: string;
   /** How the seed process was isolated, for the operator's record. */
   isolation: string;

@@ -3,8 +3,8 @@
  * environment and, where the OS allows, no network). The master entropy exists only here:
  *
  *   init:    entropy = HKDF(module random(32) ‖ OS random(32), "", "capsule/v1 guardian seed", 32)
- *            → the 24 words shown once → the operator re-types 3 of them → locked by the module
- *   restore: the 24 words read (checksum enforced) → locked by the module
+ *            → the 24 words shown once → the operator re-types 3 of them → its BIP39 seed locked
+ *   restore: the 24 words read (checksum enforced) → its BIP39 seed locked by the module
  *
  * It answers on fd 3 with public facts and the locked blob only, or a typed error; the parent
  * writes guardian.json. The words never reach a log: the terminal, or stdout when the operator
@@ -20,7 +20,7 @@ import { hkdf } from '../crypto/kdf.ts';
 import { encodeP256Key, GUARDIAN_KEY_HRP } from '../crypto/p256.ts';
 import { constantTimeEqual, wipe } from '../crypto/secrets.ts';
 import { LABEL_GUARDIAN_SEED_MIX } from '../format/constants.ts';
-import { guardianRecipients } from '../keys/hierarchy.ts';
+import { bip39Seed, guardianRecipients } from '../keys/hierarchy.ts';
 import type { KeyStore } from '../keys/KeyStore.ts';
 import { fromMnemonic, normaliseMnemonic, toMnemonic } from '../keys/mnemonic.ts';
 import { slotSigningKey } from './Guardian.ts';
@@ -53,16 +53,20 @@ async function run(req: SeedRequest): Promise<SeedResult> {
   const lines = new Lines();
   const ks = await openKeyStore(req.backend, req.dataDir, process.env, req.library);
   let entropy: Uint8Array | undefined;
+  let seed: Uint8Array | undefined;
   try {
     entropy = req.mode === 'init' ? await fresh(ks) : fromMnemonic(await readMnemonic(req, lines));
     if (req.mode === 'init') {
       await show(toMnemonic(entropy), req);
       await confirm(toMnemonic(entropy), req, lines);
     }
-    const locked = await ks.lock(entropy);
+    // The guardian keeps the BIP39 seed (what every key derives from), not the entropy: the words
+    // are only for paper, and deriving from the seed skips PBKDF2 on every operation.
+    seed = bip39Seed(entropy);
+    const locked = await ks.lock(seed);
     // Prove the blob opens before anyone relies on the paper: a faulty module fails here, not later.
     const back = await ks.unlock(locked);
-    const same = constantTimeEqual(back, entropy);
+    const same = constantTimeEqual(back, seed);
     wipe(back);
     if (!same) throw new GuardianError('ERR_PROVISIONING', 'the module unlocked the new seed to different bytes; nothing was stored');
     const r = guardianRecipients(entropy);
@@ -76,7 +80,7 @@ async function run(req: SeedRequest): Promise<SeedResult> {
       lockedSeed: Buffer.from(locked).toString('base64'),
     };
   } finally {
-    wipe(entropy);
+    wipe(entropy, seed);
     lines.close();
     await ks.close();
   }

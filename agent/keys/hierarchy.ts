@@ -10,7 +10,7 @@
  *
  * So a guardian restored from paper has the same recipients. The header-signing key is not here:
  * it is a module slot key, bound to the device. Every private value is wiped by dispose(); callers
- * derive, use and dispose within one operation. Deliberately not here: where the entropy is kept
+ * derive, use and dispose within one operation. Deliberately not here: where the seed is kept
  * (locked by the module: Guardian.ts) and BIP32 paths (nothing here needs a tree).
  */
 import { pbkdf2Sync } from 'node:crypto';
@@ -44,6 +44,19 @@ export function bip39Seed(entropy: Uint8Array): Uint8Array {
 
 export function deriveGuardianKeys(entropy: Uint8Array): GuardianKeys {
   const seed = bip39Seed(entropy);
+  try {
+    return keysFromSeed(seed);
+  } finally {
+    wipe(seed);
+  }
+}
+
+/**
+ * The same keys from the 64-byte BIP39 seed (what the guardian keeps locked: deriving from it
+ * skips the 2048 PBKDF2 rounds, about 1.3 ms, on every operation).
+ */
+export function keysFromSeed(seed: Uint8Array): GuardianKeys {
+  if (seed.length !== 64) throw new TypeError(`seed: expected the 64-byte BIP39 seed, got ${seed.length} bytes`);
   let xs: Uint8Array | undefined;
   let ps: Uint8Array | undefined;
   try {
@@ -61,7 +74,7 @@ export function deriveGuardianKeys(entropy: Uint8Array): GuardianKeys {
       },
     };
   } finally {
-    wipe(seed, xs, ps);
+    wipe(xs, ps);
   }
 }
 
