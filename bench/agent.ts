@@ -51,15 +51,15 @@ writeFileSync(join(dir, 'secret.bin'), Buffer.alloc(100_000, 7));
 const x25519 = JSON.parse(readFileSync(join(data, 'guardian.json'), 'utf8')).recipients.x25519;
 cli(['keygen', '-o', 'me.key']);
 const me = /age1[0-9a-z]+/.exec(readFileSync(join(dir, 'me.key'), 'utf8'))![0];
-cli(['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'open.capsule']);
-cli(['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T * 2}}}`, '-o', 'shut.capsule']);
-writeFileSync(join(dir, 'clock'), String(T));
+// The production clock (the module's RTC through the FFI): one capsule opened in the past, one far ahead.
+cli(['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${Date.now() - 86_400_000}}}`, '-o', 'open.capsule']);
+cli(['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'shut.capsule']);
 
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
 async function startAgent(): Promise<{ url: string; pid: number; readyMs: number; stop(): Promise<void> }> {
   const t0 = performance.now();
-  const c = spawn(process.execPath, [BIN, 'agent', '--data-dir', data, '--listen', '127.0.0.1:0', '--clock', `file:${join(dir, 'clock')}`, '--config', join(dir, 'config.json')], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const c = spawn(process.execPath, [BIN, 'agent', '--data-dir', data, '--listen', '127.0.0.1:0', '--clock', 'module', '--config', join(dir, 'config.json')], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   const url = await new Promise<string>((resolve, reject) => {
     c.stderr.on('data', (x) => { log += x; const m = /"event":"started","url":"([^"]+)"/.exec(log); if (m) resolve(m[1]!); });

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { x25519PublicKey, x25519Shared } from './x25519.ts';
+import { x25519KeyObject, x25519PublicKey, x25519Shared } from './x25519.ts';
 import { bech32 } from '@scure/base';
 import { KeyError } from '../errors.ts';
 import { LABEL_OWNER_ED25519 } from '../format/constants.ts';
@@ -42,9 +42,11 @@ export function identityFromSecret(secret: Uint8Array): Identity {
   };
 }
 
+const PROBE = x25519KeyObject(new Uint8Array(32).fill(0x42));
+
 /** Any clamped scalar times a low-order point is the all-zero point (RFC 7748 §6.1). */
 function isLowOrder(point: Uint8Array): boolean {
-  return x25519Shared(new Uint8Array(32).fill(0x42), point) === undefined;
+  return x25519Shared(PROBE, point) === undefined;
 }
 
 export function encodeRecipient(publicKey: Uint8Array): string {

@@ -28,12 +28,17 @@ export function x25519PublicKey(secret: Uint8Array): Uint8Array {
   return new Uint8Array(spki.subarray(SPKI_PREFIX.length));
 }
 
+/** A private KeyObject for a fixed, public scalar (the low-order probe), made once. */
+export function x25519KeyObject(secret: Uint8Array): KeyObject {
+  return privateKeyOf(secret);
+}
+
 /** X25519(secret, u), or undefined when `u` has low order (the result would be all zero). */
-export function x25519Shared(secret: Uint8Array, u: Uint8Array): Uint8Array | undefined {
-  if (secret.length !== 32 || u.length !== 32) throw new TypeError(`x25519: expected 32-byte secret and u-coordinate, got ${secret.length} and ${u.length}`);
+export function x25519Shared(secret: Uint8Array | KeyObject, u: Uint8Array): Uint8Array | undefined {
+  if ((secret instanceof Uint8Array && secret.length !== 32) || u.length !== 32) throw new TypeError(`x25519: expected a 32-byte secret and u-coordinate, got ${secret instanceof Uint8Array ? secret.length : 'a key'} and ${u.length}`);
   const publicKey = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, u]), format: 'der', type: 'spki' });
   try {
-    return new Uint8Array(diffieHellman({ privateKey: privateKeyOf(secret), publicKey }));
+    return new Uint8Array(diffieHellman({ privateKey: secret instanceof Uint8Array ? privateKeyOf(secret) : secret, publicKey }));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_OSSL_FAILED_DURING_DERIVATION') return undefined;
     throw e;

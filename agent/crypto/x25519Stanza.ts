@@ -6,7 +6,7 @@
  * key custody) and the choice of which stanza to try (CapsuleOpener).
  */
 import { randomBytes } from 'node:crypto';
-import { x25519PublicKey, x25519Shared } from './x25519.ts';
+import { x25519KeyObject, x25519PublicKey, x25519Shared } from './x25519.ts';
 import { CapsuleFormatError } from '../errors.ts';
 import { FILE_KEY_SIZE, LABEL_X25519_STANZA, STANZA_X25519, X25519_STANZA_BODY_SIZE } from '../format/constants.ts';
 import type { Stanza } from '../format/header.ts';
@@ -16,7 +16,7 @@ import { hkdf } from './kdf.ts';
 import { wipe } from './secrets.ts';
 
 /** Any clamped scalar: X25519(k, P) is all-zero exactly when P is a low-order point. */
-const PROBE_SCALAR = new Uint8Array(32).fill(0x42);
+const PROBE = x25519KeyObject(new Uint8Array(32).fill(0x42));
 
 export function wrapX25519(fileKey: Uint8Array, recipient: Uint8Array, capsuleId: Uint8Array, ephemeral?: Uint8Array): Stanza {
   if (fileKey.length !== FILE_KEY_SIZE) throw new TypeError(`fileKey: expected ${FILE_KEY_SIZE} bytes, got ${fileKey.length}`);
@@ -40,7 +40,7 @@ export function checkX25519Stanza(s: Stanza, index: number): void {
   if (s.body.length !== X25519_STANZA_BODY_SIZE) {
     throw new CapsuleFormatError('ERR_BAD_STANZA', `header.stanzas[${index}] (x25519): body must be ${X25519_STANZA_BODY_SIZE} bytes, got ${s.body.length}`);
   }
-  if (!x25519Shared(PROBE_SCALAR, s.body.subarray(0, 32))) {
+  if (!x25519Shared(PROBE, s.body.subarray(0, 32))) {
     throw new CapsuleFormatError('ERR_BAD_STANZA', `header.stanzas[${index}] (x25519): ephemeral share is a low-order point`);
   }
 }

@@ -58,23 +58,31 @@ export function deriveGuardianKeys(entropy: Uint8Array): GuardianKeys {
 export function keysFromSeed(seed: Uint8Array): GuardianKeys {
   if (seed.length !== 64) throw new TypeError(`seed: expected the 64-byte BIP39 seed, got ${seed.length} bytes`);
   let xs: Uint8Array | undefined;
-  let ps: Uint8Array | undefined;
   try {
     xs = hkdf(seed, new Uint8Array(0), LABEL_GUARDIAN_X25519, 32);
-    ps = hkdf(seed, new Uint8Array(0), LABEL_GUARDIAN_P256, 48);
     const x25519 = identityFromSecret(xs);
-    const secretKey = scalarFromBytes(ps);
-    const publicKey = p256PublicKey(secretKey);
+    // The P-256 key is derived on first use: its public key costs ~0.5 ms of JavaScript, and most
+    // operations (x25519 stanzas) never need it.
+    const ps = hkdf(seed, new Uint8Array(0), LABEL_GUARDIAN_P256, 48);
+    let p256: GuardianKeys['p256'] | undefined;
     return {
       x25519,
-      p256: { secretKey, publicKey, recipient: encodeP256Key(ECDH_RECIPIENT_HRP, publicKey) },
+      get p256() {
+        if (!p256) {
+          const secretKey = scalarFromBytes(ps);
+          const publicKey = p256PublicKey(secretKey);
+          p256 = { secretKey, publicKey, recipient: encodeP256Key(ECDH_RECIPIENT_HRP, publicKey) };
+        }
+        return p256;
+      },
       dispose: () => {
         x25519.dispose();
-        secretKey.fill(0);
+        p256?.secretKey.fill(0);
+        ps.fill(0);
       },
     };
   } finally {
-    wipe(xs, ps);
+    wipe(xs);
   }
 }
 
