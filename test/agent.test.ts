@@ -14,6 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { openWithKey } from '../agent/capsule/open.ts';
 import { parseIdentityFile } from '../agent/crypto/identity.ts';
 import { buildPolicy } from '../agent/logic/build.ts';
+import { createHash } from 'node:crypto';
+import { p256 } from '@noble/curves/nist.js';
+import { GUARDIAN_KEY_HRP, parseP256Key } from '../agent/crypto/p256.ts';
 import { BIN } from './helpers/cli.ts';
 import { assertFails, device, init, recipients, run, secretFile, type Device } from './helpers/guardianDevice.ts';
 
@@ -310,6 +313,34 @@ test('kill -9 during releases: every allow answer received has its audit record,
   assert.is(check.stdout.toString().trim(), 'ok', check.stderr.toString());
   const a = await startAgent(d); // and it starts again on what was left
   await a.stop();
+});
+
+test('policy-gated signing: a slot signs a digest only when its policy allows; the signature and recovery id check out', async () => {
+  const { d } = await provisioned();
+  const logic = createHash('sha256').update(policy!).digest('hex');
+  const a = await startAgent(d, ['--config', writeConfig(d, { signing: [{ slot: 0, logic, params: { timeLock: { notBefore: T } } }] })]);
+  try {
+    assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
+    const digest = createHash('sha256').update('pay 1 coin to bob').digest('hex');
+    assertFails(run(d, ['sign-request', '--guardian', a.url, '--slot', '0', '--digest', digest, '--identity', 'me.key']),
+      /denied by the signing policy: .*opens at 1893456000000/, /audit entry #\d+/);
+    assertFails(run(d, ['sign-request', '--guardian', a.url, '--slot', '1', '--digest', digest, '--identity', 'me.key']), /sign: no signing policy is registered for slot 1, so it never signs/);
+    assertFails(run(d, ['sign-request', '--guardian', a.url, '--slot', '0', '--digest', 'abcd', '--identity', 'me.key']), /--digest: expected 32 bytes as 64 hex digits, got 4 characters/);
+    setClock(d, T);
+    const r = run(d, ['sign-request', '--guardian', a.url, '--slot', '0', '--digest', digest, '--identity', 'me.key']);
+    assert.is(r.code, 0, r.stderr);
+    const { signature, recoveryId } = JSON.parse(r.stdout);
+    const pub = parseP256Key(GUARDIAN_KEY_HRP, recipients(d).signingKey, 'key'); // slot 0 is the guardian's signing key
+    const sig = Uint8Array.from(Buffer.from(signature, 'hex'));
+    assert.ok(p256.verify(sig, Buffer.from(digest, 'hex'), pub, { prehash: false, lowS: true }), 'valid, low-S');
+    const recovered = p256.Signature.fromBytes(sig, 'compact').addRecoveryBit(recoveryId).recoverPublicKey(Buffer.from(digest, 'hex'));
+    assert.ok(Buffer.from(recovered.toBytes(true)).equals(Buffer.from(pub)), 'the recovery id recovers the slot key');
+  } finally {
+    await a.stop();
+  }
+  const v = run(d, ['audit', 'verify', '--data-dir', d.data, '--replay']);
+  assert.is(v.code, 0, v.stderr);
+  assert.match(v.stdout, /; 2 decisions replayed with the same verdict and fuel/);
 });
 
 function writeConfig(d: Device, c: Record<string, unknown>): string {

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { DceError, UsageError } from '../errors.ts';
-import { AGENT, APPROVE, AUDIT_VERIFY, CHECKIN, DECRYPT, GUARDIAN_INIT, GUARDIAN_SHOW, LOGIC_PUSH, OPEN, INSPECT, KEYGEN, LOGIC_BUILD, LOGIC_CHECK, LOGIC_RUN, SEAL, VERIFY } from './synopsis.ts';
+import { AGENT, APPROVE, AUDIT_VERIFY, CHECKIN, SIGN_REQUEST, DECRYPT, GUARDIAN_INIT, GUARDIAN_SHOW, LOGIC_PUSH, OPEN, INSPECT, KEYGEN, LOGIC_BUILD, LOGIC_CHECK, LOGIC_RUN, SEAL, VERIFY } from './synopsis.ts';
 import { processTerminal, type Terminal } from './Terminal.ts';
 
 type Command = (argv: string[], t: Terminal) => Promise<number>;
@@ -25,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   audit: async () => (await import('./commands/audit.ts')).auditCommand,
   checkin: async () => (await import('./commands/checkin.ts')).checkinCommand,
   approve: async () => (await import('./commands/approve.ts')).approveCommand,
+  'sign-request': async () => (await import('./commands/signRequest.ts')).signRequestCommand,
 };
 
 
@@ -51,6 +52,7 @@ usage:
   ${OPEN}
   ${CHECKIN}
   ${APPROVE}
+  ${SIGN_REQUEST}
   ${AUDIT_VERIFY}
   capsule --version
 

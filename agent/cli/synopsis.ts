@@ -17,3 +17,4 @@ export const LOGIC_PUSH = 'capsule logic push MODULE.wasm --guardian URL';
 export const AUDIT_VERIFY = 'capsule audit verify [AUDIT.log | --data-dir D] [--guardian-key capsule-guardian1…] [--replay [--modules DIR]]';
 export const CHECKIN = 'capsule checkin CAPSULE --guardian URL --key OWNER.key';
 export const APPROVE = 'capsule approve CAPSULE --requester age1… (--key ED25519.key | --eth-key HEX.key) [--guardian URL] [-o APPROVAL.json]';
+export const SIGN_REQUEST = 'capsule sign-request --guardian URL --slot N --digest HEX --identity FILE [--approval FILE]…';

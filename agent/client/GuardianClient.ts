@@ -51,6 +51,10 @@ export class GuardianClient {
     return { ...r, answer: new Uint8Array(Buffer.from(r.answer as unknown as string, 'base64')) };
   }
 
+  async sign(slot: number, digest: Uint8Array, requester: string, evidence: EvidenceItem[], signal?: AbortSignal): Promise<{ signature: string; recoveryId: number; reason: string; fuel: number; audit: number }> {
+    return this.#call('POST', '/v1/sign', { slot, digest: hex(digest), requester, evidence: evidence.map(evidenceJson) }, signal) as Promise<{ signature: string; recoveryId: number; reason: string; fuel: number; audit: number }>;
+  }
+
   checkin(capsule: Uint8Array, item: EvidenceItem, signal?: AbortSignal): Promise<{ recorded: boolean; reason: string; audit: number }> {
     return this.#call('POST', '/v1/checkin', { capsule: Buffer.from(capsule).toString('base64'), checkin: evidenceJson(item) }, signal) as Promise<{ recorded: boolean; reason: string; audit: number }>;
   }
@@ -84,7 +88,7 @@ export class GuardianClient {
     if (res.ok) return json;
     const e = (json.error ?? {}) as { code?: string; message?: string; hint?: string };
     if (res.status === 403 && json.verdict === 'deny') {
-      throw Object.assign(new AgentError('ERR_DENIED', `guardian ${this.url}: denied by the capsule's logic: ${String(json.reason)}`, {
+      throw Object.assign(new AgentError('ERR_DENIED', `guardian ${this.url}: denied by the ${path === '/v1/sign' ? 'signing policy' : 'capsule\'s logic'}: ${String(json.reason)}`, {
         status: 403, hint: `the logic used ${json.fuel} fuel; the decision is audit entry #${json.audit}`,
       }), { reason: json.reason, fuel: json.fuel });
     }

@@ -24,6 +24,7 @@ import { routes } from './api.ts';
 import { HttpServer } from './HttpServer.ts';
 import { ModuleStore } from './ModuleStore.ts';
 import { Releaser, type Evaluator } from './Releaser.ts';
+import { SigningService } from './SigningService.ts';
 import { Store } from './Store.ts';
 
 export type AgentStatus = 'stopped' | 'starting' | 'started' | 'stopping';
@@ -94,8 +95,9 @@ export class Agent {
       let lastNow = await clock.now();
       const timed: Clock = { kind: clock.kind, now: async () => (lastNow = await clock.now()) };
       const releaser = new Releaser({ guardian, store, modules, audit, sandbox, clock: timed });
+      const signing = new SigningService(c.signing, { keyStore: guardian.keyStore, store, modules, audit, sandbox, clock: timed });
       const http = new HttpServer(routes({
-        releaser, store, modules, audit, clock: timed,
+        releaser, signing, store, modules, audit, clock: timed,
         status: () => ({
           status: this.#status, version: 'v1', uptimeMs: Math.round(performance.now() - this.#startedAt), now: lastNow,
           guardian: { model: guardian.record.model, serial: guardian.record.serial, signingKey: guardian.record.signingKey, recipients: guardian.record.recipients },

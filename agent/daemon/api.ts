@@ -7,6 +7,7 @@
  *   POST /v1/release     { capsule | id, requester, evidence? } → 200 allow + answer | 403 deny
  *   POST /v1/checkin     { capsule | id, checkin }   owner-signed, fresh, never seen before
  *   POST /v1/approvals   { capsule | id, requester, approval }   approver-signed, stored once
+ *   POST /v1/sign        { slot, digest, requester, evidence? } → 200 { signature, recoveryId } | 403
  *
  * Release needs no signature: the answer is readable only by the requester's identity. Check-ins
  * and approvals change state, so they are signed by their author and replays are refused.
@@ -24,6 +25,7 @@ import type { Clock } from './Clock.ts';
 import type { Reply, Route } from './HttpServer.ts';
 import type { ModuleStore } from './ModuleStore.ts';
 import { audited, type Presented, type Releaser } from './Releaser.ts';
+import type { SigningService } from './SigningService.ts';
 import type { Store } from './Store.ts';
 
 /** A check-in older than this, or this far in the future, is refused (with the replay cache: no replays). */
@@ -50,6 +52,7 @@ const oneOfRef = [{ required: ['capsule'] }, { required: ['id'] }];
 
 export interface ApiDeps {
   releaser: Releaser;
+  signing: SigningService;
   store: Store;
   modules: ModuleStore;
   audit: AuditLog;
@@ -102,6 +105,24 @@ export function routes(d: ApiDeps): Route[] {
         }
         const o = await d.releaser.checkin(p, item);
         return { status: 200, body: { recorded: o.changed.length > 0, verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit } };
+      },
+    },
+    {
+      method: 'POST', path: '/v1/sign', maxBody: 64 * 1024,
+      schema: {
+        type: 'object', additionalProperties: false, required: ['slot', 'digest', 'requester'],
+        properties: {
+          slot: { type: 'integer', minimum: 0, maximum: 65535 }, digest: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+          requester: { type: 'string', minLength: 1, maxLength: 200 }, evidence: { type: 'array', maxItems: 64, items: evidenceSchema },
+        },
+      },
+      handle: async (body) => {
+        const b = body as { slot: number; digest: string; requester: string; evidence?: unknown[] };
+        const evidence = b.evidence ? parseEvidence(b.evidence, 'body.evidence') : [];
+        const o = await d.signing.sign(b.slot, Uint8Array.from(Buffer.from(b.digest, 'hex')), b.requester, evidence);
+        const common = { verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit };
+        if (o.verdict === 'allow') return { status: 200, body: { ...common, signature: Buffer.from(o.signature!).toString('hex'), recoveryId: o.recoveryId } };
+        return { status: 403, body: { ...common, error: { code: 'ERR_DENIED', message: `denied by the signing policy: ${o.reason}` } } };
       },
     },
     {

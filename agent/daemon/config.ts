@@ -9,6 +9,7 @@
  *   requestTimeoutMs   headers and body must arrive within this (slow clients are cut off)
  *   ratePerSecond      requests per second per client address (0: unlimited)
  *   fuel               the unlock logic's fuel limit per decision
+ *   signing            [{ "slot": N, "logic": "<sha256 hex>", "params": JSON }] — policy-gated signing
  *
  * Deliberately not here: starting anything (Agent.ts).
  */
@@ -16,7 +17,9 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { AgentError } from '../errors.ts';
 import { defaultDataDir } from '../guardian/GuardianFile.ts';
+import { encodeCanonical } from '../format/cbor.ts';
 import { DEFAULT_LIMITS } from '../sandbox/limits.ts';
+import type { SigningPolicy } from './SigningService.ts';
 
 export interface AgentConfig {
   dataDir: string;
@@ -27,14 +30,15 @@ export interface AgentConfig {
   requestTimeoutMs: number;
   ratePerSecond: number;
   fuel: number;
+  signing: SigningPolicy[];
 }
 
-const KEYS: Record<keyof AgentConfig, 'string' | 'port' | 'boolean' | 'positive' | 'count'> = {
-  dataDir: 'string', host: 'string', port: 'port', lan: 'boolean', clock: 'string', requestTimeoutMs: 'positive', ratePerSecond: 'count', fuel: 'positive',
+const KEYS: Record<keyof AgentConfig, 'string' | 'port' | 'boolean' | 'positive' | 'count' | 'signing'> = {
+  dataDir: 'string', host: 'string', port: 'port', lan: 'boolean', clock: 'string', requestTimeoutMs: 'positive', ratePerSecond: 'count', fuel: 'positive', signing: 'signing',
 };
 
 export function defaults(env: NodeJS.ProcessEnv): AgentConfig {
-  return { dataDir: defaultDataDir(env), host: '127.0.0.1', port: 7373, lan: false, clock: 'module', requestTimeoutMs: 10_000, ratePerSecond: 200, fuel: DEFAULT_LIMITS.fuel };
+  return { dataDir: defaultDataDir(env), host: '127.0.0.1', port: 7373, lan: false, clock: 'module', requestTimeoutMs: 10_000, ratePerSecond: 200, fuel: DEFAULT_LIMITS.fuel, signing: [] };
 }
 
 function bad(source: string, key: string, want: string, got: unknown): AgentError {
@@ -43,6 +47,7 @@ function bad(source: string, key: string, want: string, got: unknown): AgentErro
 
 function coerce(source: string, key: keyof AgentConfig, v: unknown, fromText: boolean): unknown {
   const kind = KEYS[key];
+  if (kind === 'signing') return signingOf(source, v);
   if (kind === 'string') {
     if (typeof v !== 'string' || v === '') throw bad(source, key, 'a non-empty string', v);
     return v;
@@ -85,6 +90,22 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
   }
   if (!(cfg.clock === 'module' || cfg.clock === 'system' || cfg.clock.startsWith('file:'))) throw bad('clock', 'clock', '"module", "system" or "file:PATH"', cfg.clock);
   return cfg;
+}
+
+function signingOf(source: string, v: unknown): SigningPolicy[] {
+  if (!Array.isArray(v)) throw bad(source, 'signing', 'an array of {slot, logic, params?}', v);
+  const seen = new Set<number>();
+  return v.map((p, i) => {
+    const at = `signing[${i}]`;
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) throw bad(source, at, 'an object {slot, logic, params?}', p);
+    const o = p as Record<string, unknown>;
+    for (const k of Object.keys(o)) if (!['slot', 'logic', 'params'].includes(k)) throw bad(source, `${at}.${k}`, 'no such key (slot, logic, params)', o[k]);
+    if (!Number.isSafeInteger(o.slot) || (o.slot as number) < 0) throw bad(source, `${at}.slot`, 'a slot number ≥ 0', o.slot);
+    if (seen.has(o.slot as number)) throw bad(source, `${at}.slot`, 'one policy per slot', o.slot);
+    seen.add(o.slot as number);
+    if (typeof o.logic !== 'string' || !/^[0-9a-f]{64}$/.test(o.logic)) throw bad(source, `${at}.logic`, 'the module\'s SHA-256 as 64 lowercase hex digits', o.logic);
+    return { slot: o.slot as number, logic: o.logic, params: o.params === undefined ? undefined : encodeCanonical(o.params) };
+  });
 }
 
 function isLoopback(host: string): boolean {
