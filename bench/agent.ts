@@ -95,7 +95,7 @@ const byIdBody = JSON.stringify({ id: JSON.parse(cli(['inspect', 'open.capsule',
 
 const a = await startAgent();
 await fetch(a.url + '/v1/modules', { method: 'POST', body: readFileSync(join(dir, 'policy.wasm')) });
-await load(a.url, '/v1/release', allowBody, 200, 2); // warm-up (worker compile, caches)
+await load(a.url, '/v1/release', allowBody, 200, 5); // warm-up (worker compile, caches, V8 heap growth)
 const rss0 = rssMiB(a.pid);
 const allow = await load(a.url, '/v1/release', allowBody, 200, SECONDS);
 const rss1 = rssMiB(a.pid);
