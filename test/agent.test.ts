@@ -16,7 +16,8 @@ import { parseIdentityFile } from '../agent/crypto/identity.ts';
 import { buildPolicy } from '../agent/logic/build.ts';
 import { createHash } from 'node:crypto';
 import { p256 } from '@noble/curves/nist.js';
-import { GUARDIAN_KEY_HRP, parseP256Key } from '../agent/crypto/p256.ts';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { compressP256 } from '../agent/crypto/p256.ts';
 import { BIN } from './helpers/cli.ts';
 import { assertFails, device, init, recipients, run, secretFile, type Device } from './helpers/guardianDevice.ts';
 
@@ -244,7 +245,7 @@ test('bad requests get typed errors with the right status, and the agent keeps s
     writeFileSync(join(d.dir, 'clock'), clock);
     assert.is((await post(a.url, '/v1/release', { capsule, requester: me })).status, 403, 'decides again once the clock is back');
     const log = readFileSync(join(d.data, 'audit.log'), 'utf8');
-    assert.match(log, /"verdict":"error","error":"ERR_TRAP"|"error":"ERR_TRAP".*"verdict":"error"/, 'the trap is in the audit log');
+    assert.match(log, /"verdict":"error","logicVerdict":null,"error":"ERR_TRAP"/, 'the trap is in the audit log');
   } finally {
     await a.stop();
   }
@@ -318,19 +319,22 @@ test('kill -9 during releases: every allow answer received has its audit record,
 test('policy-gated signing: a slot signs a digest only when its policy allows; the signature and recovery id check out', async () => {
   const { d } = await provisioned();
   const logic = createHash('sha256').update(policy!).digest('hex');
-  const a = await startAgent(d, ['--config', writeConfig(d, { signing: [{ slot: 0, logic, params: { timeLock: { notBefore: T } } }] })]);
+  // The guardian's own slot (0: headers and audit entries) is refused for request signing.
+  assertFails(run(d, ['agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--config', writeConfig(d, { signing: [{ slot: 0, logic }] })]),
+    /signing: slot 0 is the guardian's own key \(it signs capsule headers and audit entries\) and cannot sign requests/);
+  const a = await startAgent(d, ['--config', writeConfig(d, { signing: [{ slot: 1, logic, params: { timeLock: { notBefore: T } } }] })]);
   try {
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
     const digest = createHash('sha256').update('pay 1 coin to bob').digest('hex');
-    assertFails(run(d, ['sign-request', '--guardian', a.url, '--slot', '0', '--digest', digest, '--identity', 'me.key']),
+    assertFails(run(d, ['sign-request', '--guardian', a.url, '--slot', '1', '--digest', digest, '--identity', 'me.key']),
       /denied by the signing policy: .*opens at 1893456000000/, /audit entry #\d+/);
-    assertFails(run(d, ['sign-request', '--guardian', a.url, '--slot', '1', '--digest', digest, '--identity', 'me.key']), /sign: no signing policy is registered for slot 1, so it never signs/);
-    assertFails(run(d, ['sign-request', '--guardian', a.url, '--slot', '0', '--digest', 'abcd', '--identity', 'me.key']), /--digest: expected 32 bytes as 64 hex digits, got 4 characters/);
+    assertFails(run(d, ['sign-request', '--guardian', a.url, '--slot', '2', '--digest', digest, '--identity', 'me.key']), /sign: no signing policy is registered for slot 2, so it never signs/);
+    assertFails(run(d, ['sign-request', '--guardian', a.url, '--slot', '1', '--digest', 'abcd', '--identity', 'me.key']), /--digest: expected 32 bytes as 64 hex digits, got 4 characters/);
     setClock(d, T);
-    const r = run(d, ['sign-request', '--guardian', a.url, '--slot', '0', '--digest', digest, '--identity', 'me.key']);
+    const r = run(d, ['sign-request', '--guardian', a.url, '--slot', '1', '--digest', digest, '--identity', 'me.key']);
     assert.is(r.code, 0, r.stderr);
     const { signature, recoveryId } = JSON.parse(r.stdout);
-    const pub = parseP256Key(GUARDIAN_KEY_HRP, recipients(d).signingKey, 'key'); // slot 0 is the guardian's signing key
+    const pub = slotKey(d, 1);
     const sig = Uint8Array.from(Buffer.from(signature, 'hex'));
     assert.ok(p256.verify(sig, Buffer.from(digest, 'hex'), pub, { prehash: false, lowS: true }), 'valid, low-S');
     const recovered = p256.Signature.fromBytes(sig, 'compact').addRecoveryBit(recoveryId).recoverPublicKey(Buffer.from(digest, 'hex'));
@@ -341,6 +345,83 @@ test('policy-gated signing: a slot signs a digest only when its policy allows; t
   const v = run(d, ['audit', 'verify', '--data-dir', d.data, '--replay']);
   assert.is(v.code, 0, v.stderr);
   assert.match(v.stdout, /; 2 decisions replayed with the same verdict and fuel/);
+});
+
+/** A slot's public key, read from the simulated module through the same binding as production. */
+function slotKey(d: Device, slot: number): Uint8Array {
+  const out = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    const { ZymbitKeyStore } = await import(${JSON.stringify(join(ROOT, 'agent/keys/ZymbitKeyStore.ts'))});
+    const ks = ZymbitKeyStore.open(process.env.CAPSULE_ZYMBIT_LIB);
+    process.stdout.write(Buffer.from(await ks.publicKey(${slot})).toString('hex'));
+    await ks.close();`], { env: d.env, input: '' });
+  assert.is(out.status, 0, out.stderr.toString());
+  return compressP256(Buffer.from(out.stdout.toString(), 'hex'));
+}
+
+test('review fixes: opens are counted under concurrency; foreign check-ins cannot block the owner; approvals are bounded', async () => {
+  const { d, x25519 } = await provisioned();
+  secretFile(d, 100);
+  setClock(d, T);
+  const me = recipientOf(d, 'me.key');
+  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"expiry": {"maxOpens": 1}}', '-o', 'once.capsule']).code, 0);
+  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--sign-with', 'owner.key',
+    '--params', JSON.stringify({ deadMan: { beneficiaries: [me], silenceMs: 3_600_000 } }), '-o', 'dm.capsule']).code, 0);
+  const a = await startAgent(d, ['--config', writeConfig(d, { ratePerSecond: 0 })]);
+  try {
+    assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
+    // 20 concurrent releases of a capsule that opens once: exactly one allow.
+    const once = readFileSync(join(d.dir, 'once.capsule')).toString('base64');
+    const all = await Promise.all(Array.from({ length: 20 }, () => post(a.url, '/v1/release', { capsule: once, requester: me })));
+    assert.is(all.filter((r) => r.status === 200).length, 1, `statuses: ${all.map((r) => r.status)}`);
+    assert.ok(all.filter((r) => r.status === 403).every((r) => /opened 1 of 1 times/.test(r.json.reason)));
+    // Someone else signs the owner's next check-in message with their own key first: the owner's still counts.
+    const dm = readFileSync(join(d.dir, 'dm.capsule')).toString('base64');
+    const id = JSON.parse(run(d, ['inspect', 'dm.capsule', '--json']).stdout).id;
+    setClock(d, Date.now());
+    const status = await (await fetch(a.url + '/v1/status')).json() as { now: number };
+    const message = new TextEncoder().encode(`capsule-checkin:v1:${id}:${status.now}`);
+    const attacker = ed25519.utils.randomSecretKey();
+    const forged = { kind: 'checkin', scheme: 'ed25519', signer: Buffer.from(ed25519.getPublicKey(attacker)).toString('hex'), message: Buffer.from(message).toString('hex'), signature: Buffer.from(ed25519.sign(message, attacker)).toString('hex') };
+    const r1 = await post(a.url, '/v1/checkin', { capsule: dm, checkin: forged });
+    assert.is(r1.status, 200);
+    assert.is(r1.json.recorded, false, 'a stranger\'s check-in changes nothing');
+    assert.is((await post(a.url, '/v1/checkin', { capsule: dm, checkin: forged })).status, 409, 'and is not accepted twice');
+    const ci = run(d, ['checkin', 'dm.capsule', '--guardian', a.url, '--key', 'owner.key']);
+    assert.is(ci.code, 0, ci.stderr);
+    // A check-in sent as release evidence is ignored (it must come through /v1/checkin).
+    const viaRelease = await post(a.url, '/v1/release', { capsule: dm, requester: me, evidence: [forged] });
+    assert.is(viaRelease.status, 403);
+    assert.not.match(viaRelease.json.reason, /check-in recorded/);
+    // A check-in by someone the logic does not recognise: the CLI says it was not recorded (exit 1).
+    assertFails(run(d, ['checkin', 'dm.capsule', '--guardian', a.url, '--key', 'other.key']), /the check-in was not recorded: /);
+    // Approvals: at most MAX_APPROVALS per capsule and requester; beyond that 409, and release still decides.
+    for (let i = 0; i < 33; i++) {
+      const k = ed25519.utils.randomSecretKey();
+      const m = new TextEncoder().encode(`capsule-approval:v1:${id}:${me}`);
+      const item = { kind: 'approval', scheme: 'ed25519', signer: Buffer.from(ed25519.getPublicKey(k)).toString('hex'), message: Buffer.from(m).toString('hex'), signature: Buffer.from(ed25519.sign(m, k)).toString('hex') };
+      const r = await post(a.url, '/v1/approvals', { capsule: dm, requester: me, approval: item });
+      if (i < 32) assert.is(r.status, 201, JSON.stringify(r.json));
+      else {
+        assert.is(r.status, 409);
+        assert.match(r.json.error.message, /32 approvals are already stored for this capsule and requester/);
+      }
+    }
+    assert.is((await post(a.url, '/v1/release', { capsule: dm, requester: me })).status, 403, 'the release still decides (no evidence overflow)');
+    // The requester must be exactly as encoded: what is audited is what is encrypted to.
+    const spaced = await post(a.url, '/v1/release', { capsule: once, requester: ` ${me}` });
+    assert.is(spaced.status, 400);
+    assert.match(spaced.json.error.message, /requester: expected the recipient exactly as encoded/);
+  } finally {
+    await a.stop();
+  }
+  // The log verifies, pinned to guardian.json's key by default; a line with a duplicate key does not.
+  const v = run(d, ['audit', 'verify', '--data-dir', d.data]);
+  assert.is(v.code, 0, v.stderr);
+  assert.match(v.stdout, /, pinned\)/);
+  const path = join(d.data, 'audit.log');
+  const lines = readFileSync(path, 'utf8').split('\n');
+  writeFileSync(path, lines.map((l, i) => (i === 2 ? l.replace('{', '{"verdict":"allow",') : l)).join('\n'));
+  assertFails(run(d, ['audit', 'verify', '--data-dir', d.data]), /audit log line 3: not in the form the guardian writes \(duplicate keys or extra text\)/);
 });
 
 function writeConfig(d: Device, c: Record<string, unknown>): string {

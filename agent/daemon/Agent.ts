@@ -14,6 +14,7 @@ import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { AgentError } from '../errors.ts';
 import { Guardian } from '../guardian/Guardian.ts';
 import type { KeyStore } from '../keys/KeyStore.ts';
 import { WorkerSandbox } from '../sandbox/WorkerSandbox.ts';
@@ -72,6 +73,14 @@ export class Agent {
     try {
       const guardian = await Guardian.open(c.dataDir, { env, keyStore: this.#o.keyStore });
       opened.push(() => guardian.close());
+      // The guardian's own slot signs capsule headers and audit entries: signing arbitrary digests
+      // with it would let a requester forge both.
+      const own = c.signing.find((p) => p.slot === guardian.record.signingSlot);
+      if (own) {
+        throw new AgentError('ERR_CONFIG', `signing: slot ${own.slot} is the guardian's own key (it signs capsule headers and audit entries) and cannot sign requests`, {
+          hint: 'register signing policies for other slots (1, 2, or keys generated on the module)',
+        });
+      }
       const clock = this.#o.clock ?? clockFor(c.clock, guardian);
       await clock.now(); // a guardian without a time decides nothing: fail at start, not per request
       const store = Store.open(join(c.dataDir, 'agent.sqlite'));

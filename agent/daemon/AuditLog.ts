@@ -96,13 +96,14 @@ export class AuditLog {
   append(kind: string, at: number, fields: { [k: string]: Json }): Promise<AuditEntry> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ kind, at, fields, resolve, reject });
-      this.#draining ??= this.#drain().finally(() => { this.#draining = undefined; });
+      if (!this.#draining) this.#draining = this.#drain();
     });
   }
 
   async #drain(): Promise<void> {
-    while (this.#pending.length) {
-      const batch = this.#pending.splice(0);
+    // Cleared in the same synchronous step that finds the queue empty, so an append can never
+    // slip in between "nothing pending" and "no longer draining" and wait forever.
+    for (let batch = this.#pending.splice(0); batch.length; batch = this.#pending.splice(0)) {
       if (this.#failed) {
         for (const p of batch) p.reject(this.#failed);
         continue;
@@ -119,21 +120,33 @@ export class AuditLog {
           seq = entry.seq;
           prev = Buffer.from(digestOf(entry)).toString('hex');
         }
-        await this.#fh.write(entries.map((e) => JSON.stringify(e) + '\n').join(''));
+        await writeAll(this.#fh, Buffer.from(entries.map((e) => JSON.stringify(e) + '\n').join('')));
         await this.#fh.datasync();
         this.#seq = seq;
         this.#prev = prev;
         batch.forEach((p, i) => p.resolve(entries[i]!));
       } catch (e) {
+        // The file's end is now unknown (a partial line, perhaps): refuse everything until a restart,
+        // whose open() drops an unterminated last line and re-reads where the chain stands.
         this.#failed = e;
         for (const p of batch) p.reject(e);
       }
     }
+    this.#draining = undefined;
   }
 
   async close(): Promise<void> {
     await this.#draining;
     await this.#fh.close();
+  }
+}
+
+/** FileHandle.write may write less than asked (ENOSPC, a file size limit) without throwing. */
+async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+  for (let off = 0; off < buf.length;) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+    if (bytesWritten <= 0) throw new Error(`audit log: short write (${off} of ${buf.length} bytes)`);
+    off += bytesWritten;
   }
 }
 
@@ -155,6 +168,11 @@ export function verifyAuditLog(text: string, pinned?: string): AuditEntry[] {
       e = JSON.parse(line);
     } catch (cause) {
       throw new AuditError('ERR_AUDIT_FORMAT', `${at}: not JSON`, { cause });
+    }
+    if (JSON.stringify(e) !== line) {
+      // The signature covers the parsed entry; the line must be exactly that entry, so that no
+      // duplicate key or other text can make the raw line say something the signature does not.
+      throw new AuditError('ERR_AUDIT_FORMAT', `${at}: not in the form the guardian writes (duplicate keys or extra text)`);
     }
     if (typeof e !== 'object' || e === null || e.seq !== i || typeof e.sig !== 'string' || !/^[0-9a-f]{128}$/.test(e.sig)) {
       throw new AuditError('ERR_AUDIT_FORMAT', `${at}: expected entry ${i} with a 64-byte hex signature`);

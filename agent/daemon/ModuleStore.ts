@@ -12,6 +12,7 @@ import { AtomicFile } from '../io/AtomicFile.ts';
 import { DEFAULT_LIMITS } from '../sandbox/limits.ts';
 
 export const MAX_MODULE_SIZE = DEFAULT_LIMITS.maxModuleBytes;
+const CACHE_SIZE = 64;
 
 export class ModuleStore {
   readonly dir: string;
@@ -25,11 +26,11 @@ export class ModuleStore {
   /** Validates and stores `bytes`; returns its SHA-256 (hex). Idempotent. */
   async add(bytes: Uint8Array): Promise<string> {
     if (bytes.length > MAX_MODULE_SIZE) throw new RangeError(`module: expected at most ${MAX_MODULE_SIZE} bytes, got ${bytes.length}`);
+    const hash = Buffer.from(sha256(bytes)).toString('hex');
+    if (this.#cache.has(hash) || (await this.get(hash))) return hash; // already validated and stored
     // Loaded on first use: Binaryen costs ~350 ms to load, which the agent's start should not pay.
     const { validateModule } = await import('../sandbox/validate.ts');
     validateModule(bytes, DEFAULT_LIMITS); // throws SandboxError ERR_INVALID_MODULE with the reason
-    const hash = Buffer.from(sha256(bytes)).toString('hex');
-    if (this.#cache.has(hash)) return hash;
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const f = await AtomicFile.create(join(this.dir, `${hash}.wasm`), 0o644);
     try {
@@ -39,7 +40,7 @@ export class ModuleStore {
       await f.abort();
       throw e;
     }
-    this.#cache.set(hash, Uint8Array.from(bytes));
+    this.#remember(hash, Uint8Array.from(bytes));
     return hash;
   }
 
@@ -47,7 +48,10 @@ export class ModuleStore {
   async get(hash: string): Promise<Uint8Array | undefined> {
     if (!/^[0-9a-f]{64}$/.test(hash)) return undefined;
     const hit = this.#cache.get(hash);
-    if (hit) return hit;
+    if (hit) {
+      this.#remember(hash, hit);
+      return hit;
+    }
     let bytes: Uint8Array;
     try {
       bytes = new Uint8Array(await readFile(join(this.dir, `${hash}.wasm`)));
@@ -55,7 +59,14 @@ export class ModuleStore {
       return undefined;
     }
     if (Buffer.from(sha256(bytes)).toString('hex') !== hash) return undefined;
-    this.#cache.set(hash, bytes);
+    this.#remember(hash, bytes);
     return bytes;
+  }
+
+  /** At most CACHE_SIZE modules in memory (anyone may upload modules; the disk keeps them all). */
+  #remember(hash: string, bytes: Uint8Array): void {
+    this.#cache.delete(hash);
+    this.#cache.set(hash, bytes);
+    if (this.#cache.size > CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value!);
   }
 }

@@ -13,7 +13,7 @@
 import { Encrypter } from 'age-encryption';
 import { AgentError, CapsuleFormatError } from '../errors.ts';
 import { CapsuleReader, type ParsedHeader } from '../capsule/CapsuleReader.ts';
-import { parseRecipient } from '../crypto/identity.ts';
+import { encodeRecipient, parseRecipient } from '../crypto/identity.ts';
 import { derivePayloadKey } from '../crypto/kdf.ts';
 import { wipe } from '../crypto/secrets.ts';
 import { StreamOpener } from '../crypto/StreamCipher.ts';
@@ -85,6 +85,7 @@ export function present(bytes: Uint8Array): Presented {
 
 export class Releaser {
   readonly #d: ReleaseDeps;
+  readonly #locks = new KeyedLock();
 
   constructor(deps: ReleaseDeps) {
     this.#d = deps;
@@ -108,14 +109,46 @@ export class Releaser {
   }
 
   async release(p: Presented, requester: string, evidence: EvidenceItem[]): Promise<Outcome> {
-    parseRecipient(requester);
-    const stored = this.#d.store.approvals(p.id, requester);
-    return this.#decide('release', p, requester, [...evidence, ...stored], true);
+    requireCanonicalRecipient(requester, 'requester');
+    // Check-ins go through /v1/checkin (fresh, signed, never replayed): not as release evidence.
+    const approvals = evidence.filter((e) => e.kind === 'approval');
+    return this.#locks.run(p.id, () => this.#decide('release', p, requester, [...approvals, ...this.#d.store.approvals(p.id, requester)], true));
   }
 
-  /** A check-in (already verified and replay-checked by the caller) evaluated as evidence. */
-  async checkin(p: Presented, item: EvidenceItem): Promise<Outcome> {
-    return this.#decide('checkin', p, this.#d.guardian.record.recipients.x25519, [item], false);
+  /**
+   * A check-in (signature and freshness checked by the caller): refused if this signer's message
+   * was seen before; remembered only once the decision is recorded, so a failed attempt can retry.
+   */
+  async checkin(p: Presented, item: EvidenceItem, replayKey: string, expires: number): Promise<Outcome> {
+    return this.#locks.run(p.id, async () => {
+      if (this.#d.store.seen(replayKey, await this.#d.clock.now())) {
+        throw new AgentError('ERR_REPLAYED', 'checkin: this check-in was already received (a replay)', { status: 409, hint: 'sign a new check-in: capsule checkin makes one with the current time' });
+      }
+      const o = await this.#decide('checkin', p, this.#d.guardian.record.recipients.x25519, [item], false);
+      this.#d.store.remember(replayKey, expires, await this.#d.clock.now());
+      return o;
+    });
+  }
+
+  /**
+   * Proves a presented header is the sealer's (unwraps the key, opens the first chunk, wipes the
+   * key) and registers it. For calls that store something under a capsule id (approvals) before
+   * any release has registered it.
+   */
+  async register(p: Presented): Promise<void> {
+    if (this.#d.store.capsule(p.id)) return;
+    const key = await this.#d.guardian.unwrapFileKey(p.parsed.header);
+    try {
+      authenticate(p, key);
+    } finally {
+      wipe(key);
+    }
+    this.#d.store.transaction(() => this.#d.store.putCapsule({ id: p.id, headerHash: p.headerHash, logic: hex(p.parsed.header.logic.hash), prefix: p.prefix }, Date.now()));
+  }
+
+  /** Runs `fn` alone for this capsule: read state → evaluate → commit is never interleaved. */
+  lock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.#locks.run(id, fn);
   }
 
   async #decide(kind: 'release' | 'checkin', p: Presented, requester: string, evidence: EvidenceItem[], mayRelease: boolean): Promise<Outcome> {
@@ -133,20 +166,37 @@ export class Releaser {
       now, requester, evidence, state: d.store.state(p.id), params: h.logic.params,
       capsule: { id: h.id, created: h.created, owner: h.owner ?? null, logic: h.logic.hash, size: h.payload.size, digest: h.payload.digest },
     };
+    const failed = async (e: unknown, verdict?: string): Promise<never> => {
+      // A trap, exhausted fuel, or a header that fails authentication is a decision too (never an
+      // allow): logged with its code, then reported.
+      await audited(d.audit.append(kind, now, {
+        capsule: p.id, header: p.headerHash, logic, requester, verdict: 'error', logicVerdict: verdict ?? null,
+        error: (e as { code?: string }).code ?? 'ERR_INTERNAL', input: inputToJson(input),
+      }));
+      throw e;
+    };
     let r: DecisionRecord;
     try {
       r = await d.sandbox.evaluate(module, input);
     } catch (e) {
-      // A trap or exhausted fuel is a decision too (never an allow): logged, then reported.
-      await audited(d.audit.append(kind, now, { capsule: p.id, header: p.headerHash, logic, requester, verdict: 'error', error: (e as { code?: string }).code ?? 'ERR_SANDBOX', input: inputToJson(input) }));
-      throw e;
+      return failed(e);
     }
     const allow = r.verdict === 'allow' && mayRelease;
     let fileKey: Uint8Array | undefined;
     try {
+      let answer: Uint8Array | undefined;
       if (allow || r.changed.length) {
-        fileKey = await d.guardian.unwrapFileKey(h);
-        authenticate(p, fileKey);
+        try {
+          fileKey = await d.guardian.unwrapFileKey(h);
+          authenticate(p, fileKey);
+          if (allow) {
+            const e = new Encrypter();
+            e.addRecipient(requester);
+            answer = await e.encrypt(fileKey);
+          }
+        } catch (e) {
+          return await failed(e, r.verdict);
+        }
       }
       const entry = await audited(d.audit.append(kind, now, {
         capsule: p.id, header: p.headerHash, logic, requester, verdict: r.verdict, reason: r.reason, fuel: r.fuel,
@@ -156,16 +206,32 @@ export class Releaser {
         if (fileKey) d.store.putCapsule({ id: p.id, headerHash: p.headerHash, logic, prefix: p.prefix }, now);
         d.store.putState(p.id, r.state, r.changed);
       });
-      const out: Outcome = { verdict: allow ? 'allow' : 'deny', reason: r.reason, fuel: r.fuel, audit: entry.seq, changed: r.changed };
-      if (allow) {
-        const e = new Encrypter();
-        e.addRecipient(requester);
-        out.answer = await e.encrypt(fileKey!);
-      }
-      return out;
+      return { verdict: allow ? 'allow' : 'deny', reason: r.reason, fuel: r.fuel, audit: entry.seq, changed: r.changed, answer };
     } finally {
       wipe(fileKey);
     }
+  }
+}
+
+/** One async critical section per key (a capsule id, a signing slot). */
+export class KeyedLock {
+  readonly #tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#tails.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => {});
+    this.#tails.set(key, tail);
+    void tail.then(() => { if (this.#tails.get(key) === tail) this.#tails.delete(key); });
+    return next;
+  }
+}
+
+/** An age recipient exactly as encoded (lowercase, no spaces): what is audited is what is used. */
+export function requireCanonicalRecipient(text: string, at: string): void {
+  const key = parseRecipient(text);
+  if (encodeRecipient(key) !== text) {
+    throw new AgentError('ERR_BAD_REQUEST', `${at}: expected the recipient exactly as encoded (age1…, lowercase, no spaces)`, { status: 400 });
   }
 }
 

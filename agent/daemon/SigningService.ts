@@ -20,7 +20,7 @@ import type { AuditLog, Json } from './AuditLog.ts';
 import type { Clock } from './Clock.ts';
 import { inputToJson } from './evaluationJson.ts';
 import type { ModuleStore } from './ModuleStore.ts';
-import { audited, type Evaluator } from './Releaser.ts';
+import { audited, KeyedLock, type Evaluator } from './Releaser.ts';
 import type { Store } from './Store.ts';
 
 export interface SigningPolicy {
@@ -53,7 +53,14 @@ export class SigningService {
     this.#d = deps;
   }
 
-  async sign(slot: number, digest: Uint8Array, requester: string, evidence: EvidenceItem[]): Promise<SignOutcome> {
+  readonly #locks = new KeyedLock();
+
+  /** One decision at a time per slot, so a policy's state (a signing count) cannot be over-spent. */
+  sign(slot: number, digest: Uint8Array, requester: string, evidence: EvidenceItem[]): Promise<SignOutcome> {
+    return this.#locks.run(String(slot), () => this.#sign(slot, digest, requester, evidence));
+  }
+
+  async #sign(slot: number, digest: Uint8Array, requester: string, evidence: EvidenceItem[]): Promise<SignOutcome> {
     const policy = this.#policies.get(slot);
     if (!policy) {
       throw new AgentError('ERR_NOT_FOUND', `sign: no signing policy is registered for slot ${slot}, so it never signs`, {

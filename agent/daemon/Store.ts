@@ -92,6 +92,20 @@ export class Store {
     return rows.map((r) => ({ kind: 'approval', scheme: r.scheme, signer: Uint8Array.from(Buffer.from(r.signer, 'hex')), message: r.message, signature: r.signature }));
   }
 
+  /** True if this signed call's key was remembered and has not expired. */
+  seen(digest: string, now: number): boolean {
+    return this.#db.prepare('SELECT 1 AS x FROM replay WHERE digest = ? AND expires >= ?').get(digest, now) !== undefined;
+  }
+
+  /** Approvals stored for one capsule and requester (bounded: see MAX_APPROVALS). */
+  approvalCount(id: string, requester: string): number {
+    return (this.#db.prepare('SELECT count(*) AS n FROM approvals WHERE capsule = ? AND requester = ?').get(id, requester.toLowerCase()) as { n: number }).n;
+  }
+
+  hasApproval(id: string, requester: string, signer: Uint8Array): boolean {
+    return this.#db.prepare('SELECT 1 AS x FROM approvals WHERE capsule = ? AND requester = ? AND signer = ?').get(id, requester.toLowerCase(), Buffer.from(signer).toString('hex')) !== undefined;
+  }
+
   /** Records a signed call's digest until `expires`; false if it was seen before (a replay). */
   remember(digest: string, expires: number, now: number): boolean {
     this.#db.prepare('DELETE FROM replay WHERE expires < ?').run(now);

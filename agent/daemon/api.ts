@@ -24,7 +24,7 @@ import type { AuditLog } from './AuditLog.ts';
 import type { Clock } from './Clock.ts';
 import type { Reply, Route } from './HttpServer.ts';
 import type { ModuleStore } from './ModuleStore.ts';
-import { audited, type Presented, type Releaser } from './Releaser.ts';
+import { audited, requireCanonicalRecipient, type Presented, type Releaser } from './Releaser.ts';
 import type { SigningService } from './SigningService.ts';
 import type { Store } from './Store.ts';
 
@@ -100,10 +100,9 @@ export function routes(d: ApiDeps): Route[] {
         const p = capsuleOf(b);
         const now = await d.clock.now();
         checkCheckin(item, p.id, now);
-        if (!d.store.remember(Buffer.from(sha256(item.message)).toString('hex'), now + CHECKIN_WINDOW_MS + CLOCK_SKEW_MS, now)) {
-          throw new AgentError('ERR_REPLAYED', 'checkin: this check-in was already received (a replay)', { status: 409, hint: 'sign a new check-in: capsule checkin makes one with the current time' });
-        }
-        const o = await d.releaser.checkin(p, item);
+        // Keyed by signer and message: a check-in signed by someone else can never take the owner's place.
+        const replayKey = Buffer.from(sha256(item.signer, item.message)).toString('hex');
+        const o = await d.releaser.checkin(p, item, replayKey, now + CHECKIN_WINDOW_MS + CLOCK_SKEW_MS);
         return { status: 200, body: { recorded: o.changed.length > 0, verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit } };
       },
     },
@@ -136,7 +135,11 @@ export function routes(d: ApiDeps): Route[] {
   ];
 }
 
+/** Approvals kept per capsule and requester: bounds what any signer can add to a release's evidence. */
+export const MAX_APPROVALS = 32;
+
 async function approve(d: ApiDeps, p: Presented, b: { requester: string; approval: unknown }, _req: IncomingMessage): Promise<Reply> {
+  requireCanonicalRecipient(b.requester, 'body.requester');
   const item = parseEvidence(b.approval, 'body.approval')[0]!;
   if (item.kind !== 'approval') throw new AgentError('ERR_BAD_REQUEST', `body.approval.kind: expected "approval", got "${item.kind}"`, { status: 400 });
   const expected = `capsule-approval:v1:${p.id}:${b.requester}`;
@@ -146,12 +149,22 @@ async function approve(d: ApiDeps, p: Presented, b: { requester: string; approva
   if (!verifies(item)) {
     throw new AgentError('ERR_BAD_REQUEST', `body.approval.signature: does not verify under the ${item.scheme} signer ${Buffer.from(item.signer).toString('hex')}`, { status: 400, hint: 'the approval was altered or signed by another key' });
   }
-  const now = await d.clock.now();
-  const entry = await audited(d.audit.append('approval', now, { capsule: p.id, requester: b.requester, scheme: item.scheme, signer: Buffer.from(item.signer).toString('hex') }));
-  if (!d.store.addApproval(p.id, b.requester, item, now)) {
-    throw new AgentError('ERR_REPLAYED', 'approval: already recorded for this capsule and requester', { status: 409 });
-  }
-  return { status: 201, body: { stored: true, audit: entry.seq } };
+  // Only for a capsule sealed to this guardian (its header authenticated once), one at a time.
+  await d.releaser.register(p);
+  return d.releaser.lock(p.id, async () => {
+    if (d.store.hasApproval(p.id, b.requester, item.signer)) {
+      throw new AgentError('ERR_REPLAYED', 'approval: already recorded for this capsule and requester', { status: 409 });
+    }
+    if (d.store.approvalCount(p.id, b.requester) >= MAX_APPROVALS) {
+      throw new AgentError('ERR_TOO_LARGE', `approval: ${MAX_APPROVALS} approvals are already stored for this capsule and requester`, {
+        status: 409, hint: 'send further approvals with the release request (capsule open --approval) instead',
+      });
+    }
+    const now = await d.clock.now();
+    const entry = await audited(d.audit.append('approval', now, { capsule: p.id, requester: b.requester, scheme: item.scheme, signer: Buffer.from(item.signer).toString('hex') }));
+    d.store.addApproval(p.id, b.requester, item, now);
+    return { status: 201, body: { stored: true, audit: entry.seq } };
+  });
 }
 
 /** Strict base64 (canonical padding, no stray characters), decoded in C++ rather than by a regex. */

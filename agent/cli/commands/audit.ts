@@ -16,6 +16,7 @@ import { AUDIT_VERIFY as SYNOPSIS } from '../synopsis.ts';
 import { parse, str } from '../args.ts';
 import { writeOut, type Terminal } from '../Terminal.ts';
 import { dataDirOf } from './guardian.ts';
+import { readGuardianFile } from '../../guardian/GuardianFile.ts';
 
 export async function auditCommand(argv: string[], t: Terminal): Promise<number> {
   const [sub, ...rest] = argv;
@@ -29,13 +30,25 @@ export async function auditCommand(argv: string[], t: Terminal): Promise<number>
   } catch (cause) {
     throw ioError(p.positionals[0] ?? file, 'read', cause);
   }
-  const entries = verifyAuditLog(text, str(p, 'guardian-key'));
+  // Pinned to the guardian's key: the one given, else the data directory's guardian.json (a log
+  // that names its own key proves only that it is self-consistent).
+  let pinned = str(p, 'guardian-key');
+  if (pinned === undefined && p.positionals[0] === undefined) {
+    try {
+      pinned = (await readGuardianFile(dataDir)).signingKey;
+    } catch {
+      pinned = undefined;
+    }
+  }
+  const entries = verifyAuditLog(text, pinned);
   let replayed = 0;
   if (p.values.replay) {
     const modules = new ModuleStore(str(p, 'modules') !== undefined ? resolve(t.cwd, str(p, 'modules')!) : join(dataDir, 'modules'));
     const sandbox = new Sandbox();
     for (const e of entries) {
       if (!e.input || typeof e.logic !== 'string') continue;
+      // An entry whose decision failed after the logic ran (e.g. authentication) replays to the logic's verdict.
+      const expectVerdict = e.verdict === 'error' && typeof e.logicVerdict === 'string' ? e.logicVerdict : e.verdict;
       const at = `audit log line ${e.seq + 1}`;
       const module = await modules.get(e.logic);
       if (!module) throw new AuditError('ERR_AUDIT_REPLAY', `${at}: logic module ${e.logic} is not in ${modules.dir}`, { hint: 'pass --modules DIR holding <sha256>.wasm files' });
@@ -49,9 +62,9 @@ export async function auditCommand(argv: string[], t: Terminal): Promise<number>
         inputs = r.inputsSha256;
       } catch (err) {
         verdict = 'error';
-        if ((err as { code?: string }).code !== e.error) throw new AuditError('ERR_AUDIT_REPLAY', `${at}: replay failed with ${(err as { code?: string }).code}, the log says ${e.error}`);
+        if (expectVerdict === 'error' && (err as { code?: string }).code !== e.error) throw new AuditError('ERR_AUDIT_REPLAY', `${at}: replay failed with ${(err as { code?: string }).code}, the log says ${e.error}`);
       }
-      if (verdict !== e.verdict || (verdict !== 'error' && (fuel !== e.fuel || inputs !== e.inputs))) {
+      if (verdict !== expectVerdict || (e.verdict !== 'error' && (fuel !== e.fuel || inputs !== e.inputs))) {
         throw new AuditError('ERR_AUDIT_REPLAY', `${at}: replay gives ${verdict} with ${fuel} fuel, the log says ${e.verdict} with ${e.fuel}`, {
           hint: 'the entry, its module or the sandbox differ from the ones that decided',
         });
@@ -59,6 +72,6 @@ export async function auditCommand(argv: string[], t: Terminal): Promise<number>
       replayed++;
     }
   }
-  await writeOut(t, `ok ${file}: ${entries.length} entries, chain and signatures valid (guardian ${entries[0]!.guardian})${p.values.replay ? `; ${replayed} decisions replayed with the same verdict and fuel` : ''}\n`);
+  await writeOut(t, `ok ${file}: ${entries.length} entries, chain and signatures valid (guardian ${entries[0]!.guardian}${pinned ? ', pinned' : ', NOT pinned: pass --guardian-key'})${p.values.replay ? `; ${replayed} decisions replayed with the same verdict and fuel` : ''}\n`);
   return 0;
 }

@@ -11,7 +11,7 @@ import { capsulePrefix } from '../../client/capsulePrefix.ts';
 import { GuardianClient } from '../../client/GuardianClient.ts';
 import { ownerSeed, type Identity } from '../../crypto/identity.ts';
 import { wipe } from '../../crypto/secrets.ts';
-import { UsageError } from '../../errors.ts';
+import { AgentError, UsageError } from '../../errors.ts';
 import { ioError } from '../../io/sources.ts';
 import type { EvidenceItem } from '../../sandbox/inputs.ts';
 import { CHECKIN as SYNOPSIS } from '../synopsis.ts';
@@ -32,7 +32,12 @@ export async function checkinCommand(argv: string[], t: Terminal): Promise<numbe
     const at = Number.isSafeInteger(status.now) ? Number(status.now) : Date.now();
     const item = signEd25519(ids[0]!, 'checkin', `capsule-checkin:v1:${id}:${at}`);
     const r = await client.checkin(prefix, item, t.signal);
-    say(t, `check-in ${r.recorded ? 'recorded' : 'not recorded'} by ${client.url}: ${r.reason} (audit entry #${r.audit})`);
+    if (!r.recorded) {
+      throw new AgentError('ERR_DENIED', `guardian ${client.url}: the check-in was not recorded: ${r.reason}`, {
+        hint: `the capsule's logic did not count it (is this the owner key its dead-man rule names?); audit entry #${r.audit}`,
+      });
+    }
+    say(t, `check-in recorded by ${client.url}: ${r.reason} (audit entry #${r.audit})`);
   } finally {
     for (const i of ids) i.dispose();
   }
