@@ -147,7 +147,9 @@ function clockFor(spec: string, g: Guardian): Clock {
   if (spec === 'system') return systemClock;
   if (spec.startsWith('file:')) return fileClock(spec.slice(5));
   const ks = g.keyStore;
-  return ks.time ? moduleClock(() => ks.time!()) : systemClock;
+  // A custodian without a clock (the soft store) falls back to the system clock, and says so in
+  // the clock's kind (logged at start, reported by /v1/status).
+  return ks.time ? moduleClock(() => ks.time!()) : { kind: 'system (the key store has no clock)', now: systemClock.now };
 }
 
 async function notify(env: NodeJS.ProcessEnv, args: string[]): Promise<void> {

@@ -9,6 +9,7 @@
  * Deliberately not here: what is logged (Releaser.ts) and replaying decisions (auditVerify.ts).
  */
 import { open, readFile, truncate, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { AuditError } from '../errors.ts';
 import { sha256 } from '../crypto/kdf.ts';
 import { encodeP256Key, GUARDIAN_KEY_HRP, normaliseLowS, parseP256Key, verifyP256 } from '../crypto/p256.ts';
@@ -71,16 +72,40 @@ export class AuditLog {
     const complete = text.lastIndexOf('\n') + 1;
     if (complete < text.length) await truncate(path, Buffer.byteLength(text.slice(0, complete))); // an unacknowledged partial line
     const lines = text.slice(0, complete).split('\n').filter(Boolean);
-    const fh = await open(path, 'a', 0o600);
+    const key = encodeP256Key(GUARDIAN_KEY_HRP, signer.publicKey);
     let seq = -1;
     let prev = ZERO;
     if (lines.length) {
-      const last = JSON.parse(lines[lines.length - 1]!) as AuditEntry;
+      const parse = (line: string, n: number): AuditEntry => {
+        try {
+          return JSON.parse(line) as AuditEntry;
+        } catch (cause) {
+          throw new AuditError('ERR_AUDIT_FORMAT', `audit log ${path}: line ${n} is not JSON`, { cause, hint: 'check it with capsule audit verify; move a damaged log aside (keep it) to start a new one' });
+        }
+      };
+      const genesis = parse(lines[0]!, 1);
+      // A log started by another key (a guardian restored on a new module) would not verify past
+      // this point: refuse, rather than append entries nobody can check.
+      if (genesis.guardian !== key) {
+        throw new AuditError('ERR_AUDIT_SIGNATURE', `audit log ${path} was started by guardian key ${String(genesis.guardian)}; this guardian signs with ${key}`, {
+          hint: 'move audit.log aside (keep it: it verifies with the old key) and start the agent again',
+        });
+      }
+      const last = parse(lines[lines.length - 1]!, lines.length);
       seq = last.seq;
       prev = Buffer.from(digestOf(last)).toString('hex');
     }
+    const fh = await open(path, 'a', 0o600);
     const log = new AuditLog(path, fh, signer, seq, prev);
-    if (!lines.length) await log.append('genesis', now, { guardian: encodeP256Key(GUARDIAN_KEY_HRP, signer.publicKey) });
+    if (!lines.length) {
+      await log.append('genesis', now, { guardian: key });
+      const dir = await open(dirname(path), 'r'); // the new file's directory entry, durably
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    }
     return log;
   }
 

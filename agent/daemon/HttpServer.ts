@@ -100,7 +100,9 @@ export class HttpServer {
     } catch (e) {
       const reply = errorReply(e);
       status = reply.status;
-      if (status >= 500 && !(e instanceof DceError)) this.#opts.log('internal-error', { path: req.url, error: String((e as Error)?.stack ?? e) });
+      // Anything that is not one of our typed errors is logged (type and stack only: our errors
+      // never carry secrets, and a bug's message reaches the log, not the client).
+      if (!(e instanceof DceError)) this.#opts.log('internal-error', { path: req.url, error: String((e as Error)?.stack ?? e) });
       this.#send(res, reply);
     } finally {
       this.#inFlight--;
@@ -114,7 +116,8 @@ export class HttpServer {
     if (!route) {
       const known = [...this.#routes.values()].some((r) => r.path === path);
       req.resume();
-      throw new AgentError('ERR_NOT_FOUND', known ? `${req.method} is not allowed on ${path}` : `no such endpoint: ${path}`, { status: known ? 405 : 404, hint: 'the API is under /v1; see GET /v1/status' });
+      if (known) throw new AgentError('ERR_BAD_REQUEST', `${req.method} is not allowed on ${path}`, { status: 405, hint: 'see the endpoint list at the top of agent/daemon/api.ts' });
+      throw new AgentError('ERR_NOT_FOUND', `no such endpoint: ${path}`, { status: 404, hint: 'the API is under /v1; see GET /v1/status' });
     }
     this.#limit(req);
     if (route.method === 'GET') return route.handle(undefined, req);
@@ -196,6 +199,8 @@ export function errorReply(e: unknown): Reply {
     const status = e.name === 'KeyStoreError' || e.name === 'GuardianError' ? 503 : e.name === 'SandboxError' ? 422 : e.name === 'AuditError' ? 503 : 400;
     return { status, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
   }
-  if (e instanceof TypeError || e instanceof RangeError) return { status: 400, body: { error: { code: 'ERR_BAD_REQUEST', message: e.message } } };
+  // Argument validation at our boundaries throws TypeError/RangeError naming the argument; it is
+  // passed on as a bad request (one line), and logged too in case it was a bug.
+  if (e instanceof TypeError || e instanceof RangeError) return { status: 400, body: { error: { code: 'ERR_BAD_REQUEST', message: e.message.split('\n')[0] } } };
   return { status: 500, body: { error: { code: 'ERR_INTERNAL', message: 'internal error' } } };
 }
