@@ -10,6 +10,7 @@
  *
  * Deliberately not here: HTTP (api.ts), signing digests (a later step), fetching capsules by CID.
  */
+import { createHash } from 'node:crypto';
 import { Encrypter } from 'age-encryption';
 import { AgentError, CapsuleFormatError } from '../errors.ts';
 import { CapsuleReader, type ParsedHeader } from '../capsule/CapsuleReader.ts';
@@ -112,7 +113,17 @@ export class Releaser {
     requireCanonicalRecipient(requester, 'requester');
     // Check-ins go through /v1/checkin (fresh, signed, never replayed): not as release evidence.
     const approvals = evidence.filter((e) => e.kind === 'approval');
-    return this.#locks.run(p.id, () => this.#decide('release', p, requester, [...approvals, ...this.#d.store.approvals(p.id, requester)], true));
+    const evidence_ = [...approvals, ...this.#d.store.approvals(p.id, requester)];
+    // Optimistic: most decisions change no state (a time lock) and run concurrently; one that does
+    // commits under the capsule's lock only if the state it read is still current, else it is
+    // evaluated again on the new state (so a counter is never over-spent).
+    for (let attempt = 1; ; attempt++) {
+      const o = await this.#decide('release', p, requester, evidence_, true, false);
+      if (o !== STALE) return o;
+      if (attempt >= 8) {
+        throw new AgentError('ERR_UNAVAILABLE', `capsule ${p.id}: its state kept changing under concurrent requests; try again`, { status: 503 });
+      }
+    }
   }
 
   /**
@@ -124,7 +135,8 @@ export class Releaser {
       if (this.#d.store.seen(replayKey, await this.#d.clock.now())) {
         throw new AgentError('ERR_REPLAYED', 'checkin: this check-in was already received (a replay)', { status: 409, hint: 'sign a new check-in: capsule checkin makes one with the current time' });
       }
-      const o = await this.#decide('checkin', p, this.#d.guardian.record.recipients.x25519, [item], false);
+      const o = await this.#decide('checkin', p, this.#d.guardian.record.recipients.x25519, [item], false, true);
+      if (o === STALE) throw new Error('unreachable: a locked decision cannot be stale');
       this.#d.store.remember(replayKey, expires, await this.#d.clock.now());
       return o;
     });
@@ -151,7 +163,12 @@ export class Releaser {
     return this.#locks.run(id, fn);
   }
 
-  async #decide(kind: 'release' | 'checkin', p: Presented, requester: string, evidence: EvidenceItem[], mayRelease: boolean): Promise<Outcome> {
+  /**
+   * One decision. `locked`: the caller holds the capsule's lock (check-ins). Otherwise a decision
+   * that changes state re-checks, under the lock, that the state it read is unchanged, and
+   * returns STALE if not (nothing is audited, committed or answered then).
+   */
+  async #decide(kind: 'release' | 'checkin', p: Presented, requester: string, evidence: EvidenceItem[], mayRelease: boolean, locked: boolean): Promise<Outcome | typeof STALE> {
     const d = this.#d;
     const h = p.parsed.header;
     const logic = hex(h.logic.hash);
@@ -162,8 +179,10 @@ export class Releaser {
       });
     }
     const now = await d.clock.now();
+    const state = d.store.state(p.id);
+    const version = stateVersion(state);
     const input: EvaluationInput = {
-      now, requester, evidence, state: d.store.state(p.id), params: h.logic.params,
+      now, requester, evidence, state, params: h.logic.params,
       capsule: { id: h.id, created: h.created, owner: h.owner ?? null, logic: h.logic.hash, size: h.payload.size, digest: h.payload.digest },
     };
     const failed = async (e: unknown, verdict?: string): Promise<never> => {
@@ -181,6 +200,18 @@ export class Releaser {
     } catch (e) {
       return failed(e);
     }
+    if (r.changed.length && !locked) {
+      return this.#locks.run(p.id, async () => (stateVersion(d.store.state(p.id)) !== version ? STALE : this.#conclude(kind, p, requester, input, r, mayRelease, failed)));
+    }
+    return this.#conclude(kind, p, requester, input, r, mayRelease, failed);
+  }
+
+  /** After the logic: authenticate and answer (allow), audit, commit. */
+  async #conclude(kind: string, p: Presented, requester: string, input: EvaluationInput, r: DecisionRecord, mayRelease: boolean, failed: (e: unknown, verdict?: string) => Promise<never>): Promise<Outcome> {
+    const d = this.#d;
+    const h = p.parsed.header;
+    const logic = hex(h.logic.hash);
+    const now = input.now;
     const allow = r.verdict === 'allow' && mayRelease;
     let fileKey: Uint8Array | undefined;
     try {
@@ -211,6 +242,15 @@ export class Releaser {
       wipe(fileKey);
     }
   }
+}
+
+const STALE = Symbol('stale');
+
+/** A digest of a capsule's whole logic state, to detect a concurrent change. */
+function stateVersion(state: Map<string, Uint8Array>): string {
+  const h = createHash('sha256');
+  for (const [k, v] of [...state].sort(([a], [b]) => (a < b ? -1 : 1))) h.update(`${k}:${v.length}:`).update(v);
+  return h.digest('hex');
 }
 
 /** One async critical section per key (a capsule id, a signing slot). */
