@@ -269,6 +269,31 @@ test('rate limit: a client beyond its budget gets 429 and recovers', async () =>
   }
 });
 
+test('SIGTERM lets a request in flight finish (answered, then exit 0); out of fuel is a 422', async () => {
+  const { d, x25519 } = await provisioned();
+  secretFile(d, 100);
+  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'c.capsule']).code, 0);
+  const a = await startAgent(d, ['--config', writeConfig(d, { fuel: 2000 })]);
+  assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
+  const body = JSON.stringify({ capsule: readFileSync(join(d.dir, 'c.capsule')).toString('base64'), requester: recipientOf(d, 'me.key') });
+  // Headers and half the body, then SIGTERM, then the rest: the answer still comes.
+  const sock = connect(Number(new URL(a.url).port), '127.0.0.1');
+  let answer = '';
+  sock.on('data', (c) => { answer += c; });
+  const ended = new Promise<void>((r) => sock.on('close', () => r()));
+  sock.write(`POST /v1/release HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, body.length >> 1)}`);
+  await new Promise((r) => setTimeout(r, 200));
+  const exit = a.stop();
+  await new Promise((r) => setTimeout(r, 300));
+  sock.write(body.slice(body.length >> 1)); // the server closes the connection after answering (connection: close)
+  await ended;
+  assert.match(answer, /^HTTP\/1\.1 422 /, `answered after SIGTERM: ${answer.slice(0, 80)}`);
+  assert.match(answer, /"code":"ERR_OUT_OF_FUEL"/, 'fuel 2000 is not enough for the policy');
+  assert.match(answer, /connection: close/i, 'answers during shutdown close their connection');
+  assert.is(await exit, 0);
+  assert.match(a.log(), /"event":"stopping","inFlight":1/);
+});
+
 test('configuration errors name the key; a missing module or guardian stops the agent at start', async () => {
   const { d } = await provisioned();
   assertFails(run(d, ['agent', '--data-dir', d.data, '--config', writeConfig(d, { prot: 1 })]), /config\.json: unknown key "prot"/, /known keys: dataDir, host, port/);
