@@ -41,3 +41,18 @@ export async function loadModule(t: Terminal, path: string): Promise<Uint8Array>
 export function inputOf(t: Terminal, arg: string): ByteSource {
   return arg === '-' ? t.stdin : { path: resolve(t.cwd, arg), name: arg };
 }
+
+/** A JSON file named on the command line (evidence, state). The error names the file, never its content. */
+export async function readJsonFile(t: Terminal, file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(resolve(t.cwd, file), 'utf8');
+  } catch (cause) {
+    throw ioError(file, 'read', cause);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new UsageError('ERR_USAGE', `${file}: not valid JSON`, { cause });
+  }
+}

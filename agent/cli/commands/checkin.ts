@@ -4,15 +4,13 @@
  * owner's Ed25519 key (derived from the age identity, as for --sign-with). The guardian refuses a
  * stale or replayed one. Deliberately not here: what the logic does with it (the dead-man rule).
  */
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { capsulePrefix } from '../../client/capsulePrefix.ts';
 import { GuardianClient } from '../../client/GuardianClient.ts';
 import { ownerSeed, type Identity } from '../../crypto/identity.ts';
 import { wipe } from '../../crypto/secrets.ts';
-import { AgentError, UsageError } from '../../errors.ts';
-import { ioError } from '../../io/sources.ts';
+import { AgentError } from '../../errors.ts';
 import type { EvidenceItem } from '../../sandbox/inputs.ts';
 import { CHECKIN as SYNOPSIS } from '../synopsis.ts';
 import { need, parse } from '../args.ts';
@@ -52,19 +50,5 @@ export function signEd25519(id: Identity, kind: 'checkin' | 'approval', message:
     return { kind, scheme: 'ed25519', signer: ed25519.getPublicKey(seed), message: m, signature: ed25519.sign(m, seed) };
   } finally {
     wipe(seed);
-  }
-}
-
-export async function readJsonFile(t: Terminal, file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(resolve(t.cwd, file), 'utf8');
-  } catch (cause) {
-    throw ioError(file, 'read', cause);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (cause) {
-    throw new UsageError('ERR_USAGE', `${file}: not valid JSON`, { cause });
   }
 }

@@ -3,14 +3,12 @@
  * module against capsule_v1, and dry-run a decision offline for a capsule (same sandbox, same fuel
  * as the guardian). Deliberately not here: the guardian's release path (the agent, a later issue).
  */
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { readHeader } from '../../capsule/inspect.ts';
 import { sha256 } from '../../crypto/kdf.ts';
 import { constantTimeEqual } from '../../crypto/secrets.ts';
 import { CapsuleFormatError, UsageError } from '../../errors.ts';
 import { AtomicFile } from '../../io/AtomicFile.ts';
-import { ioError } from '../../io/sources.ts';
 import { buildPolicy } from '../../logic/build.ts';
 import { parseEvidence, parseState, stateToJson } from '../../sandbox/evidence.ts';
 import type { EvidenceItem } from '../../sandbox/inputs.ts';
@@ -19,7 +17,7 @@ import { Sandbox } from '../../sandbox/Sandbox.ts';
 import { checkModule } from '../../sandbox/validate.ts';
 import { DEFAULT_LIMITS } from '../../sandbox/limits.ts';
 import { list, need, parse, str } from '../args.ts';
-import { inputOf, loadModule } from '../files.ts';
+import { inputOf, loadModule, readJsonFile } from '../files.ts';
 import { LOGIC_BUILD, LOGIC_CHECK, LOGIC_PUSH, LOGIC_RUN } from '../synopsis.ts';
 import { GuardianClient } from '../../client/GuardianClient.ts';
 import { say, writeOut, type Terminal } from '../Terminal.ts';
@@ -99,9 +97,9 @@ async function run(argv: string[], t: Terminal): Promise<number> {
     });
   }
   const evidence: EvidenceItem[] = [];
-  for (const f of list(p, 'approval')) evidence.push(...parseEvidence(await readJson(t, f), f));
+  for (const f of list(p, 'approval')) evidence.push(...parseEvidence(await readJsonFile(t, f), f));
   const stateFile = str(p, 'state');
-  const state = stateFile ? parseState(await readJson(t, stateFile), stateFile) : new Map<string, Uint8Array>();
+  const state = stateFile ? parseState(await readJsonFile(t, stateFile), stateFile) : new Map<string, Uint8Array>();
   const fuel = str(p, 'fuel');
   const sandbox = new Sandbox(fuel ? { fuel: Number(fuel) } : {});
   const r = sandbox.evaluate(module, {
@@ -130,20 +128,6 @@ async function push(argv: string[], t: Terminal): Promise<number> {
   await writeOut(t, `${hash}\n`);
   say(t, `logic module ${p.positionals[0]} stored by ${client.url}`);
   return 0;
-}
-
-async function readJson(t: Terminal, file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(resolve(t.cwd, file), 'utf8');
-  } catch (cause) {
-    throw ioError(file, 'read', cause);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (cause) {
-    throw new UsageError('ERR_USAGE', `${file}: not valid JSON`, { cause });
-  }
 }
 
 function printable(s: string): string {

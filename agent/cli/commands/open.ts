@@ -16,8 +16,7 @@ import { parseEvidence } from '../../sandbox/evidence.ts';
 import type { EvidenceItem } from '../../sandbox/inputs.ts';
 import { OPEN as SYNOPSIS } from '../synopsis.ts';
 import { list, need, parse } from '../args.ts';
-import { loadIdentities } from '../files.ts';
-import { readJsonFile } from './checkin.ts';
+import { loadIdentities, readJsonFile } from '../files.ts';
 import { Progress } from '../Progress.ts';
 import type { Terminal } from '../Terminal.ts';
 

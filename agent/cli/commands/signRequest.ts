@@ -10,9 +10,8 @@ import { parseEvidence } from '../../sandbox/evidence.ts';
 import type { EvidenceItem } from '../../sandbox/inputs.ts';
 import { SIGN_REQUEST as SYNOPSIS } from '../synopsis.ts';
 import { list, need, parse } from '../args.ts';
-import { loadIdentities } from '../files.ts';
+import { loadIdentities, readJsonFile } from '../files.ts';
 import { say, writeOut, type Terminal } from '../Terminal.ts';
-import { readJsonFile } from './checkin.ts';
 
 export async function signRequestCommand(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, {
