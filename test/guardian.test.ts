@@ -8,12 +8,10 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { validateMnemonic } from '@scure/bip39';
 import { wordlist } from '@scure/bip39/wordlists/english.js';
 import koffi from 'koffi';
@@ -21,7 +19,7 @@ import { readHeaderFirst } from '../agent/capsule/headerFirst.ts';
 import { Guardian } from '../agent/guardian/Guardian.ts';
 import type { ZymbitKeyStore } from '../agent/keys/ZymbitKeyStore.ts';
 import { BIN } from './helpers/cli.ts';
-import { assertFails, device, init, LIB, recipients, run, secretFile, type Run } from './helpers/guardianDevice.ts';
+import { assertFails, device, init, LIB, recipients, run, secretFile } from './helpers/guardianDevice.ts';
 
 
 test('init on the simulator (HSM6): 24 valid words once, confirmed, guardian.json 0600 with recipients and signing key', async () => {
