@@ -245,7 +245,7 @@ test('bad requests get typed errors with the right status, and the agent keeps s
     writeFileSync(join(d.dir, 'clock'), clock);
     assert.is((await post(a.url, '/v1/release', { capsule, requester: me })).status, 403, 'decides again once the clock is back');
     const log = readFileSync(join(d.data, 'audit.log'), 'utf8');
-    assert.match(log, /"verdict":"error","logicVerdict":null,"error":"ERR_TRAP"/, 'the trap is in the audit log');
+    assert.match(log, /"verdict":"error","logicVerdict":null,"fuelLimit":\d+,"error":"ERR_TRAP"/, "the trap is in the audit log");
   } finally {
     await a.stop();
   }
@@ -292,6 +292,10 @@ test('SIGTERM lets a request in flight finish (answered, then exit 0); out of fu
   assert.match(answer, /connection: close/i, 'answers during shutdown close their connection');
   assert.is(await exit, 0);
   assert.match(a.log(), /"event":"stopping","inFlight":1/);
+  // The replay uses the fuel limit the decision was made under (2000), so it runs out of fuel too.
+  const v = run(d, ['audit', 'verify', '--data-dir', d.data, '--replay']);
+  assert.is(v.code, 0, v.stderr);
+  assert.match(v.stdout, /; 1 decisions replayed with the same verdict and fuel/);
 });
 
 test('configuration errors name the key; a missing module or guardian stops the agent at start', async () => {

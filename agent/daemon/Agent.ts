@@ -103,8 +103,8 @@ export class Agent {
       // /v1/status reports the guardian's time (clients sign check-ins with it); refreshed per request.
       let lastNow = await clock.now();
       const timed: Clock = { kind: clock.kind, now: async () => (lastNow = await clock.now()) };
-      const releaser = new Releaser({ guardian, store, modules, audit, sandbox, clock: timed });
-      const signing = new SigningService(c.signing, { keyStore: guardian.keyStore, store, modules, audit, sandbox, clock: timed });
+      const releaser = new Releaser({ guardian, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel });
+      const signing = new SigningService(c.signing, { keyStore: guardian.keyStore, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel });
       const http = new HttpServer(routes({
         releaser, signing, store, modules, audit, clock: timed,
         status: () => ({

@@ -40,6 +40,8 @@ export interface ReleaseDeps {
   audit: AuditLog;
   sandbox: Evaluator;
   clock: Clock;
+  /** The sandbox's fuel limit, recorded in every audit entry so that a replay uses the same one. */
+  fuelLimit: number;
 }
 
 export interface Presented {
@@ -189,7 +191,7 @@ export class Releaser {
       // A trap, exhausted fuel, or a header that fails authentication is a decision too (never an
       // allow): logged with its code, then reported.
       await audited(d.audit.append(kind, now, {
-        capsule: p.id, header: p.headerHash, logic, requester, verdict: 'error', logicVerdict: verdict ?? null,
+        capsule: p.id, header: p.headerHash, logic, requester, verdict: 'error', logicVerdict: verdict ?? null, fuelLimit: d.fuelLimit,
         error: (e as { code?: string }).code ?? 'ERR_INTERNAL', input: inputToJson(input),
       }));
       throw e;
@@ -231,7 +233,7 @@ export class Releaser {
       }
       const entry = await audited(d.audit.append(kind, now, {
         capsule: p.id, header: p.headerHash, logic, requester, verdict: r.verdict, reason: r.reason, fuel: r.fuel,
-        inputs: r.inputsSha256, changed: r.changed, input: inputToJson(input) as Json,
+        inputs: r.inputsSha256, changed: r.changed, fuelLimit: r.fuelLimit, input: inputToJson(input) as Json,
       }));
       d.store.transaction(() => {
         if (fileKey) d.store.putCapsule({ id: p.id, headerHash: p.headerHash, logic, prefix: p.prefix }, now);

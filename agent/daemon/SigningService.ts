@@ -46,9 +46,9 @@ export function slotCapsuleId(slot: number): Uint8Array {
 
 export class SigningService {
   readonly #policies: Map<number, SigningPolicy>;
-  readonly #d: { keyStore: KeyStore; store: Store; modules: ModuleStore; audit: AuditLog; sandbox: Evaluator; clock: Clock };
+  readonly #d: { keyStore: KeyStore; store: Store; modules: ModuleStore; audit: AuditLog; sandbox: Evaluator; clock: Clock; fuelLimit: number };
 
-  constructor(policies: SigningPolicy[], deps: { keyStore: KeyStore; store: Store; modules: ModuleStore; audit: AuditLog; sandbox: Evaluator; clock: Clock }) {
+  constructor(policies: SigningPolicy[], deps: { keyStore: KeyStore; store: Store; modules: ModuleStore; audit: AuditLog; sandbox: Evaluator; clock: Clock; fuelLimit: number }) {
     this.#policies = new Map(policies.map((p) => [p.slot, p]));
     this.#d = deps;
   }
@@ -80,7 +80,7 @@ export class SigningService {
     try {
       r = await d.sandbox.evaluate(module, input);
     } catch (e) {
-      await audited(d.audit.append('sign', now, { slot, logic: policy.logic, requester, verdict: 'error', error: (e as { code?: string }).code ?? 'ERR_SANDBOX', input: inputToJson(input) }));
+      await audited(d.audit.append('sign', now, { slot, logic: policy.logic, requester, verdict: 'error', fuelLimit: d.fuelLimit, error: (e as { code?: string }).code ?? 'ERR_SANDBOX', input: inputToJson(input) }));
       throw e;
     }
     let signature: Uint8Array | undefined;
@@ -91,7 +91,7 @@ export class SigningService {
     }
     const entry = await audited(d.audit.append('sign', now, {
       slot, logic: policy.logic, requester, digest: Buffer.from(digest).toString('hex'), verdict: r.verdict, reason: r.reason, fuel: r.fuel,
-      inputs: r.inputsSha256, changed: r.changed, input: inputToJson(input) as Json,
+      inputs: r.inputsSha256, changed: r.changed, fuelLimit: r.fuelLimit, input: inputToJson(input) as Json,
     }));
     d.store.transaction(() => d.store.putState(`sign:${id}`, r.state, r.changed));
     return { verdict: r.verdict, reason: r.reason, fuel: r.fuel, audit: entry.seq, signature, recoveryId };

@@ -12,6 +12,7 @@ import { inputFromJson } from '../../daemon/evaluationJson.ts';
 import { ModuleStore } from '../../daemon/ModuleStore.ts';
 import { ioError } from '../../io/sources.ts';
 import { Sandbox } from '../../sandbox/Sandbox.ts';
+import { DEFAULT_LIMITS } from '../../sandbox/limits.ts';
 import { AUDIT_VERIFY as SYNOPSIS } from '../synopsis.ts';
 import { parse, str } from '../args.ts';
 import { writeOut, type Terminal } from '../Terminal.ts';
@@ -44,7 +45,13 @@ export async function auditCommand(argv: string[], t: Terminal): Promise<number>
   let replayed = 0;
   if (p.values.replay) {
     const modules = new ModuleStore(str(p, 'modules') !== undefined ? resolve(t.cwd, str(p, 'modules')!) : join(dataDir, 'modules'));
-    const sandbox = new Sandbox();
+    // Each decision is replayed with the fuel limit it was made under (recorded in its entry).
+    const sandboxes = new Map<number, Sandbox>();
+    const sandboxFor = (fuel: unknown) => {
+      const f = Number.isSafeInteger(fuel) && (fuel as number) > 0 ? (fuel as number) : DEFAULT_LIMITS.fuel;
+      if (!sandboxes.has(f)) sandboxes.set(f, new Sandbox({ fuel: f }));
+      return sandboxes.get(f)!;
+    };
     for (const e of entries) {
       if (!e.input || typeof e.logic !== 'string') continue;
       // An entry whose decision failed after the logic ran (e.g. authentication) replays to the logic's verdict.
@@ -56,7 +63,7 @@ export async function auditCommand(argv: string[], t: Terminal): Promise<number>
       let fuel: number | undefined;
       let inputs: string | undefined;
       try {
-        const r = sandbox.evaluate(module, inputFromJson(e.input as Json, `${at} input`));
+        const r = sandboxFor(e.fuelLimit).evaluate(module, inputFromJson(e.input as Json, `${at} input`));
         verdict = r.verdict;
         fuel = r.fuel;
         inputs = r.inputsSha256;
