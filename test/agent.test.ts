@@ -298,6 +298,25 @@ test('SIGTERM lets a request in flight finish (answered, then exit 0); out of fu
   assert.match(v.stdout, /; 1 decisions replayed with the same verdict and fuel/);
 });
 
+test('a flood beyond maxQueuedDecisions is refused as busy (503) and the agent keeps deciding', async () => {
+  const { d, x25519 } = await provisioned();
+  secretFile(d, 100);
+  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'c.capsule']).code, 0);
+  const a = await startAgent(d, ['--config', writeConfig(d, { maxQueuedDecisions: 2, ratePerSecond: 0 })]);
+  try {
+    assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
+    const body = { capsule: readFileSync(join(d.dir, 'c.capsule')).toString('base64'), requester: recipientOf(d, 'me.key') };
+    const all = await Promise.all(Array.from({ length: 30 }, () => post(a.url, '/v1/release', body)));
+    const busy = all.filter((r) => r.status === 503);
+    assert.ok(busy.length > 0, `some refused: ${all.map((r) => r.status)}`);
+    assert.ok(busy.every((r) => r.json.error.code === 'ERR_UNAVAILABLE' && /busy: \d+ decisions are waiting for the sandbox \(maxQueuedDecisions 2\)/.test(r.json.error.message)));
+    assert.ok(all.every((r) => r.status === 503 || r.status === 403), 'the others decided');
+    assert.is((await post(a.url, '/v1/release', body)).status, 403, 'decides again once the flood is over');
+  } finally {
+    await a.stop();
+  }
+});
+
 test('configuration errors name the key; a missing module or guardian stops the agent at start', async () => {
   const { d } = await provisioned();
   assertFails(run(d, ['agent', '--data-dir', d.data, '--config', writeConfig(d, { prot: 1 })]), /config\.json: unknown key "prot"/, /known keys: dataDir, host, port/);

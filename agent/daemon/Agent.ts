@@ -95,8 +95,22 @@ export class Agent {
       const workerReady = Promise.resolve(worker.start?.());
       workerReady.catch(() => {});
       opened.push(async () => { await workerReady.catch(() => {}); await worker.stop?.(); });
+      // One worker decides one module at a time: beyond maxQueuedDecisions waiting, refuse (503)
+      // rather than let a flood of slow logic hold every other request.
+      let queued = 0;
       const sandbox: typeof worker = {
-        evaluate: async (m, i) => { await workerReady; return worker.evaluate(m, i); },
+        evaluate: async (m, i) => {
+          if (queued >= c.maxQueuedDecisions) {
+            throw new AgentError('ERR_UNAVAILABLE', `busy: ${queued} decisions are waiting for the sandbox (maxQueuedDecisions ${c.maxQueuedDecisions})`, { status: 503, hint: 'retry shortly' });
+          }
+          queued++;
+          try {
+            await workerReady;
+            return await worker.evaluate(m, i);
+          } finally {
+            queued--;
+          }
+        },
         start: () => workerReady, stop: () => Promise.resolve(worker.stop?.()),
       };
       const modules = new ModuleStore(join(c.dataDir, 'modules'));

@@ -9,6 +9,7 @@
  *   requestTimeoutMs   headers and body must arrive within this (slow clients are cut off)
  *   ratePerSecond      requests per second per client address (0: unlimited)
  *   fuel               the unlock logic's fuel limit per decision
+ *   maxQueuedDecisions decisions waiting for the sandbox beyond this are refused (503 busy)
  *   signing            [{ "slot": N, "logic": "<sha256 hex>", "params": JSON }] — policy-gated signing
  *
  * Deliberately not here: starting anything (Agent.ts).
@@ -30,15 +31,16 @@ export interface AgentConfig {
   requestTimeoutMs: number;
   ratePerSecond: number;
   fuel: number;
+  maxQueuedDecisions: number;
   signing: SigningPolicy[];
 }
 
 const KEYS: Record<keyof AgentConfig, 'string' | 'port' | 'boolean' | 'positive' | 'count' | 'signing'> = {
-  dataDir: 'string', host: 'string', port: 'port', lan: 'boolean', clock: 'string', requestTimeoutMs: 'positive', ratePerSecond: 'count', fuel: 'positive', signing: 'signing',
+  dataDir: 'string', host: 'string', port: 'port', lan: 'boolean', clock: 'string', requestTimeoutMs: 'positive', ratePerSecond: 'count', fuel: 'positive', maxQueuedDecisions: 'positive', signing: 'signing',
 };
 
 export function defaults(env: NodeJS.ProcessEnv): AgentConfig {
-  return { dataDir: defaultDataDir(env), host: '127.0.0.1', port: 7373, lan: false, clock: 'module', requestTimeoutMs: 10_000, ratePerSecond: 200, fuel: DEFAULT_LIMITS.fuel, signing: [] };
+  return { dataDir: defaultDataDir(env), host: '127.0.0.1', port: 7373, lan: false, clock: 'module', requestTimeoutMs: 10_000, ratePerSecond: 200, fuel: DEFAULT_LIMITS.fuel, maxQueuedDecisions: 256, signing: [] };
 }
 
 function bad(source: string, key: string, want: string, got: unknown): AgentError {
