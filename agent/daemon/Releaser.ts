@@ -157,7 +157,8 @@ export class Releaser {
     } finally {
       wipe(key);
     }
-    this.#d.store.transaction(() => this.#d.store.putCapsule({ id: p.id, headerHash: p.headerHash, logic: hex(p.parsed.header.logic.hash), prefix: p.prefix }, Date.now()));
+    const now = await this.#d.clock.now(); // the guardian's time, as for every other record
+    this.#d.store.transaction(() => this.#d.store.putCapsule({ id: p.id, headerHash: p.headerHash, logic: hex(p.parsed.header.logic.hash), prefix: p.prefix }, now));
   }
 
   /** Runs `fn` alone for this capsule: read state → evaluate → commit is never interleaved. */

@@ -13,7 +13,6 @@
  * and approvals change state, so they are signed by their author and replays are refused.
  * Deliberately not here: HTTP mechanics (HttpServer.ts) and decisions (Releaser.ts).
  */
-import type { IncomingMessage } from 'node:http';
 import { AgentError } from '../errors.ts';
 import { sha256 } from '../crypto/kdf.ts';
 import { verifyPersonalSign } from '../sandbox/ethereum.ts';
@@ -130,7 +129,7 @@ export function routes(d: ApiDeps): Route[] {
         type: 'object', additionalProperties: false, required: ['requester', 'approval'], oneOf: oneOfRef,
         properties: { ...capsuleRef, requester: { type: 'string', minLength: 1, maxLength: 200 }, approval: evidenceSchema },
       },
-      handle: async (body, req) => approve(d, capsuleOf(body as { capsule?: string; id?: string }), body as { requester: string; approval: unknown }, req),
+      handle: async (body) => approve(d, capsuleOf(body as { capsule?: string; id?: string }), body as { requester: string; approval: unknown }),
     },
   ];
 }
@@ -138,7 +137,7 @@ export function routes(d: ApiDeps): Route[] {
 /** Approvals kept per capsule and requester: bounds what any signer can add to a release's evidence. */
 export const MAX_APPROVALS = 32;
 
-async function approve(d: ApiDeps, p: Presented, b: { requester: string; approval: unknown }, _req: IncomingMessage): Promise<Reply> {
+async function approve(d: ApiDeps, p: Presented, b: { requester: string; approval: unknown }): Promise<Reply> {
   requireCanonicalRecipient(b.requester, 'body.requester');
   const item = parseEvidence(b.approval, 'body.approval')[0]!;
   if (item.kind !== 'approval') throw new AgentError('ERR_BAD_REQUEST', `body.approval.kind: expected "approval", got "${item.kind}"`, { status: 400 });

@@ -57,8 +57,9 @@ async function run(req: SeedRequest): Promise<SeedResult> {
   try {
     entropy = req.mode === 'init' ? await fresh(ks) : fromMnemonic(await readMnemonic(req, lines));
     if (req.mode === 'init') {
-      await show(toMnemonic(entropy), req);
-      await confirm(toMnemonic(entropy), req, lines);
+      const words = toMnemonic(entropy);
+      await show(words, req);
+      await confirm(words, req, lines);
     }
     // The guardian keeps the BIP39 seed (what every key derives from), not the entropy: the words
     // are only for paper, and deriving from the seed skips PBKDF2 on every operation.

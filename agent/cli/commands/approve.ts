@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { capsulePrefix } from '../../client/capsulePrefix.ts';
 import { evidenceJson, GuardianClient } from '../../client/GuardianClient.ts';
-import { parseRecipient } from '../../crypto/identity.ts';
+import { encodeRecipient, parseRecipient } from '../../crypto/identity.ts';
 import { wipe } from '../../crypto/secrets.ts';
 import { UsageError } from '../../errors.ts';
 import { ioError } from '../../io/sources.ts';
@@ -28,8 +28,8 @@ export async function approveCommand(argv: string[], t: Terminal): Promise<numbe
   const p = parse(argv, {
     requester: { type: 'string' }, key: { type: 'string' }, 'eth-key': { type: 'string' }, guardian: { type: 'string' }, output: { type: 'string', short: 'o' },
   }, SYNOPSIS, { min: 1, max: 1 });
-  const requester = need(p, 'requester', SYNOPSIS);
-  parseRecipient(requester);
+  // Signed exactly as encoded (lowercase, trimmed): the guardian compares the message byte for byte.
+  const requester = encodeRecipient(parseRecipient(need(p, 'requester', SYNOPSIS)));
   const keyFile = str(p, 'key');
   const ethFile = str(p, 'eth-key');
   if ((keyFile === undefined) === (ethFile === undefined)) throw new UsageError('ERR_USAGE', 'give exactly one of --key and --eth-key', { hint: `usage: ${SYNOPSIS}` });
