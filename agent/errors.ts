@@ -33,6 +33,9 @@ export type GuardianErrorCode = 'ERR_NO_GUARDIAN' | 'ERR_GUARDIAN_EXISTS' | 'ERR
 export type AgentErrorCode =
   | 'ERR_BAD_REQUEST' | 'ERR_TOO_LARGE' | 'ERR_NOT_FOUND' | 'ERR_DENIED' | 'ERR_REPLAYED' | 'ERR_HEADER_MISMATCH'
   | 'ERR_RATE_LIMITED' | 'ERR_UNAVAILABLE' | 'ERR_AUDIT' | 'ERR_CONFIG' | 'ERR_UNREACHABLE' | 'ERR_PROTOCOL';
+export type ContentErrorCode =
+  | 'ERR_BAD_CID' | 'ERR_CONTENT_TOO_LARGE' | 'ERR_CID_MISMATCH' | 'ERR_BAD_DAG' | 'ERR_CONTENT_UNAVAILABLE'
+  | 'ERR_IPFS_UNREACHABLE' | 'ERR_IPFS' | 'ERR_BAD_ANNOUNCEMENT';
 export type AuditErrorCode = 'ERR_AUDIT_FORMAT' | 'ERR_AUDIT_CHAIN' | 'ERR_AUDIT_SIGNATURE' | 'ERR_AUDIT_REPLAY';
 export type SandboxErrorCode =
   | 'ERR_INVALID_MODULE'
@@ -123,6 +126,15 @@ export class AgentError extends DceError {
   constructor(code: AgentErrorCode, message: string, options: Options & { status?: number } = {}) {
     super(code, message, options);
     this.status = options.status ?? 400;
+  }
+}
+
+/** Content addressing (IPFS): a bad CID, content over its cap or not matching its CID, a node unreachable. */
+export class ContentError extends DceError {
+  override readonly name = 'ContentError';
+  declare readonly code: ContentErrorCode;
+  constructor(code: ContentErrorCode, message: string, options: Options = {}) {
+    super(code, message, options);
   }
 }
 

@@ -27,6 +27,9 @@ import { ModuleStore } from './ModuleStore.ts';
 import { Releaser, type Evaluator } from './Releaser.ts';
 import { SigningService } from './SigningService.ts';
 import { Store } from './Store.ts';
+import { CapsuleFetcher } from './CapsuleFetcher.ts';
+import { parseIpfsSpec } from '../store/ContentStore.ts';
+import { openContentStore } from '../store/openContentStore.ts';
 
 export type AgentStatus = 'stopped' | 'starting' | 'started' | 'stopping';
 
@@ -43,7 +46,7 @@ export class Agent {
   readonly config: AgentConfig;
   readonly #o: AgentOptions;
   #status: AgentStatus = 'stopped';
-  #parts: { guardian: Guardian; store: Store; audit: AuditLog; sandbox: NonNullable<AgentOptions['sandbox']>; http: HttpServer; clock: Clock } | undefined;
+  #parts: { guardian: Guardian; store: Store; audit: AuditLog; sandbox: NonNullable<AgentOptions['sandbox']>; http: HttpServer; clock: Clock; fetcher?: CapsuleFetcher } | undefined;
   #startedAt = 0;
 
   constructor(config: AgentConfig, options: AgentOptions = {}) {
@@ -117,18 +120,33 @@ export class Agent {
       // /v1/status reports the guardian's time (clients sign check-ins with it); refreshed per request.
       let lastNow = await clock.now();
       const timed: Clock = { kind: clock.kind, now: async () => (lastNow = await clock.now()) };
-      const releaser = new Releaser({ guardian, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel });
+      // IPFS starts in the background (libp2p takes ~1 s to load; a Kubo daemon may be down and is
+      // retried with backoff): fetches by CID wait for it, nothing else does.
+      const ipfs = parseIpfsSpec(c.ipfs, 'ipfs');
+      let fetcher: CapsuleFetcher | undefined;
+      const releaser: Releaser = new Releaser({
+        guardian, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel,
+        fetchModule: ipfs.kind === 'off' ? undefined : (hash, cid) => fetcher!.module(hash, cid),
+      });
+      if (ipfs.kind !== 'off') {
+        fetcher = new CapsuleFetcher({
+          open: () => openContentStore(ipfs, { dataDir: c.dataDir, listen: c.ipfsListen }), peers: c.ipfsPeers,
+          store, modules, releaser, guardianKey: guardian.onGuardianSeal([]).guardian!.publicKey,
+          maxCapsuleBytes: c.maxCapsuleBytes, fetchTimeoutMs: c.fetchTimeoutMs, now: () => timed.now(), log: (e, f) => this.log(e, f),
+        });
+        opened.push(() => fetcher!.stop());
+      }
       const signing = new SigningService(c.signing, { keyStore: guardian.keyStore, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel });
       const http = new HttpServer(routes({
-        releaser, signing, store, modules, audit, clock: timed,
+        releaser, signing, store, modules, audit, clock: timed, fetcher,
         status: () => ({
           status: this.#status, version: 'v1', uptimeMs: Math.round(performance.now() - this.#startedAt), now: lastNow,
           guardian: { model: guardian.record.model, serial: guardian.record.serial, signingKey: guardian.record.signingKey, recipients: guardian.record.recipients },
-          clock: clock.kind, audit: audit.seq,
+          clock: clock.kind, audit: audit.seq, ipfs: fetcher?.status() ?? { ready: false, backend: 'off' },
         }),
       }), { host: c.host, port: c.port, requestTimeoutMs: c.requestTimeoutMs, ratePerSecond: c.ratePerSecond, log: (e, f) => this.log(e, f) });
       await http.listen();
-      this.#parts = { guardian, store, audit, sandbox, http, clock };
+      this.#parts = { guardian, store, audit, sandbox, http, clock, fetcher };
       this.#startedAt = performance.now();
       this.#status = 'started';
       this.log('started', { url: this.url, guardian: guardian.record.serial, clock: clock.kind, audit: audit.seq });
@@ -147,6 +165,7 @@ export class Agent {
     await notify(this.#o.env ?? process.env, ['STOPPING=1']);
     this.log('stopping', { inFlight: p.http.inFlight });
     await p.http.close();
+    await p.fetcher?.stop();
     await p.sandbox.stop?.();
     await p.audit.close();
     p.store.close();

@@ -18,6 +18,8 @@ export interface Reply {
   body: unknown;
   /** Raw bytes instead of JSON (with this content type). */
   raw?: { bytes: Uint8Array; type: string };
+  /** A streamed body (chunked). A failure half-way destroys the connection: the client sees a truncated body. */
+  stream?: { chunks: AsyncIterable<Uint8Array>; type: string };
 }
 
 export interface Route {
@@ -96,7 +98,8 @@ export class HttpServer {
     try {
       const reply = await this.#dispatch(req);
       status = reply.status;
-      this.#send(res, reply);
+      if (reply.stream) await this.#stream(res, reply.status, reply.stream);
+      else this.#send(res, reply);
     } catch (e) {
       const reply = errorReply(e);
       status = reply.status;
@@ -155,6 +158,29 @@ export class HttpServer {
     if (this.#buckets.size > 10_000) this.#buckets.clear(); // bounded memory under address churn
   }
 
+  async #stream(res: ServerResponse, status: number, s: NonNullable<Reply['stream']>): Promise<void> {
+    const it = s.chunks[Symbol.asyncIterator]();
+    let first: IteratorResult<Uint8Array>;
+    try {
+      first = await it.next(); // errors before any byte become a proper error reply
+    } catch (e) {
+      await it.return?.();
+      throw e;
+    }
+    if (this.#closing) res.setHeader('connection', 'close');
+    res.writeHead(status, { 'content-type': s.type });
+    try {
+      for (let r = first; !r.done; r = await it.next()) {
+        if (!res.write(r.value)) await new Promise<void>((resolve, reject) => { res.once('drain', resolve); res.once('close', () => reject(new Error('client went away'))); });
+      }
+      res.end();
+    } catch (e) {
+      this.#opts.log('stream-failed', { code: (e as DceError).code, message: (e as Error).message });
+      res.destroy();
+      await it.return?.().catch(() => {});
+    }
+  }
+
   #send(res: ServerResponse, reply: Reply): void {
     if (this.#closing) res.setHeader('connection', 'close');
     if (reply.raw) {
@@ -192,9 +218,18 @@ function readBody(req: IncomingMessage, max: number): Promise<Uint8Array> {
   });
 }
 
+/** IPFS faults: too large 413, content not matching its CID 502, a node down 503, not found in time 504. */
+const CONTENT_STATUS: Record<string, number> = {
+  ERR_BAD_CID: 400, ERR_CONTENT_TOO_LARGE: 413, ERR_CID_MISMATCH: 502, ERR_BAD_DAG: 422, ERR_CONTENT_UNAVAILABLE: 504, ERR_IPFS_UNREACHABLE: 503, ERR_IPFS: 502,
+};
+
 /** Typed errors keep their code and message; anything else is an internal error (no details out). */
 export function errorReply(e: unknown): Reply {
   if (e instanceof AgentError) return { status: e.status, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
+  if (e instanceof DceError && e.name === 'ContentError') {
+    const status = CONTENT_STATUS[e.code] ?? 400;
+    return { status, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
+  }
   if (e instanceof DceError) {
     const status = e.name === 'KeyStoreError' || e.name === 'GuardianError' ? 503 : e.name === 'SandboxError' ? 422 : e.name === 'AuditError' ? 503 : 400;
     return { status, body: { error: { code: e.code, message: e.message, hint: e.hint } } };

@@ -8,7 +8,7 @@
  * the signed audit entry (fsync'ed; if it fails, nothing is answered) → commit state → answer with
  * the file key encrypted to the requester with age. A denial that changes nothing computes no key.
  *
- * Deliberately not here: HTTP (api.ts), signing digests (a later step), fetching capsules by CID.
+ * Deliberately not here: HTTP (api.ts), signing digests (SigningService.ts), fetching by CID (CapsuleFetcher.ts).
  */
 import { createHash } from 'node:crypto';
 import { Encrypter } from 'age-encryption';
@@ -42,6 +42,8 @@ export interface ReleaseDeps {
   clock: Clock;
   /** The sandbox's fuel limit, recorded in every audit entry so that a replay uses the same one. */
   fuelLimit: number;
+  /** Fetches a module missing from the store by CID (IPFS) and adds it; undefined if none is configured. */
+  fetchModule?: (hash: Uint8Array, cid: Uint8Array | undefined) => Promise<Uint8Array>;
 }
 
 export interface Presented {
@@ -175,7 +177,7 @@ export class Releaser {
     const d = this.#d;
     const h = p.parsed.header;
     const logic = hex(h.logic.hash);
-    const module = await d.modules.get(logic);
+    const module = (await d.modules.get(logic)) ?? (await d.fetchModule?.(h.logic.hash, h.logic.cid));
     if (!module) {
       throw new AgentError('ERR_NOT_FOUND', `logic module ${logic} is not in this guardian's module store`, {
         status: 404, hint: 'upload it once: capsule logic push MODULE.wasm --guardian URL',

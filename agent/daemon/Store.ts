@@ -23,7 +23,16 @@ CREATE TABLE IF NOT EXISTS capsules (id TEXT PRIMARY KEY, header_hash TEXT NOT N
 CREATE TABLE IF NOT EXISTS state (capsule TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (capsule, key));
 CREATE TABLE IF NOT EXISTS approvals (capsule TEXT NOT NULL, requester TEXT NOT NULL, scheme TEXT NOT NULL, signer TEXT NOT NULL, message BLOB NOT NULL, signature BLOB NOT NULL, received INTEGER NOT NULL, PRIMARY KEY (capsule, requester, signer));
 CREATE TABLE IF NOT EXISTS replay (digest TEXT PRIMARY KEY, expires INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS cids (cid TEXT PRIMARY KEY, capsule TEXT NOT NULL, logic TEXT, source TEXT NOT NULL, added INTEGER NOT NULL);
 `;
+
+/** A capsule known by its IPFS CID: fetched for a release, or indexed from an announcement. */
+export interface CidRecord {
+  cid: string;
+  capsule: string;
+  logic: string | null;
+  source: 'release' | 'announcement';
+}
 
 export class Store {
   readonly #db: DatabaseSync;
@@ -110,6 +119,20 @@ export class Store {
   remember(digest: string, expires: number, now: number): boolean {
     this.#db.prepare('DELETE FROM replay WHERE expires < ?').run(now);
     return this.#db.prepare('INSERT OR IGNORE INTO replay (digest, expires) VALUES (?, ?)').run(digest, expires).changes === 1;
+  }
+
+  /** The capsule id a CID was seen to hold (the bytes are content-addressed: the mapping is a fact). */
+  cid(cid: string): CidRecord | undefined {
+    const r = this.#db.prepare('SELECT cid, capsule, logic, source FROM cids WHERE cid = ?').get(cid) as CidRecord | undefined;
+    return r && { cid: r.cid, capsule: r.capsule, logic: r.logic, source: r.source };
+  }
+
+  putCid(c: CidRecord, at: number): void {
+    this.#db.prepare('INSERT OR IGNORE INTO cids (cid, capsule, logic, source, added) VALUES (?, ?, ?, ?, ?)').run(c.cid, c.capsule, c.logic, c.source, at);
+  }
+
+  cidCount(): number {
+    return (this.#db.prepare('SELECT count(*) AS n FROM cids').get() as { n: number }).n;
   }
 
   close(): void {

@@ -4,7 +4,8 @@
  *
  *   GET  /v1/status      guardian, clock, audit position
  *   POST /v1/modules     raw Wasm body → { sha256 }          (content-addressed: no signature)
- *   POST /v1/release     { capsule | id, requester, evidence? } → 200 allow + answer | 403 deny
+ *   POST /v1/release     { capsule | id | cid, requester, evidence? } → 200 allow + answer | 403 deny
+ *   GET  /v1/content?cid=CID   the capsule's bytes (only capsules this guardian fetched or indexed)
  *   POST /v1/checkin     { capsule | id, checkin }   owner-signed, fresh, never seen before
  *   POST /v1/approvals   { capsule | id, requester, approval }   approver-signed, stored once
  *   POST /v1/sign        { slot, digest, requester, evidence? } → 200 { signature, recoveryId } | 403
@@ -25,6 +26,7 @@ import type { Reply, Route } from './HttpServer.ts';
 import type { ModuleStore } from './ModuleStore.ts';
 import { audited, requireCanonicalRecipient, type Presented, type Releaser } from './Releaser.ts';
 import type { SigningService } from './SigningService.ts';
+import type { CapsuleFetcher } from './CapsuleFetcher.ts';
 import type { Store } from './Store.ts';
 
 /** A check-in older than this, or this far in the future, is refused (with the replay cache: no replays). */
@@ -46,8 +48,9 @@ const evidenceSchema = {
 const capsuleRef = {
   capsule: { type: 'string' },
   id: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+  cid: { type: 'string', minLength: 1, maxLength: 200 },
 };
-const oneOfRef = [{ required: ['capsule'] }, { required: ['id'] }];
+const oneOfRef = [{ required: ['capsule'] }, { required: ['id'] }, { required: ['cid'] }];
 
 export interface ApiDeps {
   releaser: Releaser;
@@ -57,11 +60,17 @@ export interface ApiDeps {
   audit: AuditLog;
   clock: Clock;
   status: () => Record<string, unknown>;
+  /** IPFS (absent when the ipfs setting is "off"). */
+  fetcher?: CapsuleFetcher;
 }
 
 export function routes(d: ApiDeps): Route[] {
-  const capsuleOf = (b: { capsule?: string; id?: string }): Presented =>
-    d.releaser.capsuleOf(b.capsule !== undefined ? base64(b.capsule, 'body.capsule') : undefined, b.id);
+  const capsuleOf = async (b: { capsule?: string; id?: string; cid?: string }): Promise<Presented> => {
+    if (b.cid === undefined) return d.releaser.capsuleOf(b.capsule !== undefined ? base64(b.capsule, 'body.capsule') : undefined, b.id);
+    if (!d.fetcher) throw new AgentError('ERR_UNAVAILABLE', 'this guardian runs without IPFS (ipfs: off) and cannot fetch by CID', { status: 501, hint: 'send the capsule bytes instead (capsule open FILE)' });
+    const p = await d.fetcher.capsuleByCid(b.cid, 'release');
+    return d.releaser.capsuleOf(p.prefix, undefined); // the registered-header check, as for bytes
+  };
   const bodyLimit = Math.ceil(MAX_CAPSULE_PREFIX / 3) * 4 + 64 * 1024;
   return [
     {
@@ -84,7 +93,7 @@ export function routes(d: ApiDeps): Route[] {
       handle: async (body) => {
         const b = body as { capsule?: string; id?: string; requester: string; evidence?: unknown[] };
         const evidence = b.evidence ? parseEvidence(b.evidence, 'body.evidence') : [];
-        const o = await d.releaser.release(capsuleOf(b), b.requester, evidence);
+        const o = await d.releaser.release(await capsuleOf(b), b.requester, evidence);
         const common = { verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit };
         if (o.verdict === 'allow') return { status: 200, body: { ...common, answer: Buffer.from(o.answer!).toString('base64') } };
         return { status: 403, body: { ...common, error: { code: 'ERR_DENIED', message: `denied by the capsule's logic: ${o.reason}` } } };
@@ -96,7 +105,7 @@ export function routes(d: ApiDeps): Route[] {
       handle: async (body) => {
         const b = body as { capsule?: string; id?: string; checkin: unknown };
         const item = parseEvidence(b.checkin, 'body.checkin')[0]!;
-        const p = capsuleOf(b);
+        const p = await capsuleOf(b);
         const now = await d.clock.now();
         checkCheckin(item, p.id, now);
         // Keyed by signer and message: a check-in signed by someone else can never take the owner's place.
@@ -129,7 +138,16 @@ export function routes(d: ApiDeps): Route[] {
         type: 'object', additionalProperties: false, required: ['requester', 'approval'], oneOf: oneOfRef,
         properties: { ...capsuleRef, requester: { type: 'string', minLength: 1, maxLength: 200 }, approval: evidenceSchema },
       },
-      handle: async (body) => approve(d, capsuleOf(body as { capsule?: string; id?: string }), body as { requester: string; approval: unknown }),
+      handle: async (body) => approve(d, await capsuleOf(body as { capsule?: string; id?: string }), body as { requester: string; approval: unknown }),
+    },
+    {
+      method: 'GET', path: '/v1/content', maxBody: 0,
+      handle: async (_body, req) => {
+        const cid = new URL(req.url ?? '/', 'http://x').searchParams.get('cid');
+        if (!cid) throw new AgentError('ERR_BAD_REQUEST', 'query: expected ?cid=CID', { status: 400 });
+        if (!d.fetcher) throw new AgentError('ERR_UNAVAILABLE', 'this guardian runs without IPFS (ipfs: off)', { status: 501 });
+        return { status: 200, body: undefined, stream: { chunks: await d.fetcher.stream(cid), type: 'application/octet-stream' } };
+      },
     },
   ];
 }

@@ -11,12 +11,20 @@
  *   fuel               the unlock logic's fuel limit per decision
  *   maxQueuedDecisions decisions waiting for the sandbox beyond this are refused (503 busy)
  *   signing            [{ "slot": N, "logic": "<sha256 hex>", "params": JSON }] — policy-gated signing
+ *   ipfs               CAPSULE_IPFS              "helia" (embedded node, repo in <dataDir>/ipfs), "kubo:URL", or "off"
+ *   ipfsListen         CAPSULE_IPFS_LISTEN       the embedded node's libp2p listen multiaddrs (comma-separated in the
+ *                                                environment); loopback by default, like the API
+ *   ipfsPeers          CAPSULE_IPFS_PEERS        multiaddrs (with /p2p/ID) dialled at start and on retry: with no
+ *                                                public routing, blocks and announcements come only from these
+ *   maxCapsuleBytes    a capsule fetched by CID larger than this is refused before its data is fetched
+ *   fetchTimeoutMs     a fetch by CID that has not completed within this fails (504)
  *
  * Deliberately not here: starting anything (Agent.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
-import { AgentError } from '../errors.ts';
+import { AgentError, type ContentError } from '../errors.ts';
+import { parseIpfsSpec } from '../store/ContentStore.ts';
 import { defaultDataDir } from '../guardian/GuardianFile.ts';
 import { encodeCanonical } from '../format/cbor.ts';
 import { DEFAULT_LIMITS } from '../sandbox/limits.ts';
@@ -33,14 +41,21 @@ export interface AgentConfig {
   fuel: number;
   maxQueuedDecisions: number;
   signing: SigningPolicy[];
+  ipfs: string;
+  ipfsListen: string[];
+  ipfsPeers: string[];
+  maxCapsuleBytes: number;
+  fetchTimeoutMs: number;
 }
 
-const KEYS: Record<keyof AgentConfig, 'string' | 'port' | 'boolean' | 'positive' | 'count' | 'signing'> = {
+const KEYS: Record<keyof AgentConfig, 'string' | 'port' | 'boolean' | 'positive' | 'count' | 'signing' | 'strings'> = {
   dataDir: 'string', host: 'string', port: 'port', lan: 'boolean', clock: 'string', requestTimeoutMs: 'positive', ratePerSecond: 'count', fuel: 'positive', maxQueuedDecisions: 'positive', signing: 'signing',
+  ipfs: 'string', ipfsListen: 'strings', ipfsPeers: 'strings', maxCapsuleBytes: 'positive', fetchTimeoutMs: 'positive',
 };
 
 export function defaults(env: NodeJS.ProcessEnv): AgentConfig {
-  return { dataDir: defaultDataDir(env), host: '127.0.0.1', port: 7373, lan: false, clock: 'module', requestTimeoutMs: 10_000, ratePerSecond: 200, fuel: DEFAULT_LIMITS.fuel, maxQueuedDecisions: 256, signing: [] };
+  return { dataDir: defaultDataDir(env), host: '127.0.0.1', port: 7373, lan: false, clock: 'module', requestTimeoutMs: 10_000, ratePerSecond: 200, fuel: DEFAULT_LIMITS.fuel, maxQueuedDecisions: 256, signing: [],
+    ipfs: 'helia', ipfsListen: ['/ip4/127.0.0.1/tcp/4001'], ipfsPeers: [], maxCapsuleBytes: 4 * 2 ** 30, fetchTimeoutMs: 60_000 };
 }
 
 function bad(source: string, key: string, want: string, got: unknown): AgentError {
@@ -50,6 +65,11 @@ function bad(source: string, key: string, want: string, got: unknown): AgentErro
 function coerce(source: string, key: keyof AgentConfig, v: unknown, fromText: boolean): unknown {
   const kind = KEYS[key];
   if (kind === 'signing') return signingOf(source, v);
+  if (kind === 'strings') {
+    const list = fromText && typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v;
+    if (!Array.isArray(list) || !list.every((x) => typeof x === 'string' && x !== '')) throw bad(source, key, 'an array of non-empty strings', v);
+    return list;
+  }
   if (kind === 'string') {
     if (typeof v !== 'string' || v === '') throw bad(source, key, 'a non-empty string', v);
     return v;
@@ -81,7 +101,8 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
       c[k] = coerce(options.file, k as keyof AgentConfig, v, false);
     }
   }
-  const env: Array<[string, keyof AgentConfig]> = [['CAPSULE_DATA_DIR', 'dataDir'], ['CAPSULE_AGENT_HOST', 'host'], ['CAPSULE_AGENT_PORT', 'port'], ['CAPSULE_AGENT_LAN', 'lan'], ['CAPSULE_AGENT_CLOCK', 'clock']];
+  const env: Array<[string, keyof AgentConfig]> = [['CAPSULE_DATA_DIR', 'dataDir'], ['CAPSULE_AGENT_HOST', 'host'], ['CAPSULE_AGENT_PORT', 'port'], ['CAPSULE_AGENT_LAN', 'lan'], ['CAPSULE_AGENT_CLOCK', 'clock'],
+    ['CAPSULE_IPFS', 'ipfs'], ['CAPSULE_IPFS_LISTEN', 'ipfsListen'], ['CAPSULE_IPFS_PEERS', 'ipfsPeers']];
   for (const [name, key] of env) if (options.env[name] !== undefined) c[key] = coerce(name, key, options.env[name], true);
   for (const [k, v] of Object.entries(options.flags ?? {})) if (v !== undefined) c[k] = coerce(`--${k}`, k as keyof AgentConfig, v, true);
   const cfg = c as unknown as AgentConfig;
@@ -89,6 +110,11 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
     throw new AgentError('ERR_CONFIG', `host: ${cfg.host} is not a loopback address; listening beyond this machine needs lan: true (or --lan)`, {
       hint: 'the API is unauthenticated for releases (answers are encrypted to the requester); expose it deliberately',
     });
+  }
+  try {
+    parseIpfsSpec(cfg.ipfs, 'ipfs');
+  } catch (cause) {
+    throw new AgentError('ERR_CONFIG', (cause as Error).message, { cause, hint: (cause as ContentError).hint });
   }
   if (!(cfg.clock === 'module' || cfg.clock === 'system' || cfg.clock.startsWith('file:'))) throw bad('clock', 'clock', '"module", "system" or "file:PATH"', cfg.clock);
   return cfg;

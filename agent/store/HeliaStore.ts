@@ -1,0 +1,182 @@
+/**
+ * The embedded IPFS node: Helia with a filesystem blockstore and datastore under one directory,
+ * libp2p over TCP (noise, yamux) on the configured listen addresses, bitswap to exchange blocks and
+ * gossipsub for announcements.
+ *
+ * It is composed piece by piece rather than with createHelia()'s defaults, which dial public
+ * bootstrap peers, run mDNS, use delegated routing and public gateways and listen on every
+ * interface: a guardian talks only to the peers it is told about (dial them with connect(); with no
+ * routing, a fetch finds blocks only at connected peers). The peer identity is kept in the
+ * datastore, so a long-running node keeps its address; one-shot commands pass `ephemeral` and use
+ * a fresh identity, so they never collide with the agent sharing the same directory.
+ *
+ * Deliberately not here: a DHT, NAT traversal, relays, garbage collection of unpinned blocks.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { withBitswap } from '@helia/bitswap';
+import { withLibp2pLight } from '@helia/libp2p';
+import { gossipsub, TopicValidatorResult } from '@libp2p/gossipsub';
+import { identify } from '@libp2p/identify';
+import { noise } from '@libp2p/noise';
+import { tcp } from '@libp2p/tcp';
+import { yamux } from '@libp2p/yamux';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { multiaddr } from '@multiformats/multiaddr';
+import { FsBlockstore } from 'blockstore-fs';
+import { FsDatastore } from 'datastore-fs';
+import { createHeliaLight } from 'helia';
+import { importer } from 'ipfs-unixfs-importer';
+import type { CID } from 'multiformats/cid';
+import { ContentError } from '../errors.ts';
+import type { ContentStore, GetOptions, Message, Signal, SubscribeOptions } from './ContentStore.ts';
+import { importOptions } from './importSettings.ts';
+import { readVerified } from './readVerified.ts';
+
+export interface HeliaStoreOptions {
+  /** The repository directory (blocks/ and data/ inside). */
+  dir: string;
+  /** libp2p listen multiaddrs; [] listens nowhere (a one-shot client). Default: loopback, any port. */
+  listen?: string[];
+  /** A fresh peer identity instead of the one kept in the datastore. */
+  ephemeral?: boolean;
+}
+
+type Node = Awaited<ReturnType<typeof makeNode>>;
+
+async function makeNode(o: HeliaStoreOptions) {
+  await mkdir(o.dir, { recursive: true, mode: 0o700 });
+  const blockstore = new FsBlockstore(join(o.dir, 'blocks'));
+  const datastore = new FsDatastore(join(o.dir, 'data'));
+  await blockstore.open(); // Helia does not open them itself
+  await datastore.open();
+  const helia = createHeliaLight({ blockstore, datastore });
+  // Bitswap: asks connected peers for missing blocks, and serves ours.
+  const node = withBitswap(withLibp2pLight(helia, {
+    privateKey: o.ephemeral ? await generateKeyPair('Ed25519') : undefined,
+    addresses: { listen: o.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], peerDiscovery: [],
+    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }) },
+  }));
+  await node.start();
+  return node;
+}
+
+export class HeliaStore implements ContentStore {
+  readonly kind = 'helia' as const;
+  readonly where: string;
+  readonly #node: Node;
+
+  private constructor(dir: string, node: Node) {
+    this.where = dir;
+    this.#node = node;
+  }
+
+  static async open(options: HeliaStoreOptions): Promise<HeliaStore> {
+    try {
+      return new HeliaStore(options.dir, await makeNode(options));
+    } catch (cause) {
+      throw new ContentError('ERR_IPFS', `IPFS node in ${options.dir}: cannot start (${(cause as Error)?.name ?? 'error'})`, {
+        cause, hint: 'check the directory is writable and the listen addresses are free',
+      });
+    }
+  }
+
+  get peerId(): string {
+    return this.#node.libp2p.peerId.toString();
+  }
+
+  async addresses(): Promise<string[]> {
+    return this.#node.libp2p.getMultiaddrs().map(String);
+  }
+
+  async connect(addr: string, { signal }: Signal = {}): Promise<void> {
+    let ma;
+    try {
+      ma = multiaddr(addr);
+    } catch (cause) {
+      throw new ContentError('ERR_IPFS', `peer ${JSON.stringify(addr)}: not a multiaddr`, { cause, hint: 'example: /ip4/192.0.2.7/tcp/4001/p2p/12D3KooW…' });
+    }
+    try {
+      await this.#node.libp2p.dial(ma, { signal });
+    } catch (cause) {
+      if (signal?.aborted) throw cause;
+      throw new ContentError('ERR_IPFS_UNREACHABLE', `peer ${addr}: cannot connect`, { cause, hint: 'is that node running and listening there (capsule agent, capsule watch)?' });
+    }
+  }
+
+  async add(content: Uint8Array | AsyncIterable<Uint8Array>, { signal }: Signal = {}): Promise<CID> {
+    const bs = this.#node.blockstore;
+    let root: CID | undefined;
+    const sink = { put: async (cid: CID, bytes: Uint8Array) => { signal?.throwIfAborted(); await bs.put(cid, bytes, { signal }); return cid; } };
+    for await (const entry of importer([{ content }], sink as never, importOptions())) root = entry.cid;
+    if (!root) throw new ContentError('ERR_IPFS', 'add: the importer produced no entry');
+    await this.pin(root, { signal });
+    return root;
+  }
+
+  get(cid: CID, options: GetOptions): AsyncIterable<Uint8Array> {
+    const bs = this.#node.blockstore;
+    return readVerified(async (c, signal) => {
+      try {
+        const parts: Uint8Array[] = [];
+        for await (const p of bs.get(c, { signal })) parts.push(p);
+        return parts.length === 1 ? parts[0]! : new Uint8Array(Buffer.concat(parts));
+      } catch (cause) {
+        if (signal?.aborted) throw signal.reason ?? cause;
+        throw new ContentError('ERR_CONTENT_UNAVAILABLE', `block ${c}: not held here and no connected peer gave it`, {
+          cause, hint: 'connect to a node that has it (--peer MULTIADDR), and check it is online',
+        });
+      }
+    }, cid, options);
+  }
+
+  async pin(cid: CID, { signal }: Signal = {}): Promise<void> {
+    if (await this.#node.pins.isPinned(cid, { signal })) return;
+    try {
+      for await (const _ of this.#node.pins.add(cid, { signal })) void _;
+    } catch (cause) {
+      if (signal?.aborted) throw signal.reason ?? cause;
+      throw new ContentError('ERR_CONTENT_UNAVAILABLE', `pin ${cid}: could not fetch all of it`, { cause, hint: 'connect to a node that has it' });
+    }
+  }
+
+  async unpin(cid: CID, { signal }: Signal = {}): Promise<void> {
+    if (!(await this.#node.pins.isPinned(cid, { signal }))) return;
+    for await (const _ of this.#node.pins.rm(cid, { signal })) void _;
+  }
+
+  async has(cid: CID, { signal }: Signal = {}): Promise<boolean> {
+    return this.#node.blockstore.has(cid, { signal, offline: true } as never);
+  }
+
+  async publish(topic: string, data: Uint8Array, _o: Signal = {}): Promise<number> {
+    const { recipients } = await this.#node.libp2p.services.pubsub.publish(topic, data);
+    return recipients.length;
+  }
+
+  async subscribe(topic: string, onMessage: (m: Message) => void, { validate }: SubscribeOptions = {}): Promise<() => void> {
+    const ps = this.#node.libp2p.services.pubsub;
+    if (validate) ps.topicValidators.set(topic, (peer, msg) => (validate(msg.data, peer.toString()) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject));
+    const listener = (e: CustomEvent<{ topic: string; data: Uint8Array; type: string; from?: { toString(): string } }>) => {
+      const m = e.detail;
+      if (m.topic === topic) onMessage({ topic, data: m.data, from: m.from?.toString() ?? '' });
+    };
+    ps.subscribe(topic);
+    ps.addEventListener('message', listener as never);
+    return () => {
+      ps.removeEventListener('message', listener as never);
+      ps.unsubscribe(topic);
+      ps.topicValidators.delete(topic);
+    };
+  }
+
+  /** Peers currently subscribed to `topic` (an announcement needs at least one to travel). */
+  topicPeers(topic: string): number {
+    return this.#node.libp2p.services.pubsub.getSubscribers(topic).length;
+  }
+
+  async stop(): Promise<void> {
+    await this.#node.stop();
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * A Kubo daemon (on the device: its container) as the content store, over the Kubo RPC API with
+ * kubo-rpc-client. Adds use the shared import settings, so the CID equals the embedded node's;
+ * reads go block by block through readVerified (the RPC's `cat` is not verified, and a daemon is
+ * another process we do not trust with the bytes).
+ *
+ * An unreachable daemon is ContentError ERR_IPFS_UNREACHABLE naming the URL, with a hint; retrying
+ * with backoff is the caller's choice (the agent's background work does, a CLI command does not).
+ * Deliberately not here: starting or configuring the daemon.
+ */
+import { create, type KuboRPCClient } from 'kubo-rpc-client';
+import type { CID } from 'multiformats/cid';
+import { ContentError } from '../errors.ts';
+import type { ContentStore, GetOptions, Message, Signal, SubscribeOptions } from './ContentStore.ts';
+import { KUBO_ADD_OPTIONS } from './importSettings.ts';
+import { readVerified } from './readVerified.ts';
+
+export class KuboStore implements ContentStore {
+  readonly kind = 'kubo' as const;
+  readonly where: string;
+  readonly #rpc: KuboRPCClient;
+
+  constructor(url: string) {
+    this.where = url;
+    this.#rpc = create({ url });
+  }
+
+  /** Checks the daemon answers (`id`), so a misconfiguration is reported at start. */
+  async start({ signal }: Signal = {}): Promise<void> {
+    await this.#call('id', () => this.#rpc.id({ signal }), signal);
+  }
+
+  /** Runs one RPC call, turning transport failures into ERR_IPFS_UNREACHABLE and daemon errors into ERR_IPFS. */
+  async #call<T>(what: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    try {
+      return await fn();
+    } catch (cause) {
+      if (signal?.aborted) throw signal.reason ?? cause;
+      if (cause instanceof ContentError) throw cause;
+      const e = cause as { name?: string; message?: string; cause?: { code?: string } };
+      if (e?.name === 'TypeError' || e?.cause?.code === 'ECONNREFUSED' || /fetch failed|ECONNREFUSED|ENOTFOUND|socket hang up/.test(String(e?.message))) {
+        throw new ContentError('ERR_IPFS_UNREACHABLE', `Kubo RPC at ${this.where}: unreachable (${what})`, {
+          cause, hint: 'is the IPFS daemon running, and is its API address the one configured (ipfs: kubo:URL)?',
+        });
+      }
+      throw new ContentError('ERR_IPFS', `Kubo RPC at ${this.where}: ${what} failed`, { cause, hint: 'see the daemon\'s log' });
+    }
+  }
+
+  async add(content: Uint8Array | AsyncIterable<Uint8Array>, { signal }: Signal = {}): Promise<CID> {
+    const r = await this.#call('add', () => this.#rpc.add(content, { ...KUBO_ADD_OPTIONS, pin: true, signal }), signal);
+    return r.cid;
+  }
+
+  get(cid: CID, options: GetOptions): AsyncIterable<Uint8Array> {
+    return readVerified((c, signal) => this.#call(`block/get ${c}`, () => this.#rpc.block.get(c, { signal }), signal), cid, options);
+  }
+
+  async pin(cid: CID, { signal }: Signal = {}): Promise<void> {
+    await this.#call(`pin/add ${cid}`, () => this.#rpc.pin.add(cid, { signal }), signal);
+  }
+
+  async unpin(cid: CID, { signal }: Signal = {}): Promise<void> {
+    try {
+      await this.#call(`pin/rm ${cid}`, () => this.#rpc.pin.rm(cid, { signal }), signal);
+    } catch (e) {
+      if ((e as ContentError).code === 'ERR_IPFS' && /not pinned/i.test(String(((e as Error).cause as Error)?.message))) return;
+      throw e;
+    }
+  }
+
+  async has(cid: CID, { signal }: Signal = {}): Promise<boolean> {
+    try {
+      await this.#call(`block/stat ${cid}`, () => this.#rpc.block.stat(cid, { signal, offline: true } as never), signal);
+      return true;
+    } catch (e) {
+      if ((e as ContentError).code === 'ERR_IPFS') return false; // "not found locally"
+      throw e;
+    }
+  }
+
+  async publish(topic: string, data: Uint8Array, { signal }: Signal = {}): Promise<number> {
+    await this.#call('pubsub/pub', () => this.#rpc.pubsub.publish(topic, data, { signal }), signal);
+    // The RPC does not say how many peers it reached: report the topic's known peers instead.
+    const peers = await this.#call('pubsub/peers', () => this.#rpc.pubsub.peers(topic, { signal }), signal).catch(() => []);
+    return Math.max(peers.length, 1);
+  }
+
+  async subscribe(topic: string, onMessage: (m: Message) => void, { signal, validate }: SubscribeOptions = {}): Promise<() => void> {
+    const handler = (m: { topic: string; data: Uint8Array; from?: { toString(): string } }) => {
+      const from = m.from?.toString() ?? '';
+      if (m.topic === topic && (!validate || validate(m.data, from))) onMessage({ topic, data: m.data, from });
+    };
+    await this.#call('pubsub/sub', () => this.#rpc.pubsub.subscribe(topic, handler as never, { signal }), signal);
+    return () => void this.#rpc.pubsub.unsubscribe(topic, handler as never).catch(() => {});
+  }
+
+  async connect(addr: string, { signal }: Signal = {}): Promise<void> {
+    const { multiaddr } = await import('@multiformats/multiaddr');
+    await this.#call(`swarm/connect ${addr}`, () => this.#rpc.swarm.connect(multiaddr(addr), { signal }), signal);
+  }
+
+  async addresses(): Promise<string[]> {
+    const id = await this.#call('id', () => this.#rpc.id());
+    return id.addresses.map(String);
+  }
+
+  async stop(): Promise<void> {}
+}
