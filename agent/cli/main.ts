@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { DceError, UsageError } from '../errors.ts';
-import { AGENT, APPROVE, AUDIT_VERIFY, CHECKIN, SIGN_REQUEST, DECRYPT, GUARDIAN_INIT, GUARDIAN_SHOW, LOGIC_PUSH, OPEN, INSPECT, KEYGEN, LOGIC_BUILD, LOGIC_CHECK, LOGIC_RUN, SEAL, VERIFY } from './synopsis.ts';
+import { AGENT, APPROVE, AUDIT_VERIFY, CHECKIN, SIGN_REQUEST, DECRYPT, PUBLISH, FETCH, WATCH, GUARDIAN_INIT, GUARDIAN_SHOW, LOGIC_PUSH, OPEN, INSPECT, KEYGEN, LOGIC_BUILD, LOGIC_CHECK, LOGIC_RUN, SEAL, VERIFY } from './synopsis.ts';
 import { processTerminal, type Terminal } from './Terminal.ts';
 
 type Command = (argv: string[], t: Terminal) => Promise<number>;
@@ -26,6 +26,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   checkin: async () => (await import('./commands/checkin.ts')).checkinCommand,
   approve: async () => (await import('./commands/approve.ts')).approveCommand,
   'sign-request': async () => (await import('./commands/signRequest.ts')).signRequestCommand,
+  publish: async () => (await import('./commands/publish.ts')).publishCommand,
+  fetch: async () => (await import('./commands/fetch.ts')).fetchCommand,
+  watch: async () => (await import('./commands/watch.ts')).watchCommand,
 };
 
 
@@ -54,6 +57,9 @@ usage:
   ${APPROVE}
   ${SIGN_REQUEST}
   ${AUDIT_VERIFY}
+  ${PUBLISH}
+  ${FETCH}
+  ${WATCH}
   capsule --version
 
 Capsule format: agent/format/SPEC.md. Unlock logic ABI: contracts-as/ABI.md. Errors go to stderr as "capsule: error: …".

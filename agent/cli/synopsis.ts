@@ -2,7 +2,7 @@
  * Each command's one-line synopsis: shown in `capsule --help` and as the hint on usage errors.
  */
 export const KEYGEN = 'capsule keygen [-o FILE]';
-export const SEAL = 'capsule seal FILE|- (--guardian age1…|capsule-ecdh1… [--guardian …] | --on-guardian x25519|p256-ecdh|zymbit-lock [--data-dir D]) --logic MODULE.wasm [--params JSON | --params-file F] [--logic-cid CID] [--sign-with IDENTITY] [--salted-digest] -o OUT';
+export const SEAL = 'capsule seal FILE|- (--guardian age1…|capsule-ecdh1… [--guardian …] | --on-guardian x25519|p256-ecdh|zymbit-lock [--data-dir D]) --logic MODULE.wasm [--params JSON | --params-file F] [--logic-cid CID] [--sign-with IDENTITY] [--salted-digest] -o OUT [--publish [--guardian-key capsule-guardian1…] [--ipfs helia|kubo:URL] [--peer MULTIADDR]…]';
 export const INSPECT = 'capsule inspect CAPSULE|- [--json]';
 export const VERIFY = 'capsule verify CAPSULE|- [--logic MODULE.wasm] [--guardian-key capsule-guardian1…] [--json]';
 export const DECRYPT = 'capsule decrypt CAPSULE|- (--identity FILE | --on-guardian [--data-dir D]) [-o OUT]';
@@ -12,9 +12,12 @@ export const LOGIC_RUN = 'capsule logic run POLICY.wasm --capsule C.capsule --re
 export const GUARDIAN_INIT = 'capsule guardian init [--backend zymbit|soft] [--data-dir D] [--force] [--restore [--mnemonic-from-stdin]] [--confirm-words-from-stdin] [--mnemonic-to-stdout] [--json]';
 export const GUARDIAN_SHOW = 'capsule guardian show [--data-dir D] [--json]';
 export const AGENT = 'capsule agent [--config FILE] [--data-dir D] [--listen HOST:PORT] [--lan] [--clock module|system|file:PATH] [--ipfs helia|kubo:URL|off] [--ipfs-listen MULTIADDR]… [--peer MULTIADDR]…';
-export const OPEN = 'capsule open CAPSULE --guardian URL --identity FILE [--approval FILE]… -o OUT';
+export const OPEN = 'capsule open CAPSULE|CID --guardian URL --identity FILE [--approval FILE]… -o OUT';
 export const LOGIC_PUSH = 'capsule logic push MODULE.wasm --guardian URL';
 export const AUDIT_VERIFY = 'capsule audit verify [AUDIT.log | --data-dir D] [--guardian-key capsule-guardian1…] [--replay [--modules DIR]]';
 export const CHECKIN = 'capsule checkin CAPSULE --guardian URL --key OWNER.key';
 export const APPROVE = 'capsule approve CAPSULE --requester age1… (--key ED25519.key | --eth-key HEX.key) [--guardian URL] [-o APPROVAL.json]';
 export const SIGN_REQUEST = 'capsule sign-request --guardian URL --slot N --digest HEX --identity FILE [--approval FILE]…';
+export const PUBLISH = 'capsule publish CAPSULE [--logic MODULE.wasm] [--sign-with IDENTITY [--guardian-key capsule-guardian1…]] [--ipfs helia|kubo:URL] [--data-dir D] [--peer MULTIADDR]…';
+export const FETCH = 'capsule fetch CID -o OUT|- [--max-size BYTES] [--timeout SECONDS] [--ipfs helia|kubo:URL] [--data-dir D] [--peer MULTIADDR]…';
+export const WATCH = 'capsule watch [--ipfs helia|kubo:URL] [--data-dir D] [--ipfs-listen MULTIADDR]… [--peer MULTIADDR]… [--count N]';

@@ -51,6 +51,28 @@ export class GuardianClient {
     return { ...r, answer: new Uint8Array(Buffer.from(r.answer as unknown as string, 'base64')) };
   }
 
+  /** Release by IPFS CID: the guardian fetches the capsule itself (which may take a while: 5-minute timeout). */
+  async releaseByCid(cid: string, requester: string, evidence: EvidenceItem[], signal?: AbortSignal): Promise<ReleaseAnswer> {
+    const r = await this.#call('POST', '/v1/release', { cid, requester, evidence: evidence.map(evidenceJson) }, signal, 300_000) as ReleaseAnswer & { answer: string };
+    return { ...r, answer: new Uint8Array(Buffer.from(r.answer as unknown as string, 'base64')) };
+  }
+
+  /** The capsule's bytes from the guardian (unverified here: the caller checks them against the CID). */
+  async content(cid: string, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}/v1/content?cid=${encodeURIComponent(cid)}`, { signal });
+    } catch (cause) {
+      if (signal?.aborted) throw cause;
+      throw new AgentError('ERR_UNREACHABLE', `guardian ${this.url}: cannot connect`, { cause, hint: 'check the URL and that `capsule agent` is running there' });
+    }
+    if (!res.ok || !res.body) {
+      const e = ((await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string; hint?: string } }).error ?? {};
+      throw new AgentError((e.code ?? 'ERR_PROTOCOL') as AgentErrorCode, `guardian ${this.url}: ${e.message ?? `HTTP ${res.status}`}`, { status: res.status, hint: e.hint });
+    }
+    return res.body as unknown as AsyncIterable<Uint8Array>;
+  }
+
   async sign(slot: number, digest: Uint8Array, requester: string, evidence: EvidenceItem[], signal?: AbortSignal): Promise<{ signature: string; recoveryId: number; reason: string; fuel: number; audit: number }> {
     return this.#call('POST', '/v1/sign', { slot, digest: hex(digest), requester, evidence: evidence.map(evidenceJson) }, signal) as Promise<{ signature: string; recoveryId: number; reason: string; fuel: number; audit: number }>;
   }
@@ -63,8 +85,8 @@ export class GuardianClient {
     return this.#call('POST', '/v1/approvals', { capsule: Buffer.from(capsule).toString('base64'), requester, approval: evidenceJson(item) }, signal) as Promise<{ stored: boolean; audit: number }>;
   }
 
-  async #call(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<unknown> {
-    const timeout = AbortSignal.timeout(this.#timeoutMs);
+  async #call(method: string, path: string, body: unknown, signal?: AbortSignal, timeoutMs = this.#timeoutMs): Promise<unknown> {
+    const timeout = AbortSignal.timeout(timeoutMs);
     const raw = body instanceof Uint8Array;
     let res: Response;
     try {
@@ -75,7 +97,7 @@ export class GuardianClient {
       });
     } catch (cause) {
       if (signal?.aborted) throw cause;
-      throw new AgentError('ERR_UNREACHABLE', `guardian ${this.url}: ${timeout.aborted ? `no answer within ${this.#timeoutMs} ms` : 'cannot connect'}`, {
+      throw new AgentError('ERR_UNREACHABLE', `guardian ${this.url}: ${timeout.aborted ? `no answer within ${timeoutMs} ms` : 'cannot connect'}`, {
         cause, hint: 'check the URL and that `capsule agent` is running there',
       });
     }

@@ -3,15 +3,28 @@
  * guardian to release the capsule's key to this identity's recipient, opens the answer (age) with
  * the identity, and decrypts the capsule locally, streaming (OUT appears only if all verified).
  * A denial is exit 1 with the logic's reason. Deliberately not here: the protocol (GuardianClient).
+ *
+ * By CID (`capsule open bafy… --guardian URL …`): the guardian fetches the capsule from IPFS itself
+ * and decides; then its bytes come from the guardian (`GET /v1/content`) into a temporary file, are
+ * checked against the CID, and decrypted from there.
  */
-import { resolve } from 'node:path';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { CID } from 'multiformats/cid';
+import { bytesOf } from '../../io/sources.ts';
+import { parseCid } from '../../store/ContentStore.ts';
+import { computeCid } from '../../store/importSettings.ts';
 import { Decrypter } from 'age-encryption';
 import { decryptToFile } from '../../capsule/open.ts';
 import { capsulePrefix } from '../../client/capsulePrefix.ts';
 import { GuardianClient } from '../../client/GuardianClient.ts';
 import { encodeIdentity } from '../../crypto/identity.ts';
 import { wipe } from '../../crypto/secrets.ts';
-import { AgentError, UsageError } from '../../errors.ts';
+import { AgentError, ContentError, UsageError } from '../../errors.ts';
 import { parseEvidence } from '../../sandbox/evidence.ts';
 import type { EvidenceItem } from '../../sandbox/inputs.ts';
 import { OPEN as SYNOPSIS } from '../synopsis.ts';
@@ -25,18 +38,28 @@ export async function openCommand(argv: string[], t: Terminal): Promise<number> 
     guardian: { type: 'string' }, identity: { type: 'string', short: 'i' }, approval: { type: 'string', multiple: true }, output: { type: 'string', short: 'o' },
   }, SYNOPSIS, { min: 1, max: 1 });
   const file = p.positionals[0]!;
+  const cid = await asCid(t, file);
   if (file === '-') throw new UsageError('ERR_USAGE', 'open reads the capsule from a file (the guardian needs its header first, then it is decrypted)', { hint: `usage: ${SYNOPSIS}` });
   const out = need(p, 'output', SYNOPSIS);
   const client = new GuardianClient(need(p, 'guardian', SYNOPSIS));
   const identities = await loadIdentities(t, need(p, 'identity', SYNOPSIS));
   const evidence: EvidenceItem[] = [];
   for (const f of list(p, 'approval')) evidence.push(...parseEvidence(await readJsonFile(t, f), f));
-  const src = { path: resolve(t.cwd, file), name: file };
+  let src = { path: resolve(t.cwd, file), name: file };
   let fileKey: Uint8Array | undefined;
   const progress = new Progress(t, 'decrypting');
+  let tmp: string | undefined;
   try {
-    const { prefix } = await capsulePrefix(src);
-    const r = await client.release(prefix, identities[0]!.recipient, evidence, t.signal);
+    let r;
+    if (cid) {
+      r = await client.releaseByCid(cid.toString(), identities[0]!.recipient, evidence, t.signal);
+      tmp = await mkdtemp(join(tmpdir(), 'capsule-open-'));
+      src = { path: join(tmp, 'capsule'), name: cid.toString() };
+      await downloadVerified(client, cid, src.path, t.signal);
+    } else {
+      const { prefix } = await capsulePrefix(src);
+      r = await client.release(prefix, identities[0]!.recipient, evidence, t.signal);
+    }
     const d = new Decrypter();
     d.addIdentity(encodeIdentity(identities[0]!.secretKey));
     try {
@@ -49,8 +72,26 @@ export async function openCommand(argv: string[], t: Terminal): Promise<number> 
     await decryptToFile(src, () => Uint8Array.from(k), resolve(t.cwd, out), { outName: out, signal: t.signal, onProgress: (a, b) => progress.update(a, b) });
   } finally {
     progress.end();
+    if (tmp) await rm(tmp, { recursive: true, force: true });
     wipe(fileKey);
     for (const id of identities) id.dispose();
   }
   return 0;
+}
+
+/** A CID when the argument is not an existing file and parses as one. */
+async function asCid(t: Terminal, arg: string): Promise<CID | undefined> {
+  if (arg === '-' || !/^(baf|Qm)/.test(arg)) return undefined;
+  if (await stat(resolve(t.cwd, arg)).then(() => true, () => false)) return undefined;
+  return parseCid(arg, 'CAPSULE');
+}
+
+/** The guardian's copy of the capsule, to `path`, refused unless it has exactly this CID. */
+async function downloadVerified(client: GuardianClient, cid: CID, path: string, signal?: AbortSignal): Promise<void> {
+  const body = await client.content(cid.toString(), signal);
+  await pipeline(Readable.from(body), createWriteStream(path, { mode: 0o600 }), { signal });
+  const got = await computeCid(bytesOf({ path, name: cid.toString() }, signal), signal);
+  if (!got.equals(cid)) {
+    throw new ContentError('ERR_CID_MISMATCH', `guardian ${client.url}: served content for ${cid} whose CID is ${got}`, { hint: 'the guardian sent other bytes than the CID names; nothing was decrypted' });
+  }
 }

@@ -4,8 +4,10 @@
  * Off the device, `--guardian age1…|capsule-ecdh1…` wraps the key to published recipients. On the
  * guardian itself, `--on-guardian x25519|p256-ecdh|zymbit-lock` uses its own keys (zymbit-lock:
  * locked by this module, not recoverable from paper — said on stderr) and signs the header with
- * its slot key. Output goes to a temporary name and is renamed when complete. Deliberately not here: publishing
- * to IPFS (a later issue) and compiling logic (`capsule logic build`, a later issue).
+ * its slot key. Output goes to a temporary name and is renamed when complete. With `--publish` the
+ * capsule and its module are then added to IPFS (the header's logic.cid is set to the module's CID),
+ * its CID is printed on stdout, and with --sign-with an announcement is sent (cli/ipfs.ts).
+ * Deliberately not here: compiling logic (`capsule logic build`).
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -17,7 +19,11 @@ import { MAX_PARAMS_SIZE } from '../../format/constants.ts';
 import { UsageError } from '../../errors.ts';
 import { ioError } from '../../io/sources.ts';
 import { SEAL as SYNOPSIS } from '../synopsis.ts';
-import { list, need, parse, str } from '../args.ts';
+import { list, need, parse, str, type Parsed } from '../args.ts';
+import { readHeaderFirst } from '../../capsule/headerFirst.ts';
+import type { Identity } from '../../crypto/identity.ts';
+import { computeCid } from '../../store/importSettings.ts';
+import { announcementGuardian, openCliStore, publishCapsule } from '../ipfs.ts';
 import { inputOf, loadIdentities, loadModule } from '../files.ts';
 import { Progress } from '../Progress.ts';
 import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts';
@@ -42,19 +48,30 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
     'on-guardian': { type: 'string', multiple: true },
     'data-dir': { type: 'string' },
     output: { type: 'string', short: 'o' },
+    publish: { type: 'boolean' }, 'guardian-key': { type: 'string' }, ipfs: { type: 'string' }, peer: { type: 'string', multiple: true },
   }, SYNOPSIS, { min: 1, max: 1 });
+  const publish = p.values.publish === true;
+  for (const f of ['guardian-key', 'ipfs', 'peer']) {
+    if (p.values[f] !== undefined && !publish) throw new UsageError('ERR_USAGE', `--${f} goes with --publish`, { hint: `usage: ${SYNOPSIS}` });
+  }
   const guardians = list(p, 'guardian');
   const own = list(p, 'on-guardian').map(ownStanza);
   if (guardians.length === 0 && own.length === 0) throw new UsageError('ERR_USAGE', 'missing required option --guardian (or --on-guardian on the guardian itself)', { hint: `usage: ${SYNOPSIS}` });
-  if (str(p, 'data-dir') !== undefined && own.length === 0) throw new UsageError('ERR_USAGE', '--data-dir goes with --on-guardian', { hint: `usage: ${SYNOPSIS}` });
+  if (str(p, 'data-dir') !== undefined && own.length === 0 && !publish) throw new UsageError('ERR_USAGE', '--data-dir goes with --on-guardian or --publish', { hint: `usage: ${SYNOPSIS}` });
   const module = await loadModule(t, need(p, 'logic', SYNOPSIS));
   const params = await paramsOf(t, str(p, 'params'), str(p, 'params-file'));
-  const cid = cidOf(str(p, 'logic-cid'));
+  // Published capsules carry their module's locator, so a guardian can fetch the logic by CID.
+  const cid = cidOf(str(p, 'logic-cid')) ?? (publish ? (await computeCid(module, t.signal)).bytes : undefined);
   const signWith = str(p, 'sign-with');
   const owners = signWith ? await loadIdentities(t, signWith) : undefined;
   const out = str(p, 'output');
+  if (publish && own.length === 0 && signWith !== undefined && str(p, 'guardian-key') === undefined) {
+    throw new UsageError('ERR_USAGE', 'an announcement (--publish with --sign-with) names the guardian: add --guardian-key capsule-guardian1…', { hint: 'capsule guardian show prints it; or publish without --sign-with (no announcement)' });
+  }
+  if (publish && signWith === undefined && str(p, 'guardian-key') !== undefined) throw new UsageError('ERR_USAGE', '--guardian-key goes with --sign-with (it is part of the signed announcement)');
   const input = inputOf(t, p.positionals[0]!);
   if (out === undefined || out === '-') refuseBinaryToTty(t, 'a capsule');
+  if (publish && (out === undefined || out === '-')) throw new UsageError('ERR_USAGE', '--publish needs -o FILE (stdout then carries the CID)', { hint: `usage: ${SYNOPSIS}` });
 
   // On the guardian: its own stanzas and its header signature. Opened last, closed in finally.
   const g = own.length ? await Guardian.open(dataDirOf(t, str(p, 'data-dir')), { env: t.env ?? process.env }) : undefined;
@@ -78,6 +95,7 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
       const id = await sealToFile(input, resolve(t.cwd, out), { ...options, outName: out });
       progress.end();
       say(t, `sealed ${Buffer.from(id).toString('hex')} with ${options.recipients.length + (options.lock ? 1 : 0)} key stanza(s)${g ? ', signed by this guardian' : ''} -> ${out}`);
+      if (publish) await publishSealed(t, p, resolve(t.cwd, out), out, module, owners?.[0]);
     }
   } finally {
     progress.end();
@@ -85,6 +103,21 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
     for (const o of owners ?? []) o.dispose();
   }
   return 0;
+}
+
+/** Publishes the sealed file. A failure here leaves the capsule in place (it is complete) and says so. */
+async function publishSealed(t: Terminal, p: Parsed, path: string, name: string, module: Uint8Array, signWith: Identity | undefined): Promise<void> {
+  const head = await readHeaderFirst({ path, name }, t.signal);
+  await head.close();
+  const options = { module, signWith, guardianKey: str(p, 'guardian-key') };
+  announcementGuardian(head.parsed, options);
+  const store = await openCliStore(t, p);
+  try {
+    const cid = await publishCapsule(t, store, { path, name }, head.parsed, options);
+    await writeOut(t, `${cid}\n`);
+  } finally {
+    await store.stop();
+  }
 }
 
 async function paramsOf(t: Terminal, json: string | undefined, file: string | undefined): Promise<Uint8Array | undefined> {

@@ -1,0 +1,58 @@
+/**
+ * `capsule fetch CID -o OUT [--max-size BYTES] [--timeout SECONDS] [--ipfs …] [--data-dir D] [--peer MULTIADDR]…`:
+ * fetches a capsule (or any file) by CID, hashing every block against the CID, refusing content
+ * over the cap before its data, and writes OUT only when all of it arrived and verified (a
+ * temporary name, renamed at the end). `-o -` writes to stdout, never to a terminal.
+ * Deliberately not here: checking it is a capsule (`capsule verify` does, offline).
+ */
+import { resolve } from 'node:path';
+import { UsageError } from '../../errors.ts';
+import { AtomicFile } from '../../io/AtomicFile.ts';
+import { parseCid } from '../../store/ContentStore.ts';
+import { FETCH as SYNOPSIS } from '../synopsis.ts';
+import { need, parse, str } from '../args.ts';
+import { IPFS_OPTIONS, openCliStore } from '../ipfs.ts';
+import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts';
+
+export const DEFAULT_MAX_BYTES = 4 * 2 ** 30;
+
+function positive(p: ReturnType<typeof parse>, name: string, fallback: number): number {
+  const v = str(p, name);
+  if (v === undefined) return fallback;
+  if (!/^[1-9][0-9]{0,15}$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError('ERR_USAGE', `--${name}: expected a positive integer, got ${JSON.stringify(v)}`, { hint: `usage: ${SYNOPSIS}` });
+  return Number(v);
+}
+
+export async function fetchCommand(argv: string[], t: Terminal): Promise<number> {
+  const p = parse(argv, { ...IPFS_OPTIONS, output: { type: 'string', short: 'o' }, 'max-size': { type: 'string' }, timeout: { type: 'string' } }, SYNOPSIS, { min: 1, max: 1 });
+  const cid = parseCid(p.positionals[0]!, 'CID');
+  const out = need(p, 'output', SYNOPSIS);
+  const maxBytes = positive(p, 'max-size', DEFAULT_MAX_BYTES);
+  const timeoutS = positive(p, 'timeout', 120);
+  if (out === '-') refuseBinaryToTty(t, 'fetched content');
+  const signal = AbortSignal.any([AbortSignal.timeout(timeoutS * 1000), ...(t.signal ? [t.signal] : [])]);
+  const store = await openCliStore(t, p);
+  let file: AtomicFile | undefined;
+  let n = 0;
+  try {
+    if (out !== '-') file = await AtomicFile.create(resolve(t.cwd, out), 0o644, out);
+    for await (const chunk of store.get(cid, { maxBytes, signal })) {
+      n += chunk.length;
+      if (file) await file.write(chunk);
+      else await writeOut(t, chunk);
+    }
+    await file?.commit();
+    file = undefined;
+    say(t, `fetched ${cid}: ${n} bytes, every block verified${out === '-' ? '' : ` -> ${out}`}`);
+  } catch (e) {
+    if ((e as Error)?.name === 'TimeoutError' && !t.signal?.aborted) {
+      const { ContentError } = await import('../../errors.ts');
+      throw new ContentError('ERR_CONTENT_UNAVAILABLE', `${cid}: not fetched within ${timeoutS} s`, { cause: e, hint: 'connect to a node that has it (--peer MULTIADDR of a running capsule agent or watch)' });
+    }
+    throw e;
+  } finally {
+    await file?.abort();
+    await store.stop();
+  }
+  return 0;
+}
