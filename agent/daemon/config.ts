@@ -55,7 +55,7 @@ const KEYS: Record<keyof AgentConfig, 'string' | 'port' | 'boolean' | 'positive'
 
 export function defaults(env: NodeJS.ProcessEnv): AgentConfig {
   return { dataDir: defaultDataDir(env), host: '127.0.0.1', port: 7373, lan: false, clock: 'module', requestTimeoutMs: 10_000, ratePerSecond: 200, fuel: DEFAULT_LIMITS.fuel, maxQueuedDecisions: 256, signing: [],
-    ipfs: 'helia', ipfsListen: ['/ip4/127.0.0.1/tcp/4001'], ipfsPeers: [], maxCapsuleBytes: 4 * 2 ** 30, fetchTimeoutMs: 60_000 };
+    ipfs: 'helia', ipfsListen: ['/ip4/127.0.0.1/tcp/7374'], ipfsPeers: [], maxCapsuleBytes: 4 * 2 ** 30, fetchTimeoutMs: 60_000 };
 }
 
 function bad(source: string, key: string, want: string, got: unknown): AgentError {

@@ -42,7 +42,7 @@ export interface HeliaStoreOptions {
   ephemeral?: boolean;
 }
 
-type Node = Awaited<ReturnType<typeof makeNode>>;
+type Node = Awaited<ReturnType<typeof makeNode>>['node'];
 
 async function makeNode(o: HeliaStoreOptions) {
   await mkdir(o.dir, { recursive: true, mode: 0o700 });
@@ -59,17 +59,20 @@ async function makeNode(o: HeliaStoreOptions) {
     services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }) },
   }));
   await node.start();
-  return node;
+  return { node, blocks: blockstore };
 }
 
 export class HeliaStore implements ContentStore {
   readonly kind = 'helia' as const;
   readonly where: string;
   readonly #node: Node;
+  /** The disk store under Helia's: deleting through Helia asks content routers (none here) and fails. */
+  readonly #blocks: FsBlockstore;
 
-  private constructor(dir: string, node: Node) {
+  private constructor(dir: string, made: { node: Node; blocks: FsBlockstore }) {
     this.where = dir;
-    this.#node = node;
+    this.#node = made.node;
+    this.#blocks = made.blocks;
   }
 
   static async open(options: HeliaStoreOptions): Promise<HeliaStore> {
@@ -116,6 +119,21 @@ export class HeliaStore implements ContentStore {
   }
 
   get(cid: CID, options: GetOptions): AsyncIterable<Uint8Array> {
+    return this.#get(cid, options);
+  }
+
+  /** A refusal over the cap keeps nothing: the root block fetched to read the size is deleted again. */
+  async *#get(cid: CID, options: GetOptions): AsyncGenerator<Uint8Array> {
+    const held = await this.has(cid);
+    try {
+      yield* this.#read(cid, options);
+    } catch (e) {
+      if (!held && (e as ContentError).code === 'ERR_CONTENT_TOO_LARGE') await Promise.resolve(this.#blocks.delete(cid)).catch(() => {});
+      throw e;
+    }
+  }
+
+  #read(cid: CID, options: GetOptions): AsyncIterable<Uint8Array> {
     const bs = this.#node.blockstore;
     return readVerified(async (c, signal) => {
       try {

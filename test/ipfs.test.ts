@@ -1,0 +1,185 @@
+/**
+ * The embedded IPFS content store with real nodes: two Helia nodes in this process on 127.0.0.1
+ * (TCP, noise, yamux). One adds, the other fetches by CID over bitswap and receives announcements
+ * over gossipsub; garbage announcements are rejected and counted. The CID every backend gives
+ * equals the offline computation (importSettings.ts). The verified reader refuses content over the
+ * cap (keeping nothing), content not matching its CID, and bad CIDs, with typed errors.
+ * The Kubo backend has its own file (kubo.test.ts), against a real Kubo-RPC daemon.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CID } from 'multiformats/cid';
+import * as raw from 'multiformats/codecs/raw';
+import { create as digestOf } from 'multiformats/hashes/digest';
+import { sha256 } from 'multiformats/hashes/sha2';
+import { HeliaStore } from '../agent/store/HeliaStore.ts';
+import { computeCid, CHUNK_BYTES } from '../agent/store/importSettings.ts';
+import { readVerified } from '../agent/store/readVerified.ts';
+import { parseCid, parseIpfsSpec } from '../agent/store/ContentStore.ts';
+import { ANNOUNCE_TOPIC, decodeAnnouncement, encodeAnnouncement } from '../agent/store/Announcement.ts';
+import { generateIdentity } from '../agent/crypto/identity.ts';
+import { announce } from '../agent/cli/ipfs.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'ipfs-test-'));
+const bytesOf = (n: number, seed = 7) => { const b = new Uint8Array(n); for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff; return b; };
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+async function drain(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const c of it) parts.push(Uint8Array.from(c));
+  return new Uint8Array(Buffer.concat(parts));
+}
+async function rejects(p: Promise<unknown>, name: string, code: string, text?: RegExp): Promise<Error & { code?: string; hint?: string }> {
+  try {
+    await p;
+  } catch (e) {
+    const err = e as Error & { code?: string; hint?: string };
+    assert.is(err.name, name, String(err.stack));
+    assert.is(err.code, code, err.message);
+    if (text) assert.match(err.message, text);
+    return err;
+  }
+  throw new assert.Assertion({ message: `expected ${name} ${code}, but it resolved`, operator: 'rejects', expects: code, actual: 'resolved' });
+}
+
+let a: HeliaStore;
+let b: HeliaStore;
+test.before(async () => {
+  a = await HeliaStore.open({ dir: join(tmp, 'a') });
+  b = await HeliaStore.open({ dir: join(tmp, 'b'), ephemeral: true, listen: [] });
+  await b.connect((await a.addresses())[0]!);
+});
+test.after(async () => {
+  await a?.stop();
+  await b?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+test('the embedded node gives the offline CID for every size class (1 leaf, 2 leaves, a full 174-link level and one more)', async () => {
+  for (const n of [0, 1, CHUNK_BYTES, CHUNK_BYTES + 1, 174 * CHUNK_BYTES + 1]) {
+    const data = bytesOf(n, n & 0xff);
+    const cid = await a.add(data);
+    assert.ok(cid.equals(await computeCid(data)), `size ${n}: ${cid}`);
+    assert.ok(await a.has(cid));
+  }
+  // A stream in odd pieces is the same file, so the same CID.
+  const data = bytesOf(3 * CHUNK_BYTES + 5);
+  async function* pieces() { for (let o = 0; o < data.length; o += 99_991) yield data.subarray(o, o + 99_991); }
+  assert.ok((await a.add(pieces())).equals(await computeCid(data)));
+});
+
+test('a second node fetches by CID over bitswap: identical bytes, then held and pinned locally', async () => {
+  const data = randomBytes(3 * 2 ** 20 + 5);
+  const cid = await a.add(data);
+  assert.not.ok(await b.has(cid));
+  const got = await drain(b.get(cid, { maxBytes: 4 * 2 ** 20, signal: AbortSignal.timeout(30_000) }));
+  assert.is(sha(got), sha(data));
+  await b.pin(cid);
+  assert.ok(await b.has(cid));
+  await b.unpin(cid);
+  await b.unpin(cid); // unpinning what is not pinned is not an error
+});
+
+test('content over the cap is refused before its data is fetched, and nothing of it is kept', async () => {
+  const data = randomBytes(2 * 2 ** 20);
+  const cid = await a.add(data);
+  const e = await rejects(drain(b.get(cid, { maxBytes: 2 ** 20 })), 'ContentError', 'ERR_CONTENT_TOO_LARGE', new RegExp(`${cid}: ${data.length} bytes, above the 1048576-byte cap`));
+  assert.ok(e.hint);
+  assert.not.ok(await b.has(cid), 'the root block read for its size was not kept');
+  // A single raw block over the cap, too.
+  const one = await a.add(randomBytes(1000));
+  await rejects(drain(b.get(one, { maxBytes: 999 })), 'ContentError', 'ERR_CONTENT_TOO_LARGE');
+});
+
+test('blocks not matching their CID are rejected (a lying block source), as are short or long files', async () => {
+  const data = bytesOf(2 * CHUNK_BYTES + 10);
+  const blocks = new Map<string, Uint8Array>();
+  const { importer } = await import('ipfs-unixfs-importer');
+  const { importOptions } = await import('../agent/store/importSettings.ts');
+  let root: CID | undefined;
+  for await (const e of importer([{ content: data }], { put: async (c: CID, bytes: Uint8Array) => { blocks.set(c.toString(), bytes); return c; } } as never, importOptions())) root = e.cid;
+  const honest = async (c: CID) => blocks.get(c.toString())!;
+  assert.is(sha(await drain(readVerified(honest, root!, { maxBytes: 1e9 }))), sha(data));
+  // One leaf's bytes altered by the source: refused, naming the block.
+  const leaf = [...blocks.keys()].find((k) => CID.parse(k).code === raw.code)!;
+  const lying = async (c: CID) => (c.toString() === leaf ? Uint8Array.from(blocks.get(leaf)!, (x, i) => (i === 0 ? x ^ 1 : x)) : blocks.get(c.toString())!);
+  await rejects(drain(readVerified(lying, root!, { maxBytes: 1e9 })), 'ContentError', 'ERR_CID_MISMATCH', new RegExp(`block ${leaf}`));
+  // The root itself altered.
+  const badRoot = async (c: CID) => (c.equals(root!) ? Uint8Array.from(blocks.get(c.toString())!).reverse() : blocks.get(c.toString())!);
+  await rejects(drain(readVerified(badRoot, root!, { maxBytes: 1e9 })), 'ContentError', 'ERR_CID_MISMATCH');
+  // A failing source mid-file: a typed error in order, never an unhandled rejection.
+  let n = 0;
+  const failing = async (c: CID) => { if (++n === 3) throw new Error('gone'); return blocks.get(c.toString())!; };
+  try {
+    await drain(readVerified(failing, root!, { maxBytes: 1e9, prefetch: 8 }));
+    assert.unreachable();
+  } catch (e) {
+    assert.is((e as Error).message, 'gone');
+  }
+  // A raw leaf named as the whole file is read as is; a dag-pb that is not UnixFS is refused.
+  const leafCid = CID.parse(leaf);
+  assert.is((await drain(readVerified(honest, leafCid, { maxBytes: CHUNK_BYTES }))).length, CHUNK_BYTES);
+  const dagPb = await import('@ipld/dag-pb');
+  const junk = dagPb.encode({ Data: Uint8Array.of(1, 2, 3), Links: [] });
+  const junkCid = CID.createV1(dagPb.code, digestOf(sha256.code, createHash('sha256').update(junk).digest()));
+  await rejects(drain(readVerified(async () => junk, junkCid, { maxBytes: 10 })), 'ContentError', 'ERR_BAD_DAG');
+});
+
+test('CIDs and IPFS settings are checked at the boundary with typed errors', async () => {
+  await rejects(Promise.resolve().then(() => parseCid('not-a-cid', 'CID')), 'ContentError', 'ERR_BAD_CID', /^CID: not a CID/);
+  await rejects(Promise.resolve().then(() => parseCid('QmbWqxBEKC3P8tqsKc98xmWNzrzDtRLMiMPL8wBuTGsMnR', 'CID')), 'ContentError', 'ERR_BAD_CID', /expected a CIDv1/);
+  await rejects(Promise.resolve().then(() => parseCid('bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', 'CID')), 'ContentError', 'ERR_BAD_CID', /codec raw \(0x55\) or dag-pb/);
+  await rejects(Promise.resolve().then(() => parseIpfsSpec('kubo:ftp://x', 'ipfs')), 'ContentError', 'ERR_IPFS', /expected an http\(s\) URL/);
+  await rejects(Promise.resolve().then(() => parseIpfsSpec('ipfs', 'ipfs')), 'ContentError', 'ERR_IPFS', /expected "helia", "kubo:URL" or "off"/);
+  assert.equal(parseIpfsSpec('kubo:http://127.0.0.1:5001/', 'ipfs'), { kind: 'kubo', url: 'http://127.0.0.1:5001' });
+  await rejects(b.connect('/ip4/127.0.0.1/tcp/1/p2p/12D3KooWHs4pQEih7qiFWVKzBh2ZP7n1DbK3DXwLk92hNGujA8gN', { signal: AbortSignal.timeout(10_000) }), 'ContentError', 'ERR_IPFS_UNREACHABLE', /cannot connect/);
+  await rejects(b.connect('not a multiaddr'), 'ContentError', 'ERR_IPFS', /not a multiaddr/);
+});
+
+test('a fetch nobody can serve ends with its signal; an aborted fetch stops with AbortError', async () => {
+  const missing = await computeCid(randomBytes(100));
+  const t0 = performance.now();
+  try {
+    await drain(b.get(missing, { maxBytes: 1e6, signal: AbortSignal.timeout(500) }));
+    assert.unreachable();
+  } catch (e) {
+    assert.is((e as Error).name, 'TimeoutError');
+  }
+  assert.ok(performance.now() - t0 < 10_000);
+  const ac = new AbortController();
+  ac.abort();
+  const cid = await a.add(randomBytes(CHUNK_BYTES * 2));
+  try {
+    await drain(b.get(cid, { maxBytes: 1e9, signal: ac.signal }));
+    assert.unreachable();
+  } catch (e) {
+    assert.is((e as Error).name, 'AbortError');
+  }
+});
+
+test('announcements travel over gossipsub; garbage is rejected at the pubsub layer and never delivered', async () => {
+  const got: Uint8Array[] = [];
+  let rejected = 0;
+  const unsubscribe = await a.subscribe(ANNOUNCE_TOPIC, (m) => got.push(m.data), {
+    validate: (data) => { try { decodeAnnouncement(data); return true; } catch { rejected++; return false; } },
+  });
+  try {
+    const id = generateIdentity();
+    const cid = await computeCid(bytesOf(10));
+    const good = encodeAnnouncement({ capsule: cid, logic: cid, guardian: new Uint8Array(33).fill(2), created: 1_700_000_000_000 }, id);
+    assert.ok((await announce(b, Uint8Array.of(0xa0), 10_000)) > 0, 'the garbage was sent to a subscriber');
+    await announce(b, good, 10_000);
+    for (let i = 0; i < 200 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.is(got.length, 1, 'only the valid announcement was delivered');
+    assert.ok(decodeAnnouncement(got[0]!).capsule.equals(cid));
+    assert.is(rejected, 1);
+    id.dispose();
+  } finally {
+    unsubscribe();
+  }
+});
+
+test.run();
