@@ -7,8 +7,8 @@
  * really delivered, not to what a root block claims), keeps its first bytes for the Releaser, and
  * pins it only then (pinning alone would fetch whatever DAG a CID names, uncapped).
  *
- * Announcements: malformed, unsigned or forged ones are rejected at the pubsub layer (the sender's
- * gossipsub score drops) and counted; ones for other guardians are counted and ignored; ones for
+ * Announcements: malformed, unsigned or forged ones are rejected at the pubsub layer (not
+ * delivered, not forwarded) and counted; ones for other guardians are counted and ignored; ones for
  * this guardian are queued (bounded, deduplicated), fetched, authenticated through
  * Releaser.register (the header must open with a key this guardian holds) and recorded CID → id.
  *
@@ -111,7 +111,7 @@ export class CapsuleFetcher {
    * Fetches (or finds pinned) the capsule at `cidText`, verified and capped; returns its parsed
    * prefix and records CID → id.
    */
-  async capsuleByCid(cidText: string, source: 'release' | 'announcement', logic?: CID): Promise<Presented> {
+  async capsuleByCid(cidText: string, source: 'release' | 'announcement', logic?: CID, record = true): Promise<Presented> {
     const cid = parseCid(cidText, 'cid');
     const known = this.#o.store.cid(cid.toString());
     if (known) {
@@ -134,10 +134,20 @@ export class CapsuleFetcher {
     } catch (e) {
       throw statusOf(e, cid, this.#o.fetchTimeoutMs);
     }
-    const p = present(new Uint8Array(Buffer.concat(parts)));
-    const logicCid = logic ?? (p.parsed.header.logic.cid ? cidFromBytes(p.parsed.header.logic.cid, 'logic.cid') : undefined);
-    this.#o.store.putCid({ cid: cid.toString(), capsule: p.id, logic: logicCid?.toString() ?? null, source }, await this.#o.now());
+    let p: Presented;
+    try {
+      p = present(new Uint8Array(Buffer.concat(parts)));
+    } catch (e) {
+      await content.unpin(cid).catch(() => {}); // not a capsule: not kept
+      throw e;
+    }
+    if (record) await this.record(cid.toString(), p, source, logic);
     return p;
+  }
+
+  async record(cid: string, p: Presented, source: 'release' | 'announcement', logic?: CID): Promise<void> {
+    const logicCid = logic ?? (p.parsed.header.logic.cid ? cidFromBytes(p.parsed.header.logic.cid, 'logic.cid') : undefined);
+    this.#o.store.putCid({ cid, capsule: p.id, logic: logicCid?.toString() ?? null, source }, await this.#o.now());
   }
 
   /**
@@ -223,8 +233,16 @@ export class CapsuleFetcher {
       while (this.#queue.length && !this.#stop.signal.aborted) {
         const { key, logic } = this.#queue.shift()!;
         try {
-          const p = await this.capsuleByCid(key, 'announcement', logic);
-          await this.#o.releaser.register(p); // unwraps and authenticates: only capsules really sealed to us
+          // Recorded (and kept pinned) only once it authenticates: the header must open with a key
+          // this guardian holds, so announcing junk under our key fills neither the index nor the disk.
+          const p = await this.capsuleByCid(key, 'announcement', logic, false);
+          try {
+            await this.#o.releaser.register(p);
+          } catch (e) {
+            await this.#content?.unpin(parseCid(key, 'cid')).catch(() => {});
+            throw e;
+          }
+          await this.record(key, p, 'announcement', logic);
           this.counts.indexed++;
           this.#o.log('indexed', { capsule: key, id: p.id });
         } catch (e) {

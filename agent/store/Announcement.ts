@@ -22,6 +22,8 @@ export const ANNOUNCE_TOPIC = 'capsule-engine/announce/v1';
 export const ANNOUNCEMENT_VERSION = 1;
 /** Larger messages are dropped before decoding. */
 export const MAX_ANNOUNCEMENT_BYTES = 1024;
+/** The last millisecond of 9999 (as SPEC.md bounds a header's created): any later is not a date. */
+export const MAX_CREATED = 253_402_300_799_999;
 const LABEL = new TextEncoder().encode('capsule-announcement/v1\0');
 
 export interface Announcement {
@@ -48,7 +50,7 @@ function signedPart(a: Announcement): Uint8Array {
 /** Signs with the owner key derived from `by` (SPEC.md §7.1's derivation). */
 export function encodeAnnouncement(a: Omit<Announcement, 'signer'>, by: Identity): Uint8Array {
   if (a.guardian.length !== 33) throw new RangeError(`announcement guardian: expected a 33-byte compressed P-256 key, got ${a.guardian.length} bytes`);
-  if (!Number.isSafeInteger(a.created) || a.created < 0) throw new RangeError(`announcement created: expected milliseconds ≥ 0, got ${a.created}`);
+  if (!Number.isSafeInteger(a.created) || a.created < 0 || a.created > MAX_CREATED) throw new RangeError(`announcement created: expected milliseconds from 0 to ${MAX_CREATED}, got ${a.created}`);
   const full: Announcement = { ...a, signer: ownerPublicKey(by) };
   const signature = signWithOwner(by, signedPart(full));
   return encodeCanonical(new Map<number, unknown>([
@@ -74,18 +76,20 @@ export function decodeAnnouncement(bytes: Uint8Array): Announcement {
     throw cause;
   }
   if (!(m instanceof Map)) throw bad('expected a CBOR map');
-  for (const k of m.keys()) if (!(typeof k === 'number' && k >= 1 && k <= 7)) throw bad(`unexpected key ${JSON.stringify(typeof k === 'bigint' ? String(k) : k)}`);
+  for (const k of m.keys()) if (!(typeof k === 'number' && Number.isInteger(k) && k >= 1 && k <= 7)) throw bad(`unexpected key ${JSON.stringify(typeof k === 'bigint' ? String(k) : k)}`);
   if (m.get(1) !== ANNOUNCEMENT_VERSION) throw bad(`version (key 1): expected ${ANNOUNCEMENT_VERSION}, got ${JSON.stringify(m.get(1) ?? null)}`);
   const created = m.get(5);
-  if (typeof created !== 'number' || !Number.isSafeInteger(created) || created < 0) throw bad('created (key 5): expected milliseconds as an unsigned integer');
-  let capsule: CID, logic: CID;
-  try {
-    capsule = cidFromBytes(bytesField(m, 2, 'capsule'), 'announcement capsule (key 2)');
-    logic = cidFromBytes(bytesField(m, 3, 'logic'), 'announcement logic (key 3)');
-  } catch (cause) {
-    if (cause instanceof ContentError && cause.code === 'ERR_BAD_CID') throw bad(cause.message.replace(/^announcement /, ''), cause);
-    throw cause;
-  }
+  if (typeof created !== 'number' || !Number.isSafeInteger(created) || created < 0 || created > MAX_CREATED) throw bad(`created (key 5): expected milliseconds from 0 to ${MAX_CREATED} (9999-12-31T23:59:59.999Z)`);
+  const cidField = (key: number, name: string): CID => {
+    try {
+      return cidFromBytes(bytesField(m, key, name), `${name} (key ${key})`);
+    } catch (cause) {
+      if (cause instanceof ContentError && cause.code === 'ERR_BAD_CID') throw bad(`${name} (key ${key}): ${cause.message}`, cause);
+      throw cause;
+    }
+  };
+  const capsule = cidField(2, 'capsule');
+  const logic = cidField(3, 'logic');
   const a: Announcement = { capsule, logic, guardian: bytesField(m, 4, 'guardian', 33), created, signer: bytesField(m, 6, 'signer', 32) };
   const signature = bytesField(m, 7, 'signature', 64);
   if (!verifyOwnerSignature(signature, signedPart(a), a.signer)) throw bad('signature (key 7): does not verify under the signer (key 6)');

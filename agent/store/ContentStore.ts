@@ -43,12 +43,12 @@ export interface ContentStore {
   unpin(cid: CID, options?: Signal): Promise<void>;
   /** True when the root block is held locally (no network). */
   has(cid: CID, options?: Signal): Promise<boolean>;
-  /** Sends to a pubsub topic; resolves with the number of peers it went to (may be 0). */
+  /** Sends to a pubsub topic; resolves with the number of peers it went to (Helia: may be 0; Kubo cannot tell and says ≥ 1). */
   publish(topic: string, data: Uint8Array, options?: Signal): Promise<number>;
   /**
    * Calls `onMessage` for each message on `topic` that `validate` accepts, until the returned
-   * function is called. Helia: a rejected message is not forwarded and lowers its sender's
-   * gossipsub score (garbage is penalised); Kubo: it is only dropped.
+   * function is called. Helia: a rejected message is neither delivered nor forwarded (gossipsub
+   * validation); Kubo: it is only dropped here.
    */
   subscribe(topic: string, onMessage: (m: Message) => void, options?: SubscribeOptions): Promise<() => void>;
   /** Dials a peer (a multiaddr); Kubo: `swarm connect`. */

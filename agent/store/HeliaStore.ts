@@ -30,7 +30,7 @@ import { importer } from 'ipfs-unixfs-importer';
 import type { CID } from 'multiformats/cid';
 import { ContentError } from '../errors.ts';
 import type { ContentStore, GetOptions, Message, Signal, SubscribeOptions } from './ContentStore.ts';
-import { importOptions } from './importSettings.ts';
+import { importOptions, owned } from './importSettings.ts';
 import { readVerified } from './readVerified.ts';
 
 export interface HeliaStoreOptions {
@@ -112,7 +112,7 @@ export class HeliaStore implements ContentStore {
     const bs = this.#node.blockstore;
     let root: CID | undefined;
     const sink = { put: async (cid: CID, bytes: Uint8Array) => { signal?.throwIfAborted(); await bs.put(cid, bytes, { signal }); return cid; } };
-    for await (const entry of importer([{ content }], sink as never, importOptions())) root = entry.cid;
+    for await (const entry of importer([{ content: owned(content, signal) }], sink as never, importOptions())) root = entry.cid;
     if (!root) throw new ContentError('ERR_IPFS', 'add: the importer produced no entry');
     await this.pin(root, { signal });
     return root;

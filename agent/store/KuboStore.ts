@@ -12,8 +12,10 @@ import { create, type KuboRPCClient } from 'kubo-rpc-client';
 import type { CID } from 'multiformats/cid';
 import { ContentError } from '../errors.ts';
 import type { ContentStore, GetOptions, Message, Signal, SubscribeOptions } from './ContentStore.ts';
-import { KUBO_ADD_OPTIONS } from './importSettings.ts';
+import { KUBO_ADD_OPTIONS, owned } from './importSettings.ts';
 import { readVerified } from './readVerified.ts';
+
+const HAS_TIMEOUT_MS = 2000;
 
 export class KuboStore implements ContentStore {
   readonly kind = 'kubo' as const;
@@ -48,7 +50,7 @@ export class KuboStore implements ContentStore {
   }
 
   async add(content: Uint8Array | AsyncIterable<Uint8Array>, { signal }: Signal = {}): Promise<CID> {
-    const r = await this.#call('add', () => this.#rpc.add(content, { ...KUBO_ADD_OPTIONS, pin: true, signal }), signal);
+    const r = await this.#call('add', () => this.#rpc.add(owned(content, signal), { ...KUBO_ADD_OPTIONS, pin: true, signal }), signal);
     return r.cid;
   }
 
@@ -71,7 +73,8 @@ export class KuboStore implements ContentStore {
 
   async has(cid: CID, { signal }: Signal = {}): Promise<boolean> {
     try {
-      await this.#call(`block/stat ${cid}`, () => this.#rpc.block.stat(cid, { signal, offline: true } as never), signal);
+      // A local lookup: `timeout` guards daemons that ignore offline=true (js-ipfs waits for the network).
+      await this.#call(`block/stat ${cid}`, () => this.#rpc.block.stat(cid, { signal, offline: true, timeout: HAS_TIMEOUT_MS } as never), signal);
       return true;
     } catch (e) {
       if ((e as ContentError).code === 'ERR_IPFS') return false; // "not found locally"
@@ -81,7 +84,8 @@ export class KuboStore implements ContentStore {
 
   async publish(topic: string, data: Uint8Array, { signal }: Signal = {}): Promise<number> {
     await this.#call('pubsub/pub', () => this.#rpc.pubsub.publish(topic, data, { signal }), signal);
-    // The RPC does not say how many peers it reached: report the topic's known peers instead.
+    // The RPC does not say how many peers it reached: report the topic's known peers, and at least 1
+    // (the daemon's own subscribers get it too), so a caller waiting for a recipient does not wait.
     const peers = await this.#call('pubsub/peers', () => this.#rpc.pubsub.peers(topic, { signal }), signal).catch(() => []);
     return Math.max(peers.length, 1);
   }

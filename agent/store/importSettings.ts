@@ -29,12 +29,24 @@ export const KUBO_ADD_OPTIONS = { cidVersion: 1, rawLeaves: true, chunker: `size
 /** The CID the content stores will give these bytes, computed without storing anything. */
 export async function computeCid(content: Uint8Array | AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<CID> {
   let root: CID | undefined;
-  for await (const entry of importer([{ content: guarded(content, signal) }], { put: async (cid: CID) => cid }, importOptions())) root = entry.cid;
+  for await (const entry of importer([{ content: owned(content, signal) }], { put: async (cid: CID) => cid }, importOptions())) root = entry.cid;
   if (!root) throw new Error('computeCid: the importer produced no entry');
   return root;
 }
 
-/** The importer takes no AbortSignal: the content stream checks it between pieces instead. */
+/**
+ * Content for the importer: pieces copied (sources such as bytesOf(file) reuse their read buffer,
+ * and the importer holds pieces across reads: without the copy it hashes later bytes), and the
+ * signal checked between pieces (the importer takes no AbortSignal).
+ */
+export async function* owned(content: Uint8Array | AsyncIterable<Uint8Array>, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  if (content instanceof Uint8Array) {
+    yield* guarded(content, signal);
+    return;
+  }
+  for await (const piece of guarded(content, signal)) yield Uint8Array.from(piece);
+}
+
 async function* guarded(content: Uint8Array | AsyncIterable<Uint8Array>, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   signal?.throwIfAborted();
   if (content instanceof Uint8Array) {

@@ -38,8 +38,8 @@ export function checkCid(cid: CID): void {
   if (cid.code !== raw.code && cid.code !== dagPb.code) {
     throw new ContentError('ERR_BAD_CID', `CID ${cid}: expected codec raw (0x55) or dag-pb (0x70), got 0x${cid.code.toString(16)}`, { hint: 'a capsule is a UnixFS file' });
   }
-  if (cid.multihash.code !== sha256.code) {
-    throw new ContentError('ERR_BAD_CID', `CID ${cid}: expected a sha2-256 multihash, got 0x${cid.multihash.code.toString(16)}`);
+  if (cid.multihash.code !== sha256.code || cid.multihash.size !== 32) {
+    throw new ContentError('ERR_BAD_CID', `CID ${cid}: expected a 32-byte sha2-256 multihash, got code 0x${cid.multihash.code.toString(16)} of ${cid.multihash.size} bytes`);
   }
 }
 
