@@ -71,6 +71,17 @@ test('the embedded node gives the offline CID for every size class (1 leaf, 2 le
   assert.ok((await a.add(pieces())).equals(await computeCid(data)));
 });
 
+test('a file read through bytesOf (which reuses its read buffer) gets the CID of its bytes, from the node and offline', async () => {
+  const { writeFileSync } = await import('node:fs');
+  const { bytesOf: read } = await import('../agent/io/sources.ts');
+  const data = randomBytes(3 * 2 ** 20 + 12_345); // several 1 MiB reads
+  const path = join(tmp, 'file.bin');
+  writeFileSync(path, data);
+  const want = await computeCid(new Uint8Array(data));
+  assert.ok((await computeCid(read({ path, name: 'file.bin' }))).equals(want));
+  assert.ok((await a.add(read({ path, name: 'file.bin' }))).equals(want));
+});
+
 test('a second node fetches by CID over bitswap: identical bytes, then held and pinned locally', async () => {
   const data = randomBytes(3 * 2 ** 20 + 5);
   const cid = await a.add(data);

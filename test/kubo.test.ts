@@ -8,6 +8,9 @@
  * against any running daemon (a real Kubo). Without a daemon the tests are reported as SKIPPED.
  */
 import { createCipheriv, createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { CID } from 'multiformats/cid';
@@ -62,6 +65,22 @@ it('add gives computeCid\'s CID, for every tree shape, whole or streamed', async
   const bytes = bytesOf(3 * 2 ** 20 + 5);
   const streamed = await store.add(pieces(bytes, [100_003, 7, 65_537, 262_147]));
   assert.ok(streamed.equals(await computeCid(bytes)), `streamed: ${streamed}`);
+});
+
+it('the same capsule bytes get the same CID from the Kubo daemon and from the embedded Helia node', async () => {
+  const { HeliaStore } = await import('../agent/store/HeliaStore.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'kubo-vs-helia-'));
+  const helia = await HeliaStore.open({ dir, listen: [], ephemeral: true });
+  try {
+    for (const size of [1, CHUNK_BYTES + 1, BIG]) {
+      const bytes = bytesOf(size, `both ${size}`);
+      const [k, h] = [await store.add(bytes), await helia.add(bytes)];
+      assert.ok(k.equals(h), `${size} bytes: Kubo ${k}, Helia ${h}`);
+    }
+  } finally {
+    await helia.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 it('Kubo\'s known CID for 262145 zero bytes', async () => {
