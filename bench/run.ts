@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every benchmark in turn. BENCH_ONLY=capsule|sandbox|keys|agent|cid runs one.
+ * `npm run bench`: every benchmark in turn. BENCH_ONLY=capsule|sandbox|keys|agent|cid|ipfs runs one.
  */
 const only = process.env.BENCH_ONLY;
 if (!only || only === 'capsule') await import('./capsule.ts');
@@ -7,3 +7,4 @@ if (!only || only === 'sandbox') await import('./sandbox.ts');
 if (!only || only === 'keys') await import('./keys.ts');
 if (!only || only === 'agent') await import('./agent.ts');
 if (!only || only === 'cid') await import('./cid.ts');
+if (!only || only === 'ipfs') await import('./ipfs.ts');

@@ -63,7 +63,7 @@ export interface PublishOptions {
 /** Checks what an announcement needs before anything is added (so a refusal leaves nothing half-done). */
 export function announcementGuardian(parsed: ParsedHeader, o: PublishOptions): Uint8Array | undefined {
   if (!o.signWith) {
-    if (o.guardianKey !== undefined) throw new UsageError('ERR_USAGE', '--guardian-key goes with --sign-with (it is part of the signed announcement)');
+    if (o.guardianKey !== undefined) throw new UsageError('ERR_USAGE', '--guardian-key goes with --sign-with (it is part of the signed announcement)', { hint: 'add --sign-with IDENTITY to announce, or drop --guardian-key to publish without announcing' });
     return undefined;
   }
   if (o.guardianKey !== undefined) return parseP256Key(GUARDIAN_KEY_HRP, o.guardianKey, '--guardian-key');

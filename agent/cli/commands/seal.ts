@@ -68,7 +68,7 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
   if (publish && own.length === 0 && signWith !== undefined && str(p, 'guardian-key') === undefined) {
     throw new UsageError('ERR_USAGE', 'an announcement (--publish with --sign-with) names the guardian: add --guardian-key capsule-guardian1…', { hint: 'capsule guardian show prints it; or publish without --sign-with (no announcement)' });
   }
-  if (publish && signWith === undefined && str(p, 'guardian-key') !== undefined) throw new UsageError('ERR_USAGE', '--guardian-key goes with --sign-with (it is part of the signed announcement)');
+  if (publish && signWith === undefined && str(p, 'guardian-key') !== undefined) throw new UsageError('ERR_USAGE', '--guardian-key goes with --sign-with (it is part of the signed announcement)', { hint: 'add --sign-with IDENTITY to announce, or drop --guardian-key to publish without announcing' });
   const input = inputOf(t, p.positionals[0]!);
   if (out === undefined || out === '-') refuseBinaryToTty(t, 'a capsule');
   if (publish && (out === undefined || out === '-')) throw new UsageError('ERR_USAGE', '--publish needs -o FILE (stdout then carries the CID)', { hint: `usage: ${SYNOPSIS}` });
