@@ -98,6 +98,15 @@ export class CapsuleFetcher {
     }
   }
 
+  /** Fails at once when the content is not here and no peer could give it (rather than after the timeout). */
+  async #reachable(content: ContentStore, cid: CID): Promise<void> {
+    if (content.connections && content.connections() === 0 && !(await content.has(cid))) {
+      throw new ContentError('ERR_CONTENT_UNAVAILABLE', `${cid}: not held by this guardian, and no IPFS peer is connected`, {
+        hint: 'add the publisher\'s node to ipfsPeers (its multiaddr with /p2p/ID), or check it is online',
+      });
+    }
+  }
+
   /** The store, waiting for it up to the fetch timeout; 503 if it is still not there. */
   async content(): Promise<ContentStore> {
     if (this.#content) return this.#content;
@@ -119,6 +128,7 @@ export class CapsuleFetcher {
       if (rec) return present(rec.prefix);
     }
     const content = await this.content();
+    await this.#reachable(content, cid);
     const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.#o.fetchTimeoutMs)]);
     const parts: Uint8Array[] = [];
     let kept = 0;
@@ -157,6 +167,7 @@ export class CapsuleFetcher {
   async module(hash: Uint8Array, cidBytes: Uint8Array | undefined): Promise<Uint8Array> {
     const cid = cidBytes ? cidFromBytes(cidBytes, 'logic.cid') : CID.createV1(raw.code, digestOf(sha256Hasher.code, hash));
     const content = await this.content();
+    await this.#reachable(content, cid);
     const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.#o.fetchTimeoutMs)]);
     const parts: Uint8Array[] = [];
     try {

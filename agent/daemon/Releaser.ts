@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Encrypter } from 'age-encryption';
-import { AgentError, CapsuleFormatError } from '../errors.ts';
+import { AgentError, CapsuleFormatError, ContentError } from '../errors.ts';
 import { CapsuleReader, type ParsedHeader } from '../capsule/CapsuleReader.ts';
 import { encodeRecipient, parseRecipient } from '../crypto/identity.ts';
 import { derivePayloadKey } from '../crypto/kdf.ts';
@@ -177,10 +177,19 @@ export class Releaser {
     const d = this.#d;
     const h = p.parsed.header;
     const logic = hex(h.logic.hash);
-    const module = (await d.modules.get(logic)) ?? (await d.fetchModule?.(h.logic.hash, h.logic.cid));
+    let module = await d.modules.get(logic);
+    let tried: unknown;
+    if (!module && d.fetchModule) {
+      try {
+        module = await d.fetchModule(h.logic.hash, h.logic.cid);
+      } catch (e) {
+        if (!(e instanceof ContentError && e.code === 'ERR_CONTENT_UNAVAILABLE')) throw e;
+        tried = e;
+      }
+    }
     if (!module) {
-      throw new AgentError('ERR_NOT_FOUND', `logic module ${logic} is not in this guardian's module store`, {
-        status: 404, hint: 'upload it once: capsule logic push MODULE.wasm --guardian URL',
+      throw new AgentError('ERR_NOT_FOUND', `logic module ${logic} is not in this guardian's module store${tried ? ', nor found on IPFS' : ''}`, {
+        status: 404, cause: tried, hint: 'upload it once (capsule logic push MODULE.wasm --guardian URL), or publish it from a peer this guardian knows (capsule publish --logic)',
       });
     }
     const now = await d.clock.now();

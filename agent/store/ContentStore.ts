@@ -53,6 +53,8 @@ export interface ContentStore {
   subscribe(topic: string, onMessage: (m: Message) => void, options?: SubscribeOptions): Promise<() => void>;
   /** Dials a peer (a multiaddr); Kubo: `swarm connect`. */
   connect(addr: string, options?: Signal): Promise<void>;
+  /** Open peer connections, where the backend knows (the embedded node: with no routing, no peer means no fetch). */
+  connections?(): number;
   /** Multiaddrs others can dial (with /p2p/ID). */
   addresses(): Promise<string[]>;
   stop(): Promise<void>;

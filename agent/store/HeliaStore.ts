@@ -89,6 +89,10 @@ export class HeliaStore implements ContentStore {
     return this.#node.libp2p.peerId.toString();
   }
 
+  connections(): number {
+    return this.#node.libp2p.getConnections().length;
+  }
+
   async addresses(): Promise<string[]> {
     return this.#node.libp2p.getMultiaddrs().map(String);
   }
