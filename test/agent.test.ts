@@ -200,6 +200,7 @@ test('bad requests get typed errors with the right status, and the agent keeps s
       ['schema: wrong type', { capsule, requester: 5 }, undefined, 400, 'ERR_BAD_REQUEST', /body\.requester: must be string/],
       ['unknown capsule id', { id: '00'.repeat(16), requester: me }, undefined, 404, 'ERR_NOT_FOUND', /capsule 0{32}: unknown to this guardian/],
       ['module not in the store', { capsule, requester: me }, undefined, 404, 'ERR_NOT_FOUND', /logic module [0-9a-f]{64} is not in this guardian's module store/],
+      ['release by CID, IPFS off', { cid: 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku', requester: me }, undefined, 501, 'ERR_UNAVAILABLE', /runs without IPFS \(ipfs: off\) and cannot fetch by CID/],
       ['truncated capsule', { capsule: capsule.slice(0, 200), requester: me }, undefined, 400, 'ERR_TRUNCATED', /a release needs the preamble, the header and the first chunk/],
       ['bad requester', { capsule, requester: 'age1nope' }, undefined, 400, 'ERR_BAD_RECIPIENT', /recipient: expected an age X25519 recipient/],
     ];

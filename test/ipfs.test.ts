@@ -137,6 +137,21 @@ test('blocks not matching their CID are rejected (a lying block source), as are 
   const junk = dagPb.encode({ Data: Uint8Array.of(1, 2, 3), Links: [] });
   const junkCid = CID.createV1(dagPb.code, digestOf(sha256.code, createHash('sha256').update(junk).digest()));
   await rejects(drain(readVerified(async () => junk, junkCid, { maxBytes: 10 })), 'ContentError', 'ERR_BAD_DAG');
+  // Hostile DAGs that would cost unbounded work while delivering no bytes: refused at once.
+  const { UnixFS } = await import('ipfs-unixfs');
+  const store = new Map<string, Uint8Array>();
+  const put = (bytes: Uint8Array, code: number) => { const c = CID.createV1(code, digestOf(sha256.code, createHash('sha256').update(bytes).digest())); store.set(c.toString(), bytes); return c; };
+  const emptyLeaf = put(new Uint8Array(0), raw.code);
+  const fanOut = (blockSizes: bigint[], links: CID[]) => put(dagPb.encode({ Data: new UnixFS({ type: 'file', blockSizes }).marshal(), Links: links.map((Hash) => ({ Hash })) }), dagPb.code);
+  const fromStore = async (c: CID) => store.get(c.toString())!;
+  const level = fanOut(Array(1000).fill(0n), Array(1000).fill(emptyLeaf));
+  const bomb = fanOut(Array(1000).fill(0n), Array(1000).fill(level));
+  await rejects(drain(readVerified(fromStore, bomb, { maxBytes: 10 })), 'ContentError', 'ERR_BAD_DAG', /a link to an empty block/);
+  const small = put(Uint8Array.of(1, 2, 3), raw.code);
+  await rejects(drain(readVerified(fromStore, fanOut([5n], [small]), { maxBytes: 10 })), 'ContentError', 'ERR_BAD_DAG', /3 bytes where its parent says 5/);
+  await rejects(drain(readVerified(fromStore, fanOut([3n, 3n], [small]), { maxBytes: 10 })), 'ContentError', 'ERR_BAD_DAG', /1 links but 2 block sizes/);
+  const inner = fanOut([3n], [small]);
+  await rejects(drain(readVerified(fromStore, fanOut([4n], [inner]), { maxBytes: 10 })), 'ContentError', 'ERR_BAD_DAG', /declares 3 bytes where its parent says 4/);
 });
 
 test('CIDs and IPFS settings are checked at the boundary with typed errors', async () => {

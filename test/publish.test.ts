@@ -17,7 +17,14 @@ import { p256 } from '@noble/curves/nist.js';
 import { buildPolicy } from '../agent/logic/build.ts';
 import { compressP256, encodeP256Key, GUARDIAN_KEY_HRP } from '../agent/crypto/p256.ts';
 import { BIN } from './helpers/cli.ts';
-import { assertFails, device, init, recipients, run, secretFile, type Device } from './helpers/guardianDevice.ts';
+import { assertFails, device as offDevice, init, recipients, run, secretFile, type Device } from './helpers/guardianDevice.ts';
+
+/** A device with IPFS on (the helper turns it off for every other suite: libp2p costs ~1 s of CPU per agent). */
+function device(): Device {
+  const d = offDevice();
+  delete (d.env as Record<string, string | undefined>).CAPSULE_IPFS;
+  return d;
+}
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const T = 1_893_456_000_000; // 2030-01-01T00:00:00Z
@@ -156,6 +163,22 @@ test('capsule open CID: the agent fetches capsule and module by CID (denied befo
       assert.ok(readFileSync(join(d.dir, 'out.bin')).equals(plain), `${cid}: output equals input`);
       await import('node:fs/promises').then((f) => f.rm(join(d.dir, 'out.bin')));
     }
+    // A capsule sealed to someone else, announced under this guardian's key: fetched only as far as
+    // its header, fails authentication, is neither indexed nor served; a release by its CID fails the same way.
+    assert.is(run(d, ['keygen', '-o', 'stranger.key']).code, 0);
+    const stranger = /age1[0-9a-z]+/.exec(readFileSync(join(d.dir, 'stranger.key'), 'utf8'))![0];
+    const foreign = run(d, ['seal', 'secret.bin', '--guardian', stranger, '--logic', 'policy.wasm', '--sign-with', 'owner.key', '-o', 'f.capsule',
+      '--publish', '--data-dir', 'P', '--peer', home.match[1]!, '--peer', guardianPeer, '--guardian-key', signingKey]);
+    assert.is(foreign.code, 0, foreign.stderr);
+    const cidF = CID_LINE.exec(foreign.stdout)![1]!;
+    await until('the foreign capsule to fail indexing', async () => {
+      const s = await (await fetch(`${url}/v1/status`)).json() as { ipfs: { announcements: { failed: number } } };
+      return s.ipfs.announcements.failed === 1;
+    });
+    assert.match(agent.err(), new RegExp(`"event":"index-failed","capsule":"${cidF}","code":"ERR_NO_MATCHING_STANZA"`));
+    assert.is((await fetch(`${url}/v1/content?cid=${cidF}`)).status, 404, 'not served');
+    assertFails(run(d, ['open', cidF, '--guardian', url, '--identity', 'me.key', '-o', 'f.out']), /./, /./);
+    assert.not.ok(existsSync(join(d.dir, 'f.out')));
     // The guardian serves only capsules it holds, not arbitrary content; a CID nobody has fails in time.
     const r = await fetch(`${url}/v1/content?cid=bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku`);
     assert.is(r.status, 404);

@@ -130,7 +130,7 @@ export class Agent {
       });
       if (ipfs.kind !== 'off') {
         fetcher = new CapsuleFetcher({
-          open: () => openContentStore(ipfs, { dataDir: c.dataDir, listen: c.ipfsListen }), peers: c.ipfsPeers,
+          open: (signal) => openContentStore(ipfs, { dataDir: c.dataDir, listen: c.ipfsListen, signal }), peers: c.ipfsPeers,
           store, modules, releaser, guardianKey: guardian.onGuardianSeal([]).guardian!.publicKey,
           maxCapsuleBytes: c.maxCapsuleBytes, fetchTimeoutMs: c.fetchTimeoutMs, now: () => timed.now(), log: (e, f) => this.log(e, f),
         });
@@ -164,8 +164,9 @@ export class Agent {
     this.#status = 'stopping';
     await notify(this.#o.env ?? process.env, ['STOPPING=1']);
     this.log('stopping', { inFlight: p.http.inFlight });
-    await p.http.close();
+    // IPFS first: fetches by CID in flight end now (503) rather than hold the shutdown for minutes.
     await p.fetcher?.stop();
+    await p.http.close();
     await p.sandbox.stop?.();
     await p.audit.close();
     p.store.close();

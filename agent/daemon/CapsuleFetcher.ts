@@ -31,9 +31,11 @@ import type { Store } from './Store.ts';
 /** preamble + largest header + first sealed chunk */
 export const MAX_PREFIX = 16 + 65536 + 65536 + 16;
 const QUEUE_MAX = 64;
+/** Fetches by CID at once (each may read up to maxCapsuleBytes). */
+const MAX_FETCHES = 4;
 
 export interface FetcherOptions {
-  open: () => Promise<ContentStore>;
+  open: (signal: AbortSignal) => Promise<ContentStore>;
   peers: string[];
   store: Store;
   modules: ModuleStore;
@@ -60,6 +62,11 @@ export class CapsuleFetcher {
   #draining = false;
   readonly counts = { received: 0, dropped: 0, otherGuardian: 0, duplicate: 0, indexed: 0, failed: 0 };
 
+  readonly #failed = new Map<string, unknown>();
+  #active = 0;
+  #maintaining: Promise<void> | undefined;
+  #drained: Promise<void> = Promise.resolve();
+
   constructor(o: FetcherOptions) {
     this.#o = o;
     this.#ready = this.#openWithBackoff();
@@ -67,34 +74,73 @@ export class CapsuleFetcher {
   }
 
   status(): Record<string, unknown> {
-    return { ready: !!this.#content, backend: this.#content?.kind, lastError: this.#lastError, announcements: { ...this.counts }, indexed: this.#o.store.cidCount() };
+    return {
+      ready: !!this.#content, backend: this.#content?.kind, subscribed: !!this.#unsubscribe, lastError: this.#lastError,
+      announcements: { ...this.counts }, indexed: this.#o.store.cidCount(),
+    };
   }
 
-  /** Background: open the store, dial peers and subscribe, retrying with backoff until stop(). */
+  /** Background: open the store, retrying with backoff until stop(); then keep peers and the subscription up. */
   async #openWithBackoff(): Promise<ContentStore> {
     let delay = this.#o.backoffMs ?? 1000;
-    let store: ContentStore | undefined;
     for (;;) {
       try {
-        store ??= await this.#o.open();
-        for (const p of this.#o.peers) await store.connect(p, { signal: this.#stop.signal });
-        this.#unsubscribe = await store.subscribe(ANNOUNCE_TOPIC, (m) => this.#onAnnouncement(m.data, m.from), {
-          validate: (data, from) => this.#validate(data, from),
-        });
+        const store = await this.#o.open(this.#stop.signal);
+        if (this.#stop.signal.aborted) {
+          await store.stop().catch(() => {});
+          throw this.#stop.signal.reason;
+        }
         this.#content = store;
         this.#lastError = undefined;
         this.#o.log('ipfs-ready', { backend: store.kind, where: store.where, addresses: await store.addresses().catch(() => []) });
+        this.#maintaining = this.#maintain(store);
         return store;
       } catch (e) {
-        if (this.#stop.signal.aborted) {
-          await store?.stop().catch(() => {});
-          throw e;
-        }
+        if (this.#stop.signal.aborted) throw e;
         this.#lastError = (e as Error).message;
         this.#o.log('ipfs-unavailable', { code: (e as DceError).code ?? 'ERR_IPFS', message: this.#lastError, retryInMs: delay });
-        await new Promise((r) => { const t = setTimeout(r, delay); this.#stop.signal.addEventListener('abort', () => { clearTimeout(t); r(undefined); }, { once: true }); });
+        await this.#sleep(delay);
         delay = Math.min(delay * 2, 60_000);
       }
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((r) => {
+      const t = setTimeout(r, ms);
+      this.#stop.signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
+    });
+  }
+
+  /**
+   * Peers are dialled best-effort and redialled every 30 s (one that is down does not keep the
+   * store from serving the others); the announcement subscription is retried the same way (a Kubo
+   * daemon without pubsub still stores and fetches).
+   */
+  async #maintain(store: ContentStore): Promise<void> {
+    const down = new Set<string>();
+    while (!this.#stop.signal.aborted) {
+      for (const p of this.#o.peers) {
+        try {
+          await store.connect(p, { signal: AbortSignal.any([this.#stop.signal, AbortSignal.timeout(10_000)]) });
+          if (down.delete(p)) this.#o.log('ipfs-peer-connected', { peer: p });
+        } catch (e) {
+          if (this.#stop.signal.aborted) return;
+          if (!down.has(p)) this.#o.log('ipfs-peer-unreachable', { peer: p, code: (e as DceError).code, message: (e as Error).message });
+          down.add(p);
+        }
+      }
+      if (!this.#unsubscribe) {
+        try {
+          const unsubscribe = await store.subscribe(ANNOUNCE_TOPIC, (m) => this.#onAnnouncement(m.data, m.from), { validate: (data, from) => this.#validate(data, from) });
+          if (this.#stop.signal.aborted) unsubscribe();
+          else this.#unsubscribe = unsubscribe;
+        } catch (e) {
+          if (this.#stop.signal.aborted) return;
+          this.#o.log('ipfs-subscribe-failed', { topic: ANNOUNCE_TOPIC, code: (e as DceError).code, message: (e as Error).message });
+        }
+      }
+      await this.#sleep(30_000);
     }
   }
 
@@ -107,83 +153,111 @@ export class CapsuleFetcher {
     }
   }
 
-  /** The store, waiting for it up to the fetch timeout; 503 if it is still not there. */
+  /** The store, waiting for it up to 10 s; 503 if it is still not there. */
   async content(): Promise<ContentStore> {
     if (this.#content) return this.#content;
+    if (this.#stop.signal.aborted) throw stopping();
     const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new AgentError('ERR_UNAVAILABLE', `IPFS is not available yet${this.#lastError ? `: ${this.#lastError}` : ''}`, {
       status: 503, hint: 'the agent keeps retrying in the background; check the ipfs setting and the daemon',
     })), Math.min(this.#o.fetchTimeoutMs, 10_000)).unref());
     return Promise.race([this.#ready, timeout]);
   }
 
-  /**
-   * Fetches (or finds pinned) the capsule at `cidText`, verified and capped; returns its parsed
-   * prefix and records CID → id.
-   */
-  async capsuleByCid(cidText: string, source: 'release' | 'announcement', logic?: CID, record = true): Promise<Presented> {
-    const cid = parseCid(cidText, 'cid');
-    const known = this.#o.store.cid(cid.toString());
-    if (known) {
-      const rec = this.#o.store.capsule(known.capsule);
-      if (rec) return present(rec.prefix);
-    }
-    const content = await this.content();
-    await this.#reachable(content, cid);
-    const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.#o.fetchTimeoutMs)]);
-    const parts: Uint8Array[] = [];
-    let kept = 0;
+  /** At most MAX_FETCHES fetches by CID at once; more are refused (503) rather than queued. */
+  async #limited<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#active >= MAX_FETCHES) throw new AgentError('ERR_UNAVAILABLE', `busy: ${this.#active} fetches by CID in progress`, { status: 503, hint: 'retry shortly' });
+    this.#active++;
     try {
-      for await (const chunk of content.get(cid, { maxBytes: this.#o.maxCapsuleBytes, signal })) {
-        if (kept < MAX_PREFIX) {
+      return await fn();
+    } finally {
+      this.#active--;
+    }
+  }
+
+  #signal(ms: number): AbortSignal {
+    return AbortSignal.any([this.#stop.signal, AbortSignal.timeout(ms)]);
+  }
+
+  /**
+   * The capsule at `cidText`: its prefix is fetched first (verified, under the cap) and
+   * authenticated — the header must open with a key this guardian holds and its first chunk
+   * authenticate (Releaser.register, SPEC.md §11.7) — and only then is the rest fetched, verified
+   * and pinned, and CID → id (with the header hash) recorded. So neither a release by CID nor an
+   * announcement makes the guardian download, keep or serve content that is not a capsule sealed
+   * to it. A CID that failed for a reason other than the network is remembered and refused again.
+   */
+  async capsuleByCid(cidText: string, source: 'release' | 'announcement', logic?: CID): Promise<Presented> {
+    const cid = parseCid(cidText, 'cid');
+    const key = cid.toString();
+    const known = this.#o.store.cid(key);
+    const rec = known && this.#o.store.capsule(known.capsule);
+    if (known && rec && rec.headerHash === known.headerHash) return present(rec.prefix);
+    if (this.#failed.has(key)) throw this.#failed.get(key);
+    return this.#limited(async () => {
+      const content = await this.content();
+      await this.#reachable(content, cid);
+      const signal = this.#signal(this.#o.fetchTimeoutMs);
+      try {
+        const parts: Uint8Array[] = [];
+        let kept = 0;
+        for await (const chunk of content.get(cid, { maxBytes: this.#o.maxCapsuleBytes, signal })) {
           const take = chunk.subarray(0, MAX_PREFIX - kept);
           parts.push(Uint8Array.from(take));
           kept += take.length;
+          if (kept >= MAX_PREFIX) break; // the rest only once it authenticates
         }
+        const p = present(new Uint8Array(Buffer.concat(parts)));
+        await this.#o.releaser.register(p);
+        const registered = this.#o.store.capsule(p.id);
+        if (registered && registered.headerHash !== p.headerHash) {
+          throw new AgentError('ERR_HEADER_MISMATCH', `${cid}: capsule ${p.id} is registered here with another header`, { status: 409, hint: 'a capsule id names one header; this one was altered or forged' });
+        }
+        for await (const _ of content.get(cid, { maxBytes: this.#o.maxCapsuleBytes, signal })) void _; // all of it, verified
+        await content.pin(cid, { signal });
+        const logicCid = logic ?? (p.parsed.header.logic.cid ? cidFromBytes(p.parsed.header.logic.cid, 'logic.cid') : undefined);
+        this.#o.store.putCid({ cid: key, capsule: p.id, headerHash: p.headerHash, logic: logicCid?.toString() ?? null, source }, await this.#o.now());
+        return p;
+      } catch (e) {
+        const err = statusOf(e, cid, this.#o.fetchTimeoutMs);
+        if (!transient(err)) this.#remember(key, err);
+        throw err;
       }
-      await content.pin(cid, { signal });
-    } catch (e) {
-      throw statusOf(e, cid, this.#o.fetchTimeoutMs);
-    }
-    let p: Presented;
-    try {
-      p = present(new Uint8Array(Buffer.concat(parts)));
-    } catch (e) {
-      await content.unpin(cid).catch(() => {}); // not a capsule: not kept
-      throw e;
-    }
-    if (record) await this.record(cid.toString(), p, source, logic);
-    return p;
+    });
   }
 
-  async record(cid: string, p: Presented, source: 'release' | 'announcement', logic?: CID): Promise<void> {
-    const logicCid = logic ?? (p.parsed.header.logic.cid ? cidFromBytes(p.parsed.header.logic.cid, 'logic.cid') : undefined);
-    this.#o.store.putCid({ cid, capsule: p.id, logic: logicCid?.toString() ?? null, source }, await this.#o.now());
+  #remember(key: string, e: unknown): void {
+    this.#failed.set(key, e);
+    if (this.#failed.size > 1024) this.#failed.delete(this.#failed.keys().next().value!);
   }
 
   /**
    * A logic module by its header's locator (`logic.cid`), or — a module of at most one chunk is a
    * single raw block — by the raw CID of its SHA-256. Verified against `hash`, validated, stored, pinned.
+   * Given at most 15 s: the request that needs it is waiting.
    */
   async module(hash: Uint8Array, cidBytes: Uint8Array | undefined): Promise<Uint8Array> {
     const cid = cidBytes ? cidFromBytes(cidBytes, 'logic.cid') : CID.createV1(raw.code, digestOf(sha256Hasher.code, hash));
-    const content = await this.content();
-    await this.#reachable(content, cid);
-    const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.#o.fetchTimeoutMs)]);
-    const parts: Uint8Array[] = [];
-    try {
-      for await (const chunk of content.get(cid, { maxBytes: MAX_MODULE_SIZE, signal })) parts.push(Uint8Array.from(chunk));
-    } catch (e) {
-      throw statusOf(e, cid, this.#o.fetchTimeoutMs);
-    }
-    const bytes = new Uint8Array(Buffer.concat(parts));
-    if (!Buffer.from(sha256(bytes)).equals(Buffer.from(hash))) {
-      throw new AgentError('ERR_NOT_FOUND', `logic ${cid}: its bytes are not the module the header names (SHA-256 ${Buffer.from(hash).toString('hex')})`, {
-        status: 422, hint: 'the header\'s logic.cid points at another module; logic.hash is authoritative',
-      });
-    }
-    await this.#o.modules.add(bytes);
-    await content.pin(cid, { signal }).catch(() => {});
-    return bytes;
+    return this.#limited(async () => {
+      const content = await this.content();
+      await this.#reachable(content, cid);
+      const ms = Math.min(this.#o.fetchTimeoutMs, 15_000);
+      const signal = this.#signal(ms);
+      const parts: Uint8Array[] = [];
+      try {
+        for await (const chunk of content.get(cid, { maxBytes: MAX_MODULE_SIZE, signal })) parts.push(Uint8Array.from(chunk));
+      } catch (e) {
+        throw statusOf(e, cid, ms);
+      }
+      const bytes = new Uint8Array(Buffer.concat(parts));
+      if (!Buffer.from(sha256(bytes)).equals(Buffer.from(hash))) {
+        throw new AgentError('ERR_NOT_FOUND', `logic ${cid}: its bytes are not the module the header names (SHA-256 ${Buffer.from(hash).toString('hex')})`, {
+          status: 422, hint: 'the header\'s logic.cid points at another module; logic.hash is authoritative',
+        });
+      }
+      await this.#o.modules.add(bytes);
+      await content.pin(cid, { signal }).catch(() => {});
+      return bytes;
+    });
   }
 
   /** The capsule's bytes for GET /v1/content: only capsules this guardian has fetched or indexed. */
@@ -233,7 +307,7 @@ export class CapsuleFetcher {
     this.#queue.push({ key, logic: a.logic });
     this.#queued.add(key);
     this.#o.log('announcement', { capsule: key, logic: a.logic.toString(), from });
-    void this.#drain();
+    if (!this.#draining) this.#drained = this.#drain();
   }
 
   /** One capsule at a time: announcements must not turn into a fetch storm. */
@@ -244,16 +318,7 @@ export class CapsuleFetcher {
       while (this.#queue.length && !this.#stop.signal.aborted) {
         const { key, logic } = this.#queue.shift()!;
         try {
-          // Recorded (and kept pinned) only once it authenticates: the header must open with a key
-          // this guardian holds, so announcing junk under our key fills neither the index nor the disk.
-          const p = await this.capsuleByCid(key, 'announcement', logic, false);
-          try {
-            await this.#o.releaser.register(p);
-          } catch (e) {
-            await this.#content?.unpin(parseCid(key, 'cid')).catch(() => {});
-            throw e;
-          }
-          await this.record(key, p, 'announcement', logic);
+          const p = await this.capsuleByCid(key, 'announcement', logic); // authenticated before the rest is fetched
           this.counts.indexed++;
           this.#o.log('indexed', { capsule: key, id: p.id });
         } catch (e) {
@@ -274,12 +339,26 @@ export class CapsuleFetcher {
   }
 
   async stop(): Promise<void> {
-    this.#stop.abort();
+    this.#stop.abort(stopping());
     this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
     await this.#ready.catch(() => {});
+    await this.#maintaining;
+    await this.#drained; // indexing stops at the next capsule, before the database closes
     await this.#content?.stop().catch(() => {});
     this.#content = undefined;
   }
+}
+
+function stopping(): AgentError {
+  return new AgentError('ERR_UNAVAILABLE', 'the agent is stopping', { status: 503, hint: 'retry once it is back' });
+}
+
+/** Worth trying again later: the network, a timeout, the agent busy or stopping. */
+function transient(e: unknown): boolean {
+  const code = (e as DceError)?.code;
+  return code === 'ERR_CONTENT_UNAVAILABLE' || code === 'ERR_IPFS_UNREACHABLE' || code === 'ERR_IPFS' || code === 'ERR_UNAVAILABLE'
+    || (e as Error)?.name === 'AbortError' || (e as Error)?.name === 'TimeoutError';
 }
 
 function statusOf(e: unknown, cid: CID, timeoutMs: number): unknown {

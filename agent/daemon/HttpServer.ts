@@ -10,6 +10,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { AgentError, DceError } from '../errors.ts';
 
@@ -169,13 +171,17 @@ export class HttpServer {
     }
     if (this.#closing) res.setHeader('connection', 'close');
     res.writeHead(status, { 'content-type': s.type });
+    async function* rest(): AsyncGenerator<Uint8Array> {
+      if (first.done) return;
+      yield first.value;
+      for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+    }
+    // pipeline: backpressure, and a client that goes away ends (returns) the source; a source
+    // that fails half-way destroys the response, so the client sees a truncated body.
     try {
-      for (let r = first; !r.done; r = await it.next()) {
-        if (!res.write(r.value)) await new Promise<void>((resolve, reject) => { res.once('drain', resolve); res.once('close', () => reject(new Error('client went away'))); });
-      }
-      res.end();
+      await pipeline(Readable.from(rest(), { objectMode: false }), res);
     } catch (e) {
-      this.#opts.log('stream-failed', { code: (e as DceError).code, message: (e as Error).message });
+      this.#opts.log('stream-ended', { code: (e as DceError).code ?? (e as NodeJS.ErrnoException).code, message: (e as Error).message });
       res.destroy();
       await it.return?.().catch(() => {});
     }
@@ -234,6 +240,8 @@ export function errorReply(e: unknown): Reply {
     const status = e.name === 'KeyStoreError' || e.name === 'GuardianError' ? 503 : e.name === 'SandboxError' ? 422 : e.name === 'AuditError' ? 503 : 400;
     return { status, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
   }
+  // An operation cut short by the agent stopping (or its own timeout): try again later.
+  if ((e as Error)?.name === 'AbortError' || (e as Error)?.name === 'TimeoutError') return { status: 503, body: { error: { code: 'ERR_UNAVAILABLE', message: 'interrupted (the agent is stopping, or the operation timed out)', hint: 'retry shortly' } } };
   // Argument validation at our boundaries throws TypeError/RangeError naming the argument; it is
   // passed on as a bad request (one line), and logged too in case it was a bug.
   if (e instanceof TypeError || e instanceof RangeError) return { status: 400, body: { error: { code: 'ERR_BAD_REQUEST', message: e.message.split('\n')[0] } } };

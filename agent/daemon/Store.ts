@@ -23,13 +23,15 @@ CREATE TABLE IF NOT EXISTS capsules (id TEXT PRIMARY KEY, header_hash TEXT NOT N
 CREATE TABLE IF NOT EXISTS state (capsule TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (capsule, key));
 CREATE TABLE IF NOT EXISTS approvals (capsule TEXT NOT NULL, requester TEXT NOT NULL, scheme TEXT NOT NULL, signer TEXT NOT NULL, message BLOB NOT NULL, signature BLOB NOT NULL, received INTEGER NOT NULL, PRIMARY KEY (capsule, requester, signer));
 CREATE TABLE IF NOT EXISTS replay (digest TEXT PRIMARY KEY, expires INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS cids (cid TEXT PRIMARY KEY, capsule TEXT NOT NULL, logic TEXT, source TEXT NOT NULL, added INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS cids (cid TEXT PRIMARY KEY, capsule TEXT NOT NULL, header_hash TEXT NOT NULL, logic TEXT, source TEXT NOT NULL, added INTEGER NOT NULL);
 `;
 
 /** A capsule known by its IPFS CID: fetched for a release, or indexed from an announcement. */
 export interface CidRecord {
   cid: string;
   capsule: string;
+  /** The header the CID's bytes hold: a CID is an alias of a registered capsule only if they match. */
+  headerHash: string;
   logic: string | null;
   source: 'release' | 'announcement';
 }
@@ -123,12 +125,12 @@ export class Store {
 
   /** The capsule id a CID was seen to hold (the bytes are content-addressed: the mapping is a fact). */
   cid(cid: string): CidRecord | undefined {
-    const r = this.#db.prepare('SELECT cid, capsule, logic, source FROM cids WHERE cid = ?').get(cid) as CidRecord | undefined;
-    return r && { cid: r.cid, capsule: r.capsule, logic: r.logic, source: r.source };
+    const r = this.#db.prepare('SELECT cid, capsule, header_hash, logic, source FROM cids WHERE cid = ?').get(cid) as (CidRecord & { header_hash: string }) | undefined;
+    return r && { cid: r.cid, capsule: r.capsule, headerHash: r.header_hash, logic: r.logic, source: r.source };
   }
 
   putCid(c: CidRecord, at: number): void {
-    this.#db.prepare('INSERT OR IGNORE INTO cids (cid, capsule, logic, source, added) VALUES (?, ?, ?, ?, ?)').run(c.cid, c.capsule, c.logic, c.source, at);
+    this.#db.prepare('INSERT OR IGNORE INTO cids (cid, capsule, header_hash, logic, source, added) VALUES (?, ?, ?, ?, ?, ?)').run(c.cid, c.capsule, c.headerHash, c.logic, c.source, at);
   }
 
   cidCount(): number {

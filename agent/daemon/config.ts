@@ -111,6 +111,9 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
       hint: 'the API is unauthenticated for releases (answers are encrypted to the requester); expose it deliberately',
     });
   }
+  for (const k of ['requestTimeoutMs', 'fetchTimeoutMs'] as const) {
+    if (cfg[k] > 2 ** 31 - 1) throw bad(k, k, 'at most 2147483647 (Node\'s longest timer)', cfg[k]);
+  }
   try {
     parseIpfsSpec(cfg.ipfs, 'ipfs');
   } catch (cause) {

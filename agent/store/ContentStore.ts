@@ -74,6 +74,7 @@ export function parseIpfsSpec(text: string, source: string): IpfsSpec {
     } catch (cause) {
       throw new ContentError('ERR_IPFS', `${source}: "${url}" is not a URL`, { cause, hint: 'example: kubo:http://127.0.0.1:5001' });
     }
+    if (u.username || u.password) throw new ContentError('ERR_IPFS', `${source}: a Kubo URL with credentials is not supported (they would appear in logs and status)`, { hint: 'put the daemon behind a local address, e.g. kubo:http://127.0.0.1:5001' });
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ContentError('ERR_IPFS', `${source}: expected an http(s) URL after kubo:, got ${u.protocol}`, { hint: 'example: kubo:http://127.0.0.1:5001' });
     return { kind: 'kubo', url: url.replace(/\/+$/, '') };
   }

@@ -58,7 +58,15 @@ async function makeNode(o: HeliaStoreOptions) {
     transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], peerDiscovery: [],
     services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }) },
   }));
-  await node.start();
+  try {
+    await node.start();
+  } catch (e) {
+    // Helia's start() does not undo what it started: stop it, or each retry leaks a node.
+    await node.stop().catch(() => {});
+    await blockstore.close().catch(() => {});
+    await datastore.close().catch(() => {});
+    throw e;
+  }
   return { node, blocks: blockstore };
 }
 

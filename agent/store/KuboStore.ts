@@ -29,7 +29,9 @@ export class KuboStore implements ContentStore {
 
   /** Checks the daemon answers (`id`), so a misconfiguration is reported at start. */
   async start({ signal }: Signal = {}): Promise<void> {
-    await this.#call('id', () => this.#rpc.id({ signal }), signal);
+    // Bounded: a daemon that accepts the connection but never answers must not hold a start forever.
+    const bounded = AbortSignal.any([AbortSignal.timeout(10_000), ...(signal ? [signal] : [])]);
+    await this.#call('id', () => this.#rpc.id({ signal: bounded }), signal);
   }
 
   /** Runs one RPC call, turning transport failures into ERR_IPFS_UNREACHABLE and daemon errors into ERR_IPFS. */

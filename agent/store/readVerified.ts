@@ -92,10 +92,22 @@ export async function* readVerified(fetch: FetchBlock, cid: CID, options: ReadOp
   const declared = fs.fileSize();
   if (declared > BigInt(maxBytes)) throw tooLarge(cid, declared, maxBytes);
 
-  async function* walk(n: dagPb.PBNode, at: CID, depth: number): AsyncGenerator<Uint8Array> {
+  // Every node's sizes must add up: its own data plus its children's declared sizes equal its
+  // fileSize, each child really is that size, and no leaf or child is empty. So every block fetched
+  // carries at least one byte of the file, and the work is bounded by the cap (a DAG of empty or
+  // mis-sized links could otherwise be walked without end).
+  async function* walk(n: dagPb.PBNode, u: UnixFS, at: CID, expected: bigint, depth: number): AsyncGenerator<Uint8Array> {
     if (depth > MAX_DEPTH) throw new ContentError('ERR_BAD_DAG', `${cid}: DAG deeper than ${MAX_DEPTH} levels`);
-    const u = depth === 0 ? fs : unixfsOf(at, n);
-    if (u.data && u.data.length > 0) yield u.data;
+    if (u.fileSize() !== expected) throw new ContentError('ERR_BAD_DAG', `${at}: declares ${u.fileSize()} bytes where its parent says ${expected}`);
+    if (u.blockSizes.length !== n.Links.length) throw new ContentError('ERR_BAD_DAG', `${at}: ${n.Links.length} links but ${u.blockSizes.length} block sizes`);
+    const own = BigInt(u.data?.length ?? 0);
+    let sum = own;
+    for (const b of u.blockSizes) {
+      if (b === 0n) throw new ContentError('ERR_BAD_DAG', `${at}: a link to an empty block`);
+      sum += b;
+    }
+    if (sum !== expected) throw new ContentError('ERR_BAD_DAG', `${at}: its parts add up to ${sum} bytes, not ${expected}`);
+    if (own > 0n) yield u.data!;
     // A sliding window of block fetches; each promise gets a handler at once, so a failure while
     // an earlier block is being consumed is reported in order, never as an unhandled rejection.
     const window: Array<Promise<Uint8Array>> = [];
@@ -108,16 +120,22 @@ export async function* readVerified(fetch: FetchBlock, cid: CID, options: ReadOp
       }
     };
     fill();
-    for (const link of n.Links) {
+    for (let i = 0; i < n.Links.length; i++) {
+      const link = n.Links[i]!;
       const bytes = await window.shift()!;
       fill();
-      if (link.Hash.code === raw.code) yield bytes;
-      else yield* walk(decodePb(link.Hash, bytes), link.Hash, depth + 1);
+      if (link.Hash.code === raw.code) {
+        if (BigInt(bytes.length) !== u.blockSizes[i]) throw new ContentError('ERR_BAD_DAG', `${link.Hash}: ${bytes.length} bytes where its parent says ${u.blockSizes[i]}`);
+        yield bytes;
+      } else {
+        const child = decodePb(link.Hash, bytes);
+        yield* walk(child, unixfsOf(link.Hash, child), link.Hash, u.blockSizes[i]!, depth + 1);
+      }
     }
   }
 
   let seen = 0n;
-  for await (const chunk of walk(node, cid, 0)) {
+  for await (const chunk of walk(node, fs, cid, declared, 0)) {
     signal?.throwIfAborted();
     seen += BigInt(chunk.length);
     if (seen > declared) throw new ContentError('ERR_CID_MISMATCH', `${cid}: more data than the declared ${declared} bytes`);

@@ -15,6 +15,8 @@ import { IPFS_OPTIONS, openCliStore } from '../ipfs.ts';
 import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts';
 
 export const DEFAULT_MAX_BYTES = 4 * 2 ** 30;
+/** Node's timers hold at most 2^31 − 1 ms; a longer timeout would fire at once. */
+const MAX_TIMEOUT_S = Math.floor((2 ** 31 - 1) / 1000);
 
 function positive(p: ReturnType<typeof parse>, name: string, fallback: number): number {
   const v = str(p, name);
@@ -29,6 +31,7 @@ export async function fetchCommand(argv: string[], t: Terminal): Promise<number>
   const out = need(p, 'output', SYNOPSIS);
   const maxBytes = positive(p, 'max-size', DEFAULT_MAX_BYTES);
   const timeoutS = positive(p, 'timeout', 120);
+  if (timeoutS > MAX_TIMEOUT_S) throw new UsageError('ERR_USAGE', `--timeout: at most ${MAX_TIMEOUT_S} seconds (about 24 days), got ${timeoutS}`, { hint: `usage: ${SYNOPSIS}` });
   if (out === '-') refuseBinaryToTty(t, 'fetched content');
   const signal = AbortSignal.any([AbortSignal.timeout(timeoutS * 1000), ...(t.signal ? [t.signal] : [])]);
   const store = await openCliStore(t, p);

@@ -24,7 +24,10 @@ import { capsulePrefix } from '../../client/capsulePrefix.ts';
 import { GuardianClient } from '../../client/GuardianClient.ts';
 import { encodeIdentity } from '../../crypto/identity.ts';
 import { wipe } from '../../crypto/secrets.ts';
-import { AgentError, ContentError, UsageError } from '../../errors.ts';
+import { AgentError, ContentError, DceError, UsageError } from '../../errors.ts';
+import { DEFAULT_MAX_BYTES } from './fetch.ts';
+
+const DOWNLOAD_TIMEOUT_MS = 30 * 60_000;
 import { parseEvidence } from '../../sandbox/evidence.ts';
 import type { EvidenceItem } from '../../sandbox/inputs.ts';
 import { OPEN as SYNOPSIS } from '../synopsis.ts';
@@ -88,8 +91,24 @@ async function asCid(t: Terminal, arg: string): Promise<CID | undefined> {
 
 /** The guardian's copy of the capsule, to `path`, refused unless it has exactly this CID. */
 async function downloadVerified(client: GuardianClient, cid: CID, path: string, signal?: AbortSignal): Promise<void> {
-  const body = await client.content(cid.toString(), signal);
-  await pipeline(Readable.from(body), createWriteStream(path, { mode: 0o600 }), { signal });
+  const bounded = AbortSignal.any([AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS), ...(signal ? [signal] : [])]);
+  let n = 0;
+  async function* capped(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    for await (const c of body) {
+      n += c.length;
+      if (n > DEFAULT_MAX_BYTES) throw new ContentError('ERR_CONTENT_TOO_LARGE', `guardian ${client.url}: sent more than ${DEFAULT_MAX_BYTES} bytes for ${cid}`, { hint: 'nothing was decrypted' });
+      yield c;
+    }
+  }
+  try {
+    const body = await client.content(cid.toString(), bounded);
+    await pipeline(Readable.from(capped(body)), createWriteStream(path, { mode: 0o600 }), { signal: bounded });
+  } catch (cause) {
+    if (signal?.aborted || cause instanceof DceError) throw cause;
+    throw new AgentError('ERR_PROTOCOL', `guardian ${client.url}: the download of ${cid} was cut short${bounded.aborted ? ` (no end within ${DOWNLOAD_TIMEOUT_MS / 60_000} minutes)` : ''}`, {
+      cause, hint: 'nothing was decrypted; try again',
+    });
+  }
   const got = await computeCid(bytesOf({ path, name: cid.toString() }, signal), signal);
   if (!got.equals(cid)) {
     throw new ContentError('ERR_CID_MISMATCH', `guardian ${client.url}: served content for ${cid} whose CID is ${got}`, { hint: 'the guardian sent other bytes than the CID names; nothing was decrypted' });

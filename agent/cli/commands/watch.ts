@@ -19,7 +19,8 @@ export async function watchCommand(argv: string[], t: Terminal): Promise<number>
   if (countText !== undefined && !/^[1-9][0-9]{0,8}$/.test(countText)) throw new UsageError('ERR_USAGE', `--count: expected a positive integer, got ${JSON.stringify(countText)}`, { hint: `usage: ${SYNOPSIS}` });
   const limit = countText === undefined ? Infinity : Number(countText);
   const listen = list(p, 'ipfs-listen').length ? list(p, 'ipfs-listen') : ['/ip4/127.0.0.1/tcp/0'];
-  const store = await openCliStore(t, p, { listen, ephemeral: false });
+  // A fresh identity: the agent may run on the same data directory with the one kept there.
+  const store = await openCliStore(t, p, { listen, ephemeral: true });
   let shown = 0;
   let dropped = 0;
   const done = new AbortController();
