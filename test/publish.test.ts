@@ -194,4 +194,33 @@ test('capsule open CID: the agent fetches capsule and module by CID (denied befo
   assert.is(v.code, 0, v.stderr);
 });
 
+test('a Kubo daemon that is down: the agent still starts, names the URL, retries with backoff, and answers 503 to a fetch by CID', async () => {
+  const d = device();
+  assert.is((await init(d)).code, 0);
+  writeFileSync(join(d.dir, 'clock'), String(T));
+  assert.is(run(d, ['keygen', '-o', 'me.key']).code, 0);
+  const agent = await start(d, ['agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, '--ipfs', 'kubo:http://127.0.0.1:1'],
+    /"event":"started","url":"(http:\/\/[^"]+)"/);
+  const url = agent.match[1]!;
+  try {
+    await until('two retries', () => (agent.err().match(/"event":"ipfs-unavailable"/g) ?? []).length >= 2);
+    const lines = agent.err().split('\n').filter((l) => l.includes('"ipfs-unavailable"')).map((l) => JSON.parse(l.replace(/^capsule: /, '')));
+    assert.is(lines[0].code, 'ERR_IPFS_UNREACHABLE');
+    assert.match(lines[0].message, /Kubo RPC at http:\/\/127\.0\.0\.1:1: unreachable/);
+    assert.is(lines[0].retryInMs, 1000);
+    assert.is(lines[1].retryInMs, 2000, 'the delay doubles');
+    const s = await (await fetch(`${url}/v1/status`)).json() as { ipfs: { ready: boolean; lastError: string } };
+    assert.is(s.ipfs.ready, false);
+    assert.match(s.ipfs.lastError, /unreachable/);
+    const me = /age1[0-9a-z]+/.exec(readFileSync(join(d.dir, 'me.key'), 'utf8'))![0];
+    const r = await fetch(`${url}/v1/release`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cid: 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku', requester: me }) });
+    assert.is(r.status, 503);
+    const e = (await r.json() as { error: { code: string; message: string } }).error;
+    assert.is(e.code, 'ERR_UNAVAILABLE');
+    assert.match(e.message, /IPFS is not available yet: Kubo RPC at http:\/\/127\.0\.0\.1:1: unreachable/);
+  } finally {
+    assert.is(await agent.stop(), 0, 'stops cleanly while retrying');
+  }
+});
+
 test.run();
