@@ -151,6 +151,7 @@ export class Agent {
       this.#status = 'started';
       this.log('started', { url: this.url, guardian: guardian.record.serial, clock: clock.kind, audit: audit.seq });
       await notify(env, ['--ready', '--status=serving']);
+      fetcher?.start(); // after ready: loading libp2p must not delay it (README "start to ready")
     } catch (e) {
       for (const close of opened.reverse()) await Promise.resolve(close()).catch(() => {});
       this.#status = 'stopped';

@@ -67,10 +67,17 @@ export class CapsuleFetcher {
   #maintaining: Promise<void> | undefined;
   #drained: Promise<void> = Promise.resolve();
 
+  #begin: () => void = () => {};
+
+  /** Nothing happens until start(): the agent starts IPFS after it is ready (libp2p costs ~0.7 s to load). */
   constructor(o: FetcherOptions) {
     this.#o = o;
-    this.#ready = this.#openWithBackoff();
+    this.#ready = new Promise<void>((r) => { this.#begin = r; }).then(() => this.#openWithBackoff());
     this.#ready.catch(() => {});
+  }
+
+  start(): void {
+    this.#begin();
   }
 
   status(): Record<string, unknown> {
@@ -84,6 +91,7 @@ export class CapsuleFetcher {
   async #openWithBackoff(): Promise<ContentStore> {
     let delay = this.#o.backoffMs ?? 1000;
     for (;;) {
+      if (this.#stop.signal.aborted) throw stopping();
       try {
         const store = await this.#o.open(this.#stop.signal);
         if (this.#stop.signal.aborted) {
@@ -340,6 +348,7 @@ export class CapsuleFetcher {
 
   async stop(): Promise<void> {
     this.#stop.abort(stopping());
+    this.#begin(); // so that #ready settles even if start() never came
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     await this.#ready.catch(() => {});
