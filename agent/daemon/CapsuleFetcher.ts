@@ -140,7 +140,13 @@ export class CapsuleFetcher {
       }
       if (!this.#unsubscribe) {
         try {
-          const unsubscribe = await store.subscribe(ANNOUNCE_TOPIC, (m) => this.#onAnnouncement(m.data, m.from), { validate: (data, from) => this.#validate(data, from) });
+          const unsubscribe = await store.subscribe(ANNOUNCE_TOPIC, (m) => this.#onAnnouncement(m.data, m.from), {
+            validate: (data, from) => this.#validate(data, from),
+            onEnd: (e) => {
+              this.#unsubscribe = undefined; // the next round (≤ 30 s) subscribes again
+              this.#o.log('ipfs-subscription-ended', { topic: ANNOUNCE_TOPIC, message: e.message });
+            },
+          });
           if (this.#stop.signal.aborted) unsubscribe();
           else this.#unsubscribe = unsubscribe;
         } catch (e) {

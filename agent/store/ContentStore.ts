@@ -21,6 +21,8 @@ export interface GetOptions extends Signal {
 
 export interface SubscribeOptions extends Signal {
   validate?: (data: Uint8Array, from: string) => boolean;
+  /** The subscription died (Kubo: the daemon went away); subscribe again. */
+  onEnd?: (e: Error) => void;
 }
 
 export interface Message {

@@ -92,12 +92,13 @@ export class KuboStore implements ContentStore {
     return Math.max(peers.length, 1);
   }
 
-  async subscribe(topic: string, onMessage: (m: Message) => void, { signal, validate }: SubscribeOptions = {}): Promise<() => void> {
+  async subscribe(topic: string, onMessage: (m: Message) => void, { signal, validate, onEnd }: SubscribeOptions = {}): Promise<() => void> {
     const handler = (m: { topic: string; data: Uint8Array; from?: { toString(): string } }) => {
       const from = m.from?.toString() ?? '';
       if (m.topic === topic && (!validate || validate(m.data, from))) onMessage({ topic, data: m.data, from });
     };
-    await this.#call('pubsub/sub', () => this.#rpc.pubsub.subscribe(topic, handler as never, { signal }), signal);
+    const onError = (e: Error, fatal?: boolean) => { if (fatal) onEnd?.(e); };
+    await this.#call('pubsub/sub', () => this.#rpc.pubsub.subscribe(topic, handler as never, { signal, onError } as never), signal);
     return () => void this.#rpc.pubsub.unsubscribe(topic, handler as never).catch(() => {});
   }
 
