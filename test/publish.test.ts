@@ -49,9 +49,21 @@ async function start(d: Device, args: string[], ready: RegExp): Promise<Proc & {
 
 async function until(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
-  while (!(await check())) {
+  // A failed poll counts as "not yet": spawnSync in between blocks this process for seconds, and a
+  // pooled keep-alive connection the agent closed meanwhile fails once ("fetch failed").
+  while (!(await Promise.resolve().then(check).catch(() => false))) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** fetch, once more if a pooled keep-alive connection was closed by the agent while spawnSync blocked us. */
+async function req(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await req(url, init);
+  } catch (e) {
+    if ((e as Error).message !== 'fetch failed') throw e;
+    return fetch(url, init);
   }
 }
 
@@ -148,7 +160,7 @@ test('capsule open CID: the agent fetches capsule and module by CID (denied befo
     assert.is(quiet.code, 0, quiet.stderr);
     const cidB = CID_LINE.exec(quiet.stdout)![1]!;
     await until('the guardian to index the announced capsule', async () => {
-      const s = await (await fetch(`${url}/v1/status`)).json() as { ipfs: { announcements: { indexed: number } } };
+      const s = await (await req(`${url}/v1/status`)).json() as { ipfs: { announcements: { indexed: number } } };
       return s.ipfs.announcements.indexed === 1;
     }).catch((e) => { throw new Error(`${(e as Error).message}; agent log: ${agent.err().slice(-3000)}`); });
     assert.match(agent.err(), new RegExp(`"event":"indexed","capsule":"${cidA}"`));
@@ -172,18 +184,18 @@ test('capsule open CID: the agent fetches capsule and module by CID (denied befo
     assert.is(foreign.code, 0, foreign.stderr);
     const cidF = CID_LINE.exec(foreign.stdout)![1]!;
     await until('the foreign capsule to fail indexing', async () => {
-      const s = await (await fetch(`${url}/v1/status`)).json() as { ipfs: { announcements: { failed: number } } };
+      const s = await (await req(`${url}/v1/status`)).json() as { ipfs: { announcements: { failed: number } } };
       return s.ipfs.announcements.failed === 1;
-    });
+    }).catch((e) => { throw new Error(`${(e as Error).message}; agent log: ${agent.err().slice(-3000)}`); });
     assert.match(agent.err(), new RegExp(`"event":"index-failed","capsule":"${cidF}","code":"ERR_NO_MATCHING_STANZA"`));
-    assert.is((await fetch(`${url}/v1/content?cid=${cidF}`)).status, 404, 'not served');
+    assert.is((await req(`${url}/v1/content?cid=${cidF}`)).status, 404, 'not served');
     assertFails(run(d, ['open', cidF, '--guardian', url, '--identity', 'me.key', '-o', 'f.out']), /./, /./);
     assert.not.ok(existsSync(join(d.dir, 'f.out')));
     // The guardian serves only capsules it holds, not arbitrary content; a CID nobody has fails in time.
-    const r = await fetch(`${url}/v1/content?cid=bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku`);
+    const r = await req(`${url}/v1/content?cid=bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku`);
     assert.is(r.status, 404);
     assert.is(((await r.json()) as { error: { code: string } }).error.code, 'ERR_NOT_FOUND');
-    const bad = await fetch(`${url}/v1/release`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cid: 'nonsense', requester: /age1[0-9a-z]+/.exec(readFileSync(join(d.dir, 'me.key'), 'utf8'))![0] }) });
+    const bad = await req(`${url}/v1/release`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cid: 'nonsense', requester: /age1[0-9a-z]+/.exec(readFileSync(join(d.dir, 'me.key'), 'utf8'))![0] }) });
     assert.is(bad.status, 400);
     assert.is(((await bad.json()) as { error: { code: string } }).error.code, 'ERR_BAD_CID');
   } finally {
@@ -209,11 +221,11 @@ test('a Kubo daemon that is down: the agent still starts, names the URL, retries
     assert.match(lines[0].message, /Kubo RPC at http:\/\/127\.0\.0\.1:1: unreachable/);
     assert.is(lines[0].retryInMs, 1000);
     assert.is(lines[1].retryInMs, 2000, 'the delay doubles');
-    const s = await (await fetch(`${url}/v1/status`)).json() as { ipfs: { ready: boolean; lastError: string } };
+    const s = await (await req(`${url}/v1/status`)).json() as { ipfs: { ready: boolean; lastError: string } };
     assert.is(s.ipfs.ready, false);
     assert.match(s.ipfs.lastError, /unreachable/);
     const me = /age1[0-9a-z]+/.exec(readFileSync(join(d.dir, 'me.key'), 'utf8'))![0];
-    const r = await fetch(`${url}/v1/release`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cid: 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku', requester: me }) });
+    const r = await req(`${url}/v1/release`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cid: 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku', requester: me }) });
     assert.is(r.status, 503);
     const e = (await r.json() as { error: { code: string; message: string } }).error;
     assert.is(e.code, 'ERR_UNAVAILABLE');

@@ -23,7 +23,8 @@ import { CHUNK_BYTES } from '../store/importSettings.ts';
 import { connectAll, openContentStore } from '../store/openContentStore.ts';
 import { list, str, type Options, type Parsed } from './args.ts';
 import { dataDirOf } from './commands/guardian.ts';
-import { say, type Terminal } from './Terminal.ts';
+import { say, writeOut, type Terminal } from './Terminal.ts';
+import { readHeaderFirst } from '../capsule/headerFirst.ts';
 
 export const IPFS_OPTIONS: Options = {
   ipfs: { type: 'string' },
@@ -95,6 +96,24 @@ export async function publishCapsule(t: Terminal, store: ContentStore, capsule: 
     say(t, n > 0 ? `announced on ${ANNOUNCE_TOPIC} to ${n} peer(s)` : `warning: announced on ${ANNOUNCE_TOPIC}, but no subscribed peer was connected (use --peer to reach one)`);
   }
   return cid;
+}
+
+/**
+ * `publish` and `seal --publish`: reads the capsule's header first (a non-capsule, or an
+ * announcement without a guardian key, is refused before a node starts), publishes, and prints
+ * the CID on stdout.
+ */
+export async function publishFile(t: Terminal, p: Parsed, src: { path: string; name: string }, o: PublishOptions): Promise<void> {
+  const head = await readHeaderFirst(src, t.signal);
+  await head.close();
+  announcementGuardian(head.parsed, o);
+  const store = await openCliStore(t, p);
+  try {
+    const cid = await publishCapsule(t, store, src, head.parsed, o);
+    await writeOut(t, `${cid}\n`);
+  } finally {
+    await store.stop();
+  }
 }
 
 /**

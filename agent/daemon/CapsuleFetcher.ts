@@ -347,11 +347,6 @@ export class CapsuleFetcher {
     }
   }
 
-  /** Waits until the queue is empty (tests, shutdown). */
-  get idle(): boolean {
-    return !this.#draining && this.#queue.length === 0;
-  }
-
   async stop(): Promise<void> {
     this.#stop.abort(stopping());
     this.#begin(); // so that #ready settles even if start() never came

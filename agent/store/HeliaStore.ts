@@ -201,11 +201,6 @@ export class HeliaStore implements ContentStore {
     };
   }
 
-  /** Peers currently subscribed to `topic` (an announcement needs at least one to travel). */
-  topicPeers(topic: string): number {
-    return this.#node.libp2p.services.pubsub.getSubscribers(topic).length;
-  }
-
   async stop(): Promise<void> {
     await this.#node.stop();
   }

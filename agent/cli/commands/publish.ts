@@ -6,31 +6,19 @@
  * capsule is refused before anything is added. Deliberately not here: the store (agent/store/).
  */
 import { resolve } from 'node:path';
-import { readHeaderFirst } from '../../capsule/headerFirst.ts';
 import { PUBLISH as SYNOPSIS } from '../synopsis.ts';
 import { parse, str } from '../args.ts';
 import { loadIdentities, loadModule } from '../files.ts';
-import { announcementGuardian, IPFS_OPTIONS, openCliStore, publishCapsule } from '../ipfs.ts';
-import { writeOut, type Terminal } from '../Terminal.ts';
+import { IPFS_OPTIONS, publishFile } from '../ipfs.ts';
+import type { Terminal } from '../Terminal.ts';
 
 export async function publishCommand(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, { ...IPFS_OPTIONS, logic: { type: 'string' }, 'sign-with': { type: 'string' }, 'guardian-key': { type: 'string' } }, SYNOPSIS, { min: 1, max: 1 });
   const file = p.positionals[0]!;
-  const src = { path: resolve(t.cwd, file), name: file };
-  const head = await readHeaderFirst(src, t.signal);
-  await head.close();
   const module = str(p, 'logic') !== undefined ? await loadModule(t, str(p, 'logic')!) : undefined;
   const signWith = str(p, 'sign-with') !== undefined ? (await loadIdentities(t, str(p, 'sign-with')!))[0] : undefined;
-  const options = { module, signWith, guardianKey: str(p, 'guardian-key') };
   try {
-    announcementGuardian(head.parsed, options); // refuse before starting a node
-    const store = await openCliStore(t, p);
-    try {
-      const cid = await publishCapsule(t, store, src, head.parsed, options);
-      await writeOut(t, `${cid}\n`);
-    } finally {
-      await store.stop();
-    }
+    await publishFile(t, p, { path: resolve(t.cwd, file), name: file }, { module, signWith, guardianKey: str(p, 'guardian-key') });
   } finally {
     signWith?.dispose();
   }

@@ -19,11 +19,9 @@ import { MAX_PARAMS_SIZE } from '../../format/constants.ts';
 import { UsageError } from '../../errors.ts';
 import { ioError } from '../../io/sources.ts';
 import { SEAL as SYNOPSIS } from '../synopsis.ts';
-import { list, need, parse, str, type Parsed } from '../args.ts';
-import { readHeaderFirst } from '../../capsule/headerFirst.ts';
-import type { Identity } from '../../crypto/identity.ts';
+import { list, need, parse, str } from '../args.ts';
 import { computeCid } from '../../store/importSettings.ts';
-import { announcementGuardian, openCliStore, publishCapsule } from '../ipfs.ts';
+import { publishFile } from '../ipfs.ts';
 import { inputOf, loadIdentities, loadModule } from '../files.ts';
 import { Progress } from '../Progress.ts';
 import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts';
@@ -95,7 +93,8 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
       const id = await sealToFile(input, resolve(t.cwd, out), { ...options, outName: out });
       progress.end();
       say(t, `sealed ${Buffer.from(id).toString('hex')} with ${options.recipients.length + (options.lock ? 1 : 0)} key stanza(s)${g ? ', signed by this guardian' : ''} -> ${out}`);
-      if (publish) await publishSealed(t, p, resolve(t.cwd, out), out, module, owners?.[0]);
+      // A failure here leaves the sealed capsule in place (it is complete); publish it again with `capsule publish`.
+      if (publish) await publishFile(t, p, { path: resolve(t.cwd, out), name: out }, { module, signWith: owners?.[0], guardianKey: str(p, 'guardian-key') });
     }
   } finally {
     progress.end();
@@ -103,21 +102,6 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
     for (const o of owners ?? []) o.dispose();
   }
   return 0;
-}
-
-/** Publishes the sealed file. A failure here leaves the capsule in place (it is complete) and says so. */
-async function publishSealed(t: Terminal, p: Parsed, path: string, name: string, module: Uint8Array, signWith: Identity | undefined): Promise<void> {
-  const head = await readHeaderFirst({ path, name }, t.signal);
-  await head.close();
-  const options = { module, signWith, guardianKey: str(p, 'guardian-key') };
-  announcementGuardian(head.parsed, options);
-  const store = await openCliStore(t, p);
-  try {
-    const cid = await publishCapsule(t, store, { path, name }, head.parsed, options);
-    await writeOut(t, `${cid}\n`);
-  } finally {
-    await store.stop();
-  }
 }
 
 async function paramsOf(t: Terminal, json: string | undefined, file: string | undefined): Promise<Uint8Array | undefined> {
