@@ -60,7 +60,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
 /** fetch, once more if a pooled keep-alive connection was closed by the agent while spawnSync blocked us. */
 async function req(url: string, init?: RequestInit): Promise<Response> {
   try {
-    return await req(url, init);
+    return await fetch(url, init);
   } catch (e) {
     if ((e as Error).message !== 'fetch failed') throw e;
     return fetch(url, init);
