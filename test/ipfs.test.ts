@@ -94,6 +94,19 @@ test('a second node fetches by CID over bitswap: identical bytes, then held and 
   await b.unpin(cid); // unpinning what is not pinned is not an error
 });
 
+test('discard deletes what an abandoned fetch left, and never what a pin keeps', async () => {
+  const data = randomBytes(3 * CHUNK_BYTES + 7);
+  const cid = await a.add(data);
+  for await (const _ of b.get(cid, { maxBytes: 1e9 })) break; // the root and the first leaves only
+  assert.ok(await b.has(cid));
+  assert.ok((await b.discard(cid)) >= 2, 'the root and at least one leaf');
+  assert.not.ok(await b.has(cid));
+  assert.is(await b.discard(cid), 0, 'nothing left');
+  assert.is(await a.discard(cid), 0, 'pinned where it was added: kept');
+  assert.ok(await a.has(cid));
+  assert.is(sha(await drain(a.get(cid, { maxBytes: 1e9 }))), sha(data));
+});
+
 test('content over the cap is refused before its data is fetched, and nothing of it is kept', async () => {
   const data = randomBytes(2 * 2 ** 20);
   const cid = await a.add(data);

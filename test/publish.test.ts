@@ -10,7 +10,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { p256 } from '@noble/curves/nist.js';
@@ -177,6 +177,8 @@ test('capsule open CID: the agent fetches capsule and module by CID (denied befo
     }
     // A capsule sealed to someone else, announced under this guardian's key: fetched only as far as
     // its header, fails authentication, is neither indexed nor served; a release by its CID fails the same way.
+    const blocks = () => readdirSync(join(d.data, 'ipfs', 'blocks'), { recursive: true }).filter((f) => String(f).endsWith('.data')).length;
+    const before = blocks();
     assert.is(run(d, ['keygen', '-o', 'stranger.key']).code, 0);
     const stranger = /age1[0-9a-z]+/.exec(readFileSync(join(d.dir, 'stranger.key'), 'utf8'))![0];
     const foreign = run(d, ['seal', 'secret.bin', '--guardian', stranger, '--logic', 'policy.wasm', '--sign-with', 'owner.key', '-o', 'f.capsule',
@@ -189,6 +191,8 @@ test('capsule open CID: the agent fetches capsule and module by CID (denied befo
     }).catch((e) => { throw new Error(`${(e as Error).message}; agent log: ${agent.err().slice(-3000)}`); });
     assert.match(agent.err(), new RegExp(`"event":"index-failed","capsule":"${cidF}","code":"ERR_NO_MATCHING_STANZA"`));
     assert.is((await req(`${url}/v1/content?cid=${cidF}`)).status, 404, 'not served');
+    assert.match(agent.err(), new RegExp(`"event":"discarded","capsule":"${cidF}","blocks":[1-9]`));
+    assert.is(blocks(), before, 'nothing of it kept on the guardian\'s disk');
     assertFails(run(d, ['open', cidF, '--guardian', url, '--identity', 'me.key', '-o', 'f.out']), /./, /./);
     assert.not.ok(existsSync(join(d.dir, 'f.out')));
     // The guardian serves only capsules it holds, not arbitrary content; a CID nobody has fails in time.

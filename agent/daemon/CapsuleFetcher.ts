@@ -234,6 +234,9 @@ export class CapsuleFetcher {
       } catch (e) {
         const err = statusOf(e, cid, this.#o.fetchTimeoutMs);
         if (!transient(err)) this.#remember(key, err);
+        // Whatever was fetched and is not pinned goes: a refused or failed capsule leaves nothing.
+        const gone = await content.discard?.(cid).catch(() => 0);
+        if (gone) this.#o.log('discarded', { capsule: key, blocks: gone });
         throw err;
       }
     });
@@ -260,10 +263,12 @@ export class CapsuleFetcher {
       try {
         for await (const chunk of content.get(cid, { maxBytes: MAX_MODULE_SIZE, signal })) parts.push(Uint8Array.from(chunk));
       } catch (e) {
+        await content.discard?.(cid).catch(() => 0);
         throw statusOf(e, cid, ms);
       }
       const bytes = new Uint8Array(Buffer.concat(parts));
       if (!Buffer.from(sha256(bytes)).equals(Buffer.from(hash))) {
+        await content.discard?.(cid).catch(() => 0);
         throw new AgentError('ERR_NOT_FOUND', `logic ${cid}: its bytes are not the module the header names (SHA-256 ${Buffer.from(hash).toString('hex')})`, {
           status: 422, hint: 'the header\'s logic.cid points at another module; logic.hash is authoritative',
         });

@@ -43,6 +43,12 @@ export interface ContentStore {
   /** Keeps the whole DAG locally (fetching what is missing). */
   pin(cid: CID, options?: Signal): Promise<void>;
   unpin(cid: CID, options?: Signal): Promise<void>;
+  /**
+   * Deletes the locally held blocks of `cid`'s DAG that no pin keeps: what a refused, failed or
+   * abandoned fetch left behind. Returns how many were deleted. (The embedded node only: a Kubo
+   * daemon collects its own garbage.)
+   */
+  discard?(cid: CID, options?: Signal): Promise<number>;
   /** True when the root block is held locally (no network). */
   has(cid: CID, options?: Signal): Promise<boolean>;
   /** Sends to a pubsub topic; resolves with the number of peers it went to (Helia: may be 0; Kubo cannot tell and says ≥ 1). */

@@ -14,6 +14,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import * as dagPb from '@ipld/dag-pb';
 import { withBitswap } from '@helia/bitswap';
 import { withLibp2pLight } from '@helia/libp2p';
 import { gossipsub, TopicValidatorResult } from '@libp2p/gossipsub';
@@ -68,6 +69,15 @@ async function makeNode(o: HeliaStoreOptions) {
     throw e;
   }
   return { node, blocks: blockstore };
+}
+
+/** A block from the disk store, whether it comes whole or in pieces. */
+async function blockBytes(b: Uint8Array | AsyncIterable<Uint8Array> | Promise<Uint8Array>): Promise<Uint8Array> {
+  const v = await b;
+  if (v instanceof Uint8Array) return v;
+  const parts: Uint8Array[] = [];
+  for await (const p of v) parts.push(p);
+  return parts.length === 1 ? parts[0]! : new Uint8Array(Buffer.concat(parts));
 }
 
 export class HeliaStore implements ContentStore {
@@ -136,11 +146,10 @@ export class HeliaStore implements ContentStore {
 
   /** A refusal over the cap keeps nothing: the root block fetched to read the size is deleted again. */
   async *#get(cid: CID, options: GetOptions): AsyncGenerator<Uint8Array> {
-    const held = await this.has(cid);
     try {
       yield* this.#read(cid, options);
     } catch (e) {
-      if (!held && (e as ContentError).code === 'ERR_CONTENT_TOO_LARGE') await Promise.resolve(this.#blocks.delete(cid)).catch(() => {});
+      if ((e as ContentError).code === 'ERR_CONTENT_TOO_LARGE') await this.discard(cid).catch(() => {});
       throw e;
     }
   }
@@ -174,6 +183,27 @@ export class HeliaStore implements ContentStore {
   async unpin(cid: CID, { signal }: Signal = {}): Promise<void> {
     if (!(await this.#node.pins.isPinned(cid, { signal }))) return;
     for await (const _ of this.#node.pins.rm(cid, { signal })) void _;
+  }
+
+  async discard(root: CID, { signal }: Signal = {}): Promise<number> {
+    let deleted = 0;
+    const visit = async (c: CID, depth: number): Promise<void> => {
+      signal?.throwIfAborted();
+      if (depth > 16 || !(await this.#blocks.has(c)) || (await this.#node.pins.isPinned(c))) return;
+      let links: CID[] = [];
+      if (c.code === dagPb.code) {
+        try {
+          links = dagPb.decode(await blockBytes(this.#blocks.get(c))).Links.map((l) => l.Hash);
+        } catch {
+          // not a dag-pb node after all: delete it, follow nothing
+        }
+      }
+      await this.#blocks.delete(c);
+      deleted++;
+      for (const l of links) await visit(l, depth + 1);
+    };
+    await visit(root, 0);
+    return deleted;
   }
 
   async has(cid: CID, { signal }: Signal = {}): Promise<boolean> {
