@@ -215,6 +215,9 @@ test('announcements travel over gossipsub; garbage is rejected at the pubsub lay
     assert.is(got.length, 1, 'only the valid announcement was delivered');
     assert.ok(decodeAnnouncement(got[0]!).capsule.equals(cid));
     assert.is(rejected, 1);
+    // The garbage cost its sender: b's score on a is negative (gossipsub P4 on the announce topic).
+    for (let i = 0; i < 100 && a.peerScore(b.peerId) >= 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(a.peerScore(b.peerId) < 0, `score ${a.peerScore(b.peerId)}`);
     id.dispose();
   } finally {
     unsubscribe();

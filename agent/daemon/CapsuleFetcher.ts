@@ -8,7 +8,7 @@
  * pins it only then (pinning alone would fetch whatever DAG a CID names, uncapped).
  *
  * Announcements: malformed, unsigned or forged ones are rejected at the pubsub layer (not
- * delivered, not forwarded) and counted; ones for other guardians are counted and ignored; ones for
+ * delivered, not forwarded, and the sender's gossipsub score drops) and counted; ones for other guardians are counted and ignored; ones for
  * this guardian are queued (bounded, deduplicated), fetched, authenticated through
  * Releaser.register (the header must open with a key this guardian holds) and recorded CID → id.
  *

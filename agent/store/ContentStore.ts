@@ -55,8 +55,8 @@ export interface ContentStore {
   publish(topic: string, data: Uint8Array, options?: Signal): Promise<number>;
   /**
    * Calls `onMessage` for each message on `topic` that `validate` accepts, until the returned
-   * function is called. Helia: a rejected message is neither delivered nor forwarded (gossipsub
-   * validation); Kubo: it is only dropped here.
+   * function is called. Helia: a rejected message is neither delivered nor forwarded, and lowers
+   * its sender's gossipsub score on the announcement topic; Kubo: it is only dropped here.
    */
   subscribe(topic: string, onMessage: (m: Message) => void, options?: SubscribeOptions): Promise<() => void>;
   /** Dials a peer (a multiaddr); Kubo: `swarm connect`. */

@@ -18,6 +18,8 @@ import * as dagPb from '@ipld/dag-pb';
 import { withBitswap } from '@helia/bitswap';
 import { withLibp2pLight } from '@helia/libp2p';
 import { gossipsub, TopicValidatorResult } from '@libp2p/gossipsub';
+import { createPeerScoreParams, createTopicScoreParams } from '@libp2p/gossipsub/score';
+import { ANNOUNCE_TOPIC } from './Announcement.ts';
 import { identify } from '@libp2p/identify';
 import { noise } from '@libp2p/noise';
 import { tcp } from '@libp2p/tcp';
@@ -45,6 +47,26 @@ export interface HeliaStoreOptions {
 
 type Node = Awaited<ReturnType<typeof makeNode>>['node'];
 
+/**
+ * Peer scoring on the announcement topic, so that garbage costs its sender (gossipsub's P4): each
+ * message the validator rejects counts against the peer, squared (−10·n²: three put it below the
+ * graylist threshold of −80, and its messages are then ignored), forgotten slowly (×0.99 a
+ * second, a half-life of about 70 s). Announcements are rare, so the delivery-rate terms that
+ * would punish quiet honest peers are off.
+ */
+function announceScoring() {
+  return createPeerScoreParams({
+    topics: {
+      [ANNOUNCE_TOPIC]: createTopicScoreParams({
+        topicWeight: 1,
+        timeInMeshWeight: 0, firstMessageDeliveriesWeight: 1, firstMessageDeliveriesDecay: 0.9, firstMessageDeliveriesCap: 10,
+        meshMessageDeliveriesWeight: 0, meshFailurePenaltyWeight: 0,
+        invalidMessageDeliveriesWeight: -10, invalidMessageDeliveriesDecay: 0.99,
+      }),
+    },
+  });
+}
+
 async function makeNode(o: HeliaStoreOptions) {
   await mkdir(o.dir, { recursive: true, mode: 0o700 });
   const blockstore = new FsBlockstore(join(o.dir, 'blocks'));
@@ -57,7 +79,7 @@ async function makeNode(o: HeliaStoreOptions) {
     privateKey: o.ephemeral ? await generateKeyPair('Ed25519') : undefined,
     addresses: { listen: o.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], peerDiscovery: [],
-    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true }) },
+    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, scoreParams: announceScoring() }) },
   }));
   try {
     await node.start();
@@ -105,6 +127,11 @@ export class HeliaStore implements ContentStore {
 
   get peerId(): string {
     return this.#node.libp2p.peerId.toString();
+  }
+
+  /** Our gossipsub score for a peer (tests, diagnostics): negative once it has sent garbage. */
+  peerScore(peer: string): number {
+    return (this.#node.libp2p.services.pubsub as unknown as { getScore(peer: string): number }).getScore(peer);
   }
 
   connections(): number {

@@ -2,7 +2,7 @@
  * `capsule watch [--ipfs …] [--data-dir D] [--ipfs-listen MULTIADDR]… [--peer MULTIADDR]… [--count N]`:
  * runs a node and prints each valid announcement as one JSON line on stdout, as it arrives.
  * Malformed, unsigned or forged announcements are dropped (on the embedded node, also not
- * forwarded), each reported on stderr. The node also serves the blocks in its data directory, so
+ * forwarded, and their sender's score drops), each reported on stderr. The node also serves the blocks in its data directory, so
  * it is the always-on home of what `capsule publish` adds there. Stops on Ctrl-C (or after N
  * announcements) and prints the counts. Deliberately not here: indexing (the agent does that).
  */
