@@ -128,6 +128,20 @@ it('a file over the cap is refused, naming the CID', async () => {
   }
 });
 
+it('discard removes the daemon\'s unpinned blocks of a DAG, and leaves pinned ones', async () => {
+  const cid = await store.add(bytesOf(CHUNK_BYTES * 3 + 1, 'discard'));
+  assert.is(await store.discard(cid), 0, 'pinned: kept');
+  assert.ok(await store.has(cid));
+  await store.unpin(cid);
+  assert.is(await store.discard(cid), 5, 'the root and its four leaves');
+  assert.is(await store.has(cid), false);
+  // Over the cap, an unpinned file is not kept either.
+  const big = await store.add(bytesOf(CHUNK_BYTES * 2, 'over'));
+  await store.unpin(big);
+  await rejectsError(() => readAll(big, 10), 'ContentError', 'ERR_CONTENT_TOO_LARGE', /above the 10-byte cap/);
+  assert.is(await store.has(big), false);
+});
+
 it('an unreachable daemon: ContentError ERR_IPFS_UNREACHABLE naming the URL, with a hint', async () => {
   const gone = new KuboStore('http://127.0.0.1:1');
   for (const call of [() => gone.start(), () => gone.add(bytesOf(10))]) {

@@ -8,6 +8,7 @@
  * with backoff is the caller's choice (the agent's background work does, a CLI command does not).
  * Deliberately not here: starting or configuring the daemon.
  */
+import * as dagPb from '@ipld/dag-pb';
 import { create, type KuboRPCClient } from 'kubo-rpc-client';
 import type { CID } from 'multiformats/cid';
 import { ContentError } from '../errors.ts';
@@ -57,7 +58,17 @@ export class KuboStore implements ContentStore {
   }
 
   get(cid: CID, options: GetOptions): AsyncIterable<Uint8Array> {
-    return readVerified((c, signal) => this.#call(`block/get ${c}`, () => this.#rpc.block.get(c, { signal }), signal), cid, options);
+    return this.#get(cid, options);
+  }
+
+  /** A refusal over the cap keeps nothing: the root the daemon fetched to read the size is removed (if unpinned). */
+  async *#get(cid: CID, options: GetOptions): AsyncGenerator<Uint8Array> {
+    try {
+      yield* readVerified((c, signal) => this.#call(`block/get ${c}`, () => this.#rpc.block.get(c, { signal }), signal), cid, options);
+    } catch (e) {
+      if ((e as ContentError).code === 'ERR_CONTENT_TOO_LARGE') await this.discard(cid).catch(() => 0);
+      throw e;
+    }
   }
 
   async pin(cid: CID, { signal }: Signal = {}): Promise<void> {
@@ -82,6 +93,33 @@ export class KuboStore implements ContentStore {
       if ((e as ContentError).code === 'ERR_IPFS') return false; // "not found locally"
       throw e;
     }
+  }
+
+  /**
+   * Removes the daemon's unpinned blocks of `cid`'s DAG (what a refused or failed fetch left).
+   * The daemon refuses to remove a pinned block; that branch is then left alone.
+   */
+  async discard(root: CID, { signal }: Signal = {}): Promise<number> {
+    let removed = 0;
+    const visit = async (c: CID, depth: number): Promise<void> => {
+      if (depth > 16 || !(await this.has(c, { signal }))) return;
+      let links: CID[] = [];
+      if (c.code === dagPb.code) {
+        try {
+          const bytes = await this.#call(`block/get ${c}`, () => this.#rpc.block.get(c, { signal, offline: true, timeout: HAS_TIMEOUT_MS } as never), signal);
+          links = dagPb.decode(bytes).Links.map((l) => l.Hash);
+        } catch {
+          // unreadable: remove the block, follow nothing
+        }
+      }
+      let ok = false;
+      for await (const r of this.#rpc.block.rm(c, { signal })) ok = !r.error;
+      if (!ok) return; // pinned (or otherwise kept by the daemon)
+      removed++;
+      for (const l of links) await visit(l, depth + 1);
+    };
+    await visit(root, 0);
+    return removed;
   }
 
   async publish(topic: string, data: Uint8Array, { signal }: Signal = {}): Promise<number> {
