@@ -210,6 +210,33 @@ test('capsule open CID: the agent fetches capsule and module by CID (denied befo
   assert.is(v.code, 0, v.stderr);
 });
 
+test('the disk quota: a capsule that would take the kept capsules past maxStoredBytes is refused (507) and nothing of it kept', async () => {
+  const d = device();
+  assert.is((await init(d)).code, 0);
+  writeFileSync(join(d.dir, 'clock'), String(T));
+  writeFileSync(join(d.dir, 'config.json'), JSON.stringify({ maxStoredBytes: 100_000 }));
+  assert.is(run(d, ['keygen', '-o', 'me.key']).code, 0);
+  const { x25519 } = recipients(d);
+  secretFile(d, 300_000);
+  const home = await start(d, ['watch', '--data-dir', 'P'], /listening on (\S+)/);
+  const agent = await start(d, ['agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, '--config', 'config.json', '--peer', home.match[1]!],
+    /"event":"ipfs-ready"/);
+  const url = /"event":"started","url":"(http:\/\/[^"]+)"/.exec(agent.err())![1]!;
+  try {
+    const sealed = run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '-o', 'q.capsule', '--publish', '--data-dir', 'P']);
+    assert.is(sealed.code, 0, sealed.stderr);
+    const cid = CID_LINE.exec(sealed.stdout)![1]!;
+    assertFails(run(d, ['open', cid, '--guardian', url, '--identity', 'me.key', '-o', 'q.out']), new RegExp(`${cid}: 300\\d{3} bytes would take the capsules kept here to 300\\d{3}, above maxStoredBytes 100000`), /raise maxStoredBytes/);
+    assert.not.ok(existsSync(join(d.dir, 'q.out')));
+    const s = await (await req(`${url}/v1/status`)).json() as { ipfs: { storedBytes: number; maxStoredBytes: number } };
+    assert.equal([s.ipfs.storedBytes, s.ipfs.maxStoredBytes], [0, 100_000]);
+    assert.is((await req(`${url}/v1/content?cid=${cid}`)).status, 404);
+  } finally {
+    assert.is(await agent.stop(), 0);
+    await home.stop();
+  }
+});
+
 test('a Kubo daemon that is down: the agent still starts, names the URL, retries with backoff, and answers 503 to a fetch by CID', async () => {
   const d = device();
   assert.is((await init(d)).code, 0);

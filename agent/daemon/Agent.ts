@@ -132,7 +132,7 @@ export class Agent {
         fetcher = new CapsuleFetcher({
           open: (signal) => openContentStore(ipfs, { dataDir: c.dataDir, listen: c.ipfsListen, signal }), peers: c.ipfsPeers,
           store, modules, releaser, guardianKey: guardian.onGuardianSeal([]).guardian!.publicKey,
-          maxCapsuleBytes: c.maxCapsuleBytes, fetchTimeoutMs: c.fetchTimeoutMs, now: () => timed.now(), log: (e, f) => this.log(e, f),
+          maxCapsuleBytes: c.maxCapsuleBytes, maxStoredBytes: c.maxStoredBytes, fetchTimeoutMs: c.fetchTimeoutMs, now: () => timed.now(), log: (e, f) => this.log(e, f),
         });
         opened.push(() => fetcher!.stop());
       }

@@ -27,6 +27,8 @@ import type { ModuleStore } from './ModuleStore.ts';
 import { MAX_MODULE_SIZE } from './ModuleStore.ts';
 import { present, type Presented, type Releaser } from './Releaser.ts';
 import type { Store } from './Store.ts';
+import { capsuleLength } from '../format/layout.ts';
+import { PREAMBLE_SIZE } from '../format/constants.ts';
 
 /** preamble + largest header + first sealed chunk */
 export const MAX_PREFIX = 16 + 65536 + 65536 + 16;
@@ -43,6 +45,8 @@ export interface FetcherOptions {
   /** This guardian's compressed P-256 key: announcements naming another are ignored. */
   guardianKey: Uint8Array;
   maxCapsuleBytes: number;
+  /** All capsules kept by CID together (the disk quota). */
+  maxStoredBytes: number;
   fetchTimeoutMs: number;
   now: () => Promise<number>;
   log: (event: string, fields?: Record<string, unknown>) => void;
@@ -83,7 +87,7 @@ export class CapsuleFetcher {
   status(): Record<string, unknown> {
     return {
       ready: !!this.#content, backend: this.#content?.kind, subscribed: !!this.#unsubscribe, lastError: this.#lastError,
-      announcements: { ...this.counts }, indexed: this.#o.store.cidCount(),
+      announcements: { ...this.counts }, indexed: this.#o.store.cidCount(), storedBytes: this.#o.store.storedBytes(), maxStoredBytes: this.#o.maxStoredBytes,
     };
   }
 
@@ -226,10 +230,18 @@ export class CapsuleFetcher {
         if (registered && registered.headerHash !== p.headerHash) {
           throw new AgentError('ERR_HEADER_MISMATCH', `${cid}: capsule ${p.id} is registered here with another header`, { status: 409, hint: 'a capsule id names one header; this one was altered or forged' });
         }
+        // A disk quota for what anyone can make the guardian keep (anyone can seal a capsule to it).
+        const size = capsuleLength(p.parsed.headerBytes.length - PREAMBLE_SIZE, p.parsed.header.payload.size);
+        const stored = this.#o.store.storedBytes();
+        if (stored + size > this.#o.maxStoredBytes) {
+          throw new AgentError('ERR_QUOTA', `${cid}: ${size} bytes would take the capsules kept here to ${stored + size}, above maxStoredBytes ${this.#o.maxStoredBytes}`, {
+            status: 507, hint: 'the operator can raise maxStoredBytes or remove capsules; send the capsule bytes instead (capsule open FILE)',
+          });
+        }
         for await (const _ of content.get(cid, { maxBytes: this.#o.maxCapsuleBytes, signal })) void _; // all of it, verified
         await content.pin(cid, { signal });
         const logicCid = logic ?? (p.parsed.header.logic.cid ? cidFromBytes(p.parsed.header.logic.cid, 'logic.cid') : undefined);
-        this.#o.store.putCid({ cid: key, capsule: p.id, headerHash: p.headerHash, logic: logicCid?.toString() ?? null, source }, await this.#o.now());
+        this.#o.store.putCid({ cid: key, capsule: p.id, headerHash: p.headerHash, logic: logicCid?.toString() ?? null, source, size }, await this.#o.now());
         return p;
       } catch (e) {
         const err = statusOf(e, cid, this.#o.fetchTimeoutMs);
@@ -369,10 +381,10 @@ function stopping(): AgentError {
   return new AgentError('ERR_UNAVAILABLE', 'the agent is stopping', { status: 503, hint: 'retry once it is back' });
 }
 
-/** Worth trying again later: the network, a timeout, the agent busy or stopping. */
+/** Worth trying again later: the network, a timeout, the agent busy or stopping, the quota (it can be raised). */
 function transient(e: unknown): boolean {
   const code = (e as DceError)?.code;
-  return code === 'ERR_CONTENT_UNAVAILABLE' || code === 'ERR_IPFS_UNREACHABLE' || code === 'ERR_IPFS' || code === 'ERR_UNAVAILABLE'
+  return code === 'ERR_CONTENT_UNAVAILABLE' || code === 'ERR_IPFS_UNREACHABLE' || code === 'ERR_IPFS' || code === 'ERR_UNAVAILABLE' || code === 'ERR_QUOTA'
     || (e as Error)?.name === 'AbortError' || (e as Error)?.name === 'TimeoutError';
 }
 

@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS capsules (id TEXT PRIMARY KEY, header_hash TEXT NOT N
 CREATE TABLE IF NOT EXISTS state (capsule TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (capsule, key));
 CREATE TABLE IF NOT EXISTS approvals (capsule TEXT NOT NULL, requester TEXT NOT NULL, scheme TEXT NOT NULL, signer TEXT NOT NULL, message BLOB NOT NULL, signature BLOB NOT NULL, received INTEGER NOT NULL, PRIMARY KEY (capsule, requester, signer));
 CREATE TABLE IF NOT EXISTS replay (digest TEXT PRIMARY KEY, expires INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS cids (cid TEXT PRIMARY KEY, capsule TEXT NOT NULL, header_hash TEXT NOT NULL, logic TEXT, source TEXT NOT NULL, added INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS cids (cid TEXT PRIMARY KEY, capsule TEXT NOT NULL, header_hash TEXT NOT NULL, logic TEXT, source TEXT NOT NULL, size INTEGER NOT NULL, added INTEGER NOT NULL);
 `;
 
 /** A capsule known by its IPFS CID: fetched for a release, or indexed from an announcement. */
@@ -34,6 +34,8 @@ export interface CidRecord {
   headerHash: string;
   logic: string | null;
   source: 'release' | 'announcement';
+  /** The capsule's length in bytes (what keeping it costs). */
+  size: number;
 }
 
 export class Store {
@@ -125,12 +127,17 @@ export class Store {
 
   /** The capsule id a CID was seen to hold (the bytes are content-addressed: the mapping is a fact). */
   cid(cid: string): CidRecord | undefined {
-    const r = this.#db.prepare('SELECT cid, capsule, header_hash, logic, source FROM cids WHERE cid = ?').get(cid) as (CidRecord & { header_hash: string }) | undefined;
-    return r && { cid: r.cid, capsule: r.capsule, headerHash: r.header_hash, logic: r.logic, source: r.source };
+    const r = this.#db.prepare('SELECT cid, capsule, header_hash, logic, source, size FROM cids WHERE cid = ?').get(cid) as (CidRecord & { header_hash: string }) | undefined;
+    return r && { cid: r.cid, capsule: r.capsule, headerHash: r.header_hash, logic: r.logic, source: r.source, size: r.size };
   }
 
   putCid(c: CidRecord, at: number): void {
-    this.#db.prepare('INSERT OR IGNORE INTO cids (cid, capsule, header_hash, logic, source, added) VALUES (?, ?, ?, ?, ?, ?)').run(c.cid, c.capsule, c.headerHash, c.logic, c.source, at);
+    this.#db.prepare('INSERT OR IGNORE INTO cids (cid, capsule, header_hash, logic, source, size, added) VALUES (?, ?, ?, ?, ?, ?, ?)').run(c.cid, c.capsule, c.headerHash, c.logic, c.source, c.size, at);
+  }
+
+  /** Bytes of all capsules kept by CID. */
+  storedBytes(): number {
+    return (this.#db.prepare('SELECT coalesce(sum(size), 0) AS n FROM cids').get() as { n: number }).n;
   }
 
   cidCount(): number {

@@ -17,6 +17,7 @@
  *   ipfsPeers          CAPSULE_IPFS_PEERS        multiaddrs (with /p2p/ID) dialled at start and on retry: with no
  *                                                public routing, blocks and announcements come only from these
  *   maxCapsuleBytes    a capsule fetched by CID larger than this is refused before its data is fetched
+ *   maxStoredBytes     all capsules kept by CID together: a capsule that would pass this is refused (507)
  *   fetchTimeoutMs     a fetch by CID that has not completed within this fails (504)
  *
  * Deliberately not here: starting anything (Agent.ts).
@@ -45,17 +46,18 @@ export interface AgentConfig {
   ipfsListen: string[];
   ipfsPeers: string[];
   maxCapsuleBytes: number;
+  maxStoredBytes: number;
   fetchTimeoutMs: number;
 }
 
 const KEYS: Record<keyof AgentConfig, 'string' | 'port' | 'boolean' | 'positive' | 'count' | 'signing' | 'strings'> = {
   dataDir: 'string', host: 'string', port: 'port', lan: 'boolean', clock: 'string', requestTimeoutMs: 'positive', ratePerSecond: 'count', fuel: 'positive', maxQueuedDecisions: 'positive', signing: 'signing',
-  ipfs: 'string', ipfsListen: 'strings', ipfsPeers: 'strings', maxCapsuleBytes: 'positive', fetchTimeoutMs: 'positive',
+  ipfs: 'string', ipfsListen: 'strings', ipfsPeers: 'strings', maxCapsuleBytes: 'positive', maxStoredBytes: 'positive', fetchTimeoutMs: 'positive',
 };
 
 export function defaults(env: NodeJS.ProcessEnv): AgentConfig {
   return { dataDir: defaultDataDir(env), host: '127.0.0.1', port: 7373, lan: false, clock: 'module', requestTimeoutMs: 10_000, ratePerSecond: 200, fuel: DEFAULT_LIMITS.fuel, maxQueuedDecisions: 256, signing: [],
-    ipfs: 'helia', ipfsListen: ['/ip4/127.0.0.1/tcp/7374'], ipfsPeers: [], maxCapsuleBytes: 4 * 2 ** 30, fetchTimeoutMs: 60_000 };
+    ipfs: 'helia', ipfsListen: ['/ip4/127.0.0.1/tcp/7374'], ipfsPeers: [], maxCapsuleBytes: 4 * 2 ** 30, maxStoredBytes: 32 * 2 ** 30, fetchTimeoutMs: 60_000 };
 }
 
 function bad(source: string, key: string, want: string, got: unknown): AgentError {
