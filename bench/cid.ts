@@ -4,9 +4,9 @@
  * with the content stores' import settings (agent/store/importSettings.ts) from the file. Both in
  * this process, on tmpfs when it has room; the ratio says what publishing adds to sealing.
  */
+import { scratchDir } from './scratch.ts';
 import { randomFillSync } from 'node:crypto';
-import { mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sealToFile } from '../agent/capsule/seal.ts';
 import { generateIdentity } from '../agent/crypto/identity.ts';
@@ -15,12 +15,7 @@ import { computeCid } from '../agent/store/importSettings.ts';
 
 const MIB = 1024 * 1024;
 const size = Number(process.env.BENCH_CID_MIB ?? 256) * MIB;
-let dir: string;
-try {
-  dir = statfsSync('/dev/shm').bavail * statfsSync('/dev/shm').bsize > 3 * size ? mkdtempSync('/dev/shm/cid-bench-') : mkdtempSync(join(tmpdir(), 'cid-bench-'));
-} catch {
-  dir = mkdtempSync(join(tmpdir(), 'cid-bench-'));
-}
+const dir = scratchDir('cid-bench-', 3 * size);
 const payload = join(dir, 'payload.bin');
 const buf = Buffer.alloc(size);
 randomFillSync(buf);

@@ -9,12 +9,12 @@
  * Everything runs in this one process (both nodes share its event loop and the 2 cores), on tmpfs.
  * Deliberately not here: CID vs seal (cid.ts).
  */
+import { scratchDir } from './scratch.ts';
 import { randomFillSync } from 'node:crypto';
-import { createReadStream, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { createReadStream, rmSync, writeFileSync } from 'node:fs';
 import { copyFile, readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bytesOf } from '../agent/io/sources.ts';
 import { HeliaStore } from '../agent/store/HeliaStore.ts';
@@ -22,12 +22,7 @@ import { computeCid } from '../agent/store/importSettings.ts';
 
 const MIB = 1024 * 1024;
 const size = Number(process.env.BENCH_IPFS_MIB ?? 256) * MIB;
-let root: string;
-try {
-  root = statfsSync('/dev/shm').bavail * statfsSync('/dev/shm').bsize > 6 * size ? mkdtempSync('/dev/shm/ipfs-bench-') : mkdtempSync(join(tmpdir(), 'ipfs-bench-'));
-} catch {
-  root = mkdtempSync(join(tmpdir(), 'ipfs-bench-'));
-}
+const root = scratchDir('ipfs-bench-', 6 * size);
 const file = join(root, 'c.capsule');
 {
   const buf = Buffer.alloc(size);
