@@ -29,14 +29,18 @@ export type KeyErrorCode = 'ERR_BAD_IDENTITY' | 'ERR_BAD_RECIPIENT' | 'ERR_NO_ID
 export type UsageErrorCode = 'ERR_USAGE' | 'ERR_BAD_PARAMS' | 'ERR_REFUSE_TTY' | 'ERR_OUTPUT_EXISTS';
 export type IoErrorCode = 'ERR_IO' | 'ERR_NOT_FOUND';
 export type KeyStoreErrorCode = 'ERR_MODULE_ABSENT' | 'ERR_MODULE_CALL' | 'ERR_LOCK_INTEGRITY' | 'ERR_UNSUPPORTED_BY_MODEL';
-export type GuardianErrorCode = 'ERR_NO_GUARDIAN' | 'ERR_GUARDIAN_EXISTS' | 'ERR_GUARDIAN_MISMATCH' | 'ERR_NOT_CONFIRMED' | 'ERR_PROVISIONING';
+export type GuardianErrorCode = 'ERR_NO_GUARDIAN' | 'ERR_GUARDIAN_EXISTS' | 'ERR_GUARDIAN_MISMATCH' | 'ERR_NOT_CONFIRMED' | 'ERR_PROVISIONING' | 'ERR_ISOLATION';
 export type AgentErrorCode =
   | 'ERR_BAD_REQUEST' | 'ERR_TOO_LARGE' | 'ERR_NOT_FOUND' | 'ERR_DENIED' | 'ERR_REPLAYED' | 'ERR_HEADER_MISMATCH'
-  | 'ERR_RATE_LIMITED' | 'ERR_UNAVAILABLE' | 'ERR_AUDIT' | 'ERR_CONFIG' | 'ERR_UNREACHABLE' | 'ERR_PROTOCOL' | 'ERR_QUOTA';
+  | 'ERR_RATE_LIMITED' | 'ERR_UNAVAILABLE' | 'ERR_AUDIT' | 'ERR_CONFIG' | 'ERR_UNREACHABLE' | 'ERR_PROTOCOL' | 'ERR_QUOTA'
+  | 'ERR_AMBIGUOUS_ID' | 'ERR_DISK_FULL'
+  | 'ERR_UNAUTHENTICATED' | 'ERR_FORBIDDEN' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_MISDIRECTED';
 export type ContentErrorCode =
   | 'ERR_BAD_CID' | 'ERR_CONTENT_TOO_LARGE' | 'ERR_CID_MISMATCH' | 'ERR_BAD_DAG' | 'ERR_CONTENT_UNAVAILABLE'
   | 'ERR_IPFS_UNREACHABLE' | 'ERR_IPFS' | 'ERR_BAD_ANNOUNCEMENT';
-export type AuditErrorCode = 'ERR_AUDIT_FORMAT' | 'ERR_AUDIT_CHAIN' | 'ERR_AUDIT_SIGNATURE' | 'ERR_AUDIT_REPLAY';
+export type StoreErrorCode = 'ERR_STORE_FULL' | 'ERR_STORE_BUSY' | 'ERR_STORE';
+export type AuditErrorCode = 'ERR_AUDIT_FORMAT' | 'ERR_AUDIT_CHAIN' | 'ERR_AUDIT_SIGNATURE' | 'ERR_AUDIT_REPLAY'
+  | 'ERR_AUDIT_RECEIPT' | 'ERR_AUDIT_UNPINNED' | 'ERR_ROLLBACK' | 'ERR_ANCHOR';
 export type SandboxErrorCode =
   | 'ERR_INVALID_MODULE'
   | 'ERR_OUT_OF_FUEL'
@@ -123,9 +127,12 @@ export class AgentError extends DceError {
   declare readonly code: AgentErrorCode;
   /** HTTP status the agent answers with. */
   readonly status: number;
-  constructor(code: AgentErrorCode, message: string, options: Options & { status?: number } = {}) {
+  /** Seconds after which the request may succeed (429, 503 overload): sent as `Retry-After`. */
+  readonly retryAfter: number | undefined;
+  constructor(code: AgentErrorCode, message: string, options: Options & { status?: number; retryAfter?: number } = {}) {
     super(code, message, options);
     this.status = options.status ?? 400;
+    this.retryAfter = options.retryAfter;
   }
 }
 
@@ -134,6 +141,19 @@ export class ContentError extends DceError {
   override readonly name = 'ContentError';
   declare readonly code: ContentErrorCode;
   constructor(code: ContentErrorCode, message: string, options: Options = {}) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * The agent's own storage (database, module files) failed: full (ERR_STORE_FULL), locked by another
+ * process (ERR_STORE_BUSY), or unreadable/unwritable (ERR_STORE). Answered 503: it heals when the
+ * operator frees space or fixes the disk, with no restart. Messages never carry paths (they reach clients).
+ */
+export class StoreError extends DceError {
+  override readonly name = 'StoreError';
+  declare readonly code: StoreErrorCode;
+  constructor(code: StoreErrorCode, message: string, options: Options = {}) {
     super(code, message, options);
   }
 }

@@ -94,7 +94,7 @@ const denyBody = JSON.stringify({ capsule: prefix('shut.capsule'), requester: me
 const byIdBody = JSON.stringify({ id: JSON.parse(cli(['inspect', 'open.capsule', '--json'])).id, requester: me });
 
 const a = await startAgent();
-await fetch(a.url + '/v1/modules', { method: 'POST', body: readFileSync(join(dir, 'policy.wasm')) });
+await fetch(a.url + '/v1/modules', { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: readFileSync(join(dir, 'policy.wasm')) });
 await load(a.url, '/v1/release', allowBody, 200, 5); // warm-up (worker compile, caches, V8 heap growth)
 const rss0 = rssMiB(a.pid);
 const allow = await load(a.url, '/v1/release', allowBody, 200, SECONDS);

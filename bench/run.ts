@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every benchmark in turn. BENCH_ONLY=capsule|sandbox|keys|agent|cid|ipfs runs one.
+ * `npm run bench`: every benchmark in turn. BENCH_ONLY=capsule|sandbox|keys|agent|cid|ipfs|auth|stdout runs one.
  */
 const only = process.env.BENCH_ONLY;
 if (!only || only === 'capsule') await import('./capsule.ts');
@@ -8,3 +8,6 @@ if (!only || only === 'keys') await import('./keys.ts');
 if (!only || only === 'agent') await import('./agent.ts');
 if (!only || only === 'cid') await import('./cid.ts');
 if (!only || only === 'ipfs') await import('./ipfs.ts');
+if (!only || only === 'auth') await import('./requesterAuth.ts');
+if (!only || only === 'stdout') await import('./decryptStdout.ts');
+if (!only || only === 'flood') await import('./flood.ts');

@@ -9,6 +9,15 @@
  *                      slot-<n>.pem (all mode 0600).
  *   ZK_SIM_FAIL_OPEN=1 makes zkOpen fail (the "no module" path).
  *   ZK_SIM_MODEL       HSM6 (default) or ZYMKEY4 (no ECDH, no secp256k1, no generated keys).
+ *   ZK_SIM_FAULTS      path of a fault file, read at the start of EVERY API call (so a test can
+ *                      break and heal the module of a running process by writing/removing it):
+ *                        absent, empty or blank   healthy
+ *                        fail [CALL...]           the call returns -1 at once
+ *                        hang MS [CALL...]        the call sleeps MS ms (0..600000), then returns -1
+ *                      With CALL names (e.g. `fail zkGenECDSASigFromDigest`) only those calls fault.
+ *                      Anything else in the file counts as `fail` (a typo must not look healthy).
+ *                      A faulted zkClose still frees its context (it only reports -1). The
+ *                      simulator-only zkSim* counters never fault.
  *
  * Lock blob format (clearly not Zymbit's):
  *   "ZKSIMLK1" (8) | flags (1: 1 = shared key) | nonce (12) | AES-256-GCM ciphertext | tag (16)
@@ -438,11 +447,67 @@ static int out_string(zkCTX c, char** out, const char* value) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* fault injection (ZK_SIM_FAULTS)                                                              */
+
+static int word_is(const char* p, size_t n, const char* w) { return strlen(w) == n && strncmp(p, w, n) == 0; }
+
+/* 0 if `call` may proceed; -1 if it must fail (after sleeping, for `hang MS`). Reads the file on
+ * every call on purpose: the point is to change the module's health while a process runs. */
+static int fault(const char* call) {
+    const char* path = getenv("ZK_SIM_FAULTS");
+    if (path == NULL || path[0] == '\0') return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0; /* absent: healthy */
+    char buf[1024];
+    ssize_t n;
+    do n = read(fd, buf, sizeof buf - 1); while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0) return 0; /* empty: healthy */
+    buf[n] = '\0';
+    const char* words[64];
+    size_t lens[64];
+    int count = 0;
+    for (char* p = buf; *p && count < 64;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+        if (!*p) break;
+        char* start = p;
+        while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') p++;
+        words[count] = start;
+        lens[count++] = (size_t)(p - start);
+    }
+    if (count == 0) return 0; /* blank: healthy */
+    long ms = 0;
+    int first_call = 1;
+    if (word_is(words[0], lens[0], "hang") && count >= 2) {
+        char* end = NULL;
+        ms = strtol(words[1], &end, 10);
+        if (end != words[1] + lens[1] || ms < 0 || ms > 600000) ms = 0; /* malformed: plain fail */
+        first_call = 2;
+    } else if (!word_is(words[0], lens[0], "fail")) {
+        return -1; /* unknown content fails closed */
+    }
+    if (count > first_call) {
+        int named = 0;
+        for (int i = first_call; i < count; i++)
+            if (word_is(words[i], lens[i], call)) named = 1;
+        if (!named) return 0;
+    }
+    if (ms > 0) {
+        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    }
+    return -1;
+}
+
+#define FAULT_GATE(name) do { if (fault(name) != 0) return -1; } while (0)
+
+/* ------------------------------------------------------------------------------------------ */
 /* API                                                                                          */
 
 int zkOpen(zkCTX* ctx_out) {
     if (ctx_out == NULL) return -1;
     *ctx_out = NULL;
+    FAULT_GATE("zkOpen");
     const char* fail = getenv("ZK_SIM_FAIL_OPEN");
     if (fail != NULL && strcmp(fail, "1") == 0) return -1;
     const char* dir = getenv("ZK_SIM_STATE_DIR");
@@ -486,16 +551,18 @@ fail:
 }
 
 int zkClose(zkCTX c) {
+    int faulted = fault("zkClose"); /* a faulted close still frees the context */
     zks_ctx* ctx = get_ctx(c);
     if (ctx == NULL) return -1;
     OPENSSL_cleanse(ctx, sizeof *ctx);
     free(ctx);
     __atomic_sub_fetch(&g_open_contexts, 1, __ATOMIC_SEQ_CST);
-    return 0;
+    return faulted;
 }
 
 int zkGetRandBytes(zkCTX c, uint8_t** rdata, int rdata_sz) {
     if (rdata) *rdata = NULL;
+    FAULT_GATE("zkGetRandBytes");
     if (get_ctx(c) == NULL || rdata == NULL || rdata_sz <= 0) return -1;
     uint8_t* buf = malloc((size_t)rdata_sz);
     if (buf == NULL) return -1;
@@ -512,6 +579,7 @@ int zkLockDataB2B(zkCTX c, const uint8_t* src_pt, int src_pt_sz, uint8_t** dst_c
                   bool use_shared_key) {
     if (dst_ct) *dst_ct = NULL;
     if (dst_ct_sz) *dst_ct_sz = 0;
+    FAULT_GATE("zkLockDataB2B");
     zks_ctx* ctx = get_ctx(c);
     if (ctx == NULL || dst_ct == NULL || dst_ct_sz == NULL || src_pt_sz < 0) return -1;
     if (src_pt == NULL && src_pt_sz > 0) return -1;
@@ -552,6 +620,7 @@ int zkUnlockDataB2B(zkCTX c, const uint8_t* src_ct, int src_ct_sz, uint8_t** dst
                     bool use_shared_key) {
     if (dst_pt) *dst_pt = NULL;
     if (dst_pt_sz) *dst_pt_sz = 0;
+    FAULT_GATE("zkUnlockDataB2B");
     zks_ctx* ctx = get_ctx(c);
     if (ctx == NULL || src_ct == NULL || dst_pt == NULL || dst_pt_sz == NULL) return -1;
     if (src_ct_sz < ZKS_LOCK_OVERHEAD) return -1;
@@ -621,15 +690,22 @@ done:
 }
 
 int zkGenECDSASigFromDigest(zkCTX c, const uint8_t* digest, int slot, uint8_t** sig, int* sig_sz) {
+    if (sig) *sig = NULL;
+    if (sig_sz) *sig_sz = 0;
+    FAULT_GATE("zkGenECDSASigFromDigest");
     return gen_sig(c, digest, slot, sig, sig_sz, NULL, 0);
 }
 
 int zkGenECDSASigFromDigestWithRecID(zkCTX c, const uint8_t* digest, int slot, uint8_t** sig, int* sig_sz,
                                      uint8_t* recovery_id) {
+    if (sig) *sig = NULL;
+    if (sig_sz) *sig_sz = 0;
+    FAULT_GATE("zkGenECDSASigFromDigestWithRecID");
     return gen_sig(c, digest, slot, sig, sig_sz, recovery_id, 1);
 }
 
 int zkVerifyECDSASigFromDigest(zkCTX c, const uint8_t* digest, int pubkey_slot, const uint8_t* sig, int sig_sz) {
+    FAULT_GATE("zkVerifyECDSASigFromDigest");
     zks_ctx* ctx = get_ctx(c);
     if (ctx == NULL || digest == NULL || sig == NULL || sig_sz != 64) return -1;
     EVP_PKEY* key = load_slot(ctx, pubkey_slot, NULL);
@@ -642,6 +718,7 @@ int zkVerifyECDSASigFromDigest(zkCTX c, const uint8_t* digest, int pubkey_slot, 
 int zkExportPubKey(zkCTX c, uint8_t** pk, int* pk_sz, int pubkey_slot, bool slot_is_foreign) {
     if (pk) *pk = NULL;
     if (pk_sz) *pk_sz = 0;
+    FAULT_GATE("zkExportPubKey");
     zks_ctx* ctx = get_ctx(c);
     if (ctx == NULL || pk == NULL || pk_sz == NULL || slot_is_foreign) return -1;
     EVP_PKEY* key = load_slot(ctx, pubkey_slot, NULL);
@@ -702,6 +779,7 @@ static int list_slots(const zks_ctx* ctx, int** list) {
 }
 
 int zkGenKeyPair(zkCTX c, ZK_EC_KEY_TYPE type) {
+    FAULT_GATE("zkGenKeyPair");
     zks_ctx* ctx = get_ctx(c);
     if (ctx == NULL || ctx->model != ZKS_MODEL_HSM6) return -1;
     zks_curve curve;
@@ -736,6 +814,7 @@ int zkGenKeyPair(zkCTX c, ZK_EC_KEY_TYPE type) {
 }
 
 int zkRemoveKey(zkCTX c, int slot, bool slot_is_foreign) {
+    FAULT_GATE("zkRemoveKey");
     zks_ctx* ctx = get_ctx(c);
     if (ctx == NULL || slot_is_foreign) return -1;
     if (slot < ZKS_FIRST_GEN_SLOT || !slot_in_range(ctx, slot)) return -1;
@@ -747,6 +826,7 @@ int zkRemoveKey(zkCTX c, int slot, bool slot_is_foreign) {
 int zkGetAllocSlotsList(zkCTX c, bool is_foreign, int* max_num_keys, int** alloc_key_list, int* alloc_key_list_sz) {
     if (alloc_key_list) *alloc_key_list = NULL;
     if (alloc_key_list_sz) *alloc_key_list_sz = 0;
+    FAULT_GATE("zkGetAllocSlotsList");
     zks_ctx* ctx = get_ctx(c);
     if (ctx == NULL || is_foreign || max_num_keys == NULL || alloc_key_list == NULL || alloc_key_list_sz == NULL)
         return -1;
@@ -762,6 +842,7 @@ int zkGetAllocSlotsList(zkCTX c, bool is_foreign, int* max_num_keys, int** alloc
 
 int zkDoRawECDH(zkCTX c, int slot, const uint8_t* peer_pubkey, int peer_pubkey_sz, uint8_t** pre_master_secret) {
     if (pre_master_secret) *pre_master_secret = NULL;
+    FAULT_GATE("zkDoRawECDH");
     zks_ctx* ctx = get_ctx(c);
     if (ctx == NULL || pre_master_secret == NULL) return -1;
     uint8_t z[32];
@@ -782,6 +863,7 @@ int zkDoECDHAndKDF(zkCTX c, ZK_ECDH_KDF_TYPE kdf_type, int slot, const uint8_t* 
                    const uint8_t* salt, int salt_sz, const uint8_t* info, int info_sz, int num_iterations,
                    int derived_key_sz, uint8_t** derived_key) {
     if (derived_key) *derived_key = NULL;
+    FAULT_GATE("zkDoECDHAndKDF");
     zks_ctx* ctx = get_ctx(c);
     if (ctx == NULL || derived_key == NULL || derived_key_sz <= 0) return -1;
     if (salt_sz < 0 || info_sz < 0 || (salt == NULL && salt_sz > 0) || (info == NULL && info_sz > 0)) return -1;
@@ -842,6 +924,7 @@ int zkDoECDHAndKDF(zkCTX c, ZK_ECDH_KDF_TYPE kdf_type, int slot, const uint8_t* 
 }
 
 int zkGetTime(zkCTX c, uint32_t* epoch_time_sec, bool precise_time) {
+    FAULT_GATE("zkGetTime");
     if (get_ctx(c) == NULL || epoch_time_sec == NULL) return -1;
     if (precise_time) {
         /* The real module may block up to 1 s waiting for the next RTC second; the simulator
@@ -860,14 +943,24 @@ int zkGetTime(zkCTX c, uint32_t* epoch_time_sec, bool precise_time) {
 }
 
 int zkGetModelNumberString(zkCTX c, char** model_str) {
+    if (fault("zkGetModelNumberString") != 0) {
+        if (model_str) *model_str = NULL;
+        return -1;
+    }
     zks_ctx* ctx = get_ctx(c);
     const char* s = (ctx != NULL && ctx->model == ZKS_MODEL_ZYMKEY4) ? "ZYMKEY4 (simulated)" : "HSM6 (simulated)";
     return out_string(c, model_str, s);
 }
 
-int zkGetFirmwareVersionString(zkCTX c, char** fw_ver_str) { return out_string(c, fw_ver_str, "sim-1.0.0"); }
+int zkGetFirmwareVersionString(zkCTX c, char** fw_ver_str) {
+    if (fw_ver_str) *fw_ver_str = NULL;
+    FAULT_GATE("zkGetFirmwareVersionString");
+    return out_string(c, fw_ver_str, "sim-1.0.0");
+}
 
 int zkGetSerialNumberString(zkCTX c, char** serial_num_str) {
+    if (serial_num_str) *serial_num_str = NULL;
+    FAULT_GATE("zkGetSerialNumberString");
     zks_ctx* ctx = get_ctx(c);
     if (ctx == NULL) {
         if (serial_num_str) *serial_num_str = NULL;

@@ -44,7 +44,7 @@ test('init on the simulator (HSM6): 24 valid words once, confirmed, guardian.jso
   const show = run(d, ['guardian', 'show', '--data-dir', d.data]);
   assert.is(show.code, 0, show.stderr);
   assert.ok(show.stdout.includes(`x25519: ${k.x25519}\n`) && show.stdout.includes(`p256-ecdh: ${k.p256}\n`) && show.stdout.includes(`signing-key: ${k.signingKey}\n`));
-  assert.match(show.stdout, /seed-process: own process, minimal environment(, no network \(user \+ network namespace\)|; no network namespace: .+)\n/);
+  assert.match(show.stdout, /seed-process: bubblewrap: new user, pid, network, ipc, uts and cgroup namespaces; .*seccomp: \d+ syscalls denied\n/);
   const json = JSON.parse(run(d, ['guardian', 'show', '--data-dir', d.data, '--json']).stdout);
   assert.is(json.stanzas['x25519'], k.x25519);
   assert.is(json.capabilities.ecdh, true);
@@ -230,7 +230,7 @@ test('kill -9 at any moment of init leaves no guardian or a complete one; the ne
 test('soft backend (development): provisions with a passphrase from the environment, labelled not for production', async () => {
   const d = device();
   const noPass = run(d, ['guardian', 'init', '--backend', 'soft', '--data-dir', d.data, '--mnemonic-to-stdout', '--confirm-words-from-stdin']);
-  assertFails(noPass, /the soft backend needs CAPSULE_SOFT_PASSPHRASE/);
+  assertFails(noPass, /the soft backend needs a passphrase: CAPSULE_SOFT_PASSPHRASE_FILE .*, or CAPSULE_SOFT_PASSPHRASE/);
   const env = { CAPSULE_SOFT_PASSPHRASE: 'correct horse battery' };
   const r = await init(d, { args: ['--backend', 'soft'], env });
   assert.is(r.code, 0, r.stderr);

@@ -67,7 +67,7 @@ test('error messages name the limit and the numbers', () => {
   throwsError(run('oversized-log.wat'), 'SandboxError', 'ERR_LIMIT', /log: maxLogBytes is 4096, the logic needed 8192/);
   throwsError(run('oob-state-get.wat'), 'SandboxError', 'ERR_GUEST_MEMORY', /state_get: \(ptr 70000, len 4\) is outside guest memory of 65536 bytes/);
   throwsError(run('import-outside-abi.wat'), 'SandboxError', 'ERR_INVALID_MODULE', /imports "env"\."abort"; only "capsule_v1" is offered/);
-  throwsError(run('deep-recursion.wat'), 'SandboxError', 'ERR_TRAP', /call stack exhausted/);
+  throwsError(run('deep-recursion.wat'), 'SandboxError', 'ERR_LIMIT', /call depth: maxCallDepth is 5000 frame units/);
 });
 
 // ---- each limit on both sides of its boundary ----
@@ -201,7 +201,7 @@ test('worker sandbox: contains hostile modules, times out slow ones, keeps servi
   await w.start();
   try {
     assert.is((await w.evaluate(good, INPUT)).verdict, 'allow');
-    await rejectsError(() => w.evaluate(wat(readFileSync(join(FIXTURES, 'deep-recursion.wat'), 'utf8')), INPUT), 'SandboxError', 'ERR_TRAP', /call stack/);
+    await rejectsError(() => w.evaluate(wat(readFileSync(join(FIXTURES, 'deep-recursion.wat'), 'utf8')), INPUT), 'SandboxError', 'ERR_LIMIT', /maxCallDepth is 5000/);
     // Slow but cheap: a loop of signature checks costs little fuel and much wall-clock time.
     const slow = wat(`(module (import "capsule_v1" "verify_ed25519" (func $v (param i32 i32 i32 i32 i32 i32) (result i32)))
       (memory (export "memory") 1 1)
@@ -245,9 +245,9 @@ test('worker sandbox: an unsendable input fails alone; stop() fails the request 
 
 test('default limits are the documented ones', () => {
   assert.equal({ ...DEFAULT_LIMITS }, {
-    fuel: 50_000_000, maxMemoryPages: 16, maxModuleBytes: 1048576, maxTableElements: 1024, maxInputBytes: 65536,
+    fuel: 50_000_000, maxCallDepth: 5000, maxMemoryPages: 16, maxModuleBytes: 1048576, maxTableElements: 1024, maxInputBytes: 65536,
     maxReasonBytes: 256, maxLogBytes: 4096, maxLogLines: 64, maxStateKeyBytes: 64, maxStateValueBytes: 1024,
-    maxStateBytes: 8192, maxStateKeys: 32, timeoutMs: 1000,
+    maxStateBytes: 8192, maxStateKeys: 32, timeoutMs: 1000, prepareTimeoutMs: 15000,
   });
 });
 

@@ -4,7 +4,11 @@
  * payload digest verify; removed on any failure).
  *
  * For the streaming form, each chunk is released only after its tag verifies, but the payload
- * digest can only be checked at the end: a consumer MUST treat a late error as "discard all".
+ * digest (and truncation at a chunk boundary, and trailing bytes) can only be checked at the end:
+ * a consumer MUST treat a late error as "discard all". `openVerified()` closes that gap for
+ * consumers that cannot discard (a pipe): it spools the verified plaintext through an encrypted,
+ * unlinked temporary file (Spool.ts, ephemeral key) and yields nothing until the whole capsule
+ * verified.
  * Deliberately not here: release by a remote guardian (the agent, a later issue).
  */
 import { createHash, type Hash } from 'node:crypto';
@@ -15,6 +19,7 @@ import { bytesOf, type ByteSource } from '../io/sources.ts';
 import { CapsuleOpener, type Unwrapper } from './CapsuleOpener.ts';
 import type { ParsedHeader } from './CapsuleReader.ts';
 import { identityUnwrapper } from './unwrap.ts';
+import { Spool } from './Spool.ts';
 
 export interface OpenOptions {
   /** How messages name the output file (default: its path). */
@@ -29,6 +34,26 @@ export type KeySource = Identity | Identity[] | Unwrapper;
 /** Verified plaintext of `capsule`, as a stream. */
 export function openWithKey(capsule: ByteSource, key: KeySource, options: OpenOptions = {}): Readable {
   return Readable.from(plaintextOf(capsule, toUnwrapper(key), options), { objectMode: false });
+}
+
+/**
+ * Verified plaintext of `capsule`, none of it before the whole capsule (every chunk, the end, the
+ * payload digest) verified. Costs a second pass over an encrypted temporary copy in `spoolDir`
+ * (default the OS temporary directory; it needs the payload's size free). Throws the opener's
+ * typed errors (CapsuleFormatError ERR_PAYLOAD_DIGEST, ERR_TRUNCATED, ERR_TRAILING_DATA, …)
+ * before yielding anything.
+ */
+export async function* openVerified(capsule: ByteSource, key: KeySource, options: OpenOptions & { spoolDir?: string } = {}): AsyncGenerator<Uint8Array> {
+  const spool = await Spool.create(options.spoolDir);
+  try {
+    for await (const piece of plaintextOf(capsule, toUnwrapper(key), options)) {
+      await spool.write(piece);
+      piece.fill(0);
+    }
+    yield* spool.replay(options.signal);
+  } finally {
+    await spool.dispose();
+  }
 }
 
 /** Decrypts into `outPath`; the file exists only if everything verified. */

@@ -2,10 +2,18 @@
  * Talking to a guardian agent over HTTP (/v1): typed results, and typed errors that keep the
  * agent's code and message (a denial is AgentError ERR_DENIED carrying the logic's reason and
  * fuel). An unreachable agent is ERR_UNREACHABLE naming the URL. Every call takes an AbortSignal
- * and has a timeout. Deliberately not here: decrypting (the caller opens the answer with age).
+ * and has a timeout. Given an identity, release and sign requests for that identity's recipient
+ * are authenticated (docs/API.md "Requester authentication"): the client reads the guardian's
+ * recipient and time from GET /v1/status, then sends the request with its `auth` field (so the
+ * guardian's clock, not this machine's, decides freshness). JSON bodies go as application/json,
+ * modules as application/wasm. Deliberately not here: decrypting (the caller opens the answer with age).
  */
 import { AgentError, type AgentErrorCode } from '../errors.ts';
+import type { Identity } from '../crypto/identity.ts';
+import { makeRequestAuth } from '../crypto/requesterAuth.ts';
 import type { EvidenceItem } from '../sandbox/inputs.ts';
+import type { Receipt } from '../daemon/Receipt.ts';
+import { isReceipt } from './receiptStore.ts';
 
 export interface ReleaseAnswer {
   verdict: 'allow';
@@ -25,8 +33,14 @@ export function evidenceJson(e: EvidenceItem): Record<string, string> {
 export class GuardianClient {
   readonly url: string;
   readonly #timeoutMs: number;
+  readonly #identity: Identity | undefined;
+  readonly #onReceipt: ((r: Receipt) => Promise<void>) | undefined;
 
-  constructor(url: string, timeoutMs = 30_000) {
+  /**
+   * `identity`: authenticate release and sign requests whose requester is its recipient (the caller disposes it).
+   * `onReceipt`: called with every receipt an answer carries (allow, deny, error), before the call returns or throws.
+   */
+  constructor(url: string, timeoutMs = 30_000, options: { identity?: Identity; onReceipt?: (r: Receipt) => Promise<void> } = {}) {
     let u: URL;
     try {
       u = new URL(url);
@@ -36,6 +50,22 @@ export class GuardianClient {
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new AgentError('ERR_CONFIG', `--guardian: expected an http(s) URL, got ${u.protocol}`);
     this.url = u.origin;
     this.#timeoutMs = timeoutMs;
+    this.#identity = options.identity;
+    this.#onReceipt = options.onReceipt;
+  }
+
+  /** `body` with an `auth` field when this client holds the requester's identity; as is otherwise. */
+  async #authenticated(path: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const id = this.#identity;
+    if (!id || id.recipient !== body.requester) return body;
+    const sent = Date.now();
+    const st = await this.status(signal) as { now?: unknown; guardian?: { recipients?: { x25519?: unknown } } };
+    const guardian = st.guardian?.recipients?.x25519;
+    if (typeof guardian !== 'string' || typeof st.now !== 'number') {
+      throw new AgentError('ERR_PROTOCOL', `guardian ${this.url}/v1/status: no guardian.recipients.x25519 and now to authenticate with`, { hint: 'is this URL a capsule agent (issue 18 or later)?' });
+    }
+    const at = Math.round(st.now + (Date.now() - sent) / 2); // the guardian's time, give or take half the round trip
+    return { ...body, auth: makeRequestAuth({ requesterSecret: id.secretKey, requesterPk: id.publicKey, guardian, method: 'POST', path, body, at }) };
   }
 
   status(signal?: AbortSignal): Promise<Record<string, unknown>> {
@@ -47,13 +77,15 @@ export class GuardianClient {
   }
 
   async release(capsule: Uint8Array, requester: string, evidence: EvidenceItem[], signal?: AbortSignal): Promise<ReleaseAnswer> {
-    const r = await this.#call('POST', '/v1/release', { capsule: Buffer.from(capsule).toString('base64'), requester, evidence: evidence.map(evidenceJson) }, signal) as ReleaseAnswer & { answer: string };
+    const body = await this.#authenticated('/v1/release', { capsule: Buffer.from(capsule).toString('base64'), requester, evidence: evidence.map(evidenceJson) }, signal);
+    const r = await this.#call('POST', '/v1/release', body, signal) as ReleaseAnswer & { answer: string };
     return { ...r, answer: new Uint8Array(Buffer.from(r.answer as unknown as string, 'base64')) };
   }
 
   /** Release by IPFS CID: the guardian fetches the capsule itself (which may take a while: 5-minute timeout). */
   async releaseByCid(cid: string, requester: string, evidence: EvidenceItem[], signal?: AbortSignal): Promise<ReleaseAnswer> {
-    const r = await this.#call('POST', '/v1/release', { cid, requester, evidence: evidence.map(evidenceJson) }, signal, 300_000) as ReleaseAnswer & { answer: string };
+    const body = await this.#authenticated('/v1/release', { cid, requester, evidence: evidence.map(evidenceJson) }, signal);
+    const r = await this.#call('POST', '/v1/release', body, signal, 300_000) as ReleaseAnswer & { answer: string };
     return { ...r, answer: new Uint8Array(Buffer.from(r.answer as unknown as string, 'base64')) };
   }
 
@@ -74,7 +106,8 @@ export class GuardianClient {
   }
 
   async sign(slot: number, digest: Uint8Array, requester: string, evidence: EvidenceItem[], signal?: AbortSignal): Promise<{ signature: string; recoveryId: number; reason: string; fuel: number; audit: number }> {
-    return this.#call('POST', '/v1/sign', { slot, digest: hex(digest), requester, evidence: evidence.map(evidenceJson) }, signal) as Promise<{ signature: string; recoveryId: number; reason: string; fuel: number; audit: number }>;
+    const body = await this.#authenticated('/v1/sign', { slot, digest: hex(digest), requester, evidence: evidence.map(evidenceJson) }, signal);
+    return this.#call('POST', '/v1/sign', body, signal) as Promise<{ signature: string; recoveryId: number; reason: string; fuel: number; audit: number }>;
   }
 
   checkin(capsule: Uint8Array, item: EvidenceItem, signal?: AbortSignal): Promise<{ recorded: boolean; reason: string; audit: number }> {
@@ -107,6 +140,7 @@ export class GuardianClient {
     } catch (cause) {
       throw new AgentError('ERR_PROTOCOL', `guardian ${this.url}${path}: answered ${res.status} without a JSON body`, { cause, hint: 'is this URL a capsule agent?' });
     }
+    if (this.#onReceipt && isReceipt(json.receipt)) await this.#onReceipt(json.receipt);
     if (res.ok) return json;
     const e = (json.error ?? {}) as { code?: string; message?: string; hint?: string };
     if (res.status === 403 && json.verdict === 'deny') {

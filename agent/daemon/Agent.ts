@@ -15,18 +15,25 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AgentError } from '../errors.ts';
+import { sweepPartials } from '../io/partials.ts';
 import { Guardian } from '../guardian/Guardian.ts';
 import type { KeyStore } from '../keys/KeyStore.ts';
 import { WorkerSandbox } from '../sandbox/WorkerSandbox.ts';
-import { AuditLog } from './AuditLog.ts';
+import { DEFAULT_LIMITS } from '../sandbox/limits.ts';
+import { DecisionScheduler } from './DecisionScheduler.ts';
+import { checkIsolated } from '../sandbox/ModuleChecker.ts';
+import type { AuditLog } from './AuditLog.ts';
+import { openAudit } from './openAudit.ts';
 import { fileClock, moduleClock, systemClock, type Clock } from './Clock.ts';
 import type { AgentConfig } from './config.ts';
 import { routes } from './api.ts';
 import { HttpServer } from './HttpServer.ts';
+import { RequestAuthenticator } from './RequestAuthenticator.ts';
 import { ModuleStore } from './ModuleStore.ts';
 import { Releaser, type Evaluator } from './Releaser.ts';
 import { SigningService } from './SigningService.ts';
 import { Store } from './Store.ts';
+import { DiskReserve, startupDiskError } from './DiskSpace.ts';
 import { CapsuleFetcher } from './CapsuleFetcher.ts';
 import { parseIpfsSpec } from '../store/ContentStore.ts';
 import { openContentStore } from '../store/openContentStore.ts';
@@ -74,7 +81,7 @@ export class Agent {
     const env = this.#o.env ?? process.env;
     const opened: Array<() => Promise<void> | void> = [];
     try {
-      const guardian = await Guardian.open(c.dataDir, { env, keyStore: this.#o.keyStore });
+      const guardian = await Guardian.open(c.dataDir, { env, keyStore: this.#o.keyStore, moduleTimeoutMs: c.moduleTimeoutMs });
       opened.push(() => guardian.close());
       // The guardian's own slot signs capsule headers and audit entries: signing arbitrary digests
       // with it would let a requester forge both.
@@ -89,34 +96,36 @@ export class Agent {
       const store = Store.open(join(c.dataDir, 'agent.sqlite'));
       opened.push(() => store.close());
       await mkdir(c.dataDir, { recursive: true });
+      // Temporary files of writers killed outright (kill -9, power loss): never state, only litter.
+      for (const dir of [c.dataDir, join(c.dataDir, 'modules')]) await sweepPartials(dir);
       const signer = guardian.onGuardianSeal([]).guardian;
-      const audit = await AuditLog.open(join(c.dataDir, 'audit.log'), signer, await clock.now());
+      // The whole chain is checked, the rollback anchor compared with the log and the database, and
+      // intents whose commit never happened voided (D4, D5; docs/AUDIT.md).
+      const audit: AuditLog = await openAudit({
+        dataDir: c.dataDir, signer, guardianKey: guardian.record.signingKey, lock: guardian.keyStore, store, now: await clock.now(),
+        acceptRollback: c.acceptRollback, log: (e, f) => this.log(e, f),
+      });
       opened.push(() => audit.close());
-      // The sandbox worker loads Binaryen (~0.5 s): it starts while the rest opens and the server
-      // listens; the first decision waits for it, so ready (READY=1) does not.
-      const worker = this.#o.sandbox ?? new WorkerSandbox({ fuel: c.fuel });
-      const workerReady = Promise.resolve(worker.start?.());
-      workerReady.catch(() => {});
-      opened.push(async () => { await workerReady.catch(() => {}); await worker.stop?.(); });
-      // One worker decides one module at a time: beyond maxQueuedDecisions waiting, refuse (503)
-      // rather than let a flood of slow logic hold every other request.
-      let queued = 0;
-      const sandbox: typeof worker = {
-        evaluate: async (m, i) => {
-          if (queued >= c.maxQueuedDecisions) {
-            throw new AgentError('ERR_UNAVAILABLE', `busy: ${queued} decisions are waiting for the sandbox (maxQueuedDecisions ${c.maxQueuedDecisions})`, { status: 503, hint: 'retry shortly' });
-          }
-          queued++;
-          try {
-            await workerReady;
-            return await worker.evaluate(m, i);
-          } finally {
-            queued--;
-          }
-        },
-        start: () => workerReady, stop: () => Promise.resolve(worker.stop?.()),
-      };
-      const modules = new ModuleStore(join(c.dataDir, 'modules'));
+      // The sandbox workers load Binaryen (~0.5 s): they start while the rest opens and the server
+      // listens; the first decision waits for its worker, so ready (READY=1) does not. Decisions are
+      // scheduled per client, round-robin, with a fuel budget per client (D12, DecisionScheduler.ts).
+      const injected = this.#o.sandbox;
+      const sandbox = new DecisionScheduler({
+        workers: injected
+          ? [{ evaluate: async (m, i) => injected.evaluate(m, i), start: async () => injected.start?.(), stop: async () => injected.stop?.() }]
+          : Array.from({ length: c.sandboxWorkers }, () => new WorkerSandbox({ fuel: c.fuel })),
+        maxQueued: c.maxQueuedDecisions, fuelPerMinute: c.clientFuelPerMinute, fuelLimit: c.fuel, timeoutMs: DEFAULT_LIMITS.timeoutMs,
+        // Validated and metered once per module, off the event loop; workers only compile.
+        meter: injected ? undefined : (m) => checkIsolated(m, DEFAULT_LIMITS),
+      });
+      const workersReady = sandbox.start();
+      workersReady.catch(() => {});
+      opened.push(async () => { await workersReady.catch(() => {}); await sandbox.stop(); });
+      // Anyone may push modules or make the guardian keep capsules: quotas, and a free-space reserve
+      // that keeps room for decisions and the audit log (D3).
+      const reserve = new DiskReserve(c.dataDir, c.minFreeBytes);
+      const modules = new ModuleStore(join(c.dataDir, 'modules'), { maxBytes: c.maxModuleStoreBytes, maxModules: c.maxModules, reserve, log: (e, f) => this.log(e, f) });
+      void modules.usage(); // counts what is stored (for the quota) and makes older 0644 module files 0600, in the background
       // /v1/status reports the guardian's time (clients sign check-ins with it); refreshed per request.
       let lastNow = await clock.now();
       const timed: Clock = { kind: clock.kind, now: async () => (lastNow = await clock.now()) };
@@ -125,26 +134,28 @@ export class Agent {
       const ipfs = parseIpfsSpec(c.ipfs, 'ipfs');
       let fetcher: CapsuleFetcher | undefined;
       const releaser: Releaser = new Releaser({
-        guardian, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel,
+        guardian, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel, reserve,
         fetchModule: ipfs.kind === 'off' ? undefined : (hash, cid) => fetcher!.module(hash, cid),
       });
       if (ipfs.kind !== 'off') {
         fetcher = new CapsuleFetcher({
           open: (signal) => openContentStore(ipfs, { dataDir: c.dataDir, listen: c.ipfsListen, signal }), peers: c.ipfsPeers,
           store, modules, releaser, guardianKey: guardian.onGuardianSeal([]).guardian!.publicKey,
-          maxCapsuleBytes: c.maxCapsuleBytes, maxStoredBytes: c.maxStoredBytes, fetchTimeoutMs: c.fetchTimeoutMs, now: () => timed.now(), log: (e, f) => this.log(e, f),
+          maxCapsuleBytes: c.maxCapsuleBytes, maxStoredBytes: c.maxStoredBytes, fetchTimeoutMs: c.fetchTimeoutMs, reserve, now: () => timed.now(), log: (e, f) => this.log(e, f),
         });
         opened.push(() => fetcher!.stop());
       }
       const signing = new SigningService(c.signing, { keyStore: guardian.keyStore, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel });
       const http = new HttpServer(routes({
-        releaser, signing, store, modules, audit, clock: timed, fetcher,
+        releaser, signing, store, modules, audit, clock: timed, fetcher, auth: new RequestAuthenticator({ guardian, store, clock: timed }),
         status: () => ({
           status: this.#status, version: 'v1', uptimeMs: Math.round(performance.now() - this.#startedAt), now: lastNow,
           guardian: { model: guardian.record.model, serial: guardian.record.serial, signingKey: guardian.record.signingKey, recipients: guardian.record.recipients },
-          clock: clock.kind, audit: audit.seq, ipfs: fetcher?.status() ?? { ready: false, backend: 'off' },
+          clock: clock.kind, audit: audit.seq, auditLog: audit.health, ipfs: fetcher?.status() ?? { ready: false, backend: 'off' },
+          // ok, or failing with the module error's code and message; back to ok by itself (probed).
+          module: guardian.keyStore.health?.() ?? { state: 'ok' },
         }),
-      }), { host: c.host, port: c.port, requestTimeoutMs: c.requestTimeoutMs, ratePerSecond: c.ratePerSecond, log: (e, f) => this.log(e, f) });
+      }), { host: c.host, port: c.port, requestTimeoutMs: c.requestTimeoutMs, ratePerSecond: c.ratePerSecond, ratePerNetwork: c.ratePerNetwork, rateGlobal: c.rateGlobal, allowedHosts: c.allowedHosts, log: (e, f) => this.log(e, f) });
       await http.listen();
       this.#parts = { guardian, store, audit, sandbox, http, clock, fetcher };
       this.#startedAt = performance.now();
@@ -155,7 +166,7 @@ export class Agent {
     } catch (e) {
       for (const close of opened.reverse()) await Promise.resolve(close()).catch(() => {});
       this.#status = 'stopped';
-      throw e;
+      throw await startupDiskError(c.dataDir, e); // a full disk: say which directory and how much is free (D7)
     }
   }
 

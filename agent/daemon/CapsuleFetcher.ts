@@ -14,7 +14,7 @@
  *
  * Deliberately not here: the HTTP routes (api.ts) and the decisions (Releaser.ts).
  */
-import { AgentError, ContentError, DceError } from '../errors.ts';
+import { AgentError, ContentError, DceError, StoreError } from '../errors.ts';
 import { sha256 } from '../crypto/kdf.ts';
 import type { ContentStore } from '../store/ContentStore.ts';
 import { cidFromBytes, parseCid } from '../store/ContentStore.ts';
@@ -27,6 +27,7 @@ import type { ModuleStore } from './ModuleStore.ts';
 import { MAX_MODULE_SIZE } from './ModuleStore.ts';
 import { present, type Presented, type Releaser } from './Releaser.ts';
 import type { Store } from './Store.ts';
+import { isDiskFull, type DiskReserve } from './DiskSpace.ts';
 import { capsuleLength } from '../format/layout.ts';
 import { PREAMBLE_SIZE } from '../format/constants.ts';
 
@@ -48,6 +49,8 @@ export interface FetcherOptions {
   /** All capsules kept by CID together (the disk quota). */
   maxStoredBytes: number;
   fetchTimeoutMs: number;
+  /** The data directory's free-space reserve: no capsule is fetched below it (507 ERR_DISK_FULL). */
+  reserve?: DiskReserve;
   now: () => Promise<number>;
   log: (event: string, fields?: Record<string, unknown>) => void;
   /** First retry delay; doubles up to 60 s. */
@@ -208,10 +211,11 @@ export class CapsuleFetcher {
     const cid = parseCid(cidText, 'cid');
     const key = cid.toString();
     const known = this.#o.store.cid(key);
-    const rec = known && this.#o.store.capsule(known.capsule);
-    if (known && rec && rec.headerHash === known.headerHash) return present(rec.prefix);
+    const rec = known && this.#o.store.capsule(known.headerHash); // the registry is keyed by header hash (D2)
+    if (rec) return present(rec.prefix);
     if (this.#failed.has(key)) throw this.#failed.get(key);
     return this.#limited(async () => {
+      await this.#o.reserve?.require(`${cid}`, MAX_PREFIX); // fetched blocks are written to the data directory
       const content = await this.content();
       await this.#reachable(content, cid);
       const signal = this.#signal(this.#o.fetchTimeoutMs);
@@ -225,11 +229,7 @@ export class CapsuleFetcher {
           if (kept >= MAX_PREFIX) break; // the rest only once it authenticates
         }
         const p = present(new Uint8Array(Buffer.concat(parts)));
-        await this.#o.releaser.register(p);
-        const registered = this.#o.store.capsule(p.id);
-        if (registered && registered.headerHash !== p.headerHash) {
-          throw new AgentError('ERR_HEADER_MISMATCH', `${cid}: capsule ${p.id} is registered here with another header`, { status: 409, hint: 'a capsule id names one header; this one was altered or forged' });
-        }
+        await this.#o.releaser.register(p); // another header with this id is another capsule (D2), not a mismatch
         // A disk quota for what anyone can make the guardian keep (anyone can seal a capsule to it).
         const size = capsuleLength(p.parsed.headerBytes.length - PREAMBLE_SIZE, p.parsed.header.payload.size);
         const stored = this.#o.store.storedBytes();
@@ -238,6 +238,7 @@ export class CapsuleFetcher {
             status: 507, hint: 'the operator can raise maxStoredBytes or remove capsules; send the capsule bytes instead (capsule open FILE)',
           });
         }
+        await this.#o.reserve?.require(`${cid}`, size); // and the disk's free-space reserve (D3)
         for await (const _ of content.get(cid, { maxBytes: this.#o.maxCapsuleBytes, signal })) void _; // all of it, verified
         await content.pin(cid, { signal });
         const logicCid = logic ?? (p.parsed.header.logic.cid ? cidFromBytes(p.parsed.header.logic.cid, 'logic.cid') : undefined);
@@ -267,6 +268,7 @@ export class CapsuleFetcher {
   async module(hash: Uint8Array, cidBytes: Uint8Array | undefined): Promise<Uint8Array> {
     const cid = cidBytes ? cidFromBytes(cidBytes, 'logic.cid') : CID.createV1(raw.code, digestOf(sha256Hasher.code, hash));
     return this.#limited(async () => {
+      await this.#o.reserve?.require(`logic ${cid}`, MAX_MODULE_SIZE);
       const content = await this.content();
       await this.#reachable(content, cid);
       const ms = Math.min(this.#o.fetchTimeoutMs, 15_000);
@@ -385,12 +387,17 @@ function stopping(): AgentError {
 function transient(e: unknown): boolean {
   const code = (e as DceError)?.code;
   return code === 'ERR_CONTENT_UNAVAILABLE' || code === 'ERR_IPFS_UNREACHABLE' || code === 'ERR_IPFS' || code === 'ERR_UNAVAILABLE' || code === 'ERR_QUOTA'
+    || code === 'ERR_DISK_FULL' || code === 'ERR_STORE_FULL' || code === 'ERR_STORE_BUSY' // space or the lock can come back
     || (e as Error)?.name === 'AbortError' || (e as Error)?.name === 'TimeoutError';
 }
 
 function statusOf(e: unknown, cid: CID, timeoutMs: number): unknown {
   if ((e as Error)?.name === 'TimeoutError') {
     return new ContentError('ERR_CONTENT_UNAVAILABLE', `${cid}: not found within ${timeoutMs} ms`, { cause: e, hint: 'no connected peer has it; check the publisher\'s node is online and in ipfsPeers' });
+  }
+  // The blockstore found no room: typed (503, no path), and worth retrying once space returns (D7).
+  if (isDiskFull(e) && !(e instanceof StoreError)) {
+    return new StoreError('ERR_STORE_FULL', `${cid}: not fetched: the guardian's disk is full`, { cause: e, hint: 'retry later; the operator must free space on the data directory (no restart needed)' });
   }
   return e;
 }

@@ -2,8 +2,10 @@
  * The agent's HTTP plumbing on node:http (no framework: six routes do not need one, and every
  * dependency is attack surface on a key guardian): routes by method and path, bodies capped and
  * parsed as JSON, validated with ajv (JSON Schema), typed errors mapped to statuses and a
- * `{ "error": { "code", "message", "hint" } }` body, a token bucket per client address, and the
- * timeouts that stop slow clients (headers and whole request within `requestTimeoutMs`).
+ * `{ "error": { "code", "message", "hint" } }` body, rate limits per address, network and in total
+ * (RateLimiter.ts), the guards against web pages (browserGuards.ts: Host, Origin, Content-Type),
+ * the request context (client key) for the scheduler, and the timeouts that stop slow clients
+ * (headers and whole request within `requestTimeoutMs`).
  *
  * close() stops accepting, lets in-flight requests finish (answers get `connection: close`), then
  * resolves. Deliberately not here: what the routes do (api.ts) and logging policy (Agent.ts).
@@ -14,10 +16,17 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { AgentError, DceError } from '../errors.ts';
+import { allowedHostSet, checkContentType, checkHost, checkOrigin } from './browserGuards.ts';
+import { clientKey } from './clientAddress.ts';
+import { RateLimiter } from './RateLimiter.ts';
+import { requestContext } from './requestContext.ts';
+import { receiptOfError } from './Receipt.ts';
 
 export interface Reply {
   status: number;
   body: unknown;
+  /** Extra response headers (e.g. retry-after). */
+  headers?: Record<string, string>;
   /** Raw bytes instead of JSON (with this content type). */
   raw?: { bytes: Uint8Array; type: string };
   /** A streamed body (chunked). A failure half-way destroys the connection: the client sees a truncated body. */
@@ -31,7 +40,7 @@ export interface Route {
   schema?: object;
   /** Largest body accepted, bytes. */
   maxBody: number;
-  /** The body is raw bytes (not JSON). */
+  /** The body is raw bytes (not JSON), sent as `application/wasm` (RAW_TYPE). */
   rawBody?: boolean;
   handle(body: unknown, req: IncomingMessage): Promise<Reply>;
 }
@@ -40,15 +49,25 @@ export interface HttpOptions {
   host: string;
   port: number;
   requestTimeoutMs: number;
-  /** Requests per second per client address (token bucket, burst = 2 × rate). 0 disables. */
+  /** Requests per second per client address (token bucket, burst = 2 × rate). 0 disables all rate limits. */
   ratePerSecond: number;
+  /** Requests per second per /24 (IPv4) or /64 (IPv6) network. 0 (or absent) disables. */
+  ratePerNetwork?: number;
+  /** Requests per second from all clients together. 0 (or absent) disables. */
+  rateGlobal?: number;
+  /** Host header values accepted besides the defaults (see browserGuards.ts). */
+  allowedHosts?: string[];
   log: (event: string, fields: Record<string, unknown>) => void;
 }
+
+/** The one media type of raw (binary) POST bodies: module uploads are WebAssembly. */
+export const RAW_TYPE = 'application/wasm';
 
 export class HttpServer {
   readonly #routes = new Map<string, Route & { validate?: ValidateFunction }>();
   readonly #opts: HttpOptions;
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  readonly #limiter: RateLimiter;
+  #allowedHosts = new Set<string>();
   #server: Server | undefined;
   #closing = false;
   #inFlight = 0;
@@ -57,6 +76,9 @@ export class HttpServer {
     const ajv = new Ajv({ allErrors: false, coerceTypes: false, removeAdditional: false });
     for (const r of routes) this.#routes.set(`${r.method} ${r.path}`, { ...r, validate: r.schema ? ajv.compile(r.schema) : undefined });
     this.#opts = opts;
+    // ratePerSecond 0 turns rate limiting off altogether (as before the network and global levels existed).
+    const on = opts.ratePerSecond > 0;
+    this.#limiter = new RateLimiter({ perAddress: opts.ratePerSecond, perNetwork: on ? opts.ratePerNetwork ?? 0 : 0, global: on ? opts.rateGlobal ?? 0 : 0 });
   }
 
   get address(): AddressInfo | undefined {
@@ -79,7 +101,9 @@ export class HttpServer {
       server.once('error', reject);
       server.listen(o.port, o.host, () => { server.off('error', reject); resolve(); });
     });
-    return server.address() as AddressInfo;
+    const a = server.address() as AddressInfo;
+    this.#allowedHosts = allowedHostSet(o.host, a.port, o.allowedHosts ?? []);
+    return a;
   }
 
   /** Stops accepting; resolves once in-flight requests are answered. */
@@ -98,11 +122,12 @@ export class HttpServer {
     const started = performance.now();
     let status = 500;
     try {
-      const reply = await this.#dispatch(req);
+      const reply = await requestContext.run({ client: clientKey(req.socket.remoteAddress) }, () => this.#dispatch(req));
       status = reply.status;
       if (reply.stream) await this.#stream(res, reply.status, reply.stream);
       else this.#send(res, reply);
     } catch (e) {
+      if (!req.readableEnded) req.resume(); // a refused body is drained, so the connection stays usable
       const reply = errorReply(e);
       status = reply.status;
       // Anything that is not one of our typed errors is logged (type and stack only: our errors
@@ -116,6 +141,9 @@ export class HttpServer {
   }
 
   async #dispatch(req: IncomingMessage): Promise<Reply> {
+    this.#limiter.take(req.socket.remoteAddress);
+    checkHost(req, this.#allowedHosts);
+    checkOrigin(req, this.#allowedHosts);
     const path = (req.url ?? '/').split('?')[0]!;
     const route = this.#routes.get(`${req.method} ${path}`);
     if (!route) {
@@ -124,8 +152,13 @@ export class HttpServer {
       if (known) throw new AgentError('ERR_BAD_REQUEST', `${req.method} is not allowed on ${path}`, { status: 405, hint: 'see the endpoint list at the top of agent/daemon/api.ts' });
       throw new AgentError('ERR_NOT_FOUND', `no such endpoint: ${path}`, { status: 404, hint: 'the API is under /v1; see GET /v1/status' });
     }
-    this.#limit(req);
     if (route.method === 'GET') return route.handle(undefined, req);
+    try {
+      checkContentType(req, route.rawBody ? RAW_TYPE : 'application/json');
+    } catch (e) {
+      req.resume();
+      throw e;
+    }
     const raw = await readBody(req, route.maxBody);
     if (route.rawBody) return route.handle(raw, req);
     let body: unknown;
@@ -141,23 +174,6 @@ export class HttpServer {
       throw new AgentError('ERR_BAD_REQUEST', `${where}: ${e?.message ?? 'invalid'}${extra}`, { status: 400 });
     }
     return route.handle(body, req);
-  }
-
-  #limit(req: IncomingMessage): void {
-    const rate = this.#opts.ratePerSecond;
-    if (!rate) return;
-    const key = req.socket.remoteAddress ?? '?';
-    const now = performance.now();
-    const b = this.#buckets.get(key) ?? { tokens: rate * 2, at: now };
-    b.tokens = Math.min(rate * 2, b.tokens + ((now - b.at) / 1000) * rate);
-    b.at = now;
-    if (b.tokens < 1) {
-      this.#buckets.set(key, b);
-      throw new AgentError('ERR_RATE_LIMITED', `too many requests from ${key} (limit ${rate}/s)`, { status: 429, hint: 'slow down and retry' });
-    }
-    b.tokens -= 1;
-    this.#buckets.set(key, b);
-    if (this.#buckets.size > 10_000) this.#buckets.clear(); // bounded memory under address churn
   }
 
   async #stream(res: ServerResponse, status: number, s: NonNullable<Reply['stream']>): Promise<void> {
@@ -195,7 +211,7 @@ export class HttpServer {
       return;
     }
     const text = JSON.stringify(reply.body) + '\n';
-    res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(reply.status, { ...reply.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }
 }
@@ -231,11 +247,28 @@ const CONTENT_STATUS: Record<string, number> = {
 
 /** Typed errors keep their code and message; anything else is an internal error (no details out). */
 export function errorReply(e: unknown): Reply {
-  if (e instanceof AgentError) return { status: e.status, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
+  // An error answered after its decision was audited carries the entry's receipt (A1, Receipt.ts).
+  const receipt = receiptOfError(e);
+  if (receipt) {
+    const r = errorReplyOf(e);
+    return { ...r, body: { ...(r.body as object), receipt } };
+  }
+  return errorReplyOf(e);
+}
+
+function errorReplyOf(e: unknown): Reply {
+  if (e instanceof AgentError) {
+    // An error that says when to come back (429 rate limit, 503 overload) carries `retryAfter` seconds.
+    const retry = (e as { retryAfter?: unknown }).retryAfter;
+    const headers = typeof retry === 'number' && Number.isFinite(retry) && retry >= 0 ? { 'retry-after': String(Math.ceil(retry)) } : undefined;
+    return { status: e.status, headers, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
+  }
   if (e instanceof DceError && e.name === 'ContentError') {
     const status = CONTENT_STATUS[e.code] ?? 400;
     return { status, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
   }
+  // The agent's storage (disk full, I/O, locked): 503, it heals without a restart (Store.ts, ModuleStore.ts).
+  if (e instanceof DceError && e.name === 'StoreError') return { status: 503, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
   if (e instanceof DceError) {
     const status = e.name === 'KeyStoreError' || e.name === 'GuardianError' ? 503 : e.name === 'SandboxError' ? 422 : e.name === 'AuditError' ? 503 : 400;
     return { status, body: { error: { code: e.code, message: e.message, hint: e.hint } } };

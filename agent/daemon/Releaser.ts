@@ -5,14 +5,15 @@
  * registered for its id → load the logic by hash → evaluate it with the guardian's clock → only on
  * allow (or when the logic changed its state) unwrap the file key and authenticate the first chunk
  * with it, which proves the header was written by a holder of the key (SPEC.md §11.7) → append
- * the signed audit entry (fsync'ed; if it fails, nothing is answered) → commit state → answer with
+ * the signed audit entry (fsync'ed; if it fails, nothing is answered) → commit state recording the
+ * entry's seq (a failed commit gets a `void` entry: docs/AUDIT.md, auditedCommit.ts) → answer with
  * the file key encrypted to the requester with age. A denial that changes nothing computes no key.
  *
  * Deliberately not here: HTTP (api.ts), signing digests (SigningService.ts), fetching by CID (CapsuleFetcher.ts).
  */
 import { createHash } from 'node:crypto';
 import { Encrypter } from 'age-encryption';
-import { AgentError, CapsuleFormatError, ContentError } from '../errors.ts';
+import { AgentError, CapsuleFormatError, ContentError, KeyStoreError } from '../errors.ts';
 import { CapsuleReader, type ParsedHeader } from '../capsule/CapsuleReader.ts';
 import { encodeRecipient, parseRecipient } from '../crypto/identity.ts';
 import { derivePayloadKey } from '../crypto/kdf.ts';
@@ -23,9 +24,12 @@ import { chunkCount } from '../format/layout.ts';
 import type { Guardian } from '../guardian/Guardian.ts';
 import type { EvaluationInput, EvidenceItem } from '../sandbox/inputs.ts';
 import type { DecisionRecord } from '../sandbox/Sandbox.ts';
-import type { AuditLog, Json } from './AuditLog.ts';
+import type { AuditLog } from './AuditLog.ts';
 import type { Clock } from './Clock.ts';
-import { inputToJson } from './evaluationJson.ts';
+import { auditInput } from './auditInput.ts';
+import { auditedCommit, auditedFailure } from './auditedCommit.ts';
+import type { Receipt } from './Receipt.ts';
+import type { DiskReserve } from './DiskSpace.ts';
 import type { ModuleStore } from './ModuleStore.ts';
 import type { Store } from './Store.ts';
 
@@ -44,6 +48,8 @@ export interface ReleaseDeps {
   fuelLimit: number;
   /** Fetches a module missing from the store by CID (IPFS) and adds it; undefined if none is configured. */
   fetchModule?: (hash: Uint8Array, cid: Uint8Array | undefined) => Promise<Uint8Array>;
+  /** The data directory's free-space reserve: new registrations are refused below it (D3). */
+  reserve?: DiskReserve;
 }
 
 export interface Presented {
@@ -60,6 +66,8 @@ export interface Outcome {
   reason: string;
   fuel: number;
   audit: number;
+  /** The signed receipt of the decision's audit entry (docs/AUDIT.md "Receipts"). */
+  receipt: Receipt;
   /** State keys the logic changed (a recorded check-in, a counted open). */
   changed: string[];
   /** On allow: the file key as an age file to the requester (binary). */
@@ -96,33 +104,45 @@ export class Releaser {
     this.#d = deps;
   }
 
-  /** The presented capsule, or the registered one for `id`. */
-  capsuleOf(bytes: Uint8Array | undefined, id: string | undefined): Presented {
-    if (bytes) {
-      const p = present(bytes);
-      const known = this.#d.store.capsule(p.id);
-      if (known && known.headerHash !== p.headerHash) {
-        throw new AgentError('ERR_HEADER_MISMATCH', `capsule ${p.id}: this header differs from the one registered for that id (header hash ${p.headerHash}, registered ${known.headerHash})`, {
-          status: 409, hint: 'a capsule id names one header; this one was altered or forged',
-        });
+  /**
+   * The presented capsule, or a registered one: by `header` hash, or by bare `id` when exactly one
+   * registered capsule has it. A capsule is its header (D2): another authenticated header with the
+   * same id is another capsule with its own state, so presenting one is never a mismatch.
+   * @throws AgentError ERR_NOT_FOUND (404), ERR_AMBIGUOUS_ID (409: several headers carry this id)
+   */
+  capsuleOf(bytes: Uint8Array | undefined, id: string | undefined, header?: string): Presented {
+    if (bytes) return present(bytes);
+    if (header !== undefined) {
+      const known = this.#d.store.capsule(header);
+      if (!known || (id !== undefined && known.id !== id)) {
+        throw new AgentError('ERR_NOT_FOUND', `capsule with header hash ${header}${id !== undefined ? ` and id ${id}` : ''}: unknown to this guardian`, { status: 404, hint: 'send the capsule bytes once (capsule open does); the guardian then knows it' });
       }
-      return p;
+      return present(known.prefix);
     }
-    const known = id ? this.#d.store.capsule(id) : undefined;
-    if (!known) throw new AgentError('ERR_NOT_FOUND', `capsule ${id}: unknown to this guardian`, { status: 404, hint: 'send the capsule bytes once (capsule open does); the guardian then knows it by id' });
-    return present(known.prefix);
+    const known = id ? this.#d.store.capsulesWithId(id, 2) : [];
+    if (known.length === 0) throw new AgentError('ERR_NOT_FOUND', `capsule ${id}: unknown to this guardian`, { status: 404, hint: 'send the capsule bytes once (capsule open does); the guardian then knows it by id' });
+    if (known.length > 1) {
+      throw new AgentError('ERR_AMBIGUOUS_ID', `capsule ${id}: several capsules with this id are registered here (different headers; one may be a copy made to squat the id)`, {
+        status: 409, hint: 'name the capsule by its bytes (capsule open FILE does) or by its header hash (body.header; capsule inspect shows it)',
+      });
+    }
+    return present(known[0]!.prefix);
   }
 
-  async release(p: Presented, requester: string, evidence: EvidenceItem[]): Promise<Outcome> {
+  /**
+   * `authenticated`: the requester proved possession of its identity (RequestAuthenticator). The
+   * logic sees it; a decision that would change state without it is refused (ERR_UNAUTHENTICATED).
+   */
+  async release(p: Presented, requester: string, evidence: EvidenceItem[], authenticated = false): Promise<Outcome> {
     requireCanonicalRecipient(requester, 'requester');
     // Check-ins go through /v1/checkin (fresh, signed, never replayed): not as release evidence.
     const approvals = evidence.filter((e) => e.kind === 'approval');
-    const evidence_ = [...approvals, ...this.#d.store.approvals(p.id, requester)];
+    const evidence_ = [...approvals, ...this.#d.store.approvals(p.headerHash, requester)];
     // Optimistic: most decisions change no state (a time lock) and run concurrently; one that does
     // commits under the capsule's lock only if the state it read is still current, else it is
     // evaluated again on the new state (so a counter is never over-spent).
     for (let attempt = 1; ; attempt++) {
-      const o = await this.#decide('release', p, requester, evidence_, true, false);
+      const o = await this.#decide('release', p, requester, evidence_, true, false, authenticated);
       if (o !== STALE) return o;
       if (attempt >= 8) {
         throw new AgentError('ERR_UNAVAILABLE', `capsule ${p.id}: its state kept changing under concurrent requests; try again`, { status: 503 });
@@ -135,7 +155,7 @@ export class Releaser {
    * was seen before; remembered only once the decision is recorded, so a failed attempt can retry.
    */
   async checkin(p: Presented, item: EvidenceItem, replayKey: string, expires: number): Promise<Outcome> {
-    return this.#locks.run(p.id, async () => {
+    return this.#locks.run(p.headerHash, async () => {
       if (this.#d.store.seen(replayKey, await this.#d.clock.now())) {
         throw new AgentError('ERR_REPLAYED', 'checkin: this check-in was already received (a replay)', { status: 409, hint: 'sign a new check-in: capsule checkin makes one with the current time' });
       }
@@ -152,7 +172,9 @@ export class Releaser {
    * any release has registered it.
    */
   async register(p: Presented): Promise<void> {
-    if (this.#d.store.capsule(p.id)) return;
+    if (this.#d.store.capsule(p.headerHash)) return;
+    // A registration is a write anyone can cause (seal a capsule to the guardian): not below the reserve.
+    await this.#d.reserve?.require(`capsule ${p.id}`, p.prefix.length);
     const key = await this.#d.guardian.unwrapFileKey(p.parsed.header);
     try {
       authenticate(p, key);
@@ -163,9 +185,9 @@ export class Releaser {
     this.#d.store.transaction(() => this.#d.store.putCapsule({ id: p.id, headerHash: p.headerHash, logic: hex(p.parsed.header.logic.hash), prefix: p.prefix }, now));
   }
 
-  /** Runs `fn` alone for this capsule: read state → evaluate → commit is never interleaved. */
-  lock<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    return this.#locks.run(id, fn);
+  /** Runs `fn` alone for this capsule (by header hash): read state → evaluate → commit is never interleaved. */
+  lock<T>(headerHash: string, fn: () => Promise<T>): Promise<T> {
+    return this.#locks.run(headerHash, fn);
   }
 
   /**
@@ -173,8 +195,13 @@ export class Releaser {
    * that changes state re-checks, under the lock, that the state it read is unchanged, and
    * returns STALE if not (nothing is audited, committed or answered then).
    */
-  async #decide(kind: 'release' | 'checkin', p: Presented, requester: string, evidence: EvidenceItem[], mayRelease: boolean, locked: boolean): Promise<Outcome | typeof STALE> {
+  async #decide(kind: 'release' | 'checkin', p: Presented, requester: string, evidence: EvidenceItem[], mayRelease: boolean, locked: boolean, authenticated?: boolean): Promise<Outcome | typeof STALE> {
     const d = this.#d;
+    // Every decision writes an audit entry, and one on a capsule not yet registered may register it
+    // (up to ~128 KiB): below the disk's reserve, neither a requester who has not proved its identity
+    // nor a new capsule gets a decision (nothing is written), so strangers cannot fill the disk (D3).
+    if (authenticated === false) await d.reserve?.require(`capsule ${p.id}: a decision for an unauthenticated requester`);
+    else if (!d.store.capsule(p.headerHash)) await d.reserve?.require(`capsule ${p.id}: a decision that would register it`, p.prefix.length);
     const h = p.parsed.header;
     const logic = hex(h.logic.hash);
     let module = await d.modules.get(logic);
@@ -193,20 +220,20 @@ export class Releaser {
       });
     }
     const now = await d.clock.now();
-    const state = d.store.state(p.id);
+    const state = d.store.state(p.headerHash);
     const version = stateVersion(state);
     const input: EvaluationInput = {
       now, requester, evidence, state, params: h.logic.params,
       capsule: { id: h.id, created: h.created, owner: h.owner ?? null, logic: h.logic.hash, size: h.payload.size, digest: h.payload.digest },
+      ...(authenticated === undefined ? {} : { authenticated }),
     };
     const failed = async (e: unknown, verdict?: string): Promise<never> => {
       // A trap, exhausted fuel, or a header that fails authentication is a decision too (never an
       // allow): logged with its code, then reported.
-      await audited(d.audit.append(kind, now, {
+      return auditedFailure(d, kind, now, {
         capsule: p.id, header: p.headerHash, logic, requester, verdict: 'error', logicVerdict: verdict ?? null, fuelLimit: d.fuelLimit,
-        error: (e as { code?: string }).code ?? 'ERR_INTERNAL', input: inputToJson(input),
-      }));
-      throw e;
+        error: (e as { code?: string }).code ?? 'ERR_INTERNAL', ...auditInput(input, (e as { code?: string }).code ?? 'ERR_INTERNAL', verdict !== undefined),
+      }, e);
     };
     let r: DecisionRecord;
     try {
@@ -215,7 +242,7 @@ export class Releaser {
       return failed(e);
     }
     if (r.changed.length && !locked) {
-      return this.#locks.run(p.id, async () => (stateVersion(d.store.state(p.id)) !== version ? STALE : this.#conclude(kind, p, requester, input, r, mayRelease, failed)));
+      return this.#locks.run(p.headerHash, async () => (stateVersion(d.store.state(p.headerHash)) !== version ? STALE : this.#conclude(kind, p, requester, input, r, mayRelease, failed)));
     }
     return this.#conclude(kind, p, requester, input, r, mayRelease, failed);
   }
@@ -227,6 +254,9 @@ export class Releaser {
     const logic = hex(h.logic.hash);
     const now = input.now;
     const allow = r.verdict === 'allow' && mayRelease;
+    // A release that would change state (count an open) needs a requester who proved its identity:
+    // otherwise anyone knowing a recipient could spend opens (docs/API.md "Requester authentication").
+    if (kind === 'release' && r.changed.length && input.authenticated !== true) return failed(unauthenticatedChange(r.changed, 'release'), r.verdict);
     let fileKey: Uint8Array | undefined;
     try {
       let answer: Uint8Array | undefined;
@@ -243,15 +273,15 @@ export class Releaser {
           return await failed(e, r.verdict);
         }
       }
-      const entry = await audited(d.audit.append(kind, now, {
+      // D4: the entry is the intent; the commit records its seq; a failed commit is voided (auditedCommit.ts).
+      const { entry, receipt } = await auditedCommit(d, kind, now, {
         capsule: p.id, header: p.headerHash, logic, requester, verdict: r.verdict, reason: r.reason, fuel: r.fuel,
-        inputs: r.inputsSha256, changed: r.changed, fuelLimit: r.fuelLimit, input: inputToJson(input) as Json,
-      }));
-      d.store.transaction(() => {
+        inputs: r.inputsSha256, changed: r.changed, fuelLimit: r.fuelLimit, ...auditInput(input, undefined, true),
+      }, allow || r.changed.length ? () => {
         if (fileKey) d.store.putCapsule({ id: p.id, headerHash: p.headerHash, logic, prefix: p.prefix }, now);
-        d.store.putState(p.id, r.state, r.changed);
-      });
-      return { verdict: allow ? 'allow' : 'deny', reason: r.reason, fuel: r.fuel, audit: entry.seq, changed: r.changed, answer };
+        d.store.putState(p.headerHash, r.state, r.changed);
+      } : undefined);
+      return { verdict: allow ? 'allow' : 'deny', reason: r.reason, fuel: r.fuel, audit: entry.seq, receipt, changed: r.changed, answer };
     } finally {
       wipe(fileKey);
     }
@@ -259,6 +289,13 @@ export class Releaser {
 }
 
 const STALE = Symbol('stale');
+
+/** Refusal of a state-changing decision for an unauthenticated requester (nothing is committed). */
+export function unauthenticatedChange(changed: string[], what: string): AgentError {
+  return new AgentError('ERR_UNAUTHENTICATED', `${what}: this decision would change the logic's state (${changed.length} key(s), e.g. a counted open) and the requester is not authenticated`, {
+    status: 401, hint: 'send the request with an auth field made with the requester\'s identity (docs/API.md "Requester authentication"); capsule open does this with --identity',
+  });
+}
 
 /** A digest of a capsule's whole logic state, to detect a concurrent change. */
 function stateVersion(state: Map<string, Uint8Array>): string {
@@ -294,6 +331,9 @@ export async function audited<T>(append: Promise<T>): Promise<T> {
   try {
     return await append;
   } catch (cause) {
+    // The module could not sign the entry (failing or hung): answer with the module's own error
+    // (503 ERR_MODULE_CALL); nothing was written, nothing is released, nothing committed.
+    if (cause instanceof KeyStoreError) throw cause;
     throw new AgentError('ERR_AUDIT', 'audit log: the decision could not be recorded, so it is not answered', {
       cause, status: 503, hint: 'check the data directory (disk full? read-only?); the agent refuses every decision until it can log',
     });

@@ -5,8 +5,9 @@
  * (the first 16 bytes of SHA-256("capsule/v1 sign slot " ‖ decimal slot)), whose `digest` is the
  * digest to sign, `size` 0 and `created` 0; its state persists per slot (e.g. an expiry count).
  *
- * The requester of a sign request is NOT authenticated (the signature is public, nothing is
- * encrypted to it): signing policies must rest on evidence (approvals) and time, not on who asks.
+ * The requester of a sign request is authenticated only if the request carries an `auth` field
+ * (docs/API.md "Requester authentication"); the policy sees `authenticated`, and a decision that
+ * would change the policy's state (a spent limit) without it is refused (ERR_UNAUTHENTICATED).
  * Answers raw r ‖ s (S low) and the recovery id. Deliberately not here: secp256k1 slots (the KeyStore
  * exposes P-256 slot keys), HTTP (api.ts).
  */
@@ -16,11 +17,13 @@ import { sha256 } from '../crypto/kdf.ts';
 import { normaliseLowS } from '../crypto/p256.ts';
 import type { KeyStore } from '../keys/KeyStore.ts';
 import type { EvaluationInput, EvidenceItem } from '../sandbox/inputs.ts';
-import type { AuditLog, Json } from './AuditLog.ts';
+import type { AuditLog } from './AuditLog.ts';
 import type { Clock } from './Clock.ts';
-import { inputToJson } from './evaluationJson.ts';
+import { auditInput } from './auditInput.ts';
+import { auditedCommit, auditedFailure } from './auditedCommit.ts';
+import type { Receipt } from './Receipt.ts';
 import type { ModuleStore } from './ModuleStore.ts';
-import { audited, KeyedLock, type Evaluator } from './Releaser.ts';
+import { KeyedLock, unauthenticatedChange, type Evaluator } from './Releaser.ts';
 import type { Store } from './Store.ts';
 
 export interface SigningPolicy {
@@ -36,6 +39,8 @@ export interface SignOutcome {
   reason: string;
   fuel: number;
   audit: number;
+  /** The signed receipt of the decision's audit entry (docs/AUDIT.md "Receipts"). */
+  receipt: Receipt;
   signature?: Uint8Array;
   recoveryId?: number;
 }
@@ -56,11 +61,11 @@ export class SigningService {
   readonly #locks = new KeyedLock();
 
   /** One decision at a time per slot, so a policy's state (a signing count) cannot be over-spent. */
-  sign(slot: number, digest: Uint8Array, requester: string, evidence: EvidenceItem[]): Promise<SignOutcome> {
-    return this.#locks.run(String(slot), () => this.#sign(slot, digest, requester, evidence));
+  sign(slot: number, digest: Uint8Array, requester: string, evidence: EvidenceItem[], authenticated = false): Promise<SignOutcome> {
+    return this.#locks.run(String(slot), () => this.#sign(slot, digest, requester, evidence, authenticated));
   }
 
-  async #sign(slot: number, digest: Uint8Array, requester: string, evidence: EvidenceItem[]): Promise<SignOutcome> {
+  async #sign(slot: number, digest: Uint8Array, requester: string, evidence: EvidenceItem[], authenticated: boolean): Promise<SignOutcome> {
     const policy = this.#policies.get(slot);
     if (!policy) {
       throw new AgentError('ERR_NOT_FOUND', `sign: no signing policy is registered for slot ${slot}, so it never signs`, {
@@ -75,13 +80,18 @@ export class SigningService {
     const input: EvaluationInput = {
       now, requester, evidence, state: d.store.state(`sign:${id}`), params: policy.params,
       capsule: { id: slotCapsuleId(slot), created: 0, owner: null, logic: Uint8Array.from(Buffer.from(policy.logic, 'hex')), size: 0, digest },
+      authenticated,
     };
     let r;
     try {
       r = await d.sandbox.evaluate(module, input);
     } catch (e) {
-      await audited(d.audit.append('sign', now, { slot, logic: policy.logic, requester, verdict: 'error', fuelLimit: d.fuelLimit, error: (e as { code?: string }).code ?? 'ERR_SANDBOX', input: inputToJson(input) }));
-      throw e;
+      return auditedFailure(d, 'sign', now, { slot, logic: policy.logic, requester, verdict: 'error', fuelLimit: d.fuelLimit, error: (e as { code?: string }).code ?? 'ERR_SANDBOX', ...auditInput(input, (e as { code?: string }).code ?? 'ERR_SANDBOX', false) }, e);
+    }
+    if (r.changed.length && !authenticated) {
+      // A spent limit needs a requester who proved its identity; nothing is signed or committed.
+      const e = unauthenticatedChange(r.changed, 'sign');
+      return auditedFailure(d, 'sign', now, { slot, logic: policy.logic, requester, verdict: 'error', logicVerdict: r.verdict, fuelLimit: d.fuelLimit, error: e.code, ...auditInput(input, e.code, true) }, e);
     }
     let signature: Uint8Array | undefined;
     let recoveryId: number | undefined;
@@ -89,12 +99,12 @@ export class SigningService {
       signature = normaliseLowS(await d.keyStore.sign(digest, slot));
       recoveryId = recovery(signature, digest, await d.keyStore.publicKey(slot));
     }
-    const entry = await audited(d.audit.append('sign', now, {
+    // D4: the entry is the intent; the commit records its seq; a failed commit is voided (auditedCommit.ts).
+    const { entry, receipt } = await auditedCommit(d, 'sign', now, {
       slot, logic: policy.logic, requester, digest: Buffer.from(digest).toString('hex'), verdict: r.verdict, reason: r.reason, fuel: r.fuel,
-      inputs: r.inputsSha256, changed: r.changed, fuelLimit: r.fuelLimit, input: inputToJson(input) as Json,
-    }));
-    d.store.transaction(() => d.store.putState(`sign:${id}`, r.state, r.changed));
-    return { verdict: r.verdict, reason: r.reason, fuel: r.fuel, audit: entry.seq, signature, recoveryId };
+      inputs: r.inputsSha256, changed: r.changed, fuelLimit: r.fuelLimit, ...auditInput(input, undefined, true),
+    }, r.verdict === 'allow' || r.changed.length ? () => d.store.putState(`sign:${id}`, r.state, r.changed) : undefined);
+    return { verdict: r.verdict, reason: r.reason, fuel: r.fuel, audit: entry.seq, receipt, signature, recoveryId };
   }
 }
 

@@ -4,14 +4,16 @@
  *
  *   GET  /v1/status      guardian, clock, audit position
  *   POST /v1/modules     raw Wasm body → { sha256 }          (content-addressed: no signature)
- *   POST /v1/release     { capsule | id | cid, requester, evidence? } → 200 allow + answer | 403 deny
+ *   POST /v1/release     { capsule | id | header | cid, requester, evidence? } → 200 allow + answer | 403 deny
  *   GET  /v1/content?cid=CID   the capsule's bytes (only capsules this guardian fetched or indexed)
- *   POST /v1/checkin     { capsule | id, checkin }   owner-signed, fresh, never seen before
- *   POST /v1/approvals   { capsule | id, requester, approval }   approver-signed, stored once
+ *   POST /v1/checkin     { capsule | id | header, checkin }   owner-signed, fresh, never seen before
+ *   POST /v1/approvals   { capsule | id | header, requester, approval }   approver-signed, stored once
  *   POST /v1/sign        { slot, digest, requester, evidence? } → 200 { signature, recoveryId } | 403
  *
- * Release needs no signature: the answer is readable only by the requester's identity. Check-ins
- * and approvals change state, so they are signed by their author and replays are refused.
+ * Release and sign MAY carry `auth` (docs/API.md "Requester authentication": proof of possession
+ * of the requester's identity); a decision that would change state (a counted open, a spent limit)
+ * needs it. The answer is readable only by the requester's identity. Check-ins and approvals change
+ * state, so they are signed by their author (a key the capsule names) and replays are refused.
  * Deliberately not here: HTTP mechanics (HttpServer.ts) and decisions (Releaser.ts).
  */
 import { AgentError } from '../errors.ts';
@@ -24,10 +26,14 @@ import type { AuditLog } from './AuditLog.ts';
 import type { Clock } from './Clock.ts';
 import type { Reply, Route } from './HttpServer.ts';
 import type { ModuleStore } from './ModuleStore.ts';
-import { audited, requireCanonicalRecipient, type Presented, type Releaser } from './Releaser.ts';
+import { requireCanonicalRecipient, type Presented, type Releaser } from './Releaser.ts';
 import type { SigningService } from './SigningService.ts';
 import type { CapsuleFetcher } from './CapsuleFetcher.ts';
 import type { Store } from './Store.ts';
+import { AUTH_SCHEMA } from '../crypto/requesterAuth.ts';
+import { checkinKeys, listedApprovers } from './namedKeys.ts';
+import type { RequestAuthenticator } from './RequestAuthenticator.ts';
+import { auditedCommit } from './auditedCommit.ts';
 
 /** A check-in older than this, or this far in the future, is refused (with the replay cache: no replays). */
 export const CHECKIN_WINDOW_MS = 10 * 60_000;
@@ -49,8 +55,10 @@ const capsuleRef = {
   capsule: { type: 'string' },
   id: { type: 'string', pattern: '^[0-9a-f]{32}$' },
   cid: { type: 'string', minLength: 1, maxLength: 200 },
+  header: { type: 'string', pattern: '^[0-9a-f]{64}$' },
 };
-const oneOfRef = [{ required: ['capsule'] }, { required: ['id'] }, { required: ['cid'] }];
+// `header`: a registered capsule by its header hash (D2: a bare id may name several capsules).
+const oneOfRef = [{ required: ['capsule'] }, { required: ['id'] }, { required: ['cid'] }, { required: ['header'] }];
 
 export interface ApiDeps {
   releaser: Releaser;
@@ -60,13 +68,15 @@ export interface ApiDeps {
   audit: AuditLog;
   clock: Clock;
   status: () => Record<string, unknown>;
+  /** Verifies a request's `auth` field (requester authentication). */
+  auth: Pick<RequestAuthenticator, 'verify'>;
   /** IPFS (absent when the ipfs setting is "off"). */
   fetcher?: CapsuleFetcher;
 }
 
 export function routes(d: ApiDeps): Route[] {
-  const capsuleOf = async (b: { capsule?: string; id?: string; cid?: string }): Promise<Presented> => {
-    if (b.cid === undefined) return d.releaser.capsuleOf(b.capsule !== undefined ? base64(b.capsule, 'body.capsule') : undefined, b.id);
+  const capsuleOf = async (b: { capsule?: string; id?: string; cid?: string; header?: string }): Promise<Presented> => {
+    if (b.cid === undefined) return d.releaser.capsuleOf(b.capsule !== undefined ? base64(b.capsule, 'body.capsule') : undefined, b.id, b.header);
     if (!d.fetcher) throw new AgentError('ERR_UNAVAILABLE', 'this guardian runs without IPFS (ipfs: off) and cannot fetch by CID', { status: 501, hint: 'send the capsule bytes instead (capsule open FILE)' });
     const p = await d.fetcher.capsuleByCid(b.cid, 'release');
     return d.releaser.capsuleOf(p.prefix, undefined); // the registered-header check, as for bytes
@@ -88,13 +98,15 @@ export function routes(d: ApiDeps): Route[] {
       method: 'POST', path: '/v1/release', maxBody: bodyLimit,
       schema: {
         type: 'object', additionalProperties: false, required: ['requester'], oneOf: oneOfRef,
-        properties: { ...capsuleRef, requester: { type: 'string', minLength: 1, maxLength: 200 }, evidence: { type: 'array', maxItems: 64, items: evidenceSchema } },
+        properties: { ...capsuleRef, requester: { type: 'string', minLength: 1, maxLength: 200 }, evidence: { type: 'array', maxItems: 64, items: evidenceSchema }, auth: AUTH_SCHEMA },
       },
       handle: async (body) => {
         const b = body as { capsule?: string; id?: string; requester: string; evidence?: unknown[] };
         const evidence = b.evidence ? parseEvidence(b.evidence, 'body.evidence') : [];
-        const o = await d.releaser.release(await capsuleOf(b), b.requester, evidence);
-        const common = { verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit };
+        requireCanonicalRecipient(b.requester, 'body.requester');
+        const authenticated = await d.auth.verify('POST', '/v1/release', body as Record<string, unknown>, b.requester);
+        const o = await d.releaser.release(await capsuleOf(b), b.requester, evidence, authenticated);
+        const common = { verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit, receipt: o.receipt };
         if (o.verdict === 'allow') return { status: 200, body: { ...common, answer: Buffer.from(o.answer!).toString('base64') } };
         return { status: 403, body: { ...common, error: { code: 'ERR_DENIED', message: `denied by the capsule's logic: ${o.reason}` } } };
       },
@@ -108,10 +120,12 @@ export function routes(d: ApiDeps): Route[] {
         const p = await capsuleOf(b);
         const now = await d.clock.now();
         checkCheckin(item, p.id, now);
+        requireNamedCheckinKey(item, p);
         // Keyed by signer and message: a check-in signed by someone else can never take the owner's place.
-        const replayKey = Buffer.from(sha256(item.signer, item.message)).toString('hex');
+        // And by capsule (header hash): a copy of the check-in sent to another capsule with this id first cannot spend it (D2).
+        const replayKey = Buffer.from(sha256(Buffer.from(p.headerHash, 'hex'), item.signer, item.message)).toString('hex');
         const o = await d.releaser.checkin(p, item, replayKey, now + CHECKIN_WINDOW_MS + CLOCK_SKEW_MS);
-        return { status: 200, body: { recorded: o.changed.length > 0, verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit } };
+        return { status: 200, body: { recorded: o.changed.length > 0, verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit, receipt: o.receipt } };
       },
     },
     {
@@ -120,14 +134,16 @@ export function routes(d: ApiDeps): Route[] {
         type: 'object', additionalProperties: false, required: ['slot', 'digest', 'requester'],
         properties: {
           slot: { type: 'integer', minimum: 0, maximum: 65535 }, digest: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-          requester: { type: 'string', minLength: 1, maxLength: 200 }, evidence: { type: 'array', maxItems: 64, items: evidenceSchema },
+          requester: { type: 'string', minLength: 1, maxLength: 200 }, evidence: { type: 'array', maxItems: 64, items: evidenceSchema }, auth: AUTH_SCHEMA,
         },
       },
       handle: async (body) => {
         const b = body as { slot: number; digest: string; requester: string; evidence?: unknown[] };
         const evidence = b.evidence ? parseEvidence(b.evidence, 'body.evidence') : [];
-        const o = await d.signing.sign(b.slot, Uint8Array.from(Buffer.from(b.digest, 'hex')), b.requester, evidence);
-        const common = { verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit };
+        if ((body as { auth?: unknown }).auth !== undefined) requireCanonicalRecipient(b.requester, 'body.requester');
+        const authenticated = await d.auth.verify('POST', '/v1/sign', body as Record<string, unknown>, b.requester);
+        const o = await d.signing.sign(b.slot, Uint8Array.from(Buffer.from(b.digest, 'hex')), b.requester, evidence, authenticated);
+        const common = { verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit, receipt: o.receipt };
         if (o.verdict === 'allow') return { status: 200, body: { ...common, signature: Buffer.from(o.signature!).toString('hex'), recoveryId: o.recoveryId } };
         return { status: 403, body: { ...common, error: { code: 'ERR_DENIED', message: `denied by the signing policy: ${o.reason}` } } };
       },
@@ -166,21 +182,29 @@ async function approve(d: ApiDeps, p: Presented, b: { requester: string; approva
   if (!verifies(item)) {
     throw new AgentError('ERR_BAD_REQUEST', `body.approval.signature: does not verify under the ${item.scheme} signer ${Buffer.from(item.signer).toString('hex')}`, { status: 400, hint: 'the approval was altered or signed by another key' });
   }
+  // Stored only if the logic would count it: its signer is an approver the params list. So signers
+  // the capsule does not name cannot fill the MAX_APPROVALS slots (nothing stored, nothing audited).
+  if (!listedApprovers(p.parsed.header.logic.params).has(`${item.scheme}:${Buffer.from(item.signer).toString('hex')}`)) {
+    throw new AgentError('ERR_FORBIDDEN', `body.approval.signer: ${item.scheme} ${Buffer.from(item.signer).toString('hex')} is not an approver listed in this capsule's logic params, so its approval would not count and is not stored`, {
+      status: 403, hint: 'the guardian stores approvals only from signers in a params "approvers" list; send other evidence with the release request (capsule open --approval)',
+    });
+  }
   // Only for a capsule sealed to this guardian (its header authenticated once), one at a time.
   await d.releaser.register(p);
-  return d.releaser.lock(p.id, async () => {
-    if (d.store.hasApproval(p.id, b.requester, item.signer)) {
+  return d.releaser.lock(p.headerHash, async () => {
+    if (d.store.hasApproval(p.headerHash, b.requester, item.signer)) {
       throw new AgentError('ERR_REPLAYED', 'approval: already recorded for this capsule and requester', { status: 409 });
     }
-    if (d.store.approvalCount(p.id, b.requester) >= MAX_APPROVALS) {
+    if (d.store.approvalCount(p.headerHash, b.requester) >= MAX_APPROVALS) {
       throw new AgentError('ERR_TOO_LARGE', `approval: ${MAX_APPROVALS} approvals are already stored for this capsule and requester`, {
         status: 409, hint: 'send further approvals with the release request (capsule open --approval) instead',
       });
     }
     const now = await d.clock.now();
-    const entry = await audited(d.audit.append('approval', now, { capsule: p.id, requester: b.requester, scheme: item.scheme, signer: Buffer.from(item.signer).toString('hex') }));
-    d.store.addApproval(p.id, b.requester, item, now);
-    return { status: 201, body: { stored: true, audit: entry.seq } };
+    // D4: intent, then the commit recording it (auditedCommit.ts); the receipt proves the entry (A1).
+    const { entry, receipt } = await auditedCommit(d, 'approval', now, { capsule: p.id, header: p.headerHash, requester: b.requester, scheme: item.scheme, signer: Buffer.from(item.signer).toString('hex') },
+      () => { d.store.addApproval(p.headerHash, b.requester, item, now); });
+    return { status: 201, body: { stored: true, audit: entry.seq, receipt } };
   });
 }
 
@@ -193,6 +217,22 @@ function base64(text: string, at: string): Uint8Array {
 
 function verifies(e: EvidenceItem): boolean {
   return e.scheme === 'ed25519' ? verifyEd25519(e.message, e.signature, e.signer) : verifyPersonalSign(e.message, e.signature, e.signer);
+}
+
+/**
+ * D9: a check-in counts only from a key the capsule names (header owner, or an `owner` param): any
+ * other signer is refused before anything is decided or audited.
+ * @throws AgentError ERR_FORBIDDEN (403).
+ */
+function requireNamedCheckinKey(e: EvidenceItem, p: Presented): void {
+  const named = checkinKeys(p.parsed.header.owner, p.parsed.header.logic.params);
+  const signer = Buffer.from(e.signer).toString('hex');
+  if (named.has(signer)) return;
+  throw new AgentError('ERR_FORBIDDEN', named.size === 0
+    ? `body.checkin.signer: this capsule names no check-in key (no owner in its header, no "owner" in its logic params), so no check-in is accepted`
+    : `body.checkin.signer: ${signer} is not a key this capsule names (its owner or an "owner" param); expected one of ${[...named].join(', ')}`, {
+    status: 403, hint: 'sign check-ins with the owner key the capsule was sealed with (capsule checkin --identity OWNER.key)',
+  });
 }
 
 /** "capsule-checkin:v1:<id>:<ms>", Ed25519, fresh (within the window), validly signed. */

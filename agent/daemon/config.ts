@@ -7,9 +7,18 @@
  *   lan                CAPSULE_AGENT_LAN=1       allow listening beyond loopback
  *   clock              CAPSULE_AGENT_CLOCK       "module" (the module's RTC), "system", or "file:PATH" (tests)
  *   requestTimeoutMs   headers and body must arrive within this (slow clients are cut off)
- *   ratePerSecond      requests per second per client address (0: unlimited)
+ *   ratePerSecond      requests per second per client address (0: no rate limit at all, every level)
+ *   ratePerNetwork     requests per second per /24 (IPv4) or /64 (IPv6) network, all its addresses together (0: unlimited)
+ *   rateGlobal         requests per second from all clients together (0: unlimited); buckets hold 2 s of each rate
+ *   allowedHosts       extra Host header values accepted ("name" or "name:port"; no port = the listen port); always
+ *                      accepted: localhost, 127.0.0.1, [::1] and the listen address with its port, and the IP
+ *                      literal the connection arrived on (DNS rebinding needs a name). Others: 421.
  *   fuel               the unlock logic's fuel limit per decision
- *   maxQueuedDecisions decisions waiting for the sandbox beyond this are refused (503 busy)
+ *   maxQueuedDecisions decisions waiting for the sandbox beyond this are refused (503 busy); one client may hold
+ *                      at most a quarter of them (DecisionScheduler.ts)
+ *   sandboxWorkers     sandbox worker threads deciding in parallel (default: the CPU count, at most 8)
+ *   clientFuelPerMinute fuel one client may spend per minute (used fuel; a timeout counts timeoutMs × 10⁶); a client
+ *                      over it is refused with 503 + Retry-After until it refills (0: no budget)
  *   signing            [{ "slot": N, "logic": "<sha256 hex>", "params": JSON }] — policy-gated signing
  *   ipfs               CAPSULE_IPFS              "helia" (embedded node, repo in <dataDir>/ipfs), "kubo:URL", or "off"
  *   ipfsListen         CAPSULE_IPFS_LISTEN       the embedded node's libp2p listen multiaddrs (comma-separated in the
@@ -19,11 +28,20 @@
  *   maxCapsuleBytes    a capsule fetched by CID larger than this is refused before its data is fetched
  *   maxStoredBytes     all capsules kept by CID together: a capsule that would pass this is refused (507)
  *   fetchTimeoutMs     a fetch by CID that has not completed within this fails (504)
+ *   maxModuleStoreBytes all logic modules stored together: a module that would pass this is refused (507 ERR_QUOTA)
+ *   maxModules         how many logic modules are stored: one more is refused (507 ERR_QUOTA)
+ *   minFreeBytes       free space kept on the data directory's file system for decisions and the audit log: module
+ *                      pushes, fetches by CID and new capsule registrations are refused below it (507 ERR_DISK_FULL; 0: off)
+ *   moduleTimeoutMs    CAPSULE_MODULE_TIMEOUT_MS a security-module call not answered within this fails (503
+ *                                                ERR_MODULE_CALL); the module is then reported failing until it answers
+ *   acceptRollback     (--accept-rollback) start although the rollback anchor found the database or audit log rolled
+ *                      back; the finding is audited (an `override` entry) and the anchor re-established (docs/AUDIT.md)
  *
  * Deliberately not here: starting anything (Agent.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { AgentError, type ContentError } from '../errors.ts';
 import { parseIpfsSpec } from '../store/ContentStore.ts';
 import { defaultDataDir } from '../guardian/GuardianFile.ts';
@@ -39,8 +57,13 @@ export interface AgentConfig {
   clock: string;
   requestTimeoutMs: number;
   ratePerSecond: number;
+  ratePerNetwork: number;
+  rateGlobal: number;
+  allowedHosts: string[];
   fuel: number;
   maxQueuedDecisions: number;
+  sandboxWorkers: number;
+  clientFuelPerMinute: number;
   signing: SigningPolicy[];
   ipfs: string;
   ipfsListen: string[];
@@ -48,16 +71,28 @@ export interface AgentConfig {
   maxCapsuleBytes: number;
   maxStoredBytes: number;
   fetchTimeoutMs: number;
+  maxModuleStoreBytes: number;
+  maxModules: number;
+  minFreeBytes: number;
+  moduleTimeoutMs: number;
+  acceptRollback: boolean;
 }
 
 const KEYS: Record<keyof AgentConfig, 'string' | 'port' | 'boolean' | 'positive' | 'count' | 'signing' | 'strings'> = {
-  dataDir: 'string', host: 'string', port: 'port', lan: 'boolean', clock: 'string', requestTimeoutMs: 'positive', ratePerSecond: 'count', fuel: 'positive', maxQueuedDecisions: 'positive', signing: 'signing',
+  dataDir: 'string', host: 'string', port: 'port', lan: 'boolean', clock: 'string', requestTimeoutMs: 'positive', ratePerSecond: 'count', fuel: 'positive', maxQueuedDecisions: 'positive', sandboxWorkers: 'positive', clientFuelPerMinute: 'count', signing: 'signing',
   ipfs: 'string', ipfsListen: 'strings', ipfsPeers: 'strings', maxCapsuleBytes: 'positive', maxStoredBytes: 'positive', fetchTimeoutMs: 'positive',
+  moduleTimeoutMs: 'positive', acceptRollback: 'boolean',
+  maxModuleStoreBytes: 'positive', maxModules: 'positive', minFreeBytes: 'count',
+  ratePerNetwork: 'count', rateGlobal: 'count', allowedHosts: 'strings',
 };
 
 export function defaults(env: NodeJS.ProcessEnv): AgentConfig {
   return { dataDir: defaultDataDir(env), host: '127.0.0.1', port: 7373, lan: false, clock: 'module', requestTimeoutMs: 10_000, ratePerSecond: 200, fuel: DEFAULT_LIMITS.fuel, maxQueuedDecisions: 256, signing: [],
-    ipfs: 'helia', ipfsListen: ['/ip4/127.0.0.1/tcp/7374'], ipfsPeers: [], maxCapsuleBytes: 4 * 2 ** 30, maxStoredBytes: 32 * 2 ** 30, fetchTimeoutMs: 60_000 };
+    sandboxWorkers: Math.min(availableParallelism(), 8), clientFuelPerMinute: 2_000_000_000,
+    ipfs: 'helia', ipfsListen: ['/ip4/127.0.0.1/tcp/7374'], ipfsPeers: [], maxCapsuleBytes: 4 * 2 ** 30, maxStoredBytes: 32 * 2 ** 30, fetchTimeoutMs: 60_000,
+    moduleTimeoutMs: 10_000, acceptRollback: false,
+    maxModuleStoreBytes: 256 * 2 ** 20, maxModules: 1024, minFreeBytes: 64 * 2 ** 20,
+    ratePerNetwork: 400, rateGlobal: 1000, allowedHosts: [] };
 }
 
 function bad(source: string, key: string, want: string, got: unknown): AgentError {
@@ -104,7 +139,8 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
     }
   }
   const env: Array<[string, keyof AgentConfig]> = [['CAPSULE_DATA_DIR', 'dataDir'], ['CAPSULE_AGENT_HOST', 'host'], ['CAPSULE_AGENT_PORT', 'port'], ['CAPSULE_AGENT_LAN', 'lan'], ['CAPSULE_AGENT_CLOCK', 'clock'],
-    ['CAPSULE_IPFS', 'ipfs'], ['CAPSULE_IPFS_LISTEN', 'ipfsListen'], ['CAPSULE_IPFS_PEERS', 'ipfsPeers']];
+    ['CAPSULE_IPFS', 'ipfs'], ['CAPSULE_IPFS_LISTEN', 'ipfsListen'], ['CAPSULE_IPFS_PEERS', 'ipfsPeers'],
+    ['CAPSULE_MODULE_TIMEOUT_MS', 'moduleTimeoutMs']];
   for (const [name, key] of env) if (options.env[name] !== undefined) c[key] = coerce(name, key, options.env[name], true);
   for (const [k, v] of Object.entries(options.flags ?? {})) if (v !== undefined) c[k] = coerce(`--${k}`, k as keyof AgentConfig, v, true);
   const cfg = c as unknown as AgentConfig;
@@ -113,8 +149,11 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
       hint: 'the API is unauthenticated for releases (answers are encrypted to the requester); expose it deliberately',
     });
   }
-  for (const k of ['requestTimeoutMs', 'fetchTimeoutMs'] as const) {
+  for (const k of ['requestTimeoutMs', 'fetchTimeoutMs', 'moduleTimeoutMs'] as const) {
     if (cfg[k] > 2 ** 31 - 1) throw bad(k, k, 'at most 2147483647 (Node\'s longest timer)', cfg[k]);
+  }
+  for (const h of cfg.allowedHosts) {
+    if (!/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?$/.test(h)) throw bad('allowedHosts', 'allowedHosts', 'host names or host:port (IPv6 in brackets)', h);
   }
   try {
     parseIpfsSpec(cfg.ipfs, 'ipfs');

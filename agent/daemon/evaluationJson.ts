@@ -12,6 +12,11 @@ const bytes = (h: unknown, at: string): Uint8Array => {
   return Uint8Array.from(Buffer.from(h, 'hex'));
 };
 
+const boolOf = (v: unknown, at: string): boolean => {
+  if (typeof v !== 'boolean') throw new TypeError(`${at}: expected true or false`);
+  return v;
+};
+
 export function inputToJson(i: EvaluationInput): Json {
   const c = i.capsule;
   return {
@@ -21,6 +26,7 @@ export function inputToJson(i: EvaluationInput): Json {
     params: i.params ? hex(i.params) : null,
     evidence: (i.evidence ?? []).map((e) => ({ kind: e.kind, scheme: e.scheme, signer: hex(e.signer), message: hex(e.message), signature: hex(e.signature) })),
     state: Object.fromEntries([...(i.state ?? new Map())].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, hex(v)])),
+    ...(i.authenticated === undefined ? {} : { authenticated: i.authenticated }), // absent in older records: replays unchanged
   };
 }
 
@@ -41,5 +47,6 @@ export function inputFromJson(j: Json, at: string): EvaluationInput {
       message: bytes(e.message, `${at}.evidence[${n}].message`), signature: bytes(e.signature, `${at}.evidence[${n}].signature`),
     }) as EvidenceItem),
     state: new Map(Object.entries((o.state ?? {}) as { [k: string]: Json }).map(([k, v]) => [k, bytes(v, `${at}.state.${k}`)])),
+    ...(o.authenticated === undefined ? {} : { authenticated: boolOf(o.authenticated, `${at}.authenticated`) }),
   };
 }

@@ -42,9 +42,9 @@ export class Guardian {
   }
 
   /** Opens the guardian in `dataDir`; `keyStore` replaces the recorded backend (tests, embedding). */
-  static async open(dataDir = defaultDataDir(), options: { env?: NodeJS.ProcessEnv; keyStore?: KeyStore } = {}): Promise<Guardian> {
+  static async open(dataDir = defaultDataDir(), options: { env?: NodeJS.ProcessEnv; keyStore?: KeyStore; moduleTimeoutMs?: number } = {}): Promise<Guardian> {
     const record = await readGuardianFile(dataDir);
-    const ks = options.keyStore ?? await openKeyStore(record.backend, dataDir, options.env ?? process.env, record.library);
+    const ks = options.keyStore ?? await openKeyStore(record.backend, dataDir, options.env ?? process.env, record.library, { moduleTimeoutMs: options.moduleTimeoutMs });
     if (ks.capabilities.serial !== record.serial) {
       await ks.close();
       throw new GuardianError('ERR_GUARDIAN_MISMATCH', `guardian in ${dataDir} was provisioned on module ${record.serial}, but this module is ${ks.capabilities.serial}`, {

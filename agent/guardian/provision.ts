@@ -1,22 +1,27 @@
 /**
  * `capsule guardian init [--restore]`, the parent side: checks, the one-shot seed process
- * (seedChild.ts) started with a minimal environment and — where the OS allows an unprivileged
- * user namespace — no network (`unshare -rn`), then guardian.json written atomically.
+ * (seedChild.ts) started with a minimal environment inside the sandbox of seedSandbox.ts
+ * (bubblewrap: namespaces, a read-only filesystem of what it needs, seccomp) — or, where that is
+ * unavailable, refused unless --allow-unisolated — then guardian.json written atomically (with
+ * how the seed process was isolated). The soft passphrase reaches the child on a pipe (fd 5).
  *
  * Order matters for kill -9: nothing is written before the operator has confirmed the words and
  * the module has locked the seed, and guardian.json appears by one rename. So an interruption at
  * any point leaves no guardian or a complete one. Deliberately not here: the seed itself (it never
  * enters this process) and the CLI's output.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GuardianError, KeyError, KeyStoreError, UsageError } from '../errors.ts';
+import { sweepPartials } from '../io/partials.ts';
 import { SoftKeyStore } from '../keys/SoftKeyStore.ts';
 import { exists, GUARDIAN_FILE, SOFT_KEYSTORE_FILE, writeGuardianFile, type GuardianRecord } from './GuardianFile.ts';
 import { softPassphrase, zymbitLibrary, type Backend } from './keyStoreFor.ts';
 import type { SeedRequest, SeedResult } from './seedChild.ts';
+import { seedSandbox, type SeedSandbox } from './seedSandbox.ts';
 
 const CHILD = fileURLToPath(new URL('./seedChild.ts', import.meta.url));
 const SIGNING_SLOT = 0;
@@ -32,6 +37,10 @@ export interface ProvisionOptions {
   env: NodeJS.ProcessEnv;
   stdinIsTTY: boolean;
   stdoutIsTTY: boolean;
+  /** Run the seed process even where it cannot be confined (recorded in guardian.json). */
+  allowUnisolated?: boolean;
+  /** Told when the seed process runs unconfined (the CLI prints it as a warning). */
+  onUnisolated?: (isolation: string) => void;
   signal?: AbortSignal;
 }
 
@@ -55,14 +64,22 @@ export async function provision(o: ProvisionOptions): Promise<GuardianRecord> {
   }
   await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
   await removeStaleTemps(o.dataDir);
-  if (o.backend === 'soft') await prepareSoftStore(o.dataDir, softPassphrase(o.env), present);
-
   const library = o.backend === 'zymbit' ? zymbitLibrary(o.env) : undefined;
+  // Decided before anything is created: a guardian that cannot confine its seed process refuses
+  // (fail closed) unless the operator accepted that explicitly.
+  const box = seedSandbox(o.env, { library, dataDir: o.dataDir, allowUnisolated: o.allowUnisolated === true });
+  if (!box.isolated) o.onUnisolated?.(box.isolation);
+  // Read once (from a file, a systemd credential, or the environment, which is then cleared) and
+  // handed to the seed process through a pipe.
+  const passphrase = o.backend === 'soft' ? softPassphrase(o.env) : undefined;
+  if (passphrase !== undefined) await prepareSoftStore(o.dataDir, passphrase, present);
+
   const req: SeedRequest = {
     mode: o.restore ? 'restore' : 'init', backend: o.backend, dataDir: o.dataDir, library, signingSlot: SIGNING_SLOT,
     confirmFromStdin: o.confirmFromStdin, mnemonicFromStdin: o.mnemonicFromStdin, mnemonicToStdout: o.mnemonicToStdout,
   };
-  const { result, isolation } = await runSeedProcess(req, o.env, o.signal);
+  const result = await runSeedProcess(req, box, o.env, passphrase, o.signal);
+  const isolation = box.isolation;
   const record: GuardianRecord = {
     format: 'capsule-guardian/v1',
     created: new Date().toISOString(),
@@ -86,7 +103,8 @@ export async function provision(o: ProvisionOptions): Promise<GuardianRecord> {
 
 /** A kill -9 during the final write can leave AtomicFile's temporary file: never a guardian, only litter. */
 async function removeStaleTemps(dataDir: string): Promise<void> {
-  for (const f of await readdir(dataDir)) {
+  await sweepPartials(dataDir); // any AtomicFile temporary whose writer is dead (partials.ts)
+  for (const f of await readdir(dataDir)) { // the older name, without the writer recorded
     if (/^\.guardian\.json\.[0-9a-f]+\.partial$/.test(f)) await rm(join(dataDir, f), { force: true });
   }
 }
@@ -104,33 +122,35 @@ async function prepareSoftStore(dataDir: string, passphrase: string, guardianPre
   await (await SoftKeyStore.create(path, passphrase)).close();
 }
 
-/** Only what the seed process needs: the soft passphrase and the simulator's settings. */
+/** Only what the seed process needs: the simulator's settings (the soft passphrase goes by pipe). */
 function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = { LANG: 'C' };
   for (const [k, v] of Object.entries(env)) {
-    if (v !== undefined && (k === 'CAPSULE_SOFT_PASSPHRASE' || k.startsWith('ZK_SIM_'))) out[k] = v;
+    if (v !== undefined && k.startsWith('ZK_SIM_')) out[k] = v;
   }
   return out;
 }
 
-let netnsProbe: string | undefined;
-/** `unshare -rn` works for unprivileged users where user namespaces are enabled; else say why not. */
-function isolationCommand(env: NodeJS.ProcessEnv): { prefix: string[]; isolation: string } {
-  const own = 'own process, minimal environment';
-  if (env.CAPSULE_SEED_NETNS === '0') return { prefix: [], isolation: `${own}; network namespace disabled by CAPSULE_SEED_NETNS=0` };
-  netnsProbe ??= (() => {
-    const r = spawnSync('unshare', ['-rn', 'true'], { timeout: 5000, stdio: 'ignore' });
-    return r.error ? `unshare unavailable (${(r.error as NodeJS.ErrnoException).code})` : r.status === 0 ? 'ok' : `unshare -rn refused (exit ${r.status})`;
-  })();
-  return netnsProbe === 'ok'
-    ? { prefix: ['unshare', '-rn', '--'], isolation: `${own}, no network (user + network namespace)` }
-    : { prefix: [], isolation: `${own}; no network namespace: ${netnsProbe}` };
+/**
+ * Starts `script` (seedChild.ts, or a test's probe) confined as `box` says: fd 3 is the answer
+ * pipe, fd 4 the seccomp program (read by bwrap), fd 5 the secret (the soft passphrase), never the
+ * environment. Exported for the confinement tests, which run a probe through this same door.
+ */
+export function spawnSeedProcess(box: SeedSandbox, script: string, args: string[], env: NodeJS.ProcessEnv, secret?: string): ChildProcess {
+  const argv = [...box.prefix, process.execPath, script, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), { env: childEnv(env), stdio: ['inherit', 'inherit', 'inherit', 'pipe', box.seccomp ? 'pipe' : 'ignore', 'pipe'] });
+  const stdio = child.stdio as unknown as Array<Writable | null>;
+  for (const [fd, bytes] of [[4, box.seccomp], [5, secret ?? '']] as const) {
+    const w = stdio[fd];
+    if (!w || bytes === undefined) continue;
+    w.on('error', () => {}); // a child that died early closes its end: its exit says why
+    w.end(bytes);
+  }
+  return child;
 }
 
-async function runSeedProcess(req: SeedRequest, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<{ result: SeedResult; isolation: string }> {
-  const { prefix, isolation } = isolationCommand(env);
-  const argv = [...prefix, process.execPath, CHILD, JSON.stringify(req)];
-  const child = spawn(argv[0]!, argv.slice(1), { env: childEnv(env), stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
+async function runSeedProcess(req: SeedRequest, box: SeedSandbox, env: NodeJS.ProcessEnv, secret: string | undefined, signal?: AbortSignal): Promise<SeedResult> {
+  const child = spawnSeedProcess(box, CHILD, [JSON.stringify(req)], env, secret);
   const onAbort = () => child.kill('SIGKILL');
   signal?.addEventListener('abort', onAbort, { once: true });
   const chunks: Buffer[] = [];
@@ -145,7 +165,7 @@ async function runSeedProcess(req: SeedRequest, env: NodeJS.ProcessEnv, signal?:
   } catch {
     answer = undefined;
   }
-  if (answer?.ok && answer.result) return { result: answer.result, isolation };
+  if (answer?.ok && answer.result) return answer.result;
   if (answer?.error) throw rebuild(answer.error);
   throw new GuardianError('ERR_PROVISIONING', `the seed process ended without an answer (${sig ? `signal ${sig}` : `exit code ${code}`}); nothing was stored`, {
     hint: 'run `capsule guardian init` again',

@@ -1,6 +1,8 @@
 /**
  * The one-shot seed process of `capsule guardian init` (spawned by provision.ts with a minimal
- * environment and, where the OS allows, no network). The master entropy exists only here:
+ * environment, confined by seedSandbox.ts: bubblewrap namespaces, a read-only filesystem, seccomp;
+ * the soft passphrase, if any, arrives on fd 5, never in the environment). The master entropy
+ * exists only here:
  *
  *   init:    entropy = HKDF(module random(32) ‖ OS random(32), "", "capsule/v1 guardian seed", 32)
  *            → the 24 words shown once → the operator re-types 3 of them → its BIP39 seed locked
@@ -12,7 +14,7 @@
  * writes (the parent's, atomically) and the data directory's checks.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import { writeSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { DceError, GuardianError, UsageError } from '../errors.ts';
@@ -49,9 +51,34 @@ export interface SeedResult {
 
 const CONFIRM_WORDS = 3;
 
+/** The secret the parent sends on fd 5 (the soft passphrase; empty for zymbit), read to its end. */
+function secretFromParent(): string {
+  const chunks: Buffer[] = [];
+  const buf = Buffer.alloc(4096);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(5, buf, 0, buf.length, null);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); continue; }
+      if ((e as NodeJS.ErrnoException).code === 'EBADF') break; // no fd 5: nothing was sent
+      throw e;
+    }
+    if (n === 0) break;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+  buf.fill(0);
+  const all = Buffer.concat(chunks);
+  const text = all.toString('utf8');
+  all.fill(0);
+  for (const c of chunks) c.fill(0);
+  return text;
+}
+
 async function run(req: SeedRequest): Promise<SeedResult> {
   const lines = new Lines();
-  const ks = await openKeyStore(req.backend, req.dataDir, process.env, req.library);
+  const secret = secretFromParent();
+  const ks = await openKeyStore(req.backend, req.dataDir, process.env, req.library, req.backend === 'soft' ? { passphrase: secret } : {});
   let entropy: Uint8Array | undefined;
   let seed: Uint8Array | undefined;
   try {

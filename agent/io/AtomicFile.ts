@@ -1,7 +1,9 @@
 /**
  * An output file that appears only when complete: written to a temporary name beside the target
  * (mode 0600, exclusive create), fsync'ed, then renamed. On abort the temporary file is removed, so
- * a failed decrypt never leaves partial plaintext behind.
+ * a failed decrypt never leaves partial plaintext behind. A process killed outright (SIGKILL,
+ * power loss) cannot remove it: the temporary name records the writer (partials.ts), and creating
+ * any AtomicFile in a directory first sweeps the temporary files there whose writer is dead.
  *
  * Deliberately not here: directory fsync policy beyond a best effort, and Windows semantics.
  */
@@ -9,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { GarbageHint } from './gcHint.ts';
+import { partialName, sweepPartials } from './partials.ts';
 import { ioError } from './sources.ts';
 
 const FLUSH_AT = 1024 * 1024;
@@ -35,7 +38,9 @@ export class AtomicFile {
 
   /** `name` is how messages refer to the file (default: `path`). */
   static async create(path: string, mode = 0o600, name = path): Promise<AtomicFile> {
-    const tempPath = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.partial`);
+    const dir = dirname(path);
+    await sweepPartials(dir);
+    const tempPath = join(dir, partialName(basename(path), randomBytes(6).toString('hex')));
     try {
       return new AtomicFile(path, tempPath, await open(tempPath, 'wx', mode), name);
     } catch (cause) {

@@ -7,6 +7,8 @@
  *
  * Deliberately not here: the key hierarchy (seed, derived identities) and provisioning.
  */
+import type { ModuleHealth } from './ModuleGuard.ts';
+
 export interface Capabilities {
   backend: 'zymbit' | 'soft' | 'tpm2';
   model: string;
@@ -32,6 +34,8 @@ export interface KeyStore {
   ecdh(slot: number, peer: Uint8Array): Promise<Uint8Array>;
   /** The custodian's clock (a module's RTC), seconds since the epoch, where it has one. */
   time?(): Promise<number>;
+  /** Whether the custodian currently answers (hardware backends; absent means always ok). */
+  health?(): ModuleHealth;
   close(): Promise<void>;
 }
 

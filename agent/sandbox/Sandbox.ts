@@ -2,7 +2,8 @@
  * The in-process sandbox: validate → meter → compile (cached by module SHA-256 and fuel table
  * version) → instantiate with a fresh Host → `decide()` → a decision record. Synchronous, so a
  * warm evaluation costs microseconds; fuel bounds running time, the declared memory maximum bounds
- * memory, and V8 bounds the stack. WorkerSandbox.ts wraps this in a worker with a wall-clock kill.
+ * memory, and the metered depth counter (maxCallDepth) bounds the stack, the same on every host and
+ * thread (never V8's stack size). WorkerSandbox.ts wraps this in a worker with a wall-clock kill.
  *
  * Deliberately not here: where modules and inputs come from, and persistence of state.
  */
@@ -11,8 +12,8 @@ import { DceError, SandboxError } from '../errors.ts';
 import { Host, stateBytes } from './Host.ts';
 import { encodeInputs, type EvaluationInput } from './inputs.ts';
 import { resolveLimits, type Limits } from './limits.ts';
-import { FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, FUEL_TABLE_VERSION, meter } from './meter.ts';
-import { checkModule, type ModuleReport } from './validate.ts';
+import { DEPTH_IMPORT_NAME, FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, FUEL_TABLE_VERSION } from './meter.ts';
+import { checkAndMeter, type ModuleReport } from './validate.ts';
 
 export interface DecisionRecord {
   verdict: 'allow' | 'deny';
@@ -30,7 +31,8 @@ export interface DecisionRecord {
 
 interface Prepared {
   compiled: WebAssembly.Module;
-  report: ModuleReport;
+  /** Absent when the module came already metered (the report was made where it was metered). */
+  report?: ModuleReport;
 }
 
 const CACHE_SIZE = 64;
@@ -43,27 +45,18 @@ export class Sandbox {
     this.limits = resolveLimits(limits);
   }
 
-  /** Validates, meters and compiles `module` (or returns the cached result). */
-  prepare(module: Uint8Array): Prepared & { sha256: string } {
+  /**
+   * Validates, meters and compiles `module` (or returns the cached result). `metered`: the module
+   * already validated and metered under these limits and FUEL_TABLE_VERSION (by checkAndMeter, e.g.
+   * in the agent's module checker): then only V8 compiles it here, and Binaryen is not used.
+   * @throws SandboxError ERR_INVALID_MODULE, ERR_SANDBOX
+   */
+  prepare(module: Uint8Array, given?: Uint8Array): Prepared & { sha256: string } {
     const sha256 = createHash('sha256').update(module).digest('hex');
-    const key = `${sha256}/${FUEL_TABLE_VERSION}/${this.limits.maxMemoryPages}/${this.limits.maxModuleBytes}`;
+    const key = `${sha256}/${FUEL_TABLE_VERSION}/${this.limits.maxMemoryPages}/${this.limits.maxModuleBytes}/${this.limits.maxTableElements}`;
     let p = this.#cache.get(key);
     if (!p) {
-      let report: ModuleReport;
-      let metered: Uint8Array;
-      try {
-        const checked = checkModule(module, this.limits);
-        report = checked.report;
-        try {
-          metered = meter(checked.module); // one Binaryen parse serves validation and metering
-        } finally {
-          checked.module.dispose();
-        }
-      } catch (e) {
-        // Binaryen can throw non-Error objects; nothing untyped leaves the sandbox.
-        if (e instanceof SandboxError) throw e;
-        throw new SandboxError('ERR_INVALID_MODULE', `logic module: refused while preparing it (${e instanceof Error ? e.message : 'the Wasm toolchain aborted'})`, { cause: e });
-      }
+      const { report, metered } = given ? { report: undefined, metered: given } : checkAndMeter(module, this.limits); // one Binaryen parse for both
       let compiled: WebAssembly.Module;
       try {
         compiled = new WebAssembly.Module(metered as Uint8Array<ArrayBuffer>);
@@ -77,8 +70,9 @@ export class Sandbox {
     return { ...p, sha256 };
   }
 
-  evaluate(module: Uint8Array, input: EvaluationInput): DecisionRecord {
-    const { compiled, sha256 } = this.prepare(module);
+  /** Evaluates `module` (`metered`: as for prepare()) and returns the decision record. */
+  evaluate(module: Uint8Array, input: EvaluationInput, metered?: Uint8Array): DecisionRecord {
+    const { compiled, sha256 } = this.prepare(module, metered);
     const { blobs, digest } = encodeInputs(input);
     blobs.forEach((b, i) => {
       if (b && b.length > this.limits.maxInputBytes) {
@@ -89,9 +83,12 @@ export class Sandbox {
     const host = new Host(this.limits, input.now, blobs, before);
     // The fuel counter: created here, imported by the metered module, charged by host calls too.
     const fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, BigInt(this.limits.fuel));
+    // The call-depth counter: each running guest function holds its frame weight of it.
+    const depth = new WebAssembly.Global({ value: 'i32', mutable: true }, this.limits.maxCallDepth);
     let result: unknown;
     try {
-      const instance = new WebAssembly.Instance(compiled, { capsule_v1: host.imports(), [FUEL_IMPORT_MODULE]: { [FUEL_IMPORT_NAME]: fuel } } as WebAssembly.Imports);
+      const meters = { [FUEL_IMPORT_NAME]: fuel, [DEPTH_IMPORT_NAME]: depth };
+      const instance = new WebAssembly.Instance(compiled, { capsule_v1: host.imports(), [FUEL_IMPORT_MODULE]: meters } as WebAssembly.Imports);
       host.attach(instance.exports.memory as WebAssembly.Memory, (units) => {
         fuel.value = (fuel.value as bigint) - BigInt(units);
         if ((fuel.value as bigint) < 0n) {
@@ -100,7 +97,7 @@ export class Sandbox {
       });
       result = (instance.exports.decide as () => unknown)();
     } catch (e) {
-      throw this.#classify(e, fuel.value as bigint, host.reason);
+      throw this.#classify(e, fuel.value as bigint, depth.value as number, host.reason);
     }
     const used = this.limits.fuel - Number(fuel.value);
     if (result !== 0 && result !== 1) {
@@ -131,7 +128,7 @@ export class Sandbox {
   }
 
   /** Maps whatever ended the run to a typed error; the reason the guest set, if any, is kept. */
-  #classify(e: unknown, fuelLeft: bigint, reason: string): SandboxError {
+  #classify(e: unknown, fuelLeft: bigint, depthLeft: number, reason: string): SandboxError {
     const why = reason ? ` (reason set by the logic: ${JSON.stringify(reason)})` : '';
     if (e instanceof SandboxError) return e;
     if (e instanceof WebAssembly.RuntimeError) {
@@ -139,8 +136,14 @@ export class Sandbox {
       if (fuelLeft < 0n) {
         return new SandboxError('ERR_OUT_OF_FUEL', `logic ran out of fuel: limit ${this.limits.fuel} units`, { cause: e });
       }
+      // The same trap from the depth check: the counter went below zero on a function's entry.
+      if (depthLeft < 0) {
+        return new SandboxError('ERR_LIMIT', `call depth: maxCallDepth is ${this.limits.maxCallDepth} frame units, the logic's calls nested deeper (recursion too deep)${why}`, { cause: e });
+      }
       return new SandboxError('ERR_TRAP', `logic trapped: ${e.message}${why}`, { cause: e });
     }
+    // Not reached with the default maxCallDepth (the depth counter traps first); kept for a host
+    // configured with a budget its stack cannot hold.
     if (e instanceof RangeError && /call stack/i.test(e.message)) {
       return new SandboxError('ERR_TRAP', `logic trapped: call stack exhausted (recursion too deep)${why}`, { cause: e });
     }

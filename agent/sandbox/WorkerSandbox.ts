@@ -1,10 +1,11 @@
 /**
- * The isolated sandbox: evaluations run in a worker thread with V8 resource limits and a wall-clock
- * timeout that terminates the worker (the safety net behind fuel). A killed or crashed worker is
+ * The isolated sandbox: evaluations run in a worker thread with V8 resource limits and wall-clock
+ * timeouts that terminate the worker (the safety net behind fuel): prepareTimeoutMs for preparing a
+ * module the worker has not compiled yet, then timeoutMs for running it. A killed or crashed worker is
  * replaced on the next request, so one hostile module never stops the service.
  * Requests are serialised per instance. `start()`/`stop()`/`status` follow the agent's convention.
  *
- * Deliberately not here: pooling several workers (the agent decides how many instances to run).
+ * Deliberately not here: pooling several workers (DecisionScheduler.ts runs several instances).
  */
 import { Worker } from 'node:worker_threads';
 import { DceError, SandboxError, type SandboxErrorCode } from '../errors.ts';
@@ -45,9 +46,22 @@ export class WorkerSandbox {
     await (await w?.catch(() => undefined))?.terminate();
   }
 
-  evaluate(module: Uint8Array, input: EvaluationInput): Promise<DecisionRecord> {
+  /**
+   * Evaluates `module` in the worker (after any evaluation before it).
+   * @throws SandboxError: the evaluation's own errors; ERR_TIMEOUT (preparing took longer than
+   *   prepareTimeoutMs, or running longer than timeoutMs: the worker is replaced); ERR_SANDBOX
+   */
+  evaluate(module: Uint8Array, input: EvaluationInput, metered?: Uint8Array): Promise<DecisionRecord> {
+    return this.evaluateTimed(module, input, metered).then((r) => r.record);
+  }
+
+  /**
+   * evaluate(), with the milliseconds the worker spent preparing the module (0 when it was cached).
+   * `metered`: the module already validated and metered (Sandbox.prepare): the worker only compiles it.
+   */
+  evaluateTimed(module: Uint8Array, input: EvaluationInput, metered?: Uint8Array): Promise<{ record: DecisionRecord; prepareMs: number }> {
     if (this.#status !== 'started') return Promise.reject(new SandboxError('ERR_SANDBOX', 'sandbox is stopped; call start() first'));
-    const run = this.#queue.then(() => this.#run(module, input));
+    const run = this.#queue.then(() => this.#run(module, input, metered));
     this.#queue = run.catch(() => {});
     return run;
   }
@@ -67,12 +81,13 @@ export class WorkerSandbox {
     return ready;
   }
 
-  async #run(module: Uint8Array, input: EvaluationInput): Promise<DecisionRecord> {
+  async #run(module: Uint8Array, input: EvaluationInput, metered?: Uint8Array): Promise<{ record: DecisionRecord; prepareMs: number }> {
     if (this.#status !== 'started') throw new SandboxError('ERR_SANDBOX', 'sandbox is stopped; call start() first');
     const pending = (this.#worker ??= this.#spawn());
     const worker = await pending;
     const id = ++this.#next;
-    return new Promise<DecisionRecord>((resolve, reject) => {
+    let prepareMs = 0;
+    return new Promise<{ record: DecisionRecord; prepareMs: number }>((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
         worker.off('message', onMessage);
@@ -91,16 +106,23 @@ export class WorkerSandbox {
         void worker.terminate();
         reject(err);
       };
-      const onMessage = (m: { id: number; record?: DecisionRecord; error?: { name: string; code: string; message: string } }) => {
+      const onMessage = (m: { id: number; prepared?: boolean; prepareMs?: number; record?: DecisionRecord; error?: { name: string; code: string; message: string } }) => {
         if (m.id !== id) return;
+        if (m.prepared) {
+          // Compiled (or cached): from now on the logic runs, under timeoutMs.
+          prepareMs = m.prepareMs ?? 0;
+          clearTimeout(timer);
+          timer = setTimeout(() => kill(new SandboxError('ERR_TIMEOUT', `logic ran longer than timeoutMs ${this.limits.timeoutMs} ms; its worker was terminated`)), this.limits.timeoutMs);
+          return;
+        }
         done();
-        if (m.record) resolve(m.record);
+        if (m.record) resolve({ record: m.record, prepareMs });
         else reject(revive(m.error!));
       };
       const onError = (e: Error) => kill(new SandboxError('ERR_SANDBOX', `sandbox worker failed: ${e.message}`, { cause: e }));
       const onExit = (code: number) => kill(new SandboxError('ERR_SANDBOX', `sandbox worker exited (code ${code})`));
       try {
-        worker.postMessage({ id, module, input });
+        worker.postMessage({ id, module, input, metered });
       } catch (cause) {
         reject(new SandboxError('ERR_SANDBOX', `evaluation input cannot be sent to the sandbox worker: ${(cause as Error).message}`, { cause }));
         return; // nothing was attached yet: the worker stays healthy for the next request
@@ -108,7 +130,7 @@ export class WorkerSandbox {
       worker.on('message', onMessage);
       worker.on('error', onError);
       worker.on('exit', onExit);
-      timer = setTimeout(() => kill(new SandboxError('ERR_TIMEOUT', `logic ran longer than timeoutMs ${this.limits.timeoutMs} ms; its worker was terminated`)), this.limits.timeoutMs);
+      timer = setTimeout(() => kill(new SandboxError('ERR_TIMEOUT', `logic module: preparing it (validate, meter, compile) took longer than prepareTimeoutMs ${this.limits.prepareTimeoutMs} ms; its worker was terminated`)), this.limits.prepareTimeoutMs);
     });
   }
 }

@@ -44,7 +44,46 @@ export function quietly<T>(fn: () => T): { value: T; printed: string } {
  * ALLOWED_FEATURES; validation reads with All and then checks against ALLOWED_FEATURES.
  */
 export function readModule(bytes: Uint8Array, features: number = binaryen.Features.All): binaryen.Module {
-  const m = quietly(() => binaryen.readBinary(bytes)).value;
+  const m = quietly(() => binaryen.readBinary(withoutCustomSections(bytes))).value;
   m.setFeatures(features);
   return m;
+}
+
+/**
+ * The binary without its custom sections (id 0: names, producers, DWARF, anything). They carry no
+ * semantics (the Wasm spec makes their errors non-fatal, and V8 ignores a malformed one), so
+ * validation and metering do not need them, and Binaryen's parsers for them never see hostile
+ * bytes: a garbage `name` section made binaryen.readBinary abort and leak its heap (issue 18 D10).
+ * Input that is not a well-formed section sequence is returned unchanged (V8 has refused it before
+ * this runs).
+ */
+export function withoutCustomSections(bytes: Uint8Array): Uint8Array {
+  if (bytes.length < 8) return bytes;
+  const keep: Array<[number, number]> = [[0, 8]];
+  let dropped = false;
+  let at = 8;
+  while (at < bytes.length) {
+    const start = at;
+    const id = bytes[at++]!;
+    let size = 0;
+    for (let shift = 0; ; shift += 7) {
+      if (at >= bytes.length || shift > 28) return bytes;
+      const b = bytes[at++]!;
+      size += (b & 0x7f) * 2 ** shift;
+      if (!(b & 0x80)) break;
+    }
+    const end = at + size;
+    if (end > bytes.length) return bytes;
+    if (id === 0) dropped = true;
+    else keep.push([start, end]);
+    at = end;
+  }
+  if (!dropped) return bytes;
+  const out = new Uint8Array(keep.reduce((n, [a, b]) => n + b - a, 0));
+  let o = 0;
+  for (const [a, b] of keep) {
+    out.set(bytes.subarray(a, b), o);
+    o += b - a;
+  }
+  return out;
 }

@@ -20,6 +20,15 @@ export function addressOf(uncompressedPublicKey: Uint8Array): Uint8Array {
 
 /** True iff `signature` (r ‖ s ‖ v, v ∈ {0, 1, 27, 28}, low-S) signs `message` for `address`. */
 export function verifyPersonalSign(message: Uint8Array, signature: Uint8Array, address: Uint8Array): boolean {
+  return verifyDigestSigner(personalMessageDigest(message), signature, address);
+}
+
+/**
+ * The recovery step of verifyPersonalSign on a ready 32-byte digest (exported so that the
+ * Wycheproof secp256k1 vectors run through this exact code): true iff the signer recovered from
+ * r ‖ s ‖ v (low-S only) has `address`.
+ */
+export function verifyDigestSigner(digest: Uint8Array, signature: Uint8Array, address: Uint8Array): boolean {
   if (signature.length !== 65 || address.length !== 20) return false;
   let v = signature[64]!;
   if (v >= 27) v -= 27;
@@ -27,7 +36,7 @@ export function verifyPersonalSign(message: Uint8Array, signature: Uint8Array, a
   try {
     const sig = secp256k1.Signature.fromBytes(signature.subarray(0, 64), 'compact');
     if (sig.hasHighS()) return false;
-    const point = sig.addRecoveryBit(v).recoverPublicKey(personalMessageDigest(message));
+    const point = sig.addRecoveryBit(v).recoverPublicKey(digest);
     const recovered = addressOf(point.toBytes(false));
     let diff = 0;
     for (let i = 0; i < 20; i++) diff |= recovered[i]! ^ address[i]!;

@@ -35,6 +35,12 @@ export interface EvaluationInput {
   evidence?: EvidenceItem[];
   /** The capsule's persistent logic state: hex(key) → value. */
   state?: Map<string, Uint8Array>;
+  /**
+   * The requester proved possession of its identity (docs/API.md "Requester authentication").
+   * Encoded in the context as "authenticated" only when defined (the agent always defines it for
+   * releases and signing); absent reads as false, so older audit records replay unchanged.
+   */
+  authenticated?: boolean;
 }
 
 export const INPUT_CONTEXT = 0;
@@ -57,6 +63,7 @@ export function encodeInputs(input: EvaluationInput): EncodedInputs {
     ['capsule', new Map<string, unknown>([
       ['id', c.id], ['created', c.created], ['owner', c.owner ?? null], ['logic', c.logic], ['size', c.size], ['digest', c.digest],
     ])],
+    ...(input.authenticated === undefined ? [] : [['authenticated', input.authenticated === true] as [string, unknown]]),
   ]));
   const evidence = encodeCanonical((input.evidence ?? []).map((e) => new Map<string, unknown>([
     ['kind', e.kind], ['scheme', e.scheme], ['signer', e.signer], ['message', e.message], ['signature', e.signature],

@@ -1,21 +1,31 @@
 /**
- * Deterministic fuel metering (contracts-as/ABI.md §6): rewrites a validated module so that every
- * function body and every loop body first charges its static cost to an i64 fuel counter and traps
- * when the counter goes below zero. The counter is an imported mutable global that the host creates
- * per evaluation: one instrumented (and cached) module serves any fuel limit, the host reads it even
- * when instantiation itself fails (a start function out of fuel), host calls charge the same
- * counter, and the guest has no export or name of ours to collide with. NaN results are
- * canonicalised first (Binaryen `denan`) so floats cannot make two machines disagree.
+ * Deterministic fuel and call-depth metering (contracts-as/ABI.md §5, §6): rewrites a validated
+ * module so that every function body and every loop body first charges its static cost to an i64
+ * fuel counter and traps when the counter goes below zero, and every function holds its static
+ * frame weight of an i32 depth counter for as long as it runs (taken on entry, given back on every
+ * exit: falling off the end, `return` anywhere in the body; a trap ends the instance), trapping when
+ * the counter goes below zero. So recursion ends at the same depth on every host and thread, long
+ * before V8's native stack would (which differs between the agent's worker and the CLI). Both
+ * counters are imported mutable globals that the host creates per evaluation: one instrumented (and
+ * cached) module serves any limit, the host reads them even when instantiation itself fails (a start
+ * function out of fuel), host calls charge the same fuel, and the guest has no export or name of
+ * ours to collide with. NaN results are canonicalised first (Binaryen `denan`) so floats cannot
+ * make two machines disagree.
  *
  * Deliberately not here: validation (validate.ts runs first) and running (Sandbox.ts).
  */
 import { SandboxError } from '../errors.ts';
 import { ALLOWED_FEATURES, binaryen, quietly, readModule } from './binaryen.ts';
 
-/** Version of the cost function below; part of every decision record and of the cache key. */
-export const FUEL_TABLE_VERSION = 1;
+/**
+ * Version of the cost function below; part of every decision record and of the cache key.
+ * 2: adds the call-depth counter (frame weights, ABI.md §5); fuel figures are those of version 1.
+ */
+export const FUEL_TABLE_VERSION = 2;
 export const FUEL_IMPORT_MODULE = '__capsule_meter';
 export const FUEL_IMPORT_NAME = 'fuel';
+/** The depth counter (i32, starts at maxCallDepth), imported beside the fuel counter. */
+export const DEPTH_IMPORT_NAME = 'depth';
 /** Deepest expression nesting the meter accepts (ABI.md §2, M7); bounds its own recursion. */
 export const MAX_NESTING = 1000;
 
@@ -24,7 +34,19 @@ type Expr = number;
 const setters = binaryen as unknown as {
   Loop: { setBody(loop: Expr, body: Expr): void };
   Function: { setBody(func: binaryen.FunctionRef, body: Expr): void };
+  Return: { getValue(ret: Expr): Expr; setValue(ret: Expr, value: Expr): void };
+  _BinaryenFunctionAddVar(func: binaryen.FunctionRef, type: number): number;
 };
+
+/**
+ * Frame weight of a function in depth units (ABI.md §5): 1 + ⌈(3·params + locals + operand stack
+ * height) / 4⌉. Measured on V8 (Liftoff, the largest frames): an empty frame takes ~55 bytes, a
+ * local ~8.4, a parameter ~24, a pending operand ~8; so one unit never stands for more than ~55
+ * bytes of native stack, whatever the shape of the function.
+ */
+export function frameWeight(params: number, locals: number, height: number): number {
+  return 1 + Math.ceil((3 * params + locals + height) / 4);
+}
 
 /**
  * Child expressions by expression kind: the only kinds the allowed feature set produces. Uses the
@@ -66,6 +88,46 @@ function children(expr: Expr): Expr[] {
   }
 }
 
+/**
+ * Setters for the children of `expr`, in the order children() lists them (used only to replace a
+ * child, which is rare: the walk itself stays on the cheap getters).
+ */
+function childSetters(expr: Expr): Array<(e: Expr) => void> {
+  const b = binaryen as unknown as Record<string, Record<string, (e: Expr, ...a: number[]) => Expr>>;
+  const g = (kind: string, ...fields: string[]) => fields.filter((f) => b[kind]![`get${f}`]!(expr) !== 0).map((f) => (e: Expr) => void b[kind]![`set${f}`]!(expr, e));
+  const list = (kind: string) => {
+    const n = b[kind]![kind === 'Block' ? 'getNumChildren' : 'getNumOperands']!(expr) as unknown as number;
+    const set = b[kind]![kind === 'Block' ? 'setChildAt' : 'setOperandAt']!;
+    return Array.from({ length: n }, (_, i) => (e: Expr) => void set(expr, i, e));
+  };
+  switch (binaryen.getExpressionId(expr)) {
+    case binaryen.BlockId: return list('Block');
+    case binaryen.IfId: return g('If', 'Condition', 'IfTrue', 'IfFalse');
+    case binaryen.LoopId: return g('Loop', 'Body');
+    case binaryen.BreakId: return g('Break', 'Condition', 'Value');
+    case binaryen.SwitchId: return g('Switch', 'Condition', 'Value');
+    case binaryen.CallId: return list('Call');
+    case binaryen.CallIndirectId: return [...g('CallIndirect', 'Target'), ...list('CallIndirect')];
+    case binaryen.LocalSetId: return g('LocalSet', 'Value');
+    case binaryen.GlobalSetId: return g('GlobalSet', 'Value');
+    case binaryen.UnaryId: return g('Unary', 'Value');
+    case binaryen.DropId: return g('Drop', 'Value');
+    case binaryen.ReturnId: return g('Return', 'Value');
+    case binaryen.LoadId: return g('Load', 'Ptr');
+    case binaryen.StoreId: return g('Store', 'Ptr', 'Value');
+    case binaryen.BinaryId: return g('Binary', 'Left', 'Right');
+    case binaryen.SelectId: return g('Select', 'IfTrue', 'IfFalse', 'Condition');
+    case binaryen.MemoryGrowId: return g('MemoryGrow', 'Delta');
+    case binaryen.TupleMakeId: return list('TupleMake');
+    case binaryen.TupleExtractId: return g('TupleExtract', 'Tuple');
+    default: return [];
+  }
+}
+
+function isVoidReturn(e: Expr): boolean {
+  return binaryen.getExpressionId(e) === binaryen.ReturnId && !setters.Return.getValue(e);
+}
+
 /** Instruments `bytes` (already validated) and returns the metered binary. */
 export function instrument(bytes: Uint8Array): Uint8Array {
   const m = readModule(bytes, ALLOWED_FEATURES);
@@ -81,13 +143,32 @@ export function instrument(bytes: Uint8Array): Uint8Array {
  * metered binary. The result is not re-validated here: V8 validates it when compiling.
  */
 export function meter(m: binaryen.Module): Uint8Array {
+  // Binaryen's pass and writer options are process-wide (asc sets them when it compiles in the same
+  // process): the metered binary must not depend on them, so they are pinned while we work.
+  const saved = [binaryen.getOptimizeLevel(), binaryen.getShrinkLevel(), binaryen.getDebugInfo()] as const;
+  binaryen.setOptimizeLevel(0);
+  binaryen.setShrinkLevel(0);
+  binaryen.setDebugInfo(false);
+  try {
+    return meterPinned(m);
+  } finally {
+    binaryen.setOptimizeLevel(saved[0]);
+    binaryen.setShrinkLevel(saved[1]);
+    binaryen.setDebugInfo(saved[2]);
+  }
+}
+
+function meterPinned(m: binaryen.Module): Uint8Array {
   quietly(() => m.runPasses(['denan']));
   // An internal name no guest global uses (names come from the guest's name section).
   let fuelName = '__capsule_fuel';
   for (let n = 1; m.getGlobal(fuelName) !== 0; n++) fuelName = `__capsule_fuel_${n}`;
   // The imported global is mutable: this needs the mutable-globals feature, which is allowed.
-  (m as unknown as { addGlobalImport(i: string, mod: string, base: string, t: number, mutable: boolean): void })
-    .addGlobalImport(fuelName, FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, binaryen.i64, true);
+  const addImport = (m as unknown as { addGlobalImport(i: string, mod: string, base: string, t: number, mutable: boolean): void }).addGlobalImport.bind(m);
+  addImport(fuelName, FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, binaryen.i64, true);
+  let depthName = '__capsule_depth';
+  for (let n = 1; m.getGlobal(depthName) !== 0; n++) depthName = `__capsule_depth_${n}`;
+  addImport(depthName, FUEL_IMPORT_MODULE, DEPTH_IMPORT_NAME, binaryen.i32, true);
 
   // This binaryen.js build takes one bigint (its typings still say two 32-bit halves).
   const i64 = (v: number): Expr => (m.i64.const as unknown as (v: bigint) => Expr)(BigInt(v));
@@ -96,29 +177,75 @@ export function meter(m: binaryen.Module): Uint8Array {
     m.if(m.i64.lt_s(m.global.get(fuelName, binaryen.i64), i64(0)), m.unreachable()),
   ], binaryen.none);
 
-  // Cost of a subtree: its expressions, except nested loop bodies, which are charged per iteration.
-  const cost = (expr: Expr, depth: number): number => {
+  // Taking and giving back a function's frame weight on the depth counter.
+  const depthGet = () => m.global.get(depthName, binaryen.i32);
+  const enter = (w: number): Expr => m.block(null, [
+    m.global.set(depthName, m.i32.sub(depthGet(), m.i32.const(w))),
+    m.if(m.i32.lt_s(depthGet(), m.i32.const(0)), m.unreachable()),
+  ], binaryen.none);
+  const leave = (w: number): Expr => m.global.set(depthName, m.i32.add(depthGet(), m.i32.const(w)));
+
+  // Cost of a subtree: its expressions, except nested loop bodies, which are charged per iteration;
+  // and an upper bound of the operand stack height it needs. `returns` collects its `return`s with
+  // a value; a `return` without one is replaced where it stands (its parent's setter) by
+  // (block (give the weight back) (return)), once the function's weight is known (`voids`).
+  const walk = (expr: Expr, depth: number, returns: Expr[], voids: Array<(leave: Expr) => void>): { cost: number; height: number } => {
     if (depth > MAX_NESTING) {
       throw new SandboxError('ERR_INVALID_MODULE', `logic module: expressions nested deeper than ${MAX_NESTING} levels`);
     }
-    if (binaryen.getExpressionId(expr) === binaryen.LoopId) {
-      const body = (binaryen as unknown as { Loop: { getBody(e: Expr): Expr } }).Loop.getBody(expr);
-      const bodyCost = Math.max(1, cost(body, depth + 1));
-      setters.Loop.setBody(expr, m.block(null, [charge(bodyCost), body], binaryen.getExpressionType(body)));
-      return 1;
+    const id = binaryen.getExpressionId(expr);
+    if (id === binaryen.LoopId) {
+      let body = (binaryen as unknown as { Loop: { getBody(e: Expr): Expr } }).Loop.getBody(expr);
+      if (isVoidReturn(body)) setters.Loop.setBody(expr, body = m.block(null, [body], binaryen.unreachable));
+      const inner = walk(body, depth + 1, returns, voids);
+      setters.Loop.setBody(expr, m.block(null, [charge(Math.max(1, inner.cost)), body], binaryen.getExpressionType(body)));
+      return { cost: 1, height: inner.height };
     }
+    if (id === binaryen.ReturnId && setters.Return.getValue(expr)) returns.push(expr);
+    const kids = children(expr);
     let n = 1;
-    for (const c of children(expr)) n += cost(c, depth + 1);
-    return n;
+    let h = 0;
+    let set: Array<(e: Expr) => void> | undefined;
+    kids.forEach((c, i) => {
+      if (isVoidReturn(c)) {
+        const put = (set ??= childSetters(expr))[i]!;
+        voids.push((leave) => put(m.block(null, [leave, c], binaryen.unreachable)));
+      }
+      const r = walk(c, depth + 1, returns, voids);
+      n += r.cost;
+      h = Math.max(h, r.height);
+    });
+    // A block's or an if's children do not stack up; an instruction's operands do (bounded by
+    // assuming the deepest one is evaluated last).
+    const stacked = id === binaryen.BlockId || id === binaryen.IfId ? h : h + Math.max(0, kids.length - 1);
+    return { cost: n, height: Math.max(1, stacked) };
   };
 
   for (let i = 0; i < m.getNumFunctions(); i++) {
     const f = m.getFunctionByIndex(i);
     const info = binaryen.getFunctionInfo(f);
     if (info.module || !info.body) continue; // imported
-    const body = info.body;
-    const c = Math.max(1, cost(body, 0));
-    setters.Function.setBody(f, m.block(null, [charge(c), body], binaryen.getExpressionType(body)));
+    // A body that is a bare `return` becomes a block's child, so that it can be replaced.
+    const body = isVoidReturn(info.body) ? m.block(null, [info.body], binaryen.unreachable) : info.body;
+    const returns: Expr[] = [];
+    const voids: Array<(leave: Expr) => void> = [];
+    const { cost: c, height } = walk(body, 0, returns, voids);
+    const results = info.results;
+    const type = binaryen.getExpressionType(body);
+    // One scratch local holds a result while the weight is given back.
+    const tmp = results !== binaryen.none ? setters._BinaryenFunctionAddVar(f, results) : -1;
+    const w = frameWeight(binaryen.expandType(info.params).length, (binaryen as unknown as { Function: { getNumVars(f: binaryen.FunctionRef): number } }).Function.getNumVars(f), height);
+    for (const r of returns) {
+      // The value is computed first (calls in it hold their own weight), then the weight goes back.
+      const v = setters.Return.getValue(r);
+      setters.Return.setValue(r, m.block(null, [m.local.set(tmp, v), leave(w), m.local.get(tmp, results)], results));
+    }
+    for (const replace of voids) replace(leave(w));
+    const metered = m.block(null, [charge(Math.max(1, c)), body], type);
+    const exit = type === binaryen.unreachable ? [metered]
+      : type === binaryen.none ? [metered, leave(w)]
+      : [m.local.set(tmp, metered), leave(w), m.local.get(tmp, results)];
+    setters.Function.setBody(f, m.block(null, [enter(w), ...exit], type === binaryen.unreachable ? binaryen.unreachable : results));
   }
   return m.emitBinary();
 }

@@ -38,14 +38,33 @@ const TYPE_NAMES = new Map<number, string>([
   [binaryen.i32, 'i32'], [binaryen.i64, 'i64'], [binaryen.f32, 'f32'], [binaryen.f64, 'f64'], [binaryen.none, ''],
 ]);
 
+/**
+ * Validates `bytes` (its metering included: the meter's own checks, nesting depth, are part of
+ * validity) and returns the report. Runs Binaryen in this thread: the agent calls it only through
+ * checkIsolated (ModuleChecker.ts).
+ * @throws SandboxError ERR_INVALID_MODULE naming what is wrong (never an untyped error)
+ */
 export function validateModule(bytes: Uint8Array, limits: Limits): ModuleReport {
-  const { report, module } = checkModule(bytes, limits);
+  return checkAndMeter(bytes, limits).report;
+}
+
+/**
+ * Validates and meters with one Binaryen parse: the report and the metered binary.
+ * @throws SandboxError ERR_INVALID_MODULE naming what is wrong (never an untyped error)
+ */
+export function checkAndMeter(bytes: Uint8Array, limits: Limits): { report: ModuleReport; metered: Uint8Array } {
   try {
-    meter(module); // the meter's own checks (nesting depth) are part of validity
-  } finally {
-    module.dispose();
+    const { report, module } = checkModule(bytes, limits);
+    try {
+      return { report, metered: meter(module) };
+    } finally {
+      module.dispose();
+    }
+  } catch (e) {
+    // Binaryen can throw non-Error objects; nothing untyped leaves the sandbox.
+    if (e instanceof SandboxError || e instanceof TypeError) throw e;
+    throw new SandboxError('ERR_INVALID_MODULE', `logic module: refused while preparing it (${e instanceof Error ? e.message.split('\n')[0]!.slice(0, 160) : 'the Wasm toolchain aborted'})`, { cause: e });
   }
-  return report;
 }
 
 /**
@@ -75,7 +94,14 @@ export function checkModule(bytes: Uint8Array, limits: Limits): { report: Module
   if (exports.get('decide') !== 'function') throw bad('does not export a function "decide"');
   if (exports.get('memory') !== 'memory') throw bad('does not export its memory as "memory"');
 
-  const m = readModule(bytes);
+  let m: binaryen.Module;
+  try {
+    m = readModule(bytes);
+  } catch (cause) {
+    // Binaryen aborts with a non-Error (or an Error whose message is its abort text) on input V8
+    // accepted; that is a refusal of the module, never an internal error.
+    throw bad(`the Wasm toolchain (Binaryen) cannot read it although V8 can (${cause instanceof Error ? cause.message.split('\n')[0]!.slice(0, 160) : 'parse aborted'})`, cause);
+  }
   let ok = false;
   try {
     m.setFeatures(ALLOWED_FEATURES);

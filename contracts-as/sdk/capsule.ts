@@ -55,6 +55,11 @@ export class Context {
   /** The requester's age recipient (age1…). */
   requester: string = "";
   capsule: Capsule = new Capsule();
+  /**
+   * The requester proved possession of its identity (ABI.md §4.1 "authenticated"); false when the
+   * context has no such key (offline runs, older records).
+   */
+  authenticated: bool = false;
 }
 
 let ctx: Context | null = null;
@@ -108,6 +113,7 @@ export function tryContext(): Context | null {
       seen |= 2;
     }
     else if (r.keyIs("capsule")) { readCapsule(r, c.capsule); seen |= 4; }
+    else if (r.keyIs("authenticated")) c.authenticated = r.tryReadBool();
     else r.trySkip();
   }
   if (r.ok && seen != 7) r.setError("needs now, requester and capsule");
@@ -122,6 +128,11 @@ export function context(): Context {
   const c = tryContext();
   if (c === null) fail(error!);
   return c!;
+}
+
+/** Shorthand for context().authenticated: the requester proved possession of its identity. */
+export function authenticated(): bool {
+  return context().authenticated;
 }
 
 /** Shorthand for context().requester. */

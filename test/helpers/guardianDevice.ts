@@ -21,7 +21,7 @@ export function device(model = 'HSM6', extra: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'guardian-'));
   const sim = join(dir, 'module');
   mkdirSync(sim);
-  const env = { ...process.env, CAPSULE_ZYMBIT_LIB: LIB, ZK_SIM_STATE_DIR: sim, ZK_SIM_MODEL: model, CAPSULE_IPFS_LISTEN: '/ip4/127.0.0.1/tcp/0', CAPSULE_IPFS: 'off', ...extra };
+  const env = { ...process.env, CAPSULE_ZYMBIT_LIB: LIB, ZK_SIM_STATE_DIR: sim, ZK_SIM_MODEL: model, CAPSULE_IPFS_LISTEN: '/ip4/127.0.0.1/tcp/0', CAPSULE_IPFS: 'off', XDG_DATA_HOME: join(dir, 'xdg'), ...extra };
   delete (env as Record<string, string | undefined>).CAPSULE_DATA_DIR;
   delete (env as Record<string, string | undefined>).ZK_SIM_FAIL_OPEN;
   writeFileSync(join(dir, 'policy.wasm'), LOGIC);

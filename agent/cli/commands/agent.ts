@@ -15,7 +15,7 @@ import type { Terminal } from '../Terminal.ts';
 export async function agentCommand(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, {
     config: { type: 'string' }, 'data-dir': { type: 'string' }, listen: { type: 'string' }, lan: { type: 'boolean' }, clock: { type: 'string' },
-    ipfs: { type: 'string' }, 'ipfs-listen': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true },
+    'accept-rollback': { type: 'boolean' }, ipfs: { type: 'string' }, 'ipfs-listen': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true },
   }, SYNOPSIS, { min: 0, max: 0 });
   let host: string | undefined;
   let port: string | undefined;
@@ -29,7 +29,7 @@ export async function agentCommand(argv: string[], t: Terminal): Promise<number>
   const dataDir = str(p, 'data-dir');
   const config = await loadConfig({
     file: str(p, 'config') && resolve(t.cwd, str(p, 'config')!), env: t.env ?? process.env,
-    flags: { dataDir: dataDir && resolve(t.cwd, dataDir), host, port, lan: p.values.lan === true ? true : undefined, clock: str(p, 'clock'),
+    flags: { dataDir: dataDir && resolve(t.cwd, dataDir), host, port, lan: p.values.lan === true ? true : undefined, clock: str(p, 'clock'), acceptRollback: p.values['accept-rollback'] === true ? true : undefined,
       ipfs: str(p, 'ipfs'), ipfsListen: list(p, 'ipfs-listen').length ? list(p, 'ipfs-listen') : undefined, ipfsPeers: list(p, 'peer').length ? list(p, 'peer') : undefined },
   });
   const agent = new Agent(config, { env: t.env ?? process.env, log: (l) => t.stderr.write(l + '\n') });

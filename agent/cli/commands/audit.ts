@@ -1,8 +1,11 @@
 /**
- * `capsule audit verify [AUDIT.log | --data-dir D] [--guardian-key K] [--replay [--modules DIR]]`:
- * checks the guardian's audit log offline — every entry's chain link and signature — and with
- * --replay re-runs each logged decision in the sandbox from its recorded inputs, requiring the same
- * verdict, fuel and inputs digest. Exit 1 names the first entry that fails.
+ * `capsule audit verify [AUDIT.log | --data-dir D] [--guardian-key K | --unpinned] [--receipt FILE]…
+ * [--replay [--modules DIR]]`: checks the guardian's audit log offline — every entry's chain link
+ * and signature, under a pinned guardian key (given, else the data directory's guardian record;
+ * with neither it fails closed unless --unpinned, D9) — then each receipt a client kept (the log
+ * must hold that entry with that digest: a truncated or older log fails, docs/AUDIT.md "Receipts"),
+ * and with --replay re-runs each logged decision in the sandbox from its recorded inputs, requiring
+ * the same verdict, fuel and inputs digest. Exit 1 names the first entry or receipt that fails.
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -14,15 +17,20 @@ import { ioError } from '../../io/sources.ts';
 import { Sandbox } from '../../sandbox/Sandbox.ts';
 import { DEFAULT_LIMITS } from '../../sandbox/limits.ts';
 import { AUDIT_VERIFY as SYNOPSIS } from '../synopsis.ts';
-import { parse, str } from '../args.ts';
+import { list, parse, str } from '../args.ts';
 import { writeOut, type Terminal } from '../Terminal.ts';
 import { dataDirOf } from './guardian.ts';
 import { readGuardianFile } from '../../guardian/GuardianFile.ts';
+import { checkReceipt, parseReceipt } from '../../daemon/Receipt.ts';
 
 export async function auditCommand(argv: string[], t: Terminal): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub !== 'verify') throw new UsageError('ERR_USAGE', sub === undefined ? 'audit: missing subcommand' : `audit: unknown subcommand ${JSON.stringify(sub)}`, { hint: `usage: ${SYNOPSIS}` });
-  const p = parse(rest, { 'data-dir': { type: 'string' }, 'guardian-key': { type: 'string' }, replay: { type: 'boolean' }, modules: { type: 'string' } }, SYNOPSIS, { min: 0, max: 1 });
+  const p = parse(rest, {
+    'data-dir': { type: 'string' }, 'guardian-key': { type: 'string' }, unpinned: { type: 'boolean' }, receipt: { type: 'string', multiple: true },
+    replay: { type: 'boolean' }, modules: { type: 'string' },
+  }, SYNOPSIS, { min: 0, max: 1 });
+  if (p.values.unpinned && str(p, 'guardian-key') !== undefined) throw new UsageError('ERR_USAGE', 'audit verify: --unpinned and --guardian-key exclude each other', { hint: `usage: ${SYNOPSIS}` });
   const dataDir = dataDirOf(t, str(p, 'data-dir'));
   const file = p.positionals[0] !== undefined ? resolve(t.cwd, p.positionals[0]) : join(dataDir, 'audit.log');
   let text: string;
@@ -32,16 +40,32 @@ export async function auditCommand(argv: string[], t: Terminal): Promise<number>
     throw ioError(p.positionals[0] ?? file, 'read', cause);
   }
   // Pinned to the guardian's key: the one given, else the data directory's guardian.json (a log
-  // that names its own key proves only that it is self-consistent).
+  // that names its own key proves only that it is self-consistent: D9, fail closed).
   let pinned = str(p, 'guardian-key');
-  if (pinned === undefined && p.positionals[0] === undefined) {
+  if (pinned === undefined && !p.values.unpinned) {
     try {
       pinned = (await readGuardianFile(dataDir)).signingKey;
     } catch {
       pinned = undefined;
     }
+    if (pinned === undefined) {
+      throw new AuditError('ERR_AUDIT_UNPINNED', `audit verify: no guardian key to check ${p.positionals[0] ?? file} against (no --guardian-key, and no guardian record in ${dataDir})`, {
+        hint: 'pass --guardian-key capsule-guardian1… (capsule guardian show prints it), or --data-dir of the guardian; --unpinned checks only that the log is self-consistent',
+      });
+    }
   }
+  if (pinned === undefined) t.stderr.write('capsule: warning: --unpinned: the log is checked against the key it names itself, which proves only that it is self-consistent\n');
   const entries = verifyAuditLog(text, pinned);
+  const receipts = list(p, 'receipt');
+  for (const name of receipts) {
+    let rt: string;
+    try {
+      rt = await readFile(resolve(t.cwd, name), 'utf8');
+    } catch (cause) {
+      throw ioError(name, 'read', cause);
+    }
+    checkReceipt(parseReceipt(rt, name), entries, name);
+  }
   let replayed = 0;
   if (p.values.replay) {
     const modules = new ModuleStore(str(p, 'modules') !== undefined ? resolve(t.cwd, str(p, 'modules')!) : join(dataDir, 'modules'));
@@ -79,6 +103,6 @@ export async function auditCommand(argv: string[], t: Terminal): Promise<number>
       replayed++;
     }
   }
-  await writeOut(t, `ok ${file}: ${entries.length} entries, chain and signatures valid (guardian ${entries[0]!.guardian}${pinned ? ', pinned' : ', NOT pinned: pass --guardian-key'})${p.values.replay ? `; ${replayed} decisions replayed with the same verdict and fuel` : ''}\n`);
+  await writeOut(t, `ok ${file}: ${entries.length} entries, chain and signatures valid (guardian ${entries[0]!.guardian}${pinned ? ', pinned' : ', NOT pinned: pass --guardian-key'})${receipts.length ? `; ${receipts.length} receipt(s) found in the log` : ''}${p.values.replay ? `; ${replayed} decisions replayed with the same verdict and fuel` : ''}\n`);
   return 0;
 }

@@ -4,12 +4,14 @@
  * module for zymbit-lock) — an operator's tool: the agent releases keys only if the logic allows.
  *
  * With -o, the output appears only when every chunk and the payload digest verified (temp file +
- * rename); on failure nothing is left. To stdout, chunks flow as they verify and a failure at the
- * end is reported with exit 1: consumers must discard the output then. Deliberately not here:
+ * rename); on failure nothing is left (a temporary file of a killed run is swept by the next one:
+ * io/partials.ts). To stdout, nothing is written until the whole capsule verified (openVerified:
+ * an encrypted spool in the temporary directory), so a pipe never receives plaintext of a capsule
+ * that then fails. Deliberately not here:
  * release by a remote guardian (`capsule open`, with the release protocol).
  */
 import { resolve } from 'node:path';
-import { decryptToFile, openWithKey, type KeySource } from '../../capsule/open.ts';
+import { decryptToFile, openVerified, type KeySource } from '../../capsule/open.ts';
 import { readHeaderFirst } from '../../capsule/headerFirst.ts';
 import type { Identity } from '../../crypto/identity.ts';
 import { UsageError } from '../../errors.ts';
@@ -56,7 +58,7 @@ export async function decryptCommand(argv: string[], t: Terminal): Promise<numbe
   const options = { onProgress: (d: number, n: number) => progress.update(d, n), signal: t.signal };
   try {
     if (out === undefined || out === '-') {
-      for await (const piece of openWithKey(input, key, options)) await writeOut(t, piece as Uint8Array);
+      for await (const piece of openVerified(input, key, options)) await writeOut(t, piece);
     } else {
       await decryptToFile(input, key, resolve(t.cwd, out), { ...options, outName: out });
     }

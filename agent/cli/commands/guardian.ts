@@ -38,6 +38,7 @@ async function init(argv: string[], t: Terminal): Promise<number> {
     'confirm-words-from-stdin': { type: 'boolean' },
     'mnemonic-from-stdin': { type: 'boolean' },
     'mnemonic-to-stdout': { type: 'boolean' },
+    'allow-unisolated': { type: 'boolean' },
     json: { type: 'boolean' },
   }, GUARDIAN_INIT, { min: 0, max: 0 });
   const backend = parseBackend(str(p, 'backend'));
@@ -57,6 +58,8 @@ async function init(argv: string[], t: Terminal): Promise<number> {
     env: t.env ?? process.env,
     stdinIsTTY: (t.stdin as { isTTY?: boolean }).isTTY === true,
     stdoutIsTTY: t.stdout.isTTY === true,
+    allowUnisolated: p.values['allow-unisolated'] === true,
+    onUnisolated: (isolation) => say(t, `warning: the seed process runs WITHOUT confinement (--allow-unisolated): ${isolation}`),
     signal: t.signal,
   });
   say(t, `guardian ${restore ? 'restored' : 'provisioned'} in ${dataDir} (${record.backend}, ${record.model}, ${record.serial})`);

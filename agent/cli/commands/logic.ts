@@ -12,9 +12,8 @@ import { AtomicFile } from '../../io/AtomicFile.ts';
 import { buildPolicy } from '../../logic/build.ts';
 import { parseEvidence, parseState, stateToJson } from '../../sandbox/evidence.ts';
 import type { EvidenceItem } from '../../sandbox/inputs.ts';
-import { meter } from '../../sandbox/meter.ts';
 import { Sandbox } from '../../sandbox/Sandbox.ts';
-import { checkModule } from '../../sandbox/validate.ts';
+import { checkAndMeter } from '../../sandbox/validate.ts';
 import { DEFAULT_LIMITS } from '../../sandbox/limits.ts';
 import { list, need, parse, str } from '../args.ts';
 import { inputOf, loadModule, readJsonFile } from '../files.ts';
@@ -53,14 +52,8 @@ async function build(argv: string[], t: Terminal): Promise<number> {
 async function check(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, { json: { type: 'boolean' } }, LOGIC_CHECK, { min: 1, max: 1 });
   const bytes = await loadModule(t, p.positionals[0]!);
-  // One parse serves validation and metering (validateModule + instrument would meter twice).
-  const { report, module } = checkModule(bytes, DEFAULT_LIMITS);
-  let metered: Uint8Array;
-  try {
-    metered = meter(module);
-  } finally {
-    module.dispose();
-  }
+  // One parse serves validation and metering; a Binaryen failure is a typed ERR_INVALID_MODULE.
+  const { report, metered } = checkAndMeter(bytes, DEFAULT_LIMITS);
   const result = { ok: true, abi: 'capsule_v1', sha256: Buffer.from(sha256(bytes)).toString('hex'), ...report, meteredBytes: metered.length };
   if (p.values.json) {
     await writeOut(t, JSON.stringify(result, null, 2) + '\n');

@@ -2,7 +2,9 @@
  * `capsule open CAPSULE --guardian URL --identity FILE [--approval FILE]… -o OUT`: asks the
  * guardian to release the capsule's key to this identity's recipient, opens the answer (age) with
  * the identity, and decrypts the capsule locally, streaming (OUT appears only if all verified).
- * A denial is exit 1 with the logic's reason. Deliberately not here: the protocol (GuardianClient).
+ * The request is authenticated with the identity (docs/API.md "Requester authentication"), so the
+ * guardian may count an open for it. A denial is exit 1 with the logic's reason.
+ * Deliberately not here: the protocol (GuardianClient).
  *
  * By CID (`capsule open bafy… --guardian URL …`): the guardian fetches the capsule from IPFS itself
  * and decides; then its bytes come from the guardian (`GET /v1/content`) into a temporary file, are
@@ -22,6 +24,7 @@ import { Decrypter } from 'age-encryption';
 import { decryptToFile } from '../../capsule/open.ts';
 import { capsulePrefix } from '../../client/capsulePrefix.ts';
 import { GuardianClient } from '../../client/GuardianClient.ts';
+import { defaultReceiptsDir, saveReceipt } from '../../client/receiptStore.ts';
 import { encodeIdentity } from '../../crypto/identity.ts';
 import { wipe } from '../../crypto/secrets.ts';
 import { AgentError, ContentError, DceError, UsageError } from '../../errors.ts';
@@ -39,13 +42,27 @@ import type { Terminal } from '../Terminal.ts';
 export async function openCommand(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, {
     guardian: { type: 'string' }, identity: { type: 'string', short: 'i' }, approval: { type: 'string', multiple: true }, output: { type: 'string', short: 'o' },
+    receipts: { type: 'string' },
   }, SYNOPSIS, { min: 1, max: 1 });
   const file = p.positionals[0]!;
   const cid = await asCid(t, file);
   if (file === '-') throw new UsageError('ERR_USAGE', 'open reads the capsule from a file (the guardian needs its header first, then it is decrypted)', { hint: `usage: ${SYNOPSIS}` });
   const out = need(p, 'output', SYNOPSIS);
-  const client = new GuardianClient(need(p, 'guardian', SYNOPSIS));
+  const guardianUrl = need(p, 'guardian', SYNOPSIS);
   const identities = await loadIdentities(t, need(p, 'identity', SYNOPSIS));
+  // Authenticated with the identity (proof of possession): a counted open needs it.
+  // Every answer's receipt is kept (docs/AUDIT.md "Receipts"): `capsule audit verify --receipt` checks the guardian's log with it.
+  const receiptsDir = p.values.receipts !== undefined ? resolve(t.cwd, String(p.values.receipts)) : defaultReceiptsDir(t.env ?? process.env);
+  const client = new GuardianClient(guardianUrl, undefined, {
+    identity: identities[0],
+    onReceipt: async (r) => {
+      try {
+        await saveReceipt(receiptsDir, r);
+      } catch (e) {
+        t.stderr.write(`capsule: warning: cannot save the receipt for audit entry ${r.seq} in ${receiptsDir} (${(e as NodeJS.ErrnoException).code ?? 'error'})\n`);
+      }
+    },
+  });
   const evidence: EvidenceItem[] = [];
   for (const f of list(p, 'approval')) evidence.push(...parseEvidence(await readJsonFile(t, f), f));
   let src = { path: resolve(t.cwd, file), name: file };

@@ -173,7 +173,7 @@ export class ZymbitModule {
   #call(name: keyof ZkLibrary, ...args: unknown[]): Promise<number> {
     const fn = this.#lib[name] as unknown as { async: (...a: unknown[]) => void };
     return new Promise((resolve, reject) => {
-      fn.async(...args, (err: unknown, rc: number) => (err ? reject(new KeyStoreError('ERR_MODULE_CALL', `zymbit: ${name} could not be called through ${this.#lib.path}`, { cause: err })) : resolve(rc)));
+      fn.async(...args, (err: unknown, rc: number) => (err ? reject(new KeyStoreError('ERR_MODULE_CALL', `zymbit: ${name} could not be called`, { cause: err })) : resolve(rc)));
     });
   }
 
@@ -195,7 +195,10 @@ export class ZymbitModule {
   }
 
   #error(call: string, rc: number): KeyStoreError {
-    return new KeyStoreError('ERR_MODULE_CALL', `zymbit: ${call} failed (${rc}) through ${this.#lib.path}`);
+    // No library path here: this message reaches HTTP clients (503), and the path is an internal.
+    return new KeyStoreError('ERR_MODULE_CALL', `zymbit: ${call} failed (${rc})`, {
+      hint: 'the security module did not complete the call; check it is seated and zkifc is running',
+    });
   }
 
   /** Copies `size` bytes out of a library buffer and frees it. */

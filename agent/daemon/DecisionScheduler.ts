@@ -1,0 +1,226 @@
+/**
+ * Fair scheduling of decisions onto a pool of sandbox workers (issue 18 Build 3, D12): each client
+ * (currentClient(): the requester's address, set by HttpServer) has its own queue, and a worker that
+ * comes free takes the next job round-robin over the clients that are waiting, so a client flooding
+ * slow logic delays its own requests, not another client's by more than the jobs already running.
+ * Each client also has a fuel budget per minute (a token bucket holding one minute's worth): a
+ * decision is charged the fuel it used plus the fuel-equivalent (1 unit ≈ 1 ns, ABI.md §6) of any
+ * time its worker spent compiling the module, one that ran out of fuel its whole limit, one cut
+ * off by the wall clock at least the equivalent of timeoutMs, any other failure its time on the
+ * worker; a client whose budget is spent, or whose share of the queue is full, is
+ * refused at once with 503 ERR_UNAVAILABLE and `Retry-After`, before it occupies a worker.
+ *
+ * Deliberately not here: the sandbox itself (WorkerSandbox.ts: one worker, one evaluation at a
+ * time, killed on timeout) and deriving client keys from connections (HttpServer.ts).
+ */
+import { AgentError, SandboxError } from '../errors.ts';
+import type { EvaluationInput } from '../sandbox/inputs.ts';
+import type { DecisionRecord } from '../sandbox/Sandbox.ts';
+import { currentClient } from './requestContext.ts';
+
+/** What the scheduler needs of one sandbox (a WorkerSandbox, or a fake in a unit test). */
+export interface PoolSandbox {
+  evaluate(module: Uint8Array, input: EvaluationInput): Promise<DecisionRecord>;
+  /**
+   * evaluate() with the time spent preparing (compiling) the module, charged to the client too;
+   * `metered`: the module already validated and metered (the worker then only compiles it).
+   */
+  evaluateTimed?(module: Uint8Array, input: EvaluationInput, metered?: Uint8Array): Promise<{ record: DecisionRecord; prepareMs: number }>;
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+}
+
+export interface SchedulerOptions {
+  /** Sandboxes to run decisions on, one decision each at a time (≥ 1). */
+  workers: PoolSandbox[];
+  /** Decisions waiting for a worker, all clients together; beyond this: 503. */
+  maxQueued: number;
+  /** Fuel units a client may spend per minute (0: no budget). */
+  fuelPerMinute: number;
+  /** The decisions' fuel limit (charged for ERR_OUT_OF_FUEL). */
+  fuelLimit: number;
+  /** The sandbox's wall-clock limit (ERR_TIMEOUT is charged timeoutMs × 10⁶ units). */
+  timeoutMs: number;
+  /** Milliseconds clock (tests may move it). */
+  now?: () => number;
+  /**
+   * Validates and meters a module off the event loop, once per module (ModuleChecker.checkIsolated),
+   * so that workers only compile; its time is charged to the client. Undefined: workers meter.
+   */
+  meter?: (module: Uint8Array) => Promise<{ metered: Uint8Array }>;
+}
+
+interface Job {
+  module: Uint8Array;
+  metered?: Uint8Array;
+  input: EvaluationInput;
+  client: string;
+  resolve(r: DecisionRecord): void;
+  reject(e: unknown): void;
+}
+
+interface Budget {
+  tokens: number;
+  at: number;
+}
+
+/** Fuel-equivalent of one millisecond of sandbox time (ABI.md §6: about one unit per nanosecond). */
+export const FUEL_PER_MS = 1_000_000;
+
+export class DecisionScheduler {
+  readonly #o: Required<SchedulerOptions>;
+  readonly #idle: PoolSandbox[];
+  readonly #queues = new Map<string, Job[]>();
+  /** Clients with waiting jobs, in round-robin order; the head is served next. */
+  readonly #ring: string[] = [];
+  readonly #budgets = new Map<string, Budget>();
+  #waiting = 0;
+  #started: Promise<void> | undefined;
+  /** The order clients were served in (the last 1024), for tests and the bench. */
+  readonly served: string[] = [];
+  /** Refusals so far, by reason. */
+  readonly refused = { queue: 0, budget: 0 };
+
+  constructor(options: SchedulerOptions) {
+    if (options.workers.length < 1) throw new RangeError(`DecisionScheduler: workers: expected at least 1 sandbox, got ${options.workers.length}`);
+    this.#o = { now: () => performance.now(), meter: undefined as unknown as Required<SchedulerOptions>['meter'], ...options };
+    this.#idle = [...options.workers];
+  }
+
+  /** Decisions waiting for a worker (all clients). */
+  get waiting(): number {
+    return this.#waiting;
+  }
+
+  /** Starts every worker (in parallel); decisions wait for it. */
+  start(): Promise<void> {
+    this.#started ??= Promise.all(this.#o.workers.map((w) => w.start?.())).then(() => {});
+    return this.#started;
+  }
+
+  /** Stops every worker; waiting decisions fail with 503. */
+  async stop(): Promise<void> {
+    for (const q of this.#queues.values()) for (const j of q) j.reject(new AgentError('ERR_UNAVAILABLE', 'the agent is stopping', { status: 503, retryAfter: 5 }));
+    this.#queues.clear();
+    this.#ring.length = 0;
+    this.#waiting = 0;
+    await Promise.all(this.#o.workers.map((w) => w.stop?.()));
+  }
+
+  /**
+   * Queues a decision for the current request's client and resolves with its record.
+   * @throws AgentError ERR_UNAVAILABLE (503, with retryAfter) when the queue or this client's
+   *   share of it is full, or its fuel budget is spent; SandboxError from the evaluation
+   */
+  async evaluate(module: Uint8Array, input: EvaluationInput): Promise<DecisionRecord> {
+    const client = currentClient();
+    this.#admit(client);
+    let metered: Uint8Array | undefined;
+    if (this.#o.meter) {
+      const began = this.#o.now();
+      try {
+        metered = (await this.#o.meter(module)).metered;
+      } finally {
+        // Cached after the first time (then ~0); a module that takes long to meter costs its sender.
+        this.#charge(client, Math.round((this.#o.now() - began) * FUEL_PER_MS));
+      }
+    }
+    return this.#enqueue(client, module, input, metered);
+  }
+
+  #enqueue(client: string, module: Uint8Array, input: EvaluationInput, metered: Uint8Array | undefined): Promise<DecisionRecord> {
+    const share = Math.max(1, Math.ceil(this.#o.maxQueued / 4));
+    const q = this.#queues.get(client) ?? [];
+    const own = q.length >= share;
+    if (own || this.#waiting >= this.#o.maxQueued) {
+      this.refused.queue++;
+      throw new AgentError('ERR_UNAVAILABLE', `busy: ${own ? q.length : this.#waiting} decisions are waiting for the sandbox (maxQueuedDecisions ${this.#o.maxQueued})${own ? ` from this client, whose share is ${share}` : ''}`, {
+        status: 503, retryAfter: 1, hint: 'retry shortly',
+      });
+    }
+    return new Promise<DecisionRecord>((resolve, reject) => {
+      q.push({ module, metered, input, client, resolve, reject });
+      if (q.length === 1) {
+        this.#queues.set(client, q);
+        this.#ring.push(client);
+      }
+      this.#waiting++;
+      this.#pump();
+    });
+  }
+
+  /** Refuses a client whose budget is spent (the bucket refills continuously). */
+  #admit(client: string): void {
+    const per = this.#o.fuelPerMinute;
+    if (per <= 0) return;
+    const b = this.#budget(client);
+    if (b.tokens > 0) return;
+    this.refused.budget++;
+    const retryAfter = Math.max(1, Math.ceil(((1 - b.tokens) / per) * 60));
+    throw new AgentError('ERR_UNAVAILABLE', `busy: this client's fuel budget (clientFuelPerMinute ${per}) is spent by its recent decisions; it refills in ${retryAfter} s`, {
+      status: 503, retryAfter, hint: `retry after ${retryAfter} s`,
+    });
+  }
+
+  #budget(client: string): Budget {
+    const now = this.#o.now();
+    const per = this.#o.fuelPerMinute;
+    let b = this.#budgets.get(client);
+    if (!b) {
+      b = { tokens: per, at: now };
+      this.#budgets.set(client, b);
+      // Full buckets carry no information: forget them, so that a spray of addresses cannot grow the map.
+      if (this.#budgets.size > 4096) for (const [k, v] of this.#budgets) if (v.tokens >= per && k !== client) this.#budgets.delete(k);
+    }
+    b.tokens = Math.min(per, b.tokens + ((now - b.at) * per) / 60_000);
+    b.at = now;
+    return b;
+  }
+
+  #charge(client: string, units: number): void {
+    if (this.#o.fuelPerMinute <= 0) return;
+    this.#budget(client).tokens -= units;
+  }
+
+  /** Hands waiting jobs to idle workers, one client at a time in turn. */
+  #pump(): void {
+    while (this.#idle.length && this.#ring.length) {
+      const client = this.#ring.shift()!;
+      const q = this.#queues.get(client)!;
+      const job = q.shift()!;
+      this.#waiting--;
+      if (q.length) this.#ring.push(client);
+      else this.#queues.delete(client);
+      // A job queued before its client's budget ran out is refused now rather than run.
+      try {
+        this.#admit(client);
+      } catch (e) {
+        job.reject(e);
+        continue;
+      }
+      this.served.push(client);
+      if (this.served.length > 1024) this.served.splice(0, this.served.length - 1024);
+      void this.#run(this.#idle.pop()!, job);
+    }
+  }
+
+  async #run(worker: PoolSandbox, job: Job): Promise<void> {
+    const began = this.#o.now();
+    try {
+      const { record, prepareMs } = worker.evaluateTimed
+        ? await worker.evaluateTimed(job.module, job.input, job.metered)
+        : { record: await worker.evaluate(job.module, job.input), prepareMs: 0 };
+      this.#charge(job.client, record.fuel + Math.round(prepareMs * FUEL_PER_MS));
+      job.resolve(record);
+    } catch (e) {
+      const code = (e as SandboxError)?.code;
+      this.#charge(job.client, code === 'ERR_TIMEOUT' ? Math.max(this.#o.timeoutMs, this.#o.now() - began) * FUEL_PER_MS
+        : code === 'ERR_OUT_OF_FUEL' ? this.#o.fuelLimit
+          : Math.max(0, this.#o.now() - began) * FUEL_PER_MS);
+      job.reject(e);
+    } finally {
+      this.#idle.push(worker);
+      this.#pump();
+    }
+  }
+}
