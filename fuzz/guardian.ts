@@ -38,9 +38,9 @@ export interface Fixture {
   cleanup(): Promise<void>;
 }
 
-/** Defaults for a campaign agent: no rate limits (the campaign is the only client), slot 1 signs. */
+/** Defaults for a campaign agent: no rate limits or per-client fuel budget (the campaign is the only client, from one address), slot 1 signs. */
 export function campaignConfig(logic: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { ratePerSecond: 0, ratePerNetwork: 0, rateGlobal: 0, signing: [{ slot: 1, logic, params: { timeLock: { notBefore: T } } }], ...extra };
+  return { ratePerSecond: 0, ratePerNetwork: 0, rateGlobal: 0, clientFuelPerMinute: 0, signing: [{ slot: 1, logic, params: { timeLock: { notBefore: T } } }], ...extra };
 }
 
 /** Fixture options: `ipfs` keeps the embedded IPFS node on (the device helper turns it off). */

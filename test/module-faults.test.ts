@@ -25,7 +25,10 @@ interface Running { url: string; stop(): Promise<number | null> }
 
 async function startAgent(d: Device, faults: string): Promise<Running> {
   const env = { ...d.env, ZK_SIM_FAULTS: faults, CAPSULE_MODULE_TIMEOUT_MS: String(TIMEOUT_MS) };
-  const child = spawn(process.execPath, [BIN, 'agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`], { cwd: d.dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // One test client makes every request: no per-client fuel budget or rate limit (not under test here).
+  const config = join(d.dir, 'agent.json');
+  writeFileSync(config, JSON.stringify({ clientFuelPerMinute: 0, ratePerSecond: 0 }));
+  const child = spawn(process.execPath, [BIN, 'agent', '--config', config, '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`], { cwd: d.dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.on('data', (c) => { log += c; });
   const url = await new Promise<string>((resolve, reject) => {
@@ -197,11 +200,10 @@ test('module hangs: a release answers 503 within moduleTimeoutMs (not after the 
   try {
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
     writeFileSync(faults, 'hang 3000');
-    const t0 = Date.now();
+    // Answered by the timeout, not by the end of the hang: a call that had returned would say
+    // "failed (-1)"; these messages exist only while the hung call is still running.
     const r = await release(a.url, capsule, me);
-    const took = Date.now() - t0;
-    assertModuleError(r, new RegExp(`did not answer within ${TIMEOUT_MS} ms|has not answered`));
-    assert.ok(took < 3000, `answered after ${took} ms: bounded by moduleTimeoutMs, not by the 3000 ms hang`);
+    assertModuleError(r, new RegExp(`^zymbit: zk\\w+ (did not answer within ${TIMEOUT_MS} ms|refused: the module has not answered zkUnlockDataB2B for \\d+ ms)$`));
     // The context is still held by the hung call: the next request is refused at once, not queued.
     const r2 = await release(a.url, capsule, me);
     assertModuleError(r2, /has not answered zk\w+ for \d+ ms/);

@@ -3,11 +3,13 @@
  * (currentClient(): the requester's address, set by HttpServer) has its own queue, and a worker that
  * comes free takes the next job round-robin over the clients that are waiting, so a client flooding
  * slow logic delays its own requests, not another client's by more than the jobs already running.
- * Each client also has a fuel budget per minute (a token bucket holding one minute's worth): a
- * decision is charged the fuel it used plus the fuel-equivalent (1 unit ≈ 1 ns, ABI.md §6) of any
- * time its worker spent compiling the module, one that ran out of fuel its whole limit, one cut
- * off by the wall clock at least the equivalent of timeoutMs, any other failure its time on the
- * worker; a client whose budget is spent, or whose share of the queue is full, is
+ * Each client also has a fuel budget per minute (a token bucket refilled at that rate and holding
+ * ten seconds' worth, so a client cannot save up a minute and spend it in one burst): a
+ * decision is charged the fuel it used or the fuel-equivalent of its time on a worker (1 ms = 10⁶
+ * units, ABI.md §6: about 1 unit per ns), whichever is larger — instantiating or compiling a huge
+ * module costs little fuel but much worker time — and metering a module the first time; one that
+ * ran out of fuel its whole limit, one cut off by the wall clock at least the equivalent of
+ * timeoutMs; a client whose budget is spent, or whose share of the queue is full, is
  * refused at once with 503 ERR_UNAVAILABLE and `Retry-After`, before it occupies a worker.
  *
  * Deliberately not here: the sandbox itself (WorkerSandbox.ts: one worker, one evaluation at a
@@ -167,12 +169,12 @@ export class DecisionScheduler {
     const per = this.#o.fuelPerMinute;
     let b = this.#budgets.get(client);
     if (!b) {
-      b = { tokens: per, at: now };
+      b = { tokens: per / 6, at: now };
       this.#budgets.set(client, b);
       // Full buckets carry no information: forget them, so that a spray of addresses cannot grow the map.
-      if (this.#budgets.size > 4096) for (const [k, v] of this.#budgets) if (v.tokens >= per && k !== client) this.#budgets.delete(k);
+      if (this.#budgets.size > 4096) for (const [k, v] of this.#budgets) if (v.tokens >= per / 6 && k !== client) this.#budgets.delete(k);
     }
-    b.tokens = Math.min(per, b.tokens + ((now - b.at) * per) / 60_000);
+    b.tokens = Math.min(per / 6, b.tokens + ((now - b.at) * per) / 60_000);
     b.at = now;
     return b;
   }
@@ -207,10 +209,12 @@ export class DecisionScheduler {
   async #run(worker: PoolSandbox, job: Job): Promise<void> {
     const began = this.#o.now();
     try {
-      const { record, prepareMs } = worker.evaluateTimed
-        ? await worker.evaluateTimed(job.module, job.input, job.metered)
-        : { record: await worker.evaluate(job.module, job.input), prepareMs: 0 };
-      this.#charge(job.client, record.fuel + Math.round(prepareMs * FUEL_PER_MS));
+      const record = worker.evaluateTimed
+        ? (await worker.evaluateTimed(job.module, job.input, job.metered)).record
+        : await worker.evaluate(job.module, job.input);
+      // Fuel prices the logic's instructions, not instantiating a module of 100 000 functions or
+      // compiling it: the worker's time (1 ms = 10⁶ units) is charged when it is the larger.
+      this.#charge(job.client, Math.max(record.fuel, Math.round((this.#o.now() - began) * FUEL_PER_MS)));
       job.resolve(record);
     } catch (e) {
       const code = (e as SandboxError)?.code;

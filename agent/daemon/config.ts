@@ -17,8 +17,10 @@
  *   maxQueuedDecisions decisions waiting for the sandbox beyond this are refused (503 busy); one client may hold
  *                      at most a quarter of them (DecisionScheduler.ts)
  *   sandboxWorkers     sandbox worker threads deciding in parallel (default: the CPU count, at most 8)
- *   clientFuelPerMinute fuel one client may spend per minute (used fuel; a timeout counts timeoutMs × 10⁶); a client
- *                      over it is refused with 503 + Retry-After until it refills (0: no budget)
+ *   clientFuelPerMinute fuel one client may spend per minute: each decision costs the fuel it used or its time on a
+ *                      sandbox worker (1 ms = 10⁶), whichever is larger, a timeout at least timeoutMs × 10⁶; a client
+ *                      over it is refused with 503 + Retry-After until it refills (0: no budget; default 5·10⁹,
+ *                      5 s of worker time a minute; at most 10 s' worth is saved up)
  *   signing            [{ "slot": N, "logic": "<sha256 hex>", "params": JSON }] — policy-gated signing
  *   ipfs               CAPSULE_IPFS              "helia" (embedded node, repo in <dataDir>/ipfs), "kubo:URL", or "off"
  *   ipfsListen         CAPSULE_IPFS_LISTEN       the embedded node's libp2p listen multiaddrs (comma-separated in the
@@ -88,7 +90,7 @@ const KEYS: Record<keyof AgentConfig, 'string' | 'port' | 'boolean' | 'positive'
 
 export function defaults(env: NodeJS.ProcessEnv): AgentConfig {
   return { dataDir: defaultDataDir(env), host: '127.0.0.1', port: 7373, lan: false, clock: 'module', requestTimeoutMs: 10_000, ratePerSecond: 200, fuel: DEFAULT_LIMITS.fuel, maxQueuedDecisions: 256, signing: [],
-    sandboxWorkers: Math.min(availableParallelism(), 8), clientFuelPerMinute: 2_000_000_000,
+    sandboxWorkers: Math.min(availableParallelism(), 8), clientFuelPerMinute: 5_000_000_000,
     ipfs: 'helia', ipfsListen: ['/ip4/127.0.0.1/tcp/7374'], ipfsPeers: [], maxCapsuleBytes: 4 * 2 ** 30, maxStoredBytes: 32 * 2 ** 30, fetchTimeoutMs: 60_000,
     moduleTimeoutMs: 10_000, acceptRollback: false,
     maxModuleStoreBytes: 256 * 2 ** 20, maxModules: 1024, minFreeBytes: 64 * 2 ** 20,

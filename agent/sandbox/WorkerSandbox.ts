@@ -18,6 +18,8 @@ export type SandboxStatus = 'stopped' | 'started';
 export class WorkerSandbox {
   readonly limits: Limits;
   #worker: Promise<Worker> | undefined;
+  /** Metered binaries the current worker has been sent. */
+  #sent = new WeakSet<Uint8Array>();
   #status: SandboxStatus = 'stopped';
   #queue: Promise<unknown> = Promise.resolve();
   #next = 0;
@@ -67,6 +69,7 @@ export class WorkerSandbox {
   }
 
   #spawn(): Promise<Worker> {
+    this.#sent = new WeakSet();
     const w = new Worker(new URL('./worker.ts', import.meta.url), {
       workerData: { limits: this.limits },
       resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
@@ -122,7 +125,12 @@ export class WorkerSandbox {
       const onError = (e: Error) => kill(new SandboxError('ERR_SANDBOX', `sandbox worker failed: ${e.message}`, { cause: e }));
       const onExit = (code: number) => kill(new SandboxError('ERR_SANDBOX', `sandbox worker exited (code ${code})`));
       try {
-        worker.postMessage({ id, module, input, metered });
+        // A metered binary (the same object from the agent's cache each time; megabytes for a large
+        // module) is sent once per worker: the worker keeps the compiled module. Were it evicted
+        // there, the worker meters the module itself (correct, only slower).
+        const send = metered && !this.#sent.has(metered) ? metered : undefined;
+        worker.postMessage({ id, module, input, metered: send });
+        if (send) this.#sent.add(send);
       } catch (cause) {
         reject(new SandboxError('ERR_SANDBOX', `evaluation input cannot be sent to the sandbox worker: ${(cause as Error).message}`, { cause }));
         return; // nothing was attached yet: the worker stays healthy for the next request
