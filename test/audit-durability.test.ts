@@ -24,6 +24,9 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+// No rate limit and no fuel budget: these tests are about the audit trail, not the scheduler.
+const CFG = { ratePerSecond: 0, clientFuelPerMinute: 0 };
+
 type Entry = Record<string, any>;
 const entries = (d: Device): Entry[] => readFileSync(join(d.data, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 
@@ -67,7 +70,7 @@ if (!mountable) console.log('SKIPPED: D1 full-disk test needs root and mount -t 
     setClock(d, T);
     assert.is(run(d, ['keygen', '-o', 'me.key']).code, 0);
     assert.is(run(d, ['seal', 'policy.wasm', '--guardian', recipients(d).x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T + 3_600_000}}}`, '-o', 't.capsule']).code, 0);
-    a = await startAgent(d, { ratePerSecond: 0, minFreeBytes: 0 });
+    a = await startAgent(d, { ...CFG, minFreeBytes: 0 });
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
     assert.is((await release(a, d, 't.capsule')).status, 403);
     // Fill the file system to the last byte.
@@ -125,7 +128,7 @@ test('D4: a commit that fails (database locked past the busy timeout) answers 50
   let a: Running | undefined;
   try {
     assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"expiry": {"maxOpens": 1}}', '-o', 'c.capsule']).code, 0);
-    a = await startAgent(d, { ratePerSecond: 0 });
+    a = await startAgent(d, CFG);
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
     const release_ = holdWriteLock(d);
     let r;
@@ -163,7 +166,7 @@ test('D4: kill -9 between the audit entry and the commit: the next start voids t
   let a: Running | undefined;
   try {
     assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"expiry": {"maxOpens": 1}}', '-o', 'c.capsule']).code, 0);
-    a = await startAgent(d, { ratePerSecond: 0 });
+    a = await startAgent(d, CFG);
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
     const unlock = holdWriteLock(d);
     const pending = release(a, d, 'c.capsule').catch((e) => e);
@@ -182,7 +185,7 @@ test('D4: kill -9 between the audit entry and the commit: the next start voids t
     a = undefined;
     const intent = entries(d).find((e) => e.kind === 'release' && e.commit === true)!;
     assert.not.ok(entries(d).some((e) => e.kind === 'void'));
-    a = await startAgent(d, { ratePerSecond: 0 });
+    a = await startAgent(d, CFG);
     const voided = entries(d).find((e) => e.kind === 'void' && e.ref === intent.seq);
     assert.ok(voided, 'the start voided the intent whose commit never happened');
     assert.is(voided!.reason, 'ERR_NOT_COMMITTED');
@@ -202,19 +205,27 @@ test('D4: kill -9 between the audit entry and the commit: the next start voids t
 /** A guardian that made counted decisions (maxOpens 3): two opens, a snapshot of its files, one more open. */
 async function withHistory(): Promise<{ d: Device; cleanup(): void; snapshot: string }> {
   const { d, x25519, cleanup } = await provisioned();
-  assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"expiry": {"maxOpens": 3}}', '-o', 'c.capsule']).code, 0);
-  let a = await startAgent(d, { ratePerSecond: 0 });
-  assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
-  for (let i = 0; i < 2; i++) assert.is((await release(a, d, 'c.capsule')).status, 200);
-  assert.is(await a.stop(), 0);
-  const snapshot = join(d.dir, 'snapshot');
-  mkdirSync(snapshot);
-  for (const f of ['agent.sqlite', 'audit.log', 'anchor']) copyFileSync(join(d.data, f), join(snapshot, f));
-  a = await startAgent(d, { ratePerSecond: 0 });
-  assert.is((await release(a, d, 'c.capsule')).status, 200);
-  assert.is((await release(a, d, 'c.capsule')).status, 403, 'the three opens are spent');
-  assert.is(await a.stop(), 0);
-  return { d, cleanup, snapshot };
+  let a: Running | undefined;
+  try {
+    assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"expiry": {"maxOpens": 3}}', '-o', 'c.capsule']).code, 0);
+    a = await startAgent(d, CFG);
+    assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
+    for (let i = 0; i < 2; i++) assert.is((await release(a, d, 'c.capsule')).status, 200);
+    assert.is(await a.stop(), 0);
+    const snapshot = join(d.dir, 'snapshot');
+    mkdirSync(snapshot);
+    for (const f of ['agent.sqlite', 'audit.log', 'anchor']) copyFileSync(join(d.data, f), join(snapshot, f));
+    a = await startAgent(d, CFG);
+    assert.is((await release(a, d, 'c.capsule')).status, 200);
+    assert.is((await release(a, d, 'c.capsule')).status, 403, 'the three opens are spent');
+    assert.is(await a.stop(), 0);
+    a = undefined;
+    return { d, cleanup, snapshot };
+  } catch (e) {
+    await a?.stop();
+    cleanup();
+    throw e;
+  }
 }
 
 const refuses = (d: Device, message: RegExp) => {
@@ -255,7 +266,7 @@ test('D5: a truncated audit log, an older copy of it, or a deleted one is refuse
     writeFileSync(path, lines.map((l, i) => (i === 2 ? l.replace('"verdict":"allow"', '"verdict":"deny"') : l)).join('\n') + '\n');
     refuses(d, /capsule: error: audit log .*audit\.log line 4: prev does not match the previous entry/);
     writeFileSync(path, full);
-    const ok = await startAgent(d, { ratePerSecond: 0 });
+    const ok = await startAgent(d, CFG);
     assert.is(await ok.stop(), 0, 'the intact files start');
   } finally {
     cleanup();
@@ -278,7 +289,7 @@ test('D5: a deleted or altered anchor is refused; --accept-rollback starts, reco
     const db = join(d.data, 'agent.sqlite');
     for (const f of ['-wal', '-shm']) rmSync(db + f, { force: true });
     copyFileSync(join(snapshot, 'agent.sqlite'), db);
-    const a = await startAgent(d, { ratePerSecond: 0 }, ['--accept-rollback']);
+    const a = await startAgent(d, CFG, ['--accept-rollback']);
     assert.match(a.log(), /"event":"rollback-accepted","found":"ERR_ROLLBACK"/);
     assert.is(await a.stop(), 0);
     const log = entries(d);
@@ -289,7 +300,7 @@ test('D5: a deleted or altered anchor is refused; --accept-rollback starts, reco
     assert.ok(log.some((e) => e.kind === 'anchor' && e.established === 'override' && e.seq > override.seq));
     assert.is(run(d, ['audit', 'verify', '--data-dir', d.data]).code, 0);
     // Re-established: the next start is clean without the flag.
-    const again = await startAgent(d, { ratePerSecond: 0 });
+    const again = await startAgent(d, CFG);
     assert.is(await again.stop(), 0);
     assert.ok(existsSync(anchor));
   } finally {

@@ -19,6 +19,9 @@ import { throwsError } from './helpers/assertError.ts';
 import { recipients, run } from './helpers/guardianDevice.ts';
 import { identityOf, post, provisioned, startAgent, T, withAuth } from './helpers/runningAgent.ts';
 
+// No rate limit and no fuel budget: these tests are about the audit trail, not the scheduler.
+const CFG = { ratePerSecond: 0, clientFuelPerMinute: 0 };
+
 function signer() {
   const sk = p256.utils.randomSecretKey();
   return { publicKey: p256.getPublicKey(sk, true), sign: async (d: Uint8Array) => p256.sign(d, sk, { prehash: false, lowS: false, format: 'compact' } as never) as Uint8Array };
@@ -75,7 +78,7 @@ test('Build 4: every answer carries its entry\'s receipt (allow, deny, an audite
     assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 't.capsule']).code, 0);
     assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T + 3_600_000}}}`, '-o', 'late.capsule']).code, 0);
     assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"expiry": {"maxOpens": 2}}', '-o', 'c.capsule']).code, 0);
-    a = await startAgent(d, { ratePerSecond: 0 });
+    a = await startAgent(d, CFG);
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
     const me = identityOf(d, 'me.key');
     const key = recipients(d).signingKey;

@@ -146,7 +146,7 @@ export class Agent {
         opened.push(() => fetcher!.stop());
       }
       const signing = new SigningService(c.signing, { keyStore: guardian.keyStore, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel });
-      const http = new HttpServer(routes({
+      const http = new HttpServer(sandbox.gate(routes({
         releaser, signing, store, modules, audit, clock: timed, fetcher, auth: new RequestAuthenticator({ guardian, store, clock: timed }),
         status: () => ({
           status: this.#status, version: 'v1', uptimeMs: Math.round(performance.now() - this.#startedAt), now: lastNow,
@@ -155,7 +155,7 @@ export class Agent {
           // ok, or failing with the module error's code and message; back to ok by itself (probed).
           module: guardian.keyStore.health?.() ?? { state: 'ok' },
         }),
-      }), { host: c.host, port: c.port, requestTimeoutMs: c.requestTimeoutMs, ratePerSecond: c.ratePerSecond, ratePerNetwork: c.ratePerNetwork, rateGlobal: c.rateGlobal, allowedHosts: c.allowedHosts, log: (e, f) => this.log(e, f) });
+      })), { host: c.host, port: c.port, requestTimeoutMs: c.requestTimeoutMs, ratePerSecond: c.ratePerSecond, ratePerNetwork: c.ratePerNetwork, rateGlobal: c.rateGlobal, allowedHosts: c.allowedHosts, log: (e, f) => this.log(e, f) });
       await http.listen();
       this.#parts = { guardian, store, audit, sandbox, http, clock, fetcher };
       this.#startedAt = performance.now();

@@ -66,6 +66,9 @@ interface Budget {
   at: number;
 }
 
+/** Endpoints whose requests run unlock logic (gated by the budget before any other work). */
+const DECIDING = new Set(['/v1/release', '/v1/sign', '/v1/checkin']);
+
 /** Fuel-equivalent of one millisecond of sandbox time (ABI.md §6: about one unit per nanosecond). */
 export const FUEL_PER_MS = 1_000_000;
 
@@ -148,6 +151,19 @@ export class DecisionScheduler {
       }
       this.#waiting++;
       this.#pump();
+    });
+  }
+
+  /**
+   * Routes whose requests are refused at once, before any work (parsing, the module, the audit
+   * log), while their client's budget is spent: a refused flood costs the agent next to nothing.
+   * @throws AgentError ERR_UNAVAILABLE (503, with retryAfter) from the wrapped handlers
+   */
+  gate<R extends { method: string; path: string; handle(...a: never[]): Promise<unknown> }>(routes: R[]): R[] {
+    return routes.map((r) => {
+      if (r.method !== 'POST' || !DECIDING.has(r.path)) return r;
+      const handle = r.handle.bind(r) as (...a: unknown[]) => Promise<unknown>;
+      return { ...r, handle: (...a: unknown[]) => { this.#admit(currentClient()); return handle(...a); } } as unknown as R;
     });
   }
 

@@ -45,14 +45,19 @@ export function setClock(d: Device, ms: number): void {
 /** A provisioned guardian with policy.wasm (contracts-as/contracts/policy.ts, unless `policy: false`) and keys me, other, owner. */
 export async function provisioned(opts: { policy?: boolean } = {}): Promise<{ d: Device; x25519: string; cleanup(): void }> {
   const d = device();
-  const r = await init(d);
-  assert.is(r.code, 0, r.stderr);
-  if (opts.policy !== false) {
-    policy ??= buildPolicy('contracts-as/contracts/policy.ts', { cwd: ROOT }).then((b) => b.wasm);
-    writeFileSync(join(d.dir, 'policy.wasm'), await policy);
+  try {
+    const r = await init(d);
+    assert.is(r.code, 0, r.stderr);
+    if (opts.policy !== false) {
+      policy ??= buildPolicy('contracts-as/contracts/policy.ts', { cwd: ROOT }).then((b) => b.wasm);
+      writeFileSync(join(d.dir, 'policy.wasm'), await policy);
+    }
+    setClock(d, T);
+    for (const k of ['me', 'other', 'owner']) assert.is(run(d, ['keygen', '-o', `${k}.key`]).code, 0);
+  } catch (e) {
+    rmSync(d.dir, { recursive: true, force: true }); // nothing left behind when set-up fails
+    throw e;
   }
-  setClock(d, T);
-  for (const k of ['me', 'other', 'owner']) assert.is(run(d, ['keygen', '-o', `${k}.key`]).code, 0);
   return { d, x25519: recipients(d).x25519, cleanup: () => rmSync(d.dir, { recursive: true, force: true }) };
 }
 
