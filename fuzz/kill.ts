@@ -18,6 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { fileURLToPath } from 'node:url';
 import { BIN } from '../test/helpers/cli.ts';
 import { device, init, run, type Device } from '../test/helpers/guardianDevice.ts';
 import { post, startAgent, type Running } from '../test/helpers/runningAgent.ts';
@@ -309,3 +310,14 @@ export async function killCampaign(opts: KillOptions): Promise<KillResult> {
   return result;
 }
 
+
+/**
+ * As a program (`node fuzz/kill.ts --runs N --seed S`): runs the campaign and prints its log, then
+ * one line `kill-result {json}`. fuzz/run.ts runs it so: the campaign's spawnSync calls would
+ * otherwise block the event loop that times the fuzz targets' cases (false hangs).
+ */
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const arg = (name: string, fallback: string) => { const i = process.argv.indexOf(`--${name}`); return i >= 0 ? process.argv[i + 1] ?? fallback : fallback; };
+  const r = await killCampaign({ runs: Number(arg('runs', '100')), seed: Number(arg('seed', '1')), log: (s) => process.stdout.write(s + '\n') });
+  process.stdout.write(`kill-result ${JSON.stringify(r)}\n`);
+}

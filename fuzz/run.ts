@@ -10,8 +10,11 @@
  * --target-minutes M (bound per target, default 10), --kills N (default 100), --only NAME,
  * --no-kill, --no-hostile. Seeds are printed so that any failure reproduces.
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { SKIPPED, TARGETS, hostileWasm } from './targets.ts';
 import type { FuzzResult } from './drive.ts';
+import type { KillResult } from './kill.ts';
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -36,10 +39,8 @@ log(`fuzz: seed ${seed}, ${cases} cases per target, ≤ ${minutes} min per targe
 const results: FuzzResult[] = [];
 let bad = 0;
 // The kill campaign mostly waits on child processes (CLIs, agents): it runs beside the in-process
-// targets, which keeps the whole run near the time of the longer of the two.
-const kill = !only && !flag('no-kill')
-  ? import('./kill.ts').then(({ killCampaign }) => killCampaign({ runs: kills, seed, log: (s) => log(s) }))
-  : undefined;
+// targets, in its own process (its spawnSync calls must not stall the cases timed here).
+const kill = !only && !flag('no-kill') ? killInChild(kills, seed) : undefined;
 kill?.catch(() => {}); // awaited below; this only keeps an early failure from being "unhandled"
 for (const t of TARGETS) {
   if (only && t.name !== only) continue;
@@ -86,6 +87,24 @@ log(hostileLine);
 log(killLine);
 log(bad ? `fuzz: FAILED (${bad} problems above; seed ${seed})` : `fuzz: all clean (seed ${seed})`);
 process.exit(bad ? 1 : 0);
+
+function killInChild(runs: number, s: number): Promise<KillResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./kill.ts', import.meta.url)), '--runs', String(runs), '--seed', String(s)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let buf = '';
+    let result: KillResult | undefined;
+    child.stdout!.on('data', (c) => {
+      buf += c;
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (line.startsWith('kill-result ')) result = JSON.parse(line.slice('kill-result '.length));
+        else log(line);
+      }
+    });
+    child.on('close', (code) => (result ? resolve(result) : reject(new Error(`kill campaign exited ${code} without a result`))));
+  });
+}
 
 function table(r: string[][]): string {
   const w = r[0]!.map((_, i) => Math.max(...r.map((row) => (row[i] ?? '').length)));

@@ -38,6 +38,17 @@ async function release(a: Running, d: Device, file: string): Promise<{ status: n
   return { status: res.status, json: await res.json() as Record<string, any> };
 }
 
+/**
+ * A release of `file` for me.key WITHOUT auth: a decision that changes no logic state needs none, and
+ * an authenticated request first stores its nonce in the database (which a full or locked database
+ * refuses before any decision is made).
+ */
+async function plainRelease(a: Running, d: Device, body: Record<string, unknown>): Promise<{ status: number; json: Record<string, any> }> {
+  const res = await fetch(a.url + '/v1/release', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requester: identityOf(d, 'me.key').recipient, ...body }), signal: AbortSignal.timeout(20_000) });
+  return { status: res.status, json: await res.json() as Record<string, any> };
+}
+const capsuleOf = (d: Device, file: string) => ({ capsule: readFileSync(join(d.dir, file)).toString('base64') });
+
 /** `capsule agent` that is expected to refuse to start: its exit code and stderr. */
 function startRefused(d: Device, extra: string[] = []): { code: number | null; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, 'agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, ...extra], { cwd: d.dir, env: d.env, timeout: 30_000 });
@@ -72,7 +83,7 @@ if (!mountable) console.log('SKIPPED: D1 full-disk test needs root and mount -t 
     assert.is(run(d, ['seal', 'policy.wasm', '--guardian', recipients(d).x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T + 3_600_000}}}`, '-o', 't.capsule']).code, 0);
     a = await startAgent(d, { ...CFG, minFreeBytes: 0 });
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
-    assert.is((await release(a, d, 't.capsule')).status, 403);
+    assert.is((await plainRelease(a, d, capsuleOf(d, 't.capsule'))).status, 403);
     // Fill the file system to the last byte.
     const fd = openSync(join(d.data, 'fill'), 'w');
     for (let chunk = 1 << 16; chunk >= 1; chunk >>= 1) {
@@ -84,7 +95,7 @@ if (!mountable) console.log('SKIPPED: D1 full-disk test needs root and mount -t 
     }
     closeSync(fd);
     for (let i = 0; i < 3; i++) {
-      const r = await release(a, d, 't.capsule');
+      const r = await plainRelease(a, d, capsuleOf(d, 't.capsule'));
       assert.is(r.status, 503, JSON.stringify(r.json));
       assert.is(r.json.error.code, 'ERR_AUDIT');
       assert.is(r.json.error.message, 'audit log: the decision could not be recorded, so it is not answered');
@@ -95,12 +106,12 @@ if (!mountable) console.log('SKIPPED: D1 full-disk test needs root and mount -t 
     assert.is(failing.status, 'started');
     // Space returns: the next decision is recorded and answered (the log cut its partial batch off).
     unlinkSync(join(d.data, 'fill'));
-    const denied = await release(a, d, 't.capsule');
+    const denied = await plainRelease(a, d, capsuleOf(d, 't.capsule'));
     assert.is(denied.status, 403, JSON.stringify(denied.json));
     assert.is(denied.json.receipt.seq, denied.json.audit);
     assert.equal((await (await fetch(a.url + '/v1/status')).json() as Record<string, any>).auditLog, { state: 'ok' });
     setClock(d, T + 3_600_000);
-    const allowed = await release(a, d, 't.capsule');
+    const allowed = await plainRelease(a, d, capsuleOf(d, 't.capsule'));
     assert.is(allowed.status, 200, JSON.stringify(allowed.json));
     assert.is(allowed.json.audit, denied.json.audit + 1, 'the chain continues from the last acknowledged entry');
     assert.is(await a.stop(), 0);
@@ -123,23 +134,24 @@ function holdWriteLock(d: Device): () => void {
   return () => { db.exec('ROLLBACK'); db.close(); };
 }
 
-test('D4: a commit that fails (database locked past the busy timeout) answers 503 and the allow is voided in the log; nothing is released or counted', async () => {
+test('D4: a commit that fails (database locked past the busy timeout) answers 503, the allow is voided in the log, and nothing is released or registered', async () => {
   const { d, x25519, cleanup } = await provisioned();
   let a: Running | undefined;
   try {
-    assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"expiry": {"maxOpens": 1}}', '-o', 'c.capsule']).code, 0);
+    assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 't.capsule']).code, 0);
     a = await startAgent(d, CFG);
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
-    const release_ = holdWriteLock(d);
+    const unlock = holdWriteLock(d);
     let r;
     try {
-      r = await release(a, d, 'c.capsule');
+      r = await plainRelease(a, d, capsuleOf(d, 't.capsule'));
     } finally {
-      release_();
+      unlock();
     }
     assert.is(r.status, 503, JSON.stringify(r.json));
     assert.is(r.json.error.code, 'ERR_STORE_BUSY');
-    assert.not.ok('answer' in r.json);
+    assert.match(r.json.error.message, /^database: cannot (begin a transaction|commit|write): it is locked by another process \(SQLITE_BUSY\)$/);
+    assert.not.ok('answer' in r.json, 'no key is released');
     const log = entries(d);
     const intent = log.find((e) => e.kind === 'release' && e.verdict === 'allow')!;
     assert.is(intent.commit, true);
@@ -147,10 +159,14 @@ test('D4: a commit that fails (database locked past the busy timeout) answers 50
     assert.ok(voided, 'a void entry follows the allow whose commit failed');
     assert.is(voided.reason, 'ERR_STORE_BUSY');
     assert.is(r.json.receipt.seq, voided.seq, 'the 503 carries the void entry\'s receipt');
-    // The open was not counted: the one allowed open is still there.
-    const again = await release(a, d, 'c.capsule');
+    // The commit did not happen: the capsule was never registered (known by id only after a commit).
+    const byId = await plainRelease(a, d, { id: intent.capsule });
+    assert.is(byId.status, 404, JSON.stringify(byId.json));
+    assert.is(byId.json.error.code, 'ERR_NOT_FOUND');
+    // And the next attempt, with the database free, is recorded and committed.
+    const again = await plainRelease(a, d, capsuleOf(d, 't.capsule'));
     assert.is(again.status, 200, JSON.stringify(again.json));
-    assert.is((await release(a, d, 'c.capsule')).status, 403);
+    assert.is((await plainRelease(a, d, { id: intent.capsule })).status, 200);
     assert.is(await a.stop(), 0);
     a = undefined;
     const v = run(d, ['audit', 'verify', '--data-dir', d.data, '--replay']);
@@ -161,18 +177,18 @@ test('D4: a commit that fails (database locked past the busy timeout) answers 50
   }
 });
 
-test('D4: kill -9 between the audit entry and the commit: the next start voids the intent, and the open was not counted', async () => {
+test('D4: kill -9 between the audit entry and the commit: the next start voids the intent, and the commit never happened', async () => {
   const { d, x25519, cleanup } = await provisioned();
   let a: Running | undefined;
   try {
-    assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"expiry": {"maxOpens": 1}}', '-o', 'c.capsule']).code, 0);
+    assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 't.capsule']).code, 0);
     a = await startAgent(d, CFG);
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
     const unlock = holdWriteLock(d);
-    const pending = release(a, d, 'c.capsule').catch((e) => e);
+    const pending = plainRelease(a, d, capsuleOf(d, 't.capsule')).catch((e) => e);
     try {
       // The intent is on disk and the commit is waiting for the lock: kill the agent now.
-      const until = Date.now() + 15_000;
+      const until = Date.now() + 30_000;
       while (!entries(d).some((e) => e.kind === 'release' && e.commit === true)) {
         assert.ok(Date.now() < until, 'the intent entry never appeared');
         await new Promise((r) => setTimeout(r, 20));
@@ -189,8 +205,8 @@ test('D4: kill -9 between the audit entry and the commit: the next start voids t
     const voided = entries(d).find((e) => e.kind === 'void' && e.ref === intent.seq);
     assert.ok(voided, 'the start voided the intent whose commit never happened');
     assert.is(voided!.reason, 'ERR_NOT_COMMITTED');
-    assert.match(a.log(), /"event":"intents-voided","seqs":\[\d+\]/);
-    assert.is((await release(a, d, 'c.capsule')).status, 200, 'the open was never counted');
+    assert.match(a.log(), new RegExp(`"event":"intents-voided","seqs":\\[${intent.seq}\\]`));
+    assert.is((await plainRelease(a, d, { id: intent.capsule })).status, 404, 'the capsule was never registered');
     assert.is(await a.stop(), 0);
     a = undefined;
     assert.is(run(d, ['audit', 'verify', '--data-dir', d.data]).code, 0);
@@ -291,7 +307,8 @@ test('D5: a deleted or altered anchor is refused; --accept-rollback starts, reco
     copyFileSync(join(snapshot, 'agent.sqlite'), db);
     const a = await startAgent(d, CFG, ['--accept-rollback']);
     assert.match(a.log(), /"event":"rollback-accepted","found":"ERR_ROLLBACK"/);
-    assert.is(await a.stop(), 0);
+    assert.is((await fetch(a.url + '/v1/status')).status, 200);
+    await a.stop();
     const log = entries(d);
     const override = log.find((e) => e.kind === 'override')!;
     assert.is(override.found, 'ERR_ROLLBACK');

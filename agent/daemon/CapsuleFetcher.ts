@@ -36,6 +36,8 @@ export const MAX_PREFIX = 16 + 65536 + 65536 + 16;
 const QUEUE_MAX = 64;
 /** Fetches by CID at once (each may read up to maxCapsuleBytes). */
 const MAX_FETCHES = 4;
+/** The longest wait between attempts to subscribe to announcements (see #keepSubscribed). */
+const SUBSCRIBE_BACKOFF_MAX_MS = 10_000;
 
 export interface FetcherOptions {
   open: (signal: AbortSignal) => Promise<ContentStore>;
@@ -108,7 +110,7 @@ export class CapsuleFetcher {
         this.#content = store;
         this.#lastError = undefined;
         this.#o.log('ipfs-ready', { backend: store.kind, where: store.where, addresses: await store.addresses().catch(() => []) });
-        this.#maintaining = this.#maintain(store);
+        this.#maintaining = Promise.all([this.#maintain(store), this.#keepSubscribed(store)]).then(() => {});
         return store;
       } catch (e) {
         if (this.#stop.signal.aborted) throw e;
@@ -129,8 +131,7 @@ export class CapsuleFetcher {
 
   /**
    * Peers are dialled best-effort and redialled every 30 s (one that is down does not keep the
-   * store from serving the others); the announcement subscription is retried the same way (a Kubo
-   * daemon without pubsub still stores and fetches).
+   * store from serving the others).
    */
   async #maintain(store: ContentStore): Promise<void> {
     const down = new Set<string>();
@@ -145,23 +146,48 @@ export class CapsuleFetcher {
           down.add(p);
         }
       }
-      if (!this.#unsubscribe) {
-        try {
-          const unsubscribe = await store.subscribe(ANNOUNCE_TOPIC, (m) => this.#onAnnouncement(m.data, m.from), {
-            validate: (data, from) => this.#validate(data, from),
-            onEnd: (e) => {
-              this.#unsubscribe = undefined; // the next round (≤ 30 s) subscribes again
-              this.#o.log('ipfs-subscription-ended', { topic: ANNOUNCE_TOPIC, message: e.message });
-            },
-          });
-          if (this.#stop.signal.aborted) unsubscribe();
-          else this.#unsubscribe = unsubscribe;
-        } catch (e) {
-          if (this.#stop.signal.aborted) return;
-          this.#o.log('ipfs-subscribe-failed', { topic: ANNOUNCE_TOPIC, code: (e as DceError).code, message: (e as Error).message });
-        }
-      }
       await this.#sleep(30_000);
+    }
+  }
+
+  /**
+   * Keeps the announcement subscription up: when subscribing fails (a Kubo daemon down, or without
+   * pubsub — it still stores and fetches) or a live subscription ends (the daemon died or closed
+   * it), subscribes again after a delay doubling from backoffMs up to SUBSCRIBE_BACKOFF_MAX_MS. The
+   * cap is short because pubsub keeps no history: every second unsubscribed is announcements missed,
+   * and a retry against a daemon that is down costs one refused connection. The delay is reset only
+   * by a subscription that lasted SUBSCRIBE_BACKOFF_MAX_MS, so a daemon that ends every subscription
+   * at once is not hammered.
+   */
+  async #keepSubscribed(store: ContentStore): Promise<void> {
+    const first = this.#o.backoffMs ?? 1000;
+    let delay = first;
+    const stopped = new Promise<void>((r) => this.#stop.signal.addEventListener('abort', () => r(), { once: true }));
+    let lost = false;
+    while (!this.#stop.signal.aborted) {
+      let ended!: (e: Error) => void;
+      const end = new Promise<Error>((r) => { ended = r; });
+      try {
+        const unsubscribe = await store.subscribe(ANNOUNCE_TOPIC, (m) => this.#onAnnouncement(m.data, m.from), {
+          validate: (data, from) => this.#validate(data, from),
+          onEnd: (e) => ended(e),
+        });
+        if (this.#stop.signal.aborted) return unsubscribe();
+        this.#unsubscribe = unsubscribe;
+        if (lost) this.#o.log('ipfs-resubscribed', { topic: ANNOUNCE_TOPIC });
+        const since = Date.now();
+        const e = await Promise.race([end, stopped]);
+        this.#unsubscribe = undefined;
+        if (!e || this.#stop.signal.aborted) return;
+        if (Date.now() - since >= SUBSCRIBE_BACKOFF_MAX_MS) delay = first;
+        this.#o.log('ipfs-subscription-ended', { topic: ANNOUNCE_TOPIC, code: (e as DceError).code, message: e.message, retryInMs: delay });
+      } catch (e) {
+        if (this.#stop.signal.aborted) return;
+        this.#o.log('ipfs-subscribe-failed', { topic: ANNOUNCE_TOPIC, code: (e as DceError).code, message: (e as Error).message, retryInMs: delay });
+      }
+      lost = true;
+      await this.#sleep(delay);
+      delay = Math.min(delay * 2, SUBSCRIBE_BACKOFF_MAX_MS);
     }
   }
 

@@ -135,9 +135,27 @@ export class KuboStore implements ContentStore {
       const from = m.from?.toString() ?? '';
       if (m.topic === topic && (!validate || validate(m.data, from))) onMessage({ topic, data: m.data, from });
     };
-    const onError = (e: Error, fatal?: boolean) => { if (fatal) onEnd?.(e); };
-    await this.#call('pubsub/sub', () => this.#rpc.pubsub.subscribe(topic, handler as never, { signal, onError } as never), signal);
-    return () => void this.#rpc.pubsub.unsubscribe(topic, handler as never).catch(() => {});
+    // The subscription is over when the stream breaks (a fatal error), but also when it ends
+    // cleanly (a daemon shutting down gracefully, a proxy closing it) — then the client calls no
+    // onError: it only aborts the signal it put in place of ours in `opts` (kubo-rpc-client 7's
+    // subscription tracker). Either way onEnd is called once, unless we unsubscribed or were aborted.
+    let over = false;
+    const end = (cause?: Error) => {
+      if (over || signal?.aborted) return;
+      over = true;
+      onEnd?.(new ContentError(cause ? 'ERR_IPFS_UNREACHABLE' : 'ERR_IPFS', `Kubo RPC at ${this.where}: the subscription to ${topic} ${cause ? 'broke' : 'ended'}`, {
+        cause, hint: 'the agent subscribes again with backoff; check the daemon\'s log if this repeats',
+      }));
+    };
+    const opts = { signal, onError: (e: Error, fatal?: boolean) => { if (fatal) end(e); } };
+    await this.#call('pubsub/sub', () => this.#rpc.pubsub.subscribe(topic, handler as never, opts as never), signal);
+    const tracked = opts.signal !== signal ? opts.signal : undefined;
+    tracked?.addEventListener('abort', () => end(), { once: true });
+    if (tracked?.aborted) end();
+    return () => {
+      over = true;
+      void this.#rpc.pubsub.unsubscribe(topic, handler as never).catch(() => {});
+    };
   }
 
   async connect(addr: string, { signal }: Signal = {}): Promise<void> {
