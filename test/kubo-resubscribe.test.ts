@@ -236,7 +236,8 @@ function events(err: string, event: string): Array<Record<string, unknown>> {
 it('a SIGKILLed Kubo daemon: the agent logs the lost subscription, retries with backoff, re-subscribes to the restarted daemon, and indexes a new announcement', async () => {
   const d = device();
   cleanups.push(() => rmSync(d.dir, { recursive: true, force: true }));
-  assert.is((await init(d)).code, 0);
+  const initialised = await init(d);
+  assert.is(initialised.code, 0, initialised.stderr);
   writeFileSync(join(d.dir, 'a.bin'), 'first capsule');
   writeFileSync(join(d.dir, 'b.bin'), 'second capsule');
   const { x25519, signingKey } = recipients(d);
