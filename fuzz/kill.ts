@@ -66,6 +66,8 @@ function killedCli(d: Device, args: string[], delayMs: number, env: Record<strin
     let stderr = '';
     child.stderr!.on('data', (c) => { stderr += c; });
     const t = setTimeout(() => child.kill('SIGKILL'), delayMs);
+    // A spawn failure (the runtime gone mid-campaign) is that run's problem, not the campaign's end.
+    child.on('error', (e) => { clearTimeout(t); resolve({ code: null, signal: null, stderr: `spawn failed: ${e.message}` }); });
     child.on('close', (code, signal) => { clearTimeout(t); resolve({ code, signal, stderr }); });
   });
 }

@@ -66,8 +66,8 @@ const rows: string[][] = [['target', 'cases', 'ok', 'typed errors', 'untyped err
 for (const r of results) rows.push([r.target, String(r.cases), String(r.ok), String(r.typed), String(r.untyped), String(r.crashes), String(r.hangs), String(r.wrongOutput), (r.ms / 1000).toFixed(1)]);
 for (const s of SKIPPED) rows.push([s.name, 'skipped', '', '', '', '', '', '', s.why]);
 
-let hostileLine = 'hostile Wasm: fuzz/targets/hostileWasm.ts not present yet (sandbox slice)';
 const hostile = only || flag('no-hostile') ? undefined : await hostileWasm();
+let hostileLine = only || flag('no-hostile') ? 'hostile Wasm: not run (--no-hostile / --only)' : 'hostile Wasm: fuzz/targets/hostileWasm.ts not present yet (sandbox slice)';
 if (hostile) {
   const h = await hostile({ cases, seed, deadlineMs: minutes * 60_000, log });
   hostileLine = `hostile Wasm: ${h.contained}/${h.cases} contained, ${h.wronglyAllowed} wrongly allowed, ${h.agentDeaths} agent deaths`;

@@ -4,7 +4,7 @@
  */
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,9 +16,14 @@ export const LOGIC = Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0); // any modu
 
 export interface Run { code: number | null; signal: string | null; stdout: string; stderr: string }
 
+// Devices are removed when the test process exits (suites share a device across tests, so not per test).
+const made = new Set<string>();
+process.once('exit', () => { for (const dir of made) rmSync(dir, { recursive: true, force: true }); });
+
 /** A fresh device: its own simulator state (the module) and working directory. */
 export function device(model = 'HSM6', extra: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'guardian-'));
+  made.add(dir);
   const sim = join(dir, 'module');
   mkdirSync(sim);
   const env = { ...process.env, CAPSULE_ZYMBIT_LIB: LIB, ZK_SIM_STATE_DIR: sim, ZK_SIM_MODEL: model, CAPSULE_IPFS_LISTEN: '/ip4/127.0.0.1/tcp/0', CAPSULE_IPFS: 'off', XDG_DATA_HOME: join(dir, 'xdg'), ...extra };
