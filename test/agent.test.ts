@@ -76,7 +76,7 @@ test('time lock end to end: denied before T with the reason, allowed after T; th
     assert.is(push.code, 0, push.stderr);
     assert.match(push.stdout, /^[0-9a-f]{64}\n$/);
     const denied = run(d, ['open', 'will.capsule', '--guardian', a.url, '--identity', 'me.key', '-o', 'will.out']);
-    assertFails(denied, /denied by the capsule's logic: .*opens at 1893456000000 \(2030-01-01T00:00:00Z\)/, /the logic used \d+ fuel; the decision is audit entry #1/);
+    assertFails(denied, /denied by the capsule's logic: .*opens at 1893456000000 \(2030-01-01T00:00:00Z\)/, /the logic used \d+ fuel; the decision is audit entry #2/); // #0 genesis, #1 the anchor established
     assert.not.ok(existsSync(join(d.dir, 'will.out')));
     setClock(d, T);
     const ok = run(d, ['open', 'will.capsule', '--guardian', a.url, '--identity', 'me.key', '-o', 'will.out']);

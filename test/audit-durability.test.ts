@@ -94,9 +94,17 @@ if (!mountable) console.log('SKIPPED: D1 full-disk test needs root and mount -t 
       }
     }
     closeSync(fd);
+    // tmpfs allocates whole pages: the log's last page may still take a few entries. Decisions keep
+    // being answered (403) until an append really fails; from then on every one is a 503.
+    let answered = 0;
+    let first = await plainRelease(a, d, capsuleOf(d, 't.capsule'));
+    while (first.status === 403 && answered < 100) {
+      answered++;
+      first = await plainRelease(a, d, capsuleOf(d, 't.capsule'));
+    }
     for (let i = 0; i < 3; i++) {
-      const r = await plainRelease(a, d, capsuleOf(d, 't.capsule'));
-      assert.is(r.status, 503, JSON.stringify(r.json));
+      const r = i === 0 ? first : await plainRelease(a, d, capsuleOf(d, 't.capsule'));
+      assert.is(r.status, 503, `after ${answered} answered on the full disk: ${JSON.stringify(r.json)}`);
       assert.is(r.json.error.code, 'ERR_AUDIT');
       assert.is(r.json.error.message, 'audit log: the decision could not be recorded, so it is not answered');
     }

@@ -16,4 +16,7 @@ parentPort!.on('message', (m: { id: number; bytes: Uint8Array; limits: Limits })
     parentPort!.postMessage({ id: m.id, error: { name: err?.name ?? 'Error', code: err?.code ?? 'ERR_INVALID_MODULE', message: err?.message ?? String(e) } });
   }
 });
-parentPort!.postMessage({ ready: true });
+// Ready is announced from a later macrotask, once this module's (asynchronous: Binaryen loads with
+// top-level await) evaluation has completed: a terminate() that lands between the message and the
+// module's completion aborts the whole process in V8 (AsyncModuleExecutionFulfilled, Node 24).
+setImmediate(() => parentPort!.postMessage({ ready: true }));

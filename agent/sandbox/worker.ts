@@ -12,7 +12,10 @@ const sandbox = new Sandbox(workerData?.limits ?? {});
 // initialisation, baseline code) is paid at start, not charged to the first client's decision.
 new Sandbox().prepare(Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 3, 2, 1, 0, 5, 4, 1, 1, 1, 1,
   7, 19, 2, 6, ...Buffer.from('decide'), 0, 0, 6, ...Buffer.from('memory'), 2, 0, 10, 6, 1, 4, 0, 0x41, 1, 0x0b));
-parentPort!.postMessage({ ready: true }); // modules loaded: the parent starts its timers from here
+// Ready is announced from a later macrotask, once this module's (asynchronous: Binaryen loads with
+// top-level await) evaluation has completed: a terminate() that lands between the message and the
+// module's completion aborts the whole process in V8 (AsyncModuleExecutionFulfilled, Node 24).
+setImmediate(() => parentPort!.postMessage({ ready: true }));
 
 parentPort!.on('message', (m: { id: number; module: Uint8Array; metered?: Uint8Array; input: Parameters<Sandbox['evaluate']>[1] }) => {
   try {
