@@ -123,7 +123,12 @@ try {
     const payload = Buffer.alloc(64 * 1024, i & 0xff).map((b, j) => (b * 31 + j * 7) & 0xff);
     const section = Buffer.concat([Buffer.from([4]), Buffer.from('name'), payload]);
     const size = leb(section.length);
-    const r = await rig.push(Buffer.concat([good, Buffer.from([0, ...size]), section]));
+    let r = await rig.push(Buffer.concat([good, Buffer.from([0, ...size]), section]));
+    // The rig limits each address to 20 requests/s: wait as told, then push again.
+    while (r.status === 429) {
+      await new Promise((ok) => setTimeout(ok, 1000));
+      r = await rig.push(Buffer.concat([good, Buffer.from([0, ...size]), section]));
+    }
     if (r.status !== 201) throw new Error(`garbage push ${i}: HTTP ${r.status} ${JSON.stringify(r.json)}`);
   }
   await new Promise((r) => setTimeout(r, 3000)); // the checker worker retires when idle

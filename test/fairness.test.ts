@@ -13,6 +13,10 @@ import { join } from 'node:path';
 import { startRig } from './helpers/agentRig.ts';
 import { assertFails, device, run } from './helpers/guardianDevice.ts';
 import { wat } from './helpers/wat.ts';
+import { DecisionScheduler, type PoolSandbox } from '../agent/daemon/DecisionScheduler.ts';
+import { requestContext } from '../agent/daemon/requestContext.ts';
+import type { DecisionRecord } from '../agent/sandbox/Sandbox.ts';
+import type { EvaluationInput } from '../agent/sandbox/inputs.ts';
 
 const FLOOD = '127.0.0.2';
 const HONEST = '127.0.0.1';
@@ -116,6 +120,33 @@ test('D12: one client holds at most a quarter of the decision queue (503 with Re
   } finally {
     await rig.cleanup();
   }
+});
+
+test('D12: with two workers, a flooding client holds one; a client arriving meanwhile runs at once on the other', async () => {
+  // Sandboxes whose decisions end when the test says: what is measured is which job runs when.
+  const running: { client: string; end: () => void }[] = [];
+  const record = { verdict: 'deny', reason: 'x', fuel: 1, changed: [] } as unknown as DecisionRecord;
+  const sandbox = (): PoolSandbox => ({
+    evaluate: (_m: Uint8Array, input: EvaluationInput) => new Promise((resolve) => running.push({ client: input.requester, end: () => resolve(record) })),
+  });
+  const s = new DecisionScheduler({ workers: [sandbox(), sandbox()], maxQueued: 64, fuelPerMinute: 0, fuelLimit: 1, timeoutMs: 1000 });
+  const ask = (client: string) => requestContext.run({ client }, () => s.evaluate(new Uint8Array(), { requester: client } as EvaluationInput));
+  const flood = [ask('flooder'), ask('flooder'), ask('flooder')];
+  await Promise.resolve();
+  assert.equal(running.map((r) => r.client), ['flooder'], 'the flooder holds one worker of two; its other decisions wait');
+  const honest = ask('honest');
+  await Promise.resolve();
+  assert.equal(running.map((r) => r.client), ['flooder', 'honest'], 'the honest client runs at once on the free worker');
+  running[1]!.end();
+  assert.is((await honest).reason, 'x');
+  running[0]!.end();
+  await flood[0];
+  assert.equal(running.map((r) => r.client), ['flooder', 'honest', 'flooder'], 'the flooder\'s next decision runs when its previous one ends');
+  for (const r of running.slice(2)) r.end();
+  await flood[1];
+  running[3]!.end();
+  await Promise.all(flood);
+  assert.equal(s.served, ['flooder', 'honest', 'flooder', 'flooder']);
 });
 
 test('D12: sandboxWorkers and clientFuelPerMinute are validated configuration keys', () => {
