@@ -49,43 +49,55 @@ export function frameWeight(params: number, locals: number, height: number): num
 }
 
 /**
- * Child expressions by expression kind: the only kinds the allowed feature set produces. Uses the
- * per-kind getters: getExpressionInfo builds a whole object per node and made metering 10× slower.
+ * The child expressions of each kind the allowed feature set produces: single-child fields (read
+ * with get<Field>, replaced with set<Field>) and, for some kinds, an operand list after them. One
+ * table serves the walk and the rare replacement, so both list children in the same order.
+ */
+const SHAPES = new Map<number, { kind: string; fields: string[]; list?: true }>([
+  [binaryen.BlockId, { kind: 'Block', fields: [], list: true }],
+  [binaryen.IfId, { kind: 'If', fields: ['Condition', 'IfTrue', 'IfFalse'] }],
+  [binaryen.LoopId, { kind: 'Loop', fields: ['Body'] }],
+  [binaryen.BreakId, { kind: 'Break', fields: ['Condition', 'Value'] }],
+  [binaryen.SwitchId, { kind: 'Switch', fields: ['Condition', 'Value'] }],
+  [binaryen.CallId, { kind: 'Call', fields: [], list: true }],
+  [binaryen.CallIndirectId, { kind: 'CallIndirect', fields: ['Target'], list: true }],
+  [binaryen.LocalSetId, { kind: 'LocalSet', fields: ['Value'] }],
+  [binaryen.GlobalSetId, { kind: 'GlobalSet', fields: ['Value'] }],
+  [binaryen.UnaryId, { kind: 'Unary', fields: ['Value'] }],
+  [binaryen.DropId, { kind: 'Drop', fields: ['Value'] }],
+  [binaryen.ReturnId, { kind: 'Return', fields: ['Value'] }],
+  [binaryen.LoadId, { kind: 'Load', fields: ['Ptr'] }],
+  [binaryen.StoreId, { kind: 'Store', fields: ['Ptr', 'Value'] }],
+  [binaryen.BinaryId, { kind: 'Binary', fields: ['Left', 'Right'] }],
+  [binaryen.SelectId, { kind: 'Select', fields: ['IfTrue', 'IfFalse', 'Condition'] }],
+  [binaryen.MemoryGrowId, { kind: 'MemoryGrow', fields: ['Delta'] }],
+  [binaryen.TupleMakeId, { kind: 'TupleMake', fields: [], list: true }],
+  [binaryen.TupleExtractId, { kind: 'TupleExtract', fields: ['Tuple'] }],
+]);
+const LEAVES = new Set([binaryen.ConstId, binaryen.LocalGetId, binaryen.GlobalGetId, binaryen.MemorySizeId, binaryen.NopId, binaryen.UnreachableId]);
+
+/** binaryen.js's per-kind accessors (its typings omit most of them). */
+const accessors = binaryen as unknown as Record<string, Record<string, (e: Expr, ...a: number[]) => Expr>>;
+
+/**
+ * Child expressions by expression kind. Uses the per-kind getters: getExpressionInfo builds a whole
+ * object per node and made metering 10× slower.
  */
 function children(expr: Expr): Expr[] {
-  const b = binaryen as unknown as Record<string, Record<string, (e: Expr, i?: number) => Expr>>;
-  const g = (kind: string, ...fields: string[]) => fields.map((f) => b[kind]![`get${f}`]!(expr)).filter((e) => e !== 0);
-  const list = (kind: string) => {
-    const n = b[kind]![kind === 'Block' ? 'getNumChildren' : 'getNumOperands']!(expr) as unknown as number;
-    const at = b[kind]![kind === 'Block' ? 'getChildAt' : 'getOperandAt']!;
-    return Array.from({ length: n }, (_, i) => at(expr, i));
-  };
-  switch (binaryen.getExpressionId(expr)) {
-    case binaryen.BlockId: return list('Block');
-    case binaryen.IfId: return g('If', 'Condition', 'IfTrue', 'IfFalse');
-    case binaryen.LoopId: return g('Loop', 'Body');
-    case binaryen.BreakId: return g('Break', 'Condition', 'Value');
-    case binaryen.SwitchId: return g('Switch', 'Condition', 'Value');
-    case binaryen.CallId: return list('Call');
-    case binaryen.CallIndirectId: return [...g('CallIndirect', 'Target'), ...list('CallIndirect')];
-    case binaryen.LocalSetId: return g('LocalSet', 'Value');
-    case binaryen.GlobalSetId: return g('GlobalSet', 'Value');
-    case binaryen.UnaryId: return g('Unary', 'Value');
-    case binaryen.DropId: return g('Drop', 'Value');
-    case binaryen.ReturnId: return g('Return', 'Value');
-    case binaryen.LoadId: return g('Load', 'Ptr');
-    case binaryen.StoreId: return g('Store', 'Ptr', 'Value');
-    case binaryen.BinaryId: return g('Binary', 'Left', 'Right');
-    case binaryen.SelectId: return g('Select', 'IfTrue', 'IfFalse', 'Condition');
-    case binaryen.MemoryGrowId: return g('MemoryGrow', 'Delta');
-    case binaryen.TupleMakeId: return list('TupleMake');
-    case binaryen.TupleExtractId: return g('TupleExtract', 'Tuple');
-    case binaryen.ConstId: case binaryen.LocalGetId: case binaryen.GlobalGetId: case binaryen.MemorySizeId:
-    case binaryen.NopId: case binaryen.UnreachableId:
-      return [];
-    default:
-      throw new SandboxError('ERR_INVALID_MODULE', `logic module: uses an instruction the meter does not know (expression id ${binaryen.getExpressionId(expr)})`);
+  const id = binaryen.getExpressionId(expr);
+  const shape = SHAPES.get(id);
+  if (!shape) {
+    if (LEAVES.has(id)) return [];
+    throw new SandboxError('ERR_INVALID_MODULE', `logic module: uses an instruction the meter does not know (expression id ${id})`);
   }
+  const a = accessors[shape.kind]!;
+  const out = shape.fields.map((f) => a[`get${f}`]!(expr)).filter((e) => e !== 0);
+  if (shape.list) {
+    const n = a[shape.kind === 'Block' ? 'getNumChildren' : 'getNumOperands']!(expr) as unknown as number;
+    const at = a[shape.kind === 'Block' ? 'getChildAt' : 'getOperandAt']!;
+    for (let i = 0; i < n; i++) out.push(at(expr, i));
+  }
+  return out;
 }
 
 /**
@@ -93,35 +105,16 @@ function children(expr: Expr): Expr[] {
  * child, which is rare: the walk itself stays on the cheap getters).
  */
 function childSetters(expr: Expr): Array<(e: Expr) => void> {
-  const b = binaryen as unknown as Record<string, Record<string, (e: Expr, ...a: number[]) => Expr>>;
-  const g = (kind: string, ...fields: string[]) => fields.filter((f) => b[kind]![`get${f}`]!(expr) !== 0).map((f) => (e: Expr) => void b[kind]![`set${f}`]!(expr, e));
-  const list = (kind: string) => {
-    const n = b[kind]![kind === 'Block' ? 'getNumChildren' : 'getNumOperands']!(expr) as unknown as number;
-    const set = b[kind]![kind === 'Block' ? 'setChildAt' : 'setOperandAt']!;
-    return Array.from({ length: n }, (_, i) => (e: Expr) => void set(expr, i, e));
-  };
-  switch (binaryen.getExpressionId(expr)) {
-    case binaryen.BlockId: return list('Block');
-    case binaryen.IfId: return g('If', 'Condition', 'IfTrue', 'IfFalse');
-    case binaryen.LoopId: return g('Loop', 'Body');
-    case binaryen.BreakId: return g('Break', 'Condition', 'Value');
-    case binaryen.SwitchId: return g('Switch', 'Condition', 'Value');
-    case binaryen.CallId: return list('Call');
-    case binaryen.CallIndirectId: return [...g('CallIndirect', 'Target'), ...list('CallIndirect')];
-    case binaryen.LocalSetId: return g('LocalSet', 'Value');
-    case binaryen.GlobalSetId: return g('GlobalSet', 'Value');
-    case binaryen.UnaryId: return g('Unary', 'Value');
-    case binaryen.DropId: return g('Drop', 'Value');
-    case binaryen.ReturnId: return g('Return', 'Value');
-    case binaryen.LoadId: return g('Load', 'Ptr');
-    case binaryen.StoreId: return g('Store', 'Ptr', 'Value');
-    case binaryen.BinaryId: return g('Binary', 'Left', 'Right');
-    case binaryen.SelectId: return g('Select', 'IfTrue', 'IfFalse', 'Condition');
-    case binaryen.MemoryGrowId: return g('MemoryGrow', 'Delta');
-    case binaryen.TupleMakeId: return list('TupleMake');
-    case binaryen.TupleExtractId: return g('TupleExtract', 'Tuple');
-    default: return [];
+  const shape = SHAPES.get(binaryen.getExpressionId(expr));
+  if (!shape) return [];
+  const a = accessors[shape.kind]!;
+  const out = shape.fields.filter((f) => a[`get${f}`]!(expr) !== 0).map((f) => (e: Expr) => void a[`set${f}`]!(expr, e));
+  if (shape.list) {
+    const n = a[shape.kind === 'Block' ? 'getNumChildren' : 'getNumOperands']!(expr) as unknown as number;
+    const set = a[shape.kind === 'Block' ? 'setChildAt' : 'setOperandAt']!;
+    for (let i = 0; i < n; i++) out.push((e: Expr) => void set(expr, i, e));
   }
+  return out;
 }
 
 function isVoidReturn(e: Expr): boolean {
