@@ -29,6 +29,12 @@ export type KeyErrorCode = 'ERR_BAD_IDENTITY' | 'ERR_BAD_RECIPIENT' | 'ERR_NO_ID
 export type UsageErrorCode = 'ERR_USAGE' | 'ERR_BAD_PARAMS' | 'ERR_REFUSE_TTY' | 'ERR_OUTPUT_EXISTS';
 export type IoErrorCode = 'ERR_IO' | 'ERR_NOT_FOUND';
 export type KeyStoreErrorCode = 'ERR_MODULE_ABSENT' | 'ERR_MODULE_CALL' | 'ERR_LOCK_INTEGRITY' | 'ERR_UNSUPPORTED_BY_MODEL';
+export type WalletErrorCode = 'ERR_NO_WALLET' | 'ERR_WALLET_EXISTS' | 'ERR_BAD_WALLET_NAME' | 'ERR_BAD_WALLET_PATH' | 'ERR_PATH_OUTSIDE_WALLET';
+/** Codes of WalletRequestError (agent/wallet): a signing request the guardian will not decode or sign. */
+export type WalletRequestErrorCode =
+  | 'ERR_BAD_SIGN_REQUEST' | 'ERR_UNKNOWN_KIND' | 'ERR_BAD_TRANSACTION' | 'ERR_UNSUPPORTED_TRANSACTION' | 'ERR_WRONG_CHAIN'
+  | 'ERR_WRONG_ACCOUNT' | 'ERR_BAD_TYPED_DATA' | 'ERR_BAD_MESSAGE' | 'ERR_BAD_PSBT' | 'ERR_NOTHING_TO_SIGN' | 'ERR_BAD_DIGEST'
+  | 'ERR_RAW_DIGEST_NOT_ALLOWED' | 'ERR_UNSUPPORTED_BY_MODEL' | 'ERR_BAD_ACCOUNT' | 'ERR_SIGNER_FAULT';
 export type GuardianErrorCode = 'ERR_NO_GUARDIAN' | 'ERR_GUARDIAN_EXISTS' | 'ERR_GUARDIAN_MISMATCH' | 'ERR_NOT_CONFIRMED' | 'ERR_PROVISIONING' | 'ERR_ISOLATION';
 export type AgentErrorCode =
   | 'ERR_BAD_REQUEST' | 'ERR_TOO_LARGE' | 'ERR_NOT_FOUND' | 'ERR_DENIED' | 'ERR_REPLAYED' | 'ERR_HEADER_MISMATCH'
@@ -111,6 +117,44 @@ export class KeyStoreError extends DceError {
     super(code, message, options);
   }
 }
+
+/**
+ * A wallet request the custodian refuses on purpose: no wallet of that name (ERR_NO_WALLET), the
+ * name taken (ERR_WALLET_EXISTS), a malformed name or BIP32 path, or a path the wallet does not
+ * serve (ERR_PATH_OUTSIDE_WALLET). Bad words are KeyError ERR_BAD_MNEMONIC; a model without a
+ * wallet is KeyStoreError ERR_UNSUPPORTED_BY_MODEL.
+ */
+export class WalletError extends DceError {
+  override readonly name = 'WalletError';
+  declare readonly code: WalletErrorCode;
+  constructor(code: WalletErrorCode, message: string, options: Options = {}) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * A wallet signing request (agent/wallet) the guardian refuses before anything is signed: malformed
+ * (400), well-formed but not signable here (422: wrong chain, not our account, nothing of ours,
+ * a model without Schnorr), not allowed (403 raw digests), or a custodian/configuration fault (500).
+ * `status` is the HTTP status the API answers with; messages name the field, what was expected and what came.
+ */
+export class WalletRequestError extends DceError {
+  override readonly name = 'WalletRequestError';
+  declare readonly code: WalletRequestErrorCode;
+  /** HTTP status the agent answers with. */
+  readonly status: number;
+  constructor(code: WalletRequestErrorCode, message: string, options: Options = {}) {
+    super(code, message, options);
+    this.status = WALLET_REQUEST_STATUS[code];
+  }
+}
+
+const WALLET_REQUEST_STATUS: Record<WalletRequestErrorCode, number> = {
+  ERR_BAD_SIGN_REQUEST: 400, ERR_UNKNOWN_KIND: 400, ERR_BAD_TRANSACTION: 400, ERR_UNSUPPORTED_TRANSACTION: 422,
+  ERR_WRONG_CHAIN: 422, ERR_WRONG_ACCOUNT: 422, ERR_BAD_TYPED_DATA: 400, ERR_BAD_MESSAGE: 400, ERR_BAD_PSBT: 400,
+  ERR_NOTHING_TO_SIGN: 422, ERR_BAD_DIGEST: 400, ERR_RAW_DIGEST_NOT_ALLOWED: 403, ERR_UNSUPPORTED_BY_MODEL: 422,
+  ERR_BAD_ACCOUNT: 500, ERR_SIGNER_FAULT: 500,
+};
 
 /** The guardian's own state: absent, already there, belonging to another module, not confirmed. */
 export class GuardianError extends DceError {

@@ -53,10 +53,36 @@ int zkGetTime(zkCTX ctx, uint32_t* epoch_time_sec, bool precise_time);
 int zkGetModelNumberString(zkCTX ctx, char** model_str);
 int zkGetFirmwareVersionString(zkCTX ctx, char** fw_ver_str);
 int zkGetSerialNumberString(zkCTX ctx, char** serial_num_str);
-/* HSM6 / SCM wallet (BIP32/BIP39), optional. The simulator exports it but always returns -1. */
+/*
+ * HSM6 / SCM digital wallet (BIP32/39/44), as in Zymbit's zk_app_utils.h and C API documentation
+ * (see README.md "Wallet API" for sources and what is unverified on a device). Every call returns
+ * < 0 on failure; the ZYMKEY4 model refuses them all. Node addresses are ASCII: "m", "m/44'/60'".
+ */
+/* A new wallet: its master seed's slot. With mnemonic != NULL the seed comes from 24 new BIP39
+ * words (returned, malloc'd: the caller wipes and frees them); with NULL, a random BIP32 seed. */
 int zkGenWalletMasterSeedWithBIP39(zkCTX ctx, ZK_EC_KEY_TYPE type, const char* variant, const char* wallet_name,
                                    const uint8_t* master_generator_key, int master_generator_key_size,
                                    const char* bip39_passphrase, char** mnemonic);
+/* A wallet restored from BIP39 words (NUL-terminated, UTF-8 NFKD, English): its master seed's slot. */
+int zkRestoreWalletMasterSeedFromBIP39Mnemonic(zkCTX ctx, ZK_EC_KEY_TYPE type, const char* variant,
+                                               const char* wallet_name, const uint8_t* master_generator_key,
+                                               int master_generator_key_size, const char* BIP39_passphrase,
+                                               char* BIP39_mnemonic);
+/* One BIP32 derivation step below a wallet node: the child's new slot. `index` excludes the hardened
+ * bit; a chain code (32 bytes, malloc'd) is returned only for a hardened child when asked. */
+int zkGenWalletChildKey(zkCTX ctx, int parent_key_slot, uint32_t index, bool is_hardened, bool return_chain_code,
+                        uint8_t** chain_code);
+/* The node address, wallet name (optional: NULL skips it) and master seed slot (optional) of a slot. */
+int zkGetWalletNodeAddrFromKeySlot(zkCTX ctx, int slot, char** node_addr, char** wallet_name, int* master_seed_slot);
+/* The slot of a node address in the wallet named wallet_name (or, with NULL, of master_seed_slot). */
+int zkGetWalletKeySlotFromNodeAddr(zkCTX ctx, const char* node_addr, const char* wallet_name, int master_seed_slot,
+                                   int* slot);
+
+/* SIMULATOR ONLY — not in the vendor library. A wallet from a raw BIP32 seed (16..64 bytes), so that
+ * tests can check the BIP32 test vectors (which start from seeds) through the binding. Production
+ * code never calls it; the real module has no raw-seed import. */
+int zkSimRestoreWalletMasterSeedFromSeed(zkCTX ctx, ZK_EC_KEY_TYPE type, const char* wallet_name, const uint8_t* seed,
+                                         int seed_sz);
 
 /* Simulator-only accounting exports (not present in the real libzk_app_utils.so). */
 /* Total number of output buffers this library has handed to callers (per process, all contexts). */

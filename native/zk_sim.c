@@ -8,7 +8,8 @@
  *   ZK_SIM_STATE_DIR   state directory (required; created if missing). Holds device.secret and
  *                      slot-<n>.pem (all mode 0600).
  *   ZK_SIM_FAIL_OPEN=1 makes zkOpen fail (the "no module" path).
- *   ZK_SIM_MODEL       HSM6 (default) or ZYMKEY4 (no ECDH, no secp256k1, no generated keys).
+ *   ZK_SIM_MODEL       HSM6 (default), SCM (the same capabilities here) or ZYMKEY4 (no ECDH, no
+ *                      secp256k1, no generated keys, no wallet).
  *   ZK_SIM_FAULTS      path of a fault file, read at the start of EVERY API call (so a test can
  *                      break and heal the module of a running process by writing/removing it):
  *                        absent, empty or blank   healthy
@@ -19,6 +20,10 @@
  *                      A faulted zkClose still frees its context (it only reports -1). The
  *                      simulator-only zkSim* counters never fault.
  *
+ * Wallet (BIP32/BIP39, secp256k1): master seeds and derived nodes are generated-key slots with
+ * their wallet metadata in the slot file (see "wallet" below); the BIP math is in zk_sim_bip.c.
+ * zkSimRestoreWalletMasterSeedFromSeed is a simulator-only test entry (not in the vendor library).
+ *
  * Lock blob format (clearly not Zymbit's):
  *   "ZKSIMLK1" (8) | flags (1: 1 = shared key) | nonce (12) | AES-256-GCM ciphertext | tag (16)
  *   AAD = magic | flags.
@@ -27,6 +32,7 @@
 #define OPENSSL_NO_DEPRECATED 1
 
 #include "zk_app_utils.h"
+#include "zk_sim_bip.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -64,7 +70,8 @@
 #define ZKS_LOCK_OVERHEAD (ZKS_LOCK_HDR_LEN + ZKS_TAG_LEN)
 #define ZKS_SHARED_KEY_LABEL "zk_sim shared key v1 (stands for the Zymbit shared key)"
 
-typedef enum { ZKS_MODEL_HSM6 = 0, ZKS_MODEL_ZYMKEY4 = 1 } zks_model;
+/* HSM6 and SCM behave alike here (secp256k1, ECDH, generated keys, wallets); ZYMKEY4 has none of it. */
+typedef enum { ZKS_MODEL_HSM6 = 0, ZKS_MODEL_ZYMKEY4 = 1, ZKS_MODEL_SCM = 2 } zks_model;
 
 typedef struct {
     unsigned long magic;
@@ -91,16 +98,18 @@ static zks_ctx* get_ctx(zkCTX c) {
     return ctx;
 }
 
-static int has_ecdh(const zks_ctx* ctx) { return ctx->model == ZKS_MODEL_HSM6; }
+static int is_full(const zks_ctx* ctx) { return ctx->model == ZKS_MODEL_HSM6 || ctx->model == ZKS_MODEL_SCM; }
+
+static int has_ecdh(const zks_ctx* ctx) { return is_full(ctx); }
 
 static int max_keys(const zks_ctx* ctx) {
-    return ctx->model == ZKS_MODEL_HSM6 ? ZKS_HSM6_MAX_KEYS : ZKS_ZK4_MAX_KEYS;
+    return is_full(ctx) ? ZKS_HSM6_MAX_KEYS : ZKS_ZK4_MAX_KEYS;
 }
 
 /* Slot numbers that can exist on this model (regardless of whether they are allocated). */
 static int slot_in_range(const zks_ctx* ctx, int slot) {
     if (slot >= 0 && slot <= 2) return 1;
-    if (ctx->model == ZKS_MODEL_HSM6 && slot >= ZKS_FIRST_GEN_SLOT &&
+    if (is_full(ctx) && slot >= ZKS_FIRST_GEN_SLOT &&
         slot < ZKS_FIRST_GEN_SLOT + ZKS_HSM6_MAX_KEYS)
         return 1;
     return 0;
@@ -190,8 +199,9 @@ static EVP_PKEY* gen_key(zks_curve curve) {
     return EVP_PKEY_Q_keygen(NULL, NULL, "EC", name);
 }
 
-/* Write pkey into a fresh temp file in the state dir; on success fills tmp. */
-static int write_key_tmp(const zks_ctx* ctx, EVP_PKEY* pkey, char* tmp, size_t tmp_sz) {
+/* Write pkey into a fresh temp file in the state dir, after `header` (text lines, or NULL); on
+ * success fills tmp. PEM readers skip the lines before "-----BEGIN", so load_slot reads either. */
+static int write_key_tmp(const zks_ctx* ctx, EVP_PKEY* pkey, const char* header, char* tmp, size_t tmp_sz) {
     if (tmp_path(ctx->dir, tmp, tmp_sz) != 0) return -1;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return -1;
@@ -206,7 +216,7 @@ static int write_key_tmp(const zks_ctx* ctx, EVP_PKEY* pkey, char* tmp, size_t t
         unlink(tmp);
         return -1;
     }
-    int ok = PEM_write_PrivateKey(fp, pkey, NULL, NULL, 0, NULL, NULL) == 1;
+    int ok = (header == NULL || fputs(header, fp) >= 0) && PEM_write_PrivateKey(fp, pkey, NULL, NULL, 0, NULL, NULL) == 1;
     ok = (fflush(fp) == 0) && ok;
     ok = (fsync(fileno(fp)) == 0) && ok;
     ok = (fclose(fp) == 0) && ok;
@@ -224,7 +234,7 @@ static int create_slot_if_absent(const zks_ctx* ctx, int slot, zks_curve curve) 
     if (access(path, F_OK) == 0) return 1;
     EVP_PKEY* pkey = gen_key(curve);
     if (pkey == NULL) return -1;
-    int rc = write_key_tmp(ctx, pkey, tmp, sizeof tmp);
+    int rc = write_key_tmp(ctx, pkey, NULL, tmp, sizeof tmp);
     EVP_PKEY_free(pkey);
     if (rc != 0) return -1;
     return publish_no_clobber(tmp, path);
@@ -253,7 +263,7 @@ static EVP_PKEY* load_slot(const zks_ctx* ctx, int slot, zks_curve* curve_out) {
     fclose(fp);
     if (pkey == NULL) return NULL;
     zks_curve c = key_curve(pkey);
-    if (c == ZKS_CURVE_NONE || (c == ZKS_CURVE_K1 && ctx->model != ZKS_MODEL_HSM6)) {
+    if (c == ZKS_CURVE_NONE || (c == ZKS_CURVE_K1 && !is_full(ctx))) {
         EVP_PKEY_free(pkey);
         return NULL;
     }
@@ -519,6 +529,8 @@ int zkOpen(zkCTX* ctx_out) {
             model = ZKS_MODEL_HSM6;
         else if (strcmp(m, "ZYMKEY4") == 0)
             model = ZKS_MODEL_ZYMKEY4;
+        else if (strcmp(m, "SCM") == 0)
+            model = ZKS_MODEL_SCM;
         else
             return -1;
     }
@@ -670,7 +682,7 @@ static int gen_sig(zkCTX c, const uint8_t* digest, int slot, uint8_t** sig, int*
     if (key == NULL) return -1;
     uint8_t rs[64], pub[64];
     int rc = -1;
-    if (want_recid && curve == ZKS_CURVE_K1 && ctx->model != ZKS_MODEL_HSM6) goto done;
+    if (want_recid && curve == ZKS_CURVE_K1 && !is_full(ctx)) goto done;
     if (sign_digest(key, digest, rs) != 0) goto done;
     if (want_recid) {
         uint8_t recid = 0;
@@ -778,37 +790,41 @@ static int list_slots(const zks_ctx* ctx, int** list) {
     return n;
 }
 
+/* Stores `key` (after `header`, or NULL) in the first free generated-key slot: the slot, or -1
+ * (key store full, or an I/O error). link(2) publishes without clobbering, so two processes
+ * allocating at once get different slots. */
+static int alloc_slot(const zks_ctx* ctx, EVP_PKEY* key, const char* header) {
+    int* slots = NULL;
+    int n = list_slots(ctx, &slots);
+    free(slots);
+    if (n < 0 || n >= max_keys(ctx)) return -1;
+    char tmp[PATH_MAX], path[PATH_MAX];
+    for (int slot = ZKS_FIRST_GEN_SLOT; slot < ZKS_FIRST_GEN_SLOT + ZKS_HSM6_MAX_KEYS; slot++) {
+        if (slot_path(ctx, slot, path, sizeof path) != 0) return -1;
+        if (access(path, F_OK) == 0) continue;
+        if (write_key_tmp(ctx, key, header, tmp, sizeof tmp) != 0) return -1;
+        int pr = publish_no_clobber(tmp, path);
+        if (pr == 0) return slot;
+        if (pr < 0) return -1;
+        /* raced with another process for this slot: try the next one */
+    }
+    return -1;
+}
+
 int zkGenKeyPair(zkCTX c, ZK_EC_KEY_TYPE type) {
     FAULT_GATE("zkGenKeyPair");
     zks_ctx* ctx = get_ctx(c);
-    if (ctx == NULL || ctx->model != ZKS_MODEL_HSM6) return -1;
+    if (ctx == NULL || !is_full(ctx)) return -1;
     zks_curve curve;
     if (type == ZK_NISTP256)
         curve = ZKS_CURVE_P256;
     else if (type == ZK_SECP256K1)
         curve = ZKS_CURVE_K1;
     else
-        return -1; /* Ed25519 / X25519 need SCM / HSM60 / ZYMKEY5 */
-    int* slots = NULL;
-    int n = list_slots(ctx, &slots);
-    free(slots);
-    if (n < 0 || n >= max_keys(ctx)) return -1;
+        return -1; /* Ed25519 / X25519 (SCM / HSM60 / ZYMKEY5) are not simulated */
     EVP_PKEY* key = gen_key(curve);
     if (key == NULL) return -1;
-    char tmp[PATH_MAX], path[PATH_MAX];
-    int result = -1;
-    for (int slot = ZKS_FIRST_GEN_SLOT; slot < ZKS_FIRST_GEN_SLOT + ZKS_HSM6_MAX_KEYS; slot++) {
-        if (slot_path(ctx, slot, path, sizeof path) != 0) break;
-        if (access(path, F_OK) == 0) continue;
-        if (write_key_tmp(ctx, key, tmp, sizeof tmp) != 0) break;
-        int pr = publish_no_clobber(tmp, path);
-        if (pr == 0) {
-            result = slot;
-            break;
-        }
-        if (pr < 0) break;
-        /* raced with another process for this slot: try the next one */
-    }
+    int result = alloc_slot(ctx, key, NULL);
     EVP_PKEY_free(key);
     return result;
 }
@@ -948,7 +964,9 @@ int zkGetModelNumberString(zkCTX c, char** model_str) {
         return -1;
     }
     zks_ctx* ctx = get_ctx(c);
-    const char* s = (ctx != NULL && ctx->model == ZKS_MODEL_ZYMKEY4) ? "ZYMKEY4 (simulated)" : "HSM6 (simulated)";
+    const char* s = "HSM6 (simulated)";
+    if (ctx != NULL && ctx->model == ZKS_MODEL_ZYMKEY4) s = "ZYMKEY4 (simulated)";
+    if (ctx != NULL && ctx->model == ZKS_MODEL_SCM) s = "SCM (simulated)";
     return out_string(c, model_str, s);
 }
 
@@ -974,13 +992,313 @@ int zkGetSerialNumberString(zkCTX c, char** serial_num_str) {
     return out_string(c, serial_num_str, s);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* wallet (BIP32/BIP39; HSM6 and SCM only)                                                      */
+/*
+ * A wallet node is a generated-key slot whose file carries, before its PEM private key, the lines
+ *   zk-sim wallet node v1 / wallet <hex name> / node <address> / master <slot or -1 for itself> /
+ *   depth <n> / chain <hex chain code>
+ * so every existing call (sign, export, verify, remove, slot list) works on it unchanged. Node
+ * addresses are as Zymbit's own SDKs use them: "m", "m/44'", "m/44'/60'/0'/0/5".
+ */
+
+#define ZKS_WALLET_MAGIC "zk-sim wallet node v1\n"
+#define ZKS_MAX_WALLET_NAME 64
+#define ZKS_MAX_DEPTH 16
+#define ZKS_MAX_NODE_ADDR (1 + ZKS_MAX_DEPTH * 12) /* "/2147483647'" is 12 characters */
+#define ZKS_MAX_PASSPHRASE 1024
+#define ZKS_MAX_MNEMONIC 255 /* 24 words of at most 8 letters and 23 spaces is 215 */
+#define ZKS_HARDENED 0x80000000u
+
+typedef struct {
+    char wallet[ZKS_MAX_WALLET_NAME + 1];
+    char node[ZKS_MAX_NODE_ADDR + 1];
+    int master; /* the slot of the wallet's master seed (its own slot for "m") */
+    int depth;
+    uint8_t chain[32];
+} zks_wnode;
+
+/* Printable ASCII, 1..64 characters (the API says "an ASCII string"). */
+static int valid_wallet_name(const char* name) {
+    if (name == NULL) return 0;
+    size_t n = strnlen(name, ZKS_MAX_WALLET_NAME + 1);
+    if (n == 0 || n > ZKS_MAX_WALLET_NAME) return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 0x20 || (unsigned char)name[i] > 0x7e) return 0;
+    return 1;
+}
+
+static void to_hex(const uint8_t* in, size_t n, char* out) {
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int from_hex(const char* in, size_t n_hex, uint8_t* out) {
+    if (n_hex % 2 != 0) return -1;
+    for (size_t i = 0; i < n_hex / 2; i++) {
+        unsigned v = 0;
+        for (int j = 0; j < 2; j++) {
+            char ch = in[2 * i + (size_t)j];
+            v <<= 4;
+            if (ch >= '0' && ch <= '9') v |= (unsigned)(ch - '0');
+            else if (ch >= 'a' && ch <= 'f') v |= (unsigned)(ch - 'a' + 10);
+            else return -1;
+        }
+        out[i] = (uint8_t)v;
+    }
+    return 0;
+}
+
+static int node_header(const zks_wnode* w, char* out, size_t out_sz) {
+    char name_hex[2 * ZKS_MAX_WALLET_NAME + 1], chain_hex[65];
+    to_hex((const uint8_t*)w->wallet, strlen(w->wallet), name_hex);
+    to_hex(w->chain, 32, chain_hex);
+    int n = snprintf(out, out_sz, "%swallet %s\nnode %s\nmaster %d\ndepth %d\nchain %s\n", ZKS_WALLET_MAGIC,
+                     name_hex, w->node, w->master, w->depth, chain_hex);
+    OPENSSL_cleanse(chain_hex, sizeof chain_hex);
+    return (n < 0 || (size_t)n >= out_sz) ? -1 : 0;
+}
+
+/* 0 and *out filled when `slot` holds a wallet node; 1 when it holds another key; -1 when absent. */
+static int read_wnode(const zks_ctx* ctx, int slot, zks_wnode* out) {
+    char path[PATH_MAX], line[512];
+    if (slot < ZKS_FIRST_GEN_SLOT || !slot_in_range(ctx, slot) || slot_path(ctx, slot, path, sizeof path) != 0)
+        return -1;
+    FILE* fp = fopen(path, "re");
+    if (fp == NULL) return -1;
+    int rc = 1, seen = 0;
+    memset(out, 0, sizeof *out);
+    if (fgets(line, sizeof line, fp) != NULL && strcmp(line, ZKS_WALLET_MAGIC) == 0) {
+        rc = -1;
+        while (fgets(line, sizeof line, fp) != NULL && strncmp(line, "-----BEGIN", 10) != 0) {
+            size_t len = strcspn(line, "\n");
+            line[len] = '\0';
+            if (strncmp(line, "wallet ", 7) == 0 && len - 7 <= 2 * ZKS_MAX_WALLET_NAME &&
+                from_hex(line + 7, len - 7, (uint8_t*)out->wallet) == 0) {
+                out->wallet[(len - 7) / 2] = '\0';
+                seen |= 1;
+            } else if (strncmp(line, "node ", 5) == 0 && len - 5 <= ZKS_MAX_NODE_ADDR) {
+                memcpy(out->node, line + 5, len - 5 + 1);
+                seen |= 2;
+            } else if (sscanf(line, "master %d", &out->master) == 1) {
+                seen |= 4;
+            } else if (sscanf(line, "depth %d", &out->depth) == 1) {
+                seen |= 8;
+            } else if (strncmp(line, "chain ", 6) == 0 && len == 6 + 64 && from_hex(line + 6, 64, out->chain) == 0) {
+                seen |= 16;
+            }
+        }
+        if (seen == 31) rc = 0;
+    }
+    OPENSSL_cleanse(line, sizeof line);
+    fclose(fp);
+    if (rc == 0 && out->master < 0) out->master = slot;
+    if (rc != 0) OPENSSL_cleanse(out, sizeof *out);
+    return rc;
+}
+
+/* The slot of node `addr` in the wallet whose master seed is in slot `master` (or, when `name` is
+ * set, the master node of wallet `name`); -1 if there is none. */
+static int find_node(const zks_ctx* ctx, int master, const char* name, const char* addr) {
+    int* slots = NULL;
+    int n = list_slots(ctx, &slots);
+    int found = -1;
+    zks_wnode w;
+    for (int i = 0; i < n && found < 0; i++) {
+        if (read_wnode(ctx, slots[i], &w) != 0) continue;
+        if (name != NULL ? (strcmp(w.node, "m") == 0 && strcmp(w.wallet, name) == 0)
+                         : (w.master == master && strcmp(w.node, addr) == 0))
+            found = slots[i];
+        OPENSSL_cleanse(&w, sizeof w);
+    }
+    free(slots);
+    return found;
+}
+
+static int find_master(const zks_ctx* ctx, const char* name) { return find_node(ctx, -1, name, NULL); }
+
+/* Stores node `w` with private key `k` in a new slot: the slot, or -1. */
+static int store_node(const zks_ctx* ctx, const zks_wnode* w, const uint8_t k[32]) {
+    char header[768];
+    EVP_PKEY* key = zks_k1_pkey_from_priv(k);
+    int slot = -1;
+    if (key != NULL && node_header(w, header, sizeof header) == 0) slot = alloc_slot(ctx, key, header);
+    OPENSSL_cleanse(header, sizeof header);
+    EVP_PKEY_free(key);
+    return slot;
+}
+
+/* A new wallet `name` from a BIP32 seed: its master node's slot, or -1. */
+static int create_wallet(const zks_ctx* ctx, ZK_EC_KEY_TYPE type, const char* variant, const char* name,
+                         int master_generator_key_size, const uint8_t* seed, size_t seed_len) {
+    /* Only secp256k1 without a variant, and only without a master generator key: how the module
+     * folds one into the seed is undocumented, so the simulator refuses rather than invent it. */
+    if (!is_full(ctx) || type != ZK_SECP256K1 || (variant != NULL && variant[0] != '\0')) return -1;
+    if (master_generator_key_size != 0) return -1;
+    if (!valid_wallet_name(name) || find_master(ctx, name) >= 0) return -1; /* names are unique */
+    zks_wnode w;
+    uint8_t k[32];
+    int slot = -1;
+    memset(&w, 0, sizeof w);
+    memcpy(w.wallet, name, strlen(name) + 1);
+    strcpy(w.node, "m");
+    w.master = -1;
+    if (zks_bip32_master(seed, seed_len, k, w.chain) == 0) slot = store_node(ctx, &w, k);
+    OPENSSL_cleanse(k, sizeof k);
+    OPENSSL_cleanse(&w, sizeof w);
+    return slot;
+}
+
 int zkGenWalletMasterSeedWithBIP39(zkCTX c, ZK_EC_KEY_TYPE type, const char* variant, const char* wallet_name,
                                    const uint8_t* master_generator_key, int master_generator_key_size,
                                    const char* bip39_passphrase, char** mnemonic) {
-    (void)c; (void)type; (void)variant; (void)wallet_name; (void)master_generator_key;
-    (void)master_generator_key_size; (void)bip39_passphrase;
     if (mnemonic) *mnemonic = NULL;
-    return -1; /* wallets are not simulated */
+    FAULT_GATE("zkGenWalletMasterSeedWithBIP39");
+    zks_ctx* ctx = get_ctx(c);
+    (void)master_generator_key;
+    if (ctx == NULL || !is_full(ctx)) return -1;
+    if (bip39_passphrase != NULL && strnlen(bip39_passphrase, ZKS_MAX_PASSPHRASE + 1) > ZKS_MAX_PASSPHRASE) return -1;
+    uint8_t seed[64], entropy[32];
+    char* words = NULL;
+    int slot = -1;
+    if (mnemonic == NULL) { /* "If NULL, the master seed is generated per BIP32": a random seed */
+        if (RAND_priv_bytes(seed, sizeof seed) != 1) goto done;
+    } else {
+        if (RAND_priv_bytes(entropy, sizeof entropy) != 1) goto done; /* 24 words */
+        words = zks_bip39_from_entropy(entropy, sizeof entropy);
+        if (words == NULL || zks_bip39_seed(words, bip39_passphrase, seed) != 0) goto done;
+    }
+    slot = create_wallet(ctx, type, variant, wallet_name, master_generator_key_size, seed, sizeof seed);
+done:
+    OPENSSL_cleanse(seed, sizeof seed);
+    OPENSSL_cleanse(entropy, sizeof entropy);
+    if (slot < 0) {
+        if (words != NULL) {
+            OPENSSL_cleanse(words, strlen(words));
+            free(words);
+        }
+        return -1;
+    }
+    if (words != NULL) {
+        *mnemonic = words;
+        count_handout();
+    }
+    return slot;
+}
+
+int zkRestoreWalletMasterSeedFromBIP39Mnemonic(zkCTX c, ZK_EC_KEY_TYPE type, const char* variant,
+                                               const char* wallet_name, const uint8_t* master_generator_key,
+                                               int master_generator_key_size, const char* BIP39_passphrase,
+                                               char* BIP39_mnemonic) {
+    FAULT_GATE("zkRestoreWalletMasterSeedFromBIP39Mnemonic");
+    zks_ctx* ctx = get_ctx(c);
+    (void)master_generator_key;
+    if (ctx == NULL || !is_full(ctx) || BIP39_mnemonic == NULL) return -1;
+    if (BIP39_passphrase != NULL && strnlen(BIP39_passphrase, ZKS_MAX_PASSPHRASE + 1) > ZKS_MAX_PASSPHRASE) return -1;
+    if (strnlen(BIP39_mnemonic, ZKS_MAX_MNEMONIC + 1) > ZKS_MAX_MNEMONIC || zks_bip39_check(BIP39_mnemonic) != 0)
+        return -1;
+    uint8_t seed[64];
+    int slot = -1;
+    if (zks_bip39_seed(BIP39_mnemonic, BIP39_passphrase, seed) == 0)
+        slot = create_wallet(ctx, type, variant, wallet_name, master_generator_key_size, seed, sizeof seed);
+    OPENSSL_cleanse(seed, sizeof seed);
+    return slot;
+}
+
+int zkGenWalletChildKey(zkCTX c, int parent_key_slot, uint32_t index, bool is_hardened, bool return_chain_code,
+                        uint8_t** chain_code) {
+    if (chain_code) *chain_code = NULL;
+    FAULT_GATE("zkGenWalletChildKey");
+    zks_ctx* ctx = get_ctx(c);
+    if (ctx == NULL || !is_full(ctx)) return -1;
+    /* `index` is the child number without the hardened bit; the API returns a chain code only for
+     * hardened children ("Has to be a hardened node as well"). */
+    if (index >= ZKS_HARDENED || (return_chain_code && (!is_hardened || chain_code == NULL))) return -1;
+    zks_wnode parent, child;
+    uint8_t kpar[32], k[32];
+    EVP_PKEY* pkey = NULL;
+    int slot = -1;
+    if (read_wnode(ctx, parent_key_slot, &parent) != 0 || parent.depth >= ZKS_MAX_DEPTH) goto done;
+    memset(&child, 0, sizeof child);
+    memcpy(child.wallet, parent.wallet, sizeof child.wallet);
+    int n = snprintf(child.node, sizeof child.node, "%s/%u%s", parent.node, index, is_hardened ? "'" : "");
+    if (n < 0 || (size_t)n >= sizeof child.node) goto done;
+    child.master = parent.master;
+    child.depth = parent.depth + 1;
+    if (find_node(ctx, child.master, NULL, child.node) >= 0) goto done; /* that node already has a slot */
+    if ((pkey = load_slot(ctx, parent_key_slot, NULL)) == NULL || zks_pkey_priv32(pkey, kpar) != 0) goto done;
+    if (zks_bip32_ckd_priv(kpar, parent.chain, is_hardened ? index | ZKS_HARDENED : index, k, child.chain) != 0)
+        goto done;
+    uint8_t* cc = NULL;
+    if (return_chain_code && (cc = malloc(32)) == NULL) goto done;
+    slot = store_node(ctx, &child, k);
+    if (slot >= 0 && cc != NULL) {
+        memcpy(cc, child.chain, 32);
+        *chain_code = cc;
+        count_handout();
+    } else {
+        free(cc);
+    }
+done:
+    EVP_PKEY_free(pkey);
+    OPENSSL_cleanse(kpar, sizeof kpar);
+    OPENSSL_cleanse(k, sizeof k);
+    OPENSSL_cleanse(&parent, sizeof parent);
+    OPENSSL_cleanse(&child, sizeof child);
+    return slot;
+}
+
+int zkGetWalletNodeAddrFromKeySlot(zkCTX c, int slot, char** node_addr, char** wallet_name, int* master_seed_slot) {
+    if (node_addr) *node_addr = NULL;
+    if (wallet_name) *wallet_name = NULL;
+    FAULT_GATE("zkGetWalletNodeAddrFromKeySlot");
+    zks_ctx* ctx = get_ctx(c);
+    if (ctx == NULL || !is_full(ctx) || node_addr == NULL) return -1;
+    zks_wnode w;
+    if (read_wnode(ctx, slot, &w) != 0) return -1;
+    char* addr = dup_string(w.node);
+    char* name = wallet_name ? dup_string(w.wallet) : NULL;
+    int master = w.master;
+    OPENSSL_cleanse(&w, sizeof w);
+    if (addr == NULL || (wallet_name != NULL && name == NULL)) {
+        free(addr);
+        free(name);
+        return -1;
+    }
+    *node_addr = addr;
+    count_handout();
+    if (wallet_name) {
+        *wallet_name = name;
+        count_handout();
+    }
+    if (master_seed_slot) *master_seed_slot = master;
+    return 0;
+}
+
+int zkGetWalletKeySlotFromNodeAddr(zkCTX c, const char* node_addr, const char* wallet_name, int master_seed_slot,
+                                   int* slot) {
+    FAULT_GATE("zkGetWalletKeySlotFromNodeAddr");
+    zks_ctx* ctx = get_ctx(c);
+    if (ctx == NULL || !is_full(ctx) || node_addr == NULL || slot == NULL) return -1;
+    /* The wallet is named, or (wallet_name NULL or empty) given by its master seed slot. */
+    int master = (wallet_name != NULL && wallet_name[0] != '\0') ? find_master(ctx, wallet_name) : master_seed_slot;
+    if (master < 0) return -1;
+    int found = find_node(ctx, master, NULL, node_addr);
+    if (found < 0) return -1;
+    *slot = found;
+    return 0;
+}
+
+int zkSimRestoreWalletMasterSeedFromSeed(zkCTX c, ZK_EC_KEY_TYPE type, const char* wallet_name, const uint8_t* seed,
+                                         int seed_sz) {
+    FAULT_GATE("zkSimRestoreWalletMasterSeedFromSeed");
+    zks_ctx* ctx = get_ctx(c);
+    if (ctx == NULL || seed == NULL || seed_sz < 16 || seed_sz > 64) return -1;
+    return create_wallet(ctx, type, NULL, wallet_name, 0, seed, (size_t)seed_sz);
 }
 
 int zkSimHandedOut(void) { return __atomic_load_n(&g_handed_out, __ATOMIC_SEQ_CST); }

@@ -100,7 +100,7 @@ test('time lock end to end: denied before T with the reason, allowed after T; th
   }
   const v = run(d, ['audit', 'verify', '--data-dir', d.data, '--replay', '--guardian-key', recipients(d).signingKey]);
   assert.is(v.code, 0, v.stderr);
-  assert.match(v.stdout, /^ok .*audit\.log: 4 entries, chain and signatures valid .*; 3 decisions replayed with the same verdict and fuel\n$/);
+  assert.match(v.stdout, /^ok .*audit\.log: 5 entries, chain and signatures valid .*; 3 decisions replayed with the same verdict and fuel\n$/, v.stdout);
   // Any alteration is caught: a verdict flipped, a line removed.
   const path = join(d.data, 'audit.log');
   const lines = readFileSync(path, 'utf8').split('\n');

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnSeedProcess } from '../agent/guardian/provision.ts';
 import { seedSandbox } from '../agent/guardian/seedSandbox.ts';
@@ -165,7 +165,10 @@ test('D8: the seed process cannot open a network socket, reach a host Unix socke
       assert.is(out.writeAllowed, 'ok', 'the module\'s state directory is writable');
       assert.is(out.readHome, 'ENOENT', 'no home directory');
       assert.is(out.signalParent, 'ESRCH', 'own pid namespace');
-      assert.is(out.tmp, basename(d.dir), 'a private /tmp: only the mount points of what is bound, none of the host\'s files');
+      // What is bound keeps its path, so the private /tmp holds only the first component under /tmp of
+      // the bound directories (the device dir itself, or the test run's TMPDIR that contains it).
+      const top = d.dir.startsWith('/tmp/') ? d.dir.slice('/tmp/'.length).split('/')[0] : '';
+      assert.is(out.tmp, top, 'a private /tmp: only the mount points of what is bound, none of the host\'s files');
       assert.is(out.secret, 'sent-on-fd-5', 'the secret arrives on fd 5');
       assert.not.match(out.envKeys!, /PASSPHRASE/, 'and never in the environment');
       assert.not.ok(existsSync(join(d.dir, 'escaped')) || existsSync(join(d.data, 'escaped')));

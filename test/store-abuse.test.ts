@@ -24,7 +24,7 @@ import { openWithKey } from '../agent/capsule/open.ts';
 import { encodeIdentity, generateIdentity, type Identity } from '../agent/crypto/identity.ts';
 import { encodeCanonical } from '../agent/format/cbor.ts';
 import { buildPolicy } from '../agent/logic/build.ts';
-import { present } from '../agent/daemon/Releaser.ts';
+import { present } from '../agent/daemon/present.ts';
 import { Store } from '../agent/daemon/Store.ts';
 import { BIN } from './helpers/cli.ts';
 import { device, init, recipients, run, type Device } from './helpers/guardianDevice.ts';
@@ -360,10 +360,14 @@ test('D3: a flood of oversized requests and module pushes cannot fill a small da
     }
     const firstRefused = statuses.indexOf(507);
     assert.ok(firstRefused > 10 && firstRefused < 100, `audited before the reserve: ${firstRefused} (${statuses.join(',')})`);
-    // At the boundary the free space flickers by a page or two (the anchor is rewritten through a
-    // temporary file after each decision), so a few more may be audited; what must hold is the reserve.
+    // At the boundary the free space flickers by a page (the anchor is rewritten through a temporary
+    // file after each decision), so requests that find the page free are still audited until the log
+    // itself crosses the reserve: at ~700 bytes an entry, a 4 KiB page holds ~6, so at most two pages'
+    // worth (12) may follow the first refusal; after that every stranger is refused. What must hold is
+    // the reserve (checked below) and that the refusals become permanent.
     const after = statuses.slice(firstRefused).filter((x) => x === 422).length;
-    assert.ok(after <= 5, `once below the reserve, strangers' requests are refused: ${after} more were audited (${statuses.join(',')})`);
+    assert.ok(after <= 12, `once below the reserve, strangers' requests are refused: ${after} more were audited (${statuses.join(',')})`);
+    assert.ok(statuses.slice(-40).every((x) => x === 507), `the last 40 requests were all refused (${statuses.join(',')})`);
     assert.ok(free(fs.dir) >= 2 * 2 ** 20 - 8192, `free after the flood: ${free(fs.dir)}`);
     // Nor can a stranger register new capsules of its own below the reserve (each would keep up to ~128 KiB).
     const key = ed25519.utils.randomSecretKey();

@@ -10,7 +10,7 @@
  * Deliberately not here: what a decision logs or commits (Releaser.ts, SigningService.ts, api.ts).
  */
 import type { AuditEntry, AuditLog, Json } from './AuditLog.ts';
-import { audited } from './Releaser.ts';
+import { audited } from './audited.ts';
 import { receiptOf, withReceipt, type Receipt } from './Receipt.ts';
 import type { Store } from './Store.ts';
 

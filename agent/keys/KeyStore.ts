@@ -5,9 +5,12 @@
  * (a passphrase-locked file, for development only), later `tpm2`. Every method is async so that a
  * backend can keep blocking hardware calls off the event loop and serialise them.
  *
+ * Wallet keys (BIP32/BIP39 secp256k1 accounts) are the optional `wallet` member: WalletKeys.ts.
+ *
  * Deliberately not here: the key hierarchy (seed, derived identities) and provisioning.
  */
 import type { ModuleHealth } from './ModuleGuard.ts';
+import type { WalletKeys } from './WalletKeys.ts';
 
 export interface Capabilities {
   backend: 'zymbit' | 'soft' | 'tpm2';
@@ -36,6 +39,8 @@ export interface KeyStore {
   time?(): Promise<number>;
   /** Whether the custodian currently answers (hardware backends; absent means always ok). */
   health?(): ModuleHealth;
+  /** Named BIP32 wallets of secp256k1 keys (see wallet.capabilities.supported); absent: none. */
+  readonly wallet?: WalletKeys;
   close(): Promise<void>;
 }
 

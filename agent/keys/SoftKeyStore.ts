@@ -4,15 +4,19 @@
  * memory and on disk under a passphrase, not in hardware; `capabilities.hardware` is false and
  * callers are expected to say so loudly. Lock blobs use their own authenticated format.
  *
+ * Its `wallet` (SoftWallet.ts) keeps each wallet's BIP39 seed in the same file, only as a lock blob
+ * of this store (`wallets`: name and sealed seed), rewritten atomically when a wallet is added.
+ *
  * Deliberately not here: passphrase prompting (the CLI's job) and key rotation.
  */
 import { createCipheriv, createDecipheriv, createECDH, randomBytes, scrypt } from 'node:crypto';
 import { p256 } from '@noble/curves/nist.js';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { KeyStoreError } from '../errors.ts';
 import { wipe } from '../crypto/secrets.ts';
 import type { Capabilities, KeyStore } from './KeyStore.ts';
+import { SoftWallet, type SealedWallet } from './SoftWallet.ts';
 
 const scryptAsync = promisify(scrypt) as (pw: string, salt: Uint8Array, len: number, opts: object) => Promise<Buffer>;
 const FILE_MAGIC = 'capsule-soft-keystore/v1';
@@ -27,11 +31,21 @@ interface Secrets {
 
 export class SoftKeyStore implements KeyStore {
   readonly capabilities: Capabilities;
+  /** BIP32 wallets, their seeds locked by this store in its file (development only). */
+  readonly wallet: SoftWallet;
+  readonly #path: string;
   #s: Secrets | undefined;
 
-  private constructor(s: Secrets, serial: string) {
+  private constructor(s: Secrets, serial: string, path: string) {
     this.#s = s;
+    this.#path = path;
     this.capabilities = { backend: 'soft', model: 'soft (NOT FOR PRODUCTION)', hardware: false, ecdh: true, serial };
+    this.wallet = new SoftWallet({
+      lock: (data) => this.lock(data),
+      unlock: (blob) => this.unlock(blob),
+      load: () => this.#loadWallets(),
+      save: (wallets) => this.#saveWallets(wallets),
+    });
   }
 
   /** Creates a new store file (refuses to overwrite) and opens it. */
@@ -51,7 +65,7 @@ export class SoftKeyStore implements KeyStore {
     } catch (cause) {
       throw new KeyStoreError('ERR_MODULE_CALL', `soft key store: cannot create ${path} (${(cause as NodeJS.ErrnoException).code})`, { cause });
     }
-    return new SoftKeyStore(s, serialOf(s.device));
+    return new SoftKeyStore(s, serialOf(s.device), path);
   }
 
   static async open(path: string, passphrase: string): Promise<SoftKeyStore> {
@@ -78,7 +92,7 @@ export class SoftKeyStore implements KeyStore {
       wipe(key);
     }
     const s: Secrets = { device: plain.subarray(0, 32), slots: Array.from({ length: SLOTS }, (_, i) => plain.subarray(32 + 32 * i, 64 + 32 * i)) };
-    return new SoftKeyStore(s, serialOf(s.device));
+    return new SoftKeyStore(s, serialOf(s.device), path);
   }
 
   async randomBytes(size: number): Promise<Uint8Array> {
@@ -136,6 +150,36 @@ export class SoftKeyStore implements KeyStore {
   async close(): Promise<void> {
     if (this.#s) wipe(this.#s.device, ...this.#s.slots);
     this.#s = undefined;
+  }
+
+  async #readFile(): Promise<Record<string, unknown>> {
+    try {
+      return JSON.parse(await readFile(this.#path, 'utf8'));
+    } catch (cause) {
+      throw new KeyStoreError('ERR_MODULE_CALL', `soft key store: cannot read ${this.#path}`, { cause });
+    }
+  }
+
+  async #loadWallets(): Promise<SealedWallet[]> {
+    this.#live();
+    const wallets = (await this.#readFile()).wallets ?? [];
+    const ok = Array.isArray(wallets) && wallets.every((w) => typeof w?.name === 'string' && typeof w?.sealed === 'string');
+    if (!ok) throw new KeyStoreError('ERR_LOCK_INTEGRITY', `soft key store: the wallets in ${this.#path} are malformed (the file was edited)`);
+    return wallets as SealedWallet[];
+  }
+
+  /** Rewrites the file with `wallets` (a temporary file renamed over it: never half-written). */
+  async #saveWallets(wallets: SealedWallet[]): Promise<void> {
+    this.#live();
+    const file = { ...(await this.#readFile()), wallets };
+    const tmp = `${this.#path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    try {
+      await writeFile(tmp, JSON.stringify(file, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+      await rename(tmp, this.#path);
+    } catch (cause) {
+      await rm(tmp, { force: true });
+      throw new KeyStoreError('ERR_MODULE_CALL', `soft key store: cannot write ${this.#path} (${(cause as NodeJS.ErrnoException).code})`, { cause });
+    }
   }
 
   #live(): Secrets {

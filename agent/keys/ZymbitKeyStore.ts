@@ -7,11 +7,15 @@
  * by `timeoutMs` (a hung module answers ERR_MODULE_CALL, not a request that never ends) and
  * reports health (ok / failing), probing with the module's clock until it answers again.
  *
+ * Its `wallet` (ZymbitWallet.ts) keeps BIP32/BIP39 wallets in the module (HSM6/SCM), through the
+ * same guard.
+ *
  * Deliberately not here: the key hierarchy (agent/keys/hierarchy.ts) and provisioning.
  */
 import type { Capabilities, KeyStore } from './KeyStore.ts';
 import { ModuleGuard, type ModuleHealth } from './ModuleGuard.ts';
 import { ZymbitModule } from './zymbit/ZymbitModule.ts';
+import { ZymbitWallet } from './zymbit/ZymbitWallet.ts';
 
 export interface ZymbitKeyStoreOptions {
   /** A call not answered within this fails with ERR_MODULE_CALL (default 10 000 ms). */
@@ -26,12 +30,15 @@ export const DEFAULT_MODULE_TIMEOUT_MS = 10_000;
 export class ZymbitKeyStore implements KeyStore {
   readonly capabilities: Capabilities;
   readonly module: ZymbitModule;
+  /** The module's wallet: every call refuses with ERR_UNSUPPORTED_BY_MODEL on a ZYMKEY4/HSM4. */
+  readonly wallet: ZymbitWallet;
   readonly #guard: ModuleGuard;
 
   private constructor(module: ZymbitModule, options: ZymbitKeyStoreOptions) {
     this.module = module;
     this.capabilities = { backend: 'zymbit', model: module.info.model, hardware: !/simulated/i.test(module.info.model), ecdh: module.info.ecdh, serial: module.info.serial };
     this.#guard = new ModuleGuard({ timeoutMs: options.timeoutMs ?? DEFAULT_MODULE_TIMEOUT_MS, probeIntervalMs: options.probeIntervalMs, probe: () => this.module.time(false) });
+    this.wallet = new ZymbitWallet(module, this.#guard);
   }
 
   /**

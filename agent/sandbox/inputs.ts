@@ -41,6 +41,11 @@ export interface EvaluationInput {
    * releases and signing); absent reads as false, so older audit records replay unchanged.
    */
   authenticated?: boolean;
+  /**
+   * A wallet signing decision's decoded request (contracts-as/ABI.md §4.2), encoded in the context
+   * as "request" only when defined, so every other decision's context bytes are unchanged.
+   */
+  request?: Map<string, unknown>;
 }
 
 export const INPUT_CONTEXT = 0;
@@ -64,6 +69,7 @@ export function encodeInputs(input: EvaluationInput): EncodedInputs {
       ['id', c.id], ['created', c.created], ['owner', c.owner ?? null], ['logic', c.logic], ['size', c.size], ['digest', c.digest],
     ])],
     ...(input.authenticated === undefined ? [] : [['authenticated', input.authenticated === true] as [string, unknown]]),
+    ...(input.request === undefined ? [] : [['request', input.request] as [string, unknown]]),
   ]));
   const evidence = encodeCanonical((input.evidence ?? []).map((e) => new Map<string, unknown>([
     ['kind', e.kind], ['scheme', e.scheme], ['signer', e.signer], ['message', e.message], ['signature', e.signature],

@@ -60,6 +60,11 @@ export class Context {
    * context has no such key (offline runs, older records).
    */
   authenticated: bool = false;
+  /**
+   * The context's "request" item of a wallet signing decision (ABI.md §4.2), not yet decoded; null
+   * for every other decision. Decode it with sdk/wallet.ts `request()`.
+   */
+  request: CborValue | null = null;
 }
 
 let ctx: Context | null = null;
@@ -114,6 +119,7 @@ export function tryContext(): Context | null {
     }
     else if (r.keyIs("capsule")) { readCapsule(r, c.capsule); seen |= 4; }
     else if (r.keyIs("authenticated")) c.authenticated = r.tryReadBool();
+    else if (r.keyIs("request")) { c.request = new CborValue(raw, r.pos); r.trySkip(); }
     else r.trySkip();
   }
   if (r.ok && seen != 7) r.setError("needs now, requester and capsule");

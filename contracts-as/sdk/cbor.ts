@@ -269,6 +269,14 @@ export class CborReader {
     return str(this.data.subarray(this.keyStart, this.keyStart + this.keyLen)) == s; // non-ASCII key
   }
 
+  /**
+   * The first byte of the key read last by tryReadKey, or -1 (none, or empty): lets a reader with
+   * many keys dispatch on it before comparing whole keys with keyIs.
+   */
+  keyFirst(): i32 {
+    return this.keyLen > 0 ? <i32>load<u8>(this.data.dataStart + <usize>this.keyStart) : -1;
+  }
+
   /** Number of items of an array (-1 on error). */
   tryReadArrayHeader(): i32 {
     return this.expect(4, Kind.Array) ? this.length(1) : -1;

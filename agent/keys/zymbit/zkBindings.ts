@@ -2,10 +2,13 @@
  * Raw koffi bindings to the Zymbit C API (`libzk_app_utils.so`, or the simulator in native/ that
  * exports the same symbols): one declaration per function in ../../../../shared/zymbit-c-api.md,
  * plus libc `free` for the buffers the library allocates. Nothing here checks or converts results:
- * that is ZymbitModule.ts. Deliberately not here: the wallet (BIP39) call, whose argument list must
- * first be checked against the vendor header on a device.
+ * that is ZymbitModule.ts. The wallet calls follow Zymbit's zk_app_utils.h (native/README.md
+ * "Wallet API" records the sources and what is unverified on a device); secret inputs (mnemonic,
+ * passphrase) are declared as byte pointers so the caller can pass NUL-terminated buffers it wipes.
+ * Deliberately not here: the older wallet API (zkGenWalletMasterSeed without a variant), SLIP39,
+ * oversight wallets.
  */
-import koffi from 'koffi';
+import koffi, { type LibraryHandle } from 'koffi';
 
 export interface ZkLibrary {
   path: string;
@@ -28,7 +31,18 @@ export interface ZkLibrary {
   zkGetModelNumberString: (ctx: unknown, out: [unknown]) => number;
   zkGetFirmwareVersionString: (ctx: unknown, out: [unknown]) => number;
   zkGetSerialNumberString: (ctx: unknown, out: [unknown]) => number;
+  zkGenWalletMasterSeedWithBIP39: (ctx: unknown, type: number, variant: string, name: string, generatorKey: Uint8Array | null,
+    generatorKeySize: number, passphrase: Uint8Array, mnemonic: [unknown]) => number;
+  zkRestoreWalletMasterSeedFromBIP39Mnemonic: (ctx: unknown, type: number, variant: string, name: string, generatorKey: Uint8Array | null,
+    generatorKeySize: number, passphrase: Uint8Array, mnemonic: Uint8Array) => number;
+  zkGenWalletChildKey: (ctx: unknown, parent: number, index: number, hardened: boolean, returnChainCode: boolean, chainCode: [unknown]) => number;
+  zkGetWalletNodeAddrFromKeySlot: (ctx: unknown, slot: number, node: [unknown], name: [unknown], master: [number]) => number;
+  zkGetWalletKeySlotFromNodeAddr: (ctx: unknown, node: string, name: string | null, master: number, slot: [number]) => number;
+  /** SIMULATOR ONLY (absent from the vendor library): a wallet from a raw BIP32 seed, for test vectors. */
+  zkSimRestoreWalletMasterSeedFromSeed?: (ctx: unknown, type: number, name: string, seed: Uint8Array, seedSize: number) => number;
   free: (ptr: unknown) => void;
+  /** libc explicit_bzero: wipes a library buffer (a mnemonic) before it is freed. */
+  wipe: (ptr: unknown, size: number) => void;
 }
 
 /** Loads `path`; throws whatever koffi throws (ZymbitModule turns it into a typed error). */
@@ -57,8 +71,24 @@ export function loadZkLibrary(path: string): ZkLibrary {
     zkGetModelNumberString: f('int zkGetModelNumberString(void *ctx, _Out_ void **model_str)'),
     zkGetFirmwareVersionString: f('int zkGetFirmwareVersionString(void *ctx, _Out_ void **fw_ver_str)'),
     zkGetSerialNumberString: f('int zkGetSerialNumberString(void *ctx, _Out_ void **serial_num_str)'),
+    zkGenWalletMasterSeedWithBIP39: f('int zkGenWalletMasterSeedWithBIP39(void *ctx, int type, const char *variant, const char *wallet_name, const uint8_t *master_generator_key, int master_generator_key_size, const uint8_t *bip39_passphrase, _Out_ void **mnemonic)'),
+    zkRestoreWalletMasterSeedFromBIP39Mnemonic: f('int zkRestoreWalletMasterSeedFromBIP39Mnemonic(void *ctx, int type, const char *variant, const char *wallet_name, const uint8_t *master_generator_key, int master_generator_key_size, const uint8_t *BIP39_passphrase, uint8_t *BIP39_mnemonic)'),
+    zkGenWalletChildKey: f('int zkGenWalletChildKey(void *ctx, int parent_key_slot, uint32_t index, bool is_hardened, bool return_chain_code, _Out_ uint8_t **chain_code)'),
+    zkGetWalletNodeAddrFromKeySlot: f('int zkGetWalletNodeAddrFromKeySlot(void *ctx, int slot, _Out_ void **node_addr, _Out_ void **wallet_name, _Out_ int *master_seed_slot)'),
+    zkGetWalletKeySlotFromNodeAddr: f('int zkGetWalletKeySlotFromNodeAddr(void *ctx, const char *node_addr, const char *wallet_name, int master_seed_slot, _Out_ int *slot)'),
+    zkSimRestoreWalletMasterSeedFromSeed: optional(lib, 'int zkSimRestoreWalletMasterSeedFromSeed(void *ctx, int type, const char *wallet_name, const uint8_t *seed, int seed_sz)'),
     free: libc.func('void free(void *ptr)') as never,
+    wipe: libc.func('void explicit_bzero(void *ptr, size_t size)') as never,
   };
+}
+
+/** A function the library may lack (the simulator-only entries): undefined when it is absent. */
+function optional(lib: LibraryHandle, proto: string): never {
+  try {
+    return lib.func(proto) as never;
+  } catch {
+    return undefined as never;
+  }
 }
 
 export const ZK_NISTP256 = 0;

@@ -12,8 +12,8 @@
  *
  * Deliberately not here: any rule's logic (one file per rule) and the combinator (combinator.ts).
  */
-import { CborValue, Context, Evidence, Kind, allow, context, deny, evidence, now, params, stateSetI64 } from "../../sdk/capsule";
-import { equalsIgnoreAsciiCase, fail, formatTime, hex, parseTime, unhexBytes, utf8 } from "../../sdk/util";
+import { CborValue, Context, Evidence, Kind, allow, context, deny, evidence, now, params, stateSet } from "../../sdk/capsule";
+import { equalsIgnoreAsciiCase, fail, formatTime, hex, i64ToBytes, parseTime, str, unhexBytes, utf8 } from "../../sdk/util";
 
 export class Verdict {
   allow: bool;
@@ -30,18 +30,52 @@ export function denied(reason: string): Verdict { return new Verdict(false, reas
 /**
  * Where a rule runs: inputs, the params path for messages, and its state-key prefix. The context and
  * evidence are decoded on first use (and once), so a rule that needs neither pays no fuel for them.
+ * Names and paths are built on first use too: string concatenation costs fuel (about 1 200 units
+ * each, ABI.md §6 charges the copy loops), and most evaluations never print a params path.
  */
 export class Scope {
   now: i64;
-  /** Params path for error messages: "params" or e.g. "params.all[1].expiry". */
-  name: string;
-  /** Index path inside a policy ("" at the root, "1", "1.0", …). */
-  path: string;
+  private up: Scope | null = null;
+  /** sub(): the appended name; item(): "". */
+  private seg: string = "";
+  /** item(): the index; sub(): -1. */
+  private index: i32 = -1;
+  private nameText: string | null = null;
+  private pathText: string | null = null;
 
   constructor(now: i64, name: string, path: string) {
     this.now = now;
-    this.name = name;
-    this.path = path;
+    this.nameText = name;
+    this.pathText = path;
+  }
+
+  private static child(parent: Scope, seg: string, index: i32): Scope {
+    const c = new Scope(parent.now, "", "");
+    c.nameText = null;
+    c.pathText = null;
+    c.up = parent;
+    c.seg = seg;
+    c.index = index;
+    return c;
+  }
+
+  /** Params path for error messages: "params" or e.g. "params.all[1].expiry". */
+  get name(): string {
+    if (this.nameText === null) {
+      const up = this.up!;
+      this.nameText = this.index < 0 ? up.name + "." + this.seg : up.name + "[" + this.index.toString() + "]";
+    }
+    return this.nameText!;
+  }
+
+  /** Index path inside a policy ("" at the root, "1", "1.0", …). */
+  get path(): string {
+    if (this.pathText === null) {
+      const up = this.up!;
+      const p = up.path;
+      this.pathText = this.index < 0 ? p : p.length == 0 ? this.index.toString() : p + "." + this.index.toString();
+    }
+    return this.pathText!;
   }
 
   get ctx(): Context { return context(); }
@@ -49,18 +83,18 @@ export class Scope {
 
   /** A state key private to this rule: `name` at the root, "<path>:<name>" inside a policy. */
   key(name: string): string {
-    return this.path.length == 0 ? name : this.path + ":" + name;
+    const p = this.path;
+    return p.length == 0 ? name : p + ":" + name;
   }
 
   /** The scope of a sub-rule: `name` appended to the params path. */
   sub(name: string): Scope {
-    return new Scope(this.now, this.name + "." + name, this.path);
+    return Scope.child(this, name, -1);
   }
 
   /** The scope of item `i` of an all/any list. */
   item(i: i32): Scope {
-    const p = this.path.length == 0 ? i.toString() : this.path + "." + i.toString();
-    return new Scope(this.now, this.name + "[" + i.toString() + "]", p);
+    return Scope.child(this, "", i);
   }
 
   what(key: string): string { return this.name + "." + key; }
@@ -75,21 +109,26 @@ export function rootScope(): Scope {
 
 class Pending {
   key: string;
-  value: i64;
-  constructor(key: string, value: i64) { this.key = key; this.value = value; }
+  value: Uint8Array;
+  constructor(key: string, value: Uint8Array) { this.key = key; this.value = value; }
 }
 
 const pending = new Array<Pending>();
 
-/** Stores `value` under `key` if and only if the evaluation ends in an allow. */
+/** Stores `value` (8 bytes, big-endian) under `key` if and only if the evaluation ends in an allow. */
 export function onAllow(key: string, value: i64): void {
+  pending.push(new Pending(key, i64ToBytes(value)));
+}
+
+/** Stores `value` under `key` if and only if the evaluation ends in an allow. */
+export function onAllowBytes(key: string, value: Uint8Array): void {
   pending.push(new Pending(key, value));
 }
 
 /** Ends decide(): applies deferred writes on an allow, sets the reason, returns 1 or 0. */
 export function finish(v: Verdict): i32 {
   if (!v.allow) return deny(v.reason);
-  for (let i = 0; i < pending.length; i++) stateSetI64(pending[i].key, pending[i].value);
+  for (let i = 0; i < pending.length; i++) stateSet(pending[i].key, pending[i].value);
   return allow(v.reason);
 }
 
@@ -113,12 +152,32 @@ export function kindOf(v: CborValue): string {
 /** Traps unless `v` is a map whose keys are all text and listed in `known` (comma-separated). */
 export function onlyKeys(v: CborValue, known: string, s: Scope): void {
   if (!v.isMap()) fail(s.name + ": expected a map, found " + kindOf(v));
-  const keys = v.keys();
-  if (keys.length != v.length) fail(s.name + ": keys must be text strings");
-  const list = known.split(",");
-  for (let i = 0; i < keys.length; i++) {
-    if (!list.includes(keys[i])) fail(s.what(keys[i]) + ": unknown parameter (expected " + known.replaceAll(",", ", ") + ")");
+  const r = v.reader();
+  const n = r.tryReadMapHeader();
+  for (let i = 0; i < n; i++) {
+    const k = r.tryReadTextBytes(); // keys compared in place: no strings, no split (fuel)
+    if (k === null) fail(s.name + ": keys must be text strings");
+    if (!listed(known, k!)) fail(s.what(str(k!)) + ": unknown parameter (expected " + known.replaceAll(",", ", ") + ")");
+    r.trySkip();
   }
+}
+
+/** True iff the UTF-8 bytes `k` are one of the comma-separated ASCII names in `known`. */
+function listed(known: string, k: Uint8Array): bool {
+  const n = known.length;
+  const q = changetype<usize>(known);
+  let start = 0;
+  while (start < n) {
+    let end = start;
+    while (end < n && load<u16>(q + (<usize>end << 1)) != 44) end++; // ','
+    if (end - start == k.length) {
+      let j = 0;
+      while (j < k.length && <u32>load<u16>(q + (<usize>(start + j) << 1)) == <u32>k[j]) j++;
+      if (j == k.length) return true;
+    }
+    start = end + 1;
+  }
+  return false;
 }
 
 function required(p: CborValue, key: string, s: Scope): CborValue {
@@ -129,7 +188,10 @@ function required(p: CborValue, key: string, s: Scope): CborValue {
 
 /** A required unsigned integer (≤ 2^53 - 1). */
 export function uintParam(p: CborValue, key: string, s: Scope): i64 {
-  return required(p, key, s).asUint(s.what(key));
+  const v = required(p, key, s);
+  const n = v.tryAsUint();
+  if (n < 0) v.asUint(s.what(key)); // traps naming the param (built only then: fuel)
+  return n;
 }
 
 /** An optional unsigned integer; -1 if absent. */
@@ -141,11 +203,13 @@ export function optUintParam(p: CborValue, key: string, s: Scope): i64 {
 export function timeParam(p: CborValue, key: string, s: Scope): i64 {
   const v = required(p, key, s);
   if (v.kind == Kind.Text) {
-    const t = parseTime(v.asString(s.what(key)));
+    const t = parseTime(v.tryAsString()!);
     if (t < 0) fail(s.what(key) + ": expected ms since the epoch or \"YYYY-MM-DDTHH:MM:SS[.sss]Z\"");
     return t;
   }
-  return v.asUint(s.what(key));
+  const n = v.tryAsUint();
+  if (n < 0) v.asUint(s.what(key));
+  return n;
 }
 
 /** An optional time; -1 if absent. */
@@ -153,13 +217,27 @@ export function optTimeParam(p: CborValue, key: string, s: Scope): i64 {
   return p.has(key) ? timeParam(p, key, s) : -1;
 }
 
-/** `len` bytes, given as a byte string or hex text (either case, optional "0x"). */
-export function bytesValue(v: CborValue, len: i32, what: string): Uint8Array {
+/** `len` bytes given as a byte string or hex text (either case, optional "0x"), or null. */
+export function tryBytesValue(v: CborValue, len: i32): Uint8Array | null {
   let b: Uint8Array | null = null;
-  if (v.kind == Kind.Text) b = unhexBytes(v.tryAsTextBytes()!);
-  else if (v.kind == Kind.Bytes) b = v.asBytes(what);
-  if (b === null || b.length != len) fail(what + ": expected " + len.toString() + " bytes (byte string or hex text)");
+  const k = v.kind;
+  if (k == Kind.Text) b = unhexBytes(v.tryAsTextBytes()!);
+  else if (k == Kind.Bytes) b = v.tryAsBytes();
+  return b !== null && b.length == len ? b : null;
+}
+
+/** `len` bytes, given as a byte string or hex text (either case, optional "0x"); traps naming `what`. */
+export function bytesValue(v: CborValue, len: i32, what: string): Uint8Array {
+  const b = tryBytesValue(v, len);
+  if (b === null) fail(what + ": expected " + len.toString() + " bytes (byte string or hex text)");
   return b!;
+}
+
+/** A text item of a list, trapping with "<s>.<key>[<i>]: …" (built only then) if it is not text. */
+export function listText(v: CborValue, key: string, i: i32, s: Scope): string {
+  const t = v.tryAsString();
+  if (t === null) v.asString(s.what(key) + "[" + i.toString() + "]");
+  return t!;
 }
 
 /** A required non-empty array of text strings. */
@@ -169,7 +247,7 @@ export function textListParam(p: CborValue, key: string, s: Scope): string[] {
   const items = v.items();
   if (items.length == 0) fail(s.what(key) + ": must not be empty");
   const out = new Array<string>(items.length);
-  for (let i = 0; i < items.length; i++) out[i] = items[i].asString(s.what(key) + "[" + i.toString() + "]");
+  for (let i = 0; i < items.length; i++) out[i] = listText(items[i], key, i, s);
   return out;
 }
 

@@ -1,0 +1,46 @@
+/**
+ * A presented capsule: the bytes a release, check-in or approval names a capsule by (preamble ‖
+ * header ‖ first sealed chunk, or a whole capsule), parsed. The first chunk is kept because opening
+ * it with the file key is what proves the header is the sealer's (SPEC.md §11.7, Releaser.ts).
+ * Deliberately not here: that proof (it needs the guardian's key), and looking capsules up by id
+ * or header hash (Releaser.capsuleOf).
+ */
+import { CapsuleFormatError } from '../errors.ts';
+import { CapsuleReader, type ParsedHeader } from '../capsule/CapsuleReader.ts';
+
+export interface Presented {
+  parsed: ParsedHeader;
+  /** preamble ‖ header ‖ first sealed chunk */
+  prefix: Uint8Array;
+  firstChunk: Uint8Array;
+  /** The capsule id (hex). */
+  id: string;
+  /** SHA-256 of preamble ‖ header (hex): what names this capsule and its state (D2). */
+  headerHash: string;
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/**
+ * Parses preamble ‖ header ‖ first chunk (more bytes, e.g. a whole capsule, are ignored).
+ * @throws CapsuleFormatError ERR_TRUNCATED when the bytes end before the first chunk does; the
+ *   header's own format errors (CapsuleReader)
+ */
+export function present(bytes: Uint8Array): Presented {
+  const reader = new CapsuleReader();
+  let first: Uint8Array | undefined;
+  let off = 0;
+  while (off < bytes.length && !first) {
+    const step = Math.min(bytes.length - off, 4096);
+    reader.push(bytes.subarray(off, off + step), (sealed, index) => { if (index === 0) first = Uint8Array.from(sealed); });
+    off += step;
+  }
+  const parsed = reader.parsed;
+  if (!parsed || !first) {
+    throw new CapsuleFormatError('ERR_TRUNCATED', `capsule: ${bytes.length} bytes given; a release needs the preamble, the header and the first chunk`, {
+      hint: 'send the capsule (capsule open does), or at least its first 16 + header + 65552 bytes',
+    });
+  }
+  const size = parsed.headerBytes.length + first.length; // headerBytes is preamble ‖ header
+  return { parsed, prefix: Uint8Array.from(bytes.subarray(0, size)), firstChunk: first, id: hex(parsed.header.id), headerHash: hex(parsed.headerHash) };
+}
