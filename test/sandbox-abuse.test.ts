@@ -206,13 +206,13 @@ test('D10: through the agent: a garbage name section is stored (201, not 500) an
     // 300 distinct garbage-name modules (the defect: +281 MiB over 300, ~0.94 MiB a push, never
     // freed). The first 100 let the heap and the checker settle (on some machines V8 grows its heap
     // by tens of MiB before collecting); the next 200 would add ~187 MiB with the defect.
-    const push = async (i: number) => {
+    const pushGarbage = async (i: number) => {
       const r = await rig.push(garbageName(good, 1000 + i, 64 * 1024));
       assert.is(r.status, 201, JSON.stringify(r.json));
     };
-    for (let i = 0; i < 100; i++) await push(i);
+    for (let i = 0; i < 100; i++) await pushGarbage(i);
     const before = rig.rssMiB();
-    for (let i = 100; i < 300; i++) await push(i);
+    for (let i = 100; i < 300; i++) await pushGarbage(i);
     const grew = rig.rssMiB() - before;
     assert.ok(grew < 100, `RSS grew ${grew.toFixed(1)} MiB over the last 200 of 300 garbage pushes`);
 
