@@ -104,10 +104,13 @@ test('time lock end to end: denied before T with the reason, allowed after T; th
   // Any alteration is caught: a verdict flipped, a line removed.
   const path = join(d.data, 'audit.log');
   const lines = readFileSync(path, 'utf8').split('\n');
-  writeFileSync(path, lines.map((l, i) => (i === 1 ? l.replace('"verdict":"deny"', '"verdict":"allow"') : l)).join('\n'));
-  assertFails(run(d, ['audit', 'verify', '--data-dir', d.data]), /audit log line 2: signature does not verify \(the entry was altered\)/);
-  writeFileSync(path, lines.filter((_, i) => i !== 1).join('\n'));
-  assertFails(run(d, ['audit', 'verify', '--data-dir', d.data]), /audit log line 2: expected entry 1 with a 64-byte hex signature|audit log line 2: prev does not match/);
+  // The first decision (a denial) follows the genesis and the anchor's entries: line 3.
+  const denial = lines.findIndex((l) => l.includes('"verdict":"deny"'));
+  assert.is(denial, 2, 'the first denial is line 3');
+  writeFileSync(path, lines.map((l, i) => (i === denial ? l.replace('"verdict":"deny"', '"verdict":"allow"') : l)).join('\n'));
+  assertFails(run(d, ['audit', 'verify', '--data-dir', d.data]), /audit log line 3: signature does not verify \(the entry was altered\)/);
+  writeFileSync(path, lines.filter((_, i) => i !== denial).join('\n'));
+  assertFails(run(d, ['audit', 'verify', '--data-dir', d.data]), /audit log line 3: expected entry 2 with a 64-byte hex signature|audit log line 3: prev does not match/);
 });
 
 test('m-of-n: M-1 approvals are denied, M open; approvals stored on the guardian count too; forged and replayed approvals are refused', async () => {
