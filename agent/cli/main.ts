@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { DceError, UsageError } from '../errors.ts';
+import { WALLET_ADDRESS, WALLET_CREATE, WALLET_RESTORE, WALLET_SHOW, WALLET_SIGN } from './synopsis.ts';
 import { AGENT, APPROVE, AUDIT_VERIFY, CHECKIN, SIGN_REQUEST, DECRYPT, PUBLISH, FETCH, WATCH, GUARDIAN_INIT, GUARDIAN_SHOW, LOGIC_PUSH, OPEN, INSPECT, KEYGEN, LOGIC_BUILD, LOGIC_CHECK, LOGIC_RUN, SEAL, VERIFY } from './synopsis.ts';
 import { processTerminal, type Terminal } from './Terminal.ts';
 
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   checkin: async () => (await import('./commands/checkin.ts')).checkinCommand,
   approve: async () => (await import('./commands/approve.ts')).approveCommand,
   'sign-request': async () => (await import('./commands/signRequest.ts')).signRequestCommand,
+  wallet: async () => (await import('./commands/wallet.ts')).walletCommand,
   publish: async () => (await import('./commands/publish.ts')).publishCommand,
   fetch: async () => (await import('./commands/fetch.ts')).fetchCommand,
   watch: async () => (await import('./commands/watch.ts')).watchCommand,
@@ -56,6 +58,11 @@ usage:
   ${CHECKIN}
   ${APPROVE}
   ${SIGN_REQUEST}
+  ${WALLET_CREATE}
+  ${WALLET_RESTORE}
+  ${WALLET_SHOW}
+  ${WALLET_ADDRESS}
+  ${WALLET_SIGN}
   ${AUDIT_VERIFY}
   ${PUBLISH}
   ${FETCH}

@@ -110,6 +110,16 @@ export class GuardianClient {
     return this.#call('POST', '/v1/sign', body, signal) as Promise<{ signature: string; recoveryId: number; reason: string; fuel: number; audit: number }>;
   }
 
+  /**
+   * POST /v1/wallet/sign (docs/API.md §6): `request` is { kind, <payload> }; authenticated when this
+   * client holds the requester's identity.
+   * @throws AgentError ERR_DENIED (403, with `reason`), the guardian's error codes, ERR_UNREACHABLE, ERR_PROTOCOL
+   */
+  async walletSign(request: Record<string, unknown>, wallet: string, path: string, requester: string, evidence: EvidenceItem[], signal?: AbortSignal): Promise<{ output: string; signature?: string; reason: string; fuel: number; audit: number; hash: string; [k: string]: unknown }> {
+    const body = await this.#authenticated('/v1/wallet/sign', { ...request, wallet, path, requester, evidence: evidence.map(evidenceJson) }, signal);
+    return this.#call('POST', '/v1/wallet/sign', body, signal) as Promise<{ output: string; signature?: string; reason: string; fuel: number; audit: number; hash: string }>;
+  }
+
   checkin(capsule: Uint8Array, item: EvidenceItem, signal?: AbortSignal): Promise<{ recorded: boolean; reason: string; audit: number }> {
     return this.#call('POST', '/v1/checkin', { capsule: Buffer.from(capsule).toString('base64'), checkin: evidenceJson(item) }, signal) as Promise<{ recorded: boolean; reason: string; audit: number }>;
   }
@@ -144,7 +154,7 @@ export class GuardianClient {
     if (res.ok) return json;
     const e = (json.error ?? {}) as { code?: string; message?: string; hint?: string };
     if (res.status === 403 && json.verdict === 'deny') {
-      throw Object.assign(new AgentError('ERR_DENIED', `guardian ${this.url}: denied by the ${path === '/v1/sign' ? 'signing policy' : 'capsule\'s logic'}: ${String(json.reason)}`, {
+      throw Object.assign(new AgentError('ERR_DENIED', `guardian ${this.url}: denied by the ${path === '/v1/sign' || path === '/v1/wallet/sign' ? 'signing policy' : 'capsule\'s logic'}: ${String(json.reason)}`, {
         status: 403, hint: `the logic used ${json.fuel} fuel; the decision is audit entry #${json.audit}`,
       }), { reason: json.reason, fuel: json.fuel });
     }

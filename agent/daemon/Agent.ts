@@ -33,6 +33,7 @@ import { ModuleStore } from './ModuleStore.ts';
 import { Releaser } from './Releaser.ts';
 import type { Evaluator } from './Decider.ts';
 import { SigningService } from './SigningService.ts';
+import { WalletService } from './WalletService.ts';
 import { Store } from './Store.ts';
 import { DiskReserve, startupDiskError } from './DiskSpace.ts';
 import { CapsuleFetcher } from './CapsuleFetcher.ts';
@@ -147,8 +148,9 @@ export class Agent {
         opened.push(() => fetcher!.stop());
       }
       const signing = new SigningService(c.signing, { keyStore: guardian.keyStore, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel });
+      const wallet = new WalletService(c.wallet.accounts, { wallet: guardian.keyStore.wallet, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel });
       const http = new HttpServer(sandbox.gate(routes({
-        releaser, signing, store, modules, audit, clock: timed, fetcher, auth: new RequestAuthenticator({ guardian, store, clock: timed }),
+        releaser, signing, wallet, store, modules, audit, clock: timed, fetcher, auth: new RequestAuthenticator({ guardian, store, clock: timed }),
         status: () => ({
           status: this.#status, version: 'v1', uptimeMs: Math.round(performance.now() - this.#startedAt), now: lastNow,
           guardian: { model: guardian.record.model, serial: guardian.record.serial, signingKey: guardian.record.signingKey, recipients: guardian.record.recipients },

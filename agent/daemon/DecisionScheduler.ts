@@ -67,7 +67,7 @@ interface Budget {
 }
 
 /** Endpoints whose requests run unlock logic (gated by the budget before any other work). */
-const DECIDING = new Set(['/v1/release', '/v1/sign', '/v1/checkin']);
+const DECIDING = new Set(['/v1/release', '/v1/sign', '/v1/checkin', '/v1/wallet/sign']);
 
 /** Fuel-equivalent of one millisecond of sandbox time (ABI.md §6: about one unit per nanosecond). */
 export const FUEL_PER_MS = 1_000_000;

@@ -270,6 +270,9 @@ function errorReplyOf(e: unknown): Reply {
   // The agent's storage (disk full, I/O, locked): 503, it heals without a restart (Store.ts, ModuleStore.ts).
   if (e instanceof DceError && e.name === 'StoreError') return { status: 503, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
   if (e instanceof DceError) {
+    // An error family that carries its own status (WalletRequestError) is answered with it.
+    const own = (e as { status?: unknown }).status;
+    if (typeof own === 'number' && Number.isInteger(own) && own >= 400 && own <= 599) return { status: own, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
     const status = e.name === 'KeyStoreError' || e.name === 'GuardianError' ? 503 : e.name === 'SandboxError' ? 422 : e.name === 'AuditError' ? 503 : 400;
     return { status, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
   }

@@ -9,8 +9,11 @@
  *   POST /v1/checkin     { capsule | id | header, checkin }   owner-signed, fresh, never seen before
  *   POST /v1/approvals   { capsule | id | header, requester, approval }   approver-signed, stored once
  *   POST /v1/sign        { slot, digest, requester, evidence? } → 200 { signature, recoveryId } | 403
+ *   POST /v1/wallet/sign { kind, transaction | typedData | message | psbt | digest, wallet, path, requester,
+ *                          evidence? } → 200 { output, signature, … } | 403 (the account's policy denied)
+ *   GET  /v1/wallet/accounts   { accounts: [{ wallet, path, chain, address, chainId | network }] }
  *
- * Release and sign MAY carry `auth` (docs/API.md "Requester authentication": proof of possession
+ * Release, sign and wallet sign MAY carry `auth` (docs/API.md "Requester authentication": proof of possession
  * of the requester's identity); a decision that would change state (a counted open, a spent limit)
  * needs it. The answer is readable only by the requester's identity. Check-ins and approvals change
  * state, so they are signed by their author (a key the capsule names) and replays are refused.
@@ -30,6 +33,8 @@ import type { Presented } from './present.ts';
 import type { Releaser } from './Releaser.ts';
 import { requireCanonicalRecipient } from './requireCanonicalRecipient.ts';
 import type { SigningService } from './SigningService.ts';
+import type { WalletService } from './WalletService.ts';
+import type { SignOutput } from '../wallet/SignRequest.ts';
 import type { CapsuleFetcher } from './CapsuleFetcher.ts';
 import type { Store } from './Store.ts';
 import { AUTH_SCHEMA } from '../crypto/requesterAuth.ts';
@@ -65,6 +70,8 @@ const oneOfRef = [{ required: ['capsule'] }, { required: ['id'] }, { required: [
 export interface ApiDeps {
   releaser: Releaser;
   signing: SigningService;
+  /** The hot wallet (absent: its endpoints answer 503). */
+  wallet?: WalletService;
   store: Store;
   modules: ModuleStore;
   audit: AuditLog;
@@ -151,6 +158,40 @@ export function routes(d: ApiDeps): Route[] {
       },
     },
     {
+      method: 'POST', path: '/v1/wallet/sign', maxBody: WALLET_BODY_LIMIT,
+      schema: {
+        type: 'object', additionalProperties: false, required: ['kind', 'wallet', 'path', 'requester'],
+        properties: {
+          kind: { type: 'string', maxLength: 32 },
+          transaction: { anyOf: [{ type: 'string', maxLength: 256 * 1024 }, { type: 'object' }] },
+          typedData: { anyOf: [{ type: 'string', maxLength: 256 * 1024 }, { type: 'object' }] },
+          message: { type: 'string', maxLength: 64 * 1024 },
+          psbt: { type: 'string', maxLength: 512 * 1024 },
+          digest: { type: 'string', maxLength: 66 },
+          wallet: { type: 'string', minLength: 1, maxLength: 64 }, path: { type: 'string', minLength: 1, maxLength: 200 },
+          requester: { type: 'string', minLength: 1, maxLength: 200 }, evidence: { type: 'array', maxItems: 64, items: evidenceSchema }, auth: AUTH_SCHEMA,
+        },
+      },
+      handle: async (body) => {
+        const b = body as Record<string, unknown> & { kind: string; wallet: string; path: string; requester: string; evidence?: unknown[] };
+        const wallet = walletOf(d);
+        const evidence = b.evidence ? parseEvidence(b.evidence, 'body.evidence') : [];
+        if (b.auth !== undefined) requireCanonicalRecipient(b.requester, 'body.requester');
+        const authenticated = await d.auth.verify('POST', '/v1/wallet/sign', b, b.requester);
+        // The request as decodeSignRequest takes it: its kind and whichever payload fields came (it refuses extras).
+        const input: Record<string, unknown> = { kind: b.kind };
+        for (const f of WALLET_PAYLOADS) if (b[f] !== undefined) input[f] = b[f];
+        const o = await wallet.sign(input, b.wallet, b.path, b.requester, evidence, authenticated);
+        const common = { verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit, receipt: o.receipt, kind: o.kind, hash: o.hash };
+        if (o.verdict === 'allow') return { status: 200, body: { ...common, ...outputJson(o.output!) } };
+        return { status: 403, body: { ...common, error: { code: 'ERR_DENIED', message: `denied by the signing policy: ${o.reason}` } } };
+      },
+    },
+    {
+      method: 'GET', path: '/v1/wallet/accounts', maxBody: 0,
+      handle: async () => ({ status: 200, body: { accounts: await walletOf(d).accounts() } }),
+    },
+    {
       method: 'POST', path: '/v1/approvals', maxBody: bodyLimit,
       schema: {
         type: 'object', additionalProperties: false, required: ['requester', 'approval'], oneOf: oneOfRef,
@@ -168,6 +209,30 @@ export function routes(d: ApiDeps): Route[] {
       },
     },
   ];
+}
+
+/** POST /v1/wallet/sign: a PSBT of a few hundred inputs, as base64, with evidence and auth. */
+const WALLET_BODY_LIMIT = 768 * 1024;
+const WALLET_PAYLOADS = ['transaction', 'typedData', 'message', 'psbt', 'digest'] as const;
+
+/** @throws AgentError ERR_UNAVAILABLE (503) when the agent runs without a wallet service */
+function walletOf(d: ApiDeps): WalletService {
+  if (!d.wallet) throw new AgentError('ERR_UNAVAILABLE', 'this agent serves no wallet', { status: 503 });
+  return d.wallet;
+}
+
+/** What a signed request answers, per kind: `output` is what the CLI prints (hex or base64). */
+function outputJson(o: SignOutput): Record<string, unknown> {
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  switch (o.kind) {
+    case 'eth-tx': return { output: o.text, signature: hex(o.signature), transactionHash: `0x${hex(o.transactionHash)}` };
+    case 'eth-typed-data': case 'eth-message': return { output: o.text, signature: hex(o.signature) };
+    case 'btc-psbt': return {
+      output: o.text, complete: o.complete, ...(o.transaction ? { transaction: hex(o.transaction) } : {}),
+      signatures: o.signatures.map((s) => ({ input: s.input, signature: hex(s.signature) })),
+    };
+    case 'raw-digest': return { output: o.text, signature: hex(o.signature), recovery: o.recovery };
+  }
 }
 
 /** Approvals kept per capsule and requester: bounds what any signer can add to a release's evidence. */

@@ -22,6 +22,10 @@
  *                      over it is refused with 503 + Retry-After until it refills (0: no budget; default 5·10⁹,
  *                      5 s of worker time a minute; at most 10 s' worth is saved up)
  *   signing            [{ "slot": N, "logic": "<sha256 hex>", "params": JSON }] — policy-gated signing
+ *   wallet             { "accounts": [{ "wallet": NAME, "path": "m/44'/60'/0'/0/0", "chain": "ethereum", "chainId": N,
+ *                      "logic": "<sha256 hex>", "params": JSON, "rawDigest"?: bool } | { …, "chain": "bitcoin",
+ *                      "network": "mainnet"|"testnet"|"regtest", "keys"?: [PATH, …] }] } — the hot wallet's accounts
+ *                      and their signing policies (WalletService.ts)
  *   ipfs               CAPSULE_IPFS              "helia" (embedded node, repo in <dataDir>/ipfs), "kubo:URL", or "off"
  *   ipfsListen         CAPSULE_IPFS_LISTEN       the embedded node's libp2p listen multiaddrs (comma-separated in the
  *                                                environment); loopback by default, like the API
@@ -50,6 +54,7 @@ import { defaultDataDir } from '../guardian/GuardianFile.ts';
 import { encodeCanonical } from '../format/cbor.ts';
 import { DEFAULT_LIMITS } from '../sandbox/limits.ts';
 import type { SigningPolicy } from './SigningService.ts';
+import type { WalletAccountPolicy } from './WalletService.ts';
 
 export interface AgentConfig {
   dataDir: string;
@@ -67,6 +72,7 @@ export interface AgentConfig {
   sandboxWorkers: number;
   clientFuelPerMinute: number;
   signing: SigningPolicy[];
+  wallet: { accounts: WalletAccountPolicy[] };
   ipfs: string;
   ipfsListen: string[];
   ipfsPeers: string[];
@@ -80,8 +86,8 @@ export interface AgentConfig {
   acceptRollback: boolean;
 }
 
-const KEYS: Record<keyof AgentConfig, 'string' | 'port' | 'boolean' | 'positive' | 'count' | 'signing' | 'strings'> = {
-  dataDir: 'string', host: 'string', port: 'port', lan: 'boolean', clock: 'string', requestTimeoutMs: 'positive', ratePerSecond: 'count', fuel: 'positive', maxQueuedDecisions: 'positive', sandboxWorkers: 'positive', clientFuelPerMinute: 'count', signing: 'signing',
+const KEYS: Record<keyof AgentConfig, 'string' | 'port' | 'boolean' | 'positive' | 'count' | 'signing' | 'wallet' | 'strings'> = {
+  dataDir: 'string', host: 'string', port: 'port', lan: 'boolean', clock: 'string', requestTimeoutMs: 'positive', ratePerSecond: 'count', fuel: 'positive', maxQueuedDecisions: 'positive', sandboxWorkers: 'positive', clientFuelPerMinute: 'count', signing: 'signing', wallet: 'wallet',
   ipfs: 'string', ipfsListen: 'strings', ipfsPeers: 'strings', maxCapsuleBytes: 'positive', maxStoredBytes: 'positive', fetchTimeoutMs: 'positive',
   moduleTimeoutMs: 'positive', acceptRollback: 'boolean',
   maxModuleStoreBytes: 'positive', maxModules: 'positive', minFreeBytes: 'count',
@@ -89,7 +95,7 @@ const KEYS: Record<keyof AgentConfig, 'string' | 'port' | 'boolean' | 'positive'
 };
 
 export function defaults(env: NodeJS.ProcessEnv): AgentConfig {
-  return { dataDir: defaultDataDir(env), host: '127.0.0.1', port: 7373, lan: false, clock: 'module', requestTimeoutMs: 10_000, ratePerSecond: 200, fuel: DEFAULT_LIMITS.fuel, maxQueuedDecisions: 256, signing: [],
+  return { dataDir: defaultDataDir(env), host: '127.0.0.1', port: 7373, lan: false, clock: 'module', requestTimeoutMs: 10_000, ratePerSecond: 200, fuel: DEFAULT_LIMITS.fuel, maxQueuedDecisions: 256, signing: [], wallet: { accounts: [] },
     sandboxWorkers: Math.min(availableParallelism(), 8), clientFuelPerMinute: 5_000_000_000,
     ipfs: 'helia', ipfsListen: ['/ip4/127.0.0.1/tcp/7374'], ipfsPeers: [], maxCapsuleBytes: 4 * 2 ** 30, maxStoredBytes: 32 * 2 ** 30, fetchTimeoutMs: 60_000,
     moduleTimeoutMs: 10_000, acceptRollback: false,
@@ -104,6 +110,7 @@ function bad(source: string, key: string, want: string, got: unknown): AgentErro
 function coerce(source: string, key: keyof AgentConfig, v: unknown, fromText: boolean): unknown {
   const kind = KEYS[key];
   if (kind === 'signing') return signingOf(source, v);
+  if (kind === 'wallet') return walletOf(source, v);
   if (kind === 'strings') {
     const list = fromText && typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v;
     if (!Array.isArray(list) || !list.every((x) => typeof x === 'string' && x !== '')) throw bad(source, key, 'an array of non-empty strings', v);
@@ -180,6 +187,40 @@ function signingOf(source: string, v: unknown): SigningPolicy[] {
     if (typeof o.logic !== 'string' || !/^[0-9a-f]{64}$/.test(o.logic)) throw bad(source, `${at}.logic`, 'the module\'s SHA-256 as 64 lowercase hex digits', o.logic);
     return { slot: o.slot as number, logic: o.logic, params: o.params === undefined ? undefined : encodeCanonical(o.params) };
   });
+}
+
+const PATH = /^m(\/\d+'?)*$/;
+const NETWORKS = ['mainnet', 'testnet', 'regtest'];
+
+/** `wallet`: { accounts: [...] }, each account once, its chain's fields and no others. */
+function walletOf(source: string, v: unknown): { accounts: WalletAccountPolicy[] } {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(source, 'wallet', 'an object {accounts: [...]}', v);
+  for (const k of Object.keys(v)) if (k !== 'accounts') throw bad(source, `wallet.${k}`, 'no such key (accounts)', (v as Record<string, unknown>)[k]);
+  const list = (v as { accounts?: unknown }).accounts;
+  if (!Array.isArray(list)) throw bad(source, 'wallet.accounts', 'an array of accounts {wallet, path, chain, …, logic, params?}', list);
+  const seen = new Set<string>();
+  return { accounts: list.map((p, i): WalletAccountPolicy => {
+    const at = `wallet.accounts[${i}]`;
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) throw bad(source, at, 'an object {wallet, path, chain, …, logic, params?}', p);
+    const o = p as Record<string, unknown>;
+    const allowed = ['wallet', 'path', 'chain', 'logic', 'params', 'rawDigest', ...(o.chain === 'ethereum' ? ['chainId'] : o.chain === 'bitcoin' ? ['network', 'keys'] : [])];
+    if (o.chain !== 'ethereum' && o.chain !== 'bitcoin') throw bad(source, `${at}.chain`, '"ethereum" or "bitcoin"', o.chain);
+    for (const k of Object.keys(o)) if (!allowed.includes(k)) throw bad(source, `${at}.${k}`, `no such key for a ${o.chain} account (${allowed.join(', ')})`, o[k]);
+    if (typeof o.wallet !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(o.wallet)) throw bad(source, `${at}.wallet`, 'a wallet name (1-64 of A-Z a-z 0-9 . _ -)', o.wallet);
+    if (typeof o.path !== 'string' || !PATH.test(o.path)) throw bad(source, `${at}.path`, 'a BIP32 path like m/44\'/60\'/0\'/0/0', o.path);
+    if (seen.has(`${o.wallet} ${o.path}`)) throw bad(source, `${at}.path`, 'one policy per account (wallet and path)', o.path);
+    seen.add(`${o.wallet} ${o.path}`);
+    if (typeof o.logic !== 'string' || !/^[0-9a-f]{64}$/.test(o.logic)) throw bad(source, `${at}.logic`, 'the policy module\'s SHA-256 as 64 lowercase hex digits', o.logic);
+    if (o.rawDigest !== undefined && typeof o.rawDigest !== 'boolean') throw bad(source, `${at}.rawDigest`, 'true or false', o.rawDigest);
+    const common = { wallet: o.wallet, path: o.path, logic: o.logic, params: o.params === undefined ? undefined : encodeCanonical(o.params), rawDigest: o.rawDigest as boolean | undefined };
+    if (o.chain === 'ethereum') {
+      if (!Number.isSafeInteger(o.chainId) || (o.chainId as number) < 1) throw bad(source, `${at}.chainId`, 'a positive integer (EIP-155 chain id)', o.chainId);
+      return { ...common, chain: 'ethereum', chainId: o.chainId as number };
+    }
+    if (typeof o.network !== 'string' || !NETWORKS.includes(o.network)) throw bad(source, `${at}.network`, '"mainnet", "testnet" or "regtest"', o.network);
+    if (o.keys !== undefined && !(Array.isArray(o.keys) && o.keys.every((k) => typeof k === 'string' && PATH.test(k)))) throw bad(source, `${at}.keys`, 'an array of BIP32 paths', o.keys);
+    return { ...common, chain: 'bitcoin', network: o.network as 'mainnet', keys: o.keys as string[] | undefined };
+  }) };
 }
 
 function isLoopback(host: string): boolean {

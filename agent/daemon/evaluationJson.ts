@@ -1,8 +1,13 @@
 /**
  * Evaluation inputs as JSON (hex for bytes), so the audit log can carry everything needed to
  * re-run a decision offline (`capsule audit verify --replay`) and get the same verdict and fuel.
+ * A wallet decision's `request` map (contracts-as/ABI.md §4.2) is carried as the hex of its
+ * deterministic CBOR: the one form that round-trips byte for byte (a u256 byte string stays bytes,
+ * an unsigned integer stays a number), so a replay gives the guest the same context bytes.
  * Deliberately not here: the CBOR the guest reads (sandbox/inputs.ts).
  */
+import { decode } from 'cborg';
+import { encodeCanonical } from '../format/cbor.ts';
 import type { Json } from './AuditLog.ts';
 import type { EvaluationInput, EvidenceItem } from '../sandbox/inputs.ts';
 
@@ -27,6 +32,7 @@ export function inputToJson(i: EvaluationInput): Json {
     evidence: (i.evidence ?? []).map((e) => ({ kind: e.kind, scheme: e.scheme, signer: hex(e.signer), message: hex(e.message), signature: hex(e.signature) })),
     state: Object.fromEntries([...(i.state ?? new Map())].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, hex(v)])),
     ...(i.authenticated === undefined ? {} : { authenticated: i.authenticated }), // absent in older records: replays unchanged
+    ...(i.request === undefined ? {} : { request: hex(encodeCanonical(i.request)) }), // wallet decisions only
   };
 }
 
@@ -48,5 +54,24 @@ export function inputFromJson(j: Json, at: string): EvaluationInput {
     }) as EvidenceItem),
     state: new Map(Object.entries((o.state ?? {}) as { [k: string]: Json }).map(([k, v]) => [k, bytes(v, `${at}.state.${k}`)])),
     ...(o.authenticated === undefined ? {} : { authenticated: boolOf(o.authenticated, `${at}.authenticated`) }),
+    ...(o.request === undefined ? {} : { request: requestOf(o.request, `${at}.request`) }),
   };
+}
+
+/**
+ * The request map from the hex of its deterministic CBOR: text-keyed maps as Map, byte strings as
+ * Uint8Array, integers as numbers (bigint only beyond 2^53, as encoded), and nothing else.
+ * @throws TypeError naming `at` (not hex, not one well-formed CBOR map, or not deterministic)
+ */
+function requestOf(h: Json, at: string): Map<string, unknown> {
+  const cbor = bytes(h, at);
+  let value: unknown;
+  try {
+    value = decode(cbor, { strict: true, useMaps: true, rejectDuplicateMapKeys: true, allowIndefinite: false, allowUndefined: false, allowNaN: false, allowInfinity: false, tags: [] } as never);
+  } catch (cause) {
+    throw new TypeError(`${at}: expected the hex of one well-formed CBOR map`, { cause });
+  }
+  if (!(value instanceof Map)) throw new TypeError(`${at}: expected a CBOR map, got ${value === null ? 'null' : typeof value}`);
+  if (!Buffer.from(encodeCanonical(value)).equals(Buffer.from(cbor))) throw new TypeError(`${at}: not deterministic CBOR (it would not replay byte for byte)`);
+  return value as Map<string, unknown>;
 }
