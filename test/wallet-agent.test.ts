@@ -16,6 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HDKey } from '@scure/bip32';
 import { mnemonicToSeedSync } from '@scure/bip39';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { publicKeyToAddress } from 'viem/accounts';
 import { evidenceJson } from '../agent/client/GuardianClient.ts';
 import { loadConfig } from '../agent/daemon/config.ts';
@@ -80,7 +81,7 @@ test('wallet create/show/address through the CLI; a real agent signs under the p
 
     // The address from the words, by independent libraries (@scure/bip32, viem).
     const key = HDKey.fromMasterSeed(mnemonicToSeedSync(words)).derive(PATH);
-    const expected = publicKeyToAddress(`0x${hex(key.publicKey!)}`);
+    const expected = publicKeyToAddress(`0x${hex(secp256k1.Point.fromBytes(key.publicKey!).toBytes(false))}`);
     const shown = run(d, ['wallet', 'address', 'hot', PATH, '--data-dir', d.data]);
     assert.is(shown.code, 0, shown.stderr);
     assert.is(shown.stdout.trim(), expected);
