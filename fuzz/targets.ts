@@ -26,6 +26,7 @@ export const TARGETS: Target[] = [
   { name: 'header decoder', run: async (o) => (await import('./targets/header.ts')).run(o) },
   { name: 'announcement decoder', run: async (o) => (await import('./targets/announcement.ts')).run(o) },
   { name: 'evidence parser', run: async (o) => (await import('./targets/evidence.ts')).run(o) },
+  { name: 'wallet request decoding', run: async (o) => (await import('./targets/walletRequest.ts')).run(o) },
   {
     name: 'http api', run: async (o) => (await import('./targets/httpApi.ts')).run(o),
     campaignCases: { cases: 20_000, why: 'a real agent over HTTP on 127.0.0.1 (~5–12 ms per request here, most decided and audited)' },
@@ -33,9 +34,7 @@ export const TARGETS: Target[] = [
 ];
 
 /** Named by the issue, not runnable yet: reported as skipped. */
-export const SKIPPED: { name: string; why: string }[] = [
-  { name: 'PSBT/transaction decoding', why: 'no such decoding path exists yet (issue 11); nothing to fuzz' },
-];
+export const SKIPPED: { name: string; why: string }[] = [];
 
 /** What C's hostile-Wasm target returns. */
 export interface HostileResult { cases: number; contained: number; wronglyAllowed: number; agentDeaths: number }

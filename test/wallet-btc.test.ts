@@ -177,6 +177,10 @@ test('refusals: nothing of ours, unreadable PSBTs, unknown amounts, negative fee
   await refused({ kind: 'btc-psbt', psbt: psbtOf([{ pub: ourPub, amount: 10_000n }, { pub: foreignPub, amount: 5_000n, utxo: false }], [pay(foreignPub, 9_000n)]).toBase64() },
     account, twin, 'ERR_BAD_PSBT', 400, /psbt\.inputs\[1\]: expected a witnessUtxo or nonWitnessUtxo .*got neither: the fee cannot be known/);
   await refused({ kind: 'btc-psbt', psbt: psbtOf([{ pub: ourPub, amount: 10_000n }], [pay(foreignPub, 10_001n)]).toBase64() }, account, twin, 'ERR_BAD_PSBT', 400, /outputs spend 1 satoshi more than the inputs/);
+  // Amounts beyond 21 million BTC (found by the fuzz target: a float the policy would misread).
+  await refused({ kind: 'btc-psbt', psbt: psbtOf([{ pub: ourPub, amount: 2_100_000_000_000_001n }], [pay(foreignPub, 1n)]).toBase64() }, account, twin, 'ERR_BAD_PSBT', 400, /^psbt\.inputs\[0\]\.amount: expected an amount of 0 to 2100000000000000 satoshi \(21 million BTC\), got 2100000000000001$/);
+  await refused({ kind: 'btc-psbt', psbt: psbtOf([{ pub: ourPub, amount: 2_000_000_000_000_000n }, { pub: ourPub, amount: 2_000_000_000_000_000n }], [pay(foreignPub, 1n)]).toBase64() }, account, twin, 'ERR_BAD_PSBT', 400, /^psbt: the inputs' total: expected an amount of 0 to 2100000000000000 satoshi .*got 4000000000000000$/);
+  await refused({ kind: 'btc-psbt', psbt: psbtOf([{ pub: ourPub, amount: 10_000n }], [pay(foreignPub, 9_223_372_036_854_775_807n)]).toBase64() }, account, twin, 'ERR_BAD_PSBT', 400, /^psbt\.outputs\[0\]\.amount: expected an amount of 0 to 2100000000000000 satoshi/);
   await refused({ kind: 'btc-psbt', psbt: good({ sighashType: 2 }).toBase64() }, account, twin, 'ERR_UNSUPPORTED_TRANSACTION', 422, /psbt\.inputs\[0\]\.sighashType: expected ALL on an input this guardian signs, got 0x2/);
   await refused({ kind: 'btc-psbt', psbt: psbtOf([{ pub: tapPub, taproot: true, amount: 10_000n, sighashType: 0x83 }], [pay(foreignPub, 9_000n)]).toBase64() },
     account, twin, 'ERR_UNSUPPORTED_TRANSACTION', 422, /expected ALL or DEFAULT on an input this guardian signs, got 0x83/);

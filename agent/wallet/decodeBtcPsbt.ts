@@ -62,6 +62,9 @@ function address(script: Uint8Array, net: ReturnType<typeof bitcoinNetwork>): st
   }
 }
 
+/** 21 million BTC in satoshi: the largest amount (and sum) a valid transaction carries. */
+const MAX_MONEY = 2_100_000_000_000_000n;
+
 /**
  * Decodes a btc-psbt request for `account`.
  * @throws WalletRequestError ERR_BAD_PSBT, ERR_NOTHING_TO_SIGN, ERR_UNSUPPORTED_TRANSACTION
@@ -101,6 +104,17 @@ export function decodeBtcPsbt(input: string | Uint8Array, account: BitcoinAccoun
   if (missing >= 0) {
     throw new WalletRequestError('ERR_BAD_PSBT', `psbt.inputs[${missing}]: expected a witnessUtxo or nonWitnessUtxo (the amount it spends), got neither: the fee cannot be known`);
   }
+  // Consensus bounds every amount and every sum by MAX_MONEY (Bitcoin Core's MoneyRange); anything
+  // above is no spendable transaction, and would not fit the exact integers the policy reads.
+  const money = (amount: bigint, what: string) => {
+    if (amount < 0n || amount > MAX_MONEY) throw new WalletRequestError('ERR_BAD_PSBT', `${what}: expected an amount of 0 to ${MAX_MONEY} satoshi (21 million BTC), got ${amount}`);
+  };
+  prevouts.forEach((p, i) => money(p!.amount, `psbt.inputs[${i}].amount`));
+  for (let j = 0; j < tx.outputsLength; j++) money(tx.getOutput(j).amount ?? 0n, `psbt.outputs[${j}].amount`);
+  money(prevouts.reduce((s, p) => s + p!.amount, 0n), 'psbt: the inputs\' total');
+  let spent = 0n;
+  for (let j = 0; j < tx.outputsLength; j++) spent += tx.getOutput(j).amount ?? 0n;
+  money(spent, 'psbt: the outputs\' total');
   const fee = tx.fee;
   if (fee < 0n) throw new WalletRequestError('ERR_BAD_PSBT', `psbt: the outputs spend ${-fee} satoshi more than the inputs`);
 
