@@ -8,44 +8,17 @@
  * JSON body to the same load (the floor of any Node HTTP service here). Also start-to-ready vs a
  * bare `node -e` start.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildPolicy } from '../agent/logic/build.ts';
+import { CLIENTS, ROOT, load, provisionDevice, rssMiB, startAgent as start, startPeer } from './agentProcess.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin/capsule.js');
-const LIB = join(ROOT, 'native/build/libzk_sim.so');
 const SECONDS = Number(process.env.BENCH_AGENT_SECONDS ?? 30);
-const CLIENTS = 64;
 const T = 1_893_456_000_000;
 
-const dir = mkdtempSync(join(tmpdir(), 'agent-bench-'));
-mkdirSync(join(dir, 'module'));
-const env = { ...process.env, CAPSULE_ZYMBIT_LIB: LIB, ZK_SIM_STATE_DIR: join(dir, 'module'), ZK_SIM_MODEL: 'HSM6' };
-const data = join(dir, 'data');
-const cli = (args: string[], input?: string) => {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env, input });
-  if (r.status !== 0) throw new Error(`capsule ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.toString();
-};
-
-// Provision through the real CLI, scripted.
-await new Promise<void>((resolve, reject) => {
-  const c = spawn(process.execPath, [BIN, 'guardian', 'init', '--data-dir', data, '--mnemonic-to-stdout', '--confirm-words-from-stdin'], { cwd: dir, env });
-  let out = '';
-  let err = '';
-  c.stdout.on('data', (x) => { out += x; });
-  c.stderr.on('data', (x) => {
-    err += x;
-    const m = /confirm words ((?:#\d+(?:, )?)+)/.exec(err);
-    if (m && !c.stdin.writableEnded) c.stdin.end(m[1]!.split(', ').map((s) => out.split('\n')[0]!.split(' ')[Number(s.slice(1)) - 1]).join('\n') + '\n');
-  });
-  c.on('close', (code) => (code === 0 ? resolve() : reject(new Error(err))));
-});
+const dev = await provisionDevice('agent-bench-');
+const { dir, data, cli } = dev;
 writeFileSync(join(dir, 'policy.wasm'), (await buildPolicy('contracts-as/contracts/policy.ts', { cwd: ROOT })).wasm);
 writeFileSync(join(dir, 'secret.bin'), Buffer.alloc(100_000, 7));
 const x25519 = JSON.parse(readFileSync(join(data, 'guardian.json'), 'utf8')).recipients.x25519;
@@ -55,38 +28,8 @@ const me = /age1[0-9a-z]+/.exec(readFileSync(join(dir, 'me.key'), 'utf8'))![0];
 cli(['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${Date.now() - 86_400_000}}}`, '-o', 'open.capsule']);
 cli(['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'shut.capsule']);
 
-const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-
-async function startAgent(): Promise<{ url: string; pid: number; readyMs: number; stop(): Promise<void> }> {
-  const t0 = performance.now();
-  const c = spawn(process.execPath, [BIN, 'agent', '--data-dir', data, '--listen', '127.0.0.1:0', '--clock', 'module', '--config', join(dir, 'config.json')], { cwd: dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    c.stderr.on('data', (x) => { log += x; const m = /"event":"started","url":"([^"]+)"/.exec(log); if (m) resolve(m[1]!); });
-    c.on('exit', () => reject(new Error(log)));
-  });
-  const readyMs = performance.now() - t0;
-  c.stderr.removeAllListeners('data');
-  c.stderr.resume();
-  return { url, pid: c.pid!, readyMs, stop: () => new Promise((r) => { c.on('exit', () => r()); c.kill('SIGTERM'); }) };
-}
+const startAgent = () => start(dev, join(dir, 'config.json'));
 writeFileSync(join(dir, 'config.json'), JSON.stringify({ ratePerSecond: 0 }));
-
-async function load(url: string, path: string, body: string, expect: number, seconds: number): Promise<{ rps: number; p50: number; p99: number; n: number }> {
-  const lat: number[] = [];
-  const end = performance.now() + seconds * 1000;
-  await Promise.all(Array.from({ length: CLIENTS }, async () => {
-    while (performance.now() < end) {
-      const t = performance.now();
-      const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-      await res.arrayBuffer();
-      if (res.status !== expect) throw new Error(`expected ${expect}, got ${res.status}`);
-      lat.push(performance.now() - t);
-    }
-  }));
-  lat.sort((a, b) => a - b);
-  return { rps: lat.length / seconds, p50: lat[Math.floor(lat.length * 0.5)]!, p99: lat[Math.floor(lat.length * 0.99)]!, n: lat.length };
-}
 
 const prefix = (f: string) => readFileSync(join(dir, f)).subarray(0, 70_000).toString('base64');
 const allowBody = JSON.stringify({ capsule: prefix('open.capsule'), requester: me });
@@ -108,21 +51,20 @@ const again = await startAgent(); // start-to-ready with a populated data direct
 await again.stop();
 
 // Peer: a bare node:http server in a child process, same client, same body size.
-const peer = spawn(process.execPath, ['-e', `require('node:http').createServer((q,s)=>{q.resume();q.on('end',()=>{s.writeHead(200,{'content-type':'application/json'});s.end('{"ok":true}')})}).listen(0,'127.0.0.1',function(){console.log(this.address().port)})`], { stdio: ['ignore', 'pipe', 'inherit'] });
-const port = await new Promise<string>((r) => peer.stdout.once('data', (x) => r(String(x).trim())));
-const floor = await load(`http://127.0.0.1:${port}`, '/', allowBody, 200, SECONDS);
-const floorSmall = await load(`http://127.0.0.1:${port}`, '/', byIdBody, 200, SECONDS);
-peer.kill();
+const peer = await startPeer();
+const floor = await load(peer.url, '/', allowBody, 200, SECONDS);
+const floorSmall = await load(peer.url, '/', byIdBody, 200, SECONDS);
+peer.stop();
 const t0 = performance.now();
 spawnSync(process.execPath, ['-e', '0']);
 const bareStart = performance.now() - t0;
-void createServer;
 
 const f = (x: number) => x.toFixed(2);
-console.log(`\nagent load: ${CLIENTS} concurrent clients, ${SECONDS} s each, simulator module, standard policy (${dir})`);
+console.log(`\nagent load: ${CLIENTS} concurrent clients, ${SECONDS} s each, simulator module, standard policy`);
 console.log('| run | requests/s | p50 | p99 | agent RSS start → end | peer (bare node:http, same load) | ratio p50 |');
 console.log('|---|---|---|---|---|---|---|');
 console.log(`| allow (logic + unwrap + audit fsync + age answer) | ${allow.rps.toFixed(0)} | ${f(allow.p50)} ms | ${f(allow.p99)} ms | ${rss0.toFixed(0)} → ${rss1.toFixed(0)} MiB (${(((rss1 - rss0) / rss0) * 100).toFixed(1)}%) | ${floor.rps.toFixed(0)} req/s, p50 ${f(floor.p50)} ms, p99 ${f(floor.p99)} ms | ${(allow.p50 / floor.p50).toFixed(1)}× |`);
 console.log(`| deny (logic + audit fsync) | ${deny.rps.toFixed(0)} | ${f(deny.p50)} ms | ${f(deny.p99)} ms | ${rss1.toFixed(0)} → ${rss2.toFixed(0)} MiB (${(((rss2 - rss1) / rss1) * 100).toFixed(1)}%) | (same peer) | ${(deny.p50 / floor.p50).toFixed(1)}× |`);
 console.log(`| allow by id (capsule registered; small body) | ${byId.rps.toFixed(0)} | ${f(byId.p50)} ms | ${f(byId.p99)} ms | ${rss2.toFixed(0)} → ${rss3.toFixed(0)} MiB (${(((rss3 - rss2) / rss2) * 100).toFixed(1)}%) | ${floorSmall.rps.toFixed(0)} req/s, p50 ${f(floorSmall.p50)} ms, p99 ${f(floorSmall.p99)} ms | ${(byId.p50 / floorSmall.p50).toFixed(1)}× |`);
 console.log(`| start to ready (populated data dir) | ${f(again.readyMs)} ms | | | | bare \`node -e 0\`: ${f(bareStart)} ms | ${(again.readyMs / bareStart).toFixed(1)}× |`);
+rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every benchmark in turn. BENCH_ONLY=capsule|sandbox|keys|agent|cid|ipfs|auth|stdout|flood|audit runs one.
+ * `npm run bench`: every benchmark in turn. BENCH_ONLY=capsule|sandbox|keys|agent|cid|ipfs|auth|stdout|flood|audit|wallet runs one.
  */
 const only = process.env.BENCH_ONLY;
 if (!only || only === 'capsule') await import('./capsule.ts');
@@ -12,3 +12,4 @@ if (!only || only === 'auth') await import('./requesterAuth.ts');
 if (!only || only === 'stdout') await import('./decryptStdout.ts');
 if (!only || only === 'flood') await import('./flood.ts');
 if (!only || only === 'audit') await import('./auditOpen.ts');
+if (!only || only === 'wallet') await import('./walletSign.ts');

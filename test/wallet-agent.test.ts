@@ -15,6 +15,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HDKey } from '@scure/bip32';
+import * as ecc from '@bitcoinerlab/secp256k1';
+import * as bitcoin from 'bitcoinjs-lib';
 import { mnemonicToSeedSync } from '@scure/bip39';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { publicKeyToAddress } from 'viem/accounts';
@@ -219,6 +221,76 @@ test('wallet create/show/address through the CLI; a real agent signs under the p
   } finally {
     await agent?.stop();
     await node.stop();
+    cleanup();
+  }
+});
+
+test('bitcoin through the agent: a PSBT spending our P2WPKH output is signed under the cap (CLI, --psbt FILE) and verifies with bitcoinjs-lib; over the cap it is denied; a configured wallet not on the module is 404 ERR_NO_WALLET', async () => {
+  bitcoin.initEccLib(ecc);
+  const { d, cleanup } = await provisioned({ policy: false });
+  let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
+  const BTC = "m/84'/1'/0'/0/0";
+  try {
+    const created = run(d, ['wallet', 'create', 'hot', '--data-dir', d.data, '--mnemonic-to-stdout']);
+    assert.is(created.code, 0, created.stderr);
+    const words = created.stdout.trim();
+    const ours = HDKey.fromMasterSeed(mnemonicToSeedSync(words)).derive(BTC).publicKey!;
+    const regtest = bitcoin.networks.regtest;
+    const pay = bitcoin.payments.p2wpkh({ pubkey: ours, network: regtest });
+    assert.is(run(d, ['wallet', 'address', 'hot', BTC, '--data-dir', d.data, '--network', 'regtest']).stdout.trim(), pay.address);
+
+    const { wasm } = await build('contracts/wallet/tx-cap');
+    const logic = createHash('sha256').update(wasm).digest('hex');
+    agent = await startAgent(d, {
+      ratePerSecond: 0,
+      wallet: { accounts: [
+        { wallet: 'hot', path: BTC, chain: 'bitcoin', network: 'regtest', logic, params: { sats: 50_000 } },
+        { wallet: 'ghost', path: PATH, chain: 'ethereum', chainId: 1, logic },
+      ] },
+    });
+    const url = agent.url;
+    assert.is((await fetch(url + '/v1/modules', { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: new Uint8Array(wasm) })).status, 201);
+    const listed = await (await fetch(url + '/v1/wallet/accounts')).json() as { accounts: Record<string, unknown>[] };
+    assert.equal(listed.accounts, [
+      { wallet: 'hot', path: BTC, chain: 'bitcoin', network: 'regtest', address: pay.address },
+      { wallet: 'ghost', path: PATH, chain: 'ethereum', chainId: 1, error: { code: 'ERR_NO_WALLET', message: 'wallet: no wallet named "ghost" on this module' } },
+    ]);
+
+    const bob = bitcoin.payments.p2wpkh({ pubkey: HDKey.fromMasterSeed(new Uint8Array(32).fill(9)).publicKey!, network: regtest });
+    const psbtPaying = (amount: number) => {
+      const p = new bitcoin.Psbt({ network: regtest });
+      p.addInput({ hash: '11'.repeat(32), index: 0, witnessUtxo: { script: pay.output!, value: 100_000n } });
+      p.addOutput({ script: bob.output!, value: BigInt(amount) });
+      p.addOutput({ script: pay.output!, value: BigInt(100_000 - amount - 1_000) }); // change to ourselves
+      return p;
+    };
+    writeFileSync(join(d.dir, 'small.psbt'), psbtPaying(40_000).toBuffer()); // binary PSBT file
+    writeFileSync(join(d.dir, 'big.psbt'), psbtPaying(60_000).toBase64()); // base64 text file
+    const btcSign = (file: string) => run(d, ['wallet', 'sign', '--guardian', url, '--wallet', 'hot', '--path', BTC, '--identity', 'me.key', '--psbt', file]);
+
+    const signed = btcSign('small.psbt');
+    assert.is(signed.code, 0, signed.stderr);
+    const back = bitcoin.Psbt.fromBase64(signed.stdout.trim(), { network: regtest });
+    const tx = back.extractTransaction(); // finalized by the guardian: every input signed
+    assert.is(tx.outs[0]!.value, 40_000n);
+    const [sigDer, pub] = tx.ins[0]!.witness;
+    assert.equal(Uint8Array.from(pub!), ours);
+    const { signature, hashType } = bitcoin.script.signature.decode(sigDer!);
+    assert.is(hashType, bitcoin.Transaction.SIGHASH_ALL);
+    const sighash = tx.hashForWitnessV0(0, bitcoin.payments.p2pkh({ pubkey: ours }).output!, 100_000n, hashType);
+    assert.ok(ecc.verify(sighash, ours, signature), 'BIP143 signature verifies (bitcoinjs-lib)');
+
+    const denied = btcSign('big.psbt');
+    assert.is(denied.code, 1);
+    assert.is(denied.stdout, '');
+    assert.match(denied.stderr, /^capsule: error: denied by the signing policy: .*61000 sat.* above the cap/m);
+
+    const ghost = await post(url, '/v1/wallet/sign', { kind: 'eth-message', message: 'hi', wallet: 'ghost', path: PATH, requester: identityOf(d, 'me.key').recipient });
+    assert.is(ghost.status, 404);
+    assert.is(ghost.json.error.code, 'ERR_NO_WALLET');
+    assert.is(ghost.json.error.message, 'wallet: no wallet named "ghost" on this module');
+  } finally {
+    await agent?.stop();
     cleanup();
   }
 });

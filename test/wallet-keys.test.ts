@@ -25,7 +25,7 @@ import * as ecc from '@bitcoinerlab/secp256k1';
 import { initEccLib, payments } from 'bitcoinjs-lib';
 import { publicKeyToAddress } from 'viem/accounts';
 import { SoftKeyStore } from '../agent/keys/SoftKeyStore.ts';
-import { compressPublicKey, lowSRecoverable } from '../agent/keys/recoverableSignature.ts';
+import { compressPublicKey, lowS } from '../agent/keys/recoverableSignature.ts';
 import type { WalletKeys } from '../agent/keys/WalletKeys.ts';
 import { ZymbitKeyStore } from '../agent/keys/ZymbitKeyStore.ts';
 import { loadZkLibrary, ZK_NISTP256, ZK_SECP256K1 } from '../agent/keys/zymbit/zkBindings.ts';
@@ -454,15 +454,22 @@ test('soft: a sealed seed moved to another wallet\'s name is refused; calls afte
   await rejectsError(() => sw.wallet.publicKey('a', ETH0), 'KeyStoreError', 'ERR_MODULE_CALL', /soft key store: closed/);
 });
 
-test('a module key that is no point, or a signature that does not recover to the account, is ERR_MODULE_CALL', () => {
+test('a module signature is made low-S with its recovery id flipped (it still recovers the key); a malformed one or a key that is no point is ERR_MODULE_CALL', () => {
   const sk = secp256k1.utils.randomSecretKey();
-  const digest = randomBytes(32);
-  const rec = secp256k1.sign(digest, sk, { prehash: false, lowS: false, format: 'recovered' });
-  const other = secp256k1.getPublicKey(secp256k1.utils.randomSecretKey(), true);
-  const ok = lowSRecoverable(rec.slice(1), rec[0]!, digest, secp256k1.getPublicKey(sk, true));
-  assert.ok(secp256k1.verify(ok.signature, digest, secp256k1.getPublicKey(sk, true), { prehash: false, lowS: true }));
-  throwsError(() => lowSRecoverable(rec.slice(1), rec[0]!, digest, other), 'KeyStoreError', 'ERR_MODULE_CALL', /the module's signature does not recover to the account's public key/);
-  throwsError(() => lowSRecoverable(new Uint8Array(63), 0, digest, other), 'KeyStoreError', 'ERR_MODULE_CALL', /the module returned a malformed signature \(63 bytes\)/);
+  const pub = secp256k1.getPublicKey(sk, true);
+  let flipped = 0;
+  for (let i = 0; i < 16; i++) {
+    const digest = randomBytes(32);
+    const rec = secp256k1.sign(digest, sk, { prehash: false, lowS: false, format: 'recovered' });
+    const high = secp256k1.Signature.fromBytes(rec.slice(1), 'compact').hasHighS();
+    const ok = lowS(rec.slice(1), rec[0]!);
+    assert.ok(secp256k1.verify(ok.signature, digest, pub, { prehash: false, lowS: true }), 'low S');
+    assert.is(ok.recovery, high ? rec[0]! ^ 1 : rec[0]!);
+    assert.equal(secp256k1.Signature.fromBytes(ok.signature, 'compact').addRecoveryBit(ok.recovery).recoverPublicKey(digest).toBytes(true), pub);
+    if (high) flipped++;
+  }
+  assert.ok(flipped > 0 && flipped < 16, `both halves seen (${flipped} of 16 high)`);
+  throwsError(() => lowS(new Uint8Array(63), 0), 'KeyStoreError', 'ERR_MODULE_CALL', /the module returned a malformed signature \(63 bytes\)/);
   throwsError(() => compressPublicKey(new Uint8Array(64)), 'KeyStoreError', 'ERR_MODULE_CALL', /exported a public key that is not a secp256k1 point/);
 });
 

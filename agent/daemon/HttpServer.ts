@@ -273,7 +273,9 @@ function errorReplyOf(e: unknown): Reply {
     // An error family that carries its own status (WalletRequestError) is answered with it.
     const own = (e as { status?: unknown }).status;
     if (typeof own === 'number' && Number.isInteger(own) && own >= 400 && own <= 599) return { status: own, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
-    const status = e.name === 'KeyStoreError' || e.name === 'GuardianError' ? 503 : e.name === 'SandboxError' ? 422 : e.name === 'AuditError' ? 503 : 400;
+    // A configured wallet account whose wallet is not on the module: the resource is missing (404).
+    const status = e.name === 'KeyStoreError' || e.name === 'GuardianError' ? 503 : e.name === 'SandboxError' ? 422 : e.name === 'AuditError' ? 503
+      : e.name === 'WalletError' && e.code === 'ERR_NO_WALLET' ? 404 : 400;
     return { status, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
   }
   // An operation cut short by the agent stopping (or its own timeout): try again later.

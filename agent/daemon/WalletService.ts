@@ -12,7 +12,7 @@
  * configuration parsing (config.ts "wallet").
  */
 import { addr } from 'micro-eth-signer';
-import { AgentError } from '../errors.ts';
+import { AgentError, WalletError } from '../errors.ts';
 import { sha256 } from '../crypto/kdf.ts';
 import type { WalletKeys } from '../keys/WalletKeys.ts';
 import type { EvidenceItem } from '../sandbox/inputs.ts';
@@ -41,10 +41,12 @@ export interface AccountListing {
   wallet: string;
   path: string;
   chain: 'ethereum' | 'bitcoin';
-  /** EIP-55 checksummed (Ethereum), or the network's P2WPKH/P2TR address (Bitcoin). */
-  address: string;
+  /** EIP-55 checksummed (Ethereum), or the network's P2WPKH/P2TR address (Bitcoin); absent with `error`. */
+  address?: string;
   chainId?: number;
   network?: BitcoinNetworkName;
+  /** Why the account cannot sign now (its wallet is not on the module: ERR_NO_WALLET). */
+  error?: { code: string; message: string };
 }
 
 /** A wallet decision's answer: on allow, what finish() produced. */
@@ -94,14 +96,21 @@ export class WalletService {
   }
 
   /**
-   * Every configured account with its address.
-   * @throws AgentError ERR_UNAVAILABLE (503: the key store holds no wallets); WalletError ERR_NO_WALLET
-   *   (a configured wallet that was never created); KeyStoreError ERR_MODULE_CALL
+   * Every configured account with its address; an account whose wallet is not on the module is
+   * listed with `error` (ERR_NO_WALLET) so that one missing wallet does not hide the others.
+   * @throws AgentError ERR_UNAVAILABLE (503: the key store holds no wallets); KeyStoreError ERR_MODULE_CALL
    */
   async accounts(): Promise<AccountListing[]> {
     const out: AccountListing[] = [];
     for (const p of this.#accounts.values()) {
-      const a = await this.#account(p);
+      let a: WalletAccount;
+      try {
+        a = await this.#account(p);
+      } catch (e) {
+        if (!(e instanceof WalletError && e.code === 'ERR_NO_WALLET')) throw e;
+        out.push({ wallet: p.wallet, path: p.path, chain: p.chain, ...(p.chain === 'ethereum' ? { chainId: p.chainId } : { network: p.network }), error: { code: e.code, message: e.message } });
+        continue;
+      }
       out.push(a.chain === 'ethereum'
         ? { wallet: a.wallet, path: a.path, chain: 'ethereum', chainId: a.chainId, address: addr.addChecksum(`0x${hex(ethereumAddress(a.publicKey))}`) }
         : { wallet: a.wallet, path: a.path, chain: 'bitcoin', network: a.network, address: bitcoinAddress(a) });

@@ -73,7 +73,9 @@ export interface WalletKeys {
    */
   publicKey(name: string, path: string): Promise<Uint8Array>;
   /**
-   * ECDSA over a 32-byte digest (signed as given, not hashed again) with low S and its recovery id.
+   * ECDSA over a 32-byte digest (signed as given, not hashed again) with low S and its recovery id
+   * (as the custodian reports it: callers that hand the signature out prove it against the key,
+   * as agent/wallet/signEcdsa.ts does).
    * @throws TypeError (digest not 32 bytes) and as publicKey
    */
   signDigest(name: string, path: string, digest: Uint8Array): Promise<RecoverableSignature>;

@@ -1,14 +1,17 @@
 /**
  * secp256k1 helpers for what a security module hands back: its 64-byte X ‖ Y public keys made
- * compressed (33 bytes), and its raw r ‖ s signatures made low-S with a recovery id that is
- * proven, by recovering the public key with @noble/curves, to name the signer.
+ * compressed (33 bytes), and its raw r ‖ s signatures made low-S with the recovery id to match.
  *
- * Why the proof: the module returns S as it comes (half the time above n/2) with the recovery id
- * for that S; Ethereum needs low S, and flipping S flips the parity of the recovery id. Zymbit's
- * own SDKs flip both; checking the result against the key catches a module (or a binding) whose
- * recovery id means something else, before a transaction from the wrong address is broadcast.
+ * Why the flip: the module returns S as it comes (half the time above n/2) with the recovery id
+ * for that S; Ethereum needs low S, and negating S flips the parity of the recovery id. Zymbit's
+ * own SDKs flip both.
  *
- * Deliberately not here: DER, Ethereum's v (27/28, EIP-155): the caller encodes.
+ * Deliberately not here: proving that the signature names the account's key. Every signature the
+ * guardian hands out passes agent/wallet/signEcdsa.ts, which recovers the key once and refuses a
+ * mismatch (ERR_SIGNER_FAULT) — a module or binding whose recovery id means something else is
+ * caught there, before anything is broadcast. Proving it here too cost a second (often a third)
+ * public-key recovery per signature, ~1.2 ms each on this machine. Also not here: DER, Ethereum's
+ * v (27/28, EIP-155): the caller encodes.
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { KeyStoreError } from '../errors.ts';
@@ -34,10 +37,10 @@ export function compressPublicKey(xy: Uint8Array): Uint8Array {
 
 /**
  * `signature` (r ‖ s as the module made it, with `recovery` for that S) in low-S form, with the
- * recovery id that recovers `publicKey` (33 bytes) from `digest`.
- * @throws KeyStoreError ERR_MODULE_CALL when neither parity recovers `publicKey` (a bad signature)
+ * recovery id's parity flipped when S was.
+ * @throws KeyStoreError ERR_MODULE_CALL when the bytes are no secp256k1 (r, s) pair
  */
-export function lowSRecoverable(signature: Uint8Array, recovery: number, digest: Uint8Array, publicKey: Uint8Array): RecoverableSignature {
+export function lowS(signature: Uint8Array, recovery: number): RecoverableSignature {
   let sig;
   try {
     sig = secp256k1.Signature.fromBytes(signature, 'compact');
@@ -49,16 +52,5 @@ export function lowSRecoverable(signature: Uint8Array, recovery: number, digest:
     sig = new secp256k1.Signature(sig.r, N - sig.s);
     bit ^= 1;
   }
-  const expected = Buffer.from(publicKey);
-  for (const candidate of [bit, bit ^ 1] as const) {
-    try {
-      const recovered = sig.addRecoveryBit(candidate).recoverPublicKey(digest).toBytes(true);
-      if (expected.equals(recovered)) return { signature: sig.toBytes('compact'), recovery: candidate as 0 | 1 };
-    } catch {
-      // this parity names no point: try the other
-    }
-  }
-  throw new KeyStoreError('ERR_MODULE_CALL', 'zymbit: the module\'s signature does not recover to the account\'s public key', {
-    hint: 'the module signed with another key, or returned a corrupted signature; nothing was released',
-  });
+  return { signature: sig.toBytes('compact'), recovery: bit as 0 | 1 };
 }

@@ -31,17 +31,49 @@ const SUBCOMMANDS: Record<string, [string, (argv: string[], t: Terminal) => Prom
 };
 const ALL = Object.values(SUBCOMMANDS).map(([s]) => s).join(' | ');
 
+/** What `capsule wallet SUB --help` says below the synopsis. */
+const DETAILS: Record<string, string> = {
+  create: `Creates wallet NAME in the guardian's module (HSM6/SCM, or the soft backend) from 24 new BIP39
+words, shown once. Write them down: they are the only backup of every account of the wallet.
+  --data-dir D            the guardian's data directory (default: $CAPSULE_DATA_DIR, /var/lib/capsule)
+  --mnemonic-to-stdout    write the words to stdout even when it is not a terminal (scripted provisioning)
+Stop the agent on the same data directory first: one process holds the module.`,
+  restore: `Restores wallet NAME from its words, read from stdin (12-24 words, any spacing or case): the same
+accounts and addresses as before, on this module.
+  --data-dir D            the guardian's data directory`,
+  show: `Lists the wallets on the guardian's module (name and master seed slot).
+  --data-dir D            the guardian's data directory
+  --json                  one JSON array on stdout`,
+  address: `Prints the address of account PATH of wallet NAME: m/44'/60'/… an Ethereum address (EIP-55),
+m/84'/… a Bitcoin P2WPKH and m/86'/… a P2TR address; the public key goes to stderr.
+  --data-dir D            the guardian's data directory
+  --network N             mainnet, testnet or regtest (default: testnet for coin type 1', else mainnet)`,
+  sign: `Asks a running agent to sign with account PATH of wallet NAME; the account's policy (agent
+configuration "wallet.accounts") decides. Prints the signed raw transaction (--eth-tx), the 65-byte
+signature (--typed-data, --message), the PSBT with our inputs signed, base64 (--psbt), or r‖s (--digest).
+A denial is exit 1 with the policy's reason; nothing is signed.
+  --guardian URL          the agent, e.g. http://127.0.0.1:7373
+  --wallet NAME --path P  the account (as configured)
+  --identity FILE         your age identity: authenticates the request (needed when the policy keeps state)
+  --eth-tx JSON|HEX       an unsigned transaction: fields as JSON, or EIP-2718 hex
+  --typed-data FILE       an EIP-712 document (JSON)
+  --message TEXT          a personal_sign message
+  --psbt FILE             a PSBT, binary or base64
+  --digest HEX            32 bytes, signed as given (only if the account allows raw-digest)
+  --approval FILE         a co-signer's approval of the request's hash (repeatable)`,
+};
+
 /** `capsule wallet SUB …`; `--help` after a subcommand prints its synopsis. @throws UsageError ERR_USAGE */
 export async function walletCommand(argv: string[], t: Terminal): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === '--help' || sub === '-h') {
-    await writeOut(t, `usage:\n  ${Object.values(SUBCOMMANDS).map(([s]) => s).join('\n  ')}\n`);
+    await writeOut(t, `usage:\n  ${Object.values(SUBCOMMANDS).map(([s]) => s).join('\n  ')}\n\nThe hot wallet: BIP32/BIP39 secp256k1 keys kept in the module, signing only when an account's\npolicy allows. \`capsule wallet SUB --help\` for each command's options.\n`);
     return 0;
   }
   const entry = sub !== undefined && Object.hasOwn(SUBCOMMANDS, sub) ? SUBCOMMANDS[sub] : undefined;
   if (!entry) throw new UsageError('ERR_USAGE', sub === undefined ? 'wallet: missing subcommand' : `wallet: unknown subcommand ${JSON.stringify(sub)}`, { hint: `usage: ${ALL}` });
   if (rest.includes('--help') || rest.includes('-h')) {
-    await writeOut(t, `usage: ${entry[0]}\n`);
+    await writeOut(t, `usage: ${entry[0]}\n\n${DETAILS[sub!]}\n`);
     return 0;
   }
   return entry[1](rest, t);

@@ -4,8 +4,8 @@
  * health kept). The seed and every private key stay in the module: a path is served by looking up
  * its node's slot (zkGetWalletKeySlotFromNodeAddr) and, on first use, creating the missing nodes
  * one BIP32 step at a time below the deepest existing ancestor (zkGenWalletChildKey) — the way
- * Zymbit's own wallet SDKs do. Signatures are made low-S with a recovery id proven against the
- * account's public key (recoverableSignature.ts).
+ * Zymbit's own wallet SDKs do. Signatures are made low-S, the module's recovery id flipped with S
+ * (recoverableSignature.ts); the wallet layer proves each against the account's key (signEcdsa.ts).
  *
  * Deliberately not here: Schnorr (the Zymbit API has no such call: ERR_UNSUPPORTED_BY_MODEL),
  * a master generator key (how the module mixes one in is undocumented: always none, so the keys
@@ -15,7 +15,7 @@
 import { KeyStoreError, WalletError } from '../../errors.ts';
 import { parseWalletPath } from '../bip32Path.ts';
 import type { ModuleGuard } from '../ModuleGuard.ts';
-import { compressPublicKey, lowSRecoverable } from '../recoverableSignature.ts';
+import { compressPublicKey, lowS } from '../recoverableSignature.ts';
 import {
   checkDigest, checkWalletName, walletMnemonic, walletPassphrase,
   type CreatedWallet, type RecoverableSignature, type SchnorrOptions, type WalletCapabilities, type WalletInfo, type WalletKeys, type WalletOptions,
@@ -77,9 +77,8 @@ export class ZymbitWallet implements WalletKeys {
     this.#supported();
     return this.#guard.run('zkGenECDSASigFromDigestWithRecID', async () => {
       const slot = await this.#slotFor(wallet, p.prefixes, p.steps);
-      const publicKey = compressPublicKey(await this.#module.publicKey(slot));
       const { signature, recovery } = await this.#module.signWithRecovery(d, slot);
-      return lowSRecoverable(signature, recovery, d, publicKey);
+      return lowS(signature, recovery); // proven against the account's key by agent/wallet/signEcdsa.ts
     });
   }
 
