@@ -21,13 +21,13 @@ import { decodeSignRequest } from '../agent/wallet/decodeSignRequest.ts';
 import type { EthSignatureOutput, EthTxOutput, RawDigestOutput } from '../agent/wallet/SignRequest.ts';
 import { bitcoinAddress } from '../agent/wallet/WalletAccount.ts';
 import { expectError } from './helpers/assertError.ts';
+import { BOB, MAIL } from './helpers/eip712Mail.ts';
 import { ETH_PATH, btcAccount, ethAccount, refused, signRequest } from './helpers/walletAttempt.ts';
 import { FaultySigner, WalletTwin } from './helpers/walletTwin.ts';
 
 const twin = WalletTwin.fromMnemonic();
 const acct = await ethAccount(twin, 1);
 const OUR = '0x9858EfFD232B4033E47d90003D41EC34EcaEda94';
-const BOB = '0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB';
 const TOKEN = '0x6B175474E89094C44Da98b954EedeAC495271d0F';
 const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`;
 const bytesOf = (h: string) => Uint8Array.from(Buffer.from(h.replace(/^0x/, ''), 'hex'));
@@ -112,16 +112,6 @@ test('eth-tx ERC-20 transfer, approve and transferFrom (call data by viem) decod
   roundTrips(create);
 });
 
-const MAIL = {
-  types: {
-    EIP712Domain: [{ name: 'name', type: 'string' }, { name: 'version', type: 'string' }, { name: 'chainId', type: 'uint256' }, { name: 'verifyingContract', type: 'address' }],
-    Person: [{ name: 'name', type: 'string' }, { name: 'wallet', type: 'address' }],
-    Mail: [{ name: 'from', type: 'Person' }, { name: 'to', type: 'Person' }, { name: 'contents', type: 'string' }],
-  },
-  primaryType: 'Mail',
-  domain: { name: 'Ether Mail', version: '1', chainId: 1, verifyingContract: '0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC' },
-  message: { from: { name: 'Cow', wallet: '0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826' }, to: { name: 'Bob', wallet: BOB }, contents: 'Hello, Bob!' },
-} as const;
 
 test('eth-typed-data: the EIP-712 specification\'s Mail example hashes to its published digest and to viem\'s; the signature recovers with viem\'s recoverTypedDataAddress', async () => {
   const text = JSON.stringify(MAIL);

@@ -21,26 +21,16 @@ import { decodeCanonical, encodeCanonical } from '../../agent/format/cbor.ts';
 import { decodeSignRequest } from '../../agent/wallet/decodeSignRequest.ts';
 import type { DecodedSignRequest } from '../../agent/wallet/SignRequest.ts';
 import type { BitcoinAccount, EthereumAccount } from '../../agent/wallet/WalletAccount.ts';
+import { BOB, MAIL } from '../../test/helpers/eip712Mail.ts';
 import { WalletTwin } from '../../test/helpers/walletTwin.ts';
 import { drive, equalBytes, hexOf, mutate, mutationArb, type FuzzOptions, type FuzzResult, type Verdict } from '../drive.ts';
 
 const ETH_PATH = "m/44'/60'/0'/0/0";
 const BTC_PATH = "m/84'/1'/0'/0/0";
 const TAP_PATH = "m/86'/1'/0'/0/0";
-const BOB = '0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB';
 const TOKEN = '0x6B175474E89094C44Da98b954EedeAC495271d0F';
 
 const TX_JSON = { type: 'eip1559', chainId: 1, nonce: 7, to: BOB, value: '1500000000000000000', gas: 21000, maxFeePerGas: '30000000000', maxPriorityFeePerGas: 1_000_000_000 };
-const MAIL = {
-  types: {
-    EIP712Domain: [{ name: 'name', type: 'string' }, { name: 'version', type: 'string' }, { name: 'chainId', type: 'uint256' }, { name: 'verifyingContract', type: 'address' }],
-    Person: [{ name: 'name', type: 'string' }, { name: 'wallet', type: 'address' }],
-    Mail: [{ name: 'from', type: 'Person' }, { name: 'to', type: 'Person' }, { name: 'contents', type: 'string' }],
-  },
-  primaryType: 'Mail',
-  domain: { name: 'Ether Mail', version: '1', chainId: 1, verifyingContract: '0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC' },
-  message: { from: { name: 'Cow', wallet: '0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826' }, to: { name: 'Bob', wallet: BOB }, contents: 'Hello, Bob!' },
-};
 
 /** Unsigned raw transactions: legacy (EIP-155), EIP-2930, EIP-1559 with an ERC-20 transfer. */
 function rawTransactions(): Uint8Array[] {
