@@ -45,6 +45,22 @@ export type ContentErrorCode =
   | 'ERR_BAD_CID' | 'ERR_CONTENT_TOO_LARGE' | 'ERR_CID_MISMATCH' | 'ERR_BAD_DAG' | 'ERR_CONTENT_UNAVAILABLE'
   | 'ERR_IPFS_UNREACHABLE' | 'ERR_IPFS' | 'ERR_BAD_ANNOUNCEMENT';
 export type StoreErrorCode = 'ERR_STORE_FULL' | 'ERR_STORE_BUSY' | 'ERR_STORE';
+/** Codes of ImageError (agent/device, docs/IMAGES.md): an image manifest or OCI archive refused, or the engine failed. */
+export type ImageErrorCode =
+  | 'ERR_BAD_IMAGE_MANIFEST' | 'ERR_IMAGE_SIGNATURE' | 'ERR_IMAGE_REPLAYED' | 'ERR_NOT_PINNED'
+  | 'ERR_BAD_ARCHIVE' | 'ERR_ARCHIVE_TRUNCATED' | 'ERR_ARCHIVE_PATH' | 'ERR_ARCHIVE_TOO_LARGE' | 'ERR_ARCHIVE_EXTRA'
+  | 'ERR_BLOB_MISMATCH' | 'ERR_BLOB_MISSING' | 'ERR_IMAGE_NOT_LISTED' | 'ERR_ENGINE_MISSING' | 'ERR_ENGINE';
+/**
+ * Codes of DeviceError (agent/device/luks*.ts): the root disk's LUKS2 binding to the module.
+ * ERR_LUKS cryptsetup failed or the target is not LUKS2; ERR_LUKS_TOKEN no usable capsule token (absent,
+ * malformed, no binding this build knows); ERR_LUKS_TOKEN_VERSION a token version this build does not
+ * know; ERR_LUKS_ENROLLED the device is already bound; ERR_LOCK_INTEGRITY the lock blob does not match
+ * the token's hash, fails the module's MAC, or is not a LUKS key for this device; ERR_WRONG_MODULE the
+ * blob was locked by another module; ERR_NO_MODULE no module answered.
+ */
+export type DeviceErrorCode =
+  | 'ERR_LUKS' | 'ERR_LUKS_TOKEN' | 'ERR_LUKS_TOKEN_VERSION' | 'ERR_LUKS_ENROLLED'
+  | 'ERR_LOCK_INTEGRITY' | 'ERR_WRONG_MODULE' | 'ERR_NO_MODULE';
 export type AuditErrorCode = 'ERR_AUDIT_FORMAT' | 'ERR_AUDIT_CHAIN' | 'ERR_AUDIT_SIGNATURE' | 'ERR_AUDIT_REPLAY'
   | 'ERR_AUDIT_RECEIPT' | 'ERR_AUDIT_UNPINNED' | 'ERR_ROLLBACK' | 'ERR_ANCHOR';
 export type SandboxErrorCode =
@@ -198,6 +214,31 @@ export class StoreError extends DceError {
   override readonly name = 'StoreError';
   declare readonly code: StoreErrorCode;
   constructor(code: StoreErrorCode, message: string, options: Options = {}) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * A container image was refused (docs/IMAGES.md): its signed image manifest is malformed, forged,
+ * older than the pinned one; or its OCI archive is malformed, oversized, unsafe, does not match
+ * its descriptors or is not listed; or the container engine is missing or failed. Nothing is loaded.
+ */
+export class ImageError extends DceError {
+  override readonly name = 'ImageError';
+  declare readonly code: ImageErrorCode;
+  constructor(code: ImageErrorCode, message: string, options: Options = {}) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * The root disk's binding to the module refused or failed (codes: DeviceErrorCode). Nothing is
+ * enrolled half-way and no key is printed.
+ */
+export class DeviceError extends DceError {
+  override readonly name = 'DeviceError';
+  declare readonly code: DeviceErrorCode;
+  constructor(code: DeviceErrorCode, message: string, options: Options = {}) {
     super(code, message, options);
   }
 }

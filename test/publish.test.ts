@@ -266,4 +266,55 @@ test('a Kubo daemon that is down: the agent still starts, names the URL, retries
   }
 });
 
+test('image manifests over pubsub: `capsule image publish` reaches the agent, which pins a newer one from the pinned signer and refuses (counted, logged) a foreign signer and a replay', async () => {
+  const d = device();
+  assert.is((await init(d)).code, 0);
+  const owner = /owner signing key \(ed25519\): ([0-9a-f]{64})/.exec(run(d, ['keygen', '-o', 'owner.key']).stderr)![1]!;
+  assert.is(run(d, ['keygen', '-o', 'other.key']).code, 0);
+  const manifest = (sequence: number) => JSON.stringify({ sequence, created: '2026-12-05T00:00:00Z', images: [{ name: 'localhost/ipfs:1', digest: `sha256:${String(sequence).repeat(64)}`, size: 1000 + sequence }] });
+  for (const n of [1, 2]) {
+    writeFileSync(join(d.dir, `m${n}.json`), manifest(n));
+    assert.is(run(d, ['image', 'sign', `m${n}.json`, '--key', 'owner.key', '-o', `m${n}.manifest`]).code, 0);
+  }
+  writeFileSync(join(d.dir, 'm3.json'), manifest(3));
+  assert.is(run(d, ['image', 'sign', 'm3.json', '--key', 'other.key', '-o', 'other.manifest']).code, 0);
+  assert.is(run(d, ['image', 'pin', 'm1.manifest', '--owner', owner, '--data-dir', d.data]).code, 0);
+
+  const agent = await start(d, ['agent', '--data-dir', d.data, '--listen', '127.0.0.1:0'], /"event":"ipfs-ready".*?"addresses":\["([^"]+)"/);
+  const url = /"event":"started","url":"(http:\/\/[^"]+)"/.exec(agent.err())![1]!;
+  const status = async () => ((await (await req(`${url}/v1/status`)).json()) as { ipfs: { imageManifests: Record<string, unknown> } }).ipfs.imageManifests;
+  const publish = (file: string) => run(d, ['image', 'publish', file, '--data-dir', 'P', '--peer', agent.match[1]!, '--timeout', '20']);
+  const waitFor = (what: string, check: (s: Record<string, unknown>) => boolean) => until(what, async () => check(await status()))
+    .catch((e) => { throw new Error(`${(e as Error).message}; agent log: ${agent.err().slice(-3000)}`); });
+  try {
+    assert.equal(await status(), { topic: 'capsule-engine/images/v1', pinnedSequence: 1, received: 0, accepted: 0, same: 0, refused: 0, refusedBy: {} });
+    const foreign = publish('other.manifest');
+    assert.is(foreign.code, 0, foreign.stderr);
+    assert.match(foreign.stdout, /^[1-9]\d*\n$/);
+    await waitFor('the foreign manifest to be refused', (s) => s.refused === 1);
+    assert.match(agent.err(), /"event":"image-manifest-refused","from":"[^"]+","code":"ERR_IMAGE_SIGNATURE","message":"image manifest: signed by [0-9a-f]{64}, not by the owner key/);
+
+    assert.is(publish('m2.manifest').code, 0);
+    await waitFor('the newer manifest to be pinned', (s) => s.accepted === 1 && s.pinnedSequence === 2);
+    assert.ok(readFileSync(join(d.data, 'images', 'manifest.cbor')).equals(readFileSync(join(d.dir, 'm2.manifest'))), 'pinned on disk, byte for byte');
+    assert.match(agent.err(), /"event":"image-manifest-pinned","from":"[^"]+","sequence":2,"previous":1,"images":\["localhost\/ipfs:1"\]/);
+    assert.is(JSON.parse(run(d, ["image", "show", "--data-dir", d.data]).stdout).sequence, 2);
+
+    assert.is(publish('m1.manifest').code, 0); // an older one: a replay
+    await waitFor('the replay to be refused', (s) => s.refused === 2);
+    const s = await status();
+    assert.equal(s.refusedBy, { ERR_IMAGE_SIGNATURE: 1, ERR_IMAGE_REPLAYED: 1 });
+    assert.is(s.pinnedSequence, 2);
+    assert.ok(readFileSync(join(d.data, 'images', 'manifest.cbor')).equals(readFileSync(join(d.dir, 'm2.manifest'))), 'the pin did not move back');
+
+    // Refused before any node starts: a file that is no signed manifest.
+    writeFileSync(join(d.dir, 'junk.manifest'), 'not cbor');
+    const junk = publish('junk.manifest');
+    assertFails(junk, /image manifest/, /./);
+    assert.is(junk.stdout, '');
+  } finally {
+    assert.is(await agent.stop(), 0);
+  }
+});
+
 test.run();

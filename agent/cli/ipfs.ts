@@ -118,12 +118,13 @@ export async function publishFile(t: Terminal, p: Parsed, src: { path: string; n
 
 /**
  * Publishes until at least one subscriber took it, or the time is up: right after connecting,
- * gossipsub may not yet know the peer's subscription and would send to no one.
+ * gossipsub may not yet know the peer's subscription and would send to no one. `topic`: the
+ * announcement topic, or the image-manifest topic (`capsule image publish`).
  */
-export async function announce(store: ContentStore, bytes: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+export async function announce(store: ContentStore, bytes: Uint8Array, timeoutMs: number, signal?: AbortSignal, topic = ANNOUNCE_TOPIC): Promise<number> {
   const until = performance.now() + timeoutMs;
   for (;;) {
-    const n = await store.publish(ANNOUNCE_TOPIC, bytes, { signal });
+    const n = await store.publish(topic, bytes, { signal });
     if (n > 0 || performance.now() >= until) return n;
     signal?.throwIfAborted();
     await new Promise((r) => setTimeout(r, 50));

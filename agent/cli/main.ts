@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { DceError, UsageError } from '../errors.ts';
 import { WALLET_ADDRESS, WALLET_CREATE, WALLET_RESTORE, WALLET_SHOW, WALLET_SIGN } from './synopsis.ts';
 import { AGENT, APPROVE, AUDIT_VERIFY, CHECKIN, SIGN_REQUEST, DECRYPT, PUBLISH, FETCH, WATCH, GUARDIAN_INIT, GUARDIAN_SHOW, LOGIC_PUSH, OPEN, INSPECT, KEYGEN, LOGIC_BUILD, LOGIC_CHECK, LOGIC_RUN, SEAL, VERIFY } from './synopsis.ts';
+import { IMAGE_FETCH, IMAGE_LOAD, IMAGE_PIN, IMAGE_PUBLISH, IMAGE_SHOW, IMAGE_SIGN, IMAGE_VERIFY } from './synopsis.ts';
+import { DEVICE_LUKS_ENROLL, DEVICE_LUKS_KEY } from './synopsis.ts';
 import { processTerminal, type Terminal } from './Terminal.ts';
 
 type Command = (argv: string[], t: Terminal) => Promise<number>;
@@ -31,6 +33,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   publish: async () => (await import('./commands/publish.ts')).publishCommand,
   fetch: async () => (await import('./commands/fetch.ts')).fetchCommand,
   watch: async () => (await import('./commands/watch.ts')).watchCommand,
+  image: async () => (await import('./commands/image.ts')).imageCommand,
+  device: async () => (await import('./commands/device.ts')).deviceCommand,
 };
 
 
@@ -67,6 +71,15 @@ usage:
   ${PUBLISH}
   ${FETCH}
   ${WATCH}
+  ${IMAGE_SIGN}
+  ${IMAGE_SHOW}
+  ${IMAGE_PIN}
+  ${IMAGE_VERIFY}
+  ${IMAGE_LOAD}
+  ${IMAGE_FETCH}
+  ${IMAGE_PUBLISH}
+  ${DEVICE_LUKS_ENROLL}
+  ${DEVICE_LUKS_KEY}
   capsule --version
 
 Capsule format: agent/format/SPEC.md. Unlock logic ABI: contracts-as/ABI.md. Errors go to stderr as "capsule: error: …".

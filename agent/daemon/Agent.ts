@@ -3,17 +3,16 @@
  * the module store, the audit log and the sandbox, then listens; stop() stops accepting, lets
  * in-flight requests finish, and closes everything in reverse order (state is committed per
  * request, so nothing is left to flush). Status: stopped → starting → started → stopping → stopped.
- * Under systemd (NOTIFY_SOCKET set) it reports READY and STOPPING through `systemd-notify`
- * (the unit needs NotifyAccess=all: the sender is that helper process).
+ * Under systemd (NOTIFY_SOCKET set) it speaks sd_notify itself (sdNotify.ts): STATUS while it
+ * starts, READY=1 once it listens, STATUS refreshed while it serves, STOPPING=1 when it stops,
+ * and WATCHDOG=1 pings from the event loop when the unit sets WatchdogSec= (NotifyAccess=main).
  *
  * Logs are one JSON object per line on stderr, prefixed `capsule: `; they carry no secrets (no
  * keys, no evidence bodies, no answers). Deliberately not here: the routes (api.ts) and the
  * decisions (Releaser.ts).
  */
-import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { AgentError } from '../errors.ts';
 import { sweepPartials } from '../io/partials.ts';
 import { Guardian } from '../guardian/Guardian.ts';
@@ -37,8 +36,13 @@ import { WalletService } from './WalletService.ts';
 import { Store } from './Store.ts';
 import { DiskReserve, startupDiskError } from './DiskSpace.ts';
 import { CapsuleFetcher } from './CapsuleFetcher.ts';
+import { ImageManifestWatcher } from './ImageManifestWatcher.ts';
 import { parseIpfsSpec } from '../store/ContentStore.ts';
 import { openContentStore } from '../store/openContentStore.ts';
+import { sdNotify, type SdNotify } from './sdNotify.ts';
+
+/** How often STATUS= is refreshed while serving (sent only when the text changed). */
+const STATUS_EVERY_MS = 5000;
 
 export type AgentStatus = 'stopped' | 'starting' | 'started' | 'stopping';
 
@@ -57,6 +61,8 @@ export class Agent {
   #status: AgentStatus = 'stopped';
   #parts: { guardian: Guardian; store: Store; audit: AuditLog; sandbox: NonNullable<AgentOptions['sandbox']>; http: HttpServer; clock: Clock; fetcher?: CapsuleFetcher } | undefined;
   #startedAt = 0;
+  #notify: SdNotify | undefined;
+  #statusTimer: NodeJS.Timeout | undefined;
 
   constructor(config: AgentConfig, options: AgentOptions = {}) {
     this.config = config;
@@ -82,6 +88,10 @@ export class Agent {
     const c = this.config;
     const env = this.#o.env ?? process.env;
     const opened: Array<() => Promise<void> | void> = [];
+    const notify = (this.#notify = sdNotify(env, { log: (e, f) => this.log(e, f) }));
+    // Pinged from the start: opening a module or a long audit log must not look like a hang.
+    notify.startWatchdog();
+    notify.status('starting: opening the guardian');
     try {
       const guardian = await Guardian.open(c.dataDir, { env, keyStore: this.#o.keyStore, moduleTimeoutMs: c.moduleTimeoutMs });
       opened.push(() => guardian.close());
@@ -139,8 +149,12 @@ export class Agent {
         guardian, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel, reserve,
         fetchModule: ipfs.kind === 'off' ? undefined : (hash, cid) => fetcher!.module(hash, cid),
       });
+      let images: ImageManifestWatcher | undefined;
       if (ipfs.kind !== 'off') {
+        images = new ImageManifestWatcher({ dataDir: c.dataDir, log: (e, f) => this.log(e, f) });
+        await images.start();
         fetcher = new CapsuleFetcher({
+          topics: [images.handler()],
           open: (signal) => openContentStore(ipfs, { dataDir: c.dataDir, listen: c.ipfsListen, signal }), peers: c.ipfsPeers,
           store, modules, releaser, guardianKey: guardian.onGuardianSeal([]).guardian!.publicKey,
           maxCapsuleBytes: c.maxCapsuleBytes, maxStoredBytes: c.maxStoredBytes, fetchTimeoutMs: c.fetchTimeoutMs, reserve, now: () => timed.now(), log: (e, f) => this.log(e, f),
@@ -154,7 +168,7 @@ export class Agent {
         status: () => ({
           status: this.#status, version: 'v1', uptimeMs: Math.round(performance.now() - this.#startedAt), now: lastNow,
           guardian: { model: guardian.record.model, serial: guardian.record.serial, signingKey: guardian.record.signingKey, recipients: guardian.record.recipients },
-          clock: clock.kind, audit: audit.seq, auditLog: audit.health, ipfs: fetcher?.status() ?? { ready: false, backend: 'off' },
+          clock: clock.kind, audit: audit.seq, auditLog: audit.health, ipfs: fetcher ? { ...fetcher.status(), imageManifests: images!.status() } : { ready: false, backend: 'off' },
           // ok, or failing with the module error's code and message; back to ok by itself (probed).
           module: guardian.keyStore.health?.() ?? { state: 'ok' },
         }),
@@ -164,11 +178,17 @@ export class Agent {
       this.#startedAt = performance.now();
       this.#status = 'started';
       this.log('started', { url: this.url, guardian: guardian.record.serial, clock: clock.kind, audit: audit.seq });
-      await notify(env, ['--ready', '--status=serving']);
+      // After the listen and the `started` line: READY=1 means requests are answered now.
+      const serving = () => `serving on ${this.url}, audit log at entry ${audit.seq}`;
+      notify.ready(serving());
+      if (notify.enabled) (this.#statusTimer = setInterval(() => notify.status(serving()), STATUS_EVERY_MS)).unref();
       fetcher?.start(); // after ready: loading libp2p must not delay it (README "start to ready")
     } catch (e) {
       for (const close of opened.reverse()) await Promise.resolve(close()).catch(() => {});
       this.#status = 'stopped';
+      notify.status(`failed to start: ${(e as { code?: unknown }).code ?? 'error'}`);
+      notify.close();
+      this.#notify = undefined;
       throw await startupDiskError(c.dataDir, e); // a full disk: say which directory and how much is free (D7)
     }
   }
@@ -177,7 +197,9 @@ export class Agent {
     const p = this.#parts;
     if (this.#status !== 'started' || !p) return;
     this.#status = 'stopping';
-    await notify(this.#o.env ?? process.env, ['STOPPING=1']);
+    clearInterval(this.#statusTimer);
+    // The watchdog keeps pinging while in-flight requests finish (TimeoutStopSec bounds that).
+    this.#notify?.stopping(`stopping: ${p.http.inFlight} requests in flight`);
     this.log('stopping', { inFlight: p.http.inFlight });
     // IPFS first: fetches by CID in flight end now (503) rather than hold the shutdown for minutes.
     await p.fetcher?.stop();
@@ -188,6 +210,8 @@ export class Agent {
     await p.guardian.close();
     this.#parts = undefined;
     this.#status = 'stopped';
+    this.#notify?.close();
+    this.#notify = undefined;
     this.log('stopped');
   }
 }
@@ -199,9 +223,4 @@ function clockFor(spec: string, g: Guardian): Clock {
   // A custodian without a clock (the soft store) falls back to the system clock, and says so in
   // the clock's kind (logged at start, reported by /v1/status).
   return ks.time ? moduleClock(() => ks.time!()) : { kind: 'system (the key store has no clock)', now: systemClock.now };
-}
-
-async function notify(env: NodeJS.ProcessEnv, args: string[]): Promise<void> {
-  if (!env.NOTIFY_SOCKET) return;
-  await promisify(execFile)('systemd-notify', args, { timeout: 5000 }).catch(() => {});
 }

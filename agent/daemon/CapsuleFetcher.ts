@@ -29,6 +29,7 @@ import { present, type Presented } from './present.ts';
 import type { Releaser } from './Releaser.ts';
 import type { Store } from './Store.ts';
 import { isDiskFull, type DiskReserve } from './DiskSpace.ts';
+import { keepSubscribed, type TopicHandler } from './keepSubscribed.ts';
 import { capsuleLength } from '../format/layout.ts';
 import { PREAMBLE_SIZE } from '../format/constants.ts';
 
@@ -37,8 +38,6 @@ export const MAX_PREFIX = 16 + 65536 + 65536 + 16;
 const QUEUE_MAX = 64;
 /** Fetches by CID at once (each may read up to maxCapsuleBytes). */
 const MAX_FETCHES = 4;
-/** The longest wait between attempts to subscribe to announcements (see #keepSubscribed). */
-const SUBSCRIBE_BACKOFF_MAX_MS = 10_000;
 
 export interface FetcherOptions {
   open: (signal: AbortSignal) => Promise<ContentStore>;
@@ -58,6 +57,8 @@ export interface FetcherOptions {
   log: (event: string, fields?: Record<string, unknown>) => void;
   /** First retry delay; doubles up to 60 s. */
   backoffMs?: number;
+  /** Further topics to keep subscribed on the same node (image manifests: ImageManifestWatcher.ts). */
+  topics?: TopicHandler[];
 }
 
 export class CapsuleFetcher {
@@ -111,7 +112,11 @@ export class CapsuleFetcher {
         this.#content = store;
         this.#lastError = undefined;
         this.#o.log('ipfs-ready', { backend: store.kind, where: store.where, addresses: await store.addresses().catch(() => []) });
-        this.#maintaining = Promise.all([this.#maintain(store), this.#keepSubscribed(store)]).then(() => {});
+        const announcements: TopicHandler = { topic: ANNOUNCE_TOPIC, onMessage: (data, from) => this.#onAnnouncement(data, from), validate: (data, from) => this.#validate(data, from) };
+        const keep = (t: TopicHandler, onState?: (u: (() => void) | undefined) => void) => keepSubscribed(store, t, { signal: this.#stop.signal, backoffMs: this.#o.backoffMs, log: this.#o.log, onState });
+        this.#maintaining = Promise.all([
+          this.#maintain(store), keep(announcements, (u) => { this.#unsubscribe = u; }), ...(this.#o.topics ?? []).map((t) => keep(t)),
+        ]).then(() => {});
         return store;
       } catch (e) {
         if (this.#stop.signal.aborted) throw e;
@@ -148,47 +153,6 @@ export class CapsuleFetcher {
         }
       }
       await this.#sleep(30_000);
-    }
-  }
-
-  /**
-   * Keeps the announcement subscription up: when subscribing fails (a Kubo daemon down, or without
-   * pubsub — it still stores and fetches) or a live subscription ends (the daemon died or closed
-   * it), subscribes again after a delay doubling from backoffMs up to SUBSCRIBE_BACKOFF_MAX_MS. The
-   * cap is short because pubsub keeps no history: every second unsubscribed is announcements missed,
-   * and a retry against a daemon that is down costs one refused connection. The delay is reset only
-   * by a subscription that lasted SUBSCRIBE_BACKOFF_MAX_MS, so a daemon that ends every subscription
-   * at once is not hammered.
-   */
-  async #keepSubscribed(store: ContentStore): Promise<void> {
-    const first = this.#o.backoffMs ?? 1000;
-    let delay = first;
-    const stopped = new Promise<void>((r) => this.#stop.signal.addEventListener('abort', () => r(), { once: true }));
-    let lost = false;
-    while (!this.#stop.signal.aborted) {
-      let ended!: (e: Error) => void;
-      const end = new Promise<Error>((r) => { ended = r; });
-      try {
-        const unsubscribe = await store.subscribe(ANNOUNCE_TOPIC, (m) => this.#onAnnouncement(m.data, m.from), {
-          validate: (data, from) => this.#validate(data, from),
-          onEnd: (e) => ended(e),
-        });
-        if (this.#stop.signal.aborted) return unsubscribe();
-        this.#unsubscribe = unsubscribe;
-        if (lost) this.#o.log('ipfs-resubscribed', { topic: ANNOUNCE_TOPIC });
-        const since = Date.now();
-        const e = await Promise.race([end, stopped]);
-        this.#unsubscribe = undefined;
-        if (!e || this.#stop.signal.aborted) return;
-        if (Date.now() - since >= SUBSCRIBE_BACKOFF_MAX_MS) delay = first;
-        this.#o.log('ipfs-subscription-ended', { topic: ANNOUNCE_TOPIC, code: (e as DceError).code, message: e.message, retryInMs: delay });
-      } catch (e) {
-        if (this.#stop.signal.aborted) return;
-        this.#o.log('ipfs-subscribe-failed', { topic: ANNOUNCE_TOPIC, code: (e as DceError).code, message: (e as Error).message, retryInMs: delay });
-      }
-      lost = true;
-      await this.#sleep(delay);
-      delay = Math.min(delay * 2, SUBSCRIBE_BACKOFF_MAX_MS);
     }
   }
 
@@ -396,9 +360,7 @@ export class CapsuleFetcher {
   async stop(): Promise<void> {
     this.#stop.abort(stopping());
     this.#begin(); // so that #ready settles even if start() never came
-    this.#unsubscribe?.();
-    this.#unsubscribe = undefined;
-    await this.#ready.catch(() => {});
+    await this.#ready.catch(() => {}); // keepSubscribed unsubscribes each topic once the signal aborts
     await this.#maintaining;
     await this.#drained; // indexing stops at the next capsule, before the database closes
     await this.#content?.stop().catch(() => {});
