@@ -16,11 +16,11 @@ import type { SlotPbkdf } from '../../device/Cryptsetup.ts';
 import { DEVICE_LUKS_ENROLL, DEVICE_LUKS_KEY } from '../synopsis.ts';
 import { parse, str } from '../args.ts';
 import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts';
+import { runSubcommand, type Sub } from '../subcommands.ts';
 
 const SUBCOMMANDS: Record<string, [string, (argv: string[], t: Terminal) => Promise<number>]> = {
   'luks-enroll': [DEVICE_LUKS_ENROLL, luksEnroll], 'luks-key': [DEVICE_LUKS_KEY, luksKey],
 };
-const ALL = Object.values(SUBCOMMANDS).map(([s]) => s).join(' | ');
 
 const DETAILS: Record<string, string> = {
   'luks-enroll': `Adds a LUKS2 keyslot to DEVICE (a block device or an image file) whose 64-byte key comes from the
@@ -41,18 +41,7 @@ is absent, the lock blob was tampered with or belongs to another module, or the 
 
 /** `capsule device SUB …`. @throws UsageError ERR_USAGE */
 export async function deviceCommand(argv: string[], t: Terminal): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === '--help' || sub === '-h') {
-    await writeOut(t, `usage:\n  ${ALL.split(' | ').join('\n  ')}\n\nThe trusted device: the root disk bound to the security module. \`capsule device SUB --help\` for each command's options.\n`);
-    return 0;
-  }
-  const entry = sub !== undefined && Object.hasOwn(SUBCOMMANDS, sub) ? SUBCOMMANDS[sub] : undefined;
-  if (!entry) throw new UsageError('ERR_USAGE', sub === undefined ? 'device: missing subcommand' : `device: unknown subcommand ${JSON.stringify(sub)}`, { hint: `usage: ${ALL}` });
-  if (rest.includes('--help') || rest.includes('-h')) {
-    await writeOut(t, `usage: ${entry[0]}\n\n${DETAILS[sub!]}\n`);
-    return 0;
-  }
-  return entry[1](rest, t);
+  return runSubcommand({ name: 'device', intro: 'The trusted device: the root disk bound to the security module.', subs: SUBCOMMANDS, details: DETAILS }, argv, t);
 }
 
 function dataDir(t: Terminal, flag: string | undefined): string {

@@ -28,12 +28,11 @@ import { IPFS_OPTIONS, announce, openCliStore } from '../ipfs.ts';
 import { IMAGE_TOPIC } from '../../daemon/ImageManifestWatcher.ts';
 import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts';
 import { dataDirOf } from './guardian.ts';
+import { runSubcommand, type Sub } from '../subcommands.ts';
 
-type Sub = (argv: string[], t: Terminal) => Promise<number>;
 const SUBCOMMANDS: Record<string, [string, Sub]> = {
   sign: [IMAGE_SIGN, sign], show: [IMAGE_SHOW, show], pin: [IMAGE_PIN, pin], verify: [IMAGE_VERIFY, verify], load: [IMAGE_LOAD, load], fetch: [IMAGE_FETCH, fetch], publish: [IMAGE_PUBLISH, publish],
 };
-const ALL = Object.values(SUBCOMMANDS).map(([s]) => s).join(' | ');
 
 const TRUST = `  --manifest M            a signed image manifest (default: the pinned one)
   --owner HEX             the owner's Ed25519 key (64 hex digits, as \`capsule keygen\` prints it);
@@ -80,18 +79,7 @@ ${TRUST}
 
 /** `capsule image SUB …`. @throws UsageError ERR_USAGE, ImageError, IoError, ContentError */
 export async function imageCommand(argv: string[], t: Terminal): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === '--help' || sub === '-h') {
-    await writeOut(t, `usage:\n  ${Object.values(SUBCOMMANDS).map(([s]) => s).join('\n  ')}\n\nVerified container images: an owner-signed manifest lists the images the device may load\n(docs/IMAGES.md). \`capsule image SUB --help\` for each command's options.\n`);
-    return 0;
-  }
-  const entry = sub !== undefined && Object.hasOwn(SUBCOMMANDS, sub) ? SUBCOMMANDS[sub] : undefined;
-  if (!entry) throw new UsageError('ERR_USAGE', sub === undefined ? 'image: missing subcommand' : `image: unknown subcommand ${JSON.stringify(sub)}`, { hint: `usage: ${ALL}` });
-  if (rest.includes('--help') || rest.includes('-h')) {
-    await writeOut(t, `usage: ${entry[0]}\n\n${DETAILS[sub!]}\n`);
-    return 0;
-  }
-  return entry[1](rest, t);
+  return runSubcommand({ name: 'image', intro: 'Verified container images: an owner-signed manifest lists the images the device may load\n(docs/IMAGES.md).', subs: SUBCOMMANDS, details: DETAILS }, argv, t);
 }
 
 function ownerKey(p: Parsed, synopsis: string): Uint8Array | undefined {

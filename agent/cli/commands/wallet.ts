@@ -25,11 +25,11 @@ import { list, need, parse, str } from '../args.ts';
 import { loadIdentities, readJsonFile } from '../files.ts';
 import { say, writeOut, type Terminal } from '../Terminal.ts';
 import { dataDirOf } from './guardian.ts';
+import { runSubcommand, type Sub } from '../subcommands.ts';
 
 const SUBCOMMANDS: Record<string, [string, (argv: string[], t: Terminal) => Promise<number>]> = {
   create: [WALLET_CREATE, create], restore: [WALLET_RESTORE, restore], show: [WALLET_SHOW, show], address: [WALLET_ADDRESS, address], sign: [WALLET_SIGN, sign],
 };
-const ALL = Object.values(SUBCOMMANDS).map(([s]) => s).join(' | ');
 
 /** What `capsule wallet SUB --help` says below the synopsis. */
 const DETAILS: Record<string, string> = {
@@ -65,18 +65,7 @@ A denial is exit 1 with the policy's reason; nothing is signed.
 
 /** `capsule wallet SUB …`; `--help` after a subcommand prints its synopsis. @throws UsageError ERR_USAGE */
 export async function walletCommand(argv: string[], t: Terminal): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === '--help' || sub === '-h') {
-    await writeOut(t, `usage:\n  ${Object.values(SUBCOMMANDS).map(([s]) => s).join('\n  ')}\n\nThe hot wallet: BIP32/BIP39 secp256k1 keys kept in the module, signing only when an account's\npolicy allows. \`capsule wallet SUB --help\` for each command's options.\n`);
-    return 0;
-  }
-  const entry = sub !== undefined && Object.hasOwn(SUBCOMMANDS, sub) ? SUBCOMMANDS[sub] : undefined;
-  if (!entry) throw new UsageError('ERR_USAGE', sub === undefined ? 'wallet: missing subcommand' : `wallet: unknown subcommand ${JSON.stringify(sub)}`, { hint: `usage: ${ALL}` });
-  if (rest.includes('--help') || rest.includes('-h')) {
-    await writeOut(t, `usage: ${entry[0]}\n\n${DETAILS[sub!]}\n`);
-    return 0;
-  }
-  return entry[1](rest, t);
+  return runSubcommand({ name: 'wallet', intro: "The hot wallet: BIP32/BIP39 secp256k1 keys kept in the module, signing only when an account's\npolicy allows.", subs: SUBCOMMANDS, details: DETAILS }, argv, t);
 }
 
 /** Runs `fn` with the guardian's wallets, closing the key store after. */
