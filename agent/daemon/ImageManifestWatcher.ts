@@ -35,9 +35,18 @@ export class ImageManifestWatcher {
     this.#o = o;
   }
 
-  /** Reads the pinned manifest (none pinned: every manifest is refused with ERR_NOT_PINNED). @throws as readPinned */
+  /**
+   * Reads the pinned manifest. None pinned, or a pin that cannot be read (logged as
+   * `image-manifest-pin-unreadable`): every manifest is refused (ERR_NOT_PINNED) — the agent still
+   * starts, since releases and signing do not depend on images. Never throws.
+   */
   async start(): Promise<void> {
-    this.#pinned = await readPinned(this.#o.dataDir);
+    try {
+      this.#pinned = await readPinned(this.#o.dataDir);
+    } catch (e) {
+      this.#pinned = undefined;
+      this.#o.log('image-manifest-pin-unreadable', { code: (e as DceError).code, message: (e as Error).message });
+    }
   }
 
   /** What /v1/status shows under ipfs.imageManifests. */
