@@ -30,7 +30,10 @@ import { readdirSync } from 'node:fs';
 const dir = mkdtempSync(join(tmpdir(), 'capsule-image-test-'));
 const DATA = join(dir, 'data');
 const PODMAN = join(dir, 'podman');
-const ENGINE_ARGS = [`--root=${PODMAN}/root`, `--runroot=${PODMAN}/run`, '--storage-driver=vfs', '--cgroup-manager=cgroupfs'];
+// podman refuses a runroot longer than 50 characters, and `npm test`'s TMPDIR is deeper than that
+// allows: the runroot gets a short directory of its own under /tmp (removed with the rest).
+const RUNROOT = mkdtempSync('/tmp/cpr-');
+const ENGINE_ARGS = [`--root=${PODMAN}/root`, `--runroot=${RUNROOT}`, '--storage-driver=vfs', '--cgroup-manager=cgroupfs'];
 const ENV = { ...process.env, CAPSULE_DATA_DIR: DATA, TMPDIR: dir };
 
 function capsule(args: string[], env: NodeJS.ProcessEnv = ENV) {
@@ -90,9 +93,10 @@ test.before(() => {
 
 test.after(() => {
   rmSync(dir, { recursive: true, force: true });
+  rmSync(RUNROOT, { recursive: true, force: true });
 });
 // Helia's peer store may still write a record after stop() resolved: remove whatever came late.
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+process.on('exit', () => { rmSync(dir, { recursive: true, force: true }); rmSync(RUNROOT, { recursive: true, force: true }); });
 
 test('sign, show, pin: the signed manifest round-trips; pinning needs the owner key, then only newer manifests', () => {
   const shown = JSON.parse(ok(['image', 'show', 'm2.manifest']).stdout);

@@ -15,9 +15,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { notifyAddress, sdNotify, watchdogInterval } from '../agent/daemon/sdNotify.ts';
 import { provisioned, startAgent, type Running } from './helpers/runningAgent.ts';
@@ -310,9 +310,16 @@ if (!canSandbox) console.log('SKIPPED: the unprivileged-agent test needs root, u
 
 if (canSandbox) test('the agent serves as an unprivileged user, read-only root, noexec state, /proc subset=pid: READY, /v1/status, STOPPING, exit 0', async () => {
   const g = await provisioned({ policy: false });
+  const restoreModes: [string, number][] = [];
   try {
     const d = g.d;
     assert.is(spawnSync('chown', ['-R', '65534:65534', d.dir]).status, 0);
+    // The unprivileged uid must reach d.dir: `npm test`'s TMPDIR is 0700 root. Grant search (x) on
+    // the ancestors that lack it, for this test only (restored below).
+    for (let a = dirname(d.dir); a !== dirname(a); a = dirname(a)) {
+      const mode = statSync(a).mode & 0o7777;
+      if (!(mode & 0o001)) { chmodSync(a, mode | 0o001); restoreModes.push([a, mode]); }
+    }
     const sock = join(d.dir, 'notify.sock');
     const rx = await receiver(sock, true);
     try {
@@ -340,6 +347,7 @@ if (canSandbox) test('the agent serves as an unprivileged user, read-only root, 
       await rx.stop();
     }
   } finally {
+    for (const [a, mode] of restoreModes) chmodSync(a, mode);
     g.cleanup();
   }
 });
