@@ -28,7 +28,13 @@ export type CapsuleErrorCode =
 export type KeyErrorCode = 'ERR_BAD_IDENTITY' | 'ERR_BAD_RECIPIENT' | 'ERR_NO_IDENTITY' | 'ERR_BAD_MNEMONIC' | 'ERR_LOCKED_ELSEWHERE';
 export type UsageErrorCode = 'ERR_USAGE' | 'ERR_BAD_PARAMS' | 'ERR_REFUSE_TTY' | 'ERR_OUTPUT_EXISTS';
 export type IoErrorCode = 'ERR_IO' | 'ERR_NOT_FOUND';
-export type KeyStoreErrorCode = 'ERR_MODULE_ABSENT' | 'ERR_MODULE_CALL' | 'ERR_LOCK_INTEGRITY' | 'ERR_UNSUPPORTED_BY_MODEL';
+/**
+ * ERR_TPM_AUTH: the TPM refused the key's authValue (it counts toward dictionary-attack lockout);
+ * ERR_TPM_LOCKOUT: the TPM is in dictionary-attack lockout and refuses authorised use until it
+ * recovers; ERR_TPM_POLICY: the PCRs no longer match the policy a blob was sealed under.
+ */
+export type KeyStoreErrorCode = 'ERR_MODULE_ABSENT' | 'ERR_MODULE_CALL' | 'ERR_LOCK_INTEGRITY' | 'ERR_UNSUPPORTED_BY_MODEL'
+  | 'ERR_TPM_AUTH' | 'ERR_TPM_LOCKOUT' | 'ERR_TPM_POLICY';
 export type WalletErrorCode = 'ERR_NO_WALLET' | 'ERR_WALLET_EXISTS' | 'ERR_BAD_WALLET_NAME' | 'ERR_BAD_WALLET_PATH' | 'ERR_PATH_OUTSIDE_WALLET';
 /** Codes of WalletRequestError (agent/wallet): a signing request the guardian will not decode or sign. */
 export type WalletRequestErrorCode =

@@ -13,8 +13,9 @@ import { sha256 } from '../crypto/kdf.ts';
 import { checkGuardianSignature } from '../crypto/guardianSignature.ts';
 import { checkLockStanza } from '../crypto/lockStanza.ts';
 import { checkP256Stanza } from '../crypto/p256Stanza.ts';
+import { checkTpm2RsaStanza } from '../crypto/tpm2RsaStanza.ts';
 import { checkX25519Stanza } from '../crypto/x25519Stanza.ts';
-import { PREAMBLE_SIZE, STANZA_LOCK, STANZA_P256, STANZA_X25519, TAG_SIZE } from '../format/constants.ts';
+import { PREAMBLE_SIZE, STANZA_LOCK, STANZA_P256, STANZA_TPM2_RSA, STANZA_X25519, TAG_SIZE } from '../format/constants.ts';
 import { decodeHeader, signedMessage, type CapsuleHeader } from '../format/header.ts';
 import { capsuleLength, chunkCount, plainChunkSize } from '../format/layout.ts';
 import { decodePreamble } from '../format/preamble.ts';
@@ -174,5 +175,6 @@ export function checkHeaderOffline(header: CapsuleHeader): void {
     if (s.type === STANZA_X25519) checkX25519Stanza(s, i);
     else if (s.type === STANZA_P256) checkP256Stanza(s, i);
     else if (s.type === STANZA_LOCK) checkLockStanza(s, i);
+    else if (s.type === STANZA_TPM2_RSA) checkTpm2RsaStanza(s, i);
   });
 }

@@ -58,6 +58,12 @@ export const LABEL_GUARDIAN_SIGNATURE = 'capsule/v1 guardian signature';
 export const LABEL_P256_STANZA = 'capsule/v1 p256-ecdh';
 /** Prefix of what a zymbit-lock stanza locks: label ‖ 00 ‖ id ‖ file key. */
 export const LABEL_LOCK_STANZA = 'capsule/v1 zymbit-lock';
+/**
+ * Prefix of a tpm2-rsa stanza's OAEP label (SPEC.md §5.4): the label is this ‖ " " ‖ lowercase hex
+ * of the capsule id ‖ 00. The trailing NUL is there because TPM2_RSA_Decrypt requires a non-empty
+ * label to end in a zero byte (and tpm2-tools' `-l` passes a C string, NUL included).
+ */
+export const LABEL_TPM2_RSA_STANZA = 'capsule/v1 tpm2-rsa';
 /** Guardian key hierarchy (SPEC.md §8.2): HKDF labels applied to the BIP39 seed. */
 export const LABEL_GUARDIAN_X25519 = 'capsule/v1 guardian x25519';
 export const LABEL_GUARDIAN_P256 = 'capsule/v1 guardian p256';
@@ -70,5 +76,8 @@ export const STANZA_P256 = 'p256-ecdh';
 /** Compressed ephemeral point (33) ‖ encrypted file key ‖ tag. */
 export const P256_STANZA_BODY_SIZE = 33 + FILE_KEY_SIZE + TAG_SIZE;
 export const STANZA_LOCK = 'zymbit-lock';
+export const STANZA_TPM2_RSA = 'tpm2-rsa';
+/** RSAES-OAEP ciphertext under a 2048-bit modulus: exactly the modulus length (SPEC.md §5.4). */
+export const TPM2_RSA_STANZA_BODY_SIZE = 256;
 /** Compressed SEC1 P-256 public key: the guardian key (header key 9) and P-256 recipients. */
 export const P256_PUBLIC_KEY_SIZE = 33;

@@ -2,7 +2,7 @@
  * The one interface behind which guardian keys live (DESIGN.md "Key custody"): random bytes,
  * lock/unlock of blobs with a device-bound key, slot public keys, digest signing and, where the
  * hardware has it, ECDH. Backends: `zymbit` (the module through FFI, or its simulator), `soft`
- * (a passphrase-locked file, for development only), later `tpm2`. Every method is async so that a
+ * (a passphrase-locked file, for development only) and `tpm2` (a TPM 2.0 through tpm2-tss). Every method is async so that a
  * backend can keep blocking hardware calls off the event loop and serialise them.
  *
  * Wallet keys (BIP32/BIP39 secp256k1 accounts) are the optional `wallet` member: WalletKeys.ts.
@@ -20,6 +20,10 @@ export interface Capabilities {
   /** ECDH with slot keys inside the custodian (HSM6/SCM, soft). */
   ecdh: boolean;
   serial: string;
+  /** The TPM's manufacturer code (tpm2), e.g. "IFX" for Infineon. */
+  manufacturer?: string;
+  /** The custodian's firmware version, where it reports one (tpm2). */
+  firmware?: string;
 }
 
 export interface KeyStore {
@@ -39,6 +43,12 @@ export interface KeyStore {
   time?(): Promise<number>;
   /** Whether the custodian currently answers (hardware backends; absent means always ok). */
   health?(): ModuleHealth;
+  /** The TPM's RSA-2048 decryption key for `tpm2-rsa` stanzas (tpm2 only). */
+  readonly tpm2Rsa?: {
+    readonly modulus: Uint8Array;
+    /** RSA-OAEP-SHA256 inside the TPM; undefined when the ciphertext is not for this key. */
+    decrypt(ciphertext: Uint8Array, label: Uint8Array): Promise<Uint8Array | undefined>;
+  };
   /** Named BIP32 wallets of secp256k1 keys (see wallet.capabilities.supported); absent: none. */
   readonly wallet?: WalletKeys;
   close(): Promise<void>;

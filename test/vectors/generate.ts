@@ -18,6 +18,7 @@ export function render(d: Definition): Uint8Array {
     verify: d.verify,
     identities: d.identities,
     p256: d.p256 ?? [],
+    tpm2Rsa: d.tpm2Rsa ?? [],
     payload: d.payload ? createHash('sha256').update(d.payload).digest('hex') : undefined,
     comment: d.comment,
     source: `test/vectors/definitions.ts "${d.name}" (npm run vectors)`,
