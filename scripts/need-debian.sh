@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Installs Debian packages the tests or benchmarks need, idempotently: each argument is
-# COMMAND=PACKAGE, and PACKAGE is installed only when COMMAND is missing. Run by `pretest`
+# COMMAND=PACKAGE, and PACKAGE is installed only when COMMAND is missing (a COMMAND containing
+# ".so" names a shared library instead, looked up with ldconfig: the TPM tests' libtss2-* sonames). Run by `pretest`
 # (age: the interoperability tests compare with the real age CLI) and before `npm run bench`
-# (age: the peer measured in the same run). Later issues add libssl-dev (simulator) and swtpm.
+# (age: the peer measured in the same run). swtpm, tpm2-tools and the libtss2 libraries: the tpm2 backend's tests.
 set -euo pipefail
 need=()
 for pair in "$@"; do
-  command -v "${pair%%=*}" >/dev/null 2>&1 || need+=("${pair#*=}")
+  what=${pair%%=*}
+  if [[ $what == *.so* ]]; then
+    ldconfig -p 2>/dev/null | grep -qF "$what " || need+=("${pair#*=}")
+  else
+    command -v "$what" >/dev/null 2>&1 || need+=("${pair#*=}")
+  fi
 done
 ((${#need[@]})) || exit 0
 SUDO=""

@@ -2,14 +2,14 @@
  * Each command's one-line synopsis: shown in `capsule --help` and as the hint on usage errors.
  */
 export const KEYGEN = 'capsule keygen [-o FILE]';
-export const SEAL = 'capsule seal FILE|- (--guardian age1…|capsule-ecdh1… [--guardian …] | --on-guardian x25519|p256-ecdh|zymbit-lock [--data-dir D]) --logic MODULE.wasm [--params JSON | --params-file F] [--logic-cid CID] [--sign-with IDENTITY] [--salted-digest] -o OUT [--publish [--guardian-key capsule-guardian1…] [--ipfs helia|kubo:URL] [--peer MULTIADDR]…]';
+export const SEAL = 'capsule seal FILE|- (--guardian age1…|capsule-ecdh1…|capsule-tpm1… [--guardian …] | --on-guardian x25519|p256-ecdh|zymbit-lock|tpm2-rsa [--data-dir D]) --logic MODULE.wasm [--params JSON | --params-file F] [--logic-cid CID] [--sign-with IDENTITY] [--salted-digest] -o OUT [--publish [--guardian-key capsule-guardian1…] [--ipfs helia|kubo:URL] [--peer MULTIADDR]…]';
 export const INSPECT = 'capsule inspect CAPSULE|- [--json]';
 export const VERIFY = 'capsule verify CAPSULE|- [--logic MODULE.wasm] [--guardian-key capsule-guardian1…] [--json]';
 export const DECRYPT = 'capsule decrypt CAPSULE|- (--identity FILE | --on-guardian [--data-dir D]) [-o OUT]';
 export const LOGIC_BUILD = 'capsule logic build POLICY.ts -o POLICY.wasm';
 export const LOGIC_CHECK = 'capsule logic check POLICY.wasm [--json]';
 export const LOGIC_RUN = 'capsule logic run POLICY.wasm --capsule C.capsule --requester age1… --at TIME [--approval FILE]… [--state FILE] [--fuel N] [--json]';
-export const GUARDIAN_INIT = 'capsule guardian init [--backend zymbit|soft] [--data-dir D] [--force] [--restore [--mnemonic-from-stdin]] [--confirm-words-from-stdin] [--mnemonic-to-stdout] [--allow-unisolated] [--json]';
+export const GUARDIAN_INIT = 'capsule guardian init [--backend zymbit|tpm2|soft] [--data-dir D] [--force] [--restore [--mnemonic-from-stdin]] [--confirm-words-from-stdin] [--mnemonic-to-stdout] [--allow-unisolated] [--json]';
 export const GUARDIAN_SHOW = 'capsule guardian show [--data-dir D] [--json]';
 export const AGENT = 'capsule agent [--config FILE] [--data-dir D] [--listen HOST:PORT] [--lan] [--clock module|system|file:PATH] [--ipfs helia|kubo:URL|off] [--ipfs-listen MULTIADDR]… [--peer MULTIADDR]… [--accept-rollback]';
 export const OPEN = 'capsule open CAPSULE|CID --guardian URL --identity FILE [--approval FILE]… [--receipts DIR] -o OUT';

@@ -1,7 +1,7 @@
 /**
  * A provisioned guardian at run time: its record (guardian.json), its KeyStore, and the operations
- * the rest of the agent needs — find a capsule's file key, seal on the device (zymbit-lock stanza,
- * header signature), and report what it is.
+ * the rest of the agent needs — find a capsule's file key, seal on the device (zymbit-lock or
+ * tpm2-rsa stanza, header signature), and report what it is.
  *
  * Identity keys are derived only for the operation that needs them: the module unlocks the BIP39
  * seed (guardian.json keeps it locked), the keys are derived, used and wiped (hierarchy.ts). Deliberately not
@@ -13,18 +13,20 @@ import type { Locker } from '../crypto/lockStanza.ts';
 import { unwrapLock } from '../crypto/lockStanza.ts';
 import { compressP256, GUARDIAN_KEY_HRP, p256SharedX, parseP256Key } from '../crypto/p256.ts';
 import { unwrapP256 } from '../crypto/p256Stanza.ts';
+import { unwrapTpm2Rsa } from '../crypto/tpm2RsaStanza.ts';
 import { wipe } from '../crypto/secrets.ts';
 import { unwrapX25519 } from '../crypto/x25519Stanza.ts';
-import { STANZA_LOCK, STANZA_P256, STANZA_X25519 } from '../format/constants.ts';
+import { STANZA_LOCK, STANZA_P256, STANZA_TPM2_RSA, STANZA_X25519 } from '../format/constants.ts';
 import type { CapsuleHeader } from '../format/header.ts';
 import { keysFromSeed, type GuardianKeys } from '../keys/hierarchy.ts';
 import type { KeyStore } from '../keys/KeyStore.ts';
 import { defaultDataDir, readGuardianFile, type GuardianRecord } from './GuardianFile.ts';
 import { openKeyStore } from './keyStoreFor.ts';
 
-export type OwnStanza = 'x25519' | 'p256-ecdh' | 'zymbit-lock';
+export type OwnStanza = 'x25519' | 'p256-ecdh' | 'zymbit-lock' | 'tpm2-rsa';
 
 export interface OnGuardianSeal {
+  /** Recipient strings (age1…, capsule-ecdh1…, capsule-tpm1…) for the stanzas chosen. */
   recipients: string[];
   lock?: Locker;
   guardian: HeaderSigner;
@@ -44,7 +46,9 @@ export class Guardian {
   /** Opens the guardian in `dataDir`; `keyStore` replaces the recorded backend (tests, embedding). */
   static async open(dataDir = defaultDataDir(), options: { env?: NodeJS.ProcessEnv; keyStore?: KeyStore; moduleTimeoutMs?: number } = {}): Promise<Guardian> {
     const record = await readGuardianFile(dataDir);
-    const ks = options.keyStore ?? await openKeyStore(record.backend, dataDir, options.env ?? process.env, record.library, { moduleTimeoutMs: options.moduleTimeoutMs });
+    const ks = options.keyStore ?? await openKeyStore(record.backend, dataDir, options.env ?? process.env, record.library, {
+      moduleTimeoutMs: options.moduleTimeoutMs, tcti: record.tcti, tpmAuthFile: record.tpmAuthFile,
+    });
     if (ks.capabilities.serial !== record.serial) {
       await ks.close();
       throw new GuardianError('ERR_GUARDIAN_MISMATCH', `guardian in ${dataDir} was provisioned on module ${record.serial}, but this module is ${ks.capabilities.serial}`, {
@@ -79,11 +83,16 @@ export class Guardian {
 
   /**
    * The file key of a capsule sealed to this guardian: tries its stanzas in header order with the
-   * derived keys (x25519, p256-ecdh) and the module (zymbit-lock). Caller wipes the key.
+   * derived keys (x25519, p256-ecdh), the module (zymbit-lock) and the TPM (tpm2-rsa). Caller
+   * wipes the key.
+   * @throws KeyError ERR_LOCKED_ELSEWHERE (only another module's or TPM's stanzas);
+   *   CapsuleFormatError ERR_NO_MATCHING_STANZA (nothing for this guardian); KeyStoreError.
    */
   async unwrapFileKey(header: CapsuleHeader): Promise<Uint8Array> {
     const needsKeys = header.stanzas.some((s) => s.type === STANZA_X25519 || s.type === STANZA_P256);
     let lockedElsewhere = 0;
+    let otherTpm = 0;
+    const rsa = this.keyStore.tpm2Rsa;
     const attempt = async (keys: GuardianKeys | undefined): Promise<Uint8Array | undefined> => {
       for (const [i, s] of header.stanzas.entries()) {
         if (s.type === STANZA_X25519 && keys) {
@@ -93,6 +102,10 @@ export class Guardian {
           const secret = keys.p256.secretKey;
           const k = await unwrapP256(s, i, keys.p256.publicKey, header.id, (share) => p256SharedX(secret, share));
           if (k) return k;
+        } else if (s.type === STANZA_TPM2_RSA) {
+          const k = rsa ? await unwrapTpm2Rsa(s, i, header.id, (c, l) => rsa.decrypt(c, l)) : undefined;
+          if (k) return k;
+          otherTpm++; // another TPM's key (or no TPM here): not for this guardian
         } else if (s.type === STANZA_LOCK) {
           try {
             return await unwrapLock(s, i, header.id, this.keyStore);
@@ -109,6 +122,11 @@ export class Guardian {
     if (lockedElsewhere > 0) {
       throw new KeyError('ERR_LOCKED_ELSEWHERE', `header.stanzas: the capsule's zymbit-lock stanza was locked by another module (or altered); this guardian (${this.record.serial}) cannot open it`, {
         hint: 'a zymbit-lock capsule opens only on the module that sealed it; a guardian restored from paper opens only x25519 and p256-ecdh capsules',
+      });
+    }
+    if (otherTpm > 0) {
+      throw new KeyError('ERR_LOCKED_ELSEWHERE', `header.stanzas: the capsule's tpm2-rsa stanza was sealed to another TPM's key; this guardian (${this.record.serial}) cannot open it`, {
+        hint: 'a tpm2-rsa capsule opens only through the TPM whose capsule-tpm1… recipient it was sealed to; a guardian restored from paper (or on a new TPM) opens only x25519 and p256-ecdh capsules',
       });
     }
     const types = [...new Set(header.stanzas.map((s) => s.type))].join(', ');
@@ -131,8 +149,21 @@ export class Guardian {
           });
         }
         recipients.push(r.recipients.p256);
-      } else if (s === 'zymbit-lock') lock = { lock: (d) => this.keyStore.lock(d), unlock: (b) => this.keyStore.unlock(b) };
-      else throw new TypeError(`stanzas: expected x25519, p256-ecdh or zymbit-lock, got ${JSON.stringify(s)}`);
+      } else if (s === 'zymbit-lock') {
+        if (this.keyStore.capabilities.backend !== 'zymbit' && this.keyStore.capabilities.backend !== 'soft') {
+          throw new KeyStoreError('ERR_UNSUPPORTED_BY_MODEL', `zymbit-lock: this guardian's key store is ${this.keyStore.capabilities.backend}, not a Zymbit module`, {
+            hint: 'on a TPM guardian seal with the tpm2-rsa stanza (this TPM only) or x25519 (recoverable from paper)',
+          });
+        }
+        lock = { lock: (d) => this.keyStore.lock(d), unlock: (b) => this.keyStore.unlock(b) };
+      } else if (s === 'tpm2-rsa') {
+        if (!r.recipients.tpm2) {
+          throw new KeyStoreError('ERR_UNSUPPORTED_BY_MODEL', `tpm2-rsa: this guardian's key store is ${this.keyStore.capabilities.backend}, not a TPM`, {
+            hint: 'seal with x25519 (recoverable from paper) or zymbit-lock (a Zymbit guardian, this device only)',
+          });
+        }
+        recipients.push(r.recipients.tpm2);
+      } else throw new TypeError(`stanzas: expected x25519, p256-ecdh, zymbit-lock or tpm2-rsa, got ${JSON.stringify(s)}`);
     }
     const slot = r.signingSlot;
     return { recipients, lock, guardian: { publicKey: this.signingKey, sign: (d) => this.keyStore.sign(d, slot) } };

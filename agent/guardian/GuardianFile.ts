@@ -22,14 +22,19 @@ export interface GuardianRecord {
   created: string;
   /** Provisioned from the paper backup (`init --restore`) rather than a fresh seed. */
   restored: boolean;
-  backend: 'zymbit' | 'soft';
+  backend: 'zymbit' | 'soft' | 'tpm2';
   /** The library the zymbit backend was provisioned with (CAPSULE_ZYMBIT_LIB overrides it). */
   library?: string;
+  /** The TCTI the tpm2 backend was provisioned with (CAPSULE_TPM_TCTI overrides it). */
+  tcti?: string;
+  /** The auth file the tpm2 backend was provisioned with, when not the default (CAPSULE_TPM_AUTH_FILE overrides it). */
+  tpmAuthFile?: string;
   model: string;
   serial: string;
   ecdh: boolean;
   signingSlot: number;
-  recipients: { x25519: string; p256: string | null };
+  /** tpm2: the TPM's RSA key as a `capsule-tpm1…` recipient (absent in files from other backends). */
+  recipients: { x25519: string; p256: string | null; tpm2?: string | null };
   signingKey: string;
   /** The 64-byte BIP39 seed locked by the module (this-device-only key), base64. */
   lockedSeed: string;
@@ -67,7 +72,7 @@ export async function readGuardianFile(dataDir: string): Promise<GuardianRecord>
     hint: 'the file was edited or damaged; re-provision with `capsule guardian init --restore --force`',
   });
   if (r.format !== FORMAT) throw bad('format', `"${FORMAT}", got ${JSON.stringify(r.format)}`);
-  if (r.backend !== 'zymbit' && r.backend !== 'soft') throw bad('backend', '"zymbit" or "soft"');
+  if (r.backend !== 'zymbit' && r.backend !== 'soft' && r.backend !== 'tpm2') throw bad('backend', '"zymbit", "tpm2" or "soft"');
   for (const k of ['created', 'model', 'serial', 'signingKey', 'lockedSeed', 'isolation'] as const) {
     if (typeof r[k] !== 'string' || r[k] === '') throw bad(k, 'a non-empty string');
   }

@@ -15,13 +15,15 @@ import type { Writable } from 'node:stream';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GuardianError, KeyError, KeyStoreError, UsageError } from '../errors.ts';
+import { GuardianError, hasCode, KeyError, KeyStoreError, UsageError } from '../errors.ts';
 import { sweepPartials } from '../io/partials.ts';
+import { encodeTpmRecipient } from '../crypto/tpmRecipient.ts';
 import { SoftKeyStore } from '../keys/SoftKeyStore.ts';
+import { TPM2_KEYSTORE_FILE, Tpm2KeyStore } from '../keys/Tpm2KeyStore.ts';
 import { exists, GUARDIAN_FILE, SOFT_KEYSTORE_FILE, writeGuardianFile, type GuardianRecord } from './GuardianFile.ts';
-import { softPassphrase, zymbitLibrary, type Backend } from './keyStoreFor.ts';
+import { softPassphrase, tpmTcti, zymbitLibrary, type Backend } from './keyStoreFor.ts';
 import type { SeedRequest, SeedResult } from './seedChild.ts';
-import { seedSandbox, type SeedSandbox } from './seedSandbox.ts';
+import { seedSandbox, seedTpmFor, type SeedSandbox } from './seedSandbox.ts';
 
 const CHILD = fileURLToPath(new URL('./seedChild.ts', import.meta.url));
 const SIGNING_SLOT = 0;
@@ -65,17 +67,20 @@ export async function provision(o: ProvisionOptions): Promise<GuardianRecord> {
   await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
   await removeStaleTemps(o.dataDir);
   const library = o.backend === 'zymbit' ? zymbitLibrary(o.env) : undefined;
+  const tcti = o.backend === 'tpm2' ? tpmTcti(o.env) : undefined;
+  const tpmAuthFile = o.backend === 'tpm2' ? o.env.CAPSULE_TPM_AUTH_FILE || undefined : undefined;
   // Decided before anything is created: a guardian that cannot confine its seed process refuses
   // (fail closed) unless the operator accepted that explicitly.
-  const box = seedSandbox(o.env, { library, dataDir: o.dataDir, allowUnisolated: o.allowUnisolated === true });
+  const box = seedSandbox(o.env, { library, dataDir: o.dataDir, allowUnisolated: o.allowUnisolated === true, tpm: tcti ? seedTpmFor(tcti, tpmAuthFile) : undefined });
   if (!box.isolated) o.onUnisolated?.(box.isolation);
   // Read once (from a file, a systemd credential, or the environment, which is then cleared) and
   // handed to the seed process through a pipe.
   const passphrase = o.backend === 'soft' ? softPassphrase(o.env) : undefined;
   if (passphrase !== undefined) await prepareSoftStore(o.dataDir, passphrase, present);
+  const tpm2Recipient = tcti ? await prepareTpm2Store(o.dataDir, tcti, tpmAuthFile) : undefined;
 
   const req: SeedRequest = {
-    mode: o.restore ? 'restore' : 'init', backend: o.backend, dataDir: o.dataDir, library, signingSlot: SIGNING_SLOT,
+    mode: o.restore ? 'restore' : 'init', backend: o.backend, dataDir: o.dataDir, library, tcti, tpmAuthFile, signingSlot: SIGNING_SLOT,
     confirmFromStdin: o.confirmFromStdin, mnemonicFromStdin: o.mnemonicFromStdin, mnemonicToStdout: o.mnemonicToStdout,
   };
   const result = await runSeedProcess(req, box, o.env, passphrase, o.signal);
@@ -86,13 +91,14 @@ export async function provision(o: ProvisionOptions): Promise<GuardianRecord> {
     restored: o.restore,
     backend: o.backend,
     library,
+    ...(tcti ? { tcti, tpmAuthFile } : {}),
     model: result.model,
     serial: result.serial,
     ecdh: result.ecdh,
     signingSlot: SIGNING_SLOT,
     // p256-ecdh is for modules that run ECDH themselves: a guardian whose module cannot, does not
     // offer it, so that moving the unwrap into the module later never strands a capsule.
-    recipients: { x25519: result.x25519, p256: result.ecdh ? result.p256 : null },
+    recipients: { x25519: result.x25519, p256: result.ecdh ? result.p256 : null, ...(tpm2Recipient ? { tpm2: tpm2Recipient } : {}) },
     signingKey: result.signingKey,
     lockedSeed: result.lockedSeed,
     isolation,
@@ -120,6 +126,28 @@ async function prepareSoftStore(dataDir: string, passphrase: string, guardianPre
     await rm(path, { force: true });
   }
   await (await SoftKeyStore.create(path, passphrase)).close();
+}
+
+/**
+ * The tpm2 key store, made in this process before the seed process runs (that one only reads the
+ * data directory): kept when it opens on this TPM, made anew when it holds another TPM's keys (a
+ * restore onto a new TPM) or is absent. Returns the `capsule-tpm1…` recipient.
+ * @throws KeyStoreError ERR_MODULE_ABSENT (no TPM, or a key file without its auth file).
+ */
+async function prepareTpm2Store(dataDir: string, tcti: string, authFile: string | undefined): Promise<string> {
+  let ks: Tpm2KeyStore;
+  try {
+    ks = await Tpm2KeyStore.open(dataDir, { tcti, authFile });
+  } catch (e) {
+    const absent = hasCode(e, 'ERR_MODULE_ABSENT') && !(await exists(join(dataDir, TPM2_KEYSTORE_FILE)));
+    if (!absent && !hasCode(e, 'ERR_LOCK_INTEGRITY')) throw e;
+    ks = await Tpm2KeyStore.create(dataDir, { tcti, authFile, replace: true });
+  }
+  try {
+    return encodeTpmRecipient(ks.tpm2Rsa.modulus);
+  } finally {
+    await ks.close();
+  }
 }
 
 /** Only what the seed process needs: the simulator's settings (the soft passphrase goes by pipe). */

@@ -24,6 +24,7 @@ const RET_ERRNO = 0x00050000;
 const RET_ALLOW = 0x7fff0000;
 const EPERM = 1;
 const AF_UNIX = 1;
+const AF_INET = 2;
 // offsets in struct seccomp_data
 const NR = 0;
 const ARCH = 4;
@@ -69,8 +70,11 @@ export interface SeccompFilter {
   denied: number;
 }
 
-/** The filter for `arch` (process.arch), or undefined where none is defined. */
-export function filterFor(arch: string = process.arch): SeccompFilter | undefined {
+/**
+ * The filter for `arch` (process.arch), or undefined where none is defined. `inet` also allows
+ * AF_INET sockets: only for a TPM reached over TCP (a simulator's TCTI), with the network shared.
+ */
+export function filterFor(arch: string = process.arch, options: { inet?: boolean } = {}): SeccompFilter | undefined {
   const a = ARCHES[arch];
   if (!a) return undefined;
   const denied = DENIED.map((n) => a.table[n]).filter((n): n is number => n !== undefined);
@@ -85,8 +89,9 @@ export function filterFor(arch: string = process.arch): SeccompFilter | undefine
   }
   // socket(domain, …): AF_UNIX only (the module's daemon socket); the network namespace has no
   // interfaces anyway, this keeps even netlink and packet sockets closed.
-  ins.push([JEQ_K, 0, 3, a.table.socket!]);
+  ins.push([JEQ_K, 0, options.inet ? 4 : 3, a.table.socket!]);
   ins.push([LD_W_ABS, 0, 0, ARG0_LOW]);
+  if (options.inet) ins.push([JEQ_K, 1, 0, AF_INET]); // AF_INET: jump to the ALLOW below
   ins.push([JEQ_K, 0, 1 + denied.length + 1, AF_UNIX]); // not AF_UNIX: jump to the EPERM return
   ins.push([RET_K, 0, 0, RET_ALLOW]);
   // Each denied number jumps forward to the shared EPERM return after the final ALLOW.

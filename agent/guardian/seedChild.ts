@@ -33,6 +33,9 @@ export interface SeedRequest {
   backend: Backend;
   dataDir: string;
   library?: string;
+  /** tpm2: the TCTI and the auth file (the child's environment carries neither). */
+  tcti?: string;
+  tpmAuthFile?: string;
   signingSlot: number;
   confirmFromStdin: boolean;
   mnemonicFromStdin: boolean;
@@ -78,7 +81,7 @@ function secretFromParent(): string {
 async function run(req: SeedRequest): Promise<SeedResult> {
   const lines = new Lines();
   const secret = secretFromParent();
-  const ks = await openKeyStore(req.backend, req.dataDir, process.env, req.library, req.backend === 'soft' ? { passphrase: secret } : {});
+  const ks = await openKeyStore(req.backend, req.dataDir, process.env, req.library, req.backend === 'soft' ? { passphrase: secret } : { tcti: req.tcti, tpmAuthFile: req.tpmAuthFile });
   let entropy: Uint8Array | undefined;
   let seed: Uint8Array | undefined;
   try {

@@ -78,10 +78,11 @@ function real(path: string): string {
 }
 
 /** bwrap arguments for the child: namespaces, then the filesystem, then the writable paths. */
-function bwrapArgs(bwrap: string, writable: string[], readable: string[], seccompFd: number | undefined): string[] {
-  const a = [bwrap, '--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL'];
+function bwrapArgs(bwrap: string, writable: string[], readable: string[], seccompFd: number | undefined, tpm: SeedTpm = {}): string[] {
+  const a = [bwrap, '--unshare-all', ...(tpm.tcp ? ['--share-net'] : []), '--die-with-parent', '--new-session', '--cap-drop', 'ALL'];
   for (const d of ['/usr', '/bin', '/lib', '/lib64', '/lib32', '/etc/ssl', '/etc/ld.so.cache', '/etc/alternatives']) a.push('--ro-bind-try', d, d);
   a.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
+  if (tpm.device) a.push('--dev-bind', tpm.device, tpm.device);
   for (const p of new Set(readable)) a.push('--ro-bind', p, p);
   for (const p of new Set(writable)) a.push('--bind', p, p);
   if (seccompFd !== undefined) a.push('--seccomp', String(seccompFd));
@@ -94,9 +95,33 @@ function bwrapArgs(bwrap: string, writable: string[], readable: string[], seccom
  * without confinement when confinement is unavailable.
  * @throws GuardianError ERR_ISOLATION when it cannot be confined and allowUnisolated is false.
  */
-export function seedSandbox(env: NodeJS.ProcessEnv, opts: { library?: string; dataDir: string; allowUnisolated: boolean; execPath?: string }): SeedSandbox {
+/**
+ * What the seed process needs to reach a TPM (tpm2 backend): its character device (bound into the
+ * sandbox), or, for a simulator's TCP TCTI, the network (shared, and AF_INET allowed by seccomp).
+ */
+export interface SeedTpm {
+  device?: string;
+  tcp?: boolean;
+  /** An auth file outside the data directory (CAPSULE_TPM_AUTH_FILE), bound read-only. */
+  authFile?: string;
+}
+
+/** What a TCTI string needs from the sandbox. */
+export function seedTpmFor(tcti: string, authFile?: string): SeedTpm {
+  const [kind, conf = ''] = tcti.split(/:(.*)/s);
+  if (kind === 'device') return { device: conf || '/dev/tpmrm0', authFile };
+  if (kind === 'swtpm' || kind === 'mssim') return { tcp: true, authFile };
+  return { authFile };
+}
+
+export function seedSandbox(env: NodeJS.ProcessEnv, opts: { library?: string; dataDir: string; allowUnisolated: boolean; execPath?: string; tpm?: SeedTpm }): SeedSandbox {
   const execPath = real(opts.execPath ?? process.execPath);
+  const tpm = opts.tpm ?? {};
   const readable = [real(INSTALL_ROOT), dirname(execPath), opts.dataDir];
+  if (tpm.authFile && isAbsolute(tpm.authFile) && existsSync(tpm.authFile)) readable.push(real(tpm.authFile));
+  if (tpm.device && !existsSync(tpm.device)) {
+    throw new GuardianError('ERR_ISOLATION', `the TPM device ${tpm.device} does not exist`, { hint: 'enable the TPM (dtoverlay=tpm-slb9670 on a Pi), or set CAPSULE_TPM_TCTI' });
+  }
   if (opts.library && isAbsolute(opts.library) && existsSync(opts.library)) readable.push(real(opts.library));
   // The simulator's fault file (tests): the file alone, if present now, never its directory.
   if (env.ZK_SIM_FAULTS && isAbsolute(env.ZK_SIM_FAULTS) && existsSync(env.ZK_SIM_FAULTS)) readable.push(real(env.ZK_SIM_FAULTS));
@@ -110,16 +135,17 @@ export function seedSandbox(env: NodeJS.ProcessEnv, opts: { library?: string; da
     }
     writable.push(real(p));
   }
-  const filter = filterFor();
+  const filter = filterFor(process.arch, { inet: tpm.tcp });
   const bwrap = which('bwrap', env);
   const present = readable.filter((p) => existsSync(p));
-  const check = bwrap ? probe([...bwrapArgs(bwrap, writable, present, undefined), execPath, '-e', '']) : 'bwrap not found in PATH';
+  const check = bwrap ? probe([...bwrapArgs(bwrap, writable, present, undefined, tpm), execPath, '-e', '']) : 'bwrap not found in PATH';
   if (check === 'ok') {
+    const net = tpm.tcp ? 'the network shared (a TPM simulator reached over TCP; AF_INET allowed)' : 'network';
     return {
-      prefix: bwrapArgs(bwrap!, writable, present, filter ? 4 : undefined),
+      prefix: bwrapArgs(bwrap!, writable, present, filter ? 4 : undefined, tpm),
       seccomp: filter?.program,
       isolated: true,
-      isolation: `bubblewrap: new user, pid, network, ipc, uts and cgroup namespaces; read-only system and installation, no home, tmpfs /tmp; writable: ${writable.length ? writable.join(', ') : 'nothing'}; ${filter ? `seccomp: ${filter.denied} syscalls denied` : `no seccomp filter for ${process.arch}`}`,
+      isolation: `bubblewrap: new user, pid, ${tpm.tcp ? '' : 'network, '}ipc, uts and cgroup namespaces${tpm.tcp ? `; ${net}` : ''}; read-only system and installation, no home, tmpfs /tmp${tpm.device ? `; device ${tpm.device}` : ''}; writable: ${writable.length ? writable.join(', ') : 'nothing'}; ${filter ? `seccomp: ${filter.denied} syscalls denied` : `no seccomp filter for ${process.arch}`}`,
     };
   }
   if (!opts.allowUnisolated) {
@@ -127,8 +153,8 @@ export function seedSandbox(env: NodeJS.ProcessEnv, opts: { library?: string; da
       hint: 'install bubblewrap (apt-get install bubblewrap) and allow unprivileged user namespaces; or accept the risk with --allow-unisolated (recorded in guardian.json)',
     });
   }
-  const unshare = which('unshare', env);
-  const netns = unshare ? probe([unshare, '-rn', 'true']) : 'unshare not found in PATH';
+  const unshare = tpm.tcp ? undefined : which('unshare', env); // a TCP TPM needs the network
+  const netns = unshare ? probe([unshare, '-rn', 'true']) : tpm.tcp ? 'the TPM is reached over TCP' : 'unshare not found in PATH';
   return netns === 'ok'
     ? { prefix: [unshare!, '-rn', '--'], isolated: false, isolation: `UNISOLATED (--allow-unisolated): ${check}; network namespace only (unshare -rn), same filesystem, no seccomp` }
     : { prefix: [], isolated: false, isolation: `UNISOLATED (--allow-unisolated): ${check}; ${netns}; own process and minimal environment only` };

@@ -64,6 +64,7 @@ async function init(argv: string[], t: Terminal): Promise<number> {
   });
   say(t, `guardian ${restore ? 'restored' : 'provisioned'} in ${dataDir} (${record.backend}, ${record.model}, ${record.serial})`);
   if (!restore) say(t, 'keep the paper backup offline: it is the only way to rebuild this guardian\'s x25519 and p256-ecdh keys');
+  if (backend === 'tpm2') say(t, `the TPM keys are in ${dataDir} (tpm2-keystore.json, and the auth file tpm2-auth): back them up with the data directory; they open only on this TPM`);
   await print(t, record, p.values.json === true);
   return 0;
 }
@@ -90,7 +91,9 @@ async function print(t: Terminal, r: GuardianRecord, json: boolean, hardware = r
     stanzas: {
       'x25519': r.recipients.x25519,
       'p256-ecdh': r.recipients.p256,
-      'zymbit-lock': 'on this device only (capsule seal --on-guardian zymbit-lock); not recoverable from the paper backup',
+      ...(r.backend === 'tpm2'
+        ? { 'tpm2-rsa': r.recipients.tpm2 ?? null }
+        : { 'zymbit-lock': 'on this device only (capsule seal --on-guardian zymbit-lock); not recoverable from the paper backup' }),
     },
     signingKey: r.signingKey,
     capabilities: { ecdh: r.ecdh },
@@ -107,7 +110,7 @@ async function print(t: Terminal, r: GuardianRecord, json: boolean, hardware = r
     `created: ${r.created}${r.restored ? ' (restored from paper)' : ''}`,
     `x25519: ${r.recipients.x25519}`,
     `p256-ecdh: ${r.recipients.p256 ?? `unavailable (${r.model} has no ECDH)`}`,
-    'zymbit-lock: this device only (seal --on-guardian zymbit-lock)',
+    r.backend === 'tpm2' ? `tpm2-rsa: ${r.recipients.tpm2 ?? 'unavailable'} (this TPM only; not recoverable from the paper backup)` : 'zymbit-lock: this device only (seal --on-guardian zymbit-lock)',
     `signing-key: ${r.signingKey}`,
     `seed-process: ${r.isolation}`,
   ].join('\n') + '\n');

@@ -29,8 +29,8 @@ import { Guardian, type OwnStanza } from '../../guardian/Guardian.ts';
 import { dataDirOf } from './guardian.ts';
 
 function ownStanza(text: string): OwnStanza {
-  if (text === 'x25519' || text === 'p256-ecdh' || text === 'zymbit-lock') return text;
-  throw new UsageError('ERR_USAGE', `--on-guardian: expected x25519, p256-ecdh or zymbit-lock, got ${JSON.stringify(text)}`, { hint: `usage: ${SYNOPSIS}` });
+  if (text === 'x25519' || text === 'p256-ecdh' || text === 'zymbit-lock' || text === 'tpm2-rsa') return text;
+  throw new UsageError('ERR_USAGE', `--on-guardian: expected x25519, p256-ecdh, zymbit-lock or tpm2-rsa, got ${JSON.stringify(text)}`, { hint: `usage: ${SYNOPSIS}` });
 }
 
 
