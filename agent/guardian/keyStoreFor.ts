@@ -69,14 +69,14 @@ export function softPassphrase(env: NodeJS.ProcessEnv): string {
 
 
 /**
- * Opens the recorded backend; `moduleTimeoutMs` bounds each module call (zymbit); `tcti` is the
+ * Opens the recorded backend; `moduleTimeoutMs` bounds each module or TPM call; `tcti` is the
  * recorded TCTI and `tpmAuthFile` the auth file (tpm2; env CAPSULE_TPM_TCTI / CAPSULE_TPM_AUTH_FILE win).
  * @throws KeyStoreError ERR_MODULE_ABSENT (no module or TPM), ERR_LOCK_INTEGRITY (tpm2 keys of
  *   another TPM), UsageError ERR_USAGE (no soft passphrase).
  */
 export async function openKeyStore(backend: Backend, dataDir: string, env: NodeJS.ProcessEnv, recordedLibrary?: string, options: { moduleTimeoutMs?: number; passphrase?: string; tcti?: string; tpmAuthFile?: string } = {}): Promise<KeyStore> {
   if (backend === 'zymbit') return ZymbitKeyStore.open(zymbitLibrary(env, recordedLibrary), { timeoutMs: options.moduleTimeoutMs });
-  if (backend === 'tpm2') return Tpm2KeyStore.open(dataDir, { tcti: tpmTcti(env, options.tcti), authFile: env.CAPSULE_TPM_AUTH_FILE || options.tpmAuthFile });
+  if (backend === 'tpm2') return Tpm2KeyStore.open(dataDir, { tcti: tpmTcti(env, options.tcti), authFile: env.CAPSULE_TPM_AUTH_FILE || options.tpmAuthFile, timeoutMs: options.moduleTimeoutMs });
   return SoftKeyStore.open(join(dataDir, SOFT_KEYSTORE_FILE), options.passphrase ?? softPassphrase(env));
 }
 

@@ -35,6 +35,10 @@ export interface ModuleGuardOptions {
   /** A cheap call used to notice recovery while failing (e.g. reading the module's clock). */
   probe?: () => Promise<unknown>;
   probeIntervalMs?: number;
+  /** The custodian's name in messages (default "zymbit"). */
+  name?: string;
+  /** The hint on a call that did not answer (default: the module or zkifc is not responding). */
+  stuckHint?: string;
 }
 
 /** A failure of the module itself (not a refusal it made on purpose, like a failed integrity check). */
@@ -47,6 +51,8 @@ export class ModuleGuard {
   readonly #queue = new SerialQueue();
   readonly #probe: (() => Promise<unknown>) | undefined;
   readonly #probeIntervalMs: number;
+  readonly #name: string;
+  readonly #stuckHint: string;
   #probeTimer: ReturnType<typeof setInterval> | undefined;
   /** The call still running on the context after its caller gave up. */
   #stuck: { call: string; since: number } | undefined;
@@ -60,6 +66,8 @@ export class ModuleGuard {
     this.timeoutMs = options.timeoutMs;
     this.#probe = options.probe;
     this.#probeIntervalMs = options.probeIntervalMs ?? Math.min(1000, options.timeoutMs);
+    this.#name = options.name ?? 'zymbit';
+    this.#stuckHint = options.stuckHint ?? 'the module (or its daemon, zkifc) is not responding; the agent retries by itself and recovers when it answers';
   }
 
   get health(): ModuleHealth {
@@ -74,8 +82,8 @@ export class ModuleGuard {
   run<T>(call: string, f: () => Promise<T>): Promise<T> {
     if (this.#stuck) {
       const ms = Date.now() - this.#stuck.since;
-      const e = new KeyStoreError('ERR_MODULE_CALL', `zymbit: ${call} refused: the module has not answered ${this.#stuck.call} for ${ms} ms`, {
-        hint: 'the module (or its daemon, zkifc) is not responding; the agent retries by itself and recovers when it answers',
+      const e = new KeyStoreError('ERR_MODULE_CALL', `${this.#name}: ${call} refused: the ${this.#name === 'zymbit' ? 'module' : 'TPM'} has not answered ${this.#stuck.call} for ${ms} ms`, {
+        hint: this.#stuckHint,
       });
       this.#failing(e);
       return Promise.reject(e);
@@ -83,7 +91,7 @@ export class ModuleGuard {
     let abandoned = false;
     let running = false;
     const job = this.#queue.run(async () => {
-      if (abandoned) throw new KeyStoreError('ERR_MODULE_CALL', `zymbit: ${call} skipped (its caller gave up)`);
+      if (abandoned) throw new KeyStoreError('ERR_MODULE_CALL', `${this.#name}: ${call} skipped (its caller gave up)`);
       running = true;
       try {
         return await f();
@@ -100,8 +108,8 @@ export class ModuleGuard {
           const release = (): void => { if (this.#stuck === stuck) this.#stuck = undefined; };
           job.then((v) => { wipeResult(v); release(); if (!this.#closed) this.#ok(); }, (e) => { release(); if (isModuleFailure(e)) this.#failing(e as Error); });
         }
-        const e = new KeyStoreError('ERR_MODULE_CALL', `zymbit: ${call} did not answer within ${this.timeoutMs} ms`, {
-          hint: 'the module (or its daemon, zkifc) is not responding; the agent retries by itself and recovers when it answers',
+        const e = new KeyStoreError('ERR_MODULE_CALL', `${this.#name}: ${call} did not answer within ${this.timeoutMs} ms`, {
+          hint: this.#stuckHint,
         });
         this.#failing(e);
         reject(e);

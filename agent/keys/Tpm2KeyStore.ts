@@ -16,6 +16,10 @@
  * with everything before the nonce as the GCM associated data. A blob from another TPM (or altered)
  * is ERR_LOCK_INTEGRITY; changed PCRs are ERR_TPM_POLICY.
  *
+ * Calls go through a ModuleGuard, as the module's do: one at a time on the one ESYS context, each
+ * bounded by `timeoutMs` (a TPM that stops answering gives ERR_MODULE_CALL, not a request that
+ * never ends), health for /v1/status, probing with a capability read until the TPM answers again.
+ *
  * Deliberately not here: ECDH (the TPM could, but the guardian's P-256 recipient is derived from the
  * seed; capabilities.ecdh is false), wallets (no secp256k1 BIP32 in a TPM), and the key hierarchy.
  */
@@ -26,11 +30,13 @@ import { KeyStoreError } from '../errors.ts';
 import { wipe } from '../crypto/secrets.ts';
 import { AtomicFile } from '../io/AtomicFile.ts';
 import type { Capabilities, KeyStore } from './KeyStore.ts';
-import { SerialQueue } from './KeyStore.ts';
+import { ModuleGuard, type ModuleHealth } from './ModuleGuard.ts';
 import { DEFAULT_TCTI, Tpm2, type TpmBlob } from './tpm2/Tpm2.ts';
 import { p256SignTemplate, publicUnique, Reader, rsaDecryptTemplate, sealTemplate, sensitiveCreate, Writer } from './tpm2/tpmWire.ts';
 
 export const TPM2_KEYSTORE_FILE = 'tpm2-keystore.json';
+/** The default bound on one TPM operation (RSA key creation on a slow TPM takes seconds). */
+export const DEFAULT_TPM_TIMEOUT_MS = 10_000;
 export const TPM2_AUTH_FILE = 'tpm2-auth';
 const FORMAT = 'capsule-tpm2-keystore/v1';
 const BLOB_MAGIC = Uint8Array.from(Buffer.from('CTPM'));
@@ -52,6 +58,8 @@ interface KeyFile {
 export interface Tpm2KeyStoreOptions {
   /** tpm2-tss TCTI (default device:/dev/tpmrm0; tests: swtpm:host=127.0.0.1,port=N). */
   tcti?: string;
+  /** A TPM call not answered within this fails with ERR_MODULE_CALL (default 10 000 ms). */
+  timeoutMs?: number;
   /** The authValue file (default <dataDir>/tpm2-auth). */
   authFile?: string;
 }
@@ -74,14 +82,18 @@ function checkPcrs(pcrs: readonly number[], what = 'pcrs'): void {
 export class Tpm2KeyStore implements KeyStore {
   readonly capabilities: Capabilities;
   readonly tpm: Tpm2;
-  readonly #queue = new SerialQueue();
+  readonly #guard: ModuleGuard;
   readonly #keys: KeyFile;
   readonly #auth: Uint8Array;
   readonly #rsaModulus: Uint8Array;
   readonly #p256Public: Uint8Array;
 
-  private constructor(tpm: Tpm2, keys: KeyFile, auth: Uint8Array) {
+  private constructor(tpm: Tpm2, keys: KeyFile, auth: Uint8Array, timeoutMs = DEFAULT_TPM_TIMEOUT_MS) {
     this.tpm = tpm;
+    this.#guard = new ModuleGuard({
+      timeoutMs, name: 'tpm2', probe: () => tpm.lockoutCounter(),
+      stuckHint: `the TPM (TCTI ${tpm.tcti}) is not responding; the agent retries by itself and recovers when it answers`,
+    });
     this.#keys = keys;
     this.#auth = auth;
     this.#rsaModulus = publicUnique(b64(keys.rsa.public)).rsaModulus!;
@@ -114,7 +126,7 @@ export class Tpm2KeyStore implements KeyStore {
       const p256 = await tpm.create(p256SignTemplate(), sensitiveCreate(auth));
       const keys: KeyFile = { format: FORMAT, srk, pcrs, rsa: enc(rsa), p256: enc(p256) };
       await writeNew(file, keys);
-      return new Tpm2KeyStore(tpm, keys, auth);
+      return new Tpm2KeyStore(tpm, keys, auth, options.timeoutMs);
     } catch (e) {
       wipe(auth);
       await tpm.close();
@@ -138,7 +150,7 @@ export class Tpm2KeyStore implements KeyStore {
           hint: 'tpm2 keys open only on the TPM that made them; on a new TPM restore the guardian from its paper backup: capsule guardian init --backend tpm2 --restore --force',
         });
       }
-      return new Tpm2KeyStore(tpm, keys, await readAuth(options.authFile ?? join(dataDir, TPM2_AUTH_FILE)));
+      return new Tpm2KeyStore(tpm, keys, await readAuth(options.authFile ?? join(dataDir, TPM2_AUTH_FILE)), options.timeoutMs);
     } catch (e) {
       await tpm.close();
       throw e;
@@ -151,7 +163,7 @@ export class Tpm2KeyStore implements KeyStore {
   }
 
   randomBytes(size: number): Promise<Uint8Array> {
-    return this.#queue.run(() => this.tpm.getRandom(size));
+    return this.#guard.run('GetRandom', () => this.tpm.getRandom(size));
   }
 
   /**
@@ -162,7 +174,7 @@ export class Tpm2KeyStore implements KeyStore {
     if (!(data instanceof Uint8Array)) throw new TypeError(`data: expected a Uint8Array, got ${typeof data}`);
     const pcrs = options.pcrs ?? this.#keys.pcrs;
     checkPcrs(pcrs as number[]);
-    return this.#queue.run(async () => {
+    return this.#guard.run('Create (seal)', async () => {
       const key = await this.tpm.getRandom(32);
       try {
         const policy = await this.tpm.policyDigest(pcrs);
@@ -191,7 +203,7 @@ export class Tpm2KeyStore implements KeyStore {
    */
   unlock(blob: Uint8Array): Promise<Uint8Array> {
     const parsed = parseBlob(blob);
-    return this.#queue.run(async () => {
+    return this.#guard.run('Unseal', async () => {
       const key = await this.tpm.withLoaded(parsed.sealed, this.#auth, (h) => this.tpm.unseal(h, parsed.pcrs));
       try {
         if (key.length !== 32) throw integrity('the sealed key is not 32 bytes');
@@ -218,7 +230,7 @@ export class Tpm2KeyStore implements KeyStore {
   sign(digest: Uint8Array, slot: number): Promise<Uint8Array> {
     checkSlot(slot);
     if (!(digest instanceof Uint8Array) || digest.length !== 32) throw new TypeError(`digest: expected 32 bytes, got ${digest instanceof Uint8Array ? digest.length : typeof digest}`);
-    return this.#queue.run(() => this.tpm.withLoaded(dec(this.#keys.p256), this.#auth, (h) => this.tpm.sign(h, digest)));
+    return this.#guard.run('Sign', () => this.tpm.withLoaded(dec(this.#keys.p256), this.#auth, (h) => this.tpm.sign(h, digest)));
   }
 
   async ecdh(): Promise<Uint8Array> {
@@ -231,12 +243,19 @@ export class Tpm2KeyStore implements KeyStore {
   get tpm2Rsa(): NonNullable<KeyStore['tpm2Rsa']> {
     return {
       modulus: Uint8Array.from(this.#rsaModulus),
-      decrypt: (ciphertext, label) => this.#queue.run(() => this.tpm.withLoaded(dec(this.#keys.rsa), this.#auth, (h) => this.tpm.rsaDecrypt(h, ciphertext, label))),
+      decrypt: (ciphertext, label) => this.#guard.run('RSA_Decrypt', () => this.tpm.withLoaded(dec(this.#keys.rsa), this.#auth, (h) => this.tpm.rsaDecrypt(h, ciphertext, label))),
     };
   }
 
+  /** ok, or failing with the last TPM error's code and message (for /v1/status). */
+  health(): ModuleHealth {
+    return this.#guard.health;
+  }
+
+  /** Closes the context once it is free; a TPM that does not answer is left to process exit. */
   async close(): Promise<void> {
-    await this.#queue.run(() => this.tpm.close());
+    this.#guard.close();
+    await this.#guard.run('close', () => this.tpm.close()).catch(() => {});
     wipe(this.#auth);
   }
 }
