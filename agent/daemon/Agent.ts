@@ -167,7 +167,10 @@ export class Agent {
         releaser, signing, wallet, store, modules, audit, clock: timed, fetcher, auth: new RequestAuthenticator({ guardian, store, clock: timed }),
         status: () => ({
           status: this.#status, version: 'v1', uptimeMs: Math.round(performance.now() - this.#startedAt), now: lastNow,
-          guardian: { model: guardian.record.model, serial: guardian.record.serial, signingKey: guardian.record.signingKey, recipients: guardian.record.recipients },
+          guardian: {
+            backend: guardian.keyStore.capabilities.backend, model: guardian.record.model, serial: guardian.record.serial, signingKey: guardian.record.signingKey, recipients: guardian.record.recipients,
+            ...(guardian.keyStore.capabilities.firmware ? { manufacturer: guardian.keyStore.capabilities.manufacturer, firmware: guardian.keyStore.capabilities.firmware } : {}),
+          },
           clock: clock.kind, audit: audit.seq, auditLog: audit.health, ipfs: fetcher ? { ...fetcher.status(), imageManifests: images!.status() } : { ready: false, backend: 'off' },
           // ok, or failing with the module error's code and message; back to ok by itself (probed).
           module: guardian.keyStore.health?.() ?? { state: 'ok' },

@@ -24,7 +24,7 @@
  * seed; capabilities.ecdh is false), wallets (no secp256k1 BIP32 in a TPM), and the key hierarchy.
  */
 import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
-import { access, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyStoreError } from '../errors.ts';
 import { wipe } from '../crypto/secrets.ts';
@@ -112,6 +112,7 @@ export class Tpm2KeyStore implements KeyStore {
    */
   static async create(dataDir: string, options: Tpm2KeyStoreOptions & { pcrs?: number[]; replace?: boolean } = {}): Promise<Tpm2KeyStore> {
     const file = join(dataDir, TPM2_KEYSTORE_FILE);
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
     if (!options.replace && await exists(file)) {
       throw new KeyStoreError('ERR_MODULE_CALL', `tpm2: ${file} already exists: refusing to replace the TPM keys`, { hint: 'its keys may still open capsules; move it away first if it is really unused' });
     }
