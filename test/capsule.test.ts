@@ -56,7 +56,7 @@ for (const size of [0, 1, 65535, 65536, 65537, 3 * 65536 + 7]) {
 }
 
 test('sealer validates its options with named arguments', () => {
-  throwsError(() => new CapsuleSealer({ ...opts, recipients: [] }), 'TypeError', undefined, /options\.recipients: expected at least one age1… or capsule-ecdh1… recipient \(or a lock\)/);
+  throwsError(() => new CapsuleSealer({ ...opts, recipients: [] }), 'TypeError', undefined, /^options\.recipients: expected at least one age1…, capsule-ecdh1… or capsule-tpm1… recipient \(or a lock\), got none$/);
   throwsError(() => new CapsuleSealer({ ...opts, recipients: ['age1xyz'] }), 'KeyError', 'ERR_BAD_RECIPIENT', /age1xyz/);
   throwsError(() => new CapsuleSealer({ ...opts, recipients: Array(65).fill(g.recipient) }), 'RangeError', undefined, /options\.recipients: expected at most 64 stanzas in all, got 65/);
   throwsError(() => new CapsuleSealer({ ...opts, logic: { hash: new Uint8Array(31) } }), 'TypeError', undefined, /options\.logic\.hash: expected the 32-byte SHA-256/);

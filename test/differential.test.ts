@@ -1,13 +1,17 @@
 /**
  * Differential test: an independent reader written from SPEC.md alone with pure-JS primitives
- * (@noble/ciphers AES-GCM, @noble/hashes HKDF/SHA-256, @noble/curves X25519, P-256 and Ed25519, a
- * plain cborg decode) must produce the same plaintext as the library (node:crypto / OpenSSL) for
- * every positive vector, and must agree with it on which signatures verify. Signature bodies are
- * cut out of the header bytes by §7.1's recipe, not re-encoded. It shares no code with agent/
- * beyond reading the vector files (the library side is given its keys by test/vectors/vectorKey.ts).
+ * (@noble/ciphers AES-GCM, @noble/hashes HKDF/SHA-256, @noble/curves X25519, P-256 and Ed25519,
+ * RSA as BigInt arithmetic with RSAES-OAEP decoding written here from RFC 8017, a plain cborg
+ * decode) must produce the same plaintext as the library (node:crypto / OpenSSL) for every
+ * positive vector, must find no file key where the library finds none in the tpm2-rsa vectors, and
+ * must agree with it on which signatures verify. Signature bodies are cut out of the header bytes by
+ * §7.1's recipe, not re-encoded. It shares no code with agent/ beyond reading the vector files (the
+ * library side is given its keys by test/vectors/vectorKey.ts); node:crypto only parses the
+ * vectors' PKCS#8 RSA keys into their numbers.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { createPrivateKey } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gcm } from '@noble/ciphers/aes.js';
@@ -66,6 +70,55 @@ function withoutEntries(p: Parsed, keys: number[]): Uint8Array {
   return concat(n <= 23 ? Uint8Array.of(0xa0 + n) : Uint8Array.of(0xb8, n), body.subarray(skip));
 }
 
+/** An RSA private key as numbers: the modulus n, its length k in bytes, and the private exponent d. */
+interface RsaNumbers { n: bigint; k: number; d: bigint }
+
+function rsaNumbers(pkcs8Base64: string): RsaNumbers {
+  const jwk = createPrivateKey({ key: Buffer.from(pkcs8Base64, 'base64'), format: 'der', type: 'pkcs8' }).export({ format: 'jwk' });
+  const int = (b64url: string) => BigInt('0x' + Buffer.from(b64url, 'base64url').toString('hex'));
+  const n = int(jwk.n!);
+  return { n, k: Math.ceil(n.toString(16).length / 2), d: int(jwk.d!) };
+}
+
+const os2ip = (b: Uint8Array) => BigInt('0x' + (Buffer.from(b).toString('hex') || '0'));
+const i2osp = (x: bigint, k: number) => Uint8Array.from(Buffer.from(x.toString(16).padStart(2 * k, '0'), 'hex'));
+
+function modPow(b: bigint, e: bigint, m: bigint): bigint {
+  let r = 1n;
+  for (b %= m; e > 0n; e >>= 1n, b = (b * b) % m) if (e & 1n) r = (r * b) % m;
+  return r;
+}
+
+/** MGF1 with SHA-256 (RFC 8017 Appendix B.2.1). */
+function mgf1(seed: Uint8Array, length: number): Uint8Array {
+  const out = new Uint8Array(Math.ceil(length / 32) * 32);
+  for (let i = 0; i * 32 < length; i++) out.set(sha256(concat(seed, i2osp(BigInt(i), 4))), i * 32);
+  return out.subarray(0, length);
+}
+
+/** RSAES-OAEP-DECRYPT (RFC 8017 §7.1.2), SHA-256 and MGF1-SHA-256; undefined on any failure. */
+function oaepDecrypt(key: RsaNumbers, body: Uint8Array, label: Uint8Array): Uint8Array | undefined {
+  const { n, k, d } = key;
+  const c = os2ip(body);
+  if (body.length !== k || c >= n) return undefined;
+  const em = i2osp(modPow(c, d, n), k);
+  const maskedSeed = em.subarray(1, 33);
+  const maskedDb = em.subarray(33);
+  const seedMask = mgf1(maskedDb, 32);
+  const seed = maskedSeed.map((x, i) => x ^ seedMask[i]!);
+  const dbMask = mgf1(seed, maskedDb.length);
+  const db = maskedDb.map((x, i) => x ^ dbMask[i]!);
+  const lHashOk = Buffer.from(db.subarray(0, 32)).equals(Buffer.from(sha256(label)));
+  const one = db.findIndex((x, i) => i >= 32 && x !== 0);
+  if (em[0] !== 0 || !lHashOk || one < 0 || db[one] !== 1) return undefined;
+  return db.subarray(one + 1);
+}
+
+/** §5.4's label: the 32 lowercase hex digits of id ‖ 00, 33 bytes, no prefix. */
+function tpm2Label(id: Uint8Array): Uint8Array {
+  return concat(te.encode(Buffer.from(id).toString('hex')), Uint8Array.of(0));
+}
+
 const ownerBody = (p: Parsed) => withoutEntries(p, [8, 10]);
 const guardianBody = (p: Parsed) => withoutEntries(p, [10]);
 
@@ -88,6 +141,7 @@ function fileKeyOf(p: Parsed, v: Vector): Uint8Array | undefined {
   const id: Uint8Array = p.map.get(2);
   const secrets = v.identities.map((line) => new Uint8Array(bech32.fromWords(bech32.decode(line as `${string}1${string}`).words)));
   const scalars = v.p256.map((h) => Uint8Array.from(Buffer.from(h, 'hex')));
+  const rsaKeys = v.tpm2Rsa.map(rsaNumbers);
   const open = (wrapKey: Uint8Array, sealed: Uint8Array) => {
     try {
       return gcm(wrapKey, new Uint8Array(12), id).decrypt(sealed);
@@ -110,6 +164,12 @@ function fileKeyOf(p: Parsed, v: Vector): Uint8Array | undefined {
         const wrapKey = hkdf(sha256, S, concat(E, p256.getPublicKey(d, true)), te.encode('capsule/v1 p256-ecdh'), 32);
         const key = open(wrapKey, body.subarray(33, 81));
         if (key) return key;
+      }
+    } else if (type === 'tpm2-rsa') {
+      if (body.length !== 256) throw new Error(`tpm2-rsa body of ${body.length} bytes: bad stanza (§5.4 step 1)`);
+      for (const key of rsaKeys) {
+        const m = oaepDecrypt(key, body, tpm2Label(id));
+        if (m?.length === 32) return m; // anything else: not for this key (§5.4 step 3)
       }
     }
   }
@@ -204,6 +264,53 @@ test('each wrongly constructed signature vector verifies under exactly the mista
   q = p('owner-signature-without-key-9');
   assert.ok(guardianSignatureValid(q), 'guardian signature intact');
   assert.ok(ownerSignatureValid(q, withoutEntries(q, [8, 9, 10])), 'owner signed without key 9');
+});
+
+test('there are tpm2-rsa vectors: positive ones opened by the RSA key alone, and more negative ones', () => {
+  const tpm = all.filter((v) => v.tpm2Rsa.length > 0);
+  const pos = tpm.filter((v) => v.expect === 'success');
+  assert.ok(pos.length >= 1 && pos.every((v) => v.identities.length === 0 && v.p256.length === 0), `${pos.length} positive`);
+  assert.ok(tpm.length - pos.length > pos.length, `${tpm.length - pos.length} negative`);
+});
+
+test('independent reader agrees on every tpm2-rsa negative: no file key where the library finds none, bad stanza where it says so', () => {
+  const negatives = all.filter((v) => v.tpm2Rsa.length > 0 && v.expect !== 'success');
+  for (const v of negatives) {
+    const p = parse(v.bytes);
+    if (v.expect === 'error ERR_BAD_STANZA') {
+      assert.throws(() => fileKeyOf(p, v), /bad stanza/, `${v.name}: bad stanza`);
+    } else {
+      assert.is(v.expect, 'error ERR_NO_MATCHING_STANZA', v.name);
+      assert.is(fileKeyOf(p, v), undefined, `${v.name}: no stanza opens`);
+    }
+  }
+  assert.ok(negatives.length >= 10, `${negatives.length} tpm2-rsa negatives`);
+});
+
+test('independent reader: each wrongly made tpm2-rsa vector opens under exactly the mistake it names (one defect each)', () => {
+  const v = byName('tpm2-rsa-label-uppercase-hex');
+  const p = parse(v.bytes);
+  const id: Uint8Array = p.map.get(2);
+  const body = (p.map.get(7) as [string, Uint8Array][])[0]![1];
+  const key = rsaNumbers(v.tpm2Rsa[0]!);
+  const label = (hex: string) => concat(te.encode(hex), Uint8Array.of(0));
+  assert.is(tpm2Label(id).length, 33, 'the §5.4 label is 33 bytes');
+  assert.is(oaepDecrypt(key, body, tpm2Label(id))?.length, undefined, 'fails with the right label');
+  assert.is(oaepDecrypt(key, body, label(Buffer.from(id).toString('hex').toUpperCase()))?.length, 32, 'opens with the uppercase-hex label');
+  // The 53-byte label of an earlier draft: a stanza made with it must not open under §5.4's label.
+  const prefixed = byName('tpm2-rsa-label-with-prefix');
+  const r = parse(prefixed.bytes);
+  const rBody = (r.map.get(7) as [string, Uint8Array][])[0]![1];
+  const draft = concat(te.encode('capsule/v1 tpm2-rsa '), tpm2Label(r.map.get(2)));
+  assert.is(draft.length, 53);
+  assert.is(oaepDecrypt(key, rBody, tpm2Label(r.map.get(2)))?.length, undefined, 'the prefixed-label stanza fails with the right label');
+  assert.is(oaepDecrypt(key, rBody, draft)?.length, 32, 'and opens with the prefixed 53-byte label');
+  const noNul = byName('tpm2-rsa-label-no-nul');
+  const q = parse(noNul.bytes);
+  const qBody = (q.map.get(7) as [string, Uint8Array][])[0]![1];
+  assert.is(oaepDecrypt(key, qBody, tpm2Label(q.map.get(2)).subarray(0, -1))?.length, 32, 'opens with the label minus its 00');
+  const short = parse(byName('tpm2-rsa-31-byte-key').bytes);
+  assert.is(oaepDecrypt(key, (short.map.get(7) as [string, Uint8Array][])[0]![1], tpm2Label(short.map.get(2)))?.length, 31, 'a valid 31-byte message');
 });
 
 test('noble reader rejects a flipped chunk exactly as the library does', async () => {

@@ -1,6 +1,6 @@
 /**
  * Runs every vector in test/vectors/data as a whole buffer, as a stream of uneven pieces, and byte
- * by byte; decrypts with the vector's identities and P-256 keys (outcome = `expect:`) and verifies
+ * by byte; decrypts with the vector's identities, P-256 keys and RSA keys (outcome = `expect:`) and verifies
  * offline from a buffer and from a file (outcome = `verify:`). Also checks the files are exactly
  * what the generator produces, so each vector's recorded source is real.
  */
@@ -57,12 +57,26 @@ test('vector set: at least 20 positive and more negative, names unique', () => {
   assert.ok(vectors.length - pos > pos, `${vectors.length - pos} negative vectors`);
 });
 
-test('vector set has positive vectors of every stanza type, and one opened by a P-256 key alone', () => {
+test('vector set has positive vectors of every stanza type, and ones opened by a P-256 key or an RSA key alone', () => {
   const positive = vectors.filter((v) => v.expect === 'success').map((v) => Buffer.from(v.bytes));
-  for (const marker of ['x25519', 'p256-ecdh', 'zymbit-lock']) {
+  for (const marker of ['x25519', 'p256-ecdh', 'zymbit-lock', 'tpm2-rsa']) {
     assert.ok(positive.some((b) => b.includes(marker)), `a positive vector with a ${marker} stanza`);
   }
   assert.ok(vectors.some((v) => v.expect === 'success' && v.p256.length > 0 && v.identities.length === 0), 'a positive vector opened by a P-256 key alone');
+  assert.ok(vectors.some((v) => v.expect === 'success' && v.tpm2Rsa.length > 0 && v.identities.length === 0 && v.p256.length === 0),
+    'a positive vector opened by an RSA key alone');
+});
+
+test('tpm2-rsa vectors: more negative than positive, and each negative carries the RSA key it is tested with', () => {
+  const tpm = vectors.filter((v) => v.name.startsWith('tpm2-rsa'));
+  const pos = tpm.filter((v) => v.expect === 'success');
+  assert.ok(pos.length >= 1 && tpm.length - pos.length > pos.length, `${pos.length} positive, ${tpm.length - pos.length} negative`);
+  for (const v of tpm) {
+    if (v.name !== 'tpm2-rsa-only-x25519-identity.capsule-vector') assert.is(v.tpm2Rsa.length, 1, `${v.name}: one identity-tpm2-rsa line`);
+    // A stanza not for this key is never a capsule error: only a body of the wrong length is.
+    assert.ok(['success', 'error ERR_NO_MATCHING_STANZA', 'error ERR_BAD_STANZA'].includes(v.expect), `${v.name}: ${v.expect}`);
+    assert.is(v.verify === 'error ERR_BAD_STANZA', v.expect === 'error ERR_BAD_STANZA', `${v.name}: offline verification agrees on well-formedness`);
+  }
 });
 
 test('vector files are exactly what the generator produces (recorded source is real)', async () => {

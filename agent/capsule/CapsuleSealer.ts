@@ -28,8 +28,8 @@ import { encodePreamble } from '../format/preamble.ts';
 
 export interface SealOptions {
   /**
-   * Recipients: `age1…` gets an x25519 stanza, `capsule-ecdh1…` a p256-ecdh stanza. At least one,
-   * unless `lock` is given.
+   * Recipients: `age1…` gets an x25519 stanza, `capsule-ecdh1…` a p256-ecdh stanza, `capsule-tpm1…`
+   * a tpm2-rsa stanza. At least one, unless `lock` is given.
    */
   recipients: string[];
   /** The guardian's module: adds a zymbit-lock stanza (only that module can open it). Needs start(). */
@@ -237,7 +237,7 @@ export class CapsuleSealer {
 function validate(o: SealOptions): void {
   if (typeof o !== 'object' || o === null) throw new TypeError('options: expected an object');
   if (!Array.isArray(o.recipients) || (o.recipients.length === 0 && !o.lock)) {
-    throw new TypeError('options.recipients: expected at least one age1… or capsule-ecdh1… recipient (or a lock)');
+    throw new TypeError(`options.recipients: expected at least one age1…, capsule-ecdh1… or capsule-tpm1… recipient (or a lock), got ${Array.isArray(o.recipients) ? 'none' : typeof o.recipients}`);
   }
   const stanzas = o.recipients.length + (o.lock ? 1 : 0);
   if (stanzas > MAX_STANZAS) {

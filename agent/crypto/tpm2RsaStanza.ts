@@ -1,7 +1,9 @@
 /**
  * The `tpm2-rsa` key stanza (SPEC.md §5.4): the file key encrypted with RSAES-OAEP (SHA-256 for
  * the label hash and for MGF1) to a guardian's TPM-resident RSA-2048 key, with the OAEP label
- * `"capsule/v1 tpm2-rsa " ‖ hex(id) ‖ 00` binding it to the capsule id.
+ * `hex(id) ‖ 00` binding it to the capsule id. The label has no text prefix because a TPM takes a
+ * label of at most 2 + its largest digest size (34 bytes on a SHA-256-only TPM such as a Pi's
+ * SLB9670); the key is dedicated to these stanzas, so it needs no domain separator.
  *
  * Wrapping needs only the public modulus (any machine can seal); unwrapping needs the TPM, so it
  * takes a `decrypt(ciphertext, label)` callback (TPM2_RSA_Decrypt in the guardian; node:crypto
@@ -15,13 +17,13 @@
  */
 import { constants, createPublicKey, publicEncrypt, type KeyObject } from 'node:crypto';
 import { CapsuleFormatError } from '../errors.ts';
-import { CAPSULE_ID_SIZE, FILE_KEY_SIZE, LABEL_TPM2_RSA_STANZA, STANZA_TPM2_RSA, TPM2_RSA_STANZA_BODY_SIZE } from '../format/constants.ts';
+import { CAPSULE_ID_SIZE, FILE_KEY_SIZE, STANZA_TPM2_RSA, TPM2_RSA_STANZA_BODY_SIZE } from '../format/constants.ts';
 import type { Stanza } from '../format/header.ts';
 import { wipe } from './secrets.ts';
 import { isRsa2048Modulus } from './tpmRecipient.ts';
 
-/** `"capsule/v1 tpm2-rsa "` ‖ 32 hex digits ‖ 00. */
-export const TPM2_RSA_LABEL_SIZE = LABEL_TPM2_RSA_STANZA.length + 1 + 2 * CAPSULE_ID_SIZE + 1;
+/** 32 hex digits ‖ 00: 33 bytes, under the 34 that every TPM 2.0 accepts (SPEC.md §5.4). */
+export const TPM2_RSA_LABEL_SIZE = 2 * CAPSULE_ID_SIZE + 1;
 
 /**
  * Decrypts an RSAES-OAEP (SHA-256, MGF1-SHA-256) ciphertext with the guardian's RSA key and the
@@ -34,15 +36,16 @@ export const TPM2_RSA_LABEL_SIZE = LABEL_TPM2_RSA_STANZA.length + 1 + 2 * CAPSUL
 export type Tpm2RsaDecrypt = (ciphertext: Uint8Array, label: Uint8Array) => Promise<Uint8Array | undefined>;
 
 /**
- * The 53-byte OAEP label for capsule `capsuleId`: the ASCII of `"capsule/v1 tpm2-rsa "` and of
- * the id's 32 lowercase hex digits, then one zero byte.
+ * The 33-byte OAEP label for capsule `capsuleId`: the ASCII of the id's 32 lowercase hex digits,
+ * then one zero byte (TPM2_RSA_Decrypt wants a non-empty label to end in 00; tpm2-tools' `-l`
+ * passes a C string, so `-l <hex>` gives exactly this).
  * @throws TypeError when `capsuleId` is not a 16-byte Uint8Array.
  */
 export function tpm2RsaLabel(capsuleId: Uint8Array): Uint8Array {
   if (!(capsuleId instanceof Uint8Array) || capsuleId.length !== CAPSULE_ID_SIZE) {
     throw new TypeError(`capsuleId: expected ${CAPSULE_ID_SIZE} bytes, got ${capsuleId instanceof Uint8Array ? `${capsuleId.length} bytes` : typeof capsuleId}`);
   }
-  const text = `${LABEL_TPM2_RSA_STANZA} ${Buffer.from(capsuleId).toString('hex')}`;
+  const text = Buffer.from(capsuleId).toString('hex');
   const out = new Uint8Array(TPM2_RSA_LABEL_SIZE); // zero-filled: the last byte is the NUL
   out.set(new TextEncoder().encode(text), 0);
   return out;

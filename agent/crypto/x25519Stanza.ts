@@ -2,8 +2,9 @@
  * The `x25519` key stanza (SPEC.md §5): the file key wrapped to a guardian's age recipient by
  * ephemeral X25519 + HKDF-SHA256 + AES-256-GCM, bound to the capsule id.
  *
- * Deliberately not here: other stanza types (`zymbit-lock`, `p256-ecdh`, `tpm2-rsa` arrive with
- * key custody) and the choice of which stanza to try (CapsuleOpener).
+ * Deliberately not here: the other stanza types (`p256-ecdh` in p256Stanza.ts, `zymbit-lock` in
+ * lockStanza.ts, `tpm2-rsa` in tpm2RsaStanza.ts) and the choice of which stanza to try
+ * (CapsuleOpener).
  */
 import { randomBytes } from 'node:crypto';
 import { x25519KeyObject, x25519PublicKey, x25519Shared } from './x25519.ts';

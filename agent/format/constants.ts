@@ -58,12 +58,6 @@ export const LABEL_GUARDIAN_SIGNATURE = 'capsule/v1 guardian signature';
 export const LABEL_P256_STANZA = 'capsule/v1 p256-ecdh';
 /** Prefix of what a zymbit-lock stanza locks: label ‖ 00 ‖ id ‖ file key. */
 export const LABEL_LOCK_STANZA = 'capsule/v1 zymbit-lock';
-/**
- * Prefix of a tpm2-rsa stanza's OAEP label (SPEC.md §5.4): the label is this ‖ " " ‖ lowercase hex
- * of the capsule id ‖ 00. The trailing NUL is there because TPM2_RSA_Decrypt requires a non-empty
- * label to end in a zero byte (and tpm2-tools' `-l` passes a C string, NUL included).
- */
-export const LABEL_TPM2_RSA_STANZA = 'capsule/v1 tpm2-rsa';
 /** Guardian key hierarchy (SPEC.md §8.2): HKDF labels applied to the BIP39 seed. */
 export const LABEL_GUARDIAN_X25519 = 'capsule/v1 guardian x25519';
 export const LABEL_GUARDIAN_P256 = 'capsule/v1 guardian p256';
@@ -76,6 +70,11 @@ export const STANZA_P256 = 'p256-ecdh';
 /** Compressed ephemeral point (33) ‖ encrypted file key ‖ tag. */
 export const P256_STANZA_BODY_SIZE = 33 + FILE_KEY_SIZE + TAG_SIZE;
 export const STANZA_LOCK = 'zymbit-lock';
+/**
+ * The tpm2-rsa stanza's OAEP label has no text prefix, so no label constant (SPEC.md §5.4): it is
+ * hex(id) ‖ 00, 33 bytes, to fit a SHA-256-only TPM's 34-byte TPM2B_DATA limit; the key serves
+ * nothing else. See tpm2RsaLabel in agent/crypto/tpm2RsaStanza.ts.
+ */
 export const STANZA_TPM2_RSA = 'tpm2-rsa';
 /** RSAES-OAEP ciphertext under a 2048-bit modulus: exactly the modulus length (SPEC.md §5.4). */
 export const TPM2_RSA_STANZA_BODY_SIZE = 256;

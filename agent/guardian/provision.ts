@@ -39,6 +39,8 @@ export interface ProvisionOptions {
   env: NodeJS.ProcessEnv;
   stdinIsTTY: boolean;
   stdoutIsTTY: boolean;
+  /** tpm2: the PCRs the seed is sealed to, besides the authValue (used when the TPM keys are made). */
+  pcrs?: number[];
   /** Run the seed process even where it cannot be confined (recorded in guardian.json). */
   allowUnisolated?: boolean;
   /** Told when the seed process runs unconfined (the CLI prints it as a warning). */
@@ -77,7 +79,7 @@ export async function provision(o: ProvisionOptions): Promise<GuardianRecord> {
   // handed to the seed process through a pipe.
   const passphrase = o.backend === 'soft' ? softPassphrase(o.env) : undefined;
   if (passphrase !== undefined) await prepareSoftStore(o.dataDir, passphrase, present);
-  const tpm2Recipient = tcti ? await prepareTpm2Store(o.dataDir, tcti, tpmAuthFile) : undefined;
+  const tpm2Recipient = tcti ? await prepareTpm2Store(o.dataDir, tcti, tpmAuthFile, o.pcrs) : undefined;
 
   const req: SeedRequest = {
     mode: o.restore ? 'restore' : 'init', backend: o.backend, dataDir: o.dataDir, library, tcti, tpmAuthFile, signingSlot: SIGNING_SLOT,
@@ -134,16 +136,21 @@ async function prepareSoftStore(dataDir: string, passphrase: string, guardianPre
  * restore onto a new TPM) or is absent. Returns the `capsule-tpm1…` recipient.
  * @throws KeyStoreError ERR_MODULE_ABSENT (no TPM, or a key file without its auth file).
  */
-async function prepareTpm2Store(dataDir: string, tcti: string, authFile: string | undefined): Promise<string> {
+async function prepareTpm2Store(dataDir: string, tcti: string, authFile: string | undefined, pcrs: number[] | undefined): Promise<string> {
   let ks: Tpm2KeyStore;
   try {
     ks = await Tpm2KeyStore.open(dataDir, { tcti, authFile });
   } catch (e) {
     const absent = hasCode(e, 'ERR_MODULE_ABSENT') && !(await exists(join(dataDir, TPM2_KEYSTORE_FILE)));
     if (!absent && !hasCode(e, 'ERR_LOCK_INTEGRITY')) throw e;
-    ks = await Tpm2KeyStore.create(dataDir, { tcti, authFile, replace: true });
+    ks = await Tpm2KeyStore.create(dataDir, { tcti, authFile, pcrs, replace: true });
   }
   try {
+    if (pcrs && ks.pcrs.join() !== pcrs.join()) {
+      throw new UsageError('ERR_USAGE', `--pcrs ${pcrs.join(',')}: the TPM keys in ${dataDir} were made with PCRs [${ks.pcrs.join(',')}]`, {
+        hint: 'the PCR set is chosen when the TPM keys are made; move tpm2-keystore.json away to make new ones (capsules sealed to the old tpm2-rsa key then open no more)',
+      });
+    }
     return encodeTpmRecipient(ks.tpm2Rsa.modulus);
   } finally {
     await ks.close();

@@ -155,6 +155,13 @@ export function withHeader(b: Built, header: Uint8Array, t: ChunkTweaks = {}): U
   return concat(head, ...encryptChunks(head, b.fileKey, b.id, b.plain, t));
 }
 
+/** `b` with a new header (raw CBOR bytes) and its payload re-encrypted to match, as a Built to derive further vectors from. */
+export function rebuilt(b: Built, header: Uint8Array): Built {
+  const head = concat(encodePreamble(header.length), header);
+  const chunks = encryptChunks(head, b.fileKey, b.id, b.plain);
+  return { ...b, head, header, chunks, bytes: concat(head, ...chunks) };
+}
+
 /** Decodes the header into a Map we can edit (the test side may use any CBOR decoder). */
 export function headerMap(b: Built): Map<number, unknown> {
   return decodeLoose(b.header) as Map<number, unknown>;

@@ -5,8 +5,9 @@
  * the test suite checks the files are exactly what this code produces.
  *
  * Security-module parts are stand-ins: fixed P-256 scalars for the guardian's slot signing key,
- * and fixed fake blobs for zymbit-lock stanzas (no module can open them, which is what their
- * vectors test). Re-signed negative vectors build their messages here, not with agent/ code.
+ * fixed fake blobs for zymbit-lock stanzas (no module can open them, which is what their
+ * vectors test), and seeded RSA-2048 keys for a guardian's TPM key (tpm2Vectors.ts). Re-signed
+ * negative vectors build their messages here, not with agent/ code.
  */
 import { encode } from 'cborg';
 import { CID } from 'multiformats/cid';
@@ -18,6 +19,7 @@ import {
   canonical, concat, encryptChunks, fakeLocker, fixedIdentity, fixedP256, fixedSigner, flip, headerMap, labelled, LOGIC_HASH,
   plaintext, rawMap, Raw, sealDeterministic, sha256, signDigest, withHeader, type Built,
 } from './build.ts';
+import { tpm2Vectors } from './tpm2Vectors.ts';
 
 export interface Definition {
   name: string;
@@ -27,6 +29,8 @@ export interface Definition {
   identities: string[];
   /** P-256 scalars in hex, for p256-ecdh stanzas (`identity-p256:` lines). */
   p256?: string[];
+  /** RSA private keys, PKCS#8 DER in base64, for tpm2-rsa stanzas (`identity-tpm2-rsa:` lines). */
+  tpm2Rsa?: string[];
   bytes: Uint8Array;
   payload?: Uint8Array;
 }
@@ -154,6 +158,10 @@ export async function definitions(): Promise<Definition[]> {
   }
   out.push(ok('guardian-sealed', 'sealed as on a guardian: x25519, p256-ecdh and zymbit-lock stanzas, header signed by its key; opened with the P-256 scalar',
     await sealed('on-guardian', K + 10, { recipients: [A.recipient, P.recipient], lock: fakeLocker(lockBlob('on-guardian')), guardian: fixedSigner(G) }), [], keyP));
+
+  // ---- positive and negative: tpm2-rsa (tpm2Vectors.ts) ----
+  const tpm2 = await tpm2Vectors({ sealed, ok, bad, edit, x25519: { recipient: A.recipient, identities: idA } });
+  out.push(...tpm2.positive);
 
   // ---- negative: preamble ----
   out.push(bad('bad-magic', 'first magic byte changed', 'ERR_BAD_MAGIC', 'ERR_BAD_MAGIC', flip(small.bytes, 0)));
@@ -325,6 +333,8 @@ export async function definitions(): Promise<Definition[]> {
     edit(locked, (m) => { stanzas(m)[1]![1] = drbg('oversized blob')(4097); })));
   out.push(bad('zymbit-lock-only', 'only a zymbit-lock stanza: no identity opens it, only the module that locked it', 'ERR_NO_MATCHING_STANZA', 'ok',
     (await sealed('zymbit-lock-only', 100, { recipients: [], lock: fakeLocker(lockBlob('zymbit-lock-only')) })).bytes));
+
+  out.push(...tpm2.negative);
 
   // ---- negative: payload ----
   const [c0, c1, c2, c3] = three.chunks as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];

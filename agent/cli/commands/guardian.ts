@@ -12,6 +12,7 @@ import { defaultDataDir, type GuardianRecord } from '../../guardian/GuardianFile
 import { Guardian } from '../../guardian/Guardian.ts';
 import { parseBackend } from '../../guardian/keyStoreFor.ts';
 import { provision } from '../../guardian/provision.ts';
+import { parsePcrList } from '../../keys/Tpm2KeyStore.ts';
 import { GUARDIAN_INIT, GUARDIAN_SHOW } from '../synopsis.ts';
 import { parse, str } from '../args.ts';
 import { say, writeOut, type Terminal } from '../Terminal.ts';
@@ -39,9 +40,18 @@ async function init(argv: string[], t: Terminal): Promise<number> {
     'mnemonic-from-stdin': { type: 'boolean' },
     'mnemonic-to-stdout': { type: 'boolean' },
     'allow-unisolated': { type: 'boolean' },
+    pcrs: { type: 'string' },
     json: { type: 'boolean' },
   }, GUARDIAN_INIT, { min: 0, max: 0 });
   const backend = parseBackend(str(p, 'backend'));
+  const pcrsText = str(p, 'pcrs');
+  if (pcrsText !== undefined && backend !== 'tpm2') throw new UsageError('ERR_USAGE', '--pcrs goes with --backend tpm2', { hint: `usage: ${GUARDIAN_INIT}` });
+  let pcrs: number[] | undefined;
+  try {
+    pcrs = pcrsText === undefined ? undefined : parsePcrList(pcrsText);
+  } catch (cause) {
+    throw new UsageError('ERR_USAGE', `--pcrs: expected PCR numbers 0..23 separated by commas (e.g. 7 or 0,2,7), got ${JSON.stringify(pcrsText)}`, { cause, hint: `usage: ${GUARDIAN_INIT}` });
+  }
   const restore = p.values.restore === true;
   if (!restore && p.values['mnemonic-from-stdin']) throw new UsageError('ERR_USAGE', '--mnemonic-from-stdin goes with --restore', { hint: `usage: ${GUARDIAN_INIT}` });
   if (restore && (p.values['confirm-words-from-stdin'] || p.values['mnemonic-to-stdout'])) {
@@ -50,7 +60,7 @@ async function init(argv: string[], t: Terminal): Promise<number> {
   if (backend === 'soft') say(t, 'warning: the soft backend keeps keys in a passphrase-locked file, NOT in hardware: development only');
   const dataDir = dataDirOf(t, str(p, 'data-dir'));
   const record = await provision({
-    dataDir, backend, restore,
+    dataDir, backend, restore, pcrs,
     force: p.values.force === true,
     confirmFromStdin: p.values['confirm-words-from-stdin'] === true,
     mnemonicFromStdin: p.values['mnemonic-from-stdin'] === true,

@@ -56,6 +56,12 @@ export function tpmCode(rc: number): number {
   return low & 0x80 ? low & 0xbf : low;
 }
 
+/** A TPM format-1 error that names a command parameter (Part 2 §6.6.3: bits 7 and 6 set). */
+function isParameterError(rc: number): boolean {
+  const layer = (rc >>> 16) & 0xff;
+  return (layer === 0 || layer === 11) && (rc & 0xc0) === 0xc0;
+}
+
 export class Tpm2 {
   readonly #lib: TssLibrary;
   readonly tcti: string;
@@ -196,7 +202,10 @@ export class Tpm2 {
     const rc = await this.#call('Load', this.#live(), srk.handle, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, h);
     if (rc !== 0) {
       const code = tpmCode(rc);
-      if ([RC.INTEGRITY, RC.VALUE, 0x095 /* SIZE */, 0x09c /* KEY */, 0x155 /* SENSITIVE */, 0x0a5 /* BINDING */].includes(code)) {
+      // Any error naming one of Load's parameters (inPrivate, inPublic) is the blob's fault: an
+      // altered public area fails validation (TPM_RC_HASH, _RESERVED_BITS, _ATTRIBUTES, …)
+      // before its integrity is checked, and is no failure of the TPM.
+      if (isParameterError(rc) || [RC.INTEGRITY, RC.VALUE, 0x095 /* SIZE */, 0x09c /* KEY */, 0x155 /* SENSITIVE */, 0x0a5 /* BINDING */].includes(code)) {
         throw new KeyStoreError('ERR_LOCK_INTEGRITY', `tpm2: this TPM refuses the blob (${this.#lib.rcDecode(rc)}): it was made by another TPM, or altered`, {
           hint: 'a tpm2 blob opens only on the TPM that made it; a guardian restored on a new TPM must be restored from its paper backup',
         });
@@ -224,7 +233,7 @@ export class Tpm2 {
     // A failed OAEP check is TPM_RC_VALUE in the specification; libtpms 0.9 (swtpm) answers
     // TPM_RC_FAILURE for it and goes on working (measured: the next decrypt succeeds). Either
     // means "not encrypted to this key". A TPM really in failure mode fails the next call loudly.
-    if ([RC.VALUE, RC.FAILURE, 0x095 /* SIZE */].includes(tpmCode(rc))) return undefined;
+    if (tpmCode(rc) === RC.VALUE || tpmCode(rc) === RC.FAILURE) return undefined;
     this.#check('RSA_Decrypt', rc);
     const wire = this.#take('TPM2B_PUBLIC_KEY_RSA', out[0], true);
     try {
