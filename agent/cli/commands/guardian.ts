@@ -12,6 +12,7 @@ import { defaultDataDir, type GuardianRecord } from '../../guardian/GuardianFile
 import { Guardian } from '../../guardian/Guardian.ts';
 import { parseBackend } from '../../guardian/keyStoreFor.ts';
 import { provision } from '../../guardian/provision.ts';
+import type { Capabilities } from '../../keys/KeyStore.ts';
 import { parsePcrList } from '../../keys/Tpm2KeyStore.ts';
 import { GUARDIAN_INIT, GUARDIAN_SHOW } from '../synopsis.ts';
 import { parse, str } from '../args.ts';
@@ -83,14 +84,14 @@ async function show(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, { 'data-dir': { type: 'string' }, json: { type: 'boolean' } }, GUARDIAN_SHOW, { min: 0, max: 0 });
   const g = await Guardian.open(dataDirOf(t, str(p, 'data-dir')), { env: t.env ?? process.env });
   try {
-    await print(t, g.record, p.values.json === true, g.keyStore.capabilities.hardware);
+    await print(t, g.record, p.values.json === true, g.keyStore.capabilities.hardware, g.keyStore.capabilities);
   } finally {
     await g.close();
   }
   return 0;
 }
 
-async function print(t: Terminal, r: GuardianRecord, json: boolean, hardware = r.backend === 'zymbit'): Promise<void> {
+async function print(t: Terminal, r: GuardianRecord, json: boolean, hardware = r.backend === 'zymbit', caps?: Capabilities): Promise<void> {
   const facts = {
     backend: r.backend,
     model: r.model,
@@ -106,7 +107,7 @@ async function print(t: Terminal, r: GuardianRecord, json: boolean, hardware = r
         : { 'zymbit-lock': 'on this device only (capsule seal --on-guardian zymbit-lock); not recoverable from the paper backup' }),
     },
     signingKey: r.signingKey,
-    capabilities: { ecdh: r.ecdh },
+    capabilities: { ecdh: r.ecdh, ...(caps?.firmware ? { manufacturer: caps.manufacturer, firmware: caps.firmware } : {}) },
     isolation: r.isolation,
   };
   if (json) {
@@ -117,6 +118,7 @@ async function print(t: Terminal, r: GuardianRecord, json: boolean, hardware = r
     `backend: ${r.backend}${r.backend === 'soft' ? ' (NOT FOR PRODUCTION)' : ''}`,
     `model: ${r.model}`,
     `serial: ${r.serial}`,
+    ...(caps?.firmware ? [`firmware: ${caps.manufacturer ?? ''} ${caps.firmware}`.replace(/: +/, ': ')] : []),
     `created: ${r.created}${r.restored ? ' (restored from paper)' : ''}`,
     `x25519: ${r.recipients.x25519}`,
     `p256-ecdh: ${r.recipients.p256 ?? `unavailable (${r.model} has no ECDH)`}`,

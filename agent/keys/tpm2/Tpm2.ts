@@ -357,7 +357,7 @@ export class Tpm2 {
       });
     }
     if (code === RC.POLICY_FAIL || code === RC.PCR_CHANGED) {
-      throw new KeyStoreError('ERR_TPM_POLICY', `tpm2: Esys_${call}: the TPM's PCRs no longer match the policy the data was sealed under (${said})`, {
+      throw new KeyStoreError('ERR_TPM_POLICY', `tpm2: Esys_${call}: the TPM's PCRs no longer match the policy the data was sealed under, or the blob's PCR list was altered (${said})`, {
         hint: 'the boot chain changed (PCR extended): unseal on the measured state it was sealed for, or re-enrol from the recovery key',
       });
     }
