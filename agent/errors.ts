@@ -57,16 +57,18 @@ export type ImageErrorCode =
   | 'ERR_BAD_ARCHIVE' | 'ERR_ARCHIVE_TRUNCATED' | 'ERR_ARCHIVE_PATH' | 'ERR_ARCHIVE_TOO_LARGE' | 'ERR_ARCHIVE_EXTRA'
   | 'ERR_BLOB_MISMATCH' | 'ERR_BLOB_MISSING' | 'ERR_IMAGE_NOT_LISTED' | 'ERR_ENGINE_MISSING' | 'ERR_ENGINE';
 /**
- * Codes of DeviceError (agent/device/luks*.ts): the root disk's LUKS2 binding to the module.
+ * Codes of DeviceError (agent/device/luks*.ts): the root disk's LUKS2 binding to the module or TPM.
  * ERR_LUKS cryptsetup failed or the target is not LUKS2; ERR_LUKS_TOKEN no usable capsule token (absent,
  * malformed, no binding this build knows); ERR_LUKS_TOKEN_VERSION a token version this build does not
  * know; ERR_LUKS_ENROLLED the device is already bound; ERR_LOCK_INTEGRITY the lock blob does not match
- * the token's hash, fails the module's MAC, or is not a LUKS key for this device; ERR_WRONG_MODULE the
- * blob was locked by another module; ERR_NO_MODULE no module answered.
+ * the token's hash, fails the module's MAC (or the TPM's checks), or is not a LUKS key for this device;
+ * ERR_WRONG_MODULE the blob was locked by another module (or sealed by another TPM); ERR_NO_MODULE no
+ * module (or TPM) answered; ERR_PCR_MISMATCH the TPM refused to unseal because the PCRs the key was
+ * sealed to no longer hold the values they had at enrolment.
  */
 export type DeviceErrorCode =
   | 'ERR_LUKS' | 'ERR_LUKS_TOKEN' | 'ERR_LUKS_TOKEN_VERSION' | 'ERR_LUKS_ENROLLED'
-  | 'ERR_LOCK_INTEGRITY' | 'ERR_WRONG_MODULE' | 'ERR_NO_MODULE';
+  | 'ERR_LOCK_INTEGRITY' | 'ERR_WRONG_MODULE' | 'ERR_NO_MODULE' | 'ERR_PCR_MISMATCH';
 export type AuditErrorCode = 'ERR_AUDIT_FORMAT' | 'ERR_AUDIT_CHAIN' | 'ERR_AUDIT_SIGNATURE' | 'ERR_AUDIT_REPLAY'
   | 'ERR_AUDIT_RECEIPT' | 'ERR_AUDIT_UNPINNED' | 'ERR_ROLLBACK' | 'ERR_ANCHOR';
 export type SandboxErrorCode =

@@ -13,7 +13,9 @@
  *    node, the app, the library and the lock blob; the copy, chrooted, unlocks the key;
  *  - refusals, each by the library (name, code, message) and the CLI (exit 1, one error line and a
  *    hint, no key on stdout): tampered blob (hash), blob and token altered together (module MAC),
- *    another module (fresh simulator state), unknown token version, a token pointing elsewhere, a
+ *    another module (fresh simulator state), unknown token version, an unknown binding kind (skipped)
+ *    and a malformed known one (refused), --backend naming a binding the token lacks or a backend the
+ *    guardian does not have, --pcrs on a module guardian, a token pointing elsewhere, a
  *    blob of another purpose (the guardian's locked seed), module absent, no token, not LUKS,
  *    enrolled twice, wrong existing key (nothing left behind), slot taken, a failed token import
  *    (the keyslot and blob are rolled back), a terminal on stdout.
@@ -284,15 +286,21 @@ test('unknown token version, unknown binding kind, a path elsewhere: ERR_LUKS_TO
     replaceToken({ ...t, version: 2 });
     await rejectsError(() => unlock(), 'DeviceError', 'ERR_LUKS_TOKEN_VERSION', /capsule token version 2: this build knows version 1 only/);
     refused(capsule(['device', 'luks-key', img, '--data-dir', d.data]), /version 2/);
-    replaceToken({ ...t, bindings: [{ kind: 'tpm2-seal', sealed: 'AAAA' }] });
-    await rejectsError(() => unlock(), 'DeviceError', 'ERR_LUKS_TOKEN', /no binding this build can use \(kinds: tpm2-seal\)/);
+    replaceToken({ ...t, bindings: [{ kind: 'fido2-hmac', credential: 'AAAA' }] });
+    await rejectsError(() => unlock(), 'DeviceError', 'ERR_LUKS_TOKEN', /no binding this build can use \(kinds: fido2-hmac\)/);
+    // A known kind that is malformed is refused, not skipped (a tpm2-seal binding without its fields).
+    replaceToken({ ...t, bindings: [{ kind: 'tpm2-seal', sealed: 'AAAA' }, t.bindings[0]] });
+    await rejectsError(() => unlock(), 'DeviceError', 'ERR_LUKS_TOKEN', /bindings\[0\]\.path: expected "luks\/[0-9a-f-]+\.tpm2\.lock", got undefined/);
     replaceToken({ ...t, bindings: [{ ...t.bindings[0], path: '../guardian.json' }] });
     await rejectsError(() => unlock(), 'DeviceError', 'ERR_LUKS_TOKEN', /bindings\[0\]\.path: expected "luks\/[0-9a-f-]+\.lock", got "\.\.\/guardian\.json"/);
     refused(capsule(['device', 'luks-key', img, '--data-dir', d.data]), /bindings\[0\]\.path/);
-    // A TPM binding this build does not know, listed first, is skipped: the module's still opens.
-    replaceToken({ ...t, bindings: [{ kind: 'tpm2-seal', sealed: 'AAAA' }, t.bindings[0]] });
+    // A binding this build does not know, listed first, is skipped: the module's still opens.
+    replaceToken({ ...t, bindings: [{ kind: 'fido2-hmac', credential: 'AAAA' }, t.bindings[0]] });
     const u = await unlock();
     assert.ok(keyOpens(u.key, 1));
+    // --backend tpm2 asks for a binding this token does not have.
+    await rejectsError(() => inProcess(() => unlockLuksKey({ device: img, dataDir: d.data, backend: 'tpm2' })), 'DeviceError', 'ERR_LUKS_TOKEN', /has no tpm2-seal binding \(--backend tpm2; kinds: fido2-hmac, zymbit-lock\)/);
+    refused(capsule(['device', 'luks-key', img, '--data-dir', d.data, '--backend', 'tpm2']), /has no tpm2-seal binding/);
   } finally {
     replaceToken(t);
   }
@@ -346,6 +354,12 @@ test('enrolment refusals: twice, wrong existing key (nothing left), slot taken, 
   refused(capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--slot', '32']), /--slot: expected an integer 0\.\.31, got "32"/);
   refused(capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--pbkdf', 'scrypt']), /--pbkdf: expected pbkdf2 or argon2id/);
   refused(capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--pbkdf-iterations', '999']), /--pbkdf-iterations: expected an integer 1000\.\./);
+  // The guardian's backend decides: --backend must agree with it, and PCRs are a TPM matter.
+  await rejectsError(() => inProcess(() => enrollLuks({ device: other, dataDir: d.data, keyFile: pass, backend: 'tpm2' })), 'UsageError', 'ERR_USAGE', /--backend tpm2: the guardian in .* uses the zymbit backend/);
+  refused(capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--backend', 'tpm2']), /--backend tpm2: the guardian in .* uses the zymbit backend/);
+  refused(capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--pcrs', '7']), /--pcrs: the guardian in .* uses the zymbit backend; PCRs apply to --backend tpm2 only/);
+  refused(capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--backend', 'fido2']), /--backend: expected zymbit or tpm2, got "fido2"/);
+  assert.equal(Object.keys(JSON.parse(cs(['luksDump', '--dump-json-metadata', other]).stdout.toString()).keyslots), ['0'], 'no keyslot added by the refusals');
   rmSync(other);
 });
 

@@ -1,18 +1,20 @@
 /**
- * The root disk's LUKS key: how it is made, how it is framed before the module locks it, and how
- * the boot path gets it back (`capsule device luks-key`).
+ * The root disk's LUKS key: how it is made, how it is framed before the module locks it (or the
+ * TPM seals it), and how the boot path gets it back (`capsule device luks-key`).
  *
- *   key       = HKDF-SHA512(module random(64) ‖ OS random(64), salt "", "capsule/v1 luks key", 64)
+ *   key       = HKDF-SHA512(hardware random(64) ‖ OS random(64), salt "", "capsule/v1 luks key", 64)
  *               — either source alone is enough (as the guardian seed, seedChild.ts);
  *   plaintext = "capsule/v1 luks key" 0x00 ‖ LUKS UUID (36 ASCII) 0x00 ‖ key (64)
  *   blob      = zkLockDataB2B(plaintext, this-device-only key)   → <data dir>/luks/<uuid>.lock
+ *            or Tpm2KeyStore.lock(plaintext, { pcrs })           → <data dir>/luks/<uuid>.tpm2.lock
  *
  * The framing binds the blob to its purpose and to one disk: the LUKS2 header (and so its token)
  * is not authenticated, and without it an edited header could make `luks-key` unlock and print some
  * other module-locked secret (the guardian's seed) or another disk's key.
  *
- * Deliberately not here: cryptsetup (Cryptsetup.ts), the token's shape (luksToken.ts), enrolment
- * (luksEnroll.ts), and writing the key anywhere but to the caller (the CLI writes it to a pipe).
+ * Deliberately not here: cryptsetup (Cryptsetup.ts), the token's shape (luksToken.ts), the TPM's
+ * seal store and its errors (luksTpm2.ts), enrolment (luksEnroll.ts), and writing the key anywhere
+ * but to the caller (the CLI writes it to a pipe).
  */
 import { createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -22,12 +24,14 @@ import { DeviceError, KeyStoreError, hasCode } from '../errors.ts';
 import type { KeyStore } from '../keys/KeyStore.ts';
 import { ZymbitKeyStore } from '../keys/ZymbitKeyStore.ts';
 import { Cryptsetup } from './Cryptsetup.ts';
-import { findCapsuleToken, parseToken, zymbitBinding, type CapsuleToken, type ZymbitLockBinding } from './luksToken.ts';
+import { describeForeignToken, foreignTokens } from './luksInterop.ts';
+import { luksTcti, openLuksTpm, unsealLuksBlob } from './luksTpm2.ts';
+import { findCapsuleToken, parseToken, TPM2_SEAL, usableBinding, type BindingBackend, type CapsuleToken, type KnownBinding, type ZymbitLockBinding } from './luksToken.ts';
 
 export const LUKS_KEY_BYTES = 64;
 const LABEL = 'capsule/v1 luks key';
 
-/** A fresh 64-byte key from the module's RNG mixed with the OS's. The caller wipes it. */
+/** A fresh 64-byte key from the module's (or TPM's) RNG mixed with the OS's. The caller wipes it. */
 export async function makeLuksKey(ks: KeyStore): Promise<Uint8Array> {
   const fromModule = await ks.randomBytes(LUKS_KEY_BYTES);
   const fromOs = randomBytes(LUKS_KEY_BYTES);
@@ -51,13 +55,13 @@ export function frameLuksKey(uuid: string, key: Uint8Array): Uint8Array {
 
 /**
  * The key inside an unlocked plaintext, checked to be a LUKS key for `uuid` (a copy; the caller
- * wipes both).
+ * wipes both). `who` names what unlocked it in the message.
  * @throws DeviceError ERR_LOCK_INTEGRITY when it is not.
  */
-export function unframeLuksKey(plaintext: Uint8Array, uuid: string, where: string): Uint8Array {
+export function unframeLuksKey(plaintext: Uint8Array, uuid: string, where: string, who = 'the module unlocked'): Uint8Array {
   const head = Buffer.from(`${LABEL}\0${uuid}\0`, 'ascii');
   if (plaintext.length !== head.length + LUKS_KEY_BYTES || !constantTimeEqual(plaintext.subarray(0, head.length), head)) {
-    throw new DeviceError('ERR_LOCK_INTEGRITY', `${where}: the module unlocked the blob, but it is not the LUKS key of this device (UUID ${uuid})`, {
+    throw new DeviceError('ERR_LOCK_INTEGRITY', `${where}: ${who} the blob, but it is not the LUKS key of this device (UUID ${uuid})`, {
       hint: 'the lock file or the LUKS2 token was swapped: unlock with the passphrase and re-enrol (`capsule device luks-enroll`)',
     });
   }
@@ -74,7 +78,9 @@ export interface LuksKeyOptions {
   /** The guardian's data directory (the token's lock path is relative to it). */
   dataDir: string;
   env?: NodeJS.ProcessEnv;
-  /** Replaces the module opened from CAPSULE_ZYMBIT_LIB (tests, embedding); not closed here. */
+  /** Use this backend's binding (default: the first binding this build knows, in token order). */
+  backend?: BindingBackend;
+  /** Replaces the module (or the TPM seal store) the binding names (tests, embedding); not closed here. */
   keyStore?: KeyStore;
 }
 
@@ -86,38 +92,57 @@ export interface UnlockedLuksKey {
 }
 
 /**
- * Reads the device's capsule token, checks the lock blob against it, and unlocks it with the module.
+ * Reads the device's capsule token, checks the lock blob against it, and unlocks it with the module
+ * (zymbit-lock) or unseals it with the TPM (tpm2-seal).
  * @throws DeviceError ERR_LUKS (not LUKS2, cryptsetup missing), ERR_LUKS_TOKEN (none, malformed, no usable
- *   binding, blob missing), ERR_LUKS_TOKEN_VERSION, ERR_LOCK_INTEGRITY (hash mismatch, MAC failure, wrong
- *   framing), ERR_WRONG_MODULE (locked by another module), ERR_NO_MODULE; KeyStoreError ERR_MODULE_CALL.
+ *   binding, blob or TPM seal store missing), ERR_LUKS_TOKEN_VERSION, ERR_LOCK_INTEGRITY (hash mismatch,
+ *   MAC or TPM refusal, wrong framing), ERR_WRONG_MODULE (locked by another module or sealed by another
+ *   TPM), ERR_PCR_MISMATCH (the sealed PCRs changed), ERR_NO_MODULE; KeyStoreError ERR_MODULE_CALL,
+ *   ERR_TPM_AUTH, ERR_TPM_LOCKOUT.
  */
 export async function unlockLuksKey(o: LuksKeyOptions): Promise<UnlockedLuksKey> {
+  if (o.backend !== undefined && o.backend !== 'zymbit' && o.backend !== 'tpm2') throw new TypeError(`backend: expected "zymbit" or "tpm2", got ${JSON.stringify(o.backend)}`);
   const env = o.env ?? process.env;
   const cs = new Cryptsetup(env);
   const uuid = await cs.uuid(o.device);
   const meta = await cs.metadata(o.device);
   const found = findCapsuleToken(meta.tokens);
   if (!found) {
+    const other = foreignTokens(meta.tokens)[0];
     throw new DeviceError('ERR_LUKS_TOKEN', `${o.device}: no capsule token in the LUKS2 header: this disk is not bound to the module`, {
-      hint: 'enrol it with `capsule device luks-enroll`; until then unlock it with its passphrase',
+      hint: other
+        ? `it has ${describeForeignToken(other)}: unlock it with that tool, or enrol it with \`capsule device luks-enroll\``
+        : 'enrol it with `capsule device luks-enroll`; until then unlock it with its passphrase',
     });
   }
   const where = `${o.device} token ${found.id}`;
   const token = parseToken(found.json, uuid, where);
-  const binding = zymbitBinding(token, where);
+  const binding = usableBinding(token, where, o.backend);
   const blob = await readBlob(join(o.dataDir, binding.path), binding, where);
+  const slot = Number(token.keyslots[0]);
+  if (binding.kind === TPM2_SEAL) {
+    const ks = o.keyStore ?? await openLuksTpm(o.dataDir, await luksTcti(env, o.dataDir), { sealedBy: binding.serial, where });
+    let plaintext: Uint8Array | undefined;
+    try {
+      plaintext = await unsealLuksBlob(ks, blob, binding, { device: o.device, tokenId: found.id, slot, where });
+      return { key: unframeLuksKey(plaintext, uuid, where, 'the TPM unsealed'), slot, token };
+    } finally {
+      wipe(plaintext);
+      if (!o.keyStore) await ks.close();
+    }
+  }
   const ks = o.keyStore ?? openModule(env);
   let plaintext: Uint8Array | undefined;
   try {
     plaintext = await unlockBlob(ks, blob, binding, where);
-    return { key: unframeLuksKey(plaintext, uuid, where), slot: Number(token.keyslots[0]), token };
+    return { key: unframeLuksKey(plaintext, uuid, where), slot, token };
   } finally {
     wipe(plaintext);
     if (!o.keyStore) await ks.close();
   }
 }
 
-async function readBlob(path: string, binding: ZymbitLockBinding, where: string): Promise<Uint8Array> {
+async function readBlob(path: string, binding: KnownBinding, where: string): Promise<Uint8Array> {
   let blob: Uint8Array;
   try {
     blob = new Uint8Array(await readFile(path));

@@ -1,7 +1,9 @@
 /**
- * `capsule device luks-enroll|luks-key`: the root disk bound to the security module (issue #12).
+ * `capsule device luks-enroll|luks-key`: the root disk bound to the security module or the TPM
+ * (issue #12, and the TPM guardian's binding).
  *
- * luks-enroll (operator, once, at provisioning) adds a LUKS2 keyslot whose key the module locks;
+ * luks-enroll (operator, once, at provisioning) adds a LUKS2 keyslot whose key the module locks or
+ * the TPM seals (the guardian's backend decides; --backend confirms it, --pcrs picks the TPM policy);
  * luks-key (the boot path: boot/initramfs/capsule-luks-keyscript) prints that key to stdout for
  * cryptsetup — never to a terminal. stdout carries only the key; notes go to stderr.
  *
@@ -11,6 +13,7 @@
 import { resolve } from 'node:path';
 import { wipe } from '../../crypto/secrets.ts';
 import { UsageError } from '../../errors.ts';
+import type { BindingBackend } from '../../device/luksToken.ts';
 import { defaultDataDir } from '../../guardian/GuardianFile.ts';
 import type { SlotPbkdf } from '../../device/Cryptsetup.ts';
 import { DEVICE_LUKS_ENROLL, DEVICE_LUKS_KEY } from '../synopsis.ts';
@@ -24,24 +27,33 @@ const SUBCOMMANDS: Record<string, [string, (argv: string[], t: Terminal) => Prom
 
 const DETAILS: Record<string, string> = {
   'luks-enroll': `Adds a LUKS2 keyslot to DEVICE (a block device or an image file) whose 64-byte key comes from the
-module's RNG mixed with the OS's, and is kept only locked by the module (this device only) in
-D/luks/<uuid>.lock. A LUKS2 token "capsule-device" records the binding (cryptsetup luksDump lists it;
-cryptsetup token export shows it). The existing passphrase is not touched: keep it as the fallback.
+module's (or TPM's) RNG mixed with the OS's, and is kept only locked by the module (this device only) in
+D/luks/<uuid>.lock, or, for a tpm2 guardian, sealed by the TPM in D/luks/<uuid>.tpm2.lock (with the LUKS
+seal store D/luks/tpm2-keystore.json and its auth file D/luks/tpm2-auth). A LUKS2 token "capsule-device"
+records the binding (cryptsetup luksDump lists it; cryptsetup token export shows it). The existing
+passphrase is not touched: keep it as the fallback. A systemd-tpm2 or clevis token already on DEVICE
+is reported and left alone.
   --data-dir D            the guardian's data directory (default: $CAPSULE_DATA_DIR, /var/lib/capsule)
+  --backend zymbit|tpm2   must be the guardian's backend (default: the guardian's, from guardian.json)
+  --pcrs LIST             tpm2: seal to these PCRs of the SHA-256 bank, e.g. 7 or 0,2,7 (default: none,
+                          authValue only; on a Pi nothing measures the boot unless you arrange it)
   --slot N                the keyslot to fill (default: the lowest free one)
   --key-file FILE         a key file opening an existing keyslot (default: cryptsetup asks for the passphrase)
   --pbkdf pbkdf2|argon2id the new keyslot's PBKDF (default pbkdf2: the key is random, a slow PBKDF adds nothing)
   --pbkdf-iterations N    pbkdf2 iterations (default and minimum 1000), or argon2id time cost
+The TPM is reached through $CAPSULE_TPM_TCTI, else the guardian's recorded TCTI, else device:/dev/tpmrm0.
 Run as root on the device, with the agent stopped. Then: update-initramfs -u.`,
-  'luks-key': `Prints the LUKS key of DEVICE to stdout, unlocked by the module: for the boot path
-(boot/initramfs/capsule-luks-keyscript) only. Refuses a terminal. Exit 1 and no output when the module
-is absent, the lock blob was tampered with or belongs to another module, or the token is unknown.
-  --data-dir D            the guardian's data directory holding luks/<uuid>.lock`,
+  'luks-key': `Prints the LUKS key of DEVICE to stdout, unlocked by the module or unsealed by the TPM: for the
+boot path (boot/initramfs/capsule-luks-keyscript) only. Refuses a terminal. Exit 1 and no output when the
+module or TPM is absent, the lock blob was tampered with or belongs to another module or TPM, the sealed
+PCRs changed, or the token is unknown. The TPM: $CAPSULE_TPM_TCTI, else device:/dev/tpmrm0.
+  --data-dir D            the guardian's data directory holding luks/ (the blobs, the TPM seal store)
+  --backend zymbit|tpm2   use that binding of the token (default: the first one this build knows)`,
 };
 
 /** `capsule device SUB …`. @throws UsageError ERR_USAGE */
 export async function deviceCommand(argv: string[], t: Terminal): Promise<number> {
-  return runSubcommand({ name: 'device', intro: 'The trusted device: the root disk bound to the security module.', subs: SUBCOMMANDS, details: DETAILS }, argv, t);
+  return runSubcommand({ name: 'device', intro: 'The trusted device: the root disk bound to the security module or the TPM.', subs: SUBCOMMANDS, details: DETAILS }, argv, t);
 }
 
 function dataDir(t: Terminal, flag: string | undefined): string {
@@ -51,34 +63,59 @@ function dataDir(t: Terminal, flag: string | undefined): string {
 async function luksEnroll(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, {
     'data-dir': { type: 'string' }, slot: { type: 'string' }, 'key-file': { type: 'string' },
-    pbkdf: { type: 'string' }, 'pbkdf-iterations': { type: 'string' },
+    pbkdf: { type: 'string' }, 'pbkdf-iterations': { type: 'string' }, backend: { type: 'string' }, pcrs: { type: 'string' },
   }, DEVICE_LUKS_ENROLL, { min: 1, max: 1 });
   const slotText = str(p, 'slot');
   const slot = slotText === undefined ? undefined : integer('--slot', slotText, 0, 31);
   const pbkdf = parsePbkdf(str(p, 'pbkdf'), str(p, 'pbkdf-iterations'));
+  const backend = parseBackend(str(p, 'backend'), DEVICE_LUKS_ENROLL);
+  const pcrs = await parsePcrs(str(p, 'pcrs'));
   const keyFile = str(p, 'key-file');
-  const { enrollLuks } = await import('../../device/luksEnroll.ts');
+  const { describePcrs, enrollLuks } = await import('../../device/luksEnroll.ts');
   const e = await enrollLuks({
-    device: resolve(t.cwd, p.positionals[0]!), dataDir: dataDir(t, str(p, 'data-dir')), slot, pbkdf,
+    device: resolve(t.cwd, p.positionals[0]!), dataDir: dataDir(t, str(p, 'data-dir')), slot, pbkdf, backend, pcrs,
     keyFile: keyFile === undefined ? undefined : resolve(t.cwd, keyFile), env: t.env ?? process.env,
+    notice: (line) => say(t, `note: ${line}`),
   });
+  if (e.backend === 'tpm2') {
+    say(t, `keyslot ${e.slot} of ${p.positionals[0]} (UUID ${e.uuid}) is bound to TPM ${e.serial} (${e.model}), sealed to ${describePcrs(e.pcrs ?? [])}: token ${e.tokenId}, sealed blob ${e.lockFile}`);
+    say(t, `next: add the keyscript to /etc/crypttab, set CAPSULE_TPM_TCTI in /etc/capsule/luks-keyscript.conf unless the TPM is device:/dev/tpmrm0 (here: ${e.tcti}), and run update-initramfs -u (boot/README.md, "TPM 2.0 guardians"); keep the passphrase as the fallback`);
+    return 0;
+  }
   say(t, `keyslot ${e.slot} of ${p.positionals[0]} (UUID ${e.uuid}) is bound to module ${e.serial} (${e.model}): token ${e.tokenId}, lock blob ${e.lockFile}`);
   say(t, 'next: add the keyscript to /etc/crypttab and run update-initramfs -u (boot/README.md); keep the passphrase as the fallback');
   return 0;
 }
 
 async function luksKey(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { 'data-dir': { type: 'string' } }, DEVICE_LUKS_KEY, { min: 1, max: 1 });
+  const p = parse(argv, { 'data-dir': { type: 'string' }, backend: { type: 'string' } }, DEVICE_LUKS_KEY, { min: 1, max: 1 });
+  const backend = parseBackend(str(p, 'backend'), DEVICE_LUKS_KEY);
   // Before anything is unlocked: the key must never reach a screen (or a terminal's scrollback).
   refuseBinaryToTty(t, 'the LUKS key');
   const { unlockLuksKey } = await import('../../device/luksKey.ts');
-  const u = await unlockLuksKey({ device: resolve(t.cwd, p.positionals[0]!), dataDir: dataDir(t, str(p, 'data-dir')), env: t.env ?? process.env });
+  const u = await unlockLuksKey({ device: resolve(t.cwd, p.positionals[0]!), dataDir: dataDir(t, str(p, 'data-dir')), backend, env: t.env ?? process.env });
   try {
     await new Promise<void>((ok, fail) => t.stdout.write(u.key, (err) => (err ? fail(err) : ok())));
   } finally {
     wipe(u.key); // written (the callback ran) or failed: either way no longer needed
   }
   return 0;
+}
+
+function parseBackend(text: string | undefined, synopsis: string): BindingBackend | undefined {
+  if (text === undefined || text === 'zymbit' || text === 'tpm2') return text;
+  throw new UsageError('ERR_USAGE', `--backend: expected zymbit or tpm2, got ${JSON.stringify(text)}`, { hint: `usage: ${synopsis}` });
+}
+
+async function parsePcrs(text: string | undefined): Promise<number[] | undefined> {
+  if (text === undefined) return undefined;
+  // Loaded only when asked for: the key store module pulls in the tpm2-tss binding.
+  const { parsePcrList } = await import('../../keys/Tpm2KeyStore.ts');
+  try {
+    return parsePcrList(text);
+  } catch (cause) {
+    throw new UsageError('ERR_USAGE', `--pcrs: ${(cause as Error).message}`, { cause, hint: 'e.g. --pcrs 7 or --pcrs 0,2,7 (PCRs of the SHA-256 bank); omit it to seal with the authValue only' });
+  }
 }
 
 function integer(flag: string, text: string, min: number, max: number): number {
