@@ -26,14 +26,20 @@ export interface BenchDevice {
   cli(args: string[], input?: string): string;
 }
 
-/** Provisions a guardian through `capsule guardian init`, scripted (words to stdout, confirmed on stdin). */
-export async function provisionDevice(prefix: string): Promise<BenchDevice> {
+/**
+ * Provisions a guardian through `capsule guardian init`, scripted (words to stdout, confirmed on
+ * stdin): on the HSM6 simulator, or with `tpmTcti` on the TPM behind that TCTI (backend tpm2).
+ */
+export async function provisionDevice(prefix: string, options: { tpmTcti?: string } = {}): Promise<BenchDevice> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   mkdirSync(join(dir, 'module'));
-  const env = { ...process.env, CAPSULE_ZYMBIT_LIB: LIB, ZK_SIM_STATE_DIR: join(dir, 'module'), ZK_SIM_MODEL: 'HSM6' };
+  const env: NodeJS.ProcessEnv = options.tpmTcti
+    ? { ...process.env, CAPSULE_TPM_TCTI: options.tpmTcti, CAPSULE_IPFS: 'off' }
+    : { ...process.env, CAPSULE_ZYMBIT_LIB: LIB, ZK_SIM_STATE_DIR: join(dir, 'module'), ZK_SIM_MODEL: 'HSM6' };
   const data = join(dir, 'data');
+  const backend = options.tpmTcti ? ['--backend', 'tpm2'] : [];
   await new Promise<void>((resolve, reject) => {
-    const c = spawn(process.execPath, [BIN, 'guardian', 'init', '--data-dir', data, '--mnemonic-to-stdout', '--confirm-words-from-stdin'], { cwd: dir, env });
+    const c = spawn(process.execPath, [BIN, 'guardian', 'init', ...backend, '--data-dir', data, '--mnemonic-to-stdout', '--confirm-words-from-stdin'], { cwd: dir, env });
     let out = '';
     let err = '';
     c.stdout.on('data', (x) => { out += x; });

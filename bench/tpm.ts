@@ -9,7 +9,7 @@
  * flush the KeyStore's storage key too (bench/tpmPeers.ts says why). TPM_BENCH_ROUNDS sets the
  * rounds (default 30). Deliberately not here: FAPI (bench/tpmFapi.ts measured it for the choice).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ import { Tpm2KeyStore } from '../agent/keys/Tpm2KeyStore.ts';
 import { Tpm2 } from '../agent/keys/tpm2/Tpm2.ts';
 import { buildPolicy } from '../agent/logic/build.ts';
 import { startSwtpm } from '../test/helpers/swtpm.ts';
-import { BIN, ROOT } from './agentProcess.ts';
+import { BIN, provisionDevice, ROOT, startAgent } from './agentProcess.ts';
 import { setUpNodePeers, setUpToolsPeers } from './tpmPeers.ts';
 
 const ROUNDS = Number(process.env.TPM_BENCH_ROUNDS ?? 30);
@@ -82,15 +82,8 @@ try {
   await ks.close();
 
   // --- whole processes: a guardian and its agent vs tpm2-tools ------------------------------------
-  const dev = join(dir, 'device');
-  mkdirSync(dev);
-  const env = { ...process.env, CAPSULE_TPM_TCTI: ours.tcti, CAPSULE_IPFS: 'off' };
-  const cli = (args: string[], input?: string) => {
-    const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dev, env, input });
-    if (r.status !== 0) throw new Error(`capsule ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout.toString();
-  };
-  await provisionTpm2(dev, env);
+  const device = await provisionDevice('tpm-bench-device-', { tpmTcti: ours.tcti });
+  const { dir: dev, env, cli } = device;
   const tpmRecipient = JSON.parse(cli(['guardian', 'show', '--data-dir', 'data', '--json'])).stanzas['tpm2-rsa'] as string;
   writeFileSync(join(dev, 'policy.wasm'), (await buildPolicy('contracts-as/contracts/policy.ts', { cwd: ROOT })).wasm);
   writeFileSync(join(dev, 'secret.bin'), Buffer.alloc(1000, 7));
@@ -99,12 +92,8 @@ try {
   cli(['seal', 'secret.bin', '--guardian', tpmRecipient, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${Date.now() - 86_400_000}}}`, '-o', 'open.capsule']);
   writeFileSync(join(dev, 'config.json'), JSON.stringify({ ratePerSecond: 0, clock: 'system' }));
   writeFileSync(join(dev, 'release.json'), JSON.stringify({ capsule: readFileSync(join(dev, 'open.capsule')).toString('base64'), requester: me }));
-  const agent = spawn(process.execPath, [BIN, 'agent', '--data-dir', 'data', '--listen', '127.0.0.1:0', '--config', 'config.json'], { cwd: dev, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    agent.stderr!.on('data', (x) => { log += x; const m = /"event":"started","url":"([^"]+)"/.exec(log); if (m) resolve(m[1]!); });
-    agent.on('exit', () => reject(new Error(log)));
-  });
+  const agent = await startAgent(device, join(dev, 'config.json'));
+  const url = agent.url;
   await fetch(url + '/v1/modules', { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: readFileSync(join(dev, 'policy.wasm')) });
   const toolsCt = wrapTpm2Rsa(fileKey, modulusOf(tools.rsaPublicKey), id).body;
   const proc = (argv: string[], check: (out: Buffer) => boolean, what: string) => () => {
@@ -119,8 +108,8 @@ try {
     'tools: sign': () => { tools.toolsSign(digest); tools.toolsFlush(); },
     'tools: create primary': () => { tools.toolsCreatePrimary(); tools.toolsFlush(); },
   }, Math.max(5, ROUNDS >> 1));
-  agent.kill('SIGTERM');
-  await new Promise((r) => agent.on('exit', r));
+  await agent.stop();
+  rmSync(dev, { recursive: true, force: true });
 
   console.log(`\nTPM 2.0 (tpm2 KeyStore, ESYS through koffi) on swtpm ${swtpmVersion()}; medians of ${ROUNDS} interleaved rounds\n`);
   console.log('| in-process operation | ours (ESYS) | node:crypto | ratio |');
@@ -146,20 +135,4 @@ try {
 
 function swtpmVersion(): string {
   return /version ([\d.]+)/.exec(spawnSync('swtpm', ['--version'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? '?';
-}
-
-/** `capsule guardian init --backend tpm2`, scripted (words to stdout, confirmed on stdin). */
-async function provisionTpm2(cwd: string, env: NodeJS.ProcessEnv): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const c = spawn(process.execPath, [BIN, 'guardian', 'init', '--backend', 'tpm2', '--data-dir', 'data', '--mnemonic-to-stdout', '--confirm-words-from-stdin'], { cwd, env });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (x) => { out += x; });
-    c.stderr.on('data', (x) => {
-      err += x;
-      const m = /confirm words ((?:#\d+(?:, )?)+)/.exec(err);
-      if (m && !c.stdin.writableEnded) c.stdin.end(m[1]!.split(', ').map((s) => out.split('\n')[0]!.split(' ')[Number(s.slice(1)) - 1]).join('\n') + '\n');
-    });
-    c.on('close', (code) => (code === 0 ? resolve() : reject(new Error(err))));
-  });
 }
