@@ -9,17 +9,16 @@
  *   RSA_Decrypt, FlushContext ×2: seen with TSS2_LOG=tcti+debug).
  * - ESYS (libtss2-esys through agent/keys/tpm2/tssBindings.ts): an ECC P-256 SRK made once, keys
  *   made once; RSA_Decrypt and Sign on a kept-loaded key with a password session, and
- *   Load+Unseal+FlushContext of a sealed object. Inputs are TPM wire bytes turned into C structs by
- *   tpm2-tss's own unmarshaller, as tssBindings.ts prescribes.
+ *   Load+Unseal+FlushContext of a sealed object. Inputs are the KeyStore's wire bytes
+ *   (agent/keys/tpm2/tpmWire.ts) turned into C structs by tpm2-tss's own unmarshaller, as
+ *   tssBindings.ts prescribes; the keys get noDA and the seal no policy, as FAPI's do here.
  *
  * Each figure is the median of samples from interleaved rounds (FAPI and ESYS alternate, and which
  * goes first alternates too), all in-process and all through koffi's `.async` (the KeyStore's way).
  * Start-up costs are timed once per fresh swtpm and the median of those taken.
  *
- * Deliberately not here: the wire builders of the KeyStore (agent/keys/tpm2/tpmWire.ts; this file
- * keeps its own few so that it measures the same bytes whatever the KeyStore changes), tpm2-tools
- * and node:crypto peers (bench/tpmPeers.ts), and any use as a test: it asserts results only so that
- * a figure is never taken from a failing call.
+ * Deliberately not here: tpm2-tools and node:crypto peers (bench/tpmPeers.ts), and any use as a
+ * test: it asserts results only so that a figure is never taken from a failing call.
  */
 import koffi from 'koffi';
 import { createPublicKey, publicEncrypt, randomBytes, constants } from 'node:crypto';
@@ -29,6 +28,8 @@ import { join, relative } from 'node:path';
 import { p256 } from '@noble/curves/nist.js';
 import { startSwtpm, type Swtpm } from '../test/helpers/swtpm.ts';
 import { ESYS_TR_NONE, ESYS_TR_PASSWORD, ESYS_TR_RH_OWNER, STRUCT_BUFFER_SIZE, loadTss, type EsysCall, type MuType, type TssLibrary } from '../agent/keys/tpm2/tssBindings.ts';
+import { TPM2_ALG, Writer, ecdsaScheme, ecdsaSignature, nullTicket, oaepScheme, p256SignTemplate, pcrSelection, publicUnique, rsaDecryptTemplate,
+  sensitiveCreate, srkTemplate, tpm2b } from '../agent/keys/tpm2/tpmWire.ts';
 
 // Both libraries log to stderr by default; this script prints only its table.
 process.env.TSS2_LOG ??= 'all+NONE';
@@ -37,60 +38,16 @@ const PER_ROUND = 5;
 const STARTS = Number(process.env.TPM_BENCH_STARTS ?? 5);
 const PROFILES = '/etc/tpm2-tss/fapi-profiles/';
 
-// ---- TPM wire format (TPM 2.0 Part 2): only what the ESYS half sends -------------------------
-const ALG = { RSA: 0x01, SHA256: 0x0b, AES: 0x06, KEYEDHASH: 0x08, NULL: 0x10, OAEP: 0x17, ECDSA: 0x18, ECC: 0x23, CFB: 0x43 };
-const ATTR = { fixedTPM: 0x2, fixedParent: 0x10, sensitiveDataOrigin: 0x20, userWithAuth: 0x40, noDA: 0x400, restricted: 0x10000, decrypt: 0x20000, sign: 0x40000 };
-const u16 = (v: number) => [v >>> 8 & 0xff, v & 0xff];
-const u32 = (v: number) => [...u16(v >>> 16), ...u16(v & 0xffff)];
-const b2 = (b: ArrayLike<number>) => [...u16(b.length), ...Array.from(b)];
-const bytes = (...parts: number[][]) => Uint8Array.from(parts.flat());
-const common = (type: number, attrs: number) => [...u16(type), ...u16(ALG.SHA256), ...u32(attrs), ...b2([])];
-const srkTemplate = () => bytes(b2([...common(ALG.ECC, ATTR.fixedTPM | ATTR.fixedParent | ATTR.sensitiveDataOrigin | ATTR.userWithAuth | ATTR.noDA | ATTR.restricted | ATTR.decrypt),
-  ...u16(ALG.AES), ...u16(128), ...u16(ALG.CFB), ...u16(ALG.NULL), ...u16(3 /* NIST P-256 */), ...u16(ALG.NULL), ...b2([]), ...b2([])]));
-const rsaTemplate = () => bytes(b2([...common(ALG.RSA, ATTR.fixedTPM | ATTR.fixedParent | ATTR.sensitiveDataOrigin | ATTR.userWithAuth | ATTR.noDA | ATTR.decrypt),
-  ...u16(ALG.NULL), ...u16(ALG.OAEP), ...u16(ALG.SHA256), ...u16(2048), ...u32(0), ...b2([])]));
-const eccSignTemplate = () => bytes(b2([...common(ALG.ECC, ATTR.fixedTPM | ATTR.fixedParent | ATTR.sensitiveDataOrigin | ATTR.userWithAuth | ATTR.noDA | ATTR.sign),
-  ...u16(ALG.NULL), ...u16(ALG.ECDSA), ...u16(ALG.SHA256), ...u16(3), ...u16(ALG.NULL), ...b2([]), ...b2([])]));
-const sealTemplate = () => bytes(b2([...common(ALG.KEYEDHASH, ATTR.fixedTPM | ATTR.fixedParent | ATTR.userWithAuth | ATTR.noDA), ...u16(ALG.NULL), ...b2([])]));
-const sensitive = (data: ArrayLike<number> = []) => bytes(b2([...b2([]), ...b2(data)]));
-
-/** The ECC point (0x04 ‖ X ‖ Y) in the unique field of a TPM2B_PUBLIC, found by skipping the parameters. */
-function eccPoint(pub: Uint8Array): Uint8Array {
-  const v = new DataView(pub.buffer, pub.byteOffset, pub.byteLength);
-  let o = 2 + 2 + 2 + 4; // size, type, nameAlg, attributes
-  o += 2 + v.getUint16(o); // authPolicy
-  o += v.getUint16(o) === ALG.NULL ? 2 : 6; // symmetric
-  o += v.getUint16(o) === ALG.NULL ? 2 : 4; // scheme
-  o += 2; // curve
-  o += v.getUint16(o) === ALG.NULL ? 2 : 4; // kdf
-  const x = pub.subarray(o + 2, o + 2 + v.getUint16(o));
-  o += 2 + x.length;
-  const y = pub.subarray(o + 2, o + 2 + v.getUint16(o));
-  return Uint8Array.from([4, ...x, ...y]);
-}
-
-/** The RSA modulus in the unique field of a TPM2B_PUBLIC (the exponent is 65537 when the field says 0). */
-function rsaModulus(pub: Uint8Array): Uint8Array {
-  const v = new DataView(pub.buffer, pub.byteOffset, pub.byteLength);
-  let o = 2 + 2 + 2 + 4;
-  o += 2 + v.getUint16(o);
-  o += v.getUint16(o) === ALG.NULL ? 2 : 6;
-  o += v.getUint16(o) === ALG.NULL ? 2 : 4;
-  o += 2 + 4; // keyBits, exponent (0: 65537)
-  return pub.slice(o + 2, o + 2 + v.getUint16(o));
-}
-
-/** r ‖ s from a TPMT_SIGNATURE holding ECDSA (alg, hash, TPM2B r, TPM2B s). */
-function ecdsaRs(sig: Uint8Array): Uint8Array {
-  const v = new DataView(sig.buffer, sig.byteOffset, sig.byteLength);
-  const rLen = v.getUint16(4);
-  const r = sig.subarray(6, 6 + rLen);
-  const s = sig.subarray(8 + rLen, 8 + rLen + v.getUint16(6 + rLen));
-  const out = new Uint8Array(64);
-  out.set(r, 32 - r.length);
-  out.set(s, 64 - s.length);
-  return out;
-}
+// ---- TPM wire bytes: tpmWire.ts's, with the attributes FAPI gives its objects here ------------
+// FAPI's keys are made 'noDa' and its seal has no policy, so the ESYS objects are too: the
+// KeyStore's key templates with noDA added, and a seal opened by its authValue (userWithAuth, empty
+// policy), which tpmWire's sealTemplate(policy) does not make.
+const ATTR = { fixedTPM: 0x2, fixedParent: 0x10, userWithAuth: 0x40, noDA: 0x400 };
+const empty = new Uint8Array(0);
+/** A TPM2B_PUBLIC template with noDA added to its objectAttributes (after size, type and nameAlg). */
+const noDA = (template: Uint8Array) => { const v = new DataView(template.buffer, template.byteOffset); v.setUint32(6, v.getUint32(6) | ATTR.noDA); return template; };
+const sealTemplate = () => new Writer().sized((w) => w.u16(TPM2_ALG.KEYEDHASH).u16(TPM2_ALG.SHA256)
+  .u32(ATTR.fixedTPM | ATTR.fixedParent | ATTR.userWithAuth | ATTR.noDA).b(empty).u16(TPM2_ALG.NULL).b(empty)).done();
 
 // ---- ESYS through the project's raw bindings -------------------------------------------------
 class Esys {
@@ -144,8 +101,8 @@ class Esys {
   async createPrimary(): Promise<number> {
     const h: [number] = [0];
     const pub: [unknown] = [null];
-    await this.call('CreatePrimary', ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, this.in('TPM2B_SENSITIVE_CREATE', sensitive()),
-      this.in('TPM2B_PUBLIC', srkTemplate()), this.in('TPM2B_DATA', bytes(b2([]))), this.in('TPML_PCR_SELECTION', bytes(u32(0))), h, pub, null, null, null);
+    await this.call('CreatePrimary', ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, this.in('TPM2B_SENSITIVE_CREATE', sensitiveCreate(empty)),
+      this.in('TPM2B_PUBLIC', srkTemplate()), this.in('TPM2B_DATA', tpm2b(empty)), this.in('TPML_PCR_SELECTION', pcrSelection([])), h, pub, null, null, null);
     this.lib.esysFree(pub[0]);
     return h[0];
   }
@@ -153,8 +110,8 @@ class Esys {
   async create(parent: number, template: Uint8Array, data?: Uint8Array): Promise<{ priv: Uint8Array; pub: Uint8Array }> {
     const priv: [unknown] = [null];
     const pub: [unknown] = [null];
-    await this.call('Create', parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, this.in('TPM2B_SENSITIVE_CREATE', sensitive(data)),
-      this.in('TPM2B_PUBLIC', template), this.in('TPM2B_DATA', bytes(b2([]))), this.in('TPML_PCR_SELECTION', bytes(u32(0))), priv, pub, null, null, null);
+    await this.call('Create', parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, this.in('TPM2B_SENSITIVE_CREATE', sensitiveCreate(empty, data)),
+      this.in('TPM2B_PUBLIC', template), this.in('TPM2B_DATA', tpm2b(empty)), this.in('TPML_PCR_SELECTION', pcrSelection([])), priv, pub, null, null, null);
     return { priv: this.out('TPM2B_PRIVATE', priv[0]), pub: this.out('TPM2B_PUBLIC', pub[0]) };
   }
 
@@ -166,16 +123,16 @@ class Esys {
 
   async decrypt(key: number, ciphertext: Uint8Array): Promise<Uint8Array> {
     const m: [unknown] = [null];
-    await this.call('RSA_Decrypt', key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, this.in('TPM2B_PUBLIC_KEY_RSA', bytes(b2(ciphertext))),
-      this.in('TPMT_RSA_DECRYPT', bytes(u16(ALG.OAEP), u16(ALG.SHA256))), this.in('TPM2B_DATA', bytes(b2([]))), m);
+    await this.call('RSA_Decrypt', key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, this.in('TPM2B_PUBLIC_KEY_RSA', tpm2b(ciphertext)),
+      this.in('TPMT_RSA_DECRYPT', oaepScheme()), this.in('TPM2B_DATA', tpm2b(empty)), m);
     return this.out('TPM2B_PUBLIC_KEY_RSA', m[0], true).subarray(2);
   }
 
   async sign(key: number, digest: Uint8Array): Promise<Uint8Array> {
     const s: [unknown] = [null];
-    await this.call('Sign', key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, this.in('TPM2B_DIGEST', bytes(b2(digest))),
-      this.in('TPMT_SIG_SCHEME', bytes(u16(ALG.ECDSA), u16(ALG.SHA256))), this.in('TPMT_TK_HASHCHECK', bytes(u16(0x8024), u32(0x40000007), b2([]))), s);
-    return ecdsaRs(this.out('TPMT_SIGNATURE', s[0]));
+    await this.call('Sign', key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, this.in('TPM2B_DIGEST', tpm2b(digest)),
+      this.in('TPMT_SIG_SCHEME', ecdsaScheme()), this.in('TPMT_TK_HASHCHECK', nullTicket()), s);
+    return ecdsaSignature(this.out('TPMT_SIGNATURE', s[0]));
   }
 
   async unseal(parent: number, sealed: { priv: Uint8Array; pub: Uint8Array }): Promise<Uint8Array> {
@@ -207,14 +164,12 @@ const F = {
   Unseal: fapiLib.func('uint32_t Fapi_Unseal(void *ctx, const char *path, _Out_ void **data, _Out_ size_t *size)') as AsyncFn,
   Free: fapiLib.func('void Fapi_Free(void *ptr)') as AsyncFn,
 };
-const rcDecode = koffi.load('libtss2-rc.so.0').func('const char *Tss2_RC_Decode(uint32_t rc)') as (rc: number) => string;
-const libc = koffi.load('libc.so.6');
-const bzero = libc.func('void explicit_bzero(void *s, size_t n)') as (p: unknown, n: number) => void;
+const lib = loadTss(); // also Tss2_RC_Decode and explicit_bzero for the FAPI half
 
 function fapi(name: keyof typeof F, ...args: unknown[]): Promise<void> {
   return new Promise((resolve, reject) => F[name].async(...args, (err: unknown, rc: number) => {
     if (err) reject(err);
-    else if (rc !== 0) reject(new Error(`Fapi_${name}: ${rcDecode(rc)} (0x${rc.toString(16)})`));
+    else if (rc !== 0) reject(new Error(`Fapi_${name}: ${lib.rcDecode(rc)} (0x${rc.toString(16)})`));
     else resolve();
   }));
 }
@@ -222,7 +177,7 @@ function fapi(name: keyof typeof F, ...args: unknown[]): Promise<void> {
 /** Copies `n` bytes FAPI allocated, wipes and frees them. */
 function fapiTake(ptr: unknown, n: number): Uint8Array {
   const out = Uint8Array.from(koffi.decode(ptr, 'uint8_t', n) as number[]);
-  bzero(ptr, n);
+  lib.wipe(ptr, n);
   F.Free(ptr);
   return out;
 }
@@ -274,7 +229,6 @@ const assertEqual = (what: string, got: Uint8Array, want: Uint8Array) => {
 };
 
 if (!statSync(PROFILES, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${PROFILES} is missing: install libtss2-fapi1`);
-const lib = loadTss();
 
 /** Start-up on a fresh TPM: FAPI first boot (both profiles), FAPI restart, ESYS start (before FAPI when `esysFirst`). */
 async function startUp(esysFirst: boolean): Promise<{ fapiFirst: number; fapiSecond: number; fapiRestart: number; esys: number }> {
@@ -334,9 +288,9 @@ try {
   F.Free(priv[0]);
   F.Free(pol[0]);
   const fileKey = randomBytes(32);
-  const oaep = (n: Uint8Array) => publicEncrypt({ key: createPublicKey({ key: { kty: 'RSA', n: Buffer.from(n).toString('base64url'), e: 'AQAB' }, format: 'jwk' }),
+  const oaep = (pub: Uint8Array) => publicEncrypt({ key: createPublicKey({ key: { kty: 'RSA', n: Buffer.from(publicUnique(pub).rsaModulus!).toString('base64url'), e: 'AQAB' }, format: 'jwk' }),
     padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, fileKey);
-  const fapiCipher = oaep(rsaModulus(fapiPub));
+  const fapiCipher = oaep(fapiPub);
   const digest = randomBytes(32);
 
   const fDecrypt = async () => { const p: [unknown] = [null], n: [number] = [0]; await fapi('Decrypt', f, RSA, fapiCipher, fapiCipher.length, p, n); return fapiTake(p[0], n[0]); };
@@ -357,10 +311,10 @@ try {
   const tEsysPrimary = await time(async () => { await esys.flush(await esys.createPrimary()); });
   let srk = await esys.createPrimary();
   let rsaBlob!: { priv: Uint8Array; pub: Uint8Array };
-  const tEsysKey = await time(async () => { rsaBlob = await esys.create(srk, rsaTemplate()); });
-  const signBlob = await esys.create(srk, eccSignTemplate());
+  const tEsysKey = await time(async () => { rsaBlob = await esys.create(srk, noDA(rsaDecryptTemplate())); });
+  const signBlob = await esys.create(srk, noDA(p256SignTemplate()));
   const sealBlob = await esys.create(srk, sealTemplate(), secret);
-  const esysCipher = oaep(rsaModulus(rsaBlob.pub));
+  const esysCipher = oaep(rsaBlob.pub);
 
   // Correctness before any figure: each path returns what it must.
   assertEqual('Fapi_Decrypt', await fDecrypt(), fileKey);
@@ -385,7 +339,7 @@ try {
   const [fd2, ed2] = await interleave(fDecrypt, loadDecryptFlush);
   rows.push(['RSA-OAEP decrypt (ESYS: Load+decrypt+Flush, as FAPI does)', fd2, ed2]);
   await withKey(signBlob, async (key) => {
-    if (!p256.verify(await esys.sign(key, digest), digest, eccPoint(signBlob.pub), { prehash: false, lowS: false })) throw new Error('Esys_Sign: signature does not verify');
+    if (!p256.verify(await esys.sign(key, digest), digest, Uint8Array.from([4, ...publicUnique(signBlob.pub).ecc!]), { prehash: false, lowS: false })) throw new Error('Esys_Sign: signature does not verify');
     const [a, b] = await interleave(() => fSign(), () => esys.sign(key, digest));
     rows.push(['P-256 sign of a digest (ESYS: key kept loaded)', a, b]);
   });
