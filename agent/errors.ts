@@ -31,10 +31,12 @@ export type IoErrorCode = 'ERR_IO' | 'ERR_NOT_FOUND';
 /**
  * ERR_TPM_AUTH: the TPM refused the key's authValue (it counts toward dictionary-attack lockout);
  * ERR_TPM_LOCKOUT: the TPM is in dictionary-attack lockout and refuses authorised use until it
- * recovers; ERR_TPM_POLICY: the PCRs no longer match the policy a blob was sealed under.
+ * recovers; ERR_TPM_POLICY: the PCRs no longer match the policy a blob was sealed under;
+ * ERR_KEYSTORE_FILE: a key store's file (tpm2-keystore.json, its auth file) is missing, unreadable
+ * or malformed (the custodian itself may be fine).
  */
 export type KeyStoreErrorCode = 'ERR_MODULE_ABSENT' | 'ERR_MODULE_CALL' | 'ERR_LOCK_INTEGRITY' | 'ERR_UNSUPPORTED_BY_MODEL'
-  | 'ERR_TPM_AUTH' | 'ERR_TPM_LOCKOUT' | 'ERR_TPM_POLICY';
+  | 'ERR_TPM_AUTH' | 'ERR_TPM_LOCKOUT' | 'ERR_TPM_POLICY' | 'ERR_KEYSTORE_FILE';
 export type WalletErrorCode = 'ERR_NO_WALLET' | 'ERR_WALLET_EXISTS' | 'ERR_BAD_WALLET_NAME' | 'ERR_BAD_WALLET_PATH' | 'ERR_PATH_OUTSIDE_WALLET';
 /** Codes of WalletRequestError (agent/wallet): a signing request the guardian will not decode or sign. */
 export type WalletRequestErrorCode =
@@ -64,11 +66,13 @@ export type ImageErrorCode =
  * the token's hash, fails the module's MAC (or the TPM's checks), or is not a LUKS key for this device;
  * ERR_WRONG_MODULE the blob was locked by another module (or sealed by another TPM); ERR_NO_MODULE no
  * module (or TPM) answered; ERR_PCR_MISMATCH the TPM refused to unseal because the PCRs the key was
- * sealed to no longer hold the values they had at enrolment.
+ * sealed to no longer hold the values they had at enrolment; ERR_UNSAFE_TCTI the TCTI recorded in
+ * guardian.json (written by the agent's user) is of a kind that can load or run code, which root
+ * does not take from a record.
  */
 export type DeviceErrorCode =
   | 'ERR_LUKS' | 'ERR_LUKS_TOKEN' | 'ERR_LUKS_TOKEN_VERSION' | 'ERR_LUKS_ENROLLED'
-  | 'ERR_LOCK_INTEGRITY' | 'ERR_WRONG_MODULE' | 'ERR_NO_MODULE' | 'ERR_PCR_MISMATCH';
+  | 'ERR_LOCK_INTEGRITY' | 'ERR_WRONG_MODULE' | 'ERR_NO_MODULE' | 'ERR_PCR_MISMATCH' | 'ERR_UNSAFE_TCTI';
 export type AuditErrorCode = 'ERR_AUDIT_FORMAT' | 'ERR_AUDIT_CHAIN' | 'ERR_AUDIT_SIGNATURE' | 'ERR_AUDIT_REPLAY'
   | 'ERR_AUDIT_RECEIPT' | 'ERR_AUDIT_UNPINNED' | 'ERR_ROLLBACK' | 'ERR_ANCHOR';
 export type SandboxErrorCode =

@@ -124,7 +124,7 @@ test('a wrong authValue: sign, RSA decrypt and unlock are refused with ERR_TPM_A
     let thrown: unknown;
     await rejectsError(() => fn().catch((e) => { thrown = e; throw e; }), 'KeyStoreError', 'ERR_TPM_AUTH',
       new RegExp(`^tpm2: Esys_${call}: the TPM refused the key's authorisation value \\(.*\\); the failure counts toward lockout$`));
-    assert.match((thrown as { hint?: string }).hint ?? '', /the tpm2 auth file does not match .*; do not retry/);
+    assert.match((thrown as { hint?: string }).hint ?? '', /the auth file in use does not match the one this key was made with .*; do not retry/);
     assert.is(await wrong.tpm.lockoutCounter(), before + 1, `${call}: exactly one failure counted (no retry)`);
   }
   // Calls that need no authorisation go on; the right store still works below the threshold.
@@ -153,12 +153,14 @@ test('lockout: with 2 tries allowed the third call meets ERR_TPM_LOCKOUT with a 
   }
   const s = stanzaFor(ks.tpm2Rsa.modulus);
   await rejectsError(() => ks.tpm2Rsa.decrypt(s.body, s.label), 'KeyStoreError', 'ERR_TPM_LOCKOUT', /Esys_RSA_Decrypt: the TPM is in dictionary-attack lockout/);
-  assert.equal(ks.health(), { state: 'ok' }, 'a lockout is a refusal, not a broken TPM');
+  const h = ks.health();
+  assert.is(`${h.state} ${h.code}`, 'failing ERR_TPM_LOCKOUT', '/v1/status shows the lockout: every authorised use is refused until it recovers');
   tpm.tools('tpm2_dictionarylockout', ['-c']);
   assert.is(await ks.tpm.lockoutCounter(), 0);
   const digest = new Uint8Array(randomBytes(32));
   assert.ok(p256.verify(await ks.sign(digest, 0), digest, Uint8Array.of(4, ...await ks.publicKey(0)), { prehash: false, lowS: false, format: 'compact' } as never), 'signs again once cleared');
   assert.equal(await ks.tpm2Rsa.decrypt(s.body, s.label), s.key);
+  assert.equal(ks.health(), { state: 'ok' }, 'healthy again once the TPM answers');
 });
 
 test('lock blobs and key files: another TPM\'s blob, the key file on another TPM, truncated and bit-flipped blobs are all ERR_LOCK_INTEGRITY', async () => {

@@ -13,8 +13,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { constants, createHash, publicEncrypt } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { constants, createHash, generateKeyPairSync, publicEncrypt } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { p256 } from '@noble/curves/nist.js';
@@ -23,14 +23,14 @@ import { openWithKey } from '../agent/capsule/open.ts';
 import { sha256 } from '../agent/crypto/kdf.ts';
 import { compressP256, encodeP256Key, GUARDIAN_KEY_HRP } from '../agent/crypto/p256.ts';
 import { rsa2048PublicKey, tpm2RsaLabel } from '../agent/crypto/tpm2RsaStanza.ts';
-import { parseTpmRecipient } from '../agent/crypto/tpmRecipient.ts';
+import { encodeTpmRecipient, parseTpmRecipient } from '../agent/crypto/tpmRecipient.ts';
 import { canonicalJson, type Json } from '../agent/daemon/AuditLog.ts';
 import { STANZA_TPM2_RSA } from '../agent/format/constants.ts';
 import type { CapsuleHeader } from '../agent/format/header.ts';
-import { Guardian } from '../agent/guardian/Guardian.ts';
+import { Guardian, MAX_TPM2_STANZAS_TRIED } from '../agent/guardian/Guardian.ts';
 import { publicUnique, srkTemplate } from '../agent/keys/tpm2/tpmWire.ts';
 import { rejectsError } from './helpers/assertError.ts';
-import { assertFails, run, type Device } from './helpers/guardianDevice.ts';
+import { assertFails, init, run, type Device } from './helpers/guardianDevice.ts';
 import { post, setClock, startAgent, T } from './helpers/runningAgent.ts';
 import { startSwtpm, type Swtpm } from './helpers/swtpm.ts';
 import { nowhere, tpmDevice, tpmGuardian, tpmRecipients, type TpmGuardian } from './helpers/tpm2Guardian.ts';
@@ -245,6 +245,60 @@ test('a guardian whose TPM stopped answering: show and decrypt exit 1 naming the
     assert.is(r.stdout, '');
   }
   assert.not.ok(existsSync(join(own.d.dir, 'x.out')));
+});
+
+
+test('CAPSULE_TPM_AUTH_FILE outside the data directory: init works the first time, the file is made there, and the recorded path serves later opens', async () => {
+  const tpm = await startSwtpm();
+  tpms.push(tpm);
+  const d = tpmDevice(tpm);
+  const auth = join(d.dir, 'secrets', 'tpm-auth');
+  mkdirSync(join(d.dir, 'secrets'));
+  const r = await init(d, { args: ['--backend', 'tpm2'], env: { CAPSULE_TPM_AUTH_FILE: auth } });
+  assert.is(r.code, 0, r.stderr);
+  assert.is(readFileSync(auth).length, 32);
+  assert.is(statSync(auth).mode & 0o777, 0o600);
+  assert.not.ok(existsSync(join(d.data, 'tpm2-auth')), 'not in the data directory');
+  assert.is(JSON.parse(readFileSync(join(d.data, 'guardian.json'), 'utf8')).tpmAuthFile, auth);
+  const show = run(d, ['guardian', 'show', '--data-dir', d.data]); // without the variable: the recorded path
+  assert.is(show.code, 0, show.stderr);
+});
+
+test('init --restore --force onto a new TPM in the same data directory keeps the old TPM\'s keys aside (named by its fingerprint) and says so', async () => {
+  const first = await startSwtpm();
+  const second = await startSwtpm();
+  tpms.push(first, second);
+  const d = tpmDevice(first);
+  const r = await init(d, { args: ['--backend', 'tpm2'] });
+  assert.is(r.code, 0, r.stderr);
+  const before = readFileSync(join(d.data, 'tpm2-keystore.json'), 'utf8');
+  const oldSerial = JSON.parse(before).srk as string;
+  const again = run(d, ['guardian', 'init', '--backend', 'tpm2', '--restore', '--force', '--mnemonic-from-stdin', '--data-dir', d.data], `${r.words.join(' ')}\n`, { CAPSULE_TPM_TCTI: second.tcti });
+  assert.is(again.code, 0, again.stderr);
+  const kept = join(d.data, `tpm2-keystore.${oldSerial}.json`);
+  assert.match(again.stderr, new RegExp(`capsule: note: .*tpm2-keystore\\.json held the keys of another TPM \\(${oldSerial}\\); kept as ${kept.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, and new keys made on this TPM`));
+  assert.is(readFileSync(kept, 'utf8'), before, 'the old keys, byte for byte');
+  assert.is.not(JSON.parse(readFileSync(join(d.data, 'tpm2-keystore.json'), 'utf8')).srk, oldSerial);
+});
+
+test('a header with more tpm2-rsa stanzas than MAX_TPM2_STANZAS_TRIED: ours among the first 8 opens; ours 9th is not tried and the error says so', async () => {
+  const g = await guardian();
+  const others = Array.from({ length: MAX_TPM2_STANZAS_TRIED }, () => encodeTpmRecipient(new Uint8Array(Buffer.from(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }).n!, 'base64url'))));
+  const a = await nowhere();
+  writeFileSync(join(a.dir, 'secret.bin'), 'many guardians');
+  const seal = (order: string[], out: string) => {
+    const s = run(a, ['seal', 'secret.bin', ...order.flatMap((r) => ['--guardian', r]), '--logic', 'policy.wasm', '-o', out]);
+    assert.is(s.code, 0, s.stderr);
+    return join(a.dir, out);
+  };
+  const early = seal([...others.slice(1), g.r.tpm2], 'early.capsule'); // ours 8th
+  const late = seal([...others, g.r.tpm2], 'late.capsule'); // ours 9th
+  const ok = run(g.d, ['decrypt', early, '--on-guardian', '--data-dir', g.d.data, '-o', 'early.out']);
+  assert.is(ok.code, 0, ok.stderr);
+  assert.is(readFileSync(join(g.d.dir, 'early.out'), 'utf8'), 'many guardians');
+  const refused = run(g.d, ['decrypt', late, '--on-guardian', '--data-dir', g.d.data, '-o', 'late.out']);
+  assertFails(refused, new RegExp(`tpm2-rsa stanza was sealed to another TPM's key \\(the first ${MAX_TPM2_STANZAS_TRIED} of ${MAX_TPM2_STANZAS_TRIED + 1} tried\\)`), /a tpm2-rsa capsule opens only through the TPM/);
+  assert.not.ok(existsSync(join(g.d.dir, 'late.out')));
 });
 
 test.run();

@@ -13,15 +13,21 @@ import type { Locker } from '../crypto/lockStanza.ts';
 import { unwrapLock } from '../crypto/lockStanza.ts';
 import { compressP256, GUARDIAN_KEY_HRP, p256SharedX, parseP256Key } from '../crypto/p256.ts';
 import { unwrapP256 } from '../crypto/p256Stanza.ts';
-import { unwrapTpm2Rsa } from '../crypto/tpm2RsaStanza.ts';
+import { checkTpm2RsaStanza, tpm2RsaLabel } from '../crypto/tpm2RsaStanza.ts';
 import { wipe } from '../crypto/secrets.ts';
 import { unwrapX25519 } from '../crypto/x25519Stanza.ts';
-import { STANZA_LOCK, STANZA_P256, STANZA_TPM2_RSA, STANZA_X25519 } from '../format/constants.ts';
+import { FILE_KEY_SIZE, STANZA_LOCK, STANZA_P256, STANZA_TPM2_RSA, STANZA_X25519 } from '../format/constants.ts';
 import type { CapsuleHeader } from '../format/header.ts';
 import { keysFromSeed, type GuardianKeys } from '../keys/hierarchy.ts';
 import type { KeyStore } from '../keys/KeyStore.ts';
 import { defaultDataDir, readGuardianFile, type GuardianRecord } from './GuardianFile.ts';
 import { openKeyStore } from './keyStoreFor.ts';
+
+/**
+ * At most this many tpm2-rsa stanzas of one header are tried in the TPM (each is an RSA decryption
+ * there, slow on a real TPM): a header of 64 bogus ones must not hold the TPM for many seconds.
+ */
+export const MAX_TPM2_STANZAS_TRIED = 8;
 
 export type OwnStanza = 'x25519' | 'p256-ecdh' | 'zymbit-lock' | 'tpm2-rsa';
 
@@ -91,8 +97,15 @@ export class Guardian {
   async unwrapFileKey(header: CapsuleHeader): Promise<Uint8Array> {
     const needsKeys = header.stanzas.some((s) => s.type === STANZA_X25519 || s.type === STANZA_P256);
     let lockedElsewhere = 0;
-    let otherTpm = 0;
+    const tpmStanzas = header.stanzas.flatMap((s, i) => (s.type === STANZA_TPM2_RSA ? [{ s, i }] : []));
+    for (const { s, i } of tpmStanzas) checkTpm2RsaStanza(s, i);
     const rsa = this.keyStore.tpm2Rsa;
+    if (rsa && tpmStanzas.length > 0) {
+      // One key load for all of them (the file key is the same in every stanza that opens).
+      const label = tpm2RsaLabel(header.id);
+      const hit = await rsa.decryptFirst(tpmStanzas.slice(0, MAX_TPM2_STANZAS_TRIED).map(({ s }) => ({ ciphertext: s.body, label })), FILE_KEY_SIZE);
+      if (hit) return hit.plaintext;
+    }
     const attempt = async (keys: GuardianKeys | undefined): Promise<Uint8Array | undefined> => {
       for (const [i, s] of header.stanzas.entries()) {
         if (s.type === STANZA_X25519 && keys) {
@@ -102,10 +115,6 @@ export class Guardian {
           const secret = keys.p256.secretKey;
           const k = await unwrapP256(s, i, keys.p256.publicKey, header.id, (share) => p256SharedX(secret, share));
           if (k) return k;
-        } else if (s.type === STANZA_TPM2_RSA) {
-          const k = rsa ? await unwrapTpm2Rsa(s, i, header.id, (c, l) => rsa.decrypt(c, l)) : undefined;
-          if (k) return k;
-          otherTpm++; // another TPM's key (or no TPM here): not for this guardian
         } else if (s.type === STANZA_LOCK) {
           try {
             return await unwrapLock(s, i, header.id, this.keyStore);
@@ -124,8 +133,9 @@ export class Guardian {
         hint: 'a zymbit-lock capsule opens only on the module that sealed it; a guardian restored from paper opens only x25519 and p256-ecdh capsules',
       });
     }
-    if (otherTpm > 0) {
-      throw new KeyError('ERR_LOCKED_ELSEWHERE', `header.stanzas: the capsule's tpm2-rsa stanza was sealed to another TPM's key; this guardian (${this.record.serial}) cannot open it`, {
+    if (tpmStanzas.length > 0) {
+      const skipped = rsa && tpmStanzas.length > MAX_TPM2_STANZAS_TRIED ? ` (the first ${MAX_TPM2_STANZAS_TRIED} of ${tpmStanzas.length} tried)` : '';
+      throw new KeyError('ERR_LOCKED_ELSEWHERE', `header.stanzas: the capsule's tpm2-rsa stanza was sealed to another TPM's key${skipped}; this guardian (${this.record.serial}) cannot open it`, {
         hint: 'a tpm2-rsa capsule opens only through the TPM whose capsule-tpm1… recipient it was sealed to; a guardian restored from paper (or on a new TPM) opens only x25519 and p256-ecdh capsules',
       });
     }

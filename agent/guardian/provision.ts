@@ -12,8 +12,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Writable } from 'node:stream';
-import { mkdir, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GuardianError, hasCode, KeyError, KeyStoreError, UsageError } from '../errors.ts';
 import { sweepPartials } from '../io/partials.ts';
@@ -43,6 +43,8 @@ export interface ProvisionOptions {
   pcrs?: number[];
   /** Run the seed process even where it cannot be confined (recorded in guardian.json). */
   allowUnisolated?: boolean;
+  /** Told what the operator should know (e.g. another TPM's keys kept aside); the CLI prints it. */
+  onNotice?: (text: string) => void;
   /** Told when the seed process runs unconfined (the CLI prints it as a warning). */
   onUnisolated?: (isolation: string) => void;
   signal?: AbortSignal;
@@ -70,16 +72,19 @@ export async function provision(o: ProvisionOptions): Promise<GuardianRecord> {
   await removeStaleTemps(o.dataDir);
   const library = o.backend === 'zymbit' ? zymbitLibrary(o.env) : undefined;
   const tcti = o.backend === 'tpm2' ? tpmTcti(o.env) : undefined;
-  const tpmAuthFile = o.backend === 'tpm2' ? o.env.CAPSULE_TPM_AUTH_FILE || undefined : undefined;
+  const tpmAuthFile = o.backend === 'tpm2' && o.env.CAPSULE_TPM_AUTH_FILE ? resolve(o.env.CAPSULE_TPM_AUTH_FILE) : undefined;
   // Decided before anything is created: a guardian that cannot confine its seed process refuses
   // (fail closed) unless the operator accepted that explicitly.
-  const box = seedSandbox(o.env, { library, dataDir: o.dataDir, allowUnisolated: o.allowUnisolated === true, tpm: tcti ? seedTpmFor(tcti, tpmAuthFile) : undefined });
+  const sandboxFor = () => seedSandbox(o.env, { library, dataDir: o.dataDir, allowUnisolated: o.allowUnisolated === true, tpm: tcti ? seedTpmFor(tcti, tpmAuthFile) : undefined });
+  let box = sandboxFor();
   if (!box.isolated) o.onUnisolated?.(box.isolation);
   // Read once (from a file, a systemd credential, or the environment, which is then cleared) and
   // handed to the seed process through a pipe.
   const passphrase = o.backend === 'soft' ? softPassphrase(o.env) : undefined;
   if (passphrase !== undefined) await prepareSoftStore(o.dataDir, passphrase, present);
-  const tpm2Recipient = tcti ? await prepareTpm2Store(o.dataDir, tcti, tpmAuthFile, o.pcrs) : undefined;
+  const tpm2Recipient = tcti ? await prepareTpm2Store(o.dataDir, tcti, tpmAuthFile, o.pcrs, o.onNotice) : undefined;
+  // The auth file may have been made just now: decided again, so that it is bound into the sandbox.
+  if (tcti) box = sandboxFor();
 
   const req: SeedRequest = {
     mode: o.restore ? 'restore' : 'init', backend: o.backend, dataDir: o.dataDir, library, tcti, tpmAuthFile, signingSlot: SIGNING_SLOT,
@@ -136,13 +141,22 @@ async function prepareSoftStore(dataDir: string, passphrase: string, guardianPre
  * restore onto a new TPM) or is absent. Returns the `capsule-tpm1…` recipient.
  * @throws KeyStoreError ERR_MODULE_ABSENT (no TPM, or a key file without its auth file).
  */
-async function prepareTpm2Store(dataDir: string, tcti: string, authFile: string | undefined, pcrs: number[] | undefined): Promise<string> {
+async function prepareTpm2Store(dataDir: string, tcti: string, authFile: string | undefined, pcrs: number[] | undefined, notice?: (text: string) => void): Promise<string> {
+  const file = join(dataDir, TPM2_KEYSTORE_FILE);
   let ks: Tpm2KeyStore;
   try {
     ks = await Tpm2KeyStore.open(dataDir, { tcti, authFile });
   } catch (e) {
-    const absent = hasCode(e, 'ERR_MODULE_ABSENT') && !(await exists(join(dataDir, TPM2_KEYSTORE_FILE)));
+    const absent = hasCode(e, 'ERR_KEYSTORE_FILE') && !(await exists(file));
     if (!absent && !hasCode(e, 'ERR_LOCK_INTEGRITY')) throw e;
+    if (!absent) {
+      // Another TPM's keys (a restore onto a new TPM — or a wrong TCTI): never destroyed, kept
+      // beside under the old TPM's fingerprint, so that pointing back at that TPM can still use them.
+      const old = JSON.parse(await readFile(file, 'utf8')) as { srk?: string };
+      const kept = join(dataDir, `tpm2-keystore.${/^tpm2-[0-9a-f]{16}$/.test(old.srk ?? '') ? old.srk : Date.now()}.json`);
+      await rename(file, kept);
+      notice?.(`${file} held the keys of another TPM (${old.srk}); kept as ${kept}, and new keys made on this TPM`);
+    }
     ks = await Tpm2KeyStore.create(dataDir, { tcti, authFile, pcrs, replace: true });
   }
   try {

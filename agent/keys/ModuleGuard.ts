@@ -43,7 +43,8 @@ export interface ModuleGuardOptions {
 
 /** A failure of the module itself (not a refusal it made on purpose, like a failed integrity check). */
 export function isModuleFailure(e: unknown): boolean {
-  return hasCode(e, 'ERR_MODULE_CALL') || hasCode(e, 'ERR_MODULE_ABSENT');
+  // A TPM in lockout refuses every authorised use: for /v1/status it is failing until it recovers.
+  return hasCode(e, 'ERR_MODULE_CALL') || hasCode(e, 'ERR_MODULE_ABSENT') || hasCode(e, 'ERR_TPM_LOCKOUT');
 }
 
 export class ModuleGuard {

@@ -23,7 +23,7 @@
  * Deliberately not here: ECDH (the TPM could, but the guardian's P-256 recipient is derived from the
  * seed; capabilities.ecdh is false), wallets (no secp256k1 BIP32 in a TPM), and the key hierarchy.
  */
-import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KeyStoreError } from '../errors.ts';
@@ -68,9 +68,9 @@ export interface Tpm2KeyStoreOptions {
 export function parsePcrList(text: string): number[] {
   if (typeof text !== 'string') throw new TypeError(`pcrs: expected a comma-separated list of PCR numbers, got ${typeof text}`);
   if (text.trim() === '') return [];
-  const out = text.split(',').map((p) => Number(p.trim()));
+  const out = text.split(',').map((p) => (/^\s*\d{1,2}\s*$/.test(p) ? Number(p) : NaN));
   checkPcrs(out, `pcrs ${JSON.stringify(text)}`);
-  return out;
+  return out.sort((a, b) => a - b); // a set: 7,0 and 0,7 are the same policy
 }
 
 function checkPcrs(pcrs: readonly number[], what = 'pcrs'): void {
@@ -91,7 +91,9 @@ export class Tpm2KeyStore implements KeyStore {
   private constructor(tpm: Tpm2, keys: KeyFile, auth: Uint8Array, timeoutMs = DEFAULT_TPM_TIMEOUT_MS) {
     this.tpm = tpm;
     this.#guard = new ModuleGuard({
-      timeoutMs, name: 'tpm2', probe: () => tpm.lockoutCounter(),
+      timeoutMs, name: 'tpm2',
+      // A TPM in lockout answers capability reads but refuses every authorised use: health says so.
+      probe: async () => { if (await tpm.inLockout()) throw lockoutError(); },
       stuckHint: `the TPM (TCTI ${tpm.tcti}) is not responding; the agent retries by itself and recovers when it answers`,
     });
     this.#keys = keys;
@@ -108,7 +110,8 @@ export class Tpm2KeyStore implements KeyStore {
   /**
    * Makes the store's keys in the TPM and writes `tpm2-keystore.json` (and `tpm2-auth` when no
    * auth file is named and none exists); refuses to replace a key file unless `replace`.
-   * @throws KeyStoreError ERR_MODULE_ABSENT (no TPM), ERR_MODULE_CALL (the file exists or cannot be written).
+   * @throws KeyStoreError ERR_MODULE_ABSENT (no TPM), ERR_MODULE_CALL (the file exists or cannot be
+   *   written), ERR_KEYSTORE_FILE (an auth file that cannot be read).
    */
   static async create(dataDir: string, options: Tpm2KeyStoreOptions & { pcrs?: number[]; replace?: boolean } = {}): Promise<Tpm2KeyStore> {
     const file = join(dataDir, TPM2_KEYSTORE_FILE);
@@ -116,15 +119,23 @@ export class Tpm2KeyStore implements KeyStore {
     if (!options.replace && await exists(file)) {
       throw new KeyStoreError('ERR_MODULE_CALL', `tpm2: ${file} already exists: refusing to replace the TPM keys`, { hint: 'its keys may still open capsules; move it away first if it is really unused' });
     }
-    const pcrs = options.pcrs ?? [];
+    const pcrs = [...(options.pcrs ?? [])].sort((a, b) => a - b);
     checkPcrs(pcrs);
     const tpm = await Tpm2.open(options.tcti ?? DEFAULT_TCTI);
     let auth: Uint8Array | undefined;
     try {
       auth = await readOrMakeAuth(tpm, options.authFile ?? join(dataDir, TPM2_AUTH_FILE));
       const srk = fingerprint((await tpm.srk()).public);
-      const rsa = await tpm.create(rsaDecryptTemplate(), sensitiveCreate(auth));
-      const p256 = await tpm.create(p256SignTemplate(), sensitiveCreate(auth));
+      const make = async (template: Uint8Array) => {
+        const sensitive = sensitiveCreate(auth!);
+        try {
+          return await tpm.create(template, sensitive);
+        } finally {
+          sensitive.fill(0);
+        }
+      };
+      const rsa = await make(rsaDecryptTemplate());
+      const p256 = await make(p256SignTemplate());
       const keys: KeyFile = { format: FORMAT, srk, pcrs, rsa: enc(rsa), p256: enc(p256) };
       await writeNew(file, keys);
       return new Tpm2KeyStore(tpm, keys, auth, options.timeoutMs);
@@ -137,7 +148,8 @@ export class Tpm2KeyStore implements KeyStore {
 
   /**
    * Opens the store in `dataDir` on the TPM behind `tcti`.
-   * @throws KeyStoreError ERR_MODULE_ABSENT (no TPM, or no key file), ERR_LOCK_INTEGRITY (the keys
+   * @throws KeyStoreError ERR_MODULE_ABSENT (no TPM), ERR_KEYSTORE_FILE (the key or auth file is
+   *   missing, unreadable or damaged), ERR_LOCK_INTEGRITY (the keys
    *   were made by another TPM: its owner hierarchy differs).
    */
   static async open(dataDir: string, options: Tpm2KeyStoreOptions = {}): Promise<Tpm2KeyStore> {
@@ -176,7 +188,7 @@ export class Tpm2KeyStore implements KeyStore {
     const pcrs = options.pcrs ?? this.#keys.pcrs;
     checkPcrs(pcrs as number[]);
     return this.#guard.run('Create (seal)', async () => {
-      const key = await this.tpm.getRandom(32);
+      const key = await mixedRandom(this.tpm, 32);
       try {
         const policy = await this.tpm.policyDigest(pcrs);
         const sensitive = sensitiveCreate(this.#auth, key);
@@ -187,7 +199,7 @@ export class Tpm2KeyStore implements KeyStore {
           sensitive.fill(0);
         }
         const head = new Writer().bytes(BLOB_MAGIC).u8(BLOB_VERSION).u8(pcrs.length).bytes(Uint8Array.from(pcrs)).bytes(sealed.public).bytes(sealed.private).done();
-        const nonce = await this.tpm.getRandom(12);
+        const nonce = randomBytes(12);
         const c = createCipheriv('aes-256-gcm', key, nonce);
         c.setAAD(head);
         return new Uint8Array(Buffer.concat([head, nonce, c.update(data), c.final(), c.getAuthTag()]));
@@ -212,7 +224,18 @@ export class Tpm2KeyStore implements KeyStore {
         d.setAAD(parsed.head);
         d.setAuthTag(parsed.tag);
         try {
-          return new Uint8Array(Buffer.concat([d.update(parsed.body), d.final()]));
+          // One output buffer, so a plaintext that fails its tag is wiped, not left to the GC.
+          const out = new Uint8Array(parsed.body.length);
+          const first = d.update(parsed.body);
+          out.set(first);
+          first.fill(0);
+          try {
+            d.final();
+          } catch (e) {
+            out.fill(0);
+            throw e;
+          }
+          return out;
         } catch (cause) {
           throw integrity('its data does not authenticate', cause);
         }
@@ -244,7 +267,8 @@ export class Tpm2KeyStore implements KeyStore {
   get tpm2Rsa(): NonNullable<KeyStore['tpm2Rsa']> {
     return {
       modulus: Uint8Array.from(this.#rsaModulus),
-      decrypt: (ciphertext, label) => this.#guard.run('RSA_Decrypt', () => this.tpm.withLoaded(dec(this.#keys.rsa), this.#auth, (h) => this.tpm.rsaDecrypt(h, ciphertext, label))),
+      decrypt: async (ciphertext, label) => (await this.#decryptFirst([{ ciphertext, label }]))?.plaintext,
+      decryptFirst: (items, size) => this.#decryptFirst(items, size),
     };
   }
 
@@ -254,6 +278,21 @@ export class Tpm2KeyStore implements KeyStore {
   }
 
   /** Closes the context once it is free; a TPM that does not answer is left to process exit. */
+  /**
+   * Tries `items` in order with the RSA key loaded once; the first plaintext (of `size` bytes, when
+   * given) wins, and the ones tried before it are wiped.
+   */
+  #decryptFirst(items: ReadonlyArray<{ ciphertext: Uint8Array; label: Uint8Array }>, size?: number): Promise<{ index: number; plaintext: Uint8Array } | undefined> {
+    return this.#guard.run('RSA_Decrypt', () => this.tpm.withLoaded(dec(this.#keys.rsa), this.#auth, async (h) => {
+      for (const [index, { ciphertext, label }] of items.entries()) {
+        const plaintext = await this.tpm.rsaDecrypt(h, ciphertext, label);
+        if (plaintext && (size === undefined || plaintext.length === size)) return { index, plaintext };
+        wipe(plaintext);
+      }
+      return undefined;
+    }));
+  }
+
   async close(): Promise<void> {
     this.#guard.close();
     await this.#guard.run('close', () => this.tpm.close()).catch(() => {});
@@ -297,6 +336,29 @@ function integrity(why: string, cause?: unknown): KeyStoreError {
   });
 }
 
+function lockoutError(): KeyStoreError {
+  return new KeyStoreError('ERR_TPM_LOCKOUT', 'tpm2: the TPM is in dictionary-attack lockout; it refuses authorised use until the lockout recovers', {
+    hint: 'do not retry: wait for the recovery interval, or reset it with the lockout authorisation (tpm2_dictionarylockout --clear-lockout)',
+  });
+}
+
+/**
+ * Secret bytes from both generators (HKDF-SHA256 over TPM ‖ OS random): either alone suffices
+ * (DESIGN.md), and the TPM's share crosses its bus in clear (GetRandom has no session), so it
+ * must never be the secret on its own.
+ */
+async function mixedRandom(tpm: Tpm2, size: number): Promise<Uint8Array> {
+  const ikm = new Uint8Array(64);
+  const fromTpm = await tpm.getRandom(32);
+  ikm.set(fromTpm, 0);
+  ikm.set(randomBytes(32), 32);
+  try {
+    return new Uint8Array(hkdfSync('sha256', ikm, new Uint8Array(0), 'capsule/v1 tpm2 secret', size));
+  } finally {
+    wipe(ikm, fromTpm);
+  }
+}
+
 function fingerprint(srkPublic: Uint8Array): string {
   return `tpm2-${createHash('sha256').update(srkPublic).digest('hex').slice(0, 16)}`;
 }
@@ -310,14 +372,24 @@ async function readKeyFile(path: string): Promise<KeyFile> {
   try {
     k = JSON.parse(await readFile(path, 'utf8'));
   } catch (cause) {
-    throw new KeyStoreError('ERR_MODULE_ABSENT', `tpm2: cannot read ${path} (${(cause as NodeJS.ErrnoException).code ?? 'not JSON'})`, {
+    throw new KeyStoreError('ERR_KEYSTORE_FILE', `tpm2: cannot read ${path} (${(cause as NodeJS.ErrnoException).code ?? 'not JSON'})`, {
       cause, hint: 'provision the guardian with `capsule guardian init --backend tpm2`',
     });
   }
   const ok = k.format === FORMAT && typeof k.srk === 'string' && Array.isArray(k.pcrs)
     && [k.rsa, k.p256].every((b) => typeof b?.public === 'string' && typeof b.private === 'string');
-  if (!ok) throw new KeyStoreError('ERR_MODULE_ABSENT', `tpm2: ${path} is not a ${FORMAT} file`, { hint: 'restore it from a backup, or re-provision with `capsule guardian init --backend tpm2 --restore --force`' });
+  if (!ok || !publicAreasOk(k as KeyFile)) throw new KeyStoreError('ERR_KEYSTORE_FILE', `tpm2: ${path} is not a ${FORMAT} file (or its key entries are damaged)`, { hint: 'restore it from a backup, or re-provision with `capsule guardian init --backend tpm2 --restore --force`' });
   return k as KeyFile;
+}
+
+/** The rsa entry holds a 2048-bit RSA public area and the p256 entry a P-256 point (not swapped, not cut). */
+function publicAreasOk(k: KeyFile): boolean {
+  try {
+    return publicUnique(b64(k.rsa.public)).rsaModulus?.length === 256 && publicUnique(b64(k.p256.public)).ecc?.length === 64
+      && k.pcrs.every((p) => Number.isInteger(p) && p >= 0 && p <= MAX_PCR);
+  } catch {
+    return false;
+  }
 }
 
 async function writeNew(path: string, keys: KeyFile): Promise<void> {
@@ -336,13 +408,13 @@ async function readAuth(path: string): Promise<Uint8Array> {
   try {
     a = await readFile(path);
   } catch (cause) {
-    throw new KeyStoreError('ERR_MODULE_ABSENT', `tpm2: cannot read the auth file ${path} (${(cause as NodeJS.ErrnoException).code})`, {
+    throw new KeyStoreError('ERR_KEYSTORE_FILE', `tpm2: cannot read the auth file ${path} (${(cause as NodeJS.ErrnoException).code})`, {
       cause, hint: 'it was made at provisioning (tpm2-auth in the data directory) or is named by CAPSULE_TPM_AUTH_FILE; without it the TPM keys cannot be used',
     });
   }
   if (a.length !== AUTH_SIZE) {
     a.fill(0);
-    throw new KeyStoreError('ERR_MODULE_ABSENT', `tpm2: the auth file ${path} holds ${a.length} bytes, not ${AUTH_SIZE}`, { hint: 'restore it from the backup made at provisioning' });
+    throw new KeyStoreError('ERR_KEYSTORE_FILE', `tpm2: the auth file ${path} holds ${a.length} bytes, not ${AUTH_SIZE}`, { hint: 'restore it from the backup made at provisioning' });
   }
   return new Uint8Array(a);
 }
@@ -354,7 +426,7 @@ async function readOrMakeAuth(tpm: Tpm2, path: string): Promise<Uint8Array> {
     if ((e as KeyStoreError).cause && ((e as KeyStoreError).cause as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     if (!(e as KeyStoreError).cause) throw e;
   }
-  const auth = await tpm.getRandom(AUTH_SIZE);
+  const auth = await mixedRandom(tpm, AUTH_SIZE);
   const f = await AtomicFile.create(path, 0o600, path);
   try {
     await f.write(auth);

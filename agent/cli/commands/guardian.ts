@@ -70,6 +70,7 @@ async function init(argv: string[], t: Terminal): Promise<number> {
     stdinIsTTY: (t.stdin as { isTTY?: boolean }).isTTY === true,
     stdoutIsTTY: t.stdout.isTTY === true,
     allowUnisolated: p.values['allow-unisolated'] === true,
+    onNotice: (text) => say(t, `note: ${text}`),
     onUnisolated: (isolation) => say(t, `warning: the seed process runs WITHOUT confinement (--allow-unisolated): ${isolation}`),
     signal: t.signal,
   });

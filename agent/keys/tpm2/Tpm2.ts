@@ -20,7 +20,7 @@ import { ESYS_TR_NONE, ESYS_TR_PASSWORD, ESYS_TR_RH_OWNER, loadTss, type EsysCal
 import {
   ecdsaScheme, ecdsaSignature, handleList, nullTicket, oaepScheme, pcrSelection, publicUnique, sensitiveCreate, srkTemplate, symAes128Cfb, symNull,
   TPM2_CAP_HANDLES, TPM2_CAP_TPM_PROPERTIES, TPM2_HT_TRANSIENT, TPM2_PT_FIRMWARE_VERSION_1, TPM2_PT_FIRMWARE_VERSION_2, TPM2_PT_LOCKOUT_COUNTER,
-  TPM2_PT_MANUFACTURER, TPM2_PT_VENDOR_STRING_1, TPM2_SE_POLICY, TPM2_SE_TRIAL, tpm2b, tpmProperties, TPM2_ALG, Reader,
+  TPM2_PT_MANUFACTURER, TPM2_PT_PERMANENT, TPM2_PT_VENDOR_STRING_1, TPM2_SE_POLICY, TPMA_PERMANENT_IN_LOCKOUT, TPM2_SE_TRIAL, tpm2b, tpmProperties, TPM2_ALG, Reader,
 } from './tpmWire.ts';
 
 /** The TCTI a guardian uses unless configured otherwise: the kernel's resource manager. */
@@ -45,6 +45,7 @@ export interface TpmBlob {
 const TPM2_SE_HMAC = 0x00;
 const SESSION_CONTINUE = 0x01;
 const SESSION_ENCRYPT = 0x40;
+const SESSION_DECRYPT = 0x20;
 
 const RC = { AUTH_FAIL: 0x08e, BAD_AUTH: 0x0a2, POLICY_FAIL: 0x09d, INTEGRITY: 0x09f, VALUE: 0x084, LOCKOUT: 0x921, PCR_CHANGED: 0x128, OBJECT_MEMORY: 0x902, SESSION_MEMORY: 0x903, FAILURE: 0x101 };
 
@@ -145,6 +146,7 @@ export class Tpm2 {
       const o: [unknown] = [null];
       this.#check('GetRandom', await this.#call('GetRandom', this.#live(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, Math.min(32, size - at), o));
       const got = new Reader(this.#take('TPM2B_DIGEST', o[0], true)).b();
+      if (got.length === 0) throw new KeyStoreError('ERR_MODULE_CALL', 'tpm2: Esys_GetRandom returned no bytes', { hint: 'the TPM\'s random generator is not working; check it (tpm2_getrandom 8)' });
       out.set(got.subarray(0, size - at), at);
       at += got.length;
       got.fill(0);
@@ -161,25 +163,41 @@ export class Tpm2 {
         this.#in('TPM2B_SENSITIVE_CREATE', sensitiveCreate(new Uint8Array(0))), this.#in('TPM2B_PUBLIC', srkTemplate()),
         this.#in('TPM2B_DATA', tpm2b(new Uint8Array(0))), this.#in('TPML_PCR_SELECTION', pcrSelection([])), h, pub, null, null, null);
       this.#check('CreatePrimary', rc);
-      return { handle: h[0], public: this.#take('TPM2B_PUBLIC', pub[0]) };
+      try {
+        return { handle: h[0], public: this.#take('TPM2B_PUBLIC', pub[0]) };
+      } catch (e) {
+        await this.#flush(h[0]);
+        throw e;
+      }
     })();
     this.#srk.catch(() => { this.#srk = undefined; });
     return this.#srk;
   }
 
-  /** Creates an object under the SRK from a template and TPM2B_SENSITIVE_CREATE (wiped by the caller). */
+  /**
+   * Creates an object under the SRK from a template and TPM2B_SENSITIVE_CREATE (wiped by the
+   * caller). The command goes through a session salted to the SRK with parameter encryption, so
+   * the new object's authValue and sealed data cross the bus encrypted.
+   */
   async create(template: Uint8Array, sensitive: Uint8Array): Promise<TpmBlob> {
     const srk = await this.srk();
     const priv: [unknown] = [null];
     const pub: [unknown] = [null];
     const inSensitive = this.#in('TPM2B_SENSITIVE_CREATE', sensitive);
     try {
-      this.#check('Create', await this.#call('Create', this.#live(), srk.handle, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, inSensitive,
-        this.#in('TPM2B_PUBLIC', template), this.#in('TPM2B_DATA', tpm2b(new Uint8Array(0))), this.#in('TPML_PCR_SELECTION', pcrSelection([])), priv, pub, null, null, null));
+      this.#check('Create', await this.#withSession(TPM2_SE_HMAC, [], (session) => this.#call('Create', this.#live(), srk.handle, session, ESYS_TR_NONE, ESYS_TR_NONE, inSensitive,
+        this.#in('TPM2B_PUBLIC', template), this.#in('TPM2B_DATA', tpm2b(new Uint8Array(0))), this.#in('TPML_PCR_SELECTION', pcrSelection([])), priv, pub, null, null, null), SESSION_DECRYPT));
     } finally {
       inSensitive.fill(0);
     }
-    return { public: this.#take('TPM2B_PUBLIC', pub[0]), private: this.#take('TPM2B_PRIVATE', priv[0]) };
+    let publicArea: Uint8Array;
+    try {
+      publicArea = this.#take('TPM2B_PUBLIC', pub[0]); // #take frees its pointer whatever happens
+    } catch (e) {
+      if (priv[0]) { this.#lib.esysFree(priv[0]); this.freed++; }
+      throw e;
+    }
+    return { public: publicArea, private: this.#take('TPM2B_PRIVATE', priv[0]) };
   }
 
   /**
@@ -213,15 +231,17 @@ export class Tpm2 {
       this.#check('Load', rc);
     }
     try {
-      const a = this.#in('TPM2B_AUTH', tpm2b(auth));
+      const wire = tpm2b(auth);
+      const a = this.#in('TPM2B_AUTH', wire);
       try {
         this.#check('TR_SetAuth', this.#lib.esys.TR_SetAuth(this.#live() as never, h[0] as never, a as never));
       } finally {
         a.fill(0);
+        wire.fill(0);
       }
       return await fn(h[0]);
     } finally {
-      await this.#call('FlushContext', this.#live(), h[0]).catch(() => 0);
+      await this.#flush(h[0]);
     }
   }
 
@@ -232,8 +252,13 @@ export class Tpm2 {
       this.#in('TPM2B_PUBLIC_KEY_RSA', tpm2b(ciphertext)), this.#in('TPMT_RSA_DECRYPT', oaepScheme()), this.#in('TPM2B_DATA', tpm2b(label)), out));
     // A failed OAEP check is TPM_RC_VALUE in the specification; libtpms 0.9 (swtpm) answers
     // TPM_RC_FAILURE for it and goes on working (measured: the next decrypt succeeds). Either
-    // means "not encrypted to this key". A TPM really in failure mode fails the next call loudly.
-    if (tpmCode(rc) === RC.VALUE || tpmCode(rc) === RC.FAILURE) return undefined;
+    // means "not encrypted to this key" — unless the TPM really is in failure mode, which its
+    // self-test result tells (a TPM in failure mode still answers GetTestResult).
+    if (tpmCode(rc) === RC.VALUE) return undefined;
+    if (tpmCode(rc) === RC.FAILURE) {
+      if (await this.#selfTestPassed()) return undefined;
+      this.#check('RSA_Decrypt', rc);
+    }
     this.#check('RSA_Decrypt', rc);
     const wire = this.#take('TPM2B_PUBLIC_KEY_RSA', out[0], true);
     try {
@@ -306,13 +331,16 @@ export class Tpm2 {
    * an unsealed secret or decrypted file key crosses the TPM's bus (SPI on a Pi) in clear.
    * A policy session gets PolicyPCR (when `pcrs` is not empty) and PolicyAuthValue.
    */
-  async #withSession<T>(type: number, pcrs: readonly number[], fn: (session: number) => Promise<T>): Promise<T> {
+  async #withSession<T>(type: number, pcrs: readonly number[], fn: (session: number) => Promise<T>, direction = SESSION_ENCRYPT): Promise<T> {
     const s: [number] = [0];
     const trial = type === TPM2_SE_TRIAL;
-    this.#check('StartAuthSession', await this.#call('StartAuthSession', this.#live(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+    // Salted to the SRK (ECDH with its key): the session key, and so the parameter encryption,
+    // does not rest on the authValue alone (which, for the LUKS store, sits in the initramfs).
+    const salt = trial ? ESYS_TR_NONE : (await this.srk()).handle;
+    this.#check('StartAuthSession', await this.#call('StartAuthSession', this.#live(), salt, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
       null, type, this.#in('TPMT_SYM_DEF', trial ? symNull() : symAes128Cfb()), TPM2_ALG.SHA256, s));
     try {
-      if (!trial) this.#check('TRSess_SetAttributes', this.#lib.esys.TRSess_SetAttributes(this.#live() as never, s[0] as never, (SESSION_CONTINUE | SESSION_ENCRYPT) as never, 0xff as never));
+      if (!trial) this.#check('TRSess_SetAttributes', this.#lib.esys.TRSess_SetAttributes(this.#live() as never, s[0] as never, (SESSION_CONTINUE | direction) as never, 0xff as never));
       if (type === TPM2_SE_HMAC) return await fn(s[0]);
       if (pcrs.length > 0) {
         this.#check('PolicyPCR', await this.#call('PolicyPCR', this.#live(), s[0], ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
@@ -321,15 +349,43 @@ export class Tpm2 {
       this.#check('PolicyAuthValue', await this.#call('PolicyAuthValue', this.#live(), s[0], ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE));
       return await fn(s[0]);
     } finally {
-      await this.#call('FlushContext', this.#live(), s[0]).catch(() => 0);
+      await this.#flush(s[0]);
     }
   }
 
-  /** One ESYS call on a koffi worker thread; resolves with its TSS2_RC. */
+  /** Flushes a transient object or session, ignoring failures (and a context already closed). */
+  async #flush(handle: number): Promise<void> {
+    if (!this.#ctx) return;
+    await this.#call('FlushContext', this.#ctx, handle).catch(() => 0);
+  }
+
+  /** Whether the TPM's self-test result is success (false in failure mode). */
+  async #selfTestPassed(): Promise<boolean> {
+    const out: [unknown] = [null];
+    const result: [number] = [0];
+    const rc = await this.#call('GetTestResult', this.#live(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, out, result);
+    if (out[0]) { this.#lib.esysFree(out[0]); this.freed++; }
+    return rc === 0 && result[0] === 0;
+  }
+
+  /** Whether the TPM is in dictionary-attack lockout now (TPMA_PERMANENT inLockout). */
+  async inLockout(): Promise<boolean> {
+    const v = (await this.properties(TPM2_PT_PERMANENT, 1)).get(TPM2_PT_PERMANENT) ?? 0;
+    return (v & TPMA_PERMANENT_IN_LOCKOUT) !== 0;
+  }
+
+  /**
+   * One ESYS call on a koffi worker thread; resolves with its TSS2_RC. The argument buffers stay
+   * alive until it settles because this closure holds them.
+   */
   #call(name: EsysCall, ...args: unknown[]): Promise<number> {
     const fn = this.#lib.esys[name];
     return new Promise((resolve, reject) => {
-      fn.async(...args, (err: unknown, rc: number) => (err ? reject(new KeyStoreError('ERR_MODULE_CALL', `tpm2: Esys_${name} could not be called`, { cause: err })) : resolve(rc >>> 0)));
+      try {
+        fn.async(...args, (err: unknown, rc: number) => (err ? reject(new KeyStoreError('ERR_MODULE_CALL', `tpm2: Esys_${name} could not be called`, { cause: err })) : resolve(rc >>> 0)));
+      } catch (cause) { // koffi refuses synchronously (e.g. too many asynchronous calls at once)
+        reject(new KeyStoreError('ERR_MODULE_CALL', `tpm2: Esys_${name} could not be called`, { cause }));
+      }
     });
   }
 
@@ -351,9 +407,19 @@ export class Tpm2 {
         hint: 'do not retry: wait for the recovery interval (tpm2_getcap properties-variable shows TPM2_PT_LOCKOUT_COUNTER), or reset it with the lockout authorisation (tpm2_dictionarylockout --clear-lockout)',
       });
     }
-    if (code === RC.AUTH_FAIL || code === RC.BAD_AUTH) {
+    if ((code === RC.AUTH_FAIL || code === RC.BAD_AUTH) && call === 'CreatePrimary') {
+      throw new KeyStoreError('ERR_TPM_AUTH', `tpm2: Esys_CreatePrimary: the TPM's owner hierarchy has an authorisation value set (${said}); the storage key is made under the owner hierarchy with an empty one`, {
+        hint: 'clear the owner authorisation (tpm2_changeauth -c owner -p OLD) or provision on a TPM whose owner hierarchy has none',
+      });
+    }
+    if (code === RC.BAD_AUTH) {
+      throw new KeyStoreError('ERR_TPM_AUTH', `tpm2: Esys_${call}: the TPM refused the key's authorisation value (${said})`, {
+        hint: 'the auth file in use does not match the one this key was made with (tpm2-auth beside its key file, or CAPSULE_TPM_AUTH_FILE); do not retry',
+      });
+    }
+    if (code === RC.AUTH_FAIL) {
       throw new KeyStoreError('ERR_TPM_AUTH', `tpm2: Esys_${call}: the TPM refused the key's authorisation value (${said}); the failure counts toward lockout`, {
-        hint: 'the tpm2 auth file does not match the one the keys were made with (CAPSULE_TPM_AUTH_FILE or tpm2-auth in the data directory); do not retry',
+        hint: 'the auth file in use does not match the one this key was made with (tpm2-auth beside its key file, or CAPSULE_TPM_AUTH_FILE); do not retry: each failure brings the TPM\'s lockout nearer',
       });
     }
     if (code === RC.POLICY_FAIL || code === RC.PCR_CHANGED) {
@@ -404,6 +470,6 @@ export class Tpm2 {
 
 /** sizeof() of the secret-bearing outputs, so they can be wiped in place before Esys_Free. */
 const STRUCT_SIZE_OF: Partial<Record<MuType, number>> = {
-  TPM2B_DIGEST: 2 + 64, TPM2B_PUBLIC_KEY_RSA: 2 + 512, TPM2B_SENSITIVE_DATA: 2 + 128,
+  TPM2B_DIGEST: 2 + 64, TPM2B_PUBLIC_KEY_RSA: 2 + 512, TPM2B_SENSITIVE_DATA: 2 + 256,
 };
 

@@ -20,6 +20,9 @@ export const TPM2_PT_VENDOR_STRING_1 = 0x106;
 export const TPM2_PT_FIRMWARE_VERSION_1 = 0x10b;
 export const TPM2_PT_FIRMWARE_VERSION_2 = 0x10c;
 export const TPM2_PT_LOCKOUT_COUNTER = 0x20e;
+/** TPMA_PERMANENT; bit 9 is inLockout. */
+export const TPM2_PT_PERMANENT = 0x200;
+export const TPMA_PERMANENT_IN_LOCKOUT = 1 << 9;
 
 /** TPMA_OBJECT bits (Part 2 §8.3). */
 const A = { fixedTPM: 0x2, fixedParent: 0x10, sensitiveDataOrigin: 0x20, userWithAuth: 0x40, noDA: 0x400, restricted: 0x10000, decrypt: 0x20000, sign: 0x40000 };
@@ -84,9 +87,19 @@ export function sealTemplate(policy: Uint8Array): Uint8Array {
     .u32(A.fixedTPM | A.fixedParent).b(policy).u16(TPM2_ALG.NULL).b(empty)).done();
 }
 
-/** TPM2B_SENSITIVE_CREATE: the object's authValue and, for a sealed object, its data. */
+/**
+ * TPM2B_SENSITIVE_CREATE: the object's authValue and, for a sealed object, its data. Written
+ * straight into one Uint8Array (no intermediate arrays), so the caller can wipe the only copy.
+ */
 export function sensitiveCreate(auth: Uint8Array, data: Uint8Array = empty): Uint8Array {
-  return new Writer().sized((w) => w.b(auth).b(data)).done();
+  const out = new Uint8Array(2 + 2 + auth.length + 2 + data.length);
+  const v = new DataView(out.buffer);
+  v.setUint16(0, out.length - 2);
+  v.setUint16(2, auth.length);
+  out.set(auth, 4);
+  v.setUint16(4 + auth.length, data.length);
+  out.set(data, 6 + auth.length);
+  return out;
 }
 
 /** TPML_PCR_SELECTION of `pcrs` in the SHA-256 bank (empty list: no selection). */
@@ -98,7 +111,14 @@ export function pcrSelection(pcrs: readonly number[]): Uint8Array {
   return w.u32(1).u16(TPM2_ALG.SHA256).u8(3).bytes(select).done();
 }
 
-export const tpm2b = (b: Uint8Array): Uint8Array => new Writer().b(b).done();
+/** A TPM2B around `b`, in one Uint8Array the caller may wipe (authValues pass through here). */
+export function tpm2b(b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(2 + b.length);
+  out[0] = b.length >>> 8;
+  out[1] = b.length & 0xff;
+  out.set(b, 2);
+  return out;
+}
 export const oaepScheme = (): Uint8Array => new Writer().u16(TPM2_ALG.OAEP).u16(TPM2_ALG.SHA256).done();
 export const ecdsaScheme = (): Uint8Array => new Writer().u16(TPM2_ALG.ECDSA).u16(TPM2_ALG.SHA256).done();
 /** A null hash-check ticket (the digest was not made by the TPM: fine for a non-restricted key). */

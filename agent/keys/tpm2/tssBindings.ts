@@ -43,7 +43,7 @@ export interface TssLibrary {
 
 export type EsysCall = 'GetRandom' | 'CreatePrimary' | 'Create' | 'Load' | 'FlushContext' | 'TR_SetAuth' | 'RSA_Decrypt' | 'Sign'
   | 'Unseal' | 'StartAuthSession' | 'PolicyPCR' | 'PolicyAuthValue' | 'PolicyPassword' | 'PolicyGetDigest' | 'GetCapability'
-  | 'TRSess_SetAttributes' | 'PCR_Read';
+  | 'TRSess_SetAttributes' | 'PCR_Read' | 'GetTestResult';
 
 const ESYS_PROTOS: Record<EsysCall, string> = {
   GetRandom: 'uint32_t Esys_GetRandom(void *ctx, uint32_t s1, uint32_t s2, uint32_t s3, uint16_t n, _Out_ void **out)',
@@ -62,6 +62,7 @@ const ESYS_PROTOS: Record<EsysCall, string> = {
   PolicyGetDigest: 'uint32_t Esys_PolicyGetDigest(void *ctx, uint32_t session, uint32_t s1, uint32_t s2, uint32_t s3, _Out_ void **digest)',
   GetCapability: 'uint32_t Esys_GetCapability(void *ctx, uint32_t s1, uint32_t s2, uint32_t s3, uint32_t capability, uint32_t property, uint32_t count, _Out_ uint8_t *more, _Out_ void **data)',
   TRSess_SetAttributes: 'uint32_t Esys_TRSess_SetAttributes(void *ctx, uint32_t session, uint8_t flags, uint8_t mask)',
+  GetTestResult: 'uint32_t Esys_GetTestResult(void *ctx, uint32_t s1, uint32_t s2, uint32_t s3, _Out_ void **outData, _Out_ uint32_t *testResult)',
   PCR_Read: 'uint32_t Esys_PCR_Read(void *ctx, uint32_t s1, uint32_t s2, uint32_t s3, const void *selection, _Out_ uint32_t *counter, _Out_ void **selectionOut, _Out_ void **values)',
 };
 
