@@ -9,10 +9,22 @@
  *  - the keyscript passes CAPSULE_TPM_TCTI from its conf file through; the hook copies the LUKS seal
  *    store and the tpm2-tss libraries, and (root) the chrooted copy unseals the key;
  *  - --pcrs 7: unseals until `tpm2_pcrextend 7`, then refuses with ERR_PCR_MISMATCH (library: name,
- *    code, message naming PCR 7, cause ERR_TPM_POLICY; CLI: exit 1, error + hint, no key; keyscript:
- *    one line; the TPM's lockout counter unchanged) while the authValue-only binding still opens;
- *  - another TPM (a new swtpm): ERR_WRONG_MODULE naming the TPMs; no TPM: ERR_NO_MODULE; an altered
- *    blob: ERR_LOCK_INTEGRITY (hash, then the TPM's check); a missing seal store: ERR_LUKS_TOKEN;
+ *    code, message naming PCR 7, cause ERR_TPM_POLICY; CLI: exit 3, error + hint, no key; keyscript:
+ *    one line, then askpass at once; the TPM's lockout counter unchanged) while the authValue-only
+ *    binding still opens;
+ *  - a wrong seal-store auth file: luks-key exits 3 (ERR_TPM_AUTH), costing exactly one
+ *    dictionary-attack strike (TPM2_PT_LOCKOUT_COUNTER); the keyscript runs luks-key once, goes to
+ *    askpass, and on cryptroot's next call (a mistyped passphrase) asks for the passphrase without
+ *    asking the TPM; in lockout, ERR_TPM_LOCKOUT exits 3 too (the lockout is cleared afterwards);
+ *  - the keyscript waits for the device node of a device TCTI (CAPSULE_TPM_WAIT), under dash and
+ *    under busybox's sh and applets (the initramfs' shell);
+ *  - guardian.json's `tcti` (written by the agent's user) is taken only when it is a device, swtpm or
+ *    mssim TCTI: a cmd TCTI or a library is refused by luks-key and luks-enroll (ERR_UNSAFE_TCTI) and
+ *    never run; CAPSULE_TPM_TCTI is taken as given;
+ *  - another TPM (a new swtpm): ERR_WRONG_MODULE naming the TPMs (luks-key exit 3), and enrolling a
+ *    guardian through a TPM that is not its own is refused before any seal store file is made; no
+ *    TPM: ERR_NO_MODULE (exit 1); an altered blob: ERR_LOCK_INTEGRITY (hash, then the TPM's check);
+ *    a missing, malformed or short seal store file: ERR_LUKS_TOKEN;
  *    --backend zymbit on a TPM guardian and a bad --pcrs: usage errors;
  *  - other tools' tokens: a hand-written systemd-tpm2 token and clevis token (cryptsetup token
  *    import) and, where systemd-cryptenroll runs, a real systemd-tpm2 enrolment against the same
@@ -24,7 +36,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,8 +45,9 @@ import { BIN } from './helpers/cli.ts';
 import { expectError, rejectsError } from './helpers/assertError.ts';
 import { device, init, type Device } from './helpers/guardianDevice.ts';
 import { startSwtpm, type Swtpm } from './helpers/swtpm.ts';
-import { unlockLuksKey } from '../agent/device/luksKey.ts';
+import { retryCannotHelp, unlockLuksKey } from '../agent/device/luksKey.ts';
 import { enrollLuks } from '../agent/device/luksEnroll.ts';
+import { luksTcti, openLuksTpm } from '../agent/device/luksTpm2.ts';
 import { describeForeignToken, foreignTokens, readForeignTokens } from '../agent/device/luksInterop.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -67,6 +80,32 @@ const unlock = (path: string, extra: NodeJS.ProcessEnv = {}, dataDir = d.data) =
 const sealed = (u: string) => join(d.data, 'luks', `${u}.tpm2.lock`);
 /** The TPM's dictionary-attack failure counter, read by tpm2-tools. */
 const lockoutCounter = () => /TPM2_PT_LOCKOUT_COUNTER:\s*(0x[0-9a-fA-F]+)/.exec(tpm.tools('tpm2_getcap', ['properties-variable']).toString())?.[1];
+const strikes = () => Number(lockoutCounter());
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+let askpass: string; // a stand-in for cryptsetup's askpass: prints what it was asked
+let busybox: string; // a directory of busybox applets (sh, tr, sleep, …): the initramfs' tools
+/** A data directory as the initramfs carries it (luks/ only, no guardian.json) for the disk `u`. */
+function bootData(name: string, u = uuid): string {
+  const dir = join(work, name);
+  mkdirSync(join(dir, 'luks'), { recursive: true, mode: 0o700 });
+  for (const f of [`${u}.tpm2.lock`, 'tpm2-keystore.json', 'tpm2-auth']) copyFileSync(join(d.data, 'luks', f), join(dir, 'luks', f));
+  return dir;
+}
+/**
+ * The keyscript as cryptroot runs it (attempt `tried` of the disk `source` named root), with its
+ * settings in the environment, its refusal record in `state` (a fresh directory unless given), the
+ * askpass stand-in, and under busybox's sh and applets when asked.
+ */
+function keyscript(o: { data: string; source?: string; tried?: number; state?: string; extra?: NodeJS.ProcessEnv; busybox?: boolean }): Out & { state: string } {
+  const state = o.state ?? mkdtempSync(join(work, 'state-'));
+  const e: NodeJS.ProcessEnv = {
+    ...env, CRYPTTAB_SOURCE: o.source ?? img, CRYPTTAB_NAME: 'root', CRYPTTAB_TRIED: String(o.tried ?? 0), CAPSULE_LUKS_CONF: join(work, 'none.conf'),
+    CAPSULE_NODE: process.execPath, CAPSULE_APP: ROOT, CAPSULE_DATA_DIR: o.data, CAPSULE_ASKPASS: askpass, CAPSULE_LUKS_STATE_DIR: state, ...o.extra,
+  };
+  if (o.busybox) e.PATH = `${busybox}:${e.PATH}`;
+  return { ...(o.busybox ? run(join(busybox, 'sh'), [KEYSCRIPT], { env: e }) : run(KEYSCRIPT, [], { env: e })), state };
+}
 
 function format(path: string): string {
   run('truncate', ['-s', '32M', path]);
@@ -78,9 +117,12 @@ function replaceToken(path: string, t: unknown, id = 0): void {
   const r = cs(['token', 'import', '--token-replace', '--token-id', String(id), '--json-file', '-', path], JSON.stringify(t));
   assert.is(r.code, 0, r.stderr);
 }
-/** A refusal as the CLI reports it: exit 1, nothing on stdout, one error line matching `msg`, a hint matching `hint`. */
-function refused(r: Out, msg: RegExp, hint?: RegExp): void {
-  assert.is(r.code, 1, r.stderr);
+/**
+ * A refusal as the CLI reports it: exit `code` (1; 3 when a retry cannot help), nothing on stdout,
+ * one error line matching `msg`, a hint matching `hint`.
+ */
+function refused(r: Out, msg: RegExp, hint?: RegExp, code = 1): void {
+  assert.is(r.code, code, r.stderr);
   assert.is(r.stdout.length, 0, 'no key printed');
   const lines = r.stderr.trimEnd().split('\n');
   assert.is(lines.length, 2, r.stderr);
@@ -105,6 +147,12 @@ test.before(async () => {
   uuid = format(img);
   pcrImg = join(work, 'pcr.img');
   format(pcrImg);
+  askpass = join(work, 'askpass');
+  writeFileSync(askpass, '#!/bin/sh\nprintf "typed passphrase for: %s" "$1"\n');
+  chmodSync(askpass, 0o755);
+  busybox = join(work, 'busybox');
+  mkdirSync(busybox);
+  for (const a of ['sh', 'tr', 'sleep', 'grep', 'sed', 'head', 'mkdir', 'touch', 'rm']) symlinkSync('/usr/bin/busybox', join(busybox, a));
 });
 test.after(async () => {
   await tpm.stop();
@@ -164,25 +212,56 @@ test('the keyscript passes CAPSULE_TPM_TCTI from its conf file to luks-key', () 
   const conf = join(work, 'luks-keyscript.conf');
   const { CAPSULE_TPM_TCTI: _, ...noTcti } = env;
   // guardian.json is not in an initramfs: a data directory with luks/ only, as the hook copies it.
-  const boot = join(work, 'boot-data');
-  mkdirSync(join(boot, 'luks'), { recursive: true });
-  for (const f of [`${uuid}.tpm2.lock`, 'tpm2-keystore.json', 'tpm2-auth']) copyFileSync(join(d.data, 'luks', f), join(boot, 'luks', f));
+  const boot = bootData('boot-data');
+  const state = mkdtempSync(join(work, 'state-')); // the keyscript's refusal record (never /run here)
   writeFileSync(conf, `CAPSULE_NODE='${process.execPath}'\nCAPSULE_APP='${ROOT}'\nCAPSULE_DATA_DIR='${boot}'\nCAPSULE_TPM_TCTI='${tpm.tcti}'\n`);
-  const r = run(KEYSCRIPT, [], { env: { ...noTcti, CRYPTTAB_SOURCE: img, CRYPTTAB_NAME: 'root', CRYPTTAB_TRIED: '0', CAPSULE_LUKS_CONF: conf } });
+  const r = run(KEYSCRIPT, [], { env: { ...noTcti, CRYPTTAB_SOURCE: img, CRYPTTAB_NAME: 'root', CRYPTTAB_TRIED: '0', CAPSULE_LUKS_CONF: conf, CAPSULE_LUKS_STATE_DIR: state } });
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stderr, '');
   assert.ok(keyOpens(img, r.stdout, 1));
-  // Without the conf's TCTI it tries the default device:/dev/tpmrm0 (absent here): one line, exit 1.
-  if (existsSync('/dev/tpmrm0')) {
-    console.log('SKIPPED: the default-TCTI failure (this machine has a /dev/tpmrm0)');
+  // Without the conf's TCTI: the default device:/dev/tpmrm0 (absent here). luks-key says no TPM
+  // answered; the keyscript waits CAPSULE_TPM_WAIT seconds for the node and says it never came.
+  if (existsSync('/dev/tpmrm0') || existsSync('/dev/tpm0')) {
+    console.log('SKIPPED: the default-TCTI failure (this machine has a TPM device)');
     return;
   }
-  writeFileSync(conf, `CAPSULE_NODE='${process.execPath}'\nCAPSULE_APP='${ROOT}'\nCAPSULE_DATA_DIR='${boot}'\n`);
-  const none = run(KEYSCRIPT, [], { env: { ...noTcti, CRYPTTAB_SOURCE: img, CRYPTTAB_NAME: 'root', CRYPTTAB_TRIED: '0', CAPSULE_LUKS_CONF: conf } });
+  refused(capsule(['device', 'luks-key', img, '--data-dir', boot], noTcti), /no TPM answered through device:\/dev\/tpmrm0: the LUKS key cannot be unsealed/);
+  writeFileSync(conf, `CAPSULE_NODE='${process.execPath}'\nCAPSULE_APP='${ROOT}'\nCAPSULE_DATA_DIR='${boot}'\nCAPSULE_TPM_WAIT=1\n`);
+  const none = run(KEYSCRIPT, [], { env: { ...noTcti, CRYPTTAB_SOURCE: img, CRYPTTAB_NAME: 'root', CRYPTTAB_TRIED: '0', CAPSULE_LUKS_CONF: conf, CAPSULE_LUKS_STATE_DIR: state } });
   assert.is(none.code, 1);
   assert.is(none.stdout.length, 0);
-  assert.match(none.stderr, /^capsule-luks: module unlock of root failed \(attempt 1\/2\): .*no TPM answered through device:\/dev\/tpmrm0/);
-  assert.is(none.stderr.trimEnd().split('\n').length, 1, none.stderr);
+  assert.is(none.stderr, 'capsule-luks: TPM unlock of root failed (attempt 1/2): no TPM device /dev/tpmrm0 after 1 s: is its driver loaded (CAPSULE_TPM_MODULES, CAPSULE_LUKS_PRESTART)?\n');
+});
+
+test('the keyscript waits for the TPM device node of a device TCTI (CAPSULE_TPM_WAIT), then asks luks-key; dash and busybox', () => {
+  const boot = bootData('boot-wait');
+  for (const bb of [false, true]) {
+    const node = join(work, `tpmrm-${bb ? 'busybox' : 'dash'}`);
+    // The node appears a second after the keyscript starts (udev, once the driver binds). It is a
+    // regular file, not a TPM: luks-key then runs and says no TPM answers through it.
+    const late = { ...env, CAPSULE_TPM_TCTI: `device:${node}`, CAPSULE_TPM_WAIT: '5' };
+    const t0 = Date.now();
+    const creator = spawnSync('sh', ['-c', `(sleep 1; : > "${node}") >/dev/null 2>&1 &`]);
+    assert.is(creator.status, 0);
+    const r = keyscript({ data: boot, extra: late, busybox: bb });
+    const took = Date.now() - t0;
+    assert.is(r.code, 1, r.stderr);
+    assert.is(r.stdout.length, 0);
+    assert.is(r.stderr, `capsule-luks: TPM unlock of root failed (attempt 1/2): ${img} token 0: no TPM answered through device:${node}: the LUKS key cannot be unsealed\n`, `${bb ? 'busybox' : 'dash'}: luks-key ran once the node was there`);
+    assert.ok(took >= 900 && took < 5000, `waited for the node: ${took} ms`);
+    // It never appears: one line after CAPSULE_TPM_WAIT seconds, luks-key not asked.
+    const absent = join(work, `never-${bb ? 'busybox' : 'dash'}`);
+    const t1 = Date.now();
+    const n = keyscript({ data: boot, extra: { ...env, CAPSULE_TPM_TCTI: `device:${absent}`, CAPSULE_TPM_WAIT: '1' }, busybox: bb });
+    const waited = Date.now() - t1;
+    assert.is(n.code, 1);
+    assert.is(n.stderr, `capsule-luks: TPM unlock of root failed (attempt 1/2): no TPM device ${absent} after 1 s: is its driver loaded (CAPSULE_TPM_MODULES, CAPSULE_LUKS_PRESTART)?\n`);
+    assert.ok(waited >= 900 && waited < 4000, `waited about a second: ${waited} ms`);
+    // A socket TCTI has no node to wait for: the key at once.
+    const ok = keyscript({ data: boot, busybox: bb });
+    assert.is(ok.code, 0, ok.stderr);
+    assert.ok(keyOpens(img, ok.stdout, 1));
+  }
 });
 
 test('the initramfs hook copies the LUKS seal store and tpm2-tss; chrooted, the copy unseals the key', () => {
@@ -239,16 +318,98 @@ test('--pcrs 7 seals to PCR 7: unseals until tpm2_pcrextend 7, then ERR_PCR_MISM
   assert.is(cause?.name, 'KeyStoreError');
   assert.is(cause?.code, 'ERR_TPM_POLICY', 'the TPM\'s refusal is chained');
   assert.match((thrown as { hint: string }).hint, /unlock with the passphrase; if the change was deliberate, re-enrol: cryptsetup token remove --token-id 0 .*; cryptsetup luksKillSlot .* 1; capsule device luks-enroll .* --backend tpm2 --pcrs 7$/);
-  refused(capsule(['device', 'luks-key', pcrImg, '--data-dir', d.data]), /the TPM refused to unseal the LUKS key: PCR 7 \(sha256 bank\) no longer holds the value/, /unlock with the passphrase; if the change was deliberate, re-enrol/);
-  const ks = run(KEYSCRIPT, [], { env: { ...env, CRYPTTAB_SOURCE: pcrImg, CRYPTTAB_NAME: 'root', CRYPTTAB_TRIED: '1', CAPSULE_LUKS_CONF: join(work, 'none.conf'), CAPSULE_NODE: process.execPath, CAPSULE_APP: ROOT, CAPSULE_DATA_DIR: d.data } });
-  assert.is(ks.code, 1);
-  assert.is(ks.stdout.length, 0);
-  assert.match(ks.stderr, /^capsule-luks: module unlock of root failed \(attempt 2\/2\): .*PCR 7 \(sha256 bank\) no longer holds/);
+  // A retry cannot change it: exit 3, and the keyscript asks for the passphrase at once.
+  assert.ok(retryCannotHelp(thrown));
+  refused(capsule(['device', 'luks-key', pcrImg, '--data-dir', d.data]), /the TPM refused to unseal the LUKS key: PCR 7 \(sha256 bank\) no longer holds the value/, /unlock with the passphrase; if the change was deliberate, re-enrol/, 3);
+  const ks = keyscript({ data: d.data, source: pcrImg, tried: 0 });
+  assert.is(ks.code, 0, ks.stderr);
+  assert.is(ks.stdout.toString(), 'typed passphrase for: TPM refused the key; passphrase for root: ');
+  assert.match(ks.stderr, /^capsule-luks: TPM unlock of root refused, not retried: .*PCR 7 \(sha256 bank\) no longer holds the value it had at enrolment\n$/);
+  assert.equal(readdirSync(ks.state), ['root.refused']);
   assert.is(lockoutCounter(), failuresBefore, 'PCR mismatches do not count toward dictionary-attack lockout');
   // The authValue-only binding does not depend on PCRs.
   const still = capsule(['device', 'luks-key', img, '--data-dir', d.data]);
   assert.is(still.code, 0, still.stderr);
   assert.ok(keyOpens(img, still.stdout, 1));
+});
+
+test('a wrong seal-store auth file: luks-key exits 3 (ERR_TPM_AUTH, one strike); the keyscript asks the TPM once, then only the passphrase', async () => {
+  const boot = bootData('boot-wrong-auth');
+  writeFileSync(join(boot, 'luks', 'tpm2-auth'), randomBytes(32), { mode: 0o600 });
+  const max = Number(/TPM2_PT_MAX_AUTH_FAIL:\s*(0x[0-9a-fA-F]+)/.exec(tpm.tools('tpm2_getcap', ['properties-variable']).toString())?.[1]);
+  const s0 = strikes();
+  assert.ok(s0 + 3 <= max, `room for three strikes before lockout (counter ${s0}, max ${max})`);
+  try {
+    refused(capsule(['device', 'luks-key', img, '--data-dir', boot]), /the TPM refused the key's authorisation value .*; the failure counts toward lockout$/, /do not retry/, 3);
+    assert.is(strikes(), s0 + 1, 'one luks-key run: one dictionary-attack strike');
+    // The keyscript (under busybox, as in the initramfs) runs luks-key once (one more strike), prints
+    // its line and asks for the passphrase.
+    const k = keyscript({ data: boot, tried: 0, busybox: true });
+    assert.is(k.code, 0, k.stderr);
+    assert.is(k.stdout.toString(), 'typed passphrase for: TPM refused the key; passphrase for root: ');
+    assert.match(k.stderr, /^capsule-luks: TPM unlock of root refused, not retried: .*the TPM refused the key's authorisation value .*\n$/);
+    assert.is(strikes(), s0 + 2, 'the keyscript ran luks-key exactly once');
+    assert.equal(readdirSync(k.state), ['root.refused'], 'the refusal is recorded for this boot');
+    // cryptroot calls again (a mistyped passphrase): the passphrase at once, the TPM not asked.
+    for (const bb of [false, true]) {
+      const again = keyscript({ data: boot, tried: 1, state: k.state, busybox: bb });
+      assert.is(again.code, 0, again.stderr);
+      assert.is(again.stdout.toString(), 'typed passphrase for: TPM refused the key; passphrase for root: ');
+      assert.is(again.stderr, '');
+    }
+    assert.is(strikes(), s0 + 2, 'no strike on cryptroot\'s later calls');
+    // The library: KeyStoreError ERR_TPM_AUTH, which retryCannotHelp names.
+    const thrown = await unlock(img, {}, boot).then(() => undefined, (e: unknown) => e);
+    expectError(thrown, 'KeyStoreError', 'ERR_TPM_AUTH', /the TPM refused the key's authorisation value/);
+    assert.ok(retryCannotHelp(thrown));
+    assert.is(strikes(), s0 + 3);
+    // Strikes up to the TPM's maximum: lockout, and then even the right auth file is refused — exit 3 too.
+    for (let i = strikes(); i < max; i++) await unlock(img, {}, boot).catch(() => {});
+    refused(capsule(['device', 'luks-key', img, '--data-dir', d.data]), /the TPM is in dictionary-attack lockout/, /do not retry/, 3);
+    const locked = await unlock(img).then(() => undefined, (e: unknown) => e);
+    expectError(locked, 'KeyStoreError', 'ERR_TPM_LOCKOUT', /dictionary-attack lockout/);
+    assert.ok(retryCannotHelp(locked));
+  } finally {
+    tpm.tools('tpm2_dictionarylockout', ['--clear-lockout']);
+  }
+  assert.is(strikes(), 0);
+  const ok = capsule(['device', 'luks-key', img, '--data-dir', d.data]);
+  assert.is(ok.code, 0, ok.stderr);
+  assert.ok(keyOpens(img, ok.stdout, 1));
+});
+
+test('guardian.json tcti: a device, swtpm or mssim TCTI is taken from the record; cmd and libraries are refused (ERR_UNSAFE_TCTI), never run', async () => {
+  const file = join(d.data, 'guardian.json');
+  const good = readFileSync(file);
+  const ran = join(work, 'tcti-ran');
+  const { CAPSULE_TPM_TCTI: _, ...noTcti } = env;
+  const other = join(work, 'tcti.img');
+  format(other);
+  try {
+    for (const bad of [`cmd:touch ${ran}`, `libtss2-tcti-cmd.so.0:touch ${ran}`, `${join(work, 'evil.so')}:conf`, 'cmd']) {
+      writeFileSync(file, JSON.stringify({ ...JSON.parse(good.toString()), tcti: bad }, null, 2));
+      const msg = new RegExp(`${escape(file)} tcti: expected a TCTI of kind device, swtpm, mssim \\(a device or a socket\\), got ${escape(JSON.stringify(bad))}: root does not take a TCTI that can load or run code`);
+      await rejectsError(() => unlockLuksKey({ device: img, dataDir: d.data, env: noTcti }), 'DeviceError', 'ERR_UNSAFE_TCTI', msg);
+      refused(capsule(['device', 'luks-key', img, '--data-dir', d.data], noTcti), msg, /set CAPSULE_TPM_TCTI explicitly/);
+      await rejectsError(() => enrollLuks({ device: other, dataDir: d.data, keyFile: pass, env: noTcti }), 'DeviceError', 'ERR_UNSAFE_TCTI', msg);
+      refused(capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass], noTcti), msg, /set CAPSULE_TPM_TCTI explicitly/);
+    }
+    assert.not.ok(existsSync(ran), 'the cmd TCTI never ran');
+    assert.equal(Object.keys(JSON.parse(cs(['luksDump', '--dump-json-metadata', other]).stdout.toString()).keyslots), ['0'], 'no keyslot added');
+    // CAPSULE_TPM_TCTI is the operator's own word: set, the record is not consulted.
+    const k = capsule(['device', 'luks-key', img, '--data-dir', d.data], env);
+    assert.is(k.code, 0, k.stderr);
+    assert.ok(keyOpens(img, k.stdout, 1));
+    assert.is(await luksTcti({ CAPSULE_TPM_TCTI: 'cmd:tpm2-abrmd' }, d.data), 'cmd:tpm2-abrmd');
+  } finally {
+    writeFileSync(file, good);
+    rmSync(other);
+  }
+  for (const fine of ['device:/dev/tpm0', 'device', 'swtpm:host=127.0.0.1,port=2321', 'mssim:host=localhost,port=2321']) {
+    assert.is(await luksTcti({}, d.data, fine), fine);
+  }
+  assert.is(await luksTcti({}, d.data), tpm.tcti, 'the record (a swtpm TCTI)');
+  assert.is(await luksTcti({}, join(work, 'no-guardian')), 'device:/dev/tpmrm0', 'no record: the default');
 });
 
 test('another TPM (a new swtpm): ERR_WRONG_MODULE naming the TPM; no TPM: ERR_NO_MODULE; no key printed', async () => {
@@ -257,16 +418,26 @@ test('another TPM (a new swtpm): ERR_WRONG_MODULE naming the TPM; no TPM: ERR_NO
     // The disk moved to a board with another TPM, the data directory with it.
     await rejectsError(() => unlock(img, { CAPSULE_TPM_TCTI: other.tcti }), 'DeviceError', 'ERR_WRONG_MODULE',
       new RegExp(`token 0: the LUKS key was sealed by TPM ${serial}; the TPM at swtpm:host=127\\.0\\.0\\.1,port=${other.port} is another TPM \\(or was cleared\\)`));
-    refused(capsule(['device', 'luks-key', img, '--data-dir', d.data], { ...env, CAPSULE_TPM_TCTI: other.tcti }), /sealed by TPM tpm2-[0-9a-f]{16}; the TPM at .* is another TPM/, /opens only on the TPM that sealed it/);
-    // A guardian on the other TPM: enrolling with a seal store copied from the first TPM is refused…
+    refused(capsule(['device', 'luks-key', img, '--data-dir', d.data], { ...env, CAPSULE_TPM_TCTI: other.tcti }), /sealed by TPM tpm2-[0-9a-f]{16}; the TPM at .* is another TPM/, /opens only on the TPM that sealed it/, 3);
+    // A guardian on the other TPM, enrolled through the first TPM: refused before any seal store file is made.
     const d2 = device('HSM6');
     const env2 = { ...d2.env, CAPSULE_TPM_TCTI: other.tcti };
     const r = await init(d2, { args: ['--backend', 'tpm2'], env: { CAPSULE_TPM_TCTI: other.tcti } });
     assert.is(r.code, 0, r.stderr);
-    mkdirSync(join(d2.data, 'luks'), { recursive: true, mode: 0o700 });
-    for (const f of ['tpm2-keystore.json', 'tpm2-auth']) copyFileSync(join(d.data, 'luks', f), join(d2.data, 'luks', f));
+    const serial2 = JSON.parse(readFileSync(join(d2.data, 'guardian.json'), 'utf8')).serial;
     const third = join(work, 'other-tpm.img');
     format(third);
+    const notGuardians = new RegExp(`^the TPM at ${escape(tpm.tcti)} is not the guardian's TPM ${serial2}: nothing was enrolled$`);
+    await rejectsError(() => enrollLuks({ device: third, dataDir: d2.data, keyFile: pass, env: { ...env2, CAPSULE_TPM_TCTI: tpm.tcti } }), 'DeviceError', 'ERR_WRONG_MODULE', notGuardians);
+    refused(capsule(['device', 'luks-enroll', third, '--data-dir', d2.data, '--key-file', pass], { ...env2, CAPSULE_TPM_TCTI: tpm.tcti }), /is not the guardian's TPM/, /set CAPSULE_TPM_TCTI to the guardian's TPM/);
+    assert.not.ok(existsSync(join(d2.data, 'luks')), 'no seal store file was made');
+    // The seal store checks the TPM again on its own connection: one it made for an unexpected TPM is removed.
+    const scratch = join(work, 'scratch-data');
+    await rejectsError(() => openLuksTpm(scratch, other.tcti, { create: true, expect: serial }), 'DeviceError', 'ERR_WRONG_MODULE', new RegExp(`^the TPM at ${escape(other.tcti)} is ${serial2}, not the guardian's TPM ${serial}$`));
+    assert.equal(readdirSync(join(scratch, 'luks')), [], 'no file left behind');
+    // Enrolling with a seal store copied from the first TPM is refused…
+    mkdirSync(join(d2.data, 'luks'), { recursive: true, mode: 0o700 });
+    for (const f of ['tpm2-keystore.json', 'tpm2-auth']) copyFileSync(join(d.data, 'luks', f), join(d2.data, 'luks', f));
     await rejectsError(() => enrollLuks({ device: third, dataDir: d2.data, keyFile: pass, env: env2 }), 'DeviceError', 'ERR_WRONG_MODULE', /the TPM seal store .*tpm2-keystore\.json was made by another TPM than the one at swtpm:.* \(it was replaced or cleared\)/);
     assert.equal(Object.keys(JSON.parse(cs(['luksDump', '--dump-json-metadata', third]).stdout.toString()).keyslots), ['0'], 'no keyslot added');
     // …and once it has its own, a blob sealed by the first TPM is refused by the TPM itself.
@@ -313,6 +484,15 @@ test('altered blob (hash, then the TPM\'s check), missing seal store: ERR_LOCK_I
   copyFileSync(join(d.data, 'luks', 'tpm2-keystore.json'), join(partial, 'luks', 'tpm2-keystore.json'));
   await rejectsError(() => unlock(img, {}, partial), 'DeviceError', 'ERR_LUKS_TOKEN', /auth file .*partial-data\/luks\/tpm2-auth is missing/);
   refused(capsule(['device', 'luks-key', img, '--data-dir', partial]), /auth file .* is missing/, /update-initramfs -u/);
+  // Present but unusable (a file problem, not a missing TPM): ERR_LUKS_TOKEN naming it, the cause chained.
+  writeFileSync(join(partial, 'luks', 'tpm2-auth'), Buffer.alloc(5));
+  const short = await unlock(img, {}, partial).then(() => undefined, (e: unknown) => e);
+  expectError(short, 'DeviceError', 'ERR_LUKS_TOKEN', /token 0: the TPM seal store in .*partial-data\/luks cannot be used: the auth file .*partial-data\/luks\/tpm2-auth holds 5 bytes, not 32$/);
+  assert.is((short as Error & { cause: { code?: string } }).cause.code, 'ERR_KEYSTORE_FILE');
+  copyFileSync(join(d.data, 'luks', 'tpm2-auth'), join(partial, 'luks', 'tpm2-auth'));
+  writeFileSync(join(partial, 'luks', 'tpm2-keystore.json'), '{"format":"something else"}');
+  await rejectsError(() => unlock(img, {}, partial), 'DeviceError', 'ERR_LUKS_TOKEN', /the TPM seal store in .*partial-data\/luks cannot be used: .*partial-data\/luks\/tpm2-keystore\.json is not a /);
+  refused(capsule(['device', 'luks-key', img, '--data-dir', partial]), /the TPM seal store in .* cannot be used/, /restore .*tpm2-keystore\.json and .*tpm2-auth from the backup of the data directory/);
   await rejectsError(() => unlockLuksKey({ device: img, dataDir: d.data, backend: 'fido2' as never }), 'TypeError', undefined, /^backend: expected "zymbit" or "tpm2", got "fido2"$/);
   // And the module binding is not what this token has.
   refused(capsule(['device', 'luks-key', img, '--data-dir', d.data, '--backend', 'zymbit']), /has no zymbit-lock binding \(--backend zymbit; kinds: tpm2-seal\)/);

@@ -7,13 +7,15 @@
  *  - `capsule device luks-key img | cryptsetup open --test-passphrase --key-file - img` succeeds
  *    (also with --key-slot N; and not on the passphrase's slot);
  *  - the keyscript, run with the environment cryptroot gives it (CRYPTTAB_SOURCE, …), prints a key
- *    that opens the slot; on failure it prints one line and exits 1 with nothing on stdout; after
- *    the module attempts it hands over to askpass (the passphrase);
+ *    that opens the slot (a module binding waits for no TPM device); on failure it prints one line
+ *    and exits 1 with nothing on stdout; after the module attempts it hands over to askpass (the
+ *    passphrase); a refusal a retry cannot change (another module: luks-key exits 3) goes to askpass
+ *    at once, and cryptroot's next call does not ask the module again;
  *  - the initramfs hook, run with initramfs-tools' hook-functions into a scratch DESTDIR, copies
  *    node, the app, the library and the lock blob; the copy, chrooted, unlocks the key;
- *  - refusals, each by the library (name, code, message) and the CLI (exit 1, one error line and a
- *    hint, no key on stdout): tampered blob (hash), blob and token altered together (module MAC),
- *    another module (fresh simulator state), unknown token version, an unknown binding kind (skipped)
+ *  - refusals, each by the library (name, code, message) and the CLI (exit 1, or 3 where a retry
+ *    cannot help; one error line and a hint, no key on stdout): tampered blob (hash), blob and token
+ *    altered together (module MAC), another module (fresh simulator state, exit 3), unknown token version, an unknown binding kind (skipped)
  *    and a malformed known one (refused), --backend naming a binding the token lacks or a backend the
  *    guardian does not have, --pcrs on a module guardian, a token pointing elsewhere, a
  *    blob of another purpose (the guardian's locked seed), module absent, no token, not LUKS,
@@ -25,17 +27,17 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, symlinkSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, symlinkSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BIN } from './helpers/cli.ts';
-import { rejectsError } from './helpers/assertError.ts';
+import { expectError, rejectsError, throwsError } from './helpers/assertError.ts';
 import { device, init, LIB, type Device } from './helpers/guardianDevice.ts';
-import { unlockLuksKey } from '../agent/device/luksKey.ts';
+import { retryCannotHelp, unlockLuksKey } from '../agent/device/luksKey.ts';
 import { enrollLuks } from '../agent/device/luksEnroll.ts';
-import { main } from '../agent/cli/main.ts';
+import { main, withExitCode } from '../agent/cli/main.ts';
 import { PassThrough } from 'node:stream';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -48,6 +50,7 @@ let work: string;
 let img: string;
 let pass: string; // the operator's existing key file (keyslot 0)
 let uuid: string;
+let askpass: string; // a stand-in for cryptsetup's askpass: prints what it was asked
 
 interface Out { code: number; stdout: Buffer; stderr: string }
 function run(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; input?: Uint8Array | string } = {}): Out {
@@ -72,9 +75,9 @@ function replaceToken(t: unknown, path = img, id = 0): void {
   const r = cs(['token', 'import', '--token-replace', '--token-id', String(id), '--json-file', '-', path], JSON.stringify(t));
   assert.is(r.code, 0, r.stderr);
 }
-/** A refusal as the CLI reports it: exit 1, nothing on stdout, one error line matching `msg`, a hint. */
-function refused(r: Out, msg: RegExp): void {
-  assert.is(r.code, 1, r.stderr);
+/** A refusal as the CLI reports it: exit `code` (1; 3 when a retry cannot help), nothing on stdout, one error line matching `msg`, a hint. */
+function refused(r: Out, msg: RegExp, code = 1): void {
+  assert.is(r.code, code, r.stderr);
   assert.is(r.stdout.length, 0, 'no key printed');
   const lines = r.stderr.trimEnd().split('\n');
   assert.is(lines.length, 2, r.stderr);
@@ -100,6 +103,9 @@ const keyOpens = (key: Uint8Array, slot?: number) => cs(['open', '--test-passphr
 test.before(async () => {
   d = device('HSM6');
   work = mkdtempSync(join(tmpdir(), 'capsule-luks-test-'));
+  askpass = join(work, 'askpass');
+  writeFileSync(askpass, '#!/bin/sh\nprintf "typed passphrase for: %s" "$1"\n');
+  chmodSync(askpass, 0o755);
   const r = await init(d);
   assert.is(r.code, 0, r.stderr);
   img = join(work, 'disk.img');
@@ -161,7 +167,8 @@ test('unlockLuksKey returns the key and the slot; the same key opens the slot', 
 });
 
 test('the keyscript, with the environment cryptroot gives it, prints the key that opens the slot', () => {
-  const env = { ...d.env, CRYPTTAB_SOURCE: img, CRYPTTAB_NAME: 'root', CRYPTTAB_KEY: 'none', CRYPTTAB_TRIED: '0', CAPSULE_LUKS_CONF: join(work, 'none.conf'), CAPSULE_NODE: process.execPath, CAPSULE_APP: ROOT, CAPSULE_DATA_DIR: d.data };
+  const state = mkdtempSync(join(work, 'state-')); // the keyscript's refusal record (never /run here)
+  const env = { ...d.env, CRYPTTAB_SOURCE: img, CRYPTTAB_NAME: 'root', CRYPTTAB_KEY: 'none', CRYPTTAB_TRIED: '0', CAPSULE_LUKS_CONF: join(work, 'none.conf'), CAPSULE_NODE: process.execPath, CAPSULE_APP: ROOT, CAPSULE_DATA_DIR: d.data, CAPSULE_LUKS_STATE_DIR: state };
   const r = run(KEYSCRIPT, [], { env });
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout.length, 64);
@@ -170,22 +177,26 @@ test('the keyscript, with the environment cryptroot gives it, prints the key tha
   // Settings may come from the conf file instead of the environment.
   const conf = join(work, 'luks-keyscript.conf');
   writeFileSync(conf, `CAPSULE_NODE='${process.execPath}'\nCAPSULE_APP='${ROOT}'\nCAPSULE_DATA_DIR='${d.data}'\n`);
-  const viaConf = run(KEYSCRIPT, [], { env: { ...d.env, CRYPTTAB_SOURCE: img, CRYPTTAB_TRIED: '0', CAPSULE_LUKS_CONF: conf } });
+  const viaConf = run(KEYSCRIPT, [], { env: { ...d.env, CRYPTTAB_SOURCE: img, CRYPTTAB_TRIED: '0', CAPSULE_LUKS_CONF: conf, CAPSULE_LUKS_STATE_DIR: state } });
   assert.is(viaConf.code, 0, viaConf.stderr);
   assert.equal(viaConf.stdout, r.stdout);
+  // A module binding (no TPM seal store) does not wait for a TPM device, whatever the TCTI says.
+  const t0 = Date.now();
+  const noWait = run(KEYSCRIPT, [], { env: { ...env, CAPSULE_TPM_TCTI: 'device:/nonexistent/tpmrm0', CAPSULE_TPM_WAIT: '5' } });
+  assert.is(noWait.code, 0, noWait.stderr);
+  assert.equal(noWait.stdout, r.stdout);
+  assert.ok(Date.now() - t0 < 4000, 'no wait');
 });
 
 test('the keyscript on failure: one console line, exit 1, no key; after the module attempts, askpass', () => {
-  const base = { ...d.env, CRYPTTAB_SOURCE: img, CRYPTTAB_NAME: 'root', CAPSULE_LUKS_CONF: join(work, 'none.conf'), CAPSULE_NODE: process.execPath, CAPSULE_APP: ROOT, CAPSULE_DATA_DIR: d.data, CAPSULE_ZYMBIT_LIB: join(work, 'no-such-lib.so') };
+  const base = { ...d.env, CRYPTTAB_SOURCE: img, CRYPTTAB_NAME: 'root', CAPSULE_LUKS_CONF: join(work, 'none.conf'), CAPSULE_NODE: process.execPath, CAPSULE_APP: ROOT, CAPSULE_DATA_DIR: d.data, CAPSULE_ZYMBIT_LIB: join(work, 'no-such-lib.so'), CAPSULE_LUKS_STATE_DIR: mkdtempSync(join(work, 'state-')) };
   const r = run(KEYSCRIPT, [], { env: { ...base, CRYPTTAB_TRIED: '0' } });
   assert.is(r.code, 1);
   assert.is(r.stdout.length, 0);
   assert.match(r.stderr, /^capsule-luks: module unlock of root failed \(attempt 1\/2\): no security module answered through .*no-such-lib\.so/);
   assert.is(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+  assert.equal(readdirSync(base.CAPSULE_LUKS_STATE_DIR), [], 'a failure that may pass is not recorded');
   // Attempts used up: the passphrase, through askpass (a stand-in that prints what it was asked).
-  const askpass = join(work, 'askpass');
-  writeFileSync(askpass, '#!/bin/sh\nprintf "typed passphrase for: %s" "$1"\n');
-  chmodSync(askpass, 0o755);
   const fallback = run(KEYSCRIPT, [], { env: { ...base, CRYPTTAB_TRIED: '2', CAPSULE_ASKPASS: askpass } });
   assert.is(fallback.code, 0, fallback.stderr);
   assert.is(fallback.stdout.toString(), 'typed passphrase for: Security module unavailable; passphrase for root: ');
@@ -261,8 +272,29 @@ test('blob and token altered together: the module\'s MAC refuses (ERR_LOCK_INTEG
 test('moved to another module (fresh simulator state): the module refuses (ERR_WRONG_MODULE)', async () => {
   const other = join(work, 'other-module');
   mkdirSync(other);
-  await rejectsError(() => unlock({ ZK_SIM_STATE_DIR: other }), 'DeviceError', 'ERR_WRONG_MODULE', /locked by module SIM-[0-9a-f]{16}, this is module SIM-[0-9a-f]{16}/);
-  refused(capsule(['device', 'luks-key', img, '--data-dir', d.data], { ...d.env, ZK_SIM_STATE_DIR: other }), /the module refused the lock blob: it was locked by module/);
+  const thrown = await unlock({ ZK_SIM_STATE_DIR: other }).then(() => undefined, (e: unknown) => e);
+  expectError(thrown, 'DeviceError', 'ERR_WRONG_MODULE', /locked by module SIM-[0-9a-f]{16}, this is module SIM-[0-9a-f]{16}/);
+  assert.ok(retryCannotHelp(thrown));
+  // A retry cannot change it: exit 3; the keyscript asks for the passphrase at once, and again on
+  // cryptroot's next call without asking the module.
+  refused(capsule(['device', 'luks-key', img, '--data-dir', d.data], { ...d.env, ZK_SIM_STATE_DIR: other }), /the module refused the lock blob: it was locked by module/, 3);
+  const state = mkdtempSync(join(work, 'state-'));
+  const ks = (tried: string, extra: NodeJS.ProcessEnv = {}) => run(KEYSCRIPT, [], {
+    env: { ...d.env, ZK_SIM_STATE_DIR: other, CRYPTTAB_SOURCE: img, CRYPTTAB_NAME: 'root', CRYPTTAB_TRIED: tried, CAPSULE_LUKS_CONF: join(work, 'none.conf'), CAPSULE_NODE: process.execPath, CAPSULE_APP: ROOT, CAPSULE_DATA_DIR: d.data, CAPSULE_ASKPASS: askpass, CAPSULE_LUKS_STATE_DIR: state, ...extra },
+  });
+  const first = ks('0');
+  assert.is(first.code, 0, first.stderr);
+  assert.is(first.stdout.toString(), 'typed passphrase for: Security module refused the key; passphrase for root: ');
+  assert.match(first.stderr, /^capsule-luks: module unlock of root refused, not retried: .*locked by module SIM-[0-9a-f]{16}, this is module SIM-[0-9a-f]{16}\n$/);
+  // The next call would fail loudly if it ran luks-key: its node is not there.
+  const again = ks('1', { CAPSULE_NODE: join(work, 'no-node') });
+  assert.is(again.code, 0, again.stderr);
+  assert.is(again.stdout.toString(), 'typed passphrase for: Security module refused the key; passphrase for root: ');
+  assert.is(again.stderr, '');
+  // Without askpass: one line, exit 1.
+  const none = ks('1', { CAPSULE_ASKPASS: join(work, 'absent') });
+  assert.is(none.code, 1);
+  assert.is(none.stderr, `capsule-luks: the module refused the key earlier this boot and no askpass at ${join(work, 'absent')}: cannot unlock root\n`);
 });
 
 test('a blob of another purpose (the guardian\'s locked seed) is refused: ERR_LOCK_INTEGRITY', async () => {
@@ -396,6 +428,9 @@ test('luks-key refuses a terminal (ERR_REFUSE_TTY) before unlocking anything', a
   assert.is(code, 1);
   assert.is(stdout.read(), null, 'nothing written');
   assert.match(err, /^capsule: error: refusing to write the LUKS key to a terminal\ncapsule: hint: /);
+  // (luks-key's exit 3 is the CLI's withExitCode: only 2..125 may be asked for.)
+  throwsError(() => withExitCode(new Error('x'), 1), 'RangeError', undefined, /^code: expected an exit code 2\.\.125, got 1$/);
+  throwsError(() => withExitCode(new Error('x'), 130), 'RangeError', undefined, /got 130$/);
   // And through a real pseudo-terminal (util-linux `script`), where it is present.
   if (spawnSync('sh', ['-c', 'command -v script']).status !== 0) {
     console.log('SKIPPED: pty check (no `script` command)');

@@ -158,7 +158,7 @@ test('init refuses to show the words on a non-terminal stdout, or to confirm wit
   assertFails(run(d, ['guardian', 'init', '--data-dir', d.data]), /refusing to write the recovery words to a stdout that is not a terminal/, /--mnemonic-to-stdout/);
   assertFails(run(d, ['guardian', 'init', '--data-dir', d.data, '--mnemonic-to-stdout']), /confirming the words needs a terminal; stdin is not one/, /--confirm-words-from-stdin/);
   assertFails(run(d, ['guardian', 'init', '--data-dir', d.data, '--restore']), /restoring reads the 24 words from a terminal; stdin is not one/, /--mnemonic-from-stdin/);
-  assertFails(run(d, ['guardian', 'init', '--data-dir', d.data, '--backend', 'tpm9']), /--backend: expected zymbit or soft, got "tpm9"/);
+  assertFails(run(d, ['guardian', 'init', '--data-dir', d.data, '--backend', 'tpm9']), /--backend: expected zymbit, tpm2 or soft, got "tpm9"/);
   assertFails(run(d, ['guardian', 'show', '--data-dir', d.data]), /no guardian in .*data \(guardian\.json is absent\)/, /capsule guardian init/);
   assertFails(run(d, ['guardian', 'frob']), /guardian: unknown subcommand "frob"/);
 });

@@ -229,10 +229,10 @@ test('parseAnyRecipient: age1… is x25519, capsule-ecdh1… is p256-ecdh, anyth
   assert.is(p.type, 'p256-ecdh');
   assert.ok(isP256Point(p.key));
   throwsError(() => parseAnyRecipient('hello'), 'KeyError', 'ERR_BAD_RECIPIENT',
-    /^recipient: expected age1… \(x25519\) or capsule-ecdh1… \(p256-ecdh\), got "hello"$/);
+    /^recipient: expected age1… \(x25519\), capsule-ecdh1… \(p256-ecdh\) or capsule-tpm1… \(tpm2-rsa\), got "hello"$/);
   const pub = p256.getPublicKey(scalarFromBytes(new Uint8Array(48).fill(5)), true);
   throwsError(() => parseAnyRecipient(encodeP256Key(GUARDIAN_KEY_HRP, pub)), 'KeyError', 'ERR_BAD_RECIPIENT',
-    /expected age1… \(x25519\) or capsule-ecdh1… \(p256-ecdh\), got "capsule-guardian1/);
+    /expected age1… \(x25519\), capsule-ecdh1… \(p256-ecdh\) or capsule-tpm1… \(tpm2-rsa\), got "capsule-guardian1/);
   throwsError(() => parseAnyRecipient(KNOWN[1]!.p256.slice(0, -2)), 'KeyError', 'ERR_BAD_RECIPIENT', /^recipient: expected capsule-ecdh1…/);
   throwsError(() => parseAnyRecipient('age1qqqq'), 'KeyError', 'ERR_BAD_RECIPIENT', /expected an age X25519 recipient \(age1…\)/);
   throwsError(() => parseAnyRecipient(7 as never), 'TypeError', undefined, /^recipient: expected a string, got number$/);

@@ -1,6 +1,8 @@
 /**
  * The `capsule` command: dispatch, `--version`, help, and the error contract — every failure is
  * `capsule: error: …` plus `capsule: hint: …` on stderr and exit code 1; stdout carries data only.
+ * A command may document another exit code for one class of its failures and mark those errors
+ * with `withExitCode` (only `device luks-key` does: 3, a retry cannot help); 130 is an interrupt.
  *
  * Deliberately not here: the commands' logic (commands/*) and process bootstrapping (bin/capsule.js).
  */
@@ -106,8 +108,27 @@ export async function main(argv: string[], t: Terminal = processTerminal()): Pro
     return await (await load())(rest, t);
   } catch (e) {
     report(t, e);
-    return t.signal?.aborted ? 130 : 1;
+    return t.signal?.aborted ? 130 : exitCodeOf(e);
   }
+}
+
+// A symbol, not a property name: only withExitCode sets it, so no other error changes its exit code.
+const EXIT_CODE = Symbol('capsule exit code');
+
+/**
+ * Marks `e` to be reported as every failure is, but to end the command with `code` instead of 1:
+ * for a command that documents a distinct code for a class of failures. Returns `e`.
+ * @throws RangeError when `code` is not 2..125 (1 is the default; 126 and up are the shell's).
+ */
+export function withExitCode<E extends object>(e: E, code: number): E {
+  if (!Number.isInteger(code) || code < 2 || code > 125) throw new RangeError(`code: expected an exit code 2..125, got ${code}`);
+  Object.defineProperty(e, EXIT_CODE, { value: code, configurable: true });
+  return e;
+}
+
+function exitCodeOf(e: unknown): number {
+  const code = typeof e === 'object' && e !== null ? (e as { [EXIT_CODE]?: unknown })[EXIT_CODE] : undefined;
+  return typeof code === 'number' ? code : 1;
 }
 
 export function report(t: Terminal, e: unknown): void {

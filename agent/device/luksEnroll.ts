@@ -3,10 +3,15 @@
  * guardian's security module, or to its TPM 2.0 (the guardian's backend, from guardian.json, decides;
  * `backend` only confirms it). Run once, on the device, at provisioning.
  *
- * zymbit: the module locks the key with its this-device-only key → <data dir>/luks/<uuid>.lock.
- * tpm2: the guardian is opened to prove this is its TPM (and to learn its TCTI), then closed; the
- * LUKS seal store (luksTpm2.ts says why it is not the guardian's) seals the key under its authValue
- * and, with `pcrs`, the current values of those PCRs → <data dir>/luks/<uuid>.tpm2.lock. PCRs are
+ * zymbit: the module locks the key with its this-device-only key → <data dir>/luks/<uuid>.lock. Its
+ * library is CAPSULE_ZYMBIT_LIB or the default, as `luks-key` loads it at boot: never guardian.json's
+ * `library` (that file is written by the agent's user; this runs as root).
+ * tpm2: the TCTI is chosen first (luksTcti: a recorded one only of a kind that cannot run code), then
+ * the guardian is opened through that very TCTI, which proves the TPM there is the guardian's (its
+ * key store refuses another TPM) before anything is created, and closed; only then is the LUKS seal
+ * store (luksTpm2.ts says why it is not the guardian's) opened or made on it, and it seals the key
+ * under its authValue and, with `pcrs`, the current values of those PCRs →
+ * <data dir>/luks/<uuid>.tpm2.lock. PCRs are
  * opt-in (default: the guardian store's default, which `guardian init` leaves empty): on a Pi nothing
  * measures the boot unless the operator arranges it, so a PCR policy there only adds lock-outs.
  *
@@ -32,12 +37,14 @@
 import { mkdir, open, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { wipe } from '../crypto/secrets.ts';
-import { DeviceError, UsageError } from '../errors.ts';
+import { DeviceError, hasCode, UsageError } from '../errors.ts';
 import { Guardian } from '../guardian/Guardian.ts';
-import { readGuardianFile } from '../guardian/GuardianFile.ts';
+import { DEFAULT_ZYMBIT_LIB } from '../guardian/keyStoreFor.ts';
+import { readGuardianFile, type GuardianRecord } from '../guardian/GuardianFile.ts';
 import { AtomicFile } from '../io/AtomicFile.ts';
 import type { KeyStore } from '../keys/KeyStore.ts';
 import { Tpm2KeyStore } from '../keys/Tpm2KeyStore.ts';
+import { DEFAULT_TCTI } from '../keys/tpm2/Tpm2.ts';
 import { Cryptsetup, type SlotPbkdf } from './Cryptsetup.ts';
 import { describeForeignToken, foreignTokens } from './luksInterop.ts';
 import { frameLuksKey, makeLuksKey, sha256Hex } from './luksKey.ts';
@@ -92,10 +99,12 @@ interface Binder {
 /**
  * Enrols a new keyslot bound to the guardian's module or TPM (see the header).
  * @throws DeviceError ERR_LUKS (not LUKS2, slot taken, cryptsetup refused), ERR_LUKS_ENROLLED (a capsule
- *   token exists), ERR_NO_MODULE (soft backend, no module or TPM), ERR_WRONG_MODULE (the LUKS seal store
- *   belongs to another TPM); GuardianError ERR_NO_GUARDIAN / ERR_GUARDIAN_MISMATCH; KeyStoreError
- *   ERR_MODULE_ABSENT wrapped as ERR_NO_MODULE, ERR_TPM_*; UsageError ERR_USAGE (`backend` is not the
- *   guardian's, `pcrs` without tpm2); RangeError (`pcrs` out of range).
+ *   token exists), ERR_NO_MODULE (soft backend, no module or TPM), ERR_WRONG_MODULE (the TPM at the
+ *   TCTI is not the guardian's, or the LUKS seal store belongs to another TPM), ERR_UNSAFE_TCTI (the
+ *   recorded TCTI may run code), ERR_LUKS_TOKEN (the seal store's files cannot be used); GuardianError
+ *   ERR_NO_GUARDIAN / ERR_GUARDIAN_MISMATCH; KeyStoreError ERR_MODULE_ABSENT wrapped as ERR_NO_MODULE,
+ *   ERR_KEYSTORE_FILE (the guardian's own key files), ERR_TPM_*; UsageError ERR_USAGE (`backend` is
+ *   not the guardian's, `pcrs` without tpm2); RangeError (`pcrs` out of range).
  */
 export async function enrollLuks(o: EnrollOptions): Promise<Enrolment> {
   const env = o.env ?? process.env;
@@ -152,8 +161,15 @@ export async function enrollLuks(o: EnrollOptions): Promise<Enrolment> {
 
 /** The module (the guardian's key store) or the TPM (the LUKS seal store on the guardian's TPM). */
 async function openBinder(o: EnrollOptions, env: NodeJS.ProcessEnv): Promise<Binder> {
-  const g = await openGuardian(o.dataDir, env);
-  const backend = g.record.backend as BindingBackend;
+  // The TCTI is checked before anything (the guardian's key store included) reaches the TPM through
+  // it. The guardian is then opened with the library and TCTI given explicitly, so that what it reads
+  // from guardian.json (written by the agent's user, maybe changed since) cannot name code for root
+  // to load: the module's library as luks-key takes it at boot (never from the record).
+  const record = await readGuardianFile(o.dataDir);
+  const tcti = record.backend === 'tpm2' ? await luksTcti(env, o.dataDir, record.tcti) : undefined;
+  const explicit = { ...env, CAPSULE_ZYMBIT_LIB: env.CAPSULE_ZYMBIT_LIB || DEFAULT_ZYMBIT_LIB, CAPSULE_TPM_TCTI: tcti ?? (env.CAPSULE_TPM_TCTI || DEFAULT_TCTI) };
+  const g = await openGuardian(o.dataDir, explicit, record, tcti);
+  const backend = record.backend as BindingBackend;
   if (o.backend !== undefined && o.backend !== backend) {
     await g.close();
     throw new UsageError('ERR_USAGE', `--backend ${o.backend}: the guardian in ${o.dataDir} uses the ${backend} backend`, {
@@ -167,16 +183,12 @@ async function openBinder(o: EnrollOptions, env: NodeJS.ProcessEnv): Promise<Bin
     }
     return { ks: g.keyStore, kind: ZYMBIT_LOCK, lock: (p) => g.keyStore.lock(p), extra: {}, close: () => g.close() };
   }
-  // tpm2: the guardian's store proved this is its TPM; the LUKS seal store (luksTpm2.ts) does the sealing.
-  const tcti = await luksTcti(env, o.dataDir, g.record.tcti);
+  // tpm2: the guardian's store, opened through `tcti`, proved the TPM there is the guardian's; the
+  // LUKS seal store (luksTpm2.ts) does the sealing, and checks the TPM again on its own connection.
   const pcrs = [...(o.pcrs ?? (g.keyStore instanceof Tpm2KeyStore ? g.keyStore.pcrs : []))].sort((a, b) => a - b);
-  const serial = g.record.serial;
+  const serial = g.keyStore.capabilities.serial;
   await g.close(); // one connection at a time: swtpm and /dev/tpm0 serve one client
-  const ks = await openLuksTpm(o.dataDir, tcti, { create: true });
-  if (ks.capabilities.serial !== serial) {
-    await ks.close();
-    throw new DeviceError('ERR_WRONG_MODULE', `the TPM at ${tcti} is ${ks.capabilities.serial}, not the guardian's TPM ${serial}`, { hint: 'set CAPSULE_TPM_TCTI to the guardian\'s TPM' });
-  }
+  const ks = await openLuksTpm(o.dataDir, tcti!, { create: true, expect: serial });
   return {
     ks, kind: TPM2_SEAL, lock: (p) => ks.lock(p, { pcrs }),
     extra: { backend: 'tpm2', pcrs, pcrBank: 'sha256', tcti }, close: () => ks.close(),
@@ -188,23 +200,29 @@ export function describePcrs(pcrs: readonly number[]): string {
   return pcrs.length ? `${pcrWords(pcrs)} (sha256 bank)` : 'no PCRs (authValue only)';
 }
 
-async function openGuardian(dataDir: string, env: NodeJS.ProcessEnv): Promise<Guardian> {
+/** The guardian, its key store opened (tpm2: through `tcti`, which `env` carries). */
+async function openGuardian(dataDir: string, env: NodeJS.ProcessEnv, record: GuardianRecord, tcti: string | undefined): Promise<Guardian> {
+  if (record.backend !== 'zymbit' && record.backend !== 'tpm2') {
+    throw new DeviceError('ERR_NO_MODULE', `the guardian in ${dataDir} uses the ${record.backend} backend: the root disk binds only to a security module or a TPM`, {
+      hint: 'provision the guardian with --backend zymbit (the default) or --backend tpm2 on the device',
+    });
+  }
   let g: Guardian;
   try {
     g = await Guardian.open(dataDir, { env });
   } catch (cause) {
-    if ((cause as { code?: string }).code !== 'ERR_MODULE_ABSENT') throw cause;
-    const tpm = (await readGuardianFile(dataDir).catch(() => undefined))?.backend === 'tpm2';
+    // The guardian's keys were made by another TPM than the one at `tcti` (its key store checks).
+    if (tcti !== undefined && (hasCode(cause, 'ERR_LOCK_INTEGRITY') || hasCode(cause, 'ERR_GUARDIAN_MISMATCH'))) {
+      throw new DeviceError('ERR_WRONG_MODULE', `the TPM at ${tcti} is not the guardian's TPM ${record.serial}: nothing was enrolled`, {
+        cause, hint: 'set CAPSULE_TPM_TCTI to the guardian\'s TPM (or unset it to use the one in guardian.json)',
+      });
+    }
+    if (!hasCode(cause, 'ERR_MODULE_ABSENT')) throw cause;
+    const tpm = record.backend === 'tpm2';
     throw new DeviceError('ERR_NO_MODULE', tpm
       ? `no TPM answered (${(cause as Error).message}): the LUKS key must be made and sealed by the TPM`
       : 'no security module answered: the LUKS key must be made and locked by the module', {
       cause, hint: (cause as DeviceError).hint ?? (tpm ? 'check the TPM is enabled and CAPSULE_TPM_TCTI' : 'check the module is seated and zkifc is running'),
-    });
-  }
-  if (g.record.backend !== 'zymbit' && g.record.backend !== 'tpm2') {
-    await g.close();
-    throw new DeviceError('ERR_NO_MODULE', `the guardian in ${dataDir} uses the ${g.record.backend} backend: the root disk binds only to a security module or a TPM`, {
-      hint: 'provision the guardian with --backend zymbit (the default) or --backend tpm2 on the device',
     });
   }
   return g;

@@ -84,6 +84,19 @@ export interface LuksKeyOptions {
   keyStore?: KeyStore;
 }
 
+/**
+ * Whether a failure of unlockLuksKey is one a retry cannot change, and may make worse: the TPM
+ * refused the seal's authValue (each refusal is a dictionary-attack strike, and a lockout blocks
+ * every use of the TPM, the guardian's included) or is in lockout, the sealed PCRs changed, or the
+ * blob was locked by another module or sealed by another TPM. The boot path asks for the passphrase
+ * at once on these (`luks-key` exits 3) instead of asking the hardware again. Everything else (no
+ * module or TPM yet, a missing file, a failed call) may change by the next attempt.
+ */
+export function retryCannotHelp(e: unknown): boolean {
+  return (e instanceof KeyStoreError && (e.code === 'ERR_TPM_AUTH' || e.code === 'ERR_TPM_LOCKOUT'))
+    || (e instanceof DeviceError && (e.code === 'ERR_PCR_MISMATCH' || e.code === 'ERR_WRONG_MODULE'));
+}
+
 export interface UnlockedLuksKey {
   /** The 64-byte key: the caller wipes it. */
   key: Uint8Array;
@@ -97,8 +110,9 @@ export interface UnlockedLuksKey {
  * @throws DeviceError ERR_LUKS (not LUKS2, cryptsetup missing), ERR_LUKS_TOKEN (none, malformed, no usable
  *   binding, blob or TPM seal store missing), ERR_LUKS_TOKEN_VERSION, ERR_LOCK_INTEGRITY (hash mismatch,
  *   MAC or TPM refusal, wrong framing), ERR_WRONG_MODULE (locked by another module or sealed by another
- *   TPM), ERR_PCR_MISMATCH (the sealed PCRs changed), ERR_NO_MODULE; KeyStoreError ERR_MODULE_CALL,
- *   ERR_TPM_AUTH, ERR_TPM_LOCKOUT.
+ *   TPM), ERR_PCR_MISMATCH (the sealed PCRs changed), ERR_NO_MODULE, ERR_UNSAFE_TCTI (guardian.json
+ *   names a TCTI that may run code); KeyStoreError ERR_MODULE_CALL, ERR_TPM_AUTH, ERR_TPM_LOCKOUT.
+ *   retryCannotHelp tells which of these a retry cannot change.
  */
 export async function unlockLuksKey(o: LuksKeyOptions): Promise<UnlockedLuksKey> {
   if (o.backend !== undefined && o.backend !== 'zymbit' && o.backend !== 'tpm2') throw new TypeError(`backend: expected "zymbit" or "tpm2", got ${JSON.stringify(o.backend)}`);

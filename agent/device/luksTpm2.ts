@@ -14,15 +14,19 @@
  *
  * The TCTI comes from CAPSULE_TPM_TCTI, else the guardian's record (guardian.json `tcti`, absent in
  * the initramfs), else device:/dev/tpmrm0 — never from the LUKS token: the header is not
- * authenticated, and a TCTI string can name a program to run (tpm2-tss's `cmd` TCTI).
+ * authenticated, and a TCTI string can name a program to run (tpm2-tss's `cmd` TCTI) or a library
+ * to load (a path as the TCTI's name). The record is trusted only for the kinds that open a device
+ * or a socket (device, swtpm, mssim): `luks-enroll` and `luks-key` run as root, while guardian.json
+ * is written by the agent's user, so a record naming anything else would let that user run code as
+ * root. CAPSULE_TPM_TCTI is the operator's own word and is taken as it is.
  *
  * Deliberately not here: the blob format and the TPM calls (Tpm2KeyStore: authValue + PCR policy),
  * the token (luksToken.ts), enrolment order (luksEnroll.ts).
  */
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeviceError, hasCode, type KeyStoreError } from '../errors.ts';
-import { readGuardianFile } from '../guardian/GuardianFile.ts';
+import { GUARDIAN_FILE, readGuardianFile } from '../guardian/GuardianFile.ts';
 import type { KeyStore } from '../keys/KeyStore.ts';
 import { TPM2_AUTH_FILE, TPM2_KEYSTORE_FILE, Tpm2KeyStore } from '../keys/Tpm2KeyStore.ts';
 import { DEFAULT_TCTI } from '../keys/tpm2/Tpm2.ts';
@@ -34,17 +38,34 @@ export function luksTpmFiles(dataDir: string): { dir: string; keys: string; auth
   return { dir, keys: join(dir, TPM2_KEYSTORE_FILE), auth: join(dir, TPM2_AUTH_FILE) };
 }
 
-/** The TCTI for the LUKS binding (see the header); `recorded` is guardian.json's when already read. */
+/** The TCTI kinds (tpm2-tss: the name before the first ':') taken from guardian.json: a device or a socket. */
+export const RECORD_TCTI_KINDS: readonly string[] = ['device', 'swtpm', 'mssim'];
+
+/**
+ * The TCTI for the LUKS binding (see the header): CAPSULE_TPM_TCTI, else guardian.json's `tcti`
+ * (`recorded` when the caller already read it), else device:/dev/tpmrm0.
+ * @throws DeviceError ERR_UNSAFE_TCTI when the recorded TCTI is not of a kind in RECORD_TCTI_KINDS.
+ */
 export async function luksTcti(env: NodeJS.ProcessEnv, dataDir: string, recorded?: string): Promise<string> {
   if (env.CAPSULE_TPM_TCTI) return env.CAPSULE_TPM_TCTI;
-  if (recorded) return recorded;
-  try {
-    const r = await readGuardianFile(dataDir);
-    if (r.backend === 'tpm2' && r.tcti) return r.tcti;
-  } catch {
-    // No guardian.json here (the initramfs carries only luks/): the default.
+  let tcti = recorded;
+  if (!tcti) {
+    try {
+      const r = await readGuardianFile(dataDir);
+      if (r.backend === 'tpm2') tcti = r.tcti;
+    } catch {
+      // No guardian.json here (the initramfs carries only luks/): the default.
+    }
   }
-  return DEFAULT_TCTI;
+  if (!tcti) return DEFAULT_TCTI;
+  // tpm2-tss's loader: "name:conf", or a bare name; the name picks the library (or is a path to one).
+  const kind = tcti.includes(':') ? tcti.slice(0, tcti.indexOf(':')) : tcti;
+  if (!RECORD_TCTI_KINDS.includes(kind)) {
+    throw new DeviceError('ERR_UNSAFE_TCTI', `${join(dataDir, GUARDIAN_FILE)} tcti: expected a TCTI of kind ${RECORD_TCTI_KINDS.join(', ')} (a device or a socket), got ${JSON.stringify(tcti.slice(0, 120))}: root does not take a TCTI that can load or run code from a file the agent's user writes`, {
+      hint: 'set CAPSULE_TPM_TCTI explicitly (for the boot path in /etc/capsule/luks-keyscript.conf) if that TCTI is really meant, or correct the record',
+    });
+  }
+  return tcti;
 }
 
 const exists = (p: string) => access(p).then(() => true, () => false);
@@ -52,36 +73,50 @@ const exists = (p: string) => access(p).then(() => true, () => false);
 /**
  * Opens the LUKS seal store on the TPM behind `tcti`; with `create`, makes it when absent.
  * `sealedBy` (the binding's TPM) makes the wrong-TPM message name it; `where` prefixes messages.
+ * `expect` (enrolment: the guardian's TPM, already proven to answer at `tcti`) is checked again on
+ * the store's own connection; a store made by this call for another TPM is removed again.
  * @throws DeviceError ERR_NO_MODULE (no TPM answered, tpm2-tss missing), ERR_WRONG_MODULE (the store
- *   was made by another TPM), ERR_LUKS_TOKEN (its key file is missing and not `create`, or its auth
- *   file is missing); KeyStoreError
- *   ERR_MODULE_ABSENT (a store file unreadable or malformed), ERR_MODULE_CALL.
+ *   was made by another TPM, or the TPM is not `expect`), ERR_LUKS_TOKEN (its key file is missing
+ *   and not `create`, its auth file is missing, or either is unreadable or malformed); KeyStoreError
+ *   ERR_MODULE_CALL.
  */
-export async function openLuksTpm(dataDir: string, tcti: string, o: { create?: boolean; sealedBy?: string; where?: string } = {}): Promise<Tpm2KeyStore> {
+export async function openLuksTpm(dataDir: string, tcti: string, o: { create?: boolean; sealedBy?: string; where?: string; expect?: string } = {}): Promise<Tpm2KeyStore> {
   const f = luksTpmFiles(dataDir);
   const at = o.where ? `${o.where}: ` : '';
   const have = await exists(f.keys);
+  const hadAuth = await exists(f.auth);
   if (!have && !o.create) {
     throw new DeviceError('ERR_LUKS_TOKEN', `${at}the TPM seal store ${f.keys} is missing: the LUKS key cannot be unsealed without it and ${f.auth}`, {
       hint: 'pass the guardian\'s --data-dir (at boot: the initramfs must carry its luks/ directory: update-initramfs -u)',
     });
   }
-  if (have && !(await exists(f.auth))) {
+  if (have && !hadAuth) {
     throw new DeviceError('ERR_LUKS_TOKEN', `${at}the TPM seal store's auth file ${f.auth} is missing: no LUKS key sealed by ${f.keys} can be unsealed without it`, {
       hint: 'restore it from the backup of the data directory (at boot: update-initramfs -u copies it); meanwhile unlock with the passphrase. If it is lost, move the seal store away and re-enrol',
     });
   }
+  let ks: Tpm2KeyStore;
   try {
-    if (have) return await Tpm2KeyStore.open(f.dir, { tcti, authFile: f.auth });
-    await mkdir(f.dir, { recursive: true, mode: 0o700 });
-    // No default PCRs: every seal names its own (luksEnroll.ts).
-    return await Tpm2KeyStore.create(f.dir, { tcti, authFile: f.auth, pcrs: [] });
+    if (have) {
+      ks = await Tpm2KeyStore.open(f.dir, { tcti, authFile: f.auth });
+    } else {
+      await mkdir(f.dir, { recursive: true, mode: 0o700 });
+      // No default PCRs: every seal names its own (luksEnroll.ts).
+      ks = await Tpm2KeyStore.create(f.dir, { tcti, authFile: f.auth, pcrs: [] });
+    }
   } catch (cause) {
-    // ERR_MODULE_ABSENT also covers a malformed store file: only Tpm2.open's "nothing answers"
-    // failures mean no TPM; the others pass through with their own message and hint.
-    if (hasCode(cause, 'ERR_MODULE_ABSENT') && /no TPM answers|cannot load tpm2-tss|Esys_Initialize/.test((cause as Error).message)) {
+    // Nothing half-made stays behind (create may have written the auth file before failing).
+    if (!have && !hadAuth) await rm(f.auth, { force: true }).catch(() => {});
+    // ERR_MODULE_ABSENT: tpm2-tss cannot be loaded or nothing answers; a store file that cannot be
+    // used is ERR_KEYSTORE_FILE (the TPM may be fine).
+    if (hasCode(cause, 'ERR_MODULE_ABSENT')) {
       throw new DeviceError('ERR_NO_MODULE', `${at}no TPM answered through ${tcti}: the LUKS key cannot be ${o.create ? 'sealed' : 'unsealed'}`, {
         cause, hint: (cause as KeyStoreError).hint ?? 'check the TPM is enabled; meanwhile unlock with the passphrase',
+      });
+    }
+    if (hasCode(cause, 'ERR_KEYSTORE_FILE')) {
+      throw new DeviceError('ERR_LUKS_TOKEN', `${at}the TPM seal store in ${f.dir} cannot be used: ${(cause as Error).message.replace(/^tpm2: /, '')}`, {
+        cause, hint: `restore ${f.keys} and ${f.auth} from the backup of the data directory (at boot: update-initramfs -u copies them); meanwhile unlock with the passphrase. If they are lost, move them away and re-enrol`,
       });
     }
     if (hasCode(cause, 'ERR_LOCK_INTEGRITY')) {
@@ -95,6 +130,14 @@ export async function openLuksTpm(dataDir: string, tcti: string, o: { create?: b
     }
     throw cause;
   }
+  const serial = ks.capabilities.serial;
+  if (o.expect !== undefined && serial !== o.expect) {
+    await ks.close();
+    if (!have) await rm(f.keys, { force: true });
+    if (!have && !hadAuth) await rm(f.auth, { force: true });
+    throw new DeviceError('ERR_WRONG_MODULE', `the TPM at ${tcti} is ${serial}, not the guardian's TPM ${o.expect}`, { hint: 'set CAPSULE_TPM_TCTI to the guardian\'s TPM' });
+  }
+  return ks;
 }
 
 /** "PCR 7" / "PCRs 0, 2, 7". */

@@ -5,7 +5,10 @@
  * luks-enroll (operator, once, at provisioning) adds a LUKS2 keyslot whose key the module locks or
  * the TPM seals (the guardian's backend decides; --backend confirms it, --pcrs picks the TPM policy);
  * luks-key (the boot path: boot/initramfs/capsule-luks-keyscript) prints that key to stdout for
- * cryptsetup — never to a terminal. stdout carries only the key; notes go to stderr.
+ * cryptsetup — never to a terminal. stdout carries only the key; notes go to stderr. It exits 3
+ * (LUKS_KEY_NO_RETRY) for a failure a retry cannot change (luksKey.ts retryCannotHelp: a refused
+ * TPM authValue, a TPM lockout, changed PCRs, another module or TPM), 1 for any other: the
+ * keyscript asks for the passphrase at once on 3, and never runs luks-key again that boot.
  *
  * Deliberately not here: the binding itself (agent/device/luks*.ts) and mapping the disk
  * (cryptsetup/cryptroot do that with the key this prints).
@@ -20,6 +23,10 @@ import { DEVICE_LUKS_ENROLL, DEVICE_LUKS_KEY } from '../synopsis.ts';
 import { parse, str } from '../args.ts';
 import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts';
 import { runSubcommand, type Sub } from '../subcommands.ts';
+import { withExitCode } from '../main.ts';
+
+/** `luks-key`'s exit code for a failure a retry cannot change (boot/README.md; the keyscript relies on it). */
+export const LUKS_KEY_NO_RETRY = 3;
 
 const SUBCOMMANDS: Record<string, [string, (argv: string[], t: Terminal) => Promise<number>]> = {
   'luks-enroll': [DEVICE_LUKS_ENROLL, luksEnroll], 'luks-key': [DEVICE_LUKS_KEY, luksKey],
@@ -41,12 +48,16 @@ is reported and left alone.
   --key-file FILE         a key file opening an existing keyslot (default: cryptsetup asks for the passphrase)
   --pbkdf pbkdf2|argon2id the new keyslot's PBKDF (default pbkdf2: the key is random, a slow PBKDF adds nothing)
   --pbkdf-iterations N    pbkdf2 iterations (default and minimum 1000), or argon2id time cost
-The TPM is reached through $CAPSULE_TPM_TCTI, else the guardian's recorded TCTI, else device:/dev/tpmrm0.
+The TPM is reached through $CAPSULE_TPM_TCTI, else the guardian's recorded TCTI if it is a device, swtpm or
+mssim one (any other kind can run code: set it in $CAPSULE_TPM_TCTI), else device:/dev/tpmrm0.
 Run as root on the device, with the agent stopped. Then: update-initramfs -u.`,
   'luks-key': `Prints the LUKS key of DEVICE to stdout, unlocked by the module or unsealed by the TPM: for the
-boot path (boot/initramfs/capsule-luks-keyscript) only. Refuses a terminal. Exit 1 and no output when the
-module or TPM is absent, the lock blob was tampered with or belongs to another module or TPM, the sealed
-PCRs changed, or the token is unknown. The TPM: $CAPSULE_TPM_TCTI, else device:/dev/tpmrm0.
+boot path (boot/initramfs/capsule-luks-keyscript) only. Refuses a terminal. On failure nothing is printed
+and the exit code is 3 when a retry cannot change the outcome and must not be made: the TPM refused the
+seal's authValue (each refusal counts toward its dictionary-attack lockout) or is locked out, the sealed
+PCRs changed, or the blob belongs to another module or TPM; 1 for anything else (the module or TPM
+absent, a file missing, the blob tampered with, the token unknown). The TPM: $CAPSULE_TPM_TCTI, else the
+guardian's recorded TCTI when guardian.json is there (device, swtpm or mssim only), else device:/dev/tpmrm0.
   --data-dir D            the guardian's data directory holding luks/ (the blobs, the TPM seal store)
   --backend zymbit|tpm2   use that binding of the token (default: the first one this build knows)`,
 };
@@ -92,8 +103,9 @@ async function luksKey(argv: string[], t: Terminal): Promise<number> {
   const backend = parseBackend(str(p, 'backend'), DEVICE_LUKS_KEY);
   // Before anything is unlocked: the key must never reach a screen (or a terminal's scrollback).
   refuseBinaryToTty(t, 'the LUKS key');
-  const { unlockLuksKey } = await import('../../device/luksKey.ts');
-  const u = await unlockLuksKey({ device: resolve(t.cwd, p.positionals[0]!), dataDir: dataDir(t, str(p, 'data-dir')), backend, env: t.env ?? process.env });
+  const { retryCannotHelp, unlockLuksKey } = await import('../../device/luksKey.ts');
+  const u = await unlockLuksKey({ device: resolve(t.cwd, p.positionals[0]!), dataDir: dataDir(t, str(p, 'data-dir')), backend, env: t.env ?? process.env })
+    .catch((e: unknown) => { throw retryCannotHelp(e) ? withExitCode(e as Error, LUKS_KEY_NO_RETRY) : e; });
   try {
     await new Promise<void>((ok, fail) => t.stdout.write(u.key, (err) => (err ? fail(err) : ok())));
   } finally {
