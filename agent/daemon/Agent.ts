@@ -20,7 +20,6 @@ import type { KeyStore } from '../keys/KeyStore.ts';
 import { WorkerSandbox } from '../sandbox/WorkerSandbox.ts';
 import { DEFAULT_LIMITS } from '../sandbox/limits.ts';
 import { DecisionScheduler } from './DecisionScheduler.ts';
-import { checkIsolated } from '../sandbox/ModuleChecker.ts';
 import type { AuditLog } from './AuditLog.ts';
 import { openAudit } from './openAudit.ts';
 import { fileClock, moduleClock, systemClock, type Clock } from './Clock.ts';
@@ -118,26 +117,33 @@ export class Agent {
         acceptRollback: c.acceptRollback, log: (e, f) => this.log(e, f),
       });
       opened.push(() => audit.close());
-      // The sandbox workers load Binaryen (~0.5 s): they start while the rest opens and the server
-      // listens; the first decision waits for its worker, so ready (READY=1) does not. Decisions are
-      // scheduled per client, round-robin, with a fuel budget per client (D12, DecisionScheduler.ts).
+      // Anyone may push modules or make the guardian keep capsules: quotas, and a free-space reserve
+      // that keeps room for decisions and the audit log (D3). Each module's metered binary is kept
+      // beside it (issue 15): Binaryen runs once per module, in the module checker's short-lived
+      // worker, when the module enters the store (or at its first decision, for modules stored by
+      // an older version), and never again, restarts included.
+      const reserve = new DiskReserve(c.dataDir, c.minFreeBytes);
+      const modules = new ModuleStore(join(c.dataDir, 'modules'), {
+        maxBytes: c.maxModuleStoreBytes, maxModules: c.maxModules, reserve, log: (e, f) => this.log(e, f), meteredCache: true,
+      });
+      void modules.usage(); // counts what is stored (for the quota) and makes older 0644 module files 0600, in the background
+      // The sandbox workers are always given metered bytes, so they never load Binaryen: they start
+      // while the rest opens and the server listens; the first decision waits for its worker, so
+      // ready (READY=1) does not. Decisions are scheduled per client, round-robin, with a fuel
+      // budget per client (D12, DecisionScheduler.ts).
       const injected = this.#o.sandbox;
       const sandbox = new DecisionScheduler({
         workers: injected
           ? [{ evaluate: async (m, i) => injected.evaluate(m, i), start: async () => injected.start?.(), stop: async () => injected.stop?.() }]
-          : Array.from({ length: c.sandboxWorkers }, () => new WorkerSandbox({ fuel: c.fuel })),
+          : Array.from({ length: c.sandboxWorkers }, () => new WorkerSandbox({ fuel: c.fuel }, { alwaysMetered: true })),
         maxQueued: c.maxQueuedDecisions, fuelPerMinute: c.clientFuelPerMinute, fuelLimit: c.fuel, timeoutMs: DEFAULT_LIMITS.timeoutMs,
-        // Validated and metered once per module, off the event loop; workers only compile.
-        meter: injected ? undefined : (m) => checkIsolated(m, DEFAULT_LIMITS),
+        // Validated and metered once per module (memory, then its .metered file, then the checker
+        // off the event loop); workers only compile.
+        meter: injected ? undefined : (m) => modules.metered(m, DEFAULT_LIMITS),
       });
       const workersReady = sandbox.start();
       workersReady.catch(() => {});
       opened.push(async () => { await workersReady.catch(() => {}); await sandbox.stop(); });
-      // Anyone may push modules or make the guardian keep capsules: quotas, and a free-space reserve
-      // that keeps room for decisions and the audit log (D3).
-      const reserve = new DiskReserve(c.dataDir, c.minFreeBytes);
-      const modules = new ModuleStore(join(c.dataDir, 'modules'), { maxBytes: c.maxModuleStoreBytes, maxModules: c.maxModules, reserve, log: (e, f) => this.log(e, f) });
-      void modules.usage(); // counts what is stored (for the quota) and makes older 0644 module files 0600, in the background
       // /v1/status reports the guardian's time (clients sign check-ins with it); refreshed per request.
       let lastNow = await clock.now();
       const timed: Clock = { kind: clock.kind, now: async () => (lastNow = await clock.now()) };

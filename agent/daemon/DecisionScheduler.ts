@@ -46,8 +46,9 @@ export interface SchedulerOptions {
   /** Milliseconds clock (tests may move it). */
   now?: () => number;
   /**
-   * Validates and meters a module off the event loop, once per module (ModuleChecker.checkIsolated),
-   * so that workers only compile; its time is charged to the client. Undefined: workers meter.
+   * The module's metered binary (the agent: ModuleStore.metered, from memory or the module's
+   * .metered file, else validated and metered off the event loop and then kept), so that workers
+   * only compile; its time is charged to the client. Undefined: workers meter.
    */
   meter?: (module: Uint8Array) => Promise<{ metered: Uint8Array }>;
 }

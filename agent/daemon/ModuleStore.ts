@@ -7,14 +7,28 @@
  * Because anyone may add modules, the store has a quota (bytes and count, 507 ERR_QUOTA beyond it)
  * and refuses new modules when the disk is below its free-space reserve (507 ERR_DISK_FULL). A write
  * that fails anyway (disk full, I/O) is a StoreError (503) whose message names no path: the path
- * goes to the agent's log. Deliberately not here: fetching modules by CID (CapsuleFetcher.ts).
+ * goes to the agent's log.
+ *
+ * With `meteredCache` (the agent) each module's metered binary is kept beside it,
+ * `modules/<hex>.<key id>.metered` (meteredFile.ts: versioned, keyed by what metering depends on,
+ * checked when read), written when the module enters the store and read by metered() on later
+ * decisions and after restarts: Binaryen runs once per module, in the module checker's short-lived
+ * worker, never at a decision of a known module. These files count toward maxBytes (they are disk
+ * the agent spends for whoever pushed the module) but not toward maxModules; one that would pass
+ * the quota or the free-space reserve is not written (the module is then metered again after a
+ * restart), never refused.
+ *
+ * Deliberately not here: fetching modules by CID (CapsuleFetcher.ts), metering (validate.ts, in
+ * ModuleChecker's worker) and the metered file's layout (meteredFile.ts).
  */
-import { chmod, mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentError, StoreError } from '../errors.ts';
 import { sha256 } from '../crypto/kdf.ts';
 import { AtomicFile } from '../io/AtomicFile.ts';
-import { DEFAULT_LIMITS } from '../sandbox/limits.ts';
+import { DEFAULT_LIMITS, type Limits } from '../sandbox/limits.ts';
+import { MeteredCache, type Checked } from '../sandbox/MeteredCache.ts';
+import { decodeMeteredFile, encodeMeteredFile, MAX_METERED_FILE_BYTES, meteredFileName, METERED_NAME } from '../sandbox/meteredFile.ts';
 import { isDiskFull, type DiskReserve } from './DiskSpace.ts';
 
 export const MAX_MODULE_SIZE = DEFAULT_LIMITS.maxModuleBytes;
@@ -30,6 +44,11 @@ export interface ModuleStoreOptions {
   reserve?: DiskReserve;
   /** Where paths and OS errors go (never to clients). */
   log?: (event: string, fields: Record<string, unknown>) => void;
+  /**
+   * Keep metered binaries on disk beside the modules (see the header). `true`: checks run in the
+   * process's shared ModuleChecker; or the check to use (a ModuleChecker's, in tests).
+   */
+  meteredCache?: boolean | { check(bytes: Uint8Array, limits: Limits): Promise<Checked> };
 }
 
 export class ModuleStore {
@@ -39,11 +58,39 @@ export class ModuleStore {
   /** What the directory holds plus what is being written: read from the disk on first add. */
   #usage: Promise<{ bytes: number; count: number }> | undefined;
   readonly #writing = new Map<string, Promise<string>>();
+  /** Sizes of the metered files on disk, by file name (found by the first #used(), then kept). */
+  readonly #meteredFiles = new Map<string, number>();
+  /** With meteredCache: memory, then the .metered files, then the checker. */
+  readonly #metered: MeteredCache | undefined;
 
   /** `dir`: the modules directory (the agent uses <data dir>/modules). */
   constructor(dir: string, options: ModuleStoreOptions = {}) {
     this.dir = dir;
     this.#o = options;
+    const mc = options.meteredCache;
+    if (mc) {
+      const check = mc === true
+        ? async (b: Uint8Array, l: Limits) => (await import('../sandbox/ModuleChecker.ts')).sharedChecker().check(b, l)
+        : mc.check.bind(mc);
+      this.#metered = new MeteredCache({ check, disk: { read: (h, l) => this.#readMetered(h, l), write: (h, l, c) => this.#writeMetered(h, l, c) } });
+    }
+  }
+
+  /** Where metered() answers came from so far (memory, disk, checked); undefined without meteredCache. */
+  get meteredServed(): Readonly<{ memory: number; disk: number; checked: number }> | undefined {
+    return this.#metered ? { ...this.#metered.served } : undefined;
+  }
+
+  /**
+   * The metered binary of `bytes` (a module, normally one of this store's) under `limits`: with
+   * meteredCache from memory, else its .metered file, else checked now (off the main thread) and
+   * then written beside it; without, from the process's checkIsolated (memory only).
+   * @throws SandboxError ERR_INVALID_MODULE, ERR_TIMEOUT, ERR_SANDBOX (from the check)
+   */
+  async metered(bytes: Uint8Array, limits: Limits = DEFAULT_LIMITS): Promise<Checked> {
+    if (this.#metered) return this.#metered.get(bytes, limits);
+    const { checkIsolated } = await import('../sandbox/ModuleChecker.ts');
+    return checkIsolated(bytes, limits);
   }
 
   /**
@@ -86,11 +133,14 @@ export class ModuleStore {
     try {
       await o.reserve?.require(`module ${hash}`, bytes.length);
       // Off the main thread, in a worker retired after failures (Binaryen's heap dies with it):
-      // throws SandboxError ERR_INVALID_MODULE with the reason (issue 18 D10).
-      const { checkIsolated } = await import('../sandbox/ModuleChecker.ts');
-      await checkIsolated(bytes, DEFAULT_LIMITS);
+      // throws SandboxError ERR_INVALID_MODULE with the reason (issue 18 D10). The metered binary
+      // is written after the module, so that no .metered file is left without its module.
+      const checked = this.#metered
+        ? await this.#metered.get(bytes, DEFAULT_LIMITS, { persist: false })
+        : await this.metered(bytes, DEFAULT_LIMITS);
       await this.#write(hash, bytes);
       stored = true;
+      await this.#metered?.persist(bytes, DEFAULT_LIMITS, checked);
     } finally {
       if (!stored) {
         usage.bytes -= bytes.length;
@@ -99,6 +149,90 @@ export class ModuleStore {
     }
     this.#remember(hash, bytes);
     return hash;
+  }
+
+  /** The module's .metered file, if it is there and exactly what #writeMetered wrote (meteredFile.ts). */
+  async #readMetered(hash: string, limits: Limits): Promise<Checked | undefined> {
+    const name = meteredFileName(hash, limits);
+    const path = join(this.dir, name);
+    let file: Uint8Array;
+    try {
+      if ((await stat(path)).size > MAX_METERED_FILE_BYTES) {
+        this.#o.log?.('metered-cache-ignored', { path, why: `larger than ${MAX_METERED_FILE_BYTES} bytes` });
+        return undefined;
+      }
+      file = new Uint8Array(await readFile(path));
+    } catch {
+      return undefined; // absent (not yet metered, or written by no version with the cache)
+    }
+    const got = decodeMeteredFile(file, hash, limits);
+    if (got.ok) return { report: got.report, metered: got.metered };
+    // Not trusted: metered again, and the file replaced (#writeMetered).
+    this.#o.log?.('metered-cache-ignored', { path, why: got.why });
+    return undefined;
+  }
+
+  /**
+   * Writes the module's .metered file atomically, within the quota and the free-space reserve, and
+   * removes the module's files of other keys (an older fuel table or Binaryen). Never throws: a
+   * metered binary that is not written is computed again after a restart.
+   */
+  async #writeMetered(hash: string, limits: Limits, checked: Checked): Promise<void> {
+    const name = meteredFileName(hash, limits);
+    const path = join(this.dir, name);
+    const usage = await this.#used();
+    try {
+      await stat(join(this.dir, `${hash}.wasm`));
+    } catch {
+      return; // not one of this store's modules: no file that nothing would ever remove
+    }
+    let file: Uint8Array;
+    try {
+      file = encodeMeteredFile(hash, limits, checked);
+    } catch (e) {
+      this.#o.log?.('metered-not-cached', { path, why: (e as Error).message });
+      return;
+    }
+    const stale = [...this.#meteredFiles].filter(([n]) => n.startsWith(`${hash}.`));
+    const freed = stale.reduce((n, [, size]) => n + size, 0);
+    const o = this.#o;
+    if (o.maxBytes !== undefined && usage.bytes - freed + file.length > o.maxBytes) {
+      this.#o.log?.('metered-not-cached', { path, why: `would take the module store to ${usage.bytes - freed + file.length} bytes, above maxModuleStoreBytes ${o.maxBytes}` });
+      return;
+    }
+    usage.bytes += file.length; // counted before the write, so that concurrent writes respect the quota
+    let written = false;
+    try {
+      await o.reserve?.require(`the metered binary of module ${hash}`, file.length);
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      const f = await AtomicFile.create(path, 0o600);
+      try {
+        await f.write(file);
+        await f.commit();
+      } catch (e) {
+        await f.abort();
+        throw e;
+      }
+      written = true;
+    } catch (cause) {
+      this.#o.log?.('metered-not-cached', { path, full: isDiskFull(cause), why: String((cause as Error)?.message ?? cause) });
+    } finally {
+      if (!written) usage.bytes -= file.length;
+    }
+    if (!written) return;
+    // The same name was replaced by the rename; other keys' files are removed.
+    for (const [n, size] of stale) {
+      if (n !== name) {
+        try {
+          await unlink(join(this.dir, n));
+        } catch {
+          continue; // still there: still counted
+        }
+      }
+      usage.bytes -= size;
+      this.#meteredFiles.delete(n);
+    }
+    this.#meteredFiles.set(name, file.length);
   }
 
   async #write(hash: string, bytes: Uint8Array): Promise<void> {
@@ -124,7 +258,10 @@ export class ModuleStore {
     }
   }
 
-  /** Bytes and count of the module files on disk (read once; 0644 files of older versions made 0600). */
+  /**
+   * Bytes (modules and their metered files) and count (modules) on disk, read once; 0644 files of
+   * older versions made 0600.
+   */
   #used(): Promise<{ bytes: number; count: number }> {
     this.#usage ??= (async () => {
       const u = { bytes: 0, count: 0 };
@@ -135,11 +272,13 @@ export class ModuleStore {
         return u; // no directory yet: nothing stored
       }
       for (const n of names) {
-        if (!NAME.test(n)) continue;
+        const metered = METERED_NAME.test(n);
+        if (!NAME.test(n) && !metered) continue;
         try {
           const s = await stat(join(this.dir, n));
           u.bytes += s.size;
-          u.count += 1;
+          if (metered) this.#meteredFiles.set(n, s.size); // counted in bytes, not as a module
+          else u.count += 1;
           if ((s.mode & 0o077) !== 0) await chmod(join(this.dir, n), 0o600);
         } catch {
           // gone meanwhile, or unreadable: not counted
@@ -150,7 +289,7 @@ export class ModuleStore {
     return this.#usage;
   }
 
-  /** Bytes and count of modules stored (for /v1/status and tests). */
+  /** Bytes of module and metered files, and the number of modules stored (for /v1/status and tests). */
   usage(): Promise<{ bytes: number; count: number }> {
     return this.#used().then((u) => ({ ...u }));
   }

@@ -7,11 +7,13 @@
  *
  * Deliberately not here: what is valid (validate.ts) and storing the module (ModuleStore.ts).
  */
-import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { SandboxError, type SandboxErrorCode } from '../errors.ts';
 import type { Limits } from './limits.ts';
+import { MeteredCache, type Checked } from './MeteredCache.ts';
 import type { ModuleReport } from './validate.ts';
+
+export { METERED_CACHE_BYTES, type Checked } from './MeteredCache.ts';
 
 export interface CheckerOptions {
   /** A check (Binaryen's parse, validation and metering) taking longer than this fails. */
@@ -20,11 +22,6 @@ export interface CheckerOptions {
   maxChecks?: number;
   /** An idle worker is terminated after this long. */
   idleMs?: number;
-}
-
-interface Checked {
-  report: ModuleReport;
-  metered: Uint8Array;
 }
 
 export class ModuleChecker {
@@ -118,47 +115,21 @@ export class ModuleChecker {
 }
 
 let shared: ModuleChecker | undefined;
+let isolated: MeteredCache | undefined;
 
-/**
- * Metered binaries by module SHA-256 and the limits that shape metering, most recently used last,
- * at most METERED_CACHE_BYTES together: a module is validated and metered once (at push, or at its
- * first decision after a restart), and the sandbox workers only compile the result — a large
- * module's Binaryen work is not repeated per worker and per decision (issue 18 D12).
- */
-const metered = new Map<string, Promise<Checked>>();
-const sizes = new Map<string, number>();
-let cachedBytes = 0;
-export const METERED_CACHE_BYTES = 64 * 2 ** 20;
-
-function keyOf(bytes: Uint8Array, limits: Limits): string {
-  return `${createHash('sha256').update(bytes).digest('hex')}/${limits.maxMemoryPages}/${limits.maxModuleBytes}/${limits.maxTableElements}`;
+/** The process's shared ModuleChecker (created on first use; its worker lives only while it checks). */
+export function sharedChecker(): ModuleChecker {
+  return (shared ??= new ModuleChecker());
 }
 
 /**
- * Validates and meters `bytes` off the main thread with the process's shared ModuleChecker (once
- * per module and limits: the result is cached, and concurrent callers share one check).
+ * Validates and meters `bytes` off the main thread with the process's shared ModuleChecker, once
+ * per module and limits: the result is kept in memory (a MeteredCache without a disk layer, at most
+ * METERED_CACHE_BYTES), and concurrent callers share one check. The agent's module store keeps
+ * metered binaries on disk as well (ModuleStore's meteredCache option).
  * @throws SandboxError ERR_INVALID_MODULE, ERR_TIMEOUT, ERR_SANDBOX (see ModuleChecker.check)
  */
 export function checkIsolated(bytes: Uint8Array, limits: Limits): Promise<Checked> {
-  const key = keyOf(bytes, limits);
-  const hit = metered.get(key);
-  if (hit) {
-    metered.delete(key); // most recently used last
-    metered.set(key, hit);
-    return hit;
-  }
-  const p = (shared ??= new ModuleChecker()).check(bytes, limits);
-  metered.set(key, p);
-  p.then((c) => {
-    if (metered.get(key) !== p) return;
-    sizes.set(key, c.metered.length);
-    cachedBytes += c.metered.length;
-    for (const [k] of metered) {
-      if (cachedBytes <= METERED_CACHE_BYTES || k === key) break;
-      cachedBytes -= sizes.get(k) ?? 0;
-      sizes.delete(k);
-      metered.delete(k);
-    }
-  }, () => { if (metered.get(key) === p) metered.delete(key); }); // a failure is not cached
-  return p;
+  isolated ??= new MeteredCache({ check: (b, l) => sharedChecker().check(b, l) });
+  return isolated.get(bytes, limits);
 }

@@ -4,6 +4,8 @@
  * module the worker has not compiled yet, then timeoutMs for running it. A killed or crashed worker is
  * replaced on the next request, so one hostile module never stops the service.
  * Requests are serialised per instance. `start()`/`stop()`/`status` follow the agent's convention.
+ * With `alwaysMetered` (the agent, which meters every module once when it enters the store) the
+ * worker never loads Binaryen (~100 MB of RSS): it only compiles the metered bytes it is given.
  *
  * Deliberately not here: pooling several workers (DecisionScheduler.ts runs several instances).
  */
@@ -15,6 +17,15 @@ import type { DecisionRecord } from './Sandbox.ts';
 
 export type SandboxStatus = 'stopped' | 'started';
 
+export interface WorkerSandboxOptions {
+  /**
+   * Every evaluation comes with the module's metered bytes (evaluate()'s `metered`): the worker
+   * neither loads nor warms up Binaryen. An evaluation without them still works (the worker loads
+   * Binaryen then, once), only slower and bigger.
+   */
+  alwaysMetered?: boolean;
+}
+
 export class WorkerSandbox {
   readonly limits: Limits;
   #worker: Promise<Worker> | undefined;
@@ -25,9 +36,12 @@ export class WorkerSandbox {
   #next = 0;
   /** Workers replaced after a timeout or crash (for health reporting). */
   restarts = 0;
+  readonly #alwaysMetered: boolean;
 
-  constructor(limits: Partial<Limits> = {}) {
+  /** @throws TypeError, RangeError for a limit that is unknown or out of range (limits.ts) */
+  constructor(limits: Partial<Limits> = {}, options: WorkerSandboxOptions = {}) {
     this.limits = resolveLimits(limits);
+    this.#alwaysMetered = options.alwaysMetered === true;
   }
 
   get status(): SandboxStatus {
@@ -71,7 +85,7 @@ export class WorkerSandbox {
   #spawn(): Promise<Worker> {
     this.#sent = new WeakSet();
     const w = new Worker(new URL('./worker.ts', import.meta.url), {
-      workerData: { limits: this.limits },
+      workerData: { limits: this.limits, alwaysMetered: this.#alwaysMetered },
       resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
     });
     w.unref();
@@ -109,8 +123,17 @@ export class WorkerSandbox {
         void worker.terminate();
         reject(err);
       };
-      const onMessage = (m: { id: number; prepared?: boolean; prepareMs?: number; record?: DecisionRecord; error?: { name: string; code: string; message: string } }) => {
+      const onMessage = (m: { id: number; need?: 'metered'; prepared?: boolean; prepareMs?: number; record?: DecisionRecord; error?: { name: string; code: string; message: string } }) => {
         if (m.id !== id) return;
+        if (m.need === 'metered') {
+          // The worker evicted the compiled module whose metered bytes it was sent once: again.
+          try {
+            worker.postMessage({ id, module, input, metered });
+          } catch (cause) {
+            kill(new SandboxError('ERR_SANDBOX', `evaluation input cannot be sent to the sandbox worker: ${(cause as Error).message}`, { cause }));
+          }
+          return;
+        }
         if (m.prepared) {
           // Compiled (or cached): from now on the logic runs, under timeoutMs.
           prepareMs = m.prepareMs ?? 0;
@@ -127,9 +150,10 @@ export class WorkerSandbox {
       try {
         // A metered binary (the same object from the agent's cache each time; megabytes for a large
         // module) is sent once per worker: the worker keeps the compiled module. Were it evicted
-        // there, the worker meters the module itself (correct, only slower).
+        // there, an alwaysMetered worker asks for the bytes again (`need`, above); another meters
+        // the module itself (correct, only slower).
         const send = metered && !this.#sent.has(metered) ? metered : undefined;
-        worker.postMessage({ id, module, input, metered: send });
+        worker.postMessage({ id, module, input, metered: send, sentBefore: metered !== undefined && !send });
         if (send) this.#sent.add(send);
       } catch (cause) {
         reject(new SandboxError('ERR_SANDBOX', `evaluation input cannot be sent to the sandbox worker: ${(cause as Error).message}`, { cause }));

@@ -17,15 +17,11 @@
 import { SandboxError } from '../errors.ts';
 import { ALLOWED_FEATURES, binaryen, quietly, readModule } from './binaryen.ts';
 
-/**
- * Version of the cost function below; part of every decision record and of the cache key.
- * 2: adds the call-depth counter (frame weights, ABI.md §5); fuel figures are those of version 1.
- */
-export const FUEL_TABLE_VERSION = 2;
-export const FUEL_IMPORT_MODULE = '__capsule_meter';
-export const FUEL_IMPORT_NAME = 'fuel';
-/** The depth counter (i32, starts at maxCallDepth), imported beside the fuel counter. */
-export const DEPTH_IMPORT_NAME = 'depth';
+import { DEPTH_IMPORT_NAME, FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME } from './meterAbi.ts';
+
+// The cost table's version and the counters' import names live in meterAbi.ts (no Binaryen there);
+// re-exported so that existing importers of this file keep working.
+export { DEPTH_IMPORT_NAME, FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, FUEL_TABLE_VERSION } from './meterAbi.ts';
 /** Deepest expression nesting the meter accepts (ABI.md §2, M7); bounds its own recursion. */
 export const MAX_NESTING = 1000;
 
