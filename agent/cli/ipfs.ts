@@ -22,7 +22,7 @@ import { cidFromBytes, parseIpfsSpec, type ContentStore } from '../store/Content
 import { CHUNK_BYTES } from '../store/importSettings.ts';
 import { connectAll, openContentStore } from '../store/openContentStore.ts';
 import { list, str, type Options, type Parsed } from './args.ts';
-import { dataDirOf } from './commands/guardian.ts';
+import { dataDirOf } from './dataDir.ts';
 import { say, writeOut, type Terminal } from './Terminal.ts';
 import { readHeaderFirst } from '../capsule/headerFirst.ts';
 

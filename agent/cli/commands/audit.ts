@@ -19,7 +19,7 @@ import { DEFAULT_LIMITS } from '../../sandbox/limits.ts';
 import { AUDIT_VERIFY as SYNOPSIS } from '../synopsis.ts';
 import { list, parse, str } from '../args.ts';
 import { writeOut, type Terminal } from '../Terminal.ts';
-import { dataDirOf } from './guardian.ts';
+import { dataDirOf } from '../dataDir.ts';
 import { readGuardianFile } from '../../guardian/GuardianFile.ts';
 import { checkReceipt, parseReceipt } from '../../daemon/Receipt.ts';
 

@@ -15,9 +15,8 @@ import { decryptToFile, openVerified, type KeySource } from '../../capsule/open.
 import { readHeaderFirst } from '../../capsule/headerFirst.ts';
 import type { Identity } from '../../crypto/identity.ts';
 import { UsageError } from '../../errors.ts';
-import { Guardian } from '../../guardian/Guardian.ts';
 import type { ByteSource } from '../../io/sources.ts';
-import { dataDirOf } from './guardian.ts';
+import { dataDirOf } from '../dataDir.ts';
 import { DECRYPT as SYNOPSIS } from '../synopsis.ts';
 import { need, parse, str } from '../args.ts';
 import { inputOf, loadIdentities } from '../files.ts';
@@ -40,6 +39,7 @@ export async function decryptCommand(argv: string[], t: Terminal): Promise<numbe
   let fileKey: Uint8Array | undefined;
   let input: ByteSource = inputOf(t, p.positionals[0]!);
   if (onGuardian) {
+    const { Guardian } = await import('../../guardian/Guardian.ts'); // key stores and FFI only when asked for
     const g = await Guardian.open(dataDirOf(t, str(p, 'data-dir')), { env: t.env ?? process.env });
     try {
       const first = await readHeaderFirst(input, t.signal);

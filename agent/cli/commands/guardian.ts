@@ -6,11 +6,11 @@
  * --mnemonic-to-stdout), then the guardian's public facts; prompts and notes go to stderr.
  * Deliberately not here: the seed (provision.ts, seedChild.ts) and the agent (a later issue).
  */
-import { resolve } from 'node:path';
 import { UsageError } from '../../errors.ts';
-import { defaultDataDir, type GuardianRecord } from '../../guardian/GuardianFile.ts';
+import type { GuardianRecord } from '../../guardian/GuardianFile.ts';
 import { Guardian } from '../../guardian/Guardian.ts';
 import { parseBackend } from '../../guardian/keyStoreFor.ts';
+import { dataDirOf } from '../dataDir.ts';
 import { provision } from '../../guardian/provision.ts';
 import type { Capabilities } from '../../keys/KeyStore.ts';
 import { parsePcrList } from '../../keys/Tpm2KeyStore.ts';
@@ -27,9 +27,7 @@ export async function guardianCommand(argv: string[], t: Terminal): Promise<numb
   });
 }
 
-export function dataDirOf(t: Terminal, flag: string | undefined): string {
-  return flag !== undefined ? resolve(t.cwd, flag) : defaultDataDir(t.env ?? process.env);
-}
+export { dataDirOf };
 
 async function init(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, {

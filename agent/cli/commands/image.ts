@@ -27,7 +27,7 @@ import { loadIdentities, readJsonFile } from '../files.ts';
 import { IPFS_OPTIONS, announce, openCliStore } from '../ipfs.ts';
 import { IMAGE_TOPIC } from '../../daemon/ImageManifestWatcher.ts';
 import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts';
-import { dataDirOf } from './guardian.ts';
+import { dataDirOf } from '../dataDir.ts';
 import { runSubcommand, type Sub } from '../subcommands.ts';
 
 const SUBCOMMANDS: Record<string, [string, Sub]> = {

@@ -20,13 +20,11 @@ import { UsageError } from '../../errors.ts';
 import { ioError } from '../../io/sources.ts';
 import { SEAL as SYNOPSIS } from '../synopsis.ts';
 import { list, need, parse, str } from '../args.ts';
-import { computeCid } from '../../store/importSettings.ts';
-import { publishFile } from '../ipfs.ts';
 import { inputOf, loadIdentities, loadModule } from '../files.ts';
 import { Progress } from '../Progress.ts';
 import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts';
-import { Guardian, type OwnStanza } from '../../guardian/Guardian.ts';
-import { dataDirOf } from './guardian.ts';
+import type { OwnStanza } from '../../guardian/Guardian.ts';
+import { dataDirOf } from '../dataDir.ts';
 
 function ownStanza(text: string): OwnStanza {
   if (text === 'x25519' || text === 'p256-ecdh' || text === 'zymbit-lock' || text === 'tpm2-rsa') return text;
@@ -59,7 +57,7 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
   const module = await loadModule(t, need(p, 'logic', SYNOPSIS));
   const params = await paramsOf(t, str(p, 'params'), str(p, 'params-file'));
   // Published capsules carry their module's locator, so a guardian can fetch the logic by CID.
-  const cid = cidOf(str(p, 'logic-cid')) ?? (publish ? (await computeCid(module, t.signal)).bytes : undefined);
+  const cid = cidOf(str(p, 'logic-cid')) ?? (publish ? (await (await import('../../store/importSettings.ts')).computeCid(module, t.signal)).bytes : undefined);
   const signWith = str(p, 'sign-with');
   const owners = signWith ? await loadIdentities(t, signWith) : undefined;
   const out = str(p, 'output');
@@ -72,7 +70,8 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
   if (publish && (out === undefined || out === '-')) throw new UsageError('ERR_USAGE', '--publish needs -o FILE (stdout then carries the CID)', { hint: `usage: ${SYNOPSIS}` });
 
   // On the guardian: its own stanzas and its header signature. Opened last, closed in finally.
-  const g = own.length ? await Guardian.open(dataDirOf(t, str(p, 'data-dir')), { env: t.env ?? process.env }) : undefined;
+  // The guardian (key stores, FFI) and IPFS code load only when asked for: a plain seal starts faster.
+  const g = own.length ? await (await import('../../guardian/Guardian.ts')).Guardian.open(dataDirOf(t, str(p, 'data-dir')), { env: t.env ?? process.env }) : undefined;
   const mine = g?.onGuardianSeal(own);
   if (mine?.lock) say(t, 'warning: zymbit-lock: only this device\'s module can open this capsule; the paper backup cannot (add --on-guardian x25519 for a recoverable copy)');
   const progress = new Progress(t, 'sealing');
@@ -94,7 +93,7 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
       progress.end();
       say(t, `sealed ${Buffer.from(id).toString('hex')} with ${options.recipients.length + (options.lock ? 1 : 0)} key stanza(s)${g ? ', signed by this guardian' : ''} -> ${out}`);
       // A failure here leaves the sealed capsule in place (it is complete); publish it again with `capsule publish`.
-      if (publish) await publishFile(t, p, { path: resolve(t.cwd, out), name: out }, { module, signWith: owners?.[0], guardianKey: str(p, 'guardian-key') });
+      if (publish) await (await import('../ipfs.ts')).publishFile(t, p, { path: resolve(t.cwd, out), name: out }, { module, signWith: owners?.[0], guardianKey: str(p, 'guardian-key') });
     }
   } finally {
     progress.end();

@@ -24,7 +24,7 @@ import { WALLET_ADDRESS, WALLET_CREATE, WALLET_RESTORE, WALLET_SHOW, WALLET_SIGN
 import { list, need, parse, str } from '../args.ts';
 import { loadIdentities, readJsonFile } from '../files.ts';
 import { say, writeOut, type Terminal } from '../Terminal.ts';
-import { dataDirOf } from './guardian.ts';
+import { dataDirOf } from '../dataDir.ts';
 import { runSubcommand, type Sub } from '../subcommands.ts';
 
 const SUBCOMMANDS: Record<string, [string, (argv: string[], t: Terminal) => Promise<number>]> = {
