@@ -3,7 +3,7 @@
 # COMMAND=PACKAGE, and PACKAGE is installed only when COMMAND is missing (a COMMAND containing
 # ".so" names a shared library instead, looked up with ldconfig: the TPM tests' libtss2-* sonames). Run by `pretest`
 # (age: the interoperability tests compare with the real age CLI) and before `npm run bench`
-# (age: the peer measured in the same run). swtpm, tpm2-tools and the libtss2 libraries: the tpm2 backend's tests.
+# (age: the peer measured in the same run; time: GNU time, the one wrapper for whole-process figures). swtpm, tpm2-tools and the libtss2 libraries: the tpm2 backend's tests.
 set -euo pipefail
 need=()
 for pair in "$@"; do
