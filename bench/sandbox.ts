@@ -10,9 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { encodeCanonical } from '../agent/format/cbor.ts';
 import { buildPolicy } from '../agent/logic/build.ts';
 import type { EvaluationInput } from '../agent/sandbox/inputs.ts';
-import { FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, instrument } from '../agent/sandbox/meter.ts';
+import { DEPTH_IMPORT_NAME, FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, instrument } from '../agent/sandbox/meter.ts';
 import { Sandbox } from '../agent/sandbox/Sandbox.ts';
 import { WorkerSandbox } from '../agent/sandbox/WorkerSandbox.ts';
+import { MeteredSandbox } from '../agent/sandbox/MeteredSandbox.ts';
+import { checkAndMeter } from '../agent/sandbox/validate.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -45,6 +47,20 @@ const cold = coldOf(policy, input);
 const standard = (await buildPolicy(join(here, '..', 'contracts-as', 'contracts', 'time-lock.ts'))).wasm;
 const standardInput: EvaluationInput = { ...input, params: encodeCanonical(new Map([['notBefore', 1_893_456_000_000]])) };
 const coldStandard = coldOf(standard, standardInput);
+// Cold as the agent now pays it (issue 15 Build 5): the metered binary comes from the module
+// store's cache, so a fresh evaluator only compiles it and runs (no Binaryen).
+const coldMeteredOf = (module: Uint8Array, inp: EvaluationInput) => {
+  const { metered: bytes } = checkAndMeter(module, new Sandbox().limits);
+  for (let i = 0; i < 60; i++) new MeteredSandbox().evaluate(module, inp, bytes);
+  const xs: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const t = performance.now();
+    new MeteredSandbox().evaluate(module, inp, bytes);
+    xs.push(performance.now() - t);
+  }
+  return xs;
+};
+const coldStandardMetered = coldMeteredOf(standard, standardInput);
 
 // Warm, in-process.
 const sb = new Sandbox();
@@ -76,7 +92,8 @@ const raw = new WebAssembly.Module(heavy as Uint8Array<ArrayBuffer>);
 const runRaw = () => (new WebAssembly.Instance(raw, {}).exports.decide as () => number)();
 const runMetered = () => {
   const fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, 10n ** 15n);
-  const inst = new WebAssembly.Instance(metered, { [FUEL_IMPORT_MODULE]: { [FUEL_IMPORT_NAME]: fuel } });
+  const depth = new WebAssembly.Global({ value: 'i32', mutable: true }, 10_000); // the call-depth counter the meter also imports
+  const inst = new WebAssembly.Instance(metered, { [FUEL_IMPORT_MODULE]: { [FUEL_IMPORT_NAME]: fuel, [DEPTH_IMPORT_NAME]: depth } });
   (inst.exports.decide as () => number)();
   return fuel.value;
 };
@@ -88,7 +105,8 @@ const meteredMs = timeIt(runMetered);
 const results = {
   date: new Date().toISOString(), node: process.version,
   coldMedianMs: +median(cold).toFixed(2),
-  coldStandardMedianMs: +median(coldStandard).toFixed(2), standardModuleBytes: standard.length, policyModuleBytes: policy.length,
+  coldStandardMedianMs: +median(coldStandard).toFixed(2),
+  coldStandardFromMeteredMedianMs: +median(coldStandardMetered).toFixed(2), standardModuleBytes: standard.length, policyModuleBytes: policy.length,
   warmInProcessMedianUs: us(median(warm)), warmInProcessP90Us: us([...warm].sort((a, b) => a - b)[Math.floor(warm.length * 0.9)]!),
   warmWorkerMedianUs: us(median(warmWorker)),
   loopHeavyRawMs: +rawMs.toFixed(2), loopHeavyMeteredMs: +meteredMs.toFixed(2), meteringOverhead: +(meteredMs / rawMs).toFixed(2),
@@ -99,6 +117,7 @@ console.log('| measure | figure | goal |');
 console.log('|---|---|---|');
 console.log(`| cold evaluation (validate + meter + compile + run), median of 30, ${policy.length}-byte policy | ${results.coldMedianMs} ms | ≤ 5 ms |`);
 console.log(`| cold evaluation, standard time-lock contract (${standard.length} bytes with the SDK) | ${results.coldStandardMedianMs} ms | ≤ 5 ms |`);
+console.log(`| cold evaluation of the standard time-lock from its cached metered binary (compile + run: the agent's path) | ${results.coldStandardFromMeteredMedianMs} ms | ≤ 5 ms |`);
 console.log(`| warm evaluation in-process, median of 20000 | ${results.warmInProcessMedianUs} µs (p90 ${results.warmInProcessP90Us} µs) | ≤ 50 µs |`);
 console.log(`| warm evaluation in the worker (round trip), median of 3000 | ${results.warmWorkerMedianUs} µs | reported |`);
 console.log(`| loop-heavy policy: uninstrumented (peer) / metered | ${results.loopHeavyRawMs} ms / ${results.loopHeavyMeteredMs} ms = ${results.meteringOverhead}× | ≤ 1.5× |`);
