@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { p256 } from '@noble/curves/nist.js';
@@ -17,7 +17,8 @@ function signer() {
   const sk = p256.utils.randomSecretKey();
   return { publicKey: p256.getPublicKey(sk, true), sign: async (d: Uint8Array) => p256.sign(d, sk, { prehash: false, lowS: false, format: 'compact' } as never) as Uint8Array };
 }
-const fresh = () => join(mkdtempSync(join(tmpdir(), 'audit-')), 'audit.log');
+const made: string[] = [];
+const fresh = () => { const d = mkdtempSync(join(tmpdir(), 'audit-')); made.push(d); return join(d, 'audit.log'); };
 
 test('sequential and concurrent appends all land, chained and signed; verify returns them in order', async () => {
   const path = fresh();
@@ -66,5 +67,7 @@ test('verify catches every alteration: a field, a removed or reordered line, a f
   writeFileSync(path, 'not json\n');
   throwsError(() => verifyAuditLog(readFileSync(path, 'utf8')), 'AuditError', 'ERR_AUDIT_FORMAT', /line 1: not JSON/);
 });
+
+test.after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 
 test.run();

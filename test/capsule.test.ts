@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -201,5 +201,7 @@ test('Node stream plumbing: pipeline(file → seal → file) and (file → open 
   await pipeline(openWithKey(createReadStream(join(dir, 'pipe.capsule')), g), createWriteStream(join(dir, 'pipe.out')));
   assert.ok(readFileSync(join(dir, 'pipe.out')).equals(data));
 });
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test.run();

@@ -34,7 +34,7 @@ const SHAPE: Record<string, { slots: number[]; ecdh: boolean }> = { soft: { slot
 const BACKENDS: Record<string, () => Promise<KeyStore>> = {
   soft: () => SoftKeyStore.create(join(dir, `soft-${++n}.json`), 'correct horse battery staple'),
   zymbit: async () => {
-    process.env.ZK_SIM_STATE_DIR = mkdtempSync(join(tmpdir(), 'zk-sim-'));
+    process.env.ZK_SIM_STATE_DIR = mkdtempSync(join(dir, 'zk-sim-')); // removed with `dir`
     process.env.ZK_SIM_MODEL = 'HSM6';
     delete process.env.ZK_SIM_FAIL_OPEN;
     return ZymbitKeyStore.open(SIM);

@@ -6,7 +6,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,5 +63,7 @@ test('text output: verdict, reason and fuel', () => {
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout.toString(), /^deny: .*2030-01-01T00:00:00.*\n  fuel: \d+ of 50000000\n/);
 });
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test.run();

@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { p256 } from '@noble/curves/nist.js';
@@ -141,5 +141,7 @@ for (const v of vectors) {
     assert.is(await outcome(() => verify({ path })), v.verify, 'file (stat-based length check)');
   });
 }
+
+test.after(() => rmSync(scratch, { recursive: true, force: true }));
 
 test.run();
