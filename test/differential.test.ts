@@ -200,9 +200,18 @@ function specReader(capsule: Uint8Array, v: Vector): Uint8Array | undefined {
     pos += plainLen + 16;
   }
   assert.is(pos, capsule.length, 'no trailing data');
-  const digestInput = payload.get(4) === 2
-    ? concat(hkdf(sha256, fileKey, id, te.encode('capsule/v1 payload commitment'), 32), out)
-    : out;
+  const alg: number = payload.get(4);
+  const salt = alg === 2 || alg === 4 ? hkdf(sha256, fileKey, id, te.encode('capsule/v1 payload commitment'), 32) : new Uint8Array(0);
+  let digestInput: Uint8Array;
+  if (alg === 1 || alg === 2) {
+    digestInput = concat(salt, out);
+  } else {
+    // chunked: label ‖ salt ‖ uint64be(size) ‖ SHA-256 of each 64 KiB chunk (one, empty, for size 0)
+    const sizeBytes = new Uint8Array(8);
+    new DataView(sizeBytes.buffer).setBigUint64(0, BigInt(size));
+    const leaves = Array.from({ length: n }, (_, i) => sha256(out.subarray(i * 65536, Math.min(size, (i + 1) * 65536))));
+    digestInput = concat(te.encode('capsule/v1 chunked digest'), salt, sizeBytes, ...leaves);
+  }
   assert.equal(sha256(digestInput), payload.get(5), 'payload digest per spec');
   return out;
 }

@@ -2,8 +2,8 @@
  * Decrypting push parser: a CapsuleReader plus key unwrapping and STREAM decryption.
  *
  * `push()` returns only plaintext whose chunk tag verified; `finish(digest)` checks the payload
- * commitment once the caller has hashed the plaintext (the caller hashes, so that hashing can
- * overlap with I/O or move elsewhere). Single-use; errors are sticky; the file key and payload key
+ * commitment once the caller has hashed the plaintext with `payloadDigest()` (the caller hashes,
+ * so that hashing can overlap with I/O or move to other threads). Single-use; errors are sticky; the file key and payload key
  * are wiped as soon as the stream cipher holds its own copy, and `dispose()` wipes what is left
  * when a stream ends early. Deliberately not here: I/O.
  */
@@ -11,9 +11,9 @@ import { CapsuleFormatError } from '../errors.ts';
 import { deriveCommitmentSalt, derivePayloadKey } from '../crypto/kdf.ts';
 import { constantTimeEqual, wipe } from '../crypto/secrets.ts';
 import { StreamOpener } from '../crypto/StreamCipher.ts';
-import { DIGEST_SALTED_SHA256 } from '../format/constants.ts';
 import type { CapsuleHeader } from '../format/header.ts';
 import { CapsuleReader, type ParsedHeader } from './CapsuleReader.ts';
+import { isSalted, PayloadDigest } from './PayloadDigest.ts';
 
 /** Produces the capsule's file key from its header, or throws (ERR_NO_MATCHING_STANZA, …). */
 export type Unwrapper = (header: CapsuleHeader) => Uint8Array;
@@ -37,11 +37,14 @@ export class CapsuleOpener {
   }
 
   /**
-   * Bytes to hash before the plaintext to obtain the committed digest: empty for sha256, the
-   * derived salt for salted-sha256. Available once the header has been read.
+   * A fresh digest of the header's `digest_alg` (with its salt, derived from the file key, when
+   * salted): feed it the plaintext and give its result to `finish()`.
+   * @throws Error before the header has been read.
    */
-  get digestPrefix(): Uint8Array {
-    return this.#prefix;
+  payloadDigest(): PayloadDigest {
+    const p = this.#reader.parsed;
+    if (!p || !this.#stream) throw new Error('CapsuleOpener: payloadDigest() before the header was read');
+    return new PayloadDigest(p.header.payload.digestAlg, this.#prefix);
   }
 
   /** Feeds capsule bytes; returns the verified plaintext chunks they completed (caller owns them). */
@@ -55,7 +58,7 @@ export class CapsuleOpener {
     return out;
   }
 
-  /** Declares end of input and checks the caller's SHA-256 over digestPrefix ‖ plaintext. */
+  /** Declares end of input and checks the caller's `payloadDigest()` result (constant time). */
   finish(digest: Uint8Array): void {
     if (this.#finished) throw new Error('CapsuleOpener: finish() called twice (single-use object)');
     this.#finished = true;
@@ -82,7 +85,7 @@ export class CapsuleOpener {
     try {
       payloadKey = derivePayloadKey(fileKey, p.header.id);
       this.#stream = new StreamOpener(payloadKey, p.headerHash);
-      if (p.header.payload.digestAlg === DIGEST_SALTED_SHA256) this.#prefix = deriveCommitmentSalt(fileKey, p.header.id);
+      if (isSalted(p.header.payload.digestAlg)) this.#prefix = deriveCommitmentSalt(fileKey, p.header.id);
     } finally {
       wipe(fileKey, payloadKey);
     }

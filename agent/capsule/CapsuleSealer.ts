@@ -3,7 +3,7 @@
  * payload chunk by chunk with STREAM (SPEC.md §4–§7).
  *
  * The header must name the payload's size and digest before the first chunk, so use is:
- * `digestPrefix` (hash it before the plaintext) → `begin(size, digest)` → `push()`… → `end()`.
+ * `payloadDigest()` (feed it the plaintext) → `begin(size, digest)` → `push()`… → `end()`.
  * Single-use; the file key is wiped once the payload key and stanzas exist. With a `lock` (a
  * zymbit-lock stanza) or a `guardian` signer, whose module calls are asynchronous, use `start()`
  * instead of `begin()`. Deliberately not here: getting size and digest out of a stream (seal.ts)
@@ -20,11 +20,12 @@ import { deriveCommitmentSalt, derivePayloadKey, sha256 } from '../crypto/kdf.ts
 import { wipe } from '../crypto/secrets.ts';
 import { StreamSealer } from '../crypto/StreamCipher.ts';
 import {
-  CAPSULE_ID_SIZE, CHUNK_SIZE, CIPHER_AES_256_GCM_STREAM, DIGEST_SALTED_SHA256, DIGEST_SHA256, FILE_KEY_SIZE,
+  CAPSULE_ID_SIZE, CHUNK_SIZE, CIPHER_AES_256_GCM_STREAM, FILE_KEY_SIZE,
   FORMAT_VERSION, MAX_HEADER_SIZE, MAX_PAYLOAD_SIZE, MAX_STANZAS,
 } from '../format/constants.ts';
-import { decodeHeader, encodeHeader, signedMessage, type CapsuleHeader, type LogicRef } from '../format/header.ts';
+import { decodeHeader, encodeHeader, signedMessage, type CapsuleHeader, type DigestAlg, type LogicRef } from '../format/header.ts';
 import { encodePreamble } from '../format/preamble.ts';
+import { digestAlgOf, isSalted, PayloadDigest, type DigestName } from './PayloadDigest.ts';
 
 export interface SealOptions {
   /**
@@ -40,8 +41,12 @@ export interface SealOptions {
   logic: LogicRef;
   /** Signs the header as owner (Ed25519 key derived from this identity). */
   owner?: Identity;
-  /** 'sha256' (default) reveals guessable payloads; 'salted-sha256' does not (SPEC.md §11). */
-  digest?: 'sha256' | 'salted-sha256';
+  /**
+   * The payload commitment (SPEC.md §6.4). 'chunked-sha256' (default) hashes chunk by chunk, so
+   * sealing and decrypting can hash on several threads; the salted forms do not reveal guessable
+   * payloads (SPEC.md §11.2); 'sha256' is the single-stream hash of earlier capsules.
+   */
+  digest?: DigestName;
   /** Creation time; defaults to now. */
   created?: Date;
   /** Negative-keyed extension fields. */
@@ -59,6 +64,7 @@ export class CapsuleSealer {
   readonly #id: Uint8Array;
   #fileKey: Uint8Array | undefined;
   #prefix: Uint8Array;
+  readonly #digestAlg: DigestAlg;
   #stream: StreamSealer | undefined;
   #size = 0;
   #seen = 0;
@@ -75,7 +81,8 @@ export class CapsuleSealer {
     const drawn = this.#random(FILE_KEY_SIZE);
     this.#fileKey = Uint8Array.from(drawn);
     drawn.fill(0);
-    this.#prefix = options.digest === 'salted-sha256' ? deriveCommitmentSalt(this.#fileKey, this.#id) : new Uint8Array(0);
+    this.#digestAlg = digestAlgOf(options.digest ?? 'chunked-sha256')!;
+    this.#prefix = isSalted(this.#digestAlg) ? deriveCommitmentSalt(this.#fileKey, this.#id) : new Uint8Array(0);
     this.#pending = Buffer.alloc(CHUNK_SIZE);
   }
 
@@ -87,9 +94,14 @@ export class CapsuleSealer {
     return this.#header;
   }
 
-  /** Hash these bytes, then the plaintext, to obtain the digest `begin()` wants. */
-  get digestPrefix(): Uint8Array {
-    return this.#prefix;
+  /** A fresh digest of the chosen algorithm: feed it the plaintext to obtain what `begin()` wants. */
+  payloadDigest(): PayloadDigest {
+    return new PayloadDigest(this.#digestAlg, this.#prefix);
+  }
+
+  /** The chosen `payload.digest_alg`, and its salt (empty unless salted; do not modify it). */
+  get digestParams(): { alg: DigestAlg; salt: Uint8Array } {
+    return { alg: this.#digestAlg, salt: this.#prefix };
   }
 
   /** Fixes size and digest; returns preamble ‖ header. For `lock` or `guardian`, use start(). */
@@ -143,7 +155,7 @@ export class CapsuleSealer {
           size,
           chunkSize: CHUNK_SIZE,
           cipher: CIPHER_AES_256_GCM_STREAM,
-          digestAlg: o.digest === 'salted-sha256' ? DIGEST_SALTED_SHA256 : DIGEST_SHA256,
+          digestAlg: this.#digestAlg,
           digest: Uint8Array.from(digest),
         },
         stanzas: o.recipients.map((r) => wrapTo(parseAnyRecipient(r), fileKey, this.#id, o.random ? this.#random : undefined)),
@@ -253,8 +265,8 @@ function validate(o: SealOptions): void {
   if (!(o.logic?.hash instanceof Uint8Array) || o.logic.hash.length !== 32) {
     throw new TypeError('options.logic.hash: expected the 32-byte SHA-256 of the logic module');
   }
-  if (o.digest !== undefined && o.digest !== 'sha256' && o.digest !== 'salted-sha256') {
-    throw new TypeError(`options.digest: expected 'sha256' or 'salted-sha256', got ${JSON.stringify(o.digest)}`);
+  if (o.digest !== undefined && digestAlgOf(o.digest) === undefined) {
+    throw new TypeError(`options.digest: expected 'chunked-sha256', 'salted-chunked-sha256', 'sha256' or 'salted-sha256', got ${JSON.stringify(o.digest)}`);
   }
   if (o.created !== undefined && (!(o.created instanceof Date) || Number.isNaN(o.created.getTime()) || o.created.getTime() < 0)) {
     throw new TypeError('options.created: expected a valid Date after 1970');

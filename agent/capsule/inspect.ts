@@ -5,10 +5,10 @@
 import { CID } from 'multiformats/cid';
 import { encodeP256Key, GUARDIAN_KEY_HRP } from '../crypto/p256.ts';
 import { decodeCanonical } from '../format/cbor.ts';
-import { DIGEST_SALTED_SHA256 } from '../format/constants.ts';
 import { capsuleLength, chunkCount } from '../format/layout.ts';
 import { bytesOf, type ByteSource } from '../io/sources.ts';
 import { CapsuleReader, type ParsedHeader } from './CapsuleReader.ts';
+import { digestName } from './PayloadDigest.ts';
 
 /** JSON-friendly view of a header (byte strings as hex). */
 export interface CapsuleInfo {
@@ -67,7 +67,7 @@ export function describe(p: ParsedHeader): CapsuleInfo {
       chunkSize: h.payload.chunkSize,
       chunks: chunkCount(h.payload.size),
       cipher: 'aes-256-gcm-stream',
-      digestAlg: h.payload.digestAlg === DIGEST_SALTED_SHA256 ? 'salted-sha256' : 'sha256',
+      digestAlg: digestName(h.payload.digestAlg),
       digest: hex(h.payload.digest),
     },
     stanzas: h.stanzas.map((s) => ({ type: s.type, bodySize: s.body.length })),

@@ -11,13 +11,13 @@
  * verified.
  * Deliberately not here: release by a remote guardian (the agent, a later issue).
  */
-import { createHash, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Identity } from '../crypto/identity.ts';
 import { AtomicFile } from '../io/AtomicFile.ts';
 import { bytesOf, type ByteSource } from '../io/sources.ts';
 import { CapsuleOpener, type Unwrapper } from './CapsuleOpener.ts';
 import type { ParsedHeader } from './CapsuleReader.ts';
+import type { PayloadDigest } from './PayloadDigest.ts';
 import { identityUnwrapper } from './unwrap.ts';
 import { Spool } from './Spool.ts';
 
@@ -75,15 +75,15 @@ export async function decryptToFile(capsule: ByteSource, key: KeySource, outPath
 
 async function* plaintextOf(capsule: ByteSource, unwrap: Unwrapper, options: OpenOptions): AsyncGenerator<Buffer> {
   const opener = new CapsuleOpener(unwrap);
-  // Hashing inline measured within 10% of hashing on a worker thread for 1 GiB, and a worker
-  // isolate costs ~20 MiB of resident memory: inline keeps the memory goal (BENCHMARKS.md).
-  let hash: Hash | undefined;
+  // The sequential path: any source, any digest_alg. decryptToFile() takes a parallel path
+  // (parallelBulk.ts) for big chunked-digest files.
+  let hash: PayloadDigest | undefined;
   let done = 0;
   try {
     for await (const piece of bytesOf(capsule, options.signal)) {
       const plain = opener.push(piece);
       if (!hash && opener.parsed) {
-        hash = createHash('sha256').update(opener.digestPrefix);
+        hash = opener.payloadDigest();
         options.onHeader?.(opener.parsed);
       }
       for (const p of plain) {
@@ -93,7 +93,7 @@ async function* plaintextOf(capsule: ByteSource, unwrap: Unwrapper, options: Ope
       }
       if (plain.length) options.onProgress?.(done, opener.parsed!.header.payload.size);
     }
-    opener.finish(hash ? new Uint8Array(hash.digest()) : new Uint8Array(32));
+    opener.finish(hash ? hash.digest() : new Uint8Array(32));
   } finally {
     opener.dispose(); // an early end (error, truncation, consumer gone) still wipes the keys
   }

@@ -9,7 +9,6 @@
  * first spooled to a temporary file *encrypted under a throwaway key* (never plaintext on disk),
  * then replayed. Deliberately not here: the byte format (CapsuleSealer).
  */
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { CapsuleFormatError } from '../errors.ts';
 import { stat } from 'node:fs/promises';
@@ -57,13 +56,13 @@ async function* sealChunks(input: ByteSource, options: SealRunOptions, onId?: (i
   try {
     if (input instanceof Uint8Array) {
       size = input.length;
-      digest = createHash('sha256').update(sealer.digestPrefix).update(input).digest();
+      digest = sealer.payloadDigest().update(input).digest();
       replay = () => bytesOf(input, signal);
     } else if (isPath(input) && (await fileSize(input)) !== undefined) {
       // First pass over the file: size and digest. The second pass re-reads it, and a stat()
       // snapshot before and after both catches a file that changed in between (as tar does).
       before = await snapshot(input.path);
-      const h = createHash('sha256').update(sealer.digestPrefix);
+      const h = sealer.payloadDigest();
       size = 0;
       for await (const piece of bytesOf(input, signal)) {
         size += piece.length;
@@ -73,7 +72,7 @@ async function* sealChunks(input: ByteSource, options: SealRunOptions, onId?: (i
       replay = () => bytesOf(input, signal);
     } else {
       spool = await Spool.create(options.spoolDir);
-      const h = createHash('sha256').update(sealer.digestPrefix);
+      const h = sealer.payloadDigest();
       for await (const piece of bytesOf(input, signal)) {
         h.update(piece);
         await spool.write(piece);

@@ -45,10 +45,15 @@ export const PAYLOAD = { size: 1, chunkSize: 2, cipher: 3, digestAlg: 4, digest:
 export const CIPHER_AES_256_GCM_STREAM = 1;
 export const DIGEST_SHA256 = 1;
 export const DIGEST_SALTED_SHA256 = 2;
+/** SHA-256 over the SHA-256 of each plaintext chunk (SPEC.md §6.4): chunks hash in parallel. */
+export const DIGEST_CHUNKED_SHA256 = 3;
+export const DIGEST_SALTED_CHUNKED_SHA256 = 4;
 
 /** HKDF info labels (ASCII). */
 export const LABEL_PAYLOAD_KEY = 'capsule/v1 payload';
 export const LABEL_COMMITMENT_SALT = 'capsule/v1 payload commitment';
+/** Domain separator that starts the root hash of the chunked digests (SPEC.md §6.4). */
+export const LABEL_CHUNKED_DIGEST = 'capsule/v1 chunked digest';
 export const LABEL_X25519_STANZA = 'capsule/v1 x25519';
 export const LABEL_OWNER_ED25519 = 'capsule/v1 owner ed25519';
 /** Domain separator prefixed to the bytes an owner signs. */

@@ -9,7 +9,7 @@ import { CID } from 'multiformats/cid';
 import { CapsuleFormatError } from '../errors.ts';
 import { decodeCanonical, encodeCanonical } from './cbor.ts';
 import {
-  CAPSULE_ID_SIZE, CHUNK_SIZE, CIPHER_AES_256_GCM_STREAM, DIGEST_SALTED_SHA256, DIGEST_SHA256, FORMAT_VERSION, H,
+  CAPSULE_ID_SIZE, CHUNK_SIZE, CIPHER_AES_256_GCM_STREAM, DIGEST_CHUNKED_SHA256, DIGEST_SALTED_CHUNKED_SHA256, DIGEST_SALTED_SHA256, DIGEST_SHA256, FORMAT_VERSION, H,
   LABEL_GUARDIAN_SIGNATURE, LABEL_HEADER_SIGNATURE, LOGIC, P256_PUBLIC_KEY_SIZE, MAX_CID_SIZE, MAX_CREATED, MAX_PARAMS_SIZE, MAX_PAYLOAD_SIZE, MAX_STANZAS, MAX_STANZA_BODY, PAYLOAD,
 } from './constants.ts';
 
@@ -22,7 +22,7 @@ export interface LogicRef {
   params?: Uint8Array;
 }
 
-export type DigestAlg = typeof DIGEST_SHA256 | typeof DIGEST_SALTED_SHA256;
+export type DigestAlg = typeof DIGEST_SHA256 | typeof DIGEST_SALTED_SHA256 | typeof DIGEST_CHUNKED_SHA256 | typeof DIGEST_SALTED_CHUNKED_SHA256;
 
 export interface PayloadInfo {
   size: number;
@@ -192,8 +192,11 @@ function decodePayload(v: unknown): PayloadInfo {
     throw new CapsuleFormatError('ERR_UNSUPPORTED_CIPHER', `header.payload.chunk_size: expected ${CHUNK_SIZE}, got ${chunkSize}`);
   }
   const digestAlg = uint(required(m, PAYLOAD.digestAlg, 'header.payload.digest_alg'), 'header.payload.digest_alg');
-  if (digestAlg !== DIGEST_SHA256 && digestAlg !== DIGEST_SALTED_SHA256) {
-    throw new CapsuleFormatError('ERR_UNSUPPORTED_CIPHER', `header.payload.digest_alg: expected 1 (sha256) or 2 (salted-sha256), got ${digestAlg}`);
+  if (digestAlg !== DIGEST_SHA256 && digestAlg !== DIGEST_SALTED_SHA256 && digestAlg !== DIGEST_CHUNKED_SHA256 && digestAlg !== DIGEST_SALTED_CHUNKED_SHA256) {
+    throw new CapsuleFormatError(
+      'ERR_UNSUPPORTED_CIPHER',
+      `header.payload.digest_alg: expected 1 (sha256), 2 (salted-sha256), 3 (chunked-sha256) or 4 (salted-chunked-sha256), got ${digestAlg}`,
+    );
   }
   const digest = bytesOf(required(m, PAYLOAD.digest, 'header.payload.digest'), 'header.payload.digest', 32);
   return { size, chunkSize, cipher, digestAlg, digest };

@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CapsuleOpener } from '../../agent/capsule/CapsuleOpener.ts';
+import type { PayloadDigest } from '../../agent/capsule/PayloadDigest.ts';
 import { openVerified } from '../../agent/capsule/open.ts';
 import { seal } from '../../agent/capsule/seal.ts';
 import { PREAMBLE_SIZE } from '../../agent/format/constants.ts';
@@ -94,17 +95,17 @@ export async function run(opts: FuzzOptions): Promise<FuzzResult> {
     }
     const opener = new CapsuleOpener(unwrap);
     const released: Buffer[] = [];
-    let hash: ReturnType<typeof createHash> | undefined;
+    let hash: PayloadDigest | undefined;
     try {
       for (const p of pieces(bytes, c.feed, c.base)) {
         for (const chunk of opener.push(p)) {
           released.push(chunk);
-          hash ??= createHash('sha256').update(opener.digestPrefix);
+          hash ??= opener.payloadDigest();
           hash.update(chunk);
         }
-        if (!hash && opener.parsed) hash = createHash('sha256').update(opener.digestPrefix);
+        if (!hash && opener.parsed) hash = opener.payloadDigest();
       }
-      opener.finish(hash ? new Uint8Array(hash.digest()) : new Uint8Array(32));
+      opener.finish(hash ? hash.digest() : new Uint8Array(32));
     } catch (e) {
       const got = Buffer.concat(released);
       if (!equalBytes(got, base.plain.subarray(0, got.length))) throw Object.assign(new Error(`released ${got.length} bytes that are not the true plaintext`), { wrong: true });

@@ -108,11 +108,9 @@ export async function sealDeterministic(seed: string, plain: Uint8Array, options
   const replay = drbg(`seal ${seed}`);
   const id = replay(16);
   const fileKey = replay(32);
-  const s = new CapsuleSealer({ ...options, random, created: CREATED });
-  const h = createHash('sha256');
-  h.update(s.digestPrefix);
-  h.update(plain);
-  const head = await s.start(plain.length, new Uint8Array(h.digest()));
+  // The vectors written before chunked digests existed keep sha256: their bytes must not move.
+  const s = new CapsuleSealer({ digest: 'sha256', ...options, random, created: CREATED });
+  const head = await s.start(plain.length, s.payloadDigest().update(plain).digest());
   const parts = [...s.push(plain), ...s.end()];
   const chunks: Uint8Array[] = [];
   for (let i = 0; i < parts.length; i += 2) chunks.push(concat(parts[i]!, parts[i + 1]!)); // [ciphertext, tag] pairs

@@ -9,6 +9,7 @@
  * vectors test), and seeded RSA-2048 keys for a guardian's TPM key (tpm2Vectors.ts). Re-signed
  * negative vectors build their messages here, not with agent/ code.
  */
+import { hkdfSync } from 'node:crypto';
 import { encode } from 'cborg';
 import { CID } from 'multiformats/cid';
 import { encodeIdentity, signWithOwner } from '../../agent/crypto/identity.ts';
@@ -63,6 +64,28 @@ const ok = (name: string, comment: string, b: Built, identities = idA, p256: str
   ({ name, comment, expect: 'success', verify: 'ok', identities, p256, bytes: b.bytes, payload: b.plain });
 const bad = (name: string, comment: string, expect: string, verify: string, bytes: Uint8Array, identities = idA, p256: string[] = []): Definition =>
   ({ name, comment, expect: `error ${expect}`, verify: verify === 'ok' ? 'ok' : `error ${verify}`, identities, p256, bytes });
+
+/**
+ * chunked-sha256 root (SPEC.md §6.4), written out here rather than taken from the sealer, with
+ * switches that each get one part wrong for the negative vectors.
+ */
+function chunkedRoot(plain: Uint8Array, o: { salt?: Uint8Array; size?: boolean; label?: boolean; swap?: boolean; whole?: boolean; none?: boolean } = {}): Uint8Array {
+  const digests: Uint8Array[] = [];
+  if (o.whole) {
+    if (!o.none) digests.push(sha256(plain));
+  } else {
+    for (let at = 0; at === 0 || at < plain.length; at += K) digests.push(sha256(plain.subarray(at, at + K)));
+  }
+  if (o.swap) [digests[0], digests[1]] = [digests[1]!, digests[0]!];
+  const size = new Uint8Array(8);
+  new DataView(size.buffer).setBigUint64(0, BigInt(plain.length));
+  return sha256(
+    o.label === false ? new Uint8Array(0) : new TextEncoder().encode('capsule/v1 chunked digest'),
+    o.salt ?? new Uint8Array(0),
+    o.size === false ? new Uint8Array(0) : size,
+    ...digests,
+  );
+}
 
 /** Re-encodes an edited header map canonically and re-encrypts the payload under it. */
 function edit(b: Built, change: (m: Map<number, unknown>) => void): Uint8Array {
@@ -119,6 +142,13 @@ export async function definitions(): Promise<Definition[]> {
   out.push(ok('two-identities', 'identity file with two keys; the second matches', small, [...idB, ...idA]));
   out.push(ok('signed', 'owner-signed header (Ed25519 derived from the owner identity)', signed));
   out.push(ok('salted-digest', 'salted-sha256 payload commitment', await sealed('salted', 777, { digest: 'salted-sha256' })));
+  const chunked = await sealed('chunked', 3 * K + 100, { digest: 'chunked-sha256' });
+  const chunkedSalted = await sealed('salted-chunked', 2 * K + 5, { digest: 'salted-chunked-sha256' });
+  out.push(ok('chunked-digest', 'chunked-sha256 commitment over three full chunks and a partial one', chunked));
+  const chunkedEmpty = await sealed('chunked-empty', 0, { digest: 'chunked-sha256' });
+  out.push(ok('chunked-digest-empty', 'chunked-sha256 of the empty payload: one digest, of the empty chunk', chunkedEmpty));
+  out.push(ok('chunked-digest-exact-64k', 'chunked-sha256 of exactly one full chunk', await sealed('chunked-64k', K, { digest: 'chunked-sha256' })));
+  out.push(ok('salted-chunked-digest', 'salted-chunked-sha256 commitment', chunkedSalted));
   out.push(ok('params-and-cid', 'logic parameters (CBOR) and a logic CID', await sealed('params', 64, {
     logic: {
       hash: LOGIC_HASH,
@@ -364,6 +394,29 @@ export async function definitions(): Promise<Definition[]> {
     edit(small, (m) => sub(m, 6).set(5, sha256(new Uint8Array(1))))));
   out.push(bad('salted-digest-unsalted', 'digest_alg 2 but the digest is the plain SHA-256', 'ERR_PAYLOAD_DIGEST', 'ok',
     edit(small, (m) => sub(m, 6).set(4, 2))));
+  // Chunked digests (§6.4): each a well-formed capsule whose commitment is computed wrongly once.
+  const setDigest = (b: Built, alg: number, digest: Uint8Array) => edit(b, (m) => { sub(m, 6).set(4, alg); sub(m, 6).set(5, digest); });
+  const saltOf = (b: Built) => new Uint8Array(hkdfSync('sha256', b.fileKey, b.id, 'capsule/v1 payload commitment', 32));
+  out.push(bad('chunked-digest-is-sha256', 'digest_alg 3 but the digest is the plain SHA-256 of the plaintext', 'ERR_PAYLOAD_DIGEST', 'ok',
+    setDigest(chunked, 3, sha256(chunked.plain))));
+  out.push(bad('sha256-digest-is-chunked', 'digest_alg 1 but the digest is the chunked-sha256 root', 'ERR_PAYLOAD_DIGEST', 'ok',
+    setDigest(chunked, 1, chunkedRoot(chunked.plain))));
+  out.push(bad('salted-chunked-digest-unsalted', 'digest_alg 4 but the root leaves out the salt', 'ERR_PAYLOAD_DIGEST', 'ok',
+    setDigest(chunkedSalted, 4, chunkedRoot(chunkedSalted.plain))));
+  out.push(bad('chunked-digest-salted', 'digest_alg 3 but the root includes the salt', 'ERR_PAYLOAD_DIGEST', 'ok',
+    setDigest(chunked, 3, chunkedRoot(chunked.plain, { salt: saltOf(chunked) }))));
+  out.push(bad('chunked-digest-no-size', 'the root leaves out uint64be(size)', 'ERR_PAYLOAD_DIGEST', 'ok',
+    setDigest(chunked, 3, chunkedRoot(chunked.plain, { size: false }))));
+  out.push(bad('chunked-digest-no-label', 'the root leaves out the "capsule/v1 chunked digest" label', 'ERR_PAYLOAD_DIGEST', 'ok',
+    setDigest(chunked, 3, chunkedRoot(chunked.plain, { label: false }))));
+  out.push(bad('chunked-digest-reordered', 'the chunk digests of chunks 0 and 1 swapped in the root', 'ERR_PAYLOAD_DIGEST', 'ok',
+    setDigest(chunked, 3, chunkedRoot(chunked.plain, { swap: true }))));
+  out.push(bad('chunked-digest-one-block', 'the root over one digest of the whole plaintext, not one per chunk', 'ERR_PAYLOAD_DIGEST', 'ok',
+    setDigest(chunked, 3, chunkedRoot(chunked.plain, { whole: true }))));
+  out.push(bad('chunked-digest-empty-no-chunk', 'empty payload, root over no chunk digests at all', 'ERR_PAYLOAD_DIGEST', 'ok',
+    setDigest(chunkedEmpty, 3, chunkedRoot(new Uint8Array(0), { whole: true, none: true }))));
+  out.push(bad('digest-alg-5', 'digest_alg 5 (unassigned)', 'ERR_UNSUPPORTED_CIPHER', 'ERR_UNSUPPORTED_CIPHER',
+    edit(small, (m) => sub(m, 6).set(4, 5))));
   out.push(bad('header-changed-after-seal', 'header.created changed; chunks still bound to the old header', 'ERR_CHUNK_AUTH', 'ok',
     (() => {
       const m = headerMap(small);

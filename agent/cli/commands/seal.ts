@@ -81,7 +81,7 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
     guardian: mine?.guardian,
     logic: { hash: sha256(module), cid, params },
     owner: owners?.[0],
-    digest: p.values['salted-digest'] ? 'salted-sha256' as const : 'sha256' as const,
+    digest: p.values['salted-digest'] ? 'salted-chunked-sha256' as const : 'chunked-sha256' as const,
     onProgress: (d: number, n: number) => progress.update(d, n),
     signal: t.signal,
   };
