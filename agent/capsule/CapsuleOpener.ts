@@ -7,13 +7,12 @@
  * are wiped as soon as the stream cipher holds its own copy, and `dispose()` wipes what is left
  * when a stream ends early. Deliberately not here: I/O.
  */
-import { CapsuleFormatError } from '../errors.ts';
 import { deriveCommitmentSalt, derivePayloadKey } from '../crypto/kdf.ts';
-import { constantTimeEqual, wipe } from '../crypto/secrets.ts';
+import { wipe } from '../crypto/secrets.ts';
 import { StreamOpener } from '../crypto/StreamCipher.ts';
 import type { CapsuleHeader } from '../format/header.ts';
 import { CapsuleReader, type ParsedHeader } from './CapsuleReader.ts';
-import { isSalted, PayloadDigest } from './PayloadDigest.ts';
+import { checkPayloadDigest, isSalted, PayloadDigest } from './PayloadDigest.ts';
 
 /** Produces the capsule's file key from its header, or throws (ERR_NO_MATCHING_STANZA, …). */
 export type Unwrapper = (header: CapsuleHeader) => Uint8Array;
@@ -67,10 +66,7 @@ export class CapsuleOpener {
     } finally {
       this.dispose();
     }
-    const expected = this.#reader.parsed!.header.payload.digest;
-    if (!constantTimeEqual(digest, expected)) {
-      throw new CapsuleFormatError('ERR_PAYLOAD_DIGEST', 'payload: every chunk authenticated, but the plaintext does not match header.payload.digest');
-    }
+    checkPayloadDigest(digest, this.#reader.parsed!.header.payload.digest);
   }
 
   /** Wipes the salt and the stream key; safe to call at any time and more than once. */

@@ -27,6 +27,9 @@ import { decodeHeader, encodeHeader, signedMessage, type CapsuleHeader, type Dig
 import { encodePreamble } from '../format/preamble.ts';
 import { digestAlgOf, isSalted, PayloadDigest, type DigestName } from './PayloadDigest.ts';
 
+/** The payload commitment of new capsules unless `SealOptions.digest` says otherwise. */
+export const DEFAULT_DIGEST: DigestName = 'chunked-sha256';
+
 export interface SealOptions {
   /**
    * Recipients: `age1…` gets an x25519 stanza, `capsule-ecdh1…` a p256-ecdh stanza, `capsule-tpm1…`
@@ -72,6 +75,8 @@ export class CapsuleSealer {
   #fill = 0;
   #header: CapsuleHeader | undefined;
   #started_ = false;
+  #detached = false;
+  #detachedKeys: { payloadKey: Uint8Array; headerHash: Uint8Array } | undefined;
 
   constructor(options: SealOptions) {
     validate(options);
@@ -81,7 +86,7 @@ export class CapsuleSealer {
     const drawn = this.#random(FILE_KEY_SIZE);
     this.#fileKey = Uint8Array.from(drawn);
     drawn.fill(0);
-    this.#digestAlg = digestAlgOf(options.digest ?? 'chunked-sha256')!;
+    this.#digestAlg = digestAlgOf(options.digest ?? DEFAULT_DIGEST)!;
     this.#prefix = isSalted(this.#digestAlg) ? deriveCommitmentSalt(this.#fileKey, this.#id) : new Uint8Array(0);
     this.#pending = Buffer.alloc(CHUNK_SIZE);
   }
@@ -128,6 +133,19 @@ export class CapsuleSealer {
     } finally {
       this.#wipeKeys();
     }
+  }
+
+  /**
+   * start(), for a caller that seals the chunks elsewhere (on threads, parallelBulk.ts): returns
+   * preamble ‖ header and the STREAM parameters. The caller owns `payloadKey` and MUST wipe it;
+   * push() and end() are unusable afterwards.
+   */
+  async startDetached(size: number, digest: Uint8Array): Promise<{ head: Uint8Array; payloadKey: Uint8Array; headerHash: Uint8Array }> {
+    this.#detached = true;
+    const head = await this.start(size, digest);
+    const keys = this.#detachedKeys!;
+    this.#detachedKeys = undefined;
+    return { head, ...keys };
   }
 
   #draft(size: number, digest: Uint8Array): CapsuleHeader {
@@ -180,7 +198,11 @@ export class CapsuleSealer {
       out.set(encodePreamble(body.length), 0);
       out.set(body, 16);
       payloadKey = derivePayloadKey(this.#fileKey!, this.#id);
-      this.#stream = new StreamSealer(payloadKey, sha256(out));
+      if (this.#detached) {
+        this.#detachedKeys = { payloadKey: Uint8Array.from(payloadKey), headerHash: sha256(out) };
+      } else {
+        this.#stream = new StreamSealer(payloadKey, sha256(out));
+      }
       this.#header = header;
       this.#size = header.payload.size;
       return out;

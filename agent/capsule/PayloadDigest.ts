@@ -9,6 +9,8 @@
  * capsule uses (CapsuleSealer), threads and I/O.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { constantTimeEqual } from '../crypto/secrets.ts';
+import { CapsuleFormatError } from '../errors.ts';
 import {
   CHUNK_SIZE, DIGEST_CHUNKED_SHA256, DIGEST_SALTED_CHUNKED_SHA256, DIGEST_SALTED_SHA256, DIGEST_SHA256, LABEL_CHUNKED_DIGEST,
 } from '../format/constants.ts';
@@ -58,6 +60,16 @@ export function combineChunkDigests(salt: Uint8Array, size: number, chunkDigests
   const head = Buffer.alloc(8);
   head.writeBigUInt64BE(BigInt(size));
   return new Uint8Array(createHash('sha256').update(LABEL_CHUNKED_DIGEST).update(salt).update(head).update(chunkDigests).digest());
+}
+
+/**
+ * The reader's final check (SPEC.md §6.4), in constant time.
+ * @throws CapsuleFormatError ERR_PAYLOAD_DIGEST when `computed` is not `expected`.
+ */
+export function checkPayloadDigest(computed: Uint8Array, expected: Uint8Array): void {
+  if (!constantTimeEqual(computed, expected)) {
+    throw new CapsuleFormatError('ERR_PAYLOAD_DIGEST', 'payload: every chunk authenticated, but the plaintext does not match header.payload.digest');
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Decrypting a capsule with a local key: `openWithKey()` streams verified plaintext,
  * `decryptToFile()` writes it atomically (temp name, renamed only after the last chunk and the
- * payload digest verify; removed on any failure).
+ * payload digest verify; removed on any failure); a big capsule file with a chunked digest is
+ * decrypted on worker threads (BulkPool), each decrypting and hashing its own range.
  *
  * For the streaming form, each chunk is released only after its tag verifies, but the payload
  * digest (and truncation at a chunk boundary, and trailing bytes) can only be checked at the end:
@@ -14,7 +15,14 @@
 import { Readable } from 'node:stream';
 import type { Identity } from '../crypto/identity.ts';
 import { AtomicFile } from '../io/AtomicFile.ts';
-import { bytesOf, type ByteSource } from '../io/sources.ts';
+import { bytesOf, fileSize, isPath, nameOf, type ByteSource, type PathSource } from '../io/sources.ts';
+import { deriveCommitmentSalt, derivePayloadKey } from '../crypto/kdf.ts';
+import { wipe } from '../crypto/secrets.ts';
+import { PREAMBLE_SIZE } from '../format/constants.ts';
+import { capsuleLength, chunkCount } from '../format/layout.ts';
+import { BulkPool, defaultThreads, PARALLEL_FROM } from './BulkPool.ts';
+import { readHeader } from './inspect.ts';
+import { checkPayloadDigest, combineChunkDigests, isChunked, isSalted } from './PayloadDigest.ts';
 import { CapsuleOpener, type Unwrapper } from './CapsuleOpener.ts';
 import type { ParsedHeader } from './CapsuleReader.ts';
 import type { PayloadDigest } from './PayloadDigest.ts';
@@ -27,6 +35,10 @@ export interface OpenOptions {
   signal?: AbortSignal;
   onHeader?: (p: ParsedHeader) => void;
   onProgress?: (done: number, total: number) => void;
+  /** decryptToFile: worker threads for a big file (default: the cores, at most 4); 1 = none. */
+  threads?: number;
+  /** decryptToFile: capsule size from which a file is decrypted on threads (default BulkPool.PARALLEL_FROM). */
+  parallelFrom?: number;
 }
 
 export type KeySource = Identity | Identity[] | Unwrapper;
@@ -62,8 +74,15 @@ export async function decryptToFile(capsule: ByteSource, key: KeySource, outPath
   let parsed: ParsedHeader | undefined;
   const out = await AtomicFile.create(outPath, 0o600, options.outName);
   try {
-    for await (const piece of plaintextOf(capsule, unwrap, { ...options, onHeader: (p) => { parsed = p; options.onHeader?.(p); } })) {
-      await out.write(piece);
+    const threads = options.threads ?? defaultThreads();
+    const total = threads > 1 && isPath(capsule) ? await fileSize(capsule) : undefined;
+    if (total !== undefined && total >= (options.parallelFrom ?? PARALLEL_FROM)) {
+      parsed = await decryptOnThreads(capsule as PathSource, total, unwrap, out, threads, options);
+    }
+    if (!parsed) {
+      for await (const piece of plaintextOf(capsule, unwrap, { ...options, onHeader: (p) => { parsed = p; options.onHeader?.(p); } })) {
+        await out.write(piece);
+      }
     }
     await out.commit();
   } catch (e) {
@@ -97,6 +116,40 @@ async function* plaintextOf(capsule: ByteSource, unwrap: Unwrapper, options: Ope
   } finally {
     opener.dispose(); // an early end (error, truncation, consumer gone) still wipes the keys
   }
+}
+
+/**
+ * The whole decrypt on worker threads, each range decrypted, authenticated, written at its offset
+ * and hashed; the chunk digests joined and checked. Returns undefined, having done nothing, when
+ * the capsule does not qualify (a single-stream digest, or a length that does not match its
+ * header: the sequential reader then reports exactly what is wrong).
+ */
+async function decryptOnThreads(capsule: PathSource, total: number, unwrap: Unwrapper, out: AtomicFile, threads: number, options: OpenOptions): Promise<ParsedHeader | undefined> {
+  const parsed = await readHeader(capsule, options.signal);
+  const { header, headerBytes, headerHash } = parsed;
+  const { size, digestAlg, digest } = header.payload;
+  if (!isChunked(digestAlg) || total !== capsuleLength(headerBytes.length - PREAMBLE_SIZE, size)) return undefined;
+  const fileKey = unwrap(header);
+  let payloadKey: Uint8Array | undefined;
+  let salt: Uint8Array | undefined;
+  try {
+    payloadKey = derivePayloadKey(fileKey, header.id);
+    salt = isSalted(digestAlg) ? deriveCommitmentSalt(fileKey, header.id) : new Uint8Array(0);
+  } finally {
+    wipe(fileKey);
+  }
+  options.onHeader?.(parsed);
+  const pool = BulkPool.start(Math.min(threads, chunkCount(size)));
+  try {
+    const digests = await pool.open(capsule.path, size, headerBytes.length, out.tempPath, payloadKey, headerHash, {
+      signal: options.signal, onProgress: options.onProgress, name: nameOf(capsule),
+    });
+    checkPayloadDigest(combineChunkDigests(salt, size, digests), digest);
+  } finally {
+    wipe(payloadKey, salt);
+    await pool.close();
+  }
+  return parsed;
 }
 
 function toUnwrapper(key: KeySource): Unwrapper {

@@ -7,15 +7,20 @@
  * as tar does; on file systems with coarse timestamps a same-size rewrite within one tick could
  * slip through and give a capsule that fails ERR_PAYLOAD_DIGEST when opened); any other stream is
  * first spooled to a temporary file *encrypted under a throwaway key* (never plaintext on disk),
- * then replayed. Deliberately not here: the byte format (CapsuleSealer).
+ * then replayed. `sealToFile()` of a big file with a chunked digest runs both passes on worker
+ * threads instead (BulkPool). Deliberately not here: the byte format (CapsuleSealer).
  */
 import { Readable } from 'node:stream';
 import { CapsuleFormatError } from '../errors.ts';
 import { stat } from 'node:fs/promises';
 import { AtomicFile } from '../io/AtomicFile.ts';
 import { bytesOf, fileSize, isPath, nameOf, type ByteSource, type PathSource } from '../io/sources.ts';
-import { CapsuleSealer, type SealOptions } from './CapsuleSealer.ts';
+import { CapsuleSealer, DEFAULT_DIGEST, type SealOptions } from './CapsuleSealer.ts';
 import { Spool } from './Spool.ts';
+import { BulkPool, defaultThreads, PARALLEL_FROM } from './BulkPool.ts';
+import { combineChunkDigests, digestAlgOf, isChunked } from './PayloadDigest.ts';
+import { chunkCount } from '../format/layout.ts';
+import { wipe } from '../crypto/secrets.ts';
 
 export interface SealRunOptions extends SealOptions {
   signal?: AbortSignal;
@@ -23,6 +28,10 @@ export interface SealRunOptions extends SealOptions {
   onProgress?: (done: number, total: number) => void;
   /** Directory for the encrypted spool of a non-file stream (default: the OS temp dir). */
   spoolDir?: string;
+  /** Worker threads for a big file (default: the cores, at most 4); 1 keeps to the calling thread. */
+  threads?: number;
+  /** Payload size from which a file is sealed on threads (default BulkPool.PARALLEL_FROM). */
+  parallelFrom?: number;
 }
 
 /** Seals `input` and yields the capsule's bytes. */
@@ -35,7 +44,16 @@ export async function sealToFile(input: ByteSource, outPath: string, options: Se
   const out = await AtomicFile.create(outPath, 0o644, options.outName);
   let id: Uint8Array | undefined;
   try {
-    for await (const piece of sealChunks(input, options, (i) => { id = i; })) await out.write(piece);
+    const threads = options.threads ?? defaultThreads();
+    const size = threads > 1 && isPath(input) ? await fileSize(input) : undefined;
+    const chunked = isChunked(digestAlgOf(options.digest ?? DEFAULT_DIGEST)!);
+    if (chunked && size !== undefined && size >= (options.parallelFrom ?? PARALLEL_FROM)) {
+      const sealer = new CapsuleSealer({ ...options, random: undefined }); // the public API always uses the CSPRNG
+      id = sealer.id;
+      await sealFileOnThreads(sealer, input as PathSource, size, out, threads, options);
+    } else {
+      for await (const piece of sealChunks(input, options, (i) => { id = i; })) await out.write(piece);
+    }
     await out.commit();
   } catch (e) {
     await out.abort();
@@ -100,6 +118,32 @@ async function* sealChunks(input: ByteSource, options: SealRunOptions, onId?: (i
   }
 }
 
+
+/**
+ * Both passes on worker threads: chunk digests of disjoint ranges, joined (SPEC.md §6.4); then the
+ * header, then each range encrypted straight to its offset in the output file.
+ */
+async function sealFileOnThreads(sealer: CapsuleSealer, input: PathSource, size: number, out: AtomicFile, threads: number, options: SealRunOptions): Promise<void> {
+  const before = await snapshot(input.path);
+  const pool = BulkPool.start(Math.min(threads, chunkCount(size)));
+  const name = nameOf(input);
+  try {
+    const { salt } = sealer.digestParams;
+    const digest = combineChunkDigests(salt, size, await pool.chunkDigests(input.path, size, { signal: options.signal, name }));
+    const { head, payloadKey, headerHash } = await sealer.startDetached(size, digest);
+    try {
+      await out.write(head);
+      await pool.seal(input.path, size, out.tempPath, head.length, payloadKey, headerHash, { signal: options.signal, onProgress: options.onProgress, name });
+    } finally {
+      wipe(payloadKey);
+    }
+  } finally {
+    await pool.close();
+  }
+  if ((await snapshot(input.path)) !== before) {
+    throw new CapsuleFormatError('ERR_PAYLOAD_SIZE', `${name}: the file changed while it was being sealed`);
+  }
+}
 
 /** Identity of a file's content version: inode, size, modification and change times (ns). */
 async function snapshot(path: string): Promise<string> {

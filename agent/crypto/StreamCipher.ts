@@ -20,15 +20,23 @@ abstract class StreamBase {
   protected done = false;
   private readonly nonce = Buffer.alloc(12);
 
-  constructor(payloadKey: Uint8Array, aad: Uint8Array) {
+  /**
+   * `firstChunk` lets a thread that seals or opens one range of a payload (parallelBulk.ts) start
+   * at that range's chunk index; chunks must still come in order from there.
+   */
+  constructor(payloadKey: Uint8Array, aad: Uint8Array, firstChunk = 0) {
     if (!(payloadKey instanceof Uint8Array) || payloadKey.length !== 32) {
       throw new TypeError(`payloadKey: expected a 32-byte Uint8Array, got ${describe(payloadKey)}`);
     }
     if (!(aad instanceof Uint8Array) || aad.length !== 32) {
       throw new TypeError(`aad: expected the 32-byte header hash, got ${describe(aad)}`);
     }
+    if (!Number.isSafeInteger(firstChunk) || firstChunk < 0 || firstChunk >= MAX_COUNTER) {
+      throw new RangeError(`firstChunk: expected an integer in 0..2^53-1, got ${firstChunk}`);
+    }
     this.key = Uint8Array.from(payloadKey);
     this.aad = Uint8Array.from(aad);
+    this.counter = firstChunk;
   }
 
   /** Next nonce; advances the counter. */
