@@ -7,10 +7,12 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { BulkReply, BulkTask } from '../agent/capsule/BulkPool.ts';
 import { CapsuleSealer } from '../agent/capsule/CapsuleSealer.ts';
 import { readHeader } from '../agent/capsule/inspect.ts';
 import { decryptToFile } from '../agent/capsule/open.ts';
@@ -22,7 +24,7 @@ const dir = mkdtempSync(join(tmpdir(), 'dce-bulk-'));
 const g = generateIdentity();
 const opts = { recipients: [g.recipient], logic: { hash: new Uint8Array(32).fill(7) } };
 const K = 65536;
-const SIZE = 40 * K + 1234; // 41 chunks: ranges of 20 and 21 on two threads, 13/14/14 on three
+const SIZE = 160 * K + 1234; // 161 chunks: 11 blocks of 16 chunks for the threads to claim
 const data = randomBytes(SIZE);
 const src = join(dir, 'plain');
 writeFileSync(src, data);
@@ -40,7 +42,7 @@ test('threaded seal → sequential decrypt, sequential seal → threaded decrypt
       await sealToFile({ path: src }, cap, { ...opts, ...s, threads: s.threads === 1 ? 1 : threads, digest });
       const h = await readHeader({ path: cap });
       assert.is(h.header.payload.digestAlg, digest === 'chunked-sha256' ? 3 : 4);
-      assert.is(readFileSync(cap).length, 16 + h.headerBytes.length - 16 + SIZE + 41 * 16);
+      assert.is(readFileSync(cap).length, 16 + h.headerBytes.length - 16 + SIZE + 161 * 16);
       await decryptToFile({ path: cap }, g, out, { ...d, threads: d.threads === 1 ? 1 : threads });
       assert.ok(readFileSync(out).equals(data), `${digest}: ${JSON.stringify(s)} → ${JSON.stringify(d)}`);
     }
@@ -68,26 +70,26 @@ test('progress reaches the payload size on both passes\' second half (seal) and 
 /** Flips one ciphertext byte in each of the given chunks of a copy of `cap`. */
 function tampered(cap: string, name: string, chunks: number[]): string {
   const bytes = readFileSync(cap);
-  const payloadAt = bytes.length - SIZE - 41 * 16;
+  const payloadAt = bytes.length - SIZE - 161 * 16;
   for (const c of chunks) bytes[payloadAt + c * (K + 16) + 5]! ^= 1;
   writeFileSync(p(name), bytes);
   return p(name);
 }
 
-test('a tampered chunk in the second range fails ERR_CHUNK_AUTH naming it; nothing written, nothing left', async () => {
+test('a tampered chunk late in the payload fails ERR_CHUNK_AUTH naming it; nothing written, nothing left', async () => {
   await sealToFile({ path: src }, p('good.capsule'), { ...opts, ...sequential });
-  const bad = tampered(p('good.capsule'), 'bad30.capsule', [30]);
-  await rejectsError(() => decryptToFile({ path: bad }, g, p('bad30.out'), threaded), 'CapsuleFormatError', 'ERR_CHUNK_AUTH', /^payload chunk 30: authentication failed/);
+  const bad = tampered(p('good.capsule'), 'bad30.capsule', [130]);
+  await rejectsError(() => decryptToFile({ path: bad }, g, p('bad30.out'), threaded), 'CapsuleFormatError', 'ERR_CHUNK_AUTH', /^payload chunk 130: authentication failed/);
   assert.not.ok(existsSync(p('bad30.out')));
   assert.equal(leftovers(), []);
 });
 
-test('tampered chunks in both ranges: the first one is reported, as the sequential reader reports it', async () => {
-  const bad = tampered(p('good.capsule'), 'bad2.capsule', [33, 7]);
+test('tampered chunks far apart: the first one is reported, as the sequential reader reports it', async () => {
+  const bad = tampered(p('good.capsule'), 'bad2.capsule', [133, 7]);
   await rejectsError(() => decryptToFile({ path: bad }, g, p('bad2.out'), threaded), 'CapsuleFormatError', 'ERR_CHUNK_AUTH', /^payload chunk 7: authentication failed/);
   await rejectsError(() => decryptToFile({ path: bad }, g, p('bad2.out'), sequential), 'CapsuleFormatError', 'ERR_CHUNK_AUTH', /^payload chunk 7: authentication failed/);
-  const last = tampered(p('good.capsule'), 'badlast.capsule', [40]);
-  await rejectsError(() => decryptToFile({ path: last }, g, p('bad2.out'), threaded), 'CapsuleFormatError', 'ERR_CHUNK_AUTH', /^payload chunk 40 \(final\): authentication failed/);
+  const last = tampered(p('good.capsule'), 'badlast.capsule', [160]);
+  await rejectsError(() => decryptToFile({ path: last }, g, p('bad2.out'), threaded), 'CapsuleFormatError', 'ERR_CHUNK_AUTH', /^payload chunk 160 \(final\): authentication failed/);
   assert.not.ok(existsSync(p('bad2.out')));
   assert.equal(leftovers(), []);
 });
@@ -124,6 +126,31 @@ test('an abort stops seal and decrypt: the abort reason is thrown, no output, no
     await rejectsError(() => run(new AbortController()), 'Error', undefined, /^stop$/);
     assert.not.ok(existsSync(p('aborted.capsule')));
     assert.equal(leftovers(), []);
+  }
+});
+
+test('the worker thread alone: claims every block, answers done, or names the failing chunk and its code', async () => {
+  const w = new Worker(new URL('../agent/capsule/bulkWorker.ts', import.meta.url));
+  const ask = (task: BulkTask) => new Promise<BulkReply>((resolve) => {
+    const on = (m: BulkReply) => { if (!('progress' in m)) { w.off('message', on); resolve(m); } };
+    w.on('message', on);
+    w.postMessage(task);
+  });
+  try {
+    const digests = new SharedArrayBuffer(161 * 32);
+    const control = new Int32Array(new SharedArrayBuffer(8));
+    assert.equal(await ask({ op: 'hash', path: src, size: SIZE, control, digests }), { done: true });
+    assert.is(control[0], 11 + 1, 'all 11 blocks claimed, then one claim past the end');
+    assert.equal(Buffer.from(new Uint8Array(digests, 32 * 160, 32)), createHash('sha256').update(data.subarray(160 * K)).digest());
+    const h = await readHeader({ path: p('bad30.capsule') });
+    writeFileSync(p('worker.out'), '');
+    const reply = await ask({
+      op: 'open', path: p('bad30.capsule'), size: SIZE, control: new Int32Array(new SharedArrayBuffer(8)), digests,
+      out: p('worker.out'), inOffset: h.headerBytes.length, key: new Uint8Array(32), aad: h.headerHash,
+    });
+    assert.equal(reply, { error: { name: 'CapsuleFormatError', code: 'ERR_CHUNK_AUTH', message: 'payload chunk 0: authentication failed (tampered, reordered, truncated, or header changed)', chunk: 0 } });
+  } finally {
+    await w.terminate();
   }
 });
 

@@ -1,15 +1,16 @@
 /**
  * Threads for the bulk passes of a big file: the chunk digests of a seal's first pass, the seal's
  * encryption pass, and a whole decrypt (decryption plus chunk digests). Each pass splits the
- * payload's chunks into one contiguous range per thread (bulkRange.ts): the first runs on the
- * calling thread, in 1 MiB steps between event-loop turns, the others on worker threads
- * (bulkWorker.ts) — one worker fewer than threads, as each costs ~20 MiB of memory. The chunked digest
+ * payload's chunks into 1 MiB blocks that the threads claim one by one (bulkRange.ts): the calling
+ * thread between event-loop turns, and worker threads (bulkWorker.ts) — one worker fewer than
+ * threads, as each costs ~20 MiB of memory. The chunked digest
  * (SPEC.md §6.4) is what makes hashing splittable, STREAM's per-chunk nonces what make encryption
  * splittable. Threads are started once per operation and stopped by `close()`.
  *
  * Errors come back typed: the first failing chunk's ERR_CHUNK_AUTH exactly as a sequential reader
- * reports it (the lowest index across ranges: a range that failed stopped at its first failure,
- * every range before it succeeded), ERR_PAYLOAD_SIZE when the file changed, I/O errors as IoError.
+ * reports it (the lowest index across threads, bulkRange.ts says why that is exact),
+ * ERR_PAYLOAD_SIZE when the file changed, I/O errors as IoError. An abort stops every thread after
+ * its current block and throws the signal's reason.
  * Deliberately not here: deciding when this is worth it (seal.ts, open.ts), headers, atomic output.
  */
 import { availableParallelism } from 'node:os';
@@ -19,7 +20,7 @@ import { Worker } from 'node:worker_threads';
 import { CapsuleFormatError, type CapsuleErrorCode } from '../errors.ts';
 import { chunkCount } from '../format/layout.ts';
 import { ioError } from '../io/sources.ts';
-import { runRange } from './bulkRange.ts';
+import { runBlocks, STOP, type BlockFailure } from './bulkRange.ts';
 
 /** Below this many payload bytes a file is sealed or decrypted on the calling thread. */
 export const PARALLEL_FROM = 32 * 1024 * 1024;
@@ -34,24 +35,22 @@ export function defaultThreads(): number {
   return Number.isInteger(env) && env >= 1 ? env : Math.min(availableParallelism(), 4);
 }
 
-interface Range {
+interface Common {
   path: string;
   size: number;
-  /** First chunk index of the range. */
-  from: number;
-  /** One past the last chunk index. */
-  to: number;
+  /** Int32Array over a SharedArrayBuffer: [next block to claim, stop flag] (bulkRange.ts). */
+  control: Int32Array;
 }
-/** A task for one worker (internal protocol with bulkWorker.ts). */
+/** The work of one pass, shared by every thread (internal protocol with bulkRange.ts). */
 export type BulkTask =
-  | Range & { op: 'hash' }
-  | Range & { op: 'seal'; out: string; outOffset: number; key: Uint8Array; aad: Uint8Array }
-  | Range & { op: 'open'; out: string; inOffset: number; key: Uint8Array; aad: Uint8Array };
+  | Common & { op: 'hash'; digests: SharedArrayBuffer }
+  | Common & { op: 'seal'; out: string; outOffset: number; key: Uint8Array; aad: Uint8Array }
+  | Common & { op: 'open'; out: string; inOffset: number; key: Uint8Array; aad: Uint8Array; digests: SharedArrayBuffer };
 /** A worker's message back (internal protocol with bulkWorker.ts). */
 export type BulkReply =
   | { progress: number }
-  | { done: true; digests: Uint8Array | undefined }
-  | { error: { name: string; code: string; message: string } };
+  | { done: true }
+  | { error: { name: string; code: string; message: string; chunk: number } };
 
 const WORKER_URL = new URL(`./bulkWorker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
@@ -82,12 +81,14 @@ export class BulkPool {
 
   /** SHA-256 of each plaintext chunk of the file at `path` (`size` bytes), concatenated in order. */
   async chunkDigests(path: string, size: number, o: BulkRunOptions = {}): Promise<Uint8Array> {
-    return concatDigests(await this.#run(this.#split(size).map(([from, to]) => ({ op: 'hash' as const, path, size, from, to })), size, o));
+    const digests = new SharedArrayBuffer(chunkCount(size) * 32);
+    await this.#run({ op: 'hash', path, size, control: control(), digests }, o);
+    return new Uint8Array(digests).slice();
   }
 
   /** Encrypts the file at `path` into `out` (which already exists), chunk i at `outOffset` + i·65552. */
   async seal(path: string, size: number, out: string, outOffset: number, key: Uint8Array, aad: Uint8Array, o: BulkRunOptions = {}): Promise<void> {
-    await this.#run(this.#split(size).map(([from, to]) => ({ op: 'seal' as const, path, size, from, to, out, outOffset, key, aad })), size, o);
+    await this.#run({ op: 'seal', path, size, control: control(), out, outOffset, key, aad }, o);
   }
 
   /**
@@ -95,7 +96,9 @@ export class BulkPool {
    * already exists); returns the plaintext chunk digests, concatenated in order.
    */
   async open(path: string, size: number, inOffset: number, out: string, key: Uint8Array, aad: Uint8Array, o: BulkRunOptions = {}): Promise<Uint8Array> {
-    return concatDigests(await this.#run(this.#split(size).map(([from, to]) => ({ op: 'open' as const, path, size, from, to, out, inOffset, key, aad })), size, o));
+    const digests = new SharedArrayBuffer(chunkCount(size) * 32);
+    await this.#run({ op: 'open', path, size, control: control(), out, inOffset, key, aad, digests }, o);
+    return new Uint8Array(digests).slice();
   }
 
   /** Stops the workers. */
@@ -103,64 +106,58 @@ export class BulkPool {
     await Promise.all(this.#workers.map((w) => w.terminate()));
   }
 
-  /** Contiguous chunk ranges, one per worker, as even as whole chunks allow. */
-  #split(size: number): [number, number][] {
-    const n = chunkCount(size);
-    const k = Math.min(this.#workers.length + 1, n);
-    return Array.from({ length: k }, (_, i) => [Math.floor((n * i) / k), Math.floor((n * (i + 1)) / k)] as [number, number]);
-  }
-
-  async #run(tasks: BulkTask[], total: number, o: BulkRunOptions): Promise<(Uint8Array | undefined)[]> {
+  /** Runs `task` on this thread and every worker; throws the failure of the lowest chunk. */
+  async #run(task: BulkTask, o: BulkRunOptions): Promise<void> {
     o.signal?.throwIfAborted();
+    const total = task.size;
+    const name = o.name ?? task.path;
     let done = 0;
-    const failures: { from: number; error: Error }[] = [];
-    const local = async (task: BulkTask): Promise<Uint8Array | undefined> => {
-      const it = runRange(task, (bytes) => o.onProgress?.((done += bytes), total));
+    const onProgress = (bytes: number) => o.onProgress?.((done += bytes), total);
+    const failures: { chunk: number; error: Error }[] = [];
+    const stop = () => Atomics.store(task.control, STOP, 1);
+    o.signal?.addEventListener('abort', stop, { once: true });
+    const here = async (): Promise<void> => {
+      const it = runBlocks(task, onProgress);
       try {
-        for (let step = it.next(); ; step = it.next()) {
-          if (step.done) return step.value;
-          if (o.signal?.aborted) return void it.return(undefined); // its finally closes the files
-          await new Promise((resolve) => setImmediate(resolve));
-        }
+        for (let step = it.next(); !step.done; step = it.next()) await new Promise((resolve) => setImmediate(resolve));
       } catch (e) {
-        const err = e as Error & { code?: string };
-        failures.push({ from: task.from, error: e instanceof CapsuleFormatError ? e : toError({ name: err.name, code: err.code ?? 'ERR_IO', message: err.message }, o.name ?? task.path, e) });
-        return undefined;
+        const f = e as BlockFailure;
+        const cause = f.cause as Error & { code?: string };
+        failures.push({ chunk: f.chunk, error: cause instanceof CapsuleFormatError ? cause : toError({ name: cause.name, code: cause.code ?? 'ERR_IO', message: cause.message }, name, cause) });
       }
     };
-    const results = await Promise.all(tasks.map((task, i) => i === 0 ? local(task) : new Promise<Uint8Array | undefined>((resolve) => {
-      const w = this.#workers[i - 1]!;
-      const finish = (r: Uint8Array | undefined) => {
+    const there = (w: Worker) => new Promise<void>((resolve) => {
+      const finish = () => {
         w.off('message', onMessage).off('error', onError).off('exit', onExit);
-        o.signal?.removeEventListener('abort', onAbort);
-        resolve(r);
+        resolve();
       };
-      const fail = (error: Error) => {
-        failures.push({ from: task.from, error });
-        finish(undefined);
+      const fail = (chunk: number, error: Error) => {
+        stop();
+        failures.push({ chunk, error });
+        finish();
       };
       const onMessage = (m: BulkReply) => {
-        if ('progress' in m) {
-          done += m.progress;
-          o.onProgress?.(done, total);
-        } else if ('done' in m) {
-          finish(m.digests);
-        } else {
-          fail(toError(m.error, o.name ?? task.path));
-        }
+        if ('progress' in m) onProgress(m.progress);
+        else if ('done' in m) finish();
+        else fail(m.error.chunk, toError(m.error, name));
       };
-      const onError = (e: Error) => fail(e);
-      const onExit = (code: number) => fail(new Error(`bulk worker stopped (exit code ${code})`));
-      // Stopping the workers makes each pending range fail; the abort reason is what is thrown.
-      const onAbort = () => void this.close();
+      const onError = (e: Error) => fail(Number.MAX_SAFE_INTEGER, e);
+      const onExit = (code: number) => fail(Number.MAX_SAFE_INTEGER, new Error(`bulk worker stopped (exit code ${code})`));
       w.on('message', onMessage).on('error', onError).on('exit', onExit);
-      o.signal?.addEventListener('abort', onAbort, { once: true });
       w.postMessage(task);
-    })));
+    });
+    try {
+      await Promise.all([here(), ...this.#workers.map(there)]);
+    } finally {
+      o.signal?.removeEventListener('abort', stop);
+    }
     o.signal?.throwIfAborted();
-    if (failures.length) throw failures.sort((a, b) => a.from - b.from)[0]!.error;
-    return results;
+    if (failures.length) throw failures.sort((a, b) => a.chunk - b.chunk)[0]!.error;
   }
+}
+
+function control(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(8));
 }
 
 /** The typed error for a range's failure, from its parts (what survives a worker's message). */
@@ -169,14 +166,4 @@ function toError(e: { name: string; code: string; message: string }, name: strin
     return new CapsuleFormatError(e.code as CapsuleErrorCode, e.code === 'ERR_PAYLOAD_SIZE' ? `${name}: the file changed while it was being read` : e.message, { cause });
   }
   return ioError(name, 'read or write', cause ?? Object.assign(new Error(e.message), { code: e.code }));
-}
-
-function concatDigests(parts: (Uint8Array | undefined)[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p!.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p!, at);
-    at += p!.length;
-  }
-  return out;
 }
