@@ -6,6 +6,10 @@
  * Deliberately not here: localisation, and HTTP status mapping (the daemon owns that).
  */
 
+/**
+ * Codes of CapsuleFormatError: what is wrong with a capsule's bytes (SPEC.md §9 lists which check
+ * raises which). Each has a default hint (`error.hint`) saying what to do.
+ */
 export type CapsuleErrorCode =
   | 'ERR_BAD_MAGIC'
   | 'ERR_UNSUPPORTED_VERSION'
@@ -25,8 +29,10 @@ export type CapsuleErrorCode =
   | 'ERR_LOGIC_HASH_MISMATCH'
   | 'ERR_PAYLOAD_SIZE';
 
+/** Codes of KeyError: a bad identity file or line, a bad recipient, no identity, bad BIP39 words, a key locked by another module. */
 export type KeyErrorCode = 'ERR_BAD_IDENTITY' | 'ERR_BAD_RECIPIENT' | 'ERR_NO_IDENTITY' | 'ERR_BAD_MNEMONIC' | 'ERR_LOCKED_ELSEWHERE';
 export type UsageErrorCode = 'ERR_USAGE' | 'ERR_BAD_PARAMS' | 'ERR_REFUSE_TTY' | 'ERR_OUTPUT_EXISTS';
+/** Codes of IoError: ERR_NOT_FOUND for a missing file, ERR_IO for any other read or write failure (the cause is chained). */
 export type IoErrorCode = 'ERR_IO' | 'ERR_NOT_FOUND';
 /**
  * ERR_TPM_AUTH: the TPM refused the key's authValue (it counts toward dictionary-attack lockout);
@@ -44,6 +50,11 @@ export type WalletRequestErrorCode =
   | 'ERR_WRONG_ACCOUNT' | 'ERR_BAD_TYPED_DATA' | 'ERR_BAD_MESSAGE' | 'ERR_BAD_PSBT' | 'ERR_NOTHING_TO_SIGN' | 'ERR_BAD_DIGEST'
   | 'ERR_RAW_DIGEST_NOT_ALLOWED' | 'ERR_UNSUPPORTED_BY_MODEL' | 'ERR_BAD_ACCOUNT' | 'ERR_SIGNER_FAULT';
 export type GuardianErrorCode = 'ERR_NO_GUARDIAN' | 'ERR_GUARDIAN_EXISTS' | 'ERR_GUARDIAN_MISMATCH' | 'ERR_NOT_CONFIRMED' | 'ERR_PROVISIONING' | 'ERR_ISOLATION';
+/**
+ * Codes of AgentError: a guardian's refusals as its HTTP API answers them (ERR_DENIED with the
+ * logic's reason, ERR_BAD_REQUEST, ERR_RATE_LIMITED, …, see docs/API.md) and the client's own
+ * (ERR_UNREACHABLE, ERR_PROTOCOL, ERR_CONFIG for a bad URL).
+ */
 export type AgentErrorCode =
   | 'ERR_BAD_REQUEST' | 'ERR_TOO_LARGE' | 'ERR_NOT_FOUND' | 'ERR_DENIED' | 'ERR_REPLAYED' | 'ERR_HEADER_MISMATCH'
   | 'ERR_RATE_LIMITED' | 'ERR_UNAVAILABLE' | 'ERR_AUDIT' | 'ERR_CONFIG' | 'ERR_UNREACHABLE' | 'ERR_PROTOCOL' | 'ERR_QUOTA'
@@ -90,10 +101,28 @@ interface Options {
   cause?: unknown;
 }
 
-/** Base class: everything the agent throws on purpose is one of these. */
+/**
+ * Base class: everything the library and the agent throw on purpose is one of these, with a stable
+ * `name` per family and a stable `code` per cause. Branch on `code`, never on the message.
+ * @example
+ * ```js
+ * import { DceError } from 'digital-capsule-engine';
+ * try { await decryptToFile(capsule, ids, out); } catch (e) {
+ *   if (e instanceof DceError) console.error(`${e.code}: ${e.message}${e.hint ? ` (${e.hint})` : ''}`);
+ *   else throw e;
+ * }
+ * ```
+ */
 export class DceError extends Error {
+  /** Stable code of the cause, e.g. ERR_CHUNK_AUTH. */
   readonly code: string;
+  /** What the user can do about it, when there is something to say. */
   readonly hint: string | undefined;
+  /**
+   * @param code - The stable code.
+   * @param message - Names the argument, what was expected and what came.
+   * @param options - `hint`, and `cause` (the underlying error, chained).
+   */
   constructor(code: string, message: string, options: Options = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
@@ -101,19 +130,47 @@ export class DceError extends Error {
   }
 }
 
-/** The capsule bytes are wrong: malformed, tampered, truncated, or not for this key. */
+/**
+ * The capsule bytes are wrong: malformed, tampered, truncated, or not for this key (codes:
+ * CapsuleErrorCode); `hint` defaults to advice for the code.
+ * @example
+ * ```js
+ * import { CapsuleFormatError } from 'digital-capsule-engine';
+ * try { await decryptToFile(capsule, ids, out); } catch (e) {
+ *   if (e instanceof CapsuleFormatError && e.code === 'ERR_NO_MATCHING_STANZA') console.error('not sealed to this key');
+ * }
+ * ```
+ */
 export class CapsuleFormatError extends DceError {
   override readonly name = 'CapsuleFormatError';
+  /** The cause's stable code. */
   declare readonly code: CapsuleErrorCode;
+  /**
+   * @param code - The stable code.
+   * @param message - Names the argument, what was expected and what came.
+   * @param options - `hint` (default: advice for the code, where there is one) and `cause`.
+   */
   constructor(code: CapsuleErrorCode, message: string, options: Options = {}) {
     super(code, message, { hint: options.hint ?? FORMAT_HINTS[code], cause: options.cause });
   }
 }
 
-/** An identity or recipient string/file could not be used. */
+/**
+ * An identity or recipient string/file could not be used (codes: KeyErrorCode).
+ * @example
+ * ```js
+ * try { parseRecipient(text); } catch (e) { if (e instanceof KeyError) console.error(e.message, e.hint); }
+ * ```
+ */
 export class KeyError extends DceError {
   override readonly name = 'KeyError';
+  /** The cause's stable code. */
   declare readonly code: KeyErrorCode;
+  /**
+   * @param code - The stable code.
+   * @param message - Names the argument, what was expected and what came.
+   * @param options - `hint` (default: advice for the code, where there is one) and `cause`.
+   */
   constructor(code: KeyErrorCode, message: string, options: Options = {}) {
     super(code, message, options);
   }
@@ -128,10 +185,22 @@ export class UsageError extends DceError {
   }
 }
 
-/** A file or stream could not be read or written. */
+/**
+ * A file or stream could not be read or written (codes: IoErrorCode); `cause` holds the system error.
+ * @example
+ * ```js
+ * try { await inspect({ path: 'missing.capsule' }); } catch (e) { if (hasCode(e, 'ERR_NOT_FOUND')) console.error('no such file'); }
+ * ```
+ */
 export class IoError extends DceError {
   override readonly name = 'IoError';
+  /** The cause's stable code. */
   declare readonly code: IoErrorCode;
+  /**
+   * @param code - The stable code.
+   * @param message - Names the argument, what was expected and what came.
+   * @param options - `hint` (default: advice for the code, where there is one) and `cause`.
+   */
   constructor(code: IoErrorCode, message: string, options: Options = {}) {
     super(code, message, options);
   }
@@ -193,14 +262,30 @@ export class GuardianError extends DceError {
   }
 }
 
-/** The agent or its client: a refused request, a bad configuration, an unreachable guardian. */
+/**
+ * The agent or its client: a refused request, a bad configuration, an unreachable guardian (codes:
+ * AgentErrorCode). A denial by the capsule's logic is ERR_DENIED (status 403) and carries `reason`
+ * and `fuel` properties.
+ * @example
+ * ```js
+ * try { await client.release(prefix, me.recipient, []); } catch (e) {
+ *   if (e instanceof AgentError && e.code === 'ERR_DENIED') console.error('the logic said no:', e.reason);
+ * }
+ * ```
+ */
 export class AgentError extends DceError {
   override readonly name = 'AgentError';
+  /** The cause's stable code. */
   declare readonly code: AgentErrorCode;
   /** HTTP status the agent answers with. */
   readonly status: number;
   /** Seconds after which the request may succeed (429, 503 overload): sent as `Retry-After`. */
   readonly retryAfter: number | undefined;
+  /**
+   * @param code - The stable code.
+   * @param message - What was refused and why.
+   * @param options - hint, cause, `status` (HTTP status, default 400), `retryAfter` (seconds).
+   */
   constructor(code: AgentErrorCode, message: string, options: Options & { status?: number; retryAfter?: number } = {}) {
     super(code, message, options);
     this.status = options.status ?? 400;
@@ -305,7 +390,17 @@ const FORMAT_HINTS: Record<CapsuleErrorCode, string> = {
   ERR_PAYLOAD_SIZE: 'the input changed while it was being sealed; seal it again',
 };
 
-/** True when `e` is one of ours with the given code (for tests and branching). */
+/**
+ * True when `e` is one of ours (a DceError) with the given code.
+ * @param e - Anything caught.
+ * @param code - The code to test for, e.g. 'ERR_CHUNK_AUTH'.
+ * @returns Whether `e` is a DceError with that code.
+ * @example
+ * ```js
+ * import { hasCode } from 'digital-capsule-engine';
+ * if (hasCode(e, 'ERR_PAYLOAD_DIGEST')) console.error('do not trust this capsule');
+ * ```
+ */
 export function hasCode(e: unknown, code: string): boolean {
   return e instanceof DceError && e.code === code;
 }

@@ -31,5 +31,13 @@ if (cacheDir !== 'off') {
   process.env.NODE_COMPILE_CACHE ??= dir;
   enableCompileCache?.(dir);
 }
-const { main } = await import('../agent/cli/main.ts');
+// In a checkout the TypeScript sources run as they are; an installed package has only the build
+// (dist/, `npm run build`). Sources win when both exist, so a stale dist/ never shadows an edit.
+const { existsSync } = await import('node:fs');
+const fromSource = existsSync(new URL('../agent/cli/main.ts', import.meta.url));
+// The command owns its process, so it may turn on V8's --expose-gc for streaming's collection
+// hints (agent/io/gcHint.ts); the library never does that on its users' behalf.
+const { enableGcHints } = await import(fromSource ? '../agent/io/gcHint.ts' : '../dist/io/gcHint.js');
+enableGcHints();
+const { main } = await import(fromSource ? '../agent/cli/main.ts' : '../dist/cli/main.js');
 process.exitCode = await main(process.argv.slice(2));

@@ -3,7 +3,9 @@
  * (TCP, noise, yamux). One adds, the other fetches by CID over bitswap and receives announcements
  * over gossipsub; garbage announcements are rejected and counted. The CID every backend gives
  * equals the offline computation (importSettings.ts). The verified reader refuses content over the
- * cap (keeping nothing), content not matching its CID, and bad CIDs, with typed errors.
+ * cap (keeping nothing), content not matching its CID, and bad CIDs, with typed errors. A publish,
+ * pinned without walking its DAG (pinImported.ts), leaves the records Helia's own pins.add would, and
+ * Helia's ls, gc and rm treat it as their own.
  * The Kubo backend has its own file (kubo.test.ts), against a real Kubo-RPC daemon.
  */
 import { test } from 'uvu';
@@ -105,6 +107,114 @@ test('discard deletes what an abandoned fetch left, and never what a pin keeps',
   assert.is(await a.discard(cid), 0, 'pinned where it was added: kept');
   assert.ok(await a.has(cid));
   assert.is(sha(await drain(a.get(cid, { maxBytes: 1e9 }))), sha(data));
+});
+
+/** Helia alone over a HeliaStore's directory (stopped first): its own pins, gc and walk are the judge. */
+async function bareHelia(dir: string) {
+  const { FsBlockstore } = await import('blockstore-fs');
+  const { FsDatastore } = await import('datastore-fs');
+  const { createHeliaLight } = await import('helia');
+  const blockstore = new FsBlockstore(join(dir, 'blocks'));
+  const datastore = new FsDatastore(join(dir, 'data'));
+  await blockstore.open();
+  await datastore.open();
+  const helia = createHeliaLight({ blockstore, datastore });
+  await helia.start();
+  return helia;
+}
+type Bare = Awaited<ReturnType<typeof bareHelia>>;
+/** Every block of a DAG, found by decoding it (not by what the importer reported). */
+async function dagBlocks(helia: Bare, root: CID): Promise<CID[]> {
+  const dagPb = await import('@ipld/dag-pb');
+  const out = [root];
+  if (root.code === dagPb.code) {
+    const parts: Uint8Array[] = [];
+    for await (const p of helia.blockstore.get(root, { offline: true } as never)) parts.push(p);
+    for (const l of dagPb.decode(new Uint8Array(Buffer.concat(parts))).Links) out.push(...(await dagBlocks(helia, l.Hash)));
+  }
+  return out;
+}
+/** The pin records in a datastore, key → hex value. */
+async function pinRecords(helia: Bare): Promise<Map<string, string>> {
+  const m = new Map<string, string>();
+  for (const prefix of ['/pin/', '/pinned-block/']) {
+    for await (const { key, value } of helia.datastore.query({ prefix })) m.set(key.toString(), Buffer.from(value).toString('hex'));
+  }
+  return m;
+}
+
+test('a publish is pinned exactly as Helia pins (no walk): same records, listed, every block kept by Helia\'s gc; twice is one pin; unpinned, gc collects it', async () => {
+  const { importer } = await import('ipfs-unixfs-importer');
+  const { importOptions } = await import('../agent/store/importSettings.ts');
+  const { pinImported } = await import('../agent/store/pinImported.ts');
+  const data = randomBytes(5 * CHUNK_BYTES + 3);
+  const part = data.subarray(0, 2 * CHUNK_BYTES); // shares its two leaves with data
+  const ours = join(tmp, 'pins-ours');
+  const store = await HeliaStore.open({ dir: ours, listen: [], ephemeral: true });
+  let cid: CID, cidPart: CID;
+  try {
+    cid = await store.add(data);
+    assert.ok((await store.add(data)).equals(cid), 'published twice');
+    cidPart = await store.add(part);
+  } finally {
+    await store.stop();
+  }
+
+  // The reference: the same two files imported into a bare Helia and pinned with its walking pins.add.
+  const ref = await bareHelia(join(tmp, 'pins-ref'));
+  let want: Map<string, string>;
+  try {
+    for (const d of [data, part]) {
+      let root: CID | undefined;
+      for await (const e of importer([{ content: d }], ref.blockstore, importOptions())) root = e.cid;
+      for await (const _ of ref.pins.add(root!)) void _;
+    }
+    want = await pinRecords(ref);
+  } finally {
+    await ref.stop();
+  }
+
+  const helia = await bareHelia(ours);
+  try {
+    const got = await pinRecords(helia);
+    assert.equal([...got.keys()].sort(), [...want.keys()].sort());
+    assert.equal(got, want, 'the same bytes under every key (so a second publish added nothing)');
+    const pins = [];
+    for await (const p of helia.pins.ls()) pins.push(p);
+    assert.equal(pins.map((p) => p.cid.toString()).sort(), [cid.toString(), cidPart.toString()].sort());
+    assert.ok(pins.every((p) => p.depth === Infinity));
+    const blocks = await dagBlocks(helia, cid);
+    assert.is(blocks.length, 7, 'a root and six leaves');
+    for (const c of [...blocks, cidPart]) assert.ok(await helia.pins.isPinned(c), `${c} pinned`);
+
+    // An interrupted pin (block records, no pin record) is completed by pinning again, counting nothing twice.
+    await helia.datastore.delete((await import('../agent/store/pinImported.ts')).pinKey(cid));
+    assert.ok(await pinImported(helia.datastore, cid, blocks));
+    assert.not.ok(await pinImported(helia.datastore, cid, blocks), 'already pinned');
+    assert.equal(await pinRecords(helia), want);
+
+    // Helia's gc keeps every pinned block and collects a stray one.
+    const stray = await computeCid(Uint8Array.of(1, 2, 3));
+    await helia.blockstore.put(stray, Uint8Array.of(1, 2, 3));
+    await helia.gc();
+    assert.not.ok(await helia.blockstore.has(stray), 'gc ran and collected the unpinned block');
+    for (const c of [...blocks, cidPart]) assert.ok(await helia.blockstore.has(c), `${c} survived gc`);
+
+    // Helia's pins.rm undoes our records: the blocks only `data` had go, the shared ones stay.
+    for await (const _ of helia.pins.rm(cid)) void _;
+    await helia.gc();
+    assert.not.ok(await helia.blockstore.has(cid));
+    for (const c of await dagBlocks(helia, cidPart)) assert.ok(await helia.blockstore.has(c), `${c} still pinned by the other file`);
+  } finally {
+    await helia.stop();
+  }
+  const again = await HeliaStore.open({ dir: ours, listen: [], ephemeral: true });
+  try {
+    assert.is(sha(await drain(again.get(cidPart, { maxBytes: 1e9 }))), sha(part));
+    assert.not.ok(await again.has(cid));
+  } finally {
+    await again.stop();
+  }
 });
 
 test('content over the cap is refused before its data is fetched, and nothing of it is kept', async () => {

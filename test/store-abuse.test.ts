@@ -71,7 +71,7 @@ async function seal(guardian: string, logic: Uint8Array, params: unknown, plain:
   let first = true;
   const random = id ? (n: number) => { if (first) { first = false; return Uint8Array.from(id); } return randomBytes(n); } : undefined;
   const s = new CapsuleSealer({ recipients: [guardian], logic: { hash: logic, params: encodeCanonical(params) }, created: new Date(T - 3_600_000), ...(random ? { random } : {}) });
-  const head = s.begin(plain.length, createHash('sha256').update(plain).digest());
+  const head = s.begin(plain.length, s.payloadDigest().update(plain).digest());
   return Buffer.concat([head, ...s.push(plain), ...s.end()]);
 }
 

@@ -22,13 +22,22 @@ import { chunkCount } from '../format/layout.ts';
 import { ioError } from '../io/sources.ts';
 import { runBlocks, STOP, type BlockFailure } from './bulkRange.ts';
 
-/** Below this many payload bytes a file is sealed or decrypted on the calling thread. */
+/**
+ * Below this many payload bytes (32 MiB) a file is sealed or decrypted on the calling thread: the
+ * default of the `parallelFrom` option of sealToFile() and decryptToFile().
+ */
 export const PARALLEL_FROM = 32 * 1024 * 1024;
 
 /**
  * Threads used by default: `CAPSULE_THREADS` when it is a positive integer (1 keeps everything on
  * the calling thread: for a device that must stay responsive), else the cores, at most 4 (beyond
- * that the disk or the memory bus is the limit).
+ * that the disk or the memory bus is the limit). The default of the `threads` option of
+ * sealToFile() and decryptToFile().
+ * @returns The thread count, at least 1.
+ * @example
+ * ```js
+ * await sealToFile(input, out, { ...options, threads: Math.min(2, defaultThreads()) });
+ * ```
  */
 export function defaultThreads(): number {
   const env = Number(process.env.CAPSULE_THREADS);

@@ -20,7 +20,9 @@ import { decodeHeader, signedMessage, type CapsuleHeader } from '../format/heade
 import { capsuleLength, chunkCount, plainChunkSize } from '../format/layout.ts';
 import { decodePreamble } from '../format/preamble.ts';
 
+/** A capsule's header as read and checked (SPEC.md §9), with the bytes it was read from. */
 export interface ParsedHeader {
+  /** The decoded, checked header. */
   header: CapsuleHeader;
   /** Preamble ‖ header bytes, exactly as read. */
   headerBytes: Uint8Array;
@@ -35,6 +37,21 @@ export type ChunkSink = (sealed: Uint8Array, index: number, last: boolean) => vo
 
 type State = 'preamble' | 'header' | 'chunks' | 'done';
 
+/**
+ * Push parser for capsule bytes, with no key: checks preamble, canonical header, owner and
+ * guardian signatures, stanza shapes, chunk layout, truncation and trailing data, and hands each
+ * sealed chunk to a sink. Works on any slicing of the input. Errors are sticky.
+ * @throws CapsuleFormatError from push() (ERR_BAD_MAGIC, ERR_UNSUPPORTED_VERSION, ERR_HEADER_TOO_LARGE,
+ *   ERR_MALFORMED_HEADER, ERR_NON_CANONICAL_HEADER, ERR_UNKNOWN_CRITICAL_FIELD, ERR_BAD_SIGNATURE,
+ *   ERR_BAD_STANZA, ERR_TRAILING_DATA, …) and end() (ERR_TRUNCATED).
+ * @example
+ * ```js
+ * import { CapsuleReader } from 'digital-capsule-engine/capsule';
+ * const reader = new CapsuleReader((p) => console.log('header of', p.totalLength, 'bytes'));
+ * reader.push(capsuleBytes, (sealed, index, last) => {});
+ * reader.end();
+ * ```
+ */
 export class CapsuleReader {
   #state: State = 'preamble';
   #error: unknown;
@@ -48,11 +65,15 @@ export class CapsuleReader {
   #consumed = 0;
   readonly #onHeader: ((p: ParsedHeader) => void) | undefined;
 
-  /** `onHeader` runs as soon as the header is checked, before any chunk is handed out. */
+  /**
+   * @param onHeader - Runs as soon as the header is checked, before any chunk is handed out; what
+   *   it throws becomes the reader's (sticky) error.
+   */
   constructor(onHeader?: (p: ParsedHeader) => void) {
     this.#onHeader = onHeader;
   }
 
+  /** The checked header once its bytes were pushed; undefined before. */
   get parsed(): ParsedHeader | undefined {
     return this.#parsed;
   }
@@ -62,10 +83,17 @@ export class CapsuleReader {
     return this.#consumed;
   }
 
+  /** True once the last chunk was read (more bytes would be ERR_TRAILING_DATA). */
   get done(): boolean {
     return this.#state === 'done';
   }
 
+  /**
+   * Feeds capsule bytes.
+   * @param data - The next bytes, in order, in pieces of any size.
+   * @param sink - Receives each complete sealed chunk (valid only during the call).
+   * @throws CapsuleFormatError for anything wrong in what has been read so far (then on every call).
+   */
   push(data: Uint8Array, sink?: ChunkSink): void {
     if (this.#error !== undefined) throw this.#error;
     try {

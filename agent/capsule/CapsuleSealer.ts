@@ -27,9 +27,17 @@ import { decodeHeader, encodeHeader, signedMessage, type CapsuleHeader, type Dig
 import { encodePreamble } from '../format/preamble.ts';
 import { digestAlgOf, isSalted, PayloadDigest, type DigestName } from './PayloadDigest.ts';
 
-/** The payload commitment of new capsules unless `SealOptions.digest` says otherwise. */
+/**
+ * The payload commitment of new capsules unless `SealOptions.digest` says otherwise:
+ * 'chunked-sha256', which seals and decrypts big files on several threads.
+ */
 export const DEFAULT_DIGEST: DigestName = 'chunked-sha256';
 
+/**
+ * What goes into a capsule: its recipients (who can unwrap the file key), its unlock logic, and
+ * optionally an owner signature, a payload commitment, a creation time and extension fields.
+ * `lock`, `guardian` and `random` are for the guardian and the test vectors, not for library users.
+ */
 export interface SealOptions {
   /**
    * Recipients: `age1…` gets an x25519 stanza, `capsule-ecdh1…` a p256-ecdh stanza, `capsule-tpm1…`
@@ -61,6 +69,22 @@ export interface SealOptions {
   random?: (n: number) => Uint8Array;
 }
 
+/**
+ * Push encoder for one capsule, for callers doing their own I/O (`seal()` wraps it). Single-use:
+ * `payloadDigest()` (feed it the whole plaintext) → `begin(size, digest)` (or `start()` with
+ * `lock`/`guardian`) → `push()`… → `end()`; concatenate every returned piece, in order.
+ * @throws TypeError / RangeError / KeyError ERR_BAD_RECIPIENT from the constructor for malformed
+ *   options (as `seal()`); CapsuleFormatError ERR_PAYLOAD_SIZE from push()/end() when the
+ *   plaintext is longer or shorter than `begin()` announced.
+ * @example
+ * ```js
+ * import { CapsuleSealer } from 'digital-capsule-engine/capsule';
+ * const sealer = new CapsuleSealer({ recipients: [recipient], logic: { hash: moduleSha256 } });
+ * const digest = sealer.payloadDigest().update(plain).digest();
+ * const pieces = [sealer.begin(plain.length, digest), ...sealer.push(plain), ...sealer.end()];
+ * const capsule = Buffer.concat(pieces);
+ * ```
+ */
 export class CapsuleSealer {
   readonly #opts: SealOptions;
   readonly #random: (n: number) => Uint8Array;
@@ -78,6 +102,11 @@ export class CapsuleSealer {
   #detached = false;
   #detachedKeys: { payloadKey: Uint8Array; headerHash: Uint8Array } | undefined;
 
+  /**
+   * Draws the capsule id and file key (from the CSPRNG unless `options.random`).
+   * @param options - The capsule's content (SealOptions); checked here.
+   * @throws TypeError / RangeError / KeyError ERR_BAD_RECIPIENT when options are malformed.
+   */
   constructor(options: SealOptions) {
     validate(options);
     this.#opts = options;
@@ -91,10 +120,12 @@ export class CapsuleSealer {
     this.#pending = Buffer.alloc(CHUNK_SIZE);
   }
 
+  /** The new capsule's 16-byte id (header.id), known from construction. */
   get id(): Uint8Array {
     return this.#id;
   }
 
+  /** The header written by `begin()`/`start()`; undefined before. */
   get header(): CapsuleHeader | undefined {
     return this.#header;
   }
@@ -109,7 +140,14 @@ export class CapsuleSealer {
     return { alg: this.#digestAlg, salt: this.#prefix };
   }
 
-  /** Fixes size and digest; returns preamble ‖ header. For `lock` or `guardian`, use start(). */
+  /**
+   * Fixes size and digest; returns preamble ‖ header (the capsule's first bytes). For `lock` or
+   * `guardian`, use start(). Wipes the file key: the payload key and stanzas now exist.
+   * @param size - The plaintext's exact length in bytes.
+   * @param digest - `payloadDigest()`'s result over that plaintext.
+   * @returns preamble ‖ header.
+   * @throws RangeError / TypeError for a bad size or digest; Error when called twice or with lock/guardian.
+   */
   begin(size: number, digest: Uint8Array): Uint8Array {
     if (this.#opts.lock || this.#opts.guardian) throw new Error('CapsuleSealer: options lock and guardian need start() (module calls are asynchronous)');
     const header = this.#draft(size, digest);
@@ -121,7 +159,13 @@ export class CapsuleSealer {
     }
   }
 
-  /** begin(), with the module's stanza and signature: returns preamble ‖ header. */
+  /**
+   * begin(), with the module's stanza and signature (asynchronous module calls).
+   * @param size - The plaintext's exact length in bytes.
+   * @param digest - `payloadDigest()`'s result over that plaintext.
+   * @returns preamble ‖ header.
+   * @throws as begin(), and the Locker's or HeaderSigner's errors (KeyStoreError).
+   */
   async start(size: number, digest: Uint8Array): Promise<Uint8Array> {
     const header = this.#draft(size, digest);
     try {
@@ -219,6 +263,9 @@ export class CapsuleSealer {
   /**
    * Seals whatever full chunks `plain` completes; returns ciphertexts and tags as separate pieces
    * (concatenate them in order). The caller may reuse `plain` afterwards.
+   * @param plain - The next plaintext bytes, in order, in pieces of any size.
+   * @returns Sealed pieces (possibly none: the last chunk is held back until `end()`).
+   * @throws CapsuleFormatError ERR_PAYLOAD_SIZE past the announced size; Error before begin().
    */
   push(plain: Uint8Array): Buffer[] {
     const s = this.#started();
@@ -245,7 +292,11 @@ export class CapsuleSealer {
     return out;
   }
 
-  /** Seals the final chunk. Throws ERR_PAYLOAD_SIZE if fewer bytes came than `begin()` announced. */
+  /**
+   * Seals the final chunk.
+   * @returns The last sealed pieces.
+   * @throws CapsuleFormatError ERR_PAYLOAD_SIZE if fewer bytes came than `begin()` announced.
+   */
   end(): Buffer[] {
     const s = this.#started();
     if (this.#seen !== this.#size) throw this.#sizeError(this.#seen);

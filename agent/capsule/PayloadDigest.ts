@@ -75,7 +75,14 @@ export function checkPayloadDigest(computed: Uint8Array, expected: Uint8Array): 
 /**
  * Incremental payload digest. `update()` takes the plaintext in order, in pieces of any size;
  * `digest()` ends it. Single-use. The salt (empty for unsalted algorithms) is copied, and wiped by
- * `digest()`/`dispose()`.
+ * `digest()`/`dispose()`. Obtained from `CapsuleSealer.payloadDigest()` or
+ * `CapsuleOpener.payloadDigest()`, which know the algorithm and salt.
+ * @example
+ * ```js
+ * const h = sealer.payloadDigest();
+ * for (const piece of pieces) h.update(piece);
+ * const digest = h.digest(); // what sealer.begin(size, digest) wants
+ * ```
  */
 export class PayloadDigest {
   readonly #alg: DigestAlg;

@@ -9,7 +9,9 @@
 import { bytesOf, type ByteSource } from '../io/sources.ts';
 import { CapsuleReader, type ParsedHeader } from './CapsuleReader.ts';
 
+/** A capsule whose header has been read: the header, and the whole capsule again as bytes. */
 export interface HeaderFirst {
+  /** The checked header. */
   parsed: ParsedHeader;
   /** The whole capsule again, from its first byte. Iterate it once. */
   bytes: AsyncIterable<Uint8Array>;
@@ -17,6 +19,24 @@ export interface HeaderFirst {
   close(): Promise<void>;
 }
 
+/**
+ * Reads a capsule's header before deciding how to open it, without reading the input twice (works
+ * for stdin as for files): for a file key that comes from an asynchronous custodian (a guardian,
+ * a security module), which the synchronous Unwrapper cannot wait for.
+ * @param capsule - The capsule: bytes, an (async) iterable of byte pieces, or `{ path }` of a file.
+ * @param signal - Aborts the read.
+ * @returns The parsed header and a byte stream replaying the capsule from its first byte; iterate it
+ *   once, or call `close()`.
+ * @throws CapsuleFormatError / IoError as `readHeader()`.
+ * @example
+ * ```js
+ * import { readHeaderFirst } from 'digital-capsule-engine/capsule';
+ * import { openWithKey } from 'digital-capsule-engine';
+ * const { parsed, bytes } = await readHeaderFirst(process.stdin);
+ * const fileKey = await askMyCustodian(parsed.header); // asynchronous
+ * openWithKey(bytes, () => fileKey).pipe(process.stdout);
+ * ```
+ */
 export async function readHeaderFirst(capsule: ByteSource, signal?: AbortSignal): Promise<HeaderFirst> {
   const it = bytesOf(capsule, signal)[Symbol.asyncIterator]();
   const reader = new CapsuleReader();

@@ -29,11 +29,15 @@ import type { PayloadDigest } from './PayloadDigest.ts';
 import { identityUnwrapper } from './unwrap.ts';
 import { Spool } from './Spool.ts';
 
+/** Options of `openWithKey()`, `openVerified()` and `decryptToFile()`. */
 export interface OpenOptions {
   /** How messages name the output file (default: its path). */
   outName?: string;
+  /** Aborts between pieces; the stream or promise then fails with the signal's reason. */
   signal?: AbortSignal;
+  /** Called once the header is read and checked, before any plaintext. */
   onHeader?: (p: ParsedHeader) => void;
+  /** Called with (plaintext bytes so far, payload size) as decryption progresses. */
   onProgress?: (done: number, total: number) => void;
   /** decryptToFile: worker threads for a big file (default: the cores, at most 4); 1 = none. */
   threads?: number;
@@ -41,9 +45,35 @@ export interface OpenOptions {
   parallelFrom?: number;
 }
 
+/**
+ * What opens a capsule: an X25519 identity (tried against every `x25519` stanza), several of them,
+ * or an Unwrapper that returns the file key itself (e.g. one a guardian released).
+ */
 export type KeySource = Identity | Identity[] | Unwrapper;
 
-/** Verified plaintext of `capsule`, as a stream. */
+/**
+ * Verified plaintext of `capsule`, as a stream: each 64 KiB chunk is released only after its tag
+ * verified, but the payload digest, a truncation at a chunk boundary and trailing bytes can only be
+ * checked at the end, so a consumer MUST treat a late error as "discard everything". Use
+ * `openVerified()` or `decryptToFile()` where that is not possible.
+ * @param capsule - The capsule: bytes, an (async) iterable of byte pieces, or `{ path }` of a file.
+ * @param key - An identity, identities, or an Unwrapper (KeySource).
+ * @param options - signal, onHeader, onProgress.
+ * @returns A byte stream of the plaintext. Errors surface as the stream's error, except the TypeError
+ *   for a malformed `key`, which the call throws.
+ * @throws CapsuleFormatError ERR_NO_MATCHING_STANZA when no stanza opens with the key; ERR_CHUNK_AUTH
+ *   (tampered), ERR_TRUNCATED, ERR_TRAILING_DATA, ERR_PAYLOAD_DIGEST, ERR_BAD_MAGIC, ERR_MALFORMED_HEADER,
+ *   ERR_BAD_SIGNATURE, … for a damaged capsule; IoError ERR_IO / ERR_NOT_FOUND when it cannot be read.
+ * @throws TypeError when `key` is not an identity or a function.
+ * @example
+ * ```js
+ * import { openWithKey, parseIdentityFile } from 'digital-capsule-engine';
+ * import { readFileSync, createWriteStream } from 'node:fs';
+ * import { pipeline } from 'node:stream/promises';
+ * const ids = parseIdentityFile(readFileSync('me.key', 'utf8'));
+ * await pipeline(openWithKey({ path: 'secret.capsule' }, ids), createWriteStream('secret.pdf'));
+ * ```
+ */
 export function openWithKey(capsule: ByteSource, key: KeySource, options: OpenOptions = {}): Readable {
   return Readable.from(plaintextOf(capsule, toUnwrapper(key), options), { objectMode: false });
 }
@@ -54,6 +84,16 @@ export function openWithKey(capsule: ByteSource, key: KeySource, options: OpenOp
  * (default the OS temporary directory; it needs the payload's size free). Throws the opener's
  * typed errors (CapsuleFormatError ERR_PAYLOAD_DIGEST, ERR_TRUNCATED, ERR_TRAILING_DATA, …)
  * before yielding anything.
+ * @param capsule - The capsule: bytes, an (async) iterable of byte pieces, or `{ path }` of a file.
+ * @param key - An identity, identities, or an Unwrapper (KeySource).
+ * @param options - OpenOptions, plus `spoolDir` for the encrypted temporary copy.
+ * @returns An async iterable of plaintext pieces, yielded only after everything verified.
+ * @throws CapsuleFormatError / IoError as `openWithKey()`, all before the first piece.
+ * @example
+ * ```js
+ * import { openVerified } from 'digital-capsule-engine';
+ * for await (const piece of openVerified(capsuleBytes, identity)) process.stdout.write(piece);
+ * ```
  */
 export async function* openVerified(capsule: ByteSource, key: KeySource, options: OpenOptions & { spoolDir?: string } = {}): AsyncGenerator<Uint8Array> {
   const spool = await Spool.create(options.spoolDir);
@@ -68,7 +108,23 @@ export async function* openVerified(capsule: ByteSource, key: KeySource, options
   }
 }
 
-/** Decrypts into `outPath`; the file exists only if everything verified. */
+/**
+ * Decrypts into `outPath` (mode 0600); the file exists only if everything verified: plaintext goes
+ * to a temporary name beside it, renamed after the last chunk and the payload digest verified,
+ * removed on any failure. A big capsule file with a chunked digest is decrypted on worker threads.
+ * @param capsule - The capsule: bytes, an (async) iterable of byte pieces, or `{ path }` of a file.
+ * @param key - An identity, identities, or an Unwrapper (KeySource).
+ * @param outPath - Where the plaintext goes; an existing file there is replaced.
+ * @param options - OpenOptions (threads, parallelFrom, outName, signal, onHeader, onProgress).
+ * @returns The capsule's parsed header.
+ * @throws CapsuleFormatError / IoError as `openWithKey()`; IoError also when `outPath` cannot be written.
+ * @example
+ * ```js
+ * import { decryptToFile, parseIdentityFile } from 'digital-capsule-engine';
+ * const ids = parseIdentityFile(await readFile('me.key', 'utf8'));
+ * const { header } = await decryptToFile({ path: 'secret.capsule' }, ids, 'secret.pdf');
+ * ```
+ */
 export async function decryptToFile(capsule: ByteSource, key: KeySource, outPath: string, options: OpenOptions = {}): Promise<ParsedHeader> {
   const unwrap = toUnwrapper(key);
   let parsed: ParsedHeader | undefined;

@@ -22,7 +22,9 @@ import { combineChunkDigests, digestAlgOf, isChunked } from './PayloadDigest.ts'
 import { chunkCount } from '../format/layout.ts';
 import { wipe } from '../crypto/secrets.ts';
 
+/** Options of `seal()` and `sealToFile()`: the capsule's content (SealOptions) plus how to run. */
 export interface SealRunOptions extends SealOptions {
+  /** Aborts the run between pieces; the promise/stream then fails with the signal's reason. */
   signal?: AbortSignal;
   /** Called with (payload bytes sealed, payload size) as the second pass progresses. */
   onProgress?: (done: number, total: number) => void;
@@ -34,12 +36,51 @@ export interface SealRunOptions extends SealOptions {
   parallelFrom?: number;
 }
 
-/** Seals `input` and yields the capsule's bytes. */
+/**
+ * Seals `input` and yields the capsule's bytes as a stream, in constant memory. A file path is read
+ * twice (digest, then encryption); any other stream is first spooled to a temporary file encrypted
+ * under a throwaway key (in `spoolDir`), never as plaintext.
+ * @param input - The payload: bytes, an (async) iterable of byte pieces (a Node stream opened
+ *   without an encoding), or `{ path }` of a file.
+ * @param options - Recipients and logic (required), owner, digest, … (SealRunOptions).
+ * @returns A byte stream of the whole capsule. Every error below surfaces as the stream's error
+ *   (on the first read), none is thrown by the call itself.
+ * @throws TypeError / RangeError when options are malformed: no recipient, more than 64 stanzas, a
+ *   logic hash that is not 32 bytes, an unknown digest, a header over 64 KiB, ….
+ * @throws KeyError ERR_BAD_RECIPIENT for a recipient string that does not parse.
+ * @throws IoError ERR_IO / ERR_NOT_FOUND when the input cannot be read; CapsuleFormatError
+ *   ERR_PAYLOAD_SIZE when a file changed while it was being sealed.
+ * @example
+ * ```js
+ * import { seal } from 'digital-capsule-engine';
+ * import { createWriteStream } from 'node:fs';
+ * import { pipeline } from 'node:stream/promises';
+ * await pipeline(seal({ path: 'secret.pdf' }, { recipients: ['age1…'], logic: { hash: moduleSha256 } }), createWriteStream('secret.capsule'));
+ * ```
+ */
 export function seal(input: ByteSource, options: SealRunOptions): Readable {
   return Readable.from(sealChunks(input, options), { objectMode: false });
 }
 
-/** Seals `input` into `outPath`, which appears only once complete. Returns the capsule id. */
+/**
+ * Seals `input` into `outPath`, which appears only once complete (written to a temporary name
+ * beside it, fsync'ed, renamed; removed on any failure). A big file with a chunked digest (the
+ * default) is sealed on worker threads (`threads`, `parallelFrom`).
+ * @param input - The payload: bytes, an (async) iterable of byte pieces, or `{ path }` of a file.
+ * @param outPath - Where the capsule goes; an existing file there is replaced.
+ * @param options - SealRunOptions, plus `outName`: how messages name the output (default `outPath`).
+ * @returns The new capsule's 16-byte id.
+ * @throws TypeError / RangeError / KeyError ERR_BAD_RECIPIENT as `seal()` for malformed options
+ *   (as a rejection, like every error here).
+ * @throws IoError ERR_IO / ERR_NOT_FOUND when the input cannot be read or the output written;
+ *   CapsuleFormatError ERR_PAYLOAD_SIZE when the input file changed while it was being sealed.
+ * @example
+ * ```js
+ * import { sealToFile } from 'digital-capsule-engine';
+ * const id = await sealToFile({ path: 'secret.pdf' }, 'secret.capsule', { recipients: [guardianRecipient], logic: { hash: moduleSha256 } });
+ * console.log(Buffer.from(id).toString('hex'));
+ * ```
+ */
 export async function sealToFile(input: ByteSource, outPath: string, options: SealRunOptions & { outName?: string }): Promise<Uint8Array> {
   const out = await AtomicFile.create(outPath, 0o644, options.outName);
   let id: Uint8Array | undefined;

@@ -11,6 +11,18 @@ import { STANZA_X25519 } from '../format/constants.ts';
 import type { CapsuleHeader } from '../format/header.ts';
 import type { Unwrapper } from './CapsuleOpener.ts';
 
+/**
+ * An Unwrapper that tries every identity against every `x25519` stanza (other stanza types are for
+ * other custodians and are skipped).
+ * @param identities - One or more X25519 identities (generateIdentity, parseIdentityFile).
+ * @returns The Unwrapper; it throws CapsuleFormatError ERR_NO_MATCHING_STANZA when none opens.
+ * @throws TypeError when `identities` is empty or holds something that is not an identity.
+ * @example
+ * ```js
+ * import { CapsuleOpener, identityUnwrapper } from 'digital-capsule-engine/capsule';
+ * const opener = new CapsuleOpener(identityUnwrapper(parseIdentityFile(keyFileText)));
+ * ```
+ */
 export function identityUnwrapper(identities: Identity[]): Unwrapper {
   if (!Array.isArray(identities) || identities.length === 0) {
     throw new TypeError('identities: expected at least one X25519 identity');

@@ -15,19 +15,40 @@ import { bytesOf, fileSize, isPath, type ByteSource } from '../io/sources.ts';
 import { CapsuleReader, type ParsedHeader } from './CapsuleReader.ts';
 import { readHeader } from './inspect.ts';
 
+/** What `verify()` may check beyond the capsule itself. */
 export interface VerifyOptions {
   /** The Wasm module's bytes: checked against header.logic.hash. */
   logic?: Uint8Array;
   /** A guardian's signing key (33-byte compressed P-256, `capsule-guardian1…` decoded): the header must carry its signature. */
   guardianKey?: Uint8Array;
+  /** Aborts the read. */
   signal?: AbortSignal;
 }
 
+/** The result of a successful `verify()`. */
 export interface VerifyReport {
+  /** The checked header. */
   parsed: ParsedHeader;
+  /** What was checked, one human-readable line each (what `capsule verify` prints). */
   checks: string[];
 }
 
+/**
+ * Checks everything about a capsule that needs no key: preamble, deterministic header, owner and
+ * guardian signatures, stanza well-formedness, chunk layout and exact total length; given the
+ * module, the logic's SHA-256; given a guardian key, that this guardian signed the header. A file's
+ * length comes from stat(), so its payload is not read. Payload authenticity needs the key (decrypt).
+ * @param capsule - The capsule: bytes, an (async) iterable of byte pieces, or `{ path }` of a file.
+ * @param options - logic module bytes, guardianKey, signal.
+ * @returns The parsed header and the list of checks that passed.
+ * @throws CapsuleFormatError ERR_TRUNCATED, ERR_TRAILING_DATA, ERR_BAD_SIGNATURE, ERR_LOGIC_HASH_MISMATCH,
+ *   ERR_MALFORMED_HEADER, ERR_BAD_MAGIC, … (the first failure); IoError when the capsule cannot be read.
+ * @example
+ * ```js
+ * import { verify } from 'digital-capsule-engine';
+ * const { checks } = await verify({ path: 'secret.capsule' }, { logic: await readFile('policy.wasm') });
+ * ```
+ */
 export async function verify(capsule: ByteSource, options: VerifyOptions = {}): Promise<VerifyReport> {
   let parsed: ParsedHeader;
   const checks: string[] = [];

@@ -1,6 +1,6 @@
 /**
- * What the IPFS commands (publish, fetch, watch, seal --publish) share: the options that choose a
- * content store (`--ipfs helia|kubo:URL`, `--data-dir`, `--peer`), opening it, and publishing a
+ * What the IPFS commands (publish, fetch, watch, seal --publish) share: opening the content store
+ * their options choose (`--ipfs helia|kubo:URL`, `--data-dir`, `--peer`: specs/options.ts), and publishing a
  * capsule with its logic module and an optional signed announcement.
  *
  * One-shot commands run the embedded node with a fresh identity and listen nowhere: the content
@@ -21,16 +21,10 @@ import { ANNOUNCE_TOPIC, encodeAnnouncement } from '../store/Announcement.ts';
 import { cidFromBytes, parseIpfsSpec, type ContentStore } from '../store/ContentStore.ts';
 import { CHUNK_BYTES } from '../store/importSettings.ts';
 import { connectAll, openContentStore } from '../store/openContentStore.ts';
-import { list, str, type Options, type Parsed } from './args.ts';
+import { list, str, type Parsed } from './args.ts';
 import { dataDirOf } from './dataDir.ts';
 import { say, writeOut, type Terminal } from './Terminal.ts';
 import { readHeaderFirst } from '../capsule/headerFirst.ts';
-
-export const IPFS_OPTIONS: Options = {
-  ipfs: { type: 'string' },
-  'data-dir': { type: 'string' },
-  peer: { type: 'string', multiple: true },
-};
 
 export async function openCliStore(t: Terminal, p: Parsed, o: { listen?: string[]; ephemeral?: boolean } = {}): Promise<ContentStore> {
   const env = t.env ?? process.env;

@@ -1,6 +1,9 @@
 /**
  * The `capsule` command: dispatch, `--version`, help, and the error contract — every failure is
  * `capsule: error: …` plus `capsule: hint: …` on stderr and exit code 1; stdout carries data only.
+ * Help is data the user asked for: `capsule --help`, `capsule help [COMMAND [SUB]]` and `--help`/`-h`
+ * anywhere before `--` print it on stdout (exit 0) from the command table, before the command's
+ * code is loaded, so every command has it and none can forget it.
  * A command may document another exit code for one class of its failures and mark those errors
  * with `withExitCode` (only `device luks-key` does: 3, a retry cannot help); 130 is an interrupt.
  *
@@ -8,16 +11,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { DceError, UsageError } from '../errors.ts';
-import { WALLET_ADDRESS, WALLET_CREATE, WALLET_RESTORE, WALLET_SHOW, WALLET_SIGN } from './synopsis.ts';
-import { AGENT, APPROVE, AUDIT_VERIFY, CHECKIN, SIGN_REQUEST, DECRYPT, PUBLISH, FETCH, WATCH, GUARDIAN_INIT, GUARDIAN_SHOW, LOGIC_PUSH, OPEN, INSPECT, KEYGEN, LOGIC_BUILD, LOGIC_CHECK, LOGIC_RUN, SEAL, VERIFY } from './synopsis.ts';
-import { IMAGE_FETCH, IMAGE_LOAD, IMAGE_PIN, IMAGE_PUBLISH, IMAGE_SHOW, IMAGE_SIGN, IMAGE_VERIFY } from './synopsis.ts';
-import { DEVICE_LUKS_ENROLL, DEVICE_LUKS_KEY } from './synopsis.ts';
+import { wantsHelp } from './args.ts';
+import type { CommandName } from './synopsis.ts';
 import { processTerminal, type Terminal } from './Terminal.ts';
 
 type Command = (argv: string[], t: Terminal) => Promise<number>;
 
-// Loaded on demand: `capsule --version` should not pay for every command's crypto imports.
-const COMMANDS: Record<string, () => Promise<Command>> = {
+// Loaded on demand: `capsule --version` and help should not pay for every command's crypto
+// imports. Keyed by the command table's names: a command without a spec (or a spec without an
+// implementation) does not type-check.
+const COMMANDS: Record<CommandName, () => Promise<Command>> = {
   keygen: async () => (await import('./commands/keygen.ts')).keygen,
   seal: async () => (await import('./commands/seal.ts')).sealCommand,
   inspect: async () => (await import('./commands/inspect.ts')).inspectCommand,
@@ -39,54 +42,16 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   device: async () => (await import('./commands/device.ts')).deviceCommand,
 };
 
-
+/** This package's version (package.json). */
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 
-const HELP = `capsule — digital capsules: encrypted payloads released by unlock logic
-
-usage:
-  ${KEYGEN}
-  ${SEAL}
-  ${INSPECT}
-  ${VERIFY}
-  ${DECRYPT}
-  ${LOGIC_BUILD}
-  ${LOGIC_CHECK}
-  ${LOGIC_RUN}
-  ${GUARDIAN_INIT}
-  ${GUARDIAN_SHOW}
-  ${AGENT}
-  ${LOGIC_PUSH}
-  ${OPEN}
-  ${CHECKIN}
-  ${APPROVE}
-  ${SIGN_REQUEST}
-  ${WALLET_CREATE}
-  ${WALLET_RESTORE}
-  ${WALLET_SHOW}
-  ${WALLET_ADDRESS}
-  ${WALLET_SIGN}
-  ${AUDIT_VERIFY}
-  ${PUBLISH}
-  ${FETCH}
-  ${WATCH}
-  ${IMAGE_SIGN}
-  ${IMAGE_SHOW}
-  ${IMAGE_PIN}
-  ${IMAGE_VERIFY}
-  ${IMAGE_LOAD}
-  ${IMAGE_FETCH}
-  ${IMAGE_PUBLISH}
-  ${DEVICE_LUKS_ENROLL}
-  ${DEVICE_LUKS_KEY}
-  capsule --version
-
-Capsule format: agent/format/SPEC.md. Unlock logic ABI: contracts-as/ABI.md. Errors go to stderr as "capsule: error: …".
-`;
-
+/**
+ * Runs `capsule ARGV…` on terminal `t`; resolves to the exit code (0, 1 for any failure, or one a
+ * command documents; 130 when interrupted). Never rejects: failures are reported on t.stderr.
+ */
 export async function main(argv: string[], t: Terminal = processTerminal()): Promise<number> {
   const [name, ...rest] = argv;
   try {
@@ -94,18 +59,18 @@ export async function main(argv: string[], t: Terminal = processTerminal()): Pro
       t.stdout.write(`capsule ${version()}\n`);
       return 0;
     }
+    // The command table and the help texts load only when asked for (or to name an unknown command).
     if (name === '--help' || name === '-h' || name === 'help') {
-      t.stdout.write(HELP);
+      t.stdout.write((await import('./help.ts')).helpText(rest));
       return 0;
     }
-    if (name === undefined) {
-      throw new UsageError('ERR_USAGE', 'no command given', { hint: `commands: ${Object.keys(COMMANDS).join(', ')}; see capsule --help` });
+    if (name === undefined) throw new UsageError('ERR_USAGE', 'no command given', { hint: (await import('./synopsis.ts')).COMMANDS_HINT });
+    if (!Object.hasOwn(COMMANDS, name)) (await import('./synopsis.ts')).findCommand(name); // throws, naming the one meant
+    if (wantsHelp(rest)) {
+      t.stdout.write((await import('./help.ts')).helpText([name, ...rest]));
+      return 0;
     }
-    const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-    if (!load) {
-      throw new UsageError('ERR_USAGE', `unknown command ${JSON.stringify(name)}`, { hint: `commands: ${Object.keys(COMMANDS).join(', ')}; see capsule --help` });
-    }
-    return await (await load())(rest, t);
+    return await (await COMMANDS[name as CommandName]())(rest, t);
   } catch (e) {
     report(t, e);
     return t.signal?.aborted ? 130 : exitCodeOf(e);
@@ -131,6 +96,7 @@ function exitCodeOf(e: unknown): number {
   return typeof code === 'number' ? code : 1;
 }
 
+/** Reports `e` on stderr as `capsule: error: …` and, when there is one, `capsule: hint: …`. */
 export function report(t: Terminal, e: unknown): void {
   if (e instanceof DceError) {
     t.stderr.write(`capsule: error: ${oneLine(e.message)}\n`);

@@ -8,6 +8,19 @@ import { readHeader } from '../capsule/inspect.ts';
 import { CHUNK_SIZE, TAG_SIZE } from '../format/constants.ts';
 import { ioError, type PathSource } from '../io/sources.ts';
 
+/**
+ * The part of a capsule file a release request sends: preamble, header and first sealed chunk,
+ * read without reading the rest of the payload.
+ * @param src - The capsule file (`name`: how messages name it).
+ * @returns The prefix bytes and the capsule id (hex).
+ * @throws CapsuleFormatError for a damaged header (as readHeader()); IoError when the file cannot be read.
+ * @example
+ * ```js
+ * import { capsulePrefix, GuardianClient } from 'digital-capsule-engine/client';
+ * const { prefix } = await capsulePrefix({ path: 'secret.capsule' });
+ * const answer = await new GuardianClient(url).release(prefix, me.recipient, []);
+ * ```
+ */
 export async function capsulePrefix(src: PathSource): Promise<{ prefix: Uint8Array; id: string }> {
   const parsed = await readHeader(src);
   const want = parsed.headerBytes.length + Math.min(parsed.header.payload.size, CHUNK_SIZE) + TAG_SIZE;

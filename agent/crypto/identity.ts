@@ -18,16 +18,41 @@ const IDENTITY_HRP = 'age-secret-key-';
 
 /** An X25519 identity: the secret scalar and its public recipient. Call `dispose()` when done. */
 export interface Identity {
+  /** The 32-byte X25519 secret. */
   readonly secretKey: Uint8Array;
+  /** The 32-byte X25519 public key. */
   readonly publicKey: Uint8Array;
+  /** The public key as an age recipient, `age1…`: what others seal to. */
   readonly recipient: string;
+  /** Overwrites `secretKey` with zeros; the identity is unusable afterwards. */
   dispose(): void;
 }
 
+/**
+ * A new random X25519 identity (as `age-keygen` or `capsule keygen` makes).
+ * @returns The identity; `dispose()` it when done.
+ * @example
+ * ```js
+ * import { generateIdentity, formatIdentityFile } from 'digital-capsule-engine';
+ * const me = generateIdentity();
+ * await writeFile('me.key', formatIdentityFile(me, new Date()), { mode: 0o600 });
+ * console.log(me.recipient); // age1…
+ * ```
+ */
 export function generateIdentity(): Identity {
   return identityFromSecret(randomBytes(32));
 }
 
+/**
+ * The identity of a given 32-byte X25519 secret (copied: the caller may wipe its array).
+ * @param secret - 32 bytes.
+ * @returns The identity.
+ * @throws TypeError when `secret` is not a 32-byte Uint8Array.
+ * @example
+ * ```js
+ * const id = identityFromSecret(secretBytesFromMyVault);
+ * ```
+ */
 export function identityFromSecret(secret: Uint8Array): Identity {
   if (!(secret instanceof Uint8Array) || secret.length !== 32) {
     throw new TypeError(`secret: expected a 32-byte Uint8Array, got ${secret instanceof Uint8Array ? secret.length + ' bytes' : typeof secret}`);
@@ -49,15 +74,45 @@ function isLowOrder(point: Uint8Array): boolean {
   return x25519Shared(PROBE, point) === undefined;
 }
 
+/**
+ * An X25519 public key as an age recipient string (Bech32, `age1…`).
+ * @param publicKey - 32 bytes.
+ * @returns `age1…`.
+ * @example
+ * ```js
+ * encodeRecipient(identity.publicKey) === identity.recipient; // true
+ * ```
+ */
 export function encodeRecipient(publicKey: Uint8Array): string {
   return bech32.encode(RECIPIENT_HRP, bech32.toWords(publicKey), false);
 }
 
+/**
+ * An X25519 secret as an age identity string (`AGE-SECRET-KEY-1…`, uppercase Bech32), as
+ * `age-encryption`'s Decrypter.addIdentity() takes it. Secret: never log it.
+ * @param secretKey - 32 bytes.
+ * @returns `AGE-SECRET-KEY-1…`.
+ * @example
+ * ```js
+ * decrypter.addIdentity(encodeIdentity(identity.secretKey));
+ * ```
+ */
 export function encodeIdentity(secretKey: Uint8Array): string {
   return bech32.encode(IDENTITY_HRP, bech32.toWords(secretKey), false).toUpperCase();
 }
 
-/** Parses an `age1…` recipient into its 32-byte X25519 public key. */
+/**
+ * Parses an `age1…` recipient into its 32-byte X25519 public key (surrounding whitespace ignored).
+ * @param text - The recipient.
+ * @returns The public key.
+ * @throws TypeError when `text` is not a string.
+ * @throws KeyError ERR_BAD_RECIPIENT when it is not an age X25519 recipient, is uppercase, or is a
+ *   low-order point (the message never echoes a pasted secret key).
+ * @example
+ * ```js
+ * const key = parseRecipient('age1…');
+ * ```
+ */
 export function parseRecipient(text: string): Uint8Array {
   if (typeof text !== 'string') throw new TypeError(`recipient: expected a string, got ${typeof text}`);
   const t = text.trim();
@@ -89,8 +144,18 @@ export function parseRecipient(text: string): Uint8Array {
 }
 
 /**
- * Parses an age identity file: '#' comments and blank lines ignored, one AGE-SECRET-KEY-1… per line.
- * The error never quotes the secret line.
+ * Parses an age identity file: '#' comments and blank lines ignored, one AGE-SECRET-KEY-1… per line
+ * (what `age-keygen` and `capsule keygen` write). The error never quotes the secret line.
+ * @param text - The file's content.
+ * @param source - How error messages name the file (default "identity file").
+ * @returns Every identity in the file, at least one.
+ * @throws KeyError ERR_BAD_IDENTITY (a line that is not an X25519 identity: a recipient, a
+ *   passphrase-protected or plugin identity, bad Bech32) or ERR_NO_IDENTITY (none in the file).
+ * @example
+ * ```js
+ * import { parseIdentityFile } from 'digital-capsule-engine';
+ * const ids = parseIdentityFile(await readFile('me.key', 'utf8'), 'me.key');
+ * ```
  */
 export function parseIdentityFile(text: string, source = 'identity file'): Identity[] {
   const out: Identity[] = [];
@@ -133,7 +198,17 @@ export function parseIdentityFile(text: string, source = 'identity file'): Ident
   return out;
 }
 
-/** The text `capsule keygen` writes: age-keygen's layout. */
+/**
+ * The text `capsule keygen` writes, in age-keygen's layout: a created line, a public key line, the
+ * secret key line. Secret: write it with mode 0600.
+ * @param id - The identity.
+ * @param created - The time the created line shows.
+ * @returns The file's text, ending in a newline.
+ * @example
+ * ```js
+ * await writeFile('me.key', formatIdentityFile(generateIdentity(), new Date()), { mode: 0o600 });
+ * ```
+ */
 export function formatIdentityFile(id: Identity, created: Date): string {
   return `# created: ${created.toISOString().replace(/\.\d{3}Z$/, 'Z')}\n# public key: ${id.recipient}\n${encodeIdentity(id.secretKey)}\n`;
 }

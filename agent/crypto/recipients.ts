@@ -23,9 +23,16 @@ export type Recipient =
 
 /**
  * Parses any recipient string a sealer accepts (surrounding whitespace ignored).
+ * @param text - `age1…`, `capsule-ecdh1…` or `capsule-tpm1…`.
+ * @returns The stanza type it gets and its public key.
  * @throws TypeError when `text` is not a string.
  * @throws KeyError ERR_BAD_RECIPIENT when it is none of `age1…`, `capsule-ecdh1…`, `capsule-tpm1…`,
  *   or is one of them but damaged (each parser's message says how).
+ * @example
+ * ```js
+ * import { parseAnyRecipient } from 'digital-capsule-engine';
+ * parseAnyRecipient('age1…').type; // 'x25519'
+ * ```
  */
 export function parseAnyRecipient(text: string): Recipient {
   if (typeof text !== 'string') throw new TypeError(`recipient: expected a string, got ${typeof text}`);

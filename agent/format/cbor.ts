@@ -21,16 +21,38 @@ const DECODE_OPTIONS = {
   tags: [],
 } as const;
 
-/** Deepest nesting of arrays and maps a header may use (SPEC.md §4.1); bounds recursion. */
+/** Deepest nesting of arrays and maps a header (or params item) may use (SPEC.md §4.1): 16. */
 export const MAX_DEPTH = 16;
 
+/**
+ * RFC 8949 deterministic CBOR: sorted map keys, shortest integers and floats, definite lengths.
+ * Plain objects encode as maps with text keys, Map as maps, Uint8Array as byte strings.
+ * @param value - What to encode (no undefined, no bigint beyond 64 bits).
+ * @returns The encoding.
+ * @throws Error from cborg for a value it cannot encode.
+ * @example
+ * ```js
+ * import { encodeCanonical } from 'digital-capsule-engine/format';
+ * const params = encodeCanonical({ notBefore: '2030-01-01T00:00:00Z' }); // a capsule's logic.params
+ * ```
+ */
 export function encodeCanonical(value: unknown): Uint8Array {
   return encode(value, rfc8949EncodeOptions);
 }
 
 /**
- * Decodes one deterministic CBOR item that fills `bytes` exactly.
- * `what` names the thing decoded in error messages ("header", "logic params").
+ * Decodes one deterministic CBOR item that fills `bytes` exactly, strictly: no tags, no undefined,
+ * no duplicate keys, no indefinite lengths, nesting at most MAX_DEPTH, and re-encoding must give
+ * the same bytes. Maps decode as Map, byte strings as Uint8Array.
+ * @param bytes - The encoding.
+ * @param what - Names the thing decoded in error messages ("header", "logic params").
+ * @returns The decoded value.
+ * @throws CapsuleFormatError ERR_MALFORMED_HEADER (not well-formed, forbidden item, too deep) or
+ *   ERR_NON_CANONICAL_HEADER (valid CBOR, but not deterministic).
+ * @example
+ * ```js
+ * decodeCanonical(header.logic.params, 'logic params'); // Map { 'notBefore' => '2030-01-01T00:00:00Z' }
+ * ```
  */
 export function decodeCanonical(bytes: Uint8Array, what: string): unknown {
   checkDepth(bytes, what);

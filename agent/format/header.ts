@@ -13,6 +13,10 @@ import {
   LABEL_GUARDIAN_SIGNATURE, LABEL_HEADER_SIGNATURE, LOGIC, P256_PUBLIC_KEY_SIZE, MAX_CID_SIZE, MAX_CREATED, MAX_PARAMS_SIZE, MAX_PAYLOAD_SIZE, MAX_STANZAS, MAX_STANZA_BODY, PAYLOAD,
 } from './constants.ts';
 
+/**
+ * The unlock logic a capsule names (header key 5): the module's SHA-256 (authoritative), where to
+ * find it (a CID, a locator only), and its parameters.
+ */
 export interface LogicRef {
   /** SHA-256 of the Wasm module. Authoritative. */
   hash: Uint8Array;
@@ -22,30 +26,48 @@ export interface LogicRef {
   params?: Uint8Array;
 }
 
+/** `payload.digest_alg` ids (SPEC.md §6.4): 1 sha256, 2 salted-sha256, 3 chunked-sha256, 4 salted-chunked-sha256. */
 export type DigestAlg = typeof DIGEST_SHA256 | typeof DIGEST_SALTED_SHA256 | typeof DIGEST_CHUNKED_SHA256 | typeof DIGEST_SALTED_CHUNKED_SHA256;
 
+/** The payload's description in the header (key 6, SPEC.md §6). */
 export interface PayloadInfo {
+  /** Plaintext length in bytes. */
   size: number;
+  /** Plaintext bytes per chunk: 65536 in format version 1. */
   chunkSize: number;
+  /** 1: AES-256-GCM STREAM (the only cipher of version 1). */
   cipher: number;
+  /** How `digest` commits to the plaintext. */
   digestAlg: DigestAlg;
+  /** The 32-byte commitment to the plaintext, checked after the last chunk. */
   digest: Uint8Array;
 }
 
+/** A key stanza: the file key wrapped for one recipient or custodian (SPEC.md §5). */
 export interface Stanza {
+  /** `x25519`, `p256-ecdh`, `zymbit-lock`, `tpm2-rsa`, or a type this version does not know. */
   type: string;
+  /** The wrapped key, in the type's layout. */
   body: Uint8Array;
 }
 
+/** A decoded capsule header (SPEC.md §4.2). Byte strings are Uint8Array; `created` is in seconds. */
 export interface CapsuleHeader {
+  /** Format version: 1. */
   version: number;
+  /** The capsule's 16 random bytes: binds stanzas, keys and signatures to this capsule. */
   id: Uint8Array;
   /** Seconds since the Unix epoch. */
   created: number;
+  /** The owner's Ed25519 public key (32 bytes); comes with `signature`. */
   owner?: Uint8Array;
+  /** The unlock logic. */
   logic: LogicRef;
+  /** The payload's size, cipher and commitment. */
   payload: PayloadInfo;
+  /** The file key, wrapped once per recipient. */
   stanzas: Stanza[];
+  /** The owner's Ed25519 signature over `signedMessage(header)`. */
   signature?: Uint8Array;
   /** The sealing guardian's P-256 key (33 bytes, compressed SEC1); comes with guardianSignature. */
   guardian?: Uint8Array;
@@ -57,11 +79,32 @@ export interface CapsuleHeader {
 
 const STANZA_TYPE = /^[a-z0-9-]{1,32}$/;
 
+/**
+ * The header's deterministic CBOR (SPEC.md §4.1), without the preamble. It does not check the
+ * header: `decodeHeader()` of the result does.
+ * @param h - The header.
+ * @returns Its canonical encoding.
+ * @throws Error from the CBOR encoder for values it cannot encode (e.g. a bigint in an extension).
+ * @example
+ * ```js
+ * import { decodeHeader, encodeHeader } from 'digital-capsule-engine/format';
+ * const again = encodeHeader(decodeHeader(bytes)); // byte-identical to `bytes`
+ * ```
+ */
 export function encodeHeader(h: CapsuleHeader): Uint8Array {
   return encodeCanonical(toMap(h, 'all'));
 }
 
-/** The exact bytes an owner signs: label ‖ 0x00 ‖ header encoded without keys 8 and 10. */
+/**
+ * The exact bytes an owner signs: label ‖ 0x00 ‖ header encoded without keys 8 and 10 (SPEC.md §7.1).
+ * @param h - The header (its own signatures are ignored).
+ * @returns The message for Ed25519.
+ * @example
+ * ```js
+ * import { ed25519 } from '@noble/curves/ed25519.js';
+ * const ok = ed25519.verify(header.signature, signedMessage(header), header.owner, { zip215: false });
+ * ```
+ */
 export function signedMessage(h: CapsuleHeader): Uint8Array {
   return labelled(LABEL_HEADER_SIGNATURE, encodeCanonical(toMap(h, 'owner')));
 }
@@ -69,7 +112,13 @@ export function signedMessage(h: CapsuleHeader): Uint8Array {
 /**
  * The exact bytes a guardian signs (their SHA-256 is the digest the module signs): label ‖ 0x00 ‖
  * header encoded without key 10. So the guardian's signature covers the owner's, and the owner's
- * covers the guardian's key (key 9) but not its signature, which is made after it.
+ * covers the guardian's key (key 9) but not its signature, which is made after it (SPEC.md §7.2).
+ * @param h - The header (its guardian signature is ignored).
+ * @returns The message; ECDSA P-256 signs its SHA-256.
+ * @example
+ * ```js
+ * const digest = createHash('sha256').update(guardianSignedMessage(header)).digest();
+ * ```
  */
 export function guardianSignedMessage(h: CapsuleHeader): Uint8Array {
   return labelled(LABEL_GUARDIAN_SIGNATURE, encodeCanonical(toMap(h, 'guardian')));
@@ -108,7 +157,20 @@ function toMap(h: CapsuleHeader, view: 'all' | 'owner' | 'guardian'): Map<number
   return m;
 }
 
-/** Decodes and shape-checks header bytes. Throws CapsuleFormatError with the failing field named. */
+/**
+ * Decodes and shape-checks header bytes (without the preamble). Signatures are not verified here
+ * (CapsuleReader and readHeader do that).
+ * @param bytes - The header's CBOR, exactly.
+ * @returns The header.
+ * @throws CapsuleFormatError ERR_MALFORMED_HEADER, ERR_NON_CANONICAL_HEADER, ERR_UNKNOWN_CRITICAL_FIELD,
+ *   ERR_UNSUPPORTED_VERSION, ERR_UNSUPPORTED_CIPHER, with the failing field named.
+ * @example
+ * ```js
+ * import { decodeHeader, decodePreamble, PREAMBLE_SIZE } from 'digital-capsule-engine/format';
+ * const { headerLength } = decodePreamble(bytes);
+ * const header = decodeHeader(bytes.subarray(PREAMBLE_SIZE, PREAMBLE_SIZE + headerLength));
+ * ```
+ */
 export function decodeHeader(bytes: Uint8Array): CapsuleHeader {
   const top = asMap(decodeCanonical(bytes, 'header'), 'header');
   const extensions = checkKeys(top, 'header', Object.values(H));

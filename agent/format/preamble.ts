@@ -6,11 +6,25 @@
 import { CapsuleFormatError } from '../errors.ts';
 import { FORMAT_VERSION, MAGIC, MAX_HEADER_SIZE, PREAMBLE_SIZE } from './constants.ts';
 
+/** The preamble's fields (SPEC.md §3). */
 export interface Preamble {
+  /** Format version: 1. */
   version: number;
+  /** Length of the CBOR header that follows, 1..65536. */
   headerLength: number;
 }
 
+/**
+ * The 16-byte preamble: magic, format version, zero flags, header length.
+ * @param headerLength - Length of the encoded header that follows.
+ * @returns The 16 bytes.
+ * @throws RangeError when `headerLength` is not an integer in 1..65536.
+ * @example
+ * ```js
+ * const body = encodeHeader(header);
+ * const head = Buffer.concat([encodePreamble(body.length), body]);
+ * ```
+ */
 export function encodePreamble(headerLength: number): Uint8Array {
   if (!Number.isInteger(headerLength) || headerLength < 1 || headerLength > MAX_HEADER_SIZE) {
     throw new RangeError(`headerLength: expected an integer in 1..${MAX_HEADER_SIZE}, got ${headerLength}`);
@@ -24,7 +38,18 @@ export function encodePreamble(headerLength: number): Uint8Array {
   return out;
 }
 
-/** Parses and checks the preamble; `bytes` must hold at least PREAMBLE_SIZE bytes. */
+/**
+ * Parses and checks the preamble.
+ * @param bytes - At least the capsule's first 16 bytes (PREAMBLE_SIZE); more are ignored.
+ * @returns Version and header length.
+ * @throws CapsuleFormatError ERR_TRUNCATED (fewer than 16 bytes), ERR_BAD_MAGIC, ERR_UNSUPPORTED_VERSION,
+ *   ERR_RESERVED_FLAGS, ERR_MALFORMED_HEADER (length 0), ERR_HEADER_TOO_LARGE.
+ * @example
+ * ```js
+ * import { decodePreamble } from 'digital-capsule-engine/format';
+ * const { headerLength } = decodePreamble(firstBytes);
+ * ```
+ */
 export function decodePreamble(bytes: Uint8Array): Preamble {
   if (bytes.length < PREAMBLE_SIZE) {
     throw new CapsuleFormatError('ERR_TRUNCATED', `preamble: expected ${PREAMBLE_SIZE} bytes, got ${bytes.length}`);

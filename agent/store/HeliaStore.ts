@@ -8,7 +8,9 @@
  * interface: a guardian talks only to the peers it is told about (dial them with connect(); with no
  * routing, a fetch finds blocks only at connected peers). The peer identity is kept in the
  * datastore, so a long-running node keeps its address; one-shot commands pass `ephemeral` and use
- * a fresh identity, so they never collide with the agent sharing the same directory.
+ * a fresh identity, so they never collide with the agent sharing the same directory. `add` pins
+ * what it imported from the importer's own list of blocks (pinImported.ts) instead of walking the
+ * DAG it just wrote.
  *
  * Deliberately not here: a DHT, NAT traversal, relays, garbage collection of unpinned blocks.
  */
@@ -34,6 +36,7 @@ import type { CID } from 'multiformats/cid';
 import { ContentError } from '../errors.ts';
 import type { ContentStore, GetOptions, Message, Signal, SubscribeOptions } from './ContentStore.ts';
 import { importOptions, owned } from './importSettings.ts';
+import { pinImported } from './pinImported.ts';
 import { readVerified } from './readVerified.ts';
 
 export interface HeliaStoreOptions {
@@ -44,6 +47,9 @@ export interface HeliaStoreOptions {
   /** A fresh peer identity instead of the one kept in the datastore. */
   ephemeral?: boolean;
 }
+
+/** Block writes the importer keeps in flight on `add`. */
+const BLOCK_WRITES = 32;
 
 type Node = Awaited<ReturnType<typeof makeNode>>['node'];
 
@@ -157,13 +163,32 @@ export class HeliaStore implements ContentStore {
     }
   }
 
+  /**
+   * Imports and pins. The pin is written from the list of blocks the importer wrote
+   * (pinImported.ts), not by Helia's `pins.add`, which would read the whole DAG back.
+   */
   async add(content: Uint8Array | AsyncIterable<Uint8Array>, { signal }: Signal = {}): Promise<CID> {
     const bs = this.#node.blockstore;
+    const written: CID[] = [];
     let root: CID | undefined;
-    const sink = { put: async (cid: CID, bytes: Uint8Array) => { signal?.throwIfAborted(); await bs.put(cid, bytes, { signal }); return cid; } };
-    for await (const entry of importer([{ content: owned(content, signal) }], sink as never, importOptions())) root = entry.cid;
+    const sink = {
+      put: async (cid: CID, bytes: Uint8Array) => {
+        signal?.throwIfAborted();
+        await bs.put(cid, bytes, { signal }); // Helia's put: skips blocks already held, tells bitswap
+        written.push(cid);
+        return cid;
+      },
+    };
+    // More block writes in flight than the importer's 10: they wait on the file system, not the CPU
+    // (256 MiB on tmpfs: ≈25% faster; the CID does not depend on it).
+    for await (const entry of importer([{ content: owned(content, signal) }], sink as never, { ...importOptions(), blockWriteConcurrency: BLOCK_WRITES })) root = entry.cid;
     if (!root) throw new ContentError('ERR_IPFS', 'add: the importer produced no entry');
-    await this.pin(root, { signal });
+    try {
+      await pinImported(this.#node.datastore, root, written, { signal });
+    } catch (cause) {
+      if (signal?.aborted) throw signal.reason ?? cause;
+      throw new ContentError('ERR_IPFS', `add: could not record the pin on ${root}`, { cause, hint: 'check the IPFS directory is writable and not full' });
+    }
     return root;
   }
 

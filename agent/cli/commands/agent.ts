@@ -8,15 +8,15 @@ import { resolve } from 'node:path';
 import { Agent } from '../../daemon/Agent.ts';
 import { loadConfig } from '../../daemon/config.ts';
 import { UsageError } from '../../errors.ts';
-import { AGENT as SYNOPSIS } from '../synopsis.ts';
+import { AGENT as SPEC } from '../specs/guardian.ts';
 import { list, parse, str } from '../args.ts';
 import type { Terminal } from '../Terminal.ts';
 
+const SYNOPSIS = SPEC.synopsis;
+
+/** Runs `capsule agent` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function agentCommand(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, {
-    config: { type: 'string' }, 'data-dir': { type: 'string' }, listen: { type: 'string' }, lan: { type: 'boolean' }, clock: { type: 'string' },
-    'accept-rollback': { type: 'boolean' }, ipfs: { type: 'string' }, 'ipfs-listen': { type: 'string', multiple: true }, peer: { type: 'string', multiple: true },
-  }, SYNOPSIS, { min: 0, max: 0 });
+  const p = parse(argv, SPEC);
   let host: string | undefined;
   let port: string | undefined;
   const listen = str(p, 'listen');

@@ -17,17 +17,18 @@ import { UsageError } from '../../errors.ts';
 import { ioError } from '../../io/sources.ts';
 import { addressOf, personalMessageDigest } from '../../sandbox/ethereum.ts';
 import type { EvidenceItem } from '../../sandbox/inputs.ts';
-import { APPROVE as SYNOPSIS } from '../synopsis.ts';
+import { APPROVE as SPEC } from '../specs/client.ts';
 import { need, parse, str } from '../args.ts';
 import { loadIdentities } from '../files.ts';
 import { say, writeOut, type Terminal } from '../Terminal.ts';
 import { signEd25519 } from './checkin.ts';
 import { AtomicFile } from '../../io/AtomicFile.ts';
 
+const SYNOPSIS = SPEC.synopsis;
+
+/** Runs `capsule approve` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function approveCommand(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, {
-    requester: { type: 'string' }, key: { type: 'string' }, 'eth-key': { type: 'string' }, guardian: { type: 'string' }, output: { type: 'string', short: 'o' },
-  }, SYNOPSIS, { min: 1, max: 1 });
+  const p = parse(argv, SPEC);
   // Signed exactly as encoded (lowercase, trimmed): the guardian compares the message byte for byte.
   const requester = encodeRecipient(parseRecipient(need(p, 'requester', SYNOPSIS)));
   const keyFile = str(p, 'key');

@@ -16,20 +16,23 @@ import { ModuleStore } from '../../daemon/ModuleStore.ts';
 import { ioError } from '../../io/sources.ts';
 import { Sandbox } from '../../sandbox/Sandbox.ts';
 import { DEFAULT_LIMITS } from '../../sandbox/limits.ts';
-import { AUDIT_VERIFY as SYNOPSIS } from '../synopsis.ts';
+import { AUDIT, AUDIT_VERIFY as SPEC } from '../specs/guardian.ts';
 import { list, parse, str } from '../args.ts';
 import { writeOut, type Terminal } from '../Terminal.ts';
 import { dataDirOf } from '../dataDir.ts';
 import { readGuardianFile } from '../../guardian/GuardianFile.ts';
 import { checkReceipt, parseReceipt } from '../../daemon/Receipt.ts';
+import { runSubcommand } from '../subcommands.ts';
 
+const SYNOPSIS = SPEC.synopsis;
+
+/** `capsule audit verify …`. @throws UsageError ERR_USAGE, AuditError, IoError */
 export async function auditCommand(argv: string[], t: Terminal): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== 'verify') throw new UsageError('ERR_USAGE', sub === undefined ? 'audit: missing subcommand' : `audit: unknown subcommand ${JSON.stringify(sub)}`, { hint: `usage: ${SYNOPSIS}` });
-  const p = parse(rest, {
-    'data-dir': { type: 'string' }, 'guardian-key': { type: 'string' }, unpinned: { type: 'boolean' }, receipt: { type: 'string', multiple: true },
-    replay: { type: 'boolean' }, modules: { type: 'string' },
-  }, SYNOPSIS, { min: 0, max: 1 });
+  return runSubcommand(AUDIT, { verify: verifyLog }, argv, t);
+}
+
+async function verifyLog(argv: string[], t: Terminal): Promise<number> {
+  const p = parse(argv, SPEC);
   if (p.values.unpinned && str(p, 'guardian-key') !== undefined) throw new UsageError('ERR_USAGE', 'audit verify: --unpinned and --guardian-key exclude each other', { hint: `usage: ${SYNOPSIS}` });
   const dataDir = dataDirOf(t, str(p, 'data-dir'));
   const file = p.positionals[0] !== undefined ? resolve(t.cwd, p.positionals[0]) : join(dataDir, 'audit.log');

@@ -12,13 +12,16 @@ import { ownerSeed, type Identity } from '../../crypto/identity.ts';
 import { wipe } from '../../crypto/secrets.ts';
 import { AgentError } from '../../errors.ts';
 import type { EvidenceItem } from '../../sandbox/inputs.ts';
-import { CHECKIN as SYNOPSIS } from '../synopsis.ts';
+import { CHECKIN as SPEC } from '../specs/client.ts';
 import { need, parse } from '../args.ts';
 import { loadIdentities } from '../files.ts';
 import { say, type Terminal } from '../Terminal.ts';
 
+const SYNOPSIS = SPEC.synopsis;
+
+/** Runs `capsule checkin` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function checkinCommand(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { guardian: { type: 'string' }, key: { type: 'string' } }, SYNOPSIS, { min: 1, max: 1 });
+  const p = parse(argv, SPEC);
   const client = new GuardianClient(need(p, 'guardian', SYNOPSIS));
   const ids = await loadIdentities(t, need(p, 'key', SYNOPSIS));
   try {

@@ -17,18 +17,18 @@ import type { Identity } from '../../crypto/identity.ts';
 import { UsageError } from '../../errors.ts';
 import type { ByteSource } from '../../io/sources.ts';
 import { dataDirOf } from '../dataDir.ts';
-import { DECRYPT as SYNOPSIS } from '../synopsis.ts';
+import { DECRYPT as SPEC } from '../specs/capsule.ts';
 import { need, parse, str } from '../args.ts';
 import { inputOf, loadIdentities } from '../files.ts';
 import { Progress } from '../Progress.ts';
 import { refuseBinaryToTty, writeOut, type Terminal } from '../Terminal.ts';
 
+const SYNOPSIS = SPEC.synopsis;
 
+
+/** Runs `capsule decrypt` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function decryptCommand(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, {
-    identity: { type: 'string', short: 'i' }, output: { type: 'string', short: 'o' },
-    'on-guardian': { type: 'boolean' }, 'data-dir': { type: 'string' },
-  }, SYNOPSIS, { min: 1, max: 1 });
+  const p = parse(argv, SPEC);
   const onGuardian = p.values['on-guardian'] === true;
   if (onGuardian && str(p, 'identity') !== undefined) throw new UsageError('ERR_USAGE', 'give --identity or --on-guardian, not both', { hint: `usage: ${SYNOPSIS}` });
   if (!onGuardian && str(p, 'data-dir') !== undefined) throw new UsageError('ERR_USAGE', '--data-dir goes with --on-guardian', { hint: `usage: ${SYNOPSIS}` });

@@ -19,52 +19,18 @@ import { UsageError } from '../../errors.ts';
 import type { BindingBackend } from '../../device/luksToken.ts';
 import { defaultDataDir } from '../../guardian/GuardianFile.ts';
 import type { SlotPbkdf } from '../../device/Cryptsetup.ts';
-import { DEVICE_LUKS_ENROLL, DEVICE_LUKS_KEY } from '../synopsis.ts';
+import { DEVICE, DEVICE_LUKS_ENROLL, DEVICE_LUKS_KEY } from '../specs/device.ts';
 import { parse, str } from '../args.ts';
 import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts';
-import { runSubcommand, type Sub } from '../subcommands.ts';
+import { runSubcommand } from '../subcommands.ts';
 import { withExitCode } from '../main.ts';
 
 /** `luks-key`'s exit code for a failure a retry cannot change (boot/README.md; the keyscript relies on it). */
 export const LUKS_KEY_NO_RETRY = 3;
 
-const SUBCOMMANDS: Record<string, [string, (argv: string[], t: Terminal) => Promise<number>]> = {
-  'luks-enroll': [DEVICE_LUKS_ENROLL, luksEnroll], 'luks-key': [DEVICE_LUKS_KEY, luksKey],
-};
-
-const DETAILS: Record<string, string> = {
-  'luks-enroll': `Adds a LUKS2 keyslot to DEVICE (a block device or an image file) whose 64-byte key comes from the
-module's (or TPM's) RNG mixed with the OS's, and is kept only locked by the module (this device only) in
-D/luks/<uuid>.lock, or, for a tpm2 guardian, sealed by the TPM in D/luks/<uuid>.tpm2.lock (with the LUKS
-seal store D/luks/tpm2-keystore.json and its auth file D/luks/tpm2-auth). A LUKS2 token "capsule-device"
-records the binding (cryptsetup luksDump lists it; cryptsetup token export shows it). The existing
-passphrase is not touched: keep it as the fallback. A systemd-tpm2 or clevis token already on DEVICE
-is reported and left alone.
-  --data-dir D            the guardian's data directory (default: $CAPSULE_DATA_DIR, /var/lib/capsule)
-  --backend zymbit|tpm2   must be the guardian's backend (default: the guardian's, from guardian.json)
-  --pcrs LIST             tpm2: seal to these PCRs of the SHA-256 bank, e.g. 7 or 0,2,7 (default: none,
-                          authValue only; on a Pi nothing measures the boot unless you arrange it)
-  --slot N                the keyslot to fill (default: the lowest free one)
-  --key-file FILE         a key file opening an existing keyslot (default: cryptsetup asks for the passphrase)
-  --pbkdf pbkdf2|argon2id the new keyslot's PBKDF (default pbkdf2: the key is random, a slow PBKDF adds nothing)
-  --pbkdf-iterations N    pbkdf2 iterations (default and minimum 1000), or argon2id time cost
-The TPM is reached through $CAPSULE_TPM_TCTI, else the guardian's recorded TCTI if it is a device, swtpm or
-mssim one (any other kind can run code: set it in $CAPSULE_TPM_TCTI), else device:/dev/tpmrm0.
-Run as root on the device, with the agent stopped. Then: update-initramfs -u.`,
-  'luks-key': `Prints the LUKS key of DEVICE to stdout, unlocked by the module or unsealed by the TPM: for the
-boot path (boot/initramfs/capsule-luks-keyscript) only. Refuses a terminal. On failure nothing is printed
-and the exit code is 3 when a retry cannot change the outcome and must not be made: the TPM refused the
-seal's authValue (each refusal counts toward its dictionary-attack lockout) or is locked out, the sealed
-PCRs changed, or the blob belongs to another module or TPM; 1 for anything else (the module or TPM
-absent, a file missing, the blob tampered with, the token unknown). The TPM: $CAPSULE_TPM_TCTI, else the
-guardian's recorded TCTI when guardian.json is there (device, swtpm or mssim only), else device:/dev/tpmrm0.
-  --data-dir D            the guardian's data directory holding luks/ (the blobs, the TPM seal store)
-  --backend zymbit|tpm2   use that binding of the token (default: the first one this build knows)`,
-};
-
-/** `capsule device SUB …`. @throws UsageError ERR_USAGE */
+/** `capsule device SUB …`. @throws UsageError ERR_USAGE; and what the subcommand throws */
 export async function deviceCommand(argv: string[], t: Terminal): Promise<number> {
-  return runSubcommand({ name: 'device', intro: 'The trusted device: the root disk bound to the security module or the TPM.', subs: SUBCOMMANDS, details: DETAILS }, argv, t);
+  return runSubcommand(DEVICE, { 'luks-enroll': luksEnroll, 'luks-key': luksKey }, argv, t);
 }
 
 function dataDir(t: Terminal, flag: string | undefined): string {
@@ -72,14 +38,11 @@ function dataDir(t: Terminal, flag: string | undefined): string {
 }
 
 async function luksEnroll(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, {
-    'data-dir': { type: 'string' }, slot: { type: 'string' }, 'key-file': { type: 'string' },
-    pbkdf: { type: 'string' }, 'pbkdf-iterations': { type: 'string' }, backend: { type: 'string' }, pcrs: { type: 'string' },
-  }, DEVICE_LUKS_ENROLL, { min: 1, max: 1 });
+  const p = parse(argv, DEVICE_LUKS_ENROLL);
   const slotText = str(p, 'slot');
   const slot = slotText === undefined ? undefined : integer('--slot', slotText, 0, 31);
   const pbkdf = parsePbkdf(str(p, 'pbkdf'), str(p, 'pbkdf-iterations'));
-  const backend = parseBackend(str(p, 'backend'), DEVICE_LUKS_ENROLL);
+  const backend = parseBackend(str(p, 'backend'), DEVICE_LUKS_ENROLL.synopsis);
   const pcrs = await parsePcrs(str(p, 'pcrs'));
   const keyFile = str(p, 'key-file');
   const { describePcrs, enrollLuks } = await import('../../device/luksEnroll.ts');
@@ -99,8 +62,8 @@ async function luksEnroll(argv: string[], t: Terminal): Promise<number> {
 }
 
 async function luksKey(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { 'data-dir': { type: 'string' }, backend: { type: 'string' } }, DEVICE_LUKS_KEY, { min: 1, max: 1 });
-  const backend = parseBackend(str(p, 'backend'), DEVICE_LUKS_KEY);
+  const p = parse(argv, DEVICE_LUKS_KEY);
+  const backend = parseBackend(str(p, 'backend'), DEVICE_LUKS_KEY.synopsis);
   // Before anything is unlocked: the key must never reach a screen (or a terminal's scrollback).
   refuseBinaryToTty(t, 'the LUKS key');
   const { retryCannotHelp, unlockLuksKey } = await import('../../device/luksKey.ts');
@@ -132,7 +95,7 @@ async function parsePcrs(text: string | undefined): Promise<number[] | undefined
 
 function integer(flag: string, text: string, min: number, max: number): number {
   if (!/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new UsageError('ERR_USAGE', `${flag}: expected an integer ${min}..${max}, got ${JSON.stringify(text)}`, { hint: `usage: ${DEVICE_LUKS_ENROLL}` });
+    throw new UsageError('ERR_USAGE', `${flag}: expected an integer ${min}..${max}, got ${JSON.stringify(text)}`, { hint: `usage: ${DEVICE_LUKS_ENROLL.synopsis}` });
   }
   return Number(text);
 }

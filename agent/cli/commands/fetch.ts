@@ -9,10 +9,12 @@ import { resolve } from 'node:path';
 import { UsageError } from '../../errors.ts';
 import { AtomicFile } from '../../io/AtomicFile.ts';
 import { parseCid } from '../../store/ContentStore.ts';
-import { FETCH as SYNOPSIS } from '../synopsis.ts';
+import { FETCH as SPEC } from '../specs/ipfs.ts';
 import { need, parse, str } from '../args.ts';
-import { IPFS_OPTIONS, openCliStore } from '../ipfs.ts';
+import { openCliStore } from '../ipfs.ts';
 import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts';
+
+const SYNOPSIS = SPEC.synopsis;
 
 export const DEFAULT_MAX_BYTES = 4 * 2 ** 30;
 /** Node's timers hold at most 2^31 − 1 ms; a longer timeout would fire at once. */
@@ -25,8 +27,9 @@ function positive(p: ReturnType<typeof parse>, name: string, fallback: number): 
   return Number(v);
 }
 
+/** Runs `capsule fetch` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function fetchCommand(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { ...IPFS_OPTIONS, output: { type: 'string', short: 'o' }, 'max-size': { type: 'string' }, timeout: { type: 'string' } }, SYNOPSIS, { min: 1, max: 1 });
+  const p = parse(argv, SPEC);
   const cid = parseCid(p.positionals[0]!, 'CID');
   const out = need(p, 'output', SYNOPSIS);
   const maxBytes = positive(p, 'max-size', DEFAULT_MAX_BYTES);

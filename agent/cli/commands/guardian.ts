@@ -14,47 +14,33 @@ import { dataDirOf } from '../dataDir.ts';
 import { provision } from '../../guardian/provision.ts';
 import type { Capabilities } from '../../keys/KeyStore.ts';
 import { parsePcrList } from '../../keys/Tpm2KeyStore.ts';
-import { GUARDIAN_INIT, GUARDIAN_SHOW } from '../synopsis.ts';
+import { GUARDIAN, GUARDIAN_INIT as INIT, GUARDIAN_SHOW as SHOW } from '../specs/guardian.ts';
+import { runSubcommand } from '../subcommands.ts';
 import { parse, str } from '../args.ts';
 import { say, writeOut, type Terminal } from '../Terminal.ts';
 
+/** `capsule guardian init|show …`. @throws UsageError ERR_USAGE; and what provisioning or opening the guardian throws */
 export async function guardianCommand(argv: string[], t: Terminal): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === 'init') return init(rest, t);
-  if (sub === 'show') return show(rest, t);
-  throw new UsageError('ERR_USAGE', sub === undefined ? 'guardian: missing subcommand' : `guardian: unknown subcommand ${JSON.stringify(sub)}`, {
-    hint: `usage: ${GUARDIAN_INIT} | ${GUARDIAN_SHOW}`,
-  });
+  return runSubcommand(GUARDIAN, { init, show }, argv, t);
 }
 
 export { dataDirOf };
 
 async function init(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, {
-    backend: { type: 'string' },
-    'data-dir': { type: 'string' },
-    force: { type: 'boolean' },
-    restore: { type: 'boolean' },
-    'confirm-words-from-stdin': { type: 'boolean' },
-    'mnemonic-from-stdin': { type: 'boolean' },
-    'mnemonic-to-stdout': { type: 'boolean' },
-    'allow-unisolated': { type: 'boolean' },
-    pcrs: { type: 'string' },
-    json: { type: 'boolean' },
-  }, GUARDIAN_INIT, { min: 0, max: 0 });
+  const p = parse(argv, INIT);
   const backend = parseBackend(str(p, 'backend'));
   const pcrsText = str(p, 'pcrs');
-  if (pcrsText !== undefined && backend !== 'tpm2') throw new UsageError('ERR_USAGE', '--pcrs goes with --backend tpm2', { hint: `usage: ${GUARDIAN_INIT}` });
+  if (pcrsText !== undefined && backend !== 'tpm2') throw new UsageError('ERR_USAGE', '--pcrs goes with --backend tpm2', { hint: `usage: ${INIT.synopsis}` });
   let pcrs: number[] | undefined;
   try {
     pcrs = pcrsText === undefined ? undefined : parsePcrList(pcrsText);
   } catch (cause) {
-    throw new UsageError('ERR_USAGE', `--pcrs: expected PCR numbers 0..23 separated by commas (e.g. 7 or 0,2,7), got ${JSON.stringify(pcrsText)}`, { cause, hint: `usage: ${GUARDIAN_INIT}` });
+    throw new UsageError('ERR_USAGE', `--pcrs: expected PCR numbers 0..23 separated by commas (e.g. 7 or 0,2,7), got ${JSON.stringify(pcrsText)}`, { cause, hint: `usage: ${INIT.synopsis}` });
   }
   const restore = p.values.restore === true;
-  if (!restore && p.values['mnemonic-from-stdin']) throw new UsageError('ERR_USAGE', '--mnemonic-from-stdin goes with --restore', { hint: `usage: ${GUARDIAN_INIT}` });
+  if (!restore && p.values['mnemonic-from-stdin']) throw new UsageError('ERR_USAGE', '--mnemonic-from-stdin goes with --restore', { hint: `usage: ${INIT.synopsis}` });
   if (restore && (p.values['confirm-words-from-stdin'] || p.values['mnemonic-to-stdout'])) {
-    throw new UsageError('ERR_USAGE', '--restore shows no words, so --confirm-words-from-stdin and --mnemonic-to-stdout do not apply', { hint: `usage: ${GUARDIAN_INIT}` });
+    throw new UsageError('ERR_USAGE', '--restore shows no words, so --confirm-words-from-stdin and --mnemonic-to-stdout do not apply', { hint: `usage: ${INIT.synopsis}` });
   }
   if (backend === 'soft') say(t, 'warning: the soft backend keeps keys in a passphrase-locked file, NOT in hardware: development only');
   const dataDir = dataDirOf(t, str(p, 'data-dir'));
@@ -80,7 +66,7 @@ async function init(argv: string[], t: Terminal): Promise<number> {
 }
 
 async function show(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { 'data-dir': { type: 'string' }, json: { type: 'boolean' } }, GUARDIAN_SHOW, { min: 0, max: 0 });
+  const p = parse(argv, SHOW);
   const g = await Guardian.open(dataDirOf(t, str(p, 'data-dir')), { env: t.env ?? process.env });
   try {
     await print(t, g.record, p.values.json === true, g.keyStore.capabilities.hardware, g.keyStore.capabilities);

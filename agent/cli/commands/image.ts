@@ -21,65 +21,18 @@ import { decodeImageManifest, encodeImageManifest, imageManifestJson, manifestFr
 import { acceptManifest, pinManifest, readPinned } from '../../device/imagePin.ts';
 import { DEFAULT_MAX_ARCHIVE_BYTES, DEFAULT_MAX_ENTRY_BYTES, verifyOciArchive, type VerifiedArchive } from '../../device/verifyOciArchive.ts';
 import { loadImage } from '../../device/loadImage.ts';
-import { IMAGE_FETCH, IMAGE_LOAD, IMAGE_PIN, IMAGE_PUBLISH, IMAGE_SHOW, IMAGE_SIGN, IMAGE_VERIFY } from '../synopsis.ts';
+import { IMAGE, IMAGE_FETCH, IMAGE_LOAD, IMAGE_PIN, IMAGE_PUBLISH, IMAGE_SHOW, IMAGE_SIGN, IMAGE_VERIFY } from '../specs/image.ts';
 import { list, need, parse, str, type Parsed } from '../args.ts';
 import { loadIdentities, readJsonFile } from '../files.ts';
-import { IPFS_OPTIONS, announce, openCliStore } from '../ipfs.ts';
+import { announce, openCliStore } from '../ipfs.ts';
 import { IMAGE_TOPIC } from '../../daemon/ImageManifestWatcher.ts';
 import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts';
 import { dataDirOf } from '../dataDir.ts';
-import { runSubcommand, type Sub } from '../subcommands.ts';
-
-const SUBCOMMANDS: Record<string, [string, Sub]> = {
-  sign: [IMAGE_SIGN, sign], show: [IMAGE_SHOW, show], pin: [IMAGE_PIN, pin], verify: [IMAGE_VERIFY, verify], load: [IMAGE_LOAD, load], fetch: [IMAGE_FETCH, fetch], publish: [IMAGE_PUBLISH, publish],
-};
-
-const TRUST = `  --manifest M            a signed image manifest (default: the pinned one)
-  --owner HEX             the owner's Ed25519 key (64 hex digits, as \`capsule keygen\` prints it);
-                          needed when nothing is pinned; must be the pinned signer when something is
-  --data-dir D            where the manifest is pinned (default: $CAPSULE_DATA_DIR, /var/lib/capsule)
-  --max-archive-bytes N   refuse a larger archive (default ${DEFAULT_MAX_ARCHIVE_BYTES})
-  --max-entry-bytes N     refuse a larger file inside it, e.g. a layer (default ${DEFAULT_MAX_ENTRY_BYTES})`;
-const DETAILS: Record<string, string> = {
-  sign: `Signs MANIFEST.json {"sequence": N, "created"?: ISO time, "images": [{"name", "digest": "sha256:…",
-"size", "cid"?}]} with the owner key derived from the age identity in KEY, and writes the signed
-manifest (deterministic CBOR, docs/IMAGES.md) to OUT (or stdout when it is not a terminal).
-Each new manifest needs a higher sequence than the one pinned on the device.`,
-  show: `Prints a signed image manifest (or, without M, the pinned one) as JSON, after its signature verifies
-under the key it names. Whose key that is, is not checked here: see pin and verify.
-  --data-dir D            where the manifest is pinned`,
-  pin: `Makes M the device's image manifest: signed by --owner (first pin) or by the pinned signer, with a
-higher sequence than the pinned one (the same bytes again change nothing).
-  --owner HEX             the owner's Ed25519 key (64 hex digits); required for the first pin
-  --data-dir D            the guardian's data directory (pinned at D/images/manifest.cbor)`,
-  verify: `Verifies an OCI archive (skopeo copy oci:DIR:TAG oci-archive:FILE.tar): every blob hashed against its
-descriptor, its image manifest listed in the signed manifest, nothing extra, no unsafe paths, caps.
-Prints one JSON line: {"name", "digest", "blobs", "bytes", "sequence"}.
-${TRUST}`,
-  load: `Verifies ARCHIVE while copying it into a private directory, then runs \`podman load\` (or \`docker load\`)
-on that copy only. Prints one JSON line: {"name", "digest", "engine", "loaded"}.
-${TRUST}
-  --engine podman|docker  use this engine only (default: podman, else docker, from PATH)
-  --engine-arg ARG        passed to the engine before "load" (repeatable), e.g. --engine-arg=--root=/var/lib/containers
-  --tmp-dir D             where the private copy is made (default: $TMPDIR or /tmp; needs room for the archive)`,
-  publish: `Publishes a signed image manifest on the IPFS pubsub topic ${IMAGE_TOPIC}: devices whose agent
-runs with IPFS pin it when it is signed by their pinned signer and carries a higher sequence (their
-/v1/status counts it under ipfs.imageManifests). Its signature is checked before anything is sent.
-Prints on stdout the number of peers it reached.
-  --peer MULTIADDR        a node to connect to first (repeatable), e.g. the device's
-  --ipfs helia|kubo:URL   as for capsule fetch
-  --timeout SECONDS       keep trying to reach a subscriber this long (default 10)`,
-  fetch: `Fetches an OCI archive by CID (every block checked against the CID), verifies it as verify does, and
-only then writes OUT. Prints the verify JSON line.
-${TRUST}
-  -o OUT                  the archive file to write
-  --ipfs helia|kubo:URL, --peer MULTIADDR   as for capsule fetch
-  --timeout SECONDS       give up after this long (default 120)`,
-};
+import { runSubcommand } from '../subcommands.ts';
 
 /** `capsule image SUB …`. @throws UsageError ERR_USAGE, ImageError, IoError, ContentError */
 export async function imageCommand(argv: string[], t: Terminal): Promise<number> {
-  return runSubcommand({ name: 'image', intro: 'Verified container images: an owner-signed manifest lists the images the device may load\n(docs/IMAGES.md).', subs: SUBCOMMANDS, details: DETAILS }, argv, t);
+  return runSubcommand(IMAGE, { sign, show, pin, verify, load, fetch, publish }, argv, t);
 }
 
 function ownerKey(p: Parsed, synopsis: string): Uint8Array | undefined {
@@ -104,8 +57,6 @@ async function readBytes(t: Terminal, file: string): Promise<Uint8Array> {
   }
 }
 
-const TRUST_OPTIONS = { manifest: { type: 'string' }, owner: { type: 'string' }, 'data-dir': { type: 'string' }, 'max-archive-bytes': { type: 'string' }, 'max-entry-bytes': { type: 'string' } } as const;
-
 /** The manifest to verify against: --manifest (trusted through --owner and the pin) or the pinned one. */
 async function trusted(t: Terminal, p: Parsed, synopsis: string) {
   const owner = ownerKey(p, synopsis);
@@ -121,11 +72,11 @@ function verifiedJson(v: VerifiedArchive, sequence: number): string {
 }
 
 async function sign(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { key: { type: 'string' }, output: { type: 'string', short: 'o' } }, IMAGE_SIGN, { min: 1, max: 1 });
+  const p = parse(argv, IMAGE_SIGN);
   const input = manifestFromJson(await readJsonFile(t, p.positionals[0]!), Date.now(), p.positionals[0]!);
   const out = str(p, 'output');
   if (out === undefined || out === '-') refuseBinaryToTty(t, 'a signed image manifest');
-  const ids = await loadIdentities(t, need(p, 'key', IMAGE_SIGN));
+  const ids = await loadIdentities(t, need(p, 'key', IMAGE_SIGN.synopsis));
   let bytes: Uint8Array;
   try {
     bytes = encodeImageManifest(input, ids[0]!);
@@ -144,17 +95,17 @@ async function sign(argv: string[], t: Terminal): Promise<number> {
 }
 
 async function show(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { 'data-dir': { type: 'string' } }, IMAGE_SHOW, { min: 0, max: 1 });
+  const p = parse(argv, IMAGE_SHOW);
   const file = p.positionals[0];
   const bytes = file !== undefined ? await readBytes(t, file) : (await readPinned(dataDirOf(t, str(p, 'data-dir'))))?.bytes;
-  if (bytes === undefined) throw new ImageError('ERR_NOT_PINNED', 'image manifest: none given and none pinned', { hint: `usage: ${IMAGE_SHOW}` });
+  if (bytes === undefined) throw new ImageError('ERR_NOT_PINNED', 'image manifest: none given and none pinned', { hint: `usage: ${IMAGE_SHOW.synopsis}` });
   await writeOut(t, JSON.stringify(imageManifestJson(decodeImageManifest(bytes)), null, 2) + '\n');
   return 0;
 }
 
 async function pin(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { owner: { type: 'string' }, 'data-dir': { type: 'string' } }, IMAGE_PIN, { min: 1, max: 1 });
-  const r = await pinManifest(dataDirOf(t, str(p, 'data-dir')), await readBytes(t, p.positionals[0]!), ownerKey(p, IMAGE_PIN));
+  const p = parse(argv, IMAGE_PIN);
+  const r = await pinManifest(dataDirOf(t, str(p, 'data-dir')), await readBytes(t, p.positionals[0]!), ownerKey(p, IMAGE_PIN.synopsis));
   say(t, r.pinned
     ? `pinned image manifest sequence ${r.manifest.sequence}${r.previous !== undefined ? ` (was ${r.previous})` : ''}: ${r.manifest.images.map((i) => i.name).join(', ')}`
     : `image manifest sequence ${r.manifest.sequence} is already pinned; nothing changed`);
@@ -162,12 +113,12 @@ async function pin(argv: string[], t: Terminal): Promise<number> {
 }
 
 async function verify(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, TRUST_OPTIONS, IMAGE_VERIFY, { min: 1, max: 1 });
-  const manifest = await trusted(t, p, IMAGE_VERIFY);
+  const p = parse(argv, IMAGE_VERIFY);
+  const manifest = await trusted(t, p, IMAGE_VERIFY.synopsis);
   const file = p.positionals[0]!;
   const v = await verifyOciArchive(resolve(t.cwd, file), {
     manifest, name: file, signal: t.signal,
-    maxArchiveBytes: count(p, 'max-archive-bytes', DEFAULT_MAX_ARCHIVE_BYTES, IMAGE_VERIFY), maxEntryBytes: count(p, 'max-entry-bytes', DEFAULT_MAX_ENTRY_BYTES, IMAGE_VERIFY),
+    maxArchiveBytes: count(p, 'max-archive-bytes', DEFAULT_MAX_ARCHIVE_BYTES, IMAGE_VERIFY.synopsis), maxEntryBytes: count(p, 'max-entry-bytes', DEFAULT_MAX_ENTRY_BYTES, IMAGE_VERIFY.synopsis),
   });
   await writeOut(t, verifiedJson(v, manifest.sequence));
   say(t, `${file}: ${v.image.name} ${v.digest} verified (${v.blobs} blobs, ${v.bytes} bytes)`);
@@ -175,16 +126,16 @@ async function verify(argv: string[], t: Terminal): Promise<number> {
 }
 
 async function load(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { ...TRUST_OPTIONS, engine: { type: 'string' }, 'engine-arg': { type: 'string', multiple: true }, 'tmp-dir': { type: 'string' } }, IMAGE_LOAD, { min: 1, max: 1 });
+  const p = parse(argv, IMAGE_LOAD);
   const engine = str(p, 'engine');
-  if (engine !== undefined && engine !== 'podman' && engine !== 'docker') throw new UsageError('ERR_USAGE', `--engine: expected podman or docker, got ${JSON.stringify(engine)}`, { hint: `usage: ${IMAGE_LOAD}` });
-  const manifest = await trusted(t, p, IMAGE_LOAD);
+  if (engine !== undefined && engine !== 'podman' && engine !== 'docker') throw new UsageError('ERR_USAGE', `--engine: expected podman or docker, got ${JSON.stringify(engine)}`, { hint: `usage: ${IMAGE_LOAD.synopsis}` });
+  const manifest = await trusted(t, p, IMAGE_LOAD.synopsis);
   const file = p.positionals[0]!;
   const tmp = str(p, 'tmp-dir');
   const r = await loadImage(resolve(t.cwd, file), {
     manifest, name: file, signal: t.signal, env: t.env ?? process.env, engineArgs: list(p, 'engine-arg'),
     engines: engine ? [engine] : undefined, tmpDir: tmp !== undefined ? resolve(t.cwd, tmp) : undefined,
-    maxArchiveBytes: count(p, 'max-archive-bytes', DEFAULT_MAX_ARCHIVE_BYTES, IMAGE_LOAD), maxEntryBytes: count(p, 'max-entry-bytes', DEFAULT_MAX_ENTRY_BYTES, IMAGE_LOAD),
+    maxArchiveBytes: count(p, 'max-archive-bytes', DEFAULT_MAX_ARCHIVE_BYTES, IMAGE_LOAD.synopsis), maxEntryBytes: count(p, 'max-entry-bytes', DEFAULT_MAX_ENTRY_BYTES, IMAGE_LOAD.synopsis),
   });
   await writeOut(t, JSON.stringify({ name: r.verified.image.name, digest: r.verified.digest, engine: r.engine.name, loaded: r.loaded }) + '\n');
   say(t, `${file}: verified (${r.verified.blobs} blobs, ${r.verified.bytes} bytes), loaded by ${r.engine.name}: ${r.loaded.join(', ') || '(no name reported)'}`);
@@ -192,11 +143,11 @@ async function load(argv: string[], t: Terminal): Promise<number> {
 }
 
 async function publish(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { ...IPFS_OPTIONS, timeout: { type: 'string' } }, IMAGE_PUBLISH, { min: 1, max: 1 });
+  const p = parse(argv, IMAGE_PUBLISH);
   const file = p.positionals[0]!;
   const bytes = await readBytes(t, file);
   const manifest = decodeImageManifest(bytes); // refuses a malformed or forged manifest before a node starts
-  const timeoutS = Math.min(count(p, 'timeout', 10, IMAGE_PUBLISH), 3600);
+  const timeoutS = Math.min(count(p, 'timeout', 10, IMAGE_PUBLISH.synopsis), 3600);
   const store = await openCliStore(t, p);
   try {
     const n = await announce(store, bytes, timeoutS * 1000, t.signal, IMAGE_TOPIC);
@@ -210,13 +161,13 @@ async function publish(argv: string[], t: Terminal): Promise<number> {
 }
 
 async function fetch(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { ...IPFS_OPTIONS, ...TRUST_OPTIONS, output: { type: 'string', short: 'o' }, timeout: { type: 'string' } }, IMAGE_FETCH, { min: 1, max: 1 });
+  const p = parse(argv, IMAGE_FETCH);
   const cid = parseCid(p.positionals[0]!, 'CID');
-  const out = need(p, 'output', IMAGE_FETCH);
-  if (out === '-') throw new UsageError('ERR_USAGE', '-o: expected a file name (the archive is written only once verified)', { hint: `usage: ${IMAGE_FETCH}` });
-  const manifest = await trusted(t, p, IMAGE_FETCH);
-  const maxArchiveBytes = count(p, 'max-archive-bytes', DEFAULT_MAX_ARCHIVE_BYTES, IMAGE_FETCH);
-  const timeoutS = Math.min(count(p, 'timeout', 120, IMAGE_FETCH), 2_000_000);
+  const out = need(p, 'output', IMAGE_FETCH.synopsis);
+  if (out === '-') throw new UsageError('ERR_USAGE', '-o: expected a file name (the archive is written only once verified)', { hint: `usage: ${IMAGE_FETCH.synopsis}` });
+  const manifest = await trusted(t, p, IMAGE_FETCH.synopsis);
+  const maxArchiveBytes = count(p, 'max-archive-bytes', DEFAULT_MAX_ARCHIVE_BYTES, IMAGE_FETCH.synopsis);
+  const timeoutS = Math.min(count(p, 'timeout', 120, IMAGE_FETCH.synopsis), 2_000_000);
   const signal = AbortSignal.any([AbortSignal.timeout(timeoutS * 1000), ...(t.signal ? [t.signal] : [])]);
   const dir = await mkdtemp(join(tmpdir(), 'capsule-image-fetch-'));
   const store = await openCliStore(t, p).catch(async (e) => { await rm(dir, { recursive: true, force: true }); throw e; });
@@ -232,7 +183,7 @@ async function fetch(argv: string[], t: Terminal): Promise<number> {
       if ((e as Error)?.name === 'TimeoutError' && !t.signal?.aborted) throw new ContentError('ERR_CONTENT_UNAVAILABLE', `${cid}: not fetched within ${timeoutS} s`, { cause: e, hint: 'connect to a node that has it (--peer MULTIADDR)' });
       throw e;
     }
-    const v = await verifyOciArchive(got.path, { manifest, name: cid.toString(), maxArchiveBytes, maxEntryBytes: count(p, 'max-entry-bytes', DEFAULT_MAX_ENTRY_BYTES, IMAGE_FETCH), signal: t.signal });
+    const v = await verifyOciArchive(got.path, { manifest, name: cid.toString(), maxArchiveBytes, maxEntryBytes: count(p, 'max-entry-bytes', DEFAULT_MAX_ENTRY_BYTES, IMAGE_FETCH.synopsis), signal: t.signal });
     try {
       await copyFile(got.path, temp);
       await rename(temp, target);

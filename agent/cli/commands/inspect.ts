@@ -3,15 +3,16 @@
  * reading the payload. Deliberately not here: judging validity beyond parsing (`verify`).
  */
 import { describe, readHeader, type CapsuleInfo } from '../../capsule/inspect.ts';
-import { INSPECT as SYNOPSIS } from '../synopsis.ts';
+import { INSPECT as SPEC } from '../specs/capsule.ts';
 import { parse } from '../args.ts';
 import { inputOf } from '../files.ts';
 import { writeOut, type Terminal } from '../Terminal.ts';
 import { bytes } from '../Progress.ts';
 
 
+/** Runs `capsule inspect` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function inspectCommand(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { json: { type: 'boolean' } }, SYNOPSIS, { min: 1, max: 1 });
+  const p = parse(argv, SPEC);
   const info = describe(await readHeader(inputOf(t, p.positionals[0]!)));
   await writeOut(t, p.values.json ? JSON.stringify(info, null, 2) + '\n' : text(info));
   return 0;

@@ -8,13 +8,14 @@ import { resolve } from 'node:path';
 import { formatIdentityFile, generateIdentity, ownerPublicKey } from '../../crypto/identity.ts';
 import { UsageError } from '../../errors.ts';
 import { ioError } from '../../io/sources.ts';
-import { KEYGEN as SYNOPSIS } from '../synopsis.ts';
+import { KEYGEN as SPEC } from '../specs/capsule.ts';
 import { parse, str } from '../args.ts';
 import { say, writeOut, type Terminal } from '../Terminal.ts';
 
 
+/** Runs `capsule keygen` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function keygen(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { output: { type: 'string', short: 'o' } }, SYNOPSIS, { min: 0, max: 0 });
+  const p = parse(argv, SPEC);
   const out = str(p, 'output');
   const id = generateIdentity();
   try {

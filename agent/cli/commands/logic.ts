@@ -17,24 +17,19 @@ import { checkAndMeter } from '../../sandbox/validate.ts';
 import { DEFAULT_LIMITS } from '../../sandbox/limits.ts';
 import { list, need, parse, str } from '../args.ts';
 import { inputOf, loadModule, readJsonFile } from '../files.ts';
-import { LOGIC_BUILD, LOGIC_CHECK, LOGIC_PUSH, LOGIC_RUN } from '../synopsis.ts';
+import { LOGIC, LOGIC_BUILD, LOGIC_CHECK, LOGIC_PUSH, LOGIC_RUN } from '../specs/logic.ts';
+import { runSubcommand } from '../subcommands.ts';
 import { GuardianClient } from '../../client/GuardianClient.ts';
 import { say, writeOut, type Terminal } from '../Terminal.ts';
 
+/** `capsule logic build|check|run|push …`. @throws UsageError ERR_USAGE; and what the subcommand throws */
 export async function logicCommand(argv: string[], t: Terminal): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === 'push') return push(rest, t);
-  if (sub === 'build') return build(rest, t);
-  if (sub === 'check') return check(rest, t);
-  if (sub === 'run') return run(rest, t);
-  throw new UsageError('ERR_USAGE', sub === undefined ? 'missing logic subcommand' : `unknown logic subcommand ${JSON.stringify(sub)}`, {
-    hint: 'capsule logic build | check | run; see capsule --help',
-  });
+  return runSubcommand(LOGIC, { build, check, run, push }, argv, t);
 }
 
 async function build(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { output: { type: 'string', short: 'o' } }, LOGIC_BUILD, { min: 1, max: 1 });
-  const out = need(p, 'output', LOGIC_BUILD);
+  const p = parse(argv, LOGIC_BUILD);
+  const out = need(p, 'output', LOGIC_BUILD.synopsis);
   const src = p.positionals[0]!;
   const r = await buildPolicy(src, { cwd: t.cwd });
   const file = await AtomicFile.create(resolve(t.cwd, out), 0o644, out);
@@ -50,7 +45,7 @@ async function build(argv: string[], t: Terminal): Promise<number> {
 }
 
 async function check(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { json: { type: 'boolean' } }, LOGIC_CHECK, { min: 1, max: 1 });
+  const p = parse(argv, LOGIC_CHECK);
   const bytes = await loadModule(t, p.positionals[0]!);
   // One parse serves validation and metering; a Binaryen failure is a typed ERR_INVALID_MODULE.
   const { report, metered } = checkAndMeter(bytes, DEFAULT_LIMITS);
@@ -71,18 +66,15 @@ async function check(argv: string[], t: Terminal): Promise<number> {
 }
 
 async function run(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, {
-    capsule: { type: 'string' }, requester: { type: 'string' }, at: { type: 'string' },
-    approval: { type: 'string', multiple: true }, state: { type: 'string' }, json: { type: 'boolean' }, fuel: { type: 'string' },
-  }, LOGIC_RUN, { min: 1, max: 1 });
+  const p = parse(argv, LOGIC_RUN);
   const module = await loadModule(t, p.positionals[0]!);
-  const parsed = await readHeader(inputOf(t, need(p, 'capsule', LOGIC_RUN)));
+  const parsed = await readHeader(inputOf(t, need(p, 'capsule', LOGIC_RUN.synopsis)));
   const h = parsed.header;
   if (!constantTimeEqual(sha256(module), h.logic.hash)) {
     throw new CapsuleFormatError('ERR_LOGIC_HASH_MISMATCH', `${p.positionals[0]}: SHA-256 ${Buffer.from(sha256(module)).toString('hex')} is not the capsule's logic ${Buffer.from(h.logic.hash).toString('hex')}`);
   }
-  const requester = need(p, 'requester', LOGIC_RUN);
-  const at = need(p, 'at', LOGIC_RUN);
+  const requester = need(p, 'requester', LOGIC_RUN.synopsis);
+  const at = need(p, 'at', LOGIC_RUN.synopsis);
   const now = /^\d+$/.test(at) ? Number(at) : Date.parse(at);
   if (!Number.isSafeInteger(now) || now < 0) {
     throw new UsageError('ERR_USAGE', `--at: expected an RFC 3339 time (2030-01-01T00:00:00Z) or milliseconds since the epoch, got ${JSON.stringify(at)}`, {
@@ -114,8 +106,8 @@ async function run(argv: string[], t: Terminal): Promise<number> {
 
 /** Uploads a module to a guardian's module store (content-addressed: the agent checks it). */
 async function push(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { guardian: { type: 'string' } }, LOGIC_PUSH, { min: 1, max: 1 });
-  const client = new GuardianClient(need(p, 'guardian', LOGIC_PUSH));
+  const p = parse(argv, LOGIC_PUSH);
+  const client = new GuardianClient(need(p, 'guardian', LOGIC_PUSH.synopsis));
   const module = await loadModule(t, p.positionals[0]!);
   const hash = await client.pushModule(module, t.signal);
   await writeOut(t, `${hash}\n`);

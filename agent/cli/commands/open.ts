@@ -33,17 +33,17 @@ import { DEFAULT_MAX_BYTES } from './fetch.ts';
 const DOWNLOAD_TIMEOUT_MS = 30 * 60_000;
 import { parseEvidence } from '../../sandbox/evidence.ts';
 import type { EvidenceItem } from '../../sandbox/inputs.ts';
-import { OPEN as SYNOPSIS } from '../synopsis.ts';
+import { OPEN as SPEC } from '../specs/client.ts';
 import { list, need, parse } from '../args.ts';
 import { loadIdentities, readJsonFile } from '../files.ts';
 import { Progress } from '../Progress.ts';
 import type { Terminal } from '../Terminal.ts';
 
+const SYNOPSIS = SPEC.synopsis;
+
+/** Runs `capsule open` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function openCommand(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, {
-    guardian: { type: 'string' }, identity: { type: 'string', short: 'i' }, approval: { type: 'string', multiple: true }, output: { type: 'string', short: 'o' },
-    receipts: { type: 'string' },
-  }, SYNOPSIS, { min: 1, max: 1 });
+  const p = parse(argv, SPEC);
   const file = p.positionals[0]!;
   const cid = await asCid(t, file);
   if (file === '-') throw new UsageError('ERR_USAGE', 'open reads the capsule from a file (the guardian needs its header first, then it is decrypted)', { hint: `usage: ${SYNOPSIS}` });

@@ -6,14 +6,15 @@
  * capsule is refused before anything is added. Deliberately not here: the store (agent/store/).
  */
 import { resolve } from 'node:path';
-import { PUBLISH as SYNOPSIS } from '../synopsis.ts';
+import { PUBLISH as SPEC } from '../specs/ipfs.ts';
 import { parse, str } from '../args.ts';
 import { loadIdentities, loadModule } from '../files.ts';
-import { IPFS_OPTIONS, publishFile } from '../ipfs.ts';
+import { publishFile } from '../ipfs.ts';
 import type { Terminal } from '../Terminal.ts';
 
+/** Runs `capsule publish` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function publishCommand(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { ...IPFS_OPTIONS, logic: { type: 'string' }, 'sign-with': { type: 'string' }, 'guardian-key': { type: 'string' } }, SYNOPSIS, { min: 1, max: 1 });
+  const p = parse(argv, SPEC);
   const file = p.positionals[0]!;
   const module = str(p, 'logic') !== undefined ? await loadModule(t, str(p, 'logic')!) : undefined;
   const signWith = str(p, 'sign-with') !== undefined ? (await loadIdentities(t, str(p, 'sign-with')!))[0] : undefined;

@@ -18,7 +18,7 @@ import { encodeCanonical } from '../../format/cbor.ts';
 import { MAX_PARAMS_SIZE } from '../../format/constants.ts';
 import { UsageError } from '../../errors.ts';
 import { ioError } from '../../io/sources.ts';
-import { SEAL as SYNOPSIS } from '../synopsis.ts';
+import { SEAL as SPEC } from '../specs/capsule.ts';
 import { list, need, parse, str } from '../args.ts';
 import { inputOf, loadIdentities, loadModule } from '../files.ts';
 import { Progress } from '../Progress.ts';
@@ -26,26 +26,17 @@ import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts'
 import type { OwnStanza } from '../../guardian/Guardian.ts';
 import { dataDirOf } from '../dataDir.ts';
 
+const SYNOPSIS = SPEC.synopsis;
+
 function ownStanza(text: string): OwnStanza {
   if (text === 'x25519' || text === 'p256-ecdh' || text === 'zymbit-lock' || text === 'tpm2-rsa') return text;
   throw new UsageError('ERR_USAGE', `--on-guardian: expected x25519, p256-ecdh, zymbit-lock or tpm2-rsa, got ${JSON.stringify(text)}`, { hint: `usage: ${SYNOPSIS}` });
 }
 
 
+/** Runs `capsule seal` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function sealCommand(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, {
-    guardian: { type: 'string', short: 'g', multiple: true },
-    logic: { type: 'string' },
-    params: { type: 'string' },
-    'params-file': { type: 'string' },
-    'logic-cid': { type: 'string' },
-    'sign-with': { type: 'string' },
-    'salted-digest': { type: 'boolean' },
-    'on-guardian': { type: 'string', multiple: true },
-    'data-dir': { type: 'string' },
-    output: { type: 'string', short: 'o' },
-    publish: { type: 'boolean' }, 'guardian-key': { type: 'string' }, ipfs: { type: 'string' }, peer: { type: 'string', multiple: true },
-  }, SYNOPSIS, { min: 1, max: 1 });
+  const p = parse(argv, SPEC);
   const publish = p.values.publish === true;
   for (const f of ['guardian-key', 'ipfs', 'peer']) {
     if (p.values[f] !== undefined && !publish) throw new UsageError('ERR_USAGE', `--${f} goes with --publish`, { hint: `usage: ${SYNOPSIS}` });

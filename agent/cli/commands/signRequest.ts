@@ -9,15 +9,16 @@ import { GuardianClient } from '../../client/GuardianClient.ts';
 import { UsageError } from '../../errors.ts';
 import { parseEvidence } from '../../sandbox/evidence.ts';
 import type { EvidenceItem } from '../../sandbox/inputs.ts';
-import { SIGN_REQUEST as SYNOPSIS } from '../synopsis.ts';
+import { SIGN_REQUEST as SPEC } from '../specs/client.ts';
 import { list, need, parse } from '../args.ts';
 import { loadIdentities, readJsonFile } from '../files.ts';
 import { say, writeOut, type Terminal } from '../Terminal.ts';
 
+const SYNOPSIS = SPEC.synopsis;
+
+/** Runs `capsule sign-request` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function signRequestCommand(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, {
-    guardian: { type: 'string' }, slot: { type: 'string' }, digest: { type: 'string' }, identity: { type: 'string', short: 'i' }, approval: { type: 'string', multiple: true },
-  }, SYNOPSIS, { min: 0, max: 0 });
+  const p = parse(argv, SPEC);
   const guardianUrl = need(p, 'guardian', SYNOPSIS);
   const slotText = need(p, 'slot', SYNOPSIS);
   if (!/^\d{1,5}$/.test(slotText)) throw new UsageError('ERR_USAGE', `--slot: expected a slot number, got ${JSON.stringify(slotText)}`, { hint: `usage: ${SYNOPSIS}` });

@@ -6,14 +6,15 @@
 import { GUARDIAN_KEY_HRP, parseP256Key } from '../../crypto/p256.ts';
 import { describe } from '../../capsule/inspect.ts';
 import { verify } from '../../capsule/verify.ts';
-import { VERIFY as SYNOPSIS } from '../synopsis.ts';
+import { VERIFY as SPEC } from '../specs/capsule.ts';
 import { parse, str } from '../args.ts';
 import { inputOf, loadModule } from '../files.ts';
 import { writeOut, type Terminal } from '../Terminal.ts';
 
 
+/** Runs `capsule verify` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function verifyCommand(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { logic: { type: 'string' }, 'guardian-key': { type: 'string' }, json: { type: 'boolean' } }, SYNOPSIS, { min: 1, max: 1 });
+  const p = parse(argv, SPEC);
   const logicPath = str(p, 'logic');
   const keyText = str(p, 'guardian-key');
   const guardianKey = keyText === undefined ? undefined : parseP256Key(GUARDIAN_KEY_HRP, keyText, '--guardian-key');

@@ -20,52 +20,16 @@ import { parseEvidence } from '../../sandbox/evidence.ts';
 import type { EvidenceItem } from '../../sandbox/inputs.ts';
 import { ethereumAddress } from '../../wallet/keyFacts.ts';
 import { bitcoinAddress } from '../../wallet/WalletAccount.ts';
-import { WALLET_ADDRESS, WALLET_CREATE, WALLET_RESTORE, WALLET_SHOW, WALLET_SIGN } from '../synopsis.ts';
+import { WALLET, WALLET_ADDRESS, WALLET_CREATE, WALLET_RESTORE, WALLET_SHOW, WALLET_SIGN } from '../specs/wallet.ts';
 import { list, need, parse, str } from '../args.ts';
 import { loadIdentities, readJsonFile } from '../files.ts';
 import { say, writeOut, type Terminal } from '../Terminal.ts';
 import { dataDirOf } from '../dataDir.ts';
-import { runSubcommand, type Sub } from '../subcommands.ts';
+import { runSubcommand } from '../subcommands.ts';
 
-const SUBCOMMANDS: Record<string, [string, (argv: string[], t: Terminal) => Promise<number>]> = {
-  create: [WALLET_CREATE, create], restore: [WALLET_RESTORE, restore], show: [WALLET_SHOW, show], address: [WALLET_ADDRESS, address], sign: [WALLET_SIGN, sign],
-};
-
-/** What `capsule wallet SUB --help` says below the synopsis. */
-const DETAILS: Record<string, string> = {
-  create: `Creates wallet NAME in the guardian's module (HSM6/SCM, or the soft backend) from 24 new BIP39
-words, shown once. Write them down: they are the only backup of every account of the wallet.
-  --data-dir D            the guardian's data directory (default: $CAPSULE_DATA_DIR, /var/lib/capsule)
-  --mnemonic-to-stdout    write the words to stdout even when it is not a terminal (scripted provisioning)
-Stop the agent on the same data directory first: one process holds the module.`,
-  restore: `Restores wallet NAME from its words, read from stdin (12-24 words, any spacing or case): the same
-accounts and addresses as before, on this module.
-  --data-dir D            the guardian's data directory`,
-  show: `Lists the wallets on the guardian's module (name and master seed slot).
-  --data-dir D            the guardian's data directory
-  --json                  one JSON array on stdout`,
-  address: `Prints the address of account PATH of wallet NAME: m/44'/60'/… an Ethereum address (EIP-55),
-m/84'/… a Bitcoin P2WPKH and m/86'/… a P2TR address; the public key goes to stderr.
-  --data-dir D            the guardian's data directory
-  --network N             mainnet, testnet or regtest (default: testnet for coin type 1', else mainnet)`,
-  sign: `Asks a running agent to sign with account PATH of wallet NAME; the account's policy (agent
-configuration "wallet.accounts") decides. Prints the signed raw transaction (--eth-tx), the 65-byte
-signature (--typed-data, --message), the PSBT with our inputs signed, base64 (--psbt), or r‖s (--digest).
-A denial is exit 1 with the policy's reason; nothing is signed.
-  --guardian URL          the agent, e.g. http://127.0.0.1:7373
-  --wallet NAME --path P  the account (as configured)
-  --identity FILE         your age identity: authenticates the request (needed when the policy keeps state)
-  --eth-tx JSON|HEX       an unsigned transaction: fields as JSON, or EIP-2718 hex
-  --typed-data FILE       an EIP-712 document (JSON)
-  --message TEXT          a personal_sign message
-  --psbt FILE             a PSBT, binary or base64
-  --digest HEX            32 bytes, signed as given (only if the account allows raw-digest)
-  --approval FILE         a co-signer's approval of the request's hash (repeatable)`,
-};
-
-/** `capsule wallet SUB …`; `--help` after a subcommand prints its synopsis. @throws UsageError ERR_USAGE */
+/** `capsule wallet SUB …`. @throws UsageError ERR_USAGE; and what the subcommand throws */
 export async function walletCommand(argv: string[], t: Terminal): Promise<number> {
-  return runSubcommand({ name: 'wallet', intro: "The hot wallet: BIP32/BIP39 secp256k1 keys kept in the module, signing only when an account's\npolicy allows.", subs: SUBCOMMANDS, details: DETAILS }, argv, t);
+  return runSubcommand(WALLET, { create, restore, show, address, sign }, argv, t);
 }
 
 /** Runs `fn` with the guardian's wallets, closing the key store after. */
@@ -83,7 +47,7 @@ async function withWallets<T>(t: Terminal, dataDir: string | undefined, fn: (w: 
 }
 
 async function create(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { 'data-dir': { type: 'string' }, 'mnemonic-to-stdout': { type: 'boolean' } }, WALLET_CREATE, { min: 1, max: 1 });
+  const p = parse(argv, WALLET_CREATE);
   const name = p.positionals[0]!;
   // As guardian init: the words go only to a terminal unless the operator says where else.
   if (t.stdout.isTTY !== true && p.values['mnemonic-to-stdout'] !== true) {
@@ -98,7 +62,7 @@ async function create(argv: string[], t: Terminal): Promise<number> {
 }
 
 async function restore(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { 'data-dir': { type: 'string' } }, WALLET_RESTORE, { min: 1, max: 1 });
+  const p = parse(argv, WALLET_RESTORE);
   const name = p.positionals[0]!;
   const chunks: Buffer[] = [];
   for await (const c of t.stdin) chunks.push(Buffer.from(c as Uint8Array));
@@ -114,17 +78,17 @@ async function restore(argv: string[], t: Terminal): Promise<number> {
 }
 
 async function show(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { 'data-dir': { type: 'string' }, json: { type: 'boolean' } }, WALLET_SHOW, { min: 0, max: 0 });
+  const p = parse(argv, WALLET_SHOW);
   const all = await withWallets(t, str(p, 'data-dir'), (w) => w.list());
   await writeOut(t, p.values.json ? JSON.stringify(all) + '\n' : all.map((w) => `${w.name} (master slot ${w.masterSlot})\n`).join(''));
   return 0;
 }
 
 async function address(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { 'data-dir': { type: 'string' }, network: { type: 'string' } }, WALLET_ADDRESS, { min: 2, max: 2 });
+  const p = parse(argv, WALLET_ADDRESS);
   const [name, path] = p.positionals as [string, string];
   const network = str(p, 'network');
-  if (network !== undefined && !['mainnet', 'testnet', 'regtest'].includes(network)) throw new UsageError('ERR_USAGE', `--network: expected mainnet, testnet or regtest, got ${JSON.stringify(network)}`, { hint: `usage: ${WALLET_ADDRESS}` });
+  if (network !== undefined && !['mainnet', 'testnet', 'regtest'].includes(network)) throw new UsageError('ERR_USAGE', `--network: expected mainnet, testnet or regtest, got ${JSON.stringify(network)}`, { hint: `usage: ${WALLET_ADDRESS.synopsis}` });
   const publicKey = await withWallets(t, str(p, 'data-dir'), (w) => w.publicKey(name, path));
   // The coin type says the chain (SLIP-44): 60' Ethereum; otherwise Bitcoin (1' = testnet).
   const coin = /^m\/\d+'\/(\d+)'/.exec(path)?.[1];
@@ -137,19 +101,16 @@ async function address(argv: string[], t: Terminal): Promise<number> {
 }
 
 async function sign(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, {
-    guardian: { type: 'string' }, wallet: { type: 'string' }, path: { type: 'string' }, identity: { type: 'string', short: 'i' }, approval: { type: 'string', multiple: true },
-    'eth-tx': { type: 'string' }, 'typed-data': { type: 'string' }, message: { type: 'string' }, psbt: { type: 'string' }, digest: { type: 'string' },
-  }, WALLET_SIGN, { min: 0, max: 0 });
-  const url = need(p, 'guardian', WALLET_SIGN);
-  const wallet = need(p, 'wallet', WALLET_SIGN);
-  const path = need(p, 'path', WALLET_SIGN);
+  const p = parse(argv, WALLET_SIGN);
+  const url = need(p, 'guardian', WALLET_SIGN.synopsis);
+  const wallet = need(p, 'wallet', WALLET_SIGN.synopsis);
+  const path = need(p, 'path', WALLET_SIGN.synopsis);
   const given = ['eth-tx', 'typed-data', 'message', 'psbt', 'digest'].filter((k) => str(p, k) !== undefined);
   if (given.length !== 1) {
-    throw new UsageError('ERR_USAGE', `expected exactly one of --eth-tx, --typed-data, --message, --psbt, --digest, got ${given.length === 0 ? 'none' : given.map((g) => `--${g}`).join(', ')}`, { hint: `usage: ${WALLET_SIGN}` });
+    throw new UsageError('ERR_USAGE', `expected exactly one of --eth-tx, --typed-data, --message, --psbt, --digest, got ${given.length === 0 ? 'none' : given.map((g) => `--${g}`).join(', ')}`, { hint: `usage: ${WALLET_SIGN.synopsis}` });
   }
   const request = await requestOf(t, given[0]!, str(p, given[0]!)!);
-  const ids = await loadIdentities(t, need(p, 'identity', WALLET_SIGN));
+  const ids = await loadIdentities(t, need(p, 'identity', WALLET_SIGN.synopsis));
   const client = new GuardianClient(url, undefined, { identity: ids[0] });
   let r;
   try {
@@ -183,7 +144,7 @@ async function requestOf(t: Terminal, option: string, value: string): Promise<Re
       try {
         return { kind: 'eth-tx', transaction: JSON.parse(value) };
       } catch (cause) {
-        throw new UsageError('ERR_USAGE', '--eth-tx: expected transaction fields as JSON or an unsigned transaction as hex, got invalid JSON', { cause, hint: `usage: ${WALLET_SIGN}` });
+        throw new UsageError('ERR_USAGE', '--eth-tx: expected transaction fields as JSON or an unsigned transaction as hex, got invalid JSON', { cause, hint: `usage: ${WALLET_SIGN.synopsis}` });
       }
     }
     case 'typed-data': return { kind: 'eth-typed-data', typedData: (await file()).toString('utf8') };

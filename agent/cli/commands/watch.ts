@@ -8,13 +8,16 @@
  */
 import { UsageError } from '../../errors.ts';
 import { ANNOUNCE_TOPIC, announcementJson, decodeAnnouncement } from '../../store/Announcement.ts';
-import { WATCH as SYNOPSIS } from '../synopsis.ts';
+import { WATCH as SPEC } from '../specs/ipfs.ts';
 import { list, parse, str } from '../args.ts';
-import { IPFS_OPTIONS, openCliStore } from '../ipfs.ts';
+import { openCliStore } from '../ipfs.ts';
 import { say, writeOut, type Terminal } from '../Terminal.ts';
 
+const SYNOPSIS = SPEC.synopsis;
+
+/** Runs `capsule watch` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function watchCommand(argv: string[], t: Terminal): Promise<number> {
-  const p = parse(argv, { ...IPFS_OPTIONS, 'ipfs-listen': { type: 'string', multiple: true }, count: { type: 'string' } }, SYNOPSIS, { min: 0, max: 0 });
+  const p = parse(argv, SPEC);
   const countText = str(p, 'count');
   if (countText !== undefined && !/^[1-9][0-9]{0,8}$/.test(countText)) throw new UsageError('ERR_USAGE', `--count: expected a positive integer, got ${JSON.stringify(countText)}`, { hint: `usage: ${SYNOPSIS}` });
   const limit = countText === undefined ? Infinity : Number(countText);
