@@ -25,7 +25,7 @@ import { softPassphrase, tpmTcti, zymbitLibrary, type Backend } from './keyStore
 import type { SeedRequest, SeedResult } from './seedChild.ts';
 import { seedSandbox, seedTpmFor, type SeedSandbox } from './seedSandbox.ts';
 
-const CHILD = fileURLToPath(new URL('./seedChild.ts', import.meta.url));
+const CHILD = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './seedChild.ts' : './seedChild.js', import.meta.url));
 const SIGNING_SLOT = 0;
 
 export interface ProvisionOptions {
