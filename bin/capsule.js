@@ -23,13 +23,21 @@ const cacheDir = process.env.CAPSULE_COMPILE_CACHE;
 if (cacheDir !== 'off') {
   const { enableCompileCache } = await import('node:module');
   const { homedir } = await import('node:os');
-  const base = process.env.XDG_CACHE_HOME || `${homedir()}/.cache`;
-  const dir = cacheDir || `${base}/digital-capsule-engine/compile-cache`;
+  let home;
+  try {
+    home = homedir();
+  } catch {
+    home = undefined; // no HOME and no passwd entry (an initramfs chroot): run without the cache
+  }
+  const base = process.env.XDG_CACHE_HOME || (home && `${home}/.cache`);
+  const dir = cacheDir || (base && `${base}/digital-capsule-engine/compile-cache`);
   // Failure (read-only home, no HOME) only costs speed: the status is ignored on purpose. The
   // variable carries it to worker threads (seal/decrypt's bulk threads, the sandbox), which
   // would otherwise strip their TypeScript again at each start (~85 ms for the bulk worker).
-  process.env.NODE_COMPILE_CACHE ??= dir;
-  enableCompileCache?.(dir);
+  if (dir) {
+    process.env.NODE_COMPILE_CACHE ??= dir;
+    enableCompileCache?.(dir);
+  }
 }
 // In a checkout the TypeScript sources run as they are; an installed package has only the build
 // (dist/, `npm run build`). Sources win when both exist, so a stale dist/ never shadows an edit.
