@@ -72,17 +72,27 @@ for (let i = 0; i < 20000; i++) {
   warm.push(performance.now() - t);
 }
 
-// Warm, worker-isolated (includes the message round trip).
-const w = new WorkerSandbox();
-await w.start();
-for (let i = 0; i < 500; i++) await w.evaluate(policy, input);
-const warmWorker: number[] = [];
-for (let i = 0; i < 3000; i++) {
-  const t = performance.now();
-  await w.evaluate(policy, input);
-  warmWorker.push(performance.now() - t);
-}
-await w.stop();
+// Warm, worker-isolated (includes the message round trip): back to back (a queue of decisions),
+// as the agent runs it (alwaysMetered, the metered bytes given), and one request every 2 ms (the
+// worker and the main thread asleep in between: each pays a thread wake-up).
+const workerRun = async (w: WorkerSandbox, bytes: Uint8Array | undefined, gapMs: number, n: number) => {
+  await w.start();
+  for (let i = 0; i < 500; i++) await w.evaluate(policy, input, bytes);
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
+    const t = performance.now();
+    await w.evaluate(policy, input, bytes);
+    xs.push(performance.now() - t);
+  }
+  await w.stop();
+  return xs;
+};
+const warmWorker = await workerRun(new WorkerSandbox(), undefined, 0, 3000);
+const policyMetered = checkAndMeter(policy, new Sandbox().limits).metered;
+const warmWorkerAgent = await workerRun(new WorkerSandbox({}, { alwaysMetered: true }), policyMetered, 0, 3000);
+const warmWorkerSpaced = await workerRun(new WorkerSandbox({}, { alwaysMetered: true }), policyMetered, 2, 300);
+const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]!;
 
 // Metering overhead: a loop-heavy policy, raw vs metered, same instance-per-run method.
 const heavy = (await buildPolicy(join(here, 'policies', 'loop-heavy.ts'))).wasm;
@@ -108,7 +118,8 @@ const results = {
   coldStandardMedianMs: +median(coldStandard).toFixed(2),
   coldStandardFromMeteredMedianMs: +median(coldStandardMetered).toFixed(2), standardModuleBytes: standard.length, policyModuleBytes: policy.length,
   warmInProcessMedianUs: us(median(warm)), warmInProcessP90Us: us([...warm].sort((a, b) => a - b)[Math.floor(warm.length * 0.9)]!),
-  warmWorkerMedianUs: us(median(warmWorker)),
+  warmWorkerMedianUs: us(median(warmWorker)), warmWorkerP90Us: us(p90(warmWorker)),
+  warmWorkerAgentMedianUs: us(median(warmWorkerAgent)), warmWorkerSpacedMedianUs: us(median(warmWorkerSpaced)),
   loopHeavyRawMs: +rawMs.toFixed(2), loopHeavyMeteredMs: +meteredMs.toFixed(2), meteringOverhead: +(meteredMs / rawMs).toFixed(2),
   fuel: sb.evaluate(policy, input).fuel,
 };
@@ -119,7 +130,9 @@ console.log(`| cold evaluation (validate + meter + compile + run), median of 30,
 console.log(`| cold evaluation, standard time-lock contract (${standard.length} bytes with the SDK) | ${results.coldStandardMedianMs} ms | ≤ 5 ms |`);
 console.log(`| cold evaluation of the standard time-lock from its cached metered binary (compile + run: the agent's path) | ${results.coldStandardFromMeteredMedianMs} ms | ≤ 5 ms |`);
 console.log(`| warm evaluation in-process, median of 20000 | ${results.warmInProcessMedianUs} µs (p90 ${results.warmInProcessP90Us} µs) | ≤ 50 µs |`);
-console.log(`| warm evaluation in the worker (round trip), median of 3000 | ${results.warmWorkerMedianUs} µs | reported |`);
+console.log(`| warm evaluation in the worker (round trip, back to back), median of 3000 | ${results.warmWorkerMedianUs} µs (p90 ${results.warmWorkerP90Us} µs) | ≤ 60 µs |`);
+console.log(`| the same, as the agent runs it (alwaysMetered, metered bytes given) | ${results.warmWorkerAgentMedianUs} µs | ≤ 60 µs |`);
+console.log(`| the same, one request every 2 ms (both threads wake up each time), median of 300 | ${results.warmWorkerSpacedMedianUs} µs | reported |`);
 console.log(`| loop-heavy policy: uninstrumented (peer) / metered | ${results.loopHeavyRawMs} ms / ${results.loopHeavyMeteredMs} ms = ${results.meteringOverhead}× | ≤ 1.5× |`);
 mkdirSync(join(here, 'out'), { recursive: true });
 writeFileSync(join(here, 'out', 'sandbox.json'), JSON.stringify(results, null, 2) + '\n');

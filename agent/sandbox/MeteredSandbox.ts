@@ -11,15 +11,22 @@
  * subclass that has it loaded already (Sandbox.ts, the synchronous in-process sandbox of the CLI and
  * the tests). So a sandbox worker that is always given metered bytes never loads Binaryen.
  *
+ * Every evaluation gets a fresh instance; what it is made from is reused where that cannot be
+ * observed (issue 15, warm evaluation): the module is compiled with its memory imported
+ * (importedMemory.ts) and given a zeroed, never-grown memory from a pool (MemoryPool.ts) instead of
+ * a newly reserved one, and the fuel and depth counters are reset rather than recreated.
+ *
  * Deliberately not here: validation and metering (validate.ts, meter.ts), the worker and its
  * wall-clock kill (WorkerSandbox.ts), where modules and inputs come from, and persistence of state.
  */
 import { createHash } from 'node:crypto';
 import { DceError, SandboxError } from '../errors.ts';
 import { Host, stateBytes } from './Host.ts';
+import { importMemory, MEMORY_IMPORT_NAME, type MemoryShape } from './importedMemory.ts';
 import { encodeInputs, type EvaluationInput } from './inputs.ts';
 import { resolveLimits, type Limits } from './limits.ts';
 import { DEPTH_IMPORT_NAME, FUEL_IMPORT_MODULE, FUEL_IMPORT_NAME, FUEL_TABLE_VERSION } from './meterAbi.ts';
+import { MemoryPool } from './MemoryPool.ts';
 import type { ModuleReport } from './validate.ts';
 
 /** Validates and meters a module under `limits` (validate.ts checkAndMeter). */
@@ -43,23 +50,44 @@ export interface Prepared {
   compiled: WebAssembly.Module;
   /** Absent when the module came already metered (the report was made where it was metered). */
   report?: ModuleReport;
+  /**
+   * Present when `compiled` imports its memory (importedMemory.ts): each evaluation gives it a
+   * zeroed one of this shape from the pool. Absent: the module defines its memory itself.
+   */
+  memory?: MemoryShape;
+}
+
+/** A fuel and a depth counter; reused across evaluations (a Global's only state is its value, reset before each). */
+interface Meters {
+  fuel: WebAssembly.Global;
+  depth: WebAssembly.Global;
 }
 
 const CACHE_SIZE = 64;
+/** Modules whose hash is remembered (by content: see #sha256), and the largest one remembered. */
+const RECENT_MODULES = 8;
+const RECENT_MODULE_BYTES = 256 * 1024;
 
 export class MeteredSandbox {
   readonly limits: Limits;
   readonly #cache = new Map<string, Prepared>();
   /** The validator and meter, once loaded (prepareAsync) or given (Sandbox.ts); never loaded here otherwise. */
   protected meter: MeterFn | undefined;
+  readonly #memories = new MemoryPool();
+  /** Counters not in use by an evaluation. */
+  readonly #meters: Meters[] = [];
+  readonly #fuelLimit: bigint;
+  /** Copies of recently evaluated modules with their SHA-256, most recent first. */
+  readonly #recent: { bytes: Uint8Array; sha256: string }[] = [];
 
   constructor(limits: Partial<Limits> = {}) {
     this.limits = resolveLimits(limits);
+    this.#fuelLimit = BigInt(this.limits.fuel);
   }
 
   /** Whether `module` is compiled here already (then neither metered bytes nor the meter are needed). */
   has(module: Uint8Array): boolean {
-    return this.#cache.has(this.#key(sha256Hex(module)));
+    return this.#cache.has(this.#key(this.#sha256(module)));
   }
 
   /**
@@ -70,7 +98,7 @@ export class MeteredSandbox {
    * @throws SandboxError ERR_INVALID_MODULE, ERR_SANDBOX (also: neither metered bytes nor a meter)
    */
   prepare(module: Uint8Array, given?: Uint8Array): Prepared & { sha256: string } {
-    const sha256 = sha256Hex(module);
+    const sha256 = this.#sha256(module);
     const key = this.#key(sha256);
     let p = this.#cache.get(key);
     if (!p) {
@@ -80,13 +108,22 @@ export class MeteredSandbox {
         if (!this.meter) throw new SandboxError('ERR_SANDBOX', `logic module ${sha256}: no metered binary was given and this sandbox has not loaded the meter (use prepareAsync)`);
         ({ report, metered } = this.meter(module, this.limits)); // one Binaryen parse for both
       }
-      let compiled: WebAssembly.Module;
+      // The memory imported, so that it comes from the pool; should V8 refuse the rewritten binary,
+      // the metered bytes as they are (and V8's verdict on them).
+      const imported = importMemory(metered);
+      let compiled: WebAssembly.Module | undefined;
+      let memory: MemoryShape | undefined;
       try {
-        compiled = new WebAssembly.Module(metered as Uint8Array<ArrayBuffer>);
+        if (imported) [compiled, memory] = [new WebAssembly.Module(imported.bytes as Uint8Array<ArrayBuffer>), imported.shape];
+      } catch {
+        compiled = undefined;
+      }
+      try {
+        compiled ??= new WebAssembly.Module(metered as Uint8Array<ArrayBuffer>);
       } catch (cause) {
         throw new SandboxError('ERR_SANDBOX', `fuel metering produced a module V8 refuses: ${(cause as Error).message}`, { cause });
       }
-      p = { compiled, report };
+      p = { compiled, report, memory };
       if (this.#cache.size >= CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value!);
       this.#cache.set(key, p);
     }
@@ -108,6 +145,14 @@ export class MeteredSandbox {
     this.meter ??= (await import('./validate.ts')).checkAndMeter;
   }
 
+  /**
+   * Zeroes the guest memories earlier evaluations used, now rather than when the next evaluation
+   * needs one (the sandbox worker calls it once it has answered).
+   */
+  tidy(): void {
+    this.#memories.tidy();
+  }
+
   /** Whether the validator and meter are loaded here (the sandbox worker reports it). */
   get canMeter(): boolean {
     return this.meter !== undefined;
@@ -117,6 +162,22 @@ export class MeteredSandbox {
   async evaluateAsync(module: Uint8Array, input: EvaluationInput, metered?: Uint8Array): Promise<DecisionRecord> {
     await this.prepareAsync(module, metered);
     return this.evaluate(module, input, metered);
+  }
+
+  /**
+   * The module's SHA-256 (hex). A module equal, byte for byte, to one of the last few is not hashed
+   * again: comparing costs a fraction of hashing (and a warm evaluation prepares twice in the worker).
+   */
+  #sha256(module: Uint8Array): string {
+    for (const r of this.#recent) {
+      if (r.bytes.length === module.length && Buffer.compare(r.bytes, module) === 0) return r.sha256;
+    }
+    const sha256 = sha256Hex(module);
+    if (module.length <= RECENT_MODULE_BYTES) {
+      this.#recent.unshift({ bytes: module.slice(), sha256 }); // a copy: the caller may reuse its buffer
+      if (this.#recent.length > RECENT_MODULES) this.#recent.pop();
+    }
+    return sha256;
   }
 
   /** The compile cache's key: what the compiled module depends on (what metering and validation read). */
@@ -130,7 +191,7 @@ export class MeteredSandbox {
    *   ERR_BAD_VERDICT, ERR_SANDBOX
    */
   evaluate(module: Uint8Array, input: EvaluationInput, metered?: Uint8Array): DecisionRecord {
-    const { compiled, sha256 } = this.prepare(module, metered);
+    const { compiled, sha256, memory: shape } = this.prepare(module, metered);
     const { blobs, digest } = encodeInputs(input);
     blobs.forEach((b, i) => {
       if (b && b.length > this.limits.maxInputBytes) {
@@ -139,25 +200,39 @@ export class MeteredSandbox {
     });
     const before = input.state ?? new Map<string, Uint8Array>();
     const host = new Host(this.limits, input.now, blobs, before);
-    // The fuel counter: created here, imported by the metered module, charged by host calls too.
-    const fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, BigInt(this.limits.fuel));
-    // The call-depth counter: each running guest function holds its frame weight of it.
-    const depth = new WebAssembly.Global({ value: 'i32', mutable: true }, this.limits.maxCallDepth);
+    // The fuel counter (imported by the metered module, charged by host calls too) and the
+    // call-depth counter (each running guest function holds its frame weight of it), at their limits.
+    const meters = this.#meters.pop() ?? {
+      fuel: new WebAssembly.Global({ value: 'i64', mutable: true }, 0n),
+      depth: new WebAssembly.Global({ value: 'i32', mutable: true }, 0),
+    };
+    const { fuel, depth } = meters;
+    fuel.value = this.#fuelLimit;
+    depth.value = this.limits.maxCallDepth;
+    // The guest's memory when the module imports it: zeroed, of the declared size (MemoryPool.ts).
+    const memory = shape ? this.#memories.acquire(shape) : undefined;
     let result: unknown;
+    let used: number;
     try {
-      const meters = { [FUEL_IMPORT_NAME]: fuel, [DEPTH_IMPORT_NAME]: depth };
-      const instance = new WebAssembly.Instance(compiled, { capsule_v1: host.imports(), [FUEL_IMPORT_MODULE]: meters } as WebAssembly.Imports);
-      host.attach(instance.exports.memory as WebAssembly.Memory, (units) => {
-        fuel.value = (fuel.value as bigint) - BigInt(units);
-        if ((fuel.value as bigint) < 0n) {
-          throw new SandboxError('ERR_OUT_OF_FUEL', `logic ran out of fuel: limit ${this.limits.fuel} units`);
-        }
-      });
-      result = (instance.exports.decide as () => unknown)();
-    } catch (e) {
-      throw this.#classify(e, fuel.value as bigint, depth.value as number, host.reason);
+      try {
+        const imports = { [FUEL_IMPORT_NAME]: fuel, [DEPTH_IMPORT_NAME]: depth, ...(memory ? { [MEMORY_IMPORT_NAME]: memory } : {}) };
+        const instance = new WebAssembly.Instance(compiled, { capsule_v1: host.imports(), [FUEL_IMPORT_MODULE]: imports } as WebAssembly.Imports);
+        host.attach(instance.exports.memory as WebAssembly.Memory, (units) => {
+          fuel.value = (fuel.value as bigint) - BigInt(units);
+          if ((fuel.value as bigint) < 0n) {
+            throw new SandboxError('ERR_OUT_OF_FUEL', `logic ran out of fuel: limit ${this.limits.fuel} units`);
+          }
+        });
+        result = (instance.exports.decide as () => unknown)();
+      } catch (e) {
+        throw this.#classify(e, fuel.value as bigint, depth.value as number, host.reason);
+      }
+      used = this.limits.fuel - Number(fuel.value);
+    } finally {
+      // The instance is dropped here and nothing runs on it again: its counters and memory may serve the next one.
+      if (memory) this.#memories.release(memory, shape!);
+      this.#meters.push(meters);
     }
-    const used = this.limits.fuel - Number(fuel.value);
     if (result !== 0 && result !== 1) {
       throw new SandboxError('ERR_BAD_VERDICT', `decide() returned ${String(result)}; expected 1 (allow) or 0 (deny)`);
     }

@@ -60,7 +60,7 @@ export class ModuleChecker {
 
   #spawn(): Promise<Worker> {
     this.spawned++;
-    const w = new Worker(new URL('./checkWorker.ts', import.meta.url), {
+    const w = new Worker(new URL(import.meta.url.endsWith('.ts') ? './checkWorker.ts' : './checkWorker.js', import.meta.url), {
       resourceLimits: { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
     });
     w.unref();

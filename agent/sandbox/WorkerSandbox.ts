@@ -14,6 +14,8 @@ import { DceError, SandboxError, type SandboxErrorCode } from '../errors.ts';
 import type { EvaluationInput } from './inputs.ts';
 import { resolveLimits, type Limits } from './limits.ts';
 import type { DecisionRecord } from './Sandbox.ts';
+import { ModuleSlots } from './moduleSlots.ts';
+import { MainChannel, monotonicMs } from './workerChannel.ts';
 
 export type SandboxStatus = 'stopped' | 'started';
 
@@ -34,6 +36,10 @@ export class WorkerSandbox {
   #status: SandboxStatus = 'stopped';
   #queue: Promise<unknown> = Promise.resolve();
   #next = 0;
+  /** Each worker's channel (workerChannel.ts) and the module bytes it holds (moduleSlots.ts). */
+  readonly #channels = new WeakMap<Worker, { channel: MainChannel; slots: ModuleSlots }>();
+  /** The request in flight: its worker, and how to fail it (the worker failed or exited). */
+  #inflight: { worker: Worker; kill: (err: SandboxError) => void } | undefined;
   /** Workers replaced after a timeout or crash (for health reporting). */
   restarts = 0;
   readonly #alwaysMetered: boolean;
@@ -84,15 +90,27 @@ export class WorkerSandbox {
 
   #spawn(): Promise<Worker> {
     this.#sent = new WeakSet();
-    const w = new Worker(new URL('./worker.ts', import.meta.url), {
-      workerData: { limits: this.limits, alwaysMetered: this.#alwaysMetered },
+    const channel = new MainChannel();
+    const w = new Worker(new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url), {
+      workerData: { limits: this.limits, alwaysMetered: this.#alwaysMetered, channel: channel.workerEnd },
+      transferList: [channel.workerEnd.port],
       resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
     });
     w.unref();
+    this.#channels.set(w, { channel, slots: new ModuleSlots() });
     const ready = new Promise<Worker>((resolve, reject) => {
       w.once('message', () => resolve(w));
       w.once('error', (e) => reject(new SandboxError('ERR_SANDBOX', `sandbox worker failed to start: ${e.message}`, { cause: e })));
     });
+    // For the worker's whole life: a failure or exit fails the request in flight on it; a worker
+    // that died idle is replaced by the next request.
+    const lost = (err: SandboxError) => {
+      if (this.#inflight?.worker === w) this.#inflight.kill(err);
+      else if (this.#worker === ready) this.#worker = undefined;
+      channel.close();
+    };
+    w.on('error', (e) => lost(new SandboxError('ERR_SANDBOX', `sandbox worker failed: ${e.message}`, { cause: e })));
+    w.on('exit', (code) => lost(new SandboxError('ERR_SANDBOX', `sandbox worker exited (code ${code})`)));
     // A failed start is not cached: the next request spawns again.
     ready.catch(() => { if (this.#worker === ready) this.#worker = undefined; });
     return ready;
@@ -102,18 +120,39 @@ export class WorkerSandbox {
     if (this.#status !== 'started') throw new SandboxError('ERR_SANDBOX', 'sandbox is stopped; call start() first');
     const pending = (this.#worker ??= this.#spawn());
     const worker = await pending;
+    const { channel, slots } = this.#channels.get(worker)!;
     const id = ++this.#next;
-    let prepareMs = 0;
+    // The module's bytes, or the slot where the worker keeps them already.
+    const post = (message: object) => {
+      const ref = slots.pick(module);
+      channel.send({ ...message, ...ref, id, input });
+      slots.commit(ref);
+    };
+    // A metered binary (the same object from the agent's cache each time; megabytes for a large
+    // module) is sent once per worker: the worker keeps the compiled module. Were it evicted
+    // there, an alwaysMetered worker asks for the bytes again (`need`, below); another meters
+    // the module itself (correct, only slower).
+    const send = metered && !this.#sent.has(metered) ? metered : undefined;
+    try {
+      post({ metered: send, sentBefore: metered !== undefined && !send });
+    } catch (cause) {
+      // Nothing reached the worker: it stays healthy for the next request.
+      throw new SandboxError('ERR_SANDBOX', `evaluation input cannot be sent to the sandbox worker: ${(cause as Error).message}`, { cause });
+    }
+    if (send) this.#sent.add(send);
+    const sent = monotonicMs();
     return new Promise<{ record: DecisionRecord; prepareMs: number }>((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-      };
+      let settled = false;
       let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = () => {
+        settled = true;
+        clearTimeout(timer);
+        if (this.#inflight?.kill === kill) this.#inflight = undefined;
+      };
       const kill = (err: SandboxError) => {
+        if (settled) return;
         done();
+        channel.close();
         if (this.#status !== 'started') {
           reject(new SandboxError('ERR_SANDBOX', 'sandbox was stopped during the evaluation'));
           return;
@@ -123,46 +162,49 @@ export class WorkerSandbox {
         void worker.terminate();
         reject(err);
       };
-      const onMessage = (m: { id: number; need?: 'metered'; prepared?: boolean; prepareMs?: number; record?: DecisionRecord; error?: { name: string; code: string; message: string } }) => {
-        if (m.id !== id) return;
-        if (m.need === 'metered') {
+      this.#inflight = { worker, kill };
+      // The wall-clock limits: preparing, prepareTimeoutMs from sending; running, timeoutMs from
+      // when the worker began running the logic. Checked when the first could end (a timer, which
+      // also keeps the process alive meanwhile), and again while either may still end.
+      const check = () => {
+        if (settled) return;
+        clearTimeout(timer);
+        const since = channel.runningSince(id);
+        if (since !== undefined) {
+          const left = since + this.limits.timeoutMs - monotonicMs();
+          if (left <= 0) return kill(new SandboxError('ERR_TIMEOUT', `logic ran longer than timeoutMs ${this.limits.timeoutMs} ms; its worker was terminated`));
+          timer = setTimeout(check, Math.ceil(left));
+          return;
+        }
+        const left = sent + this.limits.prepareTimeoutMs - monotonicMs();
+        if (left <= 0) return kill(new SandboxError('ERR_TIMEOUT', `logic module: preparing it (validate, meter, compile) took longer than prepareTimeoutMs ${this.limits.prepareTimeoutMs} ms; its worker was terminated`));
+        channel.watch(id); // still preparing: wake this thread when it begins running
+        if (channel.runningSince(id) !== undefined) return check();
+        timer = setTimeout(check, Math.ceil(left));
+      };
+      timer = setTimeout(check, Math.min(this.limits.timeoutMs, this.limits.prepareTimeoutMs));
+      type Reply = { id: number; need?: 'metered'; prepareMs?: number; record?: DecisionRecord; error?: { name: string; code: string; message: string } };
+      const onReply = (m: unknown) => {
+        if (settled) return;
+        const r = m as Reply | undefined;
+        if (r === undefined || r.id !== id) {
+          check(); // woken without a reply: the request began running (or the channel closed)
+        } else if (r.need === 'metered') {
           // The worker evicted the compiled module whose metered bytes it was sent once: again.
           try {
-            worker.postMessage({ id, module, input, metered });
+            post({ metered });
           } catch (cause) {
             kill(new SandboxError('ERR_SANDBOX', `evaluation input cannot be sent to the sandbox worker: ${(cause as Error).message}`, { cause }));
           }
+        } else {
+          done();
+          if (r.record) resolve({ record: r.record, prepareMs: r.prepareMs ?? 0 });
+          else reject(revive(r.error!));
           return;
         }
-        if (m.prepared) {
-          // Compiled (or cached): from now on the logic runs, under timeoutMs.
-          prepareMs = m.prepareMs ?? 0;
-          clearTimeout(timer);
-          timer = setTimeout(() => kill(new SandboxError('ERR_TIMEOUT', `logic ran longer than timeoutMs ${this.limits.timeoutMs} ms; its worker was terminated`)), this.limits.timeoutMs);
-          return;
-        }
-        done();
-        if (m.record) resolve({ record: m.record, prepareMs });
-        else reject(revive(m.error!));
+        if (!settled) void channel.receive().then(onReply);
       };
-      const onError = (e: Error) => kill(new SandboxError('ERR_SANDBOX', `sandbox worker failed: ${e.message}`, { cause: e }));
-      const onExit = (code: number) => kill(new SandboxError('ERR_SANDBOX', `sandbox worker exited (code ${code})`));
-      try {
-        // A metered binary (the same object from the agent's cache each time; megabytes for a large
-        // module) is sent once per worker: the worker keeps the compiled module. Were it evicted
-        // there, an alwaysMetered worker asks for the bytes again (`need`, above); another meters
-        // the module itself (correct, only slower).
-        const send = metered && !this.#sent.has(metered) ? metered : undefined;
-        worker.postMessage({ id, module, input, metered: send, sentBefore: metered !== undefined && !send });
-        if (send) this.#sent.add(send);
-      } catch (cause) {
-        reject(new SandboxError('ERR_SANDBOX', `evaluation input cannot be sent to the sandbox worker: ${(cause as Error).message}`, { cause }));
-        return; // nothing was attached yet: the worker stays healthy for the next request
-      }
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-      timer = setTimeout(() => kill(new SandboxError('ERR_TIMEOUT', `logic module: preparing it (validate, meter, compile) took longer than prepareTimeoutMs ${this.limits.prepareTimeoutMs} ms; its worker was terminated`)), this.limits.prepareTimeoutMs);
+      void channel.receive().then(onReply);
     });
   }
 }

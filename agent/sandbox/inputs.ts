@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { encodeCanonical } from '../format/cbor.ts';
+import { writeContext, writeDigestItems, writeEvidence, writeState, Writer } from './inputCodec.ts';
 
 export interface EvidenceItem {
   kind: 'approval' | 'checkin';
@@ -58,11 +59,53 @@ export interface EncodedInputs {
   digest: string;
 }
 
+/**
+ * The inputs' encodings and digest: the bytes of encodeInputsGeneric, written directly for the
+ * usual shapes (inputCodec.ts), and by it for any other.
+ * @throws RangeError, TypeError for a `now` or `requester` of the wrong type
+ */
 export function encodeInputs(input: EvaluationInput): EncodedInputs {
+  check(input);
+  const w = Writer.take();
+  try {
+    // Views of the writer's buffer, valid until its next use: the blobs kept are copies of them.
+    const fastContext = writeContext(w, input);
+    const fastEvidence = writeEvidence(w, input.evidence ?? []);
+    const context = fastContext ?? contextGeneric(input);
+    const evidence = fastEvidence ?? evidenceGeneric(input);
+    const state = writeState(w, input.state ?? new Map()) ?? stateGeneric(input);
+    const items = writeDigestItems(w, context, input.params ?? null, evidence, state) ?? encodeCanonical([context, input.params ?? null, evidence, state]);
+    return {
+      blobs: [fastContext ? fastContext.slice() : context, input.params, fastEvidence ? fastEvidence.slice() : evidence],
+      digest: createHash('sha256').update(items).digest('hex'),
+    };
+  } finally {
+    w.give();
+  }
+}
+
+/**
+ * The definition of the inputs' encodings (ABI.md §4.1) through the general canonical encoder:
+ * encodeInputs gives the same bytes faster (the tests compare the two).
+ * @throws RangeError, TypeError as encodeInputs
+ */
+export function encodeInputsGeneric(input: EvaluationInput): EncodedInputs {
+  check(input);
+  const context = contextGeneric(input);
+  const evidence = evidenceGeneric(input);
+  const state = stateGeneric(input);
+  const digest = createHash('sha256').update(encodeCanonical([context, input.params ?? null, evidence, state])).digest('hex');
+  return { blobs: [context, input.params, evidence], digest };
+}
+
+function check(input: EvaluationInput): void {
   if (!Number.isSafeInteger(input.now) || input.now < 0) throw new RangeError(`input.now: expected ms since the epoch, got ${input.now}`);
   if (typeof input.requester !== 'string') throw new TypeError('input.requester: expected an age1… string');
+}
+
+function contextGeneric(input: EvaluationInput): Uint8Array {
   const c = input.capsule;
-  const context = encodeCanonical(new Map<string, unknown>([
+  return encodeCanonical(new Map<string, unknown>([
     ['now', input.now],
     ['requester', input.requester],
     ['capsule', new Map<string, unknown>([
@@ -71,10 +114,14 @@ export function encodeInputs(input: EvaluationInput): EncodedInputs {
     ...(input.authenticated === undefined ? [] : [['authenticated', input.authenticated === true] as [string, unknown]]),
     ...(input.request === undefined ? [] : [['request', input.request] as [string, unknown]]),
   ]));
-  const evidence = encodeCanonical((input.evidence ?? []).map((e) => new Map<string, unknown>([
+}
+
+function evidenceGeneric(input: EvaluationInput): Uint8Array {
+  return encodeCanonical((input.evidence ?? []).map((e) => new Map<string, unknown>([
     ['kind', e.kind], ['scheme', e.scheme], ['signer', e.signer], ['message', e.message], ['signature', e.signature],
   ])));
-  const state = encodeCanonical(new Map([...(input.state ?? new Map()).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
-  const digest = createHash('sha256').update(encodeCanonical([context, input.params ?? null, evidence, state])).digest('hex');
-  return { blobs: [context, input.params, evidence], digest };
+}
+
+function stateGeneric(input: EvaluationInput): Uint8Array {
+  return encodeCanonical(new Map([...(input.state ?? new Map()).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
 }

@@ -1,6 +1,7 @@
 /**
  * Worker-thread side of WorkerSandbox: one MeteredSandbox per worker, evaluating requests one at a
- * time; each is announced `prepared` (with the time it took) before it runs.
+ * time, read from and answered through the channel (workerChannel.ts); the start of each one's
+ * running is recorded there (its preparing time comes back with the record).
  * Errors cross back as {name, code, message}; nothing else of the worker is reachable.
  *
  * With `alwaysMetered` (the agent: every module is metered once, when it enters the module store)
@@ -12,18 +13,22 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { DceError } from '../errors.ts';
 import { MeteredSandbox } from './MeteredSandbox.ts';
+import { type ModuleRef, resolveModule } from './moduleSlots.ts';
+import { WorkerChannel } from './workerChannel.ts';
 
-interface Request {
+type Request = ModuleRef & {
   id: number;
-  module: Uint8Array;
   metered?: Uint8Array;
   /** The parent sent this module's metered bytes to this worker before (so it can send them again). */
   sentBefore?: boolean;
   input: Parameters<MeteredSandbox['evaluate']>[1];
-}
+};
 
 const alwaysMetered = workerData?.alwaysMetered === true;
+const channel = new WorkerChannel(workerData.channel);
 const sandbox = new MeteredSandbox(workerData?.limits ?? {});
+/** Module bytes kept by slot, as the parent says (moduleSlots.ts). */
+const slots: Uint8Array[] = [];
 if (!alwaysMetered) {
   // One tiny module through validate, meter and compile before ready: Binaryen's loading and first
   // use (lazy initialisation, baseline code) are paid at start, not charged to a client's decision.
@@ -33,35 +38,59 @@ if (!alwaysMetered) {
 }
 // Ready is announced from a later macrotask, once this module's (asynchronous: top-level await)
 // evaluation has completed: a terminate() that lands between the message and the module's
-// completion aborts the whole process in V8 (AsyncModuleExecutionFulfilled, Node 24).
-setImmediate(() => parentPort!.postMessage({ ready: true }));
+// completion aborts the whole process in V8 (AsyncModuleExecutionFulfilled, Node 24). Serving
+// starts in the same macrotask and never returns (it blocks this thread between requests).
+setImmediate(() => {
+  parentPort!.postMessage({ ready: true });
+  void serve();
+});
 
 function fail(id: number, e: unknown): void {
   const err = e as DceError;
-  parentPort!.postMessage({ id, error: { name: err?.name, code: err?.code ?? 'ERR_SANDBOX', message: err?.message ?? String(e) } });
+  channel.reply({ id, error: { name: err?.name, code: err?.code ?? 'ERR_SANDBOX', message: err?.message ?? String(e) } });
 }
 
-function run(m: Request, t: number): void {
+function run(m: Request, module: Uint8Array, t: number): void {
   try {
-    sandbox.prepare(m.module, m.metered);
-    parentPort!.postMessage({ id: m.id, prepared: true, prepareMs: performance.now() - t });
-    parentPort!.postMessage({ id: m.id, record: sandbox.evaluate(m.module, m.input, m.metered) });
+    sandbox.prepare(module, m.metered);
+    const prepareMs = performance.now() - t;
+    channel.running(m.id); // from now on the logic runs, under timeoutMs
+    channel.reply({ id: m.id, record: sandbox.evaluate(module, m.input, m.metered), prepareMs });
   } catch (e) {
     fail(m.id, e);
   }
 }
 
-parentPort!.on('message', (m: Request) => {
-  // Preparing (compile, and validate and meter when no metered bytes came: once per module and
-  // worker) is timed apart from running, so a large module is not cut off by the decision's
-  // timeoutMs while it compiles.
-  const t = performance.now();
-  if (m.metered || sandbox.canMeter || sandbox.has(m.module)) {
-    run(m, t); // synchronous: no Binaryen needed, or already loaded
-  } else if (alwaysMetered && m.sentBefore) {
-    parentPort!.postMessage({ id: m.id, need: 'metered' });
-  } else {
-    // A module nobody metered: Binaryen is loaded now (once per worker), and the request waits for it.
-    sandbox.loadMeter().then(() => run(m, t), (e) => fail(m.id, e));
+async function serve(): Promise<never> {
+  for (;;) {
+    const m = channel.next() as Request;
+    // Preparing (compile, and validate and meter when no metered bytes came: once per module and
+    // worker) is timed apart from running, so a large module is not cut off by the decision's
+    // timeoutMs while it compiles.
+    const t = performance.now();
+    let module: Uint8Array;
+    try {
+      module = resolveModule(slots, m);
+    } catch (e) {
+      fail(m.id, e);
+      continue;
+    }
+    if (!m.metered && !sandbox.canMeter && !sandbox.has(module)) {
+      if (alwaysMetered && m.sentBefore) {
+        channel.reply({ id: m.id, need: 'metered' });
+        continue;
+      }
+      // A module nobody metered: Binaryen is loaded now (once per worker), and the request waits for it.
+      try {
+        await sandbox.loadMeter();
+      } catch (e) {
+        fail(m.id, e);
+        continue;
+      }
+    }
+    run(m, module, t);
+    // Zeroing the memories just used, unless the next request is already waiting (then its
+    // evaluation zeroes the one it takes).
+    if (!channel.pending) sandbox.tidy();
   }
-});
+}
