@@ -8,8 +8,15 @@
  * and WATCHDOG=1 pings from the event loop when the unit sets WatchdogSec= (NotifyAccess=main).
  *
  * Logs are one JSON object per line on stderr, prefixed `capsule: `; they carry no secrets (no
- * keys, no evidence bodies, no answers). Deliberately not here: the routes (api.ts) and the
- * decisions (Releaser.ts).
+ * keys, no evidence bodies, no answers).
+ *
+ * Memory (issue 15): what only requests need is loaded by the first request that needs it, not at
+ * start — the decision services and their routes (services.ts: age, the capsule format, ajv's
+ * validators, signing; the wallet's decoders at the first wallet request), IPFS only when it is
+ * on — and only `sandboxWarmWorkers` sandbox workers start with the agent; the others start when
+ * decisions queue for them and stop again after WORKER_IDLE_STOP_MS idle (DecisionScheduler.ts).
+ *
+ * Deliberately not here: the routes (api.ts, coreRoutes.ts) and the decisions (Releaser.ts).
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,24 +31,24 @@ import type { AuditLog } from './AuditLog.ts';
 import { openAudit } from './openAudit.ts';
 import { fileClock, moduleClock, systemClock, type Clock } from './Clock.ts';
 import type { AgentConfig } from './config.ts';
-import { routes } from './api.ts';
+import { coreRoutes } from './coreRoutes.ts';
 import { HttpServer } from './HttpServer.ts';
-import { RequestAuthenticator } from './RequestAuthenticator.ts';
 import { ModuleStore } from './ModuleStore.ts';
-import { Releaser } from './Releaser.ts';
+import { ProcessChecker } from './ProcessChecker.ts';
 import type { Evaluator } from './Decider.ts';
-import { SigningService } from './SigningService.ts';
-import { WalletService } from './WalletService.ts';
 import { Store } from './Store.ts';
 import { DiskReserve, startupDiskError } from './DiskSpace.ts';
-import { CapsuleFetcher } from './CapsuleFetcher.ts';
-import { ImageManifestWatcher } from './ImageManifestWatcher.ts';
-import { parseIpfsSpec } from '../store/ContentStore.ts';
-import { openContentStore } from '../store/openContentStore.ts';
+import type { CapsuleFetcher } from './CapsuleFetcher.ts';
+import type { ImageManifestWatcher } from './ImageManifestWatcher.ts';
+import type { Services } from './services.ts';
+import type { IpfsSpec } from '../store/ContentStore.ts';
 import { sdNotify, type SdNotify } from './sdNotify.ts';
+import { trimMalloc, trimWhenQuiet, tuneMalloc } from './mallocTrim.ts';
 
 /** How often STATUS= is refreshed while serving (sent only when the text changed). */
 const STATUS_EVERY_MS = 5000;
+/** A sandbox worker started on demand (beyond sandboxWarmWorkers) is stopped after this long idle. */
+export const WORKER_IDLE_STOP_MS = 60_000;
 
 export type AgentStatus = 'stopped' | 'starting' | 'started' | 'stopping';
 
@@ -58,10 +65,11 @@ export class Agent {
   readonly config: AgentConfig;
   readonly #o: AgentOptions;
   #status: AgentStatus = 'stopped';
-  #parts: { guardian: Guardian; store: Store; audit: AuditLog; sandbox: NonNullable<AgentOptions['sandbox']>; http: HttpServer; clock: Clock; fetcher?: CapsuleFetcher } | undefined;
+  #parts: { guardian: Guardian; store: Store; audit: AuditLog; sandbox: NonNullable<AgentOptions['sandbox']>; http: HttpServer; clock: Clock; fetcher?: CapsuleFetcher; checker: ProcessChecker } | undefined;
   #startedAt = 0;
   #notify: SdNotify | undefined;
   #statusTimer: NodeJS.Timeout | undefined;
+  #stopTrimming: (() => void) | undefined;
 
   constructor(config: AgentConfig, options: AgentOptions = {}) {
     this.config = config;
@@ -91,6 +99,7 @@ export class Agent {
     // Pinged from the start: opening a module or a long audit log must not look like a hang.
     notify.startWatchdog();
     notify.status('starting: opening the guardian');
+    const tuned = await tuneMalloc(); // before the allocations of the start itself
     try {
       const guardian = await Guardian.open(c.dataDir, { env, keyStore: this.#o.keyStore, moduleTimeoutMs: c.moduleTimeoutMs });
       opened.push(() => guardian.close());
@@ -120,22 +129,26 @@ export class Agent {
       // Anyone may push modules or make the guardian keep capsules: quotas, and a free-space reserve
       // that keeps room for decisions and the audit log (D3). Each module's metered binary is kept
       // beside it (issue 15): Binaryen runs once per module, in the module checker's short-lived
-      // worker, when the module enters the store (or at its first decision, for modules stored by
-      // an older version), and never again, restarts included.
+      // process (ProcessChecker.ts), when the module enters the store (or at its first decision,
+      // for modules stored by an older version), and never again, restarts included.
       const reserve = new DiskReserve(c.dataDir, c.minFreeBytes);
+      const checker = new ProcessChecker();
+      opened.push(() => checker.close());
       const modules = new ModuleStore(join(c.dataDir, 'modules'), {
-        maxBytes: c.maxModuleStoreBytes, maxModules: c.maxModules, reserve, log: (e, f) => this.log(e, f), meteredCache: true,
+        maxBytes: c.maxModuleStoreBytes, maxModules: c.maxModules, reserve, log: (e, f) => this.log(e, f), meteredCache: checker,
       });
       void modules.usage(); // counts what is stored (for the quota) and makes older 0644 module files 0600, in the background
-      // The sandbox workers are always given metered bytes, so they never load Binaryen: they start
-      // while the rest opens and the server listens; the first decision waits for its worker, so
-      // ready (READY=1) does not. Decisions are scheduled per client, round-robin, with a fuel
-      // budget per client (D12, DecisionScheduler.ts).
+      // The sandbox workers are always given metered bytes, so they never load Binaryen. The warm
+      // ones (sandboxWarmWorkers) start while the rest opens and the server listens; the first
+      // decision waits for its worker, so ready (READY=1) does not; the others start when decisions
+      // queue for them. Decisions are scheduled per client, round-robin, with a fuel budget per
+      // client (D12, DecisionScheduler.ts).
       const injected = this.#o.sandbox;
       const sandbox = new DecisionScheduler({
         workers: injected
           ? [{ evaluate: async (m, i) => injected.evaluate(m, i), start: async () => injected.start?.(), stop: async () => injected.stop?.() }]
           : Array.from({ length: c.sandboxWorkers }, () => new WorkerSandbox({ fuel: c.fuel }, { alwaysMetered: true })),
+        warm: injected ? undefined : c.sandboxWarmWorkers, idleStopMs: WORKER_IDLE_STOP_MS,
         maxQueued: c.maxQueuedDecisions, fuelPerMinute: c.clientFuelPerMinute, fuelLimit: c.fuel, timeoutMs: DEFAULT_LIMITS.timeoutMs,
         // Validated and metered once per module (memory, then its .metered file, then the checker
         // off the event loop); workers only compile.
@@ -148,29 +161,35 @@ export class Agent {
       let lastNow = await clock.now();
       const timed: Clock = { kind: clock.kind, now: async () => (lastNow = await clock.now()) };
       // IPFS starts in the background (libp2p takes ~1 s to load; a Kubo daemon may be down and is
-      // retried with backoff): fetches by CID wait for it, nothing else does.
-      const ipfs = parseIpfsSpec(c.ipfs, 'ipfs');
+      // retried with backoff): fetches by CID wait for it, nothing else does. Its code is imported
+      // only when it is on ("off" needs no parsing: config.ts validated the setting).
       let fetcher: CapsuleFetcher | undefined;
-      const releaser: Releaser = new Releaser({
-        guardian, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel, reserve,
-        fetchModule: ipfs.kind === 'off' ? undefined : (hash, cid) => fetcher!.module(hash, cid),
-      });
       let images: ImageManifestWatcher | undefined;
-      if (ipfs.kind !== 'off') {
+      // The decision services: built at the first request for a decision endpoint (HttpServer's
+      // `more`), or when IPFS first registers a fetched capsule; a sandbox worker starts meanwhile
+      // if none has (sandboxWarmWorkers 0), since a decision is what comes next.
+      let services: Promise<Services> | undefined;
+      const loadServices = () => (services ??= (sandbox.prewarm(), import('./services.ts')).then(({ buildServices }) => buildServices({
+        guardian, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel, reserve, signing: c.signing, wallet: c.wallet.accounts,
+        fetcher: fetcher ? () => fetcher! : undefined,
+      }, (r) => sandbox.gate(r))).catch((e) => { services = undefined; throw e; }));
+      if (c.ipfs !== 'off') {
+        const [{ parseIpfsSpec }, { openContentStore }, { CapsuleFetcher }, { ImageManifestWatcher }] = await Promise.all([
+          import('../store/ContentStore.ts'), import('../store/openContentStore.ts'), import('./CapsuleFetcher.ts'), import('./ImageManifestWatcher.ts'),
+        ]);
+        const ipfs = parseIpfsSpec(c.ipfs, 'ipfs') as Exclude<IpfsSpec, { kind: 'off' }>; // c.ipfs is not "off" here
         images = new ImageManifestWatcher({ dataDir: c.dataDir, log: (e, f) => this.log(e, f) });
         await images.start();
         fetcher = new CapsuleFetcher({
           topics: [images.handler()],
           open: (signal) => openContentStore(ipfs, { dataDir: c.dataDir, listen: c.ipfsListen, signal }), peers: c.ipfsPeers,
-          store, modules, releaser, guardianKey: guardian.onGuardianSeal([]).guardian!.publicKey,
+          store, modules, releaser: { register: async (p) => (await loadServices()).releaser.register(p) }, guardianKey: guardian.onGuardianSeal([]).guardian!.publicKey,
           maxCapsuleBytes: c.maxCapsuleBytes, maxStoredBytes: c.maxStoredBytes, fetchTimeoutMs: c.fetchTimeoutMs, reserve, now: () => timed.now(), log: (e, f) => this.log(e, f),
         });
         opened.push(() => fetcher!.stop());
       }
-      const signing = new SigningService(c.signing, { keyStore: guardian.keyStore, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel });
-      const wallet = new WalletService(c.wallet.accounts, { wallet: guardian.keyStore.wallet, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel });
-      const http = new HttpServer(sandbox.gate(routes({
-        releaser, signing, wallet, store, modules, audit, clock: timed, fetcher, auth: new RequestAuthenticator({ guardian, store, clock: timed }),
+      const http = new HttpServer(coreRoutes({
+        modules, clock: timed,
         status: () => ({
           status: this.#status, version: 'v1', uptimeMs: Math.round(performance.now() - this.#startedAt), now: lastNow,
           guardian: {
@@ -181,9 +200,14 @@ export class Agent {
           // ok, or failing with the module error's code and message; back to ok by itself (probed).
           module: guardian.keyStore.health?.() ?? { state: 'ok' },
         }),
-      })), { host: c.host, port: c.port, requestTimeoutMs: c.requestTimeoutMs, ratePerSecond: c.ratePerSecond, ratePerNetwork: c.ratePerNetwork, rateGlobal: c.rateGlobal, allowedHosts: c.allowedHosts, log: (e, f) => this.log(e, f) });
+      }), {
+        host: c.host, port: c.port, requestTimeoutMs: c.requestTimeoutMs, ratePerSecond: c.ratePerSecond, ratePerNetwork: c.ratePerNetwork, rateGlobal: c.rateGlobal, allowedHosts: c.allowedHosts,
+        log: (e, f) => this.log(e, f), more: async () => (await loadServices()).routes,
+      });
       await http.listen();
-      this.#parts = { guardian, store, audit, sandbox, http, clock, fetcher };
+      // Native memory freed by a burst of requests goes back to the system once it is over (mallocTrim.ts).
+      if (tuned) this.#stopTrimming = trimWhenQuiet({ activity: () => http.served, busy: () => http.inFlight > 0, trim: trimMalloc });
+      this.#parts = { guardian, store, audit, sandbox, http, clock, fetcher, checker };
       this.#startedAt = performance.now();
       this.#status = 'started';
       this.log('started', { url: this.url, guardian: guardian.record.serial, clock: clock.kind, audit: audit.seq });
@@ -193,6 +217,8 @@ export class Agent {
       if (notify.enabled) (this.#statusTimer = setInterval(() => notify.status(serving()), STATUS_EVERY_MS)).unref();
       fetcher?.start(); // after ready: loading libp2p must not delay it (README "start to ready")
     } catch (e) {
+      this.#stopTrimming?.();
+      this.#stopTrimming = undefined;
       for (const close of opened.reverse()) await Promise.resolve(close()).catch(() => {});
       this.#status = 'stopped';
       notify.status(`failed to start: ${(e as { code?: unknown }).code ?? 'error'}`);
@@ -207,6 +233,7 @@ export class Agent {
     if (this.#status !== 'started' || !p) return;
     this.#status = 'stopping';
     clearInterval(this.#statusTimer);
+    this.#stopTrimming?.();
     // The watchdog keeps pinging while in-flight requests finish (TimeoutStopSec bounds that).
     this.#notify?.stopping(`stopping: ${p.http.inFlight} requests in flight`);
     this.log('stopping', { inFlight: p.http.inFlight });
@@ -214,6 +241,7 @@ export class Agent {
     await p.fetcher?.stop();
     await p.http.close();
     await p.sandbox.stop?.();
+    await p.checker.close();
     await p.audit.close();
     p.store.close();
     await p.guardian.close();

@@ -44,7 +44,8 @@ export interface FetcherOptions {
   peers: string[];
   store: Store;
   modules: ModuleStore;
-  releaser: Releaser;
+  /** Registers a fetched capsule (only `register` is used: the agent may build its Releaser later). */
+  releaser: Pick<Releaser, 'register'>;
   /** This guardian's compressed P-256 key: announcements naming another are ignored. */
   guardianKey: Uint8Array;
   maxCapsuleBytes: number;

@@ -12,6 +12,13 @@
  * timeoutMs; a client whose budget is spent, or whose share of the queue is full, is
  * refused at once with 503 ERR_UNAVAILABLE and `Retry-After`, before it occupies a worker.
  *
+ * Workers start on demand (issue 15, memory budget): start() starts the first `warm` of them; the
+ * others start when a decision could run and no started worker is free, and one started that way
+ * is stopped again after `idleStopMs` without work, so an idle agent holds only its warm workers
+ * (each is a V8 isolate: ~17 MiB of RSS at rest, more after a burst). A worker's start is not
+ * charged to the client whose decision woke it, and a waiting decision takes whichever worker is
+ * free first (a running one finishing, or the one starting).
+ *
  * Deliberately not here: the sandbox itself (WorkerSandbox.ts: one worker, one evaluation at a
  * time, killed on timeout) and deriving client keys from connections (HttpServer.ts).
  */
@@ -51,6 +58,10 @@ export interface SchedulerOptions {
    * only compile; its time is charged to the client. Undefined: workers meter.
    */
   meter?: (module: Uint8Array) => Promise<{ metered: Uint8Array }>;
+  /** Workers started by start(); the others start when decisions need them (default: all). */
+  warm?: number;
+  /** A worker started on demand is stopped after this long without a decision (default: never). */
+  idleStopMs?: number;
 }
 
 interface Job {
@@ -75,7 +86,18 @@ export const FUEL_PER_MS = 1_000_000;
 
 export class DecisionScheduler {
   readonly #o: Required<SchedulerOptions>;
+  /** Started workers with no decision running (the last one is taken first). */
   readonly #idle: PoolSandbox[];
+  /** Workers not started (or stopped again after idleStopMs). */
+  readonly #cold: PoolSandbox[];
+  /** The workers start() starts (the others only on demand). */
+  readonly #warm: PoolSandbox[];
+  /** Workers starting on demand now. */
+  #starting = 0;
+  /** When each idle worker last finished a decision (for idleStopMs). */
+  readonly #idleSince = new Map<PoolSandbox, number>();
+  #sweeper: ReturnType<typeof setInterval> | undefined;
+  #stopped = false;
   readonly #queues = new Map<string, Job[]>();
   /** Clients with waiting jobs, in round-robin order; the head is served next. */
   readonly #ring: string[] = [];
@@ -91,8 +113,18 @@ export class DecisionScheduler {
 
   constructor(options: SchedulerOptions) {
     if (options.workers.length < 1) throw new RangeError(`DecisionScheduler: workers: expected at least 1 sandbox, got ${options.workers.length}`);
-    this.#o = { now: () => performance.now(), meter: undefined as unknown as Required<SchedulerOptions>['meter'], ...options };
-    this.#idle = [...options.workers];
+    const n = options.workers.length;
+    const warm = options.warm ?? n;
+    if (!Number.isSafeInteger(warm) || warm < 0) throw new RangeError(`DecisionScheduler: warm: expected an integer ≥ 0, got ${warm}`);
+    this.#o = { now: () => performance.now(), meter: undefined as unknown as Required<SchedulerOptions>['meter'], idleStopMs: 0, ...options, warm: Math.min(warm, n) };
+    this.#warm = options.workers.slice(0, this.#o.warm);
+    this.#idle = [...this.#warm];
+    this.#cold = options.workers.slice(this.#o.warm).reverse(); // popped: the next in the given order first
+  }
+
+  /** Workers started (or starting) now: the warm ones, and those started on demand and not stopped since. */
+  get workersStarted(): number {
+    return this.#o.workers.length - this.#cold.length;
   }
 
   /** Decisions waiting for a worker (all clients). */
@@ -100,14 +132,31 @@ export class DecisionScheduler {
     return this.#waiting;
   }
 
-  /** Starts every worker (in parallel); decisions wait for it. */
+  /** Starts the warm workers (in parallel; the others start on demand); decisions wait for it. */
   start(): Promise<void> {
-    this.#started ??= Promise.all(this.#o.workers.map((w) => w.start?.())).then(() => {});
+    this.#started ??= Promise.all(this.#warm.map((w) => w.start?.())).then(() => {});
+    if (this.#o.idleStopMs > 0 && this.#warm.length < this.#o.workers.length && !this.#sweeper) {
+      this.#sweeper = setInterval(() => this.#sweep(), Math.max(250, Math.min(this.#o.idleStopMs / 4, 10_000)));
+      this.#sweeper.unref();
+    }
     return this.#started;
+  }
+
+  /**
+   * Starts one worker now if none is started or starting (no-op otherwise): for a caller that knows
+   * a decision is coming (the agent, while it loads its decision services for a first request), so
+   * that the worker's start overlaps that work instead of following it.
+   */
+  prewarm(): void {
+    if (this.#stopped || !this.#started || this.workersStarted > 0 || !this.#cold.length) return;
+    this.#startCold(this.#cold.pop()!);
   }
 
   /** Stops every worker; waiting decisions fail with 503. */
   async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
     for (const q of this.#queues.values()) for (const j of q) j.reject(new AgentError('ERR_UNAVAILABLE', 'the agent is stopping', { status: 503, retryAfter: 5 }));
     this.#queues.clear();
     this.#ring.length = 0;
@@ -234,7 +283,50 @@ export class DecisionScheduler {
       this.served.push(client);
       if (this.served.length > 1024) this.served.splice(0, this.served.length - 1024);
       this.#running.set(client, (this.#running.get(client) ?? 0) + 1);
-      void this.#run(this.#idle.pop()!, job);
+      const worker = this.#idle.pop()!;
+      this.#idleSince.delete(worker);
+      void this.#run(worker, job);
+    }
+    this.#wake(cap);
+  }
+
+  /**
+   * With no started worker free: starts as many cold workers as there are decisions that could run
+   * now (their client under its cap) beyond those already starting. A worker that fails to start is
+   * handed out all the same: its evaluation starts it again, and fails with the reason.
+   */
+  #wake(cap: number): void {
+    if (this.#idle.length || !this.#cold.length || this.#stopped) return;
+    let runnable = 0;
+    for (const client of this.#ring) runnable += Math.min(this.#queues.get(client)?.length ?? 0, Math.max(0, cap - (this.#running.get(client) ?? 0)));
+    for (let n = runnable - this.#starting; n > 0 && this.#cold.length; n--) this.#startCold(this.#cold.pop()!);
+  }
+
+  /** Starts `w` (taken off #cold), then hands it out. */
+  #startCold(w: PoolSandbox): void {
+    this.#starting++;
+    void Promise.resolve().then(() => (this.#stopped ? undefined : w.start?.())).catch(() => {}).then(() => {
+      this.#starting--;
+      if (this.#stopped) return;
+      this.#idle.push(w);
+      this.#idleSince.set(w, this.#o.now());
+      this.#pump();
+    });
+  }
+
+  /** Stops workers started on demand that have been idle for idleStopMs (never below the warm count). */
+  #sweep(): void {
+    const now = this.#o.now();
+    for (let i = 0; i < this.#idle.length && this.workersStarted - this.#starting > this.#warm.length;) {
+      const w = this.#idle[i]!;
+      if (now - (this.#idleSince.get(w) ?? now) < this.#o.idleStopMs) {
+        i++;
+        continue;
+      }
+      this.#idle.splice(i, 1);
+      this.#idleSince.delete(w);
+      this.#cold.push(w);
+      void Promise.resolve().then(() => w.stop?.()).catch(() => {});
     }
   }
 
@@ -259,6 +351,7 @@ export class DecisionScheduler {
       if (n > 0) this.#running.set(job.client, n);
       else this.#running.delete(job.client);
       this.#idle.push(worker);
+      this.#idleSince.set(worker, this.#o.now());
       this.#pump();
     }
   }

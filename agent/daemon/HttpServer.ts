@@ -8,13 +8,20 @@
  * (headers and whole request within `requestTimeoutMs`).
  *
  * close() stops accepting, lets in-flight requests finish (answers get `connection: close`), then
- * resolves. Deliberately not here: what the routes do (api.ts) and logging policy (Agent.ts).
+ * resolves.
+ *
+ * Loaded when first needed rather than at start (issue 15, memory budget): ajv (~10 MiB of RSS with
+ * its compiled validators) at the first request whose route has a schema, and `more` routes (the
+ * agent's decision endpoints and everything they import) at the first request that no route given
+ * to the constructor answers. Until then an idle agent holds neither.
+ *
+ * Deliberately not here: what the routes do (api.ts, coreRoutes.ts) and logging policy (Agent.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { AgentError, DceError } from '../errors.ts';
 import { allowedHostSet, checkContentType, checkHost, checkOrigin } from './browserGuards.ts';
 import { clientKey } from './clientAddress.ts';
@@ -58,27 +65,64 @@ export interface HttpOptions {
   /** Host header values accepted besides the defaults (see browserGuards.ts). */
   allowedHosts?: string[];
   log: (event: string, fields: Record<string, unknown>) => void;
+  /**
+   * Further routes, loaded at the first request the constructor's routes do not answer (and then
+   * kept); a route given to the constructor wins over one of these with the same method and path.
+   */
+  more?: () => Promise<Route[]>;
+}
+
+type Table = Map<string, Route & { validate?: Promise<ValidateFunction> }>;
+
+/** ajv, imported and instantiated at the first schema compiled (then shared by every route). */
+let ajv: Promise<{ compile(schema: object): ValidateFunction }> | undefined;
+function validator(schema: object): Promise<ValidateFunction> {
+  ajv ??= import('ajv').then(({ Ajv }) => new Ajv({ allErrors: false, coerceTypes: false, removeAdditional: false }));
+  return ajv.then((a) => a.compile(schema));
 }
 
 /** The one media type of raw (binary) POST bodies: module uploads are WebAssembly. */
 export const RAW_TYPE = 'application/wasm';
 
 export class HttpServer {
-  readonly #routes = new Map<string, Route & { validate?: ValidateFunction }>();
+  readonly #routes: Table = new Map();
+  /** The `more` routes added to #routes, once loaded (a failed load is tried again by the next request). */
+  #more: Promise<void> | undefined;
   readonly #opts: HttpOptions;
   readonly #limiter: RateLimiter;
   #allowedHosts = new Set<string>();
   #server: Server | undefined;
   #closing = false;
   #inFlight = 0;
+  #served = 0;
 
   constructor(routes: Route[], opts: HttpOptions) {
-    const ajv = new Ajv({ allErrors: false, coerceTypes: false, removeAdditional: false });
-    for (const r of routes) this.#routes.set(`${r.method} ${r.path}`, { ...r, validate: r.schema ? ajv.compile(r.schema) : undefined });
+    this.#add(routes);
     this.#opts = opts;
     // ratePerSecond 0 turns rate limiting off altogether (as before the network and global levels existed).
     const on = opts.ratePerSecond > 0;
     this.#limiter = new RateLimiter({ perAddress: opts.ratePerSecond, perNetwork: on ? opts.ratePerNetwork ?? 0 : 0, global: on ? opts.rateGlobal ?? 0 : 0 });
+  }
+
+  /** Adds routes (not replacing any); each schema is compiled at its route's first request. */
+  #add(routes: Route[]): void {
+    for (const r of routes) {
+      const key = `${r.method} ${r.path}`;
+      if (this.#routes.has(key)) continue;
+      let validate: Promise<ValidateFunction> | undefined;
+      const schema = r.schema;
+      this.#routes.set(key, schema ? { ...r, get validate() { return (validate ??= validator(schema)); } } : { ...r });
+    }
+  }
+
+  /** The route for `key`, loading the `more` routes first when it is not among those known. */
+  async #route(key: string): Promise<(Route & { validate?: Promise<ValidateFunction> }) | undefined> {
+    const known = this.#routes.get(key);
+    if (known || !this.#opts.more) return known;
+    const more = this.#opts.more;
+    this.#more ??= more().then((r) => this.#add(r), (e) => { this.#more = undefined; throw e; });
+    await this.#more;
+    return this.#routes.get(key);
   }
 
   get address(): AddressInfo | undefined {
@@ -87,6 +131,11 @@ export class HttpServer {
 
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /** Requests answered (or failed) since start. */
+  get served(): number {
+    return this.#served;
   }
 
   async listen(): Promise<AddressInfo> {
@@ -136,6 +185,7 @@ export class HttpServer {
       this.#send(res, reply);
     } finally {
       this.#inFlight--;
+      this.#served++;
       this.#opts.log('request', { method: req.method, path: req.url, status, ms: +(performance.now() - started).toFixed(2) });
     }
   }
@@ -145,7 +195,13 @@ export class HttpServer {
     checkHost(req, this.#allowedHosts);
     checkOrigin(req, this.#allowedHosts);
     const path = (req.url ?? '/').split('?')[0]!;
-    const route = this.#routes.get(`${req.method} ${path}`);
+    let route;
+    try {
+      route = await this.#route(`${req.method} ${path}`);
+    } catch (e) {
+      req.resume();
+      throw e;
+    }
     if (!route) {
       const known = [...this.#routes.values()].some((r) => r.path === path);
       req.resume();
@@ -167,8 +223,9 @@ export class HttpServer {
     } catch (cause) {
       throw new AgentError('ERR_BAD_REQUEST', 'body: not valid JSON', { cause, status: 400 });
     }
-    if (route.validate && !route.validate(body)) {
-      const e = route.validate.errors?.[0];
+    const validate = await route.validate;
+    if (validate && !validate(body)) {
+      const e = validate.errors?.[0];
       const where = e?.instancePath ? `body${e.instancePath.replace(/\//g, '.')}` : 'body';
       const extra = e?.keyword === 'additionalProperties' ? ` (${JSON.stringify((e.params as { additionalProperty: string }).additionalProperty)})` : '';
       throw new AgentError('ERR_BAD_REQUEST', `${where}: ${e?.message ?? 'invalid'}${extra}`, { status: 400 });

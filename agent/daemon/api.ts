@@ -17,6 +17,8 @@
  * of the requester's identity); a decision that would change state (a counted open, a spent limit)
  * needs it. The answer is readable only by the requester's identity. Check-ins and approvals change
  * state, so they are signed by their author (a key the capsule names) and replays are refused.
+ * GET /v1/status and POST /v1/modules are served from coreRoutes.ts (given to the server at start);
+ * routes() returns the others, which the agent loads at the first request for one of them.
  * Deliberately not here: HTTP mechanics (HttpServer.ts) and decisions (Releaser.ts).
  */
 import { AgentError } from '../errors.ts';
@@ -71,18 +73,18 @@ export interface ApiDeps {
   releaser: Releaser;
   signing: SigningService;
   /** The hot wallet (absent: its endpoints answer 503). */
-  wallet?: WalletService;
+  wallet?: Pick<WalletService, 'sign' | 'accounts'>;
   store: Store;
   modules: ModuleStore;
   audit: AuditLog;
   clock: Clock;
-  status: () => Record<string, unknown>;
   /** Verifies a request's `auth` field (requester authentication). */
   auth: Pick<RequestAuthenticator, 'verify'>;
   /** IPFS (absent when the ipfs setting is "off"). */
   fetcher?: CapsuleFetcher;
 }
 
+/** The decision endpoints (everything but GET /v1/status and POST /v1/modules: coreRoutes.ts). */
 export function routes(d: ApiDeps): Route[] {
   const capsuleOf = async (b: { capsule?: string; id?: string; cid?: string; header?: string }): Promise<Presented> => {
     if (b.cid === undefined) return d.releaser.capsuleOf(b.capsule !== undefined ? base64(b.capsule, 'body.capsule') : undefined, b.id, b.header);
@@ -92,17 +94,6 @@ export function routes(d: ApiDeps): Route[] {
   };
   const bodyLimit = Math.ceil(MAX_CAPSULE_PREFIX / 3) * 4 + 64 * 1024;
   return [
-    {
-      method: 'GET', path: '/v1/status', maxBody: 0,
-      handle: async () => {
-        await d.clock.now().catch(() => {}); // refreshes the reported time; a clock fault shows in the next decision
-        return { status: 200, body: d.status() };
-      },
-    },
-    {
-      method: 'POST', path: '/v1/modules', maxBody: 1 << 20, rawBody: true,
-      handle: async (body) => ({ status: 201, body: { sha256: await d.modules.add(body as Uint8Array) } }),
-    },
     {
       method: 'POST', path: '/v1/release', maxBody: bodyLimit,
       schema: {
@@ -216,7 +207,7 @@ const WALLET_BODY_LIMIT = 768 * 1024;
 const WALLET_PAYLOADS = ['transaction', 'typedData', 'message', 'psbt', 'digest'] as const;
 
 /** @throws AgentError ERR_UNAVAILABLE (503) when the agent runs without a wallet service */
-function walletOf(d: ApiDeps): WalletService {
+function walletOf(d: ApiDeps): NonNullable<ApiDeps['wallet']> {
   if (!d.wallet) throw new AgentError('ERR_UNAVAILABLE', 'this agent serves no wallet', { status: 503 });
   return d.wallet;
 }

@@ -17,6 +17,11 @@
  *   maxQueuedDecisions decisions waiting for the sandbox beyond this are refused (503 busy); one client may hold
  *                      at most a quarter of them (DecisionScheduler.ts)
  *   sandboxWorkers     sandbox worker threads deciding in parallel (default: the CPU count, at most 8)
+ *   sandboxWarmWorkers of those, how many start with the agent (default 0; a value above sandboxWorkers counts as
+ *                      sandboxWorkers); the others start when decisions queue for them and stop again after a minute
+ *                      idle (DecisionScheduler.ts), so an idle agent holds only these (each ~17 MiB of RSS). With 0 the
+ *                      first decision request starts one while the decision code loads (first release ~150 ms, ~130
+ *                      ms with one warm worker, measured here)
  *   clientFuelPerMinute fuel one client may spend per minute: each decision costs the fuel it used or its time on a
  *                      sandbox worker (1 ms = 10⁶), whichever is larger, a timeout at least timeoutMs × 10⁶; a client
  *                      over it is refused with 503 + Retry-After until it refills (0: no budget; default 5·10⁹,
@@ -49,9 +54,7 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { AgentError, type ContentError } from '../errors.ts';
-import { parseIpfsSpec } from '../store/ContentStore.ts';
 import { defaultDataDir } from '../guardian/GuardianFile.ts';
-import { encodeCanonical } from '../format/cbor.ts';
 import { DEFAULT_LIMITS } from '../sandbox/limits.ts';
 import type { SigningPolicy } from './SigningService.ts';
 import type { WalletAccountPolicy } from './WalletService.ts';
@@ -70,6 +73,7 @@ export interface AgentConfig {
   fuel: number;
   maxQueuedDecisions: number;
   sandboxWorkers: number;
+  sandboxWarmWorkers: number;
   clientFuelPerMinute: number;
   signing: SigningPolicy[];
   wallet: { accounts: WalletAccountPolicy[] };
@@ -87,7 +91,7 @@ export interface AgentConfig {
 }
 
 const KEYS: Record<keyof AgentConfig, 'string' | 'port' | 'boolean' | 'positive' | 'count' | 'signing' | 'wallet' | 'strings'> = {
-  dataDir: 'string', host: 'string', port: 'port', lan: 'boolean', clock: 'string', requestTimeoutMs: 'positive', ratePerSecond: 'count', fuel: 'positive', maxQueuedDecisions: 'positive', sandboxWorkers: 'positive', clientFuelPerMinute: 'count', signing: 'signing', wallet: 'wallet',
+  dataDir: 'string', host: 'string', port: 'port', lan: 'boolean', clock: 'string', requestTimeoutMs: 'positive', ratePerSecond: 'count', fuel: 'positive', maxQueuedDecisions: 'positive', sandboxWorkers: 'positive', sandboxWarmWorkers: 'count', clientFuelPerMinute: 'count', signing: 'signing', wallet: 'wallet',
   ipfs: 'string', ipfsListen: 'strings', ipfsPeers: 'strings', maxCapsuleBytes: 'positive', maxStoredBytes: 'positive', fetchTimeoutMs: 'positive',
   moduleTimeoutMs: 'positive', acceptRollback: 'boolean',
   maxModuleStoreBytes: 'positive', maxModules: 'positive', minFreeBytes: 'count',
@@ -96,7 +100,7 @@ const KEYS: Record<keyof AgentConfig, 'string' | 'port' | 'boolean' | 'positive'
 
 export function defaults(env: NodeJS.ProcessEnv): AgentConfig {
   return { dataDir: defaultDataDir(env), host: '127.0.0.1', port: 7373, lan: false, clock: 'module', requestTimeoutMs: 10_000, ratePerSecond: 200, fuel: DEFAULT_LIMITS.fuel, maxQueuedDecisions: 256, signing: [], wallet: { accounts: [] },
-    sandboxWorkers: Math.min(availableParallelism(), 8), clientFuelPerMinute: 5_000_000_000,
+    sandboxWorkers: Math.min(availableParallelism(), 8), sandboxWarmWorkers: 0, clientFuelPerMinute: 5_000_000_000,
     ipfs: 'helia', ipfsListen: ['/ip4/127.0.0.1/tcp/7374'], ipfsPeers: [], maxCapsuleBytes: 4 * 2 ** 30, maxStoredBytes: 32 * 2 ** 30, fetchTimeoutMs: 60_000,
     moduleTimeoutMs: 10_000, acceptRollback: false,
     maxModuleStoreBytes: 256 * 2 ** 20, maxModules: 1024, minFreeBytes: 64 * 2 ** 20,
@@ -107,10 +111,13 @@ function bad(source: string, key: string, want: string, got: unknown): AgentErro
   return new AgentError('ERR_CONFIG', `${source}: ${key}: expected ${want}, got ${JSON.stringify(got)}`, { hint: 'see the table at the top of agent/daemon/config.ts (and README "The agent")' });
 }
 
-function coerce(source: string, key: keyof AgentConfig, v: unknown, fromText: boolean): unknown {
+/** Deterministic CBOR of policy params (format/cbor.ts), imported only when a policy is configured. */
+type Encode = (value: unknown) => Uint8Array;
+
+function coerce(source: string, key: keyof AgentConfig, v: unknown, fromText: boolean, encode?: Encode): unknown {
   const kind = KEYS[key];
-  if (kind === 'signing') return signingOf(source, v);
-  if (kind === 'wallet') return walletOf(source, v);
+  if (kind === 'signing') return signingOf(source, v, encode!);
+  if (kind === 'wallet') return walletOf(source, v, encode!);
   if (kind === 'strings') {
     const list = fromText && typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v;
     if (!Array.isArray(list) || !list.every((x) => typeof x === 'string' && x !== '')) throw bad(source, key, 'an array of non-empty strings', v);
@@ -142,16 +149,18 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
       throw new AgentError('ERR_CONFIG', `${options.file}: cannot read it as JSON`, { cause });
     }
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new AgentError('ERR_CONFIG', `${options.file}: expected a JSON object`);
+    const encode = await encoderFor(json);
     for (const [k, v] of Object.entries(json)) {
       if (!Object.hasOwn(KEYS, k)) throw new AgentError('ERR_CONFIG', `${options.file}: unknown key ${JSON.stringify(k)}`, { hint: `known keys: ${Object.keys(KEYS).join(', ')}` });
-      c[k] = coerce(options.file, k as keyof AgentConfig, v, false);
+      c[k] = coerce(options.file, k as keyof AgentConfig, v, false, encode);
     }
   }
   const env: Array<[string, keyof AgentConfig]> = [['CAPSULE_DATA_DIR', 'dataDir'], ['CAPSULE_AGENT_HOST', 'host'], ['CAPSULE_AGENT_PORT', 'port'], ['CAPSULE_AGENT_LAN', 'lan'], ['CAPSULE_AGENT_CLOCK', 'clock'],
     ['CAPSULE_IPFS', 'ipfs'], ['CAPSULE_IPFS_LISTEN', 'ipfsListen'], ['CAPSULE_IPFS_PEERS', 'ipfsPeers'],
     ['CAPSULE_MODULE_TIMEOUT_MS', 'moduleTimeoutMs']];
   for (const [name, key] of env) if (options.env[name] !== undefined) c[key] = coerce(name, key, options.env[name], true);
-  for (const [k, v] of Object.entries(options.flags ?? {})) if (v !== undefined) c[k] = coerce(`--${k}`, k as keyof AgentConfig, v, true);
+  const encode = await encoderFor(options.flags ?? {});
+  for (const [k, v] of Object.entries(options.flags ?? {})) if (v !== undefined) c[k] = coerce(`--${k}`, k as keyof AgentConfig, v, true, encode);
   const cfg = c as unknown as AgentConfig;
   if (!isLoopback(cfg.host) && !cfg.lan) {
     throw new AgentError('ERR_CONFIG', `host: ${cfg.host} is not a loopback address; listening beyond this machine needs lan: true (or --lan)`, {
@@ -164,16 +173,27 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
   for (const h of cfg.allowedHosts) {
     if (!/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?$/.test(h)) throw bad('allowedHosts', 'allowedHosts', 'host names or host:port (IPv6 in brackets)', h);
   }
-  try {
-    parseIpfsSpec(cfg.ipfs, 'ipfs');
-  } catch (cause) {
-    throw new AgentError('ERR_CONFIG', (cause as Error).message, { cause, hint: (cause as ContentError).hint });
+  // "off" and "helia" need no parsing; anything else is checked by ContentStore's parser, imported
+  // only then (it brings multiformats and the IPFS format code, which an agent without IPFS never needs).
+  if (cfg.ipfs !== 'off' && cfg.ipfs !== 'helia') {
+    const { parseIpfsSpec } = await import('../store/ContentStore.ts');
+    try {
+      parseIpfsSpec(cfg.ipfs, 'ipfs');
+    } catch (cause) {
+      throw new AgentError('ERR_CONFIG', (cause as Error).message, { cause, hint: (cause as ContentError).hint });
+    }
   }
   if (!(cfg.clock === 'module' || cfg.clock === 'system' || cfg.clock.startsWith('file:'))) throw bad('clock', 'clock', '"module", "system" or "file:PATH"', cfg.clock);
   return cfg;
 }
 
-function signingOf(source: string, v: unknown): SigningPolicy[] {
+/** The CBOR encoder when `o` configures signing or wallet policies (their params are kept encoded), else undefined. */
+async function encoderFor(o: object): Promise<Encode | undefined> {
+  if (!Object.hasOwn(o, 'signing') && !Object.hasOwn(o, 'wallet')) return undefined;
+  return (await import('../format/cbor.ts')).encodeCanonical;
+}
+
+function signingOf(source: string, v: unknown, encodeCanonical: Encode): SigningPolicy[] {
   if (!Array.isArray(v)) throw bad(source, 'signing', 'an array of {slot, logic, params?}', v);
   const seen = new Set<number>();
   return v.map((p, i) => {
@@ -193,7 +213,7 @@ const PATH = /^m(\/\d+'?)*$/;
 const NETWORKS = ['mainnet', 'testnet', 'regtest'];
 
 /** `wallet`: { accounts: [...] }, each account once, its chain's fields and no others. */
-function walletOf(source: string, v: unknown): { accounts: WalletAccountPolicy[] } {
+function walletOf(source: string, v: unknown, encodeCanonical: Encode): { accounts: WalletAccountPolicy[] } {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(source, 'wallet', 'an object {accounts: [...]}', v);
   for (const k of Object.keys(v)) if (k !== 'accounts') throw bad(source, `wallet.${k}`, 'no such key (accounts)', (v as Record<string, unknown>)[k]);
   const list = (v as { accounts?: unknown }).accounts;
