@@ -96,10 +96,14 @@ export type SandboxErrorCode =
   | 'ERR_TIMEOUT'
   | 'ERR_SANDBOX';
 
-interface Options {
+/** What every typed error may carry besides its code and message. */
+export interface DceErrorOptions {
+  /** What the user can do about it (a family with default hints fills it in per code). */
   hint?: string;
+  /** The underlying error, chained (never concatenated into the message). */
   cause?: unknown;
 }
+type Options = DceErrorOptions;
 
 /**
  * Base class: everything the library and the agent throw on purpose is one of these, with a stable
@@ -130,6 +134,41 @@ export class DceError extends Error {
   }
 }
 
+/** An instance of an error family made by errorFamily: a DceError with its family's `name` and codes. */
+export interface DceFamilyError<N extends string, C extends string> extends DceError {
+  /** The family, e.g. 'KeyError' (stable: tests and callers may branch on it). */
+  readonly name: N;
+  /** The cause's stable code. */
+  readonly code: C;
+}
+
+/** An error family's class: `new X(code, message, { hint, cause })`, and `e instanceof X`. */
+export interface DceFamily<N extends string, C extends string> {
+  /**
+   * @param code - The stable code.
+   * @param message - Names the argument, what was expected and what came.
+   * @param options - `hint` (default: the family's advice for the code, where it has one) and `cause`.
+   */
+  new (code: C, message: string, options?: DceErrorOptions): DceFamilyError<N, C>;
+  readonly prototype: DceFamilyError<N, C>;
+}
+
+/**
+ * Makes the class of one error family: the families differ only in their name, their codes and
+ * (for two of them) default hints per code, so one body serves them all. `hints` is a function
+ * because the hint tables are defined further down this file.
+ */
+function errorFamily<N extends string, C extends string>(name: N, hints?: () => Partial<Record<C, string>>): DceFamily<N, C> {
+  const Family = class extends DceError {
+    override readonly name: N = name;
+    constructor(code: C, message: string, options: Options = {}) {
+      super(code, message, { hint: options.hint ?? hints?.()[code], cause: options.cause });
+    }
+  };
+  Object.defineProperty(Family, 'name', { value: name }); // the constructor's name, as a class declaration would have
+  return Family as unknown as DceFamily<N, C>;
+}
+
 /**
  * The capsule bytes are wrong: malformed, tampered, truncated, or not for this key (codes:
  * CapsuleErrorCode); `hint` defaults to advice for the code.
@@ -141,19 +180,9 @@ export class DceError extends Error {
  * }
  * ```
  */
-export class CapsuleFormatError extends DceError {
-  override readonly name = 'CapsuleFormatError';
-  /** The cause's stable code. */
-  declare readonly code: CapsuleErrorCode;
-  /**
-   * @param code - The stable code.
-   * @param message - Names the argument, what was expected and what came.
-   * @param options - `hint` (default: advice for the code, where there is one) and `cause`.
-   */
-  constructor(code: CapsuleErrorCode, message: string, options: Options = {}) {
-    super(code, message, { hint: options.hint ?? FORMAT_HINTS[code], cause: options.cause });
-  }
-}
+export const CapsuleFormatError: DceFamily<'CapsuleFormatError', CapsuleErrorCode> = errorFamily('CapsuleFormatError', () => FORMAT_HINTS);
+/** An instance of CapsuleFormatError (codes: CapsuleErrorCode). */
+export type CapsuleFormatError = DceFamilyError<'CapsuleFormatError', CapsuleErrorCode>;
 
 /**
  * An identity or recipient string/file could not be used (codes: KeyErrorCode).
@@ -162,28 +191,14 @@ export class CapsuleFormatError extends DceError {
  * try { parseRecipient(text); } catch (e) { if (e instanceof KeyError) console.error(e.message, e.hint); }
  * ```
  */
-export class KeyError extends DceError {
-  override readonly name = 'KeyError';
-  /** The cause's stable code. */
-  declare readonly code: KeyErrorCode;
-  /**
-   * @param code - The stable code.
-   * @param message - Names the argument, what was expected and what came.
-   * @param options - `hint` (default: advice for the code, where there is one) and `cause`.
-   */
-  constructor(code: KeyErrorCode, message: string, options: Options = {}) {
-    super(code, message, options);
-  }
-}
+export const KeyError: DceFamily<'KeyError', KeyErrorCode> = errorFamily('KeyError');
+/** An instance of KeyError (codes: KeyErrorCode). */
+export type KeyError = DceFamilyError<'KeyError', KeyErrorCode>;
 
 /** The caller asked for something malformed (CLI flags, parameters, output targets). */
-export class UsageError extends DceError {
-  override readonly name = 'UsageError';
-  declare readonly code: UsageErrorCode;
-  constructor(code: UsageErrorCode, message: string, options: Options = {}) {
-    super(code, message, options);
-  }
-}
+export const UsageError: DceFamily<'UsageError', UsageErrorCode> = errorFamily('UsageError');
+/** An instance of UsageError (codes: UsageErrorCode). */
+export type UsageError = DceFamilyError<'UsageError', UsageErrorCode>;
 
 /**
  * A file or stream could not be read or written (codes: IoErrorCode); `cause` holds the system error.
@@ -192,28 +207,14 @@ export class UsageError extends DceError {
  * try { await inspect({ path: 'missing.capsule' }); } catch (e) { if (hasCode(e, 'ERR_NOT_FOUND')) console.error('no such file'); }
  * ```
  */
-export class IoError extends DceError {
-  override readonly name = 'IoError';
-  /** The cause's stable code. */
-  declare readonly code: IoErrorCode;
-  /**
-   * @param code - The stable code.
-   * @param message - Names the argument, what was expected and what came.
-   * @param options - `hint` (default: advice for the code, where there is one) and `cause`.
-   */
-  constructor(code: IoErrorCode, message: string, options: Options = {}) {
-    super(code, message, options);
-  }
-}
+export const IoError: DceFamily<'IoError', IoErrorCode> = errorFamily('IoError');
+/** An instance of IoError (codes: IoErrorCode). */
+export type IoError = DceFamilyError<'IoError', IoErrorCode>;
 
 /** The key custodian (security module, simulator, soft store) refused or failed. */
-export class KeyStoreError extends DceError {
-  override readonly name = 'KeyStoreError';
-  declare readonly code: KeyStoreErrorCode;
-  constructor(code: KeyStoreErrorCode, message: string, options: Options = {}) {
-    super(code, message, options);
-  }
-}
+export const KeyStoreError: DceFamily<'KeyStoreError', KeyStoreErrorCode> = errorFamily('KeyStoreError');
+/** An instance of KeyStoreError (codes: KeyStoreErrorCode). */
+export type KeyStoreError = DceFamilyError<'KeyStoreError', KeyStoreErrorCode>;
 
 /**
  * A wallet request the custodian refuses on purpose: no wallet of that name (ERR_NO_WALLET), the
@@ -221,46 +222,25 @@ export class KeyStoreError extends DceError {
  * serve (ERR_PATH_OUTSIDE_WALLET). Bad words are KeyError ERR_BAD_MNEMONIC; a model without a
  * wallet is KeyStoreError ERR_UNSUPPORTED_BY_MODEL.
  */
-export class WalletError extends DceError {
-  override readonly name = 'WalletError';
-  declare readonly code: WalletErrorCode;
-  constructor(code: WalletErrorCode, message: string, options: Options = {}) {
-    super(code, message, options);
-  }
-}
+export const WalletError: DceFamily<'WalletError', WalletErrorCode> = errorFamily('WalletError');
+/** An instance of WalletError (codes: WalletErrorCode). */
+export type WalletError = DceFamilyError<'WalletError', WalletErrorCode>;
 
 /**
  * A wallet signing request (agent/wallet) the guardian refuses before anything is signed: malformed
  * (400), well-formed but not signable here (422: wrong chain, not our account, nothing of ours,
  * a model without Schnorr), not allowed (403 raw digests), or a custodian/configuration fault (500).
- * `status` is the HTTP status the API answers with; messages name the field, what was expected and what came.
+ * The HTTP status per code is the daemon's (agent/daemon/statusByCode.ts); messages name the field, what was expected and what came.
  */
-export class WalletRequestError extends DceError {
-  override readonly name = 'WalletRequestError';
-  declare readonly code: WalletRequestErrorCode;
-  /** HTTP status the agent answers with. */
-  readonly status: number;
-  constructor(code: WalletRequestErrorCode, message: string, options: Options = {}) {
-    super(code, message, options);
-    this.status = WALLET_REQUEST_STATUS[code];
-  }
-}
+export const WalletRequestError: DceFamily<'WalletRequestError', WalletRequestErrorCode> = errorFamily('WalletRequestError');
+/** An instance of WalletRequestError (codes: WalletRequestErrorCode). */
+export type WalletRequestError = DceFamilyError<'WalletRequestError', WalletRequestErrorCode>;
 
-const WALLET_REQUEST_STATUS: Record<WalletRequestErrorCode, number> = {
-  ERR_BAD_SIGN_REQUEST: 400, ERR_UNKNOWN_KIND: 400, ERR_BAD_TRANSACTION: 400, ERR_UNSUPPORTED_TRANSACTION: 422,
-  ERR_WRONG_CHAIN: 422, ERR_WRONG_ACCOUNT: 422, ERR_BAD_TYPED_DATA: 400, ERR_BAD_MESSAGE: 400, ERR_BAD_PSBT: 400,
-  ERR_NOTHING_TO_SIGN: 422, ERR_BAD_DIGEST: 400, ERR_RAW_DIGEST_NOT_ALLOWED: 403, ERR_UNSUPPORTED_BY_MODEL: 422,
-  ERR_BAD_ACCOUNT: 500, ERR_SIGNER_FAULT: 500,
-};
 
 /** The guardian's own state: absent, already there, belonging to another module, not confirmed. */
-export class GuardianError extends DceError {
-  override readonly name = 'GuardianError';
-  declare readonly code: GuardianErrorCode;
-  constructor(code: GuardianErrorCode, message: string, options: Options = {}) {
-    super(code, message, options);
-  }
-}
+export const GuardianError: DceFamily<'GuardianError', GuardianErrorCode> = errorFamily('GuardianError');
+/** An instance of GuardianError (codes: GuardianErrorCode). */
+export type GuardianError = DceFamilyError<'GuardianError', GuardianErrorCode>;
 
 /**
  * The agent or its client: a refused request, a bad configuration, an unreachable guardian (codes:
@@ -277,86 +257,67 @@ export class AgentError extends DceError {
   override readonly name = 'AgentError';
   /** The cause's stable code. */
   declare readonly code: AgentErrorCode;
-  /** HTTP status the agent answers with. */
-  readonly status: number;
+  /**
+   * The HTTP status of the answer this error stands for, where one is known apart from the code:
+   * the status a client received (GuardianClient), or one the agent's HTTP layer answers instead
+   * of the code's (405, 501). Undefined for errors the agent's domain throws: the agent answers
+   * those with statusOf(code) (agent/daemon/statusByCode.ts).
+   */
+  readonly status: number | undefined;
   /** Seconds after which the request may succeed (429, 503 overload): sent as `Retry-After`. */
   readonly retryAfter: number | undefined;
   /**
    * @param code - The stable code.
    * @param message - What was refused and why.
-   * @param options - hint, cause, `status` (HTTP status, default 400), `retryAfter` (seconds).
+   * @param options - hint, cause, `status` (see the property), `retryAfter` (seconds).
    */
   constructor(code: AgentErrorCode, message: string, options: Options & { status?: number; retryAfter?: number } = {}) {
     super(code, message, options);
-    this.status = options.status ?? 400;
+    this.status = options.status;
     this.retryAfter = options.retryAfter;
   }
 }
 
 /** Content addressing (IPFS): a bad CID, content over its cap or not matching its CID, a node unreachable. */
-export class ContentError extends DceError {
-  override readonly name = 'ContentError';
-  declare readonly code: ContentErrorCode;
-  constructor(code: ContentErrorCode, message: string, options: Options = {}) {
-    super(code, message, options);
-  }
-}
+export const ContentError: DceFamily<'ContentError', ContentErrorCode> = errorFamily('ContentError');
+/** An instance of ContentError (codes: ContentErrorCode). */
+export type ContentError = DceFamilyError<'ContentError', ContentErrorCode>;
 
 /**
  * The agent's own storage (database, module files) failed: full (ERR_STORE_FULL), locked by another
  * process (ERR_STORE_BUSY), or unreadable/unwritable (ERR_STORE). Answered 503: it heals when the
  * operator frees space or fixes the disk, with no restart. Messages never carry paths (they reach clients).
  */
-export class StoreError extends DceError {
-  override readonly name = 'StoreError';
-  declare readonly code: StoreErrorCode;
-  constructor(code: StoreErrorCode, message: string, options: Options = {}) {
-    super(code, message, options);
-  }
-}
+export const StoreError: DceFamily<'StoreError', StoreErrorCode> = errorFamily('StoreError');
+/** An instance of StoreError (codes: StoreErrorCode). */
+export type StoreError = DceFamilyError<'StoreError', StoreErrorCode>;
 
 /**
  * A container image was refused (docs/IMAGES.md): its signed image manifest is malformed, forged,
  * older than the pinned one; or its OCI archive is malformed, oversized, unsafe, does not match
  * its descriptors or is not listed; or the container engine is missing or failed. Nothing is loaded.
  */
-export class ImageError extends DceError {
-  override readonly name = 'ImageError';
-  declare readonly code: ImageErrorCode;
-  constructor(code: ImageErrorCode, message: string, options: Options = {}) {
-    super(code, message, options);
-  }
-}
+export const ImageError: DceFamily<'ImageError', ImageErrorCode> = errorFamily('ImageError');
+/** An instance of ImageError (codes: ImageErrorCode). */
+export type ImageError = DceFamilyError<'ImageError', ImageErrorCode>;
 
 /**
  * The root disk's binding to the module refused or failed (codes: DeviceErrorCode). Nothing is
  * enrolled half-way and no key is printed.
  */
-export class DeviceError extends DceError {
-  override readonly name = 'DeviceError';
-  declare readonly code: DeviceErrorCode;
-  constructor(code: DeviceErrorCode, message: string, options: Options = {}) {
-    super(code, message, options);
-  }
-}
+export const DeviceError: DceFamily<'DeviceError', DeviceErrorCode> = errorFamily('DeviceError');
+/** An instance of DeviceError (codes: DeviceErrorCode). */
+export type DeviceError = DceFamilyError<'DeviceError', DeviceErrorCode>;
 
 /** The audit log does not verify: malformed, a broken chain, a bad signature, or a replay that differs. */
-export class AuditError extends DceError {
-  override readonly name = 'AuditError';
-  declare readonly code: AuditErrorCode;
-  constructor(code: AuditErrorCode, message: string, options: Options = {}) {
-    super(code, message, options);
-  }
-}
+export const AuditError: DceFamily<'AuditError', AuditErrorCode> = errorFamily('AuditError');
+/** An instance of AuditError (codes: AuditErrorCode). */
+export type AuditError = DceFamilyError<'AuditError', AuditErrorCode>;
 
 /** Unlock logic was refused, or failed while running: never an allow. */
-export class SandboxError extends DceError {
-  override readonly name = 'SandboxError';
-  declare readonly code: SandboxErrorCode;
-  constructor(code: SandboxErrorCode, message: string, options: Options = {}) {
-    super(code, message, { hint: options.hint ?? SANDBOX_HINTS[code], cause: options.cause });
-  }
-}
+export const SandboxError: DceFamily<'SandboxError', SandboxErrorCode> = errorFamily('SandboxError', () => SANDBOX_HINTS);
+/** An instance of SandboxError (codes: SandboxErrorCode). */
+export type SandboxError = DceFamilyError<'SandboxError', SandboxErrorCode>;
 
 const SANDBOX_HINTS: Record<SandboxErrorCode, string> = {
   ERR_INVALID_MODULE: 'build unlock logic with `capsule logic build`, which checks contracts-as/ABI.md §2',
@@ -404,3 +365,32 @@ const FORMAT_HINTS: Record<CapsuleErrorCode, string> = {
 export function hasCode(e: unknown, code: string): boolean {
   return e instanceof DceError && e.code === code;
 }
+
+/**
+ * Codes of GuardianSetError: ERR_BAD_GUARDIAN_SET a set that breaks SPEC.md §5.6's rules (m < 1,
+ * m > n, n outside 2..16, a guardian twice, …), when sealing or reading; ERR_BAD_SHARE a share that
+ * fails its commitment or is malformed (the message names the guardian index);
+ * ERR_NOT_ENOUGH_SHARES fewer than m valid shares; ERR_GUARDIAN_SET_MISMATCH a share stanza that
+ * opens but whose share the header's commitment does not match (the header changed after sealing).
+ */
+export type GuardianSetErrorCode = 'ERR_BAD_GUARDIAN_SET' | 'ERR_BAD_SHARE' | 'ERR_NOT_ENOUGH_SHARES' | 'ERR_GUARDIAN_SET_MISMATCH';
+
+const GUARDIAN_SET_HINTS: Record<GuardianSetErrorCode, string> = {
+  ERR_BAD_GUARDIAN_SET: 'a guardian set has 2..16 distinct guardians and a threshold m with 1 <= m <= n (SPEC.md §5.6)',
+  ERR_BAD_SHARE: 'that guardian released a share of another capsule or set, or it was altered on the way: ask it again or ask another guardian',
+  ERR_NOT_ENOUGH_SHARES: 'ask more of the capsule\'s guardians to release their share (capsule verify FILE lists them)',
+  ERR_GUARDIAN_SET_MISMATCH: 'the header was changed after sealing (its guardian set or another field); use the original capsule',
+};
+
+/**
+ * A guardian set or a share is wrong (codes: GuardianSetErrorCode); `hint` defaults to advice for the code.
+ * @example
+ * ```js
+ * try { await combineShares(header, shares); } catch (e) {
+ *   if (e instanceof GuardianSetError && e.code === 'ERR_BAD_SHARE') console.error(e.message); // names the guardian
+ * }
+ * ```
+ */
+export const GuardianSetError: DceFamily<'GuardianSetError', GuardianSetErrorCode> = errorFamily('GuardianSetError', () => GUARDIAN_SET_HINTS);
+/** An instance of GuardianSetError (codes: GuardianSetErrorCode). */
+export type GuardianSetError = DceFamilyError<'GuardianSetError', GuardianSetErrorCode>;

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every benchmark in turn. BENCH_ONLY=capsule|sandbox|keys|agent|cid|ipfs|auth|stdout|flood|audit|wallet|tpm runs one.
+ * `npm run bench`: every benchmark in turn. BENCH_ONLY=capsule|sandbox|keys|agent|cid|ipfs|auth|stdout|flood|audit|wallet|tpm|drand runs one.
  */
 const only = process.env.BENCH_ONLY;
 if (!only || only === 'capsule') await import('./capsule.ts');
@@ -14,3 +14,4 @@ if (!only || only === 'flood') await import('./flood.ts');
 if (!only || only === 'audit') await import('./auditOpen.ts');
 if (!only || only === 'wallet') await import('./walletSign.ts');
 if (!only || only === 'tpm') await import('./tpm.ts');
+if (!only || only === 'drand') await import('./drand.ts');

@@ -7,12 +7,18 @@
 # Prints the path of the `jsipfs` binary. Exit 0 with nothing printed when it cannot be installed
 # (no registry): the Kubo tests then report themselves SKIPPED with the reason.
 # Set CAPSULE_KUBO_RPC=0 to skip it, or KUBO_RPC_URL to test against a running daemon instead.
+# `--check` installs nothing (what the tests run: `npm test` never installs; `npm run setup` does):
+# the path when installed, else nothing on stdout and the reason, naming `npm run setup`, on stderr.
 set -uo pipefail
 [[ "${CAPSULE_KUBO_RPC:-1}" == "0" || -n "${KUBO_RPC_URL:-}" ]] && exit 0
 VERSION=0.66.1
 dir="${XDG_CACHE_HOME:-$HOME/.cache}/capsule-engine/js-ipfs-$VERSION"
 bin="$dir/node_modules/.bin/jsipfs"
 if [[ -x "$bin" && -f "$dir/.complete" ]]; then echo "$bin"; exit 0; fi
+if [[ "${1:-}" == "--check" ]]; then
+  echo "need-kubo-rpc: js-ipfs $VERSION is not installed in $dir: run \`npm run setup\` (once, ≈3 min)" >&2
+  exit 0
+fi
 mkdir -p "$dir"
 exec 9>"$dir/.lock"
 flock 9

@@ -2,13 +2,28 @@
 # `npm test`: the typecheck, then every suite, with TMPDIR set to a fresh directory that is removed
 # at the end (also after a failure or an interrupt): suites remove what they make, and this catches
 # what a killed child process or an aborted test could not, so a run leaves the machine as it found it.
+# The listings of that directory and of the system's temporary directory are written before the
+# suites, outside TMPDIR (CAPSULE_TEST_TMPDIR_START, CAPSULE_TEST_SYSTMP_START); after them,
+# test/zz-tempdir-clean.test.ts fails the run, naming the leftovers, if a suite left anything. It
+# runs in a process of its own, after the suites' process has exited: some helpers remove what
+# they made in an exit handler (test/helpers/guardianDevice.ts), which counts as cleaned up.
+# Deliberately no set-up here: `npm run setup` installs, the pretest only checks (scripts/setup.sh).
 set -uo pipefail
-root=$(mktemp -d "${TMPDIR:-/tmp}/capsule-test.XXXXXX")
+systmp=${TMPDIR:-/tmp}
+root=$(mktemp -d "$systmp/capsule-test.XXXXXX")
 cleanup() {
   # A suite killed half-way may leave a tmpfs it mounted (the full-disk tests): unmount before removing.
   grep -o " $root[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount "$m" 2>/dev/null; done
   rm -rf "$root"
 }
 trap cleanup EXIT
-export TMPDIR="$root"
-tsc -p tsconfig.json --noEmit && uvu test "\.test\.ts$"
+mkdir "$root/tmp"
+ls -A "$root/tmp" >"$root/tmp-at-start"
+ls -A "$systmp" >"$root/systmp-at-start"
+export TMPDIR="$root/tmp" CAPSULE_TEST_TMPDIR_START="$root/tmp-at-start" CAPSULE_TEST_SYSTMP_START="$root/systmp-at-start"
+tsc -p tsconfig.json --noEmit || exit 1
+uvu test "\.test\.ts$" --ignore "zz-tempdir-clean"
+suites=$?
+uvu test "^zz-tempdir-clean\.test\.ts$"
+clean=$?
+((suites == 0 && clean == 0))

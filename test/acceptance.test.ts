@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { drbg } from './helpers/drbg.ts';
@@ -17,6 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), 'capsule-accept-'));
 writeFileSync(join(dir, 'any.wasm'), Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0));
 assert.is(capsule(['keygen', '-o', 'g.key'], dir).code, 0);
 const recipient = /age1[0-9a-z]+/.exec(readFileSync(join(dir, 'g.key'), 'utf8'))![0];
+test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 function sha(path: string): string {
   const h = createHash('sha256');

@@ -27,6 +27,7 @@ import { Sandbox } from '../agent/sandbox/Sandbox.ts';
 import { capsule } from './helpers/cli.ts';
 import { rejectsError } from './helpers/assertError.ts';
 import { wat } from './helpers/wat.ts';
+import { statusOf } from '../agent/daemon/statusByCode.ts';
 
 const T = 1_893_456_000_000;
 const SCOPE = 'a'.repeat(64);
@@ -169,7 +170,7 @@ test('an unauthenticated state change is refused (401 ERR_UNAUTHENTICATED, audit
   let thrown: unknown;
   await rejectsError(() => r.decider().decide({ ...base, input: { ...base.input, authenticated: false } }).catch((e) => { thrown = e; throw e; }),
     'AgentError', 'ERR_UNAUTHENTICATED', /^sign: this decision would change the logic's state \(1 key\(s\), e\.g\. a counted open\) and the requester is not authenticated$/);
-  assert.is((thrown as AgentError).status, 401);
+  assert.is(statusOf((thrown as AgentError).code), 401);
   const e = last(r);
   assert.equal([e.kind, e.verdict, e.logicVerdict, e.error, e.commit], ['sign', 'error', 'allow', 'ERR_UNAUTHENTICATED', undefined]);
   assert.equal((e.input as { authenticated: boolean }).authenticated, false);
@@ -290,7 +291,7 @@ test(`optimistic: a scope whose state changes under every attempt gives up after
   let thrown: unknown;
   await rejectsError(() => r.decider(evaluator).decide(decision(r.hashes.countAllow, { concurrency: 'optimistic', subject: 'capsule 0101' })).catch((e) => { thrown = e; throw e; }),
     'AgentError', 'ERR_UNAVAILABLE', /^capsule 0101: its state kept changing under concurrent requests; try again$/);
-  assert.equal([(thrown as AgentError).status, evaluations, r.audit.seq, count(r)], [503, MAX_ATTEMPTS, before, undefined]);
+  assert.equal([statusOf((thrown as AgentError).code), evaluations, r.audit.seq, count(r)], [503, MAX_ATTEMPTS, before, undefined]);
 });
 
 test('module lookup: the store, else the fetch; "unavailable" from the fetch is the not-found error\'s cause; any other fetch error is thrown; nothing audited', async () => {

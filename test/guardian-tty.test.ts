@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,8 +55,12 @@ function onTerminal(args: string[], env: NodeJS.ProcessEnv): Session {
   };
 }
 
+const made: string[] = [];
+test.after(() => { for (const dir of made) rmSync(dir, { recursive: true, force: true }); });
+
 function device() {
   const dir = mkdtempSync(join(tmpdir(), 'guardian-tty-'));
+  made.push(dir);
   mkdirSync(join(dir, 'module'));
   return { dir, data: join(dir, 'data'), env: { ...process.env, CAPSULE_ZYMBIT_LIB: LIB, ZK_SIM_STATE_DIR: join(dir, 'module'), ZK_SIM_MODEL: 'HSM6', TERM: 'dumb' } };
 }

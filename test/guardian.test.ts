@@ -9,7 +9,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateMnemonic } from '@scure/bip39';
@@ -202,8 +202,12 @@ test('a tampered locked seed is an integrity error; a guardian moved to another 
   assert.not.ok(existsSync(join(d.dir, 'x.out')));
   writeFileSync(path, good);
   const elsewhere = mkdtempSync(join(tmpdir(), 'other-module-'));
-  assertFails(run(d, ['guardian', 'show', '--data-dir', d.data], undefined, { ZK_SIM_STATE_DIR: elsewhere }),
-    /guardian in .* was provisioned on module SIM-[0-9a-f]+, but this module is SIM-[0-9a-f]+/, /restore from the paper backup/);
+  try {
+    assertFails(run(d, ['guardian', 'show', '--data-dir', d.data], undefined, { ZK_SIM_STATE_DIR: elsewhere }),
+      /guardian in .* was provisioned on module SIM-[0-9a-f]+, but this module is SIM-[0-9a-f]+/, /restore from the paper backup/);
+  } finally {
+    rmSync(elsewhere, { recursive: true, force: true });
+  }
 });
 
 test('kill -9 at any moment of init leaves no guardian or a complete one; the next init clears any temporary file', async () => {

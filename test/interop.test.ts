@@ -1,17 +1,18 @@
 /**
- * Interoperability with the real `age` CLI (Debian package, installed by scripts/need-debian.sh):
+ * Interoperability with the real `age` CLI (Debian package, installed by `npm run setup`):
  * our key files are age identity files, and age-keygen's files are our guardian keys.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { capsule, sh } from './helpers/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'capsule-interop-'));
 writeFileSync(join(dir, 'any.wasm'), Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('the age CLI is installed (set-up script)', () => {
   const r = sh('age', ['--version'], dir);

@@ -7,8 +7,9 @@
  *     while the daemon is down, subscribes again once it is restarted on the same API port and
  *     repo, and indexes an announcement published to the restarted daemon.
  *
- * The daemon is js-ipfs 0.66.1 (scripts/need-kubo-rpc.sh), started here rather than through
- * test/helpers/kuboDaemon.ts because this test must kill it and restart it on the same repo.
+ * The daemon is js-ipfs 0.66.1 (installed by `npm run setup`; looked for with
+ * scripts/need-kubo-rpc.sh --check), started here rather than through test/helpers/kuboDaemon.ts
+ * because this test must kill it and restart it on the same repo.
  * Without a daemon the tests are uvu-skipped with a visible SKIPPED line. Deliberately not here:
  * the content-store calls themselves (test/kubo.test.ts) and Helia's pubsub (test/publish.test.ts).
  */
@@ -119,9 +120,9 @@ class Daemon {
 
 function jsIpfsCli(): { cli: string } | { skipped: string } {
   if (process.env.KUBO_RPC_URL) return { skipped: 'KUBO_RPC_URL names a running daemon, and these tests must kill and restart theirs' };
-  const need = spawnSync('bash', ['scripts/need-kubo-rpc.sh'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const need = spawnSync('bash', ['scripts/need-kubo-rpc.sh', '--check'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const bin = need.stdout?.trim() ?? '';
-  if (need.status !== 0 || !bin) return { skipped: `no Kubo-RPC daemon: scripts/need-kubo-rpc.sh printed no jsipfs path (${need.stderr?.trim().split('\n').pop() || `exit ${need.status}`})` };
+  if (need.status !== 0 || !bin) return { skipped: `no Kubo-RPC daemon (${need.stderr?.trim().split('\n').pop() || `exit ${need.status}`})` };
   return { cli: realpathSync(bin) };
 }
 

@@ -28,6 +28,7 @@ import { present } from '../agent/daemon/present.ts';
 import { Store } from '../agent/daemon/Store.ts';
 import { BIN } from './helpers/cli.ts';
 import { device, init, recipients, run, type Device } from './helpers/guardianDevice.ts';
+import { statusOf } from '../agent/daemon/statusByCode.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const T = 1_893_456_000_000; // 2030-01-01T00:00:00Z
@@ -421,7 +422,7 @@ async function rejects(fn: () => Promise<unknown>, code: string, message: RegExp
     await fn();
   } catch (e) {
     assert.is((e as { code?: string }).code, code, String(e));
-    assert.is((e as { status?: number }).status, 507);
+    assert.is(statusOf((e as { code: string }).code), 507);
     assert.match((e as Error).message, message);
     return;
   }

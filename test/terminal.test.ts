@@ -5,7 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -33,6 +33,7 @@ function term(opts: { stdoutTTY?: boolean; stderrTTY?: boolean; cwd: string; clo
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'capsule-term-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
 writeFileSync(join(dir, 'any.wasm'), Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0));
 writeFileSync(join(dir, 'in.bin'), 'secret');
 

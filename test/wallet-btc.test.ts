@@ -21,6 +21,7 @@ import type { BitcoinAccount } from '../agent/wallet/WalletAccount.ts';
 import { expectError } from './helpers/assertError.ts';
 import { BTC_CHANGE_PATH, BTC_PATH, TAP_PATH, btcAccount, ethAccount, refused, signRequest } from './helpers/walletAttempt.ts';
 import { FaultySigner, WalletTwin } from './helpers/walletTwin.ts';
+import { statusOf } from '../agent/daemon/statusByCode.ts';
 
 bitcoin.initEccLib(ecc);
 const VECTORS = fileURLToPath(new URL('./vectors/', import.meta.url));
@@ -210,7 +211,7 @@ test('a custodian whose Schnorr or ECDSA signature does not verify: ERR_SIGNER_F
   let e: unknown;
   try { await signRequest({ kind: 'btc-psbt', psbt: tap }, account, new FaultySigner(twin, 'bad-schnorr')); } catch (x) { e = x; }
   expectError(e, 'WalletRequestError', 'ERR_SIGNER_FAULT', /the Schnorr signature for m\/86'\/1'\/0'\/0\/0 \(input 0\) does not verify under the input's tweaked output key/);
-  assert.is((e as { status: number }).status, 500);
+  assert.is(statusOf((e as { code: string }).code), 500, 'HTTP status (agent/daemon/statusByCode.ts)');
   const wpkh = psbtOf([{ pub: ourPub, amount: 10_000n }], [pay(foreignPub, 9_000n)]).toBase64();
   e = undefined;
   try { await signRequest({ kind: 'btc-psbt', psbt: wpkh }, account, new FaultySigner(twin, 'bad-recovery')); } catch (x) { e = x; }

@@ -24,6 +24,7 @@ import { expectError } from './helpers/assertError.ts';
 import { BOB, MAIL } from './helpers/eip712Mail.ts';
 import { ETH_PATH, btcAccount, ethAccount, refused, signRequest } from './helpers/walletAttempt.ts';
 import { FaultySigner, WalletTwin } from './helpers/walletTwin.ts';
+import { statusOf } from '../agent/daemon/statusByCode.ts';
 
 const twin = WalletTwin.fromMnemonic();
 const acct = await ethAccount(twin, 1);
@@ -304,7 +305,7 @@ test('a custodian that signs with another key, returns a high S, a short signatu
     try { out = await signRequest(input, acct, new FaultySigner(twin, fault)); } catch (x) { e = x; }
     assert.is(out, undefined, fault);
     expectError(e, 'WalletRequestError', 'ERR_SIGNER_FAULT', message);
-    assert.is((e as { status: number }).status, 500);
+    assert.is(statusOf((e as { code: string }).code), 500, 'HTTP status (agent/daemon/statusByCode.ts)');
   }
 });
 

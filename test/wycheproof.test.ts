@@ -2,7 +2,7 @@
  * Wycheproof vectors (C2SP/wycheproof, vendored under test/vectors/wycheproof/, see SOURCE.md)
  * through the project's own wrappers: X25519 (agent/crypto/x25519.ts), ECDSA P-256
  * (agent/crypto/p256.ts verifyP256 + normaliseLowS), secp256k1 (agent/sandbox/ethereum.ts, the
- * signer-recovery step of personal_sign), Ed25519 (agent/sandbox/Host.ts verifyEd25519), AES-GCM
+ * signer-recovery step of personal_sign), Ed25519 (agent/crypto/verifyEd25519.ts), AES-GCM
  * (StreamCipher.ts / fileKeyWrap.ts where a vector's nonce fits them, the same node:crypto call
  * sequence for the rest) and RSA-OAEP-SHA256 (no wrapper yet: node:crypto's OAEP, the primitive
  * the tpm2-rsa stanza will use).
@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { constants, createDecipheriv, createHash, privateDecrypt } from 'node:crypto';
 import { x25519Shared } from '../agent/crypto/x25519.ts';
 import { normaliseLowS, verifyP256 } from '../agent/crypto/p256.ts';
-import { verifyEd25519 } from '../agent/sandbox/Host.ts';
+import { verifyEd25519 } from '../agent/crypto/verifyEd25519.ts';
 import { addressOf, verifyDigestSigner } from '../agent/sandbox/ethereum.ts';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { StreamOpener } from '../agent/crypto/StreamCipher.ts';
@@ -151,7 +151,7 @@ function normaliseS(sig: Uint8Array, n: bigint): Uint8Array {
   return out;
 }
 
-test('Ed25519 (Host.ts verifyEd25519): every valid vector verifies, every invalid one is refused', () => {
+test('Ed25519 (verifyEd25519): every valid vector verifies, every invalid one is refused', () => {
   runAll('ed25519_test', (t, g) => strict(t, verifyEd25519(hex(t.msg), hex(t.sig), hex(g.publicKey.pk))));
 });
 

@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createECDH, randomBytes } from 'node:crypto';
 import { p256 } from '@noble/curves/nist.js';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,12 @@ import { rejectsError, throwsError } from './helpers/assertError.ts';
 const LIB = fileURLToPath(new URL('../native/build/libzk_sim.so', import.meta.url));
 const handedOut = koffi.load(LIB).func('int zkSimHandedOut(void)') as () => number;
 
-function device(model = 'HSM6', dir = mkdtempSync(join(tmpdir(), 'zk-sim-'))): ZymbitModule {
+// Every simulated module's state directory lives under one directory, removed after the suite.
+const SIMS = mkdtempSync(join(tmpdir(), 'zk-sim-'));
+const simDir = () => mkdtempSync(join(SIMS, 'module-'));
+test.after(() => rmSync(SIMS, { recursive: true, force: true }));
+
+function device(model = 'HSM6', dir = simDir()): ZymbitModule {
   process.env.ZK_SIM_STATE_DIR = dir;
   process.env.ZK_SIM_MODEL = model;
   delete process.env.ZK_SIM_FAIL_OPEN;
@@ -34,7 +39,7 @@ test('the simulator library was built by the test set-up', () => {
 
 test('absent module: a missing library and a failing zkOpen are typed errors naming the path', () => {
   throwsError(() => ZymbitModule.open('/nonexistent/libzk_app_utils.so'), 'KeyStoreError', 'ERR_MODULE_ABSENT', /cannot load \/nonexistent\/libzk_app_utils\.so/);
-  process.env.ZK_SIM_STATE_DIR = mkdtempSync(join(tmpdir(), 'zk-sim-'));
+  process.env.ZK_SIM_STATE_DIR = simDir();
   process.env.ZK_SIM_FAIL_OPEN = '1';
   try {
     throwsError(() => ZymbitModule.open(LIB), 'KeyStoreError', 'ERR_MODULE_ABSENT', new RegExp(`zkOpen failed \\(-?\\d+\\) through ${LIB.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
@@ -60,7 +65,7 @@ test('info and random bytes', async () => {
 });
 
 test('lock/unlock: round trip, persistence across contexts, tamper and other device refused', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'zk-sim-'));
+  const dir = simDir();
   const secret = randomBytes(64);
   const m = device('HSM6', dir);
   const blob = await m.lock(secret);

@@ -19,6 +19,7 @@ import { PREAMBLE_SIZE, STANZA_LOCK, STANZA_P256, STANZA_TPM2_RSA, STANZA_X25519
 import { decodeHeader, signedMessage, type CapsuleHeader } from '../format/header.ts';
 import { capsuleLength, chunkCount, plainChunkSize } from '../format/layout.ts';
 import { decodePreamble } from '../format/preamble.ts';
+import { checkGuardianKeys } from './shares.ts';
 
 /** A capsule's header as read and checked (SPEC.md §9), with the bytes it was read from. */
 export interface ParsedHeader {
@@ -205,4 +206,5 @@ export function checkHeaderOffline(header: CapsuleHeader): void {
     else if (s.type === STANZA_LOCK) checkLockStanza(s, i);
     else if (s.type === STANZA_TPM2_RSA) checkTpm2RsaStanza(s, i);
   });
+  checkGuardianKeys(header); // SPEC.md §9 check 18a: a threshold capsule's guardian keys
 }

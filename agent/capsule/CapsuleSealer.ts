@@ -16,6 +16,7 @@ import { ownerPublicKey, signWithOwner, type Identity } from '../crypto/identity
 import { wrapLock, type Locker } from '../crypto/lockStanza.ts';
 import { isP256Point } from '../crypto/p256.ts';
 import { parseAnyRecipient, wrapTo } from '../crypto/recipients.ts';
+import { checkSealSet, setHash, shareCommitment, splitFileKey, type SplitShare } from './shares.ts';
 import { deriveCommitmentSalt, derivePayloadKey, sha256 } from '../crypto/kdf.ts';
 import { wipe } from '../crypto/secrets.ts';
 import { StreamSealer } from '../crypto/StreamCipher.ts';
@@ -23,7 +24,7 @@ import {
   CAPSULE_ID_SIZE, CHUNK_SIZE, CIPHER_AES_256_GCM_STREAM, FILE_KEY_SIZE,
   FORMAT_VERSION, MAX_HEADER_SIZE, MAX_PAYLOAD_SIZE, MAX_STANZAS,
 } from '../format/constants.ts';
-import { decodeHeader, encodeHeader, signedMessage, type CapsuleHeader, type DigestAlg, type LogicRef } from '../format/header.ts';
+import { decodeHeader, encodeHeader, signedMessage, type CapsuleHeader, type DigestAlg, type LogicRef, type Stanza } from '../format/header.ts';
 import { encodePreamble } from '../format/preamble.ts';
 import { digestAlgOf, isSalted, PayloadDigest, type DigestName } from './PayloadDigest.ts';
 
@@ -46,6 +47,12 @@ export interface SealOptions {
   recipients: string[];
   /** The guardian's module: adds a zymbit-lock stanza (only that module can open it). Needs start(). */
   lock?: Locker;
+  /**
+   * m of a guardian set (SPEC.md §5.6): the recipients (and `lock`, named by `guardian`'s key) become
+   * n = 2..16 guardians, each stanza wrapping its Shamir share of the file key, and any m of their
+   * shares open the capsule. Absent: every stanza wraps the file key itself (today's format). Needs start().
+   */
+  threshold?: number;
   /** The guardian's slot key: signs the header (keys 9 and 10). Needs start(). */
   guardian?: HeaderSigner;
   /** The unlock logic: SHA-256 of the module (or the module bytes), optional binary CID and CBOR params. */
@@ -149,7 +156,9 @@ export class CapsuleSealer {
    * @throws RangeError / TypeError for a bad size or digest; Error when called twice or with lock/guardian.
    */
   begin(size: number, digest: Uint8Array): Uint8Array {
-    if (this.#opts.lock || this.#opts.guardian) throw new Error('CapsuleSealer: options lock and guardian need start() (module calls are asynchronous)');
+    if (this.#opts.lock || this.#opts.guardian || this.#opts.threshold !== undefined) {
+      throw new Error('CapsuleSealer: options lock, guardian and threshold need start() (module calls and share splitting are asynchronous)');
+    }
     const header = this.#draft(size, digest);
     try {
       if (this.#opts.owner) header.signature = signWithOwner(this.#opts.owner, signedMessage(header));
@@ -167,10 +176,10 @@ export class CapsuleSealer {
    * @throws as begin(), and the Locker's or HeaderSigner's errors (KeyStoreError).
    */
   async start(size: number, digest: Uint8Array): Promise<Uint8Array> {
-    const header = this.#draft(size, digest);
+    const o = this.#opts;
+    const header = o.threshold === undefined ? this.#draft(size, digest) : await this.#draftSet(size, digest, o.threshold);
     try {
-      const o = this.#opts;
-      if (o.lock) header.stanzas.push(await wrapLock(this.#fileKey!, this.#id, o.lock));
+      if (o.lock && o.threshold === undefined) header.stanzas.push(await wrapLock(this.#fileKey!, this.#id, o.lock));
       if (o.owner) header.signature = signWithOwner(o.owner, signedMessage(header));
       if (o.guardian) header.guardianSignature = await signAsGuardian(header, o.guardian);
       return this.#emit(header);
@@ -192,7 +201,41 @@ export class CapsuleSealer {
     return { head, ...keys };
   }
 
-  #draft(size: number, digest: Uint8Array): CapsuleHeader {
+  /**
+   * A threshold header: the file key split into n shares (the Shamir library), stanza i wrapping
+   * share i (the lock's last), the set, then the commitments over the header without them.
+   */
+  async #draftSet(size: number, digest: Uint8Array, m: number): Promise<CapsuleHeader> {
+    const o = this.#opts;
+    const header = this.#draft(size, digest, []);
+    const recipients = o.recipients.map(parseAnyRecipient);
+    const n = recipients.length + (o.lock ? 1 : 0);
+    let parts: SplitShare[] = [];
+    try {
+      parts = await splitFileKey(this.#fileKey!, n, m);
+      header.stanzas = recipients.map((r, i) => wrapTo(r, parts[i]!.share, this.#id, o.random ? this.#random : undefined));
+      const keys = recipients.map((r) => r.key);
+      if (o.lock) {
+        header.stanzas.push(await wrapLock(parts[n - 1]!.share, this.#id, o.lock));
+        keys.push(o.guardian!.publicKey);
+      }
+      header.guardianSet = {
+        threshold: m,
+        guardians: parts.map((p, i) => ({ x: p.x, key: Uint8Array.from(keys[i]!), extensions: new Map() })),
+        extensions: new Map(),
+      };
+      const hash = setHash(header);
+      header.shareCommitments = parts.map((p, i) => shareCommitment(header, i, p.share, hash));
+      return header;
+    } catch (e) {
+      this.#wipeKeys();
+      throw e;
+    } finally {
+      wipe(...parts.map((p) => p.share));
+    }
+  }
+
+  #draft(size: number, digest: Uint8Array, stanzas?: Stanza[]): CapsuleHeader {
     if (!this.#fileKey || this.#started_) throw new Error('CapsuleSealer: begin()/start() called twice (single-use object)');
     this.#started_ = true;
     if (!Number.isSafeInteger(size) || size < 0 || size > MAX_PAYLOAD_SIZE) {
@@ -220,7 +263,7 @@ export class CapsuleSealer {
           digestAlg: this.#digestAlg,
           digest: Uint8Array.from(digest),
         },
-        stanzas: o.recipients.map((r) => wrapTo(parseAnyRecipient(r), fileKey, this.#id, o.random ? this.#random : undefined)),
+        stanzas: stanzas ?? o.recipients.map((r) => wrapTo(parseAnyRecipient(r), fileKey, this.#id, o.random ? this.#random : undefined)),
         extensions: o.extensions ?? new Map(),
       };
     } catch (e) {
@@ -328,7 +371,8 @@ function validate(o: SealOptions): void {
   if (stanzas > MAX_STANZAS) {
     throw new RangeError(`options.recipients: expected at most ${MAX_STANZAS} stanzas in all, got ${stanzas}`);
   }
-  for (const r of o.recipients) parseAnyRecipient(r);
+  const parsed = o.recipients.map(parseAnyRecipient);
+  if (o.threshold !== undefined) checkSealSet(o.threshold, parsed, o.lock !== undefined, o.guardian !== undefined);
   if (o.lock !== undefined && (typeof o.lock.lock !== 'function' || typeof o.lock.unlock !== 'function')) {
     throw new TypeError('options.lock: expected a Locker (lock(), unlock())');
   }
@@ -348,3 +392,4 @@ function validate(o: SealOptions): void {
     if (!Number.isInteger(k) || k >= 0) throw new RangeError(`options.extensions: keys must be negative integers, got ${k}`);
   }
 }
+

@@ -8,6 +8,7 @@
  */
 import { bytesOf, type ByteSource } from '../io/sources.ts';
 import { CapsuleReader, type ParsedHeader } from './CapsuleReader.ts';
+import { feedReader } from './feedReader.ts';
 
 /** A capsule whose header has been read: the header, and the whole capsule again as bytes. */
 export interface HeaderFirst {
@@ -49,12 +50,7 @@ export async function readHeaderFirst(capsule: ByteSource, signal?: AbortSignal)
       break;
     }
     held.push(Uint8Array.from(next.value));
-    let off = 0;
-    while (off < next.value.length && !reader.parsed) {
-      const step = Math.min(next.value.length - off, 4096);
-      reader.push(next.value.subarray(off, off + step));
-      off += step;
-    }
+    feedReader(reader, next.value, () => !!reader.parsed);
   }
   async function* replay(): AsyncGenerator<Uint8Array> {
     try {

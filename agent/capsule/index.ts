@@ -30,7 +30,9 @@ export { verify } from './verify.ts';
 export type { VerifyOptions, VerifyReport } from './verify.ts';
 export { readHeaderFirst } from './headerFirst.ts';
 export type { HeaderFirst } from './headerFirst.ts';
-export { identityUnwrapper } from './unwrap.ts';
+export { identityShares, identityUnwrapper } from './unwrap.ts';
+export { checkShare, combineShares, combineUnwrappedShares, describeGuardianSet } from './shares.ts';
+export type { GuardianInfo, GuardianShare } from './shares.ts';
 
 export { CapsuleSealer, DEFAULT_DIGEST } from './CapsuleSealer.ts';
 export type { SealOptions } from './CapsuleSealer.ts';

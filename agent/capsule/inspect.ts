@@ -8,7 +8,9 @@ import { decodeCanonical } from '../format/cbor.ts';
 import { capsuleLength, chunkCount } from '../format/layout.ts';
 import { bytesOf, type ByteSource } from '../io/sources.ts';
 import { CapsuleReader, type ParsedHeader } from './CapsuleReader.ts';
+import { feedReader } from './feedReader.ts';
 import { digestName } from './PayloadDigest.ts';
+import { describeGuardianSet, type GuardianInfo } from './shares.ts';
 
 /** JSON-friendly view of a header (byte strings as hex). */
 export interface CapsuleInfo {
@@ -30,6 +32,8 @@ export interface CapsuleInfo {
   payload: { size: number; chunkSize: number; chunks: number; cipher: string; digestAlg: string; digest: string };
   /** Each key stanza's type and body length, in header order. */
   stanzas: { type: string; bodySize: number }[];
+  /** A threshold capsule's guardian set: m, and per guardian (= stanza) its type and recipient. Absent otherwise. */
+  guardianSet?: { threshold: number; guardians: GuardianInfo[] };
   /** Keys of the header's extension fields (negative integers). */
   extensions: number[];
   /** The encoded header's length, without the preamble. */
@@ -56,12 +60,7 @@ export async function readHeader(capsule: ByteSource, signal?: AbortSignal): Pro
   const reader = new CapsuleReader();
   for await (const piece of bytesOf(capsule, signal)) {
     // Feed only up to the end of the header, so the payload is never read.
-    let off = 0;
-    while (off < piece.length && !reader.parsed) {
-      const step = Math.min(piece.length - off, 4096);
-      reader.push(piece.subarray(off, off + step));
-      off += step;
-    }
+    feedReader(reader, piece, () => !!reader.parsed);
     if (reader.parsed) return reader.parsed;
   }
   reader.end();
@@ -98,6 +97,7 @@ export async function inspect(capsule: ByteSource, signal?: AbortSignal): Promis
 export function describe(p: ParsedHeader): CapsuleInfo {
   const h = p.header;
   const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  const set = describeGuardianSet(h);
   return {
     formatVersion: h.version,
     id: hex(h.id),
@@ -119,6 +119,7 @@ export function describe(p: ParsedHeader): CapsuleInfo {
       digest: hex(h.payload.digest),
     },
     stanzas: h.stanzas.map((s) => ({ type: s.type, bodySize: s.body.length })),
+    ...(set ? { guardianSet: set } : {}),
     extensions: [...h.extensions.keys()],
     headerSize: p.headerBytes.length - 16,
     totalSize: capsuleLength(p.headerBytes.length - 16, h.payload.size),

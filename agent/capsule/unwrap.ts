@@ -10,6 +10,7 @@ import { unwrapX25519 } from '../crypto/x25519Stanza.ts';
 import { STANZA_X25519 } from '../format/constants.ts';
 import type { CapsuleHeader } from '../format/header.ts';
 import type { Unwrapper } from './CapsuleOpener.ts';
+import type { GuardianShare } from './shares.ts';
 
 /**
  * An Unwrapper that tries every identity against every `x25519` stanza (other stanza types are for
@@ -33,6 +34,13 @@ export function identityUnwrapper(identities: Identity[]): Unwrapper {
     }
   });
   return (header: CapsuleHeader) => {
+    const set = header.guardianSet;
+    if (set) {
+      // Shares are combined asynchronously (the Shamir library), and an Unwrapper is synchronous.
+      throw new CapsuleFormatError('ERR_NO_MATCHING_STANZA',
+        `header.guardian_set: a ${set.threshold}-of-${set.guardians.length} threshold capsule: its stanzas wrap shares of the file key, not the key; open it with the key combineShares() returns`,
+        { hint: 'collect the shares with identityShares() or from the guardians, then combineShares(); or use capsule open with the guardians' });
+    }
     let tried = 0;
     for (const [i, s] of header.stanzas.entries()) {
       if (s.type !== STANZA_X25519) continue;
@@ -48,4 +56,32 @@ export function identityUnwrapper(identities: Identity[]): Unwrapper {
       `header.stanzas: none of ${header.stanzas.length} stanza(s) (${types}) opens with the ${identities.length} given identit${identities.length === 1 ? 'y' : 'ies'} (${tried} x25519 tried)`,
     );
   };
+}
+
+/**
+ * The shares of a threshold capsule that local X25519 identities open (its `x25519` stanzas), for
+ * combineShares(); shares are not checked here (combineShares checks each against its commitment).
+ * @param header - A threshold capsule's header.
+ * @param identities - X25519 identities (a guardian's, or several guardians' in a test).
+ * @returns One share per stanza that opens, with its guardian index (caller wipes the shares).
+ * @throws TypeError when the header carries no guardian set.
+ * @example
+ * ```js
+ * const key = await combineShares(header, identityShares(header, [idA, idC]));
+ * ```
+ */
+export function identityShares(header: CapsuleHeader, identities: Identity[]): GuardianShare[] {
+  if (!header.guardianSet) throw new TypeError('header: carries no guardian set (key 12): its x25519 stanzas wrap the file key; use identityUnwrapper');
+  const out: GuardianShare[] = [];
+  for (const [i, s] of header.stanzas.entries()) {
+    if (s.type !== STANZA_X25519) continue;
+    for (const id of identities) {
+      const share = unwrapX25519(s, i, id, header.id);
+      if (share) {
+        out.push({ index: i, share });
+        break;
+      }
+    }
+  }
+  return out;
 }

@@ -14,6 +14,7 @@ import { encodeP256Key, GUARDIAN_KEY_HRP } from '../crypto/p256.ts';
 import { bytesOf, fileSize, isPath, type ByteSource } from '../io/sources.ts';
 import { CapsuleReader, type ParsedHeader } from './CapsuleReader.ts';
 import { readHeader } from './inspect.ts';
+import { describeGuardianSet, type GuardianInfo } from './shares.ts';
 
 /** What `verify()` may check beyond the capsule itself. */
 export interface VerifyOptions {
@@ -31,6 +32,8 @@ export interface VerifyReport {
   parsed: ParsedHeader;
   /** What was checked, one human-readable line each (what `capsule verify` prints). */
   checks: string[];
+  /** A threshold capsule's guardian set (m, and each guardian's stanza type and recipient); absent otherwise. */
+  guardianSet?: { threshold: number; guardians: GuardianInfo[] };
 }
 
 /**
@@ -85,6 +88,12 @@ export async function verify(capsule: ByteSource, options: VerifyOptions = {}): 
     checks.push('signed by the given guardian key');
   }
   checks.push(`${h.stanzas.length} key stanza(s) well-formed`);
+  const set = describeGuardianSet(h);
+  if (set) {
+    // Only shapes and keys can be checked offline: the commitments need the shares (combineShares).
+    checks.push(`guardian set: ${set.threshold}-of-${set.guardians.length}, one share commitment per guardian`);
+    for (const g of set.guardians) checks.push(`guardian ${g.index}: ${g.type} ${g.recipient}`);
+  }
   checks.push(`length ${parsed.totalLength} bytes = header + ${h.payload.size} payload bytes in chunks`);
   if (options.logic) {
     const got = sha256(options.logic);
@@ -93,5 +102,5 @@ export async function verify(capsule: ByteSource, options: VerifyOptions = {}): 
     }
     checks.push('logic module SHA-256 matches');
   }
-  return { parsed, checks };
+  return set ? { parsed, checks, guardianSet: set } : { parsed, checks };
 }

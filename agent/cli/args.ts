@@ -94,3 +94,14 @@ export function list(p: Parsed, name: string): string[] {
   const v = p.values[name];
   return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
 }
+
+/**
+ * The value of option `name` as a positive integer, or `fallback` when it was not given.
+ * @throws UsageError ERR_USAGE for anything but 1..2^53−1 written in decimal digits
+ */
+export function positiveInt(p: Parsed, name: string, fallback: number, synopsis: string): number {
+  const v = str(p, name);
+  if (v === undefined) return fallback;
+  if (!/^[1-9][0-9]{0,15}$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError('ERR_USAGE', `--${name}: expected a positive integer, got ${JSON.stringify(v)}`, { hint: `usage: ${synopsis}` });
+  return Number(v);
+}

@@ -25,8 +25,10 @@ export interface ReleaseAnswer {
   fuel: number;
   /** The decision's sequence number in the guardian's audit log. */
   audit: number;
-  /** The file key as an age file to the requester. */
+  /** The file key as an age file to the requester; for a threshold capsule, this guardian's share. */
   answer: Uint8Array;
+  /** Present when `answer` holds a Shamir share (SPEC.md §5.6): the share's index in the guardian set. */
+  share?: { index: number };
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');

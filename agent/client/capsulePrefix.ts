@@ -5,14 +5,15 @@
  */
 import { open } from 'node:fs/promises';
 import { readHeader } from '../capsule/inspect.ts';
-import { CHUNK_SIZE, TAG_SIZE } from '../format/constants.ts';
+import type { CapsuleHeader } from '../format/header.ts';
+import { prefixSize } from '../capsule/prefix.ts';
 import { ioError, type PathSource } from '../io/sources.ts';
 
 /**
  * The part of a capsule file a release request sends: preamble, header and first sealed chunk,
  * read without reading the rest of the payload.
  * @param src - The capsule file (`name`: how messages name it).
- * @returns The prefix bytes and the capsule id (hex).
+ * @returns The prefix bytes, the capsule id (hex) and the decoded header.
  * @throws CapsuleFormatError for a damaged header (as readHeader()); IoError when the file cannot be read.
  * @example
  * ```js
@@ -21,15 +22,15 @@ import { ioError, type PathSource } from '../io/sources.ts';
  * const answer = await new GuardianClient(url).release(prefix, me.recipient, []);
  * ```
  */
-export async function capsulePrefix(src: PathSource): Promise<{ prefix: Uint8Array; id: string }> {
+export async function capsulePrefix(src: PathSource): Promise<{ prefix: Uint8Array; id: string; header: CapsuleHeader }> {
   const parsed = await readHeader(src);
-  const want = parsed.headerBytes.length + Math.min(parsed.header.payload.size, CHUNK_SIZE) + TAG_SIZE;
+  const want = prefixSize(parsed.headerBytes.length, parsed.header.payload.size);
   let fh;
   try {
     fh = await open(src.path, 'r');
     const buf = new Uint8Array(want);
     const { bytesRead } = await fh.read(buf, 0, want, 0);
-    return { prefix: buf.subarray(0, bytesRead), id: Buffer.from(parsed.header.id).toString('hex') };
+    return { prefix: buf.subarray(0, bytesRead), id: Buffer.from(parsed.header.id).toString('hex'), header: parsed.header };
   } catch (cause) {
     throw ioError(src.name ?? src.path, 'read', cause);
   } finally {

@@ -38,7 +38,9 @@ import { ProcessChecker } from './ProcessChecker.ts';
 import type { Evaluator } from './Decider.ts';
 import { Store } from './Store.ts';
 import { DiskReserve, startupDiskError } from './DiskSpace.ts';
-import type { CapsuleFetcher } from './CapsuleFetcher.ts';
+import { CapsuleRegistry } from './CapsuleRegistry.ts';
+import type { IpfsService } from './IpfsService.ts';
+import { Lifecycle } from './Lifecycle.ts';
 import type { ImageManifestWatcher } from './ImageManifestWatcher.ts';
 import type { Services } from './services.ts';
 import type { IpfsSpec } from '../store/ContentStore.ts';
@@ -65,7 +67,8 @@ export class Agent {
   readonly config: AgentConfig;
   readonly #o: AgentOptions;
   #status: AgentStatus = 'stopped';
-  #parts: { guardian: Guardian; store: Store; audit: AuditLog; sandbox: NonNullable<AgentOptions['sandbox']>; http: HttpServer; clock: Clock; fetcher?: CapsuleFetcher; checker: ProcessChecker } | undefined;
+  /** Once started: the server (for the URL and in-flight counts) and the components to stop. */
+  #parts: { http: HttpServer; life: Lifecycle } | undefined;
   #startedAt = 0;
   #notify: SdNotify | undefined;
   #statusTimer: NodeJS.Timeout | undefined;
@@ -94,15 +97,15 @@ export class Agent {
     this.#status = 'starting';
     const c = this.config;
     const env = this.#o.env ?? process.env;
-    const opened: Array<() => Promise<void> | void> = [];
+    // The components, in start order; stop() (or a failed start) stops them last-first.
+    const life = new Lifecycle();
     const notify = (this.#notify = sdNotify(env, { log: (e, f) => this.log(e, f) }));
     // Pinged from the start: opening a module or a long audit log must not look like a hang.
     notify.startWatchdog();
     notify.status('starting: opening the guardian');
     const tuned = await tuneMalloc(); // before the allocations of the start itself
     try {
-      const guardian = await Guardian.open(c.dataDir, { env, keyStore: this.#o.keyStore, moduleTimeoutMs: c.moduleTimeoutMs });
-      opened.push(() => guardian.close());
+      const guardian = await life.use('guardian', () => Guardian.open(c.dataDir, { env, keyStore: this.#o.keyStore, moduleTimeoutMs: c.moduleTimeoutMs }), (g) => g.close());
       // The guardian's own slot signs capsule headers and audit entries: signing arbitrary digests
       // with it would let a requester forge both.
       const own = c.signing.find((p) => p.slot === guardian.record.signingSlot);
@@ -113,27 +116,24 @@ export class Agent {
       }
       const clock = this.#o.clock ?? clockFor(c.clock, guardian);
       await clock.now(); // a guardian without a time decides nothing: fail at start, not per request
-      const store = Store.open(join(c.dataDir, 'agent.sqlite'));
-      opened.push(() => store.close());
+      const store = await life.use('store', () => Store.open(join(c.dataDir, 'agent.sqlite')), (st) => st.close());
       await mkdir(c.dataDir, { recursive: true });
       // Temporary files of writers killed outright (kill -9, power loss): never state, only litter.
       for (const dir of [c.dataDir, join(c.dataDir, 'modules')]) await sweepPartials(dir);
       const signer = guardian.onGuardianSeal([]).guardian;
       // The whole chain is checked, the rollback anchor compared with the log and the database, and
       // intents whose commit never happened voided (D4, D5; docs/AUDIT.md).
-      const audit: AuditLog = await openAudit({
+      const audit: AuditLog = await life.use('audit', async () => openAudit({
         dataDir: c.dataDir, signer, guardianKey: guardian.record.signingKey, lock: guardian.keyStore, store, now: await clock.now(),
         acceptRollback: c.acceptRollback, log: (e, f) => this.log(e, f),
-      });
-      opened.push(() => audit.close());
+      }), (a) => a.close());
       // Anyone may push modules or make the guardian keep capsules: quotas, and a free-space reserve
       // that keeps room for decisions and the audit log (D3). Each module's metered binary is kept
       // beside it (issue 15): Binaryen runs once per module, in the module checker's short-lived
       // process (ProcessChecker.ts), when the module enters the store (or at its first decision,
       // for modules stored by an older version), and never again, restarts included.
       const reserve = new DiskReserve(c.dataDir, c.minFreeBytes);
-      const checker = new ProcessChecker();
-      opened.push(() => checker.close());
+      const checker = await life.use('module checker', () => new ProcessChecker(), (ch) => ch.close());
       const modules = new ModuleStore(join(c.dataDir, 'modules'), {
         maxBytes: c.maxModuleStoreBytes, maxModules: c.maxModules, reserve, log: (e, f) => this.log(e, f), meteredCache: checker,
       });
@@ -154,60 +154,60 @@ export class Agent {
         // off the event loop); workers only compile.
         meter: injected ? undefined : (m) => modules.metered(m, DEFAULT_LIMITS),
       });
-      const workersReady = sandbox.start();
-      workersReady.catch(() => {});
-      opened.push(async () => { await workersReady.catch(() => {}); await sandbox.stop(); });
+      // Not awaited here (wrapped): the workers start while the rest opens; stopping waits for them first.
+      await life.use('sandbox', () => { const ready = sandbox.start(); ready.catch(() => {}); return { ready }; }, async ({ ready }) => { await ready.catch(() => {}); await sandbox.stop(); });
       // /v1/status reports the guardian's time (clients sign check-ins with it); refreshed per request.
       let lastNow = await clock.now();
       const timed: Clock = { kind: clock.kind, now: async () => (lastNow = await clock.now()) };
-      // IPFS starts in the background (libp2p takes ~1 s to load; a Kubo daemon may be down and is
-      // retried with backoff): fetches by CID wait for it, nothing else does. Its code is imported
-      // only when it is on ("off" needs no parsing: config.ts validated the setting).
-      let fetcher: CapsuleFetcher | undefined;
+      // Headers are proved and recorded outside decisions for approvals and for capsules fetched by CID.
+      const registry = new CapsuleRegistry({ guardian, store, clock: timed, reserve });
+      // IPFS is opened in the background once the agent is ready (libp2p takes ~1 s to load; a Kubo
+      // daemon may be down and is retried with backoff): fetches by CID wait for it, nothing else
+      // does. Its code is imported only when it is on ("off" needs no parsing: config.ts validated it).
+      let ipfs: IpfsService | undefined;
       let images: ImageManifestWatcher | undefined;
-      // The decision services: built at the first request for a decision endpoint (HttpServer's
-      // `more`), or when IPFS first registers a fetched capsule; a sandbox worker starts meanwhile
-      // if none has (sandboxWarmWorkers 0), since a decision is what comes next.
-      let services: Promise<Services> | undefined;
-      const loadServices = () => (services ??= (sandbox.prewarm(), import('./services.ts')).then(({ buildServices }) => buildServices({
-        guardian, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel, reserve, signing: c.signing, wallet: c.wallet.accounts,
-        fetcher: fetcher ? () => fetcher! : undefined,
-      }, (r) => sandbox.gate(r))).catch((e) => { services = undefined; throw e; }));
       if (c.ipfs !== 'off') {
-        const [{ parseIpfsSpec }, { openContentStore }, { CapsuleFetcher }, { ImageManifestWatcher }] = await Promise.all([
-          import('../store/ContentStore.ts'), import('../store/openContentStore.ts'), import('./CapsuleFetcher.ts'), import('./ImageManifestWatcher.ts'),
+        const [{ parseIpfsSpec }, { openContentStore }, { IpfsService }, { ImageManifestWatcher }] = await Promise.all([
+          import('../store/ContentStore.ts'), import('../store/openContentStore.ts'), import('./IpfsService.ts'), import('./ImageManifestWatcher.ts'),
         ]);
-        const ipfs = parseIpfsSpec(c.ipfs, 'ipfs') as Exclude<IpfsSpec, { kind: 'off' }>; // c.ipfs is not "off" here
+        const spec = parseIpfsSpec(c.ipfs, 'ipfs') as Exclude<IpfsSpec, { kind: 'off' }>; // c.ipfs is not "off" here
         images = new ImageManifestWatcher({ dataDir: c.dataDir, log: (e, f) => this.log(e, f) });
         await images.start();
-        fetcher = new CapsuleFetcher({
+        ipfs = new IpfsService({
           topics: [images.handler()],
-          open: (signal) => openContentStore(ipfs, { dataDir: c.dataDir, listen: c.ipfsListen, signal }), peers: c.ipfsPeers,
-          store, modules, releaser: { register: async (p) => (await loadServices()).releaser.register(p) }, guardianKey: guardian.onGuardianSeal([]).guardian!.publicKey,
+          open: (signal) => openContentStore(spec, { dataDir: c.dataDir, listen: c.ipfsListen, signal }), peers: c.ipfsPeers,
+          store, modules, registry, guardianKey: guardian.onGuardianSeal([]).guardian!.publicKey,
           maxCapsuleBytes: c.maxCapsuleBytes, maxStoredBytes: c.maxStoredBytes, fetchTimeoutMs: c.fetchTimeoutMs, reserve, now: () => timed.now(), log: (e, f) => this.log(e, f),
         });
-        opened.push(() => fetcher!.stop());
       }
-      const http = new HttpServer(coreRoutes({
-        modules, clock: timed,
-        status: () => ({
-          status: this.#status, version: 'v1', uptimeMs: Math.round(performance.now() - this.#startedAt), now: lastNow,
-          guardian: {
-            backend: guardian.keyStore.capabilities.backend, model: guardian.record.model, serial: guardian.record.serial, signingKey: guardian.record.signingKey, recipients: guardian.record.recipients,
-            ...(guardian.keyStore.capabilities.firmware ? { manufacturer: guardian.keyStore.capabilities.manufacturer, firmware: guardian.keyStore.capabilities.firmware } : {}),
-          },
-          clock: clock.kind, audit: audit.seq, auditLog: audit.health, ipfs: fetcher ? { ...fetcher.status(), imageManifests: images!.status() } : { ready: false, backend: 'off' },
-          // ok, or failing with the module error's code and message; back to ok by itself (probed).
-          module: guardian.keyStore.health?.() ?? { state: 'ok' },
-        }),
-      }), {
-        host: c.host, port: c.port, requestTimeoutMs: c.requestTimeoutMs, ratePerSecond: c.ratePerSecond, ratePerNetwork: c.ratePerNetwork, rateGlobal: c.rateGlobal, allowedHosts: c.allowedHosts,
-        log: (e, f) => this.log(e, f), more: async () => (await loadServices()).routes,
+      // The decision services: built at the first request for a decision endpoint (HttpServer's
+      // `more`); a sandbox worker starts meanwhile if none has (sandboxWarmWorkers 0), since a
+      // decision is what comes next.
+      let services: Promise<Services> | undefined;
+      const loadServices = () => (services ??= (sandbox.prewarm(), import('./services.ts')).then(({ buildServices }) => buildServices({
+        guardian, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel, reserve, registry, signing: c.signing, wallet: c.wallet.accounts, ipfs,
+      }, (r) => sandbox.gate(r))).catch((e) => { services = undefined; throw e; }));
+      const status = () => ({
+        status: this.#status, version: 'v1', uptimeMs: Math.round(performance.now() - this.#startedAt), now: lastNow,
+        guardian: {
+          backend: guardian.keyStore.capabilities.backend, model: guardian.record.model, serial: guardian.record.serial, signingKey: guardian.record.signingKey, recipients: guardian.record.recipients,
+          ...(guardian.keyStore.capabilities.firmware ? { manufacturer: guardian.keyStore.capabilities.manufacturer, firmware: guardian.keyStore.capabilities.firmware } : {}),
+        },
+        clock: clock.kind, audit: audit.seq, auditLog: audit.health, ipfs: ipfs ? { ...ipfs.status(), imageManifests: images!.status() } : { ready: false, backend: 'off' },
+        // ok, or failing with the module error's code and message; back to ok by itself (probed).
+        module: guardian.keyStore.health?.() ?? { state: 'ok' },
       });
-      await http.listen();
+      const http = await life.use('http', async () => {
+        const server = new HttpServer(coreRoutes({ modules, clock: timed, status }), {
+          host: c.host, port: c.port, requestTimeoutMs: c.requestTimeoutMs, ratePerSecond: c.ratePerSecond, ratePerNetwork: c.ratePerNetwork, rateGlobal: c.rateGlobal, allowedHosts: c.allowedHosts,
+          log: (e, f) => this.log(e, f), more: async () => (await loadServices()).routes,
+        });
+        await server.listen();
+        return server;
+      }, (server) => server.close());
       // Native memory freed by a burst of requests goes back to the system once it is over (mallocTrim.ts).
       if (tuned) this.#stopTrimming = trimWhenQuiet({ activity: () => http.served, busy: () => http.inFlight > 0, trim: trimMalloc });
-      this.#parts = { guardian, store, audit, sandbox, http, clock, fetcher, checker };
+      this.#parts = { http, life };
       this.#startedAt = performance.now();
       this.#status = 'started';
       this.log('started', { url: this.url, guardian: guardian.record.serial, clock: clock.kind, audit: audit.seq });
@@ -215,11 +215,14 @@ export class Agent {
       const serving = () => `serving on ${this.url}, audit log at entry ${audit.seq}`;
       notify.ready(serving());
       if (notify.enabled) (this.#statusTimer = setInterval(() => notify.status(serving()), STATUS_EVERY_MS)).unref();
-      fetcher?.start(); // after ready: loading libp2p must not delay it (README "start to ready")
+      // Last, after ready (loading libp2p must not delay it: README "start to ready"), so stopped
+      // first: fetches by CID in flight end then (503) rather than hold the shutdown for minutes.
+      if (ipfs) await life.use('ipfs', () => ipfs.start(), () => ipfs.stop());
     } catch (e) {
       this.#stopTrimming?.();
       this.#stopTrimming = undefined;
-      for (const close of opened.reverse()) await Promise.resolve(close()).catch(() => {});
+      this.#parts = undefined;
+      await life.stopAll(() => {});
       this.#status = 'stopped';
       notify.status(`failed to start: ${(e as { code?: unknown }).code ?? 'error'}`);
       notify.close();
@@ -237,14 +240,9 @@ export class Agent {
     // The watchdog keeps pinging while in-flight requests finish (TimeoutStopSec bounds that).
     this.#notify?.stopping(`stopping: ${p.http.inFlight} requests in flight`);
     this.log('stopping', { inFlight: p.http.inFlight });
-    // IPFS first: fetches by CID in flight end now (503) rather than hold the shutdown for minutes.
-    await p.fetcher?.stop();
-    await p.http.close();
-    await p.sandbox.stop?.();
-    await p.checker.close();
-    await p.audit.close();
-    p.store.close();
-    await p.guardian.close();
+    // Last started first: IPFS, the HTTP server (in-flight requests finish), the sandbox, the
+    // module checker, the audit log, the database, the guardian.
+    await p.life.stopAll();
     this.#parts = undefined;
     this.#status = 'stopped';
     this.#notify?.close();

@@ -22,7 +22,7 @@ export function moduleClock(time: () => Promise<number>): Clock {
       try {
         return (await time()) * 1000;
       } catch (cause) {
-        throw new AgentError('ERR_UNAVAILABLE', 'clock: the security module did not give the time', { cause, status: 503, hint: 'check the module (zkifc); the agent decides nothing without a time' });
+        throw new AgentError('ERR_UNAVAILABLE', 'clock: the security module did not give the time', { cause, hint: 'check the module (zkifc); the agent decides nothing without a time' });
       }
     },
   };
@@ -36,10 +36,10 @@ export function fileClock(path: string): Clock {
       try {
         text = await readFile(path, 'utf8');
       } catch (cause) {
-        throw new AgentError('ERR_UNAVAILABLE', `clock: cannot read ${path}`, { cause, status: 503 });
+        throw new AgentError('ERR_UNAVAILABLE', `clock: cannot read ${path}`, { cause });
       }
       const ms = Number(text.trim());
-      if (!Number.isSafeInteger(ms) || ms < 0) throw new AgentError('ERR_UNAVAILABLE', `clock: ${path} does not hold milliseconds since the epoch`, { status: 503 });
+      if (!Number.isSafeInteger(ms) || ms < 0) throw new AgentError('ERR_UNAVAILABLE', `clock: ${path} does not hold milliseconds since the epoch`);
       return ms;
     },
   };

@@ -154,7 +154,7 @@ export class Decider {
       const o = await this.#attempt(x, false);
       if (o !== STALE) return o;
       if (attempt >= MAX_ATTEMPTS) {
-        throw new AgentError('ERR_UNAVAILABLE', `${x.subject ?? `${x.op} ${x.scope}`}: its state kept changing under concurrent requests; try again`, { status: 503 });
+        throw new AgentError('ERR_UNAVAILABLE', `${x.subject ?? `${x.op} ${x.scope}`}: its state kept changing under concurrent requests; try again`);
       }
     }
   }
@@ -249,7 +249,7 @@ export class Decider {
 /** Refusal of a state-changing decision for an unauthenticated requester (nothing is committed). */
 function unauthenticatedChange(changed: string[], what: string): AgentError {
   return new AgentError('ERR_UNAUTHENTICATED', `${what}: this decision would change the logic's state (${changed.length} key(s), e.g. a counted open) and the requester is not authenticated`, {
-    status: 401, hint: 'send the request with an auth field made with the requester\'s identity (docs/API.md "Requester authentication"); capsule open does this with --identity',
+    hint: 'send the request with an auth field made with the requester\'s identity (docs/API.md "Requester authentication"); capsule open does this with --identity',
   });
 }
 

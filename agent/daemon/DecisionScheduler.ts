@@ -157,7 +157,7 @@ export class DecisionScheduler {
     this.#stopped = true;
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;
-    for (const q of this.#queues.values()) for (const j of q) j.reject(new AgentError('ERR_UNAVAILABLE', 'the agent is stopping', { status: 503, retryAfter: 5 }));
+    for (const q of this.#queues.values()) for (const j of q) j.reject(new AgentError('ERR_UNAVAILABLE', 'the agent is stopping', { retryAfter: 5 }));
     this.#queues.clear();
     this.#ring.length = 0;
     this.#waiting = 0;
@@ -192,7 +192,7 @@ export class DecisionScheduler {
     if (own || this.#waiting >= this.#o.maxQueued) {
       this.refused.queue++;
       throw new AgentError('ERR_UNAVAILABLE', `busy: ${own ? q.length : this.#waiting} decisions are waiting for the sandbox (maxQueuedDecisions ${this.#o.maxQueued})${own ? ` from this client, whose share is ${share}` : ''}`, {
-        status: 503, retryAfter: 1, hint: 'retry shortly',
+        retryAfter: 1, hint: 'retry shortly',
       });
     }
     return new Promise<DecisionRecord>((resolve, reject) => {
@@ -228,7 +228,7 @@ export class DecisionScheduler {
     this.refused.budget++;
     const retryAfter = Math.max(1, Math.ceil(((1 - b.tokens) / per) * 60));
     throw new AgentError('ERR_UNAVAILABLE', `busy: this client's fuel budget (clientFuelPerMinute ${per}) is spent by its recent decisions; it refills in ${retryAfter} s`, {
-      status: 503, retryAfter, hint: `retry after ${retryAfter} s`,
+      retryAfter, hint: `retry after ${retryAfter} s`,
     });
   }
 

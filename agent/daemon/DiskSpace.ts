@@ -60,7 +60,7 @@ export class DiskReserve {
     if (free - need < this.reserve) {
       const room = need > 0 ? `, and ${need} more would leave less than its reserve of ${this.reserve} bytes` : `, less than its reserve of ${this.reserve} bytes`;
       throw new AgentError('ERR_DISK_FULL', `${what}: refused: the guardian's disk has ${free} bytes free${room} (kept for decisions and the audit log)`, {
-        status: 507, hint: 'the operator can free space or lower minFreeBytes; authenticated requests are still decided',
+        hint: 'the operator can free space or lower minFreeBytes; authenticated requests are still decided',
       });
     }
   }

@@ -28,6 +28,7 @@ import { clientKey } from './clientAddress.ts';
 import { RateLimiter } from './RateLimiter.ts';
 import { requestContext } from './requestContext.ts';
 import { receiptOfError } from './Receipt.ts';
+import { statusOf } from './statusByCode.ts';
 
 export interface Reply {
   status: number;
@@ -205,8 +206,8 @@ export class HttpServer {
     if (!route) {
       const known = [...this.#routes.values()].some((r) => r.path === path);
       req.resume();
-      if (known) throw new AgentError('ERR_BAD_REQUEST', `${req.method} is not allowed on ${path}`, { status: 405, hint: 'see the endpoint list at the top of agent/daemon/api.ts' });
-      throw new AgentError('ERR_NOT_FOUND', `no such endpoint: ${path}`, { status: 404, hint: 'the API is under /v1; see GET /v1/status' });
+      if (known) throw new AgentError('ERR_BAD_REQUEST', `${req.method} is not allowed on ${path}`, { status: 405 /* the code's 400 is for bodies */, hint: 'see the endpoint list at the top of agent/daemon/api.ts' });
+      throw new AgentError('ERR_NOT_FOUND', `no such endpoint: ${path}`, { hint: 'the API is under /v1; see GET /v1/status' });
     }
     if (route.method === 'GET') return route.handle(undefined, req);
     try {
@@ -221,14 +222,14 @@ export class HttpServer {
     try {
       body = JSON.parse(Buffer.from(raw).toString('utf8'));
     } catch (cause) {
-      throw new AgentError('ERR_BAD_REQUEST', 'body: not valid JSON', { cause, status: 400 });
+      throw new AgentError('ERR_BAD_REQUEST', 'body: not valid JSON', { cause });
     }
     const validate = await route.validate;
     if (validate && !validate(body)) {
       const e = validate.errors?.[0];
       const where = e?.instancePath ? `body${e.instancePath.replace(/\//g, '.')}` : 'body';
       const extra = e?.keyword === 'additionalProperties' ? ` (${JSON.stringify((e.params as { additionalProperty: string }).additionalProperty)})` : '';
-      throw new AgentError('ERR_BAD_REQUEST', `${where}: ${e?.message ?? 'invalid'}${extra}`, { status: 400 });
+      throw new AgentError('ERR_BAD_REQUEST', `${where}: ${e?.message ?? 'invalid'}${extra}`);
     }
     return route.handle(body, req);
   }
@@ -278,7 +279,7 @@ function readBody(req: IncomingMessage, max: number): Promise<Uint8Array> {
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (declared > max) {
       req.resume();
-      reject(new AgentError('ERR_TOO_LARGE', `body: ${declared} bytes, above the ${max}-byte limit of this endpoint`, { status: 413 }));
+      reject(new AgentError('ERR_TOO_LARGE', `body: ${declared} bytes, above the ${max}-byte limit of this endpoint`));
       return;
     }
     const parts: Buffer[] = [];
@@ -286,7 +287,7 @@ function readBody(req: IncomingMessage, max: number): Promise<Uint8Array> {
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > max) {
-        reject(new AgentError('ERR_TOO_LARGE', `body: above the ${max}-byte limit of this endpoint`, { status: 413 }));
+        reject(new AgentError('ERR_TOO_LARGE', `body: above the ${max}-byte limit of this endpoint`));
         req.destroy();
         return;
       }
@@ -296,11 +297,6 @@ function readBody(req: IncomingMessage, max: number): Promise<Uint8Array> {
     req.on('error', reject);
   });
 }
-
-/** IPFS faults: too large 413, content not matching its CID 502, a node down 503, not found in time 504. */
-const CONTENT_STATUS: Record<string, number> = {
-  ERR_BAD_CID: 400, ERR_CONTENT_TOO_LARGE: 413, ERR_CID_MISMATCH: 502, ERR_BAD_DAG: 422, ERR_CONTENT_UNAVAILABLE: 504, ERR_IPFS_UNREACHABLE: 503, ERR_IPFS: 502,
-};
 
 /** Typed errors keep their code and message; anything else is an internal error (no details out). */
 export function errorReply(e: unknown): Reply {
@@ -314,31 +310,19 @@ export function errorReply(e: unknown): Reply {
 }
 
 function errorReplyOf(e: unknown): Reply {
-  if (e instanceof AgentError) {
+  if (e instanceof DceError) {
+    // The status is the code's (statusByCode.ts); an AgentError carries one only where the HTTP
+    // layer itself answers a code otherwise (405, 501).
+    const status = (e instanceof AgentError ? e.status : undefined) ?? statusOf(e.code);
     // An error that says when to come back (429 rate limit, 503 overload) carries `retryAfter` seconds.
     const retry = (e as { retryAfter?: unknown }).retryAfter;
     const headers = typeof retry === 'number' && Number.isFinite(retry) && retry >= 0 ? { 'retry-after': String(Math.ceil(retry)) } : undefined;
-    return { status: e.status, headers, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
-  }
-  if (e instanceof DceError && e.name === 'ContentError') {
-    const status = CONTENT_STATUS[e.code] ?? 400;
-    return { status, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
-  }
-  // The agent's storage (disk full, I/O, locked): 503, it heals without a restart (Store.ts, ModuleStore.ts).
-  if (e instanceof DceError && e.name === 'StoreError') return { status: 503, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
-  if (e instanceof DceError) {
-    // An error family that carries its own status (WalletRequestError) is answered with it.
-    const own = (e as { status?: unknown }).status;
-    if (typeof own === 'number' && Number.isInteger(own) && own >= 400 && own <= 599) return { status: own, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
-    // A configured wallet account whose wallet is not on the module: the resource is missing (404).
-    const status = e.name === 'KeyStoreError' || e.name === 'GuardianError' ? 503 : e.name === 'SandboxError' ? 422 : e.name === 'AuditError' ? 503
-      : e.name === 'WalletError' && e.code === 'ERR_NO_WALLET' ? 404 : 400;
-    return { status, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
+    return { status, headers, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
   }
   // An operation cut short by the agent stopping (or its own timeout): try again later.
-  if ((e as Error)?.name === 'AbortError' || (e as Error)?.name === 'TimeoutError') return { status: 503, body: { error: { code: 'ERR_UNAVAILABLE', message: 'interrupted (the agent is stopping, or the operation timed out)', hint: 'retry shortly' } } };
+  if ((e as Error)?.name === 'AbortError' || (e as Error)?.name === 'TimeoutError') return { status: statusOf('ERR_UNAVAILABLE'), body: { error: { code: 'ERR_UNAVAILABLE', message: 'interrupted (the agent is stopping, or the operation timed out)', hint: 'retry shortly' } } };
   // Argument validation at our boundaries throws TypeError/RangeError naming the argument; it is
   // passed on as a bad request (one line), and logged too in case it was a bug.
-  if (e instanceof TypeError || e instanceof RangeError) return { status: 400, body: { error: { code: 'ERR_BAD_REQUEST', message: e.message.split('\n')[0] } } };
-  return { status: 500, body: { error: { code: 'ERR_INTERNAL', message: 'internal error' } } };
+  if (e instanceof TypeError || e instanceof RangeError) return { status: statusOf('ERR_BAD_REQUEST'), body: { error: { code: 'ERR_BAD_REQUEST', message: e.message.split('\n')[0] } } };
+  return { status: statusOf('ERR_INTERNAL'), body: { error: { code: 'ERR_INTERNAL', message: 'internal error' } } };
 }

@@ -118,12 +118,12 @@ export class ModuleStore {
     const o = this.#o;
     if (o.maxModules !== undefined && usage.count + 1 > o.maxModules) {
       throw new AgentError('ERR_QUOTA', `module ${hash}: the module store holds ${usage.count} modules, the most this guardian keeps (maxModules ${o.maxModules})`, {
-        status: 507, hint: 'the operator can raise maxModules; a module a capsule needs can also come from IPFS (logic.cid)',
+        hint: 'the operator can raise maxModules; a module a capsule needs can also come from IPFS (logic.cid)',
       });
     }
     if (o.maxBytes !== undefined && usage.bytes + bytes.length > o.maxBytes) {
       throw new AgentError('ERR_QUOTA', `module ${hash}: ${bytes.length} bytes would take the module store to ${usage.bytes + bytes.length}, above maxModuleStoreBytes ${o.maxBytes}`, {
-        status: 507, hint: 'the operator can raise maxModuleStoreBytes; a module a capsule needs can also come from IPFS (logic.cid)',
+        hint: 'the operator can raise maxModuleStoreBytes; a module a capsule needs can also come from IPFS (logic.cid)',
       });
     }
     // Counted before the slow parts, so concurrent pushes cannot pass the quota together.

@@ -61,7 +61,7 @@ export class RateLimiter {
     if (short.length) {
       const worst = short.reduce((a, b) => ((1 - a.bucket.tokens) / a.rate >= (1 - b.bucket.tokens) / b.rate ? a : b));
       const retryAfter = Math.max(1, Math.ceil((1 - worst.bucket.tokens) / worst.rate));
-      throw Object.assign(new AgentError('ERR_RATE_LIMITED', `too many requests from ${worst.what} (limit ${worst.rate}/s)`, { status: 429, hint: `retry after ${retryAfter} s` }), { retryAfter });
+      throw Object.assign(new AgentError('ERR_RATE_LIMITED', `too many requests from ${worst.what} (limit ${worst.rate}/s)`, { hint: `retry after ${retryAfter} s` }), { retryAfter });
     }
     for (const f of filled) f.bucket.tokens -= 1;
   }

@@ -12,17 +12,16 @@
  * A denial that changes nothing computes no key.
  *
  * Deliberately not here: the pipeline itself (Decider.ts), parsing presented bytes (present.ts),
- * HTTP (api.ts), signing digests (SigningService.ts), fetching by CID (CapsuleFetcher.ts).
+ * HTTP (api.ts), signing digests (SigningService.ts), fetching by CID (IpfsService.ts), proving a
+ * header outside a decision (CapsuleRegistry.ts).
  */
 import { Encrypter } from 'age-encryption';
-import { AgentError, CapsuleFormatError } from '../errors.ts';
-import { derivePayloadKey } from '../crypto/kdf.ts';
+import { AgentError } from '../errors.ts';
 import { wipe } from '../crypto/secrets.ts';
-import { StreamOpener } from '../crypto/StreamCipher.ts';
-import { CHUNK_SIZE, TAG_SIZE } from '../format/constants.ts';
-import { chunkCount } from '../format/layout.ts';
 import type { Guardian } from '../guardian/Guardian.ts';
 import type { EvidenceItem } from '../sandbox/inputs.ts';
+import { authenticateHeader } from './authenticateHeader.ts';
+import type { CapsuleRegistry } from './CapsuleRegistry.ts';
 import { Decider, type DeciderDeps, type DecisionAnswer } from './Decider.ts';
 import type { DiskReserve } from './DiskSpace.ts';
 import { present, type Presented } from './present.ts';
@@ -33,16 +32,20 @@ export interface ReleaseDeps extends DeciderDeps {
   guardian: Guardian;
   /** Fetches a module missing from the store by CID (IPFS) and adds it; undefined if none is configured. */
   fetchModule?: (hash: Uint8Array, cid: Uint8Array | undefined) => Promise<Uint8Array>;
-  /** The data directory's free-space reserve: new registrations are refused below it (D3). */
+  /** The data directory's free-space reserve: no decision for a stranger or on a new capsule below it (D3). */
   reserve?: DiskReserve;
+  /** Proves and records headers outside a decision (approvals, capsules fetched by CID). */
+  registry: Pick<CapsuleRegistry, 'register'>;
 }
 
 /** A release's or check-in's answer. */
 export interface Outcome extends DecisionAnswer {
   /** State keys the logic changed (a recorded check-in, a counted open). */
   changed: string[];
-  /** On allow: the file key as an age file to the requester (binary). */
+  /** On allow: the file key (or this guardian's share) as an age file to the requester (binary). */
   answer?: Uint8Array;
+  /** On allow for a capsule with a guardian set: `answer` holds this guardian's share, at this index of the set. */
+  share?: { index: number };
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -67,15 +70,15 @@ export class Releaser {
     if (header !== undefined) {
       const known = this.#d.store.capsule(header);
       if (!known || (id !== undefined && known.id !== id)) {
-        throw new AgentError('ERR_NOT_FOUND', `capsule with header hash ${header}${id !== undefined ? ` and id ${id}` : ''}: unknown to this guardian`, { status: 404, hint: 'send the capsule bytes once (capsule open does); the guardian then knows it' });
+        throw new AgentError('ERR_NOT_FOUND', `capsule with header hash ${header}${id !== undefined ? ` and id ${id}` : ''}: unknown to this guardian`, { hint: 'send the capsule bytes once (capsule open does); the guardian then knows it' });
       }
       return present(known.prefix);
     }
     const known = id ? this.#d.store.capsulesWithId(id, 2) : [];
-    if (known.length === 0) throw new AgentError('ERR_NOT_FOUND', `capsule ${id}: unknown to this guardian`, { status: 404, hint: 'send the capsule bytes once (capsule open does); the guardian then knows it by id' });
+    if (known.length === 0) throw new AgentError('ERR_NOT_FOUND', `capsule ${id}: unknown to this guardian`, { hint: 'send the capsule bytes once (capsule open does); the guardian then knows it by id' });
     if (known.length > 1) {
       throw new AgentError('ERR_AMBIGUOUS_ID', `capsule ${id}: several capsules with this id are registered here (different headers; one may be a copy made to squat the id)`, {
-        status: 409, hint: 'name the capsule by its bytes (capsule open FILE does) or by its header hash (body.header; capsule inspect shows it)',
+        hint: 'name the capsule by its bytes (capsule open FILE does) or by its header hash (body.header; capsule inspect shows it)',
       });
     }
     return present(known[0]!.prefix);
@@ -90,7 +93,8 @@ export class Releaser {
   async release(p: Presented, requester: string, evidence: EvidenceItem[], authenticated = false): Promise<Outcome> {
     requireCanonicalRecipient(requester, 'requester');
     // Check-ins go through /v1/checkin (fresh, signed, never replayed): not as release evidence.
-    const approvals = evidence.filter((e) => e.kind === 'approval');
+    // drand beacons are public and replayable by design (a later beacon proves as much): they pass.
+    const approvals = evidence.filter((e) => e.kind === 'approval' || e.kind === 'drand');
     const evidence_ = [...approvals, ...this.#d.store.approvals(p.headerHash, requester)];
     // Optimistic: most decisions change no state (a time lock) and run concurrently; one that does
     // commits under the capsule's lock only if the state it read is still current, else it is
@@ -106,7 +110,7 @@ export class Releaser {
   async checkin(p: Presented, item: EvidenceItem, replayKey: string, expires: number): Promise<Outcome> {
     return this.#decider.lock(p.headerHash, async () => {
       if (this.#d.store.seen(replayKey, await this.#d.clock.now())) {
-        throw new AgentError('ERR_REPLAYED', 'checkin: this check-in was already received (a replay)', { status: 409, hint: 'sign a new check-in: capsule checkin makes one with the current time' });
+        throw new AgentError('ERR_REPLAYED', 'checkin: this check-in was already received (a replay)', { hint: 'sign a new check-in: capsule checkin makes one with the current time' });
       }
       const o = await this.#decide('checkin', p, this.#d.guardian.record.recipients.x25519, [item], 'held');
       this.#d.store.remember(replayKey, expires, await this.#d.clock.now());
@@ -115,22 +119,12 @@ export class Releaser {
   }
 
   /**
-   * Proves a presented header is the sealer's (unwraps the key, opens the first chunk, wipes the
-   * key) and registers it. For calls that store something under a capsule id (approvals) before
-   * any release has registered it.
+   * Proves a presented header is the sealer's and registers it (CapsuleRegistry.register). For
+   * calls that store something under a capsule id (approvals) before any release has registered it.
+   * @throws as CapsuleRegistry.register
    */
   async register(p: Presented): Promise<void> {
-    if (this.#d.store.capsule(p.headerHash)) return;
-    // A registration is a write anyone can cause (seal a capsule to the guardian): not below the reserve.
-    await this.#d.reserve?.require(`capsule ${p.id}`, p.prefix.length);
-    const key = await this.#d.guardian.unwrapFileKey(p.parsed.header);
-    try {
-      authenticate(p, key);
-    } finally {
-      wipe(key);
-    }
-    const now = await this.#d.clock.now(); // the guardian's time, as for every other record
-    this.#d.store.transaction(() => this.#d.store.putCapsule({ id: p.id, headerHash: p.headerHash, logic: hex(p.parsed.header.logic.hash), prefix: p.prefix }, now));
+    return this.#d.registry.register(p);
   }
 
   /** Runs `fn` alone for this capsule (by header hash): read state → evaluate → commit is never interleaved. */
@@ -148,6 +142,7 @@ export class Releaser {
     const h = p.parsed.header;
     const logic = hex(h.logic.hash);
     let fileKey: Uint8Array | undefined;
+    let shareIndex: number | undefined; // with a guardian set (SPEC.md §5.6): what this guardian releases is its share
     try {
       const o = await this.#decider.decide<Uint8Array>({
         op: kind, scope: p.headerHash, concurrency, subject: `capsule ${p.id}`,
@@ -162,7 +157,7 @@ export class Releaser {
           hash: logic,
           fetch: d.fetchModule ? () => d.fetchModule!(h.logic.hash, h.logic.cid) : undefined,
           notFound: (tried) => new AgentError('ERR_NOT_FOUND', `logic module ${logic} is not in this guardian's module store${tried ? ', nor found on IPFS' : ''}`, {
-            status: 404, cause: tried, hint: 'upload it once (capsule logic push MODULE.wasm --guardian URL), or publish it from a peer this guardian knows (capsule publish --logic)',
+            cause: tried, hint: 'upload it once (capsule logic push MODULE.wasm --guardian URL), or publish it from a peer this guardian knows (capsule publish --logic)',
           }),
         },
         input: {
@@ -175,7 +170,7 @@ export class Releaser {
         // A header that fails authentication is a decision too (never an allow): audited as an error.
         verify: async () => {
           fileKey ??= await d.guardian.unwrapFileKey(h);
-          authenticate(p, fileKey);
+          shareIndex = authenticateHeader(p, fileKey);
         },
         act: async () => {
           const e = new Encrypter();
@@ -184,24 +179,13 @@ export class Releaser {
         },
         alsoCommit: (now) => d.store.putCapsule({ id: p.id, headerHash: p.headerHash, logic, prefix: p.prefix }, now),
       });
-      return { verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit, receipt: o.receipt, changed: o.changed, answer: o.result };
+      return {
+        verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit, receipt: o.receipt, changed: o.changed, answer: o.result,
+        ...(o.result !== undefined && shareIndex !== undefined ? { share: { index: shareIndex } } : {}),
+      };
     } finally {
       wipe(fileKey);
     }
   }
 }
 
-/** The first chunk must open with the key the stanzas gave: then the whole header is the sealer's. */
-function authenticate(p: Presented, fileKey: Uint8Array): void {
-  const h = p.parsed.header;
-  const payloadKey = derivePayloadKey(fileKey, h.id);
-  const opener = new StreamOpener(payloadKey, p.parsed.headerHash);
-  try {
-    const expected = Math.min(h.payload.size, CHUNK_SIZE) + TAG_SIZE;
-    if (p.firstChunk.length !== expected) throw new CapsuleFormatError('ERR_TRUNCATED', `capsule: first chunk is ${p.firstChunk.length} bytes, expected ${expected}`);
-    opener.openChunk(p.firstChunk, chunkCount(h.payload.size) === 1).fill(0);
-  } finally {
-    opener.dispose();
-    wipe(payloadKey);
-  }
-}

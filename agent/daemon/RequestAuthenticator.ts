@@ -46,7 +46,7 @@ export class RequestAuthenticator {
     const key = Buffer.from(sha256(REPLAY_DOMAIN, v.requesterPk, v.nonce)).toString('hex');
     if (!this.#store.remember(key, v.expires, now)) {
       throw new AgentError('ERR_REPLAYED', `auth.nonce: ${Buffer.from(v.nonce).toString('hex')} was already used by this requester (a replayed request)`, {
-        status: 409, hint: 'make a fresh auth (new nonce) for every request; capsule open does',
+        hint: 'make a fresh auth (new nonce) for every request; capsule open does',
       });
     }
     return true;

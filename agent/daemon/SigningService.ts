@@ -65,7 +65,7 @@ export class SigningService {
     const policy = this.#policies.get(slot);
     if (!policy) {
       throw new AgentError('ERR_NOT_FOUND', `sign: no signing policy is registered for slot ${slot}, so it never signs`, {
-        status: 404, hint: 'register one in the agent configuration: "signing": [{"slot": N, "logic": "<sha256>", "params": {…}}]',
+        hint: 'register one in the agent configuration: "signing": [{"slot": N, "logic": "<sha256>", "params": {…}}]',
       });
     }
     const d = this.#d;
@@ -74,7 +74,7 @@ export class SigningService {
       op: 'sign', scope: `sign:${Buffer.from(id).toString('hex')}`, concurrency: 'serial',
       module: {
         hash: policy.logic,
-        notFound: () => new AgentError('ERR_NOT_FOUND', `sign: the policy module ${policy.logic} for slot ${slot} is not in the module store`, { status: 404, hint: 'capsule logic push MODULE.wasm --guardian URL' }),
+        notFound: () => new AgentError('ERR_NOT_FOUND', `sign: the policy module ${policy.logic} for slot ${slot} is not in the module store`, { hint: 'capsule logic push MODULE.wasm --guardian URL' }),
       },
       input: {
         requester, evidence, params: policy.params,
@@ -101,5 +101,5 @@ function recovery(sig: Uint8Array, digest: Uint8Array, xy: Uint8Array): number {
     const point = p256.Signature.fromBytes(sig, 'compact').addRecoveryBit(bit).recoverPublicKey(digest);
     if (Buffer.from(point.toBytes(false)).equals(want)) return bit;
   }
-  throw new AgentError('ERR_UNAVAILABLE', 'sign: the module\'s signature does not recover to its own public key', { status: 503 });
+  throw new AgentError('ERR_UNAVAILABLE', 'sign: the module\'s signature does not recover to its own public key');
 }

@@ -129,7 +129,7 @@ export class WalletService {
     const policy = this.#accounts.get(`${wallet} ${path}`);
     if (!policy) {
       throw new AgentError('ERR_NOT_FOUND', `wallet sign: no account ${JSON.stringify(wallet)} ${JSON.stringify(path)} is configured on this guardian, so it never signs`, {
-        status: 404, hint: 'configure it: "wallet": {"accounts": [{"wallet": NAME, "path": PATH, "chain": …, "logic": "<sha256>", "params": {…}}]}; GET /v1/wallet/accounts lists them',
+        hint: 'configure it: "wallet": {"accounts": [{"wallet": NAME, "path": PATH, "chain": …, "logic": "<sha256>", "params": {…}}]}; GET /v1/wallet/accounts lists them',
       });
     }
     const account = await this.#account(policy);
@@ -141,7 +141,7 @@ export class WalletService {
       op: 'wallet-sign', scope: `wallet:${hex(id)}`, concurrency: 'serial', subject: `wallet sign ${wallet} ${path}`,
       module: {
         hash: policy.logic,
-        notFound: () => new AgentError('ERR_NOT_FOUND', `wallet sign: the policy module ${policy.logic} for ${wallet} ${path} is not in the module store`, { status: 404, hint: 'capsule logic push MODULE.wasm --guardian URL' }),
+        notFound: () => new AgentError('ERR_NOT_FOUND', `wallet sign: the policy module ${policy.logic} for ${wallet} ${path} is not in the module store`, { hint: 'capsule logic push MODULE.wasm --guardian URL' }),
       },
       input: {
         requester, evidence, params: policy.params, authenticated, request: decoded.request,
@@ -159,7 +159,7 @@ export class WalletService {
   #keys(): WalletKeys {
     const keys = this.#d.wallet;
     if (!keys || !keys.capabilities.supported) {
-      throw new AgentError('ERR_UNAVAILABLE', 'wallet: this guardian\'s key store holds no wallets (a ZYMKEY4/HSM4, or none configured)', { status: 503, hint: 'the hot wallet needs an HSM6/SCM, or the soft key store for development' });
+      throw new AgentError('ERR_UNAVAILABLE', 'wallet: this guardian\'s key store holds no wallets (a ZYMKEY4/HSM4, or none configured)', { hint: 'the hot wallet needs an HSM6/SCM, or the soft key store for development' });
     }
     return keys;
   }

@@ -43,7 +43,7 @@ export function checkHost(req: IncomingMessage, allowed: Set<string>): void {
   throw new AgentError('ERR_MISDIRECTED', host === undefined
     ? 'Host header: missing; this guardian answers only requests naming it'
     : `Host header: ${JSON.stringify(host.slice(0, 100))} is not a name this guardian answers to (expected one of ${[...allowed].join(', ')} or the IP address it was reached at)`, {
-    status: 421, hint: 'add the name to allowedHosts in the agent configuration if it is yours (unknown names are refused against DNS rebinding)',
+    hint: 'add the name to allowedHosts in the agent configuration if it is yours (unknown names are refused against DNS rebinding)',
   });
 }
 
@@ -60,7 +60,7 @@ export function checkOrigin(req: IncomingMessage, allowed: Set<string>): void {
   }
   if (host !== undefined && (allowed.has(host) || host === localLiteral(req))) return;
   throw new AgentError('ERR_FORBIDDEN', `Origin header: requests from the web page ${JSON.stringify(origin.slice(0, 100))} are refused (the API is not for browsers)`, {
-    status: 403, hint: 'use the capsule CLI or an HTTP client that sends no Origin header',
+    hint: 'use the capsule CLI or an HTTP client that sends no Origin header',
   });
 }
 
@@ -73,6 +73,6 @@ export function checkContentType(req: IncomingMessage, expected: string): void {
   const type = got?.split(';')[0]!.trim().toLowerCase();
   if (type === expected) return;
   throw new AgentError('ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type: expected ${expected} for ${req.method} ${(req.url ?? '').split('?')[0]}, got ${got === undefined ? 'none' : JSON.stringify(got.slice(0, 100))}`, {
-    status: 415, hint: `send the body with "Content-Type: ${expected}"`,
+    hint: `send the body with "Content-Type: ${expected}"`,
   });
 }

@@ -7,6 +7,7 @@
  */
 import { CapsuleFormatError } from '../errors.ts';
 import { CapsuleReader, type ParsedHeader } from '../capsule/CapsuleReader.ts';
+import { feedReader } from '../capsule/feedReader.ts';
 
 export interface Presented {
   parsed: ParsedHeader;
@@ -29,12 +30,7 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 export function present(bytes: Uint8Array): Presented {
   const reader = new CapsuleReader();
   let first: Uint8Array | undefined;
-  let off = 0;
-  while (off < bytes.length && !first) {
-    const step = Math.min(bytes.length - off, 4096);
-    reader.push(bytes.subarray(off, off + step), (sealed, index) => { if (index === 0) first = Uint8Array.from(sealed); });
-    off += step;
-  }
+  feedReader(reader, bytes, () => !!first, (sealed, index) => { if (index === 0) first = Uint8Array.from(sealed); });
   const parsed = reader.parsed;
   if (!parsed || !first) {
     throw new CapsuleFormatError('ERR_TRUNCATED', `capsule: ${bytes.length} bytes given; a release needs the preamble, the header and the first chunk`, {

@@ -15,6 +15,6 @@ import { encodeRecipient, parseRecipient } from '../crypto/identity.ts';
 export function requireCanonicalRecipient(text: string, at: string): void {
   const key = parseRecipient(text);
   if (encodeRecipient(key) !== text) {
-    throw new AgentError('ERR_BAD_REQUEST', `${at}: expected the recipient exactly as encoded (age1…, lowercase, no spaces)`, { status: 400 });
+    throw new AgentError('ERR_BAD_REQUEST', `${at}: expected the recipient exactly as encoded (age1…, lowercase, no spaces)`);
   }
 }

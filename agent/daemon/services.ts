@@ -2,20 +2,16 @@
  * The agent's decision services and their routes, built when the agent first needs them rather
  * than at start (issue 15, memory budget): the release pipeline (Releaser: age for the answers,
  * the capsule format), signing, requester authentication and the decision endpoints (api.ts).
- * Agent.ts imports this file at the first request for a decision endpoint, or when IPFS first
- * registers a capsule it fetched by CID (with the Releaser). The hot wallet's service (its
+ * Agent.ts imports this file at the first request for a decision endpoint. The hot wallet's service (its
  * transaction decoders: micro-eth-signer, @scure/btc-signer) is imported at the first wallet request.
  *
  * Deliberately not here: what is opened at start (Agent.ts) and the routes themselves (api.ts).
  */
-import type { AuditLog } from './AuditLog.ts';
-import type { CapsuleFetcher } from './CapsuleFetcher.ts';
-import type { Clock } from './Clock.ts';
-import type { Evaluator } from './Decider.ts';
+import type { CapsuleRegistry } from './CapsuleRegistry.ts';
+import type { DeciderDeps } from './Decider.ts';
 import type { DiskReserve } from './DiskSpace.ts';
 import type { Route } from './HttpServer.ts';
-import type { ModuleStore } from './ModuleStore.ts';
-import type { Store } from './Store.ts';
+import type { IpfsService } from './IpfsService.ts';
 import type { SigningPolicy } from './SigningService.ts';
 import type { WalletAccountPolicy, WalletService } from './WalletService.ts';
 import type { Guardian } from '../guardian/Guardian.ts';
@@ -24,23 +20,19 @@ import { Releaser } from './Releaser.ts';
 import { RequestAuthenticator } from './RequestAuthenticator.ts';
 import { SigningService } from './SigningService.ts';
 
-/** What the services are built from (all opened by Agent.start). */
-export interface ServiceDeps {
+/** What the services are built from (all opened by Agent.start): the pipeline's parts and the rest. */
+export interface ServiceDeps extends DeciderDeps {
   guardian: Guardian;
-  store: Store;
-  modules: ModuleStore;
-  audit: AuditLog;
-  sandbox: Evaluator;
-  clock: Clock;
-  fuelLimit: number;
   reserve: DiskReserve;
+  /** Proves and records headers outside a decision (approvals). */
+  registry: CapsuleRegistry;
   signing: SigningPolicy[];
   wallet: WalletAccountPolicy[];
-  /** IPFS (undefined when the ipfs setting is "off"): modules missing from the store come from it. */
-  fetcher?: () => CapsuleFetcher;
+  /** IPFS (undefined when the ipfs setting is "off"): modules missing from the store come from it, capsules by CID too. */
+  ipfs?: Pick<IpfsService, 'capsules' | 'modules'>;
 }
 
-/** The built services: the Releaser (CapsuleFetcher registers fetched capsules with it) and the routes. */
+/** The built services: the Releaser and the routes. */
 export interface Services {
   releaser: Releaser;
   routes: Route[];
@@ -48,11 +40,10 @@ export interface Services {
 
 /** Builds the decision services over `d`; `gate` wraps the routes (the scheduler's budget check). */
 export function buildServices(d: ServiceDeps, gate: (r: Route[]) => Route[]): Services {
-  const { guardian, store, modules, audit, sandbox, clock, fuelLimit, reserve } = d;
-  const fetcher = d.fetcher;
+  const { guardian, store, modules, audit, sandbox, clock, fuelLimit, reserve, registry, ipfs } = d;
   const releaser = new Releaser({
-    guardian, store, modules, audit, sandbox, clock, fuelLimit, reserve,
-    fetchModule: fetcher ? (hash, cid) => fetcher().module(hash, cid) : undefined,
+    guardian, store, modules, audit, sandbox, clock, fuelLimit, reserve, registry,
+    fetchModule: ipfs ? (hash, cid) => ipfs.modules.module(hash, cid) : undefined,
   });
   const signing = new SigningService(d.signing, { keyStore: guardian.keyStore, store, modules, audit, sandbox, clock, fuelLimit });
   let wallet: Promise<WalletService> | undefined;
@@ -62,7 +53,7 @@ export function buildServices(d: ServiceDeps, gate: (r: Route[]) => Route[]): Se
   return {
     releaser,
     routes: gate(routes({
-      releaser, signing, store, modules, audit, clock, fetcher: fetcher?.(), auth: new RequestAuthenticator({ guardian, store, clock }),
+      releaser, signing, store, modules, audit, clock, fetcher: ipfs?.capsules, auth: new RequestAuthenticator({ guardian, store, clock }),
       wallet: {
         sign: async (...a) => (await walletService()).sign(...a),
         accounts: async () => (await walletService()).accounts(),

@@ -7,6 +7,13 @@
 
 /** `\x89CAPSULE`: a high-bit first byte catches 7-bit transports and text-mode mangling (as PNG). */
 export const MAGIC = Uint8Array.of(0x89, 0x43, 0x41, 0x50, 0x53, 0x55, 0x4c, 0x45);
+/** Fewest and most guardians in a guardian set (SPEC.md §5.6): one guardian is today's single stanza. */
+export const MIN_GUARDIANS = 2;
+export const MAX_GUARDIANS = 16;
+/** What a share stanza wraps: the share's 32 y-values, one per file-key byte (its x is in the header). */
+export const SHARE_SIZE = 32;
+/** Length of a share commitment (SHA-256). */
+export const SHARE_COMMITMENT_SIZE = 32;
 /** Length of the preamble (magic, version, flags, header length) that starts every capsule. */
 export const PREAMBLE_SIZE = 16;
 /** The format version this library reads and writes (preamble and header key 1). */
@@ -48,7 +55,14 @@ export const H = {
   signature: 8,
   guardian: 9,
   guardianSignature: 10,
+  // 11 is deliberately never assigned: the published vector `unknown-critical-field` uses it as the
+  // example of an unknown critical key, and a published vector never changes meaning.
+  guardianSet: 12,
+  shareCommitments: 13,
 } as const;
+/** Keys of the guardian set map (header key 12, SPEC.md §5.6) and of each of its guardian entries. */
+export const GUARDIAN_SET = { threshold: 1, guardians: 2 } as const;
+export const GUARDIAN_ENTRY = { x: 1, key: 2 } as const;
 export const LOGIC = { hash: 1, cid: 2, params: 3 } as const;
 export const PAYLOAD = { size: 1, chunkSize: 2, cipher: 3, digestAlg: 4, digest: 5 } as const;
 
@@ -75,6 +89,10 @@ export const LABEL_HEADER_SIGNATURE = 'capsule/v1 header signature';
 /** Domain separator prefixed to the bytes a guardian signs (SHA-256 of them, ECDSA P-256). */
 export const LABEL_GUARDIAN_SIGNATURE = 'capsule/v1 guardian signature';
 export const LABEL_P256_STANZA = 'capsule/v1 p256-ecdh';
+/** Domain separator of the guardian-set hash: label ‖ 00 ‖ header without keys 8, 10, 13 (SPEC.md §5.6). */
+export const LABEL_GUARDIAN_SET = 'capsule/v1 guardian set';
+/** Domain separator of a share commitment: SHA-256(label ‖ 00 ‖ id ‖ set_hash ‖ index ‖ share). */
+export const LABEL_SHARE_COMMITMENT = 'capsule/v1 share commitment';
 /** Prefix of what a zymbit-lock stanza locks: label ‖ 00 ‖ id ‖ file key. */
 export const LABEL_LOCK_STANZA = 'capsule/v1 zymbit-lock';
 /** Guardian key hierarchy (SPEC.md §8.2): HKDF labels applied to the BIP39 seed. */

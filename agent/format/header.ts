@@ -8,9 +8,10 @@
 import { CID } from 'multiformats/cid';
 import { CapsuleFormatError } from '../errors.ts';
 import { decodeCanonical, encodeCanonical } from './cbor.ts';
+import { checkGuardianSet, decodeGuardianSet, decodeShareCommitments, guardianSetToMap, type GuardianSet } from './guardianSet.ts';
 import {
   CAPSULE_ID_SIZE, CHUNK_SIZE, CIPHER_AES_256_GCM_STREAM, DIGEST_CHUNKED_SHA256, DIGEST_SALTED_CHUNKED_SHA256, DIGEST_SALTED_SHA256, DIGEST_SHA256, FORMAT_VERSION, H,
-  LABEL_GUARDIAN_SIGNATURE, LABEL_HEADER_SIGNATURE, LOGIC, P256_PUBLIC_KEY_SIZE, MAX_CID_SIZE, MAX_CREATED, MAX_PARAMS_SIZE, MAX_PAYLOAD_SIZE, MAX_STANZAS, MAX_STANZA_BODY, PAYLOAD,
+  LABEL_GUARDIAN_SET, LABEL_GUARDIAN_SIGNATURE, LABEL_HEADER_SIGNATURE, LOGIC, P256_PUBLIC_KEY_SIZE, MAX_CID_SIZE, MAX_CREATED, MAX_PARAMS_SIZE, MAX_PAYLOAD_SIZE, MAX_STANZAS, MAX_STANZA_BODY, PAYLOAD,
 } from './constants.ts';
 
 /**
@@ -73,6 +74,10 @@ export interface CapsuleHeader {
   guardian?: Uint8Array;
   /** ECDSA P-256 raw r ‖ s, low S, over SHA-256(guardianSignedMessage). */
   guardianSignature?: Uint8Array;
+  /** A threshold capsule's guardian set (key 12, SPEC.md §5.6): stanza i wraps guardian i's share. */
+  guardianSet?: GuardianSet;
+  /** One commitment per guardian's share (key 13); comes with guardianSet. */
+  shareCommitments?: Uint8Array[];
   /** Negative-keyed extension fields, kept so that re-encoding is byte-identical. */
   extensions: Map<number, unknown>;
 }
@@ -124,6 +129,21 @@ export function guardianSignedMessage(h: CapsuleHeader): Uint8Array {
   return labelled(LABEL_GUARDIAN_SIGNATURE, encodeCanonical(toMap(h, 'guardian')));
 }
 
+/**
+ * The bytes whose SHA-256 is a threshold capsule's set hash: label ‖ 0x00 ‖ header encoded without
+ * keys 8, 10 and 13 (SPEC.md §5.6). Every share commitment covers it, so a share is bound to this
+ * header's id, logic, payload, stanzas and guardian set.
+ * @param h - The header (its signatures and commitments are ignored).
+ * @returns The message; the set hash is its SHA-256.
+ * @example
+ * ```js
+ * const setHash = createHash('sha256').update(guardianSetMessage(header)).digest();
+ * ```
+ */
+export function guardianSetMessage(h: CapsuleHeader): Uint8Array {
+  return labelled(LABEL_GUARDIAN_SET, encodeCanonical(toMap(h, 'set')));
+}
+
 function labelled(label: string, body: Uint8Array): Uint8Array {
   const l = new TextEncoder().encode(label);
   const out = new Uint8Array(l.length + 1 + body.length);
@@ -132,7 +152,7 @@ function labelled(label: string, body: Uint8Array): Uint8Array {
   return out;
 }
 
-function toMap(h: CapsuleHeader, view: 'all' | 'owner' | 'guardian'): Map<number, unknown> {
+function toMap(h: CapsuleHeader, view: 'all' | 'owner' | 'guardian' | 'set'): Map<number, unknown> {
   const m = new Map<number, unknown>();
   m.set(H.version, h.version);
   m.set(H.id, h.id);
@@ -150,9 +170,11 @@ function toMap(h: CapsuleHeader, view: 'all' | 'owner' | 'guardian'): Map<number
     [PAYLOAD.digest, h.payload.digest],
   ]));
   m.set(H.stanzas, h.stanzas.map((s) => [s.type, s.body]));
-  if (view !== 'owner' && h.signature) m.set(H.signature, h.signature);
+  if ((view === 'all' || view === 'guardian') && h.signature) m.set(H.signature, h.signature);
   if (h.guardian) m.set(H.guardian, h.guardian);
   if (view === 'all' && h.guardianSignature) m.set(H.guardianSignature, h.guardianSignature);
+  if (h.guardianSet) m.set(H.guardianSet, guardianSetToMap(h.guardianSet));
+  if (view !== 'set' && h.shareCommitments) m.set(H.shareCommitments, h.shareCommitments);
   for (const [k, v] of h.extensions) m.set(k, v);
   return m;
 }
@@ -200,12 +222,19 @@ export function decodeHeader(bytes: Uint8Array): CapsuleHeader {
   if (guardian && !guardianSignature) {
     throw new CapsuleFormatError('ERR_MALFORMED_HEADER', 'header.guardian: present without header.guardian_signature (key 10); a guardian claim must be signed');
   }
-  return {
-    version, id, created, owner, signature, guardian, guardianSignature, extensions,
-    logic: decodeLogic(required(top, H.logic, 'header.logic')),
-    payload: decodePayload(required(top, H.payload, 'header.payload')),
-    stanzas: decodeStanzas(required(top, H.stanzas, 'header.stanzas')),
-  };
+  const logic = decodeLogic(required(top, H.logic, 'header.logic'));
+  const payload = decodePayload(required(top, H.payload, 'header.payload'));
+  const stanzas = decodeStanzas(required(top, H.stanzas, 'header.stanzas'));
+  // Check 16a (SPEC.md §9): a threshold capsule's set, after the stanzas it describes.
+  const guardianSet = top.has(H.guardianSet) ? decodeGuardianSet(top.get(H.guardianSet)) : undefined;
+  const shareCommitments = top.has(H.shareCommitments) ? decodeShareCommitments(top.get(H.shareCommitments)) : undefined;
+  checkGuardianSet(guardianSet, shareCommitments, stanzas);
+  const h: CapsuleHeader = { version, id, created, owner, signature, guardian, guardianSignature, extensions, logic, payload, stanzas };
+  if (guardianSet) {
+    h.guardianSet = guardianSet;
+    h.shareCommitments = shareCommitments;
+  }
+  return h;
 }
 
 function decodeLogic(v: unknown): LogicRef {
@@ -282,7 +311,8 @@ function decodeStanzas(v: unknown): Stanza[] {
   });
 }
 
-function checkKeys(m: Map<unknown, unknown>, at: string, known: readonly number[]): Map<number, unknown> {
+/** Internal: shared with guardianSet.ts (not re-exported by the format entry point). */
+export function checkKeys(m: Map<unknown, unknown>, at: string, known: readonly number[]): Map<number, unknown> {
   const extensions = new Map<number, unknown>();
   for (const [k, v] of m) {
     if (typeof k !== 'number' || !Number.isInteger(k)) {
@@ -296,32 +326,38 @@ function checkKeys(m: Map<unknown, unknown>, at: string, known: readonly number[
   return extensions;
 }
 
-function required(m: Map<unknown, unknown>, key: number, at: string): unknown {
+/** Internal: shared with guardianSet.ts (not re-exported by the format entry point). */
+export function required(m: Map<unknown, unknown>, key: number, at: string): unknown {
   if (!m.has(key)) throw malformed(`${at}: required field (key ${key}) is missing`);
   return m.get(key);
 }
 
-function asMap(v: unknown, at: string): Map<unknown, unknown> {
+/** Internal: shared with guardianSet.ts (not re-exported by the format entry point). */
+export function asMap(v: unknown, at: string): Map<unknown, unknown> {
   if (!(v instanceof Map)) throw malformed(`${at}: expected a map, got ${kind(v)}`);
   return v;
 }
 
-function uint(v: unknown, at: string): number {
+/** Internal: shared with guardianSet.ts (not re-exported by the format entry point). */
+export function uint(v: unknown, at: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw malformed(`${at}: expected an unsigned integer, got ${kind(v)}`);
   return v;
 }
 
-function bytesOf(v: unknown, at: string, size?: number): Uint8Array {
+/** Internal: shared with guardianSet.ts (not re-exported by the format entry point). */
+export function bytesOf(v: unknown, at: string, size?: number): Uint8Array {
   if (!(v instanceof Uint8Array)) throw malformed(`${at}: expected a byte string, got ${kind(v)}`);
   if (size !== undefined && v.length !== size) throw malformed(`${at}: expected ${size} bytes, got ${v.length}`);
   return v;
 }
 
-function malformed(message: string): CapsuleFormatError {
+/** Internal: shared with guardianSet.ts (not re-exported by the format entry point). */
+export function malformed(message: string): CapsuleFormatError {
   return new CapsuleFormatError('ERR_MALFORMED_HEADER', message);
 }
 
-function kind(v: unknown): string {
+/** Internal: shared with guardianSet.ts (not re-exported by the format entry point). */
+export function kind(v: unknown): string {
   if (v instanceof Uint8Array) return `a ${v.length}-byte string`;
   if (v instanceof Map) return 'a map';
   if (Array.isArray(v)) return `an array of ${v.length}`;

@@ -18,8 +18,10 @@
  * @packageDocumentation
  */
 
-export { decodeHeader, encodeHeader, guardianSignedMessage, signedMessage } from './header.ts';
+export { decodeHeader, encodeHeader, guardianSetMessage, guardianSignedMessage, signedMessage } from './header.ts';
 export type { CapsuleHeader, DigestAlg, LogicRef, PayloadInfo, Stanza } from './header.ts';
+export { GuardianSetError } from './guardianSet.ts';
+export type { GuardianEntry, GuardianSet, GuardianSetErrorCode } from './guardianSet.ts';
 export { decodePreamble, encodePreamble } from './preamble.ts';
 export type { Preamble } from './preamble.ts';
 export { capsuleLength, chunkCount, plainChunkSize } from './layout.ts';
@@ -27,6 +29,6 @@ export { decodeCanonical, encodeCanonical, MAX_DEPTH } from './cbor.ts';
 export {
   CAPSULE_ID_SIZE, CHUNK_SIZE, CIPHER_AES_256_GCM_STREAM, DIGEST_CHUNKED_SHA256, DIGEST_SALTED_CHUNKED_SHA256,
   DIGEST_SALTED_SHA256, DIGEST_SHA256, FILE_KEY_SIZE, FORMAT_VERSION, MAGIC, MAX_CID_SIZE, MAX_HEADER_SIZE,
-  MAX_PARAMS_SIZE, MAX_STANZA_BODY, MAX_STANZAS, PREAMBLE_SIZE, STANZA_LOCK, STANZA_P256, STANZA_TPM2_RSA,
+  MAX_GUARDIANS, MAX_PARAMS_SIZE, MAX_STANZA_BODY, MAX_STANZAS, MIN_GUARDIANS, PREAMBLE_SIZE, STANZA_LOCK, STANZA_P256, STANZA_TPM2_RSA,
   STANZA_X25519, TAG_SIZE,
 } from './constants.ts';

@@ -5,9 +5,13 @@
  *
  * Evidence file: {"kind": "approval"|"checkin", "scheme": "ed25519"|"eip191", "signer": hex,
  *                 "message": hex, "signature": hex}   (or an array of them)
+ *                 or a drand beacon in the same shape: {"kind": "drand", "scheme":
+ *                 "bls-unchained-g1-rfc9380", "signer": chain hash or "", "message": round as
+ *                 u64 big-endian, "signature": hex} (drandBeacon.ts; the CLI also takes drand's own JSON)
  * State file:    {"<hex key>": "<hex value>", …}
  */
 import { UsageError } from '../errors.ts';
+import { checkDrandEvidence } from './drandBeacon.ts';
 import type { EvidenceItem } from './inputs.ts';
 
 const HEX = /^(?:[0-9a-f]{2})*$/;
@@ -18,13 +22,22 @@ function hexField(o: Record<string, unknown>, field: string, at: string): Uint8A
   return Uint8Array.from(Buffer.from(v, 'hex'));
 }
 
+/**
+ * Evidence items from JSON (one object or an array), each field checked.
+ * @throws UsageError ERR_USAGE naming the item and field (kind, scheme, hex, signer length, and the
+ *   drand item's fields: drandBeacon.ts checkDrandEvidence)
+ */
 export function parseEvidence(json: unknown, at: string): EvidenceItem[] {
   const list = Array.isArray(json) ? json : [json];
   return list.map((item, i) => {
     const where = Array.isArray(json) ? `${at}[${i}]` : at;
     if (typeof item !== 'object' || item === null) throw new UsageError('ERR_USAGE', `${where}: expected an object`);
     const o = item as Record<string, unknown>;
-    if (o.kind !== 'approval' && o.kind !== 'checkin') throw new UsageError('ERR_USAGE', `${where}.kind: expected "approval" or "checkin", got ${JSON.stringify(o.kind)}`);
+    if (o.kind === 'drand') {
+      const e = { kind: 'drand', scheme: o.scheme, signer: hexField(o, 'signer', where), message: hexField(o, 'message', where), signature: hexField(o, 'signature', where) };
+      return checkDrandEvidence(e as EvidenceItem, where);
+    }
+    if (o.kind !== 'approval' && o.kind !== 'checkin') throw new UsageError('ERR_USAGE', `${where}.kind: expected "approval", "checkin" or "drand", got ${JSON.stringify(o.kind)}`);
     if (o.scheme !== 'ed25519' && o.scheme !== 'eip191') throw new UsageError('ERR_USAGE', `${where}.scheme: expected "ed25519" or "eip191", got ${JSON.stringify(o.scheme)}`);
     const signer = hexField(o, 'signer', where);
     const want = o.scheme === 'ed25519' ? 32 : 20;

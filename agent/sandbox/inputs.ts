@@ -7,10 +7,16 @@ import { createHash } from 'node:crypto';
 import { encodeCanonical } from '../format/cbor.ts';
 import { writeContext, writeDigestItems, writeEvidence, writeState, Writer } from './inputCodec.ts';
 
+/**
+ * One evidence item (ABI.md §4.1). Approvals and check-ins are signed messages; a drand beacon
+ * (kind "drand", scheme "bls-unchained-g1-rfc9380") has the same five fields: `signer` the chain's
+ * 32-byte hash or empty, `message` the round as 8 bytes big-endian, `signature` the 48-byte BLS
+ * signature (drandBeacon.ts makes them).
+ */
 export interface EvidenceItem {
-  kind: 'approval' | 'checkin';
-  scheme: 'ed25519' | 'eip191';
-  /** 32-byte Ed25519 public key or 20-byte Ethereum address. */
+  kind: 'approval' | 'checkin' | 'drand';
+  scheme: 'ed25519' | 'eip191' | 'bls-unchained-g1-rfc9380';
+  /** 32-byte Ed25519 public key, 20-byte Ethereum address, or a drand chain hash (32 bytes) or nothing. */
   signer: Uint8Array;
   message: Uint8Array;
   signature: Uint8Array;

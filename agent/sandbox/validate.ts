@@ -24,6 +24,7 @@ export const ABI_IMPORTS: Readonly<Record<string, readonly [readonly string[], r
   state_delete: [['i32', 'i32'], []],
   verify_ed25519: [['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], ['i32']],
   verify_eip191: [['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], ['i32']],
+  verify_drand_beacon: [['i32', 'i32', 'i64', 'i64', 'i64', 'i32', 'i32'], ['i64']],
 });
 
 export interface ModuleReport {

@@ -73,10 +73,26 @@ function announceScoring() {
   });
 }
 
+/**
+ * The filesystem datastore, closed for writes once the node has stopped: libp2p's peer store may
+ * still patch a peer record after stop() resolved (identify finishing on a closing connection),
+ * and datastore-fs would recreate the directory (mkdir -p) after its owner removed it. Such a
+ * write is dropped, as a crash at stop would drop it: the record only caches what a peer said.
+ */
+class StoppableFsDatastore extends FsDatastore {
+  #stopped = false;
+  stopWrites(): void {
+    this.#stopped = true;
+  }
+  override async put(...args: Parameters<FsDatastore['put']>): ReturnType<FsDatastore['put']> {
+    return this.#stopped ? args[0] : super.put(...args);
+  }
+}
+
 async function makeNode(o: HeliaStoreOptions) {
   await mkdir(o.dir, { recursive: true, mode: 0o700 });
   const blockstore = new FsBlockstore(join(o.dir, 'blocks'));
-  const datastore = new FsDatastore(join(o.dir, 'data'));
+  const datastore = new StoppableFsDatastore(join(o.dir, 'data'));
   await blockstore.open(); // Helia does not open them itself
   await datastore.open();
   const helia = createHeliaLight({ blockstore, datastore });
@@ -96,7 +112,7 @@ async function makeNode(o: HeliaStoreOptions) {
     await datastore.close().catch(() => {});
     throw e;
   }
-  return { node, blocks: blockstore };
+  return { node, blocks: blockstore, data: datastore };
 }
 
 /** A block from the disk store, whether it comes whole or in pieces. */
@@ -114,11 +130,13 @@ export class HeliaStore implements ContentStore {
   readonly #node: Node;
   /** The disk store under Helia's: deleting through Helia asks content routers (none here) and fails. */
   readonly #blocks: FsBlockstore;
+  readonly #data: StoppableFsDatastore;
 
-  private constructor(dir: string, made: { node: Node; blocks: FsBlockstore }) {
+  private constructor(dir: string, made: { node: Node; blocks: FsBlockstore; data: StoppableFsDatastore }) {
     this.where = dir;
     this.#node = made.node;
     this.#blocks = made.blocks;
+    this.#data = made.data;
   }
 
   static async open(options: HeliaStoreOptions): Promise<HeliaStore> {
@@ -285,5 +303,6 @@ export class HeliaStore implements ContentStore {
 
   async stop(): Promise<void> {
     await this.#node.stop();
+    this.#data.stopWrites(); // late peer-store writes must not recreate a removed directory
   }
 }

@@ -51,6 +51,17 @@ export declare function verify_eip191(
   msg_ptr: usize, msg_len: usize, sig_ptr: usize, sig_len: usize, addr_ptr: usize, addr_len: usize,
 ): i32;
 
+/**
+ * Verifies a drand beacon of a bls-unchained-g1-rfc9380 chain (ABI.md §4.3): the chain's 96-byte
+ * G2 public key, its genesis and period in seconds, the beacon's round and 48-byte signature.
+ * Returns the round's publication time in ms (≥ 0) if valid; -1 not valid, -2 a length is wrong,
+ * -3 the key is not a G2 point, -4 round < 1, genesis < 0, period < 1 or the time overflows.
+ */
+@external("capsule_v1", "verify_drand_beacon")
+export declare function verify_drand_beacon(
+  key_ptr: usize, key_len: usize, genesis: i64, period: i64, round: i64, sig_ptr: usize, sig_len: usize,
+): i64;
+
 /** Input numbers for input_size / input_read (ABI.md §4.1). */
 export const INPUT_CONTEXT: i32 = 0;
 export const INPUT_PARAMS: i32 = 1;

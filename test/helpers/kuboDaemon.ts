@@ -1,6 +1,7 @@
 /**
  * A daemon speaking the Kubo RPC API, for the Kubo-backend tests: KUBO_RPC_URL when set (a running
- * daemon, left running), else js-ipfs 0.66.1 installed by scripts/need-kubo-rpc.sh (Kubo itself
+ * daemon, left running), else js-ipfs 0.66.1 installed by `npm run setup` (scripts/need-kubo-rpc.sh;
+ * the tests only look for it, with `--check`: `npm test` installs nothing) (Kubo itself
  * cannot be installed here — docs/ipfs-research.md), started offline on a fresh repo per run (a
  * repo lock survives SIGKILL) with every listener on 127.0.0.1 and port 0, so runs never collide.
  * `{ skipped }` when no daemon can be had; the caller makes that visible.
@@ -28,12 +29,12 @@ export async function startKuboRpc(): Promise<KuboRpc> {
   const given = process.env.KUBO_RPC_URL;
   if (given) return { url: given.replace(/\/+$/, ''), stop: async () => {} };
 
-  const need = spawnSync('bash', ['scripts/need-kubo-rpc.sh'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const need = spawnSync('bash', ['scripts/need-kubo-rpc.sh', '--check'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const bin = need.stdout?.trim() ?? '';
   if (need.status !== 0 || !bin) {
     if (process.env.CAPSULE_KUBO_RPC === '0') return { skipped: 'CAPSULE_KUBO_RPC=0' };
     const said = need.stderr?.trim().split('\n').pop() || need.error?.message || `exit ${need.status}`;
-    return { skipped: `no Kubo-RPC daemon: scripts/need-kubo-rpc.sh printed no jsipfs path (${said}); set KUBO_RPC_URL to use a running daemon` };
+    return { skipped: `no Kubo-RPC daemon (${said}); or set KUBO_RPC_URL to use a running daemon` };
   }
   const cli = realpathSync(bin); // the package's cli script, run with this Node, not its shebang
   const dir = mkdtempSync(join(tmpdir(), 'capsule-kubo-'));

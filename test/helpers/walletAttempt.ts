@@ -12,6 +12,7 @@ import type { SignOutput } from '../../agent/wallet/SignRequest.ts';
 import type { BitcoinAccount, BitcoinNetworkName, EthereumAccount } from '../../agent/wallet/WalletAccount.ts';
 import type { WalletSigner } from '../../agent/wallet/WalletSigner.ts';
 import { expectError } from './assertError.ts';
+import { statusOf } from '../../agent/daemon/statusByCode.ts';
 
 export const ETH_PATH = "m/44'/60'/0'/0/0";
 export const BTC_PATH = "m/84'/1'/0'/0/0";
@@ -54,7 +55,7 @@ export async function refused(input: unknown, account: EthereumAccount | Bitcoin
   }
   assert.ok(thrown !== undefined, `expected ${code}, but the request was signed`);
   expectError(thrown, 'WalletRequestError', code, message);
-  assert.is((thrown as WalletRequestError).status, status, 'HTTP status');
+  assert.is(statusOf((thrown as WalletRequestError).code), status, 'HTTP status (agent/daemon/statusByCode.ts)');
   assert.is(signer.calls, before, 'nothing was signed');
   return thrown as WalletRequestError;
 }

@@ -16,6 +16,30 @@ import { encodeCanonical } from '../../agent/format/cbor.ts';
 import { CHUNK_SIZE } from '../../agent/format/constants.ts';
 import { encodePreamble } from '../../agent/format/preamble.ts';
 import { drbg } from '../helpers/drbg.ts';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+
+/**
+ * Runs `fn` with node:crypto's randomBytes replaced by a seeded source (ESM bindings included, via
+ * syncBuiltinESMExports), so that the Shamir library's split is reproducible. Vectors only: it
+ * makes every draw in the window predictable.
+ */
+export async function withSeededRandomBytes<T>(seed: string, fn: () => Promise<T>): Promise<T> {
+  const crypto = createRequire(import.meta.url)('node:crypto') as { randomBytes: (n: number) => Buffer };
+  const original = crypto.randomBytes;
+  const next = drbg(seed);
+  crypto.randomBytes = (n: number) => {
+    // A Buffer over its own ArrayBuffer, as randomBytes gives: the library reads `.buffer`.
+    const bytes = next(n);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  };
+  syncBuiltinESMExports();
+  try {
+    return await fn();
+  } finally {
+    crypto.randomBytes = original;
+    syncBuiltinESMExports();
+  }
+}
 
 export const CREATED = new Date('2026-11-24T12:00:00Z');
 export const LOGIC_MODULE = Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
@@ -110,7 +134,9 @@ export async function sealDeterministic(seed: string, plain: Uint8Array, options
   const fileKey = replay(32);
   // The vectors written before chunked digests existed keep sha256: their bytes must not move.
   const s = new CapsuleSealer({ digest: 'sha256', ...options, random, created: CREATED });
-  const head = await s.start(plain.length, s.payloadDigest().update(plain).digest());
+  const start = () => s.start(plain.length, s.payloadDigest().update(plain).digest());
+  // The Shamir library draws its coefficients and x-coordinates from node:crypto itself: seed it.
+  const head = options.threshold === undefined ? await start() : await withSeededRandomBytes(`shamir ${seed}`, start);
   const parts = [...s.push(plain), ...s.end()];
   const chunks: Uint8Array[] = [];
   for (let i = 0; i < parts.length; i += 2) chunks.push(concat(parts[i]!, parts[i + 1]!)); // [ciphertext, tag] pairs

@@ -20,6 +20,7 @@ import {
   canonical, concat, encryptChunks, fakeLocker, fixedIdentity, fixedP256, fixedSigner, flip, headerMap, labelled, LOGIC_HASH,
   plaintext, rawMap, Raw, sealDeterministic, sha256, signDigest, withHeader, type Built,
 } from './build.ts';
+import { thresholdVectors } from './thresholdVectors.ts';
 import { tpm2Vectors } from './tpm2Vectors.ts';
 
 export interface Definition {
@@ -192,6 +193,8 @@ export async function definitions(): Promise<Definition[]> {
   // ---- positive and negative: tpm2-rsa (tpm2Vectors.ts) ----
   const tpm2 = await tpm2Vectors({ sealed, ok, bad, edit, x25519: { recipient: A.recipient, identities: idA } });
   out.push(...tpm2.positive);
+  const threshold = await thresholdVectors({ sealed, ok, bad });
+  out.push(...threshold.positive);
 
   // ---- negative: preamble ----
   out.push(bad('bad-magic', 'first magic byte changed', 'ERR_BAD_MAGIC', 'ERR_BAD_MAGIC', flip(small.bytes, 0)));
@@ -365,6 +368,7 @@ export async function definitions(): Promise<Definition[]> {
     (await sealed('zymbit-lock-only', 100, { recipients: [], lock: fakeLocker(lockBlob('zymbit-lock-only')) })).bytes));
 
   out.push(...tpm2.negative);
+  out.push(...threshold.negative);
 
   // ---- negative: payload ----
   const [c0, c1, c2, c3] = three.chunks as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];

@@ -13,6 +13,7 @@
 import { constants, createPrivateKey, privateDecrypt, type KeyObject } from 'node:crypto';
 import { CapsuleReader } from '../../agent/capsule/CapsuleReader.ts';
 import type { KeySource } from '../../agent/capsule/open.ts';
+import { combineUnwrappedShares, type GuardianShare } from '../../agent/capsule/shares.ts';
 import { parseIdentityFile, type Identity } from '../../agent/crypto/identity.ts';
 import { p256PublicKey, p256SharedX } from '../../agent/crypto/p256.ts';
 import { unwrapP256 } from '../../agent/crypto/p256Stanza.ts';
@@ -24,10 +25,11 @@ import type { Vector } from './vectorFile.ts';
 
 export async function vectorKey(v: Vector): Promise<KeySource> {
   const identities = v.identities.length > 0 ? parseIdentityFile(v.identities.join('\n'), v.name) : [];
-  if (v.p256.length === 0 && v.tpm2Rsa.length === 0) return identities;
+  const header = headerOf(v.bytes);
+  if (v.p256.length === 0 && v.tpm2Rsa.length === 0 && !header?.guardianSet) return identities;
   const scalars = v.p256.map((h) => Uint8Array.from(Buffer.from(h, 'hex')));
   const rsaKeys = v.tpm2Rsa.map((b64) => createPrivateKey({ key: Buffer.from(b64, 'base64'), format: 'der', type: 'pkcs8' }));
-  const header = headerOf(v.bytes);
+  if (header?.guardianSet) return thresholdKey(header, identities, scalars, rsaKeys);
   // A header the reader rejects never reaches the unwrapper: the reader's error is the outcome.
   const fileKey = header ? await findFileKey(header, identities, scalars, rsaKeys) : undefined;
   return (h: CapsuleHeader) => {
@@ -64,8 +66,35 @@ export function rsaDecryptor(privateKey: KeyObject): Tpm2RsaDecrypt {
   };
 }
 
-async function findFileKey(header: CapsuleHeader, identities: Identity[], scalars: Uint8Array[], rsaKeys: KeyObject[]): Promise<Uint8Array | undefined> {
+/**
+ * A threshold capsule (SPEC.md §5.6): every share stanza that one of the keys opens gives that
+ * guardian's share, standing in for the share the guardian would release; the library checks each
+ * against its commitment and combines them. Its error, if any, is the outcome.
+ */
+async function thresholdKey(header: CapsuleHeader, identities: Identity[], scalars: Uint8Array[], rsaKeys: KeyObject[]): Promise<KeySource> {
+  const shares: GuardianShare[] = [];
+  for (const i of header.stanzas.keys()) {
+    const share = await findFileKey(header, identities, scalars, rsaKeys, i);
+    if (share) shares.push({ index: i, share });
+  }
+  let key: Uint8Array | undefined;
+  let error: unknown;
+  try {
+    key = await combineUnwrappedShares(header, shares);
+  } catch (e) {
+    error = e;
+  }
+  return (h: CapsuleHeader) => {
+    if (!Buffer.from(h.id).equals(Buffer.from(header.id))) throw new CapsuleFormatError('ERR_NO_MATCHING_STANZA', 'header: not the capsule the shares were collected for');
+    if (!key) throw error;
+    return Uint8Array.from(key);
+  };
+}
+
+/** The key the stanzas (or only stanza `only`) open to: a file key, or a share in a threshold capsule. */
+async function findFileKey(header: CapsuleHeader, identities: Identity[], scalars: Uint8Array[], rsaKeys: KeyObject[], only?: number): Promise<Uint8Array | undefined> {
   for (const [i, s] of header.stanzas.entries()) {
+    if (only !== undefined && i !== only) continue;
     if (s.type === 'x25519') {
       for (const id of identities) {
         const key = unwrapX25519(s, i, id, header.id);

@@ -1,5 +1,5 @@
 /**
- * `capsule approve CAPSULE --requester age1… (--key FILE | --eth-key FILE) [--guardian URL] [-o F]`:
+ * `capsule approve CAPSULE --requester age1… (--key FILE | --eth-key FILE) [--guardian URL]… [-o F]`:
  * an approver's signature for m-of-n logic. The message names the capsule and the requester:
  * "capsule-approval:v1:<capsule id hex>:<requester>". With --key (an age identity file) it is an
  * Ed25519 signature by the key derived from it (as --sign-with); with --eth-key (a file holding a
@@ -10,19 +10,21 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { capsulePrefix } from '../../client/capsulePrefix.ts';
-import { evidenceJson, GuardianClient } from '../../client/GuardianClient.ts';
+import { evidenceJson } from '../../client/GuardianClient.ts';
+import { toEveryGuardian } from '../../client/toEveryGuardian.ts';
 import { encodeRecipient, parseRecipient } from '../../crypto/identity.ts';
 import { wipe } from '../../crypto/secrets.ts';
-import { UsageError } from '../../errors.ts';
+import { AgentError, UsageError } from '../../errors.ts';
 import { ioError } from '../../io/sources.ts';
 import { addressOf, personalMessageDigest } from '../../sandbox/ethereum.ts';
 import type { EvidenceItem } from '../../sandbox/inputs.ts';
 import { APPROVE as SPEC } from '../specs/client.ts';
-import { need, parse, str } from '../args.ts';
+import { list, need, parse, str } from '../args.ts';
 import { loadIdentities } from '../files.ts';
 import { say, writeOut, type Terminal } from '../Terminal.ts';
 import { signEd25519 } from './checkin.ts';
 import { AtomicFile } from '../../io/AtomicFile.ts';
+import { approvalMessage } from '../../format/evidence.ts';
 
 const SYNOPSIS = SPEC.synopsis;
 
@@ -36,7 +38,7 @@ export async function approveCommand(argv: string[], t: Terminal): Promise<numbe
   if ((keyFile === undefined) === (ethFile === undefined)) throw new UsageError('ERR_USAGE', 'give exactly one of --key and --eth-key', { hint: `usage: ${SYNOPSIS}` });
   const file = p.positionals[0]!;
   const { prefix, id } = await capsulePrefix({ path: resolve(t.cwd, file), name: file });
-  const message = `capsule-approval:v1:${id}:${requester}`;
+  const message = approvalMessage(id, requester);
   let item: EvidenceItem;
   if (keyFile !== undefined) {
     const ids = await loadIdentities(t, keyFile);
@@ -48,11 +50,18 @@ export async function approveCommand(argv: string[], t: Terminal): Promise<numbe
   } else {
     item = await signEthereum(t, ethFile!, message);
   }
-  const guardian = str(p, 'guardian');
-  if (guardian !== undefined) {
-    const r = await new GuardianClient(guardian).approve(prefix, requester, item, t.signal);
-    say(t, `approval stored by ${guardian} (audit entry #${r.audit})`);
-    return 0;
+  const guardians = list(p, 'guardian');
+  if (guardians.length > 0) {
+    // Every guardian of a set keeps its own approvals: each gets the same signed approval.
+    const results = await toEveryGuardian(guardians, (c) => c.approve(prefix, requester, item, t.signal));
+    for (const r of results) if (r.ok) say(t, `approval stored by ${r.url} (audit entry #${r.value.audit})`);
+    const failed = results.filter((r) => !r.ok);
+    if (failed.length === 0) return 0;
+    if (results.length === 1) throw failed[0]!.error; // one guardian: its own error, as it came
+    for (const f of failed) t.stderr.write(`capsule: ${f.error.message.startsWith(`guardian ${f.url}`) ? '' : `guardian ${f.url}: `}${f.error.message}\n`);
+    throw new AgentError('ERR_UNREACHABLE', `the approval was not stored by ${failed.length} of ${results.length} guardians (${failed.map((f) => f.url).join(', ')})`, {
+      hint: failed.length < results.length ? 'the others stored it; run capsule approve again for those guardians once they answer' : 'no guardian stored it; see each guardian\'s line above',
+    });
   }
   const json = JSON.stringify(evidenceJson(item), null, 2) + '\n';
   const out = str(p, 'output');

@@ -10,7 +10,7 @@ import { UsageError } from '../../errors.ts';
 import { AtomicFile } from '../../io/AtomicFile.ts';
 import { parseCid } from '../../store/ContentStore.ts';
 import { FETCH as SPEC } from '../specs/ipfs.ts';
-import { need, parse, str } from '../args.ts';
+import { need, parse, positiveInt, str } from '../args.ts';
 import { openCliStore } from '../ipfs.ts';
 import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts';
 
@@ -20,20 +20,13 @@ export const DEFAULT_MAX_BYTES = 4 * 2 ** 30;
 /** Node's timers hold at most 2^31 − 1 ms; a longer timeout would fire at once. */
 const MAX_TIMEOUT_S = Math.floor((2 ** 31 - 1) / 1000);
 
-function positive(p: ReturnType<typeof parse>, name: string, fallback: number): number {
-  const v = str(p, name);
-  if (v === undefined) return fallback;
-  if (!/^[1-9][0-9]{0,15}$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError('ERR_USAGE', `--${name}: expected a positive integer, got ${JSON.stringify(v)}`, { hint: `usage: ${SYNOPSIS}` });
-  return Number(v);
-}
-
 /** Runs `capsule fetch` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function fetchCommand(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, SPEC);
   const cid = parseCid(p.positionals[0]!, 'CID');
   const out = need(p, 'output', SYNOPSIS);
-  const maxBytes = positive(p, 'max-size', DEFAULT_MAX_BYTES);
-  const timeoutS = positive(p, 'timeout', 120);
+  const maxBytes = positiveInt(p, 'max-size', DEFAULT_MAX_BYTES, SYNOPSIS);
+  const timeoutS = positiveInt(p, 'timeout', 120, SYNOPSIS);
   if (timeoutS > MAX_TIMEOUT_S) throw new UsageError('ERR_USAGE', `--timeout: at most ${MAX_TIMEOUT_S} seconds (about 24 days), got ${timeoutS}`, { hint: `usage: ${SYNOPSIS}` });
   if (out === '-') refuseBinaryToTty(t, 'fetched content');
   const signal = AbortSignal.any([AbortSignal.timeout(timeoutS * 1000), ...(t.signal ? [t.signal] : [])]);

@@ -22,7 +22,7 @@ import { acceptManifest, pinManifest, readPinned } from '../../device/imagePin.t
 import { DEFAULT_MAX_ARCHIVE_BYTES, DEFAULT_MAX_ENTRY_BYTES, verifyOciArchive, type VerifiedArchive } from '../../device/verifyOciArchive.ts';
 import { loadImage } from '../../device/loadImage.ts';
 import { IMAGE, IMAGE_FETCH, IMAGE_LOAD, IMAGE_PIN, IMAGE_PUBLISH, IMAGE_SHOW, IMAGE_SIGN, IMAGE_VERIFY } from '../specs/image.ts';
-import { list, need, parse, str, type Parsed } from '../args.ts';
+import { list, need, parse, positiveInt, str, type Parsed } from '../args.ts';
 import { loadIdentities, readJsonFile } from '../files.ts';
 import { announce, openCliStore } from '../ipfs.ts';
 import { IMAGE_TOPIC } from '../../daemon/ImageManifestWatcher.ts';
@@ -40,13 +40,6 @@ function ownerKey(p: Parsed, synopsis: string): Uint8Array | undefined {
   if (v === undefined) return undefined;
   if (!/^[0-9a-fA-F]{64}$/.test(v)) throw new UsageError('ERR_USAGE', `--owner: expected the owner's Ed25519 key as 64 hex digits, got ${v.length} characters`, { hint: `\`capsule keygen\` prints it as "owner signing key (ed25519): …"; usage: ${synopsis}` });
   return Uint8Array.from(Buffer.from(v, 'hex'));
-}
-
-function count(p: Parsed, name: string, fallback: number, synopsis: string): number {
-  const v = str(p, name);
-  if (v === undefined) return fallback;
-  if (!/^[1-9][0-9]{0,15}$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError('ERR_USAGE', `--${name}: expected a positive integer, got ${JSON.stringify(v)}`, { hint: `usage: ${synopsis}` });
-  return Number(v);
 }
 
 async function readBytes(t: Terminal, file: string): Promise<Uint8Array> {
@@ -118,7 +111,7 @@ async function verify(argv: string[], t: Terminal): Promise<number> {
   const file = p.positionals[0]!;
   const v = await verifyOciArchive(resolve(t.cwd, file), {
     manifest, name: file, signal: t.signal,
-    maxArchiveBytes: count(p, 'max-archive-bytes', DEFAULT_MAX_ARCHIVE_BYTES, IMAGE_VERIFY.synopsis), maxEntryBytes: count(p, 'max-entry-bytes', DEFAULT_MAX_ENTRY_BYTES, IMAGE_VERIFY.synopsis),
+    maxArchiveBytes: positiveInt(p, 'max-archive-bytes', DEFAULT_MAX_ARCHIVE_BYTES, IMAGE_VERIFY.synopsis), maxEntryBytes: positiveInt(p, 'max-entry-bytes', DEFAULT_MAX_ENTRY_BYTES, IMAGE_VERIFY.synopsis),
   });
   await writeOut(t, verifiedJson(v, manifest.sequence));
   say(t, `${file}: ${v.image.name} ${v.digest} verified (${v.blobs} blobs, ${v.bytes} bytes)`);
@@ -135,7 +128,7 @@ async function load(argv: string[], t: Terminal): Promise<number> {
   const r = await loadImage(resolve(t.cwd, file), {
     manifest, name: file, signal: t.signal, env: t.env ?? process.env, engineArgs: list(p, 'engine-arg'),
     engines: engine ? [engine] : undefined, tmpDir: tmp !== undefined ? resolve(t.cwd, tmp) : undefined,
-    maxArchiveBytes: count(p, 'max-archive-bytes', DEFAULT_MAX_ARCHIVE_BYTES, IMAGE_LOAD.synopsis), maxEntryBytes: count(p, 'max-entry-bytes', DEFAULT_MAX_ENTRY_BYTES, IMAGE_LOAD.synopsis),
+    maxArchiveBytes: positiveInt(p, 'max-archive-bytes', DEFAULT_MAX_ARCHIVE_BYTES, IMAGE_LOAD.synopsis), maxEntryBytes: positiveInt(p, 'max-entry-bytes', DEFAULT_MAX_ENTRY_BYTES, IMAGE_LOAD.synopsis),
   });
   await writeOut(t, JSON.stringify({ name: r.verified.image.name, digest: r.verified.digest, engine: r.engine.name, loaded: r.loaded }) + '\n');
   say(t, `${file}: verified (${r.verified.blobs} blobs, ${r.verified.bytes} bytes), loaded by ${r.engine.name}: ${r.loaded.join(', ') || '(no name reported)'}`);
@@ -147,7 +140,7 @@ async function publish(argv: string[], t: Terminal): Promise<number> {
   const file = p.positionals[0]!;
   const bytes = await readBytes(t, file);
   const manifest = decodeImageManifest(bytes); // refuses a malformed or forged manifest before a node starts
-  const timeoutS = Math.min(count(p, 'timeout', 10, IMAGE_PUBLISH.synopsis), 3600);
+  const timeoutS = Math.min(positiveInt(p, 'timeout', 10, IMAGE_PUBLISH.synopsis), 3600);
   const store = await openCliStore(t, p);
   try {
     const n = await announce(store, bytes, timeoutS * 1000, t.signal, IMAGE_TOPIC);
@@ -166,8 +159,8 @@ async function fetch(argv: string[], t: Terminal): Promise<number> {
   const out = need(p, 'output', IMAGE_FETCH.synopsis);
   if (out === '-') throw new UsageError('ERR_USAGE', '-o: expected a file name (the archive is written only once verified)', { hint: `usage: ${IMAGE_FETCH.synopsis}` });
   const manifest = await trusted(t, p, IMAGE_FETCH.synopsis);
-  const maxArchiveBytes = count(p, 'max-archive-bytes', DEFAULT_MAX_ARCHIVE_BYTES, IMAGE_FETCH.synopsis);
-  const timeoutS = Math.min(count(p, 'timeout', 120, IMAGE_FETCH.synopsis), 2_000_000);
+  const maxArchiveBytes = positiveInt(p, 'max-archive-bytes', DEFAULT_MAX_ARCHIVE_BYTES, IMAGE_FETCH.synopsis);
+  const timeoutS = Math.min(positiveInt(p, 'timeout', 120, IMAGE_FETCH.synopsis), 2_000_000);
   const signal = AbortSignal.any([AbortSignal.timeout(timeoutS * 1000), ...(t.signal ? [t.signal] : [])]);
   const dir = await mkdtemp(join(tmpdir(), 'capsule-image-fetch-'));
   const store = await openCliStore(t, p).catch(async (e) => { await rm(dir, { recursive: true, force: true }); throw e; });
@@ -183,7 +176,7 @@ async function fetch(argv: string[], t: Terminal): Promise<number> {
       if ((e as Error)?.name === 'TimeoutError' && !t.signal?.aborted) throw new ContentError('ERR_CONTENT_UNAVAILABLE', `${cid}: not fetched within ${timeoutS} s`, { cause: e, hint: 'connect to a node that has it (--peer MULTIADDR)' });
       throw e;
     }
-    const v = await verifyOciArchive(got.path, { manifest, name: cid.toString(), maxArchiveBytes, maxEntryBytes: count(p, 'max-entry-bytes', DEFAULT_MAX_ENTRY_BYTES, IMAGE_FETCH.synopsis), signal: t.signal });
+    const v = await verifyOciArchive(got.path, { manifest, name: cid.toString(), maxArchiveBytes, maxEntryBytes: positiveInt(p, 'max-entry-bytes', DEFAULT_MAX_ENTRY_BYTES, IMAGE_FETCH.synopsis), signal: t.signal });
     try {
       await copyFile(got.path, temp);
       await rename(temp, target);

@@ -11,6 +11,7 @@ import { CapsuleFormatError, UsageError } from '../../errors.ts';
 import { AtomicFile } from '../../io/AtomicFile.ts';
 import { buildPolicy } from '../../logic/build.ts';
 import { parseEvidence, parseState, stateToJson } from '../../sandbox/evidence.ts';
+import { drandBeacons } from './open.ts';
 import type { EvidenceItem } from '../../sandbox/inputs.ts';
 import { Sandbox } from '../../sandbox/Sandbox.ts';
 import { checkAndMeter } from '../../sandbox/validate.ts';
@@ -83,6 +84,7 @@ async function run(argv: string[], t: Terminal): Promise<number> {
   }
   const evidence: EvidenceItem[] = [];
   for (const f of list(p, 'approval')) evidence.push(...parseEvidence(await readJsonFile(t, f), f));
+  evidence.push(...await drandBeacons(t, list(p, 'drand-beacon')));
   const stateFile = str(p, 'state');
   const state = stateFile ? parseState(await readJsonFile(t, stateFile), stateFile) : new Map<string, Uint8Array>();
   const fuel = str(p, 'fuel');

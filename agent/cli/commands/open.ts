@@ -1,6 +1,7 @@
 /**
- * `capsule open CAPSULE --guardian URL --identity FILE [--approval FILE]… -o OUT`: asks the
- * guardian to release the capsule's key to this identity's recipient, opens the answer (age) with
+ * `capsule open CAPSULE --guardian URL --identity FILE [--approval FILE]… [--drand-beacon FILE|JSON]… -o OUT`:
+ * asks the guardian to release the capsule's key to this identity's recipient (with the approvals
+ * and drand beacons as evidence, checked here before anything is sent), opens the answer (age) with
  * the identity, and decrypts the capsule locally, streaming (OUT appears only if all verified).
  * The request is authenticated with the identity (docs/API.md "Requester authentication"), so the
  * guardian may count an open for it. A denial is exit 1 with the logic's reason.
@@ -24,6 +25,7 @@ import { Decrypter } from 'age-encryption';
 import { decryptToFile } from '../../capsule/open.ts';
 import { capsulePrefix } from '../../client/capsulePrefix.ts';
 import { GuardianClient } from '../../client/GuardianClient.ts';
+import { releaseFromGuardians, type GuardianOutcome } from '../../client/releaseFromGuardians.ts';
 import { defaultReceiptsDir, saveReceipt } from '../../client/receiptStore.ts';
 import { encodeIdentity } from '../../crypto/identity.ts';
 import { wipe } from '../../crypto/secrets.ts';
@@ -32,9 +34,10 @@ import { DEFAULT_MAX_BYTES } from './fetch.ts';
 
 const DOWNLOAD_TIMEOUT_MS = 30 * 60_000;
 import { parseEvidence } from '../../sandbox/evidence.ts';
+import { DRAND_BEACON_HINT, parseDrandBeacon } from '../../sandbox/drandBeacon.ts';
 import type { EvidenceItem } from '../../sandbox/inputs.ts';
 import { OPEN as SPEC } from '../specs/client.ts';
-import { list, need, parse } from '../args.ts';
+import { list, need, parse, positiveInt } from '../args.ts';
 import { loadIdentities, readJsonFile } from '../files.ts';
 import { Progress } from '../Progress.ts';
 import type { Terminal } from '../Terminal.ts';
@@ -48,12 +51,21 @@ export async function openCommand(argv: string[], t: Terminal): Promise<number> 
   const cid = await asCid(t, file);
   if (file === '-') throw new UsageError('ERR_USAGE', 'open reads the capsule from a file (the guardian needs its header first, then it is decrypted)', { hint: `usage: ${SYNOPSIS}` });
   const out = need(p, 'output', SYNOPSIS);
-  const guardianUrl = need(p, 'guardian', SYNOPSIS);
-  const identities = await loadIdentities(t, need(p, 'identity', SYNOPSIS));
+  const guardianUrls = list(p, 'guardian');
+  if (guardianUrls.length === 0) need(p, 'guardian', SYNOPSIS); // throws: missing --guardian
+  const timeoutMs = positiveInt(p, 'timeout', 30, SYNOPSIS) * 1000;
+  if (timeoutMs > 3_600_000) throw new UsageError('ERR_USAGE', `--timeout: at most 3600 seconds, got ${timeoutMs / 1000}`, { hint: `usage: ${SYNOPSIS}` });
+  if (cid && guardianUrls.length > 1) throw new UsageError('ERR_USAGE', 'a guardian set is opened from the capsule file, not by CID', { hint: 'capsule fetch CID -o FILE first, then capsule open FILE with each --guardian' });
+  const identityFile = need(p, 'identity', SYNOPSIS);
+  // Evidence first: a malformed approval or beacon is refused before any key is loaded or anything sent.
+  const evidence: EvidenceItem[] = [];
+  for (const f of list(p, 'approval')) evidence.push(...parseEvidence(await readJsonFile(t, f), f));
+  evidence.push(...await drandBeacons(t, list(p, 'drand-beacon')));
+  const identities = await loadIdentities(t, identityFile);
   // Authenticated with the identity (proof of possession): a counted open needs it.
   // Every answer's receipt is kept (docs/AUDIT.md "Receipts"): `capsule audit verify --receipt` checks the guardian's log with it.
   const receiptsDir = p.values.receipts !== undefined ? resolve(t.cwd, String(p.values.receipts)) : defaultReceiptsDir(t.env ?? process.env);
-  const client = new GuardianClient(guardianUrl, undefined, {
+  const clients = guardianUrls.map((u) => new GuardianClient(u, timeoutMs, {
     identity: identities[0],
     onReceipt: async (r) => {
       try {
@@ -62,9 +74,8 @@ export async function openCommand(argv: string[], t: Terminal): Promise<number> 
         t.stderr.write(`capsule: warning: cannot save the receipt for audit entry ${r.seq} in ${receiptsDir} (${(e as NodeJS.ErrnoException).code ?? 'error'})\n`);
       }
     },
-  });
-  const evidence: EvidenceItem[] = [];
-  for (const f of list(p, 'approval')) evidence.push(...parseEvidence(await readJsonFile(t, f), f));
+  }));
+  const client = clients[0]!;
   let src = { path: resolve(t.cwd, file), name: file };
   let fileKey: Uint8Array | undefined;
   const progress = new Progress(t, 'decrypting');
@@ -77,7 +88,15 @@ export async function openCommand(argv: string[], t: Terminal): Promise<number> 
       src = { path: join(tmp, 'capsule'), name: cid.toString() };
       await downloadVerified(client, cid, src.path, t.signal);
     } else {
-      const { prefix } = await capsulePrefix(src);
+      const { prefix, header } = await capsulePrefix(src);
+      if (header.guardianSet) {
+        const got = await releaseFromGuardians({ header, prefix, clients, identity: identities[0]!, evidence, signal: t.signal, onOutcome: (o) => t.stderr.write(`capsule: ${outcomeLine(o)}\n`) });
+        fileKey = got.key;
+        const k = fileKey;
+        await decryptToFile(src, () => Uint8Array.from(k), resolve(t.cwd, out), { outName: out, signal: t.signal, onProgress: (a, b) => progress.update(a, b) });
+        return 0;
+      }
+      if (clients.length > 1) throw new UsageError('ERR_USAGE', `${file} was sealed without a guardian set: give the one guardian that holds it`, { hint: 'several --guardian are for capsules sealed with --threshold' });
       r = await client.release(prefix, identities[0]!.recipient, evidence, t.signal);
     }
     const d = new Decrypter();
@@ -97,6 +116,37 @@ export async function openCommand(argv: string[], t: Terminal): Promise<number> 
     for (const id of identities) id.dispose();
   }
   return 0;
+}
+
+/** One guardian's verdict, as the line printed while a guardian set is asked. */
+function outcomeLine(o: GuardianOutcome): string {
+  if (o.verdict === 'allow') return `guardian ${o.url}: allow (share ${o.index}): ${o.reason ?? ''}`;
+  if (o.verdict === 'deny') return `guardian ${o.url}: deny: ${o.reason ?? ''}`;
+  return `guardian ${o.url}: no share: ${o.reason ?? o.code ?? 'no answer'}`;
+}
+
+/**
+ * `--drand-beacon` values as evidence (drandBeacon.ts): each is inline JSON (it starts with `{` or
+ * `[`) or the name of a file holding it, a beacon as drand serves it or an array of them.
+ * @throws UsageError ERR_USAGE (not JSON, or a malformed beacon, naming the field; with a hint);
+ *   IoError for a file that cannot be read
+ */
+export async function drandBeacons(t: Terminal, values: string[]): Promise<EvidenceItem[]> {
+  const out: EvidenceItem[] = [];
+  for (const v of values) {
+    const inline = /^\s*[[{]/.test(v);
+    let json: unknown;
+    try {
+      json = inline ? JSON.parse(v) : await readJsonFile(t, v);
+    } catch (cause) {
+      if (inline || (cause instanceof UsageError && cause.code === 'ERR_USAGE')) {
+        throw new UsageError('ERR_USAGE', `--drand-beacon ${inline ? 'JSON' : v}: not valid JSON`, { cause, hint: DRAND_BEACON_HINT });
+      }
+      throw cause;
+    }
+    out.push(...parseDrandBeacon(json, inline ? '--drand-beacon' : v));
+  }
+  return out;
 }
 
 /** A CID when the argument is not an existing file and parses as one. */

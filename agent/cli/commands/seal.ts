@@ -1,5 +1,6 @@
 /**
- * `capsule seal FILE|- --guardian RECIPIENT… --logic MODULE.wasm [--params JSON] [--sign-with ID] -o OUT`.
+ * `capsule seal FILE|- --guardian RECIPIENT… [--threshold M] --logic MODULE.wasm [--params JSON] [--sign-with ID] -o OUT`.
+ * With --threshold the --guardian recipients form an M-of-n guardian set (SPEC.md §5.6).
  *
  * Off the device, `--guardian age1…|capsule-ecdh1…` wraps the key to published recipients. On the
  * guardian itself, `--on-guardian x25519|p256-ecdh|zymbit-lock` uses its own keys (zymbit-lock:
@@ -45,6 +46,7 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
   const own = list(p, 'on-guardian').map(ownStanza);
   if (guardians.length === 0 && own.length === 0) throw new UsageError('ERR_USAGE', 'missing required option --guardian (or --on-guardian on the guardian itself)', { hint: `usage: ${SYNOPSIS}` });
   if (str(p, 'data-dir') !== undefined && own.length === 0 && !publish) throw new UsageError('ERR_USAGE', '--data-dir goes with --on-guardian or --publish', { hint: `usage: ${SYNOPSIS}` });
+  const threshold = thresholdOf(str(p, 'threshold'), guardians.length, own.length);
   const module = await loadModule(t, need(p, 'logic', SYNOPSIS));
   const params = await paramsOf(t, str(p, 'params'), str(p, 'params-file'));
   // Published capsules carry their module's locator, so a guardian can fetch the logic by CID.
@@ -70,6 +72,7 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
     recipients: [...guardians, ...(mine?.recipients ?? [])],
     lock: mine?.lock,
     guardian: mine?.guardian,
+    threshold,
     logic: { hash: sha256(module), cid, params },
     owner: owners?.[0],
     digest: p.values['salted-digest'] ? 'salted-chunked-sha256' as const : 'chunked-sha256' as const,
@@ -82,7 +85,9 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
     } else {
       const id = await sealToFile(input, resolve(t.cwd, out), { ...options, outName: out });
       progress.end();
-      say(t, `sealed ${Buffer.from(id).toString('hex')} with ${options.recipients.length + (options.lock ? 1 : 0)} key stanza(s)${g ? ', signed by this guardian' : ''} -> ${out}`);
+      const stanzas = options.recipients.length + (options.lock ? 1 : 0);
+      const what = threshold === undefined ? `${stanzas} key stanza(s)` : `a ${threshold}-of-${stanzas} guardian set (one share stanza each)`;
+      say(t, `sealed ${Buffer.from(id).toString('hex')} with ${what}${g ? ', signed by this guardian' : ''} -> ${out}`);
       // A failure here leaves the sealed capsule in place (it is complete); publish it again with `capsule publish`.
       if (publish) await (await import('../ipfs.ts')).publishFile(t, p, { path: resolve(t.cwd, out), name: out }, { module, signWith: owners?.[0], guardianKey: str(p, 'guardian-key') });
     }
@@ -141,6 +146,21 @@ function checkJson(v: unknown, flag: string, at: string): void {
   }
   if (Array.isArray(v)) v.forEach((x, i) => checkJson(x, flag, `${at}[${i}]`));
   else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) checkJson(x, flag, `${at}.${k}`);
+}
+
+/**
+ * `--threshold M`: an integer 1..n with at least two --guardian, off the device only (the
+ * guardian's own stanzas do not join a set from the CLI).
+ */
+function thresholdOf(text: string | undefined, n: number, own: number): number | undefined {
+  if (text === undefined) return undefined;
+  const hint = 'example: capsule seal FILE --guardian A --guardian B --guardian C --threshold 2 --logic L.wasm -o OUT';
+  if (own > 0) throw new UsageError('ERR_USAGE', '--threshold goes with --guardian recipients, not with --on-guardian', { hint });
+  if (!/^[0-9]{1,3}$/.test(text)) throw new UsageError('ERR_USAGE', `--threshold: expected a whole number M, got ${JSON.stringify(text.slice(0, 20))}`, { hint });
+  const m = Number(text);
+  if (n < 2) throw new UsageError('ERR_USAGE', `--threshold needs at least two --guardian (a guardian set of 2..16), got ${n}`, { hint });
+  if (m < 1 || m > n) throw new UsageError('ERR_USAGE', `--threshold: expected M from 1 to the ${n} guardians given, got ${m}`, { hint: 'any M of the guardians\' shares open the capsule, so 1 <= M <= the number of --guardian' });
+  return m;
 }
 
 function cidOf(text: string | undefined): Uint8Array | undefined {

@@ -32,7 +32,7 @@ export const KEYGEN = command({
 export const SEAL = command({
   name: 'seal',
   summary: 'encrypt a file into a capsule that opens only when its unlock logic allows',
-  synopsis: 'capsule seal FILE|- (--guardian age1…|capsule-ecdh1…|capsule-tpm1… [--guardian …] '
+  synopsis: 'capsule seal FILE|- (--guardian age1…|capsule-ecdh1…|capsule-tpm1… [--guardian …] [--threshold M] '
     + '| --on-guardian x25519|p256-ecdh|zymbit-lock|tpm2-rsa [--data-dir D]) --logic MODULE.wasm '
     + '[--params JSON | --params-file F] [--logic-cid CID] [--sign-with IDENTITY] [--salted-digest] -o OUT '
     + '[--publish [--guardian-key capsule-guardian1…] [--ipfs helia|kubo:URL] [--peer MULTIADDR]…]',
@@ -52,6 +52,11 @@ export const SEAL = command({
       type: 'string', short: 'g', multiple: true, value: 'RECIPIENT',
       description: 'wrap the key to this guardian recipient: age1… (x25519), capsule-ecdh1… (p256-ecdh) or capsule-tpm1… (a TPM '
         + 'guardian), as `capsule guardian show` prints them',
+    },
+    threshold: {
+      type: 'string', value: 'M',
+      description: 'with two or more --guardian: make them a guardian set in which any M of the guardians\' shares open the capsule '
+        + '(each --guardian wraps its Shamir share of the key, SPEC.md §5.6); without it every --guardian can open it alone',
     },
     'on-guardian': {
       type: 'string', multiple: true, value: 'STANZA',

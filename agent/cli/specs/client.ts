@@ -9,19 +9,33 @@ import { command } from '../spec.ts';
 export const OPEN = command({
   name: 'open',
   summary: 'ask a guardian to release a capsule\'s key, then decrypt the capsule here',
-  synopsis: 'capsule open CAPSULE|CID --guardian URL --identity FILE [--approval FILE]… [--receipts DIR] -o OUT',
+  synopsis: 'capsule open CAPSULE|CID --guardian URL [--guardian URL]… --identity FILE [--approval FILE]… [--drand-beacon FILE|JSON]… [--timeout SECONDS] [--receipts DIR] -o OUT',
   description: `Asks the guardian at URL to release the key of CAPSULE to your identity's recipient. The guardian evaluates the capsule's
-    unlock logic (with the approvals given) and answers with the key encrypted to you, or with a denial: exit 1 with the logic's reason.
+    unlock logic (with the approvals and drand beacons given) and answers with the key encrypted to you, or with a denial: exit 1 with
+    the logic's reason. A malformed approval or beacon is refused here, before anything is sent.
     The capsule is then decrypted here, streaming, and OUT appears only if every chunk and the payload digest verified. The request is
     authenticated with the identity, so the guardian may count an open for it. The receipt of every answer is kept, for capsule audit
     verify --receipt.
 
     By CID, the guardian fetches the capsule from IPFS itself and decides; the capsule's bytes are then downloaded from the guardian and
-    checked against the CID before anything is decrypted.`,
+    checked against the CID before anything is decrypted.
+
+    A capsule sealed to a guardian set (capsule seal --threshold M) opens when M of its guardians each release their share: give
+    each guardian's URL with --guardian. They are asked at once, each evaluating the logic on its own clock and state; one line per
+    guardian reports its verdict, and the open stops as soon as M valid shares are in. A guardian that denies, hangs past --timeout or
+    answers with a share that does not match the capsule only loses its vote; with fewer than M shares nothing is written and the
+    error lists each guardian's verdict and reason. Approvals and beacons go to every guardian.`,
   arguments: { 'CAPSULE|CID': 'the capsule file, or the CID (bafy…) of a published capsule' },
   positionals: { min: 1, max: 1 },
   options: {
-    guardian: { type: 'string', value: 'URL', description: 'the guardian\'s agent, e.g. http://127.0.0.1:7373; required' },
+    guardian: {
+      type: 'string', multiple: true, value: 'URL',
+      description: 'the guardian\'s agent, e.g. http://127.0.0.1:7373; required; repeat it for the guardians of a guardian set',
+    },
+    timeout: {
+      type: 'string', value: 'SECONDS', default: '30',
+      description: 'how long to wait for each guardian\'s answer; one that takes longer is counted as not answering',
+    },
     identity: {
       type: 'string', short: 'i', value: 'FILE',
       description: 'your age identity: the key is released to its recipient, and it authenticates the request; required',
@@ -29,6 +43,11 @@ export const OPEN = command({
     approval: {
       type: 'string', multiple: true, value: 'FILE',
       description: 'an approval for m-of-n logic, as `capsule approve -o` writes it',
+    },
+    'drand-beacon': {
+      type: 'string', multiple: true, value: 'FILE|JSON',
+      description: 'a drand beacon for drand-time-lock logic, as drand serves it ({"round": N, "randomness": hex, "signature": hex}, '
+        + 'e.g. from https://api.drand.sh/<chain hash>/public/<round>), in a file or inline',
     },
     receipts: {
       type: 'string', value: 'DIR', default: '<data dir>/receipts',
@@ -41,7 +60,12 @@ export const OPEN = command({
     ['open a will once its logic allows', 'capsule open will.capsule --guardian http://127.0.0.1:7373 --identity me.key -o will.pdf'],
     ['with two approvals (m-of-n)',
       'capsule open will.capsule --guardian http://pi.local:7373 -i me.key --approval a1.json --approval a2.json -o will.pdf'],
+    ['a 2-of-3 guardian set: any two guardians that allow are enough',
+      'capsule open will.capsule --guardian http://10.0.0.2:7373 --guardian http://10.0.0.3:7373 --guardian http://10.0.0.4:7373 -i me.key -o will.pdf'],
     ['a published capsule, by CID', 'capsule open bafybei… --guardian http://pi.local:7373 --identity me.key -o will.pdf'],
+    ['a drand time lock, with a quicknet beacon fetched after the unlock time',
+      'curl -s https://api.drand.sh/52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971/public/latest > beacon.json && '
+        + 'capsule open will.capsule --guardian http://pi.local:7373 -i me.key --drand-beacon beacon.json -o will.pdf'],
   ],
 });
 
@@ -49,15 +73,23 @@ export const OPEN = command({
 export const CHECKIN = command({
   name: 'checkin',
   summary: 'tell a guardian the capsule\'s owner is still here (dead-man\'s switch)',
-  synopsis: 'capsule checkin CAPSULE --guardian URL --key OWNER.key',
+  synopsis: 'capsule checkin CAPSULE --guardian URL [--guardian URL]… [--timeout SECONDS] --key OWNER.key',
   description: `Sends the owner's signed "still here" for a capsule whose logic is a dead-man's switch: the message
     "capsule-checkin:v1:<capsule id>:<time>", at the guardian's time, signed with the owner's Ed25519 key derived from the identity in
     OWNER.key (as seal --sign-with derives it). The guardian runs the capsule's logic, which records it; a stale, replayed or foreign
-    check-in is refused, and one the logic does not count is exit 1.`,
+    check-in is refused, and one the logic does not count is exit 1. For a capsule sealed to a guardian set, give every guardian's URL:
+    each keeps its own state, so each gets its own check-in (signed at its own time); exit 1 if any did not record it, naming them.`,
   arguments: { CAPSULE: 'the capsule file (only its header is sent)' },
   positionals: { min: 1, max: 1 },
   options: {
-    guardian: { type: 'string', value: 'URL', description: 'the guardian\'s agent, e.g. http://127.0.0.1:7373; required' },
+    guardian: {
+      type: 'string', multiple: true, value: 'URL',
+      description: 'the guardian\'s agent, e.g. http://127.0.0.1:7373; required; repeat it for the guardians of a guardian set',
+    },
+    timeout: {
+      type: 'string', value: 'SECONDS', default: '30',
+      description: 'how long to wait for each guardian\'s answer; one that takes longer is counted as not answering',
+    },
     key: {
       type: 'string', value: 'OWNER.key',
       description: 'the owner\'s identity file, the one the capsule was sealed --sign-with; required',
@@ -74,7 +106,7 @@ export const CHECKIN = command({
 export const APPROVE = command({
   name: 'approve',
   summary: 'sign an approver\'s approval for a capsule with m-of-n logic',
-  synopsis: 'capsule approve CAPSULE --requester age1… (--key ED25519.key | --eth-key HEX.key) [--guardian URL] [-o APPROVAL.json]',
+  synopsis: 'capsule approve CAPSULE --requester age1… (--key ED25519.key | --eth-key HEX.key) [--guardian URL]… [-o APPROVAL.json]',
   description: `Signs an approver's approval for m-of-n logic: the message "capsule-approval:v1:<capsule id>:<requester>" names the
     capsule and who may open it. With --key (an age identity file) it is an Ed25519 signature by the key derived from it (as seal
     --sign-with); with --eth-key (a secp256k1 private key in hex) an Ethereum personal_sign. With --guardian the approval is sent to the
@@ -89,7 +121,10 @@ export const APPROVE = command({
       type: 'string', value: 'HEX.key',
       description: 'sign with this secp256k1 private key (a file holding 64 hex digits), as personal_sign',
     },
-    guardian: { type: 'string', value: 'URL', description: 'send the approval to this guardian\'s agent instead of writing it' },
+    guardian: {
+      type: 'string', multiple: true, value: 'URL',
+      description: 'send the approval to this guardian\'s agent instead of writing it; repeat it for every guardian of a guardian set',
+    },
     output: { type: 'string', short: 'o', value: 'APPROVAL.json', default: 'stdout', description: 'the approval file to write' },
   },
   examples: [

@@ -47,8 +47,8 @@ export const LOGIC_CHECK = command({
 export const LOGIC_RUN = command({
   name: 'logic run',
   summary: 'dry-run a decision offline, exactly as the guardian would make it',
-  synopsis: 'capsule logic run POLICY.wasm --capsule C.capsule --requester age1… --at TIME [--approval FILE]… [--state FILE] [--fuel N] '
-    + '[--json]',
+  synopsis: 'capsule logic run POLICY.wasm --capsule C.capsule --requester age1… --at TIME [--approval FILE]… [--drand-beacon FILE|JSON]… '
+    + '[--state FILE] [--fuel N] [--json]',
   description: `Evaluates POLICY.wasm for the capsule C.capsule (whose header must name this module) as the guardian does: the same
     sandbox, fuel metering and limits, with the time, requester, evidence and state you give. A decision is a pure function of these
     inputs, so it prints the verdict (allow or deny), the logic's reason, the fuel it took and its logs exactly as the guardian will, on
@@ -65,6 +65,10 @@ export const LOGIC_RUN = command({
     approval: {
       type: 'string', multiple: true, value: 'FILE',
       description: 'evidence: an approval file, as `capsule approve -o` writes it',
+    },
+    'drand-beacon': {
+      type: 'string', multiple: true, value: 'FILE|JSON',
+      description: 'evidence: a drand beacon as drand serves it ({"round": N, "randomness": hex, "signature": hex}), in a file or inline',
     },
     state: {
       type: 'string', value: 'FILE', default: 'empty',
