@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { validateMnemonic } from '@scure/bip39';
 import { wordlist } from '@scure/bip39/wordlists/english.js';
 import koffi from 'koffi';
-import { readHeaderFirst } from '../agent/capsule/headerFirst.ts';
+import { readHeader } from '../agent/capsule/inspect.ts';
 import { Guardian } from '../agent/guardian/Guardian.ts';
 import type { ZymbitKeyStore } from '../agent/keys/ZymbitKeyStore.ts';
 import { BIN } from './helpers/cli.ts';
@@ -261,9 +261,7 @@ test('in process: guardian operations through the FFI free every buffer the libr
   const g = await Guardian.open(d.data, { env: d.env });
   const module = (g.keyStore as ZymbitKeyStore).module;
   try {
-    const first = await readHeaderFirst({ path: join(d.dir, 'l.capsule') });
-    await first.close();
-    const { parsed } = first;
+    const parsed = await readHeader({ path: join(d.dir, 'l.capsule') });
     const viaLock = await g.unwrapFileKey(parsed.header); // zymbit-lock first: the module unlocks it
     assert.is(viaLock.length, 32);
     const p256Only = { ...parsed.header, stanzas: parsed.header.stanzas.filter((s) => s.type === 'p256-ecdh') };

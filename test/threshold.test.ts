@@ -48,7 +48,15 @@ test('2-of-3: verify prints the set; any two shares open, each pair and all thre
   }
   await rejectsError(() => combineShares(header, identityShares(header, [ids[1]!])), 'GuardianSetError', 'ERR_NOT_ENOUGH_SHARES',
     /^header\.guardian_set: 2-of-3 needs 2 valid shares, got 1 \(guardian 1\)$/);
-  throwsError(() => identityUnwrapper([ids[0]!])(header), 'CapsuleFormatError', 'ERR_NO_MATCHING_STANZA', /2-of-3 threshold capsule: its stanzas wrap shares/);
+  // The one (async) unwrap contract: local identities of m guardians open a set's capsule directly.
+  await rejectsError(async () => identityUnwrapper([ids[0]!])(header), 'GuardianSetError', 'ERR_NOT_ENOUGH_SHARES', /2-of-3 needs 2 valid shares, got 1 \(guardian 0\)/);
+  const out = join(tmpdir(), `threshold-direct-${process.pid}.out`);
+  try {
+    await decryptToFile({ path }, [ids[0]!, ids[2]!], out);
+    assert.ok(readFileSync(out).equals(Buffer.from(plain)), 'decryptToFile with two guardians\' identities');
+  } finally {
+    rmSync(out, { force: true });
+  }
 });
 
 test('1-of-2 opens with either share; 3-of-3 needs all three', async () => {

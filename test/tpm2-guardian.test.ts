@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { p256 } from '@noble/curves/nist.js';
-import { readHeaderFirst } from '../agent/capsule/headerFirst.ts';
+import { readHeader } from '../agent/capsule/inspect.ts';
 import { openWithKey } from '../agent/capsule/open.ts';
 import { sha256 } from '../agent/crypto/kdf.ts';
 import { compressP256, encodeP256Key, GUARDIAN_KEY_HRP } from '../agent/crypto/p256.ts';
@@ -63,9 +63,7 @@ async function sealAnywhere(recipient: string, plain: Buffer, name: string): Pro
 }
 
 async function headerOf(path: string): Promise<CapsuleHeader> {
-  const h = await readHeaderFirst({ path });
-  await h.close();
-  return h.parsed.header;
+  return (await readHeader({ path })).header;
 }
 
 async function openedWith(capsule: Uint8Array, key: Uint8Array): Promise<Buffer> {

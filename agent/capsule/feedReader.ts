@@ -2,7 +2,7 @@
  * Feeding a CapsuleReader only as far as the caller needs: the bytes go in 4096-byte steps and the
  * feeding stops at the first step after which `enough()` holds, so a reader asked for the header
  * (or the first chunk) does not go on to parse, and a caller does not go on to read, the payload
- * behind it. Used by readHeader (inspect.ts), readHeaderFirst (headerFirst.ts) and the agent's
+ * behind it. Used by readHeader (inspect.ts), CapsuleOpener (waiting for the key at the header) and the agent's
  * present() (daemon/present.ts).
  *
  * Deliberately not here: where the bytes come from (the callers read files, streams or buffers).

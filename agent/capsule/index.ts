@@ -2,8 +2,8 @@
  * `digital-capsule-engine/capsule`: the capsule API in full. The streaming functions of the main
  * entry point (seal, open, inspect, verify) plus what custom I/O needs: the push-style
  * CapsuleSealer / CapsuleOpener / CapsuleReader (feed bytes, get bytes back, no I/O of their own),
- * reading a header before choosing how to unwrap (readHeaderFirst), and the unwrapper for local
- * identities.
+ * the shares of a guardian set (combineShares), and the unwrapper for local identities. Every
+ * opening function takes one Unwrapper contract: `(header) => key | null`, possibly async.
  *
  * Explicit named exports only. Deliberately not here: the worker-thread pool, the encrypted spool
  * and atomic output files (internals of sealToFile/decryptToFile), and guardian-side unwrapping
@@ -28,8 +28,6 @@ export { describe, inspect, readHeader } from './inspect.ts';
 export type { CapsuleInfo } from './inspect.ts';
 export { verify } from './verify.ts';
 export type { VerifyOptions, VerifyReport } from './verify.ts';
-export { readHeaderFirst } from './headerFirst.ts';
-export type { HeaderFirst } from './headerFirst.ts';
 export { identityShares, identityUnwrapper } from './unwrap.ts';
 export { checkShare, combineShares, combineUnwrappedShares, describeGuardianSet } from './shares.ts';
 export type { GuardianInfo, GuardianShare } from './shares.ts';

@@ -23,7 +23,7 @@ import { capsuleLength, chunkCount } from '../format/layout.ts';
 import { BulkPool, defaultThreads, PARALLEL_FROM } from './BulkPool.ts';
 import { readHeader } from './inspect.ts';
 import { checkPayloadDigest, combineChunkDigests, isChunked, isSalted } from './PayloadDigest.ts';
-import { CapsuleOpener, type Unwrapper } from './CapsuleOpener.ts';
+import { CapsuleOpener, unwrapKey, type Unwrapper } from './CapsuleOpener.ts';
 import type { ParsedHeader } from './CapsuleReader.ts';
 import type { PayloadDigest } from './PayloadDigest.ts';
 import { identityUnwrapper } from './unwrap.ts';
@@ -156,7 +156,7 @@ async function* plaintextOf(capsule: ByteSource, unwrap: Unwrapper, options: Ope
   let done = 0;
   try {
     for await (const piece of bytesOf(capsule, options.signal)) {
-      const plain = opener.push(piece);
+      const plain = await opener.push(piece);
       if (!hash && opener.parsed) {
         hash = opener.payloadDigest();
         options.onHeader?.(opener.parsed);
@@ -185,7 +185,7 @@ async function decryptOnThreads(capsule: PathSource, total: number, unwrap: Unwr
   const { header, headerBytes, headerHash } = parsed;
   const { size, digestAlg, digest } = header.payload;
   if (!isChunked(digestAlg) || total !== capsuleLength(headerBytes.length - PREAMBLE_SIZE, size)) return undefined;
-  const fileKey = unwrap(header);
+  const fileKey = await unwrapKey(unwrap, header);
   let payloadKey: Uint8Array | undefined;
   let salt: Uint8Array | undefined;
   try {

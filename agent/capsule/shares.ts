@@ -101,7 +101,7 @@ export function shareCommitment(header: CapsuleHeader, index: number, share: Uin
 
 /**
  * Checks one released share against the header's commitment for its guardian, before any combining.
- * @param header - The threshold capsule's header (as read: readHeader, readHeaderFirst).
+ * @param header - The threshold capsule's header (as read: readHeader).
  * @param s - The guardian's index and its 32-byte share.
  * @param hash - The set hash, when checking several shares of one header.
  * @throws GuardianSetError ERR_BAD_GUARDIAN_SET when the header has no guardian set; ERR_BAD_SHARE,

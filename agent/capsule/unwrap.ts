@@ -10,13 +10,15 @@ import { unwrapX25519 } from '../crypto/x25519Stanza.ts';
 import { STANZA_X25519 } from '../format/constants.ts';
 import type { CapsuleHeader } from '../format/header.ts';
 import type { Unwrapper } from './CapsuleOpener.ts';
-import type { GuardianShare } from './shares.ts';
+import { combineUnwrappedShares, type GuardianShare } from './shares.ts';
 
 /**
  * An Unwrapper that tries every identity against every `x25519` stanza (other stanza types are for
  * other custodians and are skipped).
  * @param identities - One or more X25519 identities (generateIdentity, parseIdentityFile).
- * @returns The Unwrapper; it throws CapsuleFormatError ERR_NO_MATCHING_STANZA when none opens.
+ * @returns The Unwrapper; it throws CapsuleFormatError ERR_NO_MATCHING_STANZA when none opens. For a
+ *   header with a guardian set it combines the shares the identities open (GuardianSetError
+ *   ERR_NOT_ENOUGH_SHARES when fewer than m do).
  * @throws TypeError when `identities` is empty or holds something that is not an identity.
  * @example
  * ```js
@@ -33,14 +35,10 @@ export function identityUnwrapper(identities: Identity[]): Unwrapper {
       throw new TypeError(`identities[${i}]: expected an X25519 identity (parseIdentityFile / generateIdentity), got ${typeof id}`);
     }
   });
-  return (header: CapsuleHeader) => {
-    const set = header.guardianSet;
-    if (set) {
-      // Shares are combined asynchronously (the Shamir library), and an Unwrapper is synchronous.
-      throw new CapsuleFormatError('ERR_NO_MATCHING_STANZA',
-        `header.guardian_set: a ${set.threshold}-of-${set.guardians.length} threshold capsule: its stanzas wrap shares of the file key, not the key; open it with the key combineShares() returns`,
-        { hint: 'collect the shares with identityShares() or from the guardians, then combineShares(); or use capsule open with the guardians' });
-    }
+  return (header: CapsuleHeader): Uint8Array | Promise<Uint8Array> => {
+    // A guardian set: the stanzas wrap shares; m of them that these identities open give the key
+    // (combined asynchronously by the Shamir library: an Unwrapper may be async).
+    if (header.guardianSet) return combineUnwrappedShares(header, identityShares(header, identities));
     let tried = 0;
     for (const [i, s] of header.stanzas.entries()) {
       if (s.type !== STANZA_X25519) continue;

@@ -24,7 +24,7 @@ import { connectAll, openContentStore } from '../store/openContentStore.ts';
 import { list, str, type Parsed } from './args.ts';
 import { dataDirOf } from './dataDir.ts';
 import { say, writeOut, type Terminal } from './Terminal.ts';
-import { readHeaderFirst } from '../capsule/headerFirst.ts';
+import { readHeader } from '../capsule/inspect.ts';
 
 export async function openCliStore(t: Terminal, p: Parsed, o: { listen?: string[]; ephemeral?: boolean } = {}): Promise<ContentStore> {
   const env = t.env ?? process.env;
@@ -98,12 +98,11 @@ export async function publishCapsule(t: Terminal, store: ContentStore, capsule: 
  * the CID on stdout.
  */
 export async function publishFile(t: Terminal, p: Parsed, src: { path: string; name: string }, o: PublishOptions): Promise<void> {
-  const head = await readHeaderFirst(src, t.signal);
-  await head.close();
-  announcementGuardian(head.parsed, o);
+  const parsed = await readHeader(src, t.signal);
+  announcementGuardian(parsed, o);
   const store = await openCliStore(t, p);
   try {
-    const cid = await publishCapsule(t, store, src, head.parsed, o);
+    const cid = await publishCapsule(t, store, src, parsed, o);
     await writeOut(t, `${cid}\n`);
   } finally {
     await store.stop();

@@ -98,7 +98,7 @@ export async function run(opts: FuzzOptions): Promise<FuzzResult> {
     let hash: PayloadDigest | undefined;
     try {
       for (const p of pieces(bytes, c.feed, c.base)) {
-        for (const chunk of opener.push(p)) {
+        for (const chunk of await opener.push(p)) {
           released.push(chunk);
           hash ??= opener.payloadDigest();
           hash.update(chunk);

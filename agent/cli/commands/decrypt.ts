@@ -12,7 +12,6 @@
  */
 import { resolve } from 'node:path';
 import { decryptToFile, openVerified, type KeySource } from '../../capsule/open.ts';
-import { readHeaderFirst } from '../../capsule/headerFirst.ts';
 import type { Identity } from '../../crypto/identity.ts';
 import { UsageError } from '../../errors.ts';
 import type { ByteSource } from '../../io/sources.ts';
@@ -36,20 +35,13 @@ export async function decryptCommand(argv: string[], t: Terminal): Promise<numbe
   if (out === undefined || out === '-') refuseBinaryToTty(t, 'decrypted data');
   let identities: Identity[] = [];
   let key: KeySource;
-  let fileKey: Uint8Array | undefined;
-  let input: ByteSource = inputOf(t, p.positionals[0]!);
+  let guardian: { close(): Promise<void> } | undefined;
+  const input: ByteSource = inputOf(t, p.positionals[0]!);
   if (onGuardian) {
     const { Guardian } = await import('../../guardian/Guardian.ts'); // key stores and FFI only when asked for
     const g = await Guardian.open(dataDirOf(t, str(p, 'data-dir')), { env: t.env ?? process.env });
-    try {
-      const first = await readHeaderFirst(input, t.signal);
-      const k = await g.unwrapFileKey(first.parsed.header).catch(async (e) => { await first.close(); throw e; });
-      fileKey = k;
-      key = () => k; // the opener wipes it once the payload key is derived
-      input = first.bytes;
-    } finally {
-      await g.close();
-    }
+    guardian = g;
+    key = (header) => g.unwrapFileKey(header); // asynchronous (the module): the opener waits for it once
   } else {
     identities = await loadIdentities(t, need(p, 'identity', SYNOPSIS));
     key = identities;
@@ -64,7 +56,7 @@ export async function decryptCommand(argv: string[], t: Terminal): Promise<numbe
     }
   } finally {
     progress.end();
-    fileKey?.fill(0); // also when decryption failed before the opener took it
+    await guardian?.close();
     for (const id of identities) id.dispose();
   }
   return 0;
