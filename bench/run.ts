@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: every benchmark in turn. BENCH_ONLY=capsule|sandbox|keys|agent|cid|ipfs|auth|stdout|flood|audit|wallet|tpm|drand|guardian-set|logic-explain runs one.
+ * `npm run bench`: every benchmark in turn. BENCH_ONLY=capsule|sandbox|keys|agent|cid|ipfs|auth|stdout|flood|audit|wallet|tpm|drand|guardian-set|logic-explain|logic-test runs one.
  */
 const only = process.env.BENCH_ONLY;
 if (!only || only === 'capsule') await import('./capsule.ts');
@@ -17,3 +17,4 @@ if (!only || only === 'tpm') await import('./tpm.ts');
 if (!only || only === 'drand') await import('./drand.ts');
 if (!only || only === 'guardian-set') await import('./guardianSet.ts');
 if (!only || only === 'logic-explain') await import('./logicExplain.ts');
+if (!only || only === 'logic-test') await import('./logicTest.ts');

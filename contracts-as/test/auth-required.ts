@@ -5,7 +5,7 @@
  *
  * Deliberately not here: anything else a policy would check.
  */
-import { allow, authenticated, deny } from "../sdk/capsule";
+import { allow, authenticated, deny } from "@capsule-engine/sdk";
 
 export function decide(): i32 {
   return authenticated() ? allow("requester authenticated") : deny("requester not authenticated");

@@ -7,8 +7,8 @@
  *
  * Deliberately not here: anything a contract should copy; this is test scaffolding.
  */
-import { allow, deny, params } from "../sdk/capsule";
-import { DrandChain, drandFirstRoundAtOrAfter, drandRoundAt, drandRoundTime, tryVerifyDrandBeacon, verifyDrandBeacon } from "../sdk/drand";
+import { allow, deny, params } from "@capsule-engine/sdk";
+import { DrandChain, drandFirstRoundAtOrAfter, drandRoundAt, drandRoundTime, tryVerifyDrandBeacon, verifyDrandBeacon } from "@capsule-engine/sdk/drand";
 
 export function decide(): i32 {
   const p = params()!;

@@ -7,9 +7,9 @@
  *
  * Deliberately not here: anything a contract should copy; this is test scaffolding.
  */
-import { allow, deny, log } from "../sdk/capsule";
-import { hex, str } from "../sdk/util";
-import { U256, WalletRequest, lastU256Error, request } from "../sdk/wallet";
+import { allow, deny, log } from "@capsule-engine/sdk";
+import { hex, str } from "@capsule-engine/sdk";
+import { U256, WalletRequest, lastU256Error, request } from "@capsule-engine/sdk/wallet";
 
 let failed: string | null = null;
 

@@ -6,10 +6,9 @@
 import { resolve } from 'node:path';
 import { readHeader } from '../../capsule/inspect.ts';
 import { sha256 } from '../../crypto/kdf.ts';
-import { constantTimeEqual } from '../../crypto/secrets.ts';
-import { CapsuleFormatError, UsageError } from '../../errors.ts';
 import { AtomicFile } from '../../io/AtomicFile.ts';
-import { buildPolicy } from '../../logic/build.ts';
+import { BuildError, buildErrorLines, buildPolicy } from '../../logic/build.ts';
+import { checkLogicHash, decisionInput, parseTimeArg } from '../../logic/evaluate.ts';
 import { parseEvidence, parseState, stateToJson } from '../../sandbox/evidence.ts';
 import { drandBeacons } from './open.ts';
 import type { EvidenceItem } from '../../sandbox/inputs.ts';
@@ -19,20 +18,30 @@ import { DEFAULT_LIMITS } from '../../sandbox/limits.ts';
 import { list, need, parse, str } from '../args.ts';
 import { inputOf, loadModule, readJsonFile } from '../files.ts';
 import { LOGIC, LOGIC_BUILD, LOGIC_CHECK, LOGIC_PUSH, LOGIC_RUN } from '../specs/logic.ts';
+import { explain } from './logicExplain.ts';
+import { logicTest } from './logicTest.ts';
+import { logicInit } from './logicInit.ts';
 import { runSubcommand } from '../subcommands.ts';
 import { GuardianClient } from '../../client/GuardianClient.ts';
 import { say, writeOut, type Terminal } from '../Terminal.ts';
 
 /** `capsule logic build|check|run|push …`. @throws UsageError ERR_USAGE; and what the subcommand throws */
 export async function logicCommand(argv: string[], t: Terminal): Promise<number> {
-  return runSubcommand(LOGIC, { build, check, run, push }, argv, t);
+  return runSubcommand(LOGIC, { build, check, run, push, explain, test: logicTest, init: logicInit }, argv, t);
 }
 
 async function build(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, LOGIC_BUILD);
   const out = need(p, 'output', LOGIC_BUILD.synopsis);
   const src = p.positionals[0]!;
-  const r = await buildPolicy(src, { cwd: t.cwd });
+  let r;
+  try {
+    r = await buildPolicy(src, { cwd: t.cwd });
+  } catch (e) {
+    if (!(e instanceof BuildError) || e.errors.length === 0) throw e;
+    for (const line of buildErrorLines(e)) say(t, line); // each error with its source line and caret
+    return 1;
+  }
   const file = await AtomicFile.create(resolve(t.cwd, out), 0o644, out);
   try {
     await file.write(r.wasm);
@@ -71,17 +80,9 @@ async function run(argv: string[], t: Terminal): Promise<number> {
   const module = await loadModule(t, p.positionals[0]!);
   const parsed = await readHeader(inputOf(t, need(p, 'capsule', LOGIC_RUN.synopsis)));
   const h = parsed.header;
-  if (!constantTimeEqual(sha256(module), h.logic.hash)) {
-    throw new CapsuleFormatError('ERR_LOGIC_HASH_MISMATCH', `${p.positionals[0]}: SHA-256 ${Buffer.from(sha256(module)).toString('hex')} is not the capsule's logic ${Buffer.from(h.logic.hash).toString('hex')}`);
-  }
+  checkLogicHash(module, h, p.positionals[0]!);
   const requester = need(p, 'requester', LOGIC_RUN.synopsis);
-  const at = need(p, 'at', LOGIC_RUN.synopsis);
-  const now = /^\d+$/.test(at) ? Number(at) : Date.parse(at);
-  if (!Number.isSafeInteger(now) || now < 0) {
-    throw new UsageError('ERR_USAGE', `--at: expected an RFC 3339 time (2030-01-01T00:00:00Z) or milliseconds since the epoch, got ${JSON.stringify(at)}`, {
-      hint: 'the evaluation time is an input: pass the moment you want to test',
-    });
-  }
+  const now = parseTimeArg(need(p, 'at', LOGIC_RUN.synopsis), '--at');
   const evidence: EvidenceItem[] = [];
   for (const f of list(p, 'approval')) evidence.push(...parseEvidence(await readJsonFile(t, f), f));
   evidence.push(...await drandBeacons(t, list(p, 'drand-beacon')));
@@ -89,10 +90,7 @@ async function run(argv: string[], t: Terminal): Promise<number> {
   const state = stateFile ? parseState(await readJsonFile(t, stateFile), stateFile) : new Map<string, Uint8Array>();
   const fuel = str(p, 'fuel');
   const sandbox = new Sandbox(fuel ? { fuel: Number(fuel) } : {});
-  const r = sandbox.evaluate(module, {
-    now, requester, evidence, state, params: h.logic.params,
-    capsule: { id: h.id, created: h.created, owner: h.owner ?? null, logic: h.logic.hash, size: h.payload.size, digest: h.payload.digest },
-  });
+  const r = sandbox.evaluate(module, decisionInput(h, { now, requester, evidence, state }));
   if (p.values.json) {
     await writeOut(t, JSON.stringify({
       verdict: r.verdict, reason: r.reason, fuel: r.fuel, fuelLimit: r.fuelLimit, fuelTable: r.fuelTable, logs: r.logs,

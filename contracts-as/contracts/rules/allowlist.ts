@@ -5,7 +5,7 @@
  * Deliberately not here: proof that the requester holds the identity — the guardian wraps the key
  * to the requester's recipient, so only its holder can use an allow.
  */
-import { CborValue } from "../../sdk/capsule";
+import { CborValue } from "@capsule-engine/sdk";
 import { Scope, Verdict, allowed, denied, onlyKeys, sameRecipient, textListParam } from "./common";
 
 export function allowlist(p: CborValue, s: Scope): Verdict {

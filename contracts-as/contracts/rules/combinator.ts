@@ -14,8 +14,8 @@
  * Deliberately not here: "not" (a negated rule would turn errors and missing evidence into allows),
  * weights or thresholds over rules (use mOfN for people).
  */
-import { CborValue } from "../../sdk/capsule";
-import { fail } from "../../sdk/util";
+import { CborValue } from "@capsule-engine/sdk";
+import { fail } from "@capsule-engine/sdk";
 import { allowlist } from "./allowlist";
 import { Scope, Verdict, allowed, denied, kindOf } from "./common";
 import { deadMan } from "./deadMan";

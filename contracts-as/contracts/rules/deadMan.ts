@@ -11,8 +11,8 @@
  *
  * Deliberately not here: revoking beneficiaries or the owner, or check-ins by other keys.
  */
-import { CborValue, stateGetI64, stateSetI64, verifyEd25519 } from "../../sdk/capsule";
-import { bytesEqual, fail, parseDecimal, startsWith } from "../../sdk/util";
+import { CborValue, stateGetI64, stateSetI64, verifyEd25519 } from "@capsule-engine/sdk";
+import { bytesEqual, fail, parseDecimal, startsWith } from "@capsule-engine/sdk";
 import {
   Scope, Verdict, allowed, bytesValue, checkinPrefix, denied, onlyKeys, sameRecipient, textListParam, uintParam, when,
 } from "./common";

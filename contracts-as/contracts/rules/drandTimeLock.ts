@@ -13,11 +13,11 @@
  *
  * Deliberately not here: fetching beacons (the requester brings one), chained drand schemes, state.
  */
-import { CborValue } from "../../sdk/capsule";
+import { CborValue } from "@capsule-engine/sdk";
 import {
   DRAND_BAD_KEY, DRAND_BAD_LENGTH, DRAND_SCHEME, DrandBeacon, DrandChain, drandFirstRoundAtOrAfter, tryVerifyDrandBeacon,
-} from "../../sdk/drand";
-import { bytesEqual, fail, formatTime } from "../../sdk/util";
+} from "@capsule-engine/sdk/drand";
+import { bytesEqual, fail, formatTime } from "@capsule-engine/sdk";
 import { Scope, Verdict, allowed, bytesValue, denied, onlyKeys, timeParam, uintParam, when } from "./common";
 
 export function drandTimeLock(p: CborValue, s: Scope): Verdict {

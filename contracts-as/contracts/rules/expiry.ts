@@ -6,8 +6,8 @@
  *
  * Deliberately not here: a lower bound (time-lock.ts) or per-requester counts.
  */
-import { CborValue, stateGetI64 } from "../../sdk/capsule";
-import { fail } from "../../sdk/util";
+import { CborValue, stateGetI64 } from "@capsule-engine/sdk";
+import { fail } from "@capsule-engine/sdk";
 import { Scope, Verdict, allowed, denied, onAllow, onlyKeys, optTimeParam, optUintParam, when } from "./common";
 
 export function expiry(p: CborValue, s: Scope): Verdict {

@@ -9,8 +9,8 @@
  * Deliberately not here: approvals for another requester or capsule (the message binds both),
  * expiry of approvals (combine with expiry/timeLock in a policy), or state.
  */
-import { CborValue } from "../../sdk/capsule";
-import { countApprovals, parseApprovers } from "./approvers";
+import { CborValue } from "@capsule-engine/sdk";
+import { countApprovals, parseApprovers } from "@capsule-engine/sdk";
 import { Scope, Verdict, allowed, approvalMessage, denied, onlyKeys } from "./common";
 
 export function mOfN(p: CborValue, s: Scope): Verdict {

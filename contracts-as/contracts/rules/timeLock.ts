@@ -4,7 +4,7 @@
  *
  * Deliberately not here: an upper bound (see expiry.ts) or any state.
  */
-import { CborValue } from "../../sdk/capsule";
+import { CborValue } from "@capsule-engine/sdk";
 import { Scope, Verdict, allowed, denied, onlyKeys, timeParam, when } from "./common";
 
 export function timeLock(p: CborValue, s: Scope): Verdict {

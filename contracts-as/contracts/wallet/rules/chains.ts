@@ -7,8 +7,8 @@
  * Deliberately not here: anything about the account's own address (the host signs only with the
  * account the request names) or the chain's native unit (txCap, dailyLimit).
  */
-import { CborValue } from "../../../sdk/capsule";
-import { fail } from "../../../sdk/util";
+import { CborValue } from "@capsule-engine/sdk";
+import { fail } from "@capsule-engine/sdk";
 import { Scope, Verdict, allowed, denied, kindOf, onlyKeys } from "../../rules/common";
 import { notWallet, optTextListParam, walletRequest, wrongKind } from "./common";
 

@@ -13,9 +13,9 @@
  * Deliberately not here: approvals for a capsule release (mOfN), expiry of approvals (the hash
  * names one request: an approval cannot be reused for another), or state.
  */
-import { CborValue } from "../../../sdk/capsule";
-import { approveSignMessage } from "../../../sdk/wallet";
-import { countApprovals, parseApprovers } from "../../rules/approvers";
+import { CborValue } from "@capsule-engine/sdk";
+import { approveSignMessage } from "@capsule-engine/sdk/wallet";
+import { countApprovals, parseApprovers } from "@capsule-engine/sdk";
 import { Scope, Verdict, allowed, denied, onlyKeys } from "../../rules/common";
 import { Amounts, amountsParam, describeWithin, knownKind, moves, notWallet, overLimit, walletRequest, wrongKind } from "./common";
 

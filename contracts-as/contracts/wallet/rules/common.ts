@@ -10,12 +10,12 @@
  * (an undecoded contract call moves only its value as far as a rule can see: pair amount rules
  * with contractCalls or recipients; contracts/README.md).
  */
-import { CborValue, Kind } from "../../../sdk/capsule";
-import { bytesEqual, equalsIgnoreAsciiCase, fail, hex, unhexBytes, utf8 } from "../../../sdk/util";
+import { CborValue, Kind } from "@capsule-engine/sdk";
+import { bytesEqual, equalsIgnoreAsciiCase, fail, hex, unhexBytes, utf8 } from "@capsule-engine/sdk";
 import {
   KIND_BTC_PSBT, KIND_ETH_MESSAGE, KIND_ETH_TX, KIND_ETH_TYPED_DATA, KIND_RAW_DIGEST, U256, WalletRequest, ethAddress,
   hasRequest, lastError, tryRequest,
-} from "../../../sdk/wallet";
+} from "@capsule-engine/sdk/wallet";
 import { Scope, Verdict, bytesValue, denied, kindOf, listText, tryBytesValue } from "../../rules/common";
 
 /** The request of a wallet signing decision, or null if this is another decision; traps if malformed. */

@@ -8,9 +8,9 @@
  * Deliberately not here: arguments of the call (recipients and txCap judge decoded ERC-20 calls),
  * whether an address with empty data is a contract (the guest cannot know; its fallback may run).
  */
-import { CborValue } from "../../../sdk/capsule";
-import { bytesEqual, fail, hex, rangeEqual } from "../../../sdk/util";
-import { ethAddress } from "../../../sdk/wallet";
+import { CborValue } from "@capsule-engine/sdk";
+import { bytesEqual, fail, hex, rangeEqual } from "@capsule-engine/sdk";
+import { ethAddress } from "@capsule-engine/sdk/wallet";
 import { Scope, Verdict, allowed, bytesValue, denied, kindOf, onlyKeys, tryBytesValue } from "../../rules/common";
 import { notWallet, walletRequest, wrongKind } from "./common";
 

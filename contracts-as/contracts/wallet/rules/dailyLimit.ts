@@ -16,9 +16,9 @@
  * Deliberately not here: Ethereum fees (maxFee is not counted), calendar days (the window rolls with
  * the evaluation time), or amounts hidden in undecoded call data (pair with contractCalls).
  */
-import { CborValue, stateGet } from "../../../sdk/capsule";
-import { fail } from "../../../sdk/util";
-import { U256 } from "../../../sdk/wallet";
+import { CborValue, stateGet } from "@capsule-engine/sdk";
+import { fail } from "@capsule-engine/sdk";
+import { U256 } from "@capsule-engine/sdk/wallet";
 import { Scope, Verdict, allowed, denied, onAllowBytes, onlyKeys, optUintParam } from "../../rules/common";
 import { amountsParam, moves, notWallet, walletRequest, wrongKind } from "./common";
 

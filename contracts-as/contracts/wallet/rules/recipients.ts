@@ -12,9 +12,9 @@
  * Deliberately not here: amounts (txCap, dailyLimit), which contract code runs (contractCalls),
  * recipients inside typed data or undecoded call data.
  */
-import { CborValue } from "../../../sdk/capsule";
-import { fail } from "../../../sdk/util";
-import { WalletRequest, ethAddress } from "../../../sdk/wallet";
+import { CborValue } from "@capsule-engine/sdk";
+import { fail } from "@capsule-engine/sdk";
+import { WalletRequest, ethAddress } from "@capsule-engine/sdk/wallet";
 import { Scope, Verdict, allowed, denied, onlyKeys } from "../../rules/common";
 import {
   addressListParam, containsAddress, containsBtcAddress, notWallet, optTextListParam, walletRequest, wrongKind,

@@ -8,8 +8,8 @@
  * Deliberately not here: time zones with daylight saving (a fixed offset only: the guest has no
  * tz database, and a verdict must replay identically), holidays, or dates (timeLock, expiry).
  */
-import { CborValue, Kind } from "../../../sdk/capsule";
-import { asciiLower, fail } from "../../../sdk/util";
+import { CborValue, Kind } from "@capsule-engine/sdk";
+import { asciiLower, fail } from "@capsule-engine/sdk";
 import { Scope, Verdict, allowed, denied, kindOf, onlyKeys } from "../../rules/common";
 
 const DAY_MS: i64 = 86400000;

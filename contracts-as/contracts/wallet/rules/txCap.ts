@@ -9,7 +9,7 @@
  * amounts hidden in undecoded call data (pair with contractCalls), units per chain (pair with
  * chains: value is wei of whichever chain the request names).
  */
-import { CborValue } from "../../../sdk/capsule";
+import { CborValue } from "@capsule-engine/sdk";
 import { Scope, Verdict, allowed, denied, onlyKeys } from "../../rules/common";
 import { amountsParam, describeWithin, moves, notWallet, overLimit, walletRequest, wrongKind } from "./common";
 

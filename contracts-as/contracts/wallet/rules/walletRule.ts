@@ -5,7 +5,7 @@
  *
  * Deliberately not here: combining rules (rules/combinator.ts) or any rule's logic.
  */
-import { CborValue } from "../../../sdk/capsule";
+import { CborValue } from "@capsule-engine/sdk";
 import { capsuleRule } from "../../rules/combinator";
 import { Scope, Verdict } from "../../rules/common";
 import { chains } from "./chains";

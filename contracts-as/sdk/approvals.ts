@@ -1,17 +1,31 @@
 /**
- * Approvers: the {"threshold": M, "approvers": [{"scheme", "key"}, … N]} params shared by the
- * capsule rule mOfN and the wallet rule coSigners (1 ≤ M ≤ N, schemes "ed25519" (32-byte key) or
- * "eip191" (20-byte address), no approver listed twice), and the count of distinct approvers who
- * signed one exact message: evidence {kind "approval", scheme and signer = a listed approver,
- * message = the expected bytes} with a valid signature (Ed25519, or EIP-191 personal_sign).
+ * Approvals and check-ins, the signed evidence the standard contracts and authors' policies count:
+ * the texts that are signed (contracts/README.md: "capsule-approval:v1:<capsule id hex>:<requester>",
+ * "capsule-checkin:v1:<capsule id hex>:<ms>"), and approvers — the {"threshold": M, "approvers":
+ * [{"scheme", "key"}, … N]} params (1 ≤ M ≤ N, schemes "ed25519" (32-byte key) or "eip191" (20-byte
+ * address), no approver listed twice) with the count of distinct approvers who signed one exact
+ * message: evidence {kind "approval", scheme and signer = a listed approver, message = the expected
+ * bytes} with a valid signature (Ed25519, or EIP-191 personal_sign).
  *
- * Deliberately not here: which message is expected (each rule binds its own: mOfN the capsule and
- * requester, coSigners the request hash), and any state.
+ * Deliberately not here: which message a rule expects (mOfN binds the capsule and requester, the
+ * wallet's coSigners the request hash), reading a check-in's time (contracts/rules/deadMan.ts), and
+ * any state.
  */
-import { CborValue, Evidence, verifyEd25519, verifyEip191 } from "../../sdk/capsule";
-import { bytesEqual, fail } from "../../sdk/util";
-import { Scope, bytesValue, onlyKeys, tryBytesValue, uintParam } from "./common";
+import { CborValue, Evidence, verifyEd25519, verifyEip191 } from "./capsule";
+import { Scope, bytesValue, onlyKeys, paramsScope, tryBytesValue, uintParam } from "./params";
+import { bytesEqual, fail, hex, utf8 } from "./util";
 
+/** "capsule-checkin:v1:" ‖ hex(capsule id) ‖ ":" — a check-in message is this ‖ decimal(ms). */
+export function checkinPrefix(id: Uint8Array): Uint8Array {
+  return utf8("capsule-checkin:v1:" + hex(id) + ":");
+}
+
+/** "capsule-approval:v1:" ‖ hex(capsule id) ‖ ":" ‖ requester: what an approver signs. */
+export function approvalMessage(id: Uint8Array, requester: string): Uint8Array {
+  return utf8("capsule-approval:v1:" + hex(id) + ":" + requester);
+}
+
+/** Approvers read from params: M of these N keys must approve. */
 export class Approvers {
   /** M: approvals needed. */
   threshold: i64;
@@ -30,7 +44,7 @@ export class Approvers {
 }
 
 /** Reads p.threshold and p.approvers (the caller checks p's other keys); traps on a bad value. */
-export function parseApprovers(p: CborValue, s: Scope): Approvers {
+export function parseApprovers(p: CborValue, s: Scope = paramsScope()): Approvers {
   const threshold = uintParam(p, "threshold", s);
   const list = p.get("approvers");
   if (list === null || !list.isArray()) fail(s.what("approvers") + ": required, an array of {scheme, key}");
