@@ -41,34 +41,91 @@ export type IoErrorCode = 'ERR_IO' | 'ERR_NOT_FOUND';
  * ERR_KEYSTORE_FILE: a key store's file (tpm2-keystore.json, its auth file) is missing, unreadable
  * or malformed (the custodian itself may be fine).
  */
-export type KeyStoreErrorCode = 'ERR_MODULE_ABSENT' | 'ERR_MODULE_CALL' | 'ERR_LOCK_INTEGRITY' | 'ERR_UNSUPPORTED_BY_MODEL'
-  | 'ERR_TPM_AUTH' | 'ERR_TPM_LOCKOUT' | 'ERR_TPM_POLICY' | 'ERR_KEYSTORE_FILE';
+export type KeyStoreErrorCode =
+  | 'ERR_MODULE_ABSENT'
+  | 'ERR_MODULE_CALL'
+  | 'ERR_LOCK_INTEGRITY'
+  | 'ERR_UNSUPPORTED_BY_MODEL'
+  | 'ERR_TPM_AUTH'
+  | 'ERR_TPM_LOCKOUT'
+  | 'ERR_TPM_POLICY'
+  | 'ERR_KEYSTORE_FILE';
 export type WalletErrorCode = 'ERR_NO_WALLET' | 'ERR_WALLET_EXISTS' | 'ERR_BAD_WALLET_NAME' | 'ERR_BAD_WALLET_PATH' | 'ERR_PATH_OUTSIDE_WALLET';
 /** Codes of WalletRequestError (agent/wallet): a signing request the guardian will not decode or sign. */
 export type WalletRequestErrorCode =
-  | 'ERR_BAD_SIGN_REQUEST' | 'ERR_UNKNOWN_KIND' | 'ERR_BAD_TRANSACTION' | 'ERR_UNSUPPORTED_TRANSACTION' | 'ERR_WRONG_CHAIN'
-  | 'ERR_WRONG_ACCOUNT' | 'ERR_BAD_TYPED_DATA' | 'ERR_BAD_MESSAGE' | 'ERR_BAD_PSBT' | 'ERR_NOTHING_TO_SIGN' | 'ERR_BAD_DIGEST'
-  | 'ERR_RAW_DIGEST_NOT_ALLOWED' | 'ERR_UNSUPPORTED_BY_MODEL' | 'ERR_BAD_ACCOUNT' | 'ERR_SIGNER_FAULT';
-export type GuardianErrorCode = 'ERR_NO_GUARDIAN' | 'ERR_GUARDIAN_EXISTS' | 'ERR_GUARDIAN_MISMATCH' | 'ERR_NOT_CONFIRMED' | 'ERR_PROVISIONING' | 'ERR_ISOLATION';
+  | 'ERR_BAD_SIGN_REQUEST'
+  | 'ERR_UNKNOWN_KIND'
+  | 'ERR_BAD_TRANSACTION'
+  | 'ERR_UNSUPPORTED_TRANSACTION'
+  | 'ERR_WRONG_CHAIN'
+  | 'ERR_WRONG_ACCOUNT'
+  | 'ERR_BAD_TYPED_DATA'
+  | 'ERR_BAD_MESSAGE'
+  | 'ERR_BAD_PSBT'
+  | 'ERR_NOTHING_TO_SIGN'
+  | 'ERR_BAD_DIGEST'
+  | 'ERR_RAW_DIGEST_NOT_ALLOWED'
+  | 'ERR_UNSUPPORTED_BY_MODEL'
+  | 'ERR_BAD_ACCOUNT'
+  | 'ERR_SIGNER_FAULT';
+export type GuardianErrorCode =
+  | 'ERR_NO_GUARDIAN'
+  | 'ERR_GUARDIAN_EXISTS'
+  | 'ERR_GUARDIAN_MISMATCH'
+  | 'ERR_NOT_CONFIRMED'
+  | 'ERR_PROVISIONING'
+  | 'ERR_ISOLATION';
 /**
  * Codes of AgentError: a guardian's refusals as its HTTP API answers them (ERR_DENIED with the
  * logic's reason, ERR_BAD_REQUEST, ERR_RATE_LIMITED, …, see docs/API.md) and the client's own
  * (ERR_UNREACHABLE, ERR_PROTOCOL, ERR_CONFIG for a bad URL).
  */
 export type AgentErrorCode =
-  | 'ERR_BAD_REQUEST' | 'ERR_TOO_LARGE' | 'ERR_NOT_FOUND' | 'ERR_DENIED' | 'ERR_REPLAYED' | 'ERR_HEADER_MISMATCH'
-  | 'ERR_RATE_LIMITED' | 'ERR_UNAVAILABLE' | 'ERR_AUDIT' | 'ERR_CONFIG' | 'ERR_UNREACHABLE' | 'ERR_PROTOCOL' | 'ERR_QUOTA'
-  | 'ERR_AMBIGUOUS_ID' | 'ERR_DISK_FULL'
-  | 'ERR_UNAUTHENTICATED' | 'ERR_FORBIDDEN' | 'ERR_UNSUPPORTED_MEDIA_TYPE' | 'ERR_MISDIRECTED';
+  | 'ERR_BAD_REQUEST'
+  | 'ERR_TOO_LARGE'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_DENIED'
+  | 'ERR_REPLAYED'
+  | 'ERR_HEADER_MISMATCH'
+  | 'ERR_RATE_LIMITED'
+  | 'ERR_UNAVAILABLE'
+  | 'ERR_AUDIT'
+  | 'ERR_CONFIG'
+  | 'ERR_UNREACHABLE'
+  | 'ERR_PROTOCOL'
+  | 'ERR_QUOTA'
+  | 'ERR_AMBIGUOUS_ID'
+  | 'ERR_DISK_FULL'
+  | 'ERR_UNAUTHENTICATED'
+  | 'ERR_FORBIDDEN'
+  | 'ERR_UNSUPPORTED_MEDIA_TYPE'
+  | 'ERR_MISDIRECTED';
 export type ContentErrorCode =
-  | 'ERR_BAD_CID' | 'ERR_CONTENT_TOO_LARGE' | 'ERR_CID_MISMATCH' | 'ERR_BAD_DAG' | 'ERR_CONTENT_UNAVAILABLE'
-  | 'ERR_IPFS_UNREACHABLE' | 'ERR_IPFS' | 'ERR_BAD_ANNOUNCEMENT';
+  | 'ERR_BAD_CID'
+  | 'ERR_CONTENT_TOO_LARGE'
+  | 'ERR_CID_MISMATCH'
+  | 'ERR_BAD_DAG'
+  | 'ERR_CONTENT_UNAVAILABLE'
+  | 'ERR_IPFS_UNREACHABLE'
+  | 'ERR_IPFS'
+  | 'ERR_BAD_ANNOUNCEMENT';
 export type StoreErrorCode = 'ERR_STORE_FULL' | 'ERR_STORE_BUSY' | 'ERR_STORE';
 /** Codes of ImageError (agent/device, docs/IMAGES.md): an image manifest or OCI archive refused, or the engine failed. */
 export type ImageErrorCode =
-  | 'ERR_BAD_IMAGE_MANIFEST' | 'ERR_IMAGE_SIGNATURE' | 'ERR_IMAGE_REPLAYED' | 'ERR_NOT_PINNED'
-  | 'ERR_BAD_ARCHIVE' | 'ERR_ARCHIVE_TRUNCATED' | 'ERR_ARCHIVE_PATH' | 'ERR_ARCHIVE_TOO_LARGE' | 'ERR_ARCHIVE_EXTRA'
-  | 'ERR_BLOB_MISMATCH' | 'ERR_BLOB_MISSING' | 'ERR_IMAGE_NOT_LISTED' | 'ERR_ENGINE_MISSING' | 'ERR_ENGINE';
+  | 'ERR_BAD_IMAGE_MANIFEST'
+  | 'ERR_IMAGE_SIGNATURE'
+  | 'ERR_IMAGE_REPLAYED'
+  | 'ERR_NOT_PINNED'
+  | 'ERR_BAD_ARCHIVE'
+  | 'ERR_ARCHIVE_TRUNCATED'
+  | 'ERR_ARCHIVE_PATH'
+  | 'ERR_ARCHIVE_TOO_LARGE'
+  | 'ERR_ARCHIVE_EXTRA'
+  | 'ERR_BLOB_MISMATCH'
+  | 'ERR_BLOB_MISSING'
+  | 'ERR_IMAGE_NOT_LISTED'
+  | 'ERR_ENGINE_MISSING'
+  | 'ERR_ENGINE';
 /**
  * Codes of DeviceError (agent/device/luks*.ts): the root disk's LUKS2 binding to the module or TPM.
  * ERR_LUKS cryptsetup failed or the target is not LUKS2; ERR_LUKS_TOKEN no usable capsule token (absent,
@@ -82,10 +139,24 @@ export type ImageErrorCode =
  * does not take from a record.
  */
 export type DeviceErrorCode =
-  | 'ERR_LUKS' | 'ERR_LUKS_TOKEN' | 'ERR_LUKS_TOKEN_VERSION' | 'ERR_LUKS_ENROLLED'
-  | 'ERR_LOCK_INTEGRITY' | 'ERR_WRONG_MODULE' | 'ERR_NO_MODULE' | 'ERR_PCR_MISMATCH' | 'ERR_UNSAFE_TCTI';
-export type AuditErrorCode = 'ERR_AUDIT_FORMAT' | 'ERR_AUDIT_CHAIN' | 'ERR_AUDIT_SIGNATURE' | 'ERR_AUDIT_REPLAY'
-  | 'ERR_AUDIT_RECEIPT' | 'ERR_AUDIT_UNPINNED' | 'ERR_ROLLBACK' | 'ERR_ANCHOR';
+  | 'ERR_LUKS'
+  | 'ERR_LUKS_TOKEN'
+  | 'ERR_LUKS_TOKEN_VERSION'
+  | 'ERR_LUKS_ENROLLED'
+  | 'ERR_LOCK_INTEGRITY'
+  | 'ERR_WRONG_MODULE'
+  | 'ERR_NO_MODULE'
+  | 'ERR_PCR_MISMATCH'
+  | 'ERR_UNSAFE_TCTI';
+export type AuditErrorCode =
+  | 'ERR_AUDIT_FORMAT'
+  | 'ERR_AUDIT_CHAIN'
+  | 'ERR_AUDIT_SIGNATURE'
+  | 'ERR_AUDIT_REPLAY'
+  | 'ERR_AUDIT_RECEIPT'
+  | 'ERR_AUDIT_UNPINNED'
+  | 'ERR_ROLLBACK'
+  | 'ERR_ANCHOR';
 export type SandboxErrorCode =
   | 'ERR_INVALID_MODULE'
   | 'ERR_OUT_OF_FUEL'
@@ -236,7 +307,6 @@ export const WalletRequestError: DceFamily<'WalletRequestError', WalletRequestEr
 /** An instance of WalletRequestError (codes: WalletRequestErrorCode). */
 export type WalletRequestError = DceFamilyError<'WalletRequestError', WalletRequestErrorCode>;
 
-
 /** The guardian's own state: absent, already there, belonging to another module, not confirmed. */
 export const GuardianError: DceFamily<'GuardianError', GuardianErrorCode> = errorFamily('GuardianError');
 /** An instance of GuardianError (codes: GuardianErrorCode). */
@@ -378,7 +448,7 @@ export type GuardianSetErrorCode = 'ERR_BAD_GUARDIAN_SET' | 'ERR_BAD_SHARE' | 'E
 const GUARDIAN_SET_HINTS: Record<GuardianSetErrorCode, string> = {
   ERR_BAD_GUARDIAN_SET: 'a guardian set has 2..16 distinct guardians and a threshold m with 1 <= m <= n (SPEC.md §5.6)',
   ERR_BAD_SHARE: 'that guardian released a share of another capsule or set, or it was altered on the way: ask it again or ask another guardian',
-  ERR_NOT_ENOUGH_SHARES: 'ask more of the capsule\'s guardians to release their share (capsule verify FILE lists them)',
+  ERR_NOT_ENOUGH_SHARES: "ask more of the capsule's guardians to release their share (capsule verify FILE lists them)",
   ERR_GUARDIAN_SET_MISMATCH: 'the header was changed after sealing (its guardian set or another field); use the original capsule',
 };
 

@@ -58,7 +58,13 @@ export type { PathSource } from './io/sources.ts';
 
 // Identities and recipients
 export {
-  encodeIdentity, encodeRecipient, formatIdentityFile, generateIdentity, identityFromSecret, parseIdentityFile, parseRecipient,
+  encodeIdentity,
+  encodeRecipient,
+  formatIdentityFile,
+  generateIdentity,
+  identityFromSecret,
+  parseIdentityFile,
+  parseRecipient,
 } from './crypto/identity.ts';
 export type { Identity } from './crypto/identity.ts';
 export { parseAnyRecipient } from './crypto/recipients.ts';

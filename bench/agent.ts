@@ -33,7 +33,7 @@ const IDLE_MS = Number(process.env.BENCH_AGENT_IDLE_MS ?? 12_000);
 const QUIET_MS = Number(process.env.BENCH_AGENT_QUIET_MS ?? 15_000);
 const STARTS = 3;
 const MODES = ['off', 'helia'] as const;
-type Mode = typeof MODES[number];
+type Mode = (typeof MODES)[number];
 const T = 1_893_456_000_000;
 
 const dev = await provisionDevice('agent-bench-');
@@ -45,7 +45,18 @@ const x25519 = JSON.parse(readFileSync(join(data, 'guardian.json'), 'utf8')).rec
 cli(['keygen', '-o', 'me.key']);
 const me = /age1[0-9a-z]+/.exec(readFileSync(join(dir, 'me.key'), 'utf8'))![0];
 // The production clock (the module's RTC through the FFI): one capsule opened in the past, one far ahead.
-cli(['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${Date.now() - 86_400_000}}}`, '-o', 'open.capsule']);
+cli([
+  'seal',
+  'secret.bin',
+  '--guardian',
+  x25519,
+  '--logic',
+  'policy.wasm',
+  '--params',
+  `{"timeLock": {"notBefore": ${Date.now() - 86_400_000}}}`,
+  '-o',
+  'open.capsule',
+]);
 cli(['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'shut.capsule']);
 
 // All 64 clients come from 127.0.0.1: one client for the scheduler, so no rate limit and no fuel budget.
@@ -69,9 +80,20 @@ function variant(i: number): Uint8Array<ArrayBuffer> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const running = new Set<RunningAgent>();
-const stop = async (a: RunningAgent) => { running.delete(a); await a.stop(); };
+const stop = async (a: RunningAgent) => {
+  running.delete(a);
+  await a.stop();
+};
 
-interface Session { readyFresh: number[]; idleReady: number[]; idleSettled: number[]; pushes: number; loads: Array<{ name: string; r: LoadResult; from: number; to: number }>; quiet: number; readyMs: number }
+interface Session {
+  readyFresh: number[];
+  idleReady: number[];
+  idleSettled: number[];
+  pushes: number;
+  loads: Array<{ name: string; r: LoadResult; from: number; to: number }>;
+  quiet: number;
+  readyMs: number;
+}
 const sessions = new Map<Mode, Session>();
 
 try {
@@ -106,7 +128,11 @@ try {
     const push = await fetch(a.url + '/v1/modules', { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: policy });
     if (push.status !== 201) throw new Error(`push: ${push.status} ${await push.text()}`);
     await load(a.url, '/v1/release', allowBody, 200, 5); // warm-up (worker compile, caches, V8 heap growth)
-    for (const [name, body, status] of [['allow', allowBody, 200], ['deny', denyBody, 403], ['byId', byIdBody, 200]] as const) {
+    for (const [name, body, status] of [
+      ['allow', allowBody, 200],
+      ['deny', denyBody, 403],
+      ['byId', byIdBody, 200],
+    ] as const) {
       const from = rssMiB(a.pid);
       const r = await load(a.url, '/v1/release', body, status, SECONDS); // by id: registered by the allows above
       s.loads.push({ name, r, from, to: rssMiB(a.pid) });
@@ -135,23 +161,42 @@ const bareStart = performance.now() - t0;
 const f = (x: number) => x.toFixed(2);
 const m = (x: number) => `${x.toFixed(0)} MiB`;
 const nodeArgs = process.env.BENCH_AGENT_NODE_ARGS ? `, agent Node options: ${process.env.BENCH_AGENT_NODE_ARGS}` : '';
-console.log(`\nagent memory (VmRSS, sandbox worker threads included): median of ${STARTS} starts per mode; settled = ${IDLE_MS / 1000} s after ready${nodeArgs}`);
-console.log('| ipfs | idle at ready | idle settled (3 starts) | after 10 module pushes | allow run start → end | deny run start → end | by-id run start → end | 15 s after the last run |');
+console.log(
+  `\nagent memory (VmRSS, sandbox worker threads included): median of ${STARTS} starts per mode; settled = ${IDLE_MS / 1000} s after ready${nodeArgs}`,
+);
+console.log(
+  '| ipfs | idle at ready | idle settled (3 starts) | after 10 module pushes | allow run start → end | deny run start → end | by-id run start → end | 15 s after the last run |',
+);
 console.log('|---|---|---|---|---|---|---|---|');
 for (const [mode, s] of sessions) {
-  const run = (name: string) => { const l = s.loads.find((x) => x.name === name)!; return `${m(l.from)} → ${m(l.to)}`; };
-  console.log(`| ${mode} | ${m(median(s.idleReady))} | ${m(median(s.idleSettled))} (${s.idleSettled.map((x) => x.toFixed(0)).join(', ')}) | ${m(s.pushes)} | ${run('allow')} | ${run('deny')} | ${run('byId')} | ${m(s.quiet)} |`);
+  const run = (name: string) => {
+    const l = s.loads.find((x) => x.name === name)!;
+    return `${m(l.from)} → ${m(l.to)}`;
+  };
+  console.log(
+    `| ${mode} | ${m(median(s.idleReady))} | ${m(median(s.idleSettled))} (${s.idleSettled.map((x) => x.toFixed(0)).join(', ')}) | ${m(s.pushes)} | ${run('allow')} | ${run('deny')} | ${run('byId')} | ${m(s.quiet)} |`,
+  );
 }
 console.log(`\nagent load: ${CLIENTS} concurrent clients, ${SECONDS} s each, simulator module, standard policy${nodeArgs}`);
 console.log('| ipfs | run | requests/s | p50 | p99 | peer (bare node:http, same load) | ratio p50 |');
 console.log('|---|---|---|---|---|---|---|');
-const label = { allow: 'allow (logic + unwrap + audit fsync + age answer)', deny: 'deny (logic + audit fsync)', byId: 'allow by id (capsule registered; small body)' } as Record<string, string>;
+const label = {
+  allow: 'allow (logic + unwrap + audit fsync + age answer)',
+  deny: 'deny (logic + audit fsync)',
+  byId: 'allow by id (capsule registered; small body)',
+} as Record<string, string>;
 for (const [mode, s] of sessions) {
   for (const { name, r } of s.loads) {
     const p = name === 'byId' ? floorSmall : floor;
-    console.log(`| ${mode} | ${label[name]} | ${r.rps.toFixed(0)} | ${f(r.p50)} ms | ${f(r.p99)} ms | ${p.rps.toFixed(0)} req/s, p50 ${f(p.p50)} ms, p99 ${f(p.p99)} ms | ${(r.p50 / p.p50).toFixed(1)}× |`);
+    console.log(
+      `| ${mode} | ${label[name]} | ${r.rps.toFixed(0)} | ${f(r.p50)} ms | ${f(r.p99)} ms | ${p.rps.toFixed(0)} req/s, p50 ${f(p.p50)} ms, p99 ${f(p.p99)} ms | ${(r.p50 / p.p50).toFixed(1)}× |`,
+    );
   }
-  console.log(`| ${mode} | start to ready (audit log of a few entries; median of ${STARTS}) | ${f(median(s.readyFresh))} ms | | | bare \`node -e 0\`: ${f(bareStart)} ms | ${(median(s.readyFresh) / bareStart).toFixed(1)}× |`);
-  console.log(`| ${mode} | start to ready (populated data dir) | ${f(s.readyMs)} ms | | | bare \`node -e 0\`: ${f(bareStart)} ms | ${(s.readyMs / bareStart).toFixed(1)}× |`);
+  console.log(
+    `| ${mode} | start to ready (audit log of a few entries; median of ${STARTS}) | ${f(median(s.readyFresh))} ms | | | bare \`node -e 0\`: ${f(bareStart)} ms | ${(median(s.readyFresh) / bareStart).toFixed(1)}× |`,
+  );
+  console.log(
+    `| ${mode} | start to ready (populated data dir) | ${f(s.readyMs)} ms | | | bare \`node -e 0\`: ${f(bareStart)} ms | ${(s.readyMs / bareStart).toFixed(1)}× |`,
+  );
 }
 rmSync(dir, { recursive: true, force: true });

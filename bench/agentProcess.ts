@@ -39,14 +39,25 @@ export async function provisionDevice(prefix: string, options: { tpmTcti?: strin
   const data = join(dir, 'data');
   const backend = options.tpmTcti ? ['--backend', 'tpm2'] : [];
   await new Promise<void>((resolve, reject) => {
-    const c = spawn(process.execPath, [BIN, 'guardian', 'init', ...backend, '--data-dir', data, '--mnemonic-to-stdout', '--confirm-words-from-stdin'], { cwd: dir, env });
+    const c = spawn(process.execPath, [BIN, 'guardian', 'init', ...backend, '--data-dir', data, '--mnemonic-to-stdout', '--confirm-words-from-stdin'], {
+      cwd: dir,
+      env,
+    });
     let out = '';
     let err = '';
-    c.stdout.on('data', (x) => { out += x; });
+    c.stdout.on('data', (x) => {
+      out += x;
+    });
     c.stderr.on('data', (x) => {
       err += x;
       const m = /confirm words ((?:#\d+(?:, )?)+)/.exec(err);
-      if (m && !c.stdin.writableEnded) c.stdin.end(m[1]!.split(', ').map((s) => out.split('\n')[0]!.split(' ')[Number(s.slice(1)) - 1]).join('\n') + '\n');
+      if (m && !c.stdin.writableEnded)
+        c.stdin.end(
+          m[1]!
+            .split(', ')
+            .map((s) => out.split('\n')[0]!.split(' ')[Number(s.slice(1)) - 1])
+            .join('\n') + '\n',
+        );
     });
     c.on('close', (code) => (code === 0 ? resolve() : reject(new Error(err))));
   });
@@ -67,7 +78,12 @@ export function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14, 15 of the line)
 }
 
-export interface RunningAgent { url: string; pid: number; readyMs: number; stop(): Promise<void> }
+export interface RunningAgent {
+  url: string;
+  pid: number;
+  readyMs: number;
+  stop(): Promise<void>;
+}
 
 /**
  * Starts `capsule agent` on 127.0.0.1 with the module's clock and `config`; resolves once it logged
@@ -77,19 +93,41 @@ export interface RunningAgent { url: string; pid: number; readyMs: number; stop(
 export async function startAgent(dev: BenchDevice, config: string): Promise<RunningAgent> {
   const t0 = performance.now();
   const nodeArgs = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const c: ChildProcess = spawn(process.execPath, [...nodeArgs, BIN, 'agent', '--data-dir', dev.data, '--listen', '127.0.0.1:0', '--clock', 'module', '--config', config], { cwd: dev.dir, env: dev.env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const c: ChildProcess = spawn(
+    process.execPath,
+    [...nodeArgs, BIN, 'agent', '--data-dir', dev.data, '--listen', '127.0.0.1:0', '--clock', 'module', '--config', config],
+    { cwd: dev.dir, env: dev.env, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let log = '';
   const url = await new Promise<string>((resolve, reject) => {
-    c.stderr!.on('data', (x) => { log += x; const m = /"event":"started","url":"([^"]+)"/.exec(log); if (m) resolve(m[1]!); });
+    c.stderr!.on('data', (x) => {
+      log += x;
+      const m = /"event":"started","url":"([^"]+)"/.exec(log);
+      if (m) resolve(m[1]!);
+    });
     c.on('exit', () => reject(new Error(log)));
   });
   const readyMs = performance.now() - t0;
   c.stderr!.removeAllListeners('data');
   c.stderr!.resume();
-  return { url, pid: c.pid!, readyMs, stop: () => new Promise((r) => { c.on('exit', () => r()); c.kill('SIGTERM'); }) };
+  return {
+    url,
+    pid: c.pid!,
+    readyMs,
+    stop: () =>
+      new Promise((r) => {
+        c.on('exit', () => r());
+        c.kill('SIGTERM');
+      }),
+  };
 }
 
-export interface LoadResult { rps: number; p50: number; p99: number; n: number }
+export interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  n: number;
+}
 
 /**
  * CLIENTS closed-loop clients POSTing to `url + path` for `seconds`; `body` is fixed or made per
@@ -98,23 +136,32 @@ export interface LoadResult { rps: number; p50: number; p99: number; n: number }
 export async function load(url: string, path: string, body: string | (() => string), expect: number, seconds: number): Promise<LoadResult> {
   const lat: number[] = [];
   const end = performance.now() + seconds * 1000;
-  await Promise.all(Array.from({ length: CLIENTS }, async () => {
-    while (performance.now() < end) {
-      const payload = typeof body === 'string' ? body : body();
-      const t = performance.now();
-      const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload });
-      const text = await res.text();
-      if (res.status !== expect) throw new Error(`${path}: expected ${expect}, got ${res.status} ${text.slice(0, 300)}`);
-      lat.push(performance.now() - t);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: CLIENTS }, async () => {
+      while (performance.now() < end) {
+        const payload = typeof body === 'string' ? body : body();
+        const t = performance.now();
+        const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload });
+        const text = await res.text();
+        if (res.status !== expect) throw new Error(`${path}: expected ${expect}, got ${res.status} ${text.slice(0, 300)}`);
+        lat.push(performance.now() - t);
+      }
+    }),
+  );
   lat.sort((a, b) => a - b);
   return { rps: lat.length / seconds, p50: lat[Math.floor(lat.length * 0.5)]!, p99: lat[Math.floor(lat.length * 0.99)]!, n: lat.length };
 }
 
 /** The peer: a bare node:http server in a child process answering `{"ok":true}` to anything. */
 export async function startPeer(): Promise<{ url: string; pid: number; stop(): void }> {
-  const peer = spawn(process.execPath, ['-e', `require('node:http').createServer((q,s)=>{q.resume();q.on('end',()=>{s.writeHead(200,{'content-type':'application/json'});s.end('{"ok":true}')})}).listen(0,'127.0.0.1',function(){console.log(this.address().port)})`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const peer = spawn(
+    process.execPath,
+    [
+      '-e',
+      `require('node:http').createServer((q,s)=>{q.resume();q.on('end',()=>{s.writeHead(200,{'content-type':'application/json'});s.end('{"ok":true}')})}).listen(0,'127.0.0.1',function(){console.log(this.address().port)})`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const port = await new Promise<string>((r) => peer.stdout.once('data', (x) => r(String(x).trim())));
   return { url: `http://127.0.0.1:${port}`, pid: peer.pid!, stop: () => peer.kill() };
 }

@@ -15,17 +15,35 @@ import { sha256 } from '../agent/crypto/kdf.ts';
 
 const N = Number(process.env.AUDIT_ENTRIES ?? 100_000);
 const sk = p256.utils.randomSecretKey();
-const signer = { publicKey: p256.getPublicKey(sk, true), sign: async (d: Uint8Array) => p256.sign(d, sk, { prehash: false, lowS: false, format: 'compact' } as never) as Uint8Array };
-const sign = (e: Omit<AuditEntry, 'sig'>) => Buffer.from(normaliseLowS(p256.sign(sha256(new TextEncoder().encode(canonicalJson(e as Json))), sk, { prehash: false, format: 'compact' } as never) as Uint8Array)).toString('hex');
+const signer = {
+  publicKey: p256.getPublicKey(sk, true),
+  sign: async (d: Uint8Array) => p256.sign(d, sk, { prehash: false, lowS: false, format: 'compact' } as never) as Uint8Array,
+};
+const sign = (e: Omit<AuditEntry, 'sig'>) =>
+  Buffer.from(
+    normaliseLowS(p256.sign(sha256(new TextEncoder().encode(canonicalJson(e as Json))), sk, { prehash: false, format: 'compact' } as never) as Uint8Array),
+  ).toString('hex');
 const dir = mkdtempSync(join(tmpdir(), 'bench-audit-'));
 try {
   const lines: string[] = [];
   let prev = '0'.repeat(64);
   const input = { now: 1893456000000, requester: 'age1' + 'q'.repeat(58), evidence: [], params: 'a'.repeat(600), state: {} };
   for (let seq = 0; seq < N; seq++) {
-    const body = seq === 0
-      ? { guardian: encodeP256Key(GUARDIAN_KEY_HRP, signer.publicKey), seq, prev, at: 1, kind: 'genesis' }
-      : { capsule: '00'.repeat(16), header: 'ab'.repeat(32), verdict: 'deny', reason: 'not yet', fuel: 12345, input, seq, prev, at: 1 + seq, kind: 'release' };
+    const body =
+      seq === 0
+        ? { guardian: encodeP256Key(GUARDIAN_KEY_HRP, signer.publicKey), seq, prev, at: 1, kind: 'genesis' }
+        : {
+            capsule: '00'.repeat(16),
+            header: 'ab'.repeat(32),
+            verdict: 'deny',
+            reason: 'not yet',
+            fuel: 12345,
+            input,
+            seq,
+            prev,
+            at: 1 + seq,
+            kind: 'release',
+          };
     const entry = { ...body, sig: seq === 0 || seq === N - 1 ? sign(body as never) : 'ee'.repeat(64) } as unknown as AuditEntry;
     lines.push(JSON.stringify(entry));
     prev = chainDigest(entry);
@@ -40,7 +58,10 @@ try {
   const small: string[] = [];
   let p2 = '0'.repeat(64);
   for (let seq = 0; seq < 2000; seq++) {
-    const body = seq === 0 ? { guardian: encodeP256Key(GUARDIAN_KEY_HRP, signer.publicKey), seq, prev: p2, at: 1, kind: 'genesis' } : { verdict: 'deny', input, seq, prev: p2, at: 1 + seq, kind: 'release' };
+    const body =
+      seq === 0
+        ? { guardian: encodeP256Key(GUARDIAN_KEY_HRP, signer.publicKey), seq, prev: p2, at: 1, kind: 'genesis' }
+        : { verdict: 'deny', input, seq, prev: p2, at: 1 + seq, kind: 'release' };
     const entry = { ...body, sig: sign(body as never) } as unknown as AuditEntry;
     small.push(JSON.stringify(entry));
     p2 = chainDigest(entry);
@@ -48,7 +69,9 @@ try {
   const t1 = performance.now();
   verifyAuditLog(small.join('\n') + '\n');
   const perSig = (performance.now() - t1) / 2000;
-  console.log(`audit start-up check: ${N} entries (${(text.length / 2 ** 20).toFixed(0)} MiB): ${openMs.toFixed(0)} ms (${(openMs * 1000 / N).toFixed(1)} µs/entry); every signature (audit verify) ~${perSig.toFixed(2)} ms/entry → ~${(perSig * N / 1000).toFixed(0)} s`);
+  console.log(
+    `audit start-up check: ${N} entries (${(text.length / 2 ** 20).toFixed(0)} MiB): ${openMs.toFixed(0)} ms (${((openMs * 1000) / N).toFixed(1)} µs/entry); every signature (audit verify) ~${perSig.toFixed(2)} ms/entry → ~${((perSig * N) / 1000).toFixed(0)} s`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -41,7 +41,10 @@ const cli = join(here, '../bin/capsule.js');
 const node = process.execPath;
 
 /** One size to measure and its number of counted rounds. */
-interface SizePlan { mib: number; rounds: number }
+interface SizePlan {
+  mib: number;
+  rounds: number;
+}
 
 function positiveInt(name: string, text: string): number {
   const n = Number(text);
@@ -64,10 +67,25 @@ function plans(): { sizes: SizePlan[]; warmup: number } {
 }
 
 /** A command of the round: what it runs, and the output it must not find (removed before, untimed). */
-interface Step { name: string; argv: string[]; output?: string; dropAfter?: boolean }
+interface Step {
+  name: string;
+  argv: string[];
+  output?: string;
+  dropAfter?: boolean;
+}
 
-interface Stat { median: number; min: number; max: number }
-interface CommandSummary { wall: Stat; cpuSeconds: number; peakRssMiB: number; elapsedMedian: number; runs: ProcessFigures[] }
+interface Stat {
+  median: number;
+  min: number;
+  max: number;
+}
+interface CommandSummary {
+  wall: Stat;
+  cpuSeconds: number;
+  peakRssMiB: number;
+  elapsedMedian: number;
+  runs: ProcessFigures[];
+}
 
 function stat(xs: number[]): Stat {
   return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
@@ -85,7 +103,9 @@ function summarise(runs: ProcessFigures[]): CommandSummary {
 
 function versionOf(cmd: string, args: string[]): string {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]!.trim();
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+      .split('\n')[0]!
+      .trim();
   } catch {
     return 'unknown';
   }
@@ -115,13 +135,31 @@ async function measure(plan: SizePlan, warmup: number) {
     const iv = randomBytes(16).toString('hex');
 
     const steps: Step[] = [
-      { name: 'capsule seal', argv: [node, cli, 'seal', f('input.bin'), '--guardian', recipient, '--logic', f('any.wasm'), '-o', f('c.capsule')], output: f('c.capsule') },
+      {
+        name: 'capsule seal',
+        argv: [node, cli, 'seal', f('input.bin'), '--guardian', recipient, '--logic', f('any.wasm'), '-o', f('c.capsule')],
+        output: f('c.capsule'),
+      },
       { name: 'age -r', argv: ['age', '-r', recipient, '-o', f('a.age'), f('input.bin')], output: f('a.age') },
       { name: 'openssl dgst -sha256', argv: ['openssl', 'dgst', '-sha256', f('input.bin')] },
-      { name: 'openssl enc -aes-256-ctr', argv: ['openssl', 'enc', '-aes-256-ctr', '-K', key, '-iv', iv, '-in', f('input.bin'), '-out', f('o.ctr')], output: f('o.ctr') },
-      { name: 'capsule decrypt', argv: [node, cli, 'decrypt', f('c.capsule'), '--identity', f('g.key'), '-o', f('c.out')], output: f('c.out'), dropAfter: true },
+      {
+        name: 'openssl enc -aes-256-ctr',
+        argv: ['openssl', 'enc', '-aes-256-ctr', '-K', key, '-iv', iv, '-in', f('input.bin'), '-out', f('o.ctr')],
+        output: f('o.ctr'),
+      },
+      {
+        name: 'capsule decrypt',
+        argv: [node, cli, 'decrypt', f('c.capsule'), '--identity', f('g.key'), '-o', f('c.out')],
+        output: f('c.out'),
+        dropAfter: true,
+      },
       { name: 'age -d', argv: ['age', '-d', '-i', f('g.key'), '-o', f('a.out'), f('a.age')], output: f('a.out'), dropAfter: true },
-      { name: 'openssl enc -d -aes-256-ctr', argv: ['openssl', 'enc', '-d', '-aes-256-ctr', '-K', key, '-iv', iv, '-in', f('o.ctr'), '-out', f('o.dec')], output: f('o.dec'), dropAfter: true },
+      {
+        name: 'openssl enc -d -aes-256-ctr',
+        argv: ['openssl', 'enc', '-d', '-aes-256-ctr', '-K', key, '-iv', iv, '-in', f('o.ctr'), '-out', f('o.dec')],
+        output: f('o.dec'),
+        dropAfter: true,
+      },
       { name: 'capsule verify', argv: [node, cli, 'verify', f('c.capsule')] },
       { name: 'node -e 0 (idle)', argv: [node, '-e', '0'] },
     ];
@@ -142,7 +180,7 @@ async function measure(plan: SizePlan, warmup: number) {
 }
 
 function report(plan: SizePlan, where: string, c: Record<string, CommandSummary>) {
-  const mb = plan.mib * MIB / 1e6;
+  const mb = (plan.mib * MIB) / 1e6;
   const t = (name: string) => c[name]!.wall.median;
   const idle = c['node -e 0 (idle)']!;
   const sha = t('openssl dgst -sha256');
@@ -152,12 +190,19 @@ function report(plan: SizePlan, where: string, c: Record<string, CommandSummary>
   ].map(([op, ours, peer, aes]) => {
     const floor = sha + t(aes!);
     return {
-      operation: op!, seconds: +t(ours!).toFixed(3), mbPerSec: +(mb / t(ours!)).toFixed(0),
-      peer: peer!, peerSeconds: +t(peer!).toFixed(3), peerMbPerSec: +(mb / t(peer!)).toFixed(0),
+      operation: op!,
+      seconds: +t(ours!).toFixed(3),
+      mbPerSec: +(mb / t(ours!)).toFixed(0),
+      peer: peer!,
+      peerSeconds: +t(peer!).toFixed(3),
+      peerMbPerSec: +(mb / t(peer!)).toFixed(0),
       ratioVsPeer: +(t(peer!) / t(ours!)).toFixed(2),
-      floorSha256Seconds: +sha.toFixed(3), floorAesSeconds: +t(aes!).toFixed(3), floorSeconds: +floor.toFixed(3),
+      floorSha256Seconds: +sha.toFixed(3),
+      floorAesSeconds: +t(aes!).toFixed(3),
+      floorSeconds: +floor.toFixed(3),
       timesFloor: +(t(ours!) / floor).toFixed(2),
-      peakRssMiB: +c[ours!]!.peakRssMiB.toFixed(0), aboveIdleMiB: +(c[ours!]!.peakRssMiB - idle.peakRssMiB).toFixed(0),
+      peakRssMiB: +c[ours!]!.peakRssMiB.toFixed(0),
+      aboveIdleMiB: +(c[ours!]!.peakRssMiB - idle.peakRssMiB).toFixed(0),
     };
   });
 
@@ -166,12 +211,16 @@ function report(plan: SizePlan, where: string, c: Record<string, CommandSummary>
   console.log('|---|---|---|---|---|---|');
   for (const [name, s] of Object.entries(c)) {
     const rate = name.startsWith('node -e') ? '—' : (mb / s.wall.median).toFixed(0);
-    console.log(`| \`${name}\` | ${s3(s.wall.median)} | ${s.wall.min.toFixed(3)} – ${s.wall.max.toFixed(3)} | ${rate} | ${s3(s.cpuSeconds)} | ${s.peakRssMiB.toFixed(0)} MiB |`);
+    console.log(
+      `| \`${name}\` | ${s3(s.wall.median)} | ${s.wall.min.toFixed(3)} – ${s.wall.max.toFixed(3)} | ${rate} | ${s3(s.cpuSeconds)} | ${s.peakRssMiB.toFixed(0)} MiB |`,
+    );
   }
   console.log('\n| operation | ours | peer | ours ÷ peer throughput | floor: SHA-256 + AES-CTR | ours ÷ floor time | peak RSS above idle Node |');
   console.log('|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.operation} | ${s3(r.seconds)} (${r.mbPerSec} MB/s) | \`${r.peer}\` ${s3(r.peerSeconds)} (${r.peerMbPerSec} MB/s) | **${x2(r.ratioVsPeer)}** | ${r.floorSha256Seconds.toFixed(3)} + ${r.floorAesSeconds.toFixed(3)} = ${s3(r.floorSeconds)} | **${x2(r.timesFloor)}** | ${r.aboveIdleMiB} MiB (${r.peakRssMiB} − ${idle.peakRssMiB.toFixed(0)}) |`);
+    console.log(
+      `| ${r.operation} | ${s3(r.seconds)} (${r.mbPerSec} MB/s) | \`${r.peer}\` ${s3(r.peerSeconds)} (${r.peerMbPerSec} MB/s) | **${x2(r.ratioVsPeer)}** | ${r.floorSha256Seconds.toFixed(3)} + ${r.floorAesSeconds.toFixed(3)} = ${s3(r.floorSeconds)} | **${x2(r.timesFloor)}** | ${r.aboveIdleMiB} MiB (${r.peakRssMiB} − ${idle.peakRssMiB.toFixed(0)}) |`,
+    );
   }
   console.log('\nfloor = the seal floor (one SHA-256 pass + one AES pass); for decrypt, the AES pass (enc -d) + the same SHA-256 pass.');
   console.log('openssl enc refuses GCM: CTR is the same AES work minus GHASH, so the floor is a little below what AES-GCM costs.');
@@ -180,10 +229,16 @@ function report(plan: SizePlan, where: string, c: Record<string, CommandSummary>
 
 const { sizes, warmup } = plans();
 const machine = {
-  cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
-  node: process.version, age: versionOf('age', ['--version']), openssl: versionOf('openssl', ['version']),
+  cpus: cpus().length,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
+  node: process.version,
+  age: versionOf('age', ['--version']),
+  openssl: versionOf('openssl', ['version']),
 };
-console.log(`capsule bench (whole processes under /usr/bin/time): sizes ${sizes.map((s) => `${s.mib} MiB×${s.rounds}`).join(', ')}; ${machine.cpus} × ${machine.cpu}; node ${machine.node}, age ${machine.age}, ${machine.openssl}`);
+console.log(
+  `capsule bench (whole processes under /usr/bin/time): sizes ${sizes.map((s) => `${s.mib} MiB×${s.rounds}`).join(', ')}; ${machine.cpus} × ${machine.cpu}; node ${machine.node}, age ${machine.age}, ${machine.openssl}`,
+);
 const results = [];
 for (const plan of sizes) results.push(await measure(plan, warmup));
 
@@ -193,8 +248,17 @@ for (const r of results) {
     // The speed goals are set for bulk sizes; at 1 MiB start-up is the whole figure.
     const bulk = r.sizeMiB >= 256;
     const verdict = (ok: boolean) => (!bulk ? '(no goal at this size)' : ok ? '(met)' : '(NOT met)');
-    console.log(`  ${r.sizeMiB} MiB ${row.operation}: ${x2(row.ratioVsPeer)} age ${verdict(row.ratioVsPeer >= 1)}, ${x2(row.timesFloor)} floor ${verdict(row.timesFloor <= 1.3)}, +${row.aboveIdleMiB} MiB RSS ${row.aboveIdleMiB <= 64 ? '(met)' : '(NOT met)'}`);
+    console.log(
+      `  ${r.sizeMiB} MiB ${row.operation}: ${x2(row.ratioVsPeer)} age ${verdict(row.ratioVsPeer >= 1)}, ${x2(row.timesFloor)} floor ${verdict(row.timesFloor <= 1.3)}, +${row.aboveIdleMiB} MiB RSS ${row.aboveIdleMiB <= 64 ? '(met)' : '(NOT met)'}`,
+    );
   }
 }
 mkdirSync(join(here, 'out'), { recursive: true });
-writeFileSync(join(here, 'out', 'results.json'), JSON.stringify({ date: new Date().toISOString(), method: 'whole processes under /usr/bin/time, interleaved, medians', warmup, machine, sizes: results }, null, 2) + '\n');
+writeFileSync(
+  join(here, 'out', 'results.json'),
+  JSON.stringify(
+    { date: new Date().toISOString(), method: 'whole processes under /usr/bin/time, interleaved, medians', warmup, machine, sizes: results },
+    null,
+    2,
+  ) + '\n',
+);

@@ -36,7 +36,9 @@ const sealMs = await best(async () => {
   await sealToFile({ path: payload }, capsule, { recipients: [id.recipient], logic: { hash: new Uint8Array(32) } });
 });
 let cid = '';
-const cidMs = await best(async () => { cid = (await computeCid(bytesOf({ path: capsule }))).toString(); });
+const cidMs = await best(async () => {
+  cid = (await computeCid(bytesOf({ path: capsule }))).toString();
+});
 rmSync(dir, { recursive: true, force: true });
 const mbs = (ms: number) => (size / (1e6 * (ms / 1000))).toFixed(0);
 console.log(`\ncontent addressing: ${size / MIB} MiB capsule (${dir.startsWith('/dev/shm') ? 'tmpfs' : 'disk'}), best of 3, same process`);

@@ -42,7 +42,10 @@ try {
   const best = { stream: { wall: Infinity, cpu: Infinity }, verified: { wall: Infinity, cpu: Infinity } };
   const src = () => createReadStream(join(dir, 'c.capsule'), { highWaterMark: MIB });
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [k, f] of [['stream', () => openWithKey(src(), identity()) as AsyncIterable<Uint8Array>], ['verified', () => openVerified(src(), identity())]] as const) {
+    for (const [k, f] of [
+      ['stream', () => openWithKey(src(), identity()) as AsyncIterable<Uint8Array>],
+      ['verified', () => openVerified(src(), identity())],
+    ] as const) {
       const t = await time(f);
       best[k].wall = Math.min(best[k].wall, t.wall);
       best[k].cpu = Math.min(best[k].cpu, t.cpu);
@@ -51,7 +54,9 @@ try {
   const mbs = (s: number) => (size / MIB / s).toFixed(0);
   console.log(`  streamed (old stdout): ${best.stream.wall.toFixed(2)} s wall (${mbs(best.stream.wall)} MiB/s), ${best.stream.cpu.toFixed(2)} s CPU`);
   console.log(`  verified first (new):  ${best.verified.wall.toFixed(2)} s wall (${mbs(best.verified.wall)} MiB/s), ${best.verified.cpu.toFixed(2)} s CPU`);
-  console.log(`  cost: ×${(best.verified.wall / best.stream.wall).toFixed(2)} wall, ×${(best.verified.cpu / best.stream.cpu).toFixed(2)} CPU, ${size / MIB} MiB of temporary space`);
+  console.log(
+    `  cost: ×${(best.verified.wall / best.stream.wall).toFixed(2)} wall, ×${(best.verified.cpu / best.stream.cpu).toFixed(2)} CPU, ${size / MIB} MiB of temporary space`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

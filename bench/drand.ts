@@ -47,15 +47,26 @@ const edSig = ed25519.sign(edMsg, edSecret);
 
 const module = (await buildPolicy(join(here, '..', 'contracts-as', 'contracts', 'drand-time-lock.ts'))).wasm;
 const T = (fx.info.genesis_time + (beacon.round - 1) * fx.info.period) * 1000 - 60_000;
-const params = encodeCanonical(new Map<string, unknown>([['notBefore', T], ['publicKey', fx.info.public_key], ['genesis', fx.info.genesis_time], ['period', fx.info.period]]));
+const params = encodeCanonical(
+  new Map<string, unknown>([
+    ['notBefore', T],
+    ['publicKey', fx.info.public_key],
+    ['genesis', fx.info.genesis_time],
+    ['period', fx.info.period],
+  ]),
+);
 const input = (now: number): EvaluationInput => ({
-  now, requester: 'age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq0gq7m', params, evidence: parseDrandBeacon(beacon, 'bench'),
+  now,
+  requester: 'age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq0gq7m',
+  params,
+  evidence: parseDrandBeacon(beacon, 'bench'),
   capsule: { id: new Uint8Array(16), created: 1, owner: null, logic: new Uint8Array(32), size: 1, digest: new Uint8Array(32) },
 });
 const sandbox = new Sandbox();
 const allowInput = input(T + 120_000);
 const denyInput = input(T - 1);
-if (sandbox.evaluate(module, allowInput).verdict !== 'allow' || sandbox.evaluate(module, denyInput).verdict !== 'deny') throw new Error('bench set-up: unexpected verdicts');
+if (sandbox.evaluate(module, allowInput).verdict !== 'allow' || sandbox.evaluate(module, denyInput).verdict !== 'deny')
+  throw new Error('bench set-up: unexpected verdicts');
 
 /**
  * CPU time (user + system, ms) per call of `f`, over a batch of `n` calls: CPU rather than wall time,
@@ -73,11 +84,18 @@ const core: number[] = [];
 const allow: number[] = [];
 const deny: number[] = [];
 const ed: number[] = [];
-for (let r = 0; r < 2; r++) { verifyDrandBeacon(key, genesis, period, BigInt(beacon.round), sig); verifyEd25519(edMsg, edSig, edKey); } // warm-up
+for (let r = 0; r < 2; r++) {
+  verifyDrandBeacon(key, genesis, period, BigInt(beacon.round), sig);
+  verifyEd25519(edMsg, edSig, edKey);
+} // warm-up
 const wall: number[] = [];
 for (let r = 0; r < ROUNDS; r++) {
   const t = performance.now();
-  core.push(cpuPerCall(PER_ROUND, () => { if (verifyDrandBeacon(key, genesis, period, BigInt(beacon.round), sig) < 0n) throw new Error('beacon did not verify'); }));
+  core.push(
+    cpuPerCall(PER_ROUND, () => {
+      if (verifyDrandBeacon(key, genesis, period, BigInt(beacon.round), sig) < 0n) throw new Error('beacon did not verify');
+    }),
+  );
   wall.push((performance.now() - t) / PER_ROUND);
   allow.push(cpuPerCall(PER_ROUND, () => sandbox.evaluate(module, allowInput)));
   deny.push(cpuPerCall(PER_ROUND * 10, () => sandbox.evaluate(module, denyInput)));
@@ -89,9 +107,15 @@ const edUs = median(ed) * 1000;
 const allowFuel = sandbox.evaluate(module, allowInput).fuel;
 const suggested = Math.round(coreUs / 1000) * 1_000_000; // 1 unit ≈ 1 ns of CPU, rounded to the ms
 const result = {
-  verifyUs: +coreUs.toFixed(0), verifyWallUs: +(median(wall) * 1000).toFixed(0), inSandboxUs: +inSituUs.toFixed(0), ed25519Us: +edUs.toFixed(1),
-  nsPerUnitEd25519: +(edUs * 1000 / HOST_FUEL.ed25519).toFixed(2),
-  price: HOST_FUEL.drand, priceFromThisRun: suggested, contractFuelAllow: allowFuel, samples: core.length,
+  verifyUs: +coreUs.toFixed(0),
+  verifyWallUs: +(median(wall) * 1000).toFixed(0),
+  inSandboxUs: +inSituUs.toFixed(0),
+  ed25519Us: +edUs.toFixed(1),
+  nsPerUnitEd25519: +((edUs * 1000) / HOST_FUEL.ed25519).toFixed(2),
+  price: HOST_FUEL.drand,
+  priceFromThisRun: suggested,
+  contractFuelAllow: allowFuel,
+  samples: core.length,
 };
 console.log('\ndrand beacon verification (bls-unchained-g1-rfc9380, @noble/curves; medians of interleaved rounds)');
 console.table({
@@ -99,7 +123,7 @@ console.table({
   'verify_drand_beacon core, wall (µs)': result.verifyWallUs,
   'in the sandbox: allow − deny, CPU (µs)': result.inSandboxUs,
   'Ed25519 verify, the yardstick, CPU (µs)': result.ed25519Us,
-  'ns per fuel unit at Ed25519\'s price': result.nsPerUnitEd25519,
+  "ns per fuel unit at Ed25519's price": result.nsPerUnitEd25519,
   'fuel price (HOST_FUEL.drand)': result.price,
   'price this run suggests (1 unit/ns)': result.priceFromThisRun,
   'drand-time-lock allow: fuel used': result.contractFuelAllow,

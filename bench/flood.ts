@@ -24,16 +24,29 @@ const SECONDS = Number(process.env.BENCH_FLOOD_SECONDS ?? 20);
 const FLOODERS = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'];
 
 /** `n` trivial functions and a decide that calls the last (≈ 4 bytes each). */
-const manyFunctions = (n: number) => encode({
-  types: [[[], [I32]], [[], []]], memory: { min: 1, max: 1 },
-  funcs: [...Array.from({ length: n }, (): Func => ({ type: 1, body: [] })), { type: 0, body: [OP.call, ...leb(n - 1), OP.i32_const, 1] }],
-});
+const manyFunctions = (n: number) =>
+  encode({
+    types: [
+      [[], [I32]],
+      [[], []],
+    ],
+    memory: { min: 1, max: 1 },
+    funcs: [...Array.from({ length: n }, (): Func => ({ type: 1, body: [] })), { type: 0, body: [OP.call, ...leb(n - 1), OP.i32_const, 1] }],
+  });
 function leb(n: number): number[] {
   const out: number[] = [];
-  do { let b = n & 0x7f; n >>>= 7; if (n) b |= 0x80; out.push(b); } while (n);
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
   return out;
 }
-const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? NaN; };
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? NaN;
+};
 
 async function honest(rig: Rig, capsule: string, seconds: number): Promise<number[]> {
   const lat: number[] = [];
@@ -69,11 +82,16 @@ try {
   if ((await rig.push(burner)).status !== 201) throw new Error('push burner');
   const burnerCapsule = await rig.seal(burner);
   const f = (x: number) => x.toFixed(1);
-  console.log(`\nflood (D12): honest client one release at a time (100 ms apart), ${SECONDS} s alone, then ${SECONDS} s beside ${FLOODERS.length} flooders (one request at a time each, 20 req/s per address); default sandboxWorkers and clientFuelPerMinute`);
+  console.log(
+    `\nflood (D12): honest client one release at a time (100 ms apart), ${SECONDS} s alone, then ${SECONDS} s beside ${FLOODERS.length} flooders (one request at a time each, 20 req/s per address); default sandboxWorkers and clientFuelPerMinute`,
+  );
   console.log('| phase | honest releases | p50 | p99 | p50 vs alone | agent RSS | the flood got |');
   console.log('|---|---|---|---|---|---|---|');
   console.log(`| alone | ${alone.length} | ${f(pct(alone, 0.5))} ms | ${f(pct(alone, 0.99))} ms | | ${f(rss0)} MiB | |`);
-  for (const [name, capsule] of [['100 000-function logic (the issue\'s flood)', floodCapsule], ['logic that runs out of fuel', burnerCapsule]] as const) {
+  for (const [name, capsule] of [
+    ["100 000-function logic (the issue's flood)", floodCapsule],
+    ['logic that runs out of fuel', burnerCapsule],
+  ] as const) {
     let stop = false;
     const got = new Map<string, number>();
     const flooders = FLOODERS.map(async (addr) => {
@@ -87,7 +105,9 @@ try {
     stop = true;
     await Promise.all(flooders);
     const ratio = pct(flooded, 0.5) / pct(alone, 0.5);
-    console.log(`| flooded: ${name} | ${flooded.length} | ${f(pct(flooded, 0.5))} ms | ${f(pct(flooded, 0.99))} ms | ${ratio.toFixed(2)}× (≤ 2×: ${ratio <= 2 ? 'met' : 'NOT met'}) | ${f(rig.rssMiB())} MiB | ${[...got].map(([k, n]) => `${k} ×${n}`).join(', ')} |`);
+    console.log(
+      `| flooded: ${name} | ${flooded.length} | ${f(pct(flooded, 0.5))} ms | ${f(pct(flooded, 0.99))} ms | ${ratio.toFixed(2)}× (≤ 2×: ${ratio <= 2 ? 'met' : 'NOT met'}) | ${f(rig.rssMiB())} MiB | ${[...got].map(([k, n]) => `${k} ×${n}`).join(', ')} |`,
+    );
     await new Promise((r) => setTimeout(r, 12_000)); // budgets refill between the two floods
   }
 
@@ -115,7 +135,9 @@ try {
     const t0 = performance.now();
     validateModule(m, DEFAULT_LIMITS);
     const inline = performance.now() - t0;
-    console.log(`push of a ${n}-function module (${(m.length / 1024).toFixed(0)} KiB): HTTP ${r.status} in ${pushMs.toFixed(0)} ms; slowest /v1/status meanwhile ${worst.toFixed(1)} ms (the same check on an event loop, as before D10: ${inline.toFixed(0)} ms blocked)`);
+    console.log(
+      `push of a ${n}-function module (${(m.length / 1024).toFixed(0)} KiB): HTTP ${r.status} in ${pushMs.toFixed(0)} ms; slowest /v1/status meanwhile ${worst.toFixed(1)} ms (the same check on an event loop, as before D10: ${inline.toFixed(0)} ms blocked)`,
+    );
   }
   const good = wat(GOOD_POLICY);
   const before = rig.rssMiB();

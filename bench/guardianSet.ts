@@ -27,15 +27,37 @@ try {
   d0.cli(['keygen', '-o', 'me.key']);
   const x25519 = devices.map((d) => JSON.parse(readFileSync(join(d.data, 'guardian.json'), 'utf8')).recipients.x25519 as string);
   const params = JSON.stringify({ timeLock: { notBefore: Date.now() - 86_400_000 } });
-  d0.cli(['seal', 'secret.bin', ...x25519.flatMap((x) => ['--guardian', x]), '--threshold', '2', '--logic', 'policy.wasm', '--params', params, '-o', 'set.capsule']);
+  d0.cli([
+    'seal',
+    'secret.bin',
+    ...x25519.flatMap((x) => ['--guardian', x]),
+    '--threshold',
+    '2',
+    '--logic',
+    'policy.wasm',
+    '--params',
+    params,
+    '-o',
+    'set.capsule',
+  ]);
   d0.cli(['seal', 'secret.bin', '--guardian', x25519[0]!, '--logic', 'policy.wasm', '--params', params, '-o', 'one.capsule']);
   const config = join(d0.dir, 'bench-config.json');
   writeFileSync(config, JSON.stringify({ ipfs: 'off', ratePerSecond: 0, clientFuelPerMinute: 0 }));
   for (const d of devices) agents.push(await startAgent(d, config));
   for (const a of agents) d0.cli(['logic', 'push', 'policy.wasm', '--guardian', a.url]);
-  const open = (capsule: string, urls: string[], out: string) =>
-    [process.execPath, BIN, 'open', join(d0.dir, capsule), ...urls.flatMap((u) => ['--guardian', u]), '--identity', join(d0.dir, 'me.key'),
-      '--receipts', join(d0.dir, 'receipts'), '-o', join(d0.dir, out)];
+  const open = (capsule: string, urls: string[], out: string) => [
+    process.execPath,
+    BIN,
+    'open',
+    join(d0.dir, capsule),
+    ...urls.flatMap((u) => ['--guardian', u]),
+    '--identity',
+    join(d0.dir, 'me.key'),
+    '--receipts',
+    join(d0.dir, 'receipts'),
+    '-o',
+    join(d0.dir, out),
+  ];
   const report = join(d0.dir, 'time.report');
   const one: number[] = [];
   const set: number[] = [];
@@ -44,7 +66,15 @@ try {
     rmSync(join(d0.dir, 'set.out'), { force: true });
     // Interleaved, alternating which goes first; the first round warms the compile cache and is dropped.
     const a = () => timeProcess(open('one.capsule', [agents[0]!.url], 'one.out'), report);
-    const b = () => timeProcess(open('set.capsule', agents.map((x) => x.url), 'set.out'), report);
+    const b = () =>
+      timeProcess(
+        open(
+          'set.capsule',
+          agents.map((x) => x.url),
+          'set.out',
+        ),
+        report,
+      );
     let fa, fb;
     if (r % 2 === 0) {
       fa = await a();

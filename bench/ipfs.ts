@@ -32,7 +32,11 @@ import { computeCid, importOptions, owned } from '../agent/store/importSettings.
 const MIB = 1024 * 1024;
 
 /** What the serving process prints once ready: its node's address, the CID it holds, its HTTP URL. */
-interface Served { addr: string; cid: string; http: string }
+interface Served {
+  addr: string;
+  cid: string;
+  http: string;
+}
 
 /** The second process: node A holding the file, and the HTTP peer; runs until its stdin closes. */
 async function serve(): Promise<void> {
@@ -72,8 +76,14 @@ async function main(): Promise<void> {
     (times.get(name) ?? times.set(name, []).get(name)!).push(performance.now() - s);
     return r;
   };
-  const drain = async (it: AsyncIterable<Uint8Array>) => { let n = 0; for await (const c of it) n += c.length; return n; };
-  const expect = (what: string, got: number) => { if (got !== size) throw new Error(`${what}: ${got} bytes of ${size}`); };
+  const drain = async (it: AsyncIterable<Uint8Array>) => {
+    let n = 0;
+    for await (const c of it) n += c.length;
+    return n;
+  };
+  const expect = (what: string, got: number) => {
+    if (got !== size) throw new Error(`${what}: ${got} bytes of ${size}`);
+  };
   const cleanups: (() => Promise<unknown> | void)[] = [];
   try {
     // Publish, interleaved with its peers; each round on fresh repositories.
@@ -82,7 +92,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < runs; i++) {
       await timed('cid', () => computeCid(bytesOf({ path: file })));
       await last?.stop();
-      const store = last = await HeliaStore.open({ dir: join(root, `pub${i}`), listen: [], ephemeral: true });
+      const store = (last = await HeliaStore.open({ dir: join(root, `pub${i}`), listen: [], ephemeral: true }));
       const added = await timed('publish', () => store.add(bytesOf({ path: file })));
       if (!added.equals(cid)) throw new Error(`node CID ${added} != offline CID ${cid}`);
       if (i > 0) rmSync(join(root, `pub${i - 1}`), { recursive: true, force: true });
@@ -128,11 +138,19 @@ async function main(): Promise<void> {
       expect('http', await timed('http', async () => drain((await fetch(served.http)).body as unknown as AsyncIterable<Uint8Array>)));
       if ('store' in kubo) {
         expect('kubo get', await timed('kuboGet', () => drain(kubo.store.get(cid, { maxBytes: size }))));
-        expect('kubo cat', await timed('kuboCat', async () => drain((await fetch(`${kubo.url}/api/v0/cat?arg=${cid}`, { method: 'POST' })).body as unknown as AsyncIterable<Uint8Array>)));
+        expect(
+          'kubo cat',
+          await timed('kuboCat', async () =>
+            drain((await fetch(`${kubo.url}/api/v0/cat?arg=${cid}`, { method: 'POST' })).body as unknown as AsyncIterable<Uint8Array>),
+          ),
+        );
       }
     }
 
-    const med = (k: string) => { const v = [...times.get(k)!].sort((x, y) => x - y); return v[(v.length - 1) >> 1]!; };
+    const med = (k: string) => {
+      const v = [...times.get(k)!].sort((x, y) => x - y);
+      return v[(v.length - 1) >> 1]!;
+    };
     const ms = (k: string) => `${med(k).toFixed(0)} ms`;
     const mbs = (k: string) => (size / (1e6 * (med(k) / 1000))).toFixed(0);
     const row = (op: string, k: string, peer: string, p: string) => `| ${op} | ${ms(k)} | ${mbs(k)} | ${peer} | ${ms(p)} | ${(med(k) / med(p)).toFixed(2)}× |`;
@@ -145,11 +163,24 @@ async function main(): Promise<void> {
       row('publish: add + pin (HeliaStore.add)', 'publish', 'file copy (cp)', 'copy'),
       row('fetch: node B from A (another process) over bitswap, verified', 'bitswap', "loopback HTTP from A's process, bare node:http", 'http'),
       ...('store' in kubo
-        ? [row('fetch: node B from A (another process) over bitswap, verified', 'bitswap', 'Kubo-RPC daemon (js-ipfs 0.66), KuboStore.get, verified', 'kuboGet'),
-          row('fetch: node B from A (another process) over bitswap, verified', 'bitswap', 'Kubo-RPC daemon (js-ipfs 0.66), `cat`, unverified', 'kuboCat')]
+        ? [
+            row(
+              'fetch: node B from A (another process) over bitswap, verified',
+              'bitswap',
+              'Kubo-RPC daemon (js-ipfs 0.66), KuboStore.get, verified',
+              'kuboGet',
+            ),
+            row('fetch: node B from A (another process) over bitswap, verified', 'bitswap', 'Kubo-RPC daemon (js-ipfs 0.66), `cat`, unverified', 'kuboCat'),
+          ]
         : [`| fetch from a Kubo-RPC daemon | skipped: ${kubo.skipped} | | | | |`]),
       row("re-read from the node's repository, verified", 'reread', 'fs read of the file', 'fs'),
-      `(${cid}; publish ${times.get('publish')!.map((t) => t.toFixed(0)).join('/')} ms, CID ${times.get('cid')!.map((t) => t.toFixed(0)).join('/')} ms)`,
+      `(${cid}; publish ${times
+        .get('publish')!
+        .map((t) => t.toFixed(0))
+        .join('/')} ms, CID ${times
+        .get('cid')!
+        .map((t) => t.toFixed(0))
+        .join('/')} ms)`,
     ];
     console.log(rows.join('\n'));
   } finally {
@@ -180,7 +211,11 @@ async function importAndWalkPin(dir: string, file: string): Promise<void> {
 }
 
 /** A Kubo-RPC daemon holding the file, or why there is none. */
-async function kuboPeer(file: string, cid: string, cleanups: (() => Promise<unknown> | void)[]): Promise<{ store: KuboStore; url: string } | { skipped: string }> {
+async function kuboPeer(
+  file: string,
+  cid: string,
+  cleanups: (() => Promise<unknown> | void)[],
+): Promise<{ store: KuboStore; url: string } | { skipped: string }> {
   if (process.env.BENCH_IPFS_KUBO === '0') return { skipped: 'BENCH_IPFS_KUBO=0' };
   const { startKuboRpc } = await import('../test/helpers/kuboDaemon.ts');
   const { KuboStore: Kubo } = await import('../agent/store/KuboStore.ts');

@@ -29,14 +29,22 @@ const m = ZymbitModule.open(LIB);
 const median = async (f: () => unknown, n = 2000) => {
   for (let i = 0; i < Math.min(200, n); i++) await f();
   const xs: number[] = [];
-  for (let i = 0; i < n; i++) { const t = performance.now(); await f(); xs.push(performance.now() - t); }
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await f();
+    xs.push(performance.now() - t);
+  }
   return +(xs.sort((a, b) => a - b)[n >> 1]! * 1000).toFixed(1);
 };
 
 const data = randomBytes(64);
 const blob = await m.lock(data);
 const key = randomBytes(32);
-const sealed = (() => { const n = randomBytes(12); const c = createCipheriv('aes-256-gcm', key, n); return { n, ct: Buffer.concat([c.update(data), c.final()]), tag: c.getAuthTag() }; })();
+const sealed = (() => {
+  const n = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', key, n);
+  return { n, ct: Buffer.concat([c.update(data), c.final()]), tag: c.getAuthTag() };
+})();
 const digest = randomBytes(32);
 const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const peer = createECDH('prime256v1');
@@ -48,13 +56,43 @@ mine.generateKeys();
 const lib = loadZkLibrary(LIB);
 const ctx: [unknown] = [null];
 lib.zkOpen(ctx);
-const syncSign = () => { const o: [unknown] = [null]; const n: [number] = [0]; lib.zkGenECDSASigFromDigest(ctx[0], digest, 0, o, n); lib.free(o[0]); };
+const syncSign = () => {
+  const o: [unknown] = [null];
+  const n: [number] = [0];
+  lib.zkGenECDSASigFromDigest(ctx[0], digest, 0, o, n);
+  lib.free(o[0]);
+};
 
 const rows = [
-  ['lock 64 B', await median(() => m.lock(data)), 'AES-256-GCM encrypt', await median(() => { const c = createCipheriv('aes-256-gcm', key, randomBytes(12)); c.update(data); c.final(); c.getAuthTag(); })],
-  ['unlock 64 B', await median(() => m.unlock(blob)), 'AES-256-GCM decrypt', await median(() => { const d = createDecipheriv('aes-256-gcm', key, sealed.n); d.setAuthTag(sealed.tag); d.update(sealed.ct); d.final(); })],
+  [
+    'lock 64 B',
+    await median(() => m.lock(data)),
+    'AES-256-GCM encrypt',
+    await median(() => {
+      const c = createCipheriv('aes-256-gcm', key, randomBytes(12));
+      c.update(data);
+      c.final();
+      c.getAuthTag();
+    }),
+  ],
+  [
+    'unlock 64 B',
+    await median(() => m.unlock(blob)),
+    'AES-256-GCM decrypt',
+    await median(() => {
+      const d = createDecipheriv('aes-256-gcm', key, sealed.n);
+      d.setAuthTag(sealed.tag);
+      d.update(sealed.ct);
+      d.final();
+    }),
+  ],
   ['sign digest (P-256)', await median(() => m.sign(digest, 0)), 'crypto.sign P-256', await median(() => sign('sha256', digest, privateKey))],
-  ['ECDH (P-256)', await median(() => m.ecdh(0, peer.getPublicKey().subarray(1))), 'ECDH computeSecret', await median(() => mine.computeSecret(peer.getPublicKey()))],
+  [
+    'ECDH (P-256)',
+    await median(() => m.ecdh(0, peer.getPublicKey().subarray(1))),
+    'ECDH computeSecret',
+    await median(() => mine.computeSecret(peer.getPublicKey())),
+  ],
   ['sign digest, raw binding on the event loop', await median(syncSign), 'crypto.sign P-256', await median(() => sign('sha256', digest, privateKey))],
 ] as const;
 await m.close();
@@ -66,13 +104,25 @@ const dataDir = mkdtempSync(join(tmpdir(), 'guardian-bench-'));
 const entropy = randomBytes(32);
 const ks = ZymbitKeyStore.open(LIB);
 const recipients = guardianRecipients(entropy);
-await writeGuardianFile(dataDir, {
-  format: 'capsule-guardian/v1', created: new Date().toISOString(), restored: false, backend: 'zymbit', library: LIB,
-  model: ks.capabilities.model, serial: ks.capabilities.serial, ecdh: true, signingSlot: 0,
-  recipients: { x25519: recipients.x25519, p256: recipients.p256 },
-  signingKey: encodeP256Key(GUARDIAN_KEY_HRP, await slotSigningKey(ks, 0)),
-  lockedSeed: Buffer.from(await ks.lock(bip39Seed(entropy))).toString('base64'), isolation: 'bench',
-}, false);
+await writeGuardianFile(
+  dataDir,
+  {
+    format: 'capsule-guardian/v1',
+    created: new Date().toISOString(),
+    restored: false,
+    backend: 'zymbit',
+    library: LIB,
+    model: ks.capabilities.model,
+    serial: ks.capabilities.serial,
+    ecdh: true,
+    signingSlot: 0,
+    recipients: { x25519: recipients.x25519, p256: recipients.p256 },
+    signingKey: encodeP256Key(GUARDIAN_KEY_HRP, await slotSigningKey(ks, 0)),
+    lockedSeed: Buffer.from(await ks.lock(bip39Seed(entropy))).toString('base64'),
+    isolation: 'bench',
+  },
+  false,
+);
 await ks.close();
 const g = await Guardian.open(dataDir, { env: { ...process.env, CAPSULE_ZYMBIT_LIB: LIB } });
 const id = randomBytes(16);
@@ -87,4 +137,6 @@ console.log('\nkey custody: Zymbit FFI (simulator through koffi) vs node:crypto,
 console.log('| operation | FFI | node:crypto | ratio |');
 console.log('|---|---|---|---|');
 for (const [op, ffi, peerOp, direct] of rows) console.log(`| ${op} vs ${peerOp} | ${ffi} µs | ${direct} µs | ${(ffi / direct).toFixed(2)}× |`);
-console.log(`| guardian unwrap (module unlocks seed, keys derived, x25519) vs x25519 unwrap with a key in memory | ${guardianRow[0]} µs | ${guardianRow[1]} µs | ${(guardianRow[0] / guardianRow[1]).toFixed(2)}× |`);
+console.log(
+  `| guardian unwrap (module unlocks seed, keys derived, x25519) vs x25519 unwrap with a key in memory | ${guardianRow[0]} µs | ${guardianRow[1]} µs | ${(guardianRow[0] / guardianRow[1]).toFixed(2)}× |`,
+);

@@ -33,13 +33,36 @@ try {
   for (const k of ['g', 'owner', 'heir']) cli(['keygen', '-o', `${k}.key`]);
   const recipient = (k: string) => /age1[0-9a-z]+/.exec(readFileSync(join(dir, k), 'utf8'))![0];
   const heir = recipient('heir.key');
-  cli(['seal', 'will.txt', '--guardian', recipient('g.key'), '--logic', 'dead-man.wasm', '--sign-with', 'owner.key',
-    '--params', JSON.stringify({ beneficiaries: [heir], silenceMs: 30 * 86_400_000 }), '-o', 'will.capsule']);
+  cli([
+    'seal',
+    'will.txt',
+    '--guardian',
+    recipient('g.key'),
+    '--logic',
+    'dead-man.wasm',
+    '--sign-with',
+    'owner.key',
+    '--params',
+    JSON.stringify({ beneficiaries: [heir], silenceMs: 30 * 86_400_000 }),
+    '-o',
+    'will.capsule',
+  ]);
   const probes = JSON.parse(cli(['logic', 'explain', 'dead-man.wasm', '--capsule', 'will.capsule', '--json'])).probes as number;
   const report = join(dir, 'time.report');
   const explainArgv = [process.execPath, BIN, 'logic', 'explain', join(dir, 'dead-man.wasm'), '--capsule', join(dir, 'will.capsule')];
-  const runArgv = [process.execPath, BIN, 'logic', 'run', join(dir, 'dead-man.wasm'), '--capsule', join(dir, 'will.capsule'),
-    '--requester', heir, '--at', String(Date.now())];
+  const runArgv = [
+    process.execPath,
+    BIN,
+    'logic',
+    'run',
+    join(dir, 'dead-man.wasm'),
+    '--capsule',
+    join(dir, 'will.capsule'),
+    '--requester',
+    heir,
+    '--at',
+    String(Date.now()),
+  ];
   const explain: number[] = [];
   const run: number[] = [];
   for (let r = 0; r < RUNS + 1; r++) {

@@ -29,13 +29,40 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-logic-test-'));
 const policyTs = join(ROOT, 'contracts-as', 'contracts', 'policy.ts');
 writeFileSync(join(dir, 'policy.wasm'), (await buildPolicy(policyTs)).wasm);
 
-const params = { all: [
-  { expiry: { notAfter: '2035-01-01T00:00:00Z', maxOpens: 1000 } },
-  { any: [
-    { all: [{ allowlist: { requesters: ['${alice}'] } },
-      { mOfN: { threshold: 2, approvers: [{ scheme: 'ed25519', key: '${t1}' }, { scheme: 'ed25519', key: '${t2}' }, { scheme: 'eip191', key: '${t3}' }] } }] },
-    { deadMan: { beneficiaries: ['${bob}'], silenceMs: 2592000000 } }] }] };
-const keys = { owner: { type: 'age' }, alice: { type: 'age' }, bob: { type: 'age' }, mallory: { type: 'age' }, t1: { type: 'ed25519' }, t2: { type: 'ed25519' }, t3: { type: 'eip191' } };
+const params = {
+  all: [
+    { expiry: { notAfter: '2035-01-01T00:00:00Z', maxOpens: 1000 } },
+    {
+      any: [
+        {
+          all: [
+            { allowlist: { requesters: ['${alice}'] } },
+            {
+              mOfN: {
+                threshold: 2,
+                approvers: [
+                  { scheme: 'ed25519', key: '${t1}' },
+                  { scheme: 'ed25519', key: '${t2}' },
+                  { scheme: 'eip191', key: '${t3}' },
+                ],
+              },
+            },
+          ],
+        },
+        { deadMan: { beneficiaries: ['${bob}'], silenceMs: 2592000000 } },
+      ],
+    },
+  ],
+};
+const keys = {
+  owner: { type: 'age' },
+  alice: { type: 'age' },
+  bob: { type: 'age' },
+  mallory: { type: 'age' },
+  t1: { type: 'ed25519' },
+  t2: { type: 'ed25519' },
+  t3: { type: 'eip191' },
+};
 const DAY = 86_400_000;
 const T0 = Date.parse('2030-01-01T00:00:00Z');
 
@@ -44,18 +71,27 @@ function caseOf(i: number): Record<string, unknown> {
   const at = T0 + (i % 8 < 4 ? 10 * DAY : 40 * DAY) + i * 1000;
   const name = `case ${i}`;
   switch (i % 8) {
-    case 0: return { name, at, requester: 'alice', approvals: ['t1', 't2'], expect: { verdict: 'allow', changed: ['0:opens'] } };
-    case 1: return { name, at, requester: 'alice', approvals: ['t1'], expect: { verdict: 'deny', reason: { pattern: 'approved by only 1 of 3' } } };
-    case 2: return { name, at, requester: 'bob', expect: { verdict: 'deny', reason: { pattern: 'owner active' } } };
-    case 3: return { name, at, requester: 'bob', checkins: [{ by: 'owner' }], expect: { verdict: 'deny', changed: ['1.1:lastCheckin'] } };
-    case 4: return { name, at, requester: 'bob', expect: { verdict: 'allow', state: { '0:opens': { u64: 1 } } } };
-    case 5: return { name, at, requester: 'bob', stateFrom: `case ${i - 1}`, expect: { verdict: 'allow', state: { '0:opens': { u64: 2 } } } };
-    case 6: return { name, at, requester: 'mallory', approvals: ['t1', 't2'], expect: { verdict: 'deny' } };
-    default: return { name, at, requester: 'bob', state: { '0:opens': { u64: 1000 } }, expect: { verdict: 'deny', reason: { pattern: 'opened 1000 of 1000 times' } } };
+    case 0:
+      return { name, at, requester: 'alice', approvals: ['t1', 't2'], expect: { verdict: 'allow', changed: ['0:opens'] } };
+    case 1:
+      return { name, at, requester: 'alice', approvals: ['t1'], expect: { verdict: 'deny', reason: { pattern: 'approved by only 1 of 3' } } };
+    case 2:
+      return { name, at, requester: 'bob', expect: { verdict: 'deny', reason: { pattern: 'owner active' } } };
+    case 3:
+      return { name, at, requester: 'bob', checkins: [{ by: 'owner' }], expect: { verdict: 'deny', changed: ['1.1:lastCheckin'] } };
+    case 4:
+      return { name, at, requester: 'bob', expect: { verdict: 'allow', state: { '0:opens': { u64: 1 } } } };
+    case 5:
+      return { name, at, requester: 'bob', stateFrom: `case ${i - 1}`, expect: { verdict: 'allow', state: { '0:opens': { u64: 2 } } } };
+    case 6:
+      return { name, at, requester: 'mallory', approvals: ['t1', 't2'], expect: { verdict: 'deny' } };
+    default:
+      return { name, at, requester: 'bob', state: { '0:opens': { u64: 1000 } }, expect: { verdict: 'deny', reason: { pattern: 'opened 1000 of 1000 times' } } };
   }
 }
 const cases = Array.from({ length: CASES }, (_, i) => caseOf(i));
-const scenario = (policy: string, n: number) => JSON.stringify({ policy, keys, capsule: { owner: 'owner', created: '2030-01-01T00:00:00Z' }, params, cases: cases.slice(0, n) });
+const scenario = (policy: string, n: number) =>
+  JSON.stringify({ policy, keys, capsule: { owner: 'owner', created: '2030-01-01T00:00:00Z' }, params, cases: cases.slice(0, n) });
 writeFileSync(join(dir, 'wasm-1000.json'), scenario('policy.wasm', CASES));
 writeFileSync(join(dir, 'wasm-1.json'), scenario('policy.wasm', 1));
 writeFileSync(join(dir, 'ts-1000.json'), scenario(policyTs, CASES));
@@ -65,7 +101,9 @@ const { spawnSync } = await import('node:child_process');
 const once = spawnSync(process.execPath, [BIN, 'logic', 'test', join(dir, 'wasm-1.json'), '--json'], { cwd: dir });
 if (once.status !== 0) throw new Error(`logic test (1 case): exit ${once.status}: ${once.stderr}`);
 const forms = JSON.parse(once.stdout.toString()).files[0].keys as Record<string, { recipient?: string; ed25519?: string; address?: string }>;
-const resolved = JSON.parse(JSON.stringify(params).replace(/"\$\{(\w+)\}"/g, (_, k: string) => JSON.stringify(forms[k]!.recipient ?? forms[k]!.ed25519 ?? forms[k]!.address)));
+const resolved = JSON.parse(
+  JSON.stringify(params).replace(/"\$\{(\w+)\}"/g, (_, k: string) => JSON.stringify(forms[k]!.recipient ?? forms[k]!.ed25519 ?? forms[k]!.address)),
+);
 resolved.all[1].any[1].deadMan.owner = forms.owner!.ed25519; // the sealed capsule has no owner field: name the key in the params
 const sh = (args: string[]) => {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir });
@@ -81,14 +119,26 @@ const runs: Record<string, string[]> = {
   'logic test, 1000 cases (policy.wasm)': [process.execPath, BIN, 'logic', 'test', join(dir, 'wasm-1000.json')],
   'logic test, 1000 cases (policy.ts, built in the run)': [process.execPath, BIN, 'logic', 'test', join(dir, 'ts-1000.json')],
   'logic test, 1 case (policy.wasm)': [process.execPath, BIN, 'logic', 'test', join(dir, 'wasm-1.json')],
-  'logic run, 1 decision (policy.wasm)': [process.execPath, BIN, 'logic', 'run', join(dir, 'policy.wasm'), '--capsule', join(dir, 'will.capsule'),
-    '--requester', forms.bob!.recipient!, '--at', '2030-03-01T00:00:00Z'],
+  'logic run, 1 decision (policy.wasm)': [
+    process.execPath,
+    BIN,
+    'logic',
+    'run',
+    join(dir, 'policy.wasm'),
+    '--capsule',
+    join(dir, 'will.capsule'),
+    '--requester',
+    forms.bob!.recipient!,
+    '--at',
+    '2030-03-01T00:00:00Z',
+  ],
 };
 const wall: Record<string, number[]> = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
 const rss: Record<string, number[]> = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
 try {
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [k, argv] of Object.entries(runs)) { // interleaved: drift falls on all alike
+    for (const [k, argv] of Object.entries(runs)) {
+      // interleaved: drift falls on all alike
       const f = await timeProcess(argv, join(dir, 'time.txt'));
       wall[k]!.push(f.wallSeconds);
       rss[k]!.push(f.peakRssKiB);
@@ -103,4 +153,7 @@ console.log(`\ncapsule logic test (whole process, median of ${ROUNDS} interleave
 for (const [k, v] of Object.entries(med)) console.log(`  ${k.padEnd(56)} ${v.wallSeconds.toFixed(3)} s  ${v.peakRssMiB.toFixed(0)} MiB`);
 console.log(`  per case (1000-case run minus 1-case run, / 999)${' '.repeat(9)}${(perCase * 1000).toFixed(3)} ms`);
 mkdirSync(join(here, 'out'), { recursive: true });
-writeFileSync(join(here, 'out', 'logic-test.json'), JSON.stringify({ rounds: ROUNDS, cases: CASES, medians: med, perCaseMs: perCase * 1000, goalSeconds: 2 }, null, 2) + '\n');
+writeFileSync(
+  join(here, 'out', 'logic-test.json'),
+  JSON.stringify({ rounds: ROUNDS, cases: CASES, medians: med, perCaseMs: perCase * 1000, goalSeconds: 2 }, null, 2) + '\n',
+);

@@ -31,7 +31,11 @@ process.env.ZK_SIM_MODEL = 'HSM6';
 const median = async (f: () => unknown, n: number) => {
   for (let i = 0; i < Math.min(100, n); i++) await f();
   const xs: number[] = [];
-  for (let i = 0; i < n; i++) { const t = performance.now(); await f(); xs.push(performance.now() - t); }
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await f();
+    xs.push(performance.now() - t);
+  }
   return +(xs.sort((a, b) => a - b)[n >> 1]! * 1000).toFixed(1);
 };
 
@@ -44,18 +48,40 @@ const bodies = {
   'by id (~150 B)': { id: 'ab'.repeat(16), requester: requester.recipient },
   'by capsule (~90 KB)': { capsule: randomBytes(67_000).toString('base64'), requester: requester.recipient, evidence: [] },
 };
-const make = (body: Record<string, unknown>) => makeRequestAuth({ requesterSecret: requester.secretKey, requesterPk: requester.publicKey, guardian: guardian.recipient, method: 'POST', path: '/v1/release', body, at: NOW });
+const make = (body: Record<string, unknown>) =>
+  makeRequestAuth({
+    requesterSecret: requester.secretKey,
+    requesterPk: requester.publicKey,
+    guardian: guardian.recipient,
+    method: 'POST',
+    path: '/v1/release',
+    body,
+    at: NOW,
+  });
 
 // The agent's path: a real guardian on the simulator (seed unlocked per request, as for unwraps).
 const dataDir = mkdtempSync(join(scratch, 'guardian-'));
 const ks = ZymbitKeyStore.open(LIB);
 const rec = guardianRecipients(entropy);
-await writeGuardianFile(dataDir, {
-  format: 'capsule-guardian/v1', created: new Date().toISOString(), restored: false, backend: 'zymbit', library: LIB,
-  model: ks.capabilities.model, serial: ks.capabilities.serial, ecdh: true, signingSlot: 0,
-  recipients: { x25519: rec.x25519, p256: rec.p256 }, signingKey: encodeP256Key(GUARDIAN_KEY_HRP, await slotSigningKey(ks, 0)),
-  lockedSeed: Buffer.from(await ks.lock(bip39Seed(entropy))).toString('base64'), isolation: 'bench',
-}, false);
+await writeGuardianFile(
+  dataDir,
+  {
+    format: 'capsule-guardian/v1',
+    created: new Date().toISOString(),
+    restored: false,
+    backend: 'zymbit',
+    library: LIB,
+    model: ks.capabilities.model,
+    serial: ks.capabilities.serial,
+    ecdh: true,
+    signingSlot: 0,
+    recipients: { x25519: rec.x25519, p256: rec.p256 },
+    signingKey: encodeP256Key(GUARDIAN_KEY_HRP, await slotSigningKey(ks, 0)),
+    lockedSeed: Buffer.from(await ks.lock(bip39Seed(entropy))).toString('base64'),
+    isolation: 'bench',
+  },
+  false,
+);
 await ks.close();
 const g = await Guardian.open(dataDir, { env: { ...process.env, CAPSULE_ZYMBIT_LIB: LIB } });
 const store = Store.open(join(scratch, 'agent.sqlite'));
@@ -71,7 +97,19 @@ console.log('|---|---|---|---|');
 for (const [name, body] of Object.entries(bodies)) {
   const signed = { ...body, auth: make(body) } as Record<string, unknown> & { auth: RequestAuth };
   const makeUs = await median(() => make(body), 500);
-  const checkUs = await median(() => checkRequestAuth({ method: 'POST', path: '/v1/release', body: signed, requester: requester.recipient, guardian: guardian.recipient, now: NOW, exchange: async (pk) => x25519Shared(guardian.secretKey, pk) }), 500);
+  const checkUs = await median(
+    () =>
+      checkRequestAuth({
+        method: 'POST',
+        path: '/v1/release',
+        body: signed,
+        requester: requester.recipient,
+        guardian: guardian.recipient,
+        now: NOW,
+        exchange: async (pk) => x25519Shared(guardian.secretKey, pk),
+      }),
+    500,
+  );
   // Fresh nonces each time (the replay cache would refuse a repeat).
   const fresh = Array.from({ length: 400 }, () => ({ ...body, auth: make(body) }));
   let i = 0;

@@ -107,20 +107,39 @@ const runMetered = () => {
   (inst.exports.decide as () => number)();
   return fuel.value;
 };
-const timeIt = (f: () => unknown) => { const xs: number[] = []; for (let i = 0; i < 40; i++) { const t = performance.now(); f(); xs.push(performance.now() - t); } return median(xs); };
-for (let i = 0; i < 5; i++) { runRaw(); runMetered(); }
+const timeIt = (f: () => unknown) => {
+  const xs: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    const t = performance.now();
+    f();
+    xs.push(performance.now() - t);
+  }
+  return median(xs);
+};
+for (let i = 0; i < 5; i++) {
+  runRaw();
+  runMetered();
+}
 const rawMs = timeIt(runRaw);
 const meteredMs = timeIt(runMetered);
 
 const results = {
-  date: new Date().toISOString(), node: process.version,
+  date: new Date().toISOString(),
+  node: process.version,
   coldMedianMs: +median(cold).toFixed(2),
   coldStandardMedianMs: +median(coldStandard).toFixed(2),
-  coldStandardFromMeteredMedianMs: +median(coldStandardMetered).toFixed(2), standardModuleBytes: standard.length, policyModuleBytes: policy.length,
-  warmInProcessMedianUs: us(median(warm)), warmInProcessP90Us: us([...warm].sort((a, b) => a - b)[Math.floor(warm.length * 0.9)]!),
-  warmWorkerMedianUs: us(median(warmWorker)), warmWorkerP90Us: us(p90(warmWorker)),
-  warmWorkerAgentMedianUs: us(median(warmWorkerAgent)), warmWorkerSpacedMedianUs: us(median(warmWorkerSpaced)),
-  loopHeavyRawMs: +rawMs.toFixed(2), loopHeavyMeteredMs: +meteredMs.toFixed(2), meteringOverhead: +(meteredMs / rawMs).toFixed(2),
+  coldStandardFromMeteredMedianMs: +median(coldStandardMetered).toFixed(2),
+  standardModuleBytes: standard.length,
+  policyModuleBytes: policy.length,
+  warmInProcessMedianUs: us(median(warm)),
+  warmInProcessP90Us: us([...warm].sort((a, b) => a - b)[Math.floor(warm.length * 0.9)]!),
+  warmWorkerMedianUs: us(median(warmWorker)),
+  warmWorkerP90Us: us(p90(warmWorker)),
+  warmWorkerAgentMedianUs: us(median(warmWorkerAgent)),
+  warmWorkerSpacedMedianUs: us(median(warmWorkerSpaced)),
+  loopHeavyRawMs: +rawMs.toFixed(2),
+  loopHeavyMeteredMs: +meteredMs.toFixed(2),
+  meteringOverhead: +(meteredMs / rawMs).toFixed(2),
   fuel: sb.evaluate(policy, input).fuel,
 };
 console.log('\nsandbox (time-lock policy, allow path)');
@@ -128,11 +147,17 @@ console.log('| measure | figure | goal |');
 console.log('|---|---|---|');
 console.log(`| cold evaluation (validate + meter + compile + run), median of 30, ${policy.length}-byte policy | ${results.coldMedianMs} ms | ≤ 5 ms |`);
 console.log(`| cold evaluation, standard time-lock contract (${standard.length} bytes with the SDK) | ${results.coldStandardMedianMs} ms | ≤ 5 ms |`);
-console.log(`| cold evaluation of the standard time-lock from its cached metered binary (compile + run: the agent's path) | ${results.coldStandardFromMeteredMedianMs} ms | ≤ 5 ms |`);
+console.log(
+  `| cold evaluation of the standard time-lock from its cached metered binary (compile + run: the agent's path) | ${results.coldStandardFromMeteredMedianMs} ms | ≤ 5 ms |`,
+);
 console.log(`| warm evaluation in-process, median of 20000 | ${results.warmInProcessMedianUs} µs (p90 ${results.warmInProcessP90Us} µs) | ≤ 50 µs |`);
-console.log(`| warm evaluation in the worker (round trip, back to back), median of 3000 | ${results.warmWorkerMedianUs} µs (p90 ${results.warmWorkerP90Us} µs) | ≤ 60 µs |`);
+console.log(
+  `| warm evaluation in the worker (round trip, back to back), median of 3000 | ${results.warmWorkerMedianUs} µs (p90 ${results.warmWorkerP90Us} µs) | ≤ 60 µs |`,
+);
 console.log(`| the same, as the agent runs it (alwaysMetered, metered bytes given) | ${results.warmWorkerAgentMedianUs} µs | ≤ 60 µs |`);
 console.log(`| the same, one request every 2 ms (both threads wake up each time), median of 300 | ${results.warmWorkerSpacedMedianUs} µs | reported |`);
-console.log(`| loop-heavy policy: uninstrumented (peer) / metered | ${results.loopHeavyRawMs} ms / ${results.loopHeavyMeteredMs} ms = ${results.meteringOverhead}× | ≤ 1.5× |`);
+console.log(
+  `| loop-heavy policy: uninstrumented (peer) / metered | ${results.loopHeavyRawMs} ms / ${results.loopHeavyMeteredMs} ms = ${results.meteringOverhead}× | ≤ 1.5× |`,
+);
 mkdirSync(join(here, 'out'), { recursive: true });
 writeFileSync(join(here, 'out', 'sandbox.json'), JSON.stringify(results, null, 2) + '\n');

@@ -31,7 +31,8 @@ const f = (ms: number) => (ms < 1 ? ms.toFixed(3) : ms.toFixed(1));
 async function interleave(fns: Record<string, () => unknown>, rounds: number): Promise<Record<string, number>> {
   const names = Object.keys(fns);
   const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  for (let r = -2; r < rounds; r++) { // two warm-up rounds, not kept
+  for (let r = -2; r < rounds; r++) {
+    // two warm-up rounds, not kept
     for (let i = 0; i < names.length; i++) {
       const n = names[(i + r + 2) % names.length]!;
       const t0 = performance.now();
@@ -61,23 +62,37 @@ try {
   const secret = randomBytes(64);
   const blob = await ks.lock(secret);
   const digest = createHash('sha256').update('bench').digest();
-  const pub = Uint8Array.of(4, ...await ks.publicKey(0));
-  const same = (a: Uint8Array | undefined, b: Uint8Array, what: string) => { if (!a || !Buffer.from(a).equals(Buffer.from(b))) throw new Error(`${what}: wrong result`); };
-  const fresh = async () => { const t = await Tpm2.open(ours.tcti); try { await t.srk(); } finally { await t.close(); } };
+  const pub = Uint8Array.of(4, ...(await ks.publicKey(0)));
+  const same = (a: Uint8Array | undefined, b: Uint8Array, what: string) => {
+    if (!a || !Buffer.from(a).equals(Buffer.from(b))) throw new Error(`${what}: wrong result`);
+  };
+  const fresh = async () => {
+    const t = await Tpm2.open(ours.tcti);
+    try {
+      await t.srk();
+    } finally {
+      await t.close();
+    }
+  };
   await ks.tpm.srk();
-  const inProc = await interleave({
-    'primary, created': fresh,
-    'primary, cached': () => ks.tpm.srk(),
-    'node: P-256 key pair': () => p256.keygen(),
-    'decrypt': async () => same(await ks.tpm2Rsa.decrypt(stanza.body, tpm2RsaLabel(id)), fileKey, 'decrypt'),
-    'node: decrypt': () => same(node.nodeRsaDecrypt(nodeStanza.body), fileKey, 'node decrypt'),
-    'sign': async () => { if (!p256.verify(await ks.sign(digest, 0), digest, pub, { prehash: false, lowS: false })) throw new Error('sign: bad signature'); },
-    'node: sign': () => node.nodeSignDigest(digest),
-    'unseal': async () => same(await ks.unlock(blob), secret, 'unseal'),
-    'node: unseal': () => node.nodeUnseal(),
-    'unwrap': async () => same(await unwrapTpm2Rsa(stanza, 0, id, (c, l) => ks.tpm2Rsa.decrypt(c, l)), fileKey, 'unwrap'),
-    'node: unwrap': async () => same(await unwrapTpm2Rsa(nodeStanza, 0, id, async (c) => node.nodeRsaDecrypt(c)), fileKey, 'node unwrap'),
-  }, ROUNDS);
+  const inProc = await interleave(
+    {
+      'primary, created': fresh,
+      'primary, cached': () => ks.tpm.srk(),
+      'node: P-256 key pair': () => p256.keygen(),
+      decrypt: async () => same(await ks.tpm2Rsa.decrypt(stanza.body, tpm2RsaLabel(id)), fileKey, 'decrypt'),
+      'node: decrypt': () => same(node.nodeRsaDecrypt(nodeStanza.body), fileKey, 'node decrypt'),
+      sign: async () => {
+        if (!p256.verify(await ks.sign(digest, 0), digest, pub, { prehash: false, lowS: false })) throw new Error('sign: bad signature');
+      },
+      'node: sign': () => node.nodeSignDigest(digest),
+      unseal: async () => same(await ks.unlock(blob), secret, 'unseal'),
+      'node: unseal': () => node.nodeUnseal(),
+      unwrap: async () => same(await unwrapTpm2Rsa(stanza, 0, id, (c, l) => ks.tpm2Rsa.decrypt(c, l)), fileKey, 'unwrap'),
+      'node: unwrap': async () => same(await unwrapTpm2Rsa(nodeStanza, 0, id, async (c) => node.nodeRsaDecrypt(c)), fileKey, 'node unwrap'),
+    },
+    ROUNDS,
+  );
   const transient = (await ks.tpm.transientObjects()).length;
   await ks.close();
 
@@ -89,7 +104,18 @@ try {
   writeFileSync(join(dev, 'secret.bin'), Buffer.alloc(1000, 7));
   cli(['keygen', '-o', 'me.key']);
   const me = /age1[0-9a-z]+/.exec(readFileSync(join(dev, 'me.key'), 'utf8'))![0];
-  cli(['seal', 'secret.bin', '--guardian', tpmRecipient, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${Date.now() - 86_400_000}}}`, '-o', 'open.capsule']);
+  cli([
+    'seal',
+    'secret.bin',
+    '--guardian',
+    tpmRecipient,
+    '--logic',
+    'policy.wasm',
+    '--params',
+    `{"timeLock": {"notBefore": ${Date.now() - 86_400_000}}}`,
+    '-o',
+    'open.capsule',
+  ]);
   writeFileSync(join(dev, 'config.json'), JSON.stringify({ ratePerSecond: 0, clock: 'system' }));
   writeFileSync(join(dev, 'release.json'), JSON.stringify({ capsule: readFileSync(join(dev, 'open.capsule')).toString('base64'), requester: me }));
   const agent = await startAgent(device, join(dev, 'config.json'));
@@ -100,21 +126,39 @@ try {
     const r = spawnSync(argv[0]!, argv.slice(1), { cwd: dev, env });
     if (r.status !== 0 || !check(r.stdout)) throw new Error(`${what}: exit ${r.status}: ${r.stderr}`);
   };
-  const whole = await interleave({
-    'tools: unwrap pipeline': () => same(tools.toolsUnwrapPipeline(toolsCt), fileKey, 'tools pipeline'),
-    'capsule decrypt --on-guardian': proc([process.execPath, BIN, 'decrypt', '--on-guardian', '--data-dir', 'data', 'open.capsule', '-o', '-'], (o) => o.length === 1000, 'decrypt'),
-    'release by the agent (curl)': proc(['curl', '-sf', '-H', 'content-type: application/json', '--data-binary', '@release.json', `${url}/v1/release`], (o) => o.length > 0, 'release'),
-    'tools: unseal (load, unseal, flush)': () => same(tools.toolsUnseal(), tools.sealedSecret, 'tools unseal'),
-    'tools: sign': () => { tools.toolsSign(digest); tools.toolsFlush(); },
-    'tools: create primary': () => { tools.toolsCreatePrimary(); tools.toolsFlush(); },
-  }, Math.max(5, ROUNDS >> 1));
+  const whole = await interleave(
+    {
+      'tools: unwrap pipeline': () => same(tools.toolsUnwrapPipeline(toolsCt), fileKey, 'tools pipeline'),
+      'capsule decrypt --on-guardian': proc(
+        [process.execPath, BIN, 'decrypt', '--on-guardian', '--data-dir', 'data', 'open.capsule', '-o', '-'],
+        (o) => o.length === 1000,
+        'decrypt',
+      ),
+      'release by the agent (curl)': proc(
+        ['curl', '-sf', '-H', 'content-type: application/json', '--data-binary', '@release.json', `${url}/v1/release`],
+        (o) => o.length > 0,
+        'release',
+      ),
+      'tools: unseal (load, unseal, flush)': () => same(tools.toolsUnseal(), tools.sealedSecret, 'tools unseal'),
+      'tools: sign': () => {
+        tools.toolsSign(digest);
+        tools.toolsFlush();
+      },
+      'tools: create primary': () => {
+        tools.toolsCreatePrimary();
+        tools.toolsFlush();
+      },
+    },
+    Math.max(5, ROUNDS >> 1),
+  );
   await agent.stop();
   rmSync(dev, { recursive: true, force: true });
 
   console.log(`\nTPM 2.0 (tpm2 KeyStore, ESYS through koffi) on swtpm ${swtpmVersion()}; medians of ${ROUNDS} interleaved rounds\n`);
   console.log('| in-process operation | ours (ESYS) | node:crypto | ratio |');
   console.log('|---|---|---|---|');
-  const row = (what: string, a: number, b?: number, peer = '') => console.log(`| ${what} | ${f(a)} ms | ${b === undefined ? peer : `${f(b)} ms`} | ${b === undefined ? '—' : `${(a / b).toFixed(1)}×`} |`);
+  const row = (what: string, a: number, b?: number, peer = '') =>
+    console.log(`| ${what} | ${f(a)} ms | ${b === undefined ? peer : `${f(b)} ms`} | ${b === undefined ? '—' : `${(a / b).toFixed(1)}×`} |`);
   row('create primary (ECC P-256 SRK: new context + CreatePrimary)', inProc['primary, created']!, inProc['node: P-256 key pair']!);
   row('create primary, cached (what every operation pays)', inProc['primary, cached']!, undefined, '(no peer)');
   row('RSA-OAEP decrypt (load + decrypt + flush, HMAC session)', inProc.decrypt!, inProc['node: decrypt']!);
@@ -126,7 +170,9 @@ try {
   console.log('|---|---|---|');
   const pipe = whole['tools: unwrap pipeline']!;
   for (const [k, v] of Object.entries(whole)) console.log(`| ${k} | ${f(v)} ms | ${(v / pipe).toFixed(2)}× |`);
-  console.log('\n(tools pipeline: createprimary → load → rsadecrypt → flushcontext, four processes; the release includes the logic, the audit fsync and the age answer)');
+  console.log(
+    '\n(tools pipeline: createprimary → load → rsadecrypt → flushcontext, four processes; the release includes the logic, the audit fsync and the age answer)',
+  );
 } finally {
   await ours.stop();
   await theirs.stop();

@@ -27,9 +27,31 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { p256 } from '@noble/curves/nist.js';
 import { startSwtpm, type Swtpm } from '../test/helpers/swtpm.ts';
-import { ESYS_TR_NONE, ESYS_TR_PASSWORD, ESYS_TR_RH_OWNER, STRUCT_BUFFER_SIZE, loadTss, type EsysCall, type MuType, type TssLibrary } from '../agent/keys/tpm2/tssBindings.ts';
-import { TPM2_ALG, Writer, ecdsaScheme, ecdsaSignature, nullTicket, oaepScheme, p256SignTemplate, pcrSelection, publicUnique, rsaDecryptTemplate,
-  sensitiveCreate, srkTemplate, tpm2b } from '../agent/keys/tpm2/tpmWire.ts';
+import {
+  ESYS_TR_NONE,
+  ESYS_TR_PASSWORD,
+  ESYS_TR_RH_OWNER,
+  STRUCT_BUFFER_SIZE,
+  loadTss,
+  type EsysCall,
+  type MuType,
+  type TssLibrary,
+} from '../agent/keys/tpm2/tssBindings.ts';
+import {
+  TPM2_ALG,
+  Writer,
+  ecdsaScheme,
+  ecdsaSignature,
+  nullTicket,
+  oaepScheme,
+  p256SignTemplate,
+  pcrSelection,
+  publicUnique,
+  rsaDecryptTemplate,
+  sensitiveCreate,
+  srkTemplate,
+  tpm2b,
+} from '../agent/keys/tpm2/tpmWire.ts';
 
 // Both libraries log to stderr by default; this script prints only its table.
 process.env.TSS2_LOG ??= 'all+NONE';
@@ -45,16 +67,32 @@ const PROFILES = '/etc/tpm2-tss/fapi-profiles/';
 const ATTR = { fixedTPM: 0x2, fixedParent: 0x10, userWithAuth: 0x40, noDA: 0x400 };
 const empty = new Uint8Array(0);
 /** A TPM2B_PUBLIC template with noDA added to its objectAttributes (after size, type and nameAlg). */
-const noDA = (template: Uint8Array) => { const v = new DataView(template.buffer, template.byteOffset); v.setUint32(6, v.getUint32(6) | ATTR.noDA); return template; };
-const sealTemplate = () => new Writer().sized((w) => w.u16(TPM2_ALG.KEYEDHASH).u16(TPM2_ALG.SHA256)
-  .u32(ATTR.fixedTPM | ATTR.fixedParent | ATTR.userWithAuth | ATTR.noDA).b(empty).u16(TPM2_ALG.NULL).b(empty)).done();
+const noDA = (template: Uint8Array) => {
+  const v = new DataView(template.buffer, template.byteOffset);
+  v.setUint32(6, v.getUint32(6) | ATTR.noDA);
+  return template;
+};
+const sealTemplate = () =>
+  new Writer()
+    .sized((w) =>
+      w
+        .u16(TPM2_ALG.KEYEDHASH)
+        .u16(TPM2_ALG.SHA256)
+        .u32(ATTR.fixedTPM | ATTR.fixedParent | ATTR.userWithAuth | ATTR.noDA)
+        .b(empty)
+        .u16(TPM2_ALG.NULL)
+        .b(empty),
+    )
+    .done();
 
 // ---- ESYS through the project's raw bindings -------------------------------------------------
 class Esys {
   readonly lib: TssLibrary;
   #tcti: [unknown] = [null];
   #ctx: [unknown] = [null];
-  constructor(lib: TssLibrary) { this.lib = lib; }
+  constructor(lib: TssLibrary) {
+    this.lib = lib;
+  }
 
   open(tcti: string): void {
     let rc = this.lib.tctiInit(tcti, this.#tcti);
@@ -69,11 +107,13 @@ class Esys {
   }
 
   call(name: EsysCall, ...args: unknown[]): Promise<void> {
-    return new Promise((resolve, reject) => this.lib.esys[name].async(this.#ctx[0], ...args, (err: unknown, rc: number) => {
-      if (err) reject(err);
-      else if (rc !== 0) reject(new Error(`Esys_${name}: ${this.lib.rcDecode(rc)} (0x${rc.toString(16)})`));
-      else resolve();
-    }));
+    return new Promise((resolve, reject) =>
+      this.lib.esys[name].async(this.#ctx[0], ...args, (err: unknown, rc: number) => {
+        if (err) reject(err);
+        else if (rc !== 0) reject(new Error(`Esys_${name}: ${this.lib.rcDecode(rc)} (0x${rc.toString(16)})`));
+        else resolve();
+      }),
+    );
   }
 
   /** Wire bytes → the C struct, by tpm2-tss's unmarshaller. */
@@ -101,8 +141,22 @@ class Esys {
   async createPrimary(): Promise<number> {
     const h: [number] = [0];
     const pub: [unknown] = [null];
-    await this.call('CreatePrimary', ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, this.in('TPM2B_SENSITIVE_CREATE', sensitiveCreate(empty)),
-      this.in('TPM2B_PUBLIC', srkTemplate()), this.in('TPM2B_DATA', tpm2b(empty)), this.in('TPML_PCR_SELECTION', pcrSelection([])), h, pub, null, null, null);
+    await this.call(
+      'CreatePrimary',
+      ESYS_TR_RH_OWNER,
+      ESYS_TR_PASSWORD,
+      ESYS_TR_NONE,
+      ESYS_TR_NONE,
+      this.in('TPM2B_SENSITIVE_CREATE', sensitiveCreate(empty)),
+      this.in('TPM2B_PUBLIC', srkTemplate()),
+      this.in('TPM2B_DATA', tpm2b(empty)),
+      this.in('TPML_PCR_SELECTION', pcrSelection([])),
+      h,
+      pub,
+      null,
+      null,
+      null,
+    );
     this.lib.esysFree(pub[0]);
     return h[0];
   }
@@ -110,8 +164,22 @@ class Esys {
   async create(parent: number, template: Uint8Array, data?: Uint8Array): Promise<{ priv: Uint8Array; pub: Uint8Array }> {
     const priv: [unknown] = [null];
     const pub: [unknown] = [null];
-    await this.call('Create', parent, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, this.in('TPM2B_SENSITIVE_CREATE', sensitiveCreate(empty, data)),
-      this.in('TPM2B_PUBLIC', template), this.in('TPM2B_DATA', tpm2b(empty)), this.in('TPML_PCR_SELECTION', pcrSelection([])), priv, pub, null, null, null);
+    await this.call(
+      'Create',
+      parent,
+      ESYS_TR_PASSWORD,
+      ESYS_TR_NONE,
+      ESYS_TR_NONE,
+      this.in('TPM2B_SENSITIVE_CREATE', sensitiveCreate(empty, data)),
+      this.in('TPM2B_PUBLIC', template),
+      this.in('TPM2B_DATA', tpm2b(empty)),
+      this.in('TPML_PCR_SELECTION', pcrSelection([])),
+      priv,
+      pub,
+      null,
+      null,
+      null,
+    );
     return { priv: this.out('TPM2B_PRIVATE', priv[0]), pub: this.out('TPM2B_PUBLIC', pub[0]) };
   }
 
@@ -123,15 +191,33 @@ class Esys {
 
   async decrypt(key: number, ciphertext: Uint8Array): Promise<Uint8Array> {
     const m: [unknown] = [null];
-    await this.call('RSA_Decrypt', key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, this.in('TPM2B_PUBLIC_KEY_RSA', tpm2b(ciphertext)),
-      this.in('TPMT_RSA_DECRYPT', oaepScheme()), this.in('TPM2B_DATA', tpm2b(empty)), m);
+    await this.call(
+      'RSA_Decrypt',
+      key,
+      ESYS_TR_PASSWORD,
+      ESYS_TR_NONE,
+      ESYS_TR_NONE,
+      this.in('TPM2B_PUBLIC_KEY_RSA', tpm2b(ciphertext)),
+      this.in('TPMT_RSA_DECRYPT', oaepScheme()),
+      this.in('TPM2B_DATA', tpm2b(empty)),
+      m,
+    );
     return this.out('TPM2B_PUBLIC_KEY_RSA', m[0], true).subarray(2);
   }
 
   async sign(key: number, digest: Uint8Array): Promise<Uint8Array> {
     const s: [unknown] = [null];
-    await this.call('Sign', key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, this.in('TPM2B_DIGEST', tpm2b(digest)),
-      this.in('TPMT_SIG_SCHEME', ecdsaScheme()), this.in('TPMT_TK_HASHCHECK', nullTicket()), s);
+    await this.call(
+      'Sign',
+      key,
+      ESYS_TR_PASSWORD,
+      ESYS_TR_NONE,
+      ESYS_TR_NONE,
+      this.in('TPM2B_DIGEST', tpm2b(digest)),
+      this.in('TPMT_SIG_SCHEME', ecdsaScheme()),
+      this.in('TPMT_TK_HASHCHECK', nullTicket()),
+      s,
+    );
     return ecdsaSignature(this.out('TPMT_SIGNATURE', s[0]));
   }
 
@@ -146,7 +232,9 @@ class Esys {
     }
   }
 
-  flush(h: number): Promise<void> { return this.call('FlushContext', h); }
+  flush(h: number): Promise<void> {
+    return this.call('FlushContext', h);
+  }
 }
 
 // ---- FAPI through koffi (measurement only: the KeyStore does not use it) ----------------------
@@ -157,21 +245,31 @@ const F = {
   Finalize: fapiLib.func('void Fapi_Finalize(_Inout_ void **ctx)') as AsyncFn,
   Provision: fapiLib.func('uint32_t Fapi_Provision(void *ctx, const char *authEh, const char *authSh, const char *authLockout)') as AsyncFn,
   CreateKey: fapiLib.func('uint32_t Fapi_CreateKey(void *ctx, const char *path, const char *type, const char *policyPath, const char *authValue)') as AsyncFn,
-  CreateSeal: fapiLib.func('uint32_t Fapi_CreateSeal(void *ctx, const char *path, const char *type, size_t size, const char *policyPath, const char *authValue, const uint8_t *data)') as AsyncFn,
-  GetTpmBlobs: fapiLib.func('uint32_t Fapi_GetTpmBlobs(void *ctx, const char *path, _Out_ void **pub, _Out_ size_t *pubSize, _Out_ void **priv, _Out_ size_t *privSize, _Out_ void **policy)') as AsyncFn,
-  Decrypt: fapiLib.func('uint32_t Fapi_Decrypt(void *ctx, const char *path, const uint8_t *cipher, size_t cipherSize, _Out_ void **plain, _Out_ size_t *plainSize)') as AsyncFn,
-  Sign: fapiLib.func('uint32_t Fapi_Sign(void *ctx, const char *path, const char *padding, const uint8_t *digest, size_t digestSize, _Out_ void **sig, _Out_ size_t *sigSize, _Out_ void **publicKey, _Out_ void **certificate)') as AsyncFn,
+  CreateSeal: fapiLib.func(
+    'uint32_t Fapi_CreateSeal(void *ctx, const char *path, const char *type, size_t size, const char *policyPath, const char *authValue, const uint8_t *data)',
+  ) as AsyncFn,
+  GetTpmBlobs: fapiLib.func(
+    'uint32_t Fapi_GetTpmBlobs(void *ctx, const char *path, _Out_ void **pub, _Out_ size_t *pubSize, _Out_ void **priv, _Out_ size_t *privSize, _Out_ void **policy)',
+  ) as AsyncFn,
+  Decrypt: fapiLib.func(
+    'uint32_t Fapi_Decrypt(void *ctx, const char *path, const uint8_t *cipher, size_t cipherSize, _Out_ void **plain, _Out_ size_t *plainSize)',
+  ) as AsyncFn,
+  Sign: fapiLib.func(
+    'uint32_t Fapi_Sign(void *ctx, const char *path, const char *padding, const uint8_t *digest, size_t digestSize, _Out_ void **sig, _Out_ size_t *sigSize, _Out_ void **publicKey, _Out_ void **certificate)',
+  ) as AsyncFn,
   Unseal: fapiLib.func('uint32_t Fapi_Unseal(void *ctx, const char *path, _Out_ void **data, _Out_ size_t *size)') as AsyncFn,
   Free: fapiLib.func('void Fapi_Free(void *ptr)') as AsyncFn,
 };
 const lib = loadTss(); // also Tss2_RC_Decode and explicit_bzero for the FAPI half
 
 function fapi(name: keyof typeof F, ...args: unknown[]): Promise<void> {
-  return new Promise((resolve, reject) => F[name].async(...args, (err: unknown, rc: number) => {
-    if (err) reject(err);
-    else if (rc !== 0) reject(new Error(`Fapi_${name}: ${lib.rcDecode(rc)} (0x${rc.toString(16)})`));
-    else resolve();
-  }));
+  return new Promise((resolve, reject) =>
+    F[name].async(...args, (err: unknown, rc: number) => {
+      if (err) reject(err);
+      else if (rc !== 0) reject(new Error(`Fapi_${name}: ${lib.rcDecode(rc)} (0x${rc.toString(16)})`));
+      else resolve();
+    }),
+  );
 }
 
 /** Copies `n` bytes FAPI allocated, wipes and frees them. */
@@ -193,10 +291,19 @@ function fapiConfig(dir: string, tcti: string, profile: string): string {
   cpSync(join(PROFILES, 'P_RSA2048SHA256.json'), join(profiles, 'P_RSA2048SHA256.json'));
   writeFileSync(join(profiles, 'P_ECCP256SHA256.json'), readFileSync(join(PROFILES, 'P_ECCP256SHA256.json'), 'utf8').replace('0x81000001', '0x81000002'));
   const file = join(dir, `fapi-config-${profile}.json`);
-  writeFileSync(file, JSON.stringify({
-    profile_name: profile, profile_dir: profiles + '/', user_dir: join(dir, 'user'), system_dir: join(dir, 'system'),
-    log_dir: join(dir, 'log'), tcti, system_pcrs: [], ek_cert_less: 'yes',
-  }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      profile_name: profile,
+      profile_dir: profiles + '/',
+      user_dir: join(dir, 'user'),
+      system_dir: join(dir, 'system'),
+      log_dir: join(dir, 'log'),
+      tcti,
+      system_pcrs: [],
+      ek_cert_less: 'yes',
+    }),
+  );
   return file;
 }
 
@@ -209,23 +316,42 @@ async function fapiOpen(config: string): Promise<[unknown]> {
 }
 
 // ---- measurement ---------------------------------------------------------------------------
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
-const time = async (f: () => Promise<unknown>) => { const t = performance.now(); await f(); return performance.now() - t; };
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const time = async (f: () => Promise<unknown>) => {
+  const t = performance.now();
+  await f();
+  return performance.now() - t;
+};
 
 /** Interleaved rounds of `a` and `b` (order alternating), PER_ROUND samples each per round. */
 async function interleave(a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<[number, number]> {
-  for (let i = 0; i < 3; i++) { await a(); await b(); }
+  for (let i = 0; i < 3; i++) {
+    await a();
+    await b();
+  }
   const xa: number[] = [];
   const xb: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const run = async (f: () => Promise<unknown>, xs: number[]) => { for (let i = 0; i < PER_ROUND; i++) xs.push(await time(f)); };
-    if (r % 2 === 0) { await run(a, xa); await run(b, xb); } else { await run(b, xb); await run(a, xa); }
+    const run = async (f: () => Promise<unknown>, xs: number[]) => {
+      for (let i = 0; i < PER_ROUND; i++) xs.push(await time(f));
+    };
+    if (r % 2 === 0) {
+      await run(a, xa);
+      await run(b, xb);
+    } else {
+      await run(b, xb);
+      await run(a, xa);
+    }
   }
   return [median(xa), median(xb)];
 }
 
 const assertEqual = (what: string, got: Uint8Array, want: Uint8Array) => {
-  if (!Buffer.from(got).equals(Buffer.from(want))) throw new Error(`${what}: got ${Buffer.from(got).toString('hex')}, expected ${Buffer.from(want).toString('hex')}`);
+  if (!Buffer.from(got).equals(Buffer.from(want)))
+    throw new Error(`${what}: got ${Buffer.from(got).toString('hex')}, expected ${Buffer.from(want).toString('hex')}`);
 };
 
 if (!statSync(PROFILES, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${PROFILES} is missing: install libtss2-fapi1`);
@@ -239,11 +365,25 @@ async function startUp(esysFirst: boolean): Promise<{ fapiFirst: number; fapiSec
   try {
     const rsa = fapiConfig(dir, tpm.tcti, 'P_RSA2048SHA256');
     const ecc = fapiConfig(dir, tpm.tcti, 'P_ECCP256SHA256');
-    const esysStart = () => time(async () => { esys.open(tpm.tcti); await esys.flush(await esys.createPrimary()); });
+    const esysStart = () =>
+      time(async () => {
+        esys.open(tpm.tcti);
+        await esys.flush(await esys.createPrimary());
+      });
     const esysEarly = esysFirst ? await esysStart() : NaN;
-    const fapiFirst = await time(async () => { const c = await fapiOpen(rsa); ctxs.push(c); await fapi('Provision', c[0], null, null, null); });
-    const fapiSecond = await time(async () => { const c = await fapiOpen(ecc); ctxs.push(c); await fapi('Provision', c[0], null, null, null); });
-    const fapiRestart = await time(async () => { ctxs.push(await fapiOpen(rsa)); });
+    const fapiFirst = await time(async () => {
+      const c = await fapiOpen(rsa);
+      ctxs.push(c);
+      await fapi('Provision', c[0], null, null, null);
+    });
+    const fapiSecond = await time(async () => {
+      const c = await fapiOpen(ecc);
+      ctxs.push(c);
+      await fapi('Provision', c[0], null, null, null);
+    });
+    const fapiRestart = await time(async () => {
+      ctxs.push(await fapiOpen(rsa));
+    });
     return { fapiFirst, fapiSecond, fapiRestart, esys: esysFirst ? esysEarly : await esysStart() };
   } finally {
     for (const c of ctxs) F.Finalize(c);
@@ -263,7 +403,7 @@ const esys = new Esys(lib);
 const rows: [string, number, number][] = [];
 const once: [string, number, number][] = [];
 const files: string[] = [];
-const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]);
+const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
 try {
   tpm = await startSwtpm();
   const rsaCfg = fapiConfig(dir, tpm.tcti, 'P_RSA2048SHA256');
@@ -282,36 +422,63 @@ try {
   await fapi('CreateSeal', f, SEAL, 'noDa', secret.length, '', null, secret);
 
   // The decrypt key's public area, from FAPI's keystore: a ciphertext made outside the TPM, as a sealer would.
-  const pub: [unknown] = [null], pubN: [number] = [0], priv: [unknown] = [null], privN: [number] = [0], pol: [unknown] = [null];
+  const pub: [unknown] = [null],
+    pubN: [number] = [0],
+    priv: [unknown] = [null],
+    privN: [number] = [0],
+    pol: [unknown] = [null];
   await fapi('GetTpmBlobs', f, RSA, pub, pubN, priv, privN, pol);
   const fapiPub = fapiTake(pub[0], pubN[0]);
   F.Free(priv[0]);
   F.Free(pol[0]);
   const fileKey = randomBytes(32);
-  const oaep = (pub: Uint8Array) => publicEncrypt({ key: createPublicKey({ key: { kty: 'RSA', n: Buffer.from(publicUnique(pub).rsaModulus!).toString('base64url'), e: 'AQAB' }, format: 'jwk' }),
-    padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, fileKey);
+  const oaep = (pub: Uint8Array) =>
+    publicEncrypt(
+      {
+        key: createPublicKey({ key: { kty: 'RSA', n: Buffer.from(publicUnique(pub).rsaModulus!).toString('base64url'), e: 'AQAB' }, format: 'jwk' }),
+        padding: constants.RSA_PKCS1_OAEP_PADDING,
+        oaepHash: 'sha256',
+      },
+      fileKey,
+    );
   const fapiCipher = oaep(fapiPub);
   const digest = randomBytes(32);
 
-  const fDecrypt = async () => { const p: [unknown] = [null], n: [number] = [0]; await fapi('Decrypt', f, RSA, fapiCipher, fapiCipher.length, p, n); return fapiTake(p[0], n[0]); };
+  const fDecrypt = async () => {
+    const p: [unknown] = [null],
+      n: [number] = [0];
+    await fapi('Decrypt', f, RSA, fapiCipher, fapiCipher.length, p, n);
+    return fapiTake(p[0], n[0]);
+  };
   const fSign = async (withKey = false) => {
-    const s: [unknown] = [null], n: [number] = [0], k: [unknown] = [null];
+    const s: [unknown] = [null],
+      n: [number] = [0],
+      k: [unknown] = [null];
     await fapi('Sign', f, SIGN, null, digest, digest.length, s, n, withKey ? k : null, null);
-    const pem = withKey ? koffi.decode(k[0], 'char', -1) as string : '';
+    const pem = withKey ? (koffi.decode(k[0], 'char', -1) as string) : '';
     if (withKey) F.Free(k[0]);
     return { sig: fapiTake(s[0], n[0]), pem };
   };
-  const fUnseal = async () => { const d: [unknown] = [null], n: [number] = [0]; await fapi('Unseal', f, SEAL, d, n); return fapiTake(d[0], n[0]); };
+  const fUnseal = async () => {
+    const d: [unknown] = [null],
+      n: [number] = [0];
+    await fapi('Unseal', f, SEAL, d, n);
+    return fapiTake(d[0], n[0]);
+  };
 
   // ESYS: the SRK made once, keys made once. swtpm has three object slots and no resource manager,
   // and FAPI needs two per call (its persistent SRK is paged into one while the key loads into
   // another), so where ESYS keeps a key loaded it flushes the SRK, needed only to load, and makes it
   // again (same seed, same template: the same key) for the next block, outside the timings.
   esys.open(tpm.tcti);
-  const tEsysPrimary = await time(async () => { await esys.flush(await esys.createPrimary()); });
+  const tEsysPrimary = await time(async () => {
+    await esys.flush(await esys.createPrimary());
+  });
   let srk = await esys.createPrimary();
   let rsaBlob!: { priv: Uint8Array; pub: Uint8Array };
-  const tEsysKey = await time(async () => { rsaBlob = await esys.create(srk, noDA(rsaDecryptTemplate())); });
+  const tEsysKey = await time(async () => {
+    rsaBlob = await esys.create(srk, noDA(rsaDecryptTemplate()));
+  });
   const signBlob = await esys.create(srk, noDA(p256SignTemplate()));
   const sealBlob = await esys.create(srk, sealTemplate(), secret);
   const esysCipher = oaep(rsaBlob.pub);
@@ -328,26 +495,46 @@ try {
   const withKey = async <T>(blob: { priv: Uint8Array; pub: Uint8Array }, f: (key: number) => Promise<T>): Promise<T> => {
     const key = await esys.load(srk, blob);
     await esys.flush(srk);
-    try { return await f(key); } finally { await esys.flush(key); srk = await esys.createPrimary(); }
+    try {
+      return await f(key);
+    } finally {
+      await esys.flush(key);
+      srk = await esys.createPrimary();
+    }
   };
   await withKey(rsaBlob, async (key) => {
     assertEqual('Esys_RSA_Decrypt', await esys.decrypt(key, esysCipher), fileKey);
     const [a, b] = await interleave(fDecrypt, () => esys.decrypt(key, esysCipher));
     rows.push(['RSA-OAEP decrypt (ESYS: key kept loaded)', a, b]);
   });
-  const loadDecryptFlush = async () => { const k = await esys.load(srk, rsaBlob); try { return await esys.decrypt(k, esysCipher); } finally { await esys.flush(k); } };
+  const loadDecryptFlush = async () => {
+    const k = await esys.load(srk, rsaBlob);
+    try {
+      return await esys.decrypt(k, esysCipher);
+    } finally {
+      await esys.flush(k);
+    }
+  };
   const [fd2, ed2] = await interleave(fDecrypt, loadDecryptFlush);
   rows.push(['RSA-OAEP decrypt (ESYS: Load+decrypt+Flush, as FAPI does)', fd2, ed2]);
   await withKey(signBlob, async (key) => {
-    if (!p256.verify(await esys.sign(key, digest), digest, Uint8Array.from([4, ...publicUnique(signBlob.pub).ecc!]), { prehash: false, lowS: false })) throw new Error('Esys_Sign: signature does not verify');
-    const [a, b] = await interleave(() => fSign(), () => esys.sign(key, digest));
+    if (!p256.verify(await esys.sign(key, digest), digest, Uint8Array.from([4, ...publicUnique(signBlob.pub).ecc!]), { prehash: false, lowS: false }))
+      throw new Error('Esys_Sign: signature does not verify');
+    const [a, b] = await interleave(
+      () => fSign(),
+      () => esys.sign(key, digest),
+    );
     rows.push(['P-256 sign of a digest (ESYS: key kept loaded)', a, b]);
   });
   const [fu, eu] = await interleave(fUnseal, () => esys.unseal(srk, sealBlob));
   rows.push(['unseal 64 B (ESYS: Load+Unseal+Flush)', fu, eu]);
   once.push(['create RSA-2048 decrypt key (one run: prime search varies)', tFapiKey, tEsysKey], ['create primary ECC P-256 SRK (one run)', NaN, tEsysPrimary]);
   await esys.flush(srk);
-  files.push(...walk(dir).filter((p) => !p.includes('/profiles/') && !p.includes('fapi-config')).map((p) => `${relative(dir, p)}  ${statSync(p).size} B`));
+  files.push(
+    ...walk(dir)
+      .filter((p) => !p.includes('/profiles/') && !p.includes('fapi-config'))
+      .map((p) => `${relative(dir, p)}  ${statSync(p).size} B`),
+  );
 } finally {
   for (const c of fctx.reverse()) F.Finalize(c);
   esys.close();
@@ -355,17 +542,19 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-const ms = (x: number) => Number.isNaN(x) ? '—' : `${x.toFixed(2)} ms`;
+const ms = (x: number) => (Number.isNaN(x) ? '—' : `${x.toFixed(2)} ms`);
 console.log(`\nFAPI vs ESYS on swtpm, in-process through koffi (.async), medians of ${ROUNDS}×${PER_ROUND} interleaved samples each`);
 console.log('| operation | FAPI | ESYS | FAPI/ESYS |');
 console.log('|---|---|---|---|');
 for (const [op, a, b] of rows) console.log(`| ${op} | ${ms(a)} | ${ms(b)} | ${(a / b).toFixed(2)}× |`);
 for (const [op, a, b] of once) console.log(`| ${op} | ${ms(a)} | ${ms(b)} | ${Number.isNaN(a) ? '—' : (a / b).toFixed(2) + '×'} |`);
-const m = (k: keyof typeof starts[number]) => median(starts.map((s) => s[k]));
+const m = (k: keyof (typeof starts)[number]) => median(starts.map((s) => s[k]));
 console.log(`\nstart-up, medians of ${STARTS} fresh swtpms`);
 console.log('| start | FAPI | ESYS |');
 console.log('|---|---|---|');
-console.log(`| first boot: Fapi_Initialize + Fapi_Provision (RSA profile) / TCTI + Esys_Initialize + CreatePrimary | ${ms(m('fapiFirst'))} | ${ms(m('esys'))} |`);
+console.log(
+  `| first boot: Fapi_Initialize + Fapi_Provision (RSA profile) / TCTI + Esys_Initialize + CreatePrimary | ${ms(m('fapiFirst'))} | ${ms(m('esys'))} |`,
+);
 console.log(`| second profile (ECC): Fapi_Initialize + Fapi_Provision | ${ms(m('fapiSecond'))} | — |`);
 console.log(`| every later start: Fapi_Initialize on the keystore / TCTI + Esys_Initialize + CreatePrimary | ${ms(m('fapiRestart'))} | ${ms(m('esys'))} |`);
 console.log('\nfiles FAPI wrote in its keystore (user_dir user/, system_dir system/, log_dir log/):');

@@ -22,7 +22,17 @@
  *
  * Deliberately not here: timing, medians and tables (bench/tpm.ts), and the KeyStore itself.
  */
-import { constants, createCipheriv, createDecipheriv, createPublicKey, generateKeyPairSync, privateDecrypt, randomBytes, sign, type KeyObject } from 'node:crypto';
+import {
+  constants,
+  createCipheriv,
+  createDecipheriv,
+  createPublicKey,
+  generateKeyPairSync,
+  privateDecrypt,
+  randomBytes,
+  sign,
+  type KeyObject,
+} from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { p256 } from '@noble/curves/nist.js';
@@ -121,7 +131,8 @@ const LABEL = /^[A-Za-z0-9._][A-Za-z0-9._-]{0,63}$/;
 
 function checkOptions(options: PeerOptions): Uint8Array {
   if (typeof options?.label !== 'string') throw new TypeError(`options.label: expected a string, got ${typeof options?.label}`);
-  if (!LABEL.test(options.label)) throw new RangeError(`options.label: expected 1–64 of [A-Za-z0-9._-] not starting with "-", got ${JSON.stringify(options.label)}`);
+  if (!LABEL.test(options.label))
+    throw new RangeError(`options.label: expected 1–64 of [A-Za-z0-9._-] not starting with "-", got ${JSON.stringify(options.label)}`);
   // tpm2_rsadecrypt reads -l as a file when one of that name exists (relative to this process's cwd).
   if (existsSync(options.label)) throw new RangeError(`options.label: "${options.label}" names a file here, which tpm2_rsadecrypt would read instead`);
   const secret = options.secret ?? randomBytes(64);
@@ -159,13 +170,18 @@ function run(tools: ToolsRunner, cmd: string, args: string[], input?: Uint8Array
 export function setUpToolsPeers(tools: ToolsRunner, dir: string, options: PeerOptions): ToolsPeers {
   if (typeof tools !== 'function') throw new TypeError(`tools: expected a function (Swtpm['tools']), got ${typeof tools}`);
   if (typeof dir !== 'string') throw new TypeError(`dir: expected a string, got ${typeof dir}`);
-  if (!isAbsolute(dir) || !statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new RangeError(`dir: expected an absolute path to an existing directory, got ${JSON.stringify(dir)}`);
+  if (!isAbsolute(dir) || !statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+    throw new RangeError(`dir: expected an absolute path to an existing directory, got ${JSON.stringify(dir)}`);
   const secret = checkOptions(options);
   const t = (cmd: string, args: string[], input?: Uint8Array) => run(tools, cmd, args, input);
   const f = (name: string) => join(dir, name);
 
   const loaded = t('tpm2_getcap', ['handles-transient']).toString().trim();
-  if (loaded !== '') throw new KeyStoreError('ERR_MODULE_CALL', `tpm2-tools peers: expected a TPM with no transient objects, found ${loaded.replace(/\s*-\s*/g, ' ').trim()}; give them a swtpm of their own`);
+  if (loaded !== '')
+    throw new KeyStoreError(
+      'ERR_MODULE_CALL',
+      `tpm2-tools peers: expected a TPM with no transient objects, found ${loaded.replace(/\s*-\s*/g, ' ').trim()}; give them a swtpm of their own`,
+    );
   t('tpm2_createprimary', [...SRK, '-c', f('srk.ctx')]);
   const create = (alg: string[], attrs: string, name: string, input?: Uint8Array) => {
     t('tpm2_create', ['-C', f('srk.ctx'), ...alg, '-a', attrs, '-u', f(`${name}.pub`), '-r', f(`${name}.priv`)], input);
@@ -260,4 +276,3 @@ export function setUpNodePeers(options: PeerOptions): NodePeers {
     },
   };
 }
-

@@ -36,15 +36,34 @@ const account = (logic: Uint8Array, params: unknown) => ({ wallet: 'hot', path: 
 const configs = {
   daily: { ratePerSecond: 0, clientFuelPerMinute: 0, wallet: { accounts: [account(modules.daily, { value: String(10n ** 30n) })] } },
   cap: { ratePerSecond: 0, clientFuelPerMinute: 0, wallet: { accounts: [account(modules.cap, { value: String(10n ** 30n) })] } },
-  digest: { ratePerSecond: 0, clientFuelPerMinute: 0, signing: [{ slot: 1, logic: hash(modules.digest), params: { timeLock: { notBefore: Date.now() - 86_400_000 } } }] },
+  digest: {
+    ratePerSecond: 0,
+    clientFuelPerMinute: 0,
+    signing: [{ slot: 1, logic: hash(modules.digest), params: { timeLock: { notBefore: Date.now() - 86_400_000 } } }],
+  },
 };
 
 const me = generateIdentity();
-const tx = { type: 'eip1559', chainId: 1, nonce: 7, to: BOB, value: '1000000000000000', gas: 21000, maxFeePerGas: '30000000000', maxPriorityFeePerGas: '1000000000' };
+const tx = {
+  type: 'eip1559',
+  chainId: 1,
+  nonce: 7,
+  to: BOB,
+  value: '1000000000000000',
+  gas: 21000,
+  maxFeePerGas: '30000000000',
+  maxPriorityFeePerGas: '1000000000',
+};
 const walletBody = { kind: 'eth-tx', transaction: tx, wallet: 'hot', path: PATH, requester: me.recipient };
 const digestBody = { slot: 1, digest: 'ab'.repeat(32), requester: me.recipient };
 
-interface Row { name: string; r: LoadResult; cpuPerDecision: number; rss0: number; rss1: number }
+interface Row {
+  name: string;
+  r: LoadResult;
+  cpuPerDecision: number;
+  rss0: number;
+  rss1: number;
+}
 
 /** One configuration: start the agent, push the module, warm up 5 s, measure SECONDS. */
 async function measure(name: string, config: object, module: Uint8Array, path: string, body: Record<string, unknown>): Promise<Row> {
@@ -53,9 +72,21 @@ async function measure(name: string, config: object, module: Uint8Array, path: s
   try {
     const pushed = await fetch(a.url + '/v1/modules', { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: new Uint8Array(module) });
     if (pushed.status !== 201 && pushed.status !== 200) throw new Error(`module push: ${pushed.status} ${await pushed.text()}`);
-    const st = await (await fetch(a.url + '/v1/status')).json() as { now: number; guardian: { recipients: { x25519: string } } };
+    const st = (await (await fetch(a.url + '/v1/status')).json()) as { now: number; guardian: { recipients: { x25519: string } } };
     const skew = st.now - Date.now(); // the module's clock against ours, so `at` is the guardian's time
-    const make = () => JSON.stringify({ ...body, auth: makeRequestAuth({ requesterSecret: me.secretKey, requesterPk: me.publicKey, guardian: st.guardian.recipients.x25519, method: 'POST', path, body, at: Date.now() + skew }) });
+    const make = () =>
+      JSON.stringify({
+        ...body,
+        auth: makeRequestAuth({
+          requesterSecret: me.secretKey,
+          requesterPk: me.publicKey,
+          guardian: st.guardian.recipients.x25519,
+          method: 'POST',
+          path,
+          body,
+          at: Date.now() + skew,
+        }),
+      });
     await load(a.url, path, make, 200, 5); // warm-up: worker compile, caches, V8 heap growth
     const rss0 = rssMiB(a.pid);
     const c0 = cpuMs(a.pid);
@@ -72,8 +103,20 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 /** The median round of each figure (the rounds' RSS growths as a median too). */
 function medianRow(rounds: Row[]): Row & { growth: number } {
   const growth = median(rounds.map((x) => (x.rss1 - x.rss0) / x.rss0));
-  const r = { rps: median(rounds.map((x) => x.r.rps)), p50: median(rounds.map((x) => x.r.p50)), p99: median(rounds.map((x) => x.r.p99)), n: median(rounds.map((x) => x.r.n)) };
-  return { name: rounds[0]!.name, r, cpuPerDecision: median(rounds.map((x) => x.cpuPerDecision)), rss0: median(rounds.map((x) => x.rss0)), rss1: median(rounds.map((x) => x.rss1)), growth };
+  const r = {
+    rps: median(rounds.map((x) => x.r.rps)),
+    p50: median(rounds.map((x) => x.r.p50)),
+    p99: median(rounds.map((x) => x.r.p99)),
+    n: median(rounds.map((x) => x.r.n)),
+  };
+  return {
+    name: rounds[0]!.name,
+    r,
+    cpuPerDecision: median(rounds.map((x) => x.cpuPerDecision)),
+    rss0: median(rounds.map((x) => x.rss0)),
+    rss1: median(rounds.map((x) => x.rss1)),
+    growth,
+  };
 }
 
 try {
@@ -100,14 +143,23 @@ try {
 
   const f = (x: number) => x.toFixed(2);
   const digest = rows[2]!;
-  console.log(`\nwallet signing load: ${CLIENTS} concurrent clients, ${SECONDS} s per run (${ROUNDS} interleaved rounds, medians), simulator module (HSM6), every request authenticated`);
+  console.log(
+    `\nwallet signing load: ${CLIENTS} concurrent clients, ${SECONDS} s per run (${ROUNDS} interleaved rounds, medians), simulator module (HSM6), every request authenticated`,
+  );
   console.log('| run | requests/s | p50 | p99 | agent CPU per decision | CPU over the digest path | agent RSS start → end |');
   console.log('|---|---|---|---|---|---|---|');
   for (const row of rows) {
-    const over = row === digest ? '—' : `${(row.cpuPerDecision - digest.cpuPerDecision >= 0 ? '+' : '')}${f(row.cpuPerDecision - digest.cpuPerDecision)} ms (${(row.cpuPerDecision / digest.cpuPerDecision).toFixed(2)}×)`;
-    console.log(`| ${row.name} | ${row.r.rps.toFixed(0)} | ${f(row.r.p50)} ms | ${f(row.r.p99)} ms | ${f(row.cpuPerDecision)} ms | ${over} | ${row.rss0.toFixed(0)} → ${row.rss1.toFixed(0)} MiB (${(row.growth * 100).toFixed(1)}%) |`);
+    const over =
+      row === digest
+        ? '—'
+        : `${row.cpuPerDecision - digest.cpuPerDecision >= 0 ? '+' : ''}${f(row.cpuPerDecision - digest.cpuPerDecision)} ms (${(row.cpuPerDecision / digest.cpuPerDecision).toFixed(2)}×)`;
+    console.log(
+      `| ${row.name} | ${row.r.rps.toFixed(0)} | ${f(row.r.p50)} ms | ${f(row.r.p99)} ms | ${f(row.cpuPerDecision)} ms | ${over} | ${row.rss0.toFixed(0)} → ${row.rss1.toFixed(0)} MiB (${(row.growth * 100).toFixed(1)}%) |`,
+    );
   }
-  console.log(`| peer: bare node:http, same client and body size | ${floor.rps.toFixed(0)} | ${f(floor.p50)} ms | ${f(floor.p99)} ms | ${f(floorCpu)} ms | | |`);
+  console.log(
+    `| peer: bare node:http, same client and body size | ${floor.rps.toFixed(0)} | ${f(floor.p50)} ms | ${f(floor.p99)} ms | ${f(floorCpu)} ms | | |`,
+  );
 } finally {
   me.dispose();
   rmSync(dir, { recursive: true, force: true });

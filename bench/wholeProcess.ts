@@ -61,8 +61,12 @@ export function timeProcess(argv: readonly string[], reportPath: string): Promis
     });
     let stderr = '';
     child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => { if (stderr.length < 4096) stderr += d; });
-    child.on('exit', () => { t1 = performance.now(); });
+    child.stderr!.on('data', (d: string) => {
+      if (stderr.length < 4096) stderr += d;
+    });
+    child.on('exit', () => {
+      t1 = performance.now();
+    });
     child.on('error', (cause) => reject(new Error(`${shown}: could not start ${TIME_BIN}`, { cause })));
     child.on('close', (code, signal) => {
       if (code !== 0) {

@@ -4,7 +4,7 @@
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 18)) {
   process.stderr.write(`capsule: error: Node.js >= 22.18 is required, this is ${process.version}\n`);
-  process.stderr.write('capsule: hint: run it through npm (npx capsule …), which uses the project\'s pinned Node 24\n');
+  process.stderr.write("capsule: hint: run it through npm (npx capsule …), which uses the project's pinned Node 24\n");
   process.exit(1);
 }
 // node:sqlite (the agent's state) is stable in use but still flagged experimental in Node 24; its
@@ -12,7 +12,7 @@ if (major < 22 || (major === 22 && minor < 18)) {
 const emitWarning = process.emitWarning;
 process.emitWarning = function (warning, ...rest) {
   const text = typeof warning === 'string' ? warning : warning?.message;
-  const type = typeof rest[0] === 'string' ? rest[0] : rest[0]?.type ?? warning?.name;
+  const type = typeof rest[0] === 'string' ? rest[0] : (rest[0]?.type ?? warning?.name);
   if (type === 'ExperimentalWarning' && /SQLite/.test(String(text))) return;
   return emitWarning.call(process, warning, ...rest);
 };

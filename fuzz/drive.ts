@@ -57,18 +57,39 @@ export function emptyResult(target: string, seed: number): FuzzResult {
 /** Adds the outcome of one case (a verdict or what it threw) to `r`. */
 export function tally(r: FuzzResult, outcome: Verdict | { threw: unknown }, describe: () => string): void {
   r.cases++;
-  const note = (what: string) => { if (r.failures.length < 5) r.failures.push(`${what} — seed ${r.seed} case ${r.cases - 1}: ${describe().slice(0, 400)}`); };
+  const note = (what: string) => {
+    if (r.failures.length < 5) r.failures.push(`${what} — seed ${r.seed} case ${r.cases - 1}: ${describe().slice(0, 400)}`);
+  };
   if (typeof outcome === 'object' && 'threw' in outcome) {
     const e = outcome.threw;
-    if (e instanceof Hang) { r.hangs++; note(`hang: ${e.message}`); return; }
-    if ((e as { crash?: unknown })?.crash === true) { r.crashes++; note(`crash: ${(e as Error).message}`); return; }
-    if ((e as { wrong?: unknown })?.wrong === true) { r.wrongOutput++; note(`wrong output: ${(e as Error).message}`); return; }
-    if (e instanceof DceError) { r.typed++; r.codes[e.code] = (r.codes[e.code] ?? 0) + 1; return; }
+    if (e instanceof Hang) {
+      r.hangs++;
+      note(`hang: ${e.message}`);
+      return;
+    }
+    if ((e as { crash?: unknown })?.crash === true) {
+      r.crashes++;
+      note(`crash: ${(e as Error).message}`);
+      return;
+    }
+    if ((e as { wrong?: unknown })?.wrong === true) {
+      r.wrongOutput++;
+      note(`wrong output: ${(e as Error).message}`);
+      return;
+    }
+    if (e instanceof DceError) {
+      r.typed++;
+      r.codes[e.code] = (r.codes[e.code] ?? 0) + 1;
+      return;
+    }
     r.untyped++;
     note(`untyped ${(e as Error)?.name ?? typeof e}: ${(e as Error)?.message ?? String(e)}`);
     return;
   }
-  if (outcome === 'ok') { r.ok++; return; }
+  if (outcome === 'ok') {
+    r.ok++;
+    return;
+  }
   r.wrongOutput++;
   if (!('wrong' in outcome)) return;
   note(`wrong output: ${outcome.wrong}`);
@@ -77,7 +98,9 @@ export function tally(r: FuzzResult, outcome: Verdict | { threw: unknown }, desc
 /** Rejects with Hang after `ms`. */
 export function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Hang(`${what}: no answer within ${ms} ms`)), ms); });
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Hang(`${what}: no answer within ${ms} ms`)), ms);
+  });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
@@ -85,7 +108,13 @@ export function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> 
  * Runs `evaluate` on `opts.cases` values of `arb` (fewer if the deadline comes first). Sync
  * evaluations cannot be interrupted: one that took longer than hangMs still counts as a hang.
  */
-export async function drive<T>(target: string, arb: fc.Arbitrary<T>, evaluate: (v: T) => Verdict | Promise<Verdict>, opts: FuzzOptions, show: (v: T) => string): Promise<FuzzResult> {
+export async function drive<T>(
+  target: string,
+  arb: fc.Arbitrary<T>,
+  evaluate: (v: T) => Verdict | Promise<Verdict>,
+  opts: FuzzOptions,
+  show: (v: T) => string,
+): Promise<FuzzResult> {
   const r = emptyResult(target, opts.seed);
   const hangMs = opts.hangMs ?? 5000;
   const start = Date.now();
@@ -103,7 +132,8 @@ export async function drive<T>(target: string, arb: fc.Arbitrary<T>, evaluate: (
         outcome = { threw: e };
       }
       const took = performance.now() - t0;
-      if (took > hangMs && !(typeof outcome === 'object' && 'threw' in outcome && outcome.threw instanceof Hang)) outcome = { threw: new Hang(`${target}: a case took ${Math.round(took)} ms`) };
+      if (took > hangMs && !(typeof outcome === 'object' && 'threw' in outcome && outcome.threw instanceof Hang))
+        outcome = { threw: new Hang(`${target}: a case took ${Math.round(took)} ms`) };
       tally(r, outcome, () => show(v));
     };
     const k = Math.max(1, opts.concurrency ?? 1);
@@ -127,7 +157,14 @@ export function mutationArb(): fc.Arbitrary<Mutation> {
   const at = fc.nat({ max: 1_000_000 });
   return fc.oneof(
     { weight: 4, arbitrary: fc.record({ kind: fc.constant('flip' as const), at, bit: fc.nat({ max: 7 }) }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('set' as const), at, value: fc.oneof(fc.constantFrom(0, 0xff, 0x80, 0x7f, 0x1f, 0xa0, 0xbf, 0xf6, 0xf7, 0x5b, 0x7b), fc.nat({ max: 255 })) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant('set' as const),
+        at,
+        value: fc.oneof(fc.constantFrom(0, 0xff, 0x80, 0x7f, 0x1f, 0xa0, 0xbf, 0xf6, 0xf7, 0x5b, 0x7b), fc.nat({ max: 255 })),
+      }),
+    },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncate' as const), at }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('insert' as const), at, bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), at, count: fc.integer({ min: 1, max: 32 }) }) },
@@ -141,12 +178,24 @@ export function mutate(base: Uint8Array, muts: Mutation[]): Uint8Array {
   for (const m of muts) {
     const pos = b.length === 0 ? 0 : m.kind === 'append' ? b.length : m.at % b.length;
     switch (m.kind) {
-      case 'flip': if (b.length) b[pos]! ^= 1 << m.bit; break;
-      case 'set': if (b.length) b[pos] = m.value; break;
-      case 'truncate': b = b.slice(0, pos); break;
-      case 'insert': b = concat(b.subarray(0, pos), m.bytes, b.subarray(pos)); break;
-      case 'delete': b = concat(b.subarray(0, pos), b.subarray(pos + m.count)); break;
-      case 'append': b = concat(b, m.bytes); break;
+      case 'flip':
+        if (b.length) b[pos]! ^= 1 << m.bit;
+        break;
+      case 'set':
+        if (b.length) b[pos] = m.value;
+        break;
+      case 'truncate':
+        b = b.slice(0, pos);
+        break;
+      case 'insert':
+        b = concat(b.subarray(0, pos), m.bytes, b.subarray(pos));
+        break;
+      case 'delete':
+        b = concat(b.subarray(0, pos), b.subarray(pos + m.count));
+        break;
+      case 'append':
+        b = concat(b, m.bytes);
+        break;
     }
   }
   return b;
@@ -155,7 +204,10 @@ export function mutate(base: Uint8Array, muts: Mutation[]): Uint8Array {
 export function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 

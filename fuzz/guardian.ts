@@ -40,11 +40,21 @@ export interface Fixture {
 
 /** Defaults for a campaign agent: no rate limits or per-client fuel budget (the campaign is the only client, from one address), slot 1 signs. */
 export function campaignConfig(logic: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { ratePerSecond: 0, ratePerNetwork: 0, rateGlobal: 0, clientFuelPerMinute: 0, signing: [{ slot: 1, logic, params: { timeLock: { notBefore: T } } }], ...extra };
+  return {
+    ratePerSecond: 0,
+    ratePerNetwork: 0,
+    rateGlobal: 0,
+    clientFuelPerMinute: 0,
+    signing: [{ slot: 1, logic, params: { timeLock: { notBefore: T } } }],
+    ...extra,
+  };
 }
 
 /** Fixture options: `ipfs` keeps the embedded IPFS node on (the device helper turns it off). */
-export interface FixtureOptions { ipfs?: boolean; env?: Record<string, string> }
+export interface FixtureOptions {
+  ipfs?: boolean;
+  env?: Record<string, string>;
+}
 
 let policy: Promise<Uint8Array> | undefined;
 
@@ -81,10 +91,20 @@ export async function guardianFixture(extra: Record<string, unknown> = {}, secre
   const allow = seal('allow.capsule', { timeLock: { notBefore: T } });
   const deny = seal('deny.capsule', { timeLock: { notBefore: 4_102_444_800_000 } });
   const deadman = seal('deadman.capsule', { deadMan: { beneficiaries: [me.recipient], silenceMs: 3_600_000 } }, ['--sign-with', 'owner.key']);
-  const logic = createHash('sha256').update(readFileSync(join(d.dir, 'policy.wasm'))).digest('hex');
+  const logic = createHash('sha256')
+    .update(readFileSync(join(d.dir, 'policy.wasm')))
+    .digest('hex');
   const config = campaignConfig(logic, extra);
   const f: Fixture = {
-    d, config, me, owner, allow, deny, deadman, secret, logic,
+    d,
+    config,
+    me,
+    owner,
+    allow,
+    deny,
+    deadman,
+    secret,
+    logic,
     agent: await startAgent(d, config),
     async restart() {
       f.agent = await startAgent(d, config);
@@ -97,7 +117,11 @@ export async function guardianFixture(extra: Record<string, unknown> = {}, secre
       cleanup();
     },
   };
-  const push = await fetch(f.agent.url + '/v1/modules', { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: readFileSync(join(d.dir, 'policy.wasm')) });
+  const push = await fetch(f.agent.url + '/v1/modules', {
+    method: 'POST',
+    headers: { 'content-type': 'application/wasm' },
+    body: readFileSync(join(d.dir, 'policy.wasm')),
+  });
   if (push.status !== 201 && push.status !== 200) throw new Error(`module push: ${push.status} ${await push.text()}`);
   return f;
 }
@@ -109,7 +133,13 @@ export function checkinBody(f: Fixture, at: number): Record<string, unknown> {
   const signature = signWithOwner(f.owner, message);
   return {
     capsule: f.deadman.toString('base64'),
-    checkin: { kind: 'checkin', scheme: 'ed25519', signer: Buffer.from(ownerPublicKey(f.owner)).toString('hex'), message: message.toString('hex'), signature: Buffer.from(signature).toString('hex') },
+    checkin: {
+      kind: 'checkin',
+      scheme: 'ed25519',
+      signer: Buffer.from(ownerPublicKey(f.owner)).toString('hex'),
+      message: message.toString('hex'),
+      signature: Buffer.from(signature).toString('hex'),
+    },
   };
 }
 

@@ -60,15 +60,28 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** Runs `capsule ARGS` and SIGKILLs it after `delayMs` (if still running). */
-function killedCli(d: Device, args: string[], delayMs: number, env: Record<string, string | undefined> = d.env): Promise<{ code: number | null; signal: string | null; stderr: string }> {
+function killedCli(
+  d: Device,
+  args: string[],
+  delayMs: number,
+  env: Record<string, string | undefined> = d.env,
+): Promise<{ code: number | null; signal: string | null; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: d.dir, env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr!.on('data', (c) => { stderr += c; });
+    child.stderr!.on('data', (c) => {
+      stderr += c;
+    });
     const t = setTimeout(() => child.kill('SIGKILL'), delayMs);
     // A spawn failure (the runtime gone mid-campaign) is that run's problem, not the campaign's end.
-    child.on('error', (e) => { clearTimeout(t); resolve({ code: null, signal: null, stderr: `spawn failed: ${e.message}` }); });
-    child.on('close', (code, signal) => { clearTimeout(t); resolve({ code, signal, stderr }); });
+    child.on('error', (e) => {
+      clearTimeout(t);
+      resolve({ code: null, signal: null, stderr: `spawn failed: ${e.message}` });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(t);
+      resolve({ code, signal, stderr });
+    });
   });
 }
 
@@ -90,7 +103,11 @@ function auditSeqs(data: string): Set<number> {
   const seqs = new Set<number>();
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
-    try { seqs.add(JSON.parse(line).seq); } catch { /* a torn last line is for audit verify to judge */ }
+    try {
+      seqs.add(JSON.parse(line).seq);
+    } catch {
+      /* a torn last line is for audit verify to judge */
+    }
   }
   return seqs;
 }
@@ -129,10 +146,17 @@ async function calibrate(ctx: Ctx, key: string, fn: () => Promise<unknown> | unk
 async function cliOutputRun(ctx: Ctx, op: 'seal' | 'decrypt', problems: string[], addPartials: (n: number) => void): Promise<void> {
   const { d } = ctx.f;
   const out = `kill-${op}-${ctx.n}.out`;
-  const args = op === 'seal'
-    ? ['seal', 'big.bin', '--guardian', ctx.f.me.recipient, '--logic', 'policy.wasm', '-o', out]
-    : ['decrypt', ctx.bigCapsule, '--identity', 'me.key', '-o', out];
-  const full = await calibrate(ctx, op, () => { const r = run(d, args.map((a) => (a === out ? `cal-${op}` : a))); if (r.code !== 0) throw new Error(`${op} (unkilled) failed: ${r.stderr}`); });
+  const args =
+    op === 'seal'
+      ? ['seal', 'big.bin', '--guardian', ctx.f.me.recipient, '--logic', 'policy.wasm', '-o', out]
+      : ['decrypt', ctx.bigCapsule, '--identity', 'me.key', '-o', out];
+  const full = await calibrate(ctx, op, () => {
+    const r = run(
+      d,
+      args.map((a) => (a === out ? `cal-${op}` : a)),
+    );
+    if (r.code !== 0) throw new Error(`${op} (unkilled) failed: ${r.stderr}`);
+  });
   await killedCli(d, args, Math.floor(ctx.rand() * full * 1.1));
   const path = join(d.dir, out);
   if (existsSync(path)) {
@@ -164,12 +188,15 @@ async function agentRun(ctx: Ctx, op: 'release' | 'sign' | 'module push', proble
           const r = await fetch(a.url + '/v1/modules', { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: new Uint8Array(m) });
           if (r.status === 201 || r.status === 200) modules.push(((await r.json()) as { sha256: string }).sha256);
         } else {
-          const r = op === 'release'
-            ? await post(a.url, '/v1/release', { capsule: ((i + k) % 2 ? f.allow : f.deny).toString('base64'), requester: f.me.recipient })
-            : await post(a.url, '/v1/sign', { slot: 1, digest, requester: f.me.recipient });
+          const r =
+            op === 'release'
+              ? await post(a.url, '/v1/release', { capsule: ((i + k) % 2 ? f.allow : f.deny).toString('base64'), requester: f.me.recipient })
+              : await post(a.url, '/v1/sign', { slot: 1, digest, requester: f.me.recipient });
           if (typeof r.json.audit === 'number') acked.push(r.json.audit);
         }
-      } catch { /* cut off by the kill */ }
+      } catch {
+        /* cut off by the kill */
+      }
     }
   };
   const load = Promise.all([0, 1, 2, 3].map(client));
@@ -209,7 +236,12 @@ async function agentRun(ctx: Ctx, op: 'release' | 'sign' | 'module push', proble
 async function initRun(ctx: Ctx, problems: string[], addPartials: (n: number) => void): Promise<void> {
   const full = await calibrate(ctx, 'guardian init', async () => {
     const c = device();
-    try { const r = await init(c); if (r.code !== 0) throw new Error(`guardian init (unkilled) failed: ${r.stderr}`); } finally { rmSync(c.dir, { recursive: true, force: true }); }
+    try {
+      const r = await init(c);
+      if (r.code !== 0) throw new Error(`guardian init (unkilled) failed: ${r.stderr}`);
+    } finally {
+      rmSync(c.dir, { recursive: true, force: true });
+    }
   });
   const g = device();
   try {
@@ -217,7 +249,11 @@ async function initRun(ctx: Ctx, problems: string[], addPartials: (n: number) =>
     addPartials(partials(g.data).length);
     const file = join(g.data, 'guardian.json');
     if (existsSync(file)) {
-      try { JSON.parse(readFileSync(file, 'utf8')); } catch { problems.push('guardian init: guardian.json exists but is not complete JSON'); }
+      try {
+        JSON.parse(readFileSync(file, 'utf8'));
+      } catch {
+        problems.push('guardian init: guardian.json exists but is not complete JSON');
+      }
       const s = run(g, ['guardian', 'show', '--data-dir', g.data]);
       if (s.code !== 0) problems.push(`guardian init: guardian.json exists but guardian show fails: ${s.stderr.trim().slice(0, 300)}`);
     } else {
@@ -237,7 +273,11 @@ async function ipfsSetup(ctx: Ctx): Promise<NonNullable<Ctx['ipfs']>> {
   const watch = spawn(process.execPath, [BIN, 'watch', '--data-dir', 'A'], { cwd: d.dir, env: d.env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   const home = await new Promise<string>((resolve, reject) => {
-    watch.stderr!.on('data', (c) => { err += c; const m = /listening on (\S+)/.exec(err); if (m) resolve(m[1]!); });
+    watch.stderr!.on('data', (c) => {
+      err += c;
+      const m = /listening on (\S+)/.exec(err);
+      if (m) resolve(m[1]!);
+    });
     watch.on('exit', (code) => reject(new Error(`watch exited ${code}: ${err}`)));
     setTimeout(() => reject(new Error(`watch: not ready after 60 s: ${err}`)), 60_000).unref();
   });
@@ -251,7 +291,10 @@ async function fetchRun(ctx: Ctx, problems: string[], addPartials: (n: number) =
   const ip = await ipfsSetup(ctx);
   const out = `got-${ctx.n}.capsule`;
   const args = (o: string, dataDir: string) => ['fetch', ip.cid, '-o', o, '--data-dir', dataDir, '--peer', ip.home, '--timeout', '60'];
-  const full = await calibrate(ctx, 'ipfs fetch', () => { const r = run(ip.d, args('cal.capsule', 'CAL')); if (r.code !== 0) throw new Error(`fetch (unkilled) failed: ${r.stderr}`); });
+  const full = await calibrate(ctx, 'ipfs fetch', () => {
+    const r = run(ip.d, args('cal.capsule', 'CAL'));
+    if (r.code !== 0) throw new Error(`fetch (unkilled) failed: ${r.stderr}`);
+  });
   const dataDir = `B${ctx.n}`;
   await killedCli(ip.d, args(out, dataDir), Math.floor(ctx.rand() * full * 1.1));
   const path = join(ip.d.dir, out);
@@ -262,7 +305,8 @@ async function fetchRun(ctx: Ctx, problems: string[], addPartials: (n: number) =
   for (const n of left) rmSync(join(ip.d.dir, n));
   // The node's store survives the kill: the next fetch into the same data directory works.
   const again = run(ip.d, args(out, dataDir));
-  if (again.code !== 0 || !readFileSync(path).equals(ip.capsule)) problems.push(`ipfs fetch: after the kill, fetching again into ${dataDir} fails: ${again.stderr.trim().slice(0, 300)}`);
+  if (again.code !== 0 || !readFileSync(path).equals(ip.capsule))
+    problems.push(`ipfs fetch: after the kill, fetching again into ${dataDir} fails: ${again.stderr.trim().slice(0, 300)}`);
   rmSync(path, { force: true });
   rmSync(join(ip.d.dir, dataDir), { recursive: true, force: true });
 }
@@ -277,7 +321,15 @@ export async function killCampaign(opts: KillOptions): Promise<KillResult> {
   writeFileSync(join(f.d.dir, 'big.bin'), big);
   const sealed = run(f.d, ['seal', 'big.bin', '--guardian', f.me.recipient, '--logic', 'policy.wasm', '-o', 'big.capsule']);
   if (sealed.code !== 0) throw new Error(`kill campaign setup: seal: ${sealed.stderr}`);
-  const ctx: Ctx = { f, rand: seeded(opts.seed), policy: readFileSync(join(f.d.dir, 'policy.wasm')), big, bigCapsule: 'big.capsule', durations: new Map(), n: 0 };
+  const ctx: Ctx = {
+    f,
+    rand: seeded(opts.seed),
+    policy: readFileSync(join(f.d.dir, 'policy.wasm')),
+    big,
+    bigCapsule: 'big.capsule',
+    durations: new Map(),
+    n: 0,
+  };
   const result: KillResult = { runs: 0, clean: 0, byOperation: {}, partialsLeft: 0, failures: [] };
   try {
     for (let i = 0; i < opts.runs; i++) {
@@ -285,7 +337,9 @@ export async function killCampaign(opts: KillOptions): Promise<KillResult> {
       ctx.n = i;
       const problems: string[] = [];
       const t0 = Date.now();
-      const addPartials = (n: number) => { result.partialsLeft += n; };
+      const addPartials = (n: number) => {
+        result.partialsLeft += n;
+      };
       try {
         if (op === 'seal' || op === 'decrypt') await cliOutputRun(ctx, op, problems, addPartials);
         else if (op === 'release' || op === 'sign' || op === 'module push') await agentRun(ctx, op, problems, addPartials);
@@ -297,7 +351,10 @@ export async function killCampaign(opts: KillOptions): Promise<KillResult> {
       const s = (result.byOperation[op] ??= { runs: 0, clean: 0 });
       s.runs++;
       result.runs++;
-      if (problems.length === 0) { s.clean++; result.clean++; } else {
+      if (problems.length === 0) {
+        s.clean++;
+        result.clean++;
+      } else {
         result.failures.push(...problems.map((p) => `run ${i} (seed ${opts.seed}): ${p}`));
         for (const p of problems) log(`kill: run ${i} ${op}: ${p}`);
       }
@@ -306,12 +363,14 @@ export async function killCampaign(opts: KillOptions): Promise<KillResult> {
     }
   } finally {
     ctx.ipfs?.watch.kill('SIGTERM');
-    if (ctx.ipfs) { await new Promise((r) => ctx.ipfs!.watch.once('close', r)); rmSync(ctx.ipfs.d.dir, { recursive: true, force: true }); }
+    if (ctx.ipfs) {
+      await new Promise((r) => ctx.ipfs!.watch.once('close', r));
+      rmSync(ctx.ipfs.d.dir, { recursive: true, force: true });
+    }
     await f.cleanup();
   }
   return result;
 }
-
 
 /**
  * As a program (`node fuzz/kill.ts --runs N --seed S`): runs the campaign and prints its log, then
@@ -319,7 +378,10 @@ export async function killCampaign(opts: KillOptions): Promise<KillResult> {
  * otherwise block the event loop that times the fuzz targets' cases (false hangs).
  */
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const arg = (name: string, fallback: string) => { const i = process.argv.indexOf(`--${name}`); return i >= 0 ? process.argv[i + 1] ?? fallback : fallback; };
+  const arg = (name: string, fallback: string) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+  };
   const r = await killCampaign({ runs: Number(arg('runs', '100')), seed: Number(arg('seed', '1')), log: (s) => process.stdout.write(s + '\n') });
   process.stdout.write(`kill-result ${JSON.stringify(r)}\n`);
 }

@@ -27,7 +27,12 @@ const seed = Number(option('seed', String(Math.floor(Math.random() * 2 ** 31))))
 const minutes = Number(option('target-minutes', '10'));
 const kills = Number(option('kills', '100'));
 const only = option('only', '');
-for (const [k, v] of [['cases', cases], ['seed', seed], ['target-minutes', minutes], ['kills', kills]] as const) {
+for (const [k, v] of [
+  ['cases', cases],
+  ['seed', seed],
+  ['target-minutes', minutes],
+  ['kills', kills],
+] as const) {
   if (!Number.isFinite(v) || v < 0) {
     process.stderr.write(`fuzz: error: --${k}: expected a non-negative number, got ${JSON.stringify(option(k, ''))}\n`);
     process.exit(2);
@@ -58,16 +63,30 @@ for (const t of TARGETS) {
   results.push(r);
   const short = r.cases < want;
   if (r.untyped || r.crashes || r.hangs || r.wrongOutput || short) bad++;
-  log(`fuzz: ${t.name}: ${r.cases} cases in ${(r.ms / 1000).toFixed(1)} s${short ? ' (SHORT of the case count: deadline)' : ''}; codes ${JSON.stringify(r.codes)}`);
+  log(
+    `fuzz: ${t.name}: ${r.cases} cases in ${(r.ms / 1000).toFixed(1)} s${short ? ' (SHORT of the case count: deadline)' : ''}; codes ${JSON.stringify(r.codes)}`,
+  );
   for (const f of r.failures) log(`  ${f}`);
 }
 
 const rows: string[][] = [['target', 'cases', 'ok', 'typed errors', 'untyped errors', 'crashes', 'hangs', 'wrong output', 'seconds']];
-for (const r of results) rows.push([r.target, String(r.cases), String(r.ok), String(r.typed), String(r.untyped), String(r.crashes), String(r.hangs), String(r.wrongOutput), (r.ms / 1000).toFixed(1)]);
+for (const r of results)
+  rows.push([
+    r.target,
+    String(r.cases),
+    String(r.ok),
+    String(r.typed),
+    String(r.untyped),
+    String(r.crashes),
+    String(r.hangs),
+    String(r.wrongOutput),
+    (r.ms / 1000).toFixed(1),
+  ]);
 for (const s of SKIPPED) rows.push([s.name, 'skipped', '', '', '', '', '', '', s.why]);
 
 const hostile = only || flag('no-hostile') ? undefined : await hostileWasm();
-let hostileLine = only || flag('no-hostile') ? 'hostile Wasm: not run (--no-hostile / --only)' : 'hostile Wasm: fuzz/targets/hostileWasm.ts not present yet (sandbox slice)';
+let hostileLine =
+  only || flag('no-hostile') ? 'hostile Wasm: not run (--no-hostile / --only)' : 'hostile Wasm: fuzz/targets/hostileWasm.ts not present yet (sandbox slice)';
 if (hostile) {
   const h = await hostile({ cases, seed, deadlineMs: minutes * 60_000, log });
   hostileLine = `hostile Wasm: ${h.contained}/${h.cases} contained, ${h.wronglyAllowed} wrongly allowed, ${h.agentDeaths} agent deaths`;
@@ -90,7 +109,9 @@ process.exit(bad ? 1 : 0);
 
 function killInChild(runs: number, s: number): Promise<KillResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(new URL('./kill.ts', import.meta.url)), '--runs', String(runs), '--seed', String(s)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./kill.ts', import.meta.url)), '--runs', String(runs), '--seed', String(s)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let buf = '';
     let result: KillResult | undefined;
     child.stdout!.on('data', (c) => {

@@ -31,7 +31,11 @@ const clients = Number(option('clients', '4'));
 const sampleMs = Number(option('sample-seconds', '10')) * 1000;
 const faultsOn = !process.argv.includes('--no-faults');
 const ipfsOn = !process.argv.includes('--no-ipfs');
-for (const [k, v] of [['minutes', minutes], ['clients', clients], ['sample-seconds', sampleMs]] as const) {
+for (const [k, v] of [
+  ['minutes', minutes],
+  ['clients', clients],
+  ['sample-seconds', sampleMs],
+] as const) {
   if (!Number.isFinite(v) || v <= 0) {
     process.stderr.write(`soak: error: --${k}: expected a positive number, got ${JSON.stringify(option(k, ''))}\n`);
     process.exit(2);
@@ -39,8 +43,18 @@ for (const [k, v] of [['minutes', minutes], ['clients', clients], ['sample-secon
 }
 const log = (s: string) => process.stdout.write(s + '\n');
 
-interface Sample { t: number; rssMiB: number; fds: number }
-interface Done { t: number; ms: number; kind: string; status: number; code?: string }
+interface Sample {
+  t: number;
+  rssMiB: number;
+  fds: number;
+}
+interface Done {
+  t: number;
+  ms: number;
+  kind: string;
+  status: number;
+  code?: string;
+}
 
 /** Least-squares slope of y over x. */
 export function slope(xs: number[], ys: number[]): number {
@@ -48,8 +62,12 @@ export function slope(xs: number[], ys: number[]): number {
   if (n < 2) return 0;
   const mx = xs.reduce((a, b) => a + b, 0) / n;
   const my = ys.reduce((a, b) => a + b, 0) / n;
-  let num = 0, den = 0;
-  for (let i = 0; i < n; i++) { num += (xs[i]! - mx) * (ys[i]! - my); den += (xs[i]! - mx) ** 2; }
+  let num = 0,
+    den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i]! - mx) * (ys[i]! - my);
+    den += (xs[i]! - mx) ** 2;
+  }
   return den === 0 ? 0 : num / den;
 }
 
@@ -61,7 +79,9 @@ function sample(pid: number, t: number): Sample {
   return { t, rssMiB: kb / 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
 }
 
-log(`soak: ${minutes} min, ${clients} clients, faults ${faultsOn ? 'on (ZK_SIM_FAULTS: fail 5 s each minute)' : 'off'}, IPFS ${ipfsOn ? 'on' : 'off'}; load ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+log(
+  `soak: ${minutes} min, ${clients} clients, faults ${faultsOn ? 'on (ZK_SIM_FAULTS: fail 5 s each minute)' : 'off'}, IPFS ${ipfsOn ? 'on' : 'off'}; load ${readFileSync('/proc/loadavg', 'utf8').trim()}`,
+);
 const faultFile = join(process.env.TMPDIR ?? '/tmp', `soak-faults-${process.pid}`);
 rmSync(faultFile, { force: true });
 const f = await guardianFixture({}, 200, { ipfs: ipfsOn, env: { ZK_SIM_FAULTS: faultFile } });
@@ -77,7 +97,11 @@ try {
     watch = spawn(process.execPath, [BIN, 'watch', '--data-dir', 'provider'], { cwd: f.d.dir, env: f.d.env, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     const home = await new Promise<string>((resolve, reject) => {
-      watch!.stderr!.on('data', (c) => { err += c; const m = /listening on (\S+)/.exec(err); if (m) resolve(m[1]!); });
+      watch!.stderr!.on('data', (c) => {
+        err += c;
+        const m = /listening on (\S+)/.exec(err);
+        if (m) resolve(m[1]!);
+      });
       watch!.on('exit', (code) => reject(new Error(`watch exited ${code}: ${err}`)));
       setTimeout(() => reject(new Error(`watch: not ready after 60 s: ${err}`)), 60_000).unref();
     });
@@ -101,11 +125,16 @@ try {
       let status = 0;
       let code: string | undefined;
       try {
-        const body = kind === 'release allow' ? { capsule: f.allow.toString('base64'), requester: f.me.recipient }
-          : kind === 'release deny' ? { capsule: f.deny.toString('base64'), requester: f.me.recipient }
-          : kind === 'release by cid' ? { cid, requester: f.me.recipient }
-          : kind === 'sign' ? { slot: 1, digest, requester: f.me.recipient }
-          : checkinBody(f, checkinAt++);
+        const body =
+          kind === 'release allow'
+            ? { capsule: f.allow.toString('base64'), requester: f.me.recipient }
+            : kind === 'release deny'
+              ? { capsule: f.deny.toString('base64'), requester: f.me.recipient }
+              : kind === 'release by cid'
+                ? { cid, requester: f.me.recipient }
+                : kind === 'sign'
+                  ? { slot: 1, digest, requester: f.me.recipient }
+                  : checkinBody(f, checkinAt++);
         const path = kind.startsWith('release') ? '/v1/release' : kind === 'sign' ? '/v1/sign' : '/v1/checkin';
         const r = await post(url, path, body);
         status = r.status;
@@ -117,20 +146,34 @@ try {
       done.push({ t: Date.now() - start, ms: performance.now() - t0, kind, status, code });
     }
   };
-  const sampler = setInterval(() => { try { samples.push(sample(pid, Date.now() - start)); } catch { /* agent gone: shows as a gap */ } }, sampleMs);
+  const sampler = setInterval(() => {
+    try {
+      samples.push(sample(pid, Date.now() - start));
+    } catch {
+      /* agent gone: shows as a gap */
+    }
+  }, sampleMs);
   samples.push(sample(pid, 0));
-  const injector = faultsOn ? setInterval(() => {
-    const s = Date.now() - start;
-    if (s % 60_000 >= 30_000 && s % 60_000 < 35_000) {
-      if (!windows.length || windows.at(-1)![1] < s - 1000) { writeFileSync(faultFile, 'fail\n'); windows.push([s, s + 5000]); }
-    } else rmSync(faultFile, { force: true });
-  }, 250) : undefined;
+  const injector = faultsOn
+    ? setInterval(() => {
+        const s = Date.now() - start;
+        if (s % 60_000 >= 30_000 && s % 60_000 < 35_000) {
+          if (!windows.length || windows.at(-1)![1] < s - 1000) {
+            writeFileSync(faultFile, 'fail\n');
+            windows.push([s, s + 5000]);
+          }
+        } else rmSync(faultFile, { force: true });
+      }, 250)
+    : undefined;
   await Promise.all(Array.from({ length: clients }, (_, c) => client(c)));
   clearInterval(sampler);
   if (injector) clearInterval(injector);
   rmSync(faultFile, { force: true });
   samples.push(sample(pid, Date.now() - start));
-  const alive = await fetch(url + '/v1/status').then((r) => r.status === 200, () => false);
+  const alive = await fetch(url + '/v1/status').then(
+    (r) => r.status === 200,
+    () => false,
+  );
 
   // Report.
   // An error is the injected fault's when it falls in a fault window or after it, until the first
@@ -140,8 +183,13 @@ try {
   const rows = ['| minute | requests | p50 ms | p99 ms | errors (injected fault) | errors (other) |', '|---|---|---|---|---|---|'];
   for (let m = 0; m < Math.ceil(minutes); m++) {
     const inMin = done.filter((d) => d.t >= m * 60_000 && d.t < (m + 1) * 60_000);
-    const lat = inMin.filter((d) => !d.code).map((d) => d.ms).sort((a, b) => a - b);
-    rows.push(`| ${m + 1} | ${inMin.length} | ${pct(lat, 0.5).toFixed(1)} | ${pct(lat, 0.99).toFixed(1)} | ${inMin.filter((d) => d.code && injected(d.t)).length} | ${inMin.filter((d) => d.code && !injected(d.t)).length} |`);
+    const lat = inMin
+      .filter((d) => !d.code)
+      .map((d) => d.ms)
+      .sort((a, b) => a - b);
+    rows.push(
+      `| ${m + 1} | ${inMin.length} | ${pct(lat, 0.5).toFixed(1)} | ${pct(lat, 0.99).toFixed(1)} | ${inMin.filter((d) => d.code && injected(d.t)).length} | ${inMin.filter((d) => d.code && !injected(d.t)).length} |`,
+    );
   }
   const byCode = (filter: (d: Done) => boolean) => {
     const out: Record<string, number> = {};
@@ -149,17 +197,29 @@ try {
     return out;
   };
   const warm = minutes > 2 ? samples.filter((s) => s.t >= 60_000) : samples;
-  const rssSlope = slope(warm.map((s) => s.t / 60_000), warm.map((s) => s.rssMiB));
-  const fdSlope = slope(warm.map((s) => s.t / 60_000), warm.map((s) => s.fds));
+  const rssSlope = slope(
+    warm.map((s) => s.t / 60_000),
+    warm.map((s) => s.rssMiB),
+  );
+  const fdSlope = slope(
+    warm.map((s) => s.t / 60_000),
+    warm.map((s) => s.fds),
+  );
   const other = byCode((d) => !injected(d.t));
   log('');
   log(rows.join('\n'));
   log('');
   log(`samples (every ${sampleMs / 1000} s): RSS MiB ${samples.map((s) => s.rssMiB.toFixed(0)).join(' ')}`);
   log(`samples: open fds ${samples.map((s) => s.fds).join(' ')}`);
-  log(`RSS slope ${rssSlope.toFixed(2)} MiB/min, fd slope ${fdSlope.toFixed(2)} /min (least squares over ${warm.length} samples${warm.length < samples.length ? ', first minute left out' : ''}); RSS ${samples[0]!.rssMiB.toFixed(0)} → ${samples.at(-1)!.rssMiB.toFixed(0)} MiB, fds ${samples[0]!.fds} → ${samples.at(-1)!.fds}`);
-  log(`requests ${done.length} (${kinds.join(', ')}); fault windows ${windows.length}; errors during injected faults ${JSON.stringify(byCode((d) => injected(d.t)))}; other errors ${JSON.stringify(other)}`);
-  log(`recovery after each fault (file removed → first success): ${windows.map(([, b], i) => `${((recovered[i]! - b) / 1000).toFixed(1)} s`).join(', ') || 'no faults'}`);
+  log(
+    `RSS slope ${rssSlope.toFixed(2)} MiB/min, fd slope ${fdSlope.toFixed(2)} /min (least squares over ${warm.length} samples${warm.length < samples.length ? ', first minute left out' : ''}); RSS ${samples[0]!.rssMiB.toFixed(0)} → ${samples.at(-1)!.rssMiB.toFixed(0)} MiB, fds ${samples[0]!.fds} → ${samples.at(-1)!.fds}`,
+  );
+  log(
+    `requests ${done.length} (${kinds.join(', ')}); fault windows ${windows.length}; errors during injected faults ${JSON.stringify(byCode((d) => injected(d.t)))}; other errors ${JSON.stringify(other)}`,
+  );
+  log(
+    `recovery after each fault (file removed → first success): ${windows.map(([, b], i) => `${((recovered[i]! - b) / 1000).toFixed(1)} s`).join(', ') || 'no faults'}`,
+  );
   log(`agent still serving: ${alive}; load at end ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
   if (Object.keys(other).length || !alive || recovered.some((r) => r === Infinity)) exitCode = 1;
 } finally {

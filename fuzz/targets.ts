@@ -28,7 +28,8 @@ export const TARGETS: Target[] = [
   { name: 'evidence parser', run: async (o) => (await import('./targets/evidence.ts')).run(o) },
   { name: 'wallet request decoding', run: async (o) => (await import('./targets/walletRequest.ts')).run(o) },
   {
-    name: 'http api', run: async (o) => (await import('./targets/httpApi.ts')).run(o),
+    name: 'http api',
+    run: async (o) => (await import('./targets/httpApi.ts')).run(o),
     campaignCases: { cases: 20_000, why: 'a real agent over HTTP on 127.0.0.1 (~5–12 ms per request here, most decided and audited)' },
   },
 ];
@@ -37,12 +38,17 @@ export const TARGETS: Target[] = [
 export const SKIPPED: { name: string; why: string }[] = [];
 
 /** What C's hostile-Wasm target returns. */
-export interface HostileResult { cases: number; contained: number; wronglyAllowed: number; agentDeaths: number }
+export interface HostileResult {
+  cases: number;
+  contained: number;
+  wronglyAllowed: number;
+  agentDeaths: number;
+}
 
 /** The hostile-Wasm target's run(), when fuzz/targets/hostileWasm.ts exists. */
 export async function hostileWasm(): Promise<((opts: FuzzOptions & { log?: (line: string) => void }) => Promise<HostileResult>) | undefined> {
   const file = fileURLToPath(new URL('./targets/hostileWasm.ts', import.meta.url));
   if (!existsSync(file)) return undefined;
-  const m = await import(file) as { run: (opts: FuzzOptions & { log?: (line: string) => void }) => Promise<HostileResult> };
+  const m = (await import(file)) as { run: (opts: FuzzOptions & { log?: (line: string) => void }) => Promise<HostileResult> };
   return m.run;
 }

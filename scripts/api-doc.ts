@@ -22,7 +22,18 @@ import { routes, type ApiDeps } from '../agent/daemon/api.ts';
 import { coreRoutes, type CoreDeps } from '../agent/daemon/coreRoutes.ts';
 import type { Route } from '../agent/daemon/HttpServer.ts';
 import { RESPONSE_SCHEMAS } from '../agent/daemon/responseSchemas.ts';
-import { COMMON_RESPONSES, DEFAULT_BASE_URL, ERROR_MEANINGS, NOT_ANSWERED, ROUTE_DOCS, STATUS_OVERRIDES, isTemplate, type ExampleDoc, type ResponseDoc, type RouteDoc } from '../agent/daemon/routeDocs.ts';
+import {
+  COMMON_RESPONSES,
+  DEFAULT_BASE_URL,
+  ERROR_MEANINGS,
+  NOT_ANSWERED,
+  ROUTE_DOCS,
+  STATUS_OVERRIDES,
+  isTemplate,
+  type ExampleDoc,
+  type ResponseDoc,
+  type RouteDoc,
+} from '../agent/daemon/routeDocs.ts';
 import { STATUS_BY_CODE } from '../agent/daemon/statusByCode.ts';
 
 /** docs/API.md in this checkout. */
@@ -73,7 +84,7 @@ function typeOf(s: Schema): string {
   if (s.enum) return s.enum.map((x: unknown) => `\`${JSON.stringify(x)}\``).join(' \\| ');
   if (s.anyOf) return s.anyOf.map(typeOf).join(' or ');
   if (s.type === 'array') return `array of ${s.items ? typeOf(s.items) : 'any'}`;
-  return Array.isArray(s.type) ? s.type.join(' or ') : s.type ?? 'any';
+  return Array.isArray(s.type) ? s.type.join(' or ') : (s.type ?? 'any');
 }
 
 /** A schema's bounds in words (pattern, lengths, ranges, item counts). */
@@ -86,8 +97,12 @@ function boundsOf(s: Schema): string {
   if (s.maximum !== undefined) b.push(`≤ ${s.maximum}`);
   if (s.maxItems !== undefined) b.push(`≤ ${s.maxItems} items`);
   if (s.anyOf) b.push(...s.anyOf.map(boundsOf).filter(Boolean));
-  if (s.type === 'object' && s.required) b.push(`members ${s.required.map((k: string) => `\`${k}\``).join(', ')}${s.additionalProperties === false ? ' only' : ''}`);
-  if (s.type === 'array' && s.items) { const i = boundsOf(s.items); if (i) b.push(`each: ${i}`); }
+  if (s.type === 'object' && s.required)
+    b.push(`members ${s.required.map((k: string) => `\`${k}\``).join(', ')}${s.additionalProperties === false ? ' only' : ''}`);
+  if (s.type === 'array' && s.items) {
+    const i = boundsOf(s.items);
+    if (i) b.push(`each: ${i}`);
+  }
   return b.join('; ');
 }
 
@@ -116,7 +131,8 @@ function renderRequest(route: Route, doc: RouteDoc): string[] {
     out.push(`| \`${k}\` | ${cell(typeOf(s))} | ${req} | ${cell(boundsOf(s))} | ${cell(doc.fields?.[k] ?? '')} |`);
   }
   out.push('');
-  if (oneOf.length) out.push(`Exactly one of ${oneOf.map((k) => `\`${k}\``).join(', ')}.${schema.additionalProperties === false ? ' No other members.' : ''}`, '');
+  if (oneOf.length)
+    out.push(`Exactly one of ${oneOf.map((k) => `\`${k}\``).join(', ')}.${schema.additionalProperties === false ? ' No other members.' : ''}`, '');
   else if (schema.additionalProperties === false) out.push('No other members.', '');
   out.push('<details><summary>Request JSON Schema</summary>', '', '```json', compactJson(schema), '```', '', '</details>', '');
   return out;
@@ -143,13 +159,19 @@ function renderRoute(route: Route, doc: RouteDoc): string[] {
  */
 export function renderRoutes(docs: readonly RouteDoc[] = ROUTE_DOCS, routes: Route[] = servedRoutes()): string {
   const served = new Map(routes.map((r) => [`${r.method} ${r.path}`, r]));
-  const out = [`Base URL: \`${DEFAULT_BASE_URL}\` (the default \`listen\`). Bodies are JSON unless said otherwise; every refusal is an [Error](#error) body.`, ''];
-  out.push('### Common statuses', '', 'Any route can answer these, from the HTTP layer\'s guards and faults:', '', '| Status | Body | When |', '|---:|---|---|');
+  const out = [
+    `Base URL: \`${DEFAULT_BASE_URL}\` (the default \`listen\`). Bodies are JSON unless said otherwise; every refusal is an [Error](#error) body.`,
+    '',
+  ];
+  out.push('### Common statuses', '', "Any route can answer these, from the HTTP layer's guards and faults:", '', '| Status | Body | When |', '|---:|---|---|');
   for (const r of COMMON_RESPONSES) out.push(`| ${r.status} | ${bodyLink(r)} | ${cell(r.when)} |`);
   out.push('');
   for (const doc of docs) {
     const route = served.get(`${doc.method} ${doc.path}`);
-    if (!route) throw new DceError('ERR_DOC_ROUTE', `routeDocs: ${doc.method} ${doc.path} is documented but the server does not serve it`, { hint: 'remove it from agent/daemon/routeDocs.ts, or serve it' });
+    if (!route)
+      throw new DceError('ERR_DOC_ROUTE', `routeDocs: ${doc.method} ${doc.path} is documented but the server does not serve it`, {
+        hint: 'remove it from agent/daemon/routeDocs.ts, or serve it',
+      });
     out.push(...renderRoute(route, doc));
   }
   return out.join('\n').trimEnd();
@@ -160,8 +182,12 @@ export function renderResponses(): string {
   const out: string[] = [];
   for (const [name, schema] of Object.entries(RESPONSE_SCHEMAS)) {
     const used = ROUTE_DOCS.flatMap((d) => d.responses.filter((r) => r.body === name).map((r) => `\`${d.method} ${d.path}\` ${r.status}`));
-    const by = name === 'Error' ? 'Every refusal, by every route (the statuses each route lists with this body, and the common ones).'
-      : used.length ? `Answered by ${used.join(', ')}.` : 'Part of other bodies.';
+    const by =
+      name === 'Error'
+        ? 'Every refusal, by every route (the statuses each route lists with this body, and the common ones).'
+        : used.length
+          ? `Answered by ${used.join(', ')}.`
+          : 'Part of other bodies.';
     out.push(`### ${name}`, '', by, '');
     out.push('```json', compactJson(schema), '```', '');
   }
@@ -171,11 +197,19 @@ export function renderResponses(): string {
 /** The text between the errors markers: every code with its status (statusByCode.ts) and meaning. */
 export function renderErrors(): string {
   const codes = Object.keys(STATUS_BY_CODE).sort((a, b) => STATUS_BY_CODE[a]! - STATUS_BY_CODE[b]! || a.localeCompare(b));
-  const table = (list: string[]) => ['| Code | Status | Meaning |', '|---|---:|---|', ...list.map((c) => `| \`${c}\` | ${STATUS_BY_CODE[c]} | ${cell(ERROR_MEANINGS[c] ?? '')} |`)];
+  const table = (list: string[]) => [
+    '| Code | Status | Meaning |',
+    '|---|---:|---|',
+    ...list.map((c) => `| \`${c}\` | ${STATUS_BY_CODE[c]} | ${cell(ERROR_MEANINGS[c] ?? '')} |`),
+  ];
   const out = table(codes.filter((c) => !NOT_ANSWERED.has(c)));
   out.push('', 'Two statuses are set by the HTTP layer for one case of a code:', '', '| Code | Status | When |', '|---|---:|---|');
   for (const o of STATUS_OVERRIDES) out.push(`| \`${o.code}\` | ${o.status} | ${cell(o.when)} |`);
-  out.push('', 'Codes no request is answered with (raised by the CLI, the device tools, at start-up or on IPFS pubsub), with the status the table gives them:', '');
+  out.push(
+    '',
+    'Codes no request is answered with (raised by the CLI, the device tools, at start-up or on IPFS pubsub), with the status the table gives them:',
+    '',
+  );
   out.push(...table(codes.filter((c) => NOT_ANSWERED.has(c))));
   return out.join('\n');
 }
@@ -187,15 +221,23 @@ export function renderErrors(): string {
  */
 export function renderApiDoc(current: string): string {
   let text = current;
-  for (const [name, body] of [['routes', renderRoutes()], ['responses', renderResponses()], ['errors', renderErrors()]] as const) {
+  for (const [name, body] of [
+    ['routes', renderRoutes()],
+    ['responses', renderResponses()],
+    ['errors', renderErrors()],
+  ] as const) {
     const begin = `<!-- ${name}:begin -->`;
     const end = `<!-- ${name}:end -->`;
     const i = text.indexOf(begin);
     const j = text.indexOf(end);
     if (i < 0 || j < i) {
-      throw new DceError('ERR_DOC_MARKERS', `docs/API.md: expected the markers ${begin} and then ${end}, found ${i < 0 ? `no ${begin}` : `${end} ${j < 0 ? 'missing' : 'before it'}`}`, {
-        hint: 'put the two marker lines back where the generated section goes, then run npm run docs:api',
-      });
+      throw new DceError(
+        'ERR_DOC_MARKERS',
+        `docs/API.md: expected the markers ${begin} and then ${end}, found ${i < 0 ? `no ${begin}` : `${end} ${j < 0 ? 'missing' : 'before it'}`}`,
+        {
+          hint: 'put the two marker lines back where the generated section goes, then run npm run docs:api',
+        },
+      );
     }
     text = `${text.slice(0, i + begin.length)}\n<!-- generated by npm run docs:api (scripts/api-doc.ts): do not edit by hand -->\n\n${body}\n\n${text.slice(j)}`;
   }

@@ -21,6 +21,8 @@ mkdir "$root/tmp"
 ls -A "$root/tmp" >"$root/tmp-at-start"
 ls -A "$systmp" >"$root/systmp-at-start"
 export TMPDIR="$root/tmp" CAPSULE_TEST_TMPDIR_START="$root/tmp-at-start" CAPSULE_TEST_SYSTMP_START="$root/systmp-at-start"
+# The formatter and linter over the whole tree (biome.json; `npm run format` fixes what it can).
+biome check . || { echo 'npm test: biome check failed: run npm run format' >&2; exit 1; }
 # tsc (TypeScript 5.9) turns V8's compile cache on, in TMPDIR by default: not a suite's leftover.
 NODE_DISABLE_COMPILE_CACHE=1 tsc -p tsconfig.json --noEmit || exit 1
 uvu test "\.test\.ts$" --ignore "zz-tempdir-clean"

@@ -40,7 +40,11 @@ function writeInput(name: string, size: number): void {
   closeSync(fd);
 }
 
-for (const [name, size] of [['one', 1], ['k64', 65536], ['big', 200 * 1024 * 1024]] as const) {
+for (const [name, size] of [
+  ['one', 1],
+  ['k64', 65536],
+  ['big', 200 * 1024 * 1024],
+] as const) {
   test(`seal / verify / decrypt reproduce a ${size}-byte input`, () => {
     writeInput(`${name}.bin`, size);
     const s = capsule(['seal', `${name}.bin`, '--guardian', recipient, '--logic', 'any.wasm', '-o', `${name}.capsule`], dir);
@@ -70,7 +74,10 @@ test('flipping single bytes of the 200 MiB capsule: verify or decrypt exits 1, n
       assert.is(d.code, 1, `byte ${pos}: exit code`);
       assert.match(d.stderr, /^capsule: error: .+\ncapsule: hint: .+\n$/, `byte ${pos}: stderr`);
       assert.not.ok(existsSync(join(dir, 'out.bin')), `byte ${pos}: no out.bin`);
-      assert.equal(readdirSync(dir).filter((f) => f.endsWith('.partial')), []);
+      assert.equal(
+        readdirSync(dir).filter((f) => f.endsWith('.partial')),
+        [],
+      );
     } finally {
       writeSync(fd, b, 0, 1, pos);
       closeSync(fd);
@@ -81,7 +88,9 @@ test('flipping single bytes of the 200 MiB capsule: verify or decrypt exits 1, n
 test('SIGINT during decrypt: exit 130, "capsule: error: interrupted", no output or temporary file left', async () => {
   const child = spawn(process.execPath, [BIN, 'decrypt', 'big.capsule', '--identity', 'g.key', '-o', 'interrupted.bin'], { cwd: dir });
   let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
   // Interrupt once the temporary output exists, i.e. in the middle of writing plaintext.
   for (let i = 0; i < 200 && !readdirSync(dir).some((f) => f.endsWith('.partial')); i++) await new Promise((r) => setTimeout(r, 10));
   child.kill('SIGINT');
@@ -89,7 +98,10 @@ test('SIGINT during decrypt: exit 130, "capsule: error: interrupted", no output 
   assert.is(code, 130);
   assert.is(stderr, 'capsule: error: interrupted\n');
   assert.not.ok(existsSync(join(dir, 'interrupted.bin')));
-  assert.equal(readdirSync(dir).filter((f) => f.endsWith('.partial')), []);
+  assert.equal(
+    readdirSync(dir).filter((f) => f.endsWith('.partial')),
+    [],
+  );
 });
 
 test.run();

@@ -28,14 +28,22 @@ function pool(n: number) {
   const events: string[] = [];
   const running: Array<() => void> = [];
   const workers: PoolSandbox[] = Array.from({ length: n }, (_, i) => ({
-    start: async () => { events.push(`start ${i}`); },
-    stop: async () => { events.push(`stop ${i}`); },
-    evaluate: () => new Promise<DecisionRecord>((resolve) => { events.push(`run ${i}`); running.push(() => resolve(record)); }),
+    start: async () => {
+      events.push(`start ${i}`);
+    },
+    stop: async () => {
+      events.push(`stop ${i}`);
+    },
+    evaluate: () =>
+      new Promise<DecisionRecord>((resolve) => {
+        events.push(`run ${i}`);
+        running.push(() => resolve(record));
+      }),
   }));
   return { events, running, workers };
 }
 
-test('scheduler: with warm 0 nothing starts with it; a decision starts one worker, and a second client\'s decision another', async () => {
+test("scheduler: with warm 0 nothing starts with it; a decision starts one worker, and a second client's decision another", async () => {
   const p = pool(3);
   const s = new DecisionScheduler({ workers: p.workers, warm: 0, maxQueued: 64, fuelPerMinute: 0, fuelLimit: 1, timeoutMs: 1000 });
   await s.start();
@@ -51,7 +59,10 @@ test('scheduler: with warm 0 nothing starts with it; a decision starts one worke
   assert.is(s.workersStarted, 3);
   assert.equal(p.events.filter((e) => e.startsWith('run')).length, 3, 'each waiting decision got a worker as it started');
   for (const end of p.running) end();
-  assert.equal([await a, await a2, await b].map((r) => r.reason), ['x', 'x', 'x']);
+  assert.equal(
+    [await a, await a2, await b].map((r) => r.reason),
+    ['x', 'x', 'x'],
+  );
   // Started workers are reused: the next decision starts nothing.
   const again = ask('c');
   await tick();
@@ -83,7 +94,16 @@ test('scheduler: a client alone under its cap wakes no worker it could not use',
 test('scheduler: a worker started on demand stops after idleStopMs; the warm ones stay; prewarm starts one ahead', async () => {
   let now = 0;
   const p = pool(2);
-  const s = new DecisionScheduler({ workers: p.workers, warm: 1, idleStopMs: 300, now: () => now, maxQueued: 64, fuelPerMinute: 0, fuelLimit: 1, timeoutMs: 1000 });
+  const s = new DecisionScheduler({
+    workers: p.workers,
+    warm: 1,
+    idleStopMs: 300,
+    now: () => now,
+    maxQueued: 64,
+    fuelPerMinute: 0,
+    fuelLimit: 1,
+    timeoutMs: 1000,
+  });
   await s.start();
   const ask = (client: string) => requestContext.run({ client }, () => s.evaluate(new Uint8Array(), { requester: client } as EvaluationInput));
   const a = ask('a');
@@ -112,7 +132,12 @@ test('scheduler: a worker started on demand stops after idleStopMs; the warm one
 
 test('config: sandboxWarmWorkers defaults to 0 and is a validated count', async () => {
   assert.is((await loadConfig({ env: {} })).sandboxWarmWorkers, 0);
-  await rejectsError(() => loadConfig({ env: {}, flags: { sandboxWarmWorkers: '-1' } }), 'AgentError', 'ERR_CONFIG', /sandboxWarmWorkers: expected an integer ≥ 0/);
+  await rejectsError(
+    () => loadConfig({ env: {}, flags: { sandboxWarmWorkers: '-1' } }),
+    'AgentError',
+    'ERR_CONFIG',
+    /sandboxWarmWorkers: expected an integer ≥ 0/,
+  );
   assert.is((await loadConfig({ env: {}, flags: { sandboxWarmWorkers: '2' } })).sandboxWarmWorkers, 2);
 });
 
@@ -123,12 +148,24 @@ test('HttpServer: `more` routes are loaded at the first request the given ones d
     loads++;
     if (fail) throw new Error('not yet');
     return [
-      { method: 'POST', path: '/late', maxBody: 1024, schema: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } }, handle: async (b) => ({ status: 200, body: b }) },
+      {
+        method: 'POST',
+        path: '/late',
+        maxBody: 1024,
+        schema: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } },
+        handle: async (b) => ({ status: 200, body: b }),
+      },
       { method: 'GET', path: '/early', maxBody: 0, handle: async () => ({ status: 200, body: 'shadowed' }) },
     ];
   };
-  const server = new HttpServer([{ method: 'GET', path: '/early', maxBody: 0, handle: async () => ({ status: 200, body: 'early' }) }],
-    { host: '127.0.0.1', port: 0, requestTimeoutMs: 5000, ratePerSecond: 0, log: () => {}, more });
+  const server = new HttpServer([{ method: 'GET', path: '/early', maxBody: 0, handle: async () => ({ status: 200, body: 'early' }) }], {
+    host: '127.0.0.1',
+    port: 0,
+    requestTimeoutMs: 5000,
+    ratePerSecond: 0,
+    log: () => {},
+    more,
+  });
   const { port } = await server.listen();
   const url = `http://127.0.0.1:${port}`;
   const post = (body: string) => fetch(`${url}/late`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
@@ -141,7 +178,7 @@ test('HttpServer: `more` routes are loaded at the first request the given ones d
     assert.is(ok.status, 200);
     assert.equal(await ok.json(), { n: 1 });
     const bad = await post('{"n":"x"}');
-    assert.is(bad.status, 400, 'validated with the route\'s schema');
+    assert.is(bad.status, 400, "validated with the route's schema");
     assert.match((await bad.json()).error.message, /^body\.n: must be integer$/);
     assert.is((await fetch(`${url}/nowhere`)).status, 404);
     assert.is((await fetch(`${url}/late`)).status, 405);
@@ -157,7 +194,12 @@ test('ProcessChecker: meters in a child process; a refusal is typed and retires 
   try {
     const ok = await checker.check(wat(GOOD_POLICY), DEFAULT_LIMITS);
     assert.ok(ok.metered.length > 0);
-    await rejectsError(() => checker.check(wat('(module (memory (export "memory") 1 1))'), DEFAULT_LIMITS), 'SandboxError', 'ERR_INVALID_MODULE', /^logic module: does not export a function "decide"$/);
+    await rejectsError(
+      () => checker.check(wat('(module (memory (export "memory") 1 1))'), DEFAULT_LIMITS),
+      'SandboxError',
+      'ERR_INVALID_MODULE',
+      /^logic module: does not export a function "decide"$/,
+    );
     await rejectsError(() => checker.check(Uint8Array.of(1, 2, 3), DEFAULT_LIMITS), 'SandboxError', 'ERR_INVALID_MODULE', /not a valid WebAssembly binary/);
     assert.ok((await checker.check(wat(GOOD_POLICY), DEFAULT_LIMITS)).metered.length > 0, 'checks again after a refusal');
     assert.is(checker.spawned, 3, 'a fresh process after each refusal');
@@ -169,7 +211,12 @@ test('ProcessChecker: meters in a child process; a refusal is typed and retires 
   }
   const slow = new ProcessChecker({ timeoutMs: 1 });
   try {
-    await rejectsError(() => slow.check(wat(GOOD_POLICY), DEFAULT_LIMITS), 'SandboxError', 'ERR_TIMEOUT', /^logic module: checking it took longer than 1 ms; the checker was terminated$/);
+    await rejectsError(
+      () => slow.check(wat(GOOD_POLICY), DEFAULT_LIMITS),
+      'SandboxError',
+      'ERR_TIMEOUT',
+      /^logic module: checking it took longer than 1 ms; the checker was terminated$/,
+    );
   } finally {
     await slow.close();
   }
@@ -179,7 +226,15 @@ test('trimWhenQuiet: trims once after activity and a quiet period, never while b
   let served = 0;
   let busy = false;
   let trims = 0;
-  const stop = trimWhenQuiet({ activity: () => served, busy: () => busy, trim: () => { trims++; }, quietMs: 60, everyMs: 20 });
+  const stop = trimWhenQuiet({
+    activity: () => served,
+    busy: () => busy,
+    trim: () => {
+      trims++;
+    },
+    quietMs: 60,
+    everyMs: 20,
+  });
   try {
     await new Promise((r) => setTimeout(r, 150));
     assert.is(trims, 0, 'no activity yet: nothing to give back');

@@ -26,20 +26,44 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const T = 1_893_456_000_000; // 2030-01-01T00:00:00Z
 let policy: Uint8Array | undefined;
 
-interface Running { url: string; stop(): Promise<number | null>; kill(): void; log: () => string; pid: number }
+interface Running {
+  url: string;
+  stop(): Promise<number | null>;
+  kill(): void;
+  log: () => string;
+  pid: number;
+}
 
 /** `capsule agent` as a process, on a free port, with a file clock the test moves. */
 async function startAgent(d: Device, extra: string[] = []): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, 'agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, ...extra], { cwd: d.dir, env: d.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, ...extra], {
+    cwd: d.dir,
+    env: d.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
-  child.stderr.on('data', (c) => { log += c; });
+  child.stderr.on('data', (c) => {
+    log += c;
+  });
   const url = await new Promise<string>((resolve, reject) => {
-    const check = () => { const m = /"event":"started","url":"(http:\/\/[^"]+)"/.exec(log); if (m) resolve(m[1]!); };
+    const check = () => {
+      const m = /"event":"started","url":"(http:\/\/[^"]+)"/.exec(log);
+      if (m) resolve(m[1]!);
+    };
     child.stderr.on('data', check);
     child.on('exit', (code) => reject(new Error(`agent exited ${code}: ${log}`)));
   });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { url, pid: child.pid!, log: () => log, kill: () => child.kill('SIGKILL'), stop: async () => { child.kill('SIGTERM'); return exited; } };
+  return {
+    url,
+    pid: child.pid!,
+    log: () => log,
+    kill: () => child.kill('SIGKILL'),
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
 
 function setClock(d: Device, ms: number): void {
@@ -63,20 +87,27 @@ const recipientOf = (d: Device, key: string) => /age1[0-9a-z]+/.exec(readFileSyn
 
 async function post(url: string, path: string, body: unknown, raw?: string): Promise<{ status: number; json: Record<string, any> }> {
   const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: raw ?? JSON.stringify(body) });
-  return { status: res.status, json: await res.json() as Record<string, any> };
+  return { status: res.status, json: (await res.json()) as Record<string, any> };
 }
 
 test('time lock end to end: denied before T with the reason, allowed after T; the answer opens with Debian age; audit replays', async () => {
   const { d, x25519 } = await provisioned();
   const plain = secretFile(d);
-  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'will.capsule']).code, 0);
+  assert.is(
+    run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'will.capsule']).code,
+    0,
+  );
   const a = await startAgent(d);
   try {
     const push = run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]);
     assert.is(push.code, 0, push.stderr);
     assert.match(push.stdout, /^[0-9a-f]{64}\n$/);
     const denied = run(d, ['open', 'will.capsule', '--guardian', a.url, '--identity', 'me.key', '-o', 'will.out']);
-    assertFails(denied, /denied by the capsule's logic: .*opens at 1893456000000 \(2030-01-01T00:00:00Z\)/, /the logic used \d+ fuel; the decision is audit entry #2/); // #0 genesis, #1 the anchor established
+    assertFails(
+      denied,
+      /denied by the capsule's logic: .*opens at 1893456000000 \(2030-01-01T00:00:00Z\)/,
+      /the logic used \d+ fuel; the decision is audit entry #2/,
+    ); // #0 genesis, #1 the anchor established
     assert.not.ok(existsSync(join(d.dir, 'will.out')));
     setClock(d, T);
     const ok = run(d, ['open', 'will.capsule', '--guardian', a.url, '--identity', 'me.key', '-o', 'will.out']);
@@ -92,7 +123,7 @@ test('time lock end to end: denied before T with the reason, allowed after T; th
     assert.is(age.stdout.length, 32);
     const chunks: Buffer[] = [];
     for await (const c of openWithKey(capsule, () => Uint8Array.from(age.stdout))) chunks.push(c as Buffer);
-    assert.ok(Buffer.concat(chunks).equals(plain), 'the age-decrypted answer is the capsule\'s data key');
+    assert.ok(Buffer.concat(chunks).equals(plain), "the age-decrypted answer is the capsule's data key");
     // Another identity cannot read an answer made for me.
     assert.is(spawnSync('age', ['-d', '-i', 'other.key', 'answer.age'], { cwd: d.dir }).status, 1);
   } finally {
@@ -110,7 +141,10 @@ test('time lock end to end: denied before T with the reason, allowed after T; th
   writeFileSync(path, lines.map((l, i) => (i === denial ? l.replace('"verdict":"deny"', '"verdict":"allow"') : l)).join('\n'));
   assertFails(run(d, ['audit', 'verify', '--data-dir', d.data]), /audit log line 3: signature does not verify \(the entry was altered\)/);
   writeFileSync(path, lines.filter((_, i) => i !== denial).join('\n'));
-  assertFails(run(d, ['audit', 'verify', '--data-dir', d.data]), /audit log line 3: expected entry 2 with a 64-byte hex signature|audit log line 3: prev does not match/);
+  assertFails(
+    run(d, ['audit', 'verify', '--data-dir', d.data]),
+    /audit log line 3: expected entry 2 with a 64-byte hex signature|audit log line 3: prev does not match/,
+  );
 });
 
 test('m-of-n: M-1 approvals are denied, M open; approvals stored on the guardian count too; forged and replayed approvals are refused', async () => {
@@ -128,14 +162,20 @@ test('m-of-n: M-1 approvals are denied, M open; approvals stored on the guardian
   const a = await startAgent(d);
   try {
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
-    assertFails(run(d, ['open', 'c.capsule', '--guardian', a.url, '--identity', 'me.key', '--approval', 'a1.json', '-o', 'c.out']), /approved by only 1 of 3 approvers \(threshold 2\)/);
+    assertFails(
+      run(d, ['open', 'c.capsule', '--guardian', a.url, '--identity', 'me.key', '--approval', 'a1.json', '-o', 'c.out']),
+      /approved by only 1 of 3 approvers \(threshold 2\)/,
+    );
     const ok = run(d, ['open', 'c.capsule', '--guardian', a.url, '--identity', 'me.key', '--approval', 'a1.json', '--approval', 'a2.json', '-o', 'c.out']);
     assert.is(ok.code, 0, ok.stderr);
     assert.ok(readFileSync(join(d.dir, 'c.out')).equals(plain));
     // Approvals sent to the guardian are stored and counted for that requester only.
     const other = recipientOf(d, 'other.key');
     assert.is(run(d, ['approve', 'c.capsule', '--requester', other, '--key', 'a3.key', '--guardian', a.url]).code, 0);
-    assertFails(run(d, ['approve', 'c.capsule', '--requester', other, '--key', 'a3.key', '--guardian', a.url]), /approval: already recorded for this capsule and requester/);
+    assertFails(
+      run(d, ['approve', 'c.capsule', '--requester', other, '--key', 'a3.key', '--guardian', a.url]),
+      /approval: already recorded for this capsule and requester/,
+    );
     assertFails(run(d, ['open', 'c.capsule', '--guardian', a.url, '--identity', 'other.key', '-o', 'o.out']), /approved by only 1 of 3/);
     assert.is(run(d, ['approve', 'c.capsule', '--requester', other, '--key', 'a1.key', '--guardian', a.url]).code, 0);
     assert.is(run(d, ['open', 'c.capsule', '--guardian', a.url, '--identity', 'other.key', '-o', 'o.out']).code, 0);
@@ -157,8 +197,23 @@ test('dead-man: check-ins keep it shut; after the silence it opens for a benefic
   secretFile(d, 1000);
   const me = recipientOf(d, 'me.key');
   const silence = 3_600_000;
-  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--sign-with', 'owner.key',
-    '--params', JSON.stringify({ deadMan: { beneficiaries: [me], silenceMs: silence } }), '-o', 'dm.capsule']).code, 0);
+  assert.is(
+    run(d, [
+      'seal',
+      'secret.bin',
+      '--guardian',
+      x25519,
+      '--logic',
+      'policy.wasm',
+      '--sign-with',
+      'owner.key',
+      '--params',
+      JSON.stringify({ deadMan: { beneficiaries: [me], silenceMs: silence } }),
+      '-o',
+      'dm.capsule',
+    ]).code,
+    0,
+  );
   const created = JSON.parse(run(d, ['inspect', 'dm.capsule', '--json']).stdout).created;
   const t0 = Date.parse(created);
   setClock(d, t0 + silence - 60_000);
@@ -172,7 +227,10 @@ test('dead-man: check-ins keep it shut; after the silence it opens for a benefic
     assert.is(ci.code, 0, ci.stderr);
     assert.match(ci.stderr, /capsule: check-in recorded by http:\/\/127\.0\.0\.1:\d+: check-in recorded \(audit entry #\d+\)/);
     // Replaying the same signed check-in is refused.
-    const entries = readFileSync(join(d.data, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const entries = readFileSync(join(d.data, 'audit.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const recorded = entries.find((e) => e.kind === 'checkin');
     const item = recorded.input.evidence[0];
     const capsule = readFileSync(join(d.dir, 'dm.capsule')).toString('base64');
@@ -193,19 +251,50 @@ test('dead-man: check-ins keep it shut; after the silence it opens for a benefic
 test('bad requests get typed errors with the right status, and the agent keeps serving', async () => {
   const { d, x25519 } = await provisioned();
   secretFile(d, 100);
-  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'c.capsule']).code, 0);
+  assert.is(
+    run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'c.capsule']).code,
+    0,
+  );
   const a = await startAgent(d, ['--config', writeConfig(d, { requestTimeoutMs: 1500, ratePerSecond: 0 })]);
   try {
     const capsule = readFileSync(join(d.dir, 'c.capsule')).toString('base64');
     const me = recipientOf(d, 'me.key');
     const cases: Array<[string, unknown, string | undefined, number, string, RegExp]> = [
       ['malformed JSON', undefined, '{"requester":', 400, 'ERR_BAD_REQUEST', /body: not valid JSON/],
-      ['schema: unknown field', { capsule, requester: me, extra: 1 }, undefined, 400, 'ERR_BAD_REQUEST', /body: must NOT have additional properties \("extra"\)/],
+      [
+        'schema: unknown field',
+        { capsule, requester: me, extra: 1 },
+        undefined,
+        400,
+        'ERR_BAD_REQUEST',
+        /body: must NOT have additional properties \("extra"\)/,
+      ],
       ['schema: wrong type', { capsule, requester: 5 }, undefined, 400, 'ERR_BAD_REQUEST', /body\.requester: must be string/],
       ['unknown capsule id', { id: '00'.repeat(16), requester: me }, undefined, 404, 'ERR_NOT_FOUND', /capsule 0{32}: unknown to this guardian/],
-      ['module not in the store', { capsule, requester: me }, undefined, 404, 'ERR_NOT_FOUND', /logic module [0-9a-f]{64} is not in this guardian's module store/],
-      ['release by CID, IPFS off', { cid: 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku', requester: me }, undefined, 501, 'ERR_UNAVAILABLE', /runs without IPFS \(ipfs: off\) and cannot fetch by CID/],
-      ['truncated capsule', { capsule: capsule.slice(0, 200), requester: me }, undefined, 400, 'ERR_TRUNCATED', /a release needs the preamble, the header and the first chunk/],
+      [
+        'module not in the store',
+        { capsule, requester: me },
+        undefined,
+        404,
+        'ERR_NOT_FOUND',
+        /logic module [0-9a-f]{64} is not in this guardian's module store/,
+      ],
+      [
+        'release by CID, IPFS off',
+        { cid: 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku', requester: me },
+        undefined,
+        501,
+        'ERR_UNAVAILABLE',
+        /runs without IPFS \(ipfs: off\) and cannot fetch by CID/,
+      ],
+      [
+        'truncated capsule',
+        { capsule: capsule.slice(0, 200), requester: me },
+        undefined,
+        400,
+        'ERR_TRUNCATED',
+        /a release needs the preamble, the header and the first chunk/,
+      ],
       ['bad requester', { capsule, requester: 'age1nope' }, undefined, 400, 'ERR_BAD_RECIPIENT', /recipient: expected an age X25519 recipient/],
     ];
     for (const [name, body, raw, status, code, message] of cases) {
@@ -223,7 +312,11 @@ test('bad requests get typed errors with the right status, and the agent keeps s
     const port = Number(new URL(a.url).port);
     const slow = connect(port, '127.0.0.1');
     slow.write('POST /v1/release HTTP/1.1\r\nHost: x\r\n');
-    const closed = new Promise<number>((r) => { const t0 = Date.now(); slow.on('close', () => r(Date.now() - t0)); slow.on('error', () => {}); });
+    const closed = new Promise<number>((r) => {
+      const t0 = Date.now();
+      slow.on('close', () => r(Date.now() - t0));
+      slow.on('error', () => {});
+    });
     const tick = setInterval(() => slow.write('X-A: b\r\n'), 300);
     assert.is((await fetch(a.url + '/v1/status')).status, 200, 'served while a slow client hangs on');
     const after = await closed;
@@ -231,7 +324,10 @@ test('bad requests get typed errors with the right status, and the agent keeps s
     assert.ok(after < 6000, `slow client cut off after ${after} ms`);
     // 1000 concurrent requests: all answered, the agent still serves.
     const all = await Promise.all(Array.from({ length: 1000 }, () => post(a.url, '/v1/release', { id: 'ff'.repeat(16), requester: me })));
-    assert.ok(all.every((r) => r.status === 404 && r.json.error.code === 'ERR_NOT_FOUND'), 'every one answered with its typed error');
+    assert.ok(
+      all.every((r) => r.status === 404 && r.json.error.code === 'ERR_NOT_FOUND'),
+      'every one answered with its typed error',
+    );
     assert.is((await fetch(a.url + '/v1/status')).status, 200);
     // A logic error is a decision (logged), never an allow: 422 with the sandbox's code.
     assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"timeLock": {}}', '-o', 'bad.capsule']).code, 0);
@@ -250,7 +346,7 @@ test('bad requests get typed errors with the right status, and the agent keeps s
     writeFileSync(join(d.dir, 'clock'), clock);
     assert.is((await post(a.url, '/v1/release', { capsule, requester: me })).status, 403, 'decides again once the clock is back');
     const log = readFileSync(join(d.data, 'audit.log'), 'utf8');
-    assert.match(log, /"verdict":"error","logicVerdict":null,"fuelLimit":\d+,"error":"ERR_TRAP"/, "the trap is in the audit log");
+    assert.match(log, /"verdict":"error","logicVerdict":null,"fuelLimit":\d+,"error":"ERR_TRAP"/, 'the trap is in the audit log');
   } finally {
     await a.stop();
   }
@@ -265,10 +361,13 @@ test('rate limit: a client beyond its budget gets 429 and recovers', async () =>
     for (let i = 0; i < 15; i++) {
       const res = await fetch(a.url + '/v1/status');
       codes.push(res.status);
-      const body = await res.json() as { error: { code: string; message: string } };
+      const body = (await res.json()) as { error: { code: string; message: string } };
       if (res.status === 429) limited ??= body;
     }
-    assert.ok(codes.slice(0, 10).every((c) => c === 200), `the burst (2 × rate) is served: ${codes}`);
+    assert.ok(
+      codes.slice(0, 10).every((c) => c === 200),
+      `the burst (2 × rate) is served: ${codes}`,
+    );
     assert.ok(limited, `then 429: ${codes}`);
     assert.is(limited!.error.code, 'ERR_RATE_LIMITED');
     assert.match(limited!.error.message, /too many requests from 127\.0\.0\.1 \(limit 5\/s\)/);
@@ -282,16 +381,23 @@ test('rate limit: a client beyond its budget gets 429 and recovers', async () =>
 test('SIGTERM lets a request in flight finish (answered, then exit 0); out of fuel is a 422', async () => {
   const { d, x25519 } = await provisioned();
   secretFile(d, 100);
-  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'c.capsule']).code, 0);
+  assert.is(
+    run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'c.capsule']).code,
+    0,
+  );
   const a = await startAgent(d, ['--config', writeConfig(d, { fuel: 2000 })]);
   assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
   const body = JSON.stringify({ capsule: readFileSync(join(d.dir, 'c.capsule')).toString('base64'), requester: recipientOf(d, 'me.key') });
   // Headers and half the body, then SIGTERM, then the rest: the answer still comes.
   const sock = connect(Number(new URL(a.url).port), '127.0.0.1');
   let answer = '';
-  sock.on('data', (c) => { answer += c; });
+  sock.on('data', (c) => {
+    answer += c;
+  });
   const ended = new Promise<void>((r) => sock.on('close', () => r()));
-  sock.write(`POST /v1/release HTTP/1.1\r\nHost: 127.0.0.1:${new URL(a.url).port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, body.length >> 1)}`);
+  sock.write(
+    `POST /v1/release HTTP/1.1\r\nHost: 127.0.0.1:${new URL(a.url).port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body.slice(0, body.length >> 1)}`,
+  );
   await new Promise((r) => setTimeout(r, 200));
   const exit = a.stop();
   for (let i = 0; i < 100 && !/"event":"stopping"/.test(a.log()); i++) await new Promise((r) => setTimeout(r, 50)); // shutdown has begun
@@ -311,7 +417,10 @@ test('SIGTERM lets a request in flight finish (answered, then exit 0); out of fu
 test('a flood beyond maxQueuedDecisions is refused as busy (503) and the agent keeps deciding', async () => {
   const { d, x25519 } = await provisioned();
   secretFile(d, 100);
-  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'c.capsule']).code, 0);
+  assert.is(
+    run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'c.capsule']).code,
+    0,
+  );
   const a = await startAgent(d, ['--config', writeConfig(d, { maxQueuedDecisions: 2, ratePerSecond: 0 })]);
   try {
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
@@ -319,8 +428,15 @@ test('a flood beyond maxQueuedDecisions is refused as busy (503) and the agent k
     const all = await Promise.all(Array.from({ length: 200 }, () => post(a.url, '/v1/release', body)));
     const busy = all.filter((r) => r.status === 503);
     assert.ok(busy.length > 0, `some refused: ${all.map((r) => r.status)}`);
-    assert.ok(busy.every((r) => r.json.error.code === 'ERR_UNAVAILABLE' && /busy: \d+ decisions are waiting for the sandbox \(maxQueuedDecisions 2\)/.test(r.json.error.message)));
-    assert.ok(all.every((r) => r.status === 503 || r.status === 403), 'the others decided');
+    assert.ok(
+      busy.every(
+        (r) => r.json.error.code === 'ERR_UNAVAILABLE' && /busy: \d+ decisions are waiting for the sandbox \(maxQueuedDecisions 2\)/.test(r.json.error.message),
+      ),
+    );
+    assert.ok(
+      all.every((r) => r.status === 503 || r.status === 403),
+      'the others decided',
+    );
     assert.is((await post(a.url, '/v1/release', body)).status, 403, 'decides again once the flood is over');
   } finally {
     await a.stop();
@@ -329,9 +445,16 @@ test('a flood beyond maxQueuedDecisions is refused as busy (503) and the agent k
 
 test('configuration errors name the key; a missing module or guardian stops the agent at start', async () => {
   const { d } = await provisioned();
-  assertFails(run(d, ['agent', '--data-dir', d.data, '--config', writeConfig(d, { prot: 1 })]), /config\.json: unknown key "prot"/, /known keys: dataDir, host, port/);
+  assertFails(
+    run(d, ['agent', '--data-dir', d.data, '--config', writeConfig(d, { prot: 1 })]),
+    /config\.json: unknown key "prot"/,
+    /known keys: dataDir, host, port/,
+  );
   assertFails(run(d, ['agent', '--data-dir', d.data, '--config', writeConfig(d, { port: 'x' })]), /config\.json: port: expected a port 0\.\.65535, got "x"/);
-  assertFails(run(d, ['agent', '--data-dir', d.data, '--listen', '0.0.0.0:7373']), /host: 0\.0\.0\.0 is not a loopback address; listening beyond this machine needs lan: true \(or --lan\)/);
+  assertFails(
+    run(d, ['agent', '--data-dir', d.data, '--listen', '0.0.0.0:7373']),
+    /host: 0\.0\.0\.0 is not a loopback address; listening beyond this machine needs lan: true \(or --lan\)/,
+  );
   assertFails(run(d, ['agent', '--data-dir', d.data, '--listen', '127.0.0.1:0'], undefined, { ZK_SIM_FAIL_OPEN: '1' }), /zymbit: zkOpen failed/, /zkifc/);
   assertFails(run(d, ['agent', '--data-dir', join(d.dir, 'none'), '--listen', '127.0.0.1:0']), /no guardian in .*none/);
 });
@@ -340,7 +463,10 @@ test('kill -9 during releases: every allow answer received has its audit record,
   const { d, x25519 } = await provisioned();
   secretFile(d, 100);
   setClock(d, T);
-  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"expiry": {"maxOpens": 1000000}}`, '-o', 'c.capsule']).code, 0);
+  assert.is(
+    run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"expiry": {"maxOpens": 1000000}}`, '-o', 'c.capsule']).code,
+    0,
+  );
   const capsule = readFileSync(join(d.dir, 'c.capsule')).toString('base64');
   const me = recipientOf(d, 'me.key');
   const meId = parseIdentityFile(readFileSync(join(d.dir, 'me.key'), 'utf8'))[0]!;
@@ -359,7 +485,9 @@ test('kill -9 during releases: every allow answer received has its audit record,
       try {
         const r = await post(a.url, '/v1/release', await authed(a.url));
         if (r.status === 200) answered.push(r.json.audit);
-      } catch { /* cut off by the kill: no answer */ }
+      } catch {
+        /* cut off by the kill: no answer */
+      }
     });
     await new Promise((r) => setTimeout(r, 20 + round * 60));
     a.kill();
@@ -368,10 +496,20 @@ test('kill -9 during releases: every allow answer received has its audit record,
   assert.ok(answered.length > 0, 'some allows were answered before the kills');
   const v = run(d, ['audit', 'verify', '--data-dir', d.data, '--replay']);
   assert.is(v.code, 0, v.stderr);
-  const log = readFileSync(join(d.data, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const log = readFileSync(join(d.data, 'audit.log'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const allows = new Set(log.filter((e) => e.verdict === 'allow').map((e) => e.seq));
   for (const seq of answered) assert.ok(allows.has(seq), `answered allow #${seq} is in the audit log`);
-  const check = spawnSync(process.execPath, ['-e', `const {DatabaseSync}=require('node:sqlite');const db=new DatabaseSync(${JSON.stringify(join(d.data, 'agent.sqlite'))});console.log(db.prepare('PRAGMA integrity_check').get().integrity_check)`], { env: { ...process.env, NODE_NO_WARNINGS: '1' } });
+  const check = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      `const {DatabaseSync}=require('node:sqlite');const db=new DatabaseSync(${JSON.stringify(join(d.data, 'agent.sqlite'))});console.log(db.prepare('PRAGMA integrity_check').get().integrity_check)`,
+    ],
+    { env: { ...process.env, NODE_NO_WARNINGS: '1' } },
+  );
   assert.is(check.stdout.toString().trim(), 'ok', check.stderr.toString());
   const a = await startAgent(d); // and it starts again on what was left
   await a.stop();
@@ -381,16 +519,27 @@ test('policy-gated signing: a slot signs a digest only when its policy allows; t
   const { d } = await provisioned();
   const logic = createHash('sha256').update(policy!).digest('hex');
   // The guardian's own slot (0: headers and audit entries) is refused for request signing.
-  assertFails(run(d, ['agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--config', writeConfig(d, { signing: [{ slot: 0, logic }] })]),
-    /signing: slot 0 is the guardian's own key \(it signs capsule headers and audit entries\) and cannot sign requests/);
+  assertFails(
+    run(d, ['agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--config', writeConfig(d, { signing: [{ slot: 0, logic }] })]),
+    /signing: slot 0 is the guardian's own key \(it signs capsule headers and audit entries\) and cannot sign requests/,
+  );
   const a = await startAgent(d, ['--config', writeConfig(d, { signing: [{ slot: 1, logic, params: { timeLock: { notBefore: T } } }] })]);
   try {
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
     const digest = createHash('sha256').update('pay 1 coin to bob').digest('hex');
-    assertFails(run(d, ['sign-request', '--guardian', a.url, '--slot', '1', '--digest', digest, '--identity', 'me.key']),
-      /denied by the signing policy: .*opens at 1893456000000/, /audit entry #\d+/);
-    assertFails(run(d, ['sign-request', '--guardian', a.url, '--slot', '2', '--digest', digest, '--identity', 'me.key']), /sign: no signing policy is registered for slot 2, so it never signs/);
-    assertFails(run(d, ['sign-request', '--guardian', a.url, '--slot', '1', '--digest', 'abcd', '--identity', 'me.key']), /--digest: expected 32 bytes as 64 hex digits, got 4 characters/);
+    assertFails(
+      run(d, ['sign-request', '--guardian', a.url, '--slot', '1', '--digest', digest, '--identity', 'me.key']),
+      /denied by the signing policy: .*opens at 1893456000000/,
+      /audit entry #\d+/,
+    );
+    assertFails(
+      run(d, ['sign-request', '--guardian', a.url, '--slot', '2', '--digest', digest, '--identity', 'me.key']),
+      /sign: no signing policy is registered for slot 2, so it never signs/,
+    );
+    assertFails(
+      run(d, ['sign-request', '--guardian', a.url, '--slot', '1', '--digest', 'abcd', '--identity', 'me.key']),
+      /--digest: expected 32 bytes as 64 hex digits, got 4 characters/,
+    );
     setClock(d, T);
     const r = run(d, ['sign-request', '--guardian', a.url, '--slot', '1', '--digest', digest, '--identity', 'me.key']);
     assert.is(r.code, 0, r.stderr);
@@ -410,11 +559,19 @@ test('policy-gated signing: a slot signs a digest only when its policy allows; t
 
 /** A slot's public key, read from the simulated module through the same binding as production. */
 function slotKey(d: Device, slot: number): Uint8Array {
-  const out = spawnSync(process.execPath, ['--input-type=module', '-e', `
+  const out = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
     const { ZymbitKeyStore } = await import(${JSON.stringify(join(ROOT, 'agent/keys/ZymbitKeyStore.ts'))});
     const ks = ZymbitKeyStore.open(process.env.CAPSULE_ZYMBIT_LIB);
     process.stdout.write(Buffer.from(await ks.publicKey(${slot})).toString('hex'));
-    await ks.close();`], { env: d.env, input: '' });
+    await ks.close();`,
+    ],
+    { env: d.env, input: '' },
+  );
   assert.is(out.status, 0, out.stderr.toString());
   return compressP256(Buffer.from(out.stdout.toString(), 'hex'));
 }
@@ -424,9 +581,27 @@ test('review fixes: opens are counted under concurrency; foreign check-ins canno
   secretFile(d, 100);
   setClock(d, T);
   const me = recipientOf(d, 'me.key');
-  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"expiry": {"maxOpens": 1}}', '-o', 'once.capsule']).code, 0);
-  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--sign-with', 'owner.key',
-    '--params', JSON.stringify({ deadMan: { beneficiaries: [me], silenceMs: 3_600_000 } }), '-o', 'dm.capsule']).code, 0);
+  assert.is(
+    run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"expiry": {"maxOpens": 1}}', '-o', 'once.capsule']).code,
+    0,
+  );
+  assert.is(
+    run(d, [
+      'seal',
+      'secret.bin',
+      '--guardian',
+      x25519,
+      '--logic',
+      'policy.wasm',
+      '--sign-with',
+      'owner.key',
+      '--params',
+      JSON.stringify({ deadMan: { beneficiaries: [me], silenceMs: 3_600_000 } }),
+      '-o',
+      'dm.capsule',
+    ]).code,
+    0,
+  );
   const a = await startAgent(d, ['--config', writeConfig(d, { ratePerSecond: 0 })]);
   try {
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
@@ -441,12 +616,18 @@ test('review fixes: opens are counted under concurrency; foreign check-ins canno
     const dm = readFileSync(join(d.dir, 'dm.capsule')).toString('base64');
     const id = JSON.parse(run(d, ['inspect', 'dm.capsule', '--json']).stdout).id;
     setClock(d, Date.now());
-    const status = await (await fetch(a.url + '/v1/status')).json() as { now: number };
+    const status = (await (await fetch(a.url + '/v1/status')).json()) as { now: number };
     const message = new TextEncoder().encode(`capsule-checkin:v1:${id}:${status.now}`);
     const attacker = ed25519.utils.randomSecretKey();
-    const forged = { kind: 'checkin', scheme: 'ed25519', signer: Buffer.from(ed25519.getPublicKey(attacker)).toString('hex'), message: Buffer.from(message).toString('hex'), signature: Buffer.from(ed25519.sign(message, attacker)).toString('hex') };
+    const forged = {
+      kind: 'checkin',
+      scheme: 'ed25519',
+      signer: Buffer.from(ed25519.getPublicKey(attacker)).toString('hex'),
+      message: Buffer.from(message).toString('hex'),
+      signature: Buffer.from(ed25519.sign(message, attacker)).toString('hex'),
+    };
     const r1 = await post(a.url, '/v1/checkin', { capsule: dm, checkin: forged });
-    assert.is(r1.status, 403, 'a stranger\'s check-in is refused (D9: not a key the capsule names)');
+    assert.is(r1.status, 403, "a stranger's check-in is refused (D9: not a key the capsule names)");
     assert.is(r1.json.error.code, 'ERR_FORBIDDEN');
     const ci = run(d, ['checkin', 'dm.capsule', '--guardian', a.url, '--key', 'owner.key']);
     assert.is(ci.code, 0, ci.stderr);
@@ -460,7 +641,13 @@ test('review fixes: opens are counted under concurrency; foreign check-ins canno
     for (let i = 0; i < 33; i++) {
       const k = ed25519.utils.randomSecretKey();
       const m = new TextEncoder().encode(`capsule-approval:v1:${id}:${me}`);
-      const item = { kind: 'approval', scheme: 'ed25519', signer: Buffer.from(ed25519.getPublicKey(k)).toString('hex'), message: Buffer.from(m).toString('hex'), signature: Buffer.from(ed25519.sign(m, k)).toString('hex') };
+      const item = {
+        kind: 'approval',
+        scheme: 'ed25519',
+        signer: Buffer.from(ed25519.getPublicKey(k)).toString('hex'),
+        message: Buffer.from(m).toString('hex'),
+        signature: Buffer.from(ed25519.sign(m, k)).toString('hex'),
+      };
       const r = await post(a.url, '/v1/approvals', { capsule: dm, requester: me, approval: item });
       assert.is(r.status, 403, JSON.stringify(r.json));
       assert.is(r.json.error.code, 'ERR_FORBIDDEN');

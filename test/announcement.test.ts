@@ -16,12 +16,15 @@ import { generateIdentity, parseIdentityFile, ownerPublicKey } from '../agent/cr
 import { GUARDIAN_KEY_HRP, p256PublicKey, parseP256Key, scalarFromBytes } from '../agent/crypto/p256.ts';
 import { computeCid } from '../agent/store/importSettings.ts';
 import {
-  ANNOUNCE_TOPIC, ANNOUNCEMENT_VERSION, MAX_ANNOUNCEMENT_BYTES, announcementJson, decodeAnnouncement, encodeAnnouncement,
+  ANNOUNCE_TOPIC,
+  ANNOUNCEMENT_VERSION,
+  MAX_ANNOUNCEMENT_BYTES,
+  announcementJson,
+  decodeAnnouncement,
+  encodeAnnouncement,
 } from '../agent/store/Announcement.ts';
 import { drbg } from './helpers/drbg.ts';
-import {
-  ANNOUNCEMENT_VECTOR_DIR, ANNOUNCEMENT_VECTOR_EXTENSION, announcementVectors, renderAnnouncementVector,
-} from './vectors/announcements/generate.ts';
+import { ANNOUNCEMENT_VECTOR_DIR, ANNOUNCEMENT_VECTOR_EXTENSION, announcementVectors, renderAnnouncementVector } from './vectors/announcements/generate.ts';
 
 interface VectorFile {
   name: string;
@@ -46,7 +49,9 @@ function parse(name: string, text: string): VectorFile {
   return { name, fields, bytes: new Uint8Array(Buffer.from(hex, 'hex')) };
 }
 
-const files = readdirSync(ANNOUNCEMENT_VECTOR_DIR).filter((f) => f.endsWith(ANNOUNCEMENT_VECTOR_EXTENSION)).sort();
+const files = readdirSync(ANNOUNCEMENT_VECTOR_DIR)
+  .filter((f) => f.endsWith(ANNOUNCEMENT_VECTOR_EXTENSION))
+  .sort();
 const vectors = files.map((f) => parse(f.slice(0, -ANNOUNCEMENT_VECTOR_EXTENSION.length), readFileSync(join(ANNOUNCEMENT_VECTOR_DIR, f), 'utf8')));
 const positives = vectors.filter((v) => v.fields.get('expect') === 'ok');
 
@@ -76,7 +81,11 @@ test('announcement vector set: at least 2 positive and 12 negative, every file a
   assert.ok(positives.length >= 2, `${positives.length} positive vectors`);
   assert.ok(vectors.length - positives.length >= 12, `${vectors.length - positives.length} negative vectors`);
   const generated = await announcementVectors();
-  assert.equal(files, generated.map((v) => v.name + ANNOUNCEMENT_VECTOR_EXTENSION).sort(), 'the files are exactly the generated vectors; run node test/vectors/announcements/generate.ts');
+  assert.equal(
+    files,
+    generated.map((v) => v.name + ANNOUNCEMENT_VECTOR_EXTENSION).sort(),
+    'the files are exactly the generated vectors; run node test/vectors/announcements/generate.ts',
+  );
   for (const v of generated) {
     const onDisk = readFileSync(join(ANNOUNCEMENT_VECTOR_DIR, v.name + ANNOUNCEMENT_VECTOR_EXTENSION), 'utf8');
     assert.is(onDisk, renderAnnouncementVector(v), `${v.name}: file differs from the generator's output; run node test/vectors/announcements/generate.ts`);
@@ -106,7 +115,7 @@ for (const v of vectors) {
       try {
         assert.equal(ownerPublicKey(id!), a.signer, 'the identity derives the signer');
         const again = encodeAnnouncement({ capsule: a.capsule, logic: a.logic, guardian: a.guardian, created: a.created }, id!);
-        assert.is(Buffer.from(again).toString('hex'), Buffer.from(v.bytes).toString('hex'), 'encodeAnnouncement gives the vector\'s bytes');
+        assert.is(Buffer.from(again).toString('hex'), Buffer.from(v.bytes).toString('hex'), "encodeAnnouncement gives the vector's bytes");
       } finally {
         id!.dispose();
       }
@@ -144,14 +153,30 @@ test('seeded garbage and odd map keys are ERR_BAD_ANNOUNCEMENT, never another er
     rejects(b, `garbage #${i}`);
   }
   const odd: Array<[unknown, string | undefined]> = [
-    [null, 'unexpected key null'], [true, 'unexpected key true'], [0, 'unexpected key 0'], [8, 'unexpected key 8'],
-    [-7, 'unexpected key -7'], ['version', 'unexpected key "version"'], [new Uint8Array([1]), undefined], [[1], undefined], [new Map([[1, 1]]), undefined],
-    [Number.MAX_SAFE_INTEGER, undefined], [-Number.MAX_SAFE_INTEGER, undefined], [0.5, undefined], [7.5, undefined], [Infinity, undefined],
+    [null, 'unexpected key null'],
+    [true, 'unexpected key true'],
+    [0, 'unexpected key 0'],
+    [8, 'unexpected key 8'],
+    [-7, 'unexpected key -7'],
+    ['version', 'unexpected key "version"'],
+    [new Uint8Array([1]), undefined],
+    [[1], undefined],
+    [new Map([[1, 1]]), undefined],
+    [Number.MAX_SAFE_INTEGER, undefined],
+    [-Number.MAX_SAFE_INTEGER, undefined],
+    [0.5, undefined],
+    [7.5, undefined],
+    [Infinity, undefined],
   ];
   for (const [key, mentions] of odd) {
     let bytes: Uint8Array;
     try {
-      bytes = encodeCanonical(new Map<unknown, unknown>([[1, 1], [key, 1]]));
+      bytes = encodeCanonical(
+        new Map<unknown, unknown>([
+          [1, 1],
+          [key, 1],
+        ]),
+      );
     } catch {
       continue; // not encodable: nothing a peer could send either
     }
@@ -160,7 +185,11 @@ test('seeded garbage and odd map keys are ERR_BAD_ANNOUNCEMENT, never another er
   rejects(encodeCanonical([]), 'empty array', 'expected a CBOR map');
   rejects(encodeCanonical(new Map()), 'empty map', 'version (key 1)');
   rejects(encodeCanonical('capsule'), 'text', 'expected a CBOR map');
-  rejects(new Uint8Array(MAX_ANNOUNCEMENT_BYTES + 1), 'zeros above the cap', `${MAX_ANNOUNCEMENT_BYTES + 1} bytes, above the ${MAX_ANNOUNCEMENT_BYTES}-byte cap`);
+  rejects(
+    new Uint8Array(MAX_ANNOUNCEMENT_BYTES + 1),
+    'zeros above the cap',
+    `${MAX_ANNOUNCEMENT_BYTES + 1} bytes, above the ${MAX_ANNOUNCEMENT_BYTES}-byte cap`,
+  );
   rejects(new Uint8Array(MAX_ANNOUNCEMENT_BYTES), 'zeros at the cap', 'not one deterministic CBOR item');
 });
 
@@ -195,10 +224,16 @@ test('encodeAnnouncement checks its arguments: guardian 33 bytes, created a safe
   const { id, capsule, logic, guardian } = await sample();
   try {
     for (const g of [guardian.subarray(1), new Uint8Array(0), new Uint8Array(65)]) {
-      assert.throws(() => encodeAnnouncement({ capsule, logic, guardian: g, created: 0 }, id), (e: Error) => e instanceof RangeError && /guardian/.test(e.message) && e.message.includes(`${g.length} bytes`));
+      assert.throws(
+        () => encodeAnnouncement({ capsule, logic, guardian: g, created: 0 }, id),
+        (e: Error) => e instanceof RangeError && /guardian/.test(e.message) && e.message.includes(`${g.length} bytes`),
+      );
     }
     for (const created of [-1, 1.5, Number.NaN, Infinity, 2 ** 53]) {
-      assert.throws(() => encodeAnnouncement({ capsule, logic, guardian, created }, id), (e: Error) => e instanceof RangeError && /created/.test(e.message));
+      assert.throws(
+        () => encodeAnnouncement({ capsule, logic, guardian, created }, id),
+        (e: Error) => e instanceof RangeError && /created/.test(e.message),
+      );
     }
   } finally {
     id.dispose();

@@ -41,14 +41,23 @@ test('docs/API.md is exactly what npm run docs:api generates from the server', (
 
 test('the generator refuses a document whose markers are missing or out of order (ERR_DOC_MARKERS)', () => {
   const text = readFileSync(API_DOC, 'utf8');
-  throwsError(() => renderApiDoc(text.replace('<!-- errors:begin -->', '')), 'Error', 'ERR_DOC_MARKERS',
-    /^docs\/API\.md: expected the markers <!-- errors:begin --> and then <!-- errors:end -->, found no <!-- errors:begin -->$/);
+  throwsError(
+    () => renderApiDoc(text.replace('<!-- errors:begin -->', '')),
+    'Error',
+    'ERR_DOC_MARKERS',
+    /^docs\/API\.md: expected the markers <!-- errors:begin --> and then <!-- errors:end -->, found no <!-- errors:begin -->$/,
+  );
   throwsError(() => renderApiDoc('<!-- routes:end -->\n<!-- routes:begin -->\n'), 'Error', 'ERR_DOC_MARKERS', /found <!-- routes:end --> before it$/);
 });
 
 test('the generator refuses to document a route the server does not serve (ERR_DOC_ROUTE)', () => {
   const ghost = { ...ROUTE_DOCS[0]!, method: 'GET' as const, path: '/v1/ghost' };
-  throwsError(() => renderRoutes([...ROUTE_DOCS, ghost]), 'Error', 'ERR_DOC_ROUTE', /^routeDocs: GET \/v1\/ghost is documented but the server does not serve it$/);
+  throwsError(
+    () => renderRoutes([...ROUTE_DOCS, ghost]),
+    'Error',
+    'ERR_DOC_ROUTE',
+    /^routeDocs: GET \/v1\/ghost is documented but the server does not serve it$/,
+  );
 });
 
 test('every route the server serves is documented, and the doc lists no route the server lacks', () => {
@@ -96,7 +105,10 @@ const validatorOf = (name: ResponseSchemaName) => {
   return v;
 };
 
-interface Answer { status: number; body: any }
+interface Answer {
+  status: number;
+  body: any;
+}
 /** Which (route, status) pairs the live tests saw, to check each route was answered both ways. */
 const seen = new Map<string, Set<number>>();
 
@@ -143,7 +155,11 @@ const PATH = "m/44'/60'/0'/0/0";
  * One request by node:http (fetch cannot send another Host), a fresh connection each; the body is
  * parsed as JSON when the answer says it is JSON.
  */
-function call(method: string, path: string, o: { json?: unknown; raw?: Uint8Array | string; type?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
+function call(
+  method: string,
+  path: string,
+  o: { json?: unknown; raw?: Uint8Array | string; type?: string; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   const body = o.json !== undefined ? Buffer.from(JSON.stringify(o.json)) : o.raw !== undefined ? Buffer.from(o.raw) : undefined;
   const type = o.type ?? (o.json !== undefined ? 'application/json' : o.raw !== undefined ? 'application/wasm' : undefined);
   const { hostname, port } = new URL(agent!.url);
@@ -185,7 +201,19 @@ test.before(async () => {
   assert.is(created.code, 0, created.stderr);
   writeFileSync(join(d.dir, 'secret.bin'), 'the secret');
   const seal = (name: string, params: unknown, extra: string[] = []) => {
-    const r = run(d, ['seal', 'secret.bin', '--guardian', p.x25519, '--logic', 'policy.wasm', '--params', JSON.stringify(params), '-o', `${name}.capsule`, ...extra]);
+    const r = run(d, [
+      'seal',
+      'secret.bin',
+      '--guardian',
+      p.x25519,
+      '--logic',
+      'policy.wasm',
+      '--params',
+      JSON.stringify(params),
+      '-o',
+      `${name}.capsule`,
+      ...extra,
+    ]);
     assert.is(r.code, 0, r.stderr);
     const id = JSON.parse(run(d, ['inspect', `${name}.capsule`, '--json']).stdout).id as string;
     capsules[name as 'tl'] = { b64: readFileSync(join(d.dir, `${name}.capsule`)).toString('base64'), id };
@@ -227,50 +255,132 @@ test('live: GET /v1/status, POST /v1/modules, GET /v1/wallet/accounts answer as 
 
 test('live: POST /v1/release denies, allows, and refuses bad requests as documented', async () => {
   setClock(d, T);
-  const denied = await expect('POST /v1/release', 403, 'before the time lock', () => call('POST', '/v1/release', { json: { capsule: capsules.tl.b64, requester: me } }), 'ERR_DENIED');
+  const denied = await expect(
+    'POST /v1/release',
+    403,
+    'before the time lock',
+    () => call('POST', '/v1/release', { json: { capsule: capsules.tl.b64, requester: me } }),
+    'ERR_DENIED',
+  );
   assert.match(denied.body.reason, /opens at/);
   setClock(d, T + 1000);
   await expect('POST /v1/release', 200, 'after the time lock', () => call('POST', '/v1/release', { json: { capsule: capsules.tl.b64, requester: me } }));
-  await expect('POST /v1/release', 200, 'by id, authenticated', async () => call('POST', '/v1/release', { json: await withAuth(agent!.url, '/v1/release', { id: capsules.tl.id, requester: me }, meId) }));
-  await expect('POST /v1/release', 400, 'schema', () => call('POST', '/v1/release', { json: { capsule: capsules.tl.b64, requester: me, extra: 1 } }), 'ERR_BAD_REQUEST');
+  await expect('POST /v1/release', 200, 'by id, authenticated', async () =>
+    call('POST', '/v1/release', { json: await withAuth(agent!.url, '/v1/release', { id: capsules.tl.id, requester: me }, meId) }),
+  );
+  await expect(
+    'POST /v1/release',
+    400,
+    'schema',
+    () => call('POST', '/v1/release', { json: { capsule: capsules.tl.b64, requester: me, extra: 1 } }),
+    'ERR_BAD_REQUEST',
+  );
   await expect('POST /v1/release', 400, 'not JSON', () => call('POST', '/v1/release', { raw: '{"requester":', type: 'application/json' }), 'ERR_BAD_REQUEST');
-  await expect('POST /v1/release', 400, 'truncated capsule', () => call('POST', '/v1/release', { json: { capsule: capsules.tl.b64.slice(0, 200), requester: me } }), 'ERR_TRUNCATED');
-  await expect('POST /v1/release', 401, 'auth for another guardian', async () => call('POST', '/v1/release', { json: await withAuth(agent!.url, '/v1/release', { id: capsules.tl.id, requester: me }, meId, { guardian: me }) }), 'ERR_UNAUTHENTICATED');
+  await expect(
+    'POST /v1/release',
+    400,
+    'truncated capsule',
+    () => call('POST', '/v1/release', { json: { capsule: capsules.tl.b64.slice(0, 200), requester: me } }),
+    'ERR_TRUNCATED',
+  );
+  await expect(
+    'POST /v1/release',
+    401,
+    'auth for another guardian',
+    async () => call('POST', '/v1/release', { json: await withAuth(agent!.url, '/v1/release', { id: capsules.tl.id, requester: me }, meId, { guardian: me }) }),
+    'ERR_UNAUTHENTICATED',
+  );
   await expect('POST /v1/release', 404, 'unknown id', () => call('POST', '/v1/release', { json: { id: 'ab'.repeat(16), requester: me } }), 'ERR_NOT_FOUND');
-  await expect('POST /v1/release', 501, 'by CID, IPFS off', () => call('POST', '/v1/release', { json: { cid: 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku', requester: me } }), 'ERR_UNAVAILABLE');
+  await expect(
+    'POST /v1/release',
+    501,
+    'by CID, IPFS off',
+    () => call('POST', '/v1/release', { json: { cid: 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku', requester: me } }),
+    'ERR_UNAVAILABLE',
+  );
   await expect('POST /v1/release', 415, 'text/plain', () => call('POST', '/v1/release', { raw: '{}', type: 'text/plain' }), 'ERR_UNSUPPORTED_MEDIA_TYPE');
 });
 
 test('live: GET /v1/content answers 400 without a CID and 501 without IPFS', async () => {
   await expect('GET /v1/content', 400, 'no cid', () => call('GET', '/v1/content'), 'ERR_BAD_REQUEST');
-  await expect('GET /v1/content', 501, 'IPFS off', () => call('GET', '/v1/content?cid=bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'), 'ERR_UNAVAILABLE');
+  await expect(
+    'GET /v1/content',
+    501,
+    'IPFS off',
+    () => call('GET', '/v1/content?cid=bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'),
+    'ERR_UNAVAILABLE',
+  );
 });
 
 test('live: POST /v1/checkin records a check-in and refuses its replay and strangers', async () => {
   const now = (await call('GET', '/v1/status')).body.now as number;
   const owner = identityOf(d, 'owner.key');
   const message = new TextEncoder().encode(`capsule-checkin:v1:${capsules.dm.id}:${now}`);
-  const checkin = { kind: 'checkin', scheme: 'ed25519', signer: hex(ownerPublicKey(owner)), message: hex(message), signature: hex(signWithOwner(owner, message)) };
+  const checkin = {
+    kind: 'checkin',
+    scheme: 'ed25519',
+    signer: hex(ownerPublicKey(owner)),
+    message: hex(message),
+    signature: hex(signWithOwner(owner, message)),
+  };
   const ok = await expect('POST /v1/checkin', 200, 'check-in', () => call('POST', '/v1/checkin', { json: { capsule: capsules.dm.b64, checkin } }));
   assert.is(ok.body.recorded, true);
   await expect('POST /v1/checkin', 409, 'replayed', () => call('POST', '/v1/checkin', { json: { capsule: capsules.dm.b64, checkin } }), 'ERR_REPLAYED');
   const stranger = ed25519.utils.randomSecretKey();
   const forged = { ...checkin, signer: hex(ed25519.getPublicKey(stranger)), signature: hex(ed25519.sign(message, stranger)) };
-  await expect('POST /v1/checkin', 403, 'a stranger', () => call('POST', '/v1/checkin', { json: { capsule: capsules.dm.b64, checkin: forged } }), 'ERR_FORBIDDEN');
-  await expect('POST /v1/checkin', 400, 'bad signature', () => call('POST', '/v1/checkin', { json: { capsule: capsules.dm.b64, checkin: { ...checkin, signature: '00'.repeat(64) } } }), 'ERR_BAD_REQUEST');
+  await expect(
+    'POST /v1/checkin',
+    403,
+    'a stranger',
+    () => call('POST', '/v1/checkin', { json: { capsule: capsules.dm.b64, checkin: forged } }),
+    'ERR_FORBIDDEN',
+  );
+  await expect(
+    'POST /v1/checkin',
+    400,
+    'bad signature',
+    () => call('POST', '/v1/checkin', { json: { capsule: capsules.dm.b64, checkin: { ...checkin, signature: '00'.repeat(64) } } }),
+    'ERR_BAD_REQUEST',
+  );
 });
 
-test('live: POST /v1/approvals stores a listed approver\'s approval once and refuses others', async () => {
+test("live: POST /v1/approvals stores a listed approver's approval once and refuses others", async () => {
   const message = new TextEncoder().encode(`capsule-approval:v1:${capsules.mofn.id}:${me}`);
-  const approval = { kind: 'approval', scheme: 'ed25519', signer: hex(ed25519.getPublicKey(approver)), message: hex(message), signature: hex(ed25519.sign(message, approver)) };
+  const approval = {
+    kind: 'approval',
+    scheme: 'ed25519',
+    signer: hex(ed25519.getPublicKey(approver)),
+    message: hex(message),
+    signature: hex(ed25519.sign(message, approver)),
+  };
   await expect('POST /v1/approvals', 201, 'stored', () => call('POST', '/v1/approvals', { json: { capsule: capsules.mofn.b64, requester: me, approval } }));
-  await expect('POST /v1/approvals', 409, 'again', () => call('POST', '/v1/approvals', { json: { capsule: capsules.mofn.b64, requester: me, approval } }), 'ERR_REPLAYED');
+  await expect(
+    'POST /v1/approvals',
+    409,
+    'again',
+    () => call('POST', '/v1/approvals', { json: { capsule: capsules.mofn.b64, requester: me, approval } }),
+    'ERR_REPLAYED',
+  );
   const other = ed25519.utils.randomSecretKey();
   const unlisted = { ...approval, signer: hex(ed25519.getPublicKey(other)), signature: hex(ed25519.sign(message, other)) };
-  await expect('POST /v1/approvals', 403, 'not listed', () => call('POST', '/v1/approvals', { json: { capsule: capsules.mofn.b64, requester: me, approval: unlisted } }), 'ERR_FORBIDDEN');
-  await expect('POST /v1/approvals', 404, 'unknown capsule', () => call('POST', '/v1/approvals', { json: { id: 'cd'.repeat(16), requester: me, approval } }), 'ERR_NOT_FOUND');
+  await expect(
+    'POST /v1/approvals',
+    403,
+    'not listed',
+    () => call('POST', '/v1/approvals', { json: { capsule: capsules.mofn.b64, requester: me, approval: unlisted } }),
+    'ERR_FORBIDDEN',
+  );
+  await expect(
+    'POST /v1/approvals',
+    404,
+    'unknown capsule',
+    () => call('POST', '/v1/approvals', { json: { id: 'cd'.repeat(16), requester: me, approval } }),
+    'ERR_NOT_FOUND',
+  );
   // The stored approval counts: the m-of-n capsule opens for that requester with no evidence sent.
-  await expect('POST /v1/release', 200, 'opened by the stored approval', () => call('POST', '/v1/release', { json: { capsule: capsules.mofn.b64, requester: me } }));
+  await expect('POST /v1/release', 200, 'opened by the stored approval', () =>
+    call('POST', '/v1/release', { json: { capsule: capsules.mofn.b64, requester: me } }),
+  );
 });
 
 test('live: POST /v1/sign and POST /v1/wallet/sign deny before the policy allows, then sign', async () => {
@@ -287,10 +397,28 @@ test('live: POST /v1/sign and POST /v1/wallet/sign deny before the policy allows
   assert.match(wSigned.body.output, /^0x[0-9a-f]{130}$/);
   await expect('POST /v1/sign', 404, 'no policy for the slot', () => call('POST', '/v1/sign', { json: { slot: 7, digest, requester: me } }), 'ERR_NOT_FOUND');
   await expect('POST /v1/sign', 400, 'short digest', () => call('POST', '/v1/sign', { json: { slot: 1, digest: 'abcd', requester: me } }), 'ERR_BAD_REQUEST');
-  await expect('POST /v1/wallet/sign', 404, 'no such account', () => call('POST', '/v1/wallet/sign', { json: { ...wallet, path: "m/44'/60'/0'/0/9" } }), 'ERR_NOT_FOUND');
-  await expect('POST /v1/wallet/sign', 403, 'raw digest not allowed', () => call('POST', '/v1/wallet/sign', { json: { kind: 'raw-digest', digest, wallet: 'hot', path: PATH, requester: me } }), 'ERR_RAW_DIGEST_NOT_ALLOWED');
+  await expect(
+    'POST /v1/wallet/sign',
+    404,
+    'no such account',
+    () => call('POST', '/v1/wallet/sign', { json: { ...wallet, path: "m/44'/60'/0'/0/9" } }),
+    'ERR_NOT_FOUND',
+  );
+  await expect(
+    'POST /v1/wallet/sign',
+    403,
+    'raw digest not allowed',
+    () => call('POST', '/v1/wallet/sign', { json: { kind: 'raw-digest', digest, wallet: 'hot', path: PATH, requester: me } }),
+    'ERR_RAW_DIGEST_NOT_ALLOWED',
+  );
   await expect('POST /v1/wallet/sign', 400, 'two payloads', () => call('POST', '/v1/wallet/sign', { json: { ...wallet, digest } }), 'ERR_BAD_SIGN_REQUEST');
-  await expect('POST /v1/wallet/sign', 422, 'a PSBT for an Ethereum account', () => call('POST', '/v1/wallet/sign', { json: { kind: 'btc-psbt', psbt: 'cHNidP8=', wallet: 'hot', path: PATH, requester: me } }), 'ERR_WRONG_CHAIN');
+  await expect(
+    'POST /v1/wallet/sign',
+    422,
+    'a PSBT for an Ethereum account',
+    () => call('POST', '/v1/wallet/sign', { json: { kind: 'btc-psbt', psbt: 'cHNidP8=', wallet: 'hot', path: PATH, requester: me } }),
+    'ERR_WRONG_CHAIN',
+  );
 });
 
 test('live: an unknown path is 404 and a body over the limit 413, in the documented Error body', async () => {
@@ -299,12 +427,21 @@ test('live: an unknown path is 404 and a body over the limit 413, in the documen
   const code = a.body?.error?.code as string;
   assert.ok(validatorOf('Error')(a.body), JSON.stringify(a.body));
   assert.is(statusOf(code), 404);
-  await expect('POST /v1/release', 413, 'too large', () => call('POST', '/v1/release', { raw: `{"requester":"${'x'.repeat(300_000)}"}`, type: 'application/json' }), 'ERR_TOO_LARGE');
+  await expect(
+    'POST /v1/release',
+    413,
+    'too large',
+    () => call('POST', '/v1/release', { raw: `{"requester":"${'x'.repeat(300_000)}"}`, type: 'application/json' }),
+    'ERR_TOO_LARGE',
+  );
 });
 
 test('live: the runnable curl examples in docs/API.md answer what the doc says', async () => {
   const runnable = ROUTE_DOCS.flatMap((r) => r.examples.filter((e) => !isTemplate(e)).map((e) => ({ r, e })));
-  assert.ok(runnable.some(({ e }) => e.path === '/v1/status') && runnable.some(({ e }) => e.expect.status >= 400), 'the status example and an error example run');
+  assert.ok(
+    runnable.some(({ e }) => e.path === '/v1/status') && runnable.some(({ e }) => e.expect.status >= 400),
+    'the status example and an error example run',
+  );
   const doc = readFileSync(API_DOC, 'utf8');
   for (const { r, e } of runnable) {
     assert.ok(doc.includes(curlOf(e)), `"${e.title}" is in the doc as rendered`);
@@ -321,8 +458,15 @@ test('live: every route was answered with a success and with an error, each as d
   for (const r of ROUTE_DOCS) {
     const s = [...(seen.get(key(r)) ?? [])];
     // GET /v1/content's 200 needs an IPFS network (see the header comment).
-    if (r.path !== '/v1/content') assert.ok(s.some((x) => x < 300), `${key(r)}: a success (saw ${s})`);
-    assert.ok(s.some((x) => x >= 400), `${key(r)}: an error (saw ${s})`);
+    if (r.path !== '/v1/content')
+      assert.ok(
+        s.some((x) => x < 300),
+        `${key(r)}: a success (saw ${s})`,
+      );
+    assert.ok(
+      s.some((x) => x >= 400),
+      `${key(r)}: an error (saw ${s})`,
+    );
   }
 });
 

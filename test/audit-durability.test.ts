@@ -12,13 +12,13 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { BIN } from './helpers/cli.ts';
 import { device, init, recipients, run, type Device } from './helpers/guardianDevice.ts';
-import { identityOf, post, provisioned, setClock, startAgent, T, withAuth, type Running } from './helpers/runningAgent.ts';
+import { identityOf, provisioned, setClock, startAgent, T, withAuth, type Running } from './helpers/runningAgent.ts';
 import { buildPolicy } from '../agent/logic/build.ts';
 import { fileURLToPath } from 'node:url';
 
@@ -28,14 +28,23 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CFG = { ratePerSecond: 0, clientFuelPerMinute: 0 };
 
 type Entry = Record<string, any>;
-const entries = (d: Device): Entry[] => readFileSync(join(d.data, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const entries = (d: Device): Entry[] =>
+  readFileSync(join(d.data, 'audit.log'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 
 /** A release of `file` for me.key, authenticated; fails the test instead of hanging (D1: a wedge). */
 async function release(a: Running, d: Device, file: string): Promise<{ status: number; json: Record<string, any> }> {
   const me = identityOf(d, 'me.key');
   const body = await withAuth(a.url, '/v1/release', { capsule: readFileSync(join(d.dir, file)).toString('base64'), requester: me.recipient }, me);
-  const res = await fetch(a.url + '/v1/release', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(20_000) });
-  return { status: res.status, json: await res.json() as Record<string, any> };
+  const res = await fetch(a.url + '/v1/release', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(20_000),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, any> };
 }
 
 /**
@@ -44,14 +53,23 @@ async function release(a: Running, d: Device, file: string): Promise<{ status: n
  * refuses before any decision is made).
  */
 async function plainRelease(a: Running, d: Device, body: Record<string, unknown>): Promise<{ status: number; json: Record<string, any> }> {
-  const res = await fetch(a.url + '/v1/release', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requester: identityOf(d, 'me.key').recipient, ...body }), signal: AbortSignal.timeout(20_000) });
-  return { status: res.status, json: await res.json() as Record<string, any> };
+  const res = await fetch(a.url + '/v1/release', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ requester: identityOf(d, 'me.key').recipient, ...body }),
+    signal: AbortSignal.timeout(20_000),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, any> };
 }
 const capsuleOf = (d: Device, file: string) => ({ capsule: readFileSync(join(d.dir, file)).toString('base64') });
 
 /** `capsule agent` that is expected to refuse to start: its exit code and stderr. */
 function startRefused(d: Device, extra: string[] = []): { code: number | null; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, 'agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, ...extra], { cwd: d.dir, env: d.env, timeout: 30_000 });
+  const r = spawnSync(process.execPath, [BIN, 'agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, ...extra], {
+    cwd: d.dir,
+    env: d.env,
+    timeout: 30_000,
+  });
   return { code: r.status, stderr: r.stderr.toString() };
 }
 
@@ -70,68 +88,85 @@ function canMount(): boolean {
 const mountable = canMount();
 if (!mountable) console.log('SKIPPED: D1 full-disk test needs root and mount -t tmpfs (not available here)');
 
-(mountable ? test : test.skip)('D1: a full disk answers 503 ERR_AUDIT (never hangs), status says failing, and decisions succeed again when space returns, without a restart; the log verifies', async () => {
-  const d = device();
-  mkdirSync(d.data);
-  assert.is(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3m,mode=0700', 'tmpfs', d.data]).status, 0);
-  let a: Running | undefined;
-  try {
-    assert.is((await init(d)).code, 0);
-    writeFileSync(join(d.dir, 'policy.wasm'), (await buildPolicy('contracts-as/contracts/policy.ts', { cwd: ROOT })).wasm);
-    setClock(d, T);
-    assert.is(run(d, ['keygen', '-o', 'me.key']).code, 0);
-    assert.is(run(d, ['seal', 'policy.wasm', '--guardian', recipients(d).x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T + 3_600_000}}}`, '-o', 't.capsule']).code, 0);
-    a = await startAgent(d, { ...CFG, minFreeBytes: 0 });
-    assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
-    assert.is((await plainRelease(a, d, capsuleOf(d, 't.capsule'))).status, 403);
-    // Fill the file system to the last byte.
-    const fd = openSync(join(d.data, 'fill'), 'w');
-    for (let chunk = 1 << 16; chunk >= 1; chunk >>= 1) {
-      try {
-        for (;;) writeSync(fd, Buffer.alloc(chunk));
-      } catch (e) {
-        assert.is((e as NodeJS.ErrnoException).code, 'ENOSPC');
+(mountable ? test : test.skip)(
+  'D1: a full disk answers 503 ERR_AUDIT (never hangs), status says failing, and decisions succeed again when space returns, without a restart; the log verifies',
+  async () => {
+    const d = device();
+    mkdirSync(d.data);
+    assert.is(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=3m,mode=0700', 'tmpfs', d.data]).status, 0);
+    let a: Running | undefined;
+    try {
+      assert.is((await init(d)).code, 0);
+      writeFileSync(join(d.dir, 'policy.wasm'), (await buildPolicy('contracts-as/contracts/policy.ts', { cwd: ROOT })).wasm);
+      setClock(d, T);
+      assert.is(run(d, ['keygen', '-o', 'me.key']).code, 0);
+      assert.is(
+        run(d, [
+          'seal',
+          'policy.wasm',
+          '--guardian',
+          recipients(d).x25519,
+          '--logic',
+          'policy.wasm',
+          '--params',
+          `{"timeLock": {"notBefore": ${T + 3_600_000}}}`,
+          '-o',
+          't.capsule',
+        ]).code,
+        0,
+      );
+      a = await startAgent(d, { ...CFG, minFreeBytes: 0 });
+      assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
+      assert.is((await plainRelease(a, d, capsuleOf(d, 't.capsule'))).status, 403);
+      // Fill the file system to the last byte.
+      const fd = openSync(join(d.data, 'fill'), 'w');
+      for (let chunk = 1 << 16; chunk >= 1; chunk >>= 1) {
+        try {
+          for (;;) writeSync(fd, Buffer.alloc(chunk));
+        } catch (e) {
+          assert.is((e as NodeJS.ErrnoException).code, 'ENOSPC');
+        }
       }
+      closeSync(fd);
+      // tmpfs allocates whole pages: the log's last page may still take a few entries. Decisions keep
+      // being answered (403) until an append really fails; from then on every one is a 503.
+      let answered = 0;
+      let first = await plainRelease(a, d, capsuleOf(d, 't.capsule'));
+      while (first.status === 403 && answered < 100) {
+        answered++;
+        first = await plainRelease(a, d, capsuleOf(d, 't.capsule'));
+      }
+      for (let i = 0; i < 3; i++) {
+        const r = i === 0 ? first : await plainRelease(a, d, capsuleOf(d, 't.capsule'));
+        assert.is(r.status, 503, `after ${answered} answered on the full disk: ${JSON.stringify(r.json)}`);
+        assert.is(r.json.error.code, 'ERR_AUDIT');
+        assert.is(r.json.error.message, 'audit log: the decision could not be recorded, so it is not answered');
+      }
+      const failing = (await (await fetch(a.url + '/v1/status')).json()) as Record<string, any>;
+      assert.is(failing.auditLog.state, 'failing');
+      assert.is(failing.auditLog.code, 'ENOSPC');
+      assert.is(failing.status, 'started');
+      // Space returns: the next decision is recorded and answered (the log cut its partial batch off).
+      unlinkSync(join(d.data, 'fill'));
+      const denied = await plainRelease(a, d, capsuleOf(d, 't.capsule'));
+      assert.is(denied.status, 403, JSON.stringify(denied.json));
+      assert.is(denied.json.receipt.seq, denied.json.audit);
+      assert.equal(((await (await fetch(a.url + '/v1/status')).json()) as Record<string, any>).auditLog, { state: 'ok' });
+      setClock(d, T + 3_600_000);
+      const allowed = await plainRelease(a, d, capsuleOf(d, 't.capsule'));
+      assert.is(allowed.status, 200, JSON.stringify(allowed.json));
+      assert.is(allowed.json.audit, denied.json.audit + 1, 'the chain continues from the last acknowledged entry');
+      assert.is(await a.stop(), 0);
+      a = undefined;
+      const v = run(d, ['audit', 'verify', '--data-dir', d.data]);
+      assert.is(v.code, 0, v.stderr);
+    } finally {
+      await a?.stop();
+      spawnSync('umount', [d.data]);
+      rmSync(d.dir, { recursive: true, force: true });
     }
-    closeSync(fd);
-    // tmpfs allocates whole pages: the log's last page may still take a few entries. Decisions keep
-    // being answered (403) until an append really fails; from then on every one is a 503.
-    let answered = 0;
-    let first = await plainRelease(a, d, capsuleOf(d, 't.capsule'));
-    while (first.status === 403 && answered < 100) {
-      answered++;
-      first = await plainRelease(a, d, capsuleOf(d, 't.capsule'));
-    }
-    for (let i = 0; i < 3; i++) {
-      const r = i === 0 ? first : await plainRelease(a, d, capsuleOf(d, 't.capsule'));
-      assert.is(r.status, 503, `after ${answered} answered on the full disk: ${JSON.stringify(r.json)}`);
-      assert.is(r.json.error.code, 'ERR_AUDIT');
-      assert.is(r.json.error.message, 'audit log: the decision could not be recorded, so it is not answered');
-    }
-    const failing = await (await fetch(a.url + '/v1/status')).json() as Record<string, any>;
-    assert.is(failing.auditLog.state, 'failing');
-    assert.is(failing.auditLog.code, 'ENOSPC');
-    assert.is(failing.status, 'started');
-    // Space returns: the next decision is recorded and answered (the log cut its partial batch off).
-    unlinkSync(join(d.data, 'fill'));
-    const denied = await plainRelease(a, d, capsuleOf(d, 't.capsule'));
-    assert.is(denied.status, 403, JSON.stringify(denied.json));
-    assert.is(denied.json.receipt.seq, denied.json.audit);
-    assert.equal((await (await fetch(a.url + '/v1/status')).json() as Record<string, any>).auditLog, { state: 'ok' });
-    setClock(d, T + 3_600_000);
-    const allowed = await plainRelease(a, d, capsuleOf(d, 't.capsule'));
-    assert.is(allowed.status, 200, JSON.stringify(allowed.json));
-    assert.is(allowed.json.audit, denied.json.audit + 1, 'the chain continues from the last acknowledged entry');
-    assert.is(await a.stop(), 0);
-    a = undefined;
-    const v = run(d, ['audit', 'verify', '--data-dir', d.data]);
-    assert.is(v.code, 0, v.stderr);
-  } finally {
-    await a?.stop();
-    spawnSync('umount', [d.data]);
-    rmSync(d.dir, { recursive: true, force: true });
-  }
-});
+  },
+);
 
 // ---- D4: intent, commit, void ----
 
@@ -139,14 +174,20 @@ if (!mountable) console.log('SKIPPED: D1 full-disk test needs root and mount -t 
 function holdWriteLock(d: Device): () => void {
   const db = new DatabaseSync(join(d.data, 'agent.sqlite'));
   db.exec('BEGIN IMMEDIATE');
-  return () => { db.exec('ROLLBACK'); db.close(); };
+  return () => {
+    db.exec('ROLLBACK');
+    db.close();
+  };
 }
 
 test('D4: a commit that fails (database locked past the busy timeout) answers 503, the allow is voided in the log, and nothing is released or registered', async () => {
   const { d, x25519, cleanup } = await provisioned();
   let a: Running | undefined;
   try {
-    assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 't.capsule']).code, 0);
+    assert.is(
+      run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 't.capsule']).code,
+      0,
+    );
     a = await startAgent(d, CFG);
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
     const unlock = holdWriteLock(d);
@@ -166,7 +207,7 @@ test('D4: a commit that fails (database locked past the busy timeout) answers 50
     const voided = log.find((e) => e.kind === 'void' && e.ref === intent.seq)!;
     assert.ok(voided, 'a void entry follows the allow whose commit failed');
     assert.is(voided.reason, 'ERR_STORE_BUSY');
-    assert.is(r.json.receipt.seq, voided.seq, 'the 503 carries the void entry\'s receipt');
+    assert.is(r.json.receipt.seq, voided.seq, "the 503 carries the void entry's receipt");
     // The commit did not happen: the capsule was never registered (known by id only after a commit).
     const byId = await plainRelease(a, d, { id: intent.capsule });
     assert.is(byId.status, 404, JSON.stringify(byId.json));
@@ -189,7 +230,10 @@ test('D4: kill -9 between the audit entry and the commit: the next start voids t
   const { d, x25519, cleanup } = await provisioned();
   let a: Running | undefined;
   try {
-    assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 't.capsule']).code, 0);
+    assert.is(
+      run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 't.capsule']).code,
+      0,
+    );
     a = await startAgent(d, CFG);
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
     const unlock = holdWriteLock(d);
@@ -231,7 +275,10 @@ async function withHistory(): Promise<{ d: Device; cleanup(): void; snapshot: st
   const { d, x25519, cleanup } = await provisioned();
   let a: Running | undefined;
   try {
-    assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"expiry": {"maxOpens": 3}}', '-o', 'c.capsule']).code, 0);
+    assert.is(
+      run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"expiry": {"maxOpens": 3}}', '-o', 'c.capsule']).code,
+      0,
+    );
     a = await startAgent(d, CFG);
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
     for (let i = 0; i < 2; i++) assert.is((await release(a, d, 'c.capsule')).status, 200);
@@ -265,7 +312,10 @@ test('D5: a restored older agent.sqlite, or a deleted one, is refused at start (
     const db = join(d.data, 'agent.sqlite');
     for (const f of ['-wal', '-shm']) rmSync(db + f, { force: true });
     copyFileSync(join(snapshot, 'agent.sqlite'), db);
-    refuses(d, /capsule: error: rollback: the database is at state generation 2, but the anchor records 3 \(agent\.sqlite was restored from an older copy or deleted\)/);
+    refuses(
+      d,
+      /capsule: error: rollback: the database is at state generation 2, but the anchor records 3 \(agent\.sqlite was restored from an older copy or deleted\)/,
+    );
     rmSync(db);
     refuses(d, /capsule: error: rollback: the database is at state generation 0, but the anchor records 3/);
   } finally {
@@ -280,7 +330,12 @@ test('D5: a truncated audit log, an older copy of it, or a deleted one is refuse
     const full = readFileSync(path, 'utf8');
     const lines = full.trim().split('\n');
     writeFileSync(path, lines.slice(0, -2).join('\n') + '\n');
-    refuses(d, new RegExp(`capsule: error: rollback: the audit log ends at entry ${lines.length - 3}, but the anchor records entry \\d+ \\(the log was truncated or replaced by an older copy\\)`));
+    refuses(
+      d,
+      new RegExp(
+        `capsule: error: rollback: the audit log ends at entry ${lines.length - 3}, but the anchor records entry \\d+ \\(the log was truncated or replaced by an older copy\\)`,
+      ),
+    );
     copyFileSync(join(snapshot, 'audit.log'), path);
     refuses(d, /capsule: error: rollback: the audit log ends at entry \d+, but the anchor records entry \d+/);
     rmSync(path);

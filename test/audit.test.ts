@@ -15,10 +15,17 @@ import { rejectsError, throwsError } from './helpers/assertError.ts';
 
 function signer() {
   const sk = p256.utils.randomSecretKey();
-  return { publicKey: p256.getPublicKey(sk, true), sign: async (d: Uint8Array) => p256.sign(d, sk, { prehash: false, lowS: false, format: 'compact' } as never) as Uint8Array };
+  return {
+    publicKey: p256.getPublicKey(sk, true),
+    sign: async (d: Uint8Array) => p256.sign(d, sk, { prehash: false, lowS: false, format: 'compact' } as never) as Uint8Array,
+  };
 }
 const made: string[] = [];
-const fresh = () => { const d = mkdtempSync(join(tmpdir(), 'audit-')); made.push(d); return join(d, 'audit.log'); };
+const fresh = () => {
+  const d = mkdtempSync(join(tmpdir(), 'audit-'));
+  made.push(d);
+  return join(d, 'audit.log');
+};
 
 test('sequential and concurrent appends all land, chained and signed; verify returns them in order', async () => {
   const path = fresh();
@@ -29,7 +36,10 @@ test('sequential and concurrent appends all land, chained and signed; verify ret
   const many = await Promise.all(Array.from({ length: 50 }, (_, i) => log.append('release', 4 + i, { n: i })));
   await log.close();
   assert.equal([a.seq, b.seq], [1, 2]);
-  assert.equal(many.map((e) => e.seq), Array.from({ length: 50 }, (_, i) => 3 + i));
+  assert.equal(
+    many.map((e) => e.seq),
+    Array.from({ length: 50 }, (_, i) => 3 + i),
+  );
   const entries = verifyAuditLog(readFileSync(path, 'utf8'), encodeP256Key(GUARDIAN_KEY_HRP, s.publicKey));
   assert.is(entries.length, 53);
   assert.is(entries[0]!.kind, 'genesis');
@@ -46,7 +56,12 @@ test('open drops an unacknowledged partial line and continues the chain; a log o
   assert.is((await again.append('release', 4, { verdict: 'allow' })).seq, 2);
   await again.close();
   assert.is(verifyAuditLog(readFileSync(path, 'utf8')).length, 3);
-  await rejectsError(() => AuditLog.open(path, signer(), 5), 'AuditError', 'ERR_AUDIT_SIGNATURE', /was started by guardian key capsule-guardian1[0-9a-z]+; this guardian signs with capsule-guardian1/);
+  await rejectsError(
+    () => AuditLog.open(path, signer(), 5),
+    'AuditError',
+    'ERR_AUDIT_SIGNATURE',
+    /was started by guardian key capsule-guardian1[0-9a-z]+; this guardian signs with capsule-guardian1/,
+  );
 });
 
 test('verify catches every alteration: a field, a removed or reordered line, a foreign key, a duplicate key, a non-genesis start', async () => {
@@ -57,17 +72,34 @@ test('verify catches every alteration: a field, a removed or reordered line, a f
   await log.close();
   const lines = readFileSync(path, 'utf8').trim().split('\n');
   const join_ = (ls: string[]) => ls.join('\n') + '\n';
-  throwsError(() => verifyAuditLog(join_(lines.map((l, i) => (i === 2 ? l.replace('"fuel":101', '"fuel":1') : l)))), 'AuditError', 'ERR_AUDIT_SIGNATURE', /line 3: signature does not verify/);
+  throwsError(
+    () => verifyAuditLog(join_(lines.map((l, i) => (i === 2 ? l.replace('"fuel":101', '"fuel":1') : l)))),
+    'AuditError',
+    'ERR_AUDIT_SIGNATURE',
+    /line 3: signature does not verify/,
+  );
   throwsError(() => verifyAuditLog(join_(lines.filter((_, i) => i !== 2))), 'AuditError', 'ERR_AUDIT_FORMAT', /line 3: expected entry 2/);
   throwsError(() => verifyAuditLog(join_([lines[0]!, lines[2]!, lines[1]!, ...lines.slice(3)])), 'AuditError', 'ERR_AUDIT_FORMAT', /line 2: expected entry 1/);
-  throwsError(() => verifyAuditLog(join_(lines), encodeP256Key(GUARDIAN_KEY_HRP, signer().publicKey)), 'AuditError', 'ERR_AUDIT_SIGNATURE', /line 1: the log is signed by capsule-guardian1[0-9a-z]+, not by the given guardian key/);
-  throwsError(() => verifyAuditLog(join_(lines.map((l, i) => (i === 1 ? l.replace('{', '{"verdict":"allow",') : l)))), 'AuditError', 'ERR_AUDIT_FORMAT', /line 2: not in the form the guardian writes/);
+  throwsError(
+    () => verifyAuditLog(join_(lines), encodeP256Key(GUARDIAN_KEY_HRP, signer().publicKey)),
+    'AuditError',
+    'ERR_AUDIT_SIGNATURE',
+    /line 1: the log is signed by capsule-guardian1[0-9a-z]+, not by the given guardian key/,
+  );
+  throwsError(
+    () => verifyAuditLog(join_(lines.map((l, i) => (i === 1 ? l.replace('{', '{"verdict":"allow",') : l)))),
+    'AuditError',
+    'ERR_AUDIT_FORMAT',
+    /line 2: not in the form the guardian writes/,
+  );
   throwsError(() => verifyAuditLog(join_(lines.slice(1))), 'AuditError', 'ERR_AUDIT_FORMAT', /line 1: expected entry 0/);
   throwsError(() => verifyAuditLog(''), 'AuditError', 'ERR_AUDIT_FORMAT', /empty \(no genesis entry\)/);
   writeFileSync(path, 'not json\n');
   throwsError(() => verifyAuditLog(readFileSync(path, 'utf8')), 'AuditError', 'ERR_AUDIT_FORMAT', /line 1: not JSON/);
 });
 
-test.after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+test.after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 test.run();

@@ -35,7 +35,11 @@ const leftovers = () => readdirSync(dir).filter((f) => f.includes('.partial') ||
 
 test('threaded seal → sequential decrypt, sequential seal → threaded decrypt, threaded both ways; all digests', async () => {
   for (const digest of ['chunked-sha256', 'salted-chunked-sha256'] as const) {
-    for (const [s, d, threads] of [[threaded, sequential, 2], [sequential, threaded, 2], [threaded, threaded, 3]] as const) {
+    for (const [s, d, threads] of [
+      [threaded, sequential, 2],
+      [sequential, threaded, 2],
+      [threaded, threaded, 3],
+    ] as const) {
       const cap = p(`${digest}.capsule`);
       const out = p(`${digest}.out`);
       rmSync(out, { force: true });
@@ -57,14 +61,24 @@ test('a capsule with a single-stream digest (sha256) is sealed and opened on the
   assert.ok(readFileSync(p('old.out')).equals(data));
 });
 
-test('progress reaches the payload size on both passes\' second half (seal) and on decrypt', async () => {
+test("progress reaches the payload size on both passes' second half (seal) and on decrypt", async () => {
   const seen: number[] = [];
-  await sealToFile({ path: src }, p('prog.capsule'), { ...opts, ...threaded, onProgress: (done, total) => { assert.is(total, SIZE); seen.push(done); } });
+  await sealToFile({ path: src }, p('prog.capsule'), {
+    ...opts,
+    ...threaded,
+    onProgress: (done, total) => {
+      assert.is(total, SIZE);
+      seen.push(done);
+    },
+  });
   assert.is(seen.at(-1), SIZE);
   const opened: number[] = [];
   await decryptToFile({ path: p('prog.capsule') }, g, p('prog.out'), { ...threaded, onProgress: (done) => opened.push(done) });
   assert.is(opened.at(-1), SIZE);
-  assert.ok(opened.every((x, i) => i === 0 || x > opened[i - 1]!), 'progress only grows');
+  assert.ok(
+    opened.every((x, i) => i === 0 || x > opened[i - 1]!),
+    'progress only grows',
+  );
 });
 
 /** Flips one ciphertext byte in each of the given chunks of a copy of `cap`. */
@@ -79,17 +93,37 @@ function tampered(cap: string, name: string, chunks: number[]): string {
 test('a tampered chunk late in the payload fails ERR_CHUNK_AUTH naming it; nothing written, nothing left', async () => {
   await sealToFile({ path: src }, p('good.capsule'), { ...opts, ...sequential });
   const bad = tampered(p('good.capsule'), 'bad30.capsule', [130]);
-  await rejectsError(() => decryptToFile({ path: bad }, g, p('bad30.out'), threaded), 'CapsuleFormatError', 'ERR_CHUNK_AUTH', /^payload chunk 130: authentication failed/);
+  await rejectsError(
+    () => decryptToFile({ path: bad }, g, p('bad30.out'), threaded),
+    'CapsuleFormatError',
+    'ERR_CHUNK_AUTH',
+    /^payload chunk 130: authentication failed/,
+  );
   assert.not.ok(existsSync(p('bad30.out')));
   assert.equal(leftovers(), []);
 });
 
 test('tampered chunks far apart: the first one is reported, as the sequential reader reports it', async () => {
   const bad = tampered(p('good.capsule'), 'bad2.capsule', [133, 7]);
-  await rejectsError(() => decryptToFile({ path: bad }, g, p('bad2.out'), threaded), 'CapsuleFormatError', 'ERR_CHUNK_AUTH', /^payload chunk 7: authentication failed/);
-  await rejectsError(() => decryptToFile({ path: bad }, g, p('bad2.out'), sequential), 'CapsuleFormatError', 'ERR_CHUNK_AUTH', /^payload chunk 7: authentication failed/);
+  await rejectsError(
+    () => decryptToFile({ path: bad }, g, p('bad2.out'), threaded),
+    'CapsuleFormatError',
+    'ERR_CHUNK_AUTH',
+    /^payload chunk 7: authentication failed/,
+  );
+  await rejectsError(
+    () => decryptToFile({ path: bad }, g, p('bad2.out'), sequential),
+    'CapsuleFormatError',
+    'ERR_CHUNK_AUTH',
+    /^payload chunk 7: authentication failed/,
+  );
   const last = tampered(p('good.capsule'), 'badlast.capsule', [160]);
-  await rejectsError(() => decryptToFile({ path: last }, g, p('bad2.out'), threaded), 'CapsuleFormatError', 'ERR_CHUNK_AUTH', /^payload chunk 160 \(final\): authentication failed/);
+  await rejectsError(
+    () => decryptToFile({ path: last }, g, p('bad2.out'), threaded),
+    'CapsuleFormatError',
+    'ERR_CHUNK_AUTH',
+    /^payload chunk 160 \(final\): authentication failed/,
+  );
   assert.not.ok(existsSync(p('bad2.out')));
   assert.equal(leftovers(), []);
 });
@@ -98,7 +132,12 @@ test('authentic chunks under a false commitment fail ERR_PAYLOAD_DIGEST after th
   const s = new CapsuleSealer({ ...opts, digest: 'chunked-sha256' });
   const liar = p('liar.capsule');
   writeFileSync(liar, Buffer.concat([s.begin(SIZE, new Uint8Array(32).fill(1)), ...s.push(data), ...s.end()]));
-  await rejectsError(() => decryptToFile({ path: liar }, g, p('liar.out'), threaded), 'CapsuleFormatError', 'ERR_PAYLOAD_DIGEST', /does not match header\.payload\.digest/);
+  await rejectsError(
+    () => decryptToFile({ path: liar }, g, p('liar.out'), threaded),
+    'CapsuleFormatError',
+    'ERR_PAYLOAD_DIGEST',
+    /does not match header\.payload\.digest/,
+  );
   assert.not.ok(existsSync(p('liar.out')));
   assert.equal(leftovers(), []);
 });
@@ -106,21 +145,38 @@ test('authentic chunks under a false commitment fail ERR_PAYLOAD_DIGEST after th
 test('a truncated or extended capsule goes to the sequential reader, which names the defect', async () => {
   writeFileSync(p('short.capsule'), readFileSync(p('good.capsule')));
   truncateSync(p('short.capsule'), readFileSync(p('good.capsule')).length - 100);
-  await rejectsError(() => decryptToFile({ path: p('short.capsule') }, g, p('short.out'), threaded), 'CapsuleFormatError', 'ERR_TRUNCATED', /^input ended after \d+ bytes, inside/);
+  await rejectsError(
+    () => decryptToFile({ path: p('short.capsule') }, g, p('short.out'), threaded),
+    'CapsuleFormatError',
+    'ERR_TRUNCATED',
+    /^input ended after \d+ bytes, inside/,
+  );
   writeFileSync(p('long.capsule'), Buffer.concat([readFileSync(p('good.capsule')), Buffer.from([0])]));
-  await rejectsError(() => decryptToFile({ path: p('long.capsule') }, g, p('long.out'), threaded), 'CapsuleFormatError', 'ERR_TRAILING_DATA', /^data continues after the final chunk/);
+  await rejectsError(
+    () => decryptToFile({ path: p('long.capsule') }, g, p('long.out'), threaded),
+    'CapsuleFormatError',
+    'ERR_TRAILING_DATA',
+    /^data continues after the final chunk/,
+  );
   assert.not.ok(existsSync(p('short.out')) || existsSync(p('long.out')));
 });
 
 test('a capsule for another key fails before any thread starts (ERR_NO_MATCHING_STANZA)', async () => {
-  await rejectsError(() => decryptToFile({ path: p('good.capsule') }, generateIdentity(), p('other.out'), threaded), 'CapsuleFormatError', 'ERR_NO_MATCHING_STANZA', /none of 1 stanza\(s\) \(x25519\) opens/);
+  await rejectsError(
+    () => decryptToFile({ path: p('good.capsule') }, generateIdentity(), p('other.out'), threaded),
+    'CapsuleFormatError',
+    'ERR_NO_MATCHING_STANZA',
+    /none of 1 stanza\(s\) \(x25519\) opens/,
+  );
   assert.not.ok(existsSync(p('other.out')));
 });
 
 test('an abort stops seal and decrypt: the abort reason is thrown, no output, no temporary file', async () => {
   const runs = [
-    (ac: AbortController) => sealToFile({ path: src }, p('aborted.capsule'), { ...opts, ...threaded, signal: ac.signal, onProgress: () => ac.abort(new Error('stop')) }),
-    (ac: AbortController) => decryptToFile({ path: p('good.capsule') }, g, p('aborted.capsule'), { ...threaded, signal: ac.signal, onProgress: () => ac.abort(new Error('stop')) }),
+    (ac: AbortController) =>
+      sealToFile({ path: src }, p('aborted.capsule'), { ...opts, ...threaded, signal: ac.signal, onProgress: () => ac.abort(new Error('stop')) }),
+    (ac: AbortController) =>
+      decryptToFile({ path: p('good.capsule') }, g, p('aborted.capsule'), { ...threaded, signal: ac.signal, onProgress: () => ac.abort(new Error('stop')) }),
   ];
   for (const run of runs) {
     await rejectsError(() => run(new AbortController()), 'Error', undefined, /^stop$/);
@@ -131,24 +187,49 @@ test('an abort stops seal and decrypt: the abort reason is thrown, no output, no
 
 test('the worker thread alone: claims every block, answers done, or names the failing chunk and its code', async () => {
   const w = new Worker(new URL('../agent/capsule/bulkWorker.ts', import.meta.url));
-  const ask = (task: BulkTask) => new Promise<BulkReply>((resolve) => {
-    const on = (m: BulkReply) => { if (!('progress' in m)) { w.off('message', on); resolve(m); } };
-    w.on('message', on);
-    w.postMessage(task);
-  });
+  const ask = (task: BulkTask) =>
+    new Promise<BulkReply>((resolve) => {
+      const on = (m: BulkReply) => {
+        if (!('progress' in m)) {
+          w.off('message', on);
+          resolve(m);
+        }
+      };
+      w.on('message', on);
+      w.postMessage(task);
+    });
   try {
     const digests = new SharedArrayBuffer(161 * 32);
     const control = new Int32Array(new SharedArrayBuffer(8));
     assert.equal(await ask({ op: 'hash', path: src, size: SIZE, control, digests }), { done: true });
     assert.is(control[0], 11 + 1, 'all 11 blocks claimed, then one claim past the end');
-    assert.equal(Buffer.from(new Uint8Array(digests, 32 * 160, 32)), createHash('sha256').update(data.subarray(160 * K)).digest());
+    assert.equal(
+      Buffer.from(new Uint8Array(digests, 32 * 160, 32)),
+      createHash('sha256')
+        .update(data.subarray(160 * K))
+        .digest(),
+    );
     const h = await readHeader({ path: p('bad30.capsule') });
     writeFileSync(p('worker.out'), '');
     const reply = await ask({
-      op: 'open', path: p('bad30.capsule'), size: SIZE, control: new Int32Array(new SharedArrayBuffer(8)), digests,
-      out: p('worker.out'), inOffset: h.headerBytes.length, key: new Uint8Array(32), aad: h.headerHash,
+      op: 'open',
+      path: p('bad30.capsule'),
+      size: SIZE,
+      control: new Int32Array(new SharedArrayBuffer(8)),
+      digests,
+      out: p('worker.out'),
+      inOffset: h.headerBytes.length,
+      key: new Uint8Array(32),
+      aad: h.headerHash,
     });
-    assert.equal(reply, { error: { name: 'CapsuleFormatError', code: 'ERR_CHUNK_AUTH', message: 'payload chunk 0: authentication failed (tampered, reordered, truncated, or header changed)', chunk: 0 } });
+    assert.equal(reply, {
+      error: {
+        name: 'CapsuleFormatError',
+        code: 'ERR_CHUNK_AUTH',
+        message: 'payload chunk 0: authentication failed (tampered, reordered, truncated, or header changed)',
+        chunk: 0,
+      },
+    });
   } finally {
     await w.terminate();
   }

@@ -51,16 +51,40 @@ for (const size of [0, 1, 65535, 65536, 65537, 3 * 65536 + 7]) {
       assert.is(c.length, (await verify(c)).parsed.totalLength);
       assert.ok((await collect(openWithKey(c, g))).equals(data));
     }
-    assert.equal(readdirSync(dir).filter((f) => f.startsWith('capsule-spool-')), [], 'spool leaves nothing behind');
+    assert.equal(
+      readdirSync(dir).filter((f) => f.startsWith('capsule-spool-')),
+      [],
+      'spool leaves nothing behind',
+    );
   });
 }
 
 test('sealer validates its options with named arguments', () => {
-  throwsError(() => new CapsuleSealer({ ...opts, recipients: [] }), 'TypeError', undefined, /^options\.recipients: expected at least one age1…, capsule-ecdh1… or capsule-tpm1… recipient \(or a lock\), got none$/);
+  throwsError(
+    () => new CapsuleSealer({ ...opts, recipients: [] }),
+    'TypeError',
+    undefined,
+    /^options\.recipients: expected at least one age1…, capsule-ecdh1… or capsule-tpm1… recipient \(or a lock\), got none$/,
+  );
   throwsError(() => new CapsuleSealer({ ...opts, recipients: ['age1xyz'] }), 'KeyError', 'ERR_BAD_RECIPIENT', /age1xyz/);
-  throwsError(() => new CapsuleSealer({ ...opts, recipients: Array(65).fill(g.recipient) }), 'RangeError', undefined, /options\.recipients: expected at most 64 stanzas in all, got 65/);
-  throwsError(() => new CapsuleSealer({ ...opts, logic: { hash: new Uint8Array(31) } }), 'TypeError', undefined, /options\.logic\.hash: expected the 32-byte SHA-256/);
-  throwsError(() => new CapsuleSealer({ ...opts, digest: 'md5' as never }), 'TypeError', undefined, /options\.digest: expected 'chunked-sha256', 'salted-chunked-sha256', 'sha256' or 'salted-sha256', got "md5"/);
+  throwsError(
+    () => new CapsuleSealer({ ...opts, recipients: Array(65).fill(g.recipient) }),
+    'RangeError',
+    undefined,
+    /options\.recipients: expected at most 64 stanzas in all, got 65/,
+  );
+  throwsError(
+    () => new CapsuleSealer({ ...opts, logic: { hash: new Uint8Array(31) } }),
+    'TypeError',
+    undefined,
+    /options\.logic\.hash: expected the 32-byte SHA-256/,
+  );
+  throwsError(
+    () => new CapsuleSealer({ ...opts, digest: 'md5' as never }),
+    'TypeError',
+    undefined,
+    /options\.digest: expected 'chunked-sha256', 'salted-chunked-sha256', 'sha256' or 'salted-sha256', got "md5"/,
+  );
   throwsError(() => new CapsuleSealer({ ...opts, created: new Date(NaN) }), 'TypeError', undefined, /options\.created/);
   throwsError(() => new CapsuleSealer({ ...opts, extensions: new Map([[3, 1]]) }), 'RangeError', undefined, /keys must be negative integers, got 3/);
   const s = new CapsuleSealer({ ...opts, logic: { hash: logic.hash, params: Uint8Array.of(0x18, 0x01) } });
@@ -83,16 +107,38 @@ test('a file that changes while being sealed is refused and no capsule is left',
   writeFileSync(src, randomBytes(300_000));
   const out = join(dir, 'changing.capsule');
   let touched = false;
-  await rejectsError(() => sealToFile({ path: src }, out, {
-    ...opts,
-    onProgress: () => { if (!touched) { touched = true; utimesSync(src, new Date(), new Date(Date.now() + 5000)); } },
-  }), 'CapsuleFormatError', 'ERR_PAYLOAD_SIZE', /changed while it was being sealed/);
+  await rejectsError(
+    () =>
+      sealToFile({ path: src }, out, {
+        ...opts,
+        onProgress: () => {
+          if (!touched) {
+            touched = true;
+            utimesSync(src, new Date(), new Date(Date.now() + 5000));
+          }
+        },
+      }),
+    'CapsuleFormatError',
+    'ERR_PAYLOAD_SIZE',
+    /changed while it was being sealed/,
+  );
   assert.not.ok(existsSync(out));
   let grown = false;
-  await rejectsError(() => sealToFile({ path: src }, out, {
-    ...opts,
-    onProgress: () => { if (!grown) { grown = true; appendFileSync(src, 'more'); } },
-  }), 'CapsuleFormatError', 'ERR_PAYLOAD_SIZE', /exceeded|changed while it was being sealed/);
+  await rejectsError(
+    () =>
+      sealToFile({ path: src }, out, {
+        ...opts,
+        onProgress: () => {
+          if (!grown) {
+            grown = true;
+            appendFileSync(src, 'more');
+          }
+        },
+      }),
+    'CapsuleFormatError',
+    'ERR_PAYLOAD_SIZE',
+    /exceeded|changed while it was being sealed/,
+  );
   assert.not.ok(existsSync(out));
   assert.equal(leftovers(), []);
 });
@@ -105,7 +151,9 @@ test('abort stops a seal and leaves no output', async () => {
   let err: unknown;
   try {
     await sealToFile({ path: src }, out, { ...opts, signal: ac.signal, onProgress: () => ac.abort() });
-  } catch (e) { err = e; }
+  } catch (e) {
+    err = e;
+  }
   assert.is((err as Error)?.name, 'AbortError');
   assert.not.ok(existsSync(out));
   assert.equal(leftovers(), []);
@@ -160,7 +208,12 @@ test('a 20 MiB file round-trips; a sealer that lies about the digest is caught a
   const parts = [s.begin(size, new Uint8Array(32).fill(1)), ...s.push(data), ...s.end()];
   const liar = join(dir, 'liar.capsule');
   writeFileSync(liar, Buffer.concat(parts));
-  await rejectsError(() => decryptToFile({ path: liar }, g, join(dir, 'liar.out')), 'CapsuleFormatError', 'ERR_PAYLOAD_DIGEST', /does not match header\.payload\.digest/);
+  await rejectsError(
+    () => decryptToFile({ path: liar }, g, join(dir, 'liar.out')),
+    'CapsuleFormatError',
+    'ERR_PAYLOAD_DIGEST',
+    /does not match header\.payload\.digest/,
+  );
   assert.not.ok(existsSync(join(dir, 'liar.out')));
 });
 
@@ -180,7 +233,17 @@ test('inspect reads the header only, never the payload', async () => {
 test('openWithKey accepts a custom unwrapper (hardware key custody plugs in here)', async () => {
   const data = randomBytes(500);
   const cap = await collect(seal(data, opts));
-  await rejectsError(() => collect(openWithKey(cap, () => { throw new DceError('ERR_X', 'custom refusal'); })), 'Error', 'ERR_X', /custom refusal/);
+  await rejectsError(
+    () =>
+      collect(
+        openWithKey(cap, () => {
+          throw new DceError('ERR_X', 'custom refusal');
+        }),
+      ),
+    'Error',
+    'ERR_X',
+    /custom refusal/,
+  );
   throwsError(() => openWithKey(cap, 'nope' as never), 'TypeError', undefined, /identities\[0\]: expected an X25519 identity .* got string/);
 });
 

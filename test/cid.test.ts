@@ -17,10 +17,14 @@ test('a single chunk is its own raw leaf: CID = raw codec over SHA-256 of the by
     assert.is(cid.version, 1);
     assert.is(cid.code, RAW, `${size} bytes: raw leaf`);
   }
-  assert.is((await computeCid(new Uint8Array(0))).toString(), 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku', 'the empty file (SHA-256 of nothing)');
+  assert.is(
+    (await computeCid(new Uint8Array(0))).toString(),
+    'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku',
+    'the empty file (SHA-256 of nothing)',
+  );
 });
 
-test('above one chunk: a dag-pb root, and Kubo\'s CID for 262145 zero bytes', async () => {
+test("above one chunk: a dag-pb root, and Kubo's CID for 262145 zero bytes", async () => {
   const cid = await computeCid(new Uint8Array(CHUNK_BYTES + 1));
   assert.is(cid.code, DAG_PB);
   assert.is(cid.toString(), 'bafybeigllfqgfpqydppr6cmv56g7ax4wyhruzswvcefv6j5kj77nzttfki');

@@ -14,7 +14,7 @@ import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,10 +76,12 @@ test('D6: a SIGKILLed `decrypt -o` leaves plaintext in its temporary file; the n
   rmSync(join(dir, 'next.bin'));
 });
 
-test('D6: a live writer\'s temporary file is not swept; one from a previous boot is', async () => {
+test("D6: a live writer's temporary file is not swept; one from a previous boot is", async () => {
   const child = spawn(process.execPath, [BIN, 'decrypt', '-', '--identity', 'g.key', '-o', 'slow.bin'], { cwd: dir, stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (c) => { stderr += c; });
+  child.stderr.on('data', (c) => {
+    stderr += c;
+  });
   const whole = readFileSync(join(dir, 'big.capsule'));
   const half = 2 * 1024 * 1024;
   child.stdin.write(whole.subarray(0, half));
@@ -88,13 +90,13 @@ test('D6: a live writer\'s temporary file is not swept; one from a previous boot
     live = partials().find((f) => f.startsWith('.slow.bin.') && statSync(join(dir, f)).size > 0);
     if (!live) await new Promise((r) => setTimeout(r, 20));
   }
-  assert.ok(live, 'the slow writer\'s temporary file exists');
+  assert.ok(live, "the slow writer's temporary file exists");
   const stale = `.old.bin.${process.pid}-1-00000000.0123456789ab.partial`; // boot id 00000000: not this boot
   writeFileSync(join(dir, stale), 'plaintext from before a power cut');
   const r = capsule(['decrypt', 'big.capsule', '--identity', 'g.key', '-o', 'other.bin'], dir);
   assert.is(r.code, 0, r.stderr);
   assert.ok(existsSync(join(dir, live!)), 'a running decrypt keeps its temporary file');
-  assert.not.ok(existsSync(join(dir, stale)), 'a previous boot\'s temporary file is swept');
+  assert.not.ok(existsSync(join(dir, stale)), "a previous boot's temporary file is swept");
   child.stdin.end(whole.subarray(half));
   const code = await new Promise((res) => child.on('close', res));
   assert.is(code, 0, stderr);
@@ -126,17 +128,12 @@ test('D6: a capsule that fails only at its end (trailing byte, cut at a chunk bo
   for (const f of ['trailing.capsule', 'cut.capsule']) rmSync(join(dir, f));
 });
 
-
 // ------------------------------------------------------------------------------------------------
 // D8: the seed process's confinement
 
 const PROBE = fileURLToPath(new URL('./helpers/seedProbe.ts', import.meta.url));
 
-function listen(server: Server, target: number | string): Promise<void> {
-  return new Promise((resolve) => server.listen(target as never, '127.0.0.1' as never, () => resolve()));
-}
-
-test('D8: the seed process cannot open a network socket, reach a host Unix socket, or write outside the module\'s state', async () => {
+test("D8: the seed process cannot open a network socket, reach a host Unix socket, or write outside the module's state", async () => {
   const d = device();
   try {
     mkdirSync(d.data, { mode: 0o700 });
@@ -149,7 +146,14 @@ test('D8: the seed process cannot open a network socket, reach a host Unix socke
       const box = seedSandbox(d.env, { library: d.env.CAPSULE_ZYMBIT_LIB, dataDir: d.data, allowUnisolated: false });
       assert.ok(box.isolated);
       assert.match(box.isolation, /^bubblewrap: .*; writable: .*module; seccomp: \d+ syscalls denied$/);
-      const args = { tcpPort: (tcp.address() as { port: number }).port, unixSocket: sock, dataDir: d.data, writable: d.env.ZK_SIM_STATE_DIR, home: homedir(), parentPid: process.pid };
+      const args = {
+        tcpPort: (tcp.address() as { port: number }).port,
+        unixSocket: sock,
+        dataDir: d.data,
+        writable: d.env.ZK_SIM_STATE_DIR,
+        home: homedir(),
+        parentPid: process.pid,
+      };
       const child = spawnSeedProcess(box, PROBE, [JSON.stringify(args)], { ...d.env, CAPSULE_SOFT_PASSPHRASE: 'must-not-pass' }, 'sent-on-fd-5');
       const chunks: Buffer[] = [];
       child.stdio[3]!.on('data', (c: Buffer) => chunks.push(c));
@@ -157,19 +161,23 @@ test('D8: the seed process cannot open a network socket, reach a host Unix socke
       assert.is(code, 0);
       const out = JSON.parse(Buffer.concat(chunks).toString()) as Record<string, string>;
       assert.is(out.tcp, 'EPERM', 'socket(AF_INET) is denied by the seccomp filter');
-      assert.is(out.unix, 'ENOENT', 'the host\'s Unix sockets are not in its filesystem');
+      assert.is(out.unix, 'ENOENT', "the host's Unix sockets are not in its filesystem");
       // The data dir's parent is, inside, a directory of the sandbox's private /tmp: a write there
       // (if any) lands in that tmpfs and vanishes with it; it never reaches the host (checked below).
       assert.ok(['ok', 'EROFS', 'ENOENT', 'EACCES'].includes(out.writeDataDirParent!), `data dir's parent: ${out.writeDataDirParent}`);
       assert.ok(['EROFS', 'EACCES'].includes(out.writeDataDir!), `data dir: ${out.writeDataDir}`);
-      assert.is(out.writeAllowed, 'ok', 'the module\'s state directory is writable');
+      assert.is(out.writeAllowed, 'ok', "the module's state directory is writable");
       assert.is(out.readHome, 'ENOENT', 'no home directory');
       assert.is(out.signalParent, 'ESRCH', 'own pid namespace');
       // What is bound keeps its path, so the private /tmp holds only the first component under /tmp of
       // the bound directories (the device dir itself, or the test run's TMPDIR that contains it).
       // (The project itself is bound too, for Node's modules: it shows when the checkout is under /tmp.)
       const tops = [...new Set([d.dir, process.cwd()].filter((p) => p.startsWith('/tmp/')).map((p) => p.slice('/tmp/'.length).split('/')[0]!))];
-      assert.is(out.tmp!.split(',').filter(Boolean).sort().join(','), tops.sort().join(','), 'a private /tmp: only the mount points of what is bound, none of the host\'s files');
+      assert.is(
+        out.tmp!.split(',').filter(Boolean).sort().join(','),
+        tops.sort().join(','),
+        "a private /tmp: only the mount points of what is bound, none of the host's files",
+      );
       assert.is(out.secret, 'sent-on-fd-5', 'the secret arrives on fd 5');
       assert.not.match(out.envKeys!, /PASSPHRASE/, 'and never in the environment');
       assert.not.ok(existsSync(join(d.dir, 'escaped')) || existsSync(join(d.data, 'escaped')));
@@ -200,7 +208,10 @@ test('D8: init fails closed when the seed process cannot be confined; --allow-un
     assert.is(ok.code, 0, ok.stderr);
     assert.match(ok.stderr, /capsule: warning: the seed process runs WITHOUT confinement \(--allow-unisolated\): UNISOLATED/);
     const record = JSON.parse(readFileSync(join(d.data, 'guardian.json'), 'utf8'));
-    assert.match(record.isolation, /^UNISOLATED \(--allow-unisolated\): bwrap not found in PATH; unshare not found in PATH; own process and minimal environment only$/);
+    assert.match(
+      record.isolation,
+      /^UNISOLATED \(--allow-unisolated\): bwrap not found in PATH; unshare not found in PATH; own process and minimal environment only$/,
+    );
     assert.match(run(d, ['guardian', 'show', '--data-dir', d.data]).stdout, /seed-process: UNISOLATED \(--allow-unisolated\)/);
   } finally {
     rmSync(d.dir, { recursive: true, force: true });
@@ -223,7 +234,7 @@ function seedEnvironments(): string[] {
   return envs;
 }
 
-test('D9: the soft passphrase is read from a file or the environment and never reaches the seed process\'s environment', async () => {
+test("D9: the soft passphrase is read from a file or the environment and never reaches the seed process's environment", async () => {
   const d = device();
   try {
     const secret = `pass-${randomBytes(8).toString('hex')}`;
@@ -233,19 +244,29 @@ test('D9: the soft passphrase is read from a file or the environment and never r
     for (const env of envs) {
       let seen: string[] = [];
       const r = await init(d, {
-        args: ['--backend', 'soft', '--force'], env,
-        answer: (words, positions) => { seen = seedEnvironments(); return positions.map((i) => words[i]).join('\n') + '\n'; },
+        args: ['--backend', 'soft', '--force'],
+        env,
+        answer: (words, positions) => {
+          seen = seedEnvironments();
+          return positions.map((i) => words[i]).join('\n') + '\n';
+        },
       });
       assert.is(r.code, 0, r.stderr);
       assert.ok(seen.length >= 1, 'the seed process was found while it waited for the words');
-      for (const e of seen) assert.not.ok(e.includes(secret), 'the passphrase is not in the seed process\'s environment');
+      for (const e of seen) assert.not.ok(e.includes(secret), "the passphrase is not in the seed process's environment");
     }
     // The file alone opens the guardian; a missing or empty file is a clear usage error.
     const show = run(d, ['guardian', 'show', '--data-dir', d.data], undefined, { CAPSULE_SOFT_PASSPHRASE_FILE: file });
     assert.is(show.code, 0, show.stderr);
-    assertFails(run(d, ['guardian', 'show', '--data-dir', d.data], undefined, { CAPSULE_SOFT_PASSPHRASE_FILE: join(d.dir, 'absent') }), /the soft passphrase file .*absent cannot be read \(ENOENT\)/);
+    assertFails(
+      run(d, ['guardian', 'show', '--data-dir', d.data], undefined, { CAPSULE_SOFT_PASSPHRASE_FILE: join(d.dir, 'absent') }),
+      /the soft passphrase file .*absent cannot be read \(ENOENT\)/,
+    );
     writeFileSync(join(d.dir, 'empty'), '');
-    assertFails(run(d, ['guardian', 'show', '--data-dir', d.data], undefined, { CAPSULE_SOFT_PASSPHRASE_FILE: join(d.dir, 'empty') }), /the soft passphrase file .*empty is empty/);
+    assertFails(
+      run(d, ['guardian', 'show', '--data-dir', d.data], undefined, { CAPSULE_SOFT_PASSPHRASE_FILE: join(d.dir, 'empty') }),
+      /the soft passphrase file .*empty is empty/,
+    );
     // systemd's LoadCredential=soft-passphrase:… puts it in $CREDENTIALS_DIRECTORY.
     mkdirSync(join(d.dir, 'creds'));
     writeFileSync(join(d.dir, 'creds', 'soft-passphrase'), secret);
@@ -263,9 +284,15 @@ test('D9: `capsule agent` removes CAPSULE_SOFT_PASSPHRASE from its environment, 
     // Its one child under systemd used to be systemd-notify; it now speaks sd_notify itself
     // (agent/daemon/sdNotify.ts, test/device-service.test.ts), so under NOTIFY_SOCKET it has none.
     const env = { ...d.env, CAPSULE_SOFT_PASSPHRASE: secret, NOTIFY_SOCKET: join(d.dir, 'notify.sock') };
-    const child = spawn(process.execPath, [BIN, 'agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', 'system'], { cwd: d.dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', 'system'], {
+      cwd: d.dir,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let log = '';
-    child.stderr.on('data', (c) => { log += c; });
+    child.stderr.on('data', (c) => {
+      log += c;
+    });
     const exited = new Promise((r) => child.on('exit', r));
     try {
       for (let i = 0; i < 300 && !log.includes('"event":"started"'); i++) await new Promise((r) => setTimeout(r, 50));

@@ -62,11 +62,14 @@ const SPECS: CommandSpec[] = COMMAND_TABLE.flatMap((e) => (isGroup(e) ? Object.v
 function listed(help: string): string[] {
   const section = help.split('\n\n').find((s) => s.startsWith('commands:\n'));
   assert.ok(section, 'capsule --help has a "commands:" section');
-  return section!.split('\n').slice(1).map((line) => {
-    // One line per command: a wrapped summary would start a line with spaces only.
-    assert.match(line, /^ {2}[a-z][a-z-]*(?: [a-z][a-z-]*)? {2,}\S/, `one line per command: ${JSON.stringify(line)}`);
-    return line.trim().split(/ {2,}/)[0]!;
-  });
+  return section!
+    .split('\n')
+    .slice(1)
+    .map((line) => {
+      // One line per command: a wrapped summary would start a line with spaces only.
+      assert.match(line, /^ {2}[a-z][a-z-]*(?: [a-z][a-z-]*)? {2,}\S/, `one line per command: ${JSON.stringify(line)}`);
+      return line.trim().split(/ {2,}/)[0]!;
+    });
 }
 
 test('every command and subcommand capsule --help lists answers --help: exit 0, usage, description, options, two examples', () => {
@@ -83,7 +86,10 @@ test('every command and subcommand capsule --help lists answers --help: exit 0, 
     const blocks = r.stdout.split('\n\n');
     assert.ok(`${blocks[0]!} `.startsWith(`usage: capsule ${name} `), `${what}: starts with its usage line`);
     assert.match(blocks[1]!, /^[A-Z][^\n]+[\s\S]*\.$/, `${what}: a description (sentences) follows the usage line`);
-    assert.ok(blocks.some((b) => b.startsWith('options:\n')), `${what}: options`);
+    assert.ok(
+      blocks.some((b) => b.startsWith('options:\n')),
+      `${what}: options`,
+    );
     const examples = blocks.find((b) => b.startsWith('examples:\n'));
     assert.ok(examples, `${what}: examples`);
     const commands = examples!.split('\n').filter((l) => !l.startsWith('  #') && l.includes(`capsule ${name}`));
@@ -104,7 +110,10 @@ test('every command and subcommand capsule --help lists answers --help: exit 0, 
 test('the command table is what capsule --help lists', async () => {
   const [code, out] = await inProcess(['--help']);
   assert.is(code, 0);
-  assert.equal(listed(out), SPECS.map((s) => s.name));
+  assert.equal(
+    listed(out),
+    SPECS.map((s) => s.name),
+  );
 });
 
 test('capsule help WORDS, WORDS --help and WORDS -h print the same', async () => {
@@ -143,9 +152,7 @@ test('each synopsis names exactly the options its command parses', () => {
       assert.ok(named, `${spec.name}: --${name} is not in its synopsis`);
     }
     for (const token of tokens) {
-      const known = token.startsWith('--')
-        ? Object.hasOwn(spec.options, token.slice(2))
-        : Object.values(spec.options).some((o) => `-${o.short}` === token);
+      const known = token.startsWith('--') ? Object.hasOwn(spec.options, token.slice(2)) : Object.values(spec.options).some((o) => `-${o.short}` === token);
       assert.ok(known, `${spec.name}: its synopsis names ${token}, which it does not parse`);
     }
   }
@@ -164,7 +171,7 @@ function invocation(example: string, name: string): string[] {
     if (quote !== undefined) {
       if (c === quote) quote = undefined;
       else cur += c;
-    } else if (c === '\'' || c === '"') {
+    } else if (c === "'" || c === '"') {
       quote = c;
       has = true;
     } else if (c === ' ') {
@@ -197,7 +204,7 @@ test('every example is a valid invocation of its command', () => {
   }
 });
 
-test('documented defaults are the code\'s', () => {
+test("documented defaults are the code's", () => {
   const starts = (text: string | undefined, value: unknown, what: string) => {
     assert.ok(text?.startsWith(String(value)), `${what}: help says ${text}, the code ${value}`);
   };

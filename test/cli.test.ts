@@ -86,7 +86,12 @@ function run(scenario: string, dir: string): Result {
   const stdinPath = join(scenario, 'stdin');
   const input = existsSync(stdinPath) ? readFileSync(stdinPath) : Buffer.alloc(0);
   const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: dir, env: process.env, input, timeout: TIMEOUT_MS, maxBuffer: 1 << 28, stdio: 'pipe',
+    cwd: dir,
+    env: process.env,
+    input,
+    timeout: TIMEOUT_MS,
+    maxBuffer: 1 << 28,
+    stdio: 'pipe',
   });
   // EPIPE: the CLI exited without reading all of stdin (inspect reads only the header): not an error.
   if (r.error && (r.error as NodeJS.ErrnoException).code !== 'EPIPE') throw r.error;
@@ -129,7 +134,10 @@ function check(scenario: string, dir: string, r: Result): void {
   assert.equal(partial, [], 'temporary *.partial files were left behind');
 }
 
-const scenarios = readdirSync(ROOT, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+const scenarios = readdirSync(ROOT, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort();
 
 test('the scenario folders are there', () => {
   assert.ok(scenarios.length >= 30, `found ${scenarios.length} scenarios under ${ROOT}`);

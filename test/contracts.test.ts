@@ -18,7 +18,7 @@ import { SandboxError } from '../agent/errors.ts';
 import { encodeCanonical } from '../agent/format/cbor.ts';
 import { buildPolicy } from '../agent/logic/build.ts';
 import { addressOf, personalMessageDigest } from '../agent/sandbox/ethereum.ts';
-import { encodeInputs, type EvaluationInput, type EvidenceItem } from '../agent/sandbox/inputs.ts';
+import { type EvaluationInput, type EvidenceItem } from '../agent/sandbox/inputs.ts';
 import { Sandbox, type DecisionRecord } from '../agent/sandbox/Sandbox.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -56,8 +56,13 @@ const ethSecret = new Uint8Array(32).fill(0x42);
 const ethAddress = addressOf(secp256k1.getPublicKey(ethSecret, false));
 
 interface Run {
-  params?: unknown; rawParams?: Uint8Array; now?: number; requester?: string;
-  evidence?: EvidenceItem[]; state?: Map<string, Uint8Array>; owner?: Uint8Array | null;
+  params?: unknown;
+  rawParams?: Uint8Array;
+  now?: number;
+  requester?: string;
+  evidence?: EvidenceItem[];
+  state?: Map<string, Uint8Array>;
+  owner?: Uint8Array | null;
 }
 
 function input(r: Run): EvaluationInput {
@@ -79,7 +84,11 @@ async function run(name: string, r: Run): Promise<DecisionRecord> {
 async function traps(name: string, r: Run, why: RegExp): Promise<void> {
   const w = await wasm(name);
   let err: unknown;
-  try { sandbox.evaluate(w, input(r)); } catch (e) { err = e; }
+  try {
+    sandbox.evaluate(w, input(r));
+  } catch (e) {
+    err = e;
+  }
   assert.instance(err, SandboxError, 'expected an error, not a verdict');
   assert.is((err as SandboxError).code, 'ERR_TRAP', (err as Error).message);
   // The sandbox keeps the reason the logic set before trapping in the error message.
@@ -139,7 +148,11 @@ test('time-lock: one ms before notBefore denies (saying when), at notBefore allo
 test('time-lock: notBefore as RFC 3339 text is the same instant; a bad date or unknown key is an error', async () => {
   assert.is((await run('time-lock', { params: { notBefore: '2030-01-01T00:00:00Z' }, now: NB - 1 })).verdict, 'deny');
   assert.is((await run('time-lock', { params: { notBefore: '2030-01-01T00:00:00.000Z' }, now: NB })).verdict, 'allow');
-  await traps('time-lock', { params: { notBefore: '2030-02-30T00:00:00Z' }, now: NB }, /^params\.notBefore: expected ms since the epoch or "YYYY-MM-DDTHH:MM:SS\[\.sss\]Z"$/);
+  await traps(
+    'time-lock',
+    { params: { notBefore: '2030-02-30T00:00:00Z' }, now: NB },
+    /^params\.notBefore: expected ms since the epoch or "YYYY-MM-DDTHH:MM:SS\[\.sss\]Z"$/,
+  );
   await traps('time-lock', { params: { notbefore: NB }, now: NB }, /^params\.notbefore: unknown parameter \(expected notBefore\)$/);
   await traps('time-lock', { now: NB }, /^time-lock: this logic needs params/);
   await traps('time-lock', { params: [NB], now: NB }, /^params: expected a map, found array$/);
@@ -207,7 +220,11 @@ test('dead-man: owner defaults to the capsule owner; keys may be hex text (JSON 
 
 const mnParams = {
   threshold: 2,
-  approvers: [{ scheme: 'ed25519', key: approverKeys[0] }, { scheme: 'ed25519', key: approverKeys[1] }, { scheme: 'eip191', key: ethAddress }],
+  approvers: [
+    { scheme: 'ed25519', key: approverKeys[0] },
+    { scheme: 'ed25519', key: approverKeys[1] },
+    { scheme: 'eip191', key: ethAddress },
+  ],
 };
 
 test('m-of-n: M-1 valid approvals deny, M allow', async () => {
@@ -239,8 +256,16 @@ test('m-of-n: an EIP-191 approval from a real secp256k1 key counts (key as 0x-he
 test('m-of-n: threshold outside 1..N, duplicate approvers or a bad scheme are errors', async () => {
   await traps('m-of-n', { params: { ...mnParams, threshold: 4 } }, /^params\.threshold: must be 1\.\.3/);
   await traps('m-of-n', { params: { ...mnParams, threshold: 0 } }, /^params\.threshold: must be 1\.\.3/);
-  await traps('m-of-n', { params: { threshold: 1, approvers: [mnParams.approvers[0], mnParams.approvers[0]] } }, /^params\.approvers\[1\]: same approver as approvers\[0\]$/);
-  await traps('m-of-n', { params: { threshold: 1, approvers: [{ scheme: 'rsa', key: approverKeys[0] }] } }, /^params\.approvers\[0\]\.scheme: expected "ed25519" or "eip191"$/);
+  await traps(
+    'm-of-n',
+    { params: { threshold: 1, approvers: [mnParams.approvers[0], mnParams.approvers[0]] } },
+    /^params\.approvers\[1\]: same approver as approvers\[0\]$/,
+  );
+  await traps(
+    'm-of-n',
+    { params: { threshold: 1, approvers: [{ scheme: 'rsa', key: approverKeys[0] }] } },
+    /^params\.approvers\[0\]\.scheme: expected "ed25519" or "eip191"$/,
+  );
 });
 
 // ---- allowlist ----
@@ -352,11 +377,23 @@ test('SDK CBOR reader: non-shortest, unsorted, truncated or tagged params are er
 
 test('SDK self-test module: int keys, floats, nested items, UTF-8, sticky try-errors, helpers, state', async () => {
   const r = await buildPolicy('contracts-as/test/sdk-selftest.ts', { cwd: ROOT });
-  const params = encodeCanonical(new Map<unknown, unknown>([
-    [1, 'one'], [-3, 'minus three'], ['f16', 1.5], ['f32', 100000.5], ['f64', 0.1], ['neg', -1000],
-    ['big', Number.MAX_SAFE_INTEGER], ['list', [1, [2, 3], new Map([['a', null]])]], ['t', true], ['f', false],
-    ['n', null], ['utf', 'h\u00e9llo \u2713 \u{1f600}'], ['bytes', Uint8Array.of(1, 2, 3)],
-  ]));
+  const params = encodeCanonical(
+    new Map<unknown, unknown>([
+      [1, 'one'],
+      [-3, 'minus three'],
+      ['f16', 1.5],
+      ['f32', 100000.5],
+      ['f64', 0.1],
+      ['neg', -1000],
+      ['big', Number.MAX_SAFE_INTEGER],
+      ['list', [1, [2, 3], new Map([['a', null]])]],
+      ['t', true],
+      ['f', false],
+      ['n', null],
+      ['utf', 'h\u00e9llo \u2713 \u{1f600}'],
+      ['bytes', Uint8Array.of(1, 2, 3)],
+    ]),
+  );
   const rec = sandbox.evaluate(r.wasm, { ...input({}), params });
   assert.is(rec.reason, 'sdk self-test passed');
   assert.is(rec.verdict, 'allow');

@@ -6,8 +6,16 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createDecipheriv } from 'node:crypto';
 import {
-  encodeIdentity, encodeRecipient, formatIdentityFile, generateIdentity, identityFromSecret, ownerPublicKey, parseIdentityFile, parseRecipient,
-  signWithOwner, verifyOwnerSignature,
+  encodeIdentity,
+  encodeRecipient,
+  formatIdentityFile,
+  generateIdentity,
+  identityFromSecret,
+  ownerPublicKey,
+  parseIdentityFile,
+  parseRecipient,
+  signWithOwner,
+  verifyOwnerSignature,
 } from '../agent/crypto/identity.ts';
 import { StreamOpener, StreamSealer } from '../agent/crypto/StreamCipher.ts';
 import { checkX25519Stanza, unwrapX25519, wrapX25519 } from '../agent/crypto/x25519Stanza.ts';
@@ -71,7 +79,12 @@ test('x25519 stanza: wraps to the recipient only, bound to the capsule id', () =
   assert.equal(unwrapX25519(s, 0, g, id), fileKey);
   assert.is(unwrapX25519(s, 0, other, id), undefined);
   assert.is(unwrapX25519(s, 0, g, new Uint8Array(16)), undefined, 'another capsule id does not open it');
-  throwsError(() => checkX25519Stanza({ type: 'x25519', body: new Uint8Array(81) }, 3), 'CapsuleFormatError', 'ERR_BAD_STANZA', /stanzas\[3\] \(x25519\): body must be 80 bytes, got 81/);
+  throwsError(
+    () => checkX25519Stanza({ type: 'x25519', body: new Uint8Array(81) }, 3),
+    'CapsuleFormatError',
+    'ERR_BAD_STANZA',
+    /stanzas\[3\] \(x25519\): body must be 80 bytes, got 81/,
+  );
   const lowOrder = { type: 'x25519', body: new Uint8Array(80) };
   throwsError(() => checkX25519Stanza(lowOrder, 0), 'CapsuleFormatError', 'ERR_BAD_STANZA', /low-order point/);
   throwsError(() => wrapX25519(fileKey, new Uint8Array(32), id), 'TypeError', undefined, /low-order/);
@@ -85,10 +98,19 @@ test('recipients: age1 round trip and precise errors', () => {
   throwsError(() => parseRecipient('age1nope'), 'KeyError', 'ERR_BAD_RECIPIENT', /expected an age X25519 recipient \(age1…\), got "age1nope"/);
   throwsError(() => parseRecipient(g.recipient.toUpperCase()), 'KeyError', 'ERR_BAD_RECIPIENT', /expected lowercase \(age1…\), got uppercase/);
   throwsError(() => parseRecipient(encodeIdentity(g.secretKey).toLowerCase()), 'KeyError', 'ERR_BAD_RECIPIENT', /got "age-secret-key-1"/);
-  throwsError(() => parseRecipient('age1qurswpc8qurswpc8qurswpc8qurswpc8qurswpc8qurswpc8qur3czx78h'), 'KeyError', 'ERR_BAD_RECIPIENT', /expected an age X25519 recipient/);
+  throwsError(
+    () => parseRecipient('age1qurswpc8qurswpc8qurswpc8qurswpc8qurswpc8qurswpc8qur3czx78h'),
+    'KeyError',
+    'ERR_BAD_RECIPIENT',
+    /expected an age X25519 recipient/,
+  );
   throwsError(() => parseRecipient(encodeRecipient(new Uint8Array(32))), 'KeyError', 'ERR_BAD_RECIPIENT', /low-order X25519 point/);
   let msg = '';
-  try { parseRecipient(encodeIdentity(g.secretKey) + 'x'); } catch (e) { msg = (e as Error).message; }
+  try {
+    parseRecipient(encodeIdentity(g.secretKey) + 'x');
+  } catch (e) {
+    msg = (e as Error).message;
+  }
   assert.match(msg, /a secret identity/);
   assert.not.ok(msg.includes(encodeIdentity(g.secretKey).slice(15, 30)), 'a pasted secret key is never echoed');
 });
@@ -102,7 +124,12 @@ test('identity files: age format, comments, errors never echo the secret', () =>
   const secretLine = encodeIdentity(g.secretKey);
   const broken = secretLine.slice(0, -1) + (secretLine.endsWith('Q') ? 'P' : 'Q');
   let msg = '';
-  try { parseIdentityFile(`# c\n${broken}\n`, 'k.txt'); } catch (e) { msg = (e as Error).message; assert.is((e as { code: string }).code, 'ERR_BAD_IDENTITY'); }
+  try {
+    parseIdentityFile(`# c\n${broken}\n`, 'k.txt');
+  } catch (e) {
+    msg = (e as Error).message;
+    assert.is((e as { code: string }).code, 'ERR_BAD_IDENTITY');
+  }
   assert.match(msg, /^k\.txt: line 2 is not an age identity/);
   assert.not.ok(msg.includes(broken.slice(16, 40)), 'message does not quote the key');
   throwsError(() => parseIdentityFile('# only comments\n\n', 'k.txt'), 'KeyError', 'ERR_NO_IDENTITY', /k\.txt: no identity found/);
@@ -121,7 +148,10 @@ test('owner key: derived deterministically, signs and verifies strictly', () => 
   assert.not.ok(verifyOwnerSignature(sig, new TextEncoder().encode('hellp'), ownerPublicKey(g)));
   assert.not.ok(verifyOwnerSignature(sig.subarray(0, 63), msg, ownerPublicKey(g)));
   g.dispose();
-  assert.ok(g.secretKey.every((b) => b === 0), 'dispose wipes the secret');
+  assert.ok(
+    g.secretKey.every((b) => b === 0),
+    'dispose wipes the secret',
+  );
 });
 
 test('constant-time equality', () => {

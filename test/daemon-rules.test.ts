@@ -43,7 +43,8 @@ import { expectError, rejectsError } from './helpers/assertError.ts';
 import { wat } from './helpers/wat.ts';
 
 const T = 1_893_456_000_000;
-const fixed = (verdict: 0 | 1) => wat(`(module
+const fixed = (verdict: 0 | 1) =>
+  wat(`(module
   (import "capsule_v1" "set_reason" (func $reason (param i32 i32)))
   (memory (export "memory") 1 1)
   (data (i32.const 0) "fixed")
@@ -73,10 +74,16 @@ async function rig() {
   const dir = mkdtempSync(join(tmpdir(), 'daemon-rules-'));
   dirs.push(dir);
   const sk = p256.utils.randomSecretKey();
-  const signer = { publicKey: p256.getPublicKey(sk, true), sign: async (d: Uint8Array) => p256.sign(d, sk, { prehash: false, lowS: false, format: 'compact' } as never) as Uint8Array };
+  const signer = {
+    publicKey: p256.getPublicKey(sk, true),
+    sign: async (d: Uint8Array) => p256.sign(d, sk, { prehash: false, lowS: false, format: 'compact' } as never) as Uint8Array,
+  };
   const store = Store.open(join(dir, 'agent.sqlite'));
   const audit = await AuditLog.open(join(dir, 'audit.log'), signer, T);
-  closers.push(() => store.close(), () => audit.close());
+  closers.push(
+    () => store.close(),
+    () => audit.close(),
+  );
   const modules = new ModuleStore(join(dir, 'modules'));
   const allow = await modules.add(fixed(1));
   const deny = await modules.add(fixed(0));
@@ -85,12 +92,19 @@ async function rig() {
   // The guardian twin: its X25519 identity unwraps the file key; its recipient is what check-ins are decided for.
   const gid = generateIdentity();
   const unwrap = identityUnwrapper([gid]);
-  const guardian = { unwrapFileKey: async (h: Parameters<Guardian['unwrapFileKey']>[0]) => unwrap(h), record: { recipients: { x25519: gid.recipient } } } as unknown as Guardian;
+  const guardian = {
+    unwrapFileKey: async (h: Parameters<Guardian['unwrapFileKey']>[0]) => unwrap(h),
+    record: { recipients: { x25519: gid.recipient } },
+  } as unknown as Guardian;
   const registry = new CapsuleRegistry({ guardian, store, clock });
   const releaser = new Releaser({ guardian, store, modules, audit, sandbox, clock, fuelLimit: sandbox.limits.fuel, registry });
   const sealed = async (logic: string, params?: unknown): Promise<Presented> => {
     const parts: Buffer[] = [];
-    for await (const c of seal(new Uint8Array(100).fill(7), { recipients: [gid.recipient], logic: { hash: Buffer.from(logic, 'hex'), params: params === undefined ? undefined : encodeCanonical(params) } })) parts.push(c);
+    for await (const c of seal(new Uint8Array(100).fill(7), {
+      recipients: [gid.recipient],
+      logic: { hash: Buffer.from(logic, 'hex'), params: params === undefined ? undefined : encodeCanonical(params) },
+    }))
+      parts.push(c);
     return present(new Uint8Array(Buffer.concat(parts)));
   };
   return { store, audit, clock, releaser, registry, allow, deny, sealed };
@@ -116,11 +130,20 @@ test('a release the logic allows answers the file key, readable only by the requ
 test('a release for a capsule the guardian does not know by id is ERR_NOT_FOUND (404); a non-canonical requester ERR_BAD_REQUEST (400)', async () => {
   const r = await rig();
   let e: unknown;
-  try { r.releaser.capsuleOf(undefined, 'ab'.repeat(16)); } catch (x) { e = x; }
+  try {
+    r.releaser.capsuleOf(undefined, 'ab'.repeat(16));
+  } catch (x) {
+    e = x;
+  }
   expectError(e, 'AgentError', 'ERR_NOT_FOUND', /capsule abab.*: unknown to this guardian/);
   assert.is(errorReply(e).status, 404);
   const p = await r.sealed(r.allow);
-  await rejectsError(() => r.releaser.release(p, ` ${generateIdentity().recipient}`, []), 'AgentError', 'ERR_BAD_REQUEST', /requester: expected the recipient exactly as encoded/);
+  await rejectsError(
+    () => r.releaser.release(p, ` ${generateIdentity().recipient}`, []),
+    'AgentError',
+    'ERR_BAD_REQUEST',
+    /requester: expected the recipient exactly as encoded/,
+  );
 });
 
 test('approvals: another message, a bad signature, an unlisted signer are refused (nothing stored); a listed one is stored once', async () => {
@@ -133,14 +156,36 @@ test('approvals: another message, a bad signature, an unlisted signer are refuse
   assert.match(message, /^capsule-approval:v1:[0-9a-f]{32}:age1/);
   const refuse = async (raw: unknown, name: string, code: string, re: RegExp, status: number) => {
     let e: unknown;
-    try { await storeApproval(r, p, requester, raw); } catch (x) { e = x; }
+    try {
+      await storeApproval(r, p, requester, raw);
+    } catch (x) {
+      e = x;
+    }
     expectError(e, name, code, re);
     assert.is(errorReply(e).status, status, code);
   };
-  await refuse(item('approval', approver, approvalMessage(p.id, generateIdentity().recipient)), 'AgentError', 'ERR_BAD_REQUEST', /^body\.approval\.message: expected "capsule-approval:v1:/, 400);
-  await refuse(item('approval', approver, message, `${message}x`), 'AgentError', 'ERR_BAD_REQUEST', /^body\.approval\.signature: does not verify under the ed25519 signer/, 400);
+  await refuse(
+    item('approval', approver, approvalMessage(p.id, generateIdentity().recipient)),
+    'AgentError',
+    'ERR_BAD_REQUEST',
+    /^body\.approval\.message: expected "capsule-approval:v1:/,
+    400,
+  );
+  await refuse(
+    item('approval', approver, message, `${message}x`),
+    'AgentError',
+    'ERR_BAD_REQUEST',
+    /^body\.approval\.signature: does not verify under the ed25519 signer/,
+    400,
+  );
   await refuse(item('approval', stranger, message), 'AgentError', 'ERR_FORBIDDEN', /is not an approver listed in this capsule's logic params/, 403);
-  await refuse({ ...item('approval', approver, message), kind: 'checkin' }, 'AgentError', 'ERR_BAD_REQUEST', /^body\.approval\.kind: expected "approval", got "checkin"/, 400);
+  await refuse(
+    { ...item('approval', approver, message), kind: 'checkin' },
+    'AgentError',
+    'ERR_BAD_REQUEST',
+    /^body\.approval\.kind: expected "approval", got "checkin"/,
+    400,
+  );
   assert.is(r.store.approvalCount(p.headerHash, requester), 0, 'nothing stored');
   const stored = await storeApproval(r, p, requester, item('approval', approver, message));
   assert.is(stored.audit, r.audit.seq, 'the approval is the last audit entry');
@@ -153,27 +198,44 @@ test('check-ins: the message names this capsule and a time within the window; st
   const r = await rig();
   const owner = edKey();
   const p = await r.sealed(r.allow, { owner: Buffer.from(owner.pub).toString('hex') });
-  const parsed = (raw: ReturnType<typeof item>): EvidenceItem => ({
-    kind: raw.kind, scheme: 'ed25519', signer: Buffer.from(raw.signer, 'hex'), message: Buffer.from(raw.message, 'hex'), signature: Buffer.from(raw.signature, 'hex'),
-  }) as EvidenceItem;
+  const parsed = (raw: ReturnType<typeof item>): EvidenceItem =>
+    ({
+      kind: raw.kind,
+      scheme: 'ed25519',
+      signer: Buffer.from(raw.signer, 'hex'),
+      message: Buffer.from(raw.message, 'hex'),
+      signature: Buffer.from(raw.signature, 'hex'),
+    }) as EvidenceItem;
   assert.equal(parseCheckinMessage(checkinMessage(p.id, T)), { id: p.id, at: T });
   assert.is(parseCheckinMessage(`${checkinMessage(p.id, T)}0x`), undefined);
   checkCheckin(parsed(item('checkin', owner, checkinMessage(p.id, T))), p.id, T); // fresh, signed: passes
   requireNamedCheckinKey(parsed(item('checkin', owner, checkinMessage(p.id, T))), p);
   let e: unknown;
-  try { checkCheckin(parsed(item('checkin', owner, checkinMessage(p.id, T - CHECKIN_WINDOW_MS - 1))), p.id, T); } catch (x) { e = x; }
+  try {
+    checkCheckin(parsed(item('checkin', owner, checkinMessage(p.id, T - CHECKIN_WINDOW_MS - 1))), p.id, T);
+  } catch (x) {
+    e = x;
+  }
   expectError(e, 'AgentError', 'ERR_REPLAYED', /outside the 10-minute window/);
   assert.is(errorReply(e).status, 409);
   e = undefined;
-  try { checkCheckin(parsed(item('checkin', owner, checkinMessage('00'.repeat(16), T))), p.id, T); } catch (x) { e = x; }
+  try {
+    checkCheckin(parsed(item('checkin', owner, checkinMessage('00'.repeat(16), T))), p.id, T);
+  } catch (x) {
+    e = x;
+  }
   expectError(e, 'AgentError', 'ERR_BAD_REQUEST', /^body\.checkin\.message: expected "capsule-checkin:v1:/);
   e = undefined;
-  try { requireNamedCheckinKey(parsed(item('checkin', edKey(), checkinMessage(p.id, T))), p); } catch (x) { e = x; }
+  try {
+    requireNamedCheckinKey(parsed(item('checkin', edKey(), checkinMessage(p.id, T))), p);
+  } catch (x) {
+    e = x;
+  }
   expectError(e, 'AgentError', 'ERR_FORBIDDEN', /is not a key this capsule names/);
   assert.is(errorReply(e).status, 403);
 });
 
-test('statuses come from the one table: typed errors by code, the HTTP layer\'s own 405/501, untyped errors 500', () => {
+test("statuses come from the one table: typed errors by code, the HTTP layer's own 405/501, untyped errors 500", () => {
   assert.is(errorReply(new SandboxError('ERR_OUT_OF_FUEL', 'x')).status, 422);
   assert.is(errorReply(new AgentError('ERR_QUOTA', 'x')).status, 507);
   assert.is(errorReply(new AgentError('ERR_UNAVAILABLE', 'x')).status, 503);
@@ -190,7 +252,12 @@ test('statuses come from the one table: typed errors by code, the HTTP layer\'s 
 test('a client over its rate is answered 429 with Retry-After', () => {
   const limiter = new RateLimiter({ perAddress: 1, perNetwork: 0, global: 0 });
   let e: unknown;
-  for (let i = 0; i < 10 && !e; i++) try { limiter.take('127.0.0.9'); } catch (x) { e = x; }
+  for (let i = 0; i < 10 && !e; i++)
+    try {
+      limiter.take('127.0.0.9');
+    } catch (x) {
+      e = x;
+    }
   expectError(e, 'AgentError', 'ERR_RATE_LIMITED', /too many requests from/);
   const reply = errorReply(e);
   assert.is(reply.status, 429);
@@ -212,11 +279,37 @@ test('fetches by CID beyond MAX_FETCHES are refused at once (ERR_UNAVAILABLE, 50
 test('Lifecycle: components stop last-first; a failed stop does not keep the others from stopping', async () => {
   const life = new Lifecycle();
   const log: string[] = [];
-  for (const name of ['guardian', 'store', 'http']) await life.use(name, () => name, (n) => { log.push(n); if (n === 'store') throw new Error('store: close failed'); });
-  await rejectsError(() => life.use('never', () => { throw new AgentError('ERR_CONFIG', 'bad'); }, () => { log.push('never'); }), 'AgentError', 'ERR_CONFIG', /^bad$/);
+  for (const name of ['guardian', 'store', 'http'])
+    await life.use(
+      name,
+      () => name,
+      (n) => {
+        log.push(n);
+        if (n === 'store') throw new Error('store: close failed');
+      },
+    );
+  await rejectsError(
+    () =>
+      life.use(
+        'never',
+        () => {
+          throw new AgentError('ERR_CONFIG', 'bad');
+        },
+        () => {
+          log.push('never');
+        },
+      ),
+    'AgentError',
+    'ERR_CONFIG',
+    /^bad$/,
+  );
   assert.equal(life.names, ['guardian', 'store', 'http'], 'a component whose start failed is not recorded');
   let thrown: unknown;
-  try { await life.stopAll(); } catch (e) { thrown = e; }
+  try {
+    await life.stopAll();
+  } catch (e) {
+    thrown = e;
+  }
   assert.equal(log, ['http', 'store', 'guardian']);
   assert.match(String(thrown), /store: close failed/);
   assert.equal(life.names, []);

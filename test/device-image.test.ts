@@ -45,8 +45,12 @@ function capsuleAsync(args: string[]): Promise<{ code: number; stdout: string; s
     const c = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: ENV });
     let stdout = '';
     let stderr = '';
-    c.stdout.on('data', (d) => { stdout += d; });
-    c.stderr.on('data', (d) => { stderr += d; });
+    c.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    c.stderr.on('data', (d) => {
+      stderr += d;
+    });
     c.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
@@ -83,7 +87,8 @@ test.before(() => {
   B = buildOciArchive(dir, 'b', { 'etc/hello': 'hello from B, never signed\n' });
   owner = /owner signing key \(ed25519\): ([0-9a-f]{64})/.exec(ok(['keygen', '-o', 'owner.key']).stderr)![1]!;
   ok(['keygen', '-o', 'other.key']);
-  const manifest = (sequence: number, digest = A.digest, size = A.size) => JSON.stringify({ sequence, created: '2026-12-05T00:00:00Z', images: [{ name: 'localhost/ipfs:1', digest, size }] });
+  const manifest = (sequence: number, digest = A.digest, size = A.size) =>
+    JSON.stringify({ sequence, created: '2026-12-05T00:00:00Z', images: [{ name: 'localhost/ipfs:1', digest, size }] });
   writeFileSync(join(dir, 'm1.json'), manifest(1));
   writeFileSync(join(dir, 'm2.json'), manifest(2));
   ok(['image', 'sign', 'm1.json', '--key', 'owner.key', '-o', 'm1.manifest']);
@@ -96,11 +101,20 @@ test.after(() => {
   rmSync(RUNROOT, { recursive: true, force: true });
 });
 // Helia's peer store may still write a record after stop() resolved: remove whatever came late.
-process.on('exit', () => { rmSync(dir, { recursive: true, force: true }); rmSync(RUNROOT, { recursive: true, force: true }); });
+process.on('exit', () => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(RUNROOT, { recursive: true, force: true });
+});
 
 test('sign, show, pin: the signed manifest round-trips; pinning needs the owner key, then only newer manifests', () => {
   const shown = JSON.parse(ok(['image', 'show', 'm2.manifest']).stdout);
-  assert.equal(shown, { version: 1, sequence: 2, created: '2026-12-05T00:00:00.000Z', images: [{ name: 'localhost/ipfs:1', digest: A.digest, size: A.size }], signer: owner });
+  assert.equal(shown, {
+    version: 1,
+    sequence: 2,
+    created: '2026-12-05T00:00:00.000Z',
+    images: [{ name: 'localhost/ipfs:1', digest: A.digest, size: A.size }],
+    signer: owner,
+  });
   fails(['image', 'verify', A.archive], /image manifest: no --manifest given and none pinned/);
   fails(['image', 'pin', 'm1.manifest'], /no trusted owner key: none given and no manifest pinned/);
   fails(['image', 'pin', 'other.manifest', '--owner', owner], /image manifest: signed by [0-9a-f]{64}, not by the owner key/);
@@ -131,7 +145,10 @@ test('library: replay, other signer, forged signature and malformed manifests ar
   throwsError(() => decodeImageManifest(Buffer.from('{"sequence":3}')), 'ImageError', 'ERR_BAD_IMAGE_MANIFEST', /image manifest: /);
   throwsError(() => decodeImageManifest(new Uint8Array(16 * 1024 + 1)), 'ImageError', 'ERR_BAD_IMAGE_MANIFEST', /above the 16384-byte cap/);
   writeFileSync(join(dir, 'bad.json'), JSON.stringify({ sequence: 3, images: [{ name: 'x', digest: 'sha256:12', size: 1 }] }));
-  fails(['image', 'sign', 'bad.json', '--key', 'owner.key', '-o', 'bad.manifest'], /bad\.json: images\[0\]\.digest: expected "sha256:" and 64 lowercase hex digits/);
+  fails(
+    ['image', 'sign', 'bad.json', '--key', 'owner.key', '-o', 'bad.manifest'],
+    /bad\.json: images\[0\]\.digest: expected "sha256:" and 64 lowercase hex digits/,
+  );
 });
 
 test('verify then load: the archive verifies against the pinned manifest, and podman loads it', () => {
@@ -163,7 +180,10 @@ function layerOf(entries: Entry[]): Entry {
 async function refused(archive: string, code: string, message: RegExp, args: string[] = []): Promise<void> {
   const pinned = (await readPinned(DATA))!;
   const o = {
-    manifest: pinned.manifest, engineArgs: ENGINE_ARGS, env: ENV, tmpDir: dir,
+    manifest: pinned.manifest,
+    engineArgs: ENGINE_ARGS,
+    env: ENV,
+    tmpDir: dir,
     maxArchiveBytes: args.includes('--max-archive-bytes') ? Number(args[args.indexOf('--max-archive-bytes') + 1]) : undefined,
     maxEntryBytes: args.includes('--max-entry-bytes') ? Number(args[args.indexOf('--max-entry-bytes') + 1]) : undefined,
   };
@@ -174,7 +194,10 @@ async function refused(archive: string, code: string, message: RegExp, args: str
 }
 
 test('attack: a layer swapped under its own name', async () => {
-  const a = variant('swapped-layer', (es) => { layerOf(es).data = readTar(B.archive).find((e) => e.name.startsWith('blobs/') && e.data[0] === 0x1f)!.data; return es; });
+  const a = variant('swapped-layer', (es) => {
+    layerOf(es).data = readTar(B.archive).find((e) => e.name.startsWith('blobs/') && e.data[0] === 0x1f)!.data;
+    return es;
+  });
   await refused(a, 'ERR_BLOB_MISMATCH', /archive: blobs\/sha256\/[0-9a-f]{64}: content hashes to sha256:[0-9a-f]{64}, not the digest its name claims/);
 });
 
@@ -216,22 +239,58 @@ test('attack: a descriptor whose size does not match (digest/size mismatch)', as
     idx.data = Buffer.from(idx.data.toString().replace(`"size":${A.size}`, `"size":${A.size + 1}`));
     return es;
   });
-  await refused(b, 'ERR_BLOB_MISMATCH', new RegExp(`index.json gives image manifest sha256:[0-9a-f]{64} ${A.size + 1} bytes; the signed manifest lists ${A.size}`));
+  await refused(
+    b,
+    'ERR_BLOB_MISMATCH',
+    new RegExp(`index.json gives image manifest sha256:[0-9a-f]{64} ${A.size + 1} bytes; the signed manifest lists ${A.size}`),
+  );
 });
 
 test('attack: path traversal, absolute paths and links in the tar', async () => {
-  await refused(variant('dotdot', (es) => [...es.slice(0, 2), { name: 'blobs/../../etc/evil', type: '0', data: Buffer.from('x') }, ...es.slice(2)]), 'ERR_ARCHIVE_PATH', /archive: entry #3 "blobs\/\.\.\/\.\.\/etc\/evil": a "\.\." segment \(path traversal\)/);
-  await refused(variant('absolute', (es) => [{ name: '/etc/evil', type: '0', data: Buffer.from('x') }, ...es]), 'ERR_ARCHIVE_PATH', /entry #1 "\/etc\/evil": absolute path/);
-  await refused(variant('symlink', (es) => [...es, { name: 'blobs/sha256/link', type: '2', data: Buffer.alloc(0), linkname: '/etc/shadow' }]), 'ERR_ARCHIVE_PATH', /a symbolic link \(to "\/etc\/shadow"\)/);
-  await refused(variant('hardlink', (es) => [{ name: 'oci-layout2', type: '1', data: Buffer.alloc(0), linkname: 'oci-layout' }, ...es]), 'ERR_ARCHIVE_PATH', /a hard link/);
+  await refused(
+    variant('dotdot', (es) => [...es.slice(0, 2), { name: 'blobs/../../etc/evil', type: '0', data: Buffer.from('x') }, ...es.slice(2)]),
+    'ERR_ARCHIVE_PATH',
+    /archive: entry #3 "blobs\/\.\.\/\.\.\/etc\/evil": a "\.\." segment \(path traversal\)/,
+  );
+  await refused(
+    variant('absolute', (es) => [{ name: '/etc/evil', type: '0', data: Buffer.from('x') }, ...es]),
+    'ERR_ARCHIVE_PATH',
+    /entry #1 "\/etc\/evil": absolute path/,
+  );
+  await refused(
+    variant('symlink', (es) => [...es, { name: 'blobs/sha256/link', type: '2', data: Buffer.alloc(0), linkname: '/etc/shadow' }]),
+    'ERR_ARCHIVE_PATH',
+    /a symbolic link \(to "\/etc\/shadow"\)/,
+  );
+  await refused(
+    variant('hardlink', (es) => [{ name: 'oci-layout2', type: '1', data: Buffer.alloc(0), linkname: 'oci-layout' }, ...es]),
+    'ERR_ARCHIVE_PATH',
+    /a hard link/,
+  );
 });
 
 test('attack: an extra file, a duplicate entry, a pax header', async () => {
   const junk = Buffer.from('not referenced by anything');
-  await refused(variant('extra', (es) => [...es, { name: blobName(`sha256:${sha256(junk)}`), type: '0', data: junk }]), 'ERR_ARCHIVE_EXTRA', /archive: unexpected entry "blobs\/sha256\/[0-9a-f]{64}": no descriptor references it/);
-  await refused(variant('extra-name', (es) => [...es, { name: 'run.sh', type: '0', data: junk }]), 'ERR_ARCHIVE_EXTRA', /unexpected entry "run\.sh": not oci-layout, index\.json or blobs/);
-  await refused(variant('duplicate', (es) => [...es, es.find((e) => e.name === 'index.json')!]), 'ERR_BAD_ARCHIVE', /"index\.json" appears twice/);
-  await refused(variant('pax', (es) => [{ name: 'PaxHeaders/x', type: 'x', data: Buffer.from('30 path=blobs/sha256/evil\n') }, ...es]), 'ERR_BAD_ARCHIVE', /type "x" is not a regular file or directory/);
+  await refused(
+    variant('extra', (es) => [...es, { name: blobName(`sha256:${sha256(junk)}`), type: '0', data: junk }]),
+    'ERR_ARCHIVE_EXTRA',
+    /archive: unexpected entry "blobs\/sha256\/[0-9a-f]{64}": no descriptor references it/,
+  );
+  await refused(
+    variant('extra-name', (es) => [...es, { name: 'run.sh', type: '0', data: junk }]),
+    'ERR_ARCHIVE_EXTRA',
+    /unexpected entry "run\.sh": not oci-layout, index\.json or blobs/,
+  );
+  await refused(
+    variant('duplicate', (es) => [...es, es.find((e) => e.name === 'index.json')!]),
+    'ERR_BAD_ARCHIVE',
+    /"index\.json" appears twice/,
+  );
+  await refused(
+    variant('pax', (es) => [{ name: 'PaxHeaders/x', type: 'x', data: Buffer.from('30 path=blobs/sha256/evil\n') }, ...es]),
+    'ERR_BAD_ARCHIVE',
+    /type "x" is not a regular file or directory/,
+  );
 });
 
 test('attack: archive and entry over their caps', async () => {
@@ -267,7 +326,12 @@ test('the engine failing after verification is ERR_ENGINE with its last line as 
 
 test('vectors: test/vectors/images/*.cbor.hex are what the generator renders, and decode as their expect: line says', () => {
   const vs = imageVectors();
-  assert.equal(readdirSync(IMAGE_VECTOR_DIR).filter((f) => f.endsWith('.cbor.hex')).sort(), vs.map((v) => `${v.name}.cbor.hex`).sort());
+  assert.equal(
+    readdirSync(IMAGE_VECTOR_DIR)
+      .filter((f) => f.endsWith('.cbor.hex'))
+      .sort(),
+    vs.map((v) => `${v.name}.cbor.hex`).sort(),
+  );
   for (const v of vs) {
     const text = readFileSync(join(IMAGE_VECTOR_DIR, `${v.name}.cbor.hex`), 'utf8');
     assert.is(text, render(v), v.name);
@@ -276,7 +340,12 @@ test('vectors: test/vectors/images/*.cbor.hex are what the generator renders, an
     if (expect === 'ok') {
       assert.is(decodeImageManifest(bytes).sequence, 7, v.name);
     } else {
-      throwsError(() => decodeImageManifest(bytes), 'ImageError', expect, new RegExp(/^message: (.*)$/m.exec(text)![1]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+      throwsError(
+        () => decodeImageManifest(bytes),
+        'ImageError',
+        expect,
+        new RegExp(/^message: (.*)$/m.exec(text)![1]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
+      );
     }
   }
 });
@@ -296,14 +365,18 @@ test('fetch: an archive by CID from another IPFS node, verified before OUT appea
     const rb = await capsuleAsync(['image', 'fetch', cidB, '-o', 'fetched-b.tar', ...common]);
     assert.is(rb.code, 1);
     assert.match(rb.stderr, /^capsule: error: archive: image manifest sha256:[0-9a-f]{64} is not listed[^\n]*\ncapsule: hint: [^\n]+\n$/);
-    assert.not.ok(readdirSync(dir).some((f) => f.startsWith('fetched-b') || f.endsWith('.image-fetch')), 'nothing written');
+    assert.not.ok(
+      readdirSync(dir).some((f) => f.startsWith('fetched-b') || f.endsWith('.image-fetch')),
+      'nothing written',
+    );
   } finally {
     await home.stop();
   }
 });
 
 test('--help on every image subcommand; unknown subcommand', () => {
-  for (const sub of ['sign', 'show', 'pin', 'verify', 'load', 'fetch']) assert.match(ok(['image', sub, '--help']).stdout, new RegExp(`^usage: capsule image ${sub} `));
+  for (const sub of ['sign', 'show', 'pin', 'verify', 'load', 'fetch'])
+    assert.match(ok(['image', sub, '--help']).stdout, new RegExp(`^usage: capsule image ${sub} `));
   assert.match(ok(['image', '--help']).stdout, /capsule image load ARCHIVE/);
   fails(['image', 'frob'], /image: unknown subcommand "frob"/);
 });

@@ -65,7 +65,11 @@ let pcrImg: string; // enrolled with --pcrs 7
 let uuid: string;
 let serial: string;
 
-interface Out { code: number; stdout: Buffer; stderr: string }
+interface Out {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+}
 function run(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; input?: Uint8Array | string } = {}): Out {
   const r = spawnSync(cmd, args, { cwd: work, env: o.env ?? env, input: o.input ?? '', timeout: 120_000, maxBuffer: 1 << 26 });
   if (r.error) throw r.error;
@@ -75,8 +79,10 @@ const capsule = (args: string[], e?: NodeJS.ProcessEnv) => run(process.execPath,
 const cs = (args: string[], input?: Uint8Array | string) => run('cryptsetup', args, { input });
 const uuidOf = (path: string) => cs(['luksUUID', path]).stdout.toString().trim();
 const tokenJson = (path: string, id = 0): Record<string, any> => JSON.parse(cs(['token', 'export', '--token-id', String(id), path]).stdout.toString());
-const keyOpens = (path: string, key: Uint8Array, slot?: number) => cs(['open', '--test-passphrase', '--key-file', '-', ...(slot === undefined ? [] : ['--key-slot', String(slot)]), path], key).code === 0;
-const unlock = (path: string, extra: NodeJS.ProcessEnv = {}, dataDir = d.data) => unlockLuksKey({ device: path, dataDir, env: { ...process.env, CAPSULE_TPM_TCTI: tpm.tcti, ...extra } });
+const keyOpens = (path: string, key: Uint8Array, slot?: number) =>
+  cs(['open', '--test-passphrase', '--key-file', '-', ...(slot === undefined ? [] : ['--key-slot', String(slot)]), path], key).code === 0;
+const unlock = (path: string, extra: NodeJS.ProcessEnv = {}, dataDir = d.data) =>
+  unlockLuksKey({ device: path, dataDir, env: { ...process.env, CAPSULE_TPM_TCTI: tpm.tcti, ...extra } });
 const sealed = (u: string) => join(d.data, 'luks', `${u}.tpm2.lock`);
 /** The TPM's dictionary-attack failure counter, read by tpm2-tools. */
 const lockoutCounter = () => /TPM2_PT_LOCKOUT_COUNTER:\s*(0x[0-9a-fA-F]+)/.exec(tpm.tools('tpm2_getcap', ['properties-variable']).toString())?.[1];
@@ -97,11 +103,27 @@ function bootData(name: string, u = uuid): string {
  * settings in the environment, its refusal record in `state` (a fresh directory unless given), the
  * askpass stand-in, and under busybox's sh and applets when asked.
  */
-function keyscript(o: { data: string; source?: string; tried?: number; state?: string; extra?: NodeJS.ProcessEnv; busybox?: boolean }): Out & { state: string } {
+function keyscript(o: {
+  data: string;
+  source?: string;
+  tried?: number;
+  state?: string;
+  extra?: NodeJS.ProcessEnv;
+  busybox?: boolean;
+}): Out & { state: string } {
   const state = o.state ?? mkdtempSync(join(work, 'state-'));
   const e: NodeJS.ProcessEnv = {
-    ...env, CRYPTTAB_SOURCE: o.source ?? img, CRYPTTAB_NAME: 'root', CRYPTTAB_TRIED: String(o.tried ?? 0), CAPSULE_LUKS_CONF: join(work, 'none.conf'),
-    CAPSULE_NODE: process.execPath, CAPSULE_APP: ROOT, CAPSULE_DATA_DIR: o.data, CAPSULE_ASKPASS: askpass, CAPSULE_LUKS_STATE_DIR: state, ...o.extra,
+    ...env,
+    CRYPTTAB_SOURCE: o.source ?? img,
+    CRYPTTAB_NAME: 'root',
+    CRYPTTAB_TRIED: String(o.tried ?? 0),
+    CAPSULE_LUKS_CONF: join(work, 'none.conf'),
+    CAPSULE_NODE: process.execPath,
+    CAPSULE_APP: ROOT,
+    CAPSULE_DATA_DIR: o.data,
+    CAPSULE_ASKPASS: askpass,
+    CAPSULE_LUKS_STATE_DIR: state,
+    ...o.extra,
   };
   if (o.busybox) e.PATH = `${busybox}:${e.PATH}`;
   return { ...(o.busybox ? run(join(busybox, 'sh'), [KEYSCRIPT], { env: e }) : run(KEYSCRIPT, [], { env: e })), state };
@@ -159,11 +181,16 @@ test.after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-test('luks-enroll --backend tpm2 seals the key: the token records the TPM binding, the files are 0600, the auth is not the guardian\'s', () => {
+test("luks-enroll --backend tpm2 seals the key: the token records the TPM binding, the files are 0600, the auth is not the guardian's", () => {
   const r = capsule(['device', 'luks-enroll', img, '--data-dir', d.data, '--key-file', pass, '--backend', 'tpm2']);
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout.length, 0, 'stdout carries data only: nothing here');
-  assert.match(r.stderr, new RegExp(`^capsule: keyslot 1 of .* is bound to TPM ${serial} \\(TPM 2\\.0 .*\\(simulated\\)\\), sealed to no PCRs \\(authValue only\\): token 0, sealed blob .*\\.tpm2\\.lock\\n`));
+  assert.match(
+    r.stderr,
+    new RegExp(
+      `^capsule: keyslot 1 of .* is bound to TPM ${serial} \\(TPM 2\\.0 .*\\(simulated\\)\\), sealed to no PCRs \\(authValue only\\): token 0, sealed blob .*\\.tpm2\\.lock\\n`,
+    ),
+  );
   assert.match(r.stderr, /capsule: next: .*CAPSULE_TPM_TCTI/);
   assert.match(cs(['luksDump', img]).stdout.toString(), /Tokens:\n\s+0: capsule-device\n\s+Keyslot:\s+1\n/);
   const t = tokenJson(img);
@@ -172,9 +199,16 @@ test('luks-enroll --backend tpm2 seals the key: the token records the TPM bindin
   assert.equal(t.keyslots, ['1']);
   assert.is(t.bindings.length, 1);
   const b = t.bindings[0];
-  assert.equal({ kind: b.kind, backend: b.backend, serial: b.serial, pcrs: b.pcrs, pcrBank: b.pcrBank, tcti: b.tcti, path: b.path },
-    { kind: 'tpm2-seal', backend: 'tpm2', serial, pcrs: [], pcrBank: 'sha256', tcti: tpm.tcti, path: `luks/${uuid}.tpm2.lock` });
-  assert.is(b.sha256, createHash('sha256').update(readFileSync(sealed(uuid))).digest('hex'));
+  assert.equal(
+    { kind: b.kind, backend: b.backend, serial: b.serial, pcrs: b.pcrs, pcrBank: b.pcrBank, tcti: b.tcti, path: b.path },
+    { kind: 'tpm2-seal', backend: 'tpm2', serial, pcrs: [], pcrBank: 'sha256', tcti: tpm.tcti, path: `luks/${uuid}.tpm2.lock` },
+  );
+  assert.is(
+    b.sha256,
+    createHash('sha256')
+      .update(readFileSync(sealed(uuid)))
+      .digest('hex'),
+  );
   assert.match(b.model, /^TPM 2\.0 /);
   for (const f of [sealed(uuid), join(d.data, 'luks', 'tpm2-auth'), join(d.data, 'luks', 'tpm2-keystore.json')]) {
     assert.is(statSync(f).mode & 0o777, 0o600, f);
@@ -186,9 +220,13 @@ test('luks-enroll --backend tpm2 seals the key: the token records the TPM bindin
 });
 
 test('luks-key | cryptsetup open --test-passphrase opens the TPM slot; unlockLuksKey returns the same key', async () => {
-  const pipe = run('sh', ['-c', '"$NODE" "$BIN" device luks-key "$IMG" --data-dir "$DATA" --backend tpm2 | cryptsetup open --test-passphrase --key-file - --key-slot 1 "$IMG"'], {
-    env: { ...env, NODE: process.execPath, BIN, IMG: img, DATA: d.data },
-  });
+  const pipe = run(
+    'sh',
+    ['-c', '"$NODE" "$BIN" device luks-key "$IMG" --data-dir "$DATA" --backend tpm2 | cryptsetup open --test-passphrase --key-file - --key-slot 1 "$IMG"'],
+    {
+      env: { ...env, NODE: process.execPath, BIN, IMG: img, DATA: d.data },
+    },
+  );
   assert.is(pipe.code, 0, pipe.stderr);
   assert.is(pipe.stderr, '');
   const r = capsule(['device', 'luks-key', img, '--data-dir', d.data]);
@@ -196,7 +234,7 @@ test('luks-key | cryptsetup open --test-passphrase opens the TPM slot; unlockLuk
   assert.is(r.stdout.length, 64);
   assert.is(r.stderr, '');
   assert.ok(keyOpens(img, r.stdout, 1));
-  assert.not.ok(keyOpens(img, r.stdout, 0), 'not the passphrase slot\'s key');
+  assert.not.ok(keyOpens(img, r.stdout, 0), "not the passphrase slot's key");
   assert.is(readFileSync(sealed(uuid)).includes(r.stdout), false, 'the blob does not contain the key');
   const u = await unlock(img);
   assert.equal(Buffer.from(u.key), r.stdout);
@@ -215,7 +253,9 @@ test('the keyscript passes CAPSULE_TPM_TCTI from its conf file to luks-key', () 
   const boot = bootData('boot-data');
   const state = mkdtempSync(join(work, 'state-')); // the keyscript's refusal record (never /run here)
   writeFileSync(conf, `CAPSULE_NODE='${process.execPath}'\nCAPSULE_APP='${ROOT}'\nCAPSULE_DATA_DIR='${boot}'\nCAPSULE_TPM_TCTI='${tpm.tcti}'\n`);
-  const r = run(KEYSCRIPT, [], { env: { ...noTcti, CRYPTTAB_SOURCE: img, CRYPTTAB_NAME: 'root', CRYPTTAB_TRIED: '0', CAPSULE_LUKS_CONF: conf, CAPSULE_LUKS_STATE_DIR: state } });
+  const r = run(KEYSCRIPT, [], {
+    env: { ...noTcti, CRYPTTAB_SOURCE: img, CRYPTTAB_NAME: 'root', CRYPTTAB_TRIED: '0', CAPSULE_LUKS_CONF: conf, CAPSULE_LUKS_STATE_DIR: state },
+  });
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stderr, '');
   assert.ok(keyOpens(img, r.stdout, 1));
@@ -227,10 +267,15 @@ test('the keyscript passes CAPSULE_TPM_TCTI from its conf file to luks-key', () 
   }
   refused(capsule(['device', 'luks-key', img, '--data-dir', boot], noTcti), /no TPM answered through device:\/dev\/tpmrm0: the LUKS key cannot be unsealed/);
   writeFileSync(conf, `CAPSULE_NODE='${process.execPath}'\nCAPSULE_APP='${ROOT}'\nCAPSULE_DATA_DIR='${boot}'\nCAPSULE_TPM_WAIT=1\n`);
-  const none = run(KEYSCRIPT, [], { env: { ...noTcti, CRYPTTAB_SOURCE: img, CRYPTTAB_NAME: 'root', CRYPTTAB_TRIED: '0', CAPSULE_LUKS_CONF: conf, CAPSULE_LUKS_STATE_DIR: state } });
+  const none = run(KEYSCRIPT, [], {
+    env: { ...noTcti, CRYPTTAB_SOURCE: img, CRYPTTAB_NAME: 'root', CRYPTTAB_TRIED: '0', CAPSULE_LUKS_CONF: conf, CAPSULE_LUKS_STATE_DIR: state },
+  });
   assert.is(none.code, 1);
   assert.is(none.stdout.length, 0);
-  assert.is(none.stderr, 'capsule-luks: TPM unlock of root failed (attempt 1/2): no TPM device /dev/tpmrm0 after 1 s: is its driver loaded (CAPSULE_TPM_MODULES, CAPSULE_LUKS_PRESTART)?\n');
+  assert.is(
+    none.stderr,
+    'capsule-luks: TPM unlock of root failed (attempt 1/2): no TPM device /dev/tpmrm0 after 1 s: is its driver loaded (CAPSULE_TPM_MODULES, CAPSULE_LUKS_PRESTART)?\n',
+  );
 });
 
 test('the keyscript waits for the TPM device node of a device TCTI (CAPSULE_TPM_WAIT), then asks luks-key; dash and busybox', () => {
@@ -247,7 +292,11 @@ test('the keyscript waits for the TPM device node of a device TCTI (CAPSULE_TPM_
     const took = Date.now() - t0;
     assert.is(r.code, 1, r.stderr);
     assert.is(r.stdout.length, 0);
-    assert.is(r.stderr, `capsule-luks: TPM unlock of root failed (attempt 1/2): ${img} token 0: no TPM answered through device:${node}: the LUKS key cannot be unsealed\n`, `${bb ? 'busybox' : 'dash'}: luks-key ran once the node was there`);
+    assert.is(
+      r.stderr,
+      `capsule-luks: TPM unlock of root failed (attempt 1/2): ${img} token 0: no TPM answered through device:${node}: the LUKS key cannot be unsealed\n`,
+      `${bb ? 'busybox' : 'dash'}: luks-key ran once the node was there`,
+    );
     assert.ok(took >= 900 && took < 5000, `waited for the node: ${took} ms`);
     // It never appears: one line after CAPSULE_TPM_WAIT seconds, luks-key not asked.
     const absent = join(work, `never-${bb ? 'busybox' : 'dash'}`);
@@ -255,7 +304,10 @@ test('the keyscript waits for the TPM device node of a device TCTI (CAPSULE_TPM_
     const n = keyscript({ data: boot, extra: { ...env, CAPSULE_TPM_TCTI: `device:${absent}`, CAPSULE_TPM_WAIT: '1' }, busybox: bb });
     const waited = Date.now() - t1;
     assert.is(n.code, 1);
-    assert.is(n.stderr, `capsule-luks: TPM unlock of root failed (attempt 1/2): no TPM device ${absent} after 1 s: is its driver loaded (CAPSULE_TPM_MODULES, CAPSULE_LUKS_PRESTART)?\n`);
+    assert.is(
+      n.stderr,
+      `capsule-luks: TPM unlock of root failed (attempt 1/2): no TPM device ${absent} after 1 s: is its driver loaded (CAPSULE_TPM_MODULES, CAPSULE_LUKS_PRESTART)?\n`,
+    );
     assert.ok(waited >= 900 && waited < 4000, `waited about a second: ${waited} ms`);
     // A socket TCTI has no node to wait for: the key at once.
     const ok = keyscript({ data: boot, busybox: bb });
@@ -267,10 +319,16 @@ test('the keyscript waits for the TPM device node of a device TCTI (CAPSULE_TPM_
 test('the initramfs hook copies the LUKS seal store and tpm2-tss; chrooted, the copy unseals the key', () => {
   const dest = join(work, 'initramfs');
   mkdirSync(join(dest, 'usr'), { recursive: true });
-  for (const l of ['bin', 'sbin', 'lib', 'lib64']) { mkdirSync(join(dest, 'usr', l)); symlinkSync(`usr/${l}`, join(dest, l)); }
+  for (const l of ['bin', 'sbin', 'lib', 'lib64']) {
+    mkdirSync(join(dest, 'usr', l));
+    symlinkSync(`usr/${l}`, join(dest, l));
+  }
   const conf = join(work, 'hook.conf');
   const cryptsetup = spawnSync('sh', ['-c', 'command -v cryptsetup']).stdout.toString().trim();
-  writeFileSync(conf, `CAPSULE_NODE='${process.execPath}'\nCAPSULE_APP='${ROOT.replace(/\/$/, '')}'\nCAPSULE_DATA_DIR='${d.data}'\nCAPSULE_TPM_TCTI='${tpm.tcti}'\nCAPSULE_INITRAMFS_EXTRA='${cryptsetup}'\n`);
+  writeFileSync(
+    conf,
+    `CAPSULE_NODE='${process.execPath}'\nCAPSULE_APP='${ROOT.replace(/\/$/, '')}'\nCAPSULE_DATA_DIR='${d.data}'\nCAPSULE_TPM_TCTI='${tpm.tcti}'\nCAPSULE_INITRAMFS_EXTRA='${cryptsetup}'\n`,
+  );
   const r = run('sh', [HOOK], { env: { ...env, DESTDIR: dest, CAPSULE_LUKS_CONF: conf, verbose: 'n' } });
   assert.is(r.code, 0, r.stderr);
   // (The module library is absent on a TPM device: that warning is expected.)
@@ -282,16 +340,25 @@ test('the initramfs hook copies the LUKS seal store and tpm2-tss; chrooted, the 
   for (const so of ['libtss2-esys.so.0', 'libtss2-tctildr.so.0', 'libtss2-mu.so.0', 'libtss2-rc.so.0', 'libtss2-tcti-swtpm.so.0']) {
     assert.ok(libs.includes(`/${so}`), `${so} is in the initramfs:\n${libs}`);
   }
-  assert.not.ok(existsSync(join(dest, d.data, 'tpm2-auth')), 'the guardian\'s own auth file stays out');
+  assert.not.ok(existsSync(join(dest, d.data, 'tpm2-auth')), "the guardian's own auth file stays out");
   if (process.getuid?.() !== 0) {
-    console.log('SKIPPED: chroot into the hook\'s tree needs root');
+    console.log("SKIPPED: chroot into the hook's tree needs root");
     return;
   }
   for (const dir of ['dev', 'proc', 'tmp']) mkdirSync(join(dest, dir), { recursive: true });
   copyFileSync(img, join(dest, 'disk.img'));
-  const u = run('unshare', ['-m', 'sh', '-c', 'mount --bind /dev "$D/dev" && mount -t proc proc "$D/proc" && exec chroot "$D" "$NODE" "$BIN" device luks-key /disk.img --data-dir "$DATA"'], {
-    env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CAPSULE_TPM_TCTI: tpm.tcti, D: dest, NODE: process.execPath, BIN, DATA: d.data },
-  });
+  const u = run(
+    'unshare',
+    [
+      '-m',
+      'sh',
+      '-c',
+      'mount --bind /dev "$D/dev" && mount -t proc proc "$D/proc" && exec chroot "$D" "$NODE" "$BIN" device luks-key /disk.img --data-dir "$DATA"',
+    ],
+    {
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CAPSULE_TPM_TCTI: tpm.tcti, D: dest, NODE: process.execPath, BIN, DATA: d.data },
+    },
+  );
   assert.is(u.code, 0, u.stderr);
   assert.is(u.stdout.length, 64);
   assert.ok(keyOpens(img, u.stdout, 1));
@@ -312,15 +379,31 @@ test('--pcrs 7 seals to PCR 7: unseals until tpm2_pcrextend 7, then ERR_PCR_MISM
   tpm.tools('tpm2_pcrextend', ['7:sha256=' + '11'.repeat(32)]);
   const failuresBefore = lockoutCounter();
   assert.match(failuresBefore ?? '', /^0x/, 'tpm2_getcap reports the lockout counter');
-  const thrown = await unlock(pcrImg).then(() => undefined, (e: unknown) => e);
-  expectError(thrown, 'DeviceError', 'ERR_PCR_MISMATCH', /token 0: the TPM refused to unseal the LUKS key: PCR 7 \(sha256 bank\) no longer holds the value it had at enrolment$/);
+  const thrown = await unlock(pcrImg).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expectError(
+    thrown,
+    'DeviceError',
+    'ERR_PCR_MISMATCH',
+    /token 0: the TPM refused to unseal the LUKS key: PCR 7 \(sha256 bank\) no longer holds the value it had at enrolment$/,
+  );
   const cause = (thrown as Error).cause as { name?: string; code?: string };
   assert.is(cause?.name, 'KeyStoreError');
-  assert.is(cause?.code, 'ERR_TPM_POLICY', 'the TPM\'s refusal is chained');
-  assert.match((thrown as { hint: string }).hint, /unlock with the passphrase; if the change was deliberate, re-enrol: cryptsetup token remove --token-id 0 .*; cryptsetup luksKillSlot .* 1; capsule device luks-enroll .* --backend tpm2 --pcrs 7$/);
+  assert.is(cause?.code, 'ERR_TPM_POLICY', "the TPM's refusal is chained");
+  assert.match(
+    (thrown as { hint: string }).hint,
+    /unlock with the passphrase; if the change was deliberate, re-enrol: cryptsetup token remove --token-id 0 .*; cryptsetup luksKillSlot .* 1; capsule device luks-enroll .* --backend tpm2 --pcrs 7$/,
+  );
   // A retry cannot change it: exit 3, and the keyscript asks for the passphrase at once.
   assert.ok(retryCannotHelp(thrown));
-  refused(capsule(['device', 'luks-key', pcrImg, '--data-dir', d.data]), /the TPM refused to unseal the LUKS key: PCR 7 \(sha256 bank\) no longer holds the value/, /unlock with the passphrase; if the change was deliberate, re-enrol/, 3);
+  refused(
+    capsule(['device', 'luks-key', pcrImg, '--data-dir', d.data]),
+    /the TPM refused to unseal the LUKS key: PCR 7 \(sha256 bank\) no longer holds the value/,
+    /unlock with the passphrase; if the change was deliberate, re-enrol/,
+    3,
+  );
   const ks = keyscript({ data: d.data, source: pcrImg, tried: 0 });
   assert.is(ks.code, 0, ks.stderr);
   assert.is(ks.stdout.toString(), 'typed passphrase for: TPM refused the key; passphrase for root: ');
@@ -340,7 +423,12 @@ test('a wrong seal-store auth file: luks-key exits 3 (ERR_TPM_AUTH, one strike);
   const s0 = strikes();
   assert.ok(s0 + 3 <= max, `room for three strikes before lockout (counter ${s0}, max ${max})`);
   try {
-    refused(capsule(['device', 'luks-key', img, '--data-dir', boot]), /the TPM refused the key's authorisation value .*; the failure counts toward lockout$/, /do not retry/, 3);
+    refused(
+      capsule(['device', 'luks-key', img, '--data-dir', boot]),
+      /the TPM refused the key's authorisation value .*; the failure counts toward lockout$/,
+      /do not retry/,
+      3,
+    );
     assert.is(strikes(), s0 + 1, 'one luks-key run: one dictionary-attack strike');
     // The keyscript (under busybox, as in the initramfs) runs luks-key once (one more strike), prints
     // its line and asks for the passphrase.
@@ -357,16 +445,22 @@ test('a wrong seal-store auth file: luks-key exits 3 (ERR_TPM_AUTH, one strike);
       assert.is(again.stdout.toString(), 'typed passphrase for: TPM refused the key; passphrase for root: ');
       assert.is(again.stderr, '');
     }
-    assert.is(strikes(), s0 + 2, 'no strike on cryptroot\'s later calls');
+    assert.is(strikes(), s0 + 2, "no strike on cryptroot's later calls");
     // The library: KeyStoreError ERR_TPM_AUTH, which retryCannotHelp names.
-    const thrown = await unlock(img, {}, boot).then(() => undefined, (e: unknown) => e);
+    const thrown = await unlock(img, {}, boot).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expectError(thrown, 'KeyStoreError', 'ERR_TPM_AUTH', /the TPM refused the key's authorisation value/);
     assert.ok(retryCannotHelp(thrown));
     assert.is(strikes(), s0 + 3);
     // Strikes up to the TPM's maximum: lockout, and then even the right auth file is refused — exit 3 too.
     for (let i = strikes(); i < max; i++) await unlock(img, {}, boot).catch(() => {});
     refused(capsule(['device', 'luks-key', img, '--data-dir', d.data]), /the TPM is in dictionary-attack lockout/, /do not retry/, 3);
-    const locked = await unlock(img).then(() => undefined, (e: unknown) => e);
+    const locked = await unlock(img).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expectError(locked, 'KeyStoreError', 'ERR_TPM_LOCKOUT', /dictionary-attack lockout/);
     assert.ok(retryCannotHelp(locked));
   } finally {
@@ -388,7 +482,9 @@ test('guardian.json tcti: a device, swtpm or mssim TCTI is taken from the record
   try {
     for (const bad of [`cmd:touch ${ran}`, `libtss2-tcti-cmd.so.0:touch ${ran}`, `${join(work, 'evil.so')}:conf`, 'cmd']) {
       writeFileSync(file, JSON.stringify({ ...JSON.parse(good.toString()), tcti: bad }, null, 2));
-      const msg = new RegExp(`${escape(file)} tcti: expected a TCTI of kind device, swtpm, mssim \\(a device or a socket\\), got ${escape(JSON.stringify(bad))}: root does not take a TCTI that can load or run code`);
+      const msg = new RegExp(
+        `${escape(file)} tcti: expected a TCTI of kind device, swtpm, mssim \\(a device or a socket\\), got ${escape(JSON.stringify(bad))}: root does not take a TCTI that can load or run code`,
+      );
       await rejectsError(() => unlockLuksKey({ device: img, dataDir: d.data, env: noTcti }), 'DeviceError', 'ERR_UNSAFE_TCTI', msg);
       refused(capsule(['device', 'luks-key', img, '--data-dir', d.data], noTcti), msg, /set CAPSULE_TPM_TCTI explicitly/);
       await rejectsError(() => enrollLuks({ device: other, dataDir: d.data, keyFile: pass, env: noTcti }), 'DeviceError', 'ERR_UNSAFE_TCTI', msg);
@@ -416,9 +512,20 @@ test('another TPM (a new swtpm): ERR_WRONG_MODULE naming the TPM; no TPM: ERR_NO
   const other = await startSwtpm();
   try {
     // The disk moved to a board with another TPM, the data directory with it.
-    await rejectsError(() => unlock(img, { CAPSULE_TPM_TCTI: other.tcti }), 'DeviceError', 'ERR_WRONG_MODULE',
-      new RegExp(`token 0: the LUKS key was sealed by TPM ${serial}; the TPM at swtpm:host=127\\.0\\.0\\.1,port=${other.port} is another TPM \\(or was cleared\\)`));
-    refused(capsule(['device', 'luks-key', img, '--data-dir', d.data], { ...env, CAPSULE_TPM_TCTI: other.tcti }), /sealed by TPM tpm2-[0-9a-f]{16}; the TPM at .* is another TPM/, /opens only on the TPM that sealed it/, 3);
+    await rejectsError(
+      () => unlock(img, { CAPSULE_TPM_TCTI: other.tcti }),
+      'DeviceError',
+      'ERR_WRONG_MODULE',
+      new RegExp(
+        `token 0: the LUKS key was sealed by TPM ${serial}; the TPM at swtpm:host=127\\.0\\.0\\.1,port=${other.port} is another TPM \\(or was cleared\\)`,
+      ),
+    );
+    refused(
+      capsule(['device', 'luks-key', img, '--data-dir', d.data], { ...env, CAPSULE_TPM_TCTI: other.tcti }),
+      /sealed by TPM tpm2-[0-9a-f]{16}; the TPM at .* is another TPM/,
+      /opens only on the TPM that sealed it/,
+      3,
+    );
     // A guardian on the other TPM, enrolled through the first TPM: refused before any seal store file is made.
     const d2 = device('HSM6');
     const env2 = { ...d2.env, CAPSULE_TPM_TCTI: other.tcti };
@@ -428,34 +535,62 @@ test('another TPM (a new swtpm): ERR_WRONG_MODULE naming the TPM; no TPM: ERR_NO
     const third = join(work, 'other-tpm.img');
     format(third);
     const notGuardians = new RegExp(`^the TPM at ${escape(tpm.tcti)} is not the guardian's TPM ${serial2}: nothing was enrolled$`);
-    await rejectsError(() => enrollLuks({ device: third, dataDir: d2.data, keyFile: pass, env: { ...env2, CAPSULE_TPM_TCTI: tpm.tcti } }), 'DeviceError', 'ERR_WRONG_MODULE', notGuardians);
-    refused(capsule(['device', 'luks-enroll', third, '--data-dir', d2.data, '--key-file', pass], { ...env2, CAPSULE_TPM_TCTI: tpm.tcti }), /is not the guardian's TPM/, /set CAPSULE_TPM_TCTI to the guardian's TPM/);
+    await rejectsError(
+      () => enrollLuks({ device: third, dataDir: d2.data, keyFile: pass, env: { ...env2, CAPSULE_TPM_TCTI: tpm.tcti } }),
+      'DeviceError',
+      'ERR_WRONG_MODULE',
+      notGuardians,
+    );
+    refused(
+      capsule(['device', 'luks-enroll', third, '--data-dir', d2.data, '--key-file', pass], { ...env2, CAPSULE_TPM_TCTI: tpm.tcti }),
+      /is not the guardian's TPM/,
+      /set CAPSULE_TPM_TCTI to the guardian's TPM/,
+    );
     assert.not.ok(existsSync(join(d2.data, 'luks')), 'no seal store file was made');
     // The seal store checks the TPM again on its own connection: one it made for an unexpected TPM is removed.
     const scratch = join(work, 'scratch-data');
-    await rejectsError(() => openLuksTpm(scratch, other.tcti, { create: true, expect: serial }), 'DeviceError', 'ERR_WRONG_MODULE', new RegExp(`^the TPM at ${escape(other.tcti)} is ${serial2}, not the guardian's TPM ${serial}$`));
+    await rejectsError(
+      () => openLuksTpm(scratch, other.tcti, { create: true, expect: serial }),
+      'DeviceError',
+      'ERR_WRONG_MODULE',
+      new RegExp(`^the TPM at ${escape(other.tcti)} is ${serial2}, not the guardian's TPM ${serial}$`),
+    );
     assert.equal(readdirSync(join(scratch, 'luks')), [], 'no file left behind');
     // Enrolling with a seal store copied from the first TPM is refused…
     mkdirSync(join(d2.data, 'luks'), { recursive: true, mode: 0o700 });
     for (const f of ['tpm2-keystore.json', 'tpm2-auth']) copyFileSync(join(d.data, 'luks', f), join(d2.data, 'luks', f));
-    await rejectsError(() => enrollLuks({ device: third, dataDir: d2.data, keyFile: pass, env: env2 }), 'DeviceError', 'ERR_WRONG_MODULE', /the TPM seal store .*tpm2-keystore\.json was made by another TPM than the one at swtpm:.* \(it was replaced or cleared\)/);
+    await rejectsError(
+      () => enrollLuks({ device: third, dataDir: d2.data, keyFile: pass, env: env2 }),
+      'DeviceError',
+      'ERR_WRONG_MODULE',
+      /the TPM seal store .*tpm2-keystore\.json was made by another TPM than the one at swtpm:.* \(it was replaced or cleared\)/,
+    );
     assert.equal(Object.keys(JSON.parse(cs(['luksDump', '--dump-json-metadata', third]).stdout.toString()).keyslots), ['0'], 'no keyslot added');
     // …and once it has its own, a blob sealed by the first TPM is refused by the TPM itself.
     for (const f of ['tpm2-keystore.json', 'tpm2-auth']) rmSync(join(d2.data, 'luks', f));
     const e = capsule(['device', 'luks-enroll', third, '--data-dir', d2.data, '--key-file', pass], env2);
     assert.is(e.code, 0, e.stderr);
     copyFileSync(sealed(uuid), join(d2.data, 'luks', `${uuid}.tpm2.lock`));
-    await rejectsError(() => unlock(img, { CAPSULE_TPM_TCTI: other.tcti }, d2.data), 'DeviceError', 'ERR_WRONG_MODULE',
-      new RegExp(`token 0: the TPM refused the sealed LUKS key: it was sealed by TPM ${serial}, this is TPM tpm2-[0-9a-f]{16}$`));
+    await rejectsError(
+      () => unlock(img, { CAPSULE_TPM_TCTI: other.tcti }, d2.data),
+      'DeviceError',
+      'ERR_WRONG_MODULE',
+      new RegExp(`token 0: the TPM refused the sealed LUKS key: it was sealed by TPM ${serial}, this is TPM tpm2-[0-9a-f]{16}$`),
+    );
     rmSync(third);
   } finally {
     await other.stop();
   }
-  await rejectsError(() => unlock(img, { CAPSULE_TPM_TCTI: other.tcti }), 'DeviceError', 'ERR_NO_MODULE', /no TPM answered through swtpm:host=127\.0\.0\.1,port=\d+: the LUKS key cannot be unsealed/);
+  await rejectsError(
+    () => unlock(img, { CAPSULE_TPM_TCTI: other.tcti }),
+    'DeviceError',
+    'ERR_NO_MODULE',
+    /no TPM answered through swtpm:host=127\.0\.0\.1,port=\d+: the LUKS key cannot be unsealed/,
+  );
   refused(capsule(['device', 'luks-key', img, '--data-dir', d.data], { ...env, CAPSULE_TPM_TCTI: other.tcti }), /no TPM answered through/);
 });
 
-test('altered blob (hash, then the TPM\'s check), missing seal store: ERR_LOCK_INTEGRITY / ERR_LUKS_TOKEN', async () => {
+test("altered blob (hash, then the TPM's check), missing seal store: ERR_LOCK_INTEGRITY / ERR_LUKS_TOKEN", async () => {
   const good = readFileSync(sealed(uuid));
   const t = tokenJson(img);
   const bad = Buffer.from(good);
@@ -472,7 +607,12 @@ test('altered blob (hash, then the TPM\'s check), missing seal store: ERR_LOCK_I
   }
   // The token's path is checked as for the module binding, and a known kind must be well formed.
   replaceToken(img, { ...t, bindings: [{ ...t.bindings[0], path: `luks/${uuid}.lock` }] });
-  await rejectsError(() => unlock(img), 'DeviceError', 'ERR_LUKS_TOKEN', /bindings\[0\]\.path: expected "luks\/[0-9a-f-]+\.tpm2\.lock", got "luks\/[0-9a-f-]+\.lock"/);
+  await rejectsError(
+    () => unlock(img),
+    'DeviceError',
+    'ERR_LUKS_TOKEN',
+    /bindings\[0\]\.path: expected "luks\/[0-9a-f-]+\.tpm2\.lock", got "luks\/[0-9a-f-]+\.lock"/,
+  );
   replaceToken(img, { ...t, bindings: [{ ...t.bindings[0], pcrs: [24] }] });
   await rejectsError(() => unlock(img), 'DeviceError', 'ERR_LUKS_TOKEN', /bindings\[0\]\.pcrs: expected distinct PCR numbers 0\.\.23, got \[24\]/);
   replaceToken(img, t);
@@ -480,71 +620,174 @@ test('altered blob (hash, then the TPM\'s check), missing seal store: ERR_LOCK_I
   const partial = join(work, 'partial-data');
   mkdirSync(join(partial, 'luks'), { recursive: true });
   copyFileSync(sealed(uuid), join(partial, 'luks', `${uuid}.tpm2.lock`));
-  await rejectsError(() => unlock(img, {}, partial), 'DeviceError', 'ERR_LUKS_TOKEN', /the TPM seal store .*partial-data\/luks\/tpm2-keystore\.json is missing/);
+  await rejectsError(
+    () => unlock(img, {}, partial),
+    'DeviceError',
+    'ERR_LUKS_TOKEN',
+    /the TPM seal store .*partial-data\/luks\/tpm2-keystore\.json is missing/,
+  );
   copyFileSync(join(d.data, 'luks', 'tpm2-keystore.json'), join(partial, 'luks', 'tpm2-keystore.json'));
   await rejectsError(() => unlock(img, {}, partial), 'DeviceError', 'ERR_LUKS_TOKEN', /auth file .*partial-data\/luks\/tpm2-auth is missing/);
   refused(capsule(['device', 'luks-key', img, '--data-dir', partial]), /auth file .* is missing/, /update-initramfs -u/);
   // Present but unusable (a file problem, not a missing TPM): ERR_LUKS_TOKEN naming it, the cause chained.
   writeFileSync(join(partial, 'luks', 'tpm2-auth'), Buffer.alloc(5));
-  const short = await unlock(img, {}, partial).then(() => undefined, (e: unknown) => e);
-  expectError(short, 'DeviceError', 'ERR_LUKS_TOKEN', /token 0: the TPM seal store in .*partial-data\/luks cannot be used: the auth file .*partial-data\/luks\/tpm2-auth holds 5 bytes, not 32$/);
+  const short = await unlock(img, {}, partial).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expectError(
+    short,
+    'DeviceError',
+    'ERR_LUKS_TOKEN',
+    /token 0: the TPM seal store in .*partial-data\/luks cannot be used: the auth file .*partial-data\/luks\/tpm2-auth holds 5 bytes, not 32$/,
+  );
   assert.is((short as Error & { cause: { code?: string } }).cause.code, 'ERR_KEYSTORE_FILE');
   copyFileSync(join(d.data, 'luks', 'tpm2-auth'), join(partial, 'luks', 'tpm2-auth'));
   writeFileSync(join(partial, 'luks', 'tpm2-keystore.json'), '{"format":"something else"}');
-  await rejectsError(() => unlock(img, {}, partial), 'DeviceError', 'ERR_LUKS_TOKEN', /the TPM seal store in .*partial-data\/luks cannot be used: .*partial-data\/luks\/tpm2-keystore\.json is not a /);
-  refused(capsule(['device', 'luks-key', img, '--data-dir', partial]), /the TPM seal store in .* cannot be used/, /restore .*tpm2-keystore\.json and .*tpm2-auth from the backup of the data directory/);
-  await rejectsError(() => unlockLuksKey({ device: img, dataDir: d.data, backend: 'fido2' as never }), 'TypeError', undefined, /^backend: expected "zymbit" or "tpm2", got "fido2"$/);
+  await rejectsError(
+    () => unlock(img, {}, partial),
+    'DeviceError',
+    'ERR_LUKS_TOKEN',
+    /the TPM seal store in .*partial-data\/luks cannot be used: .*partial-data\/luks\/tpm2-keystore\.json is not a /,
+  );
+  refused(
+    capsule(['device', 'luks-key', img, '--data-dir', partial]),
+    /the TPM seal store in .* cannot be used/,
+    /restore .*tpm2-keystore\.json and .*tpm2-auth from the backup of the data directory/,
+  );
+  await rejectsError(
+    () => unlockLuksKey({ device: img, dataDir: d.data, backend: 'fido2' as never }),
+    'TypeError',
+    undefined,
+    /^backend: expected "zymbit" or "tpm2", got "fido2"$/,
+  );
   // And the module binding is not what this token has.
-  refused(capsule(['device', 'luks-key', img, '--data-dir', d.data, '--backend', 'zymbit']), /has no zymbit-lock binding \(--backend zymbit; kinds: tpm2-seal\)/);
+  refused(
+    capsule(['device', 'luks-key', img, '--data-dir', d.data, '--backend', 'zymbit']),
+    /has no zymbit-lock binding \(--backend zymbit; kinds: tpm2-seal\)/,
+  );
 });
 
 test('enrolment refusals on a TPM guardian: --backend zymbit, bad --pcrs, already bound (nothing added)', async () => {
   const other = join(work, 'refusals.img');
   format(other);
-  refused(capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--backend', 'zymbit']), /--backend zymbit: the guardian in .* uses the tpm2 backend/);
-  refused(capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--pcrs', '24']), /--pcrs: pcrs "24": expected distinct PCR numbers 0\.\.23/);
+  refused(
+    capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--backend', 'zymbit']),
+    /--backend zymbit: the guardian in .* uses the tpm2 backend/,
+  );
+  refused(
+    capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--pcrs', '24']),
+    /--pcrs: pcrs "24": expected distinct PCR numbers 0\.\.23/,
+  );
   refused(capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--pcrs', '7,7']), /--pcrs: .*expected distinct PCR numbers/);
-  await rejectsError(() => enrollLuks({ device: other, dataDir: d.data, keyFile: pass, pcrs: [7, 99], env }), 'RangeError', undefined, /^pcrs: expected distinct PCR numbers 0\.\.23 \(SHA-256 bank\), got \[7,99\]$/);
-  await rejectsError(() => enrollLuks({ device: other, dataDir: d.data, keyFile: pass, backend: 'zymbit', env }), 'UsageError', 'ERR_USAGE', /--backend zymbit: the guardian in .* uses the tpm2 backend/);
+  await rejectsError(
+    () => enrollLuks({ device: other, dataDir: d.data, keyFile: pass, pcrs: [7, 99], env }),
+    'RangeError',
+    undefined,
+    /^pcrs: expected distinct PCR numbers 0\.\.23 \(SHA-256 bank\), got \[7,99\]$/,
+  );
+  await rejectsError(
+    () => enrollLuks({ device: other, dataDir: d.data, keyFile: pass, backend: 'zymbit', env }),
+    'UsageError',
+    'ERR_USAGE',
+    /--backend zymbit: the guardian in .* uses the tpm2 backend/,
+  );
   assert.equal(Object.keys(JSON.parse(cs(['luksDump', '--dump-json-metadata', other]).stdout.toString()).keyslots), ['0'], 'no keyslot added');
-  await rejectsError(() => enrollLuks({ device: img, dataDir: d.data, keyFile: pass, env }), 'DeviceError', 'ERR_LUKS_ENROLLED', /is already bound .*\(token 0\)/);
+  await rejectsError(
+    () => enrollLuks({ device: img, dataDir: d.data, keyFile: pass, env }),
+    'DeviceError',
+    'ERR_LUKS_ENROLLED',
+    /is already bound .*\(token 0\)/,
+  );
   rmSync(other);
 });
 
 /** A systemd-tpm2 token as systemd-cryptenroll 252 writes it (fields its cryptsetup plugin validates on import). */
 function systemdToken(keyslot: string): Record<string, unknown> {
   return {
-    type: 'systemd-tpm2', keyslots: [keyslot], 'tpm2-blob': randomBytes(222).toString('base64'), 'tpm2-pcrs': [0, 7],
-    'tpm2-pcr-bank': 'sha256', 'tpm2-primary-alg': 'ecc', 'tpm2-policy-hash': 'ab'.repeat(32), 'tpm2-pin': true,
+    type: 'systemd-tpm2',
+    keyslots: [keyslot],
+    'tpm2-blob': randomBytes(222).toString('base64'),
+    'tpm2-pcrs': [0, 7],
+    'tpm2-pcr-bank': 'sha256',
+    'tpm2-primary-alg': 'ecc',
+    'tpm2-policy-hash': 'ab'.repeat(32),
+    'tpm2-pin': true,
   };
 }
 /** A clevis LUKS2 token whose JWE protected header names the tpm2 pin (as `clevis luks bind … tpm2` writes it). */
 function clevisToken(keyslot: string): Record<string, unknown> {
-  const header = { alg: 'dir', enc: 'A256GCM', clevis: { pin: 'tpm2', tpm2: { hash: 'sha256', key: 'ecc', pcr_bank: 'sha256', pcr_ids: '0,7', jwk_pub: 'AAAA', jwk_priv: 'AAAA' } } };
-  return { type: 'clevis', keyslots: [keyslot], jwe: { ciphertext: '', encrypted_key: '', iv: '', protected: Buffer.from(JSON.stringify(header)).toString('base64url'), tag: '' } };
+  const header = {
+    alg: 'dir',
+    enc: 'A256GCM',
+    clevis: { pin: 'tpm2', tpm2: { hash: 'sha256', key: 'ecc', pcr_bank: 'sha256', pcr_ids: '0,7', jwk_pub: 'AAAA', jwk_priv: 'AAAA' } },
+  };
+  return {
+    type: 'clevis',
+    keyslots: [keyslot],
+    jwe: { ciphertext: '', encrypted_key: '', iv: '', protected: Buffer.from(JSON.stringify(header)).toString('base64url'), tag: '' },
+  };
 }
 
 test('systemd-tpm2 and clevis tokens already on the disk: recognised, named on stderr by luks-enroll, left alone', async () => {
   const other = join(work, 'foreign.img');
   format(other);
   const systemd = systemdToken('0');
-  for (const [id, t] of [[0, systemd], [1, clevisToken('0')]] as const) {
+  for (const [id, t] of [
+    [0, systemd],
+    [1, clevisToken('0')],
+  ] as const) {
     const r = cs(['token', 'import', '--token-id', String(id), '--json-file', '-', other], JSON.stringify(t));
     assert.is(r.code, 0, r.stderr);
   }
   const found = await readForeignTokens(other, env);
-  assert.equal(found.map((f) => [f.tool, f.id]), [['systemd-tpm2', 0], ['clevis', 1]]);
-  assert.equal(found[0], { tool: 'systemd-tpm2', id: 0, keyslots: ['0'], pcrs: [0, 7], pcrBank: 'sha256', primaryAlg: 'ecc', policyHash: 'ab'.repeat(32), pin: true, signedPcrs: [], pcrlock: false });
+  assert.equal(
+    found.map((f) => [f.tool, f.id]),
+    [
+      ['systemd-tpm2', 0],
+      ['clevis', 1],
+    ],
+  );
+  assert.equal(found[0], {
+    tool: 'systemd-tpm2',
+    id: 0,
+    keyslots: ['0'],
+    pcrs: [0, 7],
+    pcrBank: 'sha256',
+    primaryAlg: 'ecc',
+    policyHash: 'ab'.repeat(32),
+    pin: true,
+    signedPcrs: [],
+    pcrlock: false,
+  });
   assert.is(describeForeignToken(found[0]!), 'a systemd-tpm2 token (token 0, keyslot 0) sealed to PCRs 0, 7 (sha256 bank), ecc primary key, with a PIN');
   assert.is(describeForeignToken(found[1]!), 'a clevis token (token 1, keyslot 0, pin tpm2): its tpm2 pin sealed to PCRs 0, 7 (sha256 bank), ecc primary key');
   // Hostile fields are not echoed: they come back empty.
-  const hostile = foreignTokens({ 3: { type: 'systemd-tpm2', keyslots: ['1; rm'], 'tpm2-pcrs': 'x', 'tpm2-pcr-bank': '\u001b[31mred', 'tpm2-policy-hash': 'zz' } });
-  assert.equal(hostile, [{ tool: 'systemd-tpm2', id: 3, keyslots: [], pcrs: [], pcrBank: undefined, primaryAlg: undefined, policyHash: undefined, pin: false, signedPcrs: [], pcrlock: false }]);
+  const hostile = foreignTokens({
+    3: { type: 'systemd-tpm2', keyslots: ['1; rm'], 'tpm2-pcrs': 'x', 'tpm2-pcr-bank': '\u001b[31mred', 'tpm2-policy-hash': 'zz' },
+  });
+  assert.equal(hostile, [
+    {
+      tool: 'systemd-tpm2',
+      id: 3,
+      keyslots: [],
+      pcrs: [],
+      pcrBank: undefined,
+      primaryAlg: undefined,
+      policyHash: undefined,
+      pin: false,
+      signedPcrs: [],
+      pcrlock: false,
+    },
+  ]);
 
   const e = capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass]);
   assert.is(e.code, 0, e.stderr);
   const lines = e.stderr.trimEnd().split('\n');
-  assert.is(lines[0], `capsule: note: ${other} also has a systemd-tpm2 token (token 0, keyslot 0) sealed to PCRs 0, 7 (sha256 bank), ecc primary key, with a PIN: left as it is (either opens the disk)`);
+  assert.is(
+    lines[0],
+    `capsule: note: ${other} also has a systemd-tpm2 token (token 0, keyslot 0) sealed to PCRs 0, 7 (sha256 bank), ecc primary key, with a PIN: left as it is (either opens the disk)`,
+  );
   assert.match(lines[1]!, /^capsule: note: .* also has a clevis token \(token 1, keyslot 0, pin tpm2\): its tpm2 pin sealed to PCRs 0, 7/);
   assert.match(lines[2]!, /^capsule: keyslot 1 of .* is bound to TPM .*: token 2, /);
   const meta = JSON.parse(cs(['luksDump', '--dump-json-metadata', other]).stdout.toString());
@@ -557,7 +800,11 @@ test('systemd-tpm2 and clevis tokens already on the disk: recognised, named on s
   const fresh = join(work, 'foreign-only.img');
   format(fresh);
   assert.is(cs(['token', 'import', '--token-id', '0', '--json-file', '-', fresh], JSON.stringify(systemdToken('0'))).code, 0);
-  refused(capsule(['device', 'luks-key', fresh, '--data-dir', d.data]), /no capsule token in the LUKS2 header/, /it has a systemd-tpm2 token \(token 0, keyslot 0\) .*: unlock it with that tool/);
+  refused(
+    capsule(['device', 'luks-key', fresh, '--data-dir', d.data]),
+    /no capsule token in the LUKS2 header/,
+    /it has a systemd-tpm2 token \(token 0, keyslot 0\) .*: unlock it with that tool/,
+  );
   rmSync(other);
   rmSync(fresh);
 });
@@ -580,7 +827,12 @@ test('a real systemd-cryptenroll --tpm2-device enrolment against the same swtpm 
   assert.is(t.type, 'systemd-tpm2');
   const e = capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--backend', 'tpm2']);
   assert.is(e.code, 0, e.stderr);
-  assert.match(e.stderr, new RegExp(`^capsule: note: .* also has a systemd-tpm2 token \\(token 0, keyslot 1\\) sealed to PCR 7 \\(${t['tpm2-pcr-bank']} bank\\), ${t['tpm2-primary-alg']} primary key, no PIN: left as it is`));
+  assert.match(
+    e.stderr,
+    new RegExp(
+      `^capsule: note: .* also has a systemd-tpm2 token \\(token 0, keyslot 1\\) sealed to PCR 7 \\(${t['tpm2-pcr-bank']} bank\\), ${t['tpm2-primary-alg']} primary key, no PIN: left as it is`,
+    ),
+  );
   assert.match(e.stderr, /capsule: keyslot 2 of .* is bound to TPM .*: token 1, /);
   const k = capsule(['device', 'luks-key', other, '--data-dir', d.data]);
   assert.is(k.code, 0, k.stderr);

@@ -52,7 +52,11 @@ let pass: string; // the operator's existing key file (keyslot 0)
 let uuid: string;
 let askpass: string; // a stand-in for cryptsetup's askpass: prints what it was asked
 
-interface Out { code: number; stdout: Buffer; stderr: string }
+interface Out {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+}
 function run(cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; input?: Uint8Array | string } = {}): Out {
   const r = spawnSync(cmd, args, { cwd: work, env: o.env ?? d.env, input: o.input ?? '', timeout: 120_000, maxBuffer: 1 << 26 });
   if (r.error) throw r.error;
@@ -89,16 +93,23 @@ function refused(r: Out, msg: RegExp, code = 1): void {
 async function inProcess<T>(fn: () => Promise<T>, extra: Record<string, string> = {}): Promise<T> {
   const keys = ['CAPSULE_ZYMBIT_LIB', 'ZK_SIM_STATE_DIR', 'ZK_SIM_MODEL', ...Object.keys(extra)];
   const saved = Object.fromEntries(keys.map((k) => [k, process.env[k]]));
-  Object.assign(process.env, { CAPSULE_ZYMBIT_LIB: d.env.CAPSULE_ZYMBIT_LIB, ZK_SIM_STATE_DIR: d.env.ZK_SIM_STATE_DIR, ZK_SIM_MODEL: d.env.ZK_SIM_MODEL }, extra);
+  Object.assign(
+    process.env,
+    { CAPSULE_ZYMBIT_LIB: d.env.CAPSULE_ZYMBIT_LIB, ZK_SIM_STATE_DIR: d.env.ZK_SIM_STATE_DIR, ZK_SIM_MODEL: d.env.ZK_SIM_MODEL },
+    extra,
+  );
   try {
     return await fn();
   } finally {
-    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    for (const [k, v] of Object.entries(saved))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
   }
 }
 const unlock = (extra: Record<string, string> = {}) => inProcess(() => unlockLuksKey({ device: img, dataDir: d.data, env: { ...process.env } }), extra);
 const lockFile = () => join(d.data, 'luks', `${uuid}.lock`);
-const keyOpens = (key: Uint8Array, slot?: number) => cs(['open', '--test-passphrase', '--key-file', '-', ...(slot === undefined ? [] : ['--key-slot', String(slot)]), img], key).code === 0;
+const keyOpens = (key: Uint8Array, slot?: number) =>
+  cs(['open', '--test-passphrase', '--key-file', '-', ...(slot === undefined ? [] : ['--key-slot', String(slot)]), img], key).code === 0;
 
 test.before(async () => {
   d = device('HSM6');
@@ -142,21 +153,27 @@ test('luks-enroll binds a keyslot: luksDump lists the token, token export shows 
 });
 
 test('luks-key | cryptsetup open --test-passphrase --key-file - opens the slot (and --key-slot 1), not slot 0', () => {
-  const pipe = (slot: string) => run('sh', ['-c', `"$NODE" "$BIN" device luks-key "$IMG" --data-dir "$DATA" | cryptsetup open --test-passphrase --key-file - ${slot} "$IMG"`], {
-    env: { ...d.env, NODE: process.execPath, BIN, IMG: img, DATA: d.data },
-  });
+  const pipe = (slot: string) =>
+    run('sh', ['-c', `"$NODE" "$BIN" device luks-key "$IMG" --data-dir "$DATA" | cryptsetup open --test-passphrase --key-file - ${slot} "$IMG"`], {
+      env: { ...d.env, NODE: process.execPath, BIN, IMG: img, DATA: d.data },
+    });
   const any = pipe('');
   assert.is(any.code, 0, any.stderr);
   assert.is(any.stderr, '');
   assert.is(pipe('--key-slot 1').code, 0);
-  assert.is.not(pipe('--key-slot 0').code, 0, 'the key is not the passphrase slot\'s');
+  assert.is.not(pipe('--key-slot 0').code, 0, "the key is not the passphrase slot's");
   const r = capsule(['device', 'luks-key', img, '--data-dir', d.data]);
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout.length, 64);
   assert.is(r.stderr, '');
   // The key appears in neither the blob nor the header (it is stored only locked).
   assert.is(readFileSync(lockFile()).includes(r.stdout), false);
-  assert.is(readFileSync(img).subarray(0, 16 << 20).includes(r.stdout), false);
+  assert.is(
+    readFileSync(img)
+      .subarray(0, 16 << 20)
+      .includes(r.stdout),
+    false,
+  );
 });
 
 test('unlockLuksKey returns the key and the slot; the same key opens the slot', async () => {
@@ -168,7 +185,18 @@ test('unlockLuksKey returns the key and the slot; the same key opens the slot', 
 
 test('the keyscript, with the environment cryptroot gives it, prints the key that opens the slot', () => {
   const state = mkdtempSync(join(work, 'state-')); // the keyscript's refusal record (never /run here)
-  const env = { ...d.env, CRYPTTAB_SOURCE: img, CRYPTTAB_NAME: 'root', CRYPTTAB_KEY: 'none', CRYPTTAB_TRIED: '0', CAPSULE_LUKS_CONF: join(work, 'none.conf'), CAPSULE_NODE: process.execPath, CAPSULE_APP: ROOT, CAPSULE_DATA_DIR: d.data, CAPSULE_LUKS_STATE_DIR: state };
+  const env = {
+    ...d.env,
+    CRYPTTAB_SOURCE: img,
+    CRYPTTAB_NAME: 'root',
+    CRYPTTAB_KEY: 'none',
+    CRYPTTAB_TRIED: '0',
+    CAPSULE_LUKS_CONF: join(work, 'none.conf'),
+    CAPSULE_NODE: process.execPath,
+    CAPSULE_APP: ROOT,
+    CAPSULE_DATA_DIR: d.data,
+    CAPSULE_LUKS_STATE_DIR: state,
+  };
   const r = run(KEYSCRIPT, [], { env });
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout.length, 64);
@@ -189,7 +217,17 @@ test('the keyscript, with the environment cryptroot gives it, prints the key tha
 });
 
 test('the keyscript on failure: one console line, exit 1, no key; after the module attempts, askpass', () => {
-  const base = { ...d.env, CRYPTTAB_SOURCE: img, CRYPTTAB_NAME: 'root', CAPSULE_LUKS_CONF: join(work, 'none.conf'), CAPSULE_NODE: process.execPath, CAPSULE_APP: ROOT, CAPSULE_DATA_DIR: d.data, CAPSULE_ZYMBIT_LIB: join(work, 'no-such-lib.so'), CAPSULE_LUKS_STATE_DIR: mkdtempSync(join(work, 'state-')) };
+  const base = {
+    ...d.env,
+    CRYPTTAB_SOURCE: img,
+    CRYPTTAB_NAME: 'root',
+    CAPSULE_LUKS_CONF: join(work, 'none.conf'),
+    CAPSULE_NODE: process.execPath,
+    CAPSULE_APP: ROOT,
+    CAPSULE_DATA_DIR: d.data,
+    CAPSULE_ZYMBIT_LIB: join(work, 'no-such-lib.so'),
+    CAPSULE_LUKS_STATE_DIR: mkdtempSync(join(work, 'state-')),
+  };
   const r = run(KEYSCRIPT, [], { env: { ...base, CRYPTTAB_TRIED: '0' } });
   assert.is(r.code, 1);
   assert.is(r.stdout.length, 0);
@@ -212,18 +250,32 @@ test('the initramfs hook copies what the keyscript needs; chrooted, the copy unl
   const dest = join(work, 'initramfs');
   mkdirSync(join(dest, 'usr'), { recursive: true });
   // The skeleton mkinitramfs makes on a merged-/usr system (the loader lands in /usr/lib64).
-  for (const l of ['bin', 'sbin', 'lib', 'lib64']) { mkdirSync(join(dest, 'usr', l)); symlinkSync(`usr/${l}`, join(dest, l)); }
+  for (const l of ['bin', 'sbin', 'lib', 'lib64']) {
+    mkdirSync(join(dest, 'usr', l));
+    symlinkSync(`usr/${l}`, join(dest, l));
+  }
   const conf = join(work, 'hook.conf');
-  writeFileSync(conf, `CAPSULE_NODE='${process.execPath}'\nCAPSULE_APP='${ROOT.replace(/\/$/, '')}'\nCAPSULE_DATA_DIR='${d.data}'\nCAPSULE_ZYMBIT_LIB='${LIB}'\nCAPSULE_INITRAMFS_EXTRA='${spawnSync('sh', ['-c', 'command -v cryptsetup']).stdout.toString().trim()}'\n`);
+  writeFileSync(
+    conf,
+    `CAPSULE_NODE='${process.execPath}'\nCAPSULE_APP='${ROOT.replace(/\/$/, '')}'\nCAPSULE_DATA_DIR='${d.data}'\nCAPSULE_ZYMBIT_LIB='${LIB}'\nCAPSULE_INITRAMFS_EXTRA='${spawnSync('sh', ['-c', 'command -v cryptsetup']).stdout.toString().trim()}'\n`,
+  );
   const r = run('sh', [HOOK], { env: { ...d.env, DESTDIR: dest, CAPSULE_LUKS_CONF: conf, verbose: 'n' } });
   assert.is(r.code, 0, r.stderr);
-  for (const p of [process.execPath, LIB, join(ROOT, 'bin/capsule.js'), join(ROOT, 'agent/device/luksKey.ts'), join(ROOT, 'node_modules/koffi/package.json'), lockFile(), '/etc/capsule/luks-keyscript.conf']) {
+  for (const p of [
+    process.execPath,
+    LIB,
+    join(ROOT, 'bin/capsule.js'),
+    join(ROOT, 'agent/device/luksKey.ts'),
+    join(ROOT, 'node_modules/koffi/package.json'),
+    lockFile(),
+    '/etc/capsule/luks-keyscript.conf',
+  ]) {
     assert.ok(existsSync(join(dest, p)), `${p} is in the initramfs`);
   }
   assert.not.ok(existsSync(join(dest, ROOT, 'test')), 'tests stay out');
   // Root only (chroot): the tree alone (plus the image, /dev and /proc) runs luks-key.
   if (process.getuid?.() !== 0) {
-    console.log('SKIPPED: chroot into the hook\'s tree needs root');
+    console.log("SKIPPED: chroot into the hook's tree needs root");
     return;
   }
   mkdirSync(join(dest, 'dev'), { recursive: true });
@@ -232,9 +284,18 @@ test('the initramfs hook copies what the keyscript needs; chrooted, the copy unl
   copyFileSync(img, join(dest, 'disk.img'));
   const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ZK_SIM_STATE_DIR: d.env.ZK_SIM_STATE_DIR!, ZK_SIM_MODEL: 'HSM6', CAPSULE_ZYMBIT_LIB: LIB };
   // The simulator's state stands for the module: it is outside the initramfs, bound in read-write.
-  const u = run('unshare', ['-m', 'sh', '-c', `mount --bind /dev "$D/dev" && mount -t proc proc "$D/proc" && mkdir -p "$D$S" && mount --bind "$S" "$D$S" && exec chroot "$D" "$NODE" "$BIN" device luks-key /disk.img --data-dir "$DATA"`], {
-    env: { ...env, D: dest, S: d.env.ZK_SIM_STATE_DIR!, NODE: process.execPath, BIN, DATA: d.data },
-  });
+  const u = run(
+    'unshare',
+    [
+      '-m',
+      'sh',
+      '-c',
+      `mount --bind /dev "$D/dev" && mount -t proc proc "$D/proc" && mkdir -p "$D$S" && mount --bind "$S" "$D$S" && exec chroot "$D" "$NODE" "$BIN" device luks-key /disk.img --data-dir "$DATA"`,
+    ],
+    {
+      env: { ...env, D: dest, S: d.env.ZK_SIM_STATE_DIR!, NODE: process.execPath, BIN, DATA: d.data },
+    },
+  );
   assert.is(u.code, 0, u.stderr);
   assert.is(u.stdout.length, 64);
   assert.ok(keyOpens(u.stdout, 1));
@@ -253,7 +314,7 @@ test('tampered lock blob: ERR_LOCK_INTEGRITY (hash), no key', async () => {
   }
 });
 
-test('blob and token altered together: the module\'s MAC refuses (ERR_LOCK_INTEGRITY)', async () => {
+test("blob and token altered together: the module's MAC refuses (ERR_LOCK_INTEGRITY)", async () => {
   const good = readFileSync(lockFile());
   const t = tokenJson();
   const bad = Buffer.from(good);
@@ -272,20 +333,44 @@ test('blob and token altered together: the module\'s MAC refuses (ERR_LOCK_INTEG
 test('moved to another module (fresh simulator state): the module refuses (ERR_WRONG_MODULE)', async () => {
   const other = join(work, 'other-module');
   mkdirSync(other);
-  const thrown = await unlock({ ZK_SIM_STATE_DIR: other }).then(() => undefined, (e: unknown) => e);
+  const thrown = await unlock({ ZK_SIM_STATE_DIR: other }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expectError(thrown, 'DeviceError', 'ERR_WRONG_MODULE', /locked by module SIM-[0-9a-f]{16}, this is module SIM-[0-9a-f]{16}/);
   assert.ok(retryCannotHelp(thrown));
   // A retry cannot change it: exit 3; the keyscript asks for the passphrase at once, and again on
   // cryptroot's next call without asking the module.
-  refused(capsule(['device', 'luks-key', img, '--data-dir', d.data], { ...d.env, ZK_SIM_STATE_DIR: other }), /the module refused the lock blob: it was locked by module/, 3);
+  refused(
+    capsule(['device', 'luks-key', img, '--data-dir', d.data], { ...d.env, ZK_SIM_STATE_DIR: other }),
+    /the module refused the lock blob: it was locked by module/,
+    3,
+  );
   const state = mkdtempSync(join(work, 'state-'));
-  const ks = (tried: string, extra: NodeJS.ProcessEnv = {}) => run(KEYSCRIPT, [], {
-    env: { ...d.env, ZK_SIM_STATE_DIR: other, CRYPTTAB_SOURCE: img, CRYPTTAB_NAME: 'root', CRYPTTAB_TRIED: tried, CAPSULE_LUKS_CONF: join(work, 'none.conf'), CAPSULE_NODE: process.execPath, CAPSULE_APP: ROOT, CAPSULE_DATA_DIR: d.data, CAPSULE_ASKPASS: askpass, CAPSULE_LUKS_STATE_DIR: state, ...extra },
-  });
+  const ks = (tried: string, extra: NodeJS.ProcessEnv = {}) =>
+    run(KEYSCRIPT, [], {
+      env: {
+        ...d.env,
+        ZK_SIM_STATE_DIR: other,
+        CRYPTTAB_SOURCE: img,
+        CRYPTTAB_NAME: 'root',
+        CRYPTTAB_TRIED: tried,
+        CAPSULE_LUKS_CONF: join(work, 'none.conf'),
+        CAPSULE_NODE: process.execPath,
+        CAPSULE_APP: ROOT,
+        CAPSULE_DATA_DIR: d.data,
+        CAPSULE_ASKPASS: askpass,
+        CAPSULE_LUKS_STATE_DIR: state,
+        ...extra,
+      },
+    });
   const first = ks('0');
   assert.is(first.code, 0, first.stderr);
   assert.is(first.stdout.toString(), 'typed passphrase for: Security module refused the key; passphrase for root: ');
-  assert.match(first.stderr, /^capsule-luks: module unlock of root refused, not retried: .*locked by module SIM-[0-9a-f]{16}, this is module SIM-[0-9a-f]{16}\n$/);
+  assert.match(
+    first.stderr,
+    /^capsule-luks: module unlock of root refused, not retried: .*locked by module SIM-[0-9a-f]{16}, this is module SIM-[0-9a-f]{16}\n$/,
+  );
   // The next call would fail loudly if it ran luks-key: its node is not there.
   const again = ks('1', { CAPSULE_NODE: join(work, 'no-node') });
   assert.is(again.code, 0, again.stderr);
@@ -297,7 +382,7 @@ test('moved to another module (fresh simulator state): the module refuses (ERR_W
   assert.is(none.stderr, `capsule-luks: the module refused the key earlier this boot and no askpass at ${join(work, 'absent')}: cannot unlock root\n`);
 });
 
-test('a blob of another purpose (the guardian\'s locked seed) is refused: ERR_LOCK_INTEGRITY', async () => {
+test("a blob of another purpose (the guardian's locked seed) is refused: ERR_LOCK_INTEGRITY", async () => {
   const good = readFileSync(lockFile());
   const t = tokenJson();
   const seedBlob = Buffer.from(JSON.parse(readFileSync(join(d.data, 'guardian.json'), 'utf8')).lockedSeed, 'base64');
@@ -331,7 +416,12 @@ test('unknown token version, unknown binding kind, a path elsewhere: ERR_LUKS_TO
     const u = await unlock();
     assert.ok(keyOpens(u.key, 1));
     // --backend tpm2 asks for a binding this token does not have.
-    await rejectsError(() => inProcess(() => unlockLuksKey({ device: img, dataDir: d.data, backend: 'tpm2' })), 'DeviceError', 'ERR_LUKS_TOKEN', /has no tpm2-seal binding \(--backend tpm2; kinds: fido2-hmac, zymbit-lock\)/);
+    await rejectsError(
+      () => inProcess(() => unlockLuksKey({ device: img, dataDir: d.data, backend: 'tpm2' })),
+      'DeviceError',
+      'ERR_LUKS_TOKEN',
+      /has no tpm2-seal binding \(--backend tpm2; kinds: fido2-hmac, zymbit-lock\)/,
+    );
     refused(capsule(['device', 'luks-key', img, '--data-dir', d.data, '--backend', 'tpm2']), /has no tpm2-seal binding/);
   } finally {
     replaceToken(t);
@@ -339,14 +429,38 @@ test('unknown token version, unknown binding kind, a path elsewhere: ERR_LUKS_TO
 });
 
 test('module absent (library missing, or zkOpen failing): ERR_NO_MODULE, no key', async () => {
-  await rejectsError(() => unlock({ CAPSULE_ZYMBIT_LIB: join(work, 'no-such-lib.so') }), 'DeviceError', 'ERR_NO_MODULE', /no security module answered through .*no-such-lib\.so/);
-  refused(capsule(['device', 'luks-key', img, '--data-dir', d.data], { ...d.env, CAPSULE_ZYMBIT_LIB: join(work, 'no-such-lib.so') }), /no security module answered/);
-  await rejectsError(() => unlock({ ZK_SIM_FAIL_OPEN: '1' }).finally(() => { delete process.env.ZK_SIM_FAIL_OPEN; }), 'DeviceError', 'ERR_NO_MODULE', /no security module answered/);
+  await rejectsError(
+    () => unlock({ CAPSULE_ZYMBIT_LIB: join(work, 'no-such-lib.so') }),
+    'DeviceError',
+    'ERR_NO_MODULE',
+    /no security module answered through .*no-such-lib\.so/,
+  );
+  refused(
+    capsule(['device', 'luks-key', img, '--data-dir', d.data], { ...d.env, CAPSULE_ZYMBIT_LIB: join(work, 'no-such-lib.so') }),
+    /no security module answered/,
+  );
+  await rejectsError(
+    () =>
+      unlock({ ZK_SIM_FAIL_OPEN: '1' }).finally(() => {
+        delete process.env.ZK_SIM_FAIL_OPEN;
+      }),
+    'DeviceError',
+    'ERR_NO_MODULE',
+    /no security module answered/,
+  );
   // Enrolling without a module: refused before anything is written or added.
   const fresh = join(work, 'nomodule.img');
   format(fresh);
-  await rejectsError(() => inProcess(() => enrollLuks({ device: fresh, dataDir: d.data, keyFile: pass }), { CAPSULE_ZYMBIT_LIB: join(work, 'no-such-lib.so') }), 'DeviceError', 'ERR_NO_MODULE', /no security module answered: the LUKS key must be made and locked by the module/);
-  refused(capsule(['device', 'luks-enroll', fresh, '--data-dir', d.data, '--key-file', pass], { ...d.env, CAPSULE_ZYMBIT_LIB: join(work, 'no-such-lib.so') }), /no security module answered/);
+  await rejectsError(
+    () => inProcess(() => enrollLuks({ device: fresh, dataDir: d.data, keyFile: pass }), { CAPSULE_ZYMBIT_LIB: join(work, 'no-such-lib.so') }),
+    'DeviceError',
+    'ERR_NO_MODULE',
+    /no security module answered: the LUKS key must be made and locked by the module/,
+  );
+  refused(
+    capsule(['device', 'luks-enroll', fresh, '--data-dir', d.data, '--key-file', pass], { ...d.env, CAPSULE_ZYMBIT_LIB: join(work, 'no-such-lib.so') }),
+    /no security module answered/,
+  );
   assert.equal(Object.keys(JSON.parse(cs(['luksDump', '--dump-json-metadata', fresh]).stdout.toString()).keyslots), ['0'], 'no keyslot added');
   rmSync(fresh);
 });
@@ -354,43 +468,90 @@ test('module absent (library missing, or zkOpen failing): ERR_NO_MODULE, no key'
 test('no token, not LUKS, lock blob missing, cryptsetup missing: ERR_LUKS_TOKEN / ERR_LUKS', async () => {
   const fresh = join(work, 'fresh.img');
   format(fresh);
-  await rejectsError(() => inProcess(() => unlockLuksKey({ device: fresh, dataDir: d.data })), 'DeviceError', 'ERR_LUKS_TOKEN', /no capsule token in the LUKS2 header/);
+  await rejectsError(
+    () => inProcess(() => unlockLuksKey({ device: fresh, dataDir: d.data })),
+    'DeviceError',
+    'ERR_LUKS_TOKEN',
+    /no capsule token in the LUKS2 header/,
+  );
   refused(capsule(['device', 'luks-key', fresh, '--data-dir', d.data]), /not bound to the module/);
   const plain = join(work, 'plain.img');
   writeFileSync(plain, Buffer.alloc(1 << 20));
   await rejectsError(() => inProcess(() => unlockLuksKey({ device: plain, dataDir: d.data })), 'DeviceError', 'ERR_LUKS', /is not a LUKS device/);
   refused(capsule(['device', 'luks-key', plain, '--data-dir', d.data]), /not a LUKS device/);
-  await rejectsError(() => inProcess(() => unlockLuksKey({ device: img, dataDir: join(work, 'elsewhere') })), 'DeviceError', 'ERR_LUKS_TOKEN', /the lock blob .* cannot be read \(ENOENT\)/);
+  await rejectsError(
+    () => inProcess(() => unlockLuksKey({ device: img, dataDir: join(work, 'elsewhere') })),
+    'DeviceError',
+    'ERR_LUKS_TOKEN',
+    /the lock blob .* cannot be read \(ENOENT\)/,
+  );
   rmSync(fresh);
   rmSync(plain);
   const missing = join(work, 'no-cryptsetup');
-  await rejectsError(() => inProcess(() => unlockLuksKey({ device: img, dataDir: d.data, env: { ...process.env, CAPSULE_CRYPTSETUP: missing } })), 'DeviceError', 'ERR_LUKS', /cannot run .*no-cryptsetup to read the UUID of a device \(ENOENT\)/);
+  await rejectsError(
+    () => inProcess(() => unlockLuksKey({ device: img, dataDir: d.data, env: { ...process.env, CAPSULE_CRYPTSETUP: missing } })),
+    'DeviceError',
+    'ERR_LUKS',
+    /cannot run .*no-cryptsetup to read the UUID of a device \(ENOENT\)/,
+  );
   refused(capsule(['device', 'luks-key', img, '--data-dir', d.data], { ...d.env, CAPSULE_CRYPTSETUP: missing }), /cannot run .*no-cryptsetup/);
 });
 
 test('enrolment refusals: twice, wrong existing key (nothing left), slot taken, bad flags', async () => {
-  await rejectsError(() => inProcess(() => enrollLuks({ device: img, dataDir: d.data, keyFile: pass })), 'DeviceError', 'ERR_LUKS_ENROLLED', /is already bound to a module \(token 0\)/);
+  await rejectsError(
+    () => inProcess(() => enrollLuks({ device: img, dataDir: d.data, keyFile: pass })),
+    'DeviceError',
+    'ERR_LUKS_ENROLLED',
+    /is already bound to a module \(token 0\)/,
+  );
   refused(capsule(['device', 'luks-enroll', img, '--data-dir', d.data, '--key-file', pass]), /already bound/);
   const other = join(work, 'other.img');
   format(other);
   const otherUuid = cs(['luksUUID', other]).stdout.toString().trim();
   const wrong = join(work, 'wrong.key');
   writeFileSync(wrong, randomBytes(32));
-  await rejectsError(() => inProcess(() => enrollLuks({ device: other, dataDir: d.data, keyFile: wrong })), 'DeviceError', 'ERR_LUKS', /cryptsetup refused the new keyslot 1 \(exit 2: no keyslot opens with the given passphrase or key file\)/);
+  await rejectsError(
+    () => inProcess(() => enrollLuks({ device: other, dataDir: d.data, keyFile: wrong })),
+    'DeviceError',
+    'ERR_LUKS',
+    /cryptsetup refused the new keyslot 1 \(exit 2: no keyslot opens with the given passphrase or key file\)/,
+  );
   refused(capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', wrong]), /refused the new keyslot/);
   const meta = JSON.parse(cs(['luksDump', '--dump-json-metadata', other]).stdout.toString());
   assert.equal(Object.keys(meta.keyslots), ['0'], 'no keyslot added');
   assert.equal(meta.tokens, {}, 'no token');
   assert.not.ok(existsSync(join(d.data, 'luks', `${otherUuid}.lock`)), 'no blob left');
-  await rejectsError(() => inProcess(() => enrollLuks({ device: other, dataDir: d.data, keyFile: pass, slot: 0 })), 'DeviceError', 'ERR_LUKS', /keyslot 0 is in use/);
+  await rejectsError(
+    () => inProcess(() => enrollLuks({ device: other, dataDir: d.data, keyFile: pass, slot: 0 })),
+    'DeviceError',
+    'ERR_LUKS',
+    /keyslot 0 is in use/,
+  );
   refused(capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--slot', '32']), /--slot: expected an integer 0\.\.31, got "32"/);
   refused(capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--pbkdf', 'scrypt']), /--pbkdf: expected pbkdf2 or argon2id/);
-  refused(capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--pbkdf-iterations', '999']), /--pbkdf-iterations: expected an integer 1000\.\./);
+  refused(
+    capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--pbkdf-iterations', '999']),
+    /--pbkdf-iterations: expected an integer 1000\.\./,
+  );
   // The guardian's backend decides: --backend must agree with it, and PCRs are a TPM matter.
-  await rejectsError(() => inProcess(() => enrollLuks({ device: other, dataDir: d.data, keyFile: pass, backend: 'tpm2' })), 'UsageError', 'ERR_USAGE', /--backend tpm2: the guardian in .* uses the zymbit backend/);
-  refused(capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--backend', 'tpm2']), /--backend tpm2: the guardian in .* uses the zymbit backend/);
-  refused(capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--pcrs', '7']), /--pcrs: the guardian in .* uses the zymbit backend; PCRs apply to --backend tpm2 only/);
-  refused(capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--backend', 'fido2']), /--backend: expected zymbit or tpm2, got "fido2"/);
+  await rejectsError(
+    () => inProcess(() => enrollLuks({ device: other, dataDir: d.data, keyFile: pass, backend: 'tpm2' })),
+    'UsageError',
+    'ERR_USAGE',
+    /--backend tpm2: the guardian in .* uses the zymbit backend/,
+  );
+  refused(
+    capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--backend', 'tpm2']),
+    /--backend tpm2: the guardian in .* uses the zymbit backend/,
+  );
+  refused(
+    capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--pcrs', '7']),
+    /--pcrs: the guardian in .* uses the zymbit backend; PCRs apply to --backend tpm2 only/,
+  );
+  refused(
+    capsule(['device', 'luks-enroll', other, '--data-dir', d.data, '--key-file', pass, '--backend', 'fido2']),
+    /--backend: expected zymbit or tpm2, got "fido2"/,
+  );
   assert.equal(Object.keys(JSON.parse(cs(['luksDump', '--dump-json-metadata', other]).stdout.toString()).keyslots), ['0'], 'no keyslot added by the refusals');
   rmSync(other);
 });
@@ -423,7 +584,9 @@ test('luks-key refuses a terminal (ERR_REFUSE_TTY) before unlocking anything', a
   const stdout = Object.assign(new PassThrough(), { isTTY: true });
   const stderr = new PassThrough();
   let err = '';
-  stderr.on('data', (c) => { err += c; });
+  stderr.on('data', (c) => {
+    err += c;
+  });
   const code = await main(['device', 'luks-key', img, '--data-dir', d.data], { stdin: new PassThrough(), stdout, stderr, now: () => 0, cwd: work, env: d.env });
   assert.is(code, 1);
   assert.is(stdout.read(), null, 'nothing written');

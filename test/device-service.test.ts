@@ -15,7 +15,20 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,8 +42,14 @@ const UNIT = join(ROOT, 'boot', 'capsule-agent.service');
 const INSTALL = join(ROOT, 'boot', 'install.sh');
 const isRoot = process.getuid?.() === 0;
 const temps: string[] = [];
-const tmp = (prefix: string) => { const d = mkdtempSync(join(tmpdir(), prefix)); temps.push(d); return d; };
-process.once('exit', () => { for (const d of temps) rmSync(d, { recursive: true, force: true }); });
+const tmp = (prefix: string) => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+};
+process.once('exit', () => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(what: string, pred: () => boolean, ms = 30_000): Promise<void> {
@@ -100,7 +119,11 @@ test('unit: systemd-analyze verify finds nothing to report (offline, in a throwa
   assert.is(r.status, 0, r.stderr);
   assert.is(r.stderr.trim(), '', 'no warnings');
   // The check is real: a misspelt directive and a bad value are both reported.
-  const bad = verifyRoot(readFileSync(UNIT, 'utf8').replace(/^WatchdogSec=.*$/m, 'WatchdogSec=soon').replace(/^ProtectHome=yes$/m, 'ProtectHomes=yes'));
+  const bad = verifyRoot(
+    readFileSync(UNIT, 'utf8')
+      .replace(/^WatchdogSec=.*$/m, 'WatchdogSec=soon')
+      .replace(/^ProtectHome=yes$/m, 'ProtectHomes=yes'),
+  );
   const b = spawnSync('systemd-analyze', ['verify', `--root=${bad}`, 'capsule-agent.service'], { encoding: 'utf8' });
   assert.match(b.stderr, /Failed to parse sec value.*soon/);
   assert.match(b.stderr, /Unknown key 'ProtectHomes' in section \[Service\]/);
@@ -123,7 +146,10 @@ test('sdNotify: addresses — path, @abstract, and what cannot be one', () => {
     assert.is(a.addr[2], 0);
     assert.is(a.addr.subarray(3, a.len).toString(), 'capsule/notify');
   }
-  const err = (s: string) => { const r = notifyAddress(s); return 'error' in r ? r.error : ''; };
+  const err = (s: string) => {
+    const r = notifyAddress(s);
+    return 'error' in r ? r.error : '';
+  };
   assert.match(err('relative/sock'), /expected an absolute path or an @abstract name, got "relative\/sock"/);
   assert.match(err('/' + 'x'.repeat(107)), /108 bytes; at most 107 fit in sockaddr_un/);
   assert.match(err('vsock:2:1234'), /vsock addresses are not supported/);
@@ -140,7 +166,10 @@ test('sdNotify: WATCHDOG_USEC/WATCHDOG_PID — half the period, ours only, numbe
   // Without NOTIFY_SOCKET everything is a no-op and nothing is logged.
   const logged: string[] = [];
   const n = sdNotify({ WATCHDOG_USEC: '1000' }, { log: (e) => logged.push(e) });
-  n.ready('x'); n.startWatchdog(); n.stopping(); n.close();
+  n.ready('x');
+  n.startWatchdog();
+  n.stopping();
+  n.close();
   assert.is(n.enabled, false);
   assert.is(n.send(['READY=1']), false);
   assert.equal(logged, []);
@@ -149,8 +178,14 @@ test('sdNotify: WATCHDOG_USEC/WATCHDOG_PID — half the period, ours only, numbe
 // ---------------------------------------------------------------------------------------------
 // sd_notify, end to end with a real agent
 
-interface Datagram { t: number; m: string }
-interface Receiver { messages: Datagram[]; stop(): Promise<void> }
+interface Datagram {
+  t: number;
+  m: string;
+}
+interface Receiver {
+  messages: Datagram[];
+  stop(): Promise<void>;
+}
 
 // The receiving side is deliberately not our code: python3's socket module.
 const RECEIVER = `
@@ -171,18 +206,27 @@ async function receiver(address: string, anyone = false): Promise<Receiver> {
   let bound = false;
   let buf = '';
   let err = '';
-  child.stderr.on('data', (c) => { err += c; });
+  child.stderr.on('data', (c) => {
+    err += c;
+  });
   child.stdout.on('data', (c) => {
     buf += c;
     for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) {
       const o = JSON.parse(buf.slice(0, i)) as Datagram & { bound?: boolean };
-      if (o.bound) bound = true; else messages.push(o);
+      if (o.bound) bound = true;
+      else messages.push(o);
     }
   });
   const exited = new Promise<void>((r) => child.on('exit', () => r()));
   await until(`the receiver to bind ${address} (${err})`, () => bound || child.exitCode !== null, 10_000);
   assert.ok(bound, `python3 bound ${address}: ${err}`);
-  return { messages, stop: async () => { child.kill('SIGTERM'); await exited; } };
+  return {
+    messages,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 let guardian: { d: Device; cleanup(): void } | undefined;
@@ -251,7 +295,10 @@ test('sd_notify: the abstract namespace (@name)', async () => {
     await until('READY=1', () => rx.messages.some((d) => fields(d.m).includes('READY=1')));
     assert.is(await a.stop(), 0);
     await until('STOPPING=1', () => rx.messages.some((d) => fields(d.m).includes('STOPPING=1')), 10_000);
-    assert.not.ok(rx.messages.some((d) => d.m === 'WATCHDOG=1'), 'no WATCHDOG_USEC, no pings');
+    assert.not.ok(
+      rx.messages.some((d) => d.m === 'WATCHDOG=1'),
+      'no WATCHDOG_USEC, no pings',
+    );
   } finally {
     await rx.stop();
   }
@@ -277,7 +324,10 @@ test('sd_notify: WATCHDOG_PID naming another process: no pings, said once in the
 
 test('sd_notify: nobody listening, or a relative NOTIFY_SOCKET: logged once (errno), the agent serves and exits 0', async () => {
   const dir = tmp('capsule-notify-');
-  for (const [socket, errno, message] of [[join(dir, 'absent.sock'), 'ENOENT', /sendto .*absent\.sock failed/], ['relative.sock', 'EINVAL', /NOTIFY_SOCKET: expected an absolute path or an @abstract name, got \\"relative\.sock\\"/]] as const) {
+  for (const [socket, errno, message] of [
+    [join(dir, 'absent.sock'), 'ENOENT', /sendto .*absent\.sock failed/],
+    ['relative.sock', 'EINVAL', /NOTIFY_SOCKET: expected an absolute path or an @abstract name, got \\"relative\.sock\\"/],
+  ] as const) {
     const a = await agentWith({ NOTIFY_SOCKET: socket, WATCHDOG_USEC: '100000' });
     const st = await fetch(a.url + '/v1/status');
     assert.is(st.status, 200);
@@ -305,52 +355,80 @@ mount -o remount,bind,ro,nosuid,nodev /usr
 mount -o remount,bind,ro,nosuid,nodev "$APP"
 mount -o remount,bind,noexec,nosuid,nodev "$DATA"
 exec setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs --bounding-set=-all --inh-caps=-all "$@"`;
-const canSandbox = isRoot && spawnSync('unshare', ['-m', 'sh', '-c', 'mount -t proc -o subset=pid proc /proc && setpriv --reuid=65534 --regid=65534 --clear-groups true']).status === 0;
+const canSandbox =
+  isRoot &&
+  spawnSync('unshare', ['-m', 'sh', '-c', 'mount -t proc -o subset=pid proc /proc && setpriv --reuid=65534 --regid=65534 --clear-groups true']).status === 0;
 if (!canSandbox) console.log('SKIPPED: the unprivileged-agent test needs root, unshare -m, proc subset=pid and setpriv');
 
-if (canSandbox) test('the agent serves as an unprivileged user, read-only root, noexec state, /proc subset=pid: READY, /v1/status, STOPPING, exit 0', async () => {
-  const g = await provisioned({ policy: false });
-  const restoreModes: [string, number][] = [];
-  try {
-    const d = g.d;
-    assert.is(spawnSync('chown', ['-R', '65534:65534', d.dir]).status, 0);
-    // The unprivileged uid must reach d.dir: `npm test`'s TMPDIR is 0700 root. Grant search (x) on
-    // the ancestors that lack it, for this test only (restored below).
-    for (let a = dirname(d.dir); a !== dirname(a); a = dirname(a)) {
-      const mode = statSync(a).mode & 0o7777;
-      if (!(mode & 0o001)) { chmodSync(a, mode | 0o001); restoreModes.push([a, mode]); }
-    }
-    const sock = join(d.dir, 'notify.sock');
-    const rx = await receiver(sock, true);
+if (canSandbox)
+  test('the agent serves as an unprivileged user, read-only root, noexec state, /proc subset=pid: READY, /v1/status, STOPPING, exit 0', async () => {
+    const g = await provisioned({ policy: false });
+    const restoreModes: [string, number][] = [];
     try {
-      const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', SANDBOX, 'sh',
-        process.execPath, '--disable-warning=ExperimentalWarning', BIN, 'agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`],
-      { env: { ...d.env, DATA: d.dir, APP: ROOT, NOTIFY_SOCKET: sock, WATCHDOG_USEC: '1000000' }, stdio: ['ignore', 'ignore', 'pipe'] });
-      let log = '';
-      child.stderr.on('data', (c) => { log += c; });
-      const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-      try {
-        await until(`READY=1 (${log})`, () => rx.messages.some((m) => fields(m.m).includes('READY=1')) || child.exitCode !== null);
-        const url = /"event":"started","url":"([^"]+)"/.exec(log)?.[1];
-        assert.ok(url, log);
-        const st = await (await fetch(url + '/v1/status')).json() as { status: string; module: { state: string } };
-        assert.is(st.status, 'started');
-        assert.is(st.module.state, 'ok');
-        assert.ok(readFileSync(`/proc/${child.pid}/status`, 'utf8').includes('Uid:\t65534\t65534\t65534\t65534'), 'runs as uid 65534');
-      } finally {
-        child.kill('SIGTERM');
+      const d = g.d;
+      assert.is(spawnSync('chown', ['-R', '65534:65534', d.dir]).status, 0);
+      // The unprivileged uid must reach d.dir: `npm test`'s TMPDIR is 0700 root. Grant search (x) on
+      // the ancestors that lack it, for this test only (restored below).
+      for (let a = dirname(d.dir); a !== dirname(a); a = dirname(a)) {
+        const mode = statSync(a).mode & 0o7777;
+        if (!(mode & 0o001)) {
+          chmodSync(a, mode | 0o001);
+          restoreModes.push([a, mode]);
+        }
       }
-      assert.is(await exited, 0, log);
-      assert.ok(rx.messages.some((m) => fields(m.m).includes('STOPPING=1')));
-      assert.not.match(log, /EACCES|EROFS|EPERM/);
+      const sock = join(d.dir, 'notify.sock');
+      const rx = await receiver(sock, true);
+      try {
+        const child = spawn(
+          'unshare',
+          [
+            '-m',
+            '--propagation',
+            'private',
+            'sh',
+            '-c',
+            SANDBOX,
+            'sh',
+            process.execPath,
+            '--disable-warning=ExperimentalWarning',
+            BIN,
+            'agent',
+            '--data-dir',
+            d.data,
+            '--listen',
+            '127.0.0.1:0',
+            '--clock',
+            `file:${join(d.dir, 'clock')}`,
+          ],
+          { env: { ...d.env, DATA: d.dir, APP: ROOT, NOTIFY_SOCKET: sock, WATCHDOG_USEC: '1000000' }, stdio: ['ignore', 'ignore', 'pipe'] },
+        );
+        let log = '';
+        child.stderr.on('data', (c) => {
+          log += c;
+        });
+        const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+        try {
+          await until(`READY=1 (${log})`, () => rx.messages.some((m) => fields(m.m).includes('READY=1')) || child.exitCode !== null);
+          const url = /"event":"started","url":"([^"]+)"/.exec(log)?.[1];
+          assert.ok(url, log);
+          const st = (await (await fetch(url + '/v1/status')).json()) as { status: string; module: { state: string } };
+          assert.is(st.status, 'started');
+          assert.is(st.module.state, 'ok');
+          assert.ok(readFileSync(`/proc/${child.pid}/status`, 'utf8').includes('Uid:\t65534\t65534\t65534\t65534'), 'runs as uid 65534');
+        } finally {
+          child.kill('SIGTERM');
+        }
+        assert.is(await exited, 0, log);
+        assert.ok(rx.messages.some((m) => fields(m.m).includes('STOPPING=1')));
+        assert.not.match(log, /EACCES|EROFS|EPERM/);
+      } finally {
+        await rx.stop();
+      }
     } finally {
-      await rx.stop();
+      for (const [a, mode] of restoreModes) chmodSync(a, mode);
+      g.cleanup();
     }
-  } finally {
-    for (const [a, mode] of restoreModes) chmodSync(a, mode);
-    g.cleanup();
-  }
-});
+  });
 
 // ---------------------------------------------------------------------------------------------
 // install.sh
@@ -382,7 +460,13 @@ function treeSum(dir: string): string {
 }
 
 const sh = (args: string[]) => spawnSync('bash', [INSTALL, ...args], { encoding: 'utf8' });
-const accounts = (r: string, file: string) => new Map(readFileSync(join(r, 'etc', file), 'utf8').trim().split('\n').map((l) => [l.split(':')[0]!, l.split(':')]));
+const accounts = (r: string, file: string) =>
+  new Map(
+    readFileSync(join(r, 'etc', file), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => [l.split(':')[0]!, l.split(':')]),
+  );
 const mode = (p: string) => (lstatSync(p).mode & 0o7777).toString(8);
 
 test('install.sh --help', () => {
@@ -394,117 +478,138 @@ test('install.sh --help', () => {
 
 if (!isRoot) console.log('SKIPPED: install.sh --root tests need root (the script creates a system user and sets owners)');
 
-if (isRoot) test('install.sh --root: the documented layout, owners as recorded in the root\'s accounts, the host untouched', () => {
-  const hostAccounts = ['/etc/passwd', '/etc/group'].map((f) => readFileSync(f, 'utf8'));
-  const r = targetRoot();
-  const run = sh(['--root', r]);
-  assert.is(run.status, 0, run.stderr);
-  assert.match(run.stdout, /^created group capsule \(gid \d+\)$/m);
-  assert.match(run.stdout, /^created user capsule \(uid \d+\)$/m);
-  assert.match(run.stdout, /^installed \/etc\/systemd\/system\/capsule-agent\.service \(mode 644\)$/m);
-  // The account: a system user, no login, home = the state directory; the device groups.
-  const pw = accounts(r, 'passwd').get('capsule')!;
-  const gr = accounts(r, 'group');
-  const uid = Number(pw[2]);
-  const gid = Number(gr.get('capsule')![2]);
-  assert.ok(uid > 0 && uid < 1000, `system uid ${uid}`);
-  assert.is(Number(pw[3]), gid);
-  assert.is(pw[5], '/var/lib/capsule');
-  assert.is(pw[6], '/usr/sbin/nologin');
-  assert.is(gr.get('i2c')![2], '998', 'an existing group is reused');
-  assert.equal(gr.get('i2c')![3]!.split(','), ['pi', 'capsule']);
-  for (const g of ['zymbit', 'tss']) assert.equal(gr.get(g)![3]!.split(','), ['capsule'], g);
-  assert.ok(accounts(r, 'shadow').get('capsule')![1]!.startsWith('!'), 'no password');
-  // Every group the unit asks for exists in the target (systemd refuses to start otherwise).
-  const supp = /^SupplementaryGroups=(.*)$/m.exec(readFileSync(UNIT, 'utf8'))![1]!.trim().split(/\s+/);
-  for (const g of supp) assert.ok(gr.has(g), `group ${g} exists`);
-  // Directories and files: mode and owner.
-  const layout: Array<[string, string, number, number]> = [
-    ['opt/capsule', '755', 0, 0],
-    ['etc/capsule', '750', 0, gid],
-    ['var/lib/capsule', '700', uid, gid],
-    ['etc/systemd/system/capsule-agent.service', '644', 0, 0],
-    ['etc/udev/rules.d/60-capsule.rules', '644', 0, 0],
-    ['usr/local/bin/capsule', '755', 0, 0],
-  ];
-  for (const [p, m, u, g] of layout) {
-    const s = lstatSync(join(r, p));
-    assert.equal([mode(join(r, p)), s.uid, s.gid], [m, u, g], p);
-  }
-  assert.is(readFileSync(join(r, 'etc/systemd/system/capsule-agent.service'), 'utf8'), readFileSync(UNIT, 'utf8'));
-  assert.is(readFileSync(join(r, 'etc/udev/rules.d/60-capsule.rules'), 'utf8'), readFileSync(join(ROOT, 'boot/udev/60-capsule.rules'), 'utf8'));
-  assert.match(readFileSync(join(r, 'usr/local/bin/capsule'), 'utf8'), /^exec \/opt\/capsule\/node_modules\/\.bin\/node .* \/opt\/capsule\/bin\/capsule\.js "\$@"$/m);
-  // The repository's initramfs hook/keyscript (LUKS binding), when that work has landed.
-  for (const f of existsSync(join(ROOT, 'boot/initramfs/hooks')) ? readdirSync(join(ROOT, 'boot/initramfs/hooks')) : []) {
-    assert.is(mode(join(r, 'etc/initramfs-tools/hooks', f)), '755', f);
-  }
-  assert.equal(['/etc/passwd', '/etc/group'].map((f) => readFileSync(f, 'utf8')), hostAccounts, 'the host\'s accounts are unchanged');
-  // The installed unit verifies in that root too.
-  const v = spawnSync('systemd-analyze', ['verify', `--root=${verifyRoot(readFileSync(join(r, 'etc/systemd/system/capsule-agent.service'), 'utf8'))}`, 'capsule-agent.service'], { encoding: 'utf8' });
-  assert.is(v.status, 0, v.stderr);
-});
+if (isRoot)
+  test("install.sh --root: the documented layout, owners as recorded in the root's accounts, the host untouched", () => {
+    const hostAccounts = ['/etc/passwd', '/etc/group'].map((f) => readFileSync(f, 'utf8'));
+    const r = targetRoot();
+    const run = sh(['--root', r]);
+    assert.is(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^created group capsule \(gid \d+\)$/m);
+    assert.match(run.stdout, /^created user capsule \(uid \d+\)$/m);
+    assert.match(run.stdout, /^installed \/etc\/systemd\/system\/capsule-agent\.service \(mode 644\)$/m);
+    // The account: a system user, no login, home = the state directory; the device groups.
+    const pw = accounts(r, 'passwd').get('capsule')!;
+    const gr = accounts(r, 'group');
+    const uid = Number(pw[2]);
+    const gid = Number(gr.get('capsule')![2]);
+    assert.ok(uid > 0 && uid < 1000, `system uid ${uid}`);
+    assert.is(Number(pw[3]), gid);
+    assert.is(pw[5], '/var/lib/capsule');
+    assert.is(pw[6], '/usr/sbin/nologin');
+    assert.is(gr.get('i2c')![2], '998', 'an existing group is reused');
+    assert.equal(gr.get('i2c')![3]!.split(','), ['pi', 'capsule']);
+    for (const g of ['zymbit', 'tss']) assert.equal(gr.get(g)![3]!.split(','), ['capsule'], g);
+    assert.ok(accounts(r, 'shadow').get('capsule')![1]!.startsWith('!'), 'no password');
+    // Every group the unit asks for exists in the target (systemd refuses to start otherwise).
+    const supp = /^SupplementaryGroups=(.*)$/m.exec(readFileSync(UNIT, 'utf8'))![1]!.trim().split(/\s+/);
+    for (const g of supp) assert.ok(gr.has(g), `group ${g} exists`);
+    // Directories and files: mode and owner.
+    const layout: Array<[string, string, number, number]> = [
+      ['opt/capsule', '755', 0, 0],
+      ['etc/capsule', '750', 0, gid],
+      ['var/lib/capsule', '700', uid, gid],
+      ['etc/systemd/system/capsule-agent.service', '644', 0, 0],
+      ['etc/udev/rules.d/60-capsule.rules', '644', 0, 0],
+      ['usr/local/bin/capsule', '755', 0, 0],
+    ];
+    for (const [p, m, u, g] of layout) {
+      const s = lstatSync(join(r, p));
+      assert.equal([mode(join(r, p)), s.uid, s.gid], [m, u, g], p);
+    }
+    assert.is(readFileSync(join(r, 'etc/systemd/system/capsule-agent.service'), 'utf8'), readFileSync(UNIT, 'utf8'));
+    assert.is(readFileSync(join(r, 'etc/udev/rules.d/60-capsule.rules'), 'utf8'), readFileSync(join(ROOT, 'boot/udev/60-capsule.rules'), 'utf8'));
+    assert.match(
+      readFileSync(join(r, 'usr/local/bin/capsule'), 'utf8'),
+      /^exec \/opt\/capsule\/node_modules\/\.bin\/node .* \/opt\/capsule\/bin\/capsule\.js "\$@"$/m,
+    );
+    // The repository's initramfs hook/keyscript (LUKS binding), when that work has landed.
+    for (const f of existsSync(join(ROOT, 'boot/initramfs/hooks')) ? readdirSync(join(ROOT, 'boot/initramfs/hooks')) : []) {
+      assert.is(mode(join(r, 'etc/initramfs-tools/hooks', f)), '755', f);
+    }
+    assert.equal(
+      ['/etc/passwd', '/etc/group'].map((f) => readFileSync(f, 'utf8')),
+      hostAccounts,
+      "the host's accounts are unchanged",
+    );
+    // The installed unit verifies in that root too.
+    const v = spawnSync(
+      'systemd-analyze',
+      ['verify', `--root=${verifyRoot(readFileSync(join(r, 'etc/systemd/system/capsule-agent.service'), 'utf8'))}`, 'capsule-agent.service'],
+      { encoding: 'utf8' },
+    );
+    assert.is(v.status, 0, v.stderr);
+  });
 
-if (isRoot) test('install.sh --root twice: the second run changes nothing (tree checksum) and says so', () => {
-  const r = targetRoot();
-  assert.is(sh(['--root', r]).status, 0);
-  const first = treeSum(r);
-  const again = sh(['--root', r]);
-  assert.is(again.status, 0, again.stderr);
-  assert.is(again.stdout, `nothing to do: ${r} is already installed\n`);
-  assert.is(treeSum(r), first);
-  // A drifted file or mode is put back, and only that.
-  writeFileSync(join(r, 'etc/systemd/system/capsule-agent.service'), '[Service]\nUser=root\n');
-  chmodSync(join(r, 'var/lib/capsule'), 0o755);
-  const fix = sh(['--root', r]);
-  assert.is(fix.status, 0, fix.stderr);
-  assert.equal(fix.stdout.trim().split('\n').slice(0, -1), [
-    'set /var/lib/capsule/ to mode 700, owner ' + lstatSync(join(r, 'var/lib/capsule')).uid + ':' + lstatSync(join(r, 'var/lib/capsule')).gid,
-    'installed /etc/systemd/system/capsule-agent.service (mode 644)',
-  ]);
-  assert.is(readFileSync(join(r, 'etc/systemd/system/capsule-agent.service'), 'utf8'), readFileSync(UNIT, 'utf8'));
-  assert.is(mode(join(r, 'var/lib/capsule')), '700');
-});
+if (isRoot)
+  test('install.sh --root twice: the second run changes nothing (tree checksum) and says so', () => {
+    const r = targetRoot();
+    assert.is(sh(['--root', r]).status, 0);
+    const first = treeSum(r);
+    const again = sh(['--root', r]);
+    assert.is(again.status, 0, again.stderr);
+    assert.is(again.stdout, `nothing to do: ${r} is already installed\n`);
+    assert.is(treeSum(r), first);
+    // A drifted file or mode is put back, and only that.
+    writeFileSync(join(r, 'etc/systemd/system/capsule-agent.service'), '[Service]\nUser=root\n');
+    chmodSync(join(r, 'var/lib/capsule'), 0o755);
+    const fix = sh(['--root', r]);
+    assert.is(fix.status, 0, fix.stderr);
+    assert.equal(fix.stdout.trim().split('\n').slice(0, -1), [
+      'set /var/lib/capsule/ to mode 700, owner ' + lstatSync(join(r, 'var/lib/capsule')).uid + ':' + lstatSync(join(r, 'var/lib/capsule')).gid,
+      'installed /etc/systemd/system/capsule-agent.service (mode 644)',
+    ]);
+    assert.is(readFileSync(join(r, 'etc/systemd/system/capsule-agent.service'), 'utf8'), readFileSync(UNIT, 'utf8'));
+    assert.is(mode(join(r, 'var/lib/capsule')), '700');
+  });
 
-if (isRoot) test('install.sh --source: initramfs hooks to /etc/initramfs-tools/hooks, keyscripts to /lib/cryptsetup/scripts, others refused by name', () => {
-  const src = tmp('capsule-src-');
-  cpSync(join(ROOT, 'boot'), src, { recursive: true });
-  rmSync(join(src, 'initramfs'), { recursive: true, force: true });
-  mkdirSync(join(src, 'initramfs/hooks'), { recursive: true });
-  writeFileSync(join(src, 'initramfs/hooks/capsule'), '#!/bin/sh\n# hook\n');
-  writeFileSync(join(src, 'initramfs/capsule-keyscript'), '#!/bin/sh\n# keyscript\n');
-  writeFileSync(join(src, 'initramfs/README.md'), 'docs\n');
-  writeFileSync(join(src, 'initramfs/stray.bin'), 'x');
-  const r = targetRoot();
-  const run = sh(['--root', r, '--source', src]);
-  assert.is(run.status, 0, run.stderr);
-  assert.is(readFileSync(join(r, 'etc/initramfs-tools/hooks/capsule'), 'utf8'), '#!/bin/sh\n# hook\n');
-  assert.is(mode(join(r, 'etc/initramfs-tools/hooks/capsule')), '755');
-  assert.is(readFileSync(join(r, 'lib/cryptsetup/scripts/capsule-keyscript'), 'utf8'), '#!/bin/sh\n# keyscript\n');
-  assert.is(mode(join(r, 'lib/cryptsetup/scripts/capsule-keyscript')), '755');
-  assert.not.ok(existsSync(join(r, 'etc/initramfs-tools/hooks/README.md')));
-  assert.match(run.stderr, /^install\.sh: warning: .*stray\.bin: neither a hook nor a keyscript by its name; not installed$/m);
-  assert.match(run.stdout, /run update-initramfs -u once \/etc\/crypttab names the keyscript/);
-  const again = sh(['--root', r, '--source', src]);
-  assert.match(again.stdout, /^nothing to do/);
-});
+if (isRoot)
+  test('install.sh --source: initramfs hooks to /etc/initramfs-tools/hooks, keyscripts to /lib/cryptsetup/scripts, others refused by name', () => {
+    const src = tmp('capsule-src-');
+    cpSync(join(ROOT, 'boot'), src, { recursive: true });
+    rmSync(join(src, 'initramfs'), { recursive: true, force: true });
+    mkdirSync(join(src, 'initramfs/hooks'), { recursive: true });
+    writeFileSync(join(src, 'initramfs/hooks/capsule'), '#!/bin/sh\n# hook\n');
+    writeFileSync(join(src, 'initramfs/capsule-keyscript'), '#!/bin/sh\n# keyscript\n');
+    writeFileSync(join(src, 'initramfs/README.md'), 'docs\n');
+    writeFileSync(join(src, 'initramfs/stray.bin'), 'x');
+    const r = targetRoot();
+    const run = sh(['--root', r, '--source', src]);
+    assert.is(run.status, 0, run.stderr);
+    assert.is(readFileSync(join(r, 'etc/initramfs-tools/hooks/capsule'), 'utf8'), '#!/bin/sh\n# hook\n');
+    assert.is(mode(join(r, 'etc/initramfs-tools/hooks/capsule')), '755');
+    assert.is(readFileSync(join(r, 'lib/cryptsetup/scripts/capsule-keyscript'), 'utf8'), '#!/bin/sh\n# keyscript\n');
+    assert.is(mode(join(r, 'lib/cryptsetup/scripts/capsule-keyscript')), '755');
+    assert.not.ok(existsSync(join(r, 'etc/initramfs-tools/hooks/README.md')));
+    assert.match(run.stderr, /^install\.sh: warning: .*stray\.bin: neither a hook nor a keyscript by its name; not installed$/m);
+    assert.match(run.stdout, /run update-initramfs -u once \/etc\/crypttab names the keyscript/);
+    const again = sh(['--root', r, '--source', src]);
+    assert.match(again.stdout, /^nothing to do/);
+  });
 
-if (isRoot) test('install.sh errors: one `install.sh: error:` line and a hint, exit 1, nothing written', () => {
-  const cases: Array<[string[], RegExp]> = [
-    [['--bogus'], /^install\.sh: error: unknown argument: --bogus\ninstall\.sh: hint: usage: /],
-    [['--root'], /^install\.sh: error: --root: expected a directory, got nothing\n/],
-    [['--root', join(tmpdir(), `absent-${randomBytes(4).toString('hex')}`)], /^install\.sh: error: --root: expected an existing directory, got .*absent-/],
-    [['--root', tmp('capsule-empty-')], /^install\.sh: error: --root: .*\/etc\/passwd not found: expected a root file system\ninstall\.sh: hint: mount the target/],
-    [['--root', targetRoot(), '--source', tmp('capsule-nosrc-')], /^install\.sh: error: --source: .* has no capsule-agent\.service and udev\/60-capsule\.rules\n/],
-  ];
-  for (const [args, message] of cases) {
-    const before = args[1] && existsSync(args[1]) ? treeSum(args[1]) : '';
-    const r = sh(args);
-    assert.is(r.status, 1, args.join(' '));
-    assert.is(r.stdout, '');
-    assert.match(r.stderr, message);
-    if (before) assert.is(treeSum(args[1]!), before, `nothing written into ${args[1]}`);
-  }
-});
+if (isRoot)
+  test('install.sh errors: one `install.sh: error:` line and a hint, exit 1, nothing written', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--bogus'], /^install\.sh: error: unknown argument: --bogus\ninstall\.sh: hint: usage: /],
+      [['--root'], /^install\.sh: error: --root: expected a directory, got nothing\n/],
+      [['--root', join(tmpdir(), `absent-${randomBytes(4).toString('hex')}`)], /^install\.sh: error: --root: expected an existing directory, got .*absent-/],
+      [
+        ['--root', tmp('capsule-empty-')],
+        /^install\.sh: error: --root: .*\/etc\/passwd not found: expected a root file system\ninstall\.sh: hint: mount the target/,
+      ],
+      [
+        ['--root', targetRoot(), '--source', tmp('capsule-nosrc-')],
+        /^install\.sh: error: --source: .* has no capsule-agent\.service and udev\/60-capsule\.rules\n/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const before = args[1] && existsSync(args[1]) ? treeSum(args[1]) : '';
+      const r = sh(args);
+      assert.is(r.status, 1, args.join(' '));
+      assert.is(r.stdout, '');
+      assert.match(r.stderr, message);
+      if (before) assert.is(treeSum(args[1]!), before, `nothing written into ${args[1]}`);
+    }
+  });
 
 test.after(() => guardian?.cleanup());
 test.run();

@@ -34,7 +34,10 @@ const GUARDIAN_LABEL = te.encode('capsule/v1 guardian signature');
 function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
@@ -72,7 +75,11 @@ function withoutEntries(p: Parsed, keys: number[]): Uint8Array {
 }
 
 /** An RSA private key as numbers: the modulus n, its length k in bytes, and the private exponent d. */
-interface RsaNumbers { n: bigint; k: number; d: bigint }
+interface RsaNumbers {
+  n: bigint;
+  k: number;
+  d: bigint;
+}
 
 function rsaNumbers(pkcs8Base64: string): RsaNumbers {
   const jwk = createPrivateKey({ key: Buffer.from(pkcs8Base64, 'base64'), format: 'der', type: 'pkcs8' }).export({ format: 'jwk' });
@@ -243,16 +250,27 @@ async function specReader(capsule: Uint8Array, v: Vector): Promise<Uint8Array | 
   return out;
 }
 
-const all = readdirSync(DATA_DIR).filter((f) => f.endsWith(EXTENSION)).sort()
+const all = readdirSync(DATA_DIR)
+  .filter((f) => f.endsWith(EXTENSION))
+  .sort()
   .map((f) => parseVector(f.slice(0, -EXTENSION.length), readFileSync(join(DATA_DIR, f))));
 const positives = all.filter((v) => v.expect === 'success');
 const byName = (name: string) => all.find((v) => v.name === name)!;
 
 test('there are positive vectors to compare, with P-256 keys and guardian signatures among them', () => {
   assert.ok(positives.length >= 20);
-  assert.ok(positives.some((v) => v.p256.length > 0), 'a p256-ecdh vector');
-  assert.ok(positives.some((v) => parse(v.bytes).map.has(10)), 'a guardian-signed vector');
-  assert.ok(positives.some((v) => parse(v.bytes).map.has(8) && parse(v.bytes).map.has(10)), 'an owner- and guardian-signed vector');
+  assert.ok(
+    positives.some((v) => v.p256.length > 0),
+    'a p256-ecdh vector',
+  );
+  assert.ok(
+    positives.some((v) => parse(v.bytes).map.has(10)),
+    'a guardian-signed vector',
+  );
+  assert.ok(
+    positives.some((v) => parse(v.bytes).map.has(8) && parse(v.bytes).map.has(10)),
+    'an owner- and guardian-signed vector',
+  );
 });
 
 for (const v of positives) {
@@ -354,7 +372,9 @@ test('noble reader rejects a flipped chunk exactly as the library does', async (
   const bad = Uint8Array.from(v.bytes);
   bad[bad.length - 70000]! ^= 1;
   let failed = false;
-  await specReader(bad, v).catch((e: Error) => { failed = /invalid|tag/i.test(e.message); });
+  await specReader(bad, v).catch((e: Error) => {
+    failed = /invalid|tag/i.test(e.message);
+  });
   assert.ok(failed, 'rejected: tag');
 });
 

@@ -16,7 +16,16 @@ import { bls12_381 } from '@noble/curves/bls12-381.js';
 import { SandboxError } from '../agent/errors.ts';
 import { encodeCanonical } from '../agent/format/cbor.ts';
 import { buildPolicy } from '../agent/logic/build.ts';
-import { DRAND_BAD_KEY, DRAND_BAD_LENGTH, DRAND_BAD_RANGE, DRAND_INVALID, QUICKNET, drandFirstRoundAtOrAfter, drandRoundTime, verifyDrandBeacon } from '../agent/sandbox/drand.ts';
+import {
+  DRAND_BAD_KEY,
+  DRAND_BAD_LENGTH,
+  DRAND_BAD_RANGE,
+  DRAND_INVALID,
+  QUICKNET,
+  drandFirstRoundAtOrAfter,
+  drandRoundTime,
+  verifyDrandBeacon,
+} from '../agent/sandbox/drand.ts';
 import { drandEvidence, parseDrandBeacon } from '../agent/sandbox/drandBeacon.ts';
 import { parseEvidence } from '../agent/sandbox/evidence.ts';
 import { HOST_FUEL } from '../agent/sandbox/Host.ts';
@@ -28,7 +37,11 @@ import { provisioned, setClock, startAgent } from './helpers/runningAgent.ts';
 import { wat } from './helpers/wat.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-interface Beacon { round: number; randomness: string; signature: string }
+interface Beacon {
+  round: number;
+  randomness: string;
+  signature: string;
+}
 const FX = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/drand/quicknet.json'), 'utf8')) as {
   info: { public_key: string; genesis_time: number; period: number; hash: string; schemeID: string };
   beacons: Beacon[];
@@ -98,7 +111,7 @@ function hostCall(module: Uint8Array, fuel?: number): { result: bigint; fuel: nu
   return { result: Buffer.from(r.state.get(Buffer.from('r').toString('hex'))!).readBigInt64LE(), fuel: r.fuel };
 }
 
-test('host: a real recorded beacon verifies and gives its round\'s time; the call costs HOST_FUEL.drand', () => {
+test("host: a real recorded beacon verifies and gives its round's time; the call costs HOST_FUEL.drand", () => {
   const ok = hostCall(caller(KEY, bytes(B123.signature), 123n));
   assert.is(ok.result, 1692803733000n);
   const late = hostCall(caller(KEY, bytes(LATE.signature), BigInt(LATE.round)));
@@ -137,10 +150,20 @@ test('host: forged signature, wrong round, wrong public key and malformed length
 
 test('host: out of fuel inside the verification, a range outside guest memory, a wrong import type', () => {
   throwsError(() => hostCall(caller(KEY, bytes(B123.signature), 123n), 10_000_000), 'SandboxError', 'ERR_OUT_OF_FUEL', /ran out of fuel: limit 10000000/);
-  throwsError(() => hostCall(caller(KEY, bytes(B123.signature), 123n, G, P, [96, 65536]), 0), 'SandboxError', 'ERR_GUEST_MEMORY', /verify_drand_beacon: \(ptr 256, len 65536\) is outside guest memory/);
+  throwsError(
+    () => hostCall(caller(KEY, bytes(B123.signature), 123n, G, P, [96, 65536]), 0),
+    'SandboxError',
+    'ERR_GUEST_MEMORY',
+    /verify_drand_beacon: \(ptr 256, len 65536\) is outside guest memory/,
+  );
   const i32Round = wat(`(module (import "capsule_v1" "verify_drand_beacon" (func $v (param i32 i32 i64 i64 i32 i32 i32) (result i64)))
     (memory (export "memory") 1 1) (func (export "decide") (result i32) (i32.const 1)))`);
-  throwsError(() => sandbox.evaluate(i32Round, bare), 'SandboxError', 'ERR_INVALID_MODULE', /imports "verify_drand_beacon" as \(i32, i32, i64, i64, i32, i32, i32\) -> \(i64\)/);
+  throwsError(
+    () => sandbox.evaluate(i32Round, bare),
+    'SandboxError',
+    'ERR_INVALID_MODULE',
+    /imports "verify_drand_beacon" as \(i32, i32, i64, i64, i32, i32, i32\) -> \(i64\)/,
+  );
 });
 
 test('ABI.md §4.3 test vectors', () => {
@@ -212,7 +235,8 @@ const PARAMS = { notBefore: T, publicKey: FX.info.public_key, genesis: FX.info.g
 async function decide(now: number, evidence: EvidenceItem[], params: Record<string, unknown> = PARAMS) {
   return sandbox.evaluate(await contract(), { now, requester: 'age1x', capsule: CAPSULE, params: encodeCanonical(params), evidence });
 }
-const beacon = (b: Partial<Beacon> & { round: number; signature: string }, chain?: string) => parseDrandBeacon({ round: b.round, signature: b.signature, ...(chain ? { chain } : {}) }, 'b');
+const beacon = (b: Partial<Beacon> & { round: number; signature: string }, chain?: string) =>
+  parseDrandBeacon({ round: b.round, signature: b.signature, ...(chain ? { chain } : {}) }, 'b');
 const RT = LATE.round - 10;
 
 test('drand-time-lock allows with a real beacon of round ≥ R(T) once the clock is at T; the same inputs give the same fuel', async () => {
@@ -253,7 +277,11 @@ test('drand-time-lock denies: forged beacon, round before R(T), no beacon, clock
 test('drand-time-lock: misconfigured params are errors, never allows', async () => {
   const traps = async (params: Record<string, unknown>, why: RegExp) => {
     let err: unknown;
-    try { await decide(T, beacon(LATE), params); } catch (e) { err = e; }
+    try {
+      await decide(T, beacon(LATE), params);
+    } catch (e) {
+      err = e;
+    }
     assert.instance(err, SandboxError);
     assert.is((err as SandboxError).code, 'ERR_TRAP');
     assert.match((err as Error).message, why);
@@ -273,14 +301,22 @@ test('SDK (sdk/drand.ts): verifyDrandBeacon true/false and traps on malformed in
   const selftest = (await buildPolicy('contracts-as/test/drand-selftest.ts', { cwd: ROOT })).wasm;
   const at = roundMs(LATE.round) + 1;
   const twice = new Sandbox({ fuel: 100_000_000 }); // it verifies twice: try… and the trapping form
-  const evalWith = (o: Record<string, unknown>) => twice.evaluate(selftest, {
-    ...bare, params: encodeCanonical({ key: KEY, sig: bytes(LATE.signature), round: LATE.round, genesis: FX.info.genesis_time, period: 3, at, ...o }),
-  });
+  const evalWith = (o: Record<string, unknown>) =>
+    twice.evaluate(selftest, {
+      ...bare,
+      params: encodeCanonical({ key: KEY, sig: bytes(LATE.signature), round: LATE.round, genesis: FX.info.genesis_time, period: 3, at, ...o }),
+    });
   const ok = evalWith({});
   assert.is(ok.verdict, 'allow');
   assert.is(ok.reason, `raw ${roundMs(LATE.round)}; roundAt ${LATE.round}; first ${LATE.round + 1}; firstTime ${roundMs(LATE.round + 1)}`);
-  assert.is(evalWith({ at: FX.info.genesis_time * 1000 - 1 }).reason, `raw ${roundMs(LATE.round)}; roundAt 0; first 1; firstTime ${FX.info.genesis_time * 1000}`);
-  assert.is(evalWith({ at: roundMs(LATE.round) }).reason, `raw ${roundMs(LATE.round)}; roundAt ${LATE.round}; first ${LATE.round}; firstTime ${roundMs(LATE.round)}`);
+  assert.is(
+    evalWith({ at: FX.info.genesis_time * 1000 - 1 }).reason,
+    `raw ${roundMs(LATE.round)}; roundAt 0; first 1; firstTime ${FX.info.genesis_time * 1000}`,
+  );
+  assert.is(
+    evalWith({ at: roundMs(LATE.round) }).reason,
+    `raw ${roundMs(LATE.round)}; roundAt ${LATE.round}; first ${LATE.round}; firstTime ${roundMs(LATE.round)}`,
+  );
   const forged = evalWith({ sig: bytes(FORGED) });
   assert.is(forged.verdict, 'deny');
   assert.match(forged.reason, /^raw -1;/);
@@ -300,25 +336,71 @@ test('end to end: a drand-time-lock capsule opens with a real recorded beacon an
   try {
     writeFileSync(join(d.dir, 'drand.wasm'), await contract());
     const plain = secretFile(d);
-    assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'drand.wasm', '--params', JSON.stringify({ ...PARAMS, chainHash: QUICKNET.hash }), '-o', 'c.capsule']).code, 0);
+    assert.is(
+      run(d, [
+        'seal',
+        'secret.bin',
+        '--guardian',
+        x25519,
+        '--logic',
+        'drand.wasm',
+        '--params',
+        JSON.stringify({ ...PARAMS, chainHash: QUICKNET.hash }),
+        '-o',
+        'c.capsule',
+      ]).code,
+      0,
+    );
     writeFileSync(join(d.dir, 'beacon.json'), JSON.stringify(LATE));
     writeFileSync(join(d.dir, 'forged.json'), JSON.stringify({ round: LATE.round, signature: FORGED }));
     const me = /age1[0-9a-z]+/.exec(readFileSync(join(d.dir, 'me.key'), 'utf8'))![0];
-    const dry = run(d, ['logic', 'run', 'drand.wasm', '--capsule', 'c.capsule', '--requester', me, '--at', String(T + 60_000), '--drand-beacon', 'beacon.json']);
+    const dry = run(d, [
+      'logic',
+      'run',
+      'drand.wasm',
+      '--capsule',
+      'c.capsule',
+      '--requester',
+      me,
+      '--at',
+      String(T + 60_000),
+      '--drand-beacon',
+      'beacon.json',
+    ]);
     assert.is(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, new RegExp(`^allow: open since ${T} .*drand round ${LATE.round}`));
-    const dryInline = run(d, ['logic', 'run', 'drand.wasm', '--capsule', 'c.capsule', '--requester', me, '--at', String(T + 60_000), '--drand-beacon', JSON.stringify(B123)]);
+    const dryInline = run(d, [
+      'logic',
+      'run',
+      'drand.wasm',
+      '--capsule',
+      'c.capsule',
+      '--requester',
+      me,
+      '--at',
+      String(T + 60_000),
+      '--drand-beacon',
+      JSON.stringify(B123),
+    ]);
     assert.match(dryInline.stdout, /^deny: drand beacon of round 123 is before round/);
     setClock(d, T + 3_600_000); // the guardian's clock is past T
     const a = await startAgent(d);
     try {
       assert.is(run(d, ['logic', 'push', 'drand.wasm', '--guardian', a.url]).code, 0);
-      assertFails(run(d, ['open', 'c.capsule', '--guardian', a.url, '--identity', 'me.key', '--drand-beacon', 'forged.json', '-o', 'out.bin']),
-        new RegExp(`denied by the capsule's logic: drand beacon for round ${LATE.round} does not verify under the chain's public key`));
+      assertFails(
+        run(d, ['open', 'c.capsule', '--guardian', a.url, '--identity', 'me.key', '--drand-beacon', 'forged.json', '-o', 'out.bin']),
+        new RegExp(`denied by the capsule's logic: drand beacon for round ${LATE.round} does not verify under the chain's public key`),
+      );
       assert.not.ok(existsSync(join(d.dir, 'out.bin')));
-      assertFails(run(d, ['open', 'c.capsule', '--guardian', a.url, '--identity', 'me.key', '-o', 'out.bin']), /denied by the capsule's logic: needs a drand beacon/);
-      assertFails(run(d, ['open', 'c.capsule', '--guardian', a.url, '--identity', 'me.key', '--drand-beacon', '{"round": 1}', '-o', 'out.bin']),
-        /^capsule: error: --drand-beacon\.signature: required$/, /^capsule: hint: a beacon is the JSON drand serves for a round/);
+      assertFails(
+        run(d, ['open', 'c.capsule', '--guardian', a.url, '--identity', 'me.key', '-o', 'out.bin']),
+        /denied by the capsule's logic: needs a drand beacon/,
+      );
+      assertFails(
+        run(d, ['open', 'c.capsule', '--guardian', a.url, '--identity', 'me.key', '--drand-beacon', '{"round": 1}', '-o', 'out.bin']),
+        /^capsule: error: --drand-beacon\.signature: required$/,
+        /^capsule: hint: a beacon is the JSON drand serves for a round/,
+      );
       const ok = run(d, ['open', 'c.capsule', '--guardian', a.url, '--identity', 'me.key', '--drand-beacon', 'beacon.json', '-o', 'out.bin']);
       assert.is(ok.code, 0, ok.stderr);
       assert.ok(readFileSync(join(d.dir, 'out.bin')).equals(plain), 'the payload');

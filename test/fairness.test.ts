@@ -22,7 +22,8 @@ const FLOOD = '127.0.0.2';
 const HONEST = '127.0.0.1';
 
 /** Slow but within fuel: `n` Ed25519 checks (~120 000 units each). */
-const slow = (n: number) => wat(`(module (import "capsule_v1" "verify_ed25519" (func $v (param i32 i32 i32 i32 i32 i32) (result i32)))
+const slow = (n: number) =>
+  wat(`(module (import "capsule_v1" "verify_ed25519" (func $v (param i32 i32 i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1 1)
   (func (export "decide") (result i32) (local $i i32)
     (block $done (loop $l (br_if $done (i32.ge_u (local.get $i) (i32.const ${n})))
@@ -31,7 +32,7 @@ const slow = (n: number) => wat(`(module (import "capsule_v1" "verify_ed25519" (
     (i32.const 1)))`);
 const quick = wat('(module (memory (export "memory") 1 1) (func (export "decide") (result i32) (i32.const 1)))');
 
-test('D12: round-robin: with one client\'s flood queued on one worker, another client\'s releases are decided between flood requests', async () => {
+test("D12: round-robin: with one client's flood queued on one worker, another client's releases are decided between flood requests", async () => {
   // Flood decisions of ~240 ms (fuel raised to allow 2000 signature checks), so the honest client's
   // own HTTP and key work is small beside them.
   const rig = await startRig({ sandboxWorkers: 1, maxQueuedDecisions: 100, clientFuelPerMinute: 0, fuel: 400_000_000 });
@@ -43,12 +44,16 @@ test('D12: round-robin: with one client\'s flood queued on one worker, another c
     const honestCapsule = await rig.seal(quick);
     const events: string[] = [];
     let firstDone!: () => void;
-    const first = new Promise<void>((r) => { firstDone = r; });
-    const flood = Array.from({ length: 20 }, () => rig.release(floodCapsule, { localAddress: FLOOD }).then((r) => {
-      events.push('flood');
-      firstDone();
-      return r;
-    }));
+    const first = new Promise<void>((r) => {
+      firstDone = r;
+    });
+    const flood = Array.from({ length: 20 }, () =>
+      rig.release(floodCapsule, { localAddress: FLOOD }).then((r) => {
+        events.push('flood');
+        firstDone();
+        return r;
+      }),
+    );
     await first; // the rest of the flood is queued (one worker, one decision at a time)
     for (let i = 0; i < 3; i++) {
       const r = await rig.release(honestCapsule, { localAddress: HONEST });
@@ -57,7 +62,10 @@ test('D12: round-robin: with one client\'s flood queued on one worker, another c
     }
     const floods = await Promise.all(flood);
     // (On a loaded machine a flood decision may pass the 1 s wall clock: a typed timeout, also fine here.)
-    assert.ok(floods.every((r) => r.status === 200 || r.json.error?.code === 'ERR_TIMEOUT'), floods.map((r) => r.status).join(' '));
+    assert.ok(
+      floods.every((r) => r.status === 200 || r.json.error?.code === 'ERR_TIMEOUT'),
+      floods.map((r) => r.status).join(' '),
+    );
     // Each honest request waited for at most the flood request running and the one served before
     // it in turn — never for the whole flood queue (FIFO would put all three after all 20).
     const lastHonest = events.lastIndexOf('honest');
@@ -86,7 +94,10 @@ test('D12: a client over its fuel budget gets 503 ERR_UNAVAILABLE with Retry-Aft
     }
     assert.ok(refused && statuses[0] === 200 && statuses.slice(0, -1).every((st) => st === 200), `decided, then refused: ${statuses.join(' ')}`);
     assert.is(refused!.json.error.code, 'ERR_UNAVAILABLE');
-    assert.match(refused!.json.error.message, /^busy: this client's fuel budget \(clientFuelPerMinute 100000000\) is spent by its recent decisions; it refills in \d+ s$/);
+    assert.match(
+      refused!.json.error.message,
+      /^busy: this client's fuel budget \(clientFuelPerMinute 100000000\) is spent by its recent decisions; it refills in \d+ s$/,
+    );
     const retryAfter = Number(refused!.headers['retry-after']);
     assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1, `Retry-After: ${refused!.headers['retry-after']}`);
     assert.match(refused!.json.error.message, new RegExp(`refills in ${retryAfter} s`));
@@ -110,7 +121,10 @@ test('D12: one client holds at most a quarter of the decision queue (503 with Re
     const all = await Promise.all(flood);
     const busy = all.filter((r) => r.status === 503);
     assert.ok(busy.length >= 1, `refused beyond the share of 2: ${all.map((r) => r.status).join(' ')}`);
-    assert.ok(all.every((r) => r.status === 200 || r.status === 503), all.map((r) => r.status).join(' '));
+    assert.ok(
+      all.every((r) => r.status === 200 || r.status === 503),
+      all.map((r) => r.status).join(' '),
+    );
     for (const r of busy) {
       assert.is(r.json.error.code, 'ERR_UNAVAILABLE');
       assert.match(r.json.error.message, /^busy: 2 decisions are waiting for the sandbox \(maxQueuedDecisions 8\) from this client, whose share is 2$/);
@@ -133,15 +147,27 @@ test('D12: with two workers, a flooding client holds one; a client arriving mean
   const ask = (client: string) => requestContext.run({ client }, () => s.evaluate(new Uint8Array(), { requester: client } as EvaluationInput));
   const flood = [ask('flooder'), ask('flooder'), ask('flooder')];
   await Promise.resolve();
-  assert.equal(running.map((r) => r.client), ['flooder'], 'the flooder holds one worker of two; its other decisions wait');
+  assert.equal(
+    running.map((r) => r.client),
+    ['flooder'],
+    'the flooder holds one worker of two; its other decisions wait',
+  );
   const honest = ask('honest');
   await Promise.resolve();
-  assert.equal(running.map((r) => r.client), ['flooder', 'honest'], 'the honest client runs at once on the free worker');
+  assert.equal(
+    running.map((r) => r.client),
+    ['flooder', 'honest'],
+    'the honest client runs at once on the free worker',
+  );
   running[1]!.end();
   assert.is((await honest).reason, 'x');
   running[0]!.end();
   await flood[0];
-  assert.equal(running.map((r) => r.client), ['flooder', 'honest', 'flooder'], 'the flooder\'s next decision runs when its previous one ends');
+  assert.equal(
+    running.map((r) => r.client),
+    ['flooder', 'honest', 'flooder'],
+    "the flooder's next decision runs when its previous one ends",
+  );
   for (const r of running.slice(2)) r.end();
   await flood[1];
   running[3]!.end();

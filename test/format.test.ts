@@ -33,11 +33,14 @@ test('preamble round-trips and has the documented bytes', () => {
 test('preamble: each defect has its own code and message', () => {
   const p = encodePreamble(300);
   throwsError(() => decodePreamble(p.subarray(0, 15)), 'CapsuleFormatError', 'ERR_TRUNCATED', /expected 16 bytes, got 15/);
-  const m = Uint8Array.from(p); m[3] = 0;
+  const m = Uint8Array.from(p);
+  m[3] = 0;
   throwsError(() => decodePreamble(m), 'CapsuleFormatError', 'ERR_BAD_MAGIC', /expected magic .* got 89434100/);
-  const v = Uint8Array.from(p); v[9] = 2;
+  const v = Uint8Array.from(p);
+  v[9] = 2;
   throwsError(() => decodePreamble(v), 'CapsuleFormatError', 'ERR_UNSUPPORTED_VERSION', /expected format version 1, got 2/);
-  const f = Uint8Array.from(p); f[10] = 0x80;
+  const f = Uint8Array.from(p);
+  f[10] = 0x80;
   throwsError(() => decodePreamble(f), 'CapsuleFormatError', 'ERR_RESERVED_FLAGS', /got 0x8000/);
 });
 
@@ -51,12 +54,28 @@ test('preamble: header length cap, each side of the boundary', () => {
 });
 
 test('canonical CBOR: sorted keys, shortest ints; non-canonical input refused', () => {
-  const m = new Map<unknown, unknown>([[10, 'b'], [2, 'a'], [-1, 'c']]);
+  const m = new Map<unknown, unknown>([
+    [10, 'b'],
+    [2, 'a'],
+    [-1, 'c'],
+  ]);
   const bytes = encodeCanonical(m);
   assert.is(Buffer.from(bytes).toString('hex'), 'a30261610a616220616' + '3');
-  assert.equal(decodeCanonical(bytes, 'x'), new Map<unknown, unknown>([[2, 'a'], [10, 'b'], [-1, 'c']]));
+  assert.equal(
+    decodeCanonical(bytes, 'x'),
+    new Map<unknown, unknown>([
+      [2, 'a'],
+      [10, 'b'],
+      [-1, 'c'],
+    ]),
+  );
   throwsError(() => decodeCanonical(Uint8Array.of(0x18, 0x01), 'thing'), 'CapsuleFormatError', 'ERR_NON_CANONICAL_HEADER', /^thing: not deterministic CBOR/);
-  throwsError(() => decodeCanonical(Uint8Array.of(0xa2, 0x0a, 0x01, 0x02, 0x01), 'thing'), 'CapsuleFormatError', 'ERR_NON_CANONICAL_HEADER', /re-encode deterministically/);
+  throwsError(
+    () => decodeCanonical(Uint8Array.of(0xa2, 0x0a, 0x01, 0x02, 0x01), 'thing'),
+    'CapsuleFormatError',
+    'ERR_NON_CANONICAL_HEADER',
+    /re-encode deterministically/,
+  );
   throwsError(() => decodeCanonical(Uint8Array.of(0xf9, 0x3c, 0x00), 'thing'), 'CapsuleFormatError', 'ERR_NON_CANONICAL_HEADER', /re-encode/); // 1.0 as half float decodes to integer 1
   throwsError(() => decodeCanonical(Uint8Array.of(0xc1, 0x01), 'thing'), 'CapsuleFormatError', 'ERR_MALFORMED_HEADER', /without tags/);
   throwsError(() => decodeCanonical(Uint8Array.of(0xf7), 'thing'), 'CapsuleFormatError', 'ERR_MALFORMED_HEADER', /undefined/);
@@ -77,20 +96,85 @@ test('header: field errors name the field and what came', () => {
     mut(m);
     return encodeCanonical(m);
   };
-  throwsError(() => decodeHeader(enc((m) => m.delete(3))), 'CapsuleFormatError', 'ERR_MALFORMED_HEADER', /^header\.created: required field \(key 3\) is missing$/);
-  throwsError(() => decodeHeader(enc((m) => m.set(3, 'now'))), 'CapsuleFormatError', 'ERR_MALFORMED_HEADER', /header\.created: expected an unsigned integer, got a text string/);
-  throwsError(() => decodeHeader(enc((m) => m.set(2, new Uint8Array(17)))), 'CapsuleFormatError', 'ERR_MALFORMED_HEADER', /header\.id: expected 16 bytes, got 17/);
+  throwsError(
+    () => decodeHeader(enc((m) => m.delete(3))),
+    'CapsuleFormatError',
+    'ERR_MALFORMED_HEADER',
+    /^header\.created: required field \(key 3\) is missing$/,
+  );
+  throwsError(
+    () => decodeHeader(enc((m) => m.set(3, 'now'))),
+    'CapsuleFormatError',
+    'ERR_MALFORMED_HEADER',
+    /header\.created: expected an unsigned integer, got a text string/,
+  );
+  throwsError(
+    () => decodeHeader(enc((m) => m.set(2, new Uint8Array(17)))),
+    'CapsuleFormatError',
+    'ERR_MALFORMED_HEADER',
+    /header\.id: expected 16 bytes, got 17/,
+  );
   throwsError(() => decodeHeader(enc((m) => m.set(11, 0))), 'CapsuleFormatError', 'ERR_UNKNOWN_CRITICAL_FIELD', /header: unknown critical field 11/);
-  throwsError(() => decodeHeader(enc((m) => m.get(5).set(9, 0))), 'CapsuleFormatError', 'ERR_UNKNOWN_CRITICAL_FIELD', /header\.logic: unknown critical field 9/);
-  throwsError(() => decodeHeader(enc((m) => m.get(6).set(4, 5))), 'CapsuleFormatError', 'ERR_UNSUPPORTED_CIPHER', /digest_alg: expected 1 \(sha256\), 2 \(salted-sha256\), 3 \(chunked-sha256\) or 4 \(salted-chunked-sha256\), got 5/);
-  throwsError(() => decodeHeader(enc((m) => m.get(6).set(1, -1))), 'CapsuleFormatError', 'ERR_MALFORMED_HEADER', /header\.payload\.size: expected an unsigned integer, got the integer -1/);
-  throwsError(() => decodeHeader(enc((m) => m.get(5).set(2, new Uint8Array([1, 2, 3])))), 'CapsuleFormatError', 'ERR_MALFORMED_HEADER', /header\.logic\.cid: not a binary CID/);
-  throwsError(() => decodeHeader(enc((m) => m.get(5).set(3, Uint8Array.of(0x18, 0x01)))), 'CapsuleFormatError', 'ERR_NON_CANONICAL_HEADER', /header\.logic\.params: not deterministic/);
-  throwsError(() => decodeHeader(enc((m) => m.set(7, [['X25519', new Uint8Array(80)]]))), 'CapsuleFormatError', 'ERR_MALFORMED_HEADER', /header\.stanzas\[0\]\.type: expected 1\.\.32 characters/);
-  throwsError(() => decodeHeader(enc((m) => m.set(7, [['x25519']]))), 'CapsuleFormatError', 'ERR_MALFORMED_HEADER', /header\.stanzas\[0\]: expected \[type, body\], got an array of 1/);
-  throwsError(() => decodeHeader(enc((m) => m.set(7, [['x', new Uint8Array(4097)]]))), 'CapsuleFormatError', 'ERR_MALFORMED_HEADER', /body: expected at most 4096 bytes, got 4097/);
-  throwsError(() => decodeHeader(enc((m) => m.set(4, new Uint8Array(32)))), 'CapsuleFormatError', 'ERR_MALFORMED_HEADER', /header\.owner: present without header\.signature/);
-  throwsError(() => decodeHeader(enc((m) => m.set(8, new Uint8Array(64)))), 'CapsuleFormatError', 'ERR_MALFORMED_HEADER', /header\.signature: present without header\.owner/);
+  throwsError(
+    () => decodeHeader(enc((m) => m.get(5).set(9, 0))),
+    'CapsuleFormatError',
+    'ERR_UNKNOWN_CRITICAL_FIELD',
+    /header\.logic: unknown critical field 9/,
+  );
+  throwsError(
+    () => decodeHeader(enc((m) => m.get(6).set(4, 5))),
+    'CapsuleFormatError',
+    'ERR_UNSUPPORTED_CIPHER',
+    /digest_alg: expected 1 \(sha256\), 2 \(salted-sha256\), 3 \(chunked-sha256\) or 4 \(salted-chunked-sha256\), got 5/,
+  );
+  throwsError(
+    () => decodeHeader(enc((m) => m.get(6).set(1, -1))),
+    'CapsuleFormatError',
+    'ERR_MALFORMED_HEADER',
+    /header\.payload\.size: expected an unsigned integer, got the integer -1/,
+  );
+  throwsError(
+    () => decodeHeader(enc((m) => m.get(5).set(2, new Uint8Array([1, 2, 3])))),
+    'CapsuleFormatError',
+    'ERR_MALFORMED_HEADER',
+    /header\.logic\.cid: not a binary CID/,
+  );
+  throwsError(
+    () => decodeHeader(enc((m) => m.get(5).set(3, Uint8Array.of(0x18, 0x01)))),
+    'CapsuleFormatError',
+    'ERR_NON_CANONICAL_HEADER',
+    /header\.logic\.params: not deterministic/,
+  );
+  throwsError(
+    () => decodeHeader(enc((m) => m.set(7, [['X25519', new Uint8Array(80)]]))),
+    'CapsuleFormatError',
+    'ERR_MALFORMED_HEADER',
+    /header\.stanzas\[0\]\.type: expected 1\.\.32 characters/,
+  );
+  throwsError(
+    () => decodeHeader(enc((m) => m.set(7, [['x25519']]))),
+    'CapsuleFormatError',
+    'ERR_MALFORMED_HEADER',
+    /header\.stanzas\[0\]: expected \[type, body\], got an array of 1/,
+  );
+  throwsError(
+    () => decodeHeader(enc((m) => m.set(7, [['x', new Uint8Array(4097)]]))),
+    'CapsuleFormatError',
+    'ERR_MALFORMED_HEADER',
+    /body: expected at most 4096 bytes, got 4097/,
+  );
+  throwsError(
+    () => decodeHeader(enc((m) => m.set(4, new Uint8Array(32)))),
+    'CapsuleFormatError',
+    'ERR_MALFORMED_HEADER',
+    /header\.owner: present without header\.signature/,
+  );
+  throwsError(
+    () => decodeHeader(enc((m) => m.set(8, new Uint8Array(64)))),
+    'CapsuleFormatError',
+    'ERR_MALFORMED_HEADER',
+    /header\.signature: present without header\.owner/,
+  );
 });
 
 test('header: stanza count and params size limits, each side', () => {

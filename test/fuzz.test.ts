@@ -35,17 +35,23 @@ test('fuzz: every target the issues name runs (none is skipped, the wallet decod
   assert.ok(TARGETS.some((t) => t.name === 'wallet request decoding'));
 });
 
-test('fuzz harness: counts an untyped error, a wrong output and a hang as such (so the targets\' zeros mean something)', async () => {
+test("fuzz harness: counts an untyped error, a wrong output and a hang as such (so the targets' zeros mean something)", async () => {
   const arb = fc.nat({ max: 3 });
   let n = 0;
-  const r = await drive('self-check', arb, async (v) => {
-    n++;
-    if (n === 1) throw new TypeError('untyped');
-    if (n === 2) return { wrong: 'plaintext for a modified input' };
-    if (n === 3) return new Promise<never>(() => {}); // never settles: a hang
-    if (v % 2) throw new CapsuleFormatError('ERR_TRUNCATED', 'typed');
-    return 'ok';
-  }, { cases: 8, seed: 1, hangMs: 200 }, String);
+  const r = await drive(
+    'self-check',
+    arb,
+    async (v) => {
+      n++;
+      if (n === 1) throw new TypeError('untyped');
+      if (n === 2) return { wrong: 'plaintext for a modified input' };
+      if (n === 3) return new Promise<never>(() => {}); // never settles: a hang
+      if (v % 2) throw new CapsuleFormatError('ERR_TRUNCATED', 'typed');
+      return 'ok';
+    },
+    { cases: 8, seed: 1, hangMs: 200 },
+    String,
+  );
   assert.is(r.cases, 8);
   assert.is(r.untyped, 1);
   assert.is(r.wrongOutput, 1);
@@ -57,7 +63,11 @@ test('fuzz harness: counts an untyped error, a wrong output and a hang as such (
 
 test('fuzz harness: mutations wrap positions and never mutate their input', () => {
   const base = Uint8Array.of(1, 2, 3, 4);
-  const m = mutate(base, [{ kind: 'flip', at: 5, bit: 0 }, { kind: 'delete', at: 3, count: 9 }, { kind: 'append', bytes: Uint8Array.of(9) }]);
+  const m = mutate(base, [
+    { kind: 'flip', at: 5, bit: 0 },
+    { kind: 'delete', at: 3, count: 9 },
+    { kind: 'append', bytes: Uint8Array.of(9) },
+  ]);
   assert.equal([...m], [1, 3, 3, 9]);
   assert.equal([...base], [1, 2, 3, 4]);
 });

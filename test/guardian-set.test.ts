@@ -13,7 +13,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +30,11 @@ for (let i = 0; i < 3; i++) guardians.push(await provisioned()); // one at a tim
 const client = mkdtempSync(join(tmpdir(), 'guardian-set-client-'));
 const env = { ...guardians[0]!.d.env };
 
-interface Agent { url: string; child: ChildProcess; exited: Promise<number | null> }
+interface Agent {
+  url: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
 const agents: Array<Agent | undefined> = [undefined, undefined, undefined];
 const fakes: ChildProcess[] = [];
 
@@ -40,9 +44,16 @@ async function start(i: number): Promise<Agent> {
   const h = net.guardians[i]!;
   const cfg = join(g.d.dir, 'set-config.json');
   writeFileSync(cfg, JSON.stringify({ lan: true }));
-  const child = net.spawn(h, process.execPath, [BIN, 'agent', '--data-dir', g.d.data, '--listen', `${h.address}:${h.ns ? 7373 : 0}`, '--clock', `file:${join(g.d.dir, 'clock')}`, '--config', cfg], {
-    cwd: g.d.dir, env: g.d.env, stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = net.spawn(
+    h,
+    process.execPath,
+    [BIN, 'agent', '--data-dir', g.d.data, '--listen', `${h.address}:${h.ns ? 7373 : 0}`, '--clock', `file:${join(g.d.dir, 'clock')}`, '--config', cfg],
+    {
+      cwd: g.d.dir,
+      env: g.d.env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let log = '';
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   const url = await new Promise<string>((resolve, reject) => {
@@ -72,8 +83,12 @@ function inClient(args: string[], host: Host = net.client): Promise<{ code: numb
     const c = net.spawn(host, process.execPath, args, { cwd: client, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    c.stdout!.on('data', (d) => { stdout += d; });
-    c.stderr!.on('data', (d) => { stderr += d; });
+    c.stdout!.on('data', (d) => {
+      stdout += d;
+    });
+    c.stderr!.on('data', (d) => {
+      stderr += d;
+    });
     c.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -81,13 +96,27 @@ function inClient(args: string[], host: Host = net.client): Promise<{ code: numb
 const capsule = (args: string[]) => inClient([BIN, ...args]);
 const urls = () => agents.flatMap((a, i) => ['--guardian', a?.url ?? `http://${net.guardians[i]!.address}:${net.guardians[i]!.ns ? 7373 : 9}`]);
 const open = (file: string, out: string, guardianArgs = urls(), extra: string[] = []) =>
-  capsule(['open', file, ...guardianArgs, '--identity', join(guardians[0]!.d.dir, 'me.key'), '--receipts', join(client, 'receipts'), '-o', join(client, out), ...extra]);
+  capsule([
+    'open',
+    file,
+    ...guardianArgs,
+    '--identity',
+    join(guardians[0]!.d.dir, 'me.key'),
+    '--receipts',
+    join(client, 'receipts'),
+    '-o',
+    join(client, out),
+    ...extra,
+  ]);
 
 /** The guardian's last decision of `kind` in its audit log (polled: the client may have stopped waiting for it). */
 async function lastDecision(i: number, kind: string, after: number): Promise<Record<string, unknown>> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const entries = readFileSync(join(guardians[i]!.d.data, 'audit.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const entries = readFileSync(join(guardians[i]!.d.data, 'audit.log'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const e = entries.filter((x) => x.kind === kind && (x.seq as number) > after).at(-1);
     if (e) return e;
     if (Date.now() > deadline) throw new Error(`guardian ${i}: no ${kind} entry after #${after}`);
@@ -98,7 +127,19 @@ const lastSeq = (i: number) => readFileSync(join(guardians[i]!.d.data, 'audit.lo
 
 const secret = secretFile(guardians[0]!.d, 300_000);
 const seal = (out: string) => {
-  const r = run(guardians[0]!.d, ['seal', 'secret.bin', ...guardians.flatMap((g) => ['--guardian', g.x25519]), '--threshold', '2', '--logic', 'policy.wasm', '--params', JSON.stringify({ timeLock: { notBefore: T } }), '-o', join(client, out)]);
+  const r = run(guardians[0]!.d, [
+    'seal',
+    'secret.bin',
+    ...guardians.flatMap((g) => ['--guardian', g.x25519]),
+    '--threshold',
+    '2',
+    '--logic',
+    'policy.wasm',
+    '--params',
+    JSON.stringify({ timeLock: { notBefore: T } }),
+    '-o',
+    join(client, out),
+  ]);
   assert.is(r.code, 0, r.stderr);
 };
 seal('a.capsule');
@@ -122,11 +163,12 @@ test.after(async () => {
 });
 
 // On the loopback fallback every guardian is the same host: this one is not registered there (SKIPPED above).
-if (!net.skipped) test('the guardians are separate hosts: the client reaches each, no guardian reaches another', async () => {
-  const probe = `fetch(${JSON.stringify(agents[1]!.url + '/v1/status')}, { signal: AbortSignal.timeout(2000) }).then(() => console.log('reached'), (e) => console.log('unreachable', e.cause?.code ?? e.name))`;
-  assert.match((await inClient(['-e', probe])).stdout, /^reached/);
-  assert.match((await inClient(['-e', probe], net.guardians[0])).stdout, /^unreachable/);
-});
+if (!net.skipped)
+  test('the guardians are separate hosts: the client reaches each, no guardian reaches another', async () => {
+    const probe = `fetch(${JSON.stringify(agents[1]!.url + '/v1/status')}, { signal: AbortSignal.timeout(2000) }).then(() => console.log('reached'), (e) => console.log('unreachable', e.cause?.code ?? e.name))`;
+    assert.match((await inClient(['-e', probe])).stdout, /^reached/);
+    assert.match((await inClient(['-e', probe], net.guardians[0])).stdout, /^unreachable/);
+  });
 
 test('2-of-3 opens with one guardian down; the payload is the sealed one', async () => {
   await stop(2);
@@ -154,7 +196,7 @@ test('a guardian whose clock is wrong denies (it decides on its own clock); the 
   }
 });
 
-test('one allow of three is not enough: each guardian\'s verdict is listed, exit 1, nothing written', async () => {
+test("one allow of three is not enough: each guardian's verdict is listed, exit 1, nothing written", async () => {
   setClock(guardians[1]!.d, T - 86_400_000);
   setClock(guardians[2]!.d, T - 86_400_000);
   try {
@@ -191,17 +233,20 @@ async function fakeGuardian(mode: 'replay' | 'garbage' | 'hang', recorded: strin
   return c;
 }
 
-test('a guardian that answers with another capsule\'s share, with garbage, or not at all only loses its vote', async () => {
+test("a guardian that answers with another capsule's share, with garbage, or not at all only loses its vote", async () => {
   // Record a real answer of guardian 2 for capsule b, then let a fake guardian 2 replay it for capsule a.
   const recorded = join(client, 'recorded.json');
   const me = /age1[0-9a-z]+/.exec(readFileSync(join(guardians[0]!.d.dir, 'me.key'), 'utf8'))![0];
-  const rec = await inClient(['-e', `
+  const rec = await inClient([
+    '-e',
+    `
     const u = ${JSON.stringify(agents[2]!.url)};
     (async () => {
       const status = await (await fetch(u + '/v1/status')).json();
       const release = await (await fetch(u + '/v1/release', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ capsule: require('fs').readFileSync(${JSON.stringify(join(client, 'b.capsule'))}).subarray(0, 70000).toString('base64'), requester: ${JSON.stringify(me)} }) })).json();
       require('fs').writeFileSync(${JSON.stringify(recorded)}, JSON.stringify({ status, release }));
-    })();`]);
+    })();`,
+  ]);
   assert.is(rec.code, 0, rec.stderr);
   assert.equal(JSON.parse(readFileSync(recorded, 'utf8')).release.share, { index: 2 });
   await stop(2);
@@ -256,8 +301,21 @@ test('a guardian killed mid-release loses nothing: its log verifies, it releases
 
 test('a check-in fans out to every guardian (each keeps its own state); one that is down is named, the others record it', async () => {
   const me = /age1[0-9a-z]+/.exec(readFileSync(join(guardians[0]!.d.dir, 'me.key'), 'utf8'))![0];
-  const s = run(guardians[0]!.d, ['seal', 'secret.bin', ...guardians.flatMap((g) => ['--guardian', g.x25519]), '--threshold', '2', '--logic', 'policy.wasm', '--sign-with', 'owner.key',
-    '--params', JSON.stringify({ deadMan: { beneficiaries: [me], silenceMs: 3_600_000 } }), '-o', join(client, 'dm.capsule')]);
+  const s = run(guardians[0]!.d, [
+    'seal',
+    'secret.bin',
+    ...guardians.flatMap((g) => ['--guardian', g.x25519]),
+    '--threshold',
+    '2',
+    '--logic',
+    'policy.wasm',
+    '--sign-with',
+    'owner.key',
+    '--params',
+    JSON.stringify({ deadMan: { beneficiaries: [me], silenceMs: 3_600_000 } }),
+    '-o',
+    join(client, 'dm.capsule'),
+  ]);
   assert.is(s.code, 0, s.stderr);
   const key = join(guardians[0]!.d.dir, 'owner.key');
   const before = [0, 1, 2].map(lastSeq);
@@ -280,11 +338,25 @@ test('a check-in fans out to every guardian (each keeps its own state); one that
 });
 
 test('several --guardian for a capsule without a guardian set, or by CID: a usage error', async () => {
-  const r = run(guardians[0]!.d, ['seal', 'secret.bin', '--guardian', guardians[0]!.x25519, '--logic', 'policy.wasm', '--params', JSON.stringify({ timeLock: { notBefore: T } }), '-o', join(client, 'single.capsule')]);
+  const r = run(guardians[0]!.d, [
+    'seal',
+    'secret.bin',
+    '--guardian',
+    guardians[0]!.x25519,
+    '--logic',
+    'policy.wasm',
+    '--params',
+    JSON.stringify({ timeLock: { notBefore: T } }),
+    '-o',
+    join(client, 'single.capsule'),
+  ]);
   assert.is(r.code, 0, r.stderr);
   const o = await open('single.capsule', 's.out');
   assert.is(o.code, 1);
-  assert.match(o.stderr, /^capsule: error: single\.capsule was sealed without a guardian set: give the one guardian that holds it\ncapsule: hint: several --guardian are for capsules sealed with --threshold\n$/);
+  assert.match(
+    o.stderr,
+    /^capsule: error: single\.capsule was sealed without a guardian set: give the one guardian that holds it\ncapsule: hint: several --guardian are for capsules sealed with --threshold\n$/,
+  );
 });
 
 test.run();

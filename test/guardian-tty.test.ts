@@ -30,7 +30,10 @@ function onTerminal(args: string[], env: NodeJS.ProcessEnv): Session {
   let output = '';
   let from = 0;
   const waiters: Array<() => void> = [];
-  child.stdout.on('data', (c) => { output += c; waiters.splice(0).forEach((w) => w()); });
+  child.stdout.on('data', (c) => {
+    output += c;
+    waiters.splice(0).forEach((w) => w());
+  });
   const timeout = setTimeout(() => child.kill('SIGKILL'), 30_000);
   return {
     waitFor(re) {
@@ -51,18 +54,29 @@ function onTerminal(args: string[], env: NodeJS.ProcessEnv): Session {
     type(text) {
       child.stdin.write(text);
     },
-    done: new Promise((resolve) => child.on('close', (code) => { clearTimeout(timeout); resolve({ code, output }); })),
+    done: new Promise((resolve) =>
+      child.on('close', (code) => {
+        clearTimeout(timeout);
+        resolve({ code, output });
+      }),
+    ),
   };
 }
 
 const made: string[] = [];
-test.after(() => { for (const dir of made) rmSync(dir, { recursive: true, force: true }); });
+test.after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 
 function device() {
   const dir = mkdtempSync(join(tmpdir(), 'guardian-tty-'));
   made.push(dir);
   mkdirSync(join(dir, 'module'));
-  return { dir, data: join(dir, 'data'), env: { ...process.env, CAPSULE_ZYMBIT_LIB: LIB, ZK_SIM_STATE_DIR: join(dir, 'module'), ZK_SIM_MODEL: 'HSM6', TERM: 'dumb' } };
+  return {
+    dir,
+    data: join(dir, 'data'),
+    env: { ...process.env, CAPSULE_ZYMBIT_LIB: LIB, ZK_SIM_STATE_DIR: join(dir, 'module'), ZK_SIM_MODEL: 'HSM6', TERM: 'dumb' },
+  };
 }
 
 test('init on a terminal: grid of 24 words, cleared after Enter, three words confirmed with a retry', async () => {
@@ -99,7 +113,8 @@ test('init on a terminal: grid of 24 words, cleared after Enter, three words con
 
 test('restore on a terminal: the words are read without being echoed', async () => {
   const d = device();
-  const words = 'legal winner thank year wave sausage worth useful legal winner thank year wave sausage worth useful legal winner thank year wave sausage worth title';
+  const words =
+    'legal winner thank year wave sausage worth useful legal winner thank year wave sausage worth useful legal winner thank year wave sausage worth title';
   const s = onTerminal(['guardian', 'init', '--restore', '--data-dir', d.data], d.env);
   await s.waitFor(/capsule: type the 24 recovery words \(not shown\): /);
   s.type(`${words}\r`);

@@ -21,7 +21,6 @@ import type { ZymbitKeyStore } from '../agent/keys/ZymbitKeyStore.ts';
 import { BIN } from './helpers/cli.ts';
 import { assertFails, device, init, LIB, recipients, run, secretFile } from './helpers/guardianDevice.ts';
 
-
 test('init on the simulator (HSM6): 24 valid words once, confirmed, guardian.json 0600 with recipients and signing key', async () => {
   const d = device();
   const r = await init(d);
@@ -43,7 +42,9 @@ test('init on the simulator (HSM6): 24 valid words once, confirmed, guardian.jso
   assert.match(k.signingKey, /^capsule-guardian1[0-9a-z]+$/);
   const show = run(d, ['guardian', 'show', '--data-dir', d.data]);
   assert.is(show.code, 0, show.stderr);
-  assert.ok(show.stdout.includes(`x25519: ${k.x25519}\n`) && show.stdout.includes(`p256-ecdh: ${k.p256}\n`) && show.stdout.includes(`signing-key: ${k.signingKey}\n`));
+  assert.ok(
+    show.stdout.includes(`x25519: ${k.x25519}\n`) && show.stdout.includes(`p256-ecdh: ${k.p256}\n`) && show.stdout.includes(`signing-key: ${k.signingKey}\n`),
+  );
   assert.match(show.stdout, /seed-process: bubblewrap: new user, pid, network, ipc, uts and cgroup namespaces; .*seccomp: \d+ syscalls denied\n/);
   const json = JSON.parse(run(d, ['guardian', 'show', '--data-dir', d.data, '--json']).stdout);
   assert.is(json.stanzas['x25519'], k.x25519);
@@ -71,17 +72,28 @@ test('seal to the guardian (x25519, p256-ecdh, on-device zymbit-lock) and decryp
   const lockSeal = run(d, ['seal', 'secret.bin', '--on-guardian', 'zymbit-lock', '--data-dir', d.data, '--logic', 'policy.wasm', '-o', 'again.capsule']);
   assert.match(lockSeal.stderr, /capsule: warning: zymbit-lock: only this device's module can open this capsule; the paper backup cannot/);
   // Streaming from stdin works too (the header is read first, then the module unwraps).
-  const piped = spawnSync(process.execPath, [BIN, 'decrypt', '-', '--on-guardian', '--data-dir', d.data], { cwd: d.dir, env: d.env, input: readFileSync(join(d.dir, 'lock.capsule')) });
+  const piped = spawnSync(process.execPath, [BIN, 'decrypt', '-', '--on-guardian', '--data-dir', d.data], {
+    cwd: d.dir,
+    env: d.env,
+    input: readFileSync(join(d.dir, 'lock.capsule')),
+  });
   assert.is(piped.status, 0, piped.stderr.toString());
   assert.ok(piped.stdout.equals(plain));
 
   const v = run(d, ['verify', 'lock.capsule', '--guardian-key', k.signingKey]);
   assert.is(v.code, 0, v.stderr);
   assert.match(v.stdout, /ok: guardian signature \(ECDSA P-256, low S\)\n {2}ok: signed by the given guardian key/);
-  assertFails(run(d, ['verify', 'x.capsule', '--guardian-key', k.signingKey]), /header\.guardian: absent, but a guardian key was given/, /sealed off the device/);
+  assertFails(
+    run(d, ['verify', 'x.capsule', '--guardian-key', k.signingKey]),
+    /header\.guardian: absent, but a guardian key was given/,
+    /sealed off the device/,
+  );
   const other = device();
   assert.is((await init(other)).code, 0);
-  assertFails(run(d, ['verify', 'lock.capsule', '--guardian-key', recipients(other).signingKey]), /header\.guardian: signed by capsule-guardian1[0-9a-z]+, not by the given guardian key/);
+  assertFails(
+    run(d, ['verify', 'lock.capsule', '--guardian-key', recipients(other).signingKey]),
+    /header\.guardian: signed by capsule-guardian1[0-9a-z]+, not by the given guardian key/,
+  );
   assertFails(run(d, ['verify', 'lock.capsule', '--guardian-key', 'capsule-guardian1nope']), /--guardian-key: expected capsule-guardian1…/);
   // A capsule for another guardian: a clear no-match, no output left behind.
   const foreign = run(other, ['decrypt', join(d.dir, 'x.capsule'), '--on-guardian', '--data-dir', other.data, '-o', 'nope.bin']);
@@ -95,25 +107,37 @@ test('restore from the words on a new module: same recipients, opens x25519 and 
   assert.is(first.code, 0);
   const k = recipients(old);
   const plain = secretFile(old);
-  for (const [out, args] of [['x.capsule', ['--guardian', k.x25519]], ['p.capsule', ['--guardian', k.p256!]], ['lock.capsule', ['--on-guardian', 'zymbit-lock', '--data-dir', old.data]]] as const) {
+  for (const [out, args] of [
+    ['x.capsule', ['--guardian', k.x25519]],
+    ['p.capsule', ['--guardian', k.p256!]],
+    ['lock.capsule', ['--on-guardian', 'zymbit-lock', '--data-dir', old.data]],
+  ] as const) {
     assert.is(run(old, ['seal', 'secret.bin', ...args, '--logic', 'policy.wasm', '-o', out]).code, 0);
   }
   const fresh = device(); // another module, empty data directory
-  const restored = run(fresh, ['guardian', 'init', '--restore', '--mnemonic-from-stdin', '--data-dir', fresh.data], `  ${first.words.join('  ').toUpperCase()}  \n`);
+  const restored = run(
+    fresh,
+    ['guardian', 'init', '--restore', '--mnemonic-from-stdin', '--data-dir', fresh.data],
+    `  ${first.words.join('  ').toUpperCase()}  \n`,
+  );
   assert.is(restored.code, 0, restored.stderr);
   assert.match(restored.stderr, /capsule: guardian restored in/);
   assert.not.match(restored.stdout + restored.stderr, new RegExp(first.words.slice(0, 3).join(' ')), 'the words are not echoed');
   const k2 = recipients(fresh);
   assert.is(k2.x25519, k.x25519);
   assert.is(k2.p256, k.p256);
-  assert.is.not(k2.signingKey, k.signingKey, 'the signing key is the new module\'s slot key');
+  assert.is.not(k2.signingKey, k.signingKey, "the signing key is the new module's slot key");
   for (const name of ['x.capsule', 'p.capsule']) {
     const o = run(fresh, ['decrypt', join(old.dir, name), '--on-guardian', '--data-dir', fresh.data, '-o', `${name}.out`]);
     assert.is(o.code, 0, o.stderr);
     assert.ok(readFileSync(join(fresh.dir, `${name}.out`)).equals(plain));
   }
   const refused = run(fresh, ['decrypt', join(old.dir, 'lock.capsule'), '--on-guardian', '--data-dir', fresh.data, '-o', 'lock.out']);
-  assertFails(refused, /zymbit-lock stanza was locked by another module \(or altered\); this guardian \(SIM-[0-9a-f]+\) cannot open it/, /a guardian restored from paper opens only x25519 and p256-ecdh capsules/);
+  assertFails(
+    refused,
+    /zymbit-lock stanza was locked by another module \(or altered\); this guardian \(SIM-[0-9a-f]+\) cannot open it/,
+    /a guardian restored from paper opens only x25519 and p256-ecdh capsules/,
+  );
   assert.not.ok(existsSync(join(fresh.dir, 'lock.out')), 'no output');
 });
 
@@ -123,7 +147,13 @@ test('restore refuses a wrong checksum, an unknown word and a short phrase, stor
   const swapped = [...words];
   [swapped[0], swapped[1]] = [swapped[1]!, swapped[0]!];
   const cases: Array<[string, RegExp]> = [
-    [words.slice(0, 23).concat(words[23] === 'zoo' ? 'abandon' : 'zoo').join(' '), /mnemonic: checksum does not match \(a word is wrong or two are swapped\)/],
+    [
+      words
+        .slice(0, 23)
+        .concat(words[23] === 'zoo' ? 'abandon' : 'zoo')
+        .join(' '),
+      /mnemonic: checksum does not match \(a word is wrong or two are swapped\)/,
+    ],
     [words.slice(0, 23).join(' '), /mnemonic: expected 24 words, got 23/],
     [[...words.slice(0, 4), 'notaword', ...words.slice(5)].join(' '), /mnemonic: word 5 is not in the BIP39 English word list/],
   ];
@@ -155,9 +185,21 @@ test('init: a mistyped confirmation word stores nothing; an existing guardian ne
 
 test('init refuses to show the words on a non-terminal stdout, or to confirm without a terminal, unless told', () => {
   const d = device();
-  assertFails(run(d, ['guardian', 'init', '--data-dir', d.data]), /refusing to write the recovery words to a stdout that is not a terminal/, /--mnemonic-to-stdout/);
-  assertFails(run(d, ['guardian', 'init', '--data-dir', d.data, '--mnemonic-to-stdout']), /confirming the words needs a terminal; stdin is not one/, /--confirm-words-from-stdin/);
-  assertFails(run(d, ['guardian', 'init', '--data-dir', d.data, '--restore']), /restoring reads the 24 words from a terminal; stdin is not one/, /--mnemonic-from-stdin/);
+  assertFails(
+    run(d, ['guardian', 'init', '--data-dir', d.data]),
+    /refusing to write the recovery words to a stdout that is not a terminal/,
+    /--mnemonic-to-stdout/,
+  );
+  assertFails(
+    run(d, ['guardian', 'init', '--data-dir', d.data, '--mnemonic-to-stdout']),
+    /confirming the words needs a terminal; stdin is not one/,
+    /--confirm-words-from-stdin/,
+  );
+  assertFails(
+    run(d, ['guardian', 'init', '--data-dir', d.data, '--restore']),
+    /restoring reads the 24 words from a terminal; stdin is not one/,
+    /--mnemonic-from-stdin/,
+  );
   assertFails(run(d, ['guardian', 'init', '--data-dir', d.data, '--backend', 'tpm9']), /--backend: expected zymbit, tpm2 or soft, got "tpm9"/);
   assertFails(run(d, ['guardian', 'show', '--data-dir', d.data]), /no guardian in .*data \(guardian\.json is absent\)/, /capsule guardian init/);
   assertFails(run(d, ['guardian', 'frob']), /guardian: unknown subcommand "frob"/);
@@ -173,7 +215,20 @@ test('ZYMKEY4 (no ECDH): no P-256 recipient, and sealing p256-ecdh on it is a ty
   assertFails(r, /p256-ecdh: this guardian's module \(ZYMKEY4 \(simulated\)\) has no ECDH, so it offers no P-256 recipient/, /needs an HSM6, SCM or newer/);
   assert.not.ok(existsSync(join(d.dir, 'p.capsule')));
   // zymbit-lock and x25519 work on ZYMKEY4.
-  const ok = run(d, ['seal', 'secret.bin', '--on-guardian', 'zymbit-lock', '--on-guardian', 'x25519', '--data-dir', d.data, '--logic', 'policy.wasm', '-o', 'l.capsule']);
+  const ok = run(d, [
+    'seal',
+    'secret.bin',
+    '--on-guardian',
+    'zymbit-lock',
+    '--on-guardian',
+    'x25519',
+    '--data-dir',
+    d.data,
+    '--logic',
+    'policy.wasm',
+    '-o',
+    'l.capsule',
+  ]);
   assert.is(ok.code, 0, ok.stderr);
   assert.is(run(d, ['decrypt', 'l.capsule', '--on-guardian', '--data-dir', d.data, '-o', 'l.out']).code, 0);
 });
@@ -183,7 +238,11 @@ test('module absent: a missing library and a failing zkOpen name the library pat
   const missing = await init(d, { env: { CAPSULE_ZYMBIT_LIB: '/nonexistent/libzk_app_utils.so' } });
   assertFails(missing, /zymbit: cannot load \/nonexistent\/libzk_app_utils\.so/, /CAPSULE_ZYMBIT_LIB/);
   const closed = await init(d, { env: { ZK_SIM_FAIL_OPEN: '1' } });
-  assertFails(closed, new RegExp(`zymbit: zkOpen failed \\(-?\\d+\\) through ${LIB.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: no security module answered`), /zkifc/);
+  assertFails(
+    closed,
+    new RegExp(`zymbit: zkOpen failed \\(-?\\d+\\) through ${LIB.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: no security module answered`),
+    /zkifc/,
+  );
   assert.not.ok(existsSync(join(d.data, 'guardian.json')));
 });
 
@@ -203,8 +262,11 @@ test('a tampered locked seed is an integrity error; a guardian moved to another 
   writeFileSync(path, good);
   const elsewhere = mkdtempSync(join(tmpdir(), 'other-module-'));
   try {
-    assertFails(run(d, ['guardian', 'show', '--data-dir', d.data], undefined, { ZK_SIM_STATE_DIR: elsewhere }),
-      /guardian in .* was provisioned on module SIM-[0-9a-f]+, but this module is SIM-[0-9a-f]+/, /restore from the paper backup/);
+    assertFails(
+      run(d, ['guardian', 'show', '--data-dir', d.data], undefined, { ZK_SIM_STATE_DIR: elsewhere }),
+      /guardian in .* was provisioned on module SIM-[0-9a-f]+, but this module is SIM-[0-9a-f]+/,
+      /restore from the paper backup/,
+    );
   } finally {
     rmSync(elsewhere, { recursive: true, force: true });
   }
@@ -224,10 +286,16 @@ test('kill -9 at any moment of init leaves no guardian or a complete one; the ne
   }
   assert.ok(outcomes.has('killed-without'), `some kills landed before the guardian existed (${[...outcomes]})`);
   assert.is((await init(d, { args: ['--force'] })).code, 0);
-  assert.equal(readdirSync(d.data).filter((f) => f.endsWith('.partial')), [], 'no temporary file after a completed init');
+  assert.equal(
+    readdirSync(d.data).filter((f) => f.endsWith('.partial')),
+    [],
+    'no temporary file after a completed init',
+  );
   // The seed process notices its parent is gone and exits (it must not linger holding the seed).
   await new Promise((r) => setTimeout(r, 400));
-  const left = spawnSync('pgrep', ['-f', `seedChild.ts.*${d.data.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`]).stdout.toString().trim();
+  const left = spawnSync('pgrep', ['-f', `seedChild.ts.*${d.data.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`])
+    .stdout.toString()
+    .trim();
   assert.is(left, '', 'no seed process left running');
 });
 
@@ -242,17 +310,44 @@ test('soft backend (development): provisions with a passphrase from the environm
   const plain = secretFile(d);
   const show = run(d, ['guardian', 'show', '--data-dir', d.data], undefined, env);
   assert.match(show.stdout, /backend: soft \(NOT FOR PRODUCTION\)/);
-  assert.is(run(d, ['seal', 'secret.bin', '--on-guardian', 'zymbit-lock', '--on-guardian', 'p256-ecdh', '--data-dir', d.data, '--logic', 'policy.wasm', '-o', 's.capsule'], undefined, env).code, 0);
+  assert.is(
+    run(
+      d,
+      ['seal', 'secret.bin', '--on-guardian', 'zymbit-lock', '--on-guardian', 'p256-ecdh', '--data-dir', d.data, '--logic', 'policy.wasm', '-o', 's.capsule'],
+      undefined,
+      env,
+    ).code,
+    0,
+  );
   assert.is(run(d, ['decrypt', 's.capsule', '--on-guardian', '--data-dir', d.data, '-o', 's.out'], undefined, env).code, 0);
   assert.ok(readFileSync(join(d.dir, 's.out')).equals(plain));
-  assertFails(run(d, ['guardian', 'show', '--data-dir', d.data], undefined, { CAPSULE_SOFT_PASSPHRASE: 'wrong passphrase' }), /soft key store: wrong passphrase/);
+  assertFails(
+    run(d, ['guardian', 'show', '--data-dir', d.data], undefined, { CAPSULE_SOFT_PASSPHRASE: 'wrong passphrase' }),
+    /soft key store: wrong passphrase/,
+  );
 });
 
 test('in process: guardian operations through the FFI free every buffer the library hands out', async () => {
   const d = device();
   assert.is((await init(d)).code, 0);
   secretFile(d);
-  assert.is(run(d, ['seal', 'secret.bin', '--on-guardian', 'zymbit-lock', '--on-guardian', 'p256-ecdh', '--data-dir', d.data, '--logic', 'policy.wasm', '-o', 'l.capsule']).code, 0);
+  assert.is(
+    run(d, [
+      'seal',
+      'secret.bin',
+      '--on-guardian',
+      'zymbit-lock',
+      '--on-guardian',
+      'p256-ecdh',
+      '--data-dir',
+      d.data,
+      '--logic',
+      'policy.wasm',
+      '-o',
+      'l.capsule',
+    ]).code,
+    0,
+  );
   process.env.ZK_SIM_STATE_DIR = d.env.ZK_SIM_STATE_DIR;
   process.env.ZK_SIM_MODEL = 'HSM6';
   delete process.env.ZK_SIM_FAIL_OPEN;

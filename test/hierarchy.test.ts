@@ -16,7 +16,14 @@ import { bech32 } from '@scure/base';
 import { mnemonicToSeedSync } from '@scure/bip39';
 import { parseAnyRecipient } from '../agent/crypto/recipients.ts';
 import {
-  ECDH_RECIPIENT_HRP, encodeP256Key, GUARDIAN_KEY_HRP, isP256Point, normaliseLowS, parseP256Key, scalarFromBytes, verifyP256,
+  ECDH_RECIPIENT_HRP,
+  encodeP256Key,
+  GUARDIAN_KEY_HRP,
+  isP256Point,
+  normaliseLowS,
+  parseP256Key,
+  scalarFromBytes,
+  verifyP256,
 } from '../agent/crypto/p256.ts';
 import { bip39Seed, deriveGuardianKeys, guardianRecipients } from '../agent/keys/hierarchy.ts';
 import { fromMnemonic, toMnemonic } from '../agent/keys/mnemonic.ts';
@@ -45,13 +52,15 @@ const KNOWN: Known[] = [
   },
   {
     entropy: '7f'.repeat(32),
-    mnemonic: 'legal winner thank year wave sausage worth useful legal winner thank year wave sausage worth useful legal winner thank year wave sausage worth title',
+    mnemonic:
+      'legal winner thank year wave sausage worth useful legal winner thank year wave sausage worth useful legal winner thank year wave sausage worth title',
     x25519: 'age1r2zdkx066ftg86mzmjrnzsfr65paefq60yldqstm94ps2yss7g2ssyakj8',
     p256: 'capsule-ecdh1qgxgxtfmsv65zxvhx20ypkl9d4m5nnmm0mxywntmz8cqdmuv58962x5jxhq',
   },
   {
     entropy: '68a79eaca2324873eacc50cb9c6eca8cc68ea5d936f98787c60c7ebc74e6ce7c',
-    mnemonic: 'hamster diagram private dutch cause delay private meat slide toddler razor book happy fancy gospel tennis maple dilemma loan word shrug inflict delay length',
+    mnemonic:
+      'hamster diagram private dutch cause delay private meat slide toddler razor book happy fancy gospel tennis maple dilemma loan word shrug inflict delay length',
     x25519: 'age1ljtvs3rlhe76nhw430mdw3ymu3zkesqe6nk4xfgf56n8tp90apcqd8f42z',
     p256: 'capsule-ecdh1qvnugyd6e5dx3mumh454qr5kmfcfu67sz3rckqqwlu8qj9evzs64q5ptyhq',
   },
@@ -83,13 +92,15 @@ for (const k of KNOWN) {
     const seed = bip39Seed(entropy);
     assert.is(hex(seed), hex(mnemonicToSeedSync(k.mnemonic)), 'BIP39 seed, empty passphrase (@scure/bip39)');
     assert.equal(guardianRecipients(entropy), { x25519: k.x25519, p256: k.p256 }, 'recorded recipients');
-    assert.equal(recipientsBySpec(seed), { x25519: k.x25519, p256: k.p256 }, 'the spec\'s formulas give the same');
+    assert.equal(recipientsBySpec(seed), { x25519: k.x25519, p256: k.p256 }, "the spec's formulas give the same");
   });
 }
 
 test('hierarchy: the published BIP39 seed of "abandon … art" (empty passphrase)', () => {
-  assert.is(hex(bip39Seed(new Uint8Array(32))),
-    '408b285c123836004f4b8842c89324c1f01382450c0d439af345ba7fc49acf705489c6fc77dbd4e3dc1dd8cc6bc9f043db8ada1e243c4a0eafb290d399480840');
+  assert.is(
+    hex(bip39Seed(new Uint8Array(32))),
+    '408b285c123836004f4b8842c89324c1f01382450c0d439af345ba7fc49acf705489c6fc77dbd4e3dc1dd8cc6bc9f043db8ada1e243c4a0eafb290d399480840',
+  );
 });
 
 test('hierarchy: SPEC.md §13.5 records exactly these recipients', () => {
@@ -108,15 +119,21 @@ test('hierarchy: derived keys match their public forms and are wiped by dispose(
   assert.is(hex(keys.p256.publicKey), hex(p256.getPublicKey(keys.p256.secretKey, true)));
   const secret = keys.p256.secretKey;
   keys.dispose();
-  assert.ok(secret.every((b) => b === 0), 'P-256 scalar wiped');
-  assert.ok(keys.x25519.secretKey.every((b) => b === 0), 'x25519 secret wiped');
+  assert.ok(
+    secret.every((b) => b === 0),
+    'P-256 scalar wiped',
+  );
+  assert.ok(
+    keys.x25519.secretKey.every((b) => b === 0),
+    'x25519 secret wiped',
+  );
 });
 
 test('scalarFromBytes: d = (OS2IP(bytes) mod (n − 1)) + 1, always in 1..n−1', () => {
   assert.is(hex(scalarFromBytes(new Uint8Array(48))), hex(be(1n, 32)), 'zero bytes give 1');
   assert.is(hex(scalarFromBytes(be(N - 2n, 48))), hex(be(N - 1n, 32)), 'n − 2 gives the largest scalar n − 1');
   assert.is(hex(scalarFromBytes(be(N - 1n, 48))), hex(be(1n, 32)), 'n − 1 wraps to 1');
-  const top = (2n ** 384n - 1n) % (N - 1n) + 1n;
+  const top = ((2n ** 384n - 1n) % (N - 1n)) + 1n;
   assert.is(hex(scalarFromBytes(new Uint8Array(48).fill(0xff))), hex(be(top, 32)), 'all-ones input');
   throwsError(() => scalarFromBytes(new Uint8Array(47)), 'RangeError', undefined, /bytes: expected at least 48, got 47/);
 });
@@ -206,19 +223,41 @@ test('parseP256Key errors: wrong prefix, uppercase, not a point, wrong size, bad
   const pub = p256.getPublicKey(scalarFromBytes(new Uint8Array(48).fill(5)), true);
   const g = encodeP256Key(GUARDIAN_KEY_HRP, pub);
   const r = encodeP256Key(ECDH_RECIPIENT_HRP, pub);
-  throwsError(() => parseP256Key(ECDH_RECIPIENT_HRP, g, 'recipient'), 'KeyError', 'ERR_BAD_RECIPIENT',
-    /^recipient: expected the prefix "capsule-ecdh1", got "capsule-guardian1"$/);
-  throwsError(() => parseP256Key(GUARDIAN_KEY_HRP, r, '--guardian-key'), 'KeyError', 'ERR_BAD_RECIPIENT',
-    /^--guardian-key: expected the prefix "capsule-guardian1", got "capsule-ecdh1"$/);
-  throwsError(() => parseP256Key(ECDH_RECIPIENT_HRP, r.toUpperCase(), 'recipient'), 'KeyError', 'ERR_BAD_RECIPIENT', /^recipient: expected lowercase, got uppercase$/);
+  throwsError(
+    () => parseP256Key(ECDH_RECIPIENT_HRP, g, 'recipient'),
+    'KeyError',
+    'ERR_BAD_RECIPIENT',
+    /^recipient: expected the prefix "capsule-ecdh1", got "capsule-guardian1"$/,
+  );
+  throwsError(
+    () => parseP256Key(GUARDIAN_KEY_HRP, r, '--guardian-key'),
+    'KeyError',
+    'ERR_BAD_RECIPIENT',
+    /^--guardian-key: expected the prefix "capsule-guardian1", got "capsule-ecdh1"$/,
+  );
+  throwsError(
+    () => parseP256Key(ECDH_RECIPIENT_HRP, r.toUpperCase(), 'recipient'),
+    'KeyError',
+    'ERR_BAD_RECIPIENT',
+    /^recipient: expected lowercase, got uppercase$/,
+  );
   const notAPoint = bech32.encode(ECDH_RECIPIENT_HRP, bech32.toWords(Uint8Array.of(2, ...be(1n, 32))));
   assert.not.ok(isP256Point(Uint8Array.of(2, ...be(1n, 32))), 'x = 1 is on no point');
-  throwsError(() => parseP256Key(ECDH_RECIPIENT_HRP, notAPoint, 'recipient'), 'KeyError', 'ERR_BAD_RECIPIENT',
-    /^recipient: expected a 33-byte compressed P-256 point, got 33 bytes that are not one$/);
+  throwsError(
+    () => parseP256Key(ECDH_RECIPIENT_HRP, notAPoint, 'recipient'),
+    'KeyError',
+    'ERR_BAD_RECIPIENT',
+    /^recipient: expected a 33-byte compressed P-256 point, got 33 bytes that are not one$/,
+  );
   const short = bech32.encode(ECDH_RECIPIENT_HRP, bech32.toWords(pub.subarray(1)));
   throwsError(() => parseP256Key(ECDH_RECIPIENT_HRP, short, 'recipient'), 'KeyError', 'ERR_BAD_RECIPIENT', /got 32 bytes that are not one$/);
   const typo = r.slice(0, -1) + (r.endsWith('q') ? 'p' : 'q');
-  throwsError(() => parseP256Key(ECDH_RECIPIENT_HRP, typo, 'recipient'), 'KeyError', 'ERR_BAD_RECIPIENT', /^recipient: expected capsule-ecdh1…, got "capsule-ecdh1[a-z0-9]{11}"…$/);
+  throwsError(
+    () => parseP256Key(ECDH_RECIPIENT_HRP, typo, 'recipient'),
+    'KeyError',
+    'ERR_BAD_RECIPIENT',
+    /^recipient: expected capsule-ecdh1…, got "capsule-ecdh1[a-z0-9]{11}"…$/,
+  );
 });
 
 test('parseAnyRecipient: age1… is x25519, capsule-ecdh1… is p256-ecdh, anything else is refused', () => {
@@ -228,11 +267,19 @@ test('parseAnyRecipient: age1… is x25519, capsule-ecdh1… is p256-ecdh, anyth
   const p = parseAnyRecipient(KNOWN[1]!.p256);
   assert.is(p.type, 'p256-ecdh');
   assert.ok(isP256Point(p.key));
-  throwsError(() => parseAnyRecipient('hello'), 'KeyError', 'ERR_BAD_RECIPIENT',
-    /^recipient: expected age1… \(x25519\), capsule-ecdh1… \(p256-ecdh\) or capsule-tpm1… \(tpm2-rsa\), got "hello"$/);
+  throwsError(
+    () => parseAnyRecipient('hello'),
+    'KeyError',
+    'ERR_BAD_RECIPIENT',
+    /^recipient: expected age1… \(x25519\), capsule-ecdh1… \(p256-ecdh\) or capsule-tpm1… \(tpm2-rsa\), got "hello"$/,
+  );
   const pub = p256.getPublicKey(scalarFromBytes(new Uint8Array(48).fill(5)), true);
-  throwsError(() => parseAnyRecipient(encodeP256Key(GUARDIAN_KEY_HRP, pub)), 'KeyError', 'ERR_BAD_RECIPIENT',
-    /expected age1… \(x25519\), capsule-ecdh1… \(p256-ecdh\) or capsule-tpm1… \(tpm2-rsa\), got "capsule-guardian1/);
+  throwsError(
+    () => parseAnyRecipient(encodeP256Key(GUARDIAN_KEY_HRP, pub)),
+    'KeyError',
+    'ERR_BAD_RECIPIENT',
+    /expected age1… \(x25519\), capsule-ecdh1… \(p256-ecdh\) or capsule-tpm1… \(tpm2-rsa\), got "capsule-guardian1/,
+  );
   throwsError(() => parseAnyRecipient(KNOWN[1]!.p256.slice(0, -2)), 'KeyError', 'ERR_BAD_RECIPIENT', /^recipient: expected capsule-ecdh1…/);
   throwsError(() => parseAnyRecipient('age1qqqq'), 'KeyError', 'ERR_BAD_RECIPIENT', /expected an age X25519 recipient \(age1…\)/);
   throwsError(() => parseAnyRecipient(7 as never), 'TypeError', undefined, /^recipient: expected a string, got number$/);

@@ -16,7 +16,11 @@ import { pinManifest } from '../agent/device/imagePin.ts';
 
 const owner = generateIdentity();
 const stranger = generateIdentity();
-const manifest = (sequence: number, by = owner) => encodeImageManifest({ sequence, created: 1_764_892_800_000, images: [{ name: 'localhost/ipfs:1', digest: new Uint8Array(32).fill(sequence), size: 300 + sequence }] }, by);
+const manifest = (sequence: number, by = owner) =>
+  encodeImageManifest(
+    { sequence, created: 1_764_892_800_000, images: [{ name: 'localhost/ipfs:1', digest: new Uint8Array(32).fill(sequence), size: 300 + sequence }] },
+    by,
+  );
 
 function rig(): { dir: string; events: [string, Record<string, unknown> | undefined][]; watcher: ImageManifestWatcher } {
   const dir = mkdtempSync(join(tmpdir(), 'image-watcher-'));
@@ -32,7 +36,9 @@ test('pins a newer manifest from the pinned signer; the pinned one again is "sam
     await watcher.start();
     const h = watcher.handler();
     assert.is(h.topic, IMAGE_TOPIC);
-    const deliver = (bytes: Uint8Array) => { if (h.validate!(bytes, 'peer')) h.onMessage(bytes, 'peer'); };
+    const deliver = (bytes: Uint8Array) => {
+      if (h.validate!(bytes, 'peer')) h.onMessage(bytes, 'peer');
+    };
 
     deliver(m1);
     deliver(manifest(2));
@@ -43,12 +49,23 @@ test('pins a newer manifest from the pinned signer; the pinned one again is "sam
     deliver(new TextEncoder().encode('junk'));
     await watcher.settled();
     assert.equal(watcher.status(), {
-      topic: IMAGE_TOPIC, pinnedSequence: 2, received: 5, accepted: 1, same: 1, refused: 3,
+      topic: IMAGE_TOPIC,
+      pinnedSequence: 2,
+      received: 5,
+      accepted: 1,
+      same: 1,
+      refused: 3,
       refusedBy: { ERR_IMAGE_REPLAYED: 1, ERR_IMAGE_SIGNATURE: 1, ERR_BAD_IMAGE_MANIFEST: 1 },
     });
-    assert.equal(events.map(([e, f]) => [e, f?.code ?? f?.sequence]), [
-      ['image-manifest-pinned', 2], ['image-manifest-refused', 'ERR_IMAGE_REPLAYED'], ['image-manifest-refused', 'ERR_IMAGE_SIGNATURE'], ['image-manifest-refused', 'ERR_BAD_IMAGE_MANIFEST'],
-    ]);
+    assert.equal(
+      events.map(([e, f]) => [e, f?.code ?? f?.sequence]),
+      [
+        ['image-manifest-pinned', 2],
+        ['image-manifest-refused', 'ERR_IMAGE_REPLAYED'],
+        ['image-manifest-refused', 'ERR_IMAGE_SIGNATURE'],
+        ['image-manifest-refused', 'ERR_BAD_IMAGE_MANIFEST'],
+      ],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -63,7 +80,10 @@ test('nothing pinned, or a pin that cannot be read: start() does not throw (logg
         writeFileSync(join(dir, 'images', 'manifest.cbor'), 'not a manifest');
       }
       await watcher.start();
-      assert.equal(events.map(([e, f]) => [e, f?.code]), damaged ? [['image-manifest-pin-unreadable', 'ERR_BAD_IMAGE_MANIFEST']] : []);
+      assert.equal(
+        events.map(([e, f]) => [e, f?.code]),
+        damaged ? [['image-manifest-pin-unreadable', 'ERR_BAD_IMAGE_MANIFEST']] : [],
+      );
       assert.is(watcher.handler().validate!(manifest(5), 'peer'), false);
       assert.equal(watcher.status().refusedBy, { ERR_NOT_PINNED: 1 });
       assert.is(watcher.status().pinnedSequence, null);

@@ -27,7 +27,11 @@ import { generateIdentity } from '../agent/crypto/identity.ts';
 import { announce } from '../agent/cli/ipfs.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ipfs-test-'));
-const bytesOf = (n: number, seed = 7) => { const b = new Uint8Array(n); for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff; return b; };
+const bytesOf = (n: number, seed = 7) => {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
+  return b;
+};
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 async function drain(it: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
@@ -69,7 +73,9 @@ test('the embedded node gives the offline CID for every size class (1 leaf, 2 le
   }
   // A stream in odd pieces is the same file, so the same CID.
   const data = bytesOf(3 * CHUNK_BYTES + 5);
-  async function* pieces() { for (let o = 0; o < data.length; o += 99_991) yield data.subarray(o, o + 99_991); }
+  async function* pieces() {
+    for (let o = 0; o < data.length; o += 99_991) yield data.subarray(o, o + 99_991);
+  }
   assert.ok((await a.add(pieces())).equals(await computeCid(data)));
 });
 
@@ -143,7 +149,7 @@ async function pinRecords(helia: Bare): Promise<Map<string, string>> {
   return m;
 }
 
-test('a publish is pinned exactly as Helia pins (no walk): same records, listed, every block kept by Helia\'s gc; twice is one pin; unpinned, gc collects it', async () => {
+test("a publish is pinned exactly as Helia pins (no walk): same records, listed, every block kept by Helia's gc; twice is one pin; unpinned, gc collects it", async () => {
   const { importer } = await import('ipfs-unixfs-importer');
   const { importOptions } = await import('../agent/store/importSettings.ts');
   const { pinImported } = await import('../agent/store/pinImported.ts');
@@ -220,7 +226,12 @@ test('a publish is pinned exactly as Helia pins (no walk): same records, listed,
 test('content over the cap is refused before its data is fetched, and nothing of it is kept', async () => {
   const data = randomBytes(2 * 2 ** 20);
   const cid = await a.add(data);
-  const e = await rejects(drain(b.get(cid, { maxBytes: 2 ** 20 })), 'ContentError', 'ERR_CONTENT_TOO_LARGE', new RegExp(`${cid}: ${data.length} bytes, above the 1048576-byte cap`));
+  const e = await rejects(
+    drain(b.get(cid, { maxBytes: 2 ** 20 })),
+    'ContentError',
+    'ERR_CONTENT_TOO_LARGE',
+    new RegExp(`${cid}: ${data.length} bytes, above the 1048576-byte cap`),
+  );
   assert.ok(e.hint);
   assert.not.ok(await b.has(cid), 'the root block read for its size was not kept');
   // A single raw block over the cap, too.
@@ -234,7 +245,17 @@ test('blocks not matching their CID are rejected (a lying block source), as are 
   const { importer } = await import('ipfs-unixfs-importer');
   const { importOptions } = await import('../agent/store/importSettings.ts');
   let root: CID | undefined;
-  for await (const e of importer([{ content: data }], { put: async (c: CID, bytes: Uint8Array) => { blocks.set(c.toString(), bytes); return c; } } as never, importOptions())) root = e.cid;
+  for await (const e of importer(
+    [{ content: data }],
+    {
+      put: async (c: CID, bytes: Uint8Array) => {
+        blocks.set(c.toString(), bytes);
+        return c;
+      },
+    } as never,
+    importOptions(),
+  ))
+    root = e.cid;
   const honest = async (c: CID) => blocks.get(c.toString())!;
   assert.is(sha(await drain(readVerified(honest, root!, { maxBytes: 1e9 }))), sha(data));
   // One leaf's bytes altered by the source: refused, naming the block.
@@ -246,7 +267,10 @@ test('blocks not matching their CID are rejected (a lying block source), as are 
   await rejects(drain(readVerified(badRoot, root!, { maxBytes: 1e9 })), 'ContentError', 'ERR_CID_MISMATCH');
   // A failing source mid-file: a typed error in order, never an unhandled rejection.
   let n = 0;
-  const failing = async (c: CID) => { if (++n === 3) throw new Error('gone'); return blocks.get(c.toString())!; };
+  const failing = async (c: CID) => {
+    if (++n === 3) throw new Error('gone');
+    return blocks.get(c.toString())!;
+  };
   try {
     await drain(readVerified(failing, root!, { maxBytes: 1e9, prefetch: 8 }));
     assert.unreachable();
@@ -263,9 +287,14 @@ test('blocks not matching their CID are rejected (a lying block source), as are 
   // Hostile DAGs that would cost unbounded work while delivering no bytes: refused at once.
   const { UnixFS } = await import('ipfs-unixfs');
   const store = new Map<string, Uint8Array>();
-  const put = (bytes: Uint8Array, code: number) => { const c = CID.createV1(code, digestOf(sha256.code, createHash('sha256').update(bytes).digest())); store.set(c.toString(), bytes); return c; };
+  const put = (bytes: Uint8Array, code: number) => {
+    const c = CID.createV1(code, digestOf(sha256.code, createHash('sha256').update(bytes).digest()));
+    store.set(c.toString(), bytes);
+    return c;
+  };
   const emptyLeaf = put(new Uint8Array(0), raw.code);
-  const fanOut = (blockSizes: bigint[], links: CID[]) => put(dagPb.encode({ Data: new UnixFS({ type: 'file', blockSizes }).marshal(), Links: links.map((Hash) => ({ Hash })) }), dagPb.code);
+  const fanOut = (blockSizes: bigint[], links: CID[]) =>
+    put(dagPb.encode({ Data: new UnixFS({ type: 'file', blockSizes }).marshal(), Links: links.map((Hash) => ({ Hash })) }), dagPb.code);
   const fromStore = async (c: CID) => store.get(c.toString())!;
   const level = fanOut(Array(1000).fill(0n), Array(1000).fill(emptyLeaf));
   const bomb = fanOut(Array(1000).fill(0n), Array(1000).fill(level));
@@ -274,17 +303,52 @@ test('blocks not matching their CID are rejected (a lying block source), as are 
   await rejects(drain(readVerified(fromStore, fanOut([5n], [small]), { maxBytes: 10 })), 'ContentError', 'ERR_BAD_DAG', /3 bytes where its parent says 5/);
   await rejects(drain(readVerified(fromStore, fanOut([3n, 3n], [small]), { maxBytes: 10 })), 'ContentError', 'ERR_BAD_DAG', /1 links but 2 block sizes/);
   const inner = fanOut([3n], [small]);
-  await rejects(drain(readVerified(fromStore, fanOut([4n], [inner]), { maxBytes: 10 })), 'ContentError', 'ERR_BAD_DAG', /declares 3 bytes where its parent says 4/);
+  await rejects(
+    drain(readVerified(fromStore, fanOut([4n], [inner]), { maxBytes: 10 })),
+    'ContentError',
+    'ERR_BAD_DAG',
+    /declares 3 bytes where its parent says 4/,
+  );
 });
 
 test('CIDs and IPFS settings are checked at the boundary with typed errors', async () => {
-  await rejects(Promise.resolve().then(() => parseCid('not-a-cid', 'CID')), 'ContentError', 'ERR_BAD_CID', /^CID: not a CID/);
-  await rejects(Promise.resolve().then(() => parseCid('QmbWqxBEKC3P8tqsKc98xmWNzrzDtRLMiMPL8wBuTGsMnR', 'CID')), 'ContentError', 'ERR_BAD_CID', /expected a CIDv1/);
-  await rejects(Promise.resolve().then(() => parseCid('bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', 'CID')), 'ContentError', 'ERR_BAD_CID', /codec raw \(0x55\) or dag-pb/);
-  await rejects(Promise.resolve().then(() => parseIpfsSpec('kubo:ftp://x', 'ipfs')), 'ContentError', 'ERR_IPFS', /expected an http\(s\) URL/);
-  await rejects(Promise.resolve().then(() => parseIpfsSpec('ipfs', 'ipfs')), 'ContentError', 'ERR_IPFS', /expected "helia", "kubo:URL" or "off"/);
+  await rejects(
+    Promise.resolve().then(() => parseCid('not-a-cid', 'CID')),
+    'ContentError',
+    'ERR_BAD_CID',
+    /^CID: not a CID/,
+  );
+  await rejects(
+    Promise.resolve().then(() => parseCid('QmbWqxBEKC3P8tqsKc98xmWNzrzDtRLMiMPL8wBuTGsMnR', 'CID')),
+    'ContentError',
+    'ERR_BAD_CID',
+    /expected a CIDv1/,
+  );
+  await rejects(
+    Promise.resolve().then(() => parseCid('bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', 'CID')),
+    'ContentError',
+    'ERR_BAD_CID',
+    /codec raw \(0x55\) or dag-pb/,
+  );
+  await rejects(
+    Promise.resolve().then(() => parseIpfsSpec('kubo:ftp://x', 'ipfs')),
+    'ContentError',
+    'ERR_IPFS',
+    /expected an http\(s\) URL/,
+  );
+  await rejects(
+    Promise.resolve().then(() => parseIpfsSpec('ipfs', 'ipfs')),
+    'ContentError',
+    'ERR_IPFS',
+    /expected "helia", "kubo:URL" or "off"/,
+  );
   assert.equal(parseIpfsSpec('kubo:http://127.0.0.1:5001/', 'ipfs'), { kind: 'kubo', url: 'http://127.0.0.1:5001' });
-  await rejects(b.connect('/ip4/127.0.0.1/tcp/1/p2p/12D3KooWHs4pQEih7qiFWVKzBh2ZP7n1DbK3DXwLk92hNGujA8gN', { signal: AbortSignal.timeout(10_000) }), 'ContentError', 'ERR_IPFS_UNREACHABLE', /cannot connect/);
+  await rejects(
+    b.connect('/ip4/127.0.0.1/tcp/1/p2p/12D3KooWHs4pQEih7qiFWVKzBh2ZP7n1DbK3DXwLk92hNGujA8gN', { signal: AbortSignal.timeout(10_000) }),
+    'ContentError',
+    'ERR_IPFS_UNREACHABLE',
+    /cannot connect/,
+  );
   await rejects(b.connect('not a multiaddr'), 'ContentError', 'ERR_IPFS', /not a multiaddr/);
 });
 
@@ -313,7 +377,15 @@ test('announcements travel over gossipsub; garbage is rejected at the pubsub lay
   const got: Uint8Array[] = [];
   let rejected = 0;
   const unsubscribe = await a.subscribe(ANNOUNCE_TOPIC, (m) => got.push(m.data), {
-    validate: (data) => { try { decodeAnnouncement(data); return true; } catch { rejected++; return false; } },
+    validate: (data) => {
+      try {
+        decodeAnnouncement(data);
+        return true;
+      } catch {
+        rejected++;
+        return false;
+      }
+    },
   });
   try {
     const id = generateIdentity();

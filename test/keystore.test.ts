@@ -29,7 +29,11 @@ let n = 0;
 
 const tpms: Swtpm[] = [];
 /** Slots each backend has, and whether it does ECDH. */
-const SHAPE: Record<string, { slots: number[]; ecdh: boolean }> = { soft: { slots: [0, 1, 2], ecdh: true }, zymbit: { slots: [0, 1, 2], ecdh: true }, tpm2: { slots: [0], ecdh: false } };
+const SHAPE: Record<string, { slots: number[]; ecdh: boolean }> = {
+  soft: { slots: [0, 1, 2], ecdh: true },
+  zymbit: { slots: [0, 1, 2], ecdh: true },
+  tpm2: { slots: [0], ecdh: false },
+};
 
 const BACKENDS: Record<string, () => Promise<KeyStore>> = {
   soft: () => SoftKeyStore.create(join(dir, `soft-${++n}.json`), 'correct horse battery staple'),

@@ -50,30 +50,50 @@ class Daemon {
 
   constructor(cli: string) {
     this.cli = cli;
-    writeFileSync(join(this.dir, 'config.json'), JSON.stringify({
-      Addresses: { API: '/ip4/127.0.0.1/tcp/0', Gateway: '/ip4/127.0.0.1/tcp/0', RPC: '', Swarm: [], Announce: [], Delegates: [] },
-      Bootstrap: [], Discovery: { MDNS: { Enabled: false }, webRTCStar: { Enabled: false } },
-    }));
+    writeFileSync(
+      join(this.dir, 'config.json'),
+      JSON.stringify({
+        Addresses: { API: '/ip4/127.0.0.1/tcp/0', Gateway: '/ip4/127.0.0.1/tcp/0', RPC: '', Swarm: [], Announce: [], Delegates: [] },
+        Bootstrap: [],
+        Discovery: { MDNS: { Enabled: false }, webRTCStar: { Enabled: false } },
+      }),
+    );
     process.once('exit', this.#kill);
   }
 
   /** Starts (the first time: initialises the repo, port 0); resolves once `id` answers. */
   async start(): Promise<string> {
-    const child = spawn(process.execPath, [this.cli, 'daemon', '--offline', '--init-config', join(this.dir, 'config.json'), '--init-profile', 'test'], { env: this.#env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [this.cli, 'daemon', '--offline', '--init-config', join(this.dir, 'config.json'), '--init-profile', 'test'], {
+      env: this.#env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.#child = child;
     let output = '';
     let gone = false;
-    const keep = (b: Buffer) => { output = (output + b.toString()).slice(-20_000); };
+    const keep = (b: Buffer) => {
+      output = (output + b.toString()).slice(-20_000);
+    };
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
-    this.#exited = new Promise<void>((r) => child.once('exit', () => { gone = true; r(); }));
-    for (const end = Date.now() + READY_MS; ;) {
+    this.#exited = new Promise<void>((r) =>
+      child.once('exit', () => {
+        gone = true;
+        r();
+      }),
+    );
+    for (const end = Date.now() + READY_MS; ; ) {
       if (gone || Date.now() > end) {
         await this.kill();
         throw new Error(`the js-ipfs daemon ${gone ? 'exited' : `was not ready within ${READY_MS / 1000} s`}; its output:\n${output}`);
       }
       const m = /API listening on \/ip4\/([\d.]+)\/tcp\/(\d+)/.exec(output);
-      if (m && await fetch(`http://${m[1]}:${m[2]}/api/v0/id`, { method: 'POST', signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false)) {
+      if (
+        m &&
+        (await fetch(`http://${m[1]}:${m[2]}/api/v0/id`, { method: 'POST', signal: AbortSignal.timeout(2_000) }).then(
+          (r) => r.ok,
+          () => false,
+        ))
+      ) {
         return (this.url = `http://${m[1]}:${m[2]}`);
       }
       await new Promise((r) => setTimeout(r, 100));
@@ -100,7 +120,9 @@ class Daemon {
     const old = new Date(Date.now() - 60_000);
     try {
       utimesSync(join(this.dir, 'repo', 'repo.lock'), old, old);
-    } catch { /* no lock left */ }
+    } catch {
+      /* no lock left */
+    }
     const url = await this.start();
     assert.is(url, `http://127.0.0.1:${port}`, 'restarted on the same API port');
     return url;
@@ -140,8 +162,10 @@ test.after(async () => {
 });
 
 async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms = 30_000, detail = () => ''): Promise<T> {
-  for (const end = Date.now() + ms; ;) {
-    const v = await Promise.resolve().then(check).catch(() => undefined);
+  for (const end = Date.now() + ms; ; ) {
+    const v = await Promise.resolve()
+      .then(check)
+      .catch(() => undefined);
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}${detail()}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -169,10 +193,18 @@ async function proxyTo(target: string) {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     subs,
     /** Ends each stream with its terminating chunk: a clean end of the response. */
-    closeSubs: () => { for (const s of subs) s.end(); },
+    closeSubs: () => {
+      for (const s of subs) s.end();
+    },
     /** Cuts each stream's connection mid-response. */
-    cutSubs: () => { for (const s of subs) s.destroy(); },
-    stop: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    cutSubs: () => {
+      for (const s of subs) s.destroy();
+    },
+    stop: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -206,7 +238,10 @@ it('KuboStore.subscribe: a stream closed cleanly or cut ends the subscription (o
   ac.abort();
   await until('both streams to close', () => proxy.subs.size === 0);
   await new Promise((r) => setTimeout(r, 200));
-  assert.equal(ends.map((e) => e.message), []);
+  assert.equal(
+    ends.map((e) => e.message),
+    [],
+  );
 });
 
 /** A long-running `capsule` process; resolves once `ready` matches its stderr. */
@@ -215,24 +250,40 @@ async function startAgent(d: Device, args: string[]): Promise<{ err: () => strin
   let err = '';
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on('data', (c) => { err += c; const m = /"event":"started","url":"(http:\/\/[^"]+)"/.exec(err); if (m) resolve(m[1]!); });
+    child.stderr!.on('data', (c) => {
+      err += c;
+      const m = /"event":"started","url":"(http:\/\/[^"]+)"/.exec(err);
+      if (m) resolve(m[1]!);
+    });
     child.once('exit', (code) => reject(new Error(`agent exited ${code}: ${err}`)));
     setTimeout(() => reject(new Error(`agent: not started after 30 s: ${err}`)), 30_000).unref();
   });
-  return { err: () => err, url, stop: async () => { child.kill('SIGTERM'); return exited; } };
+  return {
+    err: () => err,
+    url,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
 
 function runAsync(d: Device, args: string[]): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [BIN, ...args], { cwd: d.dir, env: d.env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (c) => { stderr += c; });
+  child.stderr!.on('data', (c) => {
+    stderr += c;
+  });
   return new Promise((r) => child.once('exit', (code) => r({ code, stderr })));
 }
 
 /** The agent's JSON log lines for one event. */
 /** The agent's log events of one kind for the announcement topic (the image-manifest topic is kept up the same way, alongside). */
 function events(err: string, event: string): Array<Record<string, unknown>> {
-  return err.split('\n').filter((l) => l.includes(`"event":"${event}"`)).map((l) => JSON.parse(l.slice(l.indexOf('{'))) as Record<string, unknown>)
+  return err
+    .split('\n')
+    .filter((l) => l.includes(`"event":"${event}"`))
+    .map((l) => JSON.parse(l.slice(l.indexOf('{'))) as Record<string, unknown>)
     .filter((e) => e.topic === undefined || e.topic === ANNOUNCE_TOPIC);
 }
 
@@ -244,14 +295,19 @@ it('a SIGKILLed Kubo daemon: the agent logs the lost subscription, retries with 
   writeFileSync(join(d.dir, 'a.bin'), 'first capsule');
   writeFileSync(join(d.dir, 'b.bin'), 'second capsule');
   const { x25519, signingKey } = recipients(d);
-  const sealed = await Promise.all(['a', 'b'].map((n) => runAsync(d, ['seal', `${n}.bin`, '--guardian', x25519, '--logic', 'policy.wasm', '-o', `${n}.capsule`])));
+  const sealed = await Promise.all(
+    ['a', 'b'].map((n) => runAsync(d, ['seal', `${n}.bin`, '--guardian', x25519, '--logic', 'policy.wasm', '-o', `${n}.capsule`])),
+  );
   for (const s of sealed) assert.is(s.code, 0, s.stderr);
   const url = await started!;
 
   const agent = await startAgent(d, ['agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--ipfs', `kubo:${url}`]);
-  cleanups.push(async () => { await agent.stop(); });
+  cleanups.push(async () => {
+    await agent.stop();
+  });
   const log = () => `; agent log: ${agent.err().slice(-3000)}`;
-  const status = async () => ((await (await fetch(`${agent.url}/v1/status`)).json()) as { ipfs: { subscribed: boolean; announcements: { indexed: number; received: number } } }).ipfs;
+  const status = async () =>
+    ((await (await fetch(`${agent.url}/v1/status`)).json()) as { ipfs: { subscribed: boolean; announcements: { indexed: number; received: number } } }).ipfs;
 
   // The publisher: the project's own announcement, signed by an owner, to the daemon's pubsub
   // (which keeps no history: it is sent again until the guardian indexed it).
@@ -262,12 +318,17 @@ it('a SIGKILLed Kubo daemon: the agent logs the lost subscription, retries with 
   const announce = async (file: string, indexed: number): Promise<string> => {
     const cid = await publisher.add(readFileSync(join(d.dir, file)));
     const bytes = encodeAnnouncement({ capsule: cid, logic, guardian, created: Date.now() }, owner);
-    await until(`${file} to be indexed`, async () => {
-      if ((await status()).announcements.indexed >= indexed) return true;
-      await publisher.publish(ANNOUNCE_TOPIC, bytes);
-      await new Promise((r) => setTimeout(r, 400));
-      return false;
-    }, 20_000, log);
+    await until(
+      `${file} to be indexed`,
+      async () => {
+        if ((await status()).announcements.indexed >= indexed) return true;
+        await publisher.publish(ANNOUNCE_TOPIC, bytes);
+        await new Promise((r) => setTimeout(r, 400));
+        return false;
+      },
+      20_000,
+      log,
+    );
     assert.is((await status()).announcements.indexed, indexed);
     assert.match(agent.err(), new RegExp(`"event":"indexed","capsule":"${cid}"`));
     return cid.toString();
@@ -299,7 +360,7 @@ it('a SIGKILLed Kubo daemon: the agent logs the lost subscription, retries with 
   const cidB = await announce('b.capsule', 2);
   const r = await fetch(`${agent.url}/v1/content?cid=${cidB}`);
   assert.is(r.status, 200);
-  assert.ok(Buffer.from(await r.arrayBuffer()).equals(readFileSync(join(d.dir, 'b.capsule'))), 'the capsule\'s bytes');
+  assert.ok(Buffer.from(await r.arrayBuffer()).equals(readFileSync(join(d.dir, 'b.capsule'))), "the capsule's bytes");
   assert.is(await agent.stop(), 0, 'stops cleanly');
 });
 

@@ -57,7 +57,7 @@ it('the daemon answers', async () => {
   await store.start();
 });
 
-it('add gives computeCid\'s CID, for every tree shape, whole or streamed', async () => {
+it("add gives computeCid's CID, for every tree shape, whole or streamed", async () => {
   for (const size of [0, 1, CHUNK_BYTES, CHUNK_BYTES + 1, 3 * 2 ** 20 + 5, BIG]) {
     const bytes = bytesOf(size);
     const [got, want] = await Promise.all([store.add(bytes), computeCid(bytes)]);
@@ -84,7 +84,7 @@ it('the same capsule bytes get the same CID from the Kubo daemon and from the em
   }
 });
 
-it('Kubo\'s known CID for 262145 zero bytes', async () => {
+it("Kubo's known CID for 262145 zero bytes", async () => {
   assert.is((await store.add(new Uint8Array(CHUNK_BYTES + 1))).toString(), 'bafybeigllfqgfpqydppr6cmv56g7ax4wyhruzswvcefv6j5kj77nzttfki');
 });
 
@@ -111,7 +111,7 @@ it('has: true after add, false for a CID never added (and asking does not fetch 
   assert.not.ok(await pinned(never), 'nor pinned');
 });
 
-it('pin, unpin, and unpin of what is not pinned: the daemon\'s recursive pin list follows', async () => {
+it("pin, unpin, and unpin of what is not pinned: the daemon's recursive pin list follows", async () => {
   const cid = await store.add(bytesOf(CHUNK_BYTES * 2, 'pin'));
   assert.ok(await pinned(cid), 'an add pins (KuboStore.add asks for a recursive pin)');
   await store.unpin(cid);
@@ -133,13 +133,14 @@ it('pin, unpin, and unpin of what is not pinned: the daemon\'s recursive pin lis
 });
 
 it('a file over the cap is refused, naming the CID', async () => {
-  for (const size of [CHUNK_BYTES * 3, 1000]) { // dag-pb root, raw leaf
+  for (const size of [CHUNK_BYTES * 3, 1000]) {
+    // dag-pb root, raw leaf
     const cid = await store.add(bytesOf(size, 'cap'));
     await rejectsError(() => readAll(cid, size - 1), 'ContentError', 'ERR_CONTENT_TOO_LARGE', new RegExp(cid.toString()));
   }
 });
 
-it('discard removes the daemon\'s unpinned blocks of a DAG, and leaves pinned ones', async () => {
+it("discard removes the daemon's unpinned blocks of a DAG, and leaves pinned ones", async () => {
   const cid = await store.add(bytesOf(CHUNK_BYTES * 3 + 1, 'discard'));
   assert.is(await store.discard(cid), 0, 'pinned: kept');
   assert.ok(await store.has(cid));
@@ -157,7 +158,9 @@ it('an unreachable daemon: ContentError ERR_IPFS_UNREACHABLE naming the URL, wit
   const gone = new KuboStore('http://127.0.0.1:1');
   for (const call of [() => gone.start(), () => gone.add(bytesOf(10))]) {
     let thrown: unknown;
-    await call().catch((e) => { thrown = e; });
+    await call().catch((e) => {
+      thrown = e;
+    });
     expectError(thrown, 'ContentError', 'ERR_IPFS_UNREACHABLE', /http:\/\/127\.0\.0\.1:1\b/);
     assert.ok((thrown as { hint?: string }).hint, 'a hint');
   }
@@ -167,7 +170,10 @@ it('get with an aborted signal rejects with the abort', async () => {
   const cid = await store.add(bytesOf(CHUNK_BYTES * 2, 'abort'));
   const ac = new AbortController();
   ac.abort();
-  const e = await readAll(cid, CHUNK_BYTES * 2, ac.signal).then(() => undefined, (err: Error) => err);
+  const e = await readAll(cid, CHUNK_BYTES * 2, ac.signal).then(
+    () => undefined,
+    (err: Error) => err,
+  );
   assert.ok(e === ac.signal.reason || e?.name === 'AbortError', `got ${e}`);
 });
 
@@ -177,14 +183,18 @@ it('pubsub: a subscriber gets what is published, and only what validate accepts'
   const off = await store.subscribe(topic, (m) => got.push(`${m.topic} ${Buffer.from(m.data)}`), { validate: (d) => d[0] !== 0x21 });
   try {
     let sent = 0;
-    for (let t = Date.now(); got.length === 0 && Date.now() - t < 10_000; sent++) { // the subscription settles
+    for (let t = Date.now(); got.length === 0 && Date.now() - t < 10_000; sent++) {
+      // the subscription settles
       await store.publish(topic, Buffer.from(`!rejected ${sent}`));
       const n = await store.publish(topic, Buffer.from(`hello ${sent}`));
       assert.type(n, 'number');
       await new Promise((r) => setTimeout(r, 200));
     }
     assert.ok(got.length > 0, 'a message arrived');
-    assert.ok(got.every((g) => /^capsule-test-\d+ hello \d+$/.test(g)), got.join(', '));
+    assert.ok(
+      got.every((g) => /^capsule-test-\d+ hello \d+$/.test(g)),
+      got.join(', '),
+    );
   } finally {
     off();
   }

@@ -33,7 +33,10 @@ test('seal a capsule with time-lock params', () => {
   assert.is(capsule(['keygen', '-o', 'g.key'], dir).code, 0);
   recipient = /age1[0-9a-z]+/.exec(readFileSync(join(dir, 'g.key'), 'utf8'))![0];
   writeFileSync(join(dir, 'will.txt'), 'the last will');
-  const s = capsule(['seal', 'will.txt', '--guardian', recipient, '--logic', 'tl.wasm', '--params', '{"notBefore":"2030-01-01T00:00:00Z"}', '-o', 'will.capsule'], dir);
+  const s = capsule(
+    ['seal', 'will.txt', '--guardian', recipient, '--logic', 'tl.wasm', '--params', '{"notBefore":"2030-01-01T00:00:00Z"}', '-o', 'will.capsule'],
+    dir,
+  );
   assert.is(s.code, 0, s.stderr);
 });
 

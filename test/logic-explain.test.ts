@@ -57,7 +57,14 @@ function seal(name: string, params: unknown, extra: string[] = []): number {
   return Date.parse(JSON.parse(ok(cli(['inspect', name, '--json']))).created);
 }
 
-const mOfN = () => ({ threshold: 2, approvers: [{ scheme: 'ed25519', key: keys.a1 }, { scheme: 'ed25519', key: keys.a2 }, { scheme: 'eip191', key: ETH }] });
+const mOfN = () => ({
+  threshold: 2,
+  approvers: [
+    { scheme: 'ed25519', key: keys.a1 },
+    { scheme: 'ed25519', key: keys.a2 },
+    { scheme: 'eip191', key: ETH },
+  ],
+});
 
 test.before(async () => {
   writeFileSync(join(dir, 'policy.wasm'), (await buildPolicy('contracts-as/contracts/policy.ts', { cwd: ROOT })).wasm);
@@ -86,7 +93,7 @@ test('time lock: the exact opening time, absolute and relative, with the deny re
   assert.is(j.requesters[0].closesAt, null);
 });
 
-test('dead man\'s switch without state: owner silent since the capsule was created, opens 30 days later for the beneficiary', () => {
+test("dead man's switch without state: owner silent since the capsule was created, opens 30 days later for the beneficiary", () => {
   const created = seal('dm.capsule', { deadMan: { beneficiaries: [bob], silenceMs: 30 * DAY } }, ['--sign-with', 'owner.key']);
   const text = explainText(['--capsule', 'dm.capsule']);
   const opens = created + 30 * DAY;
@@ -96,7 +103,7 @@ test('dead man\'s switch without state: owner silent since the capsule was creat
   assert.match(text, /denied .*: "owner active at \d+ .*; opens at \d+ .* without a check-in"/);
 });
 
-test('dead man\'s switch with --state: owner silent since the stored check-in; open now once the silence has passed', () => {
+test("dead man's switch with --state: owner silent since the stored check-in; open now once the silence has passed", () => {
   const created = Date.parse(JSON.parse(ok(cli(['inspect', 'dm.capsule', '--json']))).created);
   const checkin = created + 10 * DAY + 7; // a check-in 10 days (and 7 ms) after sealing
   const value = Buffer.alloc(8);
@@ -107,9 +114,16 @@ test('dead man\'s switch with --state: owner silent since the stored check-in; o
   assert.ok(text.includes(`— opens at ${iso(checkin + 30 * DAY)} for ${bob}`), text);
   const j = explainJson(['--capsule', 'dm.capsule', '--state', 'state.json']);
   assert.is(j.requesters[0].opensAtMs, checkin + 30 * DAY);
-  assert.equal(j.requesters[0].deadMan, [{
-    path: 'params.deadMan', silentSince: iso(checkin), since: 'check-in in the state', silenceMs: 30 * DAY, byParams: iso(checkin + 30 * DAY), beneficiary: true,
-  }]);
+  assert.equal(j.requesters[0].deadMan, [
+    {
+      path: 'params.deadMan',
+      silentSince: iso(checkin),
+      since: 'check-in in the state',
+      silenceMs: 30 * DAY,
+      byParams: iso(checkin + 30 * DAY),
+      beneficiary: true,
+    },
+  ]);
   // From a time after the silence: open now.
   const later = ok(cli(['logic', 'explain', 'policy.wasm', '--capsule', 'dm.capsule', '--state', 'state.json', '--from', String(checkin + 31 * DAY)]));
   assert.ok(later.includes(`open now (since ${iso(checkin + 30 * DAY)} by its silenceMs) for ${bob}`), later);
@@ -125,10 +139,20 @@ test('m-of-n with no approval: 2 of 3 missing, who could give them; with them (s
   assert.match(text, /note: who approved is read from the params .* stand-in approver keys/);
   const a = explainJson(['--capsule', 'mn.capsule', '--requester', bob]).requesters[0];
   assert.is(a.opensAt, null);
-  assert.equal(a.approvals, [{
-    path: 'params.mOfN', threshold: 2, given: 0, missing: 2, logicCount: 0,
-    approvers: [{ scheme: 'ed25519', key: keys.a1, given: false }, { scheme: 'ed25519', key: keys.a2, given: false }, { scheme: 'eip191', key: ETH.slice(2).toLowerCase(), given: false }],
-  }]);
+  assert.equal(a.approvals, [
+    {
+      path: 'params.mOfN',
+      threshold: 2,
+      given: 0,
+      missing: 2,
+      logicCount: 0,
+      approvers: [
+        { scheme: 'ed25519', key: keys.a1, given: false },
+        { scheme: 'ed25519', key: keys.a2, given: false },
+        { scheme: 'eip191', key: ETH.slice(2).toLowerCase(), given: false },
+      ],
+    },
+  ]);
   assert.is(a.ifApproved.opensAt, '2026-12-03T00:00:00Z');
 });
 
@@ -150,7 +174,10 @@ test('time lock AND m-of-n: never without the approvals; with them it opens at t
   assert.ok(text.includes('never within the horizon'), text);
   assert.ok(text.includes(`needs 2 approvals of 3 (params.all[1].mOfN): missing — 1 of {${keys.a1!.slice(0, 8)}…, 0x5aAeb6…}`), text);
   assert.ok(text.includes('with the missing approvals: opens at 2030-01-01T00:00:00Z (in 3 years 29 days) (simulated)'), text);
-  assert.match(text, /"all: denied by timeLock#0 \(opens at 1893456000000 \(2030-01-01T00:00:00Z\)\); mOfN#1 \(approved by only 1 of 3 approvers \(threshold 2\)\)"/);
+  assert.match(
+    text,
+    /"all: denied by timeLock#0 \(opens at 1893456000000 \(2030-01-01T00:00:00Z\)\); mOfN#1 \(approved by only 1 of 3 approvers \(threshold 2\)\)"/,
+  );
   const a = explainJson(['--capsule', 'both.capsule', '--approval', 'a2.json']).requesters[0];
   assert.is(a.opensAt, null);
   assert.is(a.ifApproved.opensAtMs, T2030);
@@ -168,8 +195,22 @@ test('--json shape', () => {
   assert.match(j.method, /^the logic is arbitrary code/);
   assert.is(j.requesters.length, 1, 'only the requester given: the time lock names none');
   const r = j.requesters[0];
-  assert.equal(Object.keys(r), ['requester', 'source', 'openNow', 'opensAt', 'opensAtMs', 'opensIn', 'closesAt', 'allowReason', 'atBoundary',
-    'denials', 'probes', 'deadMan', 'approvals', 'ifApproved']);
+  assert.equal(Object.keys(r), [
+    'requester',
+    'source',
+    'openNow',
+    'opensAt',
+    'opensAtMs',
+    'opensIn',
+    'closesAt',
+    'allowReason',
+    'atBoundary',
+    'denials',
+    'probes',
+    'deadMan',
+    'approvals',
+    'ifApproved',
+  ]);
   assert.is(r.requester, bob);
   assert.is(r.source, '--requester');
   assert.is(r.opensIn, 'in 3 years 29 days');
@@ -177,24 +218,35 @@ test('--json shape', () => {
   assert.equal(r.denials, [{ reason: 'opens at 1893456000000 (2030-01-01T00:00:00Z)', verdict: 'deny', first: FROM, last: '2029-12-31T23:59:59.999Z' }]);
 });
 
-test('a module that is not the capsule\'s logic is refused, naming both hashes (CLI and API)', async () => {
+test("a module that is not the capsule's logic is refused, naming both hashes (CLI and API)", async () => {
   const policy = readFileSync(join(dir, 'policy.wasm'));
   // The same module with a custom section appended: valid, but another SHA-256.
   const other = Buffer.concat([policy, Buffer.from([0, 4, 3, 0x61, 0x62, 0x63])]);
   writeFileSync(join(dir, 'other.wasm'), other);
   const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-  assertFails(cli(['logic', 'explain', 'other.wasm', '--capsule', 'tl.capsule']),
-    new RegExp(`^capsule: error: other\\.wasm: SHA-256 ${sha(other)} is not the capsule's logic ${sha(policy)}$`), /not the logic module the capsule names/);
+  assertFails(
+    cli(['logic', 'explain', 'other.wasm', '--capsule', 'tl.capsule']),
+    new RegExp(`^capsule: error: other\\.wasm: SHA-256 ${sha(other)} is not the capsule's logic ${sha(policy)}$`),
+    /not the logic module the capsule names/,
+  );
   const { header } = await readHeader({ path: join(dir, 'tl.capsule') });
-  await rejectsError(async () => explain({ module: other, moduleName: 'other.wasm', header, from: 0 }), 'CapsuleFormatError', 'ERR_LOGIC_HASH_MISMATCH',
-    /^other\.wasm: SHA-256 [0-9a-f]{64} is not the capsule's logic [0-9a-f]{64}$/);
+  await rejectsError(
+    async () => explain({ module: other, moduleName: 'other.wasm', header, from: 0 }),
+    'CapsuleFormatError',
+    'ERR_LOGIC_HASH_MISMATCH',
+    /^other\.wasm: SHA-256 [0-9a-f]{64} is not the capsule's logic [0-9a-f]{64}$/,
+  );
 });
 
 test('usage errors: a bad --from, a --requester that is no recipient, no --capsule', () => {
-  assertFails(cli(['logic', 'explain', 'policy.wasm', '--capsule', 'tl.capsule', '--from', 'tomorrow']),
-    /^capsule: error: --from: expected an RFC 3339 time \(2030-01-01T00:00:00Z\) or milliseconds since the epoch, got "tomorrow"$/);
-  assertFails(cli(['logic', 'explain', 'policy.wasm', '--capsule', 'tl.capsule', '--requester', 'age1bob']),
-    /^capsule: error: --requester: expected an age recipient \(age1…\), got "age1bob"$/);
+  assertFails(
+    cli(['logic', 'explain', 'policy.wasm', '--capsule', 'tl.capsule', '--from', 'tomorrow']),
+    /^capsule: error: --from: expected an RFC 3339 time \(2030-01-01T00:00:00Z\) or milliseconds since the epoch, got "tomorrow"$/,
+  );
+  assertFails(
+    cli(['logic', 'explain', 'policy.wasm', '--capsule', 'tl.capsule', '--requester', 'age1bob']),
+    /^capsule: error: --requester: expected an age recipient \(age1…\), got "age1bob"$/,
+  );
   assertFails(cli(['logic', 'explain', 'policy.wasm']), /--capsule/);
 });
 
@@ -214,7 +266,10 @@ test('the search: an opening nothing announces is found to the millisecond; a wi
   assert.is(w.opensAt, opens);
   assert.is(w.closesAt, closes);
   assert.is(w.atBoundary, true);
-  assert.equal(w.denials.map((d) => d.reason), ['early', 'expired']);
+  assert.equal(
+    w.denials.map((d) => d.reason),
+    ['early', 'expired'],
+  );
   // A time only the reason names is probed: an opening one millisecond wide is found.
   const narrow = (at: number): Probe => ({ at, verdict: at === opens ? 'allow' : 'deny', reason: `opens at ${opens}` });
   assert.is(searchEarliest(narrow, from, from + 10 ** 12, []).opensAt, undefined, 'out of the plausible time range: not a time');
@@ -225,7 +280,10 @@ test('the search: an opening nothing announces is found to the millisecond; a wi
   const never = (at: number): Probe => ({ at, verdict: 'error', reason: 'ERR_TRAP: logic trapped' });
   const n = searchEarliest(never, from, from + DAY, []);
   assert.is(n.opensAt, undefined);
-  assert.equal(n.denials.map((d) => [d.verdict, d.reason]), [['error', 'ERR_TRAP: logic trapped']]);
+  assert.equal(
+    n.denials.map((d) => [d.verdict, d.reason]),
+    [['error', 'ERR_TRAP: logic trapped']],
+  );
 });
 
 test('relative times: calendar years and days, smaller units below a day', () => {

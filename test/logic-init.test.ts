@@ -32,7 +32,10 @@ test('the temporary folder is outside the repository', () => {
 test('logic init writes policy.ts, params.json, scenarios.json and README.md; the policy imports the SDK by name and uses the calendar', () => {
   const r = capsule(['logic', 'init', 'my-policy'], top);
   assert.is(r.code, 0, r.stderr);
-  assert.equal(r.stdout.toString().trim().split('\n'), ['policy.ts', 'params.json', 'scenarios.json', 'README.md'].map((f) => join('my-policy', f)));
+  assert.equal(
+    r.stdout.toString().trim().split('\n'),
+    ['policy.ts', 'params.json', 'scenarios.json', 'README.md'].map((f) => join('my-policy', f)),
+  );
   assert.match(r.stderr, /^capsule: created a policy project in my-policy: policy\.ts, params\.json, scenarios\.json, README\.md$/m);
   assert.equal(readdirSync(project).sort(), ['README.md', 'params.json', 'policy.ts', 'scenarios.json']);
   const policy = readFileSync(join(project, 'policy.ts'), 'utf8');
@@ -91,7 +94,7 @@ test('logic init refuses a non-empty folder (nothing written) and a file', () =>
   assert.is(r.stdout.length, 0);
   assert.match(r.stderr, /^capsule: error: my-policy: the folder is not empty \(\d+ entries: /m);
   assert.match(r.stderr, /^capsule: hint: pass a new or empty folder/m);
-  assert.ok(readFileSync(join(project, 'policy.ts'), 'utf8').endsWith('// mine\n'), 'the author\'s file was kept');
+  assert.ok(readFileSync(join(project, 'policy.ts'), 'utf8').endsWith('// mine\n'), "the author's file was kept");
   writeFileSync(join(project, 'policy.ts'), before);
   const f = capsule(['logic', 'init', 'my-policy/README.md'], top);
   assert.is(f.code, 1);
@@ -110,15 +113,21 @@ test('logic init --help shows the synopsis and examples', () => {
 });
 
 test('a compile error: file:line:col, error code and message, then the source line and a caret under the column', () => {
-  writeFileSync(join(project, 'broken.ts'), 'import { allow, now } from "@capsule-engine/sdk";\n\nexport function decide(): i32 {\n  if (now() > 0) return nope;\n  return allow("ok");\n}\n');
+  writeFileSync(
+    join(project, 'broken.ts'),
+    'import { allow, now } from "@capsule-engine/sdk";\n\nexport function decide(): i32 {\n  if (now() > 0) return nope;\n  return allow("ok");\n}\n',
+  );
   const r = capsule(['logic', 'build', 'broken.ts', '-o', 'broken.wasm'], project);
   assert.is(r.code, 1);
   const lines = r.stderr.trimEnd().split('\n');
-  assert.is(lines[0], 'capsule: error: broken.ts:4:25: error TS2304: Cannot find name \'nope\'.');
+  assert.is(lines[0], "capsule: error: broken.ts:4:25: error TS2304: Cannot find name 'nope'.");
   assert.is(lines[1], 'capsule:  4 |   if (now() > 0) return nope;');
   assert.is(lines[2], 'capsule:    |                         ^');
   assert.match(lines.at(-1)!, /^capsule: hint: fix the policy source/);
-  assert.ok(lines.every((l) => l.startsWith('capsule: ')), r.stderr);
+  assert.ok(
+    lines.every((l) => l.startsWith('capsule: ')),
+    r.stderr,
+  );
   assert.not.ok(existsSync(join(project, 'broken.wasm')));
   rmSync(join(project, 'broken.ts'));
 });
@@ -134,28 +143,44 @@ function localSdk(edit: (pkg: Record<string, unknown>) => void): string {
   return dir;
 }
 
-test('an SDK in the project\'s node_modules is preferred to the engine\'s', async () => {
+test("an SDK in the project's node_modules is preferred to the engine's", async () => {
   const dir = localSdk(() => {});
   try {
     const r = await buildPolicy('policy.ts', { cwd: project });
-    assert.equal(r.sdks.map((s) => [s.dir, s.version, s.abi]), [[dir + '/', '1.0.0', 'capsule_v1']]);
+    assert.equal(
+      r.sdks.map((s) => [s.dir, s.version, s.abi]),
+      [[dir + '/', '1.0.0', 'capsule_v1']],
+    );
   } finally {
     rmSync(join(project, 'node_modules'), { recursive: true, force: true });
   }
   const engine = await buildPolicy('policy.ts', { cwd: project });
-  assert.equal(engine.sdks.map((s) => s.dir), [ENGINE_SDK_DIR]);
+  assert.equal(
+    engine.sdks.map((s) => s.dir),
+    [ENGINE_SDK_DIR],
+  );
 });
 
 test('an SDK for another ABI is refused with both versions named (CLI and library)', async () => {
-  localSdk((pkg) => { pkg.version = '2.0.0'; pkg.capsule = { abi: 'capsule_v2' }; });
+  localSdk((pkg) => {
+    pkg.version = '2.0.0';
+    pkg.capsule = { abi: 'capsule_v2' };
+  });
   try {
     const r = capsule(['logic', 'build', 'policy.ts', '-o', 'v2.wasm'], project);
     assert.is(r.code, 1);
-    assert.match(r.stderr, /^capsule: error: @capsule-engine\/sdk 2\.0\.0 \(ABI capsule_v2\) at .*node_modules\/@capsule-engine\/sdk\/ does not match this engine: it runs ABI capsule_v1 with SDK 1\.x$/m);
+    assert.match(
+      r.stderr,
+      /^capsule: error: @capsule-engine\/sdk 2\.0\.0 \(ABI capsule_v2\) at .*node_modules\/@capsule-engine\/sdk\/ does not match this engine: it runs ABI capsule_v1 with SDK 1\.x$/m,
+    );
     assert.match(r.stderr, /^capsule: hint: install @capsule-engine\/sdk@1 /m);
     assert.not.ok(existsSync(join(project, 'v2.wasm')));
     let err: unknown;
-    try { await buildPolicy('policy.ts', { cwd: project }); } catch (e) { err = e; }
+    try {
+      await buildPolicy('policy.ts', { cwd: project });
+    } catch (e) {
+      err = e;
+    }
     assert.instance(err, BuildError);
     assert.is((err as BuildError).code, 'ERR_SDK_VERSION');
   } finally {
@@ -164,19 +189,27 @@ test('an SDK for another ABI is refused with both versions named (CLI and librar
 });
 
 test('an SDK of an unsupported major version is refused even for the same ABI; a missing package.json too', () => {
-  const dir = localSdk((pkg) => { pkg.version = '7.1.0'; });
+  const dir = localSdk((pkg) => {
+    pkg.version = '7.1.0';
+  });
   try {
-    assert.throws(() => checkSdk(dir), (e: unknown) => e instanceof BuildError && e.code === 'ERR_SDK_VERSION'
-      && /sdk 7\.1\.0 \(ABI capsule_v1\) .* runs ABI capsule_v1 with SDK 1\.x/.test(e.message));
+    assert.throws(
+      () => checkSdk(dir),
+      (e: unknown) =>
+        e instanceof BuildError && e.code === 'ERR_SDK_VERSION' && /sdk 7\.1\.0 \(ABI capsule_v1\) .* runs ABI capsule_v1 with SDK 1\.x/.test(e.message),
+    );
     rmSync(join(dir, 'package.json'));
-    assert.throws(() => checkSdk(dir), (e: unknown) => e instanceof BuildError && e.code === 'ERR_SDK_VERSION' && /no readable package\.json/.test(e.message));
+    assert.throws(
+      () => checkSdk(dir),
+      (e: unknown) => e instanceof BuildError && e.code === 'ERR_SDK_VERSION' && /no readable package\.json/.test(e.message),
+    );
   } finally {
     rmSync(join(project, 'node_modules'), { recursive: true, force: true });
   }
   assert.is(checkSdk(ENGINE_SDK_DIR).version, JSON.parse(readFileSync(join(ENGINE_SDK_DIR, 'package.json'), 'utf8')).version);
 });
 
-test('the engine SDK\'s package.json and version.ts agree (name, version, ABI, ascMain)', () => {
+test("the engine SDK's package.json and version.ts agree (name, version, ABI, ascMain)", () => {
   const pkg = JSON.parse(readFileSync(join(ENGINE_SDK_DIR, 'package.json'), 'utf8'));
   const ts = readFileSync(join(ENGINE_SDK_DIR, 'version.ts'), 'utf8');
   assert.is(pkg.name, '@capsule-engine/sdk');
@@ -187,17 +220,26 @@ test('the engine SDK\'s package.json and version.ts agree (name, version, ABI, a
 });
 
 test('durationMs refuses months and years with a trap that says why', async () => {
-  writeFileSync(join(project, 'months.ts'), 'import { allow, durationMs } from "@capsule-engine/sdk";\n'
-    + 'export function decide(): i32 {\n  return allow(durationMs("P1M", "params.every").toString());\n}\n');
+  writeFileSync(
+    join(project, 'months.ts'),
+    'import { allow, durationMs } from "@capsule-engine/sdk";\n' +
+      'export function decide(): i32 {\n  return allow(durationMs("P1M", "params.every").toString());\n}\n',
+  );
   try {
     const { wasm } = await buildPolicy('months.ts', { cwd: project });
     let err: unknown;
     try {
       new Sandbox().evaluate(wasm, {
-        now: 0, requester: 'age1x', evidence: [], state: new Map(), params: undefined,
+        now: 0,
+        requester: 'age1x',
+        evidence: [],
+        state: new Map(),
+        params: undefined,
         capsule: { id: new Uint8Array(16), created: 0, owner: null, logic: new Uint8Array(32), size: 0, digest: new Uint8Array(32) },
       });
-    } catch (e) { err = e; }
+    } catch (e) {
+      err = e;
+    }
     assert.instance(err, SandboxError);
     assert.is((err as SandboxError).code, 'ERR_TRAP');
     assert.match((err as Error).message, /params\.every: \\"P1M\\" has years or months, which have no fixed length in ms; use addDuration/);
@@ -206,6 +248,8 @@ test('durationMs refuses months and years with a trap that says why', async () =
   }
 });
 
-test.after(() => { rmSync(top, { recursive: true, force: true }); });
+test.after(() => {
+  rmSync(top, { recursive: true, force: true });
+});
 
 test.run();

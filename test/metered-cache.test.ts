@@ -56,9 +56,13 @@ const approverKeys = approverSecrets.map((s) => ed25519.getPublicKey(s));
 
 function input(params: unknown, over: Partial<EvaluationInput> = {}): EvaluationInput {
   return {
-    now: CREATED * 1000, requester: ALICE,
+    now: CREATED * 1000,
+    requester: ALICE,
     capsule: { id: ID, created: CREATED, owner: null, logic: new Uint8Array(32), size: 100, digest: new Uint8Array(32) },
-    params: encodeCanonical(params), evidence: [], state: new Map(), ...over,
+    params: encodeCanonical(params),
+    evidence: [],
+    state: new Map(),
+    ...over,
   };
 }
 function checkin(ts: number): EvidenceItem {
@@ -74,7 +78,13 @@ const SILENCE = 30 * DAY;
 const CASES: Array<[string, EvaluationInput]> = [
   ['time-lock', input({ notBefore: NB }, { now: NB })],
   ['time-lock', input({ notBefore: NB }, { now: NB - 1 })],
-  ['dead-man', input({ owner: ownerKey, beneficiaries: [BOB], silenceMs: SILENCE }, { requester: BOB, now: CREATED * 1000 + SILENCE, evidence: [checkin(CREATED * 1000 + SILENCE - 7)] })],
+  [
+    'dead-man',
+    input(
+      { owner: ownerKey, beneficiaries: [BOB], silenceMs: SILENCE },
+      { requester: BOB, now: CREATED * 1000 + SILENCE, evidence: [checkin(CREATED * 1000 + SILENCE - 7)] },
+    ),
+  ],
   ['m-of-n', input({ threshold: 2, approvers: approverKeys.map((key) => ({ scheme: 'ed25519', key })) }, { evidence: [approval(0), approval(1)] })],
   ['allowlist', input({ requesters: [ALICE] }, { requester: BOB })],
   ['expiry', input({ maxOpens: 5 })],
@@ -82,10 +92,23 @@ const CASES: Array<[string, EvaluationInput]> = [
 ];
 const builds = new Map<string, Promise<Uint8Array>>();
 const wasm = (name: string) => {
-  if (!builds.has(name)) builds.set(name, buildPolicy(`contracts-as/contracts/${name}.ts`, { cwd: ROOT }).then((r) => r.wasm));
+  if (!builds.has(name))
+    builds.set(
+      name,
+      buildPolicy(`contracts-as/contracts/${name}.ts`, { cwd: ROOT }).then((r) => r.wasm),
+    );
   return builds.get(name)!;
 };
-const view = (d: DecisionRecord) => [d.verdict, d.reason, d.fuel, d.fuelTable, d.inputsSha256, d.moduleSha256, d.changed, [...d.state].map(([k, v]) => [k, hex(v)])];
+const view = (d: DecisionRecord) => [
+  d.verdict,
+  d.reason,
+  d.fuel,
+  d.fuelTable,
+  d.inputsSha256,
+  d.moduleSha256,
+  d.changed,
+  [...d.state].map(([k, v]) => [k, hex(v)]),
+];
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'metered-'));
@@ -94,7 +117,11 @@ function tempDir(): string {
 /** A store with the metered cache, checks in `checker`, log lines collected. */
 function storeOver(dir: string, checker: ModuleChecker, options: { maxBytes?: number } = {}) {
   const logged: Array<{ event: string; fields: Record<string, unknown> }> = [];
-  const store = new ModuleStore(dir, { ...options, meteredCache: { check: (b, l) => checker.check(b, l) }, log: (event, fields) => logged.push({ event, fields }) });
+  const store = new ModuleStore(dir, {
+    ...options,
+    meteredCache: { check: (b, l) => checker.check(b, l) },
+    log: (event, fields) => logged.push({ event, fields }),
+  });
   return { store, logged };
 }
 
@@ -167,7 +194,11 @@ test('a damaged, truncated, foreign, other-version or other-limits file is ignor
     const good = readFileSync(fileA);
     const goodB = readFileSync(fileB);
     assert.ok(decodeMeteredFile(good, sha(a), DEFAULT_LIMITS).ok, 'the file as written decodes');
-    const flip = (at: number) => { const c = Buffer.from(good); c[at]! ^= 1; return c; };
+    const flip = (at: number) => {
+      const c = Buffer.from(good);
+      c[at]! ^= 1;
+      return c;
+    };
     const versioned = Buffer.from(good);
     versioned.writeUInt16BE(METERED_FORMAT_VERSION + 1, 8);
     const otherLimits = resolveLimits({ maxTableElements: 2048 });
@@ -177,8 +208,12 @@ test('a damaged, truncated, foreign, other-version or other-limits file is ignor
       ['truncated', good.subarray(0, good.length - 1), /^\d+ bytes, the header says \d+$/],
       ['not a metered file', Buffer.from('\0asm garbage'), /^not a metered-binary file \(magic\)$/],
       ['another format version', versioned, new RegExp(`^format version ${METERED_FORMAT_VERSION + 1}, expected ${METERED_FORMAT_VERSION}$`)],
-      ['another module\'s file', goodB, new RegExp(`module=${sha(b)}".*expected ".*module=${sha(a)}"$`)],
-      ['made under other limits', encodeMeteredFile(sha(a), otherLimits, checkAndMeter(a, otherLimits)), /maxTableElements=2048 module=.*expected ".*maxTableElements=1024 module=/],
+      ["another module's file", goodB, new RegExp(`module=${sha(b)}".*expected ".*module=${sha(a)}"$`)],
+      [
+        'made under other limits',
+        encodeMeteredFile(sha(a), otherLimits, checkAndMeter(a, otherLimits)),
+        /maxTableElements=2048 module=.*expected ".*maxTableElements=1024 module=/,
+      ],
     ];
     await checker.close(); // each case below starts it afresh
     for (const [what, bytes, why] of cases) {
@@ -214,7 +249,11 @@ test('the file format: boundary checks, and a key that changes with what meterin
   const checked = checkAndMeter(m, DEFAULT_LIMITS);
   throwsError(() => encodeMeteredFile('ABC', DEFAULT_LIMITS, checked), 'RangeError', undefined, /^sha256: expected 64 lowercase hex digits, got "ABC"$/);
   const h = sha(m);
-  assert.is(meteredFileName(h, DEFAULT_LIMITS), meteredFileName(h, resolveLimits({ fuel: 7, maxCallDepth: 9, timeoutMs: 5 })), 'fuel, depth and time limits do not shape the metered bytes');
+  assert.is(
+    meteredFileName(h, DEFAULT_LIMITS),
+    meteredFileName(h, resolveLimits({ fuel: 7, maxCallDepth: 9, timeoutMs: 5 })),
+    'fuel, depth and time limits do not shape the metered bytes',
+  );
   assert.is.not(meteredFileName(h, DEFAULT_LIMITS), meteredFileName(h, resolveLimits({ maxTableElements: 10 })));
   assert.match(meteredFileName(h, DEFAULT_LIMITS), new RegExp(`^${h}\\.[0-9a-f]{16}\\.metered$`));
   const file = encodeMeteredFile(h, DEFAULT_LIMITS, checked);
@@ -236,7 +275,11 @@ test('a restarted store and scheduler decide on a known module without starting 
   const agent = async (c: ModuleChecker) => {
     const { store } = storeOver(dir, c);
     const scheduler = new DecisionScheduler({
-      workers: [new WorkerSandbox({}, { alwaysMetered: true })], maxQueued: 8, fuelPerMinute: 0, fuelLimit: DEFAULT_LIMITS.fuel, timeoutMs: DEFAULT_LIMITS.timeoutMs,
+      workers: [new WorkerSandbox({}, { alwaysMetered: true })],
+      maxQueued: 8,
+      fuelPerMinute: 0,
+      fuelLimit: DEFAULT_LIMITS.fuel,
+      timeoutMs: DEFAULT_LIMITS.timeoutMs,
       meter: (m) => store.metered(m, DEFAULT_LIMITS),
     });
     await scheduler.start();
@@ -285,7 +328,7 @@ test('a restarted store and scheduler decide on a known module without starting 
   }
 });
 
-test('metered files count toward the store\'s byte quota (not its module count); one that would pass the quota is not written, the module is still stored', async () => {
+test("metered files count toward the store's byte quota (not its module count); one that would pass the quota is not written, the module is still stored", async () => {
   const dir = tempDir();
   const checker = new ModuleChecker();
   try {
@@ -304,9 +347,17 @@ test('metered files count toward the store\'s byte quota (not its module count);
     assert.ok(readdirSync(dir).includes(`${sha(b)}.wasm`));
     assert.ok(!readdirSync(dir).includes(meteredFileName(sha(b), DEFAULT_LIMITS)), 'not written above the quota');
     assert.equal(await tight.store.usage(), { bytes: bytes + b.length, count: 2 });
-    assert.ok(tight.logged.some((l) => l.event === 'metered-not-cached' && /above maxModuleStoreBytes/.test(String(l.fields.why))), JSON.stringify(tight.logged));
+    assert.ok(
+      tight.logged.some((l) => l.event === 'metered-not-cached' && /above maxModuleStoreBytes/.test(String(l.fields.why))),
+      JSON.stringify(tight.logged),
+    );
     assert.ok((await tight.store.metered(b)).metered.length > 0, 'still metered (in memory)');
-    await rejectsError(() => storeOver(dir, checker).store.metered(Uint8Array.of(1, 2, 3)), 'SandboxError', 'ERR_INVALID_MODULE', /not a valid WebAssembly binary/);
+    await rejectsError(
+      () => storeOver(dir, checker).store.metered(Uint8Array.of(1, 2, 3)),
+      'SandboxError',
+      'ERR_INVALID_MODULE',
+      /not a valid WebAssembly binary/,
+    );
   } finally {
     await checker.close();
     rmSync(dir, { recursive: true, force: true });
@@ -321,15 +372,23 @@ test('an alwaysMetered worker never loads Binaryen (nor does the thread that dri
     // 70 distinct modules (the worker keeps 64 compiled): the policy plus a custom section each.
     const base = wat(GOOD_POLICY);
     const modules = Array.from({ length: 70 }, (_, i) => Buffer.concat([base, Buffer.from([0, 6, 3, ...Buffer.from('pad'), i, 0])]));
-    writeFileSync(join(dir, 'modules.json'), JSON.stringify(modules.map((m) => [Buffer.from(m).toString('base64'), Buffer.from(checkAndMeter(m, DEFAULT_LIMITS).metered).toString('base64')])));
+    writeFileSync(
+      join(dir, 'modules.json'),
+      JSON.stringify(modules.map((m) => [Buffer.from(m).toString('base64'), Buffer.from(checkAndMeter(m, DEFAULT_LIMITS).metered).toString('base64')])),
+    );
     // Every module any thread of the child loads, with the thread's id.
-    writeFileSync(join(dir, 'hook.mjs'), `import { registerHooks } from 'node:module';
+    writeFileSync(
+      join(dir, 'hook.mjs'),
+      `import { registerHooks } from 'node:module';
 import { appendFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 registerHooks({ load(url, context, next) { appendFileSync(${JSON.stringify(join(dir, 'loaded.txt'))}, threadId + ' ' + url + '\\n'); return next(url, context); } });
-`);
+`,
+    );
     // A script file, not -e: workers inherit the process's options, and --input-type is refused there.
-    writeFileSync(join(dir, 'child.mjs'), `
+    writeFileSync(
+      join(dir, 'child.mjs'),
+      `
       import { readFileSync } from 'node:fs';
       import { WorkerSandbox } from ${JSON.stringify(pathToFileURL(join(ROOT, 'agent/sandbox/WorkerSandbox.ts')).href)};
       const pairs = JSON.parse(readFileSync(${JSON.stringify(join(dir, 'modules.json'))}, 'utf8')).map(([m, x]) => [Buffer.from(m, 'base64'), Buffer.from(x, 'base64')]);
@@ -346,18 +405,39 @@ registerHooks({ load(url, context, next) { appendFileSync(${JSON.stringify(join(
       out.push((await plain.evaluate(pairs[0][0], input)).fuel);
       await plain.stop();
       console.log(JSON.stringify(out));
-    `);
+    `,
+    );
     const child = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'hook.mjs')).href, join(dir, 'child.mjs')], { encoding: 'utf8', cwd: ROOT });
     assert.is(child.status, 0, child.stderr);
     const fuel = JSON.parse(child.stdout) as number[];
     assert.is(fuel.length, 72);
-    assert.ok(fuel.every((f) => f === fuel[0] && f > 0), `the same fuel everywhere: ${fuel}`);
-    const loaded = readFileSync(join(dir, 'loaded.txt'), 'utf8').trim().split('\n').map((l) => l.split(' ') as [string, string]);
+    assert.ok(
+      fuel.every((f) => f === fuel[0] && f > 0),
+      `the same fuel everywhere: ${fuel}`,
+    );
+    const loaded = readFileSync(join(dir, 'loaded.txt'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ') as [string, string]);
     const by = (t: string) => loaded.filter(([id]) => id === t).map(([, url]) => url);
-    assert.ok(by('1').some((u) => u.endsWith('/agent/sandbox/MeteredSandbox.ts')), 'the hook sees the alwaysMetered worker\'s modules');
-    assert.equal(by('1').filter((u) => /binaryen|validate\.ts|meter\.ts/.test(u)), [], 'the alwaysMetered worker loaded no Binaryen');
-    assert.equal(by('0').filter((u) => /binaryen|validate\.ts|meter\.ts/.test(u)), [], 'nor did the thread driving it');
-    assert.ok(by('2').some((u) => u.includes('/node_modules/binaryen/')), 'a default worker loads Binaryen (the probe works)');
+    assert.ok(
+      by('1').some((u) => u.endsWith('/agent/sandbox/MeteredSandbox.ts')),
+      "the hook sees the alwaysMetered worker's modules",
+    );
+    assert.equal(
+      by('1').filter((u) => /binaryen|validate\.ts|meter\.ts/.test(u)),
+      [],
+      'the alwaysMetered worker loaded no Binaryen',
+    );
+    assert.equal(
+      by('0').filter((u) => /binaryen|validate\.ts|meter\.ts/.test(u)),
+      [],
+      'nor did the thread driving it',
+    );
+    assert.ok(
+      by('2').some((u) => u.includes('/node_modules/binaryen/')),
+      'a default worker loads Binaryen (the probe works)',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -367,7 +447,12 @@ test('MeteredSandbox: without metered bytes and without the meter, prepare() is 
   const m = wat(GOOD_POLICY);
   const sb = new MeteredSandbox();
   assert.is(sb.canMeter, false);
-  throwsError(() => sb.prepare(m), 'SandboxError', 'ERR_SANDBOX', new RegExp(`^logic module ${sha(m)}: no metered binary was given and this sandbox has not loaded the meter \\(use prepareAsync\\)$`));
+  throwsError(
+    () => sb.prepare(m),
+    'SandboxError',
+    'ERR_SANDBOX',
+    new RegExp(`^logic module ${sha(m)}: no metered binary was given and this sandbox has not loaded the meter \\(use prepareAsync\\)$`),
+  );
   const inp = CASES[0]![1];
   const r = await sb.evaluateAsync(m, { ...inp, params: undefined });
   assert.is(sb.canMeter, true);

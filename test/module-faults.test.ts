@@ -21,22 +21,40 @@ const T = 1_893_456_000_000; // 2030-01-01T00:00:00Z
 const TIMEOUT_MS = 800; // the agent's moduleTimeoutMs in these tests
 const dirs: string[] = [];
 
-interface Running { url: string; stop(): Promise<number | null> }
+interface Running {
+  url: string;
+  stop(): Promise<number | null>;
+}
 
 async function startAgent(d: Device, faults: string): Promise<Running> {
   const env = { ...d.env, ZK_SIM_FAULTS: faults, CAPSULE_MODULE_TIMEOUT_MS: String(TIMEOUT_MS) };
   // One test client makes every request: no per-client fuel budget or rate limit (not under test here).
   const config = join(d.dir, 'agent.json');
   writeFileSync(config, JSON.stringify({ clientFuelPerMinute: 0, ratePerSecond: 0 }));
-  const child = spawn(process.execPath, [BIN, 'agent', '--config', config, '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`], { cwd: d.dir, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [BIN, 'agent', '--config', config, '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`],
+    { cwd: d.dir, env, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let log = '';
-  child.stderr.on('data', (c) => { log += c; });
+  child.stderr.on('data', (c) => {
+    log += c;
+  });
   const url = await new Promise<string>((resolve, reject) => {
-    child.stderr.on('data', () => { const m = /"event":"started","url":"(http:\/\/[^"]+)"/.exec(log); if (m) resolve(m[1]!); });
+    child.stderr.on('data', () => {
+      const m = /"event":"started","url":"(http:\/\/[^"]+)"/.exec(log);
+      if (m) resolve(m[1]!);
+    });
     child.on('exit', (code) => reject(new Error(`agent exited ${code}: ${log}`)));
   });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { url, stop: async () => { child.kill('SIGTERM'); return exited; } };
+  return {
+    url,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
 
 let shared: { d: Device; x25519: string; me: string } | undefined;
@@ -59,8 +77,12 @@ async function provisioned(): Promise<{ d: Device; x25519: string; me: string; f
 }
 
 async function release(url: string, capsule: string, requester: string): Promise<{ status: number; json: Record<string, any> }> {
-  const res = await fetch(url + '/v1/release', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ capsule, requester }) });
-  return { status: res.status, json: await res.json() as Record<string, any> };
+  const res = await fetch(url + '/v1/release', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ capsule, requester }),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, any> };
 }
 
 async function moduleHealth(url: string): Promise<{ state: string; code?: string; message?: string }> {
@@ -110,10 +132,12 @@ test('simulator fault file: fail, hang MS and named calls, read on every call (a
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...dv.env, ZK_SIM_FAULTS: faults }, encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim().split('\n'), [
-    'absent:ok', 'empty:ok',
+    'absent:ok',
+    'empty:ok',
     'fail:ERR_MODULE_CALL:zymbit: zkGetRandBytes failed (-1):fast',
     'hang:ERR_MODULE_CALL:zymbit: zkGetRandBytes failed (-1):slow',
-    'other-call:ok', 'sign:ERR_MODULE_CALL',
+    'other-call:ok',
+    'sign:ERR_MODULE_CALL',
     'typo:ERR_MODULE_CALL:zymbit: zkGetRandBytes failed (-1):fast',
     'healed:ok',
   ]);
@@ -154,15 +178,20 @@ test('a hung call holds the context: its caller and those queued behind it fail 
     'ERR_MODULE_CALL: zymbit: zkGenECDSASigFromDigest refused: the module has not answered zkGetRandBytes for N ms',
     'at once:true', // not queued behind the hung call
     '{"state":"failing","code":"ERR_MODULE_CALL"}',
-    'health:ok', `taken:${base}`, // the queued call never ran once its caller had given up
-    'ok', `taken:${base + 1}`,
+    'health:ok',
+    `taken:${base}`, // the queued call never ran once its caller had given up
+    'ok',
+    `taken:${base + 1}`,
   ]);
 });
 
 test('module fails: release answers 503 ERR_MODULE_CALL (one line, no paths), /v1/status says failing; healed, it recovers with no restart', async () => {
   const { d, x25519, me, faults } = await provisioned();
   secretFile(d, 1000);
-  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'c.capsule']).code, 0);
+  assert.is(
+    run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'c.capsule']).code,
+    0,
+  );
   const capsule = readFileSync(join(d.dir, 'c.capsule')).toString('base64');
   // D6 (agent side): a temporary file left in the data dir by a writer of a previous boot is swept at start.
   const stale = join(d.data, `.guardian.json.${process.pid}-1-00000000.0123456789ab.partial`);
@@ -194,7 +223,10 @@ test('module fails: release answers 503 ERR_MODULE_CALL (one line, no paths), /v
 test('module hangs: a release answers 503 within moduleTimeoutMs (not after the hang), later calls fail fast, then it recovers', async () => {
   const { d, x25519, me, faults } = await provisioned();
   secretFile(d, 1000);
-  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'h.capsule']).code, 0);
+  assert.is(
+    run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 'h.capsule']).code,
+    0,
+  );
   const capsule = readFileSync(join(d.dir, 'h.capsule')).toString('base64');
   const a = await startAgent(d, faults);
   try {
@@ -203,7 +235,10 @@ test('module hangs: a release answers 503 within moduleTimeoutMs (not after the 
     // Answered by the timeout, not by the end of the hang: a call that had returned would say
     // "failed (-1)"; these messages exist only while the hung call is still running.
     const r = await release(a.url, capsule, me);
-    assertModuleError(r, new RegExp(`^zymbit: zk\\w+ (did not answer within ${TIMEOUT_MS} ms|refused: the module has not answered zkUnlockDataB2B for \\d+ ms)$`));
+    assertModuleError(
+      r,
+      new RegExp(`^zymbit: zk\\w+ (did not answer within ${TIMEOUT_MS} ms|refused: the module has not answered zkUnlockDataB2B for \\d+ ms)$`),
+    );
     // The context is still held by the hung call: the next request is refused at once, not queued.
     const r2 = await release(a.url, capsule, me);
     assertModuleError(r2, /has not answered zk\w+ for \d+ ms/);
@@ -220,7 +255,10 @@ test('module hangs: a release answers 503 within moduleTimeoutMs (not after the 
 test('a fault while the audit entry is being signed: 503 with the module error, the counted open is not spent, the log verifies', async () => {
   const { d, x25519, faults } = await provisioned();
   const plain = secretFile(d, 5000);
-  assert.is(run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"expiry": {"maxOpens": 1}}', '-o', 'once.capsule']).code, 0);
+  assert.is(
+    run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"expiry": {"maxOpens": 1}}', '-o', 'once.capsule']).code,
+    0,
+  );
   const a = await startAgent(d, faults);
   try {
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
@@ -229,7 +267,10 @@ test('a fault while the audit entry is being signed: 503 with the module error, 
     // Only signing fails: the file key unlocks, the logic allows and counts, then the audit entry
     // cannot be signed. Nothing may be answered or committed.
     writeFileSync(faults, 'fail zkGenECDSASigFromDigest');
-    assertFails(run(d, ['open', 'once.capsule', '--guardian', a.url, '--identity', 'me.key', '-o', 'once.out']), /zymbit: zkGenECDSASigFromDigest failed \(-1\)/);
+    assertFails(
+      run(d, ['open', 'once.capsule', '--guardian', a.url, '--identity', 'me.key', '-o', 'once.out']),
+      /zymbit: zkGenECDSASigFromDigest failed \(-1\)/,
+    );
     assert.is(lines(), before, 'no audit entry written');
     rmSync(faults);
     await untilModule(a.url, 'ok', 5000);

@@ -21,8 +21,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const ENTRY_SOURCES = ['agent/index.ts', 'agent/capsule/index.ts', 'agent/client/index.ts', 'agent/format/index.ts']
-  .map((p) => pathToFileURL(join(ROOT, p)).href);
+const ENTRY_SOURCES = ['agent/index.ts', 'agent/capsule/index.ts', 'agent/client/index.ts', 'agent/format/index.ts'].map(
+  (p) => pathToFileURL(join(ROOT, p)).href,
+);
 const ENTRY_NAMES = ['digital-capsule-engine', 'digital-capsule-engine/capsule', 'digital-capsule-engine/client', 'digital-capsule-engine/format'];
 
 /**
@@ -157,7 +158,10 @@ const pathWith = (node: string) => `${dirname(node)}:${process.env.PATH ?? ''}`;
  */
 function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, timeout = 120_000): SpawnSyncReturns<string> {
   return spawnSync(cmd, args, {
-    cwd, env: { ...process.env, PATH: pathWith(NODE24), NODE_DISABLE_COMPILE_CACHE: '1', CAPSULE_COMPILE_CACHE: 'off', ...env }, encoding: 'utf8', timeout,
+    cwd,
+    env: { ...process.env, PATH: pathWith(NODE24), NODE_DISABLE_COMPILE_CACHE: '1', CAPSULE_COMPILE_CACHE: 'off', ...env },
+    encoding: 'utf8',
+    timeout,
   });
 }
 
@@ -174,14 +178,18 @@ function probe(cwd: string, node: string, specs: string[], env: NodeJS.ProcessEn
 
 const sideEffects = suite('import has no side effects (sources)');
 let scratch = '';
-sideEffects.before(() => { scratch = mkdtempSync(join(tmpdir(), 'capsule-import-')); });
-sideEffects.after(() => { rmSync(scratch, { recursive: true, force: true }); });
+sideEffects.before(() => {
+  scratch = mkdtempSync(join(tmpdir(), 'capsule-import-'));
+});
+sideEffects.after(() => {
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 sideEffects('importing every entry point and sealing/decrypting 3 MiB leaves process-wide state as it was', () => {
   assert.equal(probe(scratch, NODE24, ENTRY_SOURCES), []);
 });
 
-sideEffects('control: the probe does see V8\'s expose-gc flag once the CLI\'s enableGcHints() sets it', () => {
+sideEffects("control: the probe does see V8's expose-gc flag once the CLI's enableGcHints() sets it", () => {
   const control = pathToFileURL(join(ROOT, 'agent/io/gcHint.ts')).href;
   assert.equal(probe(scratch, NODE24, ENTRY_SOURCES, { PROBE_CONTROL: control }), ['gcInNewContext']);
 });
@@ -197,7 +205,9 @@ pkg.before(() => {
   mkdirSync(join(tmp, 'pack'));
   mkdirSync(project);
 });
-pkg.after(() => { rmSync(tmp, { recursive: true, force: true }); });
+pkg.after(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 pkg('the tarball installs into a fresh project (prepack builds dist/)', () => {
   ok(run('npm', ['pack', '--pack-destination', join(tmp, 'pack')], ROOT, {}, 180_000), 'npm pack');
@@ -233,7 +243,9 @@ pkg('seals and opens from plain JS on Node 22', () => {
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'node22', private: true }));
     const r = run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', `node-${process.platform}-${process.arch}@22`], dir);
     if (r.status !== 0) {
-      console.log(`SKIPPED: Node 22 half: node-${process.platform}-${process.arch}@22 is not in the npm cache (npm cache add node-${process.platform}-${process.arch}@22, or set CAPSULE_TEST_NODE22)`);
+      console.log(
+        `SKIPPED: Node 22 half: node-${process.platform}-${process.arch}@22 is not in the npm cache (npm cache add node-${process.platform}-${process.arch}@22, or set CAPSULE_TEST_NODE22)`,
+      );
       return;
     }
     node22 = join(dir, 'node_modules', `node-${process.platform}-${process.arch}`, 'bin', 'node');
@@ -254,7 +266,7 @@ pkg('the installed `capsule` bin runs from dist/', () => {
   assert.match(ok(run(join(project, 'node_modules/.bin/capsule'), ['--version'], project), 'capsule --version'), /^capsule \d+\.\d+\.\d+/m);
 });
 
-pkg('the installed `capsule` builds a policy that imports @capsule-engine/sdk by name (the engine\'s copy)', () => {
+pkg("the installed `capsule` builds a policy that imports @capsule-engine/sdk by name (the engine's copy)", () => {
   const bin = join(project, 'node_modules/.bin/capsule');
   assert.match(ok(run(bin, ['logic', 'init', 'pol'], project), 'capsule logic init'), /^pol\/policy\.ts$/m);
   const r = run(bin, ['logic', 'build', 'policy.ts', '-o', 'policy.wasm'], join(project, 'pol'));
@@ -262,20 +274,28 @@ pkg('the installed `capsule` builds a policy that imports @capsule-engine/sdk by
   assert.match(r.stderr, /^capsule: built policy\.wasm: \d+ bytes/m);
 });
 
-pkg('the installed `capsule` runs that policy\'s scenarios (capsule logic test)', () => {
+pkg("the installed `capsule` runs that policy's scenarios (capsule logic test)", () => {
   const bin = join(project, 'node_modules/.bin/capsule');
   assert.match(ok(run(bin, ['logic', 'test'], join(project, 'pol')), 'capsule logic test'), /^\d+ passed, 0 failed$/m);
 });
 
 pkg('the declarations type-check for a TypeScript user (library .d.ts files included)', () => {
   writeFileSync(join(project, 'typed.mts'), TYPED);
-  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: {
-      module: 'nodenext', target: 'es2022', strict: true, noEmit: true, skipLibCheck: false,
-      types: ['node'], typeRoots: [join(ROOT, 'node_modules/@types')],
-    },
-    files: ['typed.mts'],
-  }));
+  writeFileSync(
+    join(project, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        module: 'nodenext',
+        target: 'es2022',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        types: ['node'],
+        typeRoots: [join(ROOT, 'node_modules/@types')],
+      },
+      files: ['typed.mts'],
+    }),
+  );
   ok(run(join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], project), 'tsc on typed.mts');
 });
 

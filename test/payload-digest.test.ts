@@ -10,7 +10,11 @@ import { combineChunkDigests, digestAlgOf, digestName, PayloadDigest } from '../
 import { throwsError } from './helpers/assertError.ts';
 
 const K = 65536;
-const sha = (...parts: Uint8Array[]) => { const h = createHash('sha256'); for (const p of parts) h.update(p); return new Uint8Array(h.digest()); };
+const sha = (...parts: Uint8Array[]) => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+};
 
 /** The root from SPEC.md §6.4, written out independently of PayloadDigest. */
 function specRoot(plain: Uint8Array, salt = new Uint8Array(0)): Uint8Array {
@@ -53,8 +57,12 @@ test('combineChunkDigests joins digests hashed elsewhere into the same root', ()
   const plain = randomBytes(2 * K + 9);
   const leaves = Buffer.concat([0, 1, 2].map((i) => sha(plain.subarray(i * K, (i + 1) * K))));
   assert.equal(Buffer.from(combineChunkDigests(salt, plain.length, leaves)), Buffer.from(specRoot(plain, salt)));
-  throwsError(() => combineChunkDigests(new Uint8Array(0), plain.length, leaves.subarray(0, 64)), 'RangeError', undefined,
-    /^chunkDigests: expected 3 digests of 32 bytes for 131081 bytes, got 64 bytes$/);
+  throwsError(
+    () => combineChunkDigests(new Uint8Array(0), plain.length, leaves.subarray(0, 64)),
+    'RangeError',
+    undefined,
+    /^chunkDigests: expected 3 digests of 32 bytes for 131081 bytes, got 64 bytes$/,
+  );
 });
 
 test('the salt must match the algorithm; unknown algorithms and reuse are refused', () => {
@@ -67,7 +75,7 @@ test('the salt must match the algorithm; unknown algorithms and reuse are refuse
   throwsError(() => d.digest(), 'Error', undefined, /single-use/);
 });
 
-test('the salt is copied and wiped: changing the caller\'s buffer later does not change the digest', () => {
+test("the salt is copied and wiped: changing the caller's buffer later does not change the digest", () => {
   const s = Uint8Array.from(salt);
   const d = new PayloadDigest(4, s);
   s.fill(1);

@@ -30,28 +30,52 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const T = 1_893_456_000_000; // 2030-01-01T00:00:00Z
 const CID_LINE = /^(baf[ky][a-z2-7]+)\n$/;
 
-interface Proc { child: ChildProcess; out: () => string; err: () => string; stop(): Promise<number | null> }
+interface Proc {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  stop(): Promise<number | null>;
+}
 
 /** A long-running `capsule` process; resolves once `ready` matches its stderr. */
 async function start(d: Device, args: string[], ready: RegExp): Promise<Proc & { match: RegExpExecArray }> {
   const child = spawn(process.execPath, [BIN, ...args], { cwd: d.dir, env: d.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (c) => { out += c; });
+  child.stdout!.on('data', (c) => {
+    out += c;
+  });
   const match = await new Promise<RegExpExecArray>((resolve, reject) => {
-    child.stderr!.on('data', (c) => { err += c; const m = ready.exec(err); if (m) resolve(m); });
+    child.stderr!.on('data', (c) => {
+      err += c;
+      const m = ready.exec(err);
+      if (m) resolve(m);
+    });
     child.on('exit', (code) => reject(new Error(`${args[0]} exited ${code}: ${err}`)));
     setTimeout(() => reject(new Error(`${args[0]}: not ready after 30 s: ${err}`)), 30_000).unref();
   });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, match, out: () => out, err: () => err, stop: async () => { child.kill('SIGTERM'); return exited; } };
+  return {
+    child,
+    match,
+    out: () => out,
+    err: () => err,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
 
 async function until(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
   // A failed poll counts as "not yet": spawnSync in between blocks this process for seconds, and a
   // pooled keep-alive connection the agent closed meanwhile fails once ("fetch failed").
-  while (!(await Promise.resolve().then(check).catch(() => false))) {
+  while (
+    !(await Promise.resolve()
+      .then(check)
+      .catch(() => false))
+  ) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -79,8 +103,25 @@ test('seal --publish prints a CID; a second node fetches identical bytes; verify
   const watch = await start(d, ['watch', '--data-dir', 'A'], /listening on (\S+)/);
   const home = watch.match[1]!;
   try {
-    const sealed = run(d, ['seal', 'secret.bin', '--guardian', g, '--logic', 'policy.wasm', '--sign-with', 'owner.key', '-o', 's.capsule',
-      '--publish', '--data-dir', 'A', '--peer', home, '--guardian-key', guardianKey]);
+    const sealed = run(d, [
+      'seal',
+      'secret.bin',
+      '--guardian',
+      g,
+      '--logic',
+      'policy.wasm',
+      '--sign-with',
+      'owner.key',
+      '-o',
+      's.capsule',
+      '--publish',
+      '--data-dir',
+      'A',
+      '--peer',
+      home,
+      '--guardian-key',
+      guardianKey,
+    ]);
     assert.is(sealed.code, 0, sealed.stderr);
     const cid = CID_LINE.exec(sealed.stdout)?.[1];
     assert.ok(cid, `stdout is the CID alone: ${JSON.stringify(sealed.stdout)}`);
@@ -105,10 +146,18 @@ test('seal --publish prints a CID; a second node fetches identical bytes; verify
     void plain;
 
     // Faults: over the cap (nothing written), not fetched in time, a bad CID.
-    assertFails(run(d, ['fetch', cid!, '-o', 'small.capsule', '--data-dir', 'C', '--peer', home, '--max-size', '1000']), new RegExp(`${cid}: \\d+ bytes, above the 1000-byte cap`), /nothing was fetched or kept/);
+    assertFails(
+      run(d, ['fetch', cid!, '-o', 'small.capsule', '--data-dir', 'C', '--peer', home, '--max-size', '1000']),
+      new RegExp(`${cid}: \\d+ bytes, above the 1000-byte cap`),
+      /nothing was fetched or kept/,
+    );
     assert.not.ok(existsSync(join(d.dir, 'small.capsule')));
     assertFails(run(d, ['fetch', 'bafy-not-a-cid', '-o', 'x', '--data-dir', 'C']), /CID: not a CID/, /bafybei/);
-    assertFails(run(d, ['fetch', 'bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq', '-o', 'x', '--data-dir', 'C', '--peer', home, '--timeout', '2']), /not fetched within 2 s/, /--peer MULTIADDR/);
+    assertFails(
+      run(d, ['fetch', 'bafkreibm6jg3ux5qumhcn2b3flc3tyu6dmlb4xa7u5bf44yegnrjhc4yeq', '-o', 'x', '--data-dir', 'C', '--peer', home, '--timeout', '2']),
+      /not fetched within 2 s/,
+      /--peer MULTIADDR/,
+    );
     assert.not.ok(existsSync(join(d.dir, 'x')));
   } finally {
     await watch.stop();
@@ -122,10 +171,18 @@ test('publish: announcing needs a guardian key; a non-capsule is refused before 
   const g = /age1[0-9a-z]+/.exec(readFileSync(join(d.dir, 'g.key'), 'utf8'))![0];
   secretFile(d, 1000);
   assert.is(run(d, ['seal', 'secret.bin', '--guardian', g, '--logic', 'policy.wasm', '-o', 's.capsule']).code, 0);
-  assertFails(run(d, ['publish', 's.capsule', '--sign-with', 'g.key', '--data-dir', 'A']), /announcing needs the guardian's key, and this capsule's header names none/, /--guardian-key capsule-guardian1/);
+  assertFails(
+    run(d, ['publish', 's.capsule', '--sign-with', 'g.key', '--data-dir', 'A']),
+    /announcing needs the guardian's key, and this capsule's header names none/,
+    /--guardian-key capsule-guardian1/,
+  );
   assertFails(run(d, ['publish', 'secret.bin', '--data-dir', 'A']), /./, /not a capsule/);
   assert.not.ok(existsSync(join(d.dir, 'A')), 'nothing was started or added');
-  assertFails(run(d, ['publish', 's.capsule', '--ipfs', 'kubo:http://127.0.0.1:1']), /Kubo RPC at http:\/\/127\.0\.0\.1:1: unreachable/, /is the IPFS daemon running/);
+  assertFails(
+    run(d, ['publish', 's.capsule', '--ipfs', 'kubo:http://127.0.0.1:1']),
+    /Kubo RPC at http:\/\/127\.0\.0\.1:1: unreachable/,
+    /is the IPFS daemon running/,
+  );
   assertFails(run(d, ['publish', 's.capsule', '--ipfs', 'kubo']), /--ipfs: expected "helia", "kubo:URL" or "off", got "kubo"/, /kubo:http/);
   assertFails(run(d, ['seal', 'secret.bin', '--guardian', g, '--logic', 'policy.wasm', '--publish', '-o', '-']), /--publish needs -o FILE/, /usage/);
   // Without a signature, publishing works and says it did not announce.
@@ -145,24 +202,64 @@ test('capsule open CID: the agent fetches capsule and module by CID (denied befo
   const plain = secretFile(d, 300_000);
   // The publisher's always-on node (its own data directory), then the guardian, which knows it as a peer.
   const home = await start(d, ['watch', '--data-dir', 'P'], /listening on (\S+)/);
-  const agent = await start(d, ['agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, '--peer', home.match[1]!],
-    /"event":"ipfs-ready".*?"addresses":\["([^"]+)"/);
+  const agent = await start(
+    d,
+    ['agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, '--peer', home.match[1]!],
+    /"event":"ipfs-ready".*?"addresses":\["([^"]+)"/,
+  );
   const url = /"event":"started","url":"(http:\/\/[^"]+)"/.exec(agent.err())![1]!;
   const guardianPeer = agent.match[1]!;
   try {
     const params = `{"timeLock": {"notBefore": ${T}}}`;
     // One capsule announced to the guardian (it indexes it), one only published (fetched on request).
-    const announced = run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', params, '--sign-with', 'owner.key', '-o', 'a.capsule',
-      '--publish', '--data-dir', 'P', '--peer', home.match[1]!, '--peer', guardianPeer, '--guardian-key', signingKey]);
+    const announced = run(d, [
+      'seal',
+      'secret.bin',
+      '--guardian',
+      x25519,
+      '--logic',
+      'policy.wasm',
+      '--params',
+      params,
+      '--sign-with',
+      'owner.key',
+      '-o',
+      'a.capsule',
+      '--publish',
+      '--data-dir',
+      'P',
+      '--peer',
+      home.match[1]!,
+      '--peer',
+      guardianPeer,
+      '--guardian-key',
+      signingKey,
+    ]);
     assert.is(announced.code, 0, announced.stderr);
     const cidA = CID_LINE.exec(announced.stdout)![1]!;
-    const quiet = run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '--params', params, '-o', 'b.capsule', '--publish', '--data-dir', 'P']);
+    const quiet = run(d, [
+      'seal',
+      'secret.bin',
+      '--guardian',
+      x25519,
+      '--logic',
+      'policy.wasm',
+      '--params',
+      params,
+      '-o',
+      'b.capsule',
+      '--publish',
+      '--data-dir',
+      'P',
+    ]);
     assert.is(quiet.code, 0, quiet.stderr);
     const cidB = CID_LINE.exec(quiet.stdout)![1]!;
     await until('the guardian to index the announced capsule', async () => {
-      const s = await (await req(`${url}/v1/status`)).json() as { ipfs: { announcements: { indexed: number } } };
+      const s = (await (await req(`${url}/v1/status`)).json()) as { ipfs: { announcements: { indexed: number } } };
       return s.ipfs.announcements.indexed === 1;
-    }).catch((e) => { throw new Error(`${(e as Error).message}; agent log: ${agent.err().slice(-3000)}`); });
+    }).catch((e) => {
+      throw new Error(`${(e as Error).message}; agent log: ${agent.err().slice(-3000)}`);
+    });
     assert.match(agent.err(), new RegExp(`"event":"indexed","capsule":"${cidA}"`));
     for (const cid of [cidA, cidB]) {
       writeFileSync(join(d.dir, 'clock'), String(T - 1000));
@@ -181,25 +278,50 @@ test('capsule open CID: the agent fetches capsule and module by CID (denied befo
     const before = blocks();
     assert.is(run(d, ['keygen', '-o', 'stranger.key']).code, 0);
     const stranger = /age1[0-9a-z]+/.exec(readFileSync(join(d.dir, 'stranger.key'), 'utf8'))![0];
-    const foreign = run(d, ['seal', 'secret.bin', '--guardian', stranger, '--logic', 'policy.wasm', '--sign-with', 'owner.key', '-o', 'f.capsule',
-      '--publish', '--data-dir', 'P', '--peer', home.match[1]!, '--peer', guardianPeer, '--guardian-key', signingKey]);
+    const foreign = run(d, [
+      'seal',
+      'secret.bin',
+      '--guardian',
+      stranger,
+      '--logic',
+      'policy.wasm',
+      '--sign-with',
+      'owner.key',
+      '-o',
+      'f.capsule',
+      '--publish',
+      '--data-dir',
+      'P',
+      '--peer',
+      home.match[1]!,
+      '--peer',
+      guardianPeer,
+      '--guardian-key',
+      signingKey,
+    ]);
     assert.is(foreign.code, 0, foreign.stderr);
     const cidF = CID_LINE.exec(foreign.stdout)![1]!;
     await until('the foreign capsule to fail indexing', async () => {
-      const s = await (await req(`${url}/v1/status`)).json() as { ipfs: { announcements: { failed: number } } };
+      const s = (await (await req(`${url}/v1/status`)).json()) as { ipfs: { announcements: { failed: number } } };
       return s.ipfs.announcements.failed === 1;
-    }).catch((e) => { throw new Error(`${(e as Error).message}; agent log: ${agent.err().slice(-3000)}`); });
+    }).catch((e) => {
+      throw new Error(`${(e as Error).message}; agent log: ${agent.err().slice(-3000)}`);
+    });
     assert.match(agent.err(), new RegExp(`"event":"index-failed","capsule":"${cidF}","code":"ERR_NO_MATCHING_STANZA"`));
     assert.is((await req(`${url}/v1/content?cid=${cidF}`)).status, 404, 'not served');
     assert.match(agent.err(), new RegExp(`"event":"discarded","capsule":"${cidF}","blocks":[1-9]`));
-    assert.is(blocks(), before, 'nothing of it kept on the guardian\'s disk');
+    assert.is(blocks(), before, "nothing of it kept on the guardian's disk");
     assertFails(run(d, ['open', cidF, '--guardian', url, '--identity', 'me.key', '-o', 'f.out']), /./, /./);
     assert.not.ok(existsSync(join(d.dir, 'f.out')));
     // The guardian serves only capsules it holds, not arbitrary content; a CID nobody has fails in time.
     const r = await req(`${url}/v1/content?cid=bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku`);
     assert.is(r.status, 404);
     assert.is(((await r.json()) as { error: { code: string } }).error.code, 'ERR_NOT_FOUND');
-    const bad = await req(`${url}/v1/release`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cid: 'nonsense', requester: /age1[0-9a-z]+/.exec(readFileSync(join(d.dir, 'me.key'), 'utf8'))![0] }) });
+    const bad = await req(`${url}/v1/release`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ cid: 'nonsense', requester: /age1[0-9a-z]+/.exec(readFileSync(join(d.dir, 'me.key'), 'utf8'))![0] }),
+    });
     assert.is(bad.status, 400);
     assert.is(((await bad.json()) as { error: { code: string } }).error.code, 'ERR_BAD_CID');
   } finally {
@@ -219,16 +341,23 @@ test('the disk quota: a capsule that would take the kept capsules past maxStored
   const { x25519 } = recipients(d);
   secretFile(d, 300_000);
   const home = await start(d, ['watch', '--data-dir', 'P'], /listening on (\S+)/);
-  const agent = await start(d, ['agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, '--config', 'config.json', '--peer', home.match[1]!],
-    /"event":"ipfs-ready"/);
+  const agent = await start(
+    d,
+    ['agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, '--config', 'config.json', '--peer', home.match[1]!],
+    /"event":"ipfs-ready"/,
+  );
   const url = /"event":"started","url":"(http:\/\/[^"]+)"/.exec(agent.err())![1]!;
   try {
     const sealed = run(d, ['seal', 'secret.bin', '--guardian', x25519, '--logic', 'policy.wasm', '-o', 'q.capsule', '--publish', '--data-dir', 'P']);
     assert.is(sealed.code, 0, sealed.stderr);
     const cid = CID_LINE.exec(sealed.stdout)![1]!;
-    assertFails(run(d, ['open', cid, '--guardian', url, '--identity', 'me.key', '-o', 'q.out']), new RegExp(`${cid}: 300\\d{3} bytes would take the capsules kept here to 300\\d{3}, above maxStoredBytes 100000`), /raise maxStoredBytes/);
+    assertFails(
+      run(d, ['open', cid, '--guardian', url, '--identity', 'me.key', '-o', 'q.out']),
+      new RegExp(`${cid}: 300\\d{3} bytes would take the capsules kept here to 300\\d{3}, above maxStoredBytes 100000`),
+      /raise maxStoredBytes/,
+    );
     assert.not.ok(existsSync(join(d.dir, 'q.out')));
-    const s = await (await req(`${url}/v1/status`)).json() as { ipfs: { storedBytes: number; maxStoredBytes: number } };
+    const s = (await (await req(`${url}/v1/status`)).json()) as { ipfs: { storedBytes: number; maxStoredBytes: number } };
     assert.equal([s.ipfs.storedBytes, s.ipfs.maxStoredBytes], [0, 100_000]);
     assert.is((await req(`${url}/v1/content?cid=${cid}`)).status, 404);
   } finally {
@@ -242,23 +371,34 @@ test('a Kubo daemon that is down: the agent still starts, names the URL, retries
   assert.is((await init(d)).code, 0);
   writeFileSync(join(d.dir, 'clock'), String(T));
   assert.is(run(d, ['keygen', '-o', 'me.key']).code, 0);
-  const agent = await start(d, ['agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, '--ipfs', 'kubo:http://127.0.0.1:1'],
-    /"event":"started","url":"(http:\/\/[^"]+)"/);
+  const agent = await start(
+    d,
+    ['agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, '--ipfs', 'kubo:http://127.0.0.1:1'],
+    /"event":"started","url":"(http:\/\/[^"]+)"/,
+  );
   const url = agent.match[1]!;
   try {
     await until('two retries', () => (agent.err().match(/"event":"ipfs-unavailable"/g) ?? []).length >= 2);
-    const lines = agent.err().split('\n').filter((l) => l.includes('"ipfs-unavailable"')).map((l) => JSON.parse(l.replace(/^capsule: /, '')));
+    const lines = agent
+      .err()
+      .split('\n')
+      .filter((l) => l.includes('"ipfs-unavailable"'))
+      .map((l) => JSON.parse(l.replace(/^capsule: /, '')));
     assert.is(lines[0].code, 'ERR_IPFS_UNREACHABLE');
     assert.match(lines[0].message, /Kubo RPC at http:\/\/127\.0\.0\.1:1: unreachable/);
     assert.is(lines[0].retryInMs, 1000);
     assert.is(lines[1].retryInMs, 2000, 'the delay doubles');
-    const s = await (await req(`${url}/v1/status`)).json() as { ipfs: { ready: boolean; lastError: string } };
+    const s = (await (await req(`${url}/v1/status`)).json()) as { ipfs: { ready: boolean; lastError: string } };
     assert.is(s.ipfs.ready, false);
     assert.match(s.ipfs.lastError, /unreachable/);
     const me = /age1[0-9a-z]+/.exec(readFileSync(join(d.dir, 'me.key'), 'utf8'))![0];
-    const r = await req(`${url}/v1/release`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cid: 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku', requester: me }) });
+    const r = await req(`${url}/v1/release`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ cid: 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku', requester: me }),
+    });
     assert.is(r.status, 503);
-    const e = (await r.json() as { error: { code: string; message: string } }).error;
+    const e = ((await r.json()) as { error: { code: string; message: string } }).error;
     assert.is(e.code, 'ERR_UNAVAILABLE');
     assert.match(e.message, /IPFS is not available yet: Kubo RPC at http:\/\/127\.0\.0\.1:1: unreachable/);
   } finally {
@@ -271,7 +411,12 @@ test('image manifests over pubsub: `capsule image publish` reaches the agent, wh
   assert.is((await init(d)).code, 0);
   const owner = /owner signing key \(ed25519\): ([0-9a-f]{64})/.exec(run(d, ['keygen', '-o', 'owner.key']).stderr)![1]!;
   assert.is(run(d, ['keygen', '-o', 'other.key']).code, 0);
-  const manifest = (sequence: number) => JSON.stringify({ sequence, created: '2026-12-05T00:00:00Z', images: [{ name: 'localhost/ipfs:1', digest: `sha256:${String(sequence).repeat(64)}`, size: 1000 + sequence }] });
+  const manifest = (sequence: number) =>
+    JSON.stringify({
+      sequence,
+      created: '2026-12-05T00:00:00Z',
+      images: [{ name: 'localhost/ipfs:1', digest: `sha256:${String(sequence).repeat(64)}`, size: 1000 + sequence }],
+    });
   for (const n of [1, 2]) {
     writeFileSync(join(d.dir, `m${n}.json`), manifest(n));
     assert.is(run(d, ['image', 'sign', `m${n}.json`, '--key', 'owner.key', '-o', `m${n}.manifest`]).code, 0);
@@ -284,21 +429,26 @@ test('image manifests over pubsub: `capsule image publish` reaches the agent, wh
   const url = /"event":"started","url":"(http:\/\/[^"]+)"/.exec(agent.err())![1]!;
   const status = async () => ((await (await req(`${url}/v1/status`)).json()) as { ipfs: { imageManifests: Record<string, unknown> } }).ipfs.imageManifests;
   const publish = (file: string) => run(d, ['image', 'publish', file, '--data-dir', 'P', '--peer', agent.match[1]!, '--timeout', '20']);
-  const waitFor = (what: string, check: (s: Record<string, unknown>) => boolean) => until(what, async () => check(await status()))
-    .catch((e) => { throw new Error(`${(e as Error).message}; agent log: ${agent.err().slice(-3000)}`); });
+  const waitFor = (what: string, check: (s: Record<string, unknown>) => boolean) =>
+    until(what, async () => check(await status())).catch((e) => {
+      throw new Error(`${(e as Error).message}; agent log: ${agent.err().slice(-3000)}`);
+    });
   try {
     assert.equal(await status(), { topic: 'capsule-engine/images/v1', pinnedSequence: 1, received: 0, accepted: 0, same: 0, refused: 0, refusedBy: {} });
     const foreign = publish('other.manifest');
     assert.is(foreign.code, 0, foreign.stderr);
     assert.match(foreign.stdout, /^[1-9]\d*\n$/);
     await waitFor('the foreign manifest to be refused', (s) => s.refused === 1);
-    assert.match(agent.err(), /"event":"image-manifest-refused","from":"[^"]+","code":"ERR_IMAGE_SIGNATURE","message":"image manifest: signed by [0-9a-f]{64}, not by the owner key/);
+    assert.match(
+      agent.err(),
+      /"event":"image-manifest-refused","from":"[^"]+","code":"ERR_IMAGE_SIGNATURE","message":"image manifest: signed by [0-9a-f]{64}, not by the owner key/,
+    );
 
     assert.is(publish('m2.manifest').code, 0);
     await waitFor('the newer manifest to be pinned', (s) => s.accepted === 1 && s.pinnedSequence === 2);
     assert.ok(readFileSync(join(d.data, 'images', 'manifest.cbor')).equals(readFileSync(join(d.dir, 'm2.manifest'))), 'pinned on disk, byte for byte');
     assert.match(agent.err(), /"event":"image-manifest-pinned","from":"[^"]+","sequence":2,"previous":1,"images":\["localhost\/ipfs:1"\]/);
-    assert.is(JSON.parse(run(d, ["image", "show", "--data-dir", d.data]).stdout).sequence, 2);
+    assert.is(JSON.parse(run(d, ['image', 'show', '--data-dir', d.data]).stdout).sequence, 2);
 
     assert.is(publish('m1.manifest').code, 0); // an older one: a replay
     await waitFor('the replay to be refused', (s) => s.refused === 2);

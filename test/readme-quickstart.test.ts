@@ -31,7 +31,11 @@ function quickStartBlocks(markdown: string): string[] {
 
 /** The commands of a shell block: lines joined at a trailing backslash, without blanks and comments. */
 function commands(block: string): string[] {
-  return block.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  return block
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
 }
 
 /** Runs `script` with bash in `cwd`, stopping at the first failing command, as a careful newcomer's shell would. */
@@ -53,7 +57,10 @@ test('the quick start is five commands, the first one the set-up', () => {
 
 test('the quick start runs verbatim in a fresh clone: exit 0, the opened file equals the sealed one, the verdicts as told', () => {
   const [first, dryRuns] = quickStartBlocks(README);
-  const body = first!.split('\n').filter((l) => l.trim() !== SETUP_LINE).join('\n'); // run by `npm test` already
+  const body = first!
+    .split('\n')
+    .filter((l) => l.trim() !== SETUP_LINE)
+    .join('\n'); // run by `npm test` already
   const clone = mkdtempSync(join(tmpdir(), 'capsule-readme-'));
   try {
     for (const entry of readdirSync(ROOT)) if (entry !== '.git') symlinkSync(join(ROOT, entry), join(clone, entry));

@@ -24,7 +24,10 @@ const CFG = { ratePerSecond: 0, clientFuelPerMinute: 0 };
 
 function signer() {
   const sk = p256.utils.randomSecretKey();
-  return { publicKey: p256.getPublicKey(sk, true), sign: async (d: Uint8Array) => p256.sign(d, sk, { prehash: false, lowS: false, format: 'compact' } as never) as Uint8Array };
+  return {
+    publicKey: p256.getPublicKey(sk, true),
+    sign: async (d: Uint8Array) => p256.sign(d, sk, { prehash: false, lowS: false, format: 'compact' } as never) as Uint8Array,
+  };
 }
 
 test('Build 4: receipts are checked against the log: signature, guardian, a missing entry (truncated) and a rewritten one each fail with ERR_AUDIT_RECEIPT', async () => {
@@ -41,16 +44,41 @@ test('Build 4: receipts are checked against the log: signature, guardian, a miss
     assert.equal(r, { seq: 3, digest: bodyDigest(entries[3]!), sig: entries[3]!.sig, guardian: log.guardian });
     checkReceipt(r, entries, 'r.json'); // in the log: no error
     const truncated = verifyAuditLog(full.trim().split('\n').slice(0, 3).join('\n') + '\n');
-    throwsError(() => checkReceipt(r, truncated, 'r.json'), 'AuditError', 'ERR_AUDIT_RECEIPT', /^receipt r\.json \(entry 3\): the log ends at entry 2, so the promised entry 3 is missing \(the log was truncated or replaced by an older copy\)$/);
+    throwsError(
+      () => checkReceipt(r, truncated, 'r.json'),
+      'AuditError',
+      'ERR_AUDIT_RECEIPT',
+      /^receipt r\.json \(entry 3\): the log ends at entry 2, so the promised entry 3 is missing \(the log was truncated or replaced by an older copy\)$/,
+    );
     // The same seq, another entry (the log was cut and continued): the digest differs.
     const other = { ...r, seq: 2 };
-    throwsError(() => checkReceipt({ ...other, sig: r.sig }, entries, 'r.json'), 'AuditError', 'ERR_AUDIT_RECEIPT', /^receipt r\.json \(entry 2\): the log's entry 2 is not the one the receipt was given for \(digest [0-9a-f]{64}, receipt [0-9a-f]{64}\): the log was rewritten from this point$/);
-    throwsError(() => checkReceipt({ ...r, digest: 'ab'.repeat(32) }, entries, 'r.json'), 'AuditError', 'ERR_AUDIT_RECEIPT', /^receipt r\.json \(entry 3\): its signature does not verify under capsule-guardian1[0-9a-z]+ \(not a receipt this guardian gave\)$/);
+    throwsError(
+      () => checkReceipt({ ...other, sig: r.sig }, entries, 'r.json'),
+      'AuditError',
+      'ERR_AUDIT_RECEIPT',
+      /^receipt r\.json \(entry 2\): the log's entry 2 is not the one the receipt was given for \(digest [0-9a-f]{64}, receipt [0-9a-f]{64}\): the log was rewritten from this point$/,
+    );
+    throwsError(
+      () => checkReceipt({ ...r, digest: 'ab'.repeat(32) }, entries, 'r.json'),
+      'AuditError',
+      'ERR_AUDIT_RECEIPT',
+      /^receipt r\.json \(entry 3\): its signature does not verify under capsule-guardian1[0-9a-z]+ \(not a receipt this guardian gave\)$/,
+    );
     const foreign = await AuditLog.open(join(dir, 'other.log'), signer(), 1);
     const fr = receiptOf(await foreign.append('release', 2, {}), foreign.guardian);
     await foreign.close();
-    throwsError(() => checkReceipt(fr, entries, 'f.json'), 'AuditError', 'ERR_AUDIT_RECEIPT', /^receipt f\.json \(entry 1\): given by guardian capsule-guardian1[0-9a-z]+, but the log is capsule-guardian1[0-9a-z]+'s$/);
-    throwsError(() => parseReceipt('{"seq": 1}', 'x.json'), 'AuditError', 'ERR_AUDIT_RECEIPT', /^receipt x\.json: expected \{seq, digest \(64 hex\), sig \(128 hex\), guardian\}$/);
+    throwsError(
+      () => checkReceipt(fr, entries, 'f.json'),
+      'AuditError',
+      'ERR_AUDIT_RECEIPT',
+      /^receipt f\.json \(entry 1\): given by guardian capsule-guardian1[0-9a-z]+, but the log is capsule-guardian1[0-9a-z]+'s$/,
+    );
+    throwsError(
+      () => parseReceipt('{"seq": 1}', 'x.json'),
+      'AuditError',
+      'ERR_AUDIT_RECEIPT',
+      /^receipt x\.json: expected \{seq, digest \(64 hex\), sig \(128 hex\), guardian\}$/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -63,21 +91,55 @@ test('D5: rollbackFinding: equal or ahead is consistent; behind, replaced, or a 
   assert.is(rollbackFinding(a, { ...ok, logSeq: 6, generation: 4 }, 'f'), undefined, 'ahead by the in-flight decision');
   assert.is(rollbackFinding(undefined, { ...ok, wasAnchored: false }, 'f'), undefined, 'first start: nothing to compare');
   const cases: Array<[Parameters<typeof rollbackFinding>, RegExp]> = [
-    [[a, { ...ok, logSeq: 4, digestAtAnchor: undefined }, 'f'], /^rollback: the audit log ends at entry 4, but the anchor records entry 5 \(the log was truncated or replaced by an older copy\)$/],
+    [
+      [a, { ...ok, logSeq: 4, digestAtAnchor: undefined }, 'f'],
+      /^rollback: the audit log ends at entry 4, but the anchor records entry 5 \(the log was truncated or replaced by an older copy\)$/,
+    ],
     [[a, { ...ok, digestAtAnchor: 'bb'.repeat(32) }, 'f'], /^rollback: the audit log's entry 5 is not the one the anchor records \(the log was replaced\)$/],
-    [[a, { ...ok, generation: 2 }, 'f'], /^rollback: the database is at state generation 2, but the anchor records 3 \(agent\.sqlite was restored from an older copy or deleted\)$/],
+    [
+      [a, { ...ok, generation: 2 }, 'f'],
+      /^rollback: the database is at state generation 2, but the anchor records 3 \(agent\.sqlite was restored from an older copy or deleted\)$/,
+    ],
     [[undefined, ok, 'file X'], /^rollback: the anchor \(file X\) is missing, but the audit log or database says one was established$/],
   ];
-  for (const [args, message] of cases) throwsError(() => { throw rollbackFinding(...args); }, 'AuditError', 'ERR_ROLLBACK', message);
+  for (const [args, message] of cases)
+    throwsError(
+      () => {
+        throw rollbackFinding(...args);
+      },
+      'AuditError',
+      'ERR_ROLLBACK',
+      message,
+    );
 });
 
-test('Build 4: every answer carries its entry\'s receipt (allow, deny, an audited 401); capsule open stores it; audit verify --receipt catches a truncated or older log', async () => {
+test("Build 4: every answer carries its entry's receipt (allow, deny, an audited 401); capsule open stores it; audit verify --receipt catches a truncated or older log", async () => {
   const { d, x25519, cleanup } = await provisioned();
   let a;
   try {
-    assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 't.capsule']).code, 0);
-    assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T + 3_600_000}}}`, '-o', 'late.capsule']).code, 0);
-    assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"expiry": {"maxOpens": 2}}', '-o', 'c.capsule']).code, 0);
+    assert.is(
+      run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 't.capsule']).code,
+      0,
+    );
+    assert.is(
+      run(d, [
+        'seal',
+        'policy.wasm',
+        '--guardian',
+        x25519,
+        '--logic',
+        'policy.wasm',
+        '--params',
+        `{"timeLock": {"notBefore": ${T + 3_600_000}}}`,
+        '-o',
+        'late.capsule',
+      ]).code,
+      0,
+    );
+    assert.is(
+      run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"expiry": {"maxOpens": 2}}', '-o', 'c.capsule']).code,
+      0,
+    );
     a = await startAgent(d, CFG);
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
     const me = identityOf(d, 'me.key');
@@ -116,7 +178,13 @@ test('Build 4: every answer carries its entry\'s receipt (allow, deny, an audite
     writeFileSync(join(d.dir, 'cut.log'), lines.slice(0, stored.seq).join('\n') + '\n');
     const cut = run(d, ['audit', 'verify', 'cut.log', '--guardian-key', key, '--receipt', receiptFile]);
     assert.is(cut.code, 1);
-    assert.match(cut.stderr, new RegExp(`^capsule: error: receipt ${receiptFile.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(entry ${stored.seq}\\): the log ends at entry ${stored.seq - 1}, so the promised entry ${stored.seq} is missing`, 'm'));
+    assert.match(
+      cut.stderr,
+      new RegExp(
+        `^capsule: error: receipt ${receiptFile.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(entry ${stored.seq}\\): the log ends at entry ${stored.seq - 1}, so the promised entry ${stored.seq} is missing`,
+        'm',
+      ),
+    );
     // Without the receipt the cut log still verifies: that is what receipts are for.
     assert.is(run(d, ['audit', 'verify', 'cut.log', '--guardian-key', key]).code, 0);
   } finally {
@@ -139,8 +207,14 @@ test('D9: audit verify fails closed: a log forged under another key fails agains
     // No key anywhere (the default data directory of this environment holds no guardian): refused.
     const none = run(d, ['audit', 'verify', 'forged.log']);
     assert.is(none.code, 1);
-    assert.match(none.stderr, /^capsule: error: audit verify: no guardian key to check forged\.log against \(no --guardian-key, and no guardian record in .*\)$/m);
-    assert.match(none.stderr, /^capsule: hint: pass --guardian-key capsule-guardian1… \(capsule guardian show prints it\), or --data-dir of the guardian; --unpinned checks only that the log is self-consistent$/m);
+    assert.match(
+      none.stderr,
+      /^capsule: error: audit verify: no guardian key to check forged\.log against \(no --guardian-key, and no guardian record in .*\)$/m,
+    );
+    assert.match(
+      none.stderr,
+      /^capsule: hint: pass --guardian-key capsule-guardian1… \(capsule guardian show prints it\), or --data-dir of the guardian; --unpinned checks only that the log is self-consistent$/m,
+    );
     const unpinned = run(d, ['audit', 'verify', 'forged.log', '--unpinned']);
     assert.is(unpinned.code, 0, unpinned.stderr);
     assert.match(unpinned.stderr, /^capsule: warning: --unpinned: the log is checked against the key it names itself/m);

@@ -28,7 +28,11 @@ import { identityOf, post, provisioned, setClock, startAgent, T, withAuth } from
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-const auditLines = (data: string) => readFileSync(join(data, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const auditLines = (data: string) =>
+  readFileSync(join(data, 'audit.log'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 
 // ---- vectors ----
 
@@ -58,16 +62,18 @@ async function outcome(v: AuthVector): Promise<string> {
   }
 }
 
-test('auth vectors: the committed files are exactly the generator\'s output (npm run vectors:auth), more negative than positive', () => {
+test("auth vectors: the committed files are exactly the generator's output (npm run vectors:auth), more negative than positive", () => {
   const want = authVectors();
-  const files = readdirSync(AUTH_DIR).filter((f) => f.endsWith(AUTH_EXTENSION)).sort();
+  const files = readdirSync(AUTH_DIR)
+    .filter((f) => f.endsWith(AUTH_EXTENSION))
+    .sort();
   assert.equal(files, want.map((v) => v.name + AUTH_EXTENSION).sort(), 'one file per definition, no stray files');
   for (const v of want) assert.fixture(readFileSync(join(AUTH_DIR, v.name + AUTH_EXTENSION), 'utf8'), formatAuthVector(v), v.name);
   const positive = want.filter((v) => v.expect === 'success').length;
   assert.ok(positive >= 3 && want.length - positive > positive, `${positive} positive, ${want.length - positive} negative`);
 });
 
-test('auth vectors: every committed vector gives its expect: line through the guardian\'s checks; positives give their intermediate values', async () => {
+test("auth vectors: every committed vector gives its expect: line through the guardian's checks; positives give their intermediate values", async () => {
   const files = readdirSync(AUTH_DIR).filter((f) => f.endsWith(AUTH_EXTENSION));
   assert.ok(files.length >= 20);
   for (const f of files) {
@@ -80,7 +86,15 @@ test('auth vectors: every committed vector gives its expect: line through the gu
     const requesterPk = (await import('../agent/crypto/identity.ts')).parseRecipient(body.requester);
     const key = authKey(x25519Shared(g.secretKey, requesterPk), requesterPk, g.publicKey);
     assert.is(hex(key), v.key, `${f}: key (the guardian's side of the exchange gives the requester's key)`);
-    const input = authMessage({ method: v.method, path: v.path, bodySha256: bodyDigest(body), guardianPk: g.publicKey, requesterPk, at: body.auth.at, nonce: Uint8Array.from(Buffer.from(body.auth.nonce, 'hex')) });
+    const input = authMessage({
+      method: v.method,
+      path: v.path,
+      bodySha256: bodyDigest(body),
+      guardianPk: g.publicKey,
+      requesterPk,
+      at: body.auth.at,
+      nonce: Uint8Array.from(Buffer.from(body.auth.nonce, 'hex')),
+    });
     assert.is(hex(input), v.macInput, `${f}: mac-input`);
     g.dispose();
   }
@@ -91,21 +105,68 @@ test('auth: each failure names its field; JCS orders members by UTF-16 code unit
   const v = good!;
   const g = parseIdentityFile(v.guardianIdentity)[0]!;
   const body = JSON.parse(v.body);
-  const check = (over: Partial<{ body: unknown; now: number; guardian: string; path: string }>) => checkRequestAuth({
-    method: 'POST', path: over.path ?? v.path, body: (over.body ?? body) as never, requester: ((over.body ?? body) as { requester: string }).requester,
-    guardian: over.guardian ?? g.recipient, now: over.now ?? v.now, exchange: async (pk) => x25519Shared(g.secretKey, pk),
-  });
+  const check = (over: Partial<{ body: unknown; now: number; guardian: string; path: string }>) =>
+    checkRequestAuth({
+      method: 'POST',
+      path: over.path ?? v.path,
+      body: (over.body ?? body) as never,
+      requester: ((over.body ?? body) as { requester: string }).requester,
+      guardian: over.guardian ?? g.recipient,
+      now: over.now ?? v.now,
+      exchange: async (pk) => x25519Shared(g.secretKey, pk),
+    });
   assert.ok((await check({})).nonce.length === 16);
-  await rejectsError(() => check({ now: v.now + 120_001 }), 'AgentError', 'ERR_UNAUTHENTICATED', /^auth\.at: made at 2030-01-01T00:00:00\.000Z, outside the ±120-second window around the guardian's time 2030-01-01T00:02:00\.001Z$/);
-  await rejectsError(() => check({ path: '/v1/sign' }), 'AgentError', 'ERR_UNAUTHENTICATED', /^auth\.mac: does not verify for requester age1[0-9a-z]+ \(made with another identity, or the request was altered after it was made\)$/);
-  await rejectsError(() => check({ guardian: body.requester }), 'AgentError', 'ERR_UNAUTHENTICATED', /^auth\.guardian: made for guardian age1[0-9a-z]+, but this guardian is age1[0-9a-z]+$/);
+  await rejectsError(
+    () => check({ now: v.now + 120_001 }),
+    'AgentError',
+    'ERR_UNAUTHENTICATED',
+    /^auth\.at: made at 2030-01-01T00:00:00\.000Z, outside the ±120-second window around the guardian's time 2030-01-01T00:02:00\.001Z$/,
+  );
+  await rejectsError(
+    () => check({ path: '/v1/sign' }),
+    'AgentError',
+    'ERR_UNAUTHENTICATED',
+    /^auth\.mac: does not verify for requester age1[0-9a-z]+ \(made with another identity, or the request was altered after it was made\)$/,
+  );
+  await rejectsError(
+    () => check({ guardian: body.requester }),
+    'AgentError',
+    'ERR_UNAUTHENTICATED',
+    /^auth\.guardian: made for guardian age1[0-9a-z]+, but this guardian is age1[0-9a-z]+$/,
+  );
   g.dispose();
   // UTF-16 code units, not code points: U+1F600 (surrogates D83D DE00) sorts before U+FF5E.
-  assert.is(canonicalJson({ b: [1, 'x', null, true], a: { d: 1, c: -0.5 }, '\u00e9': 1, 'e\u0301': 2, '\uff5e': 4, '\u{1f600}': 5, Z: 3 }),
-    '{"Z":3,"a":{"c":-0.5,"d":1},"b":[1,"x",null,true],"e\u0301":2,"\u00e9":1,"\u{1f600}":5,"\uff5e":4}');
+  assert.is(
+    canonicalJson({ b: [1, 'x', null, true], a: { d: 1, c: -0.5 }, '\u00e9': 1, 'e\u0301': 2, '\uff5e': 4, '\u{1f600}': 5, Z: 3 }),
+    '{"Z":3,"a":{"c":-0.5,"d":1},"b":[1,"x",null,true],"e\u0301":2,"\u00e9":1,"\u{1f600}":5,"\uff5e":4}',
+  );
   assert.throws(() => canonicalJson({ a: Infinity }), /canonicalJson: expected a finite number, got Infinity/);
-  assert.throws(() => authMessage({ method: 'post', path: '/x', bodySha256: new Uint8Array(32), guardianPk: new Uint8Array(32), requesterPk: new Uint8Array(32), at: 1, nonce: new Uint8Array(16) }), /method: expected an upper-case HTTP method, got "post"/);
-  assert.throws(() => authMessage({ method: 'POST', path: '/x', bodySha256: new Uint8Array(31), guardianPk: new Uint8Array(32), requesterPk: new Uint8Array(32), at: 1, nonce: new Uint8Array(16) }), /bodySha256: expected 32 bytes, got 31/);
+  assert.throws(
+    () =>
+      authMessage({
+        method: 'post',
+        path: '/x',
+        bodySha256: new Uint8Array(32),
+        guardianPk: new Uint8Array(32),
+        requesterPk: new Uint8Array(32),
+        at: 1,
+        nonce: new Uint8Array(16),
+      }),
+    /method: expected an upper-case HTTP method, got "post"/,
+  );
+  assert.throws(
+    () =>
+      authMessage({
+        method: 'POST',
+        path: '/x',
+        bodySha256: new Uint8Array(31),
+        guardianPk: new Uint8Array(32),
+        requesterPk: new Uint8Array(32),
+        at: 1,
+        nonce: new Uint8Array(16),
+      }),
+    /bodySha256: expected 32 bytes, got 31/,
+  );
 });
 
 // ---- the context flag, through the real sandbox and the SDK ----
@@ -114,7 +175,8 @@ test('authenticated flag: the SDK reads it (absent reads false); it is in the au
   const wasm = (await buildPolicy('contracts-as/test/auth-required.ts', { cwd: ROOT })).wasm;
   const sandbox = new Sandbox();
   const base: EvaluationInput = {
-    now: T, requester: 'age1pdpk3hqw2sa85aga8uwn0e2dhgma303jdwkj5rnm0epr2phut5yqv4telj',
+    now: T,
+    requester: 'age1pdpk3hqw2sa85aga8uwn0e2dhgma303jdwkj5rnm0epr2phut5yqv4telj',
     capsule: { id: new Uint8Array(16), created: 0, owner: null, logic: new Uint8Array(32), size: 0, digest: new Uint8Array(32) },
   };
   const yes = sandbox.evaluate(wasm, { ...base, authenticated: true });
@@ -134,10 +196,13 @@ test('authenticated flag: the SDK reads it (absent reads false); it is in the au
 
 // ---- the real agent ----
 
-test('Build 1: a stranger who knows the beneficiary\'s recipient cannot spend a counted open; wrong MAC, stale time, replayed nonce, wrong guardian are refused; capsule open authenticates', async () => {
+test("Build 1: a stranger who knows the beneficiary's recipient cannot spend a counted open; wrong MAC, stale time, replayed nonce, wrong guardian are refused; capsule open authenticates", async () => {
   const { d, x25519, cleanup } = await provisioned();
   try {
-    assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"expiry": {"maxOpens": 2}}', '-o', 'c.capsule']).code, 0);
+    assert.is(
+      run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', '{"expiry": {"maxOpens": 2}}', '-o', 'c.capsule']).code,
+      0,
+    );
     const a = await startAgent(d, { ratePerSecond: 0 });
     const me = identityOf(d, 'me.key');
     const other = identityOf(d, 'other.key');
@@ -152,13 +217,28 @@ test('Build 1: a stranger who knows the beneficiary\'s recipient cannot spend a 
         assert.match(r.json.error.message, message);
       };
       // Knowing the recipient is not enough: without auth the counted open is refused, nothing committed.
-      await expect401(body, /^release: this decision would change the logic's state \(1 key\(s\), e\.g\. a counted open\) and the requester is not authenticated$/);
+      await expect401(
+        body,
+        /^release: this decision would change the logic's state \(1 key\(s\), e\.g\. a counted open\) and the requester is not authenticated$/,
+      );
       // With an auth made by another identity, for another guardian, stale, or with a changed MAC.
-      await expect401(await withAuth(a.url, '/v1/release', body, other), /^auth\.mac: does not verify for requester age1[0-9a-z]+ \(made with another identity/);
-      await expect401(await withAuth(a.url, '/v1/release', body, me, { guardian: other.recipient }), new RegExp(`^auth\\.guardian: made for guardian ${other.recipient}, but this guardian is ${x25519}$`));
-      await expect401(await withAuth(a.url, '/v1/release', body, me, { at: T - 121_000 }), /^auth\.at: made at 2029-12-31T23:57:59\.000Z, outside the ±120-second window around the guardian's time 2030-01-01T00:00:00\.000Z$/);
-      const signed = await withAuth(a.url, '/v1/release', body, me) as { auth: { mac: string } };
-      await expect401({ ...signed, auth: { ...signed.auth, mac: (signed.auth.mac[0] === 'a' ? 'b' : 'a') + signed.auth.mac.slice(1) } }, /^auth\.mac: does not verify/);
+      await expect401(
+        await withAuth(a.url, '/v1/release', body, other),
+        /^auth\.mac: does not verify for requester age1[0-9a-z]+ \(made with another identity/,
+      );
+      await expect401(
+        await withAuth(a.url, '/v1/release', body, me, { guardian: other.recipient }),
+        new RegExp(`^auth\\.guardian: made for guardian ${other.recipient}, but this guardian is ${x25519}$`),
+      );
+      await expect401(
+        await withAuth(a.url, '/v1/release', body, me, { at: T - 121_000 }),
+        /^auth\.at: made at 2029-12-31T23:57:59\.000Z, outside the ±120-second window around the guardian's time 2030-01-01T00:00:00\.000Z$/,
+      );
+      const signed = (await withAuth(a.url, '/v1/release', body, me)) as { auth: { mac: string } };
+      await expect401(
+        { ...signed, auth: { ...signed.auth, mac: (signed.auth.mac[0] === 'a' ? 'b' : 'a') + signed.auth.mac.slice(1) } },
+        /^auth\.mac: does not verify/,
+      );
       // The holder of the identity: allowed, first of two opens. The same request again: a replay.
       const ok = await post(a.url, '/v1/release', signed);
       assert.is(ok.status, 200, JSON.stringify(ok.json));
@@ -180,7 +260,10 @@ test('Build 1: a stranger who knows the beneficiary\'s recipient cannot spend a 
     assert.is(refused.length, 1, 'the unauthenticated decision is audited as refused (auth failures are refused before deciding)');
     assert.is(refused[0].logicVerdict, 'allow');
     assert.is(refused[0].input.authenticated, false);
-    assert.equal(log.filter((e) => e.kind === 'release' && e.verdict === 'allow').map((e) => e.input.authenticated), [true, true]);
+    assert.equal(
+      log.filter((e) => e.kind === 'release' && e.verdict === 'allow').map((e) => e.input.authenticated),
+      [true, true],
+    );
     const v = run(d, ['audit', 'verify', '--data-dir', d.data, '--replay', '--guardian-key', recipients(d).signingKey]);
     assert.is(v.code, 0, v.stderr);
     assert.match(v.stdout, /; 4 decisions replayed with the same verdict and fuel/);
@@ -189,10 +272,12 @@ test('Build 1: a stranger who knows the beneficiary\'s recipient cannot spend a 
   }
 });
 
-test('Build 1: a signing policy\'s spent limit needs authentication; sign-request authenticates with its identity', async () => {
+test("Build 1: a signing policy's spent limit needs authentication; sign-request authenticates with its identity", async () => {
   const { d, cleanup } = await provisioned();
   try {
-    const logic = createHash('sha256').update(readFileSync(join(d.dir, 'policy.wasm'))).digest('hex');
+    const logic = createHash('sha256')
+      .update(readFileSync(join(d.dir, 'policy.wasm')))
+      .digest('hex');
     const a = await startAgent(d, { ratePerSecond: 0, signing: [{ slot: 1, logic, params: { expiry: { maxOpens: 1 } } }] });
     try {
       assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
@@ -206,7 +291,10 @@ test('Build 1: a signing policy\'s spent limit needs authentication; sign-reques
       const ok = run(d, ['sign-request', '--guardian', a.url, '--slot', '1', '--digest', digest, '--identity', 'me.key']);
       assert.is(ok.code, 0, ok.stderr);
       assert.match(JSON.parse(ok.stdout).signature, /^[0-9a-f]{128}$/);
-      assertFails(run(d, ['sign-request', '--guardian', a.url, '--slot', '1', '--digest', digest, '--identity', 'me.key']), /denied by the signing policy: .*opened 1 of 1 times/);
+      assertFails(
+        run(d, ['sign-request', '--guardian', a.url, '--slot', '1', '--digest', digest, '--identity', 'me.key']),
+        /denied by the signing policy: .*opened 1 of 1 times/,
+      );
     } finally {
       await a.stop();
     }
@@ -216,7 +304,7 @@ test('Build 1: a signing policy\'s spent limit needs authentication; sign-reques
   }
 });
 
-test('Build 2: 40 self-signed spam approvals are not stored (403); a listed approver\'s approval is then stored and counted', async () => {
+test("Build 2: 40 self-signed spam approvals are not stored (403); a listed approver's approval is then stored and counted", async () => {
   const { d, x25519, cleanup } = await provisioned();
   try {
     const a1 = identityOf(d, 'owner.key');
@@ -236,7 +324,10 @@ test('Build 2: 40 self-signed spam approvals are not stored (403); a listed appr
         const r = await post(a.url, '/v1/approvals', { capsule, requester: me, approval: item });
         assert.is(r.status, 403, JSON.stringify(r.json));
         assert.is(r.json.error.code, 'ERR_FORBIDDEN');
-        assert.match(r.json.error.message, /^body\.approval\.signer: ed25519 [0-9a-f]{64} is not an approver listed in this capsule's logic params, so its approval would not count and is not stored$/);
+        assert.match(
+          r.json.error.message,
+          /^body\.approval\.signer: ed25519 [0-9a-f]{64} is not an approver listed in this capsule's logic params, so its approval would not count and is not stored$/,
+        );
       }
       const stored = run(d, ['approve', 'm.capsule', '--requester', me, '--key', 'owner.key', '--guardian', a.url]);
       assert.is(stored.code, 0, stored.stderr);
@@ -251,32 +342,77 @@ test('Build 2: 40 self-signed spam approvals are not stored (403); a listed appr
   }
 });
 
-test('D9: a check-in signed by a key the capsule does not name is refused (403) before anything is audited; the owner\'s (header or params) is recorded', async () => {
+test("D9: a check-in signed by a key the capsule does not name is refused (403) before anything is audited; the owner's (header or params) is recorded", async () => {
   const { d, x25519, cleanup } = await provisioned();
   try {
     const me = identityOf(d, 'me.key').recipient;
     const dm = { beneficiaries: [me], silenceMs: 3_600_000 };
-    assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--sign-with', 'owner.key', '--params', JSON.stringify({ deadMan: dm }), '-o', 'dm.capsule']).code, 0);
+    assert.is(
+      run(d, [
+        'seal',
+        'policy.wasm',
+        '--guardian',
+        x25519,
+        '--logic',
+        'policy.wasm',
+        '--sign-with',
+        'owner.key',
+        '--params',
+        JSON.stringify({ deadMan: dm }),
+        '-o',
+        'dm.capsule',
+      ]).code,
+      0,
+    );
     const other = identityOf(d, 'other.key');
-    assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', JSON.stringify({ any: [{ deadMan: { ...dm, owner: hex(ownerPublicKey(other)) } }] }), '-o', 'p.capsule']).code, 0);
+    assert.is(
+      run(d, [
+        'seal',
+        'policy.wasm',
+        '--guardian',
+        x25519,
+        '--logic',
+        'policy.wasm',
+        '--params',
+        JSON.stringify({ any: [{ deadMan: { ...dm, owner: hex(ownerPublicKey(other)) } }] }),
+        '-o',
+        'p.capsule',
+      ]).code,
+      0,
+    );
     other.dispose();
-    assert.is(run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 't.capsule']).code, 0);
+    assert.is(
+      run(d, ['seal', 'policy.wasm', '--guardian', x25519, '--logic', 'policy.wasm', '--params', `{"timeLock": {"notBefore": ${T}}}`, '-o', 't.capsule']).code,
+      0,
+    );
     setClock(d, Date.now());
     const a = await startAgent(d, { ratePerSecond: 0 });
     try {
       assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
       const before = auditLines(d.data).length;
       const id = JSON.parse(run(d, ['inspect', 'dm.capsule', '--json']).stdout).id;
-      const now = (await (await fetch(a.url + '/v1/status')).json() as { now: number }).now;
+      const now = ((await (await fetch(a.url + '/v1/status')).json()) as { now: number }).now;
       const message = new TextEncoder().encode(`capsule-checkin:v1:${id}:${now}`);
       const k = ed25519.utils.randomSecretKey();
-      const forged = { kind: 'checkin', scheme: 'ed25519', signer: hex(ed25519.getPublicKey(k)), message: hex(message), signature: hex(ed25519.sign(message, k)) };
+      const forged = {
+        kind: 'checkin',
+        scheme: 'ed25519',
+        signer: hex(ed25519.getPublicKey(k)),
+        message: hex(message),
+        signature: hex(ed25519.sign(message, k)),
+      };
       const r = await post(a.url, '/v1/checkin', { capsule: readFileSync(join(d.dir, 'dm.capsule')).toString('base64'), checkin: forged });
       assert.is(r.status, 403, JSON.stringify(r.json));
       assert.is(r.json.error.code, 'ERR_FORBIDDEN');
-      assert.match(r.json.error.message, /^body\.checkin\.signer: [0-9a-f]{64} is not a key this capsule names \(its owner or an "owner" param\); expected one of [0-9a-f]{64}$/);
+      assert.match(
+        r.json.error.message,
+        /^body\.checkin\.signer: [0-9a-f]{64} is not a key this capsule names \(its owner or an "owner" param\); expected one of [0-9a-f]{64}$/,
+      );
       assert.is(auditLines(d.data).length, before, 'nothing audited');
-      assertFails(run(d, ['checkin', 'dm.capsule', '--guardian', a.url, '--key', 'other.key']), /body\.checkin\.signer: [0-9a-f]{64} is not a key this capsule names/);
+      assertFails(
+        run(d, ['checkin', 'dm.capsule', '--guardian', a.url, '--key', 'other.key']),
+        /body\.checkin\.signer: [0-9a-f]{64} is not a key this capsule names/,
+      );
       assertFails(run(d, ['checkin', 't.capsule', '--guardian', a.url, '--key', 'owner.key']), /body\.checkin\.signer: this capsule names no check-in key/);
       assert.is(auditLines(d.data).length, before, 'still nothing audited');
       const ok = run(d, ['checkin', 'dm.capsule', '--guardian', a.url, '--key', 'owner.key']);

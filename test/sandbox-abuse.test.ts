@@ -40,9 +40,36 @@ function recursion(n: number, bottom: number[] = []): Uint8Array {
   const imports: Array<[string, number]> = bottom.length ? [['verify_eip191', 2]] : [];
   const f = imports.length;
   return encode({
-    types: [[[], [I32]], [[I32], [I32]], [[I32, I32, I32, I32, I32, I32], [I32]]], imports, memory: { min: 1, max: 1 },
+    types: [
+      [[], [I32]],
+      [[I32], [I32]],
+      [[I32, I32, I32, I32, I32, I32], [I32]],
+    ],
+    imports,
+    memory: { min: 1, max: 1 },
     funcs: [
-      { type: 1, body: [OP.local_get, 0, ...c32(n), OP.i32_ge_u, OP.if, I32, ...bottom, ...c32(1), OP.else, OP.local_get, 0, ...c32(1), OP.i32_add, OP.call, f, OP.return, OP.end] },
+      {
+        type: 1,
+        body: [
+          OP.local_get,
+          0,
+          ...c32(n),
+          OP.i32_ge_u,
+          OP.if,
+          I32,
+          ...bottom,
+          ...c32(1),
+          OP.else,
+          OP.local_get,
+          0,
+          ...c32(1),
+          OP.i32_add,
+          OP.call,
+          f,
+          OP.return,
+          OP.end,
+        ],
+      },
       { type: 0, body: [...c32(1), OP.call, f] },
     ],
   });
@@ -54,7 +81,13 @@ function garbageName(module: Uint8Array, seed: number, size = 4096): Uint8Array 
   const name = Buffer.from([4, ...Buffer.from('name')]);
   const len = name.length + size;
   const leb: number[] = [];
-  for (let v = len; ; v >>>= 7) { if (v < 0x80) { leb.push(v); break; } leb.push((v & 0x7f) | 0x80); }
+  for (let v = len; ; v >>>= 7) {
+    if (v < 0x80) {
+      leb.push(v);
+      break;
+    }
+    leb.push((v & 0x7f) | 0x80);
+  }
   return Buffer.concat([module, Buffer.from([0, ...leb]), name, payload]);
 }
 
@@ -69,7 +102,12 @@ test('D11: recursion ends with ERR_LIMIT at maxCallDepth, one frame past the lim
   assert.is(ok.verdict, 'allow');
   assert.is(ok.fuelTable, FUEL_TABLE_VERSION);
   assert.is(FUEL_TABLE_VERSION, 2, 'the depth counter is a new cost table version');
-  throwsError(() => sb.evaluate(recursion(1667), INPUT), 'SandboxError', 'ERR_LIMIT', /^call depth: maxCallDepth is 5000 frame units, the logic's calls nested deeper \(recursion too deep\)$/);
+  throwsError(
+    () => sb.evaluate(recursion(1667), INPUT),
+    'SandboxError',
+    'ERR_LIMIT',
+    /^call depth: maxCallDepth is 5000 frame units, the logic's calls nested deeper \(recursion too deep\)$/,
+  );
   throwsError(() => sb.evaluate(recursion(30_000), INPUT), 'SandboxError', 'ERR_LIMIT', /maxCallDepth is 5000 frame units/);
   // A smaller budget moves the boundary: 2 + 3 × 32 = 98 ≤ 100 < 101.
   const small = new Sandbox({ maxCallDepth: 100 });
@@ -97,7 +135,12 @@ test('D11: at the deepest allowed frame the costliest host import still runs on 
   assert.ok(r.fuel > 1_600_000, 'the signature check ran (and was charged)');
   throwsError(() => new Sandbox().evaluate(recursion(1250, bottom), INPUT), 'SandboxError', 'ERR_LIMIT', /maxCallDepth is 5000/);
   // An operator who configures more than the stack holds gets V8's overflow, still typed (ERR_TRAP).
-  throwsError(() => new Sandbox({ maxCallDepth: 2 ** 31 - 1 }).evaluate(recursion(10_000_000), INPUT), 'SandboxError', 'ERR_TRAP', /call stack exhausted \(recursion too deep\)/);
+  throwsError(
+    () => new Sandbox({ maxCallDepth: 2 ** 31 - 1 }).evaluate(recursion(10_000_000), INPUT),
+    'SandboxError',
+    'ERR_TRAP',
+    /call stack exhausted \(recursion too deep\)/,
+  );
 });
 
 test('D11: every exit gives the frame back: return (with and without a value) from nested blocks and loops, a bare return body, a branch out of the body', () => {
@@ -108,7 +151,12 @@ test('D11: every exit gives the frame back: return (with and without a value) fr
 });
 
 test('D11: limits.maxCallDepth is validated at the boundary', () => {
-  throwsError(() => resolveLimits({ maxCallDepth: 2 ** 31 }), 'RangeError', undefined, /^limits\.maxCallDepth: expected at most 2147483647 \(an i32 counter\), got 2147483648$/);
+  throwsError(
+    () => resolveLimits({ maxCallDepth: 2 ** 31 }),
+    'RangeError',
+    undefined,
+    /^limits\.maxCallDepth: expected at most 2147483647 \(an i32 counter\), got 2147483648$/,
+  );
   throwsError(() => resolveLimits({ maxCallDepth: -1 }), 'RangeError', undefined, /^limits\.maxCallDepth: expected a non-negative integer, got -1$/);
 });
 
@@ -133,7 +181,10 @@ test('D11: the agent, `capsule logic run` and `audit verify --replay` agree on a
     assert.is(allowed.status, 200, JSON.stringify(allowed.json));
     // The CLI evaluates on its main thread (~1 MB of stack, a quarter of the worker's): same outcomes.
     const at = String(Date.now());
-    assertFails(run(rig.d, ['logic', 'run', 'deep.wasm', '--capsule', 'deep.capsule', '--requester', rig.me, '--at', at]), /call depth: maxCallDepth is 5000 frame units/);
+    assertFails(
+      run(rig.d, ['logic', 'run', 'deep.wasm', '--capsule', 'deep.capsule', '--requester', rig.me, '--at', at]),
+      /call depth: maxCallDepth is 5000 frame units/,
+    );
     const cli = run(rig.d, ['logic', 'run', 'fine.wasm', '--capsule', 'fine.capsule', '--requester', rig.me, '--at', at, '--json']);
     assert.is(cli.code, 0, cli.stderr);
     assert.is(JSON.parse(cli.stdout).verdict, 'allow');
@@ -169,7 +220,12 @@ test('D10: the module checker answers typed errors: refusal (and retires its wor
     const ok = await checker.check(garbageName(good, 2), DEFAULT_LIMITS);
     assert.ok(ok.metered.length > 0);
     assert.is(ok.report.functions, 5);
-    await rejectsError(() => checker.check(wat('(module (memory (export "memory") 1 1))'), DEFAULT_LIMITS), 'SandboxError', 'ERR_INVALID_MODULE', /^logic module: does not export a function "decide"$/);
+    await rejectsError(
+      () => checker.check(wat('(module (memory (export "memory") 1 1))'), DEFAULT_LIMITS),
+      'SandboxError',
+      'ERR_INVALID_MODULE',
+      /^logic module: does not export a function "decide"$/,
+    );
     await rejectsError(() => checker.check(Uint8Array.of(1, 2, 3), DEFAULT_LIMITS), 'SandboxError', 'ERR_INVALID_MODULE', /not a valid WebAssembly binary/);
     assert.ok((await checker.check(good, DEFAULT_LIMITS)).metered.length > 0, 'checks again after a refusal');
     assert.is(checker.spawned, 3, 'a fresh worker after each refusal');
@@ -179,8 +235,15 @@ test('D10: the module checker answers typed errors: refusal (and retires its wor
   // A check that cannot finish within timeoutMs (30 000 functions take hundreds of ms) is cut off.
   const slow = new ModuleChecker({ timeoutMs: 1 });
   try {
-    const many = hostileCorpus().find((c) => c.name === '30000 functions')!.bytes();
-    await rejectsError(() => slow.check(many, DEFAULT_LIMITS), 'SandboxError', 'ERR_TIMEOUT', /^logic module: checking it took longer than 1 ms; the checker was terminated$/);
+    const many = hostileCorpus()
+      .find((c) => c.name === '30000 functions')!
+      .bytes();
+    await rejectsError(
+      () => slow.check(many, DEFAULT_LIMITS),
+      'SandboxError',
+      'ERR_TIMEOUT',
+      /^logic module: checking it took longer than 1 ms; the checker was terminated$/,
+    );
   } finally {
     await slow.close();
   }
@@ -217,9 +280,14 @@ test('D10: through the agent: a garbage name section is stored (201, not 500) an
     assert.ok(grew < 100, `RSS grew ${grew.toFixed(1)} MiB over the last 200 of 300 garbage pushes`);
 
     // A module whose check takes long (30 000 functions): status answers before the push does.
-    const many = hostileCorpus().find((c) => c.name === '30000 functions')!.bytes();
+    const many = hostileCorpus()
+      .find((c) => c.name === '30000 functions')!
+      .bytes();
     const order: string[] = [];
-    const push = rig.push(many).then((r) => { order.push('push'); return r; });
+    const push = rig.push(many).then((r) => {
+      order.push('push');
+      return r;
+    });
     const status = (async () => {
       for (let i = 0; i < 200 && !order.includes('push'); i++) {
         const s = await rig.get('/v1/status');
@@ -242,10 +310,15 @@ const corpus = hostileCorpus();
 test('Build 6: the generated hostile corpus has ≥ 200 modules in ≥ 10 families, each family on both sides of its limit', () => {
   assert.ok(corpus.length >= 200, `${corpus.length} cases`);
   const families = new Map<string, Set<string>>();
-  for (const c of corpus) (families.get(c.family) ?? families.set(c.family, new Set()).get(c.family)!).add(c.expect === 'allow' || c.expect === 'deny' ? 'ran' : 'refused');
+  for (const c of corpus)
+    (families.get(c.family) ?? families.set(c.family, new Set()).get(c.family)!).add(c.expect === 'allow' || c.expect === 'deny' ? 'ran' : 'refused');
   assert.ok(families.size >= 10, [...families.keys()].join(', '));
   for (const [f, sides] of families) if (!['globals', 'parameters'].includes(f)) assert.is(sides.size, 2, `${f}: both sides`);
-  assert.equal(corpus.map((c) => c.name), hostileCorpus().map((c) => c.name), 'deterministic');
+  assert.equal(
+    corpus.map((c) => c.name),
+    hostileCorpus().map((c) => c.name),
+    'deterministic',
+  );
 });
 
 test('Build 6: every generated hostile module is contained in-process with its prescribed outcome, and a good policy runs after each', () => {

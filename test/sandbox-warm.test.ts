@@ -29,37 +29,79 @@ const text = fc.oneof(fc.string(), fc.string({ unit: 'binary' }));
 const bytes = fc.uint8Array({ maxLength: 40 });
 const int = fc.oneof(fc.nat(), fc.integer(), fc.maxSafeNat(), fc.maxSafeInteger(), fc.double({ noNaN: true, noDefaultInfinity: true }));
 const cborValue = fc.letrec<{ v: unknown }>((tie) => ({
-  v: fc.oneof({ depthSize: 'small' },
-    text, bytes, fc.maxSafeInteger(), fc.boolean(), fc.constant(null),
+  v: fc.oneof(
+    { depthSize: 'small' },
+    text,
+    bytes,
+    fc.maxSafeInteger(),
+    fc.boolean(),
+    fc.constant(null),
     fc.array(tie('v'), { maxLength: 3 }),
-    fc.uniqueArray(fc.tuple(text, tie('v')), { maxLength: 3, selector: ([k]) => k }).map((e) => new Map(e))),
+    fc.uniqueArray(fc.tuple(text, tie('v')), { maxLength: 3, selector: ([k]) => k }).map((e) => new Map(e)),
+  ),
 })).v;
 const evidence = fc.record({ kind: text, scheme: text, signer: bytes, message: bytes, signature: bytes });
-const input = fc.record({
-  now: fc.maxSafeNat(),
-  requester: text,
-  capsule: fc.record({ id: bytes, created: int, owner: fc.option(bytes), logic: bytes, size: int, digest: bytes }),
-  params: fc.option(bytes, { nil: undefined }),
-  evidence: fc.option(fc.array(evidence, { maxLength: 3 }), { nil: undefined }),
-  state: fc.option(fc.uniqueArray(fc.tuple(fc.oneof(fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b).toString('hex')), text), bytes), { maxLength: 5, selector: ([k]) => k }).map((e) => new Map(e)), { nil: undefined }),
-  authenticated: fc.option(fc.boolean(), { nil: undefined }),
-  request: fc.option(fc.uniqueArray(fc.tuple(text, cborValue), { maxLength: 3, selector: ([k]) => k }).map((e) => new Map(e)), { nil: undefined }),
-}, { requiredKeys: ['now', 'requester', 'capsule'] });
+const input = fc.record(
+  {
+    now: fc.maxSafeNat(),
+    requester: text,
+    capsule: fc.record({ id: bytes, created: int, owner: fc.option(bytes), logic: bytes, size: int, digest: bytes }),
+    params: fc.option(bytes, { nil: undefined }),
+    evidence: fc.option(fc.array(evidence, { maxLength: 3 }), { nil: undefined }),
+    state: fc.option(
+      fc
+        .uniqueArray(
+          fc.tuple(
+            fc.oneof(
+              fc.uint8Array({ maxLength: 8 }).map((b) => Buffer.from(b).toString('hex')),
+              text,
+            ),
+            bytes,
+          ),
+          { maxLength: 5, selector: ([k]) => k },
+        )
+        .map((e) => new Map(e)),
+      { nil: undefined },
+    ),
+    authenticated: fc.option(fc.boolean(), { nil: undefined }),
+    request: fc.option(
+      fc.uniqueArray(fc.tuple(text, cborValue), { maxLength: 3, selector: ([k]) => k }).map((e) => new Map(e)),
+      { nil: undefined },
+    ),
+  },
+  { requiredKeys: ['now', 'requester', 'capsule'] },
+);
 
 test('encodeInputs gives the bytes and digest of the general encoder, on any input', () => {
-  fc.assert(fc.property(input, (i) => {
-    const hex = (e: { blobs: (Uint8Array | undefined)[] }) => e.blobs.map((b) => b && Buffer.from(b).toString('hex'));
-    const fast = encodeInputs(i as EvaluationInput);
-    const generic = encodeInputsGeneric(i as EvaluationInput);
-    assert.equal(hex(fast), hex(generic));
-    assert.is(fast.digest, generic.digest);
-  }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(input, (i) => {
+      const hex = (e: { blobs: (Uint8Array | undefined)[] }) => e.blobs.map((b) => b && Buffer.from(b).toString('hex'));
+      const fast = encodeInputs(i as EvaluationInput);
+      const generic = encodeInputsGeneric(i as EvaluationInput);
+      assert.equal(hex(fast), hex(generic));
+      assert.is(fast.digest, generic.digest);
+    }),
+    { numRuns: 2000 },
+  );
   // The usual shape, field by field (the fast path, not a fallback).
-  const usual = { ...INPUT, evidence: [{ kind: 'approval' as const, scheme: 'ed25519' as const, signer: new Uint8Array(32), message: new Uint8Array(5), signature: new Uint8Array(64) }],
-    state: new Map([['6b6579', Uint8Array.of(1)], ['61', Uint8Array.of(2)]]), authenticated: true, params: Uint8Array.of(0xa0) };
+  const usual = {
+    ...INPUT,
+    evidence: [
+      { kind: 'approval' as const, scheme: 'ed25519' as const, signer: new Uint8Array(32), message: new Uint8Array(5), signature: new Uint8Array(64) },
+    ],
+    state: new Map([
+      ['6b6579', Uint8Array.of(1)],
+      ['61', Uint8Array.of(2)],
+    ]),
+    authenticated: true,
+    params: Uint8Array.of(0xa0),
+  };
   const u = encodeInputs(usual);
   assert.is(u.digest, encodeInputsGeneric(usual).digest);
-  assert.equal(u.blobs, encodeInputsGeneric(usual).blobs.map((b) => b && Uint8Array.from(b)));
+  assert.equal(
+    u.blobs,
+    encodeInputsGeneric(usual).blobs.map((b) => b && Uint8Array.from(b)),
+  );
 });
 
 test('importMemory: the memory becomes an import with the declared limits; anything unexpected is left alone', () => {
@@ -84,7 +126,9 @@ test('the imported memory changes no fuel figure', () => {
   // The metered bytes as they are (the module defines its memory), counters as the sandbox sets them.
   const fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, BigInt(sb.limits.fuel));
   const depth = new WebAssembly.Global({ value: 'i32', mutable: true }, sb.limits.maxCallDepth);
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(metered as Uint8Array<ArrayBuffer>), { [FUEL_IMPORT_MODULE]: { [FUEL_IMPORT_NAME]: fuel, [DEPTH_IMPORT_NAME]: depth } });
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(metered as Uint8Array<ArrayBuffer>), {
+    [FUEL_IMPORT_MODULE]: { [FUEL_IMPORT_NAME]: fuel, [DEPTH_IMPORT_NAME]: depth },
+  });
   assert.is((inst.exports.decide as () => number)(), 1);
   const expected = sb.limits.fuel - Number(fuel.value);
   assert.ok(expected > 1000);
@@ -108,7 +152,10 @@ test('a pooled memory carries nothing over: after a secret, growth, a data segme
   const sb = new Sandbox();
   for (const [i, m] of SEQUENCE.entries()) {
     if (m === SEQUENCE[4]) {
-      assert.throws(() => sb.evaluate(m, INPUT), (e: Error & { code?: string }) => e.code === 'ERR_TRAP');
+      assert.throws(
+        () => sb.evaluate(m, INPUT),
+        (e: Error & { code?: string }) => e.code === 'ERR_TRAP',
+      );
       continue;
     }
     assert.is(sb.evaluate(m, INPUT).verdict, 'allow', `evaluation ${i}`);
@@ -150,7 +197,8 @@ test('module slots follow the bytes: a reused buffer is sent again, an equal cop
 });
 
 test('worker: preparing longer than timeoutMs is not running; running longer is, and preparing has its own limit', async () => {
-  const big = (decide: string) => wat(`(module (memory (export "memory") 1 1)
+  const big = (decide: string) =>
+    wat(`(module (memory (export "memory") 1 1)
     ${Array.from({ length: 2000 }, (_, i) => `(func $f${i} (param i32) (result i32) (i32.add (local.get 0) (i32.const ${i})))`).join('\n')}
     (func (export "decide") (result i32) ${decide}))`);
   const w = new WorkerSandbox({ timeoutMs: 40, prepareTimeoutMs: 60_000, fuel: 1e12 });

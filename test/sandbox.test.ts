@@ -33,7 +33,9 @@ function healthy(sb: Sandbox): void {
   assert.equal(r.logs, ['too']);
 }
 
-const fixtures = readdirSync(FIXTURES).filter((f) => f.endsWith('.wat')).sort();
+const fixtures = readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.wat'))
+  .sort();
 
 test('the hostile corpus has at least 15 modules', () => {
   assert.ok(fixtures.length >= 15, `${fixtures.length} fixtures`);
@@ -51,7 +53,11 @@ for (const f of fixtures) {
       assert.is(a.fuel, b.fuel);
     } else {
       let err: unknown;
-      try { sandbox.evaluate(bytes, INPUT); } catch (e) { err = e; }
+      try {
+        sandbox.evaluate(bytes, INPUT);
+      } catch (e) {
+        err = e;
+      }
       assert.instance(err, SandboxError, `${f}: a SandboxError`);
       assert.is((err as SandboxError).code, expect, (err as Error).message);
       assert.not.match((err as Error).message, /\n/);
@@ -72,9 +78,11 @@ test('error messages name the limit and the numbers', () => {
 
 // ---- each limit on both sides of its boundary ----
 
-const logN = (n: number) => wat(`(module (import "capsule_v1" "log" (func $l (param i32 i32))) (memory (export "memory") 1 1)
+const logN = (n: number) =>
+  wat(`(module (import "capsule_v1" "log" (func $l (param i32 i32))) (memory (export "memory") 1 1)
   (func (export "decide") (result i32) ${'(call $l (i32.const 0) (i32.const 1))'.repeat(n)} (i32.const 1)))`);
-const callWith = (imp: string, sig: string, args: string) => wat(`(module (import "capsule_v1" "${imp}" (func $f ${sig})) (memory (export "memory") 1 1)
+const callWith = (imp: string, sig: string, args: string) =>
+  wat(`(module (import "capsule_v1" "${imp}" (func $f ${sig})) (memory (export "memory") 1 1)
   (func (export "decide") (result i32) ${args} (i32.const 0)))`);
 
 test('limit fuel: exactly enough passes, one unit less runs out', () => {
@@ -86,18 +94,29 @@ test('limit fuel: exactly enough passes, one unit less runs out', () => {
 
 test('limit maxReasonBytes: 256 passes, 257 fails', () => {
   assert.is(sandbox.evaluate(callWith('set_reason', '(param i32 i32)', '(call $f (i32.const 0) (i32.const 256))'), INPUT).reason.length, 256);
-  throwsError(() => sandbox.evaluate(callWith('set_reason', '(param i32 i32)', '(call $f (i32.const 0) (i32.const 257))'), INPUT), 'SandboxError', 'ERR_LIMIT', /maxReasonBytes is 256, the logic needed 257/);
+  throwsError(
+    () => sandbox.evaluate(callWith('set_reason', '(param i32 i32)', '(call $f (i32.const 0) (i32.const 257))'), INPUT),
+    'SandboxError',
+    'ERR_LIMIT',
+    /maxReasonBytes is 256, the logic needed 257/,
+  );
 });
 
 test('limit maxLogLines: 64 pass, 65 fail; maxLogBytes: 4096 pass, 4097 fail', () => {
   assert.is(sandbox.evaluate(logN(64), INPUT).logs.length, 64);
   throwsError(() => sandbox.evaluate(logN(65), INPUT), 'SandboxError', 'ERR_LIMIT', /maxLogLines is 64, the logic needed 65/);
   assert.is(sandbox.evaluate(callWith('log', '(param i32 i32)', '(call $f (i32.const 0) (i32.const 4096))'), INPUT).logs[0]!.length, 4096);
-  throwsError(() => sandbox.evaluate(callWith('log', '(param i32 i32)', '(call $f (i32.const 0) (i32.const 4097))'), INPUT), 'SandboxError', 'ERR_LIMIT', /maxLogBytes is 4096, the logic needed 4097/);
+  throwsError(
+    () => sandbox.evaluate(callWith('log', '(param i32 i32)', '(call $f (i32.const 0) (i32.const 4097))'), INPUT),
+    'SandboxError',
+    'ERR_LIMIT',
+    /maxLogBytes is 4096, the logic needed 4097/,
+  );
 });
 
 test('limit maxStateKeyBytes 64 / maxStateValueBytes 1024: each side', () => {
-  const set = (k: number, v: number) => callWith('state_set', '(param i32 i32 i32 i32)', `(call $f (i32.const 0) (i32.const ${k}) (i32.const 0) (i32.const ${v}))`);
+  const set = (k: number, v: number) =>
+    callWith('state_set', '(param i32 i32 i32 i32)', `(call $f (i32.const 0) (i32.const ${k}) (i32.const 0) (i32.const ${v}))`);
   assert.is(sandbox.evaluate(set(64, 1024), INPUT).changed.length, 1);
   throwsError(() => sandbox.evaluate(set(65, 1), INPUT), 'SandboxError', 'ERR_LIMIT', /maxStateKeyBytes is 64, the logic needed 65/);
   throwsError(() => sandbox.evaluate(set(1, 1025), INPUT), 'SandboxError', 'ERR_LIMIT', /maxStateValueBytes is 1024, the logic needed 1025/);
@@ -105,12 +124,14 @@ test('limit maxStateKeyBytes 64 / maxStateValueBytes 1024: each side', () => {
 
 test('limit maxStateKeys 32 and maxStateBytes 8192: each side', () => {
   const KEYS = '(data (i32.const 0) "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")';
-  const keys = (n: number, v: number) => wat(`(module (import "capsule_v1" "state_set" (func $f (param i32 i32 i32 i32))) (memory (export "memory") 1 1) ${KEYS}
+  const keys = (n: number, v: number) =>
+    wat(`(module (import "capsule_v1" "state_set" (func $f (param i32 i32 i32 i32))) (memory (export "memory") 1 1) ${KEYS}
     (func (export "decide") (result i32) ${Array.from({ length: n }, (_, i) => `(call $f (i32.const ${i}) (i32.const 1) (i32.const 100) (i32.const ${v}))`).join(' ')} (i32.const 0)))`);
   assert.is(sandbox.evaluate(keys(32, 1), INPUT).state.size, 32);
   throwsError(() => sandbox.evaluate(keys(33, 1), INPUT), 'SandboxError', 'ERR_LIMIT', /state after the evaluation: maxStateKeys is 32, the logic left 33/);
   // 8 keys × (1 + 1023) = 8192 bytes exactly; one more byte anywhere exceeds it.
-  const big = (n: number, last: number) => wat(`(module (import "capsule_v1" "state_set" (func $f (param i32 i32 i32 i32))) (memory (export "memory") 1 1) ${KEYS}
+  const big = (n: number, last: number) =>
+    wat(`(module (import "capsule_v1" "state_set" (func $f (param i32 i32 i32 i32))) (memory (export "memory") 1 1) ${KEYS}
     (func (export "decide") (result i32) ${Array.from({ length: n }, (_, i) => `(call $f (i32.const ${i}) (i32.const 1) (i32.const 100) (i32.const ${i === n - 1 ? last : 1023}))`).join(' ')} (i32.const 0)))`);
   assert.is(sandbox.evaluate(big(8, 1023), INPUT).state.size, 8);
   throwsError(() => sandbox.evaluate(big(9, 0), INPUT), 'SandboxError', 'ERR_LIMIT', /state after the evaluation: maxStateBytes is 8192, the logic left 8193/);
@@ -131,13 +152,23 @@ test('limit maxTableElements: 1024 runs, 1025 refused', () => {
 test('limit maxModuleBytes: at the limit runs, one byte over refused', () => {
   const size = good.length;
   assert.is(new Sandbox({ maxModuleBytes: size }).evaluate(good, INPUT).verdict, 'allow');
-  throwsError(() => new Sandbox({ maxModuleBytes: size - 1 }).evaluate(good, INPUT), 'SandboxError', 'ERR_INVALID_MODULE', new RegExp(`${size} bytes, above maxModuleBytes ${size - 1}`));
+  throwsError(
+    () => new Sandbox({ maxModuleBytes: size - 1 }).evaluate(good, INPUT),
+    'SandboxError',
+    'ERR_INVALID_MODULE',
+    new RegExp(`${size} bytes, above maxModuleBytes ${size - 1}`),
+  );
 });
 
 test('limit maxInputBytes: params at the limit pass, one byte over refused before running', () => {
   const params = (n: number) => Uint8Array.from([0x5a, (n - 5) >>> 24, ((n - 5) >>> 16) & 255, ((n - 5) >>> 8) & 255, (n - 5) & 255, ...new Uint8Array(n - 5)]);
   assert.is(sandbox.evaluate(good, { ...INPUT, params: params(65536) }).verdict, 'allow');
-  throwsError(() => sandbox.evaluate(good, { ...INPUT, params: params(65537) }), 'SandboxError', 'ERR_LIMIT', /input params: 65537 bytes, above maxInputBytes 65536/);
+  throwsError(
+    () => sandbox.evaluate(good, { ...INPUT, params: params(65537) }),
+    'SandboxError',
+    'ERR_LIMIT',
+    /input params: 65537 bytes, above maxInputBytes 65536/,
+  );
 });
 
 test('state may pass through more than the caps inside one evaluation; totals count at the end', () => {
@@ -150,12 +181,38 @@ test('state may pass through more than the caps inside one evaluation; totals co
 
 /** A module whose decide() nests n i32.add expressions, encoded directly (text parsers recurse). */
 function nestedAdds(n: number): Uint8Array {
-  const leb = (v: number) => { const out: number[] = []; do { let b = v & 0x7f; v >>>= 7; if (v) b |= 0x80; out.push(b); } while (v); return out; };
+  const leb = (v: number) => {
+    const out: number[] = [];
+    do {
+      let b = v & 0x7f;
+      v >>>= 7;
+      if (v) b |= 0x80;
+      out.push(b);
+    } while (v);
+    return out;
+  };
   const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
   const name = (s: string) => [...leb(s.length), ...new TextEncoder().encode(s)];
-  const code = [0x00, ...Array(n + 1).fill([0x41, 0x01]).flat(), ...Array(n).fill(0x6a), 0x1a, 0x41, 0x01, 0x0b];
+  const code = [
+    0x00,
+    ...Array(n + 1)
+      .fill([0x41, 0x01])
+      .flat(),
+    ...Array(n).fill(0x6a),
+    0x1a,
+    0x41,
+    0x01,
+    0x0b,
+  ];
   return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, [0x01, 0x60, 0x00, 0x01, 0x7f]),
     ...section(3, [0x01, 0x00]),
     ...section(5, [0x01, 0x01, 0x01, 0x01]),
@@ -170,9 +227,12 @@ test('meter: expressions nested deeper than 1000 levels are refused, not a stack
   throwsError(() => sandbox.evaluate(nested(10_000), INPUT), 'SandboxError', 'ERR_INVALID_MODULE', /nested deeper than 1000 levels/);
 });
 
-test('guest names cannot collide with the meter: a global named like ours stays the guest\'s', () => {
-  const m = wat(`(module (global $__capsule_fuel i64 (i64.const 7)) (memory (export "memory") 1 1)
-    (func (export "decide") (result i32) (i32.wrap_i64 (i64.sub (global.get $__capsule_fuel) (i64.const 6)))))`, { names: true });
+test("guest names cannot collide with the meter: a global named like ours stays the guest's", () => {
+  const m = wat(
+    `(module (global $__capsule_fuel i64 (i64.const 7)) (memory (export "memory") 1 1)
+    (func (export "decide") (result i32) (i32.wrap_i64 (i64.sub (global.get $__capsule_fuel) (i64.const 6)))))`,
+    { names: true },
+  );
   assert.is(sandbox.evaluate(m, INPUT).verdict, 'allow', 'decide read its own 7, not the host fuel');
 });
 
@@ -185,13 +245,21 @@ test('determinism: same inputs give the same record twice and in another process
   const a = sandbox.evaluate(good, INPUT);
   const b = new Sandbox().evaluate(good, INPUT);
   assert.equal({ ...a, state: [...a.state] }, { ...b, state: [...b.state] });
-  const child = spawnSync(process.execPath, ['--input-type=module', '-e', `
+  const child = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
     import { Sandbox } from ${JSON.stringify(new URL('../agent/sandbox/Sandbox.ts', import.meta.url).href)};
     import { GOOD_POLICY, wat } from ${JSON.stringify(new URL('./helpers/wat.ts', import.meta.url).href)};
     const input = ${JSON.stringify({ ...INPUT, capsule: { ...INPUT.capsule, id: [...INPUT.capsule.id], logic: [...INPUT.capsule.logic], digest: [...INPUT.capsule.digest] } })};
     for (const k of ['id', 'logic', 'digest']) input.capsule[k] = Uint8Array.from(input.capsule[k]);
     const r = new Sandbox().evaluate(wat(GOOD_POLICY), input);
-    console.log(JSON.stringify({ verdict: r.verdict, fuel: r.fuel, inputs: r.inputsSha256, module: r.moduleSha256 }));`], { encoding: 'utf8' });
+    console.log(JSON.stringify({ verdict: r.verdict, fuel: r.fuel, inputs: r.inputsSha256, module: r.moduleSha256 }));`,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.is(child.status, 0, child.stderr);
   assert.equal(JSON.parse(child.stdout), { verdict: a.verdict, fuel: a.fuel, inputs: a.inputsSha256, module: a.moduleSha256 });
 });
@@ -201,7 +269,12 @@ test('worker sandbox: contains hostile modules, times out slow ones, keeps servi
   await w.start();
   try {
     assert.is((await w.evaluate(good, INPUT)).verdict, 'allow');
-    await rejectsError(() => w.evaluate(wat(readFileSync(join(FIXTURES, 'deep-recursion.wat'), 'utf8')), INPUT), 'SandboxError', 'ERR_LIMIT', /maxCallDepth is 5000/);
+    await rejectsError(
+      () => w.evaluate(wat(readFileSync(join(FIXTURES, 'deep-recursion.wat'), 'utf8')), INPUT),
+      'SandboxError',
+      'ERR_LIMIT',
+      /maxCallDepth is 5000/,
+    );
     // Slow but cheap: a loop of signature checks costs little fuel and much wall-clock time.
     const slow = wat(`(module (import "capsule_v1" "verify_ed25519" (func $v (param i32 i32 i32 i32 i32 i32) (result i32)))
       (memory (export "memory") 1 1)
@@ -220,7 +293,12 @@ test('worker sandbox: an unsendable input fails alone; stop() fails the request 
   const w = new WorkerSandbox({ timeoutMs: 300 });
   await w.start();
   try {
-    await rejectsError(() => w.evaluate(good, { ...INPUT, requester: (() => 1) as never }), 'SandboxError', 'ERR_SANDBOX', /cannot be sent to the sandbox worker/);
+    await rejectsError(
+      () => w.evaluate(good, { ...INPUT, requester: (() => 1) as never }),
+      'SandboxError',
+      'ERR_SANDBOX',
+      /cannot be sent to the sandbox worker/,
+    );
     assert.is((await w.evaluate(good, INPUT)).verdict, 'allow');
     await new Promise((r) => setTimeout(r, 400)); // no stale timer from the failed request fires
     assert.is((await w.evaluate(good, INPUT)).verdict, 'allow');
@@ -244,11 +322,26 @@ test('worker sandbox: an unsendable input fails alone; stop() fails the request 
 });
 
 test('default limits are the documented ones', () => {
-  assert.equal({ ...DEFAULT_LIMITS }, {
-    fuel: 50_000_000, maxCallDepth: 5000, maxMemoryPages: 16, maxModuleBytes: 1048576, maxTableElements: 1024, maxInputBytes: 65536,
-    maxReasonBytes: 256, maxLogBytes: 4096, maxLogLines: 64, maxStateKeyBytes: 64, maxStateValueBytes: 1024,
-    maxStateBytes: 8192, maxStateKeys: 32, timeoutMs: 1000, prepareTimeoutMs: 15000,
-  });
+  assert.equal(
+    { ...DEFAULT_LIMITS },
+    {
+      fuel: 50_000_000,
+      maxCallDepth: 5000,
+      maxMemoryPages: 16,
+      maxModuleBytes: 1048576,
+      maxTableElements: 1024,
+      maxInputBytes: 65536,
+      maxReasonBytes: 256,
+      maxLogBytes: 4096,
+      maxLogLines: 64,
+      maxStateKeyBytes: 64,
+      maxStateValueBytes: 1024,
+      maxStateBytes: 8192,
+      maxStateKeys: 32,
+      timeoutMs: 1000,
+      prepareTimeoutMs: 15000,
+    },
+  );
 });
 
 test.run();

@@ -12,7 +12,21 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  statfsSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +49,11 @@ const T = 1_893_456_000_000; // 2030-01-01T00:00:00Z
 let policy: Uint8Array | undefined;
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-interface Running { url: string; stop(): Promise<number | null>; log: () => string }
+interface Running {
+  url: string;
+  stop(): Promise<number | null>;
+  log: () => string;
+}
 
 async function startAgent(d: Device, config?: Record<string, unknown>): Promise<Running> {
   const extra: string[] = [];
@@ -43,16 +61,32 @@ async function startAgent(d: Device, config?: Record<string, unknown>): Promise<
     writeFileSync(join(d.dir, 'agent.json'), JSON.stringify(config));
     extra.push('--config', join(d.dir, 'agent.json'));
   }
-  const child = spawn(process.execPath, [BIN, 'agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, ...extra], { cwd: d.dir, env: d.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, ...extra], {
+    cwd: d.dir,
+    env: d.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
-  child.stderr.on('data', (c) => { log += c; });
+  child.stderr.on('data', (c) => {
+    log += c;
+  });
   const url = await new Promise<string>((resolve, reject) => {
-    const check = () => { const m = /"event":"started","url":"(http:\/\/[^"]+)"/.exec(log); if (m) resolve(m[1]!); };
+    const check = () => {
+      const m = /"event":"started","url":"(http:\/\/[^"]+)"/.exec(log);
+      if (m) resolve(m[1]!);
+    };
     child.stderr.on('data', check);
     child.on('exit', (code) => reject(new Error(`agent exited ${code}: ${log}`)));
   });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { url, log: () => log, stop: async () => { child.kill('SIGTERM'); return exited; } };
+  return {
+    url,
+    log: () => log,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
 
 /** A provisioned guardian (simulator) whose data directory is `data` (default: in its own temp dir). */
@@ -70,20 +104,33 @@ async function provisioned(data?: string): Promise<{ d: Device; guardian: string
 /** Seals `plain` to the guardian; `id` forces the capsule id (a squatter copies a published one). */
 async function seal(guardian: string, logic: Uint8Array, params: unknown, plain: Uint8Array, id?: Uint8Array): Promise<Buffer> {
   let first = true;
-  const random = id ? (n: number) => { if (first) { first = false; return Uint8Array.from(id); } return randomBytes(n); } : undefined;
-  const s = new CapsuleSealer({ recipients: [guardian], logic: { hash: logic, params: encodeCanonical(params) }, created: new Date(T - 3_600_000), ...(random ? { random } : {}) });
+  const random = id
+    ? (n: number) => {
+        if (first) {
+          first = false;
+          return Uint8Array.from(id);
+        }
+        return randomBytes(n);
+      }
+    : undefined;
+  const s = new CapsuleSealer({
+    recipients: [guardian],
+    logic: { hash: logic, params: encodeCanonical(params) },
+    created: new Date(T - 3_600_000),
+    ...(random ? { random } : {}),
+  });
   const head = s.begin(plain.length, s.payloadDigest().update(plain).digest());
   return Buffer.concat([head, ...s.push(plain), ...s.end()]);
 }
 
 async function post(url: string, path: string, body: unknown): Promise<{ status: number; json: Record<string, any> }> {
   const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, json: await res.json() as Record<string, any> };
+  return { status: res.status, json: (await res.json()) as Record<string, any> };
 }
 
 async function push(url: string, module: Uint8Array): Promise<{ status: number; json: Record<string, any> }> {
   const res = await fetch(url + '/v1/modules', { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: new Uint8Array(module) });
-  return { status: res.status, json: await res.json() as Record<string, any> };
+  return { status: res.status, json: (await res.json()) as Record<string, any> };
 }
 
 function checkin(key: Uint8Array, id: string, at: number) {
@@ -107,18 +154,29 @@ function stateRows(d: Device, capsule: string): string[] {
   }
 }
 
-test('D2: a squatter capsule sealed with the genuine capsule\'s id and registered first changes nothing for the genuine one', async () => {
+test("D2: a squatter capsule sealed with the genuine capsule's id and registered first changes nothing for the genuine one", async () => {
   const { d, guardian, logic } = await provisioned();
   const me = generateIdentity();
   const owner = ed25519.utils.randomSecretKey();
   const squatter = ed25519.utils.randomSecretKey();
   const plain = randomBytes(5000);
   // Dead man: opens to me after 60 s of owner silence; a check-in (the counted state) resets it.
-  const genuine = await seal(guardian, logic, { deadMan: { owner: hex(ed25519.getPublicKey(owner)), beneficiaries: [me.recipient], silenceMs: 60_000 } }, plain);
+  const genuine = await seal(
+    guardian,
+    logic,
+    { deadMan: { owner: hex(ed25519.getPublicKey(owner)), beneficiaries: [me.recipient], silenceMs: 60_000 } },
+    plain,
+  );
   const g = present(genuine);
   // The squatter copies the id (public: it is in the capsule) and seals its own capsule to the
   // same guardian (its recipient is public), with logic it controls.
-  const fake = await seal(guardian, logic, { deadMan: { owner: hex(ed25519.getPublicKey(squatter)), beneficiaries: [me.recipient], silenceMs: 60_000 } }, randomBytes(100), g.parsed.header.id);
+  const fake = await seal(
+    guardian,
+    logic,
+    { deadMan: { owner: hex(ed25519.getPublicKey(squatter)), beneficiaries: [me.recipient], silenceMs: 60_000 } },
+    randomBytes(100),
+    g.parsed.header.id,
+  );
   const s = present(fake);
   assert.is(s.id, g.id, 'same id');
   assert.is.not(s.headerHash, g.headerHash);
@@ -130,7 +188,7 @@ test('D2: a squatter capsule sealed with the genuine capsule\'s id and registere
     const sq = await post(a.url, '/v1/checkin', { capsule: fake.toString('base64'), checkin: checkin(squatter, s.id, T - 1000) });
     assert.is(sq.status, 200, JSON.stringify(sq.json));
     assert.is(sq.json.recorded, true);
-    assert.equal(stateRows(d, s.headerHash), ['lastCheckin'], 'the squatter\'s capsule has its own state');
+    assert.equal(stateRows(d, s.headerHash), ['lastCheckin'], "the squatter's capsule has its own state");
     // The genuine capsule still releases (it was 409 ERR_HEADER_MISMATCH forever), its key opens it,
     // and the squatter's check-in did not reach its state.
     const r = await post(a.url, '/v1/release', { capsule: genuine.toString('base64'), requester: me.recipient });
@@ -140,7 +198,7 @@ test('D2: a squatter capsule sealed with the genuine capsule\'s id and registere
     const chunks: Buffer[] = [];
     for await (const c of openWithKey(genuine, () => Uint8Array.from(key))) chunks.push(c as Buffer);
     assert.ok(Buffer.concat(chunks).equals(plain), 'the released key opens the genuine capsule');
-    assert.equal(stateRows(d, g.headerHash), [], 'the genuine capsule\'s state is untouched');
+    assert.equal(stateRows(d, g.headerHash), [], "the genuine capsule's state is untouched");
     // Its own owner's check-in counts for it alone: now it denies, and the squatter's state is as it was.
     const own = await post(a.url, '/v1/checkin', { capsule: genuine.toString('base64'), checkin: checkin(owner, g.id, T - 500) });
     assert.is(own.status, 200, JSON.stringify(own.json));
@@ -154,7 +212,10 @@ test('D2: a squatter capsule sealed with the genuine capsule\'s id and registere
     assert.is(byId.json.error.code, 'ERR_AMBIGUOUS_ID');
     assert.match(byId.json.error.message, new RegExp(`^capsule ${g.id}: several capsules with this id are registered here`));
     assert.match(byId.json.error.hint, /header hash \(body\.header/);
-    for (const [h, at] of [[g.headerHash, T - 500], [s.headerHash, T - 1000]] as const) {
+    for (const [h, at] of [
+      [g.headerHash, T - 500],
+      [s.headerHash, T - 1000],
+    ] as const) {
       const byHeader = await post(a.url, '/v1/release', { header: h, requester: me.recipient });
       assert.is(byHeader.status, 403, JSON.stringify(byHeader.json));
       assert.match(byHeader.json.reason, new RegExp(`^owner active at ${at} `), 'each capsule decides on its own check-ins');
@@ -264,10 +325,19 @@ function tmpfs(size: number, name: string): { dir: string; umount(): void } | un
     console.log(`SKIPPED: ${name}: cannot mount a tmpfs (${m.stderr.toString().trim() || `exit ${m.status}`}); needs root`);
     return undefined;
   }
-  return { dir, umount: () => { spawnSync('umount', ['-l', dir]); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    dir,
+    umount: () => {
+      spawnSync('umount', ['-l', dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
-const free = (dir: string) => { const s = statfsSync(dir); return s.bavail * s.bsize; };
+const free = (dir: string) => {
+  const s = statfsSync(dir);
+  return s.bavail * s.bsize;
+};
 
 /** Fills the file system holding `dir` (a file `fill` that takes every free block); returns its path. */
 function fillDisk(dir: string): string {
@@ -298,7 +368,13 @@ function paddedModule(n: number, size: number): Uint8Array {
   const payload = Buffer.concat([Buffer.from([3]), Buffer.from('pad'), Buffer.alloc(4, 0), Buffer.alloc(size, n % 251)]);
   payload.writeUInt32LE(n, 4);
   const len: number[] = [];
-  for (let v = payload.length; ; v >>>= 7) { if (v < 0x80) { len.push(v); break; } len.push((v & 0x7f) | 0x80); }
+  for (let v = payload.length; ; v >>>= 7) {
+    if (v < 0x80) {
+      len.push(v);
+      break;
+    }
+    len.push((v & 0x7f) | 0x80);
+  }
   return Buffer.concat([policy!, Buffer.from([0, ...len]), payload]);
 }
 
@@ -313,7 +389,13 @@ test('D3: a flood of oversized requests and module pushes cannot fill a small da
     a = await startAgent(d, { minFreeBytes: 2 * 2 ** 20, maxModuleStoreBytes: 64 * 2 ** 20, maxModules: 100 });
     assert.is(run(d, ['logic', 'push', 'policy.wasm', '--guardian', a.url]).code, 0);
     // Oversized: 50 evidence items of 2 KiB messages: ~110 KB of CBOR, above the sandbox's 64 KiB input limit.
-    const big = Array.from({ length: 50 }, () => ({ kind: 'approval', scheme: 'ed25519', signer: hex(randomBytes(32)), message: hex(randomBytes(2048)), signature: hex(randomBytes(64)) }));
+    const big = Array.from({ length: 50 }, () => ({
+      kind: 'approval',
+      scheme: 'ed25519',
+      signer: hex(randomBytes(32)),
+      message: hex(randomBytes(2048)),
+      signature: hex(randomBytes(64)),
+    }));
     const body = { capsule: capsule.toString('base64'), requester: me.recipient, evidence: big };
     const audit = join(d.data, 'audit.log');
     const before = statSync(audit).size;
@@ -338,10 +420,18 @@ test('D3: a flood of oversized requests and module pushes cannot fill a small da
     for (let i = 0; i < 20; i++) {
       const m = paddedModule(i, 990_000);
       const r = await push(a.url, m);
-      if (r.status === 201) { stored++; continue; }
+      if (r.status === 201) {
+        stored++;
+        continue;
+      }
       assert.is(r.status, 507, JSON.stringify(r.json));
       assert.is(r.json.error.code, 'ERR_DISK_FULL');
-      assert.match(r.json.error.message, new RegExp(`^module [0-9a-f]{64}: refused: the guardian's disk has \\d+ bytes free, and ${m.length} more would leave less than its reserve of 2097152 bytes \\(kept for decisions and the audit log\\)$`));
+      assert.match(
+        r.json.error.message,
+        new RegExp(
+          `^module [0-9a-f]{64}: refused: the guardian's disk has \\d+ bytes free, and ${m.length} more would leave less than its reserve of 2097152 bytes \\(kept for decisions and the audit log\\)$`,
+        ),
+      );
       assert.match(r.json.error.hint, /lower minFreeBytes/);
     }
     assert.ok(stored >= 1 && stored <= 4, `modules stored before the reserve: ${stored}`);
@@ -356,7 +446,12 @@ test('D3: a flood of oversized requests and module pushes cannot fill a small da
       statuses.push(r.status);
       if (r.status === 507) {
         assert.is(r.json.error.code, 'ERR_DISK_FULL');
-        assert.match(r.json.error.message, new RegExp(`^capsule ${present(capsule).id}: a decision for an unauthenticated requester: refused: the guardian's disk has \\d+ bytes free, less than its reserve of 2097152 bytes \\(kept for decisions and the audit log\\)$`));
+        assert.match(
+          r.json.error.message,
+          new RegExp(
+            `^capsule ${present(capsule).id}: a decision for an unauthenticated requester: refused: the guardian's disk has \\d+ bytes free, less than its reserve of 2097152 bytes \\(kept for decisions and the audit log\\)$`,
+          ),
+        );
       } else assert.is(r.status, 422, JSON.stringify(r.json));
     }
     const firstRefused = statuses.indexOf(507);
@@ -368,15 +463,28 @@ test('D3: a flood of oversized requests and module pushes cannot fill a small da
     // the reserve (checked below) and that the refusals become permanent.
     const after = statuses.slice(firstRefused).filter((x) => x === 422).length;
     assert.ok(after <= 12, `once below the reserve, strangers' requests are refused: ${after} more were audited (${statuses.join(',')})`);
-    assert.ok(statuses.slice(-40).every((x) => x === 507), `the last 40 requests were all refused (${statuses.join(',')})`);
+    assert.ok(
+      statuses.slice(-40).every((x) => x === 507),
+      `the last 40 requests were all refused (${statuses.join(',')})`,
+    );
     assert.ok(free(fs.dir) >= 2 * 2 ** 20 - 8192, `free after the flood: ${free(fs.dir)}`);
     // Nor can a stranger register new capsules of its own below the reserve (each would keep up to ~128 KiB).
     const key = ed25519.utils.randomSecretKey();
-    const own = await seal(guardian, logic, { deadMan: { owner: hex(ed25519.getPublicKey(key)), beneficiaries: [me.recipient], silenceMs: 1 } }, randomBytes(60_000));
+    const own = await seal(
+      guardian,
+      logic,
+      { deadMan: { owner: hex(ed25519.getPublicKey(key)), beneficiaries: [me.recipient], silenceMs: 1 } },
+      randomBytes(60_000),
+    );
     const reg = await post(a.url, '/v1/checkin', { capsule: own.toString('base64'), checkin: checkin(key, present(own).id, T - 10) });
     assert.is(reg.status, 507, JSON.stringify(reg.json));
     assert.is(reg.json.error.code, 'ERR_DISK_FULL');
-    assert.match(reg.json.error.message, new RegExp(`^capsule ${present(own).id}: a decision that would register it: refused: the guardian's disk has \\d+ bytes free, and \\d+ more would leave less than its reserve of 2097152 bytes`));
+    assert.match(
+      reg.json.error.message,
+      new RegExp(
+        `^capsule ${present(own).id}: a decision that would register it: refused: the guardian's disk has \\d+ bytes free, and \\d+ more would leave less than its reserve of 2097152 bytes`,
+      ),
+    );
     assert.ok(free(fs.dir) >= 2 * 2 ** 20 - 8192, `free after the flood: ${free(fs.dir)}`);
     // Space returns: decisions for anyone again.
     rmSync(filler);
@@ -405,12 +513,20 @@ test('D3: the module store has a quota (count and bytes, 507 ERR_QUOTA), counted
     await one.add(paddedModule(2, 10_000));
     const third = paddedModule(3, 10_000);
     const h3 = createHash('sha256').update(third).digest('hex');
-    await rejects(() => one.add(third), 'ERR_QUOTA', new RegExp(`^module ${h3}: the module store holds 2 modules, the most this guardian keeps \\(maxModules 2\\)$`));
+    await rejects(
+      () => one.add(third),
+      'ERR_QUOTA',
+      new RegExp(`^module ${h3}: the module store holds 2 modules, the most this guardian keeps \\(maxModules 2\\)$`),
+    );
     // A new store over the same directory (an agent restart) counts what is there.
     const bytes = paddedModule(1, 10_000).length + paddedModule(2, 10_000).length;
     const two = new ModuleStore(dir, { maxModules: 10, maxBytes: bytes + 5000 });
     assert.equal(await two.usage(), { bytes, count: 2 });
-    await rejects(() => two.add(third), 'ERR_QUOTA', new RegExp(`^module ${h3}: ${third.length} bytes would take the module store to ${bytes + third.length}, above maxModuleStoreBytes ${bytes + 5000}$`));
+    await rejects(
+      () => two.add(third),
+      'ERR_QUOTA',
+      new RegExp(`^module ${h3}: ${third.length} bytes would take the module store to ${bytes + third.length}, above maxModuleStoreBytes ${bytes + 5000}$`),
+    );
     assert.is(readdirSync(dir).length, 2, 'nothing else written');
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -444,7 +560,17 @@ test('D7: a full disk answers 503 with a typed code and no paths, and the agent 
     const approve = (c: Buffer) => {
       const p = present(c);
       const message = new TextEncoder().encode(`capsule-approval:v1:${p.id}:${me.recipient}`);
-      return post(a!.url, '/v1/approvals', { capsule: c.toString('base64'), requester: me.recipient, approval: { kind: 'approval', scheme: 'ed25519', signer: hex(ed25519.getPublicKey(approver)), message: hex(message), signature: hex(ed25519.sign(message, approver)) } });
+      return post(a!.url, '/v1/approvals', {
+        capsule: c.toString('base64'),
+        requester: me.recipient,
+        approval: {
+          kind: 'approval',
+          scheme: 'ed25519',
+          signer: hex(ed25519.getPublicKey(approver)),
+          message: hex(message),
+          signature: hex(ed25519.sign(message, approver)),
+        },
+      });
     };
     assert.is((await approve(capsules[0]!)).status, 201);
     const filler = fillDisk(fs.dir);
@@ -466,7 +592,10 @@ test('D7: a full disk answers 503 with a typed code and no paths, and the agent 
     }
     assert.ok(full, 'the database filled up');
     assert.is(full!.error.code, 'ERR_STORE_FULL');
-    assert.match(full!.error.message, /^database: cannot (write|commit|register the capsule|begin a transaction): the guardian's disk is full \(SQLITE_(FULL|IOERR)\)$/);
+    assert.match(
+      full!.error.message,
+      /^database: cannot (write|commit|register the capsule|begin a transaction): the guardian's disk is full \(SQLITE_(FULL|IOERR)\)$/,
+    );
     assert.not.match(JSON.stringify(full), fs.dir);
     // Space returns: the same requests succeed, no restart.
     rmSync(filler);

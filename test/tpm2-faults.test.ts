@@ -72,7 +72,7 @@ test('500 calls (sign, lock, unlock, RSA decrypt, random bytes; failing ones amo
   assert.is(objects.length, 1, 'the SRK only');
   assert.equal(toolsHandles(tpm, 'handles-transient'), objects, 'tpm2-tools sees the same');
   assert.equal(sessions(tpm), [], 'no session before');
-  const pub = Uint8Array.of(4, ...await ks.publicKey(0));
+  const pub = Uint8Array.of(4, ...(await ks.publicKey(0)));
   const s = stanzaFor(ks.tpm2Rsa.modulus);
   const data = new Uint8Array(randomBytes(100));
   const blob = await ks.lock(data);
@@ -88,12 +88,27 @@ test('500 calls (sign, lock, unlock, RSA decrypt, random bytes; failing ones amo
         returned++;
         break;
       }
-      case 1: assert.ok((await ks.lock(new Uint8Array(randomBytes(i % 50)))).length > 0); returned++; break;
-      case 2: assert.equal(await ks.unlock(blob), data); returned++; break;
-      case 3: assert.equal(await ks.tpm2Rsa.decrypt(s.body, s.label), s.key); returned++; break;
-      case 4: assert.is((await ks.randomBytes(1 + (i % 70))).length, 1 + (i % 70)); returned++; break;
-      case 5: assert.is(await ks.tpm2Rsa.decrypt(new Uint8Array(randomBytes(256)), s.label), undefined, 'garbage is not for this key'); break;
-      default: await rejectsError(() => ks.unlock(tampered), 'KeyStoreError', 'ERR_LOCK_INTEGRITY', /its data does not authenticate/);
+      case 1:
+        assert.ok((await ks.lock(new Uint8Array(randomBytes(i % 50)))).length > 0);
+        returned++;
+        break;
+      case 2:
+        assert.equal(await ks.unlock(blob), data);
+        returned++;
+        break;
+      case 3:
+        assert.equal(await ks.tpm2Rsa.decrypt(s.body, s.label), s.key);
+        returned++;
+        break;
+      case 4:
+        assert.is((await ks.randomBytes(1 + (i % 70))).length, 1 + (i % 70));
+        returned++;
+        break;
+      case 5:
+        assert.is(await ks.tpm2Rsa.decrypt(new Uint8Array(randomBytes(256)), s.label), undefined, 'garbage is not for this key');
+        break;
+      default:
+        await rejectsError(() => ks.unlock(tampered), 'KeyStoreError', 'ERR_LOCK_INTEGRITY', /its data does not authenticate/);
     }
   }
   assert.equal(await ks.tpm.transientObjects(), objects, 'still the SRK only');
@@ -122,8 +137,16 @@ test('a wrong authValue: sign, RSA decrypt and unlock are refused with ERR_TPM_A
   for (const [call, fn] of calls) {
     const before = await wrong.tpm.lockoutCounter();
     let thrown: unknown;
-    await rejectsError(() => fn().catch((e) => { thrown = e; throw e; }), 'KeyStoreError', 'ERR_TPM_AUTH',
-      new RegExp(`^tpm2: Esys_${call}: the TPM refused the key's authorisation value \\(.*\\); the failure counts toward lockout$`));
+    await rejectsError(
+      () =>
+        fn().catch((e) => {
+          thrown = e;
+          throw e;
+        }),
+      'KeyStoreError',
+      'ERR_TPM_AUTH',
+      new RegExp(`^tpm2: Esys_${call}: the TPM refused the key's authorisation value \\(.*\\); the failure counts toward lockout$`),
+    );
     assert.match((thrown as { hint?: string }).hint ?? '', /the auth file in use does not match the one this key was made with .*; do not retry/);
     assert.is(await wrong.tpm.lockoutCounter(), before + 1, `${call}: exactly one failure counted (no retry)`);
   }
@@ -147,29 +170,51 @@ test('lockout: with 2 tries allowed the third call meets ERR_TPM_LOCKOUT with a 
   const lockout = /^tpm2: Esys_Sign: the TPM is in dictionary-attack lockout \(.*\); it refuses authorised use until the lockout recovers$/;
   for (const store of [wrong, ks]) {
     let thrown: unknown;
-    await rejectsError(() => store.sign(new Uint8Array(32), 0).catch((e) => { thrown = e; throw e; }), 'KeyStoreError', 'ERR_TPM_LOCKOUT', lockout);
+    await rejectsError(
+      () =>
+        store.sign(new Uint8Array(32), 0).catch((e) => {
+          thrown = e;
+          throw e;
+        }),
+      'KeyStoreError',
+      'ERR_TPM_LOCKOUT',
+      lockout,
+    );
     assert.match((thrown as { hint?: string }).hint ?? '', /^do not retry: wait for the recovery interval .*tpm2_dictionarylockout --clear-lockout/);
     assert.is(await ks.tpm.lockoutCounter(), 2, 'a call refused in lockout does not count');
   }
   const s = stanzaFor(ks.tpm2Rsa.modulus);
-  await rejectsError(() => ks.tpm2Rsa.decrypt(s.body, s.label), 'KeyStoreError', 'ERR_TPM_LOCKOUT', /Esys_RSA_Decrypt: the TPM is in dictionary-attack lockout/);
+  await rejectsError(
+    () => ks.tpm2Rsa.decrypt(s.body, s.label),
+    'KeyStoreError',
+    'ERR_TPM_LOCKOUT',
+    /Esys_RSA_Decrypt: the TPM is in dictionary-attack lockout/,
+  );
   const h = ks.health();
   assert.is(`${h.state} ${h.code}`, 'failing ERR_TPM_LOCKOUT', '/v1/status shows the lockout: every authorised use is refused until it recovers');
   tpm.tools('tpm2_dictionarylockout', ['-c']);
   assert.is(await ks.tpm.lockoutCounter(), 0);
   const digest = new Uint8Array(randomBytes(32));
-  assert.ok(p256.verify(await ks.sign(digest, 0), digest, Uint8Array.of(4, ...await ks.publicKey(0)), { prehash: false, lowS: false, format: 'compact' } as never), 'signs again once cleared');
+  assert.ok(
+    p256.verify(await ks.sign(digest, 0), digest, Uint8Array.of(4, ...(await ks.publicKey(0))), { prehash: false, lowS: false, format: 'compact' } as never),
+    'signs again once cleared',
+  );
   assert.equal(await ks.tpm2Rsa.decrypt(s.body, s.label), s.key);
   assert.equal(ks.health(), { state: 'ok' }, 'healthy again once the TPM answers');
 });
 
-test('lock blobs and key files: another TPM\'s blob, the key file on another TPM, truncated and bit-flipped blobs are all ERR_LOCK_INTEGRITY', async () => {
+test("lock blobs and key files: another TPM's blob, the key file on another TPM, truncated and bit-flipped blobs are all ERR_LOCK_INTEGRITY", async () => {
   const a = await fresh();
   const b = await fresh();
   const data = new Uint8Array(randomBytes(60));
   const blob = await a.ks.lock(data, { pcrs: [7] });
   const foreign = await b.ks.lock(data);
-  await rejectsError(() => a.ks.unlock(foreign), 'KeyStoreError', 'ERR_LOCK_INTEGRITY', /^tpm2: this TPM refuses the blob \(.*\): it was made by another TPM, or altered$/);
+  await rejectsError(
+    () => a.ks.unlock(foreign),
+    'KeyStoreError',
+    'ERR_LOCK_INTEGRITY',
+    /^tpm2: this TPM refuses the blob \(.*\): it was made by another TPM, or altered$/,
+  );
   // The key file (and its auth file) carried to another TPM: refused at open, naming both TPMs.
   const moved = join(root, `moved-${++n}`);
   mkdirSync(moved);
@@ -177,11 +222,20 @@ test('lock blobs and key files: another TPM\'s blob, the key file on another TPM
   const serialA = a.ks.capabilities.serial!;
   const serialB = b.ks.capabilities.serial!;
   assert.is.not(serialA, serialB);
-  await rejectsError(() => Tpm2KeyStore.open(moved, { tcti: b.tpm.tcti }), 'KeyStoreError', 'ERR_LOCK_INTEGRITY',
-    new RegExp(`holds keys of TPM ${serialA}, but this TPM is ${serialB} \\(another TPM, or this one was cleared\\)`));
+  await rejectsError(
+    () => Tpm2KeyStore.open(moved, { tcti: b.tpm.tcti }),
+    'KeyStoreError',
+    'ERR_LOCK_INTEGRITY',
+    new RegExp(`holds keys of TPM ${serialA}, but this TPM is ${serialB} \\(another TPM, or this one was cleared\\)`),
+  );
   // Truncated anywhere.
   for (const length of [0, 3, 5, 6, 20, 100, blob.length - 29, blob.length - 17, blob.length - 1]) {
-    await rejectsError(() => a.ks.unlock(blob.subarray(0, length)), 'KeyStoreError', 'ERR_LOCK_INTEGRITY', /^tpm2: (the lock blob fails its integrity check|this TPM refuses the blob|the key blob is not a TPM object)/);
+    await rejectsError(
+      () => a.ks.unlock(blob.subarray(0, length)),
+      'KeyStoreError',
+      'ERR_LOCK_INTEGRITY',
+      /^tpm2: (the lock blob fails its integrity check|this TPM refuses the blob|the key blob is not a TPM object)/,
+    );
   }
   // Every single bit flipped, one at a time: header, TPM public and private areas, nonce, body, tag.
   // The PCR list (byte 6 here: one PCR) is the exception: the TPM checks the policy before the AES-GCM
@@ -199,7 +253,7 @@ test('lock blobs and key files: another TPM\'s blob, the key file on another TPM
     }
     assert.ok(thrown, `bit ${bit} flipped: refused`);
     const e = thrown as { name: string; code: string; message: string };
-    const expected = (bit >> 3) === pcrByte && e.code === 'ERR_TPM_POLICY' ? 'ERR_TPM_POLICY' : 'ERR_LOCK_INTEGRITY';
+    const expected = bit >> 3 === pcrByte && e.code === 'ERR_TPM_POLICY' ? 'ERR_TPM_POLICY' : 'ERR_LOCK_INTEGRITY';
     assert.is(`${e.name} ${e.code}`, `KeyStoreError ${expected}`, `bit ${bit} flipped: ${e.message}`);
     seen.add(e.message.replace(/\(.*\)/, '(…)').replace(/version \d+/, 'version N'));
   }
@@ -218,8 +272,16 @@ test('PCR policy: a blob locked to PCR 7 opens, and after tpm2_pcrextend 7 is re
   assert.equal(await ks.unlock(to7), data);
   tpm.tools('tpm2_pcrextend', [`7:sha256=${randomBytes(32).toString('hex')}`]);
   let thrown: unknown;
-  await rejectsError(() => ks.unlock(to7).catch((e) => { thrown = e; throw e; }), 'KeyStoreError', 'ERR_TPM_POLICY',
-    /^tpm2: Esys_Unseal: the TPM's PCRs no longer match the policy the data was sealed under, or the blob's PCR list was altered \(.*\)$/);
+  await rejectsError(
+    () =>
+      ks.unlock(to7).catch((e) => {
+        thrown = e;
+        throw e;
+      }),
+    'KeyStoreError',
+    'ERR_TPM_POLICY',
+    /^tpm2: Esys_Unseal: the TPM's PCRs no longer match the policy the data was sealed under, or the blob's PCR list was altered \(.*\)$/,
+  );
   assert.match((thrown as { hint?: string }).hint ?? '', /the boot chain changed/);
   assert.equal(await ks.unlock(toNone), data, 'no PCRs: unaffected by the extend');
   assert.equal(await ks.unlock(await ks.lock(data, { pcrs: [7] })), data, 'sealed to the new value, it opens');
@@ -231,7 +293,10 @@ test('PCR policy: a blob locked to PCR 7 opens, and after tpm2_pcrextend 7 is re
 test('no TPM: open through a closed port is ERR_MODULE_ABSENT naming the TCTI; a ciphertext for another key decrypts to undefined and the TPM goes on working', async () => {
   const { dir, ks } = await fresh();
   const port = await new Promise<number>((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => { const p = (srv.address() as { port: number }).port; srv.close(() => resolve(p)); });
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(p));
+    });
   });
   const tcti = `swtpm:host=127.0.0.1,port=${port}`;
   const absent = new RegExp(`^tpm2: no TPM answers through TCTI ${tcti.replace(/\./g, '\\.')} \\(`);
@@ -244,8 +309,8 @@ test('no TPM: open through a closed port is ERR_MODULE_ABSENT naming the TCTI; a
   const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
   const s = stanzaFor(ks.tpm2Rsa.modulus);
   const foreign = publicEncrypt({ key: other, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: s.label }, s.key);
-  assert.is(await ks.tpm2Rsa.decrypt(new Uint8Array(foreign), s.label), undefined, 'another key\'s ciphertext');
-  assert.is(await ks.tpm2Rsa.decrypt(s.body, tpm2RsaLabel(new Uint8Array(randomBytes(16)))), undefined, 'another capsule\'s label');
+  assert.is(await ks.tpm2Rsa.decrypt(new Uint8Array(foreign), s.label), undefined, "another key's ciphertext");
+  assert.is(await ks.tpm2Rsa.decrypt(s.body, tpm2RsaLabel(new Uint8Array(randomBytes(16)))), undefined, "another capsule's label");
   assert.is(await ks.tpm2Rsa.decrypt(new Uint8Array(256).fill(0xff), s.label), undefined, 'a ciphertext above the modulus');
   assert.equal(await ks.tpm2Rsa.decrypt(s.body, s.label), s.key, 'the TPM goes on working');
   assert.is((await ks.sign(new Uint8Array(32), 0)).length, 64);

@@ -50,7 +50,10 @@ test.after(async () => {
 
 const keyFile = (d: Device) => JSON.parse(readFileSync(join(d.data, 'tpm2-keystore.json'), 'utf8'));
 const recipientOf = (d: Device, key: string) => /age1[0-9a-z]+/.exec(readFileSync(join(d.dir, key), 'utf8'))![0];
-const ascii = (v: number) => Buffer.from([v >>> 24, v >>> 16, v >>> 8, v & 0xff]).toString('latin1').replace(/\0/g, '');
+const ascii = (v: number) =>
+  Buffer.from([v >>> 24, v >>> 16, v >>> 8, v & 0xff])
+    .toString('latin1')
+    .replace(/\0/g, '');
 
 /** Seals `plain` in a directory that has no guardian, to `recipient`, time-locked to T. */
 async function sealAnywhere(recipient: string, plain: Buffer, name: string): Promise<string> {
@@ -72,7 +75,7 @@ async function openedWith(capsule: Uint8Array, key: Uint8Array): Promise<Buffer>
   return Buffer.concat(chunks);
 }
 
-test('provision on a fresh swtpm: show reports backend tpm2, not hardware, a capsule-tpm1 recipient of the TPM key, and the TPM\'s own facts', async () => {
+test("provision on a fresh swtpm: show reports backend tpm2, not hardware, a capsule-tpm1 recipient of the TPM key, and the TPM's own facts", async () => {
   const { tpm, d, r } = await guardian();
   const show = run(d, ['guardian', 'show', '--data-dir', d.data, '--json']);
   assert.is(show.code, 0, show.stderr);
@@ -104,12 +107,16 @@ test('provision on a fresh swtpm: show reports backend tpm2, not hardware, a cap
   assert.match(text.stdout, /^backend: tpm2\nmodel: TPM 2\.0 IBM SW TPM \(simulated\)\nserial: tpm2-[0-9a-f]{16}\n/);
 });
 
-test('sealed anywhere to capsule-tpm1…, released over HTTP by the agent on the TPM: the requester opens it; the audit log verifies and is signed by the TPM\'s key', async () => {
+test("sealed anywhere to capsule-tpm1…, released over HTTP by the agent on the TPM: the requester opens it; the audit log verifies and is signed by the TPM's key", async () => {
   const { d, r } = await guardian();
   const plain = Buffer.from(`the TPM guardian's secret ${'x'.repeat(100_000)}`);
   const path = await sealAnywhere(r.tpm2, plain, 'tpm.capsule');
   const header = await headerOf(path);
-  assert.equal(header.stanzas.map((s) => s.type), [STANZA_TPM2_RSA], 'one tpm2-rsa stanza, nothing the paper backup opens');
+  assert.equal(
+    header.stanzas.map((s) => s.type),
+    [STANZA_TPM2_RSA],
+    'one tpm2-rsa stanza, nothing the paper backup opens',
+  );
   assert.is(run(d, ['keygen', '-o', 'me.key']).code, 0);
   assert.is(run(d, ['keygen', '-o', 'other.key']).code, 0);
   setClock(d, T);
@@ -131,13 +138,16 @@ test('sealed anywhere to capsule-tpm1…, released over HTTP by the agent on the
     const o = run(d, ['open', path, '--guardian', a.url, '--identity', 'me.key', '-o', 'opened.bin']);
     assert.is(o.code, 0, o.stderr);
     assert.ok(readFileSync(join(d.dir, 'opened.bin')).equals(plain));
-    assert.not.match(a.log(), /^(?:ERROR|WARNING|INFO|DEBUG|TRACE):[a-z]+:/m, 'no tpm2-tss logging in the agent\'s log');
+    assert.not.match(a.log(), /^(?:ERROR|WARNING|INFO|DEBUG|TRACE):[a-z]+:/m, "no tpm2-tss logging in the agent's log");
   } finally {
     assert.is(await a.stop(), 0, 'graceful stop');
   }
   const v = run(d, ['audit', 'verify', '--data-dir', d.data, '--replay', '--guardian-key', r.signingKey]);
   assert.is(v.code, 0, v.stderr);
-  const verified = /^ok .*audit\.log: (\d+) entries, chain and signatures valid \(guardian (capsule-guardian1[0-9a-z]+), pinned\); 2 decisions replayed with the same verdict and fuel\n$/.exec(v.stdout);
+  const verified =
+    /^ok .*audit\.log: (\d+) entries, chain and signatures valid \(guardian (capsule-guardian1[0-9a-z]+), pinned\); 2 decisions replayed with the same verdict and fuel\n$/.exec(
+      v.stdout,
+    );
   assert.ok(verified, v.stdout);
   assert.is(verified![2], r.signingKey);
   // Independently: every entry verifies under the TPM's P-256 key as the key file holds it, and
@@ -149,12 +159,16 @@ test('sealed anywhere to capsule-tpm1…, released over HTTP by the agent on the
   assert.ok(lines.filter((l) => JSON.parse(l).verdict === 'allow').length === 2, 'the release and the open are logged');
   for (const line of lines) {
     const { sig, ...body } = JSON.parse(line);
-    const ok = p256.verify(Buffer.from(sig, 'hex'), sha256(new TextEncoder().encode(canonicalJson(body as Json))), Uint8Array.of(4, ...tpmKey), { prehash: false, lowS: true, format: 'compact' } as never);
+    const ok = p256.verify(Buffer.from(sig, 'hex'), sha256(new TextEncoder().encode(canonicalJson(body as Json))), Uint8Array.of(4, ...tpmKey), {
+      prehash: false,
+      lowS: true,
+      format: 'compact',
+    } as never);
     assert.ok(ok, `entry ${body.seq} (${body.kind}) verifies under the TPM key`);
   }
 });
 
-test('interop: tpm2-tools recreates our SRK, loads the RSA key from tpm2-keystore.json and decrypts the CLI\'s stanza to the file key; -l gets the NUL appended', async () => {
+test("interop: tpm2-tools recreates our SRK, loads the RSA key from tpm2-keystore.json and decrypts the CLI's stanza to the file key; -l gets the NUL appended", async () => {
   const { tpm, d, r } = await guardian();
   const plain = Buffer.from('opened by tpm2-tools');
   const path = await sealAnywhere(r.tpm2, plain, 'tools.capsule');
@@ -169,16 +183,19 @@ test('interop: tpm2-tools recreates our SRK, loads the RSA key from tpm2-keystor
   } finally {
     await g.close();
   }
-  assert.ok((await openedWith(capsule, fileKey)).equals(plain), 'the guardian\'s key opens the capsule');
+  assert.ok((await openedWith(capsule, fileKey)).equals(plain), "the guardian's key opens the capsule");
   const work = mkdtempSync(join(tmpdir(), 'tpm2-tools-'));
   dirs.push(work);
   // The SRK: our template in tpmWire.ts and the command line give the same key.
   const srk = toolsSrk(tpm, work);
   const ours = srkTemplate();
   const shape = (b: Uint8Array) => Buffer.from(b.subarray(2, ours.length - 4)); // TPMT_PUBLIC without the unique point
-  assert.is(shape(srk).toString('hex'), shape(ours).toString('hex'),
-    `SRK template: ours has attributes 0x${Buffer.from(ours.subarray(6, 10)).toString('hex')}, tpm2_createprimary 0x${Buffer.from(srk.subarray(6, 10)).toString('hex')}`);
-  assert.is(`tpm2-${createHash('sha256').update(srk).digest('hex').slice(0, 16)}`, r.serial, 'the tools\' SRK has the fingerprint the key file was made under');
+  assert.is(
+    shape(srk).toString('hex'),
+    shape(ours).toString('hex'),
+    `SRK template: ours has attributes 0x${Buffer.from(ours.subarray(6, 10)).toString('hex')}, tpm2_createprimary 0x${Buffer.from(srk.subarray(6, 10)).toString('hex')}`,
+  );
+  assert.is(`tpm2-${createHash('sha256').update(srk).digest('hex').slice(0, 16)}`, r.serial, "the tools' SRK has the fingerprint the key file was made under");
   toolsLoadRsa(tpm, work, d.data);
   // The label as text: everything but its final NUL, which must be its only zero byte.
   const label = tpm2RsaLabel(header.id);
@@ -186,7 +203,10 @@ test('interop: tpm2-tools recreates our SRK, loads the RSA key from tpm2-keystor
   assert.is(label.indexOf(0), label.length - 1);
   const text = Buffer.from(label.subarray(0, -1)).toString('latin1');
   // A ciphertext whose label lacks the NUL does not open with `-l text`: the tool sends text ‖ 00.
-  const noNul = publicEncrypt({ key: rsa2048PublicKey(parseTpmRecipient(r.tpm2)), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: label.subarray(0, -1) }, fileKey);
+  const noNul = publicEncrypt(
+    { key: rsa2048PublicKey(parseTpmRecipient(r.tpm2)), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: label.subarray(0, -1) },
+    fileKey,
+  );
   const refused = toolsRsaDecrypt(tpm, work, d.data, text, noNul);
   assert.is.not(refused.status, 0, 'label without the NUL: refused');
   assert.is(refused.plain, undefined);
@@ -204,7 +224,11 @@ test('restore from the 24 words onto a new TPM: the x25519 capsule opens; the tp
   const tpm = await startSwtpm();
   tpms.push(tpm);
   const fresh = tpmDevice(tpm); // nothing copied: only the words
-  const restored = run(fresh, ['guardian', 'init', '--backend', 'tpm2', '--restore', '--mnemonic-from-stdin', '--data-dir', fresh.data], `${old.words.join(' ')}\n`);
+  const restored = run(
+    fresh,
+    ['guardian', 'init', '--backend', 'tpm2', '--restore', '--mnemonic-from-stdin', '--data-dir', fresh.data],
+    `${old.words.join(' ')}\n`,
+  );
   assert.is(restored.code, 0, restored.stderr);
   assert.match(restored.stderr, /capsule: guardian restored in .* \(tpm2, TPM 2\.0 IBM SW TPM \(simulated\), tpm2-[0-9a-f]{16}\)/);
   const r = tpmRecipients(fresh);
@@ -216,15 +240,23 @@ test('restore from the 24 words onto a new TPM: the x25519 capsule opens; the tp
   assert.is(x.code, 0, x.stderr);
   assert.ok(readFileSync(join(fresh.dir, 'x.out')).equals(plain));
   const refused = run(fresh, ['decrypt', rsaCapsule, '--on-guardian', '--data-dir', fresh.data, '-o', 'rsa.out']);
-  assertFails(refused, new RegExp(`tpm2-rsa stanza was sealed to another TPM's key; this guardian \\(${r.serial}\\) cannot open it`),
-    /a tpm2-rsa capsule opens only through the TPM whose capsule-tpm1… recipient it was sealed to; a guardian restored from paper \(or on a new TPM\)/);
+  assertFails(
+    refused,
+    new RegExp(`tpm2-rsa stanza was sealed to another TPM's key; this guardian \\(${r.serial}\\) cannot open it`),
+    /a tpm2-rsa capsule opens only through the TPM whose capsule-tpm1… recipient it was sealed to; a guardian restored from paper \(or on a new TPM\)/,
+  );
   assert.is(refused.stderr.trim().split('\n').length, 2, 'the error and its hint, nothing else');
   assert.not.ok(existsSync(join(fresh.dir, 'rsa.out')), 'no output');
   // The same through the API: a KeyError with its stable code.
   const g = await Guardian.open(fresh.data, { env: fresh.env });
   try {
     const header = await headerOf(rsaCapsule);
-    await rejectsError(() => g.unwrapFileKey(header), 'KeyError', 'ERR_LOCKED_ELSEWHERE', new RegExp(`tpm2-rsa stanza was sealed to another TPM's key; this guardian \\(${r.serial}\\) cannot open it`));
+    await rejectsError(
+      () => g.unwrapFileKey(header),
+      'KeyError',
+      'ERR_LOCKED_ELSEWHERE',
+      new RegExp(`tpm2-rsa stanza was sealed to another TPM's key; this guardian \\(${r.serial}\\) cannot open it`),
+    );
   } finally {
     await g.close();
   }
@@ -236,15 +268,28 @@ test('a guardian whose TPM stopped answering: show and decrypt exit 1 naming the
   const xCapsule = await sealAnywhere(own.r.x25519, Buffer.from('x'), 'x.capsule');
   await own.stop();
   const tcti = own.tpm.tcti.replace(/[.]/g, '\\.');
-  for (const args of [['guardian', 'show', '--data-dir', own.d.data], ['decrypt', xCapsule, '--on-guardian', '--data-dir', own.d.data, '-o', 'x.out']]) {
+  for (const args of [
+    ['guardian', 'show', '--data-dir', own.d.data],
+    ['decrypt', xCapsule, '--on-guardian', '--data-dir', own.d.data, '-o', 'x.out'],
+  ]) {
     const r = run(own.d, args);
-    assertFails(r, new RegExp(`^capsule: error: tpm2: no TPM answers through TCTI ${tcti} \\(`), /^capsule: hint: check the TPM simulator is running at that address, or set the TCTI \(CAPSULE_TPM_TCTI\)$/);
-    assert.equal(r.stderr.trim().split('\n').map((l) => l.split(':').slice(0, 2).join(':')), ['capsule: error', 'capsule: hint'], `only the error and the hint: ${r.stderr}`);
+    assertFails(
+      r,
+      new RegExp(`^capsule: error: tpm2: no TPM answers through TCTI ${tcti} \\(`),
+      /^capsule: hint: check the TPM simulator is running at that address, or set the TCTI \(CAPSULE_TPM_TCTI\)$/,
+    );
+    assert.equal(
+      r.stderr
+        .trim()
+        .split('\n')
+        .map((l) => l.split(':').slice(0, 2).join(':')),
+      ['capsule: error', 'capsule: hint'],
+      `only the error and the hint: ${r.stderr}`,
+    );
     assert.is(r.stdout, '');
   }
   assert.not.ok(existsSync(join(own.d.dir, 'x.out')));
 });
-
 
 test('CAPSULE_TPM_AUTH_FILE outside the data directory: init works the first time, the file is made there, and the recorded path serves later opens', async () => {
   const tpm = await startSwtpm();
@@ -262,7 +307,7 @@ test('CAPSULE_TPM_AUTH_FILE outside the data directory: init works the first tim
   assert.is(show.code, 0, show.stderr);
 });
 
-test('init --restore --force onto a new TPM in the same data directory keeps the old TPM\'s keys aside (named by its fingerprint) and says so', async () => {
+test("init --restore --force onto a new TPM in the same data directory keeps the old TPM's keys aside (named by its fingerprint) and says so", async () => {
   const first = await startSwtpm();
   const second = await startSwtpm();
   tpms.push(first, second);
@@ -271,17 +316,29 @@ test('init --restore --force onto a new TPM in the same data directory keeps the
   assert.is(r.code, 0, r.stderr);
   const before = readFileSync(join(d.data, 'tpm2-keystore.json'), 'utf8');
   const oldSerial = JSON.parse(before).srk as string;
-  const again = run(d, ['guardian', 'init', '--backend', 'tpm2', '--restore', '--force', '--mnemonic-from-stdin', '--data-dir', d.data], `${r.words.join(' ')}\n`, { CAPSULE_TPM_TCTI: second.tcti });
+  const again = run(
+    d,
+    ['guardian', 'init', '--backend', 'tpm2', '--restore', '--force', '--mnemonic-from-stdin', '--data-dir', d.data],
+    `${r.words.join(' ')}\n`,
+    { CAPSULE_TPM_TCTI: second.tcti },
+  );
   assert.is(again.code, 0, again.stderr);
   const kept = join(d.data, `tpm2-keystore.${oldSerial}.json`);
-  assert.match(again.stderr, new RegExp(`capsule: note: .*tpm2-keystore\\.json held the keys of another TPM \\(${oldSerial}\\); kept as ${kept.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, and new keys made on this TPM`));
+  assert.match(
+    again.stderr,
+    new RegExp(
+      `capsule: note: .*tpm2-keystore\\.json held the keys of another TPM \\(${oldSerial}\\); kept as ${kept.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, and new keys made on this TPM`,
+    ),
+  );
   assert.is(readFileSync(kept, 'utf8'), before, 'the old keys, byte for byte');
   assert.is.not(JSON.parse(readFileSync(join(d.data, 'tpm2-keystore.json'), 'utf8')).srk, oldSerial);
 });
 
 test('a header with more tpm2-rsa stanzas than MAX_TPM2_STANZAS_TRIED: ours among the first 8 opens; ours 9th is not tried and the error says so', async () => {
   const g = await guardian();
-  const others = Array.from({ length: MAX_TPM2_STANZAS_TRIED }, () => encodeTpmRecipient(new Uint8Array(Buffer.from(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }).n!, 'base64url'))));
+  const others = Array.from({ length: MAX_TPM2_STANZAS_TRIED }, () =>
+    encodeTpmRecipient(new Uint8Array(Buffer.from(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }).n!, 'base64url'))),
+  );
   const a = await nowhere();
   writeFileSync(join(a.dir, 'secret.bin'), 'many guardians');
   const seal = (order: string[], out: string) => {
@@ -295,7 +352,11 @@ test('a header with more tpm2-rsa stanzas than MAX_TPM2_STANZAS_TRIED: ours amon
   assert.is(ok.code, 0, ok.stderr);
   assert.is(readFileSync(join(g.d.dir, 'early.out'), 'utf8'), 'many guardians');
   const refused = run(g.d, ['decrypt', late, '--on-guardian', '--data-dir', g.d.data, '-o', 'late.out']);
-  assertFails(refused, new RegExp(`tpm2-rsa stanza was sealed to another TPM's key \\(the first ${MAX_TPM2_STANZAS_TRIED} of ${MAX_TPM2_STANZAS_TRIED + 1} tried\\)`), /a tpm2-rsa capsule opens only through the TPM/);
+  assertFails(
+    refused,
+    new RegExp(`tpm2-rsa stanza was sealed to another TPM's key \\(the first ${MAX_TPM2_STANZAS_TRIED} of ${MAX_TPM2_STANZAS_TRIED + 1} tried\\)`),
+    /a tpm2-rsa capsule opens only through the TPM/,
+  );
   assert.not.ok(existsSync(join(g.d.dir, 'late.out')));
 });
 

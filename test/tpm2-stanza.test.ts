@@ -18,7 +18,15 @@ import { seal } from '../agent/capsule/seal.ts';
 import { verify } from '../agent/capsule/verify.ts';
 import { openWithKey } from '../agent/capsule/open.ts';
 import { parseAnyRecipient, wrapTo } from '../agent/crypto/recipients.ts';
-import { checkTpm2RsaStanza, rsa2048PublicKey, TPM2_RSA_LABEL_SIZE, tpm2RsaLabel, unwrapTpm2Rsa, wrapTpm2Rsa, type Tpm2RsaDecrypt } from '../agent/crypto/tpm2RsaStanza.ts';
+import {
+  checkTpm2RsaStanza,
+  rsa2048PublicKey,
+  TPM2_RSA_LABEL_SIZE,
+  tpm2RsaLabel,
+  unwrapTpm2Rsa,
+  wrapTpm2Rsa,
+  type Tpm2RsaDecrypt,
+} from '../agent/crypto/tpm2RsaStanza.ts';
 import { encodeTpmRecipient, isRsa2048Modulus, parseTpmRecipient, TPM_RECIPIENT_HRP } from '../agent/crypto/tpmRecipient.ts';
 import { STANZA_TPM2_RSA, TPM2_RSA_STANZA_BODY_SIZE } from '../agent/format/constants.ts';
 import type { Stanza } from '../agent/format/header.ts';
@@ -26,7 +34,10 @@ import { rejectsError, throwsError } from './helpers/assertError.ts';
 import { startSwtpm } from './helpers/swtpm.ts';
 import { rsaDecryptor, vectorKey } from './vectors/vectorKey.ts';
 
-interface Pair { privateKey: KeyObject; modulus: Uint8Array }
+interface Pair {
+  privateKey: KeyObject;
+  modulus: Uint8Array;
+}
 
 function rsaPair(): Pair {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 65537 });
@@ -51,7 +62,12 @@ function draftLabel(id: Uint8Array): Buffer {
 
 /** RSAES-OAEP-SHA256 by node:crypto directly, with any label and message (for stanzas wrapTpm2Rsa refuses to make). */
 function oaep(modulus: Uint8Array, message: Uint8Array, label: Uint8Array): Stanza {
-  return { type: STANZA_TPM2_RSA, body: new Uint8Array(publicEncrypt({ key: rsa2048PublicKey(modulus), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: label }, message)) };
+  return {
+    type: STANZA_TPM2_RSA,
+    body: new Uint8Array(
+      publicEncrypt({ key: rsa2048PublicKey(modulus), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: label }, message),
+    ),
+  };
 }
 
 test('label: lowercase hex id ‖ 00, 33 bytes, no prefix (fits the 34-byte TPM2B_DATA of a SHA-256-only TPM)', () => {
@@ -61,8 +77,7 @@ test('label: lowercase hex id ‖ 00, 33 bytes, no prefix (fits the 34-byte TPM2
   assert.ok(TPM2_RSA_LABEL_SIZE <= 2 + 32, 'at most sizeof(TPMT_HA) of a TPM whose largest digest is SHA-256');
   const label = tpm2RsaLabel(Uint8Array.from([...ID.subarray(0, 10), 0xab, 0xcd, 0xef, 0xff, 0x0a, 0xf0]));
   assert.is(label.length, 33);
-  assert.is(Buffer.from(label).toString('hex'),
-    Buffer.from('00010203040506070809abcdefff0af0', 'ascii').toString('hex') + '00');
+  assert.is(Buffer.from(label).toString('hex'), Buffer.from('00010203040506070809abcdefff0af0', 'ascii').toString('hex') + '00');
   assert.equal(Buffer.from(tpm2RsaLabel(ID)), specLabel(ID));
   assert.equal(Buffer.from(tpm2RsaLabel(OTHER_ID)), Buffer.from('abababababababababababababababab\0', 'ascii'));
   assert.not.ok(tpm2RsaLabel(ID) === tpm2RsaLabel(ID), 'a fresh buffer each call');
@@ -114,7 +129,14 @@ test('not for this key (undefined, never an error): another id, another key, 31 
     ['the 53-byte "capsule/v1 tpm2-rsa " ‖ hex(id) ‖ 00 label of an earlier draft', oaep(T.modulus, FILE_KEY, draftLabel(ID))],
     ['uppercase hex id', oaep(T.modulus, FILE_KEY, Buffer.from(Buffer.from(ID).toString('hex').toUpperCase() + '\0', 'ascii'))],
     ['empty label', oaep(T.modulus, FILE_KEY, new Uint8Array(0))],
-    ['flipped bit', (() => { const s = wrapTpm2Rsa(FILE_KEY, T.modulus, ID); s.body[17]! ^= 1; return s; })()],
+    [
+      'flipped bit',
+      (() => {
+        const s = wrapTpm2Rsa(FILE_KEY, T.modulus, ID);
+        s.body[17]! ^= 1;
+        return s;
+      })(),
+    ],
   ];
   for (const [what, s] of cases) {
     assert.is(await unwrapTpm2Rsa(s, 0, ID, mine), undefined, what);
@@ -131,7 +153,16 @@ test('bad stanza: a body other than 256 bytes, offline and when unwrapping, nami
     const msg = new RegExp(`^header\\.stanzas\\[3\\] \\(tpm2-rsa\\): body must be 256 bytes, got ${body.length}$`);
     throwsError(() => checkTpm2RsaStanza(s, 3), 'CapsuleFormatError', 'ERR_BAD_STANZA', msg);
     let called = false;
-    await rejectsError(() => unwrapTpm2Rsa(s, 3, ID, async () => { called = true; return undefined; }), 'CapsuleFormatError', 'ERR_BAD_STANZA', msg);
+    await rejectsError(
+      () =>
+        unwrapTpm2Rsa(s, 3, ID, async () => {
+          called = true;
+          return undefined;
+        }),
+      'CapsuleFormatError',
+      'ERR_BAD_STANZA',
+      msg,
+    );
     assert.not.ok(called, 'the TPM is not asked about a malformed stanza');
   }
 });
@@ -141,23 +172,41 @@ test('unwrap: a callback that rejects (TPM unusable) propagates unchanged; bad c
   const outage = new Error('TPM not reachable');
   let thrown: unknown;
   try {
-    await unwrapTpm2Rsa(s, 0, ID, async () => { throw outage; });
+    await unwrapTpm2Rsa(s, 0, ID, async () => {
+      throw outage;
+    });
   } catch (e) {
     thrown = e;
   }
   assert.is(thrown, outage, 'not turned into "not for this key"');
-  await rejectsError(() => unwrapTpm2Rsa(s, 0, ID, (async () => 'key') as unknown as Tpm2RsaDecrypt), 'TypeError', undefined,
-    /^decrypt: expected it to resolve to a Uint8Array or undefined, got string$/);
+  await rejectsError(
+    () => unwrapTpm2Rsa(s, 0, ID, (async () => 'key') as unknown as Tpm2RsaDecrypt),
+    'TypeError',
+    undefined,
+    /^decrypt: expected it to resolve to a Uint8Array or undefined, got string$/,
+  );
   await rejectsError(() => unwrapTpm2Rsa(s, 0, ID, undefined as unknown as Tpm2RsaDecrypt), 'TypeError', undefined, /^decrypt: expected a function/);
-  await rejectsError(() => unwrapTpm2Rsa(s, 0, new Uint8Array(17), rsaDecryptor(T.privateKey)), 'TypeError', undefined, /^capsuleId: expected 16 bytes, got 17 bytes$/);
+  await rejectsError(
+    () => unwrapTpm2Rsa(s, 0, new Uint8Array(17), rsaDecryptor(T.privateKey)),
+    'TypeError',
+    undefined,
+    /^capsuleId: expected 16 bytes, got 17 bytes$/,
+  );
 });
 
 test('wrap validates its arguments: file key, modulus shape (256 bytes, top bit, odd), id', () => {
   throwsError(() => wrapTpm2Rsa(new Uint8Array(31), T.modulus, ID), 'TypeError', undefined, /^fileKey: expected 32 bytes, got 31$/);
-  throwsError(() => wrapTpm2Rsa(FILE_KEY, T.modulus.subarray(1), ID), 'RangeError', undefined, /^modulus: expected a 256-byte RSA-2048 modulus \(big-endian, top bit set, odd\), got 255 bytes$/);
-  const even = Uint8Array.from(T.modulus); even[255]! &= 0xfe;
+  throwsError(
+    () => wrapTpm2Rsa(FILE_KEY, T.modulus.subarray(1), ID),
+    'RangeError',
+    undefined,
+    /^modulus: expected a 256-byte RSA-2048 modulus \(big-endian, top bit set, odd\), got 255 bytes$/,
+  );
+  const even = Uint8Array.from(T.modulus);
+  even[255]! &= 0xfe;
   throwsError(() => wrapTpm2Rsa(FILE_KEY, even, ID), 'RangeError', undefined, /got 256 bytes that are not one$/);
-  const short = Uint8Array.from(T.modulus); short[0]! &= 0x7f;
+  const short = Uint8Array.from(T.modulus);
+  short[0]! &= 0x7f;
   throwsError(() => wrapTpm2Rsa(FILE_KEY, short, ID), 'RangeError', undefined, /got 256 bytes that are not one$/);
   throwsError(() => wrapTpm2Rsa(FILE_KEY, 'n' as unknown as Uint8Array, ID), 'TypeError', undefined, /^modulus: expected a Uint8Array, got string$/);
   throwsError(() => wrapTpm2Rsa(FILE_KEY, T.modulus, new Uint8Array(8)), 'TypeError', undefined, /^capsuleId: expected 16 bytes, got 8 bytes$/);
@@ -179,15 +228,20 @@ test('recipient string: bad inputs are KeyError ERR_BAD_RECIPIENT with what was 
   const bad = (text: string, message: RegExp) => throwsError(() => parseTpmRecipient(text), 'KeyError', 'ERR_BAD_RECIPIENT', message);
   bad(words(T.modulus, 'capsule-ecdh'), /^recipient: expected the prefix "capsule-tpm1", got "capsule-ecdh1"$/);
   const lastChar = r.at(-1) === 'q' ? 'p' : 'q';
-  bad(r.slice(0, -1) + lastChar, /^recipient: expected capsule-tpm1… \(valid Bech32: checksum, one case, 8 data bits per byte\), got "capsule-tpm1[a-z0-9]{12}"… \(428 characters\)$/);
+  bad(
+    r.slice(0, -1) + lastChar,
+    /^recipient: expected capsule-tpm1… \(valid Bech32: checksum, one case, 8 data bits per byte\), got "capsule-tpm1[a-z0-9]{12}"… \(428 characters\)$/,
+  );
   bad(r.slice(0, 200) + r.slice(201), /^recipient: expected capsule-tpm1… \(valid Bech32/);
   bad(r.slice(0, 20).toUpperCase() + r.slice(20), /^recipient: expected capsule-tpm1… \(valid Bech32/); // mixed case
   bad(r.toUpperCase(), /^recipient: expected lowercase, got uppercase$/);
   bad(words(T.modulus.subarray(1)), /^recipient: expected a 256-byte RSA-2048 modulus \(big-endian, top bit set, odd\), got 255 bytes$/);
   bad(words(Buffer.concat([Buffer.of(0), T.modulus])), /got 257 bytes$/);
-  const even = Uint8Array.from(T.modulus); even[255]! &= 0xfe;
+  const even = Uint8Array.from(T.modulus);
+  even[255]! &= 0xfe;
   bad(words(even), /got 256 bytes that are even \(no RSA modulus is\)$/);
-  const small = Uint8Array.from(T.modulus); small[0]! &= 0x7f;
+  const small = Uint8Array.from(T.modulus);
+  small[0]! &= 0x7f;
   bad(words(small), /got 256 bytes with the top bit clear \(a modulus of fewer than 2048 bits\)$/);
   throwsError(() => parseTpmRecipient(42 as unknown as string), 'TypeError', undefined, /^recipient: expected a string, got number$/);
   throwsError(() => encodeTpmRecipient(even), 'RangeError', undefined, /^modulus: expected a 256-byte RSA-2048 modulus .*, got 256 bytes that are even/);
@@ -199,13 +253,20 @@ test('parseAnyRecipient takes capsule-tpm1…; wrapTo makes a stanza the key ope
   assert.is(r.type, 'tpm2-rsa');
   assert.equal(r.key, T.modulus);
   let draws = 0;
-  const s = wrapTo(r, FILE_KEY, ID, (n) => { draws++; return new Uint8Array(n); });
+  const s = wrapTo(r, FILE_KEY, ID, (n) => {
+    draws++;
+    return new Uint8Array(n);
+  });
   assert.is(draws, 0, 'random is ignored for tpm2-rsa (node:crypto draws the OAEP seed)');
   assert.is(s.type, 'tpm2-rsa');
   assert.equal(await unwrapTpm2Rsa(s, 0, ID, rsaDecryptor(T.privateKey)), FILE_KEY);
   throwsError(() => parseAnyRecipient('capsule-tpm1qqqq'), 'KeyError', 'ERR_BAD_RECIPIENT', /^recipient: expected capsule-tpm1… \(valid Bech32/);
-  throwsError(() => parseAnyRecipient('ssh-rsa AAAAB3Nza'), 'KeyError', 'ERR_BAD_RECIPIENT',
-    /^recipient: expected age1… \(x25519\), capsule-ecdh1… \(p256-ecdh\) or capsule-tpm1… \(tpm2-rsa\), got "ssh-rsa AAAAB3Nza"$/);
+  throwsError(
+    () => parseAnyRecipient('ssh-rsa AAAAB3Nza'),
+    'KeyError',
+    'ERR_BAD_RECIPIENT',
+    /^recipient: expected age1… \(x25519\), capsule-ecdh1… \(p256-ecdh\) or capsule-tpm1… \(tpm2-rsa\), got "ssh-rsa AAAAB3Nza"$/,
+  );
 });
 
 test('seal to capsule-tpm1… → offline verify passes → opens with the RSA key; with another key: no matching stanza', async () => {
@@ -214,17 +275,38 @@ test('seal to capsule-tpm1… → offline verify passes → opens with the RSA k
   for await (const c of seal(plain, { recipients: [encodeTpmRecipient(T.modulus)], logic: { hash: new Uint8Array(32).fill(1) } })) parts.push(c as Buffer);
   const bytes = new Uint8Array(Buffer.concat(parts));
   const report = await verify(bytes);
-  assert.equal(report.parsed.header.stanzas.map((s) => [s.type, s.body.length]), [['tpm2-rsa', 256]]);
-  const as = (k: KeyObject) => vectorKey({ name: 'sealed', expect: '', verify: '', identities: [], p256: [], comment: '', source: '', bytes,
-    tpm2Rsa: [k.export({ type: 'pkcs8', format: 'der' }).toString('base64')] });
+  assert.equal(
+    report.parsed.header.stanzas.map((s) => [s.type, s.body.length]),
+    [['tpm2-rsa', 256]],
+  );
+  const as = (k: KeyObject) =>
+    vectorKey({
+      name: 'sealed',
+      expect: '',
+      verify: '',
+      identities: [],
+      p256: [],
+      comment: '',
+      source: '',
+      bytes,
+      tpm2Rsa: [k.export({ type: 'pkcs8', format: 'der' }).toString('base64')],
+    });
   const out: Buffer[] = [];
   for await (const c of openWithKey(bytes, await as(T.privateKey))) out.push(c as Buffer);
   assert.ok(Buffer.concat(out).equals(plain));
-  await rejectsError(async () => { for await (const _ of openWithKey(bytes, await as(U.privateKey))) { /* drain */ } },
-    'CapsuleFormatError', 'ERR_NO_MATCHING_STANZA', /^header\.stanzas: none of 1 stanza\(s\) opens/);
+  await rejectsError(
+    async () => {
+      for await (const _ of openWithKey(bytes, await as(U.privateKey))) {
+        /* drain */
+      }
+    },
+    'CapsuleFormatError',
+    'ERR_NO_MATCHING_STANZA',
+    /^header\.stanzas: none of 1 stanza\(s\) opens/,
+  );
 });
 
-test('a real TPM (swtpm, via tpm2-tools) opens what wrapTpm2Rsa made, with the key §5.4 describes; another capsule\'s id does not', async () => {
+test("a real TPM (swtpm, via tpm2-tools) opens what wrapTpm2Rsa made, with the key §5.4 describes; another capsule's id does not", async () => {
   const tpm = await startSwtpm();
   const dir = mkdtempSync(join(tmpdir(), 'capsule-tpm2-stanza-'));
   try {
@@ -233,8 +315,18 @@ test('a real TPM (swtpm, via tpm2-tools) opens what wrapTpm2Rsa made, with the k
     tpm.tools('tpm2_createprimary', ['-C', 'o', '-g', 'sha256', '-G', 'rsa2048', '-c', f('storage.ctx')]);
     flush();
     // §5.4: RSA-2048, non-restricted decrypt key, OAEP/SHA-256, made in the TPM, under the storage key.
-    tpm.tools('tpm2_create', ['-C', f('storage.ctx'), '-G', 'rsa2048:oaep-sha256:null',
-      '-a', 'decrypt|fixedtpm|fixedparent|sensitivedataorigin|userwithauth', '-u', f('key.pub'), '-r', f('key.priv')]);
+    tpm.tools('tpm2_create', [
+      '-C',
+      f('storage.ctx'),
+      '-G',
+      'rsa2048:oaep-sha256:null',
+      '-a',
+      'decrypt|fixedtpm|fixedparent|sensitivedataorigin|userwithauth',
+      '-u',
+      f('key.pub'),
+      '-r',
+      f('key.priv'),
+    ]);
     flush();
     tpm.tools('tpm2_load', ['-C', f('storage.ctx'), '-u', f('key.pub'), '-r', f('key.priv'), '-c', f('key.ctx')]);
     flush();
@@ -262,12 +354,20 @@ test('a real TPM (swtpm, via tpm2-tools) opens what wrapTpm2Rsa made, with the k
       return r.status === 0 ? new Uint8Array(readFileSync(f('plain'))) : undefined;
     };
     assert.equal(await unwrapTpm2Rsa(stanza, 0, ID, tpmDecrypt), FILE_KEY, 'the TPM opens the stanza');
-    assert.equal(labels, [Buffer.from(ID).toString('hex')], '-l is the id\'s 32 hex digits and nothing else');
-    assert.is(await unwrapTpm2Rsa(stanza, 0, OTHER_ID, tpmDecrypt), undefined, 'under another id\'s label it does not');
+    assert.equal(labels, [Buffer.from(ID).toString('hex')], "-l is the id's 32 hex digits and nothing else");
+    assert.is(await unwrapTpm2Rsa(stanza, 0, OTHER_ID, tpmDecrypt), undefined, "under another id's label it does not");
     assert.equal(await unwrapTpm2Rsa(stanza, 0, ID, tpmDecrypt), FILE_KEY, 'and the TPM still works after refusing one');
     const modulus = parseTpmRecipient(recipient);
-    assert.is(await unwrapTpm2Rsa(oaep(modulus, FILE_KEY.subarray(0, 31), specLabel(ID)), 0, ID, tpmDecrypt), undefined, '31 bytes from the TPM: not a file key');
-    assert.is(await unwrapTpm2Rsa(oaep(modulus, FILE_KEY, draftLabel(ID)), 0, ID, tpmDecrypt), undefined, 'sealed under the old 53-byte label: not for this key');
+    assert.is(
+      await unwrapTpm2Rsa(oaep(modulus, FILE_KEY.subarray(0, 31), specLabel(ID)), 0, ID, tpmDecrypt),
+      undefined,
+      '31 bytes from the TPM: not a file key',
+    );
+    assert.is(
+      await unwrapTpm2Rsa(oaep(modulus, FILE_KEY, draftLabel(ID)), 0, ID, tpmDecrypt),
+      undefined,
+      'sealed under the old 53-byte label: not for this key',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await tpm.stop();

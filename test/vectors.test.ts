@@ -21,7 +21,9 @@ import { workedExample } from './vectors/workedExample.ts';
 import { parseVector, type Vector } from './vectors/vectorFile.ts';
 import { vectorKey } from './vectors/vectorKey.ts';
 
-const files = readdirSync(DATA_DIR).filter((f) => f.endsWith(EXTENSION)).sort();
+const files = readdirSync(DATA_DIR)
+  .filter((f) => f.endsWith(EXTENSION))
+  .sort();
 const vectors: Vector[] = files.map((f) => parseVector(f, readFileSync(join(DATA_DIR, f))));
 const scratch = mkdtempSync(join(tmpdir(), 'capsule-vectors-'));
 
@@ -60,11 +62,19 @@ test('vector set: at least 20 positive and more negative, names unique', () => {
 test('vector set has positive vectors of every stanza type, and ones opened by a P-256 key or an RSA key alone', () => {
   const positive = vectors.filter((v) => v.expect === 'success').map((v) => Buffer.from(v.bytes));
   for (const marker of ['x25519', 'p256-ecdh', 'zymbit-lock', 'tpm2-rsa']) {
-    assert.ok(positive.some((b) => b.includes(marker)), `a positive vector with a ${marker} stanza`);
+    assert.ok(
+      positive.some((b) => b.includes(marker)),
+      `a positive vector with a ${marker} stanza`,
+    );
   }
-  assert.ok(vectors.some((v) => v.expect === 'success' && v.p256.length > 0 && v.identities.length === 0), 'a positive vector opened by a P-256 key alone');
-  assert.ok(vectors.some((v) => v.expect === 'success' && v.tpm2Rsa.length > 0 && v.identities.length === 0 && v.p256.length === 0),
-    'a positive vector opened by an RSA key alone');
+  assert.ok(
+    vectors.some((v) => v.expect === 'success' && v.p256.length > 0 && v.identities.length === 0),
+    'a positive vector opened by a P-256 key alone',
+  );
+  assert.ok(
+    vectors.some((v) => v.expect === 'success' && v.tpm2Rsa.length > 0 && v.identities.length === 0 && v.p256.length === 0),
+    'a positive vector opened by an RSA key alone',
+  );
 });
 
 test('tpm2-rsa vectors: more negative than positive, and each negative carries the RSA key it is tested with', () => {
@@ -111,12 +121,20 @@ test('guardian-signed vectors verify with their guardian key pinned, and fail wi
   for (const v of signed) {
     const key = (await verify(v.bytes)).parsed.header.guardian!;
     assert.ok((await verify(v.bytes, { guardianKey: key })).checks.includes('signed by the given guardian key'), v.name);
-    await rejectsError(() => verify(v.bytes, { guardianKey: other }), 'CapsuleFormatError', 'ERR_BAD_SIGNATURE',
-      /^header\.guardian: signed by capsule-guardian1[a-z0-9]+, not by the given guardian key$/);
+    await rejectsError(
+      () => verify(v.bytes, { guardianKey: other }),
+      'CapsuleFormatError',
+      'ERR_BAD_SIGNATURE',
+      /^header\.guardian: signed by capsule-guardian1[a-z0-9]+, not by the given guardian key$/,
+    );
   }
   const unsigned = vectors.find((v) => v.name === 'one-byte.capsule-vector')!;
-  await rejectsError(() => verify(unsigned.bytes, { guardianKey: other }), 'CapsuleFormatError', 'ERR_BAD_SIGNATURE',
-    /^header\.guardian: absent, but a guardian key was given/);
+  await rejectsError(
+    () => verify(unsigned.bytes, { guardianKey: other }),
+    'CapsuleFormatError',
+    'ERR_BAD_SIGNATURE',
+    /^header\.guardian: absent, but a guardian key was given/,
+  );
 });
 
 for (const v of vectors) {

@@ -42,9 +42,21 @@ const POLICY = {
   all: [
     { dailyLimit: { value: String(3n * ETH) } },
     { recipients: { ethereum: [A, B] } },
-    { any: [{ txCap: { value: String(ETH) } }, {
-      coSigners: { threshold: 2, approvers: [{ scheme: 'ed25519', key: hex(coSignerKeys[0]!) }, { scheme: 'ed25519', key: hex(coSignerKeys[1]!) }, { scheme: 'eip191', key: `0x${hex(ethCoSigner)}` }] },
-    }] },
+    {
+      any: [
+        { txCap: { value: String(ETH) } },
+        {
+          coSigners: {
+            threshold: 2,
+            approvers: [
+              { scheme: 'ed25519', key: hex(coSignerKeys[0]!) },
+              { scheme: 'ed25519', key: hex(coSignerKeys[1]!) },
+              { scheme: 'eip191', key: `0x${hex(ethCoSigner)}` },
+            ],
+          },
+        },
+      ],
+    },
   ],
 };
 
@@ -109,15 +121,24 @@ test('wallet create/show/address through the CLI; a real agent signs under the p
     const pushed = await fetch(url + '/v1/modules', { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: new Uint8Array(wasm) });
     assert.is(pushed.status, 201);
 
-    const accounts = await (await fetch(url + '/v1/wallet/accounts')).json() as { accounts: Record<string, unknown>[] };
+    const accounts = (await (await fetch(url + '/v1/wallet/accounts')).json()) as { accounts: Record<string, unknown>[] };
     assert.equal(accounts.accounts, [{ wallet: 'hot', path: PATH, chain: 'ethereum', chainId, address: expected }]);
 
     const me = identityOf(d, 'me.key');
     const nonce = async () => Number(await evm.rpc('eth_getTransactionCount', [expected, 'latest']));
-    const balance = async (a: string) => BigInt(await evm.rpc('eth_getBalance', [a, 'latest']) as string);
+    const balance = async (a: string) => BigInt((await evm.rpc('eth_getBalance', [a, 'latest'])) as string);
 
     // 1. Under the cap, to a listed recipient: signed (HTTP 200 with the signed transaction), mined.
-    const small = await post(url, '/v1/wallet/sign', await withAuth(url, '/v1/wallet/sign', { kind: 'eth-tx', transaction: tx(0, A, ETH / 2n, chainId), wallet: 'hot', path: PATH, requester: me.recipient }, me));
+    const small = await post(
+      url,
+      '/v1/wallet/sign',
+      await withAuth(
+        url,
+        '/v1/wallet/sign',
+        { kind: 'eth-tx', transaction: tx(0, A, ETH / 2n, chainId), wallet: 'hot', path: PATH, requester: me.recipient },
+        me,
+      ),
+    );
     assert.is(small.status, 200, JSON.stringify(small.json));
     assert.is(small.json.verdict, 'allow');
     assert.is(small.json.reason, 'all: 3 of 3 rules allow');
@@ -126,7 +147,7 @@ test('wallet create/show/address through the CLI; a real agent signs under the p
     assert.is(small.json.receipt.seq, small.json.audit);
     const raw = small.json.output as string;
     assert.match(raw, /^0x02[0-9a-f]+$/);
-    const h1 = await evm.rpc('eth_sendRawTransaction', [raw]) as string;
+    const h1 = (await evm.rpc('eth_sendRawTransaction', [raw])) as string;
     assert.is(small.json.transactionHash, h1);
     const r1 = await evm.receipt(h1);
     assert.is(r1.status, '0x1');
@@ -138,7 +159,10 @@ test('wallet create/show/address through the CLI; a real agent signs under the p
     const denied = walletSign(d, url, ['--eth-tx', JSON.stringify(big)]);
     assert.is(denied.code, 1);
     assert.is(denied.stdout, '');
-    assert.match(denied.stderr, /^capsule: error: denied by the signing policy: all: denied by any#2 \(any: none allow: txCap#0 \(value 2000000000000000000 wei is above the cap/);
+    assert.match(
+      denied.stderr,
+      /^capsule: error: denied by the signing policy: all: denied by any#2 \(any: none allow: txCap#0 \(value 2000000000000000000 wei is above the cap/,
+    );
     const body = await withAuth(url, '/v1/wallet/sign', { kind: 'eth-tx', transaction: big, wallet: 'hot', path: PATH, requester: me.recipient }, me);
     const d403 = await post(url, '/v1/wallet/sign', body);
     assert.is(d403.status, 403);
@@ -151,7 +175,11 @@ test('wallet create/show/address through the CLI; a real agent signs under the p
     assert.is(await nonce(), 1);
 
     // 3. Off the allowlist: 403 naming the recipient.
-    const off = await post(url, '/v1/wallet/sign', await withAuth(url, '/v1/wallet/sign', { kind: 'eth-tx', transaction: tx(1, C, 1n, chainId), wallet: 'hot', path: PATH, requester: me.recipient }, me));
+    const off = await post(
+      url,
+      '/v1/wallet/sign',
+      await withAuth(url, '/v1/wallet/sign', { kind: 'eth-tx', transaction: tx(1, C, 1n, chainId), wallet: 'hot', path: PATH, requester: me.recipient }, me),
+    );
     assert.is(off.status, 403);
     assert.is(off.json.reason, `all: denied by recipients#1 (recipient ${C} is not on the allowlist)`);
 
@@ -161,22 +189,37 @@ test('wallet create/show/address through the CLI; a real agent signs under the p
     writeFileSync(join(d.dir, 'a1.json'), JSON.stringify(evidenceJson(ethApproval(hash))));
     const cosigned = walletSign(d, url, ['--eth-tx', JSON.stringify(big), '--approval', 'a0.json', '--approval', 'a1.json']);
     assert.is(cosigned.code, 0, cosigned.stderr);
-    const r2 = await evm.receipt(await evm.rpc('eth_sendRawTransaction', [cosigned.stdout.trim()]) as string);
+    const r2 = await evm.receipt((await evm.rpc('eth_sendRawTransaction', [cosigned.stdout.trim()])) as string);
     assert.is(r2.status, '0x1');
     assert.is(await balance(B), 2n * ETH);
 
     // 5. The daily limit (3 ETH; 2.5 spent): 0.6 ETH more is refused though under the cap and listed.
     const over = walletSign(d, url, ['--eth-tx', JSON.stringify(tx(2, A, (6n * ETH) / 10n, chainId))]);
     assert.is(over.code, 1);
-    assert.match(over.stderr, /^capsule: error: denied by the signing policy: all: denied by dailyLimit#0 \(value 600000000000000000 wei would exceed the limit: 2500000000000000000 wei of 3000000000000000000 wei/);
+    assert.match(
+      over.stderr,
+      /^capsule: error: denied by the signing policy: all: denied by dailyLimit#0 \(value 600000000000000000 wei would exceed the limit: 2500000000000000000 wei of 3000000000000000000 wei/,
+    );
     assert.is(await nonce(), 2);
 
     // 6. Error paths, each with its code and status; none signs.
-    const unauth = await post(url, '/v1/wallet/sign', { kind: 'eth-tx', transaction: tx(2, A, 1n, chainId), wallet: 'hot', path: PATH, requester: me.recipient });
+    const unauth = await post(url, '/v1/wallet/sign', {
+      kind: 'eth-tx',
+      transaction: tx(2, A, 1n, chainId),
+      wallet: 'hot',
+      path: PATH,
+      requester: me.recipient,
+    });
     assert.is(unauth.status, 401);
     assert.is(unauth.json.error.code, 'ERR_UNAUTHENTICATED');
     assert.match(unauth.json.error.message, /^wallet-sign: this decision would change the logic's state/);
-    const noAccount = await post(url, '/v1/wallet/sign', { kind: 'eth-message', message: 'hi', wallet: 'hot', path: "m/44'/60'/0'/0/1", requester: me.recipient });
+    const noAccount = await post(url, '/v1/wallet/sign', {
+      kind: 'eth-message',
+      message: 'hi',
+      wallet: 'hot',
+      path: "m/44'/60'/0'/0/1",
+      requester: me.recipient,
+    });
     assert.is(noAccount.status, 404);
     assert.is(noAccount.json.error.code, 'ERR_NOT_FOUND');
     assert.match(noAccount.json.error.message, /no account "hot" "m\/44'\/60'\/0'\/0\/1" is configured/);
@@ -187,11 +230,24 @@ test('wallet create/show/address through the CLI; a real agent signs under the p
     const rawDigest = await post(url, '/v1/wallet/sign', { kind: 'raw-digest', digest: '11'.repeat(32), wallet: 'hot', path: PATH, requester: me.recipient });
     assert.is(rawDigest.status, 403);
     assert.is(rawDigest.json.error.code, 'ERR_RAW_DIGEST_NOT_ALLOWED');
-    const badTx = await post(url, '/v1/wallet/sign', { kind: 'eth-tx', transaction: { ...tx(2, A, 1n, chainId), nonce: -1 }, wallet: 'hot', path: PATH, requester: me.recipient });
+    const badTx = await post(url, '/v1/wallet/sign', {
+      kind: 'eth-tx',
+      transaction: { ...tx(2, A, 1n, chainId), nonce: -1 },
+      wallet: 'hot',
+      path: PATH,
+      requester: me.recipient,
+    });
     assert.is(badTx.status, 400);
     assert.is(badTx.json.error.code, 'ERR_BAD_TRANSACTION');
     assert.match(badTx.json.error.message, /^transaction\.nonce: expected a non-negative integer/);
-    const twoPayloads = await post(url, '/v1/wallet/sign', { kind: 'eth-message', message: 'hi', digest: '11'.repeat(32), wallet: 'hot', path: PATH, requester: me.recipient });
+    const twoPayloads = await post(url, '/v1/wallet/sign', {
+      kind: 'eth-message',
+      message: 'hi',
+      digest: '11'.repeat(32),
+      wallet: 'hot',
+      path: PATH,
+      requester: me.recipient,
+    });
     assert.is(twoPayloads.status, 400);
     assert.is(twoPayloads.json.error.code, 'ERR_BAD_SIGN_REQUEST');
     assert.match(twoPayloads.json.error.message, /^digest: not a field of a eth-message request/);
@@ -201,9 +257,19 @@ test('wallet create/show/address through the CLI; a real agent signs under the p
     assert.is(await nonce(), 2);
 
     // The audit log: each decision a wallet-sign entry naming kind, account and hash; the allowed ones what was signed.
-    const entries = readFileSync(join(d.data, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>).filter((e) => e.kind === 'wallet-sign');
-    assert.equal(entries.map((e) => e.verdict), ['allow', 'deny', 'deny', 'deny', 'allow', 'deny', 'error']);
-    assert.equal(entries.map((e) => e.requestKind), Array(7).fill('eth-tx'));
+    const entries = readFileSync(join(d.data, 'audit.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, any>)
+      .filter((e) => e.kind === 'wallet-sign');
+    assert.equal(
+      entries.map((e) => e.verdict),
+      ['allow', 'deny', 'deny', 'deny', 'allow', 'deny', 'error'],
+    );
+    assert.equal(
+      entries.map((e) => e.requestKind),
+      Array(7).fill('eth-tx'),
+    );
     assert.is(entries[0]!.output, raw);
     assert.is(entries[0]!.transactionHash, h1.slice(2));
     assert.is(entries[0]!.signature, small.json.signature);
@@ -243,17 +309,25 @@ test('bitcoin through the agent: a PSBT spending our P2WPKH output is signed und
     const logic = createHash('sha256').update(wasm).digest('hex');
     agent = await startAgent(d, {
       ratePerSecond: 0,
-      wallet: { accounts: [
-        { wallet: 'hot', path: BTC, chain: 'bitcoin', network: 'regtest', logic, params: { sats: 50_000 } },
-        { wallet: 'ghost', path: PATH, chain: 'ethereum', chainId: 1, logic },
-      ] },
+      wallet: {
+        accounts: [
+          { wallet: 'hot', path: BTC, chain: 'bitcoin', network: 'regtest', logic, params: { sats: 50_000 } },
+          { wallet: 'ghost', path: PATH, chain: 'ethereum', chainId: 1, logic },
+        ],
+      },
     });
     const url = agent.url;
     assert.is((await fetch(url + '/v1/modules', { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: new Uint8Array(wasm) })).status, 201);
-    const listed = await (await fetch(url + '/v1/wallet/accounts')).json() as { accounts: Record<string, unknown>[] };
+    const listed = (await (await fetch(url + '/v1/wallet/accounts')).json()) as { accounts: Record<string, unknown>[] };
     assert.equal(listed.accounts, [
       { wallet: 'hot', path: BTC, chain: 'bitcoin', network: 'regtest', address: pay.address },
-      { wallet: 'ghost', path: PATH, chain: 'ethereum', chainId: 1, error: { code: 'ERR_NO_WALLET', message: 'wallet: no wallet named "ghost" on this module' } },
+      {
+        wallet: 'ghost',
+        path: PATH,
+        chain: 'ethereum',
+        chainId: 1,
+        error: { code: 'ERR_NO_WALLET', message: 'wallet: no wallet named "ghost" on this module' },
+      },
     ]);
 
     const bob = bitcoin.payments.p2wpkh({ pubkey: HDKey.fromMasterSeed(new Uint8Array(32).fill(9)).publicKey!, network: regtest });
@@ -285,7 +359,13 @@ test('bitcoin through the agent: a PSBT spending our P2WPKH output is signed und
     assert.is(denied.stdout, '');
     assert.match(denied.stderr, /^capsule: error: denied by the signing policy: .*61000 sat.* above the cap/m);
 
-    const ghost = await post(url, '/v1/wallet/sign', { kind: 'eth-message', message: 'hi', wallet: 'ghost', path: PATH, requester: identityOf(d, 'me.key').recipient });
+    const ghost = await post(url, '/v1/wallet/sign', {
+      kind: 'eth-message',
+      message: 'hi',
+      wallet: 'ghost',
+      path: PATH,
+      requester: identityOf(d, 'me.key').recipient,
+    });
     assert.is(ghost.status, 404);
     assert.is(ghost.json.error.code, 'ERR_NO_WALLET');
     assert.is(ghost.json.error.message, 'wallet: no wallet named "ghost" on this module');
@@ -296,20 +376,43 @@ test('bitcoin through the agent: a PSBT spending our P2WPKH output is signed und
 });
 
 test('evaluationJson: the request map round-trips byte for byte (u256 bytes stay bytes, uints stay numbers); inputs without one are unchanged', () => {
-  const request = new Map<string, unknown>([['kind', 'eth-tx'], ['value', new Uint8Array(32).fill(7)], ['nonce', 3], ['gas', 2 ** 53 - 1], ['to', null], ['list', [new Map([['a', true]])]]]);
-  const base: EvaluationInput = { now: 5, requester: 'age1x', capsule: { id: new Uint8Array(16), created: 0, owner: null, logic: new Uint8Array(32), size: 0, digest: new Uint8Array(32) }, evidence: [], state: new Map(), authenticated: true };
+  const request = new Map<string, unknown>([
+    ['kind', 'eth-tx'],
+    ['value', new Uint8Array(32).fill(7)],
+    ['nonce', 3],
+    ['gas', 2 ** 53 - 1],
+    ['to', null],
+    ['list', [new Map([['a', true]])]],
+  ]);
+  const base: EvaluationInput = {
+    now: 5,
+    requester: 'age1x',
+    capsule: { id: new Uint8Array(16), created: 0, owner: null, logic: new Uint8Array(32), size: 0, digest: new Uint8Array(32) },
+    evidence: [],
+    state: new Map(),
+    authenticated: true,
+  };
   const json = inputToJson({ ...base, request });
   assert.is((json as Record<string, unknown>).request, hex(encodeCanonical(request)));
   const back = inputFromJson(JSON.parse(JSON.stringify(json)), 'x');
   assert.equal(encodeCanonical(back.request), encodeCanonical(request));
-  assert.instance((back.request!.get('value')), Uint8Array);
+  assert.instance(back.request!.get('value'), Uint8Array);
   assert.is(back.request!.get('nonce'), 3);
   const plain = inputToJson(base) as { [k: string]: Json };
   assert.not.ok('request' in plain);
   assert.is(inputFromJson(plain, 'x').request, undefined);
-  assert.throws(() => inputFromJson({ ...plain, request: 'zz' }, 'e'), (e: Error) => e instanceof TypeError && e.message === 'e.request: expected lowercase hex');
-  assert.throws(() => inputFromJson({ ...plain, request: '01' }, 'e'), (e: Error) => e instanceof TypeError && e.message === 'e.request: expected a CBOR map, got number');
-  assert.throws(() => inputFromJson({ ...plain, request: 'a1616118' + '01' }, 'e'), (e: Error) => e instanceof TypeError && /^e\.request: (expected the hex of one well-formed CBOR map|not deterministic CBOR)/.test(e.message));
+  assert.throws(
+    () => inputFromJson({ ...plain, request: 'zz' }, 'e'),
+    (e: Error) => e instanceof TypeError && e.message === 'e.request: expected lowercase hex',
+  );
+  assert.throws(
+    () => inputFromJson({ ...plain, request: '01' }, 'e'),
+    (e: Error) => e instanceof TypeError && e.message === 'e.request: expected a CBOR map, got number',
+  );
+  assert.throws(
+    () => inputFromJson({ ...plain, request: 'a1616118' + '01' }, 'e'),
+    (e: Error) => e instanceof TypeError && /^e\.request: (expected the hex of one well-formed CBOR map|not deterministic CBOR)/.test(e.message),
+  );
 });
 
 test('config: wallet.accounts are checked with messages naming the key, the expectation and what came', async () => {
@@ -333,20 +436,43 @@ test('config: wallet.accounts are checked with messages naming the key, the expe
     assert.unreachable(`accepted ${JSON.stringify(wallet)}`);
   };
   try {
-    const c = await load({ accounts: [{ ...ok, params: { txCap: { value: '1' } } }, { wallet: 'hot', path: "m/84'/0'/0'/0/0", chain: 'bitcoin', network: 'regtest', keys: ["m/84'/0'/0'/1/0"], logic, rawDigest: true }] });
+    const c = await load({
+      accounts: [
+        { ...ok, params: { txCap: { value: '1' } } },
+        { wallet: 'hot', path: "m/84'/0'/0'/0/0", chain: 'bitcoin', network: 'regtest', keys: ["m/84'/0'/0'/1/0"], logic, rawDigest: true },
+      ],
+    });
     assert.equal(c.wallet.accounts[0]!.params, encodeCanonical({ txCap: { value: '1' } }));
-    assert.equal(c.wallet.accounts[1], { wallet: 'hot', path: "m/84'/0'/0'/0/0", chain: 'bitcoin', network: 'regtest', keys: ["m/84'/0'/0'/1/0"], logic, params: undefined, rawDigest: true });
+    assert.equal(c.wallet.accounts[1], {
+      wallet: 'hot',
+      path: "m/84'/0'/0'/0/0",
+      chain: 'bitcoin',
+      network: 'regtest',
+      keys: ["m/84'/0'/0'/1/0"],
+      logic,
+      params: undefined,
+      rawDigest: true,
+    });
     await fails([], 'wallet: expected an object {accounts: [...]}, got []');
     await fails({ accounts: [ok], extra: 1 }, 'wallet.extra: expected no such key (accounts), got 1');
     await fails({ accounts: [{ ...ok, chain: 'solana' }] }, 'wallet.accounts[0].chain: expected "ethereum" or "bitcoin", got "solana"');
-    await fails({ accounts: [{ ...ok, network: 'mainnet' }] }, 'wallet.accounts[0].network: expected no such key for a ethereum account (wallet, path, chain, logic, params, rawDigest, chainId), got "mainnet"');
-    await fails({ accounts: [{ ...ok, path: 'm/44h/60' }] }, 'wallet.accounts[0].path: expected a BIP32 path like m/44\'/60\'/0\'/0/0, got "m/44h/60"');
+    await fails(
+      { accounts: [{ ...ok, network: 'mainnet' }] },
+      'wallet.accounts[0].network: expected no such key for a ethereum account (wallet, path, chain, logic, params, rawDigest, chainId), got "mainnet"',
+    );
+    await fails({ accounts: [{ ...ok, path: 'm/44h/60' }] }, "wallet.accounts[0].path: expected a BIP32 path like m/44'/60'/0'/0/0, got \"m/44h/60\"");
     await fails({ accounts: [ok, ok] }, `wallet.accounts[1].path: expected one policy per account (wallet and path), got "${PATH}"`);
     await fails({ accounts: [{ ...ok, chainId: 0 }] }, 'wallet.accounts[0].chainId: expected a positive integer (EIP-155 chain id), got 0');
     await fails({ accounts: [{ ...ok, logic: 'AB' }] }, 'wallet.accounts[0].logic: expected the policy module\'s SHA-256 as 64 lowercase hex digits, got "AB"');
     await fails({ accounts: [{ ...ok, wallet: '' }] }, 'wallet.accounts[0].wallet: expected a wallet name (1-64 of A-Z a-z 0-9 . _ -), got ""');
-    await fails({ accounts: [{ wallet: 'hot', path: PATH, chain: 'bitcoin', network: 'signet', logic }] }, 'wallet.accounts[0].network: expected "mainnet", "testnet" or "regtest", got "signet"');
-    await fails({ accounts: [{ wallet: 'hot', path: PATH, chain: 'bitcoin', network: 'mainnet', keys: ['x'], logic }] }, 'wallet.accounts[0].keys: expected an array of BIP32 paths, got ["x"]');
+    await fails(
+      { accounts: [{ wallet: 'hot', path: PATH, chain: 'bitcoin', network: 'signet', logic }] },
+      'wallet.accounts[0].network: expected "mainnet", "testnet" or "regtest", got "signet"',
+    );
+    await fails(
+      { accounts: [{ wallet: 'hot', path: PATH, chain: 'bitcoin', network: 'mainnet', keys: ['x'], logic }] },
+      'wallet.accounts[0].keys: expected an array of BIP32 paths, got ["x"]',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -43,8 +43,14 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const fromHex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 
 const temp: string[] = [];
-const tempDir = (prefix: string) => { const d = mkdtempSync(join(tmpdir(), prefix)); temp.push(d); return d; };
-test.after(() => { for (const d of temp) rmSync(d, { recursive: true, force: true }); });
+const tempDir = (prefix: string) => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  temp.push(d);
+  return d;
+};
+test.after(() => {
+  for (const d of temp) rmSync(d, { recursive: true, force: true });
+});
 
 function sim(model = 'HSM6', dir = tempDir('zk-wallet-')): ZymbitKeyStore {
   process.env.ZK_SIM_STATE_DIR = dir;
@@ -73,7 +79,7 @@ function readVector(file: string): { fields: Record<string, string>; chains: { c
   return { fields, chains };
 }
 
-test('native/bip39_english.h is @scure/bip39\'s English list, word for word', () => {
+test("native/bip39_english.h is @scure/bip39's English list, word for word", () => {
   const words = [...readFileSync(fileURLToPath(new URL('../native/bip39_english.h', import.meta.url)), 'utf8').matchAll(/"([a-z]+)",/g)].map((m) => m[1]);
   assert.equal(words, wordlist);
 });
@@ -100,7 +106,13 @@ for (const file of readdirSync(join(VECTORS, 'bip32')).sort()) {
           slots.set(chain, slot);
           const parentKey = await m.publicKey(slots.get(parent)!);
           if (chainCode) {
-            const rebuilt = new HDKey({ publicKey: compress(await m.publicKey(slot)), chainCode, depth: want.depth, index: want.index, parentFingerprint: fingerprint(parentKey) });
+            const rebuilt = new HDKey({
+              publicKey: compress(await m.publicKey(slot)),
+              chainCode,
+              depth: want.depth,
+              index: want.index,
+              parentFingerprint: fingerprint(parentKey),
+            });
             assert.is(rebuilt.publicExtendedKey, pub, `${chain}: xpub rebuilt from the module's key and chain code`);
           }
         }
@@ -143,7 +155,7 @@ test('BIP39 Trezor vectors ("TREZOR"): words → seed → BIP32 root, on the sim
   }
 });
 
-test('Hardhat\'s first account: "test … junk" at m/44\'/60\'/0\'/0/0 is 0xf39F…2266 on both backends', async () => {
+test("Hardhat's first account: \"test … junk\" at m/44'/60'/0'/0/0 is 0xf39F…2266 on both backends", async () => {
   const ks = sim();
   const sw = await soft();
   try {
@@ -162,11 +174,11 @@ test('create: 24 valid words shown once; the same words give the same accounts o
   const a = sim();
   const b = sim();
   const sw = await soft();
-  const paths = [ETH0, "m/44'/60'/0'/0/1", "m/84'/0'/0'/0/0", "m/86'/0'/0'/0/0", "m/0/1/2/3/4/5/6/7/8/9"];
+  const paths = [ETH0, "m/44'/60'/0'/0/1", "m/84'/0'/0'/0/0", "m/86'/0'/0'/0/0", 'm/0/1/2/3/4/5/6/7/8/9'];
   try {
     const created = await a.wallet.create('main', { passphrase: 'p\u00e4ss' });
     assert.is(created.mnemonic.split(' ').length, 24);
-    assert.ok(validateMnemonic(created.mnemonic, wordlist), 'the simulator\'s words carry a valid BIP39 checksum');
+    assert.ok(validateMnemonic(created.mnemonic, wordlist), "the simulator's words carry a valid BIP39 checksum");
     assert.equal(await a.wallet.list(), [{ name: 'main', masterSlot: created.masterSlot }]);
     // The words, typed back with other spacing and case, and the passphrase in another Unicode form.
     const typed = `  ${created.mnemonic.toUpperCase().split(' ').join('   ')} `;
@@ -245,9 +257,19 @@ test('signSchnorr: the soft backend signs BIP341 key-path spends; the module has
     const sTree = await sw.wallet.signSchnorr('btc', path, digest, { taprootTweak: root });
     assert.ok(schnorr.verify(sTree, digest, qTree), 'verifies against the tweaked output key');
     assert.not.ok(schnorr.verify(sTree, digest, q86), 'not against the BIP86 key');
-    await rejectsError(() => sw.wallet.signSchnorr('btc', path, digest, { taprootTweak: new Uint8Array(31) }), 'TypeError', undefined, /taprootTweak: expected 32 bytes, got 31 bytes/);
+    await rejectsError(
+      () => sw.wallet.signSchnorr('btc', path, digest, { taprootTweak: new Uint8Array(31) }),
+      'TypeError',
+      undefined,
+      /taprootTweak: expected 32 bytes, got 31 bytes/,
+    );
     await ks.wallet.restore('btc', HARDHAT_WORDS);
-    await rejectsError(() => ks.wallet.signSchnorr('btc', path, digest, { taprootTweak: null }), 'KeyStoreError', 'ERR_UNSUPPORTED_BY_MODEL', /Schnorr \(BIP340\) signing is not in the Zymbit API/);
+    await rejectsError(
+      () => ks.wallet.signSchnorr('btc', path, digest, { taprootTweak: null }),
+      'KeyStoreError',
+      'ERR_UNSUPPORTED_BY_MODEL',
+      /Schnorr \(BIP340\) signing is not in the Zymbit API/,
+    );
   } finally {
     await sw.close();
     await ks.close();
@@ -279,7 +301,12 @@ test('ZYMKEY4 refuses: the raw wallet calls return < 0 and every wallet call is 
     await rejectsError(() => ks.wallet.list(), 'KeyStoreError', 'ERR_UNSUPPORTED_BY_MODEL', refused);
     await rejectsError(() => ks.wallet.publicKey('w', ETH0), 'KeyStoreError', 'ERR_UNSUPPORTED_BY_MODEL', refused);
     await rejectsError(() => ks.wallet.signDigest('w', ETH0, new Uint8Array(32)), 'KeyStoreError', 'ERR_UNSUPPORTED_BY_MODEL', refused);
-    await rejectsError(() => ks.module.deriveWalletChild(16, 0, true), 'KeyStoreError', 'ERR_UNSUPPORTED_BY_MODEL', /zkGenWalletChildKey needs an HSM6, SCM or newer; this module is ZYMKEY4/);
+    await rejectsError(
+      () => ks.module.deriveWalletChild(16, 0, true),
+      'KeyStoreError',
+      'ERR_UNSUPPORTED_BY_MODEL',
+      /zkGenWalletChildKey needs an HSM6, SCM or newer; this module is ZYMKEY4/,
+    );
   } finally {
     await ks.close();
   }
@@ -309,7 +336,10 @@ test('wallets survive a reopen: a new KeyStore instance and a new process (simul
   const script = `import { ZymbitKeyStore } from ${JSON.stringify(new URL('../agent/keys/ZymbitKeyStore.ts', import.meta.url).href)};
     const ks = ZymbitKeyStore.open(${JSON.stringify(LIB)});
     try { process.stdout.write(Buffer.from(await ks.wallet.publicKey('kept', ${JSON.stringify(ETH0)})).toString('hex')); } finally { await ks.close(); }`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ZK_SIM_STATE_DIR: dir, ZK_SIM_MODEL: 'HSM6' }, timeout: 30_000 });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    env: { ...process.env, ZK_SIM_STATE_DIR: dir, ZK_SIM_MODEL: 'HSM6' },
+    timeout: 30_000,
+  });
   assert.is(r.status, 0, r.stderr.toString());
   assert.is(r.stdout.toString(), key, 'a new process derives the same account');
   const path = join(tempDir('soft-reopen-'), 'store.json');
@@ -341,7 +371,10 @@ test('every buffer the library hands out for wallet calls is freed', async () =>
   }
 });
 
-for (const [backend, make] of [['zymbit', async () => sim()], ['soft', () => soft()]] as const) {
+for (const [backend, make] of [
+  ['zymbit', async () => sim()],
+  ['soft', () => soft()],
+] as const) {
   test(`${backend}: bad names, paths, words, digests and passphrases; missing and duplicate wallets — typed errors`, async () => {
     const ks = await make();
     const w = ks.wallet!;
@@ -356,28 +389,68 @@ for (const [backend, make] of [['zymbit', async () => sim()], ['soft', () => sof
       await rejectsError(() => w.restore('w', HARDHAT_WORDS), 'WalletError', 'ERR_WALLET_EXISTS', /a wallet named "w" already exists/);
       await rejectsError(() => w.publicKey('nope', ETH0), 'WalletError', 'ERR_NO_WALLET', /no wallet named "nope"/);
       await rejectsError(() => w.signDigest('nope', ETH0, new Uint8Array(32)), 'WalletError', 'ERR_NO_WALLET', /no wallet named "nope"/);
-      await rejectsError(() => w.publicKey('w', "44'/60'/0'"), 'WalletError', 'ERR_BAD_WALLET_PATH', /path: expected a path starting at the master key "m\/", got "44'\/60'\/0'"/);
+      await rejectsError(
+        () => w.publicKey('w', "44'/60'/0'"),
+        'WalletError',
+        'ERR_BAD_WALLET_PATH',
+        /path: expected a path starting at the master key "m\/", got "44'\/60'\/0'"/,
+      );
       await rejectsError(() => w.publicKey('w', "M/44'"), 'WalletError', 'ERR_BAD_WALLET_PATH', /starting at the master key/);
-      for (const [path, step] of [["m/44'/x", 2], ['m/01', 1], ['m/2147483648', 1], ['m//0', 1], ['m/0/', 2], ["m/0''", 1]] as const) {
-        await rejectsError(() => w.publicKey('w', path), 'WalletError', 'ERR_BAD_WALLET_PATH', new RegExp(`path: step ${step} of .* is not a child number 0\\.\\.2147483647`));
+      for (const [path, step] of [
+        ["m/44'/x", 2],
+        ['m/01', 1],
+        ['m/2147483648', 1],
+        ['m//0', 1],
+        ['m/0/', 2],
+        ["m/0''", 1],
+      ] as const) {
+        await rejectsError(
+          () => w.publicKey('w', path),
+          'WalletError',
+          'ERR_BAD_WALLET_PATH',
+          new RegExp(`path: step ${step} of .* is not a child number 0\\.\\.2147483647`),
+        );
       }
-      await rejectsError(() => w.publicKey('w', null as unknown as string), 'WalletError', 'ERR_BAD_WALLET_PATH', /expected a BIP32 path string like .*, got null/);
+      await rejectsError(
+        () => w.publicKey('w', null as unknown as string),
+        'WalletError',
+        'ERR_BAD_WALLET_PATH',
+        /expected a BIP32 path string like .*, got null/,
+      );
       await rejectsError(() => w.publicKey('w', 'm'), 'WalletError', 'ERR_PATH_OUTSIDE_WALLET', /"m" is the wallet's master key itself/);
-      await rejectsError(() => w.signDigest('w', `m${'/0'.repeat(11)}`, new Uint8Array(32)), 'WalletError', 'ERR_PATH_OUTSIDE_WALLET', /at most 10 steps below "m", got 11/);
+      await rejectsError(
+        () => w.signDigest('w', `m${'/0'.repeat(11)}`, new Uint8Array(32)),
+        'WalletError',
+        'ERR_PATH_OUTSIDE_WALLET',
+        /at most 10 steps below "m", got 11/,
+      );
       await rejectsError(() => w.signDigest('w', ETH0, new Uint8Array(31)), 'TypeError', undefined, /digest: expected 32 bytes, got 31 bytes/);
       await rejectsError(() => w.signDigest('w', ETH0, 'ab' as unknown as Uint8Array), 'TypeError', undefined, /digest: expected 32 bytes, got string/);
       const words = HARDHAT_WORDS.split(' ');
       const secret = (re: RegExp) => async (f: () => Promise<unknown>) => {
-        try { await f(); } catch (e) { for (const word of ['test', 'junk', 'tset']) assert.not.ok((e as Error).message.includes(word), 'the message never echoes a word'); }
+        try {
+          await f();
+        } catch (e) {
+          for (const word of ['test', 'junk', 'tset']) assert.not.ok((e as Error).message.includes(word), 'the message never echoes a word');
+        }
         await rejectsError(f, 'KeyError', 'ERR_BAD_MNEMONIC', re);
       };
       await secret(/mnemonic: expected 12, 15, 18, 21 or 24 words, got 11/)(() => w.restore('x', words.slice(1).join(' ')));
       await secret(/mnemonic: word 3 is not in the BIP39 English word list/)(() => w.restore('x', words.map((t, i) => (i === 2 ? 'tset' : t)).join(' ')));
       await secret(/mnemonic: checksum does not match/)(() => w.restore('x', ['junk', ...words.slice(0, 11)].join(' ')));
       await rejectsError(() => w.restore('x', 12 as unknown as string), 'KeyError', 'ERR_BAD_MNEMONIC', /mnemonic: expected a string of words, got number/);
-      await rejectsError(() => w.create('x', { passphrase: 'é'.repeat(600) }), 'RangeError', undefined, /passphrase: expected at most 1024 bytes \(UTF-8\), got 1800/);
+      await rejectsError(
+        () => w.create('x', { passphrase: 'é'.repeat(600) }),
+        'RangeError',
+        undefined,
+        /passphrase: expected at most 1024 bytes \(UTF-8\), got 1800/,
+      );
       await rejectsError(() => w.create('x', { passphrase: 5 as unknown as string }), 'TypeError', undefined, /passphrase: expected a string, got number/);
-      assert.equal((await w.list()).map((x) => x.name), ['w'], 'nothing was created by a refused call');
+      assert.equal(
+        (await w.list()).map((x) => x.name),
+        ['w'],
+        'nothing was created by a refused call',
+      );
     } finally {
       await ks.close();
     }
@@ -393,7 +466,12 @@ test('zymbit: module faults during wallet calls are ERR_MODULE_CALL; a failed lo
     writeFileSync(faults, 'fail zkGenWalletChildKey');
     await rejectsError(() => ks.wallet.publicKey('w', ETH0), 'KeyStoreError', 'ERR_MODULE_CALL', /zymbit: zkGenWalletChildKey failed \(-1\)/);
     writeFileSync(faults, 'fail zkGetWalletKeySlotFromNodeAddr');
-    await rejectsError(() => ks.wallet.publicKey('w', ETH0), 'KeyStoreError', 'ERR_MODULE_CALL', /zkGetWalletKeySlotFromNodeAddr failed for a wallet the module lists/);
+    await rejectsError(
+      () => ks.wallet.publicKey('w', ETH0),
+      'KeyStoreError',
+      'ERR_MODULE_CALL',
+      /zkGetWalletKeySlotFromNodeAddr failed for a wallet the module lists/,
+    );
     writeFileSync(faults, 'fail zkGenWalletMasterSeedWithBIP39');
     await rejectsError(() => ks.wallet.create('new'), 'KeyStoreError', 'ERR_MODULE_CALL', /zymbit: zkGenWalletMasterSeedWithBIP39 failed \(-1\)/);
     writeFileSync(faults, '');
@@ -410,7 +488,12 @@ test('simulator: refuses what the API refuses (duplicate node, chain code of a n
   const m = ks.module;
   try {
     const master = await m.simulatorWalletFromSeed('s', fromHex('000102030405060708090a0b0c0d0e0f'));
-    await rejectsError(() => m.simulatorWalletFromSeed('s', new Uint8Array(32)), 'KeyStoreError', 'ERR_MODULE_CALL', /zkSimRestoreWalletMasterSeedFromSeed failed/);
+    await rejectsError(
+      () => m.simulatorWalletFromSeed('s', new Uint8Array(32)),
+      'KeyStoreError',
+      'ERR_MODULE_CALL',
+      /zkSimRestoreWalletMasterSeedFromSeed failed/,
+    );
     const { slot } = await m.deriveWalletChild(master, 0, true);
     await rejectsError(() => m.deriveWalletChild(master, 0, true), 'KeyStoreError', 'ERR_MODULE_CALL', /zkGenWalletChildKey failed/);
     await rejectsError(() => m.deriveWalletChild(slot, 1, false, true), 'KeyStoreError', 'ERR_MODULE_CALL', /zkGenWalletChildKey failed/);
@@ -427,8 +510,15 @@ test('simulator: refuses what the API refuses (duplicate node, chain code of a n
       assert.ok(ctx.zkRestoreWalletMasterSeedFromBIP39Mnemonic(c[0], ZK_SECP256K1, '', 'g', Uint8Array.of(1), 1, pass, words) < 0, 'a master generator key');
       assert.ok(ctx.zkRestoreWalletMasterSeedFromBIP39Mnemonic(c[0], ZK_SECP256K1, 'cardano', 'g', null, 0, pass, words) < 0, 'a variant');
       assert.ok(ctx.zkRestoreWalletMasterSeedFromBIP39Mnemonic(c[0], ZK_NISTP256, '', 'g', null, 0, pass, words) < 0, 'a P-256 wallet');
-      assert.ok(ctx.zkRestoreWalletMasterSeedFromBIP39Mnemonic(c[0], ZK_SECP256K1, '', 'g', null, 0, pass, Buffer.from(`${HARDHAT_WORDS.replace('junk', 'test')}\0`)) < 0, 'a bad checksum');
-      assert.ok(ctx.zkRestoreWalletMasterSeedFromBIP39Mnemonic(c[0], ZK_SECP256K1, '', 'g', null, 0, pass, Buffer.from(`${HARDHAT_WORDS.toUpperCase()}\0`)) < 0, 'words not normalised');
+      assert.ok(
+        ctx.zkRestoreWalletMasterSeedFromBIP39Mnemonic(c[0], ZK_SECP256K1, '', 'g', null, 0, pass, Buffer.from(`${HARDHAT_WORDS.replace('junk', 'test')}\0`)) <
+          0,
+        'a bad checksum',
+      );
+      assert.ok(
+        ctx.zkRestoreWalletMasterSeedFromBIP39Mnemonic(c[0], ZK_SECP256K1, '', 'g', null, 0, pass, Buffer.from(`${HARDHAT_WORDS.toUpperCase()}\0`)) < 0,
+        'words not normalised',
+      );
       assert.ok(ctx.zkRestoreWalletMasterSeedFromBIP39Mnemonic(c[0], ZK_SECP256K1, '', 'g', null, 0, pass, words) >= 16, 'the same call without them succeeds');
     } finally {
       ctx.zkClose(c[0]);
@@ -438,7 +528,7 @@ test('simulator: refuses what the API refuses (duplicate node, chain code of a n
   }
 });
 
-test('soft: a sealed seed moved to another wallet\'s name is refused; calls after close are refused', async () => {
+test("soft: a sealed seed moved to another wallet's name is refused; calls after close are refused", async () => {
   const path = join(tempDir('soft-tamper-'), 'store.json');
   const sw = await soft(path);
   await sw.wallet.restore('a', HARDHAT_WORDS);
@@ -447,7 +537,12 @@ test('soft: a sealed seed moved to another wallet\'s name is refused; calls afte
   [file.wallets[0].sealed, file.wallets[1].sealed] = [file.wallets[1].sealed, file.wallets[0].sealed];
   writeFileSync(path, JSON.stringify(file));
   try {
-    await rejectsError(() => sw.wallet.publicKey('a', ETH0), 'KeyStoreError', 'ERR_LOCK_INTEGRITY', /the sealed seed stored for wallet "a" belongs to another wallet/);
+    await rejectsError(
+      () => sw.wallet.publicKey('a', ETH0),
+      'KeyStoreError',
+      'ERR_LOCK_INTEGRITY',
+      /the sealed seed stored for wallet "a" belongs to another wallet/,
+    );
   } finally {
     await sw.close();
   }

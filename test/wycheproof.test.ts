@@ -22,9 +22,22 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { StreamOpener } from '../agent/crypto/StreamCipher.ts';
 import { openFileKey } from '../agent/crypto/fileKeyWrap.ts';
 
-interface Vector { tcId: number; comment: string; flags: string[]; result: 'valid' | 'invalid' | 'acceptable'; [k: string]: unknown }
-interface Group { tests: Vector[]; [k: string]: any }
-interface Suite { algorithm: string; numberOfTests: number; testGroups: Group[] }
+interface Vector {
+  tcId: number;
+  comment: string;
+  flags: string[];
+  result: 'valid' | 'invalid' | 'acceptable';
+  [k: string]: unknown;
+}
+interface Group {
+  tests: Vector[];
+  [k: string]: any;
+}
+interface Suite {
+  algorithm: string;
+  numberOfTests: number;
+  testGroups: Group[];
+}
 
 const load = (name: string): Suite => JSON.parse(readFileSync(new URL(`./vectors/wycheproof/${name}.json`, import.meta.url), 'utf8'));
 const hex = (s: unknown): Buffer => Buffer.from(String(s), 'hex');
@@ -115,7 +128,8 @@ test('ECDSA secp256k1 (ethereum.ts verifyDigestSigner, the recovery step of pers
       if (!lowOk && rxAtLeastN(digest, sig, hex(g.publicKey.uncompressed), n)) return 'valid, R.x ≥ n: not recoverable with v ∈ {27, 28} (EIP-191), refused';
       return lowOk ? 'valid high-S refused by policy, normalised ok' : 'MISMATCH normalised high-S refused';
     }
-    if (t.result === 'valid' && !ok && rxAtLeastN(digest, sig, hex(g.publicKey.uncompressed), n)) return 'valid, R.x ≥ n: not recoverable with v ∈ {27, 28} (EIP-191), refused';
+    if (t.result === 'valid' && !ok && rxAtLeastN(digest, sig, hex(g.publicKey.uncompressed), n))
+      return 'valid, R.x ≥ n: not recoverable with v ∈ {27, 28} (EIP-191), refused';
     return strict(t, ok);
   });
 });
@@ -172,7 +186,12 @@ function gcmOpen(key: Buffer, iv: Buffer, aad: Buffer, ct: Buffer, tag: Buffer):
 test('AES-GCM: every vector through the node:crypto sequence the wrappers use; those whose nonce fits go through StreamOpener / openFileKey too', () => {
   let throughWrapper = 0;
   runAll('aes_gcm_test', (t, g) => {
-    const key = hex(t.key), iv = hex(t.iv), aad = hex(t.aad), ct = hex(t.ct), tag = hex(t.tag), msg = hex(t.msg);
+    const key = hex(t.key),
+      iv = hex(t.iv),
+      aad = hex(t.aad),
+      ct = hex(t.ct),
+      tag = hex(t.tag),
+      msg = hex(t.msg);
     if (t.result === 'acceptable') return 'MISMATCH unhandled acceptable';
     let plain: Buffer | undefined;
     try {
@@ -197,13 +216,19 @@ test('AES-GCM: every vector through the node:crypto sequence the wrappers use; t
       if ((zeroNonce || lastNonce) && aad.length === 32) {
         throughWrapper++;
         let w: Buffer | undefined;
-        try { w = new StreamOpener(key, aad).openChunk(Buffer.concat([ct, tag]), lastNonce); } catch { w = undefined; }
+        try {
+          w = new StreamOpener(key, aad).openChunk(Buffer.concat([ct, tag]), lastNonce);
+        } catch {
+          w = undefined;
+        }
         if ((w !== undefined && w.equals(msg)) !== ok) return 'MISMATCH StreamOpener disagrees';
       }
     }
     return strict(t, ok);
   });
-  console.log(`  wycheproof aes_gcm_test: ${throughWrapper} vectors also through StreamOpener/openFileKey (the rest have nonces those fixed-nonce wrappers cannot take)`);
+  console.log(
+    `  wycheproof aes_gcm_test: ${throughWrapper} vectors also through StreamOpener/openFileKey (the rest have nonces those fixed-nonce wrappers cannot take)`,
+  );
 });
 
 test('RSA-OAEP-2048-SHA256/MGF1-SHA256 (node:crypto privateDecrypt: no project wrapper yet; the tpm2-rsa stanza primitive): valid decrypt exactly, invalid are refused', () => {

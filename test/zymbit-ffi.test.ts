@@ -38,11 +38,21 @@ test('the simulator library was built by the test set-up', () => {
 });
 
 test('absent module: a missing library and a failing zkOpen are typed errors naming the path', () => {
-  throwsError(() => ZymbitModule.open('/nonexistent/libzk_app_utils.so'), 'KeyStoreError', 'ERR_MODULE_ABSENT', /cannot load \/nonexistent\/libzk_app_utils\.so/);
+  throwsError(
+    () => ZymbitModule.open('/nonexistent/libzk_app_utils.so'),
+    'KeyStoreError',
+    'ERR_MODULE_ABSENT',
+    /cannot load \/nonexistent\/libzk_app_utils\.so/,
+  );
   process.env.ZK_SIM_STATE_DIR = simDir();
   process.env.ZK_SIM_FAIL_OPEN = '1';
   try {
-    throwsError(() => ZymbitModule.open(LIB), 'KeyStoreError', 'ERR_MODULE_ABSENT', new RegExp(`zkOpen failed \\(-?\\d+\\) through ${LIB.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+    throwsError(
+      () => ZymbitModule.open(LIB),
+      'KeyStoreError',
+      'ERR_MODULE_ABSENT',
+      new RegExp(`zkOpen failed \\(-?\\d+\\) through ${LIB.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`),
+    );
   } finally {
     delete process.env.ZK_SIM_FAIL_OPEN;
   }
@@ -121,7 +131,12 @@ test('ECDH on HSM6 agrees with node:crypto; ZYMKEY4 refuses it as a capability e
   const z = device('ZYMKEY4');
   try {
     assert.not.ok(z.info.ecdh);
-    await rejectsError(() => z.ecdh(0, new Uint8Array(64)), 'KeyStoreError', 'ERR_UNSUPPORTED_BY_MODEL', /zkDoRawECDH needs an HSM6, SCM or newer; this module is .*ZYMKEY4/);
+    await rejectsError(
+      () => z.ecdh(0, new Uint8Array(64)),
+      'KeyStoreError',
+      'ERR_UNSUPPORTED_BY_MODEL',
+      /zkDoRawECDH needs an HSM6, SCM or newer; this module is .*ZYMKEY4/,
+    );
     await rejectsError(() => z.generateKey(ZK_NISTP256), 'KeyStoreError', 'ERR_UNSUPPORTED_BY_MODEL', /zkGenKeyPair/);
   } finally {
     await z.close();
@@ -165,7 +180,11 @@ test('every buffer the library handed out was freed by the binding', async () =>
   try {
     const blob = await m.lock(randomBytes(10));
     await m.unlock(blob);
-    try { await m.unlock(Uint8Array.from(blob).fill(0, 30)); } catch { /* integrity failure path */ }
+    try {
+      await m.unlock(Uint8Array.from(blob).fill(0, 30));
+    } catch {
+      /* integrity failure path */
+    }
     await m.sign(randomBytes(32), 1);
     await m.publicKey(2);
     await m.randomBytes(8);

@@ -29,14 +29,19 @@ function listing(file: string | undefined): Set<string> | undefined {
 
 /** What `dir` holds now that is not in `before`, each with its kind, for the failure message. */
 function leftovers(dir: string, before: Set<string>): string[] {
-  return readdirSync(dir).filter((n) => !before.has(n)).sort().map((n) => {
-    let kind = '?';
-    try {
-      const s = statSync(join(dir, n));
-      kind = s.isDirectory() ? `dir, ${readdirSync(join(dir, n)).length} entries` : `${s.size} B`;
-    } catch { /* removed meanwhile */ }
-    return `${n} (${kind})`;
-  });
+  return readdirSync(dir)
+    .filter((n) => !before.has(n))
+    .sort()
+    .map((n) => {
+      let kind = '?';
+      try {
+        const s = statSync(join(dir, n));
+        kind = s.isDirectory() ? `dir, ${readdirSync(join(dir, n)).length} entries` : `${s.size} B`;
+      } catch {
+        /* removed meanwhile */
+      }
+      return `${n} (${kind})`;
+    });
 }
 
 const atImport = new Set(readdirSync(TMP));
@@ -62,8 +67,8 @@ test('every suite removed what it made in the temporary directory', () => {
 const ALLOWED: Record<string, string> = {
   'agent/guardian/seedSandbox.ts': 'bwrap mounts a private tmpfs on /tmp inside the sandbox',
   'test/helpers/seedProbe.ts': 'runs inside the seed sandbox and lists its private /tmp',
-  'test/cli-faults.test.ts': 'compares paths with the sandbox\'s private /tmp; writes nothing there',
-  'test/device-image.test.ts': 'podman\'s runroot must be under 50 characters: a mkdtemp under /tmp, removed in after()',
+  'test/cli-faults.test.ts': "compares paths with the sandbox's private /tmp; writes nothing there",
+  'test/device-image.test.ts': "podman's runroot must be under 50 characters: a mkdtemp under /tmp, removed in after()",
   'fuzz/soak.ts': 'the usual default when TMPDIR is unset (not a test)',
 };
 
@@ -82,9 +87,11 @@ test('no code but the listed files names the system /tmp (tests write under tmpd
     for (const file of sources(join(ROOT, top))) {
       const rel = relative(ROOT, file);
       if (rel in ALLOWED || rel.startsWith('agent/cli/specs/')) continue; // specs: help examples, printed only
-      readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-        if (/(['"`])\/tmp(\/|\1)/.test(line) && !/^\s*(\/\/|\*|#)/.test(line)) found.push(`${rel}:${i + 1}: ${line.trim()}`);
-      });
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (/(['"`])\/tmp(\/|\1)/.test(line) && !/^\s*(\/\/|\*|#)/.test(line)) found.push(`${rel}:${i + 1}: ${line.trim()}`);
+        });
     }
   }
   assert.equal(found, [], `hard-coded /tmp (use tmpdir()):\n  ${found.join('\n  ')}`);

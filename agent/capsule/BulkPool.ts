@@ -52,14 +52,11 @@ interface Common {
 }
 /** The work of one pass, shared by every thread (internal protocol with bulkRange.ts). */
 export type BulkTask =
-  | Common & { op: 'hash'; digests: SharedArrayBuffer }
-  | Common & { op: 'seal'; out: string; outOffset: number; key: Uint8Array; aad: Uint8Array }
-  | Common & { op: 'open'; out: string; inOffset: number; key: Uint8Array; aad: Uint8Array; digests: SharedArrayBuffer };
+  | (Common & { op: 'hash'; digests: SharedArrayBuffer })
+  | (Common & { op: 'seal'; out: string; outOffset: number; key: Uint8Array; aad: Uint8Array })
+  | (Common & { op: 'open'; out: string; inOffset: number; key: Uint8Array; aad: Uint8Array; digests: SharedArrayBuffer });
 /** A worker's message back (internal protocol with bulkWorker.ts). */
-export type BulkReply =
-  | { progress: number }
-  | { done: true }
-  | { error: { name: string; code: string; message: string; chunk: number } };
+export type BulkReply = { progress: number } | { done: true } | { error: { name: string; code: string; message: string; chunk: number } };
 
 const WORKER_URL = new URL(`./bulkWorker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
@@ -132,29 +129,33 @@ export class BulkPool {
       } catch (e) {
         const f = e as BlockFailure;
         const cause = f.cause as Error & { code?: string };
-        failures.push({ chunk: f.chunk, error: cause instanceof CapsuleFormatError ? cause : toError({ name: cause.name, code: cause.code ?? 'ERR_IO', message: cause.message }, name, cause) });
+        failures.push({
+          chunk: f.chunk,
+          error: cause instanceof CapsuleFormatError ? cause : toError({ name: cause.name, code: cause.code ?? 'ERR_IO', message: cause.message }, name, cause),
+        });
       }
     };
-    const there = (w: Worker) => new Promise<void>((resolve) => {
-      const finish = () => {
-        w.off('message', onMessage).off('error', onError).off('exit', onExit);
-        resolve();
-      };
-      const fail = (chunk: number, error: Error) => {
-        stop();
-        failures.push({ chunk, error });
-        finish();
-      };
-      const onMessage = (m: BulkReply) => {
-        if ('progress' in m) onProgress(m.progress);
-        else if ('done' in m) finish();
-        else fail(m.error.chunk, toError(m.error, name));
-      };
-      const onError = (e: Error) => fail(Number.MAX_SAFE_INTEGER, e);
-      const onExit = (code: number) => fail(Number.MAX_SAFE_INTEGER, new Error(`bulk worker stopped (exit code ${code})`));
-      w.on('message', onMessage).on('error', onError).on('exit', onExit);
-      w.postMessage(task);
-    });
+    const there = (w: Worker) =>
+      new Promise<void>((resolve) => {
+        const finish = () => {
+          w.off('message', onMessage).off('error', onError).off('exit', onExit);
+          resolve();
+        };
+        const fail = (chunk: number, error: Error) => {
+          stop();
+          failures.push({ chunk, error });
+          finish();
+        };
+        const onMessage = (m: BulkReply) => {
+          if ('progress' in m) onProgress(m.progress);
+          else if ('done' in m) finish();
+          else fail(m.error.chunk, toError(m.error, name));
+        };
+        const onError = (e: Error) => fail(Number.MAX_SAFE_INTEGER, e);
+        const onExit = (code: number) => fail(Number.MAX_SAFE_INTEGER, new Error(`bulk worker stopped (exit code ${code})`));
+        w.on('message', onMessage).on('error', onError).on('exit', onExit);
+        w.postMessage(task);
+      });
     try {
       await Promise.all([here(), ...this.#workers.map(there)]);
     } finally {
@@ -172,7 +173,9 @@ function control(): Int32Array {
 /** The typed error for a range's failure, from its parts (what survives a worker's message). */
 function toError(e: { name: string; code: string; message: string }, name: string, cause?: unknown): Error {
   if (e.name === 'CapsuleFormatError' || e.code === 'ERR_PAYLOAD_SIZE') {
-    return new CapsuleFormatError(e.code as CapsuleErrorCode, e.code === 'ERR_PAYLOAD_SIZE' ? `${name}: the file changed while it was being read` : e.message, { cause });
+    return new CapsuleFormatError(e.code as CapsuleErrorCode, e.code === 'ERR_PAYLOAD_SIZE' ? `${name}: the file changed while it was being read` : e.message, {
+      cause,
+    });
   }
   return ioError(name, 'read or write', cause ?? Object.assign(new Error(e.message), { code: e.code }));
 }

@@ -48,7 +48,9 @@ export async function unwrapKey(unwrap: Unwrapper, header: CapsuleHeader): Promi
     throw new CapsuleFormatError('ERR_NO_MATCHING_STANZA', `header.stanzas: none of ${header.stanzas.length} stanza(s) (${types}) opens with the given key`);
   }
   if (!(key instanceof Uint8Array) || key.length !== FILE_KEY_SIZE) {
-    throw new TypeError(`unwrap: expected a ${FILE_KEY_SIZE}-byte file key (Uint8Array) or null, got ${key instanceof Uint8Array ? `${key.length} bytes` : typeof key}`);
+    throw new TypeError(
+      `unwrap: expected a ${FILE_KEY_SIZE}-byte file key (Uint8Array) or null, got ${key instanceof Uint8Array ? `${key.length} bytes` : typeof key}`,
+    );
   }
   return key;
 }

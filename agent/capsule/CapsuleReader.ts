@@ -109,9 +109,10 @@ export class CapsuleReader {
   end(): void {
     if (this.#error !== undefined) throw this.#error;
     if (this.#state === 'done') return;
-    const where = this.#state === 'chunks'
-      ? `payload chunk ${this.#chunk} of ${this.#chunks} (${this.#fill} of ${this.#want} bytes)`
-      : `${this.#state} (${this.#fill} of ${this.#want} bytes)`;
+    const where =
+      this.#state === 'chunks'
+        ? `payload chunk ${this.#chunk} of ${this.#chunks} (${this.#fill} of ${this.#want} bytes)`
+        : `${this.#state} (${this.#fill} of ${this.#want} bytes)`;
     const expected = this.#parsed ? `; expected ${this.#parsed.totalLength} bytes in all` : '';
     this.#error = new CapsuleFormatError('ERR_TRUNCATED', `input ended after ${this.#consumed} bytes, inside ${where}${expected}`);
     throw this.#error;

@@ -21,8 +21,14 @@ import { deriveCommitmentSalt, derivePayloadKey, sha256 } from '../crypto/kdf.ts
 import { wipe } from '../crypto/secrets.ts';
 import { StreamSealer } from '../crypto/StreamCipher.ts';
 import {
-  CAPSULE_ID_SIZE, CHUNK_SIZE, CIPHER_AES_256_GCM_STREAM, FILE_KEY_SIZE,
-  FORMAT_VERSION, MAX_HEADER_SIZE, MAX_PAYLOAD_SIZE, MAX_STANZAS,
+  CAPSULE_ID_SIZE,
+  CHUNK_SIZE,
+  CIPHER_AES_256_GCM_STREAM,
+  FILE_KEY_SIZE,
+  FORMAT_VERSION,
+  MAX_HEADER_SIZE,
+  MAX_PAYLOAD_SIZE,
+  MAX_STANZAS,
 } from '../format/constants.ts';
 import { decodeHeader, encodeHeader, signedMessage, type CapsuleHeader, type DigestAlg, type LogicRef, type Stanza } from '../format/header.ts';
 import { encodePreamble } from '../format/preamble.ts';
@@ -358,14 +364,19 @@ export class CapsuleSealer {
 
   #sizeError(got: number): CapsuleFormatError {
     this.#pending.fill(0);
-    return new CapsuleFormatError('ERR_PAYLOAD_SIZE', `payload: header announced ${this.#size} bytes, input ${got > this.#size ? 'exceeded that' : `ended at ${got}`}`);
+    return new CapsuleFormatError(
+      'ERR_PAYLOAD_SIZE',
+      `payload: header announced ${this.#size} bytes, input ${got > this.#size ? 'exceeded that' : `ended at ${got}`}`,
+    );
   }
 }
 
 function validate(o: SealOptions): void {
   if (typeof o !== 'object' || o === null) throw new TypeError('options: expected an object');
   if (!Array.isArray(o.recipients) || (o.recipients.length === 0 && !o.lock)) {
-    throw new TypeError(`options.recipients: expected at least one age1…, capsule-ecdh1… or capsule-tpm1… recipient (or a lock), got ${Array.isArray(o.recipients) ? 'none' : typeof o.recipients}`);
+    throw new TypeError(
+      `options.recipients: expected at least one age1…, capsule-ecdh1… or capsule-tpm1… recipient (or a lock), got ${Array.isArray(o.recipients) ? 'none' : typeof o.recipients}`,
+    );
   }
   const stanzas = o.recipients.length + (o.lock ? 1 : 0);
   if (stanzas > MAX_STANZAS) {
@@ -376,7 +387,10 @@ function validate(o: SealOptions): void {
   if (o.lock !== undefined && (typeof o.lock.lock !== 'function' || typeof o.lock.unlock !== 'function')) {
     throw new TypeError('options.lock: expected a Locker (lock(), unlock())');
   }
-  if (o.guardian !== undefined && (!(o.guardian.publicKey instanceof Uint8Array) || !isP256Point(o.guardian.publicKey) || typeof o.guardian.sign !== 'function')) {
+  if (
+    o.guardian !== undefined &&
+    (!(o.guardian.publicKey instanceof Uint8Array) || !isP256Point(o.guardian.publicKey) || typeof o.guardian.sign !== 'function')
+  ) {
     throw new TypeError('options.guardian: expected { publicKey: 33-byte compressed P-256, sign(digest) }');
   }
   if (!(o.logic?.hash instanceof Uint8Array) || o.logic.hash.length !== 32) {
@@ -392,4 +406,3 @@ function validate(o: SealOptions): void {
     if (!Number.isInteger(k) || k >= 0) throw new RangeError(`options.extensions: keys must be negative integers, got ${k}`);
   }
 }
-

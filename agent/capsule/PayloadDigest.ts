@@ -12,7 +12,12 @@ import { createHash, type Hash } from 'node:crypto';
 import { constantTimeEqual } from '../crypto/secrets.ts';
 import { CapsuleFormatError } from '../errors.ts';
 import {
-  CHUNK_SIZE, DIGEST_CHUNKED_SHA256, DIGEST_SALTED_CHUNKED_SHA256, DIGEST_SALTED_SHA256, DIGEST_SHA256, LABEL_CHUNKED_DIGEST,
+  CHUNK_SIZE,
+  DIGEST_CHUNKED_SHA256,
+  DIGEST_SALTED_CHUNKED_SHA256,
+  DIGEST_SALTED_SHA256,
+  DIGEST_SHA256,
+  LABEL_CHUNKED_DIGEST,
 } from '../format/constants.ts';
 import type { DigestAlg } from '../format/header.ts';
 import { chunkCount } from '../format/layout.ts';
@@ -85,7 +90,6 @@ export function checkPayloadDigest(computed: Uint8Array, expected: Uint8Array): 
  * ```
  */
 export class PayloadDigest {
-  readonly #alg: DigestAlg;
   readonly #salt: Uint8Array;
   #stream: Hash | undefined; // sha256 / salted-sha256
   #chunk: Hash | undefined; // chunked: the chunk being hashed
@@ -100,7 +104,6 @@ export class PayloadDigest {
     if (salt.length !== (isSalted(alg) ? 32 : 0)) {
       throw new TypeError(`salt: expected ${isSalted(alg) ? 32 : 0} bytes for ${NAMES[alg]}, got ${salt.length}`);
     }
-    this.#alg = alg;
     this.#salt = Uint8Array.from(salt);
     if (!isChunked(alg)) this.#stream = createHash('sha256').update(this.#salt);
   }
@@ -118,7 +121,11 @@ export class PayloadDigest {
       const take = Math.min(CHUNK_SIZE - this.#inChunk, piece.length - at);
       if (take === CHUNK_SIZE) {
         // A whole chunk in one piece (the usual case): hash it without keeping a Hash object.
-        this.#digests.push(createHash('sha256').update(piece.subarray(at, at + take)).digest());
+        this.#digests.push(
+          createHash('sha256')
+            .update(piece.subarray(at, at + take))
+            .digest(),
+        );
       } else {
         (this.#chunk ??= createHash('sha256')).update(piece.subarray(at, at + take));
         this.#inChunk += take;

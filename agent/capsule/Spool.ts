@@ -76,11 +76,11 @@ export class Spool {
     const wire = CHUNK_SIZE + TAG_SIZE;
     const buf = Buffer.alloc(wire * BATCH);
     let pos = 0;
-    for (let i = 0; i < chunks;) {
+    for (let i = 0; i < chunks; ) {
       signal?.throwIfAborted();
       const n = Math.min(BATCH, chunks - i);
       const len = (n - 1) * wire + (i + n < chunks ? wire : this.#size - (chunks - 1) * CHUNK_SIZE + TAG_SIZE);
-      for (let got = 0; got < len;) {
+      for (let got = 0; got < len; ) {
         const { bytesRead } = await this.#fh.read(buf, got, len - got, pos + got);
         if (bytesRead <= 0) throw new Error(`Spool: short read at ${pos + got}`);
         got += bytesRead;
@@ -104,7 +104,7 @@ export class Spool {
     this.#batch = [];
     if (!parts.length) return;
     const all = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-    for (let off = 0; off < all.length;) {
+    for (let off = 0; off < all.length; ) {
       const { bytesWritten } = await this.#fh.write(all, off, all.length - off, this.#writePos + off);
       if (bytesWritten <= 0) throw new Error('Spool: short write');
       off += bytesWritten;

@@ -136,7 +136,13 @@ export async function decryptToFile(capsule: ByteSource, key: KeySource, outPath
       parsed = await decryptOnThreads(capsule as PathSource, total, unwrap, out, threads, options);
     }
     if (!parsed) {
-      for await (const piece of plaintextOf(capsule, unwrap, { ...options, onHeader: (p) => { parsed = p; options.onHeader?.(p); } })) {
+      for await (const piece of plaintextOf(capsule, unwrap, {
+        ...options,
+        onHeader: (p) => {
+          parsed = p;
+          options.onHeader?.(p);
+        },
+      })) {
         await out.write(piece);
       }
     }
@@ -180,7 +186,14 @@ async function* plaintextOf(capsule: ByteSource, unwrap: Unwrapper, options: Ope
  * the capsule does not qualify (a single-stream digest, or a length that does not match its
  * header: the sequential reader then reports exactly what is wrong).
  */
-async function decryptOnThreads(capsule: PathSource, total: number, unwrap: Unwrapper, out: AtomicFile, threads: number, options: OpenOptions): Promise<ParsedHeader | undefined> {
+async function decryptOnThreads(
+  capsule: PathSource,
+  total: number,
+  unwrap: Unwrapper,
+  out: AtomicFile,
+  threads: number,
+  options: OpenOptions,
+): Promise<ParsedHeader | undefined> {
   const parsed = await readHeader(capsule, options.signal);
   const { header, headerBytes, headerHash } = parsed;
   const { size, digestAlg, digest } = header.payload;
@@ -198,7 +211,9 @@ async function decryptOnThreads(capsule: PathSource, total: number, unwrap: Unwr
   const pool = BulkPool.start(Math.min(threads, chunkCount(size)));
   try {
     const digests = await pool.open(capsule.path, size, headerBytes.length, out.tempPath, payloadKey, headerHash, {
-      signal: options.signal, onProgress: options.onProgress, name: nameOf(capsule),
+      signal: options.signal,
+      onProgress: options.onProgress,
+      name: nameOf(capsule),
     });
     checkPayloadDigest(combineChunkDigests(salt, size, digests), digest);
   } finally {

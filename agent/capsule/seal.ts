@@ -93,7 +93,10 @@ export async function sealToFile(input: ByteSource, outPath: string, options: Se
       id = sealer.id;
       await sealFileOnThreads(sealer, input as PathSource, size, out, threads, options);
     } else {
-      for await (const piece of sealChunks(input, options, (i) => { id = i; })) await out.write(piece);
+      for await (const piece of sealChunks(input, options, (i) => {
+        id = i;
+      }))
+        await out.write(piece);
     }
     await out.commit();
   } catch (e) {
@@ -144,7 +147,7 @@ async function* sealChunks(input: ByteSource, options: SealRunOptions, onId?: (i
 
     yield await sealer.start(size, digest);
     let done = 0;
-      for await (const piece of replay()) {
+    for await (const piece of replay()) {
       for (const c of sealer.push(piece)) yield c;
       done += piece.length;
       options.onProgress?.(done, size);
@@ -159,12 +162,18 @@ async function* sealChunks(input: ByteSource, options: SealRunOptions, onId?: (i
   }
 }
 
-
 /**
  * Both passes on worker threads: chunk digests of disjoint ranges, joined (SPEC.md §6.4); then the
  * header, then each range encrypted straight to its offset in the output file.
  */
-async function sealFileOnThreads(sealer: CapsuleSealer, input: PathSource, size: number, out: AtomicFile, threads: number, options: SealRunOptions): Promise<void> {
+async function sealFileOnThreads(
+  sealer: CapsuleSealer,
+  input: PathSource,
+  size: number,
+  out: AtomicFile,
+  threads: number,
+  options: SealRunOptions,
+): Promise<void> {
   const before = await snapshot(input.path);
   const pool = BulkPool.start(Math.min(threads, chunkCount(size)));
   const name = nameOf(input);

@@ -16,7 +16,17 @@ import { ECDH_RECIPIENT_HRP, encodeP256Key, GUARDIAN_KEY_HRP, isP256Point } from
 import { constantTimeEqual, wipe } from '../crypto/secrets.ts';
 import { encodeTpmRecipient, isRsa2048Modulus } from '../crypto/tpmRecipient.ts';
 import type { Recipient } from '../crypto/recipients.ts';
-import { FILE_KEY_SIZE, LABEL_SHARE_COMMITMENT, MAX_GUARDIANS, MIN_GUARDIANS, SHARE_SIZE, STANZA_LOCK, STANZA_P256, STANZA_TPM2_RSA, STANZA_X25519 } from '../format/constants.ts';
+import {
+  FILE_KEY_SIZE,
+  LABEL_SHARE_COMMITMENT,
+  MAX_GUARDIANS,
+  MIN_GUARDIANS,
+  SHARE_SIZE,
+  STANZA_LOCK,
+  STANZA_P256,
+  STANZA_TPM2_RSA,
+  STANZA_X25519,
+} from '../format/constants.ts';
 import { GuardianSetError } from '../format/guardianSet.ts';
 import { guardianSetMessage, type CapsuleHeader } from '../format/header.ts';
 
@@ -44,7 +54,8 @@ export interface SplitShare {
  * @throws GuardianSetError ERR_BAD_GUARDIAN_SET for n outside 2..16, m < 1, m > n, a recipient twice.
  */
 export function checkSealSet(m: number, recipients: Recipient[], lock: boolean, signer: boolean): void {
-  if (typeof m !== 'number' || !Number.isInteger(m)) throw new TypeError(`options.threshold: expected an integer m, got ${typeof m === 'number' ? m : typeof m}`);
+  if (typeof m !== 'number' || !Number.isInteger(m))
+    throw new TypeError(`options.threshold: expected an integer m, got ${typeof m === 'number' ? m : typeof m}`);
   if (lock && !signer) throw new TypeError('options.lock: in a guardian set, the zymbit-lock guardian is named by its signing key: give options.guardian too');
   const n = recipients.length + (lock ? 1 : 0);
   if (n < MIN_GUARDIANS || n > MAX_GUARDIANS) {
@@ -55,7 +66,8 @@ export function checkSealSet(m: number, recipients: Recipient[], lock: boolean, 
   const ids = recipients.map((r) => `${r.type}:${Buffer.from(r.key).toString('hex')}`);
   ids.forEach((id, i) => {
     const first = ids.indexOf(id);
-    if (first !== i) throw new GuardianSetError('ERR_BAD_GUARDIAN_SET', `options.recipients[${i}]: duplicates recipients[${first}]; each guardian may hold one share`);
+    if (first !== i)
+      throw new GuardianSetError('ERR_BAD_GUARDIAN_SET', `options.recipients[${i}]: duplicates recipients[${first}]; each guardian may hold one share`);
   });
 }
 
@@ -119,18 +131,25 @@ export function checkShare(header: CapsuleHeader, s: GuardianShare, hash?: Uint8
 function checkOne(header: CapsuleHeader, s: GuardianShare, hash: Uint8Array | undefined, mismatch: 'ERR_BAD_SHARE' | 'ERR_GUARDIAN_SET_MISMATCH'): void {
   const set = requireSet(header);
   const n = set.guardians.length;
-  if (typeof s !== 'object' || s === null) throw new GuardianSetError('ERR_BAD_SHARE', `share: expected { index, share }, got ${s === null ? 'null' : typeof s}`);
+  if (typeof s !== 'object' || s === null)
+    throw new GuardianSetError('ERR_BAD_SHARE', `share: expected { index, share }, got ${s === null ? 'null' : typeof s}`);
   if (!Number.isInteger(s.index) || s.index < 0 || s.index >= n) {
     throw new GuardianSetError('ERR_BAD_SHARE', `share.index: expected a guardian index 0..${n - 1}, got ${String(s.index)}`);
   }
   if (!(s.share instanceof Uint8Array) || s.share.length !== SHARE_SIZE) {
-    throw new GuardianSetError('ERR_BAD_SHARE', `guardian ${s.index}: expected a ${SHARE_SIZE}-byte share, got ${s.share instanceof Uint8Array ? `${s.share.length} bytes` : typeof s.share}`);
+    throw new GuardianSetError(
+      'ERR_BAD_SHARE',
+      `guardian ${s.index}: expected a ${SHARE_SIZE}-byte share, got ${s.share instanceof Uint8Array ? `${s.share.length} bytes` : typeof s.share}`,
+    );
   }
   const want = header.shareCommitments![s.index]!;
   if (!constantTimeEqual(shareCommitment(header, s.index, s.share, hash), want)) {
-    throw new GuardianSetError(mismatch, mismatch === 'ERR_BAD_SHARE'
-      ? `guardian ${s.index}: its share does not match its commitment in this header (a wrong or altered share, or one of another capsule or guardian set)`
-      : `guardian ${s.index}: its stanza opens, but the share does not match its commitment: the header (its guardian set, logic, payload or stanzas) was changed after sealing`);
+    throw new GuardianSetError(
+      mismatch,
+      mismatch === 'ERR_BAD_SHARE'
+        ? `guardian ${s.index}: its share does not match its commitment in this header (a wrong or altered share, or one of another capsule or guardian set)`
+        : `guardian ${s.index}: its stanza opens, but the share does not match its commitment: the header (its guardian set, logic, payload or stanzas) was changed after sealing`,
+    );
   }
 }
 
@@ -186,7 +205,10 @@ async function combineChecked(header: CapsuleHeader, shares: GuardianShare[], mi
   const m = set.threshold;
   if (shares.length < m) {
     const given = shares.length ? `guardian${shares.length === 1 ? '' : 's'} ${shares.map((s) => s.index).join(', ')}` : 'none';
-    throw new GuardianSetError('ERR_NOT_ENOUGH_SHARES', `header.guardian_set: ${m}-of-${set.guardians.length} needs ${m} valid shares, got ${shares.length} (${given})`);
+    throw new GuardianSetError(
+      'ERR_NOT_ENOUGH_SHARES',
+      `header.guardian_set: ${m}-of-${set.guardians.length} needs ${m} valid shares, got ${shares.length} (${given})`,
+    );
   }
   if (m === 1) return Uint8Array.from(shares[0]!.share); // degree 0: the share is the key
   const points = shares.slice(0, m).map((s) => {
@@ -214,7 +236,10 @@ export function checkGuardianKeys(header: CapsuleHeader): void {
     const type = header.stanzas[i]!.type;
     const ok = type === STANZA_P256 || type === STANZA_LOCK ? isP256Point(g.key) : type === STANZA_TPM2_RSA ? isRsa2048Modulus(g.key) : true;
     if (!ok) {
-      throw new GuardianSetError('ERR_BAD_GUARDIAN_SET', `header.guardian_set.guardians[${i}].key: not a valid ${type === STANZA_TPM2_RSA ? 'RSA-2048 modulus' : 'compressed P-256 point'} (a ${type} guardian)`);
+      throw new GuardianSetError(
+        'ERR_BAD_GUARDIAN_SET',
+        `header.guardian_set.guardians[${i}].key: not a valid ${type === STANZA_TPM2_RSA ? 'RSA-2048 modulus' : 'compressed P-256 point'} (a ${type} guardian)`,
+      );
     }
   });
 }

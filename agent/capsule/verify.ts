@@ -62,7 +62,10 @@ export async function verify(capsule: ByteSource, options: VerifyOptions = {}): 
       throw new CapsuleFormatError('ERR_TRUNCATED', `file is ${size} bytes, but its header implies ${parsed.totalLength}`);
     }
     if (size > parsed.totalLength) {
-      throw new CapsuleFormatError('ERR_TRAILING_DATA', `file is ${size} bytes, but its header implies ${parsed.totalLength} (${size - parsed.totalLength} extra)`);
+      throw new CapsuleFormatError(
+        'ERR_TRAILING_DATA',
+        `file is ${size} bytes, but its header implies ${parsed.totalLength} (${size - parsed.totalLength} extra)`,
+      );
     }
   } else {
     const reader = new CapsuleReader();
@@ -76,14 +79,22 @@ export async function verify(capsule: ByteSource, options: VerifyOptions = {}): 
   if (h.guardian) checks.push('guardian signature (ECDSA P-256, low S)');
   if (options.guardianKey) {
     if (!h.guardian) {
-      throw new CapsuleFormatError('ERR_BAD_SIGNATURE', 'header.guardian: absent, but a guardian key was given: this capsule was not sealed (signed) by a guardian', {
-        hint: 'it was sealed off the device; only capsules sealed with `capsule seal --on-guardian` carry a guardian signature',
-      });
+      throw new CapsuleFormatError(
+        'ERR_BAD_SIGNATURE',
+        'header.guardian: absent, but a guardian key was given: this capsule was not sealed (signed) by a guardian',
+        {
+          hint: 'it was sealed off the device; only capsules sealed with `capsule seal --on-guardian` carry a guardian signature',
+        },
+      );
     }
     if (!constantTimeEqual(h.guardian, options.guardianKey)) {
-      throw new CapsuleFormatError('ERR_BAD_SIGNATURE', `header.guardian: signed by ${encodeP256Key(GUARDIAN_KEY_HRP, h.guardian)}, not by the given guardian key`, {
-        hint: 'another guardian sealed it: compare with the signing-key line of `capsule guardian show` on the guardian you expect',
-      });
+      throw new CapsuleFormatError(
+        'ERR_BAD_SIGNATURE',
+        `header.guardian: signed by ${encodeP256Key(GUARDIAN_KEY_HRP, h.guardian)}, not by the given guardian key`,
+        {
+          hint: 'another guardian sealed it: compare with the signing-key line of `capsule guardian show` on the guardian you expect',
+        },
+      );
     }
     checks.push('signed by the given guardian key');
   }
@@ -98,7 +109,10 @@ export async function verify(capsule: ByteSource, options: VerifyOptions = {}): 
   if (options.logic) {
     const got = sha256(options.logic);
     if (!constantTimeEqual(got, h.logic.hash)) {
-      throw new CapsuleFormatError('ERR_LOGIC_HASH_MISMATCH', `logic: module SHA-256 is ${Buffer.from(got).toString('hex')}, capsule names ${Buffer.from(h.logic.hash).toString('hex')}`);
+      throw new CapsuleFormatError(
+        'ERR_LOGIC_HASH_MISMATCH',
+        `logic: module SHA-256 is ${Buffer.from(got).toString('hex')}, capsule names ${Buffer.from(h.logic.hash).toString('hex')}`,
+      );
     }
     checks.push('logic module SHA-256 matches');
   }

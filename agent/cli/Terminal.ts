@@ -32,7 +32,15 @@ export function processTerminal(): Terminal {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, now: () => performance.now(), cwd: process.cwd(), env: process.env, signal: ac.signal };
+  return {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    now: () => performance.now(),
+    cwd: process.cwd(),
+    env: process.env,
+    signal: ac.signal,
+  };
 }
 
 export function refuseBinaryToTty(t: Terminal, what: string): void {

@@ -102,6 +102,7 @@ export function list(p: Parsed, name: string): string[] {
 export function positiveInt(p: Parsed, name: string, fallback: number, synopsis: string): number {
   const v = str(p, name);
   if (v === undefined) return fallback;
-  if (!/^[1-9][0-9]{0,15}$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError('ERR_USAGE', `--${name}: expected a positive integer, got ${JSON.stringify(v)}`, { hint: `usage: ${synopsis}` });
+  if (!/^[1-9][0-9]{0,15}$/.test(v) || !Number.isSafeInteger(Number(v)))
+    throw new UsageError('ERR_USAGE', `--${name}: expected a positive integer, got ${JSON.stringify(v)}`, { hint: `usage: ${synopsis}` });
   return Number(v);
 }

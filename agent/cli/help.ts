@@ -84,13 +84,17 @@ export function commandHelp(spec: CommandSpec): string {
 /** `capsule GROUP --help`: the subcommands' synopses, the description, the subcommands and an example of each. */
 export function groupHelp(g: GroupSpec): string {
   const subs = Object.entries<CommandSpec>(g.subs);
-  return [
-    ['usage:', ...subs.map(([, s]) => `  ${s.synopsis}`)],
-    wrap(g.description),
-    ['commands:', ...table(subs.map(([name, s]) => [name, s.summary]))],
-    ['examples:', ...examples(subs.map(([, s]) => s.examples[0]!))],
-    wrap(`Run \`capsule ${g.name} COMMAND --help\` for a command's options, environment and examples.`),
-  ].map((s) => s.join('\n')).join('\n\n') + '\n';
+  return (
+    [
+      ['usage:', ...subs.map(([, s]) => `  ${s.synopsis}`)],
+      wrap(g.description),
+      ['commands:', ...table(subs.map(([name, s]) => [name, s.summary]))],
+      ['examples:', ...examples(subs.map(([, s]) => s.examples[0]!))],
+      wrap(`Run \`capsule ${g.name} COMMAND --help\` for a command's options, environment and examples.`),
+    ]
+      .map((s) => s.join('\n'))
+      .join('\n\n') + '\n'
+  );
 }
 
 /** Every command and subcommand in `table`, as `capsule --help` lists them: [name, summary]. */
@@ -101,18 +105,18 @@ export function listing(table: ReadonlyArray<CommandSpec | GroupSpec>): Array<[s
 
 /** `capsule --help`: what capsule is, how to call it, and every command with its summary. */
 export function topHelp(commands: ReadonlyArray<CommandSpec | GroupSpec>): string {
-  return [
-    ['capsule — digital capsules: encrypted payloads released by unlock logic'],
+  return (
     [
-      'usage: capsule COMMAND [ARGUMENTS] [OPTIONS]',
-      '       capsule help [COMMAND [SUBCOMMAND]]',
-      '       capsule --version',
-    ],
-    ['commands:', ...table(listing(commands))],
-    ['environment:', ...table((['CAPSULE_COMPILE_CACHE', 'CAPSULE_DATA_DIR'] as const).map((n) => [n, ENVIRONMENT[n]]))],
-    wrap('Run `capsule COMMAND --help` (or `capsule help COMMAND`) for a command\'s description, options, environment and examples.'),
-    ['Capsule format: agent/format/SPEC.md. Unlock logic ABI: contracts-as/ABI.md. Errors go to stderr as "capsule: error: …".'],
-  ].map((s) => s.join('\n')).join('\n\n') + '\n';
+      ['capsule — digital capsules: encrypted payloads released by unlock logic'],
+      ['usage: capsule COMMAND [ARGUMENTS] [OPTIONS]', '       capsule help [COMMAND [SUBCOMMAND]]', '       capsule --version'],
+      ['commands:', ...table(listing(commands))],
+      ['environment:', ...table((['CAPSULE_COMPILE_CACHE', 'CAPSULE_DATA_DIR'] as const).map((n) => [n, ENVIRONMENT[n]]))],
+      wrap("Run `capsule COMMAND --help` (or `capsule help COMMAND`) for a command's description, options, environment and examples."),
+      ['Capsule format: agent/format/SPEC.md. Unlock logic ABI: contracts-as/ABI.md. Errors go to stderr as "capsule: error: …".'],
+    ]
+      .map((s) => s.join('\n'))
+      .join('\n\n') + '\n'
+  );
 }
 
 /**

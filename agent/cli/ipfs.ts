@@ -29,10 +29,21 @@ import { readHeader } from '../capsule/inspect.ts';
 export async function openCliStore(t: Terminal, p: Parsed, o: { listen?: string[]; ephemeral?: boolean } = {}): Promise<ContentStore> {
   const env = t.env ?? process.env;
   const spec = parseIpfsSpec(str(p, 'ipfs') ?? env.CAPSULE_IPFS ?? 'helia', str(p, 'ipfs') !== undefined ? '--ipfs' : 'CAPSULE_IPFS');
-  if (spec.kind === 'off') throw new UsageError('ERR_USAGE', 'this command needs IPFS, and the ipfs setting is "off"', { hint: 'pass --ipfs helia or --ipfs kubo:URL' });
-  const store = await openContentStore(spec, { dataDir: dataDirOf(t, str(p, 'data-dir')), listen: o.listen ?? [], ephemeral: o.ephemeral ?? true, signal: t.signal });
+  if (spec.kind === 'off')
+    throw new UsageError('ERR_USAGE', 'this command needs IPFS, and the ipfs setting is "off"', { hint: 'pass --ipfs helia or --ipfs kubo:URL' });
+  const store = await openContentStore(spec, {
+    dataDir: dataDirOf(t, str(p, 'data-dir')),
+    listen: o.listen ?? [],
+    ephemeral: o.ephemeral ?? true,
+    signal: t.signal,
+  });
   try {
-    const peers = list(p, 'peer').length ? list(p, 'peer') : (env.CAPSULE_IPFS_PEERS ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+    const peers = list(p, 'peer').length
+      ? list(p, 'peer')
+      : (env.CAPSULE_IPFS_PEERS ?? '')
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean);
     await connectAll(store, peers, t.signal);
     return store;
   } catch (e) {
@@ -58,12 +69,15 @@ export interface PublishOptions {
 /** Checks what an announcement needs before anything is added (so a refusal leaves nothing half-done). */
 export function announcementGuardian(parsed: ParsedHeader, o: PublishOptions): Uint8Array | undefined {
   if (!o.signWith) {
-    if (o.guardianKey !== undefined) throw new UsageError('ERR_USAGE', '--guardian-key goes with --sign-with (it is part of the signed announcement)', { hint: 'add --sign-with IDENTITY to announce, or drop --guardian-key to publish without announcing' });
+    if (o.guardianKey !== undefined)
+      throw new UsageError('ERR_USAGE', '--guardian-key goes with --sign-with (it is part of the signed announcement)', {
+        hint: 'add --sign-with IDENTITY to announce, or drop --guardian-key to publish without announcing',
+      });
     return undefined;
   }
   if (o.guardianKey !== undefined) return parseP256Key(GUARDIAN_KEY_HRP, o.guardianKey, '--guardian-key');
   if (parsed.header.guardian) return parsed.header.guardian;
-  throw new UsageError('ERR_USAGE', 'announcing needs the guardian\'s key, and this capsule\'s header names none (it was sealed off the guardian)', {
+  throw new UsageError('ERR_USAGE', "announcing needs the guardian's key, and this capsule's header names none (it was sealed off the guardian)", {
     hint: 'add --guardian-key capsule-guardian1… (capsule guardian show prints it)',
   });
 }
@@ -87,7 +101,12 @@ export async function publishCapsule(t: Terminal, store: ContentStore, capsule: 
   if (guardian && o.signWith) {
     const bytes = encodeAnnouncement({ capsule: cid, logic, guardian, created: Date.now() }, o.signWith);
     const n = await announce(store, bytes, o.announceTimeoutMs ?? 5000, t.signal);
-    say(t, n > 0 ? `announced on ${ANNOUNCE_TOPIC} to ${n} peer(s)` : `warning: announced on ${ANNOUNCE_TOPIC}, but no subscribed peer was connected (use --peer to reach one)`);
+    say(
+      t,
+      n > 0
+        ? `announced on ${ANNOUNCE_TOPIC} to ${n} peer(s)`
+        : `warning: announced on ${ANNOUNCE_TOPIC}, but no subscribed peer was connected (use --peer to reach one)`,
+    );
   }
   return cid;
 }

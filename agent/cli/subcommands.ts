@@ -20,7 +20,9 @@ export type Sub = (argv: string[], t: Terminal) => Promise<number>;
  */
 export function subcommandOf(g: GroupSpec, sub: string | undefined): CommandSpec {
   if (sub !== undefined && Object.hasOwn(g.subs, sub)) return (g.subs as Record<string, CommandSpec>)[sub]!;
-  const usage = `usage: ${Object.values<CommandSpec>(g.subs).map((s) => s.synopsis).join(' | ')}`;
+  const usage = `usage: ${Object.values<CommandSpec>(g.subs)
+    .map((s) => s.synopsis)
+    .join(' | ')}`;
   if (sub === undefined) throw new UsageError('ERR_USAGE', `${g.name}: missing subcommand`, { hint: usage });
   const meant = didYouMean(suggest(sub, Object.keys(g.subs)));
   throw new UsageError('ERR_USAGE', `${g.name}: unknown subcommand ${JSON.stringify(sub)}`, { hint: meant ? `${meant} ${usage}` : usage });
@@ -31,9 +33,7 @@ export function subcommandOf(g: GroupSpec, sub: string | undefined): CommandSpec
  * subcommand of the spec (the type checker holds them to the same names).
  * @throws UsageError ERR_USAGE (missing or unknown subcommand); and what the subcommand throws
  */
-export async function runSubcommand<G extends GroupSpec>(
-  g: G, impls: Record<keyof G['subs'] & string, Sub>, argv: string[], t: Terminal,
-): Promise<number> {
+export async function runSubcommand<G extends GroupSpec>(g: G, impls: Record<keyof G['subs'] & string, Sub>, argv: string[], t: Terminal): Promise<number> {
   const [sub, ...rest] = argv;
   subcommandOf(g, sub);
   return (impls as Record<string, Sub>)[sub!]!(rest, t);

@@ -33,7 +33,11 @@ export function suggest(word: string, candidates: Iterable<string>): string[] {
   const limit = word.length <= 3 ? 1 : 2;
   // Something of the word must remain: `-x` is not a typo of `-o`.
   const near = all.map((c) => ({ c, d: editDistance(word, c) })).filter((x) => x.d <= limit && x.d < word.length);
-  if (near.length > 0) return near.sort((x, y) => x.d - y.d).slice(0, 3).map((x) => x.c);
+  if (near.length > 0)
+    return near
+      .sort((x, y) => x.d - y.d)
+      .slice(0, 3)
+      .map((x) => x.c);
   if (word.length < 2) return [];
   return all.filter((c) => c.toLowerCase().startsWith(word.toLowerCase())).slice(0, 3);
 }

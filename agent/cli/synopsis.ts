@@ -21,8 +21,25 @@ import { DEVICE } from './specs/device.ts';
 
 /** Every command, in the order help lists them. */
 export const COMMAND_TABLE = [
-  KEYGEN, SEAL, INSPECT, VERIFY, DECRYPT, LOGIC, GUARDIAN, AGENT, OPEN, AUDIT,
-  CHECKIN, APPROVE, SIGN_REQUEST, WALLET, PUBLISH, FETCH, WATCH, IMAGE, DEVICE,
+  KEYGEN,
+  SEAL,
+  INSPECT,
+  VERIFY,
+  DECRYPT,
+  LOGIC,
+  GUARDIAN,
+  AGENT,
+  OPEN,
+  AUDIT,
+  CHECKIN,
+  APPROVE,
+  SIGN_REQUEST,
+  WALLET,
+  PUBLISH,
+  FETCH,
+  WATCH,
+  IMAGE,
+  DEVICE,
 ] as const;
 
 /** The name of a command (a group's name for a command with subcommands). */
@@ -38,7 +55,12 @@ export const COMMANDS_HINT = `commands: ${COMMAND_TABLE.map((c) => c.name).join(
 export function findCommand(name: string): CommandSpec | GroupSpec {
   const entry = COMMAND_TABLE.find((c) => c.name === name);
   if (entry) return entry;
-  const meant = didYouMean(suggest(name, COMMAND_TABLE.map((c) => c.name)));
+  const meant = didYouMean(
+    suggest(
+      name,
+      COMMAND_TABLE.map((c) => c.name),
+    ),
+  );
   const hint = meant ? `${meant} ${COMMANDS_HINT}` : COMMANDS_HINT;
   throw new UsageError('ERR_USAGE', `unknown command ${JSON.stringify(name)}`, { hint });
 }

@@ -85,10 +85,12 @@ export class GuardianClient {
     const id = this.#identity;
     if (!id || id.recipient !== body.requester) return body;
     const sent = Date.now();
-    const st = await this.status(signal) as { now?: unknown; guardian?: { recipients?: { x25519?: unknown } } };
+    const st = (await this.status(signal)) as { now?: unknown; guardian?: { recipients?: { x25519?: unknown } } };
     const guardian = st.guardian?.recipients?.x25519;
     if (typeof guardian !== 'string' || typeof st.now !== 'number') {
-      throw new AgentError('ERR_PROTOCOL', `guardian ${this.url}/v1/status: no guardian.recipients.x25519 and now to authenticate with`, { hint: 'is this URL a capsule agent (issue 18 or later)?' });
+      throw new AgentError('ERR_PROTOCOL', `guardian ${this.url}/v1/status: no guardian.recipients.x25519 and now to authenticate with`, {
+        hint: 'is this URL a capsule agent (issue 18 or later)?',
+      });
     }
     const at = Math.round(st.now + (Date.now() - sent) / 2); // the guardian's time, give or take half the round trip
     return { ...body, auth: makeRequestAuth({ requesterSecret: id.secretKey, requesterPk: id.publicKey, guardian, method: 'POST', path, body, at }) };
@@ -126,8 +128,12 @@ export class GuardianClient {
    * @throws AgentError ERR_DENIED (with `reason`), the guardian's codes, ERR_UNREACHABLE, ERR_PROTOCOL.
    */
   async release(capsule: Uint8Array, requester: string, evidence: EvidenceItem[], signal?: AbortSignal): Promise<ReleaseAnswer> {
-    const body = await this.#authenticated('/v1/release', { capsule: Buffer.from(capsule).toString('base64'), requester, evidence: evidence.map(evidenceJson) }, signal);
-    const r = await this.#call('POST', '/v1/release', body, signal) as ReleaseAnswer & { answer: string };
+    const body = await this.#authenticated(
+      '/v1/release',
+      { capsule: Buffer.from(capsule).toString('base64'), requester, evidence: evidence.map(evidenceJson) },
+      signal,
+    );
+    const r = (await this.#call('POST', '/v1/release', body, signal)) as ReleaseAnswer & { answer: string };
     return { ...r, answer: new Uint8Array(Buffer.from(r.answer as unknown as string, 'base64')) };
   }
 
@@ -142,7 +148,7 @@ export class GuardianClient {
    */
   async releaseByCid(cid: string, requester: string, evidence: EvidenceItem[], signal?: AbortSignal): Promise<ReleaseAnswer> {
     const body = await this.#authenticated('/v1/release', { cid, requester, evidence: evidence.map(evidenceJson) }, signal);
-    const r = await this.#call('POST', '/v1/release', body, signal, 300_000) as ReleaseAnswer & { answer: string };
+    const r = (await this.#call('POST', '/v1/release', body, signal, 300_000)) as ReleaseAnswer & { answer: string };
     return { ...r, answer: new Uint8Array(Buffer.from(r.answer as unknown as string, 'base64')) };
   }
 
@@ -159,11 +165,17 @@ export class GuardianClient {
       res = await fetch(`${this.url}/v1/content?cid=${encodeURIComponent(cid)}`, { signal });
     } catch (cause) {
       if (signal?.aborted) throw cause;
-      throw new AgentError('ERR_UNREACHABLE', `guardian ${this.url}: cannot connect`, { cause, hint: 'check the URL and that `capsule agent` is running there' });
+      throw new AgentError('ERR_UNREACHABLE', `guardian ${this.url}: cannot connect`, {
+        cause,
+        hint: 'check the URL and that `capsule agent` is running there',
+      });
     }
     if (!res.ok || !res.body) {
       const e = ((await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string; hint?: string } }).error ?? {};
-      throw new AgentError((e.code ?? 'ERR_PROTOCOL') as AgentErrorCode, `guardian ${this.url}: ${e.message ?? `HTTP ${res.status}`}`, { status: res.status, hint: e.hint });
+      throw new AgentError((e.code ?? 'ERR_PROTOCOL') as AgentErrorCode, `guardian ${this.url}: ${e.message ?? `HTTP ${res.status}`}`, {
+        status: res.status,
+        hint: e.hint,
+      });
     }
     return res.body as unknown as AsyncIterable<Uint8Array>;
   }
@@ -178,7 +190,13 @@ export class GuardianClient {
    * @returns The signature (hex), its recovery id, the policy's reason, fuel and audit entry.
    * @throws AgentError ERR_DENIED (with `reason`), the guardian's codes, ERR_UNREACHABLE, ERR_PROTOCOL.
    */
-  async sign(slot: number, digest: Uint8Array, requester: string, evidence: EvidenceItem[], signal?: AbortSignal): Promise<{ signature: string; recoveryId: number; reason: string; fuel: number; audit: number }> {
+  async sign(
+    slot: number,
+    digest: Uint8Array,
+    requester: string,
+    evidence: EvidenceItem[],
+    signal?: AbortSignal,
+  ): Promise<{ signature: string; recoveryId: number; reason: string; fuel: number; audit: number }> {
     const body = await this.#authenticated('/v1/sign', { slot, digest: hex(digest), requester, evidence: evidence.map(evidenceJson) }, signal);
     return this.#call('POST', '/v1/sign', body, signal) as Promise<{ signature: string; recoveryId: number; reason: string; fuel: number; audit: number }>;
   }
@@ -195,9 +213,23 @@ export class GuardianClient {
    * @returns The signed output, the signature, the policy's reason, fuel, audit entry and the signed hash.
    * @throws AgentError ERR_DENIED (403, with `reason`), the guardian's error codes, ERR_UNREACHABLE, ERR_PROTOCOL
    */
-  async walletSign(request: Record<string, unknown>, wallet: string, path: string, requester: string, evidence: EvidenceItem[], signal?: AbortSignal): Promise<{ output: string; signature?: string; reason: string; fuel: number; audit: number; hash: string; [k: string]: unknown }> {
+  async walletSign(
+    request: Record<string, unknown>,
+    wallet: string,
+    path: string,
+    requester: string,
+    evidence: EvidenceItem[],
+    signal?: AbortSignal,
+  ): Promise<{ output: string; signature?: string; reason: string; fuel: number; audit: number; hash: string; [k: string]: unknown }> {
     const body = await this.#authenticated('/v1/wallet/sign', { ...request, wallet, path, requester, evidence: evidence.map(evidenceJson) }, signal);
-    return this.#call('POST', '/v1/wallet/sign', body, signal) as Promise<{ output: string; signature?: string; reason: string; fuel: number; audit: number; hash: string }>;
+    return this.#call('POST', '/v1/wallet/sign', body, signal) as Promise<{
+      output: string;
+      signature?: string;
+      reason: string;
+      fuel: number;
+      audit: number;
+      hash: string;
+    }>;
   }
 
   /**
@@ -209,7 +241,11 @@ export class GuardianClient {
    * @throws AgentError with the guardian's codes, ERR_UNREACHABLE, ERR_PROTOCOL.
    */
   checkin(capsule: Uint8Array, item: EvidenceItem, signal?: AbortSignal): Promise<{ recorded: boolean; reason: string; audit: number }> {
-    return this.#call('POST', '/v1/checkin', { capsule: Buffer.from(capsule).toString('base64'), checkin: evidenceJson(item) }, signal) as Promise<{ recorded: boolean; reason: string; audit: number }>;
+    return this.#call('POST', '/v1/checkin', { capsule: Buffer.from(capsule).toString('base64'), checkin: evidenceJson(item) }, signal) as Promise<{
+      recorded: boolean;
+      reason: string;
+      audit: number;
+    }>;
   }
 
   /**
@@ -222,7 +258,12 @@ export class GuardianClient {
    * @throws AgentError with the guardian's codes, ERR_UNREACHABLE, ERR_PROTOCOL.
    */
   approve(capsule: Uint8Array, requester: string, item: EvidenceItem, signal?: AbortSignal): Promise<{ stored: boolean; audit: number }> {
-    return this.#call('POST', '/v1/approvals', { capsule: Buffer.from(capsule).toString('base64'), requester, approval: evidenceJson(item) }, signal) as Promise<{ stored: boolean; audit: number }>;
+    return this.#call(
+      'POST',
+      '/v1/approvals',
+      { capsule: Buffer.from(capsule).toString('base64'), requester, approval: evidenceJson(item) },
+      signal,
+    ) as Promise<{ stored: boolean; audit: number }>;
   }
 
   async #call(method: string, path: string, body: unknown, signal?: AbortSignal, timeoutMs = this.#timeoutMs): Promise<unknown> {
@@ -231,30 +272,46 @@ export class GuardianClient {
     let res: Response;
     try {
       res = await fetch(this.url + path, {
-        method, signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        method,
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         headers: body === undefined ? {} : { 'content-type': raw ? 'application/wasm' : 'application/json' },
         body: body === undefined ? undefined : raw ? Buffer.from(body) : JSON.stringify(body),
       });
     } catch (cause) {
       if (signal?.aborted) throw cause;
       throw new AgentError('ERR_UNREACHABLE', `guardian ${this.url}: ${timeout.aborted ? `no answer within ${timeoutMs} ms` : 'cannot connect'}`, {
-        cause, hint: 'check the URL and that `capsule agent` is running there',
+        cause,
+        hint: 'check the URL and that `capsule agent` is running there',
       });
     }
     let json: Record<string, unknown>;
     try {
-      json = await res.json() as Record<string, unknown>;
+      json = (await res.json()) as Record<string, unknown>;
     } catch (cause) {
-      throw new AgentError('ERR_PROTOCOL', `guardian ${this.url}${path}: answered ${res.status} without a JSON body`, { cause, hint: 'is this URL a capsule agent?' });
+      throw new AgentError('ERR_PROTOCOL', `guardian ${this.url}${path}: answered ${res.status} without a JSON body`, {
+        cause,
+        hint: 'is this URL a capsule agent?',
+      });
     }
     if (this.#onReceipt && isReceipt(json.receipt)) await this.#onReceipt(json.receipt);
     if (res.ok) return json;
     const e = (json.error ?? {}) as { code?: string; message?: string; hint?: string };
     if (res.status === 403 && json.verdict === 'deny') {
-      throw Object.assign(new AgentError('ERR_DENIED', `guardian ${this.url}: denied by the ${path === '/v1/sign' || path === '/v1/wallet/sign' ? 'signing policy' : 'capsule\'s logic'}: ${String(json.reason)}`, {
-        status: 403, hint: `the logic used ${json.fuel} fuel; the decision is audit entry #${json.audit}`,
-      }), { reason: json.reason, fuel: json.fuel });
+      throw Object.assign(
+        new AgentError(
+          'ERR_DENIED',
+          `guardian ${this.url}: denied by the ${path === '/v1/sign' || path === '/v1/wallet/sign' ? 'signing policy' : "capsule's logic"}: ${String(json.reason)}`,
+          {
+            status: 403,
+            hint: `the logic used ${json.fuel} fuel; the decision is audit entry #${json.audit}`,
+          },
+        ),
+        { reason: json.reason, fuel: json.fuel },
+      );
     }
-    throw new AgentError((e.code ?? 'ERR_PROTOCOL') as AgentErrorCode, `guardian ${this.url}: ${e.message ?? `HTTP ${res.status}`}`, { status: res.status, hint: e.hint });
+    throw new AgentError((e.code ?? 'ERR_PROTOCOL') as AgentErrorCode, `guardian ${this.url}: ${e.message ?? `HTTP ${res.status}`}`, {
+      status: res.status,
+      hint: e.hint,
+    });
   }
 }

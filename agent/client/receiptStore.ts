@@ -35,8 +35,17 @@ export function defaultReceiptsDir(env: NodeJS.ProcessEnv): string {
  */
 export function isReceipt(v: unknown): v is Receipt {
   const r = v as Partial<Receipt> | null;
-  return typeof r === 'object' && r !== null && Number.isSafeInteger(r.seq) && typeof r.digest === 'string' && /^[0-9a-f]{64}$/.test(r.digest)
-    && typeof r.sig === 'string' && /^[0-9a-f]{128}$/.test(r.sig) && typeof r.guardian === 'string' && /^capsule-guardian1[0-9a-z]+$/.test(r.guardian);
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    Number.isSafeInteger(r.seq) &&
+    typeof r.digest === 'string' &&
+    /^[0-9a-f]{64}$/.test(r.digest) &&
+    typeof r.sig === 'string' &&
+    /^[0-9a-f]{128}$/.test(r.sig) &&
+    typeof r.guardian === 'string' &&
+    /^capsule-guardian1[0-9a-z]+$/.test(r.guardian)
+  );
 }
 
 /**

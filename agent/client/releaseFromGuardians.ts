@@ -61,7 +61,10 @@ export async function releaseFromGuardians(o: ReleaseFromGuardiansOptions): Prom
   const set = o.header.guardianSet;
   if (!set) throw new GuardianSetError('ERR_BAD_GUARDIAN_SET', 'this capsule has no guardian set: open it with one --guardian');
   const m = set.threshold;
-  if (o.clients.length < m) throw new RangeError(`guardians: this capsule needs ${m} of its ${set.guardians.length} guardians, got ${o.clients.length} URL${o.clients.length === 1 ? '' : 's'}`);
+  if (o.clients.length < m)
+    throw new RangeError(
+      `guardians: this capsule needs ${m} of its ${set.guardians.length} guardians, got ${o.clients.length} URL${o.clients.length === 1 ? '' : 's'}`,
+    );
   const stop = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
   const outcomes: GuardianOutcome[] = o.clients.map((c) => ({ url: c.url, verdict: 'skipped' }));
@@ -71,38 +74,57 @@ export async function releaseFromGuardians(o: ReleaseFromGuardiansOptions): Prom
     o.onOutcome?.(out);
   };
   try {
-    await Promise.all(o.clients.map(async (client, i) => {
-      let answer: ReleaseAnswer;
-      try {
-        answer = await client.release(o.prefix, o.identity.recipient, o.evidence, signal);
-      } catch (e) {
-        if (stop.signal.aborted && !o.signal?.aborted) return; // m reached: this one was not needed
-        if (o.signal?.aborted) throw e;
-        const err = e as DceError;
-        const denied = err instanceof AgentError && err.code === 'ERR_DENIED';
-        settle(i, { url: client.url, verdict: denied ? 'deny' : 'error', code: err.code ?? 'ERR_PROTOCOL', reason: denied ? String((err as DceError & { reason?: unknown }).reason) : err.message });
-        return;
-      }
-      let share: GuardianShare | undefined;
-      try {
-        share = await openShare(client.url, answer, o.identity, o.header);
-      } catch (e) {
-        settle(i, { url: client.url, verdict: 'error', code: (e as DceError).code ?? 'ERR_PROTOCOL', reason: (e as Error).message });
-        return;
-      }
-      if (shares.length >= m || shares.some((s) => s.index === share.index)) {
-        // Enough already, or a second guardian answering with the same share index: not counted.
-        if (shares.some((s) => s.index === share.index)) settle(i, { url: client.url, verdict: 'error', code: 'ERR_BAD_SHARE', reason: `released share ${share.index}, which another guardian already released` });
-        wipe(share.share);
-        return;
-      }
-      shares.push(share);
-      settle(i, { url: client.url, verdict: 'allow', index: share.index, reason: answer.reason });
-      if (shares.length === m) stop.abort();
-    }));
+    await Promise.all(
+      o.clients.map(async (client, i) => {
+        let answer: ReleaseAnswer;
+        try {
+          answer = await client.release(o.prefix, o.identity.recipient, o.evidence, signal);
+        } catch (e) {
+          if (stop.signal.aborted && !o.signal?.aborted) return; // m reached: this one was not needed
+          if (o.signal?.aborted) throw e;
+          const err = e as DceError;
+          const denied = err instanceof AgentError && err.code === 'ERR_DENIED';
+          settle(i, {
+            url: client.url,
+            verdict: denied ? 'deny' : 'error',
+            code: err.code ?? 'ERR_PROTOCOL',
+            reason: denied ? String((err as DceError & { reason?: unknown }).reason) : err.message,
+          });
+          return;
+        }
+        let share: GuardianShare | undefined;
+        try {
+          share = await openShare(client.url, answer, o.identity, o.header);
+        } catch (e) {
+          settle(i, { url: client.url, verdict: 'error', code: (e as DceError).code ?? 'ERR_PROTOCOL', reason: (e as Error).message });
+          return;
+        }
+        if (shares.length >= m || shares.some((s) => s.index === share.index)) {
+          // Enough already, or a second guardian answering with the same share index: not counted.
+          if (shares.some((s) => s.index === share.index))
+            settle(i, {
+              url: client.url,
+              verdict: 'error',
+              code: 'ERR_BAD_SHARE',
+              reason: `released share ${share.index}, which another guardian already released`,
+            });
+          wipe(share.share);
+          return;
+        }
+        shares.push(share);
+        settle(i, { url: client.url, verdict: 'allow', index: share.index, reason: answer.reason });
+        if (shares.length === m) stop.abort();
+      }),
+    );
     if (shares.length < m) {
       const lines = outcomes.map((x) => `${x.url}: ${x.verdict}${x.reason !== undefined ? ` (${x.reason})` : ''}`).join('; ');
-      throw Object.assign(new GuardianSetError('ERR_NOT_ENOUGH_SHARES', `${m}-of-${set.guardians.length}: ${shares.length} guardian${shares.length === 1 ? '' : 's'} released a share, ${m} needed — ${lines}`), { outcomes });
+      throw Object.assign(
+        new GuardianSetError(
+          'ERR_NOT_ENOUGH_SHARES',
+          `${m}-of-${set.guardians.length}: ${shares.length} guardian${shares.length === 1 ? '' : 's'} released a share, ${m} needed — ${lines}`,
+        ),
+        { outcomes },
+      );
     }
     return { key: await combineShares(o.header, shares), outcomes };
   } finally {

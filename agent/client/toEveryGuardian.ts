@@ -21,11 +21,13 @@ export type GuardianResult<T> = { url: string; ok: true; value: T } | { url: str
  */
 export async function toEveryGuardian<T>(urls: string[], call: (c: GuardianClient) => Promise<T>, timeoutMs = 30_000): Promise<Array<GuardianResult<T>>> {
   if (urls.length === 0) throw new RangeError('urls: expected at least one guardian URL, got none');
-  return Promise.all(urls.map(async (url): Promise<GuardianResult<T>> => {
-    try {
-      return { url, ok: true, value: await call(new GuardianClient(url, timeoutMs)) };
-    } catch (e) {
-      return { url, ok: false, error: e as DceError };
-    }
-  }));
+  return Promise.all(
+    urls.map(async (url): Promise<GuardianResult<T>> => {
+      try {
+        return { url, ok: true, value: await call(new GuardianClient(url, timeoutMs)) };
+      } catch (e) {
+        return { url, ok: false, error: e as DceError };
+      }
+    }),
+  );
 }

@@ -23,7 +23,7 @@ export async function signAsGuardian(header: CapsuleHeader, signer: HeaderSigner
   const sig = normaliseLowS(await signer.sign(sha256(guardianSignedMessage(header))));
   // A module returning a signature that does not verify is a fault: never write such a header.
   if (!verifyP256(sig, sha256(guardianSignedMessage(header)), header.guardian!)) {
-    throw new CapsuleFormatError('ERR_BAD_SIGNATURE', 'header.guardian_signature: the module\'s signature does not verify against its own public key');
+    throw new CapsuleFormatError('ERR_BAD_SIGNATURE', "header.guardian_signature: the module's signature does not verify against its own public key");
   }
   return sig;
 }

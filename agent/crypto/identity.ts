@@ -125,12 +125,16 @@ export function parseRecipient(text: string): Uint8Array {
     key = bech32.fromWords(decoded.words);
   } catch (cause) {
     throw new KeyError('ERR_BAD_RECIPIENT', `recipient: expected an age X25519 recipient (age1…), got ${shown}`, {
-      cause, hint: 'print a guardian recipient with `capsule keygen` or `grep -o "age1[0-9a-z]*" guardian.key`',
+      cause,
+      hint: 'print a guardian recipient with `capsule keygen` or `grep -o "age1[0-9a-z]*" guardian.key`',
     });
   }
   if (decoded.prefix !== RECIPIENT_HRP) {
     throw new KeyError('ERR_BAD_RECIPIENT', `recipient: expected the prefix "age1", got "${decoded.prefix}1"`, {
-      hint: decoded.prefix === IDENTITY_HRP ? 'that is a secret identity; pass its public key (age1…) instead, and keep the identity secret' : 'pass an age X25519 recipient (age1…)',
+      hint:
+        decoded.prefix === IDENTITY_HRP
+          ? 'that is a secret identity; pass its public key (age1…) instead, and keep the identity secret'
+          : 'pass an age X25519 recipient (age1…)',
     });
   }
   if (t !== t.toLowerCase()) {
@@ -138,7 +142,9 @@ export function parseRecipient(text: string): Uint8Array {
   }
   if (key.length !== 32) throw new KeyError('ERR_BAD_RECIPIENT', `recipient: expected a 32-byte key, got ${key.length} bytes`);
   if (isLowOrder(key)) {
-    throw new KeyError('ERR_BAD_RECIPIENT', 'recipient: is a low-order X25519 point (no one holds its key)', { hint: 'use the recipient printed by `capsule keygen`' });
+    throw new KeyError('ERR_BAD_RECIPIENT', 'recipient: is a low-order X25519 point (no one holds its key)', {
+      hint: 'use the recipient printed by `capsule keygen`',
+    });
   }
   return key;
 }
@@ -168,7 +174,8 @@ export function parseIdentityFile(text: string, source = 'identity file'): Ident
       decoded = bech32.decode(line as `${string}1${string}`, false);
     } catch (cause) {
       throw new KeyError('ERR_BAD_IDENTITY', `${source}: line ${i + 1} is not an age identity (expected AGE-SECRET-KEY-1…)`, {
-        cause, hint: 'passphrase-protected and plugin identities are not supported; use a file from `capsule keygen` or `age-keygen`',
+        cause,
+        hint: 'passphrase-protected and plugin identities are not supported; use a file from `capsule keygen` or `age-keygen`',
       });
     }
     if (decoded.prefix === RECIPIENT_HRP) {

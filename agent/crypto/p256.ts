@@ -90,12 +90,17 @@ export function parseP256Key(hrp: typeof ECDH_RECIPIENT_HRP | typeof GUARDIAN_KE
     key = bech32.fromWords(d.words);
   } catch (cause) {
     throw new KeyError('ERR_BAD_RECIPIENT', `${what}: expected ${hrp}1…, got ${JSON.stringify(t.slice(0, 24))}${t.length > 24 ? '…' : ''}`, {
-      cause, hint: 'print the guardian\'s keys with `capsule guardian show`',
+      cause,
+      hint: "print the guardian's keys with `capsule guardian show`",
     });
   }
-  if (prefix !== hrp) throw new KeyError('ERR_BAD_RECIPIENT', `${what}: expected the prefix "${hrp}1", got "${prefix}1"`, { hint: 'print the guardian\'s keys with `capsule guardian show`' });
+  if (prefix !== hrp)
+    throw new KeyError('ERR_BAD_RECIPIENT', `${what}: expected the prefix "${hrp}1", got "${prefix}1"`, {
+      hint: "print the guardian's keys with `capsule guardian show`",
+    });
   const hint = 'copy the key again from `capsule guardian show`; it was damaged or is not a guardian key';
-  if (t !== t.toLowerCase()) throw new KeyError('ERR_BAD_RECIPIENT', `${what}: expected lowercase, got uppercase`, { hint: 'guardian keys are written in lowercase' });
+  if (t !== t.toLowerCase())
+    throw new KeyError('ERR_BAD_RECIPIENT', `${what}: expected lowercase, got uppercase`, { hint: 'guardian keys are written in lowercase' });
   if (!isP256Point(key)) {
     throw new KeyError('ERR_BAD_RECIPIENT', `${what}: expected a 33-byte compressed P-256 point, got ${key.length} bytes that are not one`, { hint });
   }

@@ -16,7 +16,6 @@ import { hkdf } from './kdf.ts';
 import { isP256Point, p256PublicKey, p256SharedX, scalarFromBytes } from './p256.ts';
 import { wipe } from './secrets.ts';
 
-
 /** `ephemeralSeed` (48 bytes, tests only) fixes the ephemeral scalar; otherwise it is random. */
 export function wrapP256(fileKey: Uint8Array, recipient: Uint8Array, capsuleId: Uint8Array, ephemeralSeed?: Uint8Array): Stanza {
   if (fileKey.length !== FILE_KEY_SIZE) throw new TypeError(`fileKey: expected ${FILE_KEY_SIZE} bytes, got ${fileKey.length}`);
@@ -48,7 +47,13 @@ export function checkP256Stanza(s: Stanza, index: number): void {
  * Returns the file key, or undefined if the stanza is not for this key. `sharedX` computes the
  * ECDH with the recipient's private key (in memory, or zkDoRawECDH in a module).
  */
-export async function unwrapP256(s: Stanza, index: number, recipient: Uint8Array, capsuleId: Uint8Array, sharedX: (share: Uint8Array) => Uint8Array | Promise<Uint8Array>): Promise<Uint8Array | undefined> {
+export async function unwrapP256(
+  s: Stanza,
+  index: number,
+  recipient: Uint8Array,
+  capsuleId: Uint8Array,
+  sharedX: (share: Uint8Array) => Uint8Array | Promise<Uint8Array>,
+): Promise<Uint8Array | undefined> {
   checkP256Stanza(s, index);
   const share = s.body.subarray(0, 33);
   let shared: Uint8Array | undefined;

@@ -16,10 +16,7 @@ import { parseTpmRecipient, TPM_RECIPIENT_HRP } from './tpmRecipient.ts';
 import { wrapX25519 } from './x25519Stanza.ts';
 
 /** A parsed recipient: the stanza type it gets and its public key (for tpm2-rsa, the 256-byte modulus). */
-export type Recipient =
-  | { type: 'x25519'; key: Uint8Array }
-  | { type: 'p256-ecdh'; key: Uint8Array }
-  | { type: 'tpm2-rsa'; key: Uint8Array };
+export type Recipient = { type: 'x25519'; key: Uint8Array } | { type: 'p256-ecdh'; key: Uint8Array } | { type: 'tpm2-rsa'; key: Uint8Array };
 
 /**
  * Parses any recipient string a sealer accepts (surrounding whitespace ignored).
@@ -41,9 +38,13 @@ export function parseAnyRecipient(text: string): Recipient {
   if (t.startsWith(`${TPM_RECIPIENT_HRP}1`)) return { type: 'tpm2-rsa', key: parseTpmRecipient(text, 'recipient') };
   if (t.startsWith('age')) return { type: 'x25519', key: parseRecipient(text) }; // its errors name age1… and never echo a secret
   const shown = `${JSON.stringify(text.trim().slice(0, 20))}${text.trim().length > 20 ? '…' : ''}`;
-  throw new KeyError('ERR_BAD_RECIPIENT', `recipient: expected age1… (x25519), ${ECDH_RECIPIENT_HRP}1… (p256-ecdh) or ${TPM_RECIPIENT_HRP}1… (tpm2-rsa), got ${shown}`, {
-    hint: 'print a guardian\'s recipients with `capsule guardian show`, or a key pair\'s with `capsule keygen`',
-  });
+  throw new KeyError(
+    'ERR_BAD_RECIPIENT',
+    `recipient: expected age1… (x25519), ${ECDH_RECIPIENT_HRP}1… (p256-ecdh) or ${TPM_RECIPIENT_HRP}1… (tpm2-rsa), got ${shown}`,
+    {
+      hint: "print a guardian's recipients with `capsule guardian show`, or a key pair's with `capsule keygen`",
+    },
+  );
 }
 
 /**

@@ -40,7 +40,9 @@ export interface RequestAuth {
 
 /** JSON Schema of the `auth` field (ajv checks shape; checkRequestAuth checks meaning). */
 export const AUTH_SCHEMA = {
-  type: 'object', additionalProperties: false, required: ['guardian', 'at', 'nonce', 'mac'],
+  type: 'object',
+  additionalProperties: false,
+  required: ['guardian', 'at', 'nonce', 'mac'],
   properties: {
     guardian: { type: 'string', minLength: 1, maxLength: 200 },
     at: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
@@ -93,9 +95,16 @@ export interface AuthMessageFields {
 export function authMessage(f: AuthMessageFields): Uint8Array {
   const method = Buffer.from(f.method, 'latin1');
   const path = Buffer.from(f.path, 'latin1');
-  if (method.length < 1 || method.length > 255 || !/^[A-Z]+$/.test(f.method)) throw new TypeError(`method: expected an upper-case HTTP method, got ${JSON.stringify(f.method)}`);
-  if (path.length < 1 || path.length > 65535 || !/^\/[\x21-\x7e]*$/.test(f.path)) throw new TypeError(`path: expected an absolute ASCII path, got ${JSON.stringify(f.path.slice(0, 40))}`);
-  for (const [name, b, n] of [['bodySha256', f.bodySha256, 32], ['guardianPk', f.guardianPk, 32], ['requesterPk', f.requesterPk, 32], ['nonce', f.nonce, NONCE_BYTES]] as const) {
+  if (method.length < 1 || method.length > 255 || !/^[A-Z]+$/.test(f.method))
+    throw new TypeError(`method: expected an upper-case HTTP method, got ${JSON.stringify(f.method)}`);
+  if (path.length < 1 || path.length > 65535 || !/^\/[\x21-\x7e]*$/.test(f.path))
+    throw new TypeError(`path: expected an absolute ASCII path, got ${JSON.stringify(f.path.slice(0, 40))}`);
+  for (const [name, b, n] of [
+    ['bodySha256', f.bodySha256, 32],
+    ['guardianPk', f.guardianPk, 32],
+    ['requesterPk', f.requesterPk, 32],
+    ['nonce', f.nonce, NONCE_BYTES],
+  ] as const) {
     if (b.length !== n) throw new TypeError(`${name}: expected ${n} bytes, got ${b.length}`);
   }
   if (!Number.isSafeInteger(f.at) || f.at < 0) throw new TypeError(`at: expected ms since the epoch, got ${f.at}`);
@@ -106,7 +115,10 @@ export function authMessage(f: AuthMessageFields): Uint8Array {
   o += method.copy(out, o);
   o = out.writeUInt16BE(path.length, o);
   o += path.copy(out, o);
-  for (const b of [f.bodySha256, f.guardianPk, f.requesterPk]) { out.set(b, o); o += 32; }
+  for (const b of [f.bodySha256, f.guardianPk, f.requesterPk]) {
+    out.set(b, o);
+    o += 32;
+  }
   o = out.writeBigUInt64BE(BigInt(f.at), o);
   out.set(f.nonce, o);
   return new Uint8Array(out.buffer, out.byteOffset, out.length);
@@ -118,7 +130,8 @@ export function authMessage(f: AuthMessageFields): Uint8Array {
  * @throws AgentError ERR_UNAUTHENTICATED when the exchange gives the all-zero (low-order) result.
  */
 export function authKey(shared: Uint8Array | undefined, requesterPk: Uint8Array, guardianPk: Uint8Array): Uint8Array {
-  if (!shared) throw new AgentError('ERR_UNAUTHENTICATED', 'auth: the X25519 exchange with this key gives the all-zero secret (a low-order point)', { status: 401 });
+  if (!shared)
+    throw new AgentError('ERR_UNAUTHENTICATED', 'auth: the X25519 exchange with this key gives the all-zero secret (a low-order point)', { status: 401 });
   try {
     return hkdf(shared, Buffer.concat([requesterPk, guardianPk]), AUTH_LABEL, 32);
   } finally {
@@ -135,8 +148,14 @@ function hmac(key: Uint8Array, message: Uint8Array): Uint8Array {
  * @throws KeyError ERR_BAD_RECIPIENT if `guardian` is not an age recipient; TypeError on bad arguments.
  */
 export function makeRequestAuth(o: {
-  requesterSecret: Uint8Array; requesterPk: Uint8Array; guardian: string; method: string; path: string;
-  body: Record<string, unknown>; at?: number; nonce?: Uint8Array;
+  requesterSecret: Uint8Array;
+  requesterPk: Uint8Array;
+  guardian: string;
+  method: string;
+  path: string;
+  body: Record<string, unknown>;
+  at?: number;
+  nonce?: Uint8Array;
 }): RequestAuth {
   const guardianPk = parseRecipient(o.guardian);
   const at = o.at ?? Date.now();
@@ -166,24 +185,39 @@ export interface VerifiedAuth {
  * @throws AgentError ERR_UNAUTHENTICATED (401) naming the field that failed; KeyError ERR_BAD_RECIPIENT for a bad requester.
  */
 export async function checkRequestAuth(o: {
-  method: string; path: string; body: Record<string, unknown> & { auth: RequestAuth }; requester: string;
-  guardian: string; now: number; windowMs?: number; exchange: (requesterPk: Uint8Array) => Promise<Uint8Array | undefined>;
+  method: string;
+  path: string;
+  body: Record<string, unknown> & { auth: RequestAuth };
+  requester: string;
+  guardian: string;
+  now: number;
+  windowMs?: number;
+  exchange: (requesterPk: Uint8Array) => Promise<Uint8Array | undefined>;
 }): Promise<VerifiedAuth> {
   const a = o.body.auth;
   const window = o.windowMs ?? AUTH_WINDOW_MS;
   const unauth = (message: string, hint: string) => new AgentError('ERR_UNAUTHENTICATED', message, { status: 401, hint });
   if (a.guardian !== o.guardian) {
-    throw unauth(`auth.guardian: made for guardian ${a.guardian.slice(0, 70)}, but this guardian is ${o.guardian}`, 'authenticate to the guardian you send the request to (its recipient is in GET /v1/status)');
+    throw unauth(
+      `auth.guardian: made for guardian ${a.guardian.slice(0, 70)}, but this guardian is ${o.guardian}`,
+      'authenticate to the guardian you send the request to (its recipient is in GET /v1/status)',
+    );
   }
   if (a.at < o.now - window || a.at > o.now + window) {
-    throw unauth(`auth.at: made at ${new Date(a.at).toISOString()}, outside the ±${window / 1000}-second window around the guardian's time ${new Date(o.now).toISOString()}`,
-      'make a fresh auth for each request, and check the clocks (capsule open does this)');
+    throw unauth(
+      `auth.at: made at ${new Date(a.at).toISOString()}, outside the ±${window / 1000}-second window around the guardian's time ${new Date(o.now).toISOString()}`,
+      'make a fresh auth for each request, and check the clocks (capsule open does this)',
+    );
   }
   const requesterPk = parseRecipient(o.requester);
   const guardianPk = parseRecipient(o.guardian);
   const nonce = Uint8Array.from(Buffer.from(a.nonce, 'hex'));
   const given = Buffer.from(a.mac, 'hex');
-  if (nonce.length !== NONCE_BYTES || given.length !== 32) throw unauth(`auth: expected a ${NONCE_BYTES}-byte nonce and a 32-byte mac, got ${nonce.length} and ${given.length} bytes`, 'see docs/API.md "Requester authentication"');
+  if (nonce.length !== NONCE_BYTES || given.length !== 32)
+    throw unauth(
+      `auth: expected a ${NONCE_BYTES}-byte nonce and a 32-byte mac, got ${nonce.length} and ${given.length} bytes`,
+      'see docs/API.md "Requester authentication"',
+    );
   const key = authKey(await o.exchange(requesterPk), requesterPk, guardianPk);
   let ok: boolean;
   try {
@@ -193,8 +227,10 @@ export async function checkRequestAuth(o: {
     wipe(key);
   }
   if (!ok) {
-    throw unauth(`auth.mac: does not verify for requester ${o.requester} (made with another identity, or the request was altered after it was made)`,
-      'the auth must be made with the identity whose recipient is body.requester, over this exact request');
+    throw unauth(
+      `auth.mac: does not verify for requester ${o.requester} (made with another identity, or the request was altered after it was made)`,
+      'the auth must be made with the identity whose recipient is body.requester, over this exact request',
+    );
   }
   return { requesterPk, nonce, at: a.at, expires: a.at + window };
 }

@@ -43,7 +43,9 @@ export type Tpm2RsaDecrypt = (ciphertext: Uint8Array, label: Uint8Array) => Prom
  */
 export function tpm2RsaLabel(capsuleId: Uint8Array): Uint8Array {
   if (!(capsuleId instanceof Uint8Array) || capsuleId.length !== CAPSULE_ID_SIZE) {
-    throw new TypeError(`capsuleId: expected ${CAPSULE_ID_SIZE} bytes, got ${capsuleId instanceof Uint8Array ? `${capsuleId.length} bytes` : typeof capsuleId}`);
+    throw new TypeError(
+      `capsuleId: expected ${CAPSULE_ID_SIZE} bytes, got ${capsuleId instanceof Uint8Array ? `${capsuleId.length} bytes` : typeof capsuleId}`,
+    );
   }
   const text = Buffer.from(capsuleId).toString('hex');
   const out = new Uint8Array(TPM2_RSA_LABEL_SIZE); // zero-filled: the last byte is the NUL
@@ -59,7 +61,9 @@ export function tpm2RsaLabel(capsuleId: Uint8Array): Uint8Array {
 export function rsa2048PublicKey(modulus: Uint8Array): KeyObject {
   if (!(modulus instanceof Uint8Array)) throw new TypeError(`modulus: expected a Uint8Array, got ${typeof modulus}`);
   if (!isRsa2048Modulus(modulus)) {
-    throw new RangeError(`modulus: expected a ${TPM2_RSA_STANZA_BODY_SIZE}-byte RSA-2048 modulus (big-endian, top bit set, odd), got ${modulus.length} bytes${modulus.length === TPM2_RSA_STANZA_BODY_SIZE ? ' that are not one' : ''}`);
+    throw new RangeError(
+      `modulus: expected a ${TPM2_RSA_STANZA_BODY_SIZE}-byte RSA-2048 modulus (big-endian, top bit set, odd), got ${modulus.length} bytes${modulus.length === TPM2_RSA_STANZA_BODY_SIZE ? ' that are not one' : ''}`,
+    );
   }
   return createPublicKey({ key: { kty: 'RSA', n: Buffer.from(modulus).toString('base64url'), e: 'AQAB' }, format: 'jwk' });
 }
@@ -77,7 +81,8 @@ export function wrapTpm2Rsa(fileKey: Uint8Array, modulus: Uint8Array, capsuleId:
   const label = tpm2RsaLabel(capsuleId);
   const key = rsa2048PublicKey(modulus);
   const body = publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: label }, fileKey);
-  if (body.length !== TPM2_RSA_STANZA_BODY_SIZE) throw new Error(`tpm2-rsa: OpenSSL returned ${body.length} bytes of ciphertext, expected ${TPM2_RSA_STANZA_BODY_SIZE}`);
+  if (body.length !== TPM2_RSA_STANZA_BODY_SIZE)
+    throw new Error(`tpm2-rsa: OpenSSL returned ${body.length} bytes of ciphertext, expected ${TPM2_RSA_STANZA_BODY_SIZE}`);
   return { type: STANZA_TPM2_RSA, body: new Uint8Array(body) };
 }
 
@@ -88,7 +93,10 @@ export function wrapTpm2Rsa(fileKey: Uint8Array, modulus: Uint8Array, capsuleId:
  */
 export function checkTpm2RsaStanza(s: Stanza, index: number): void {
   if (s.body.length !== TPM2_RSA_STANZA_BODY_SIZE) {
-    throw new CapsuleFormatError('ERR_BAD_STANZA', `header.stanzas[${index}] (tpm2-rsa): body must be ${TPM2_RSA_STANZA_BODY_SIZE} bytes, got ${s.body.length}`);
+    throw new CapsuleFormatError(
+      'ERR_BAD_STANZA',
+      `header.stanzas[${index}] (tpm2-rsa): body must be ${TPM2_RSA_STANZA_BODY_SIZE} bytes, got ${s.body.length}`,
+    );
   }
 }
 
@@ -101,7 +109,8 @@ export function checkTpm2RsaStanza(s: Stanza, index: number): void {
  * @throws whatever `decrypt` rejects with (a TPM that could not be used), unchanged.
  */
 export async function unwrapTpm2Rsa(s: Stanza, index: number, capsuleId: Uint8Array, decrypt: Tpm2RsaDecrypt): Promise<Uint8Array | undefined> {
-  if (typeof decrypt !== 'function') throw new TypeError(`decrypt: expected a function (ciphertext, label) => Promise<Uint8Array | undefined>, got ${typeof decrypt}`);
+  if (typeof decrypt !== 'function')
+    throw new TypeError(`decrypt: expected a function (ciphertext, label) => Promise<Uint8Array | undefined>, got ${typeof decrypt}`);
   checkTpm2RsaStanza(s, index);
   const label = tpm2RsaLabel(capsuleId);
   let plain: Uint8Array | undefined;
@@ -109,7 +118,8 @@ export async function unwrapTpm2Rsa(s: Stanza, index: number, capsuleId: Uint8Ar
     // A copy, so that the callback cannot alter the header's bytes.
     plain = await decrypt(Uint8Array.from(s.body), label);
     if (plain === undefined) return undefined;
-    if (!(plain instanceof Uint8Array)) throw new TypeError(`decrypt: expected it to resolve to a Uint8Array or undefined, got ${plain === null ? 'null' : typeof plain}`);
+    if (!(plain instanceof Uint8Array))
+      throw new TypeError(`decrypt: expected it to resolve to a Uint8Array or undefined, got ${plain === null ? 'null' : typeof plain}`);
     // 31 or 33 bytes is a valid OAEP message that is no file key: not for this key, like a failed tag.
     if (plain.length !== FILE_KEY_SIZE) return undefined;
     return Uint8Array.from(plain);

@@ -17,11 +17,13 @@ export const TPM_RECIPIENT_HRP = 'capsule-tpm';
 /** Bytes of an RSA-2048 modulus, big-endian: also the size of every tpm2-rsa stanza body. */
 export const RSA2048_MODULUS_SIZE = TPM2_RSA_STANZA_BODY_SIZE;
 
-const HINT = 'print the guardian\'s recipients with `capsule guardian show` and copy the capsule-tpm1… line again';
+const HINT = "print the guardian's recipients with `capsule guardian show` and copy the capsule-tpm1… line again";
 
 /** True for 256 bytes whose top bit is set and which are odd: the shape of an RSA-2048 modulus. */
 export function isRsa2048Modulus(modulus: Uint8Array): boolean {
-  return modulus instanceof Uint8Array && modulus.length === RSA2048_MODULUS_SIZE && (modulus[0]! & 0x80) !== 0 && (modulus[RSA2048_MODULUS_SIZE - 1]! & 1) === 1;
+  return (
+    modulus instanceof Uint8Array && modulus.length === RSA2048_MODULUS_SIZE && (modulus[0]! & 0x80) !== 0 && (modulus[RSA2048_MODULUS_SIZE - 1]! & 1) === 1
+  );
 }
 
 /**
@@ -53,12 +55,17 @@ export function parseTpmRecipient(text: string, what = 'recipient'): Uint8Array 
     prefix = d.prefix;
     data = bech32.fromWords(d.words);
   } catch (cause) {
-    throw new KeyError('ERR_BAD_RECIPIENT', `${what}: expected ${TPM_RECIPIENT_HRP}1… (valid Bech32: checksum, one case, 8 data bits per byte), got ${shown} (${t.length} characters)`, { cause, hint: HINT });
+    throw new KeyError(
+      'ERR_BAD_RECIPIENT',
+      `${what}: expected ${TPM_RECIPIENT_HRP}1… (valid Bech32: checksum, one case, 8 data bits per byte), got ${shown} (${t.length} characters)`,
+      { cause, hint: HINT },
+    );
   }
   if (prefix !== TPM_RECIPIENT_HRP) {
     throw new KeyError('ERR_BAD_RECIPIENT', `${what}: expected the prefix "${TPM_RECIPIENT_HRP}1", got "${prefix}1"`, { hint: HINT });
   }
-  if (t !== t.toLowerCase()) throw new KeyError('ERR_BAD_RECIPIENT', `${what}: expected lowercase, got uppercase`, { hint: 'guardian recipients are written in lowercase' });
+  if (t !== t.toLowerCase())
+    throw new KeyError('ERR_BAD_RECIPIENT', `${what}: expected lowercase, got uppercase`, { hint: 'guardian recipients are written in lowercase' });
   if (!isRsa2048Modulus(data)) {
     throw new KeyError('ERR_BAD_RECIPIENT', `${what}: expected ${describeExpected()}, got ${describe(data)}`, { hint: HINT });
   }

@@ -35,7 +35,8 @@ export function x25519KeyObject(secret: Uint8Array): KeyObject {
 
 /** X25519(secret, u), or undefined when `u` has low order (the result would be all zero). */
 export function x25519Shared(secret: Uint8Array | KeyObject, u: Uint8Array): Uint8Array | undefined {
-  if ((secret instanceof Uint8Array && secret.length !== 32) || u.length !== 32) throw new TypeError(`x25519: expected a 32-byte secret and u-coordinate, got ${secret instanceof Uint8Array ? secret.length : 'a key'} and ${u.length}`);
+  if ((secret instanceof Uint8Array && secret.length !== 32) || u.length !== 32)
+    throw new TypeError(`x25519: expected a 32-byte secret and u-coordinate, got ${secret instanceof Uint8Array ? secret.length : 'a key'} and ${u.length}`);
   const publicKey = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, u]), format: 'der', type: 'spki' });
   try {
     return new Uint8Array(diffieHellman({ privateKey: secret instanceof Uint8Array ? privateKeyOf(secret) : secret, publicKey }));

@@ -105,37 +105,68 @@ export class Agent {
     notify.status('starting: opening the guardian');
     const tuned = await tuneMalloc(); // before the allocations of the start itself
     try {
-      const guardian = await life.use('guardian', () => Guardian.open(c.dataDir, { env, keyStore: this.#o.keyStore, moduleTimeoutMs: c.moduleTimeoutMs }), (g) => g.close());
+      const guardian = await life.use(
+        'guardian',
+        () => Guardian.open(c.dataDir, { env, keyStore: this.#o.keyStore, moduleTimeoutMs: c.moduleTimeoutMs }),
+        (g) => g.close(),
+      );
       // The guardian's own slot signs capsule headers and audit entries: signing arbitrary digests
       // with it would let a requester forge both.
       const own = c.signing.find((p) => p.slot === guardian.record.signingSlot);
       if (own) {
-        throw new AgentError('ERR_CONFIG', `signing: slot ${own.slot} is the guardian's own key (it signs capsule headers and audit entries) and cannot sign requests`, {
-          hint: 'register signing policies for other slots (1, 2, or keys generated on the module)',
-        });
+        throw new AgentError(
+          'ERR_CONFIG',
+          `signing: slot ${own.slot} is the guardian's own key (it signs capsule headers and audit entries) and cannot sign requests`,
+          {
+            hint: 'register signing policies for other slots (1, 2, or keys generated on the module)',
+          },
+        );
       }
       const clock = this.#o.clock ?? clockFor(c.clock, guardian);
       await clock.now(); // a guardian without a time decides nothing: fail at start, not per request
-      const store = await life.use('store', () => Store.open(join(c.dataDir, 'agent.sqlite')), (st) => st.close());
+      const store = await life.use(
+        'store',
+        () => Store.open(join(c.dataDir, 'agent.sqlite')),
+        (st) => st.close(),
+      );
       await mkdir(c.dataDir, { recursive: true });
       // Temporary files of writers killed outright (kill -9, power loss): never state, only litter.
       for (const dir of [c.dataDir, join(c.dataDir, 'modules')]) await sweepPartials(dir);
       const signer = guardian.onGuardianSeal([]).guardian;
       // The whole chain is checked, the rollback anchor compared with the log and the database, and
       // intents whose commit never happened voided (D4, D5; docs/AUDIT.md).
-      const audit: AuditLog = await life.use('audit', async () => openAudit({
-        dataDir: c.dataDir, signer, guardianKey: guardian.record.signingKey, lock: guardian.keyStore, store, now: await clock.now(),
-        acceptRollback: c.acceptRollback, log: (e, f) => this.log(e, f),
-      }), (a) => a.close());
+      const audit: AuditLog = await life.use(
+        'audit',
+        async () =>
+          openAudit({
+            dataDir: c.dataDir,
+            signer,
+            guardianKey: guardian.record.signingKey,
+            lock: guardian.keyStore,
+            store,
+            now: await clock.now(),
+            acceptRollback: c.acceptRollback,
+            log: (e, f) => this.log(e, f),
+          }),
+        (a) => a.close(),
+      );
       // Anyone may push modules or make the guardian keep capsules: quotas, and a free-space reserve
       // that keeps room for decisions and the audit log (D3). Each module's metered binary is kept
       // beside it (issue 15): Binaryen runs once per module, in the module checker's short-lived
       // process (ProcessChecker.ts), when the module enters the store (or at its first decision,
       // for modules stored by an older version), and never again, restarts included.
       const reserve = new DiskReserve(c.dataDir, c.minFreeBytes);
-      const checker = await life.use('module checker', () => new ProcessChecker(), (ch) => ch.close());
+      const checker = await life.use(
+        'module checker',
+        () => new ProcessChecker(),
+        (ch) => ch.close(),
+      );
       const modules = new ModuleStore(join(c.dataDir, 'modules'), {
-        maxBytes: c.maxModuleStoreBytes, maxModules: c.maxModules, reserve, log: (e, f) => this.log(e, f), meteredCache: checker,
+        maxBytes: c.maxModuleStoreBytes,
+        maxModules: c.maxModules,
+        reserve,
+        log: (e, f) => this.log(e, f),
+        meteredCache: checker,
       });
       void modules.usage(); // counts what is stored (for the quota) and makes older 0644 module files 0600, in the background
       // The sandbox workers are always given metered bytes, so they never load Binaryen. The warm
@@ -148,14 +179,29 @@ export class Agent {
         workers: injected
           ? [{ evaluate: async (m, i) => injected.evaluate(m, i), start: async () => injected.start?.(), stop: async () => injected.stop?.() }]
           : Array.from({ length: c.sandboxWorkers }, () => new WorkerSandbox({ fuel: c.fuel }, { alwaysMetered: true })),
-        warm: injected ? undefined : c.sandboxWarmWorkers, idleStopMs: WORKER_IDLE_STOP_MS,
-        maxQueued: c.maxQueuedDecisions, fuelPerMinute: c.clientFuelPerMinute, fuelLimit: c.fuel, timeoutMs: DEFAULT_LIMITS.timeoutMs,
+        warm: injected ? undefined : c.sandboxWarmWorkers,
+        idleStopMs: WORKER_IDLE_STOP_MS,
+        maxQueued: c.maxQueuedDecisions,
+        fuelPerMinute: c.clientFuelPerMinute,
+        fuelLimit: c.fuel,
+        timeoutMs: DEFAULT_LIMITS.timeoutMs,
         // Validated and metered once per module (memory, then its .metered file, then the checker
         // off the event loop); workers only compile.
         meter: injected ? undefined : (m) => modules.metered(m, DEFAULT_LIMITS),
       });
       // Not awaited here (wrapped): the workers start while the rest opens; stopping waits for them first.
-      await life.use('sandbox', () => { const ready = sandbox.start(); ready.catch(() => {}); return { ready }; }, async ({ ready }) => { await ready.catch(() => {}); await sandbox.stop(); });
+      await life.use(
+        'sandbox',
+        () => {
+          const ready = sandbox.start();
+          ready.catch(() => {});
+          return { ready };
+        },
+        async ({ ready }) => {
+          await ready.catch(() => {});
+          await sandbox.stop();
+        },
+      );
       // /v1/status reports the guardian's time (clients sign check-ins with it); refreshed per request.
       let lastNow = await clock.now();
       const timed: Clock = { kind: clock.kind, now: async () => (lastNow = await clock.now()) };
@@ -168,43 +214,100 @@ export class Agent {
       let images: ImageManifestWatcher | undefined;
       if (c.ipfs !== 'off') {
         const [{ parseIpfsSpec }, { openContentStore }, { IpfsService }, { ImageManifestWatcher }] = await Promise.all([
-          import('../store/ContentStore.ts'), import('../store/openContentStore.ts'), import('./IpfsService.ts'), import('./ImageManifestWatcher.ts'),
+          import('../store/ContentStore.ts'),
+          import('../store/openContentStore.ts'),
+          import('./IpfsService.ts'),
+          import('./ImageManifestWatcher.ts'),
         ]);
         const spec = parseIpfsSpec(c.ipfs, 'ipfs') as Exclude<IpfsSpec, { kind: 'off' }>; // c.ipfs is not "off" here
         images = new ImageManifestWatcher({ dataDir: c.dataDir, log: (e, f) => this.log(e, f) });
         await images.start();
         ipfs = new IpfsService({
           topics: [images.handler()],
-          open: (signal) => openContentStore(spec, { dataDir: c.dataDir, listen: c.ipfsListen, signal }), peers: c.ipfsPeers,
-          store, modules, registry, guardianKey: guardian.onGuardianSeal([]).guardian!.publicKey,
-          maxCapsuleBytes: c.maxCapsuleBytes, maxStoredBytes: c.maxStoredBytes, fetchTimeoutMs: c.fetchTimeoutMs, reserve, now: () => timed.now(), log: (e, f) => this.log(e, f),
+          open: (signal) => openContentStore(spec, { dataDir: c.dataDir, listen: c.ipfsListen, signal }),
+          peers: c.ipfsPeers,
+          store,
+          modules,
+          registry,
+          guardianKey: guardian.onGuardianSeal([]).guardian!.publicKey,
+          maxCapsuleBytes: c.maxCapsuleBytes,
+          maxStoredBytes: c.maxStoredBytes,
+          fetchTimeoutMs: c.fetchTimeoutMs,
+          reserve,
+          now: () => timed.now(),
+          log: (e, f) => this.log(e, f),
         });
       }
       // The decision services: built at the first request for a decision endpoint (HttpServer's
       // `more`); a sandbox worker starts meanwhile if none has (sandboxWarmWorkers 0), since a
       // decision is what comes next.
       let services: Promise<Services> | undefined;
-      const loadServices = () => (services ??= (sandbox.prewarm(), import('./services.ts')).then(({ buildServices }) => buildServices({
-        guardian, store, modules, audit, sandbox, clock: timed, fuelLimit: c.fuel, reserve, registry, signing: c.signing, wallet: c.wallet.accounts, ipfs,
-      }, (r) => sandbox.gate(r))).catch((e) => { services = undefined; throw e; }));
+      const loadServices = () =>
+        (services ??= (sandbox.prewarm(), import('./services.ts'))
+          .then(({ buildServices }) =>
+            buildServices(
+              {
+                guardian,
+                store,
+                modules,
+                audit,
+                sandbox,
+                clock: timed,
+                fuelLimit: c.fuel,
+                reserve,
+                registry,
+                signing: c.signing,
+                wallet: c.wallet.accounts,
+                ipfs,
+              },
+              (r) => sandbox.gate(r),
+            ),
+          )
+          .catch((e) => {
+            services = undefined;
+            throw e;
+          }));
       const status = () => ({
-        status: this.#status, version: 'v1', uptimeMs: Math.round(performance.now() - this.#startedAt), now: lastNow,
+        status: this.#status,
+        version: 'v1',
+        uptimeMs: Math.round(performance.now() - this.#startedAt),
+        now: lastNow,
         guardian: {
-          backend: guardian.keyStore.capabilities.backend, model: guardian.record.model, serial: guardian.record.serial, signingKey: guardian.record.signingKey, recipients: guardian.record.recipients,
-          ...(guardian.keyStore.capabilities.firmware ? { manufacturer: guardian.keyStore.capabilities.manufacturer, firmware: guardian.keyStore.capabilities.firmware } : {}),
+          backend: guardian.keyStore.capabilities.backend,
+          model: guardian.record.model,
+          serial: guardian.record.serial,
+          signingKey: guardian.record.signingKey,
+          recipients: guardian.record.recipients,
+          ...(guardian.keyStore.capabilities.firmware
+            ? { manufacturer: guardian.keyStore.capabilities.manufacturer, firmware: guardian.keyStore.capabilities.firmware }
+            : {}),
         },
-        clock: clock.kind, audit: audit.seq, auditLog: audit.health, ipfs: ipfs ? { ...ipfs.status(), imageManifests: images!.status() } : { ready: false, backend: 'off' },
+        clock: clock.kind,
+        audit: audit.seq,
+        auditLog: audit.health,
+        ipfs: ipfs ? { ...ipfs.status(), imageManifests: images!.status() } : { ready: false, backend: 'off' },
         // ok, or failing with the module error's code and message; back to ok by itself (probed).
         module: guardian.keyStore.health?.() ?? { state: 'ok' },
       });
-      const http = await life.use('http', async () => {
-        const server = new HttpServer(coreRoutes({ modules, clock: timed, status }), {
-          host: c.host, port: c.port, requestTimeoutMs: c.requestTimeoutMs, ratePerSecond: c.ratePerSecond, ratePerNetwork: c.ratePerNetwork, rateGlobal: c.rateGlobal, allowedHosts: c.allowedHosts,
-          log: (e, f) => this.log(e, f), more: async () => (await loadServices()).routes,
-        });
-        await server.listen();
-        return server;
-      }, (server) => server.close());
+      const http = await life.use(
+        'http',
+        async () => {
+          const server = new HttpServer(coreRoutes({ modules, clock: timed, status }), {
+            host: c.host,
+            port: c.port,
+            requestTimeoutMs: c.requestTimeoutMs,
+            ratePerSecond: c.ratePerSecond,
+            ratePerNetwork: c.ratePerNetwork,
+            rateGlobal: c.rateGlobal,
+            allowedHosts: c.allowedHosts,
+            log: (e, f) => this.log(e, f),
+            more: async () => (await loadServices()).routes,
+          });
+          await server.listen();
+          return server;
+        },
+        (server) => server.close(),
+      );
       // Native memory freed by a burst of requests goes back to the system once it is over (mallocTrim.ts).
       if (tuned) this.#stopTrimming = trimWhenQuiet({ activity: () => http.served, busy: () => http.inFlight > 0, trim: trimMalloc });
       this.#parts = { http, life };
@@ -217,7 +320,12 @@ export class Agent {
       if (notify.enabled) (this.#statusTimer = setInterval(() => notify.status(serving()), STATUS_EVERY_MS)).unref();
       // Last, after ready (loading libp2p must not delay it: README "start to ready"), so stopped
       // first: fetches by CID in flight end then (503) rather than hold the shutdown for minutes.
-      if (ipfs) await life.use('ipfs', () => ipfs.start(), () => ipfs.stop());
+      if (ipfs)
+        await life.use(
+          'ipfs',
+          () => ipfs.start(),
+          () => ipfs.stop(),
+        );
     } catch (e) {
       this.#stopTrimming?.();
       this.#stopTrimming = undefined;

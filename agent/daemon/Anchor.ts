@@ -69,7 +69,8 @@ export class LockedFileAnchor implements Anchor {
       // A module that does not answer is the module's error (503, retried by a restart); a blob it refuses is a forged or foreign anchor.
       if (e instanceof DceError && e.code !== 'ERR_LOCK_INTEGRITY') throw e;
       throw new AuditError('ERR_ANCHOR', `rollback anchor ${this.#path}: the module refuses it (altered, or written on another device)`, {
-        cause: e, hint: 'the data directory was tampered with; restore it from a trusted copy, or start with --accept-rollback to re-establish the anchor (audited)',
+        cause: e,
+        hint: 'the data directory was tampered with; restore it from a trusted copy, or start with --accept-rollback to re-establish the anchor (audited)',
       });
     }
     let s: { v?: unknown; guardian?: unknown; seq?: unknown; head?: unknown; generation?: unknown };
@@ -78,7 +79,14 @@ export class LockedFileAnchor implements Anchor {
     } catch (cause) {
       throw new AuditError('ERR_ANCHOR', `rollback anchor ${this.#path}: not an anchor record`, { cause });
     }
-    if (s.v !== 1 || s.guardian !== this.#guardian || !Number.isSafeInteger(s.seq) || typeof s.head !== 'string' || !/^[0-9a-f]{64}$/.test(s.head) || !Number.isSafeInteger(s.generation)) {
+    if (
+      s.v !== 1 ||
+      s.guardian !== this.#guardian ||
+      !Number.isSafeInteger(s.seq) ||
+      typeof s.head !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(s.head) ||
+      !Number.isSafeInteger(s.generation)
+    ) {
       throw new AuditError('ERR_ANCHOR', `rollback anchor ${this.#path}: not an anchor of guardian ${this.#guardian}`, {
         hint: 'restore the data directory from a trusted copy, or start with --accept-rollback to re-establish the anchor (audited)',
       });
@@ -87,7 +95,9 @@ export class LockedFileAnchor implements Anchor {
   }
 
   async advance(s: AnchorState): Promise<void> {
-    const blob = await this.#lock.lock(new TextEncoder().encode(JSON.stringify({ v: 1, guardian: this.#guardian, seq: s.seq, head: s.head, generation: s.generation })));
+    const blob = await this.#lock.lock(
+      new TextEncoder().encode(JSON.stringify({ v: 1, guardian: this.#guardian, seq: s.seq, head: s.head, generation: s.generation })),
+    );
     const f = await AtomicFile.create(this.#path, 0o600, 'rollback anchor');
     try {
       await f.write(blob);
@@ -114,18 +124,29 @@ export interface Observed {
  * ahead), else an AuditError ERR_ROLLBACK naming what was found.
  */
 export function rollbackFinding(anchor: AnchorState | undefined, o: Observed, where: string): AuditError | undefined {
-  const hint = 'the guardian\'s data files are older than its anchor (a restored backup, a deleted or truncated file): restore the newest copy; to start anyway (open counts may be re-spent), pass --accept-rollback (audited)';
+  const hint =
+    "the guardian's data files are older than its anchor (a restored backup, a deleted or truncated file): restore the newest copy; to start anyway (open counts may be re-spent), pass --accept-rollback (audited)";
   if (!anchor) {
-    return o.wasAnchored ? new AuditError('ERR_ROLLBACK', `rollback: the anchor (${where}) is missing, but the audit log or database says one was established`, { hint }) : undefined;
+    return o.wasAnchored
+      ? new AuditError('ERR_ROLLBACK', `rollback: the anchor (${where}) is missing, but the audit log or database says one was established`, { hint })
+      : undefined;
   }
   if (o.logSeq < anchor.seq) {
-    return new AuditError('ERR_ROLLBACK', `rollback: the audit log ends at entry ${o.logSeq}, but the anchor records entry ${anchor.seq} (the log was truncated or replaced by an older copy)`, { hint });
+    return new AuditError(
+      'ERR_ROLLBACK',
+      `rollback: the audit log ends at entry ${o.logSeq}, but the anchor records entry ${anchor.seq} (the log was truncated or replaced by an older copy)`,
+      { hint },
+    );
   }
   if (o.digestAtAnchor !== anchor.head) {
     return new AuditError('ERR_ROLLBACK', `rollback: the audit log's entry ${anchor.seq} is not the one the anchor records (the log was replaced)`, { hint });
   }
   if (o.generation < anchor.generation) {
-    return new AuditError('ERR_ROLLBACK', `rollback: the database is at state generation ${o.generation}, but the anchor records ${anchor.generation} (agent.sqlite was restored from an older copy or deleted)`, { hint });
+    return new AuditError(
+      'ERR_ROLLBACK',
+      `rollback: the database is at state generation ${o.generation}, but the anchor records ${anchor.generation} (agent.sqlite was restored from an older copy or deleted)`,
+      { hint },
+    );
   }
   return undefined;
 }

@@ -60,7 +60,8 @@ export class AnnouncementQueue {
     } catch (e) {
       this.counts.received++;
       this.counts.dropped++;
-      if (this.counts.dropped <= 10 || this.counts.dropped % 100 === 0) this.#o.log('announcement-dropped', { from, code: (e as DceError).code, message: (e as Error).message, dropped: this.counts.dropped });
+      if (this.counts.dropped <= 10 || this.counts.dropped % 100 === 0)
+        this.#o.log('announcement-dropped', { from, code: (e as DceError).code, message: (e as Error).message, dropped: this.counts.dropped });
       return false;
     }
   }

@@ -59,18 +59,26 @@ export async function storeApproval(d: ApprovalDeps, p: Presented, requester: st
   if (item.kind !== 'approval') throw new AgentError('ERR_BAD_REQUEST', `body.approval.kind: expected "approval", got "${item.kind}"`);
   const expected = approvalMessage(p.id, requester);
   if (Buffer.from(item.message).toString('utf8') !== expected) {
-    throw new AgentError('ERR_BAD_REQUEST', `body.approval.message: expected "${expected}" (this capsule and this requester)`, { hint: 'make approvals with capsule approve' });
+    throw new AgentError('ERR_BAD_REQUEST', `body.approval.message: expected "${expected}" (this capsule and this requester)`, {
+      hint: 'make approvals with capsule approve',
+    });
   }
   const signer = Buffer.from(item.signer).toString('hex');
   if (!verifyEvidence(item)) {
-    throw new AgentError('ERR_BAD_REQUEST', `body.approval.signature: does not verify under the ${item.scheme} signer ${signer}`, { hint: 'the approval was altered or signed by another key' });
+    throw new AgentError('ERR_BAD_REQUEST', `body.approval.signature: does not verify under the ${item.scheme} signer ${signer}`, {
+      hint: 'the approval was altered or signed by another key',
+    });
   }
   // Stored only if the logic would count it: its signer is an approver the params list. So signers
   // the capsule does not name cannot fill the MAX_APPROVALS slots (nothing stored, nothing audited).
   if (!listedApprovers(p.parsed.header.logic.params).has(`${item.scheme}:${signer}`)) {
-    throw new AgentError('ERR_FORBIDDEN', `body.approval.signer: ${item.scheme} ${signer} is not an approver listed in this capsule's logic params, so its approval would not count and is not stored`, {
-      hint: 'the guardian stores approvals only from signers in a params "approvers" list; send other evidence with the release request (capsule open --approval)',
-    });
+    throw new AgentError(
+      'ERR_FORBIDDEN',
+      `body.approval.signer: ${item.scheme} ${signer} is not an approver listed in this capsule's logic params, so its approval would not count and is not stored`,
+      {
+        hint: 'the guardian stores approvals only from signers in a params "approvers" list; send other evidence with the release request (capsule open --approval)',
+      },
+    );
   }
   // Only for a capsule sealed to this guardian (its header authenticated once), one at a time.
   await d.releaser.register(p);
@@ -85,8 +93,9 @@ export async function storeApproval(d: ApprovalDeps, p: Presented, requester: st
     }
     const now = await d.clock.now();
     // D4: intent, then the commit recording it (auditedCommit.ts); the receipt proves the entry (A1).
-    const { entry, receipt } = await auditedCommit(d, 'approval', now, { capsule: p.id, header: p.headerHash, requester, scheme: item.scheme, signer },
-      () => { d.store.addApproval(p.headerHash, requester, item, now); });
+    const { entry, receipt } = await auditedCommit(d, 'approval', now, { capsule: p.id, header: p.headerHash, requester, scheme: item.scheme, signer }, () => {
+      d.store.addApproval(p.headerHash, requester, item, now);
+    });
     return { audit: entry.seq, receipt };
   });
 }

@@ -26,7 +26,10 @@ const ZERO = '0'.repeat(64);
 export function canonicalJson(v: Json): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
   if (v !== null && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k]!)}`).join(',')}}`;
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k]!)}`)
+      .join(',')}}`;
   }
   if (typeof v === 'number' && !Number.isSafeInteger(v)) throw new TypeError(`audit: numbers must be safe integers, got ${v}`);
   return JSON.stringify(v);
@@ -118,20 +121,32 @@ export class AuditLog {
     let prev = ZERO;
     if (body.length) {
       const intents = new Set<number>();
-      const entries = walkChain(body, { signatures: 'ends', hint: 'the agent does not start on a broken log: check it with capsule audit verify, keep it aside as evidence, and restore the guardian\'s data directory from a trusted copy', onEntry: (e, digest) => {
-        if (e.commit === true) intents.add(e.seq);
-        if (e.kind === 'void' && typeof e.ref === 'number') intents.delete(e.ref);
-        if (e.kind === 'anchor') scan.anchored = true;
-        if (e.seq === opts.digestAt) scan.digestAt = digest;
-        seq = e.seq;
-        prev = digest;
-      } }, `audit log ${path}`);
+      const entries = walkChain(
+        body,
+        {
+          signatures: 'ends',
+          hint: "the agent does not start on a broken log: check it with capsule audit verify, keep it aside as evidence, and restore the guardian's data directory from a trusted copy",
+          onEntry: (e, digest) => {
+            if (e.commit === true) intents.add(e.seq);
+            if (e.kind === 'void' && typeof e.ref === 'number') intents.delete(e.ref);
+            if (e.kind === 'anchor') scan.anchored = true;
+            if (e.seq === opts.digestAt) scan.digestAt = digest;
+            seq = e.seq;
+            prev = digest;
+          },
+        },
+        `audit log ${path}`,
+      );
       // A log started by another key (a guardian restored on a new module) would not verify past
       // this point: refuse, rather than append entries nobody can check.
       if (entries.genesis !== key) {
-        throw new AuditError('ERR_AUDIT_SIGNATURE', `audit log ${path} was started by guardian key ${String(entries.genesis)}; this guardian signs with ${key}`, {
-          hint: 'move audit.log aside (keep it: it verifies with the old key) and start the agent again',
-        });
+        throw new AuditError(
+          'ERR_AUDIT_SIGNATURE',
+          `audit log ${path} was started by guardian key ${String(entries.genesis)}; this guardian signs with ${key}`,
+          {
+            hint: 'move audit.log aside (keep it: it verifies with the old key) and start the agent again',
+          },
+        );
       }
       scan.intents = [...intents].sort((a, b) => a - b);
     }
@@ -264,7 +279,7 @@ export class AuditLog {
 
 /** FileHandle.write may write less than asked (ENOSPC, a file size limit) without throwing. */
 async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
-  for (let off = 0; off < buf.length;) {
+  for (let off = 0; off < buf.length; ) {
     const { bytesWritten } = await fh.write(buf, off, buf.length - off);
     if (bytesWritten <= 0) throw new Error(`audit log: short write (${off} of ${buf.length} bytes)`);
     off += bytesWritten;
@@ -287,7 +302,11 @@ export function chainDigest(entry: AuditEntry): string {
  * the genesis and the last entry only (`ends`: the agent's start-up check). Calls `onEntry` with each
  * entry and its chain digest. Returns the genesis key and the number of entries.
  */
-export function walkChain(text: string, opts: { signatures: 'all' | 'ends'; pinned?: string; hint?: string; onEntry?: (e: AuditEntry, digest: string) => void }, where = 'audit log'): { genesis: string; count: number } {
+export function walkChain(
+  text: string,
+  opts: { signatures: 'all' | 'ends'; pinned?: string; hint?: string; onEntry?: (e: AuditEntry, digest: string) => void },
+  where = 'audit log',
+): { genesis: string; count: number } {
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   if (!lines.length) throw new AuditError('ERR_AUDIT_FORMAT', `${where}: empty (no genesis entry)`);
@@ -312,17 +331,21 @@ export function walkChain(text: string, opts: { signatures: 'all' | 'ends'; pinn
       throw new AuditError('ERR_AUDIT_FORMAT', `${at}: expected entry ${i} with a 64-byte hex signature`, { hint });
     }
     if (i === 0) {
-      if (e.kind !== 'genesis' || typeof e.guardian !== 'string') throw new AuditError('ERR_AUDIT_FORMAT', `${at}: the first entry must be the genesis entry naming the guardian key`, { hint });
+      if (e.kind !== 'genesis' || typeof e.guardian !== 'string')
+        throw new AuditError('ERR_AUDIT_FORMAT', `${at}: the first entry must be the genesis entry naming the guardian key`, { hint });
       key = parseP256Key(GUARDIAN_KEY_HRP, e.guardian, `${at} guardian`);
       genesis = e.guardian;
       if (opts.pinned !== undefined && e.guardian !== opts.pinned) {
         throw new AuditError('ERR_AUDIT_SIGNATURE', `${at}: the log is signed by ${e.guardian}, not by the given guardian key`);
       }
     }
-    if (e.prev !== prev) throw new AuditError('ERR_AUDIT_CHAIN', `${at}: prev does not match the previous entry (an entry was altered, removed or inserted)`, { hint });
+    if (e.prev !== prev)
+      throw new AuditError('ERR_AUDIT_CHAIN', `${at}: prev does not match the previous entry (an entry was altered, removed or inserted)`, { hint });
     const { sig, ...body } = e;
-    if ((opts.signatures === 'all' || i === 0 || i === lines.length - 1)
-      && !verifyP256(Uint8Array.from(Buffer.from(sig, 'hex')), digestOf(body as Omit<AuditEntry, 'sig'>), key!)) {
+    if (
+      (opts.signatures === 'all' || i === 0 || i === lines.length - 1) &&
+      !verifyP256(Uint8Array.from(Buffer.from(sig, 'hex')), digestOf(body as Omit<AuditEntry, 'sig'>), key!)
+    ) {
       throw new AuditError('ERR_AUDIT_SIGNATURE', `${at}: signature does not verify (the entry was altered)`, { hint });
     }
     prev = Buffer.from(digestOf(e)).toString('hex');

@@ -90,9 +90,13 @@ export class CapsuleFetcher {
         const size = capsuleLength(p.parsed.headerBytes.length - PREAMBLE_SIZE, p.parsed.header.payload.size);
         const stored = this.#o.store.storedBytes();
         if (stored + size > this.#o.maxStoredBytes) {
-          throw new AgentError('ERR_QUOTA', `${cid}: ${size} bytes would take the capsules kept here to ${stored + size}, above maxStoredBytes ${this.#o.maxStoredBytes}`, {
-            hint: 'the operator can raise maxStoredBytes or remove capsules; send the capsule bytes instead (capsule open FILE)',
-          });
+          throw new AgentError(
+            'ERR_QUOTA',
+            `${cid}: ${size} bytes would take the capsules kept here to ${stored + size}, above maxStoredBytes ${this.#o.maxStoredBytes}`,
+            {
+              hint: 'the operator can raise maxStoredBytes or remove capsules; send the capsule bytes instead (capsule open FILE)',
+            },
+          );
         }
         await this.#o.reserve?.require(`${cid}`, size); // and the disk's free-space reserve (D3)
         for await (const _ of content.get(cid, { maxBytes: this.#o.maxCapsuleBytes, signal })) void _; // all of it, verified
@@ -118,7 +122,9 @@ export class CapsuleFetcher {
   async stream(cidText: string): Promise<AsyncIterable<Uint8Array>> {
     const cid = parseCid(cidText, 'cid');
     if (!this.#o.store.cid(cid.toString())) {
-      throw new AgentError('ERR_NOT_FOUND', `${cid}: not a capsule this guardian holds`, { hint: 'the guardian serves the capsules it guards (released or announced), not arbitrary content' });
+      throw new AgentError('ERR_NOT_FOUND', `${cid}: not a capsule this guardian holds`, {
+        hint: 'the guardian serves the capsules it guards (released or announced), not arbitrary content',
+      });
     }
     return (await this.#o.connection.content()).get(cid, { maxBytes: this.#o.maxCapsuleBytes, signal: this.#o.connection.signal });
   }

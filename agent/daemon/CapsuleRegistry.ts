@@ -47,6 +47,8 @@ export class CapsuleRegistry {
       wipe(key);
     }
     const now = await d.clock.now(); // the guardian's time, as for every other record
-    d.store.transaction(() => d.store.putCapsule({ id: p.id, headerHash: p.headerHash, logic: Buffer.from(p.parsed.header.logic.hash).toString('hex'), prefix: p.prefix }, now));
+    d.store.transaction(() =>
+      d.store.putCapsule({ id: p.id, headerHash: p.headerHash, logic: Buffer.from(p.parsed.header.logic.hash).toString('hex'), prefix: p.prefix }, now),
+    );
   }
 }

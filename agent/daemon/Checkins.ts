@@ -58,13 +58,21 @@ export function checkCheckin(e: EvidenceItem, id: string, now: number): void {
     throw new AgentError('ERR_BAD_REQUEST', `body.checkin: expected kind "checkin" and scheme "ed25519", got "${e.kind}" / "${e.scheme}"`);
   }
   const m = parseCheckinMessage(Buffer.from(e.message).toString('utf8'));
-  if (!m || m.id !== id) throw new AgentError('ERR_BAD_REQUEST', `body.checkin.message: expected "capsule-checkin:v1:${id}:<ms>"`, { hint: 'make check-ins with capsule checkin' });
+  if (!m || m.id !== id)
+    throw new AgentError('ERR_BAD_REQUEST', `body.checkin.message: expected "capsule-checkin:v1:${id}:<ms>"`, { hint: 'make check-ins with capsule checkin' });
   if (m.at < now - CHECKIN_WINDOW_MS || m.at > now + CLOCK_SKEW_MS) {
-    throw new AgentError('ERR_REPLAYED', `body.checkin: signed at ${new Date(m.at).toISOString()}, outside the ${CHECKIN_WINDOW_MS / 60_000}-minute window around the guardian's time ${new Date(now).toISOString()}`, {
-      hint: 'check-ins are fresh or refused (a stale one could be a replay); sign a new one, and check the clocks',
-    });
+    throw new AgentError(
+      'ERR_REPLAYED',
+      `body.checkin: signed at ${new Date(m.at).toISOString()}, outside the ${CHECKIN_WINDOW_MS / 60_000}-minute window around the guardian's time ${new Date(now).toISOString()}`,
+      {
+        hint: 'check-ins are fresh or refused (a stale one could be a replay); sign a new one, and check the clocks',
+      },
+    );
   }
-  if (!verifyEvidence(e)) throw new AgentError('ERR_BAD_REQUEST', 'body.checkin.signature: does not verify under the signer', { hint: 'the check-in was altered or signed by another key' });
+  if (!verifyEvidence(e))
+    throw new AgentError('ERR_BAD_REQUEST', 'body.checkin.signature: does not verify under the signer', {
+      hint: 'the check-in was altered or signed by another key',
+    });
 }
 
 /**
@@ -76,9 +84,13 @@ export function requireNamedCheckinKey(e: EvidenceItem, p: Presented): void {
   const named = checkinKeys(p.parsed.header.owner, p.parsed.header.logic.params);
   const signer = Buffer.from(e.signer).toString('hex');
   if (named.has(signer)) return;
-  throw new AgentError('ERR_FORBIDDEN', named.size === 0
-    ? `body.checkin.signer: this capsule names no check-in key (no owner in its header, no "owner" in its logic params), so no check-in is accepted`
-    : `body.checkin.signer: ${signer} is not a key this capsule names (its owner or an "owner" param); expected one of ${[...named].join(', ')}`, {
-    hint: 'sign check-ins with the owner key the capsule was sealed with (capsule checkin --identity OWNER.key)',
-  });
+  throw new AgentError(
+    'ERR_FORBIDDEN',
+    named.size === 0
+      ? `body.checkin.signer: this capsule names no check-in key (no owner in its header, no "owner" in its logic params), so no check-in is accepted`
+      : `body.checkin.signer: ${signer} is not a key this capsule names (its owner or an "owner" param); expected one of ${[...named].join(', ')}`,
+    {
+      hint: 'sign check-ins with the owner key the capsule was sealed with (capsule checkin --identity OWNER.key)',
+    },
+  );
 }

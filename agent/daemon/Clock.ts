@@ -22,7 +22,10 @@ export function moduleClock(time: () => Promise<number>): Clock {
       try {
         return (await time()) * 1000;
       } catch (cause) {
-        throw new AgentError('ERR_UNAVAILABLE', 'clock: the security module did not give the time', { cause, hint: 'check the module (zkifc); the agent decides nothing without a time' });
+        throw new AgentError('ERR_UNAVAILABLE', 'clock: the security module did not give the time', {
+          cause,
+          hint: 'check the module (zkifc); the agent decides nothing without a time',
+        });
       }
     },
   };

@@ -149,7 +149,8 @@ export class Decider {
     if (typeof x.scope !== 'string' || x.scope === '') throw new TypeError(`decision.scope: expected a non-empty string, got ${JSON.stringify(x.scope)}`);
     if (x.concurrency === 'serial') return this.#locks.run(x.scope, async () => (await this.#attempt(x, true)) as Decided<R>);
     if (x.concurrency === 'held') return (await this.#attempt(x, true)) as Decided<R>;
-    if (x.concurrency !== 'optimistic') throw new TypeError(`decision.concurrency: expected "serial", "optimistic" or "held", got ${JSON.stringify(x.concurrency)}`);
+    if (x.concurrency !== 'optimistic')
+      throw new TypeError(`decision.concurrency: expected "serial", "optimistic" or "held", got ${JSON.stringify(x.concurrency)}`);
     for (let attempt = 1; ; attempt++) {
       const o = await this.#attempt(x, false);
       if (o !== STALE) return o;
@@ -222,13 +223,28 @@ export class Decider {
       }
     }
     // D4: the entry is the intent; the commit records its seq; a failed commit is voided (auditedCommit.ts).
-    const { entry, receipt } = await auditedCommit(d, x.op, input.now, {
-      ...x.fields, verdict: r.verdict, reason: r.reason, fuel: r.fuel, inputs: r.inputsSha256, changed: r.changed, fuelLimit: r.fuelLimit,
-      ...acted?.audit, ...auditInput(input, undefined, true),
-    }, allow || r.changed.length ? () => {
-      x.alsoCommit?.(input.now);
-      d.store.putState(x.scope, r.state, r.changed);
-    } : undefined);
+    const { entry, receipt } = await auditedCommit(
+      d,
+      x.op,
+      input.now,
+      {
+        ...x.fields,
+        verdict: r.verdict,
+        reason: r.reason,
+        fuel: r.fuel,
+        inputs: r.inputsSha256,
+        changed: r.changed,
+        fuelLimit: r.fuelLimit,
+        ...acted?.audit,
+        ...auditInput(input, undefined, true),
+      },
+      allow || r.changed.length
+        ? () => {
+            x.alsoCommit?.(input.now);
+            d.store.putState(x.scope, r.state, r.changed);
+          }
+        : undefined,
+    );
     return { verdict: allow ? 'allow' : 'deny', reason: r.reason, fuel: r.fuel, audit: entry.seq, receipt, changed: r.changed, result: acted?.result };
   }
 
@@ -239,18 +255,32 @@ export class Decider {
   #failed(x: Decision<unknown>, input: EvaluationInput, e: unknown, logicVerdict?: string): Promise<never> {
     const code = (e as { code?: string }).code ?? x.errors?.uncoded ?? 'ERR_INTERNAL';
     const verdict: Fields = logicVerdict === undefined && x.errors?.omitNullVerdict ? {} : { logicVerdict: logicVerdict ?? null };
-    return auditedFailure(this.#d, x.op, input.now, {
-      ...(x.errors?.fields ?? x.fields), verdict: 'error', ...verdict, fuelLimit: this.#d.fuelLimit, error: code,
-      ...auditInput(input, code, logicVerdict !== undefined),
-    }, e);
+    return auditedFailure(
+      this.#d,
+      x.op,
+      input.now,
+      {
+        ...(x.errors?.fields ?? x.fields),
+        verdict: 'error',
+        ...verdict,
+        fuelLimit: this.#d.fuelLimit,
+        error: code,
+        ...auditInput(input, code, logicVerdict !== undefined),
+      },
+      e,
+    );
   }
 }
 
 /** Refusal of a state-changing decision for an unauthenticated requester (nothing is committed). */
 function unauthenticatedChange(changed: string[], what: string): AgentError {
-  return new AgentError('ERR_UNAUTHENTICATED', `${what}: this decision would change the logic's state (${changed.length} key(s), e.g. a counted open) and the requester is not authenticated`, {
-    hint: 'send the request with an auth field made with the requester\'s identity (docs/API.md "Requester authentication"); capsule open does this with --identity',
-  });
+  return new AgentError(
+    'ERR_UNAUTHENTICATED',
+    `${what}: this decision would change the logic's state (${changed.length} key(s), e.g. a counted open) and the requester is not authenticated`,
+    {
+      hint: 'send the request with an auth field made with the requester\'s identity (docs/API.md "Requester authentication"); capsule open does this with --identity',
+    },
+  );
 }
 
 /** A digest of a scope's whole logic state, to detect a concurrent change. */

@@ -116,7 +116,13 @@ export class DecisionScheduler {
     const n = options.workers.length;
     const warm = options.warm ?? n;
     if (!Number.isSafeInteger(warm) || warm < 0) throw new RangeError(`DecisionScheduler: warm: expected an integer ≥ 0, got ${warm}`);
-    this.#o = { now: () => performance.now(), meter: undefined as unknown as Required<SchedulerOptions>['meter'], idleStopMs: 0, ...options, warm: Math.min(warm, n) };
+    this.#o = {
+      now: () => performance.now(),
+      meter: undefined as unknown as Required<SchedulerOptions>['meter'],
+      idleStopMs: 0,
+      ...options,
+      warm: Math.min(warm, n),
+    };
     this.#warm = options.workers.slice(0, this.#o.warm);
     this.#idle = [...this.#warm];
     this.#cold = options.workers.slice(this.#o.warm).reverse(); // popped: the next in the given order first
@@ -191,9 +197,14 @@ export class DecisionScheduler {
     const own = q.length >= share;
     if (own || this.#waiting >= this.#o.maxQueued) {
       this.refused.queue++;
-      throw new AgentError('ERR_UNAVAILABLE', `busy: ${own ? q.length : this.#waiting} decisions are waiting for the sandbox (maxQueuedDecisions ${this.#o.maxQueued})${own ? ` from this client, whose share is ${share}` : ''}`, {
-        retryAfter: 1, hint: 'retry shortly',
-      });
+      throw new AgentError(
+        'ERR_UNAVAILABLE',
+        `busy: ${own ? q.length : this.#waiting} decisions are waiting for the sandbox (maxQueuedDecisions ${this.#o.maxQueued})${own ? ` from this client, whose share is ${share}` : ''}`,
+        {
+          retryAfter: 1,
+          hint: 'retry shortly',
+        },
+      );
     }
     return new Promise<DecisionRecord>((resolve, reject) => {
       q.push({ module, metered, input, client, resolve, reject });
@@ -215,7 +226,13 @@ export class DecisionScheduler {
     return routes.map((r) => {
       if (r.method !== 'POST' || !DECIDING.has(r.path)) return r;
       const handle = r.handle.bind(r) as (...a: unknown[]) => Promise<unknown>;
-      return { ...r, handle: (...a: unknown[]) => { this.#admit(currentClient()); return handle(...a); } } as unknown as R;
+      return {
+        ...r,
+        handle: (...a: unknown[]) => {
+          this.#admit(currentClient());
+          return handle(...a);
+        },
+      } as unknown as R;
     });
   }
 
@@ -227,9 +244,14 @@ export class DecisionScheduler {
     if (b.tokens > 0) return;
     this.refused.budget++;
     const retryAfter = Math.max(1, Math.ceil(((1 - b.tokens) / per) * 60));
-    throw new AgentError('ERR_UNAVAILABLE', `busy: this client's fuel budget (clientFuelPerMinute ${per}) is spent by its recent decisions; it refills in ${retryAfter} s`, {
-      retryAfter, hint: `retry after ${retryAfter} s`,
-    });
+    throw new AgentError(
+      'ERR_UNAVAILABLE',
+      `busy: this client's fuel budget (clientFuelPerMinute ${per}) is spent by its recent decisions; it refills in ${retryAfter} s`,
+      {
+        retryAfter,
+        hint: `retry after ${retryAfter} s`,
+      },
+    );
   }
 
   #budget(client: string): Budget {
@@ -260,7 +282,7 @@ export class DecisionScheduler {
    */
   #pump(): void {
     const cap = Math.max(1, this.#o.workers.length - 1);
-    for (let passed = 0; this.#idle.length && this.#ring.length && passed < this.#ring.length;) {
+    for (let passed = 0; this.#idle.length && this.#ring.length && passed < this.#ring.length; ) {
       const client = this.#ring.shift()!;
       if ((this.#running.get(client) ?? 0) >= cap) {
         this.#ring.push(client); // its turn comes again when one of its decisions ends
@@ -305,19 +327,22 @@ export class DecisionScheduler {
   /** Starts `w` (taken off #cold), then hands it out. */
   #startCold(w: PoolSandbox): void {
     this.#starting++;
-    void Promise.resolve().then(() => (this.#stopped ? undefined : w.start?.())).catch(() => {}).then(() => {
-      this.#starting--;
-      if (this.#stopped) return;
-      this.#idle.push(w);
-      this.#idleSince.set(w, this.#o.now());
-      this.#pump();
-    });
+    void Promise.resolve()
+      .then(() => (this.#stopped ? undefined : w.start?.()))
+      .catch(() => {})
+      .then(() => {
+        this.#starting--;
+        if (this.#stopped) return;
+        this.#idle.push(w);
+        this.#idleSince.set(w, this.#o.now());
+        this.#pump();
+      });
   }
 
   /** Stops workers started on demand that have been idle for idleStopMs (never below the warm count). */
   #sweep(): void {
     const now = this.#o.now();
-    for (let i = 0; i < this.#idle.length && this.workersStarted - this.#starting > this.#warm.length;) {
+    for (let i = 0; i < this.#idle.length && this.workersStarted - this.#starting > this.#warm.length; ) {
       const w = this.#idle[i]!;
       if (now - (this.#idleSince.get(w) ?? now) < this.#o.idleStopMs) {
         i++;
@@ -326,7 +351,9 @@ export class DecisionScheduler {
       this.#idle.splice(i, 1);
       this.#idleSince.delete(w);
       this.#cold.push(w);
-      void Promise.resolve().then(() => w.stop?.()).catch(() => {});
+      void Promise.resolve()
+        .then(() => w.stop?.())
+        .catch(() => {});
     }
   }
 
@@ -342,9 +369,14 @@ export class DecisionScheduler {
       job.resolve(record);
     } catch (e) {
       const code = (e as SandboxError)?.code;
-      this.#charge(job.client, code === 'ERR_TIMEOUT' ? Math.max(this.#o.timeoutMs, this.#o.now() - began) * FUEL_PER_MS
-        : code === 'ERR_OUT_OF_FUEL' ? this.#o.fuelLimit
-          : Math.max(0, this.#o.now() - began) * FUEL_PER_MS);
+      this.#charge(
+        job.client,
+        code === 'ERR_TIMEOUT'
+          ? Math.max(this.#o.timeoutMs, this.#o.now() - began) * FUEL_PER_MS
+          : code === 'ERR_OUT_OF_FUEL'
+            ? this.#o.fuelLimit
+            : Math.max(0, this.#o.now() - began) * FUEL_PER_MS,
+      );
       job.reject(e);
     } finally {
       const n = (this.#running.get(job.client) ?? 1) - 1;

@@ -55,10 +55,14 @@ export class DiskReserve {
     try {
       free = await freeBytes(this.dir);
     } catch (cause) {
-      throw new StoreError('ERR_STORE', `${what}: cannot tell how much space the data directory has left`, { cause, hint: 'check the data directory exists and is readable by the agent' });
+      throw new StoreError('ERR_STORE', `${what}: cannot tell how much space the data directory has left`, {
+        cause,
+        hint: 'check the data directory exists and is readable by the agent',
+      });
     }
     if (free - need < this.reserve) {
-      const room = need > 0 ? `, and ${need} more would leave less than its reserve of ${this.reserve} bytes` : `, less than its reserve of ${this.reserve} bytes`;
+      const room =
+        need > 0 ? `, and ${need} more would leave less than its reserve of ${this.reserve} bytes` : `, less than its reserve of ${this.reserve} bytes`;
       throw new AgentError('ERR_DISK_FULL', `${what}: refused: the guardian's disk has ${free} bytes free${room} (kept for decisions and the audit log)`, {
         hint: 'the operator can free space or lower minFreeBytes; authenticated requests are still decided',
       });
@@ -73,7 +77,12 @@ export class DiskReserve {
 export async function startupDiskError(dataDir: string, e: unknown): Promise<unknown> {
   if (!isDiskFull(e)) return e;
   const free = await freeBytes(dataDir).catch(() => undefined);
-  return new StoreError('ERR_STORE_FULL', `data directory ${dataDir}: the disk is full (${free === undefined ? 'free space unknown' : `${free} bytes free`}); the agent cannot start`, {
-    cause: e, hint: 'free space on that file system (or move the data directory), then start the agent again',
-  });
+  return new StoreError(
+    'ERR_STORE_FULL',
+    `data directory ${dataDir}: the disk is full (${free === undefined ? 'free space unknown' : `${free} bytes free`}); the agent cannot start`,
+    {
+      cause: e,
+      hint: 'free space on that file system (or move the data directory), then start the agent again',
+    },
+  );
 }

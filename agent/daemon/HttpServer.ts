@@ -102,7 +102,11 @@ export class HttpServer {
     this.#opts = opts;
     // ratePerSecond 0 turns rate limiting off altogether (as before the network and global levels existed).
     const on = opts.ratePerSecond > 0;
-    this.#limiter = new RateLimiter({ perAddress: opts.ratePerSecond, perNetwork: on ? opts.ratePerNetwork ?? 0 : 0, global: on ? opts.rateGlobal ?? 0 : 0 });
+    this.#limiter = new RateLimiter({
+      perAddress: opts.ratePerSecond,
+      perNetwork: on ? (opts.ratePerNetwork ?? 0) : 0,
+      global: on ? (opts.rateGlobal ?? 0) : 0,
+    });
   }
 
   /** Adds routes (not replacing any); each schema is compiled at its route's first request. */
@@ -112,7 +116,17 @@ export class HttpServer {
       if (this.#routes.has(key)) continue;
       let validate: Promise<ValidateFunction> | undefined;
       const schema = r.schema;
-      this.#routes.set(key, schema ? { ...r, get validate() { return (validate ??= validator(schema)); } } : { ...r });
+      this.#routes.set(
+        key,
+        schema
+          ? {
+              ...r,
+              get validate() {
+                return (validate ??= validator(schema));
+              },
+            }
+          : { ...r },
+      );
     }
   }
 
@@ -121,7 +135,13 @@ export class HttpServer {
     const known = this.#routes.get(key);
     if (known || !this.#opts.more) return known;
     const more = this.#opts.more;
-    this.#more ??= more().then((r) => this.#add(r), (e) => { this.#more = undefined; throw e; });
+    this.#more ??= more().then(
+      (r) => this.#add(r),
+      (e) => {
+        this.#more = undefined;
+        throw e;
+      },
+    );
     await this.#more;
     return this.#routes.get(key);
   }
@@ -141,15 +161,23 @@ export class HttpServer {
 
   async listen(): Promise<AddressInfo> {
     const o = this.#opts;
-    const server = createServer({
-      requestTimeout: o.requestTimeoutMs, headersTimeout: o.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, o.requestTimeoutMs),
-      keepAliveTimeout: 5000,
-    }, (req, res) => void this.#serve(req, res));
+    const server = createServer(
+      {
+        requestTimeout: o.requestTimeoutMs,
+        headersTimeout: o.requestTimeoutMs,
+        connectionsCheckingInterval: Math.min(1000, o.requestTimeoutMs),
+        keepAliveTimeout: 5000,
+      },
+      (req, res) => void this.#serve(req, res),
+    );
     server.maxRequestsPerSocket = 1000;
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(o.port, o.host, () => { server.off('error', reject); resolve(); });
+      server.listen(o.port, o.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
     const a = server.address() as AddressInfo;
     this.#allowedHosts = allowedHostSet(o.host, a.port, o.allowedHosts ?? []);
@@ -206,7 +234,11 @@ export class HttpServer {
     if (!route) {
       const known = [...this.#routes.values()].some((r) => r.path === path);
       req.resume();
-      if (known) throw new AgentError('ERR_BAD_REQUEST', `${req.method} is not allowed on ${path}`, { status: 405 /* the code's 400 is for bodies */, hint: 'see the endpoint list at the top of agent/daemon/api.ts' });
+      if (known)
+        throw new AgentError('ERR_BAD_REQUEST', `${req.method} is not allowed on ${path}`, {
+          status: 405 /* the code's 400 is for bodies */,
+          hint: 'see the endpoint list at the top of agent/daemon/api.ts',
+        });
       throw new AgentError('ERR_NOT_FOUND', `no such endpoint: ${path}`, { hint: 'the API is under /v1; see GET /v1/status' });
     }
     if (route.method === 'GET') return route.handle(undefined, req);
@@ -320,9 +352,14 @@ function errorReplyOf(e: unknown): Reply {
     return { status, headers, body: { error: { code: e.code, message: e.message, hint: e.hint } } };
   }
   // An operation cut short by the agent stopping (or its own timeout): try again later.
-  if ((e as Error)?.name === 'AbortError' || (e as Error)?.name === 'TimeoutError') return { status: statusOf('ERR_UNAVAILABLE'), body: { error: { code: 'ERR_UNAVAILABLE', message: 'interrupted (the agent is stopping, or the operation timed out)', hint: 'retry shortly' } } };
+  if ((e as Error)?.name === 'AbortError' || (e as Error)?.name === 'TimeoutError')
+    return {
+      status: statusOf('ERR_UNAVAILABLE'),
+      body: { error: { code: 'ERR_UNAVAILABLE', message: 'interrupted (the agent is stopping, or the operation timed out)', hint: 'retry shortly' } },
+    };
   // Argument validation at our boundaries throws TypeError/RangeError naming the argument; it is
   // passed on as a bad request (one line), and logged too in case it was a bug.
-  if (e instanceof TypeError || e instanceof RangeError) return { status: statusOf('ERR_BAD_REQUEST'), body: { error: { code: 'ERR_BAD_REQUEST', message: e.message.split('\n')[0] } } };
+  if (e instanceof TypeError || e instanceof RangeError)
+    return { status: statusOf('ERR_BAD_REQUEST'), body: { error: { code: 'ERR_BAD_REQUEST', message: e.message.split('\n')[0] } } };
   return { status: statusOf('ERR_INTERNAL'), body: { error: { code: 'ERR_INTERNAL', message: 'internal error' } } };
 }

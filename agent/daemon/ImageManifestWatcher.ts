@@ -73,7 +73,8 @@ export class ImageManifestWatcher {
       this.counts.refused++;
       const code = (e as DceError).code ?? 'ERR_INTERNAL';
       this.#refusedBy[code] = (this.#refusedBy[code] ?? 0) + 1;
-      if (this.counts.refused <= 10 || this.counts.refused % 100 === 0) this.#o.log('image-manifest-refused', { from, code, message: (e as Error).message, refused: this.counts.refused });
+      if (this.counts.refused <= 10 || this.counts.refused % 100 === 0)
+        this.#o.log('image-manifest-refused', { from, code, message: (e as Error).message, refused: this.counts.refused });
       return undefined;
     }
   }
@@ -97,7 +98,12 @@ export class ImageManifestWatcher {
         }
         this.#pinned = { manifest: r.manifest, bytes };
         this.counts.accepted++;
-        this.#o.log('image-manifest-pinned', { from, sequence: r.manifest.sequence, previous: r.previous ?? null, images: r.manifest.images.map((i) => i.name) });
+        this.#o.log('image-manifest-pinned', {
+          from,
+          sequence: r.manifest.sequence,
+          previous: r.previous ?? null,
+          images: r.manifest.images.map((i) => i.name),
+        });
       } catch (e) {
         this.counts.refused++;
         const code = (e as DceError).code ?? 'ERR_INTERNAL';

@@ -34,7 +34,9 @@ export class IpfsConnection {
   /** Nothing is opened until start(). */
   constructor(o: IpfsConnectionOptions) {
     this.#o = o;
-    this.#ready = new Promise<void>((r) => { this.#begin = r; }).then(() => this.#openWithBackoff());
+    this.#ready = new Promise<void>((r) => {
+      this.#begin = r;
+    }).then(() => this.#openWithBackoff());
     this.#ready.catch(() => {});
   }
 
@@ -70,9 +72,17 @@ export class IpfsConnection {
   async content(): Promise<ContentStore> {
     if (this.#content) return this.#content;
     if (this.#stop.signal.aborted) throw stopping();
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new AgentError('ERR_UNAVAILABLE', `IPFS is not available yet${this.#lastError ? `: ${this.#lastError}` : ''}`, {
-      hint: 'the agent keeps retrying in the background; check the ipfs setting and the daemon',
-    })), this.#o.waitMs).unref());
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(
+        () =>
+          reject(
+            new AgentError('ERR_UNAVAILABLE', `IPFS is not available yet${this.#lastError ? `: ${this.#lastError}` : ''}`, {
+              hint: 'the agent keeps retrying in the background; check the ipfs setting and the daemon',
+            }),
+          ),
+        this.#o.waitMs,
+      ).unref(),
+    );
     return Promise.race([this.#ready, timeout]);
   }
 
@@ -80,7 +90,14 @@ export class IpfsConnection {
   sleep(ms: number): Promise<void> {
     return new Promise((r) => {
       const t = setTimeout(r, ms);
-      this.#stop.signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
+      this.#stop.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(t);
+          r();
+        },
+        { once: true },
+      );
     });
   }
 

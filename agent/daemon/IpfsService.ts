@@ -49,16 +49,31 @@ export class IpfsService {
   constructor(o: IpfsOptions) {
     this.#o = o;
     const connection = (this.#connection = new IpfsConnection({
-      open: o.open, waitMs: Math.min(o.fetchTimeoutMs, OPEN_WAIT_MS), backoffMs: o.backoffMs, log: o.log, onOpen: (store) => this.#keep(store),
+      open: o.open,
+      waitMs: Math.min(o.fetchTimeoutMs, OPEN_WAIT_MS),
+      backoffMs: o.backoffMs,
+      log: o.log,
+      onOpen: (store) => this.#keep(store),
     }));
     const slots = new FetchSlots();
     this.capsules = new CapsuleFetcher({
-      connection, slots, store: o.store, registry: o.registry, maxCapsuleBytes: o.maxCapsuleBytes, maxStoredBytes: o.maxStoredBytes,
-      fetchTimeoutMs: o.fetchTimeoutMs, reserve: o.reserve, now: o.now, log: o.log,
+      connection,
+      slots,
+      store: o.store,
+      registry: o.registry,
+      maxCapsuleBytes: o.maxCapsuleBytes,
+      maxStoredBytes: o.maxStoredBytes,
+      fetchTimeoutMs: o.fetchTimeoutMs,
+      reserve: o.reserve,
+      now: o.now,
+      log: o.log,
     });
     this.modules = new ModuleFetcher({ connection, slots, modules: o.modules, fetchTimeoutMs: o.fetchTimeoutMs, reserve: o.reserve });
     this.#announcements = new AnnouncementQueue({
-      guardianKey: o.guardianKey, store: o.store, signal: connection.signal, log: o.log,
+      guardianKey: o.guardianKey,
+      store: o.store,
+      signal: connection.signal,
+      log: o.log,
       fetch: (cid, logic) => this.capsules.capsuleByCid(cid, 'announcement', logic),
     });
   }
@@ -72,8 +87,14 @@ export class IpfsService {
   status(): Record<string, unknown> {
     const content = this.#connection.current;
     return {
-      ready: !!content, backend: content?.kind, subscribed: !!this.#unsubscribe, lastError: this.#connection.lastError,
-      announcements: { ...this.#announcements.counts }, indexed: this.#o.store.cidCount(), storedBytes: this.#o.store.storedBytes(), maxStoredBytes: this.#o.maxStoredBytes,
+      ready: !!content,
+      backend: content?.kind,
+      subscribed: !!this.#unsubscribe,
+      lastError: this.#connection.lastError,
+      announcements: { ...this.#announcements.counts },
+      indexed: this.#o.store.cidCount(),
+      storedBytes: this.#o.store.storedBytes(),
+      maxStoredBytes: this.#o.maxStoredBytes,
     };
   }
 
@@ -87,10 +108,13 @@ export class IpfsService {
   /** Once the store is open: peers dialled, and every topic kept subscribed, until stop. */
   async #keep(store: ContentStore): Promise<void> {
     const c = this.#connection;
-    const keep = (t: TopicHandler, onState?: (u: (() => void) | undefined) => void) => keepSubscribed(store, t, { signal: c.signal, backoffMs: this.#o.backoffMs, log: this.#o.log, onState });
+    const keep = (t: TopicHandler, onState?: (u: (() => void) | undefined) => void) =>
+      keepSubscribed(store, t, { signal: c.signal, backoffMs: this.#o.backoffMs, log: this.#o.log, onState });
     await Promise.all([
       keepPeers(store, this.#o.peers, { signal: c.signal, log: this.#o.log, sleep: (ms) => c.sleep(ms) }),
-      keep(this.#announcements.handler(), (u) => { this.#unsubscribe = u; }),
+      keep(this.#announcements.handler(), (u) => {
+        this.#unsubscribe = u;
+      }),
       ...(this.#o.topics ?? []).map((t) => keep(t)),
     ]);
   }

@@ -18,7 +18,9 @@ export class KeyedLock {
     const next = prev.then(fn, fn);
     const tail = next.catch(() => {});
     this.#tails.set(key, tail);
-    void tail.then(() => { if (this.#tails.get(key) === tail) this.#tails.delete(key); });
+    void tail.then(() => {
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    });
     return next;
   }
 }

@@ -67,7 +67,7 @@ export class ModuleFetcher {
         await content.discard?.(cid).catch(() => 0);
         // The module the header names is not at its locator: not found (404), like a module found nowhere.
         throw new AgentError('ERR_NOT_FOUND', `logic ${cid}: its bytes are not the module the header names (SHA-256 ${Buffer.from(hash).toString('hex')})`, {
-          hint: 'the header\'s logic.cid points at another module; logic.hash is authoritative',
+          hint: "the header's logic.cid points at another module; logic.hash is authoritative",
         });
       }
       await this.#o.modules.add(bytes);

@@ -69,9 +69,8 @@ export class ModuleStore {
     this.#o = options;
     const mc = options.meteredCache;
     if (mc) {
-      const check = mc === true
-        ? async (b: Uint8Array, l: Limits) => (await import('../sandbox/ModuleChecker.ts')).sharedChecker().check(b, l)
-        : mc.check.bind(mc);
+      const check =
+        mc === true ? async (b: Uint8Array, l: Limits) => (await import('../sandbox/ModuleChecker.ts')).sharedChecker().check(b, l) : mc.check.bind(mc);
       this.#metered = new MeteredCache({ check, disk: { read: (h, l) => this.#readMetered(h, l), write: (h, l, c) => this.#writeMetered(h, l, c) } });
     }
   }
@@ -117,14 +116,22 @@ export class ModuleStore {
     const usage = await this.#used();
     const o = this.#o;
     if (o.maxModules !== undefined && usage.count + 1 > o.maxModules) {
-      throw new AgentError('ERR_QUOTA', `module ${hash}: the module store holds ${usage.count} modules, the most this guardian keeps (maxModules ${o.maxModules})`, {
-        hint: 'the operator can raise maxModules; a module a capsule needs can also come from IPFS (logic.cid)',
-      });
+      throw new AgentError(
+        'ERR_QUOTA',
+        `module ${hash}: the module store holds ${usage.count} modules, the most this guardian keeps (maxModules ${o.maxModules})`,
+        {
+          hint: 'the operator can raise maxModules; a module a capsule needs can also come from IPFS (logic.cid)',
+        },
+      );
     }
     if (o.maxBytes !== undefined && usage.bytes + bytes.length > o.maxBytes) {
-      throw new AgentError('ERR_QUOTA', `module ${hash}: ${bytes.length} bytes would take the module store to ${usage.bytes + bytes.length}, above maxModuleStoreBytes ${o.maxBytes}`, {
-        hint: 'the operator can raise maxModuleStoreBytes; a module a capsule needs can also come from IPFS (logic.cid)',
-      });
+      throw new AgentError(
+        'ERR_QUOTA',
+        `module ${hash}: ${bytes.length} bytes would take the module store to ${usage.bytes + bytes.length}, above maxModuleStoreBytes ${o.maxBytes}`,
+        {
+          hint: 'the operator can raise maxModuleStoreBytes; a module a capsule needs can also come from IPFS (logic.cid)',
+        },
+      );
     }
     // Counted before the slow parts, so concurrent pushes cannot pass the quota together.
     usage.bytes += bytes.length;
@@ -135,9 +142,7 @@ export class ModuleStore {
       // Off the main thread, in a worker retired after failures (Binaryen's heap dies with it):
       // throws SandboxError ERR_INVALID_MODULE with the reason (issue 18 D10). The metered binary
       // is written after the module, so that no .metered file is left without its module.
-      const checked = this.#metered
-        ? await this.#metered.get(bytes, DEFAULT_LIMITS, { persist: false })
-        : await this.metered(bytes, DEFAULT_LIMITS);
+      const checked = this.#metered ? await this.#metered.get(bytes, DEFAULT_LIMITS, { persist: false }) : await this.metered(bytes, DEFAULT_LIMITS);
       await this.#write(hash, bytes);
       stored = true;
       await this.#metered?.persist(bytes, DEFAULT_LIMITS, checked);
@@ -197,7 +202,10 @@ export class ModuleStore {
     const freed = stale.reduce((n, [, size]) => n + size, 0);
     const o = this.#o;
     if (o.maxBytes !== undefined && usage.bytes - freed + file.length > o.maxBytes) {
-      this.#o.log?.('metered-not-cached', { path, why: `would take the module store to ${usage.bytes - freed + file.length} bytes, above maxModuleStoreBytes ${o.maxBytes}` });
+      this.#o.log?.('metered-not-cached', {
+        path,
+        why: `would take the module store to ${usage.bytes - freed + file.length} bytes, above maxModuleStoreBytes ${o.maxBytes}`,
+      });
       return;
     }
     usage.bytes += file.length; // counted before the write, so that concurrent writes respect the quota
@@ -252,9 +260,15 @@ export class ModuleStore {
       const full = isDiskFull(cause);
       this.#o.log?.('module-write-failed', { path, full, error: String((cause as Error)?.message ?? cause) });
       if (full) {
-        throw new StoreError('ERR_STORE_FULL', `module ${hash}: not stored: the guardian's disk is full`, { cause, hint: 'retry later; the operator must free space on the data directory (no restart needed)' });
+        throw new StoreError('ERR_STORE_FULL', `module ${hash}: not stored: the guardian's disk is full`, {
+          cause,
+          hint: 'retry later; the operator must free space on the data directory (no restart needed)',
+        });
       }
-      throw new StoreError('ERR_STORE', `module ${hash}: not stored: the module store cannot be written`, { cause, hint: 'the operator should check the data directory (see the agent\'s log)' });
+      throw new StoreError('ERR_STORE', `module ${hash}: not stored: the module store cannot be written`, {
+        cause,
+        hint: "the operator should check the data directory (see the agent's log)",
+      });
     }
   }
 
@@ -277,7 +291,8 @@ export class ModuleStore {
         try {
           const s = await stat(join(this.dir, n));
           u.bytes += s.size;
-          if (metered) this.#meteredFiles.set(n, s.size); // counted in bytes, not as a module
+          if (metered)
+            this.#meteredFiles.set(n, s.size); // counted in bytes, not as a module
           else u.count += 1;
           if ((s.mode & 0o077) !== 0) await chmod(join(this.dir, n), 0o600);
         } catch {

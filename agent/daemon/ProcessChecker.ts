@@ -34,8 +34,13 @@ export function spawnProcess(): Promise<CheckerEndpoint> {
     return Promise.reject(new SandboxError('ERR_SANDBOX', `module checker failed to start: ${(e as Error).message}`, { cause: e }));
   }
   return readyOnFirstMessage({
-    on: (e, l) => child.on(e, l), off: (e, l) => child.off(e, l),
-    send: (m, onError) => { child.send(m, (e) => { if (e) onError(e); }); },
+    on: (e, l) => child.on(e, l),
+    off: (e, l) => child.off(e, l),
+    send: (m, onError) => {
+      child.send(m, (e) => {
+        if (e) onError(e);
+      });
+    },
     hold: (on) => hold(child, on),
     close: () => end(child),
   });

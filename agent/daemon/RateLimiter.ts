@@ -21,7 +21,10 @@ export interface RateLimits {
   global: number;
 }
 
-interface Bucket { tokens: number; at: number }
+interface Bucket {
+  tokens: number;
+  at: number;
+}
 
 const MAX_KEYS = 10_000;
 
@@ -47,9 +50,23 @@ export class RateLimiter {
     const l = this.#limits;
     const now = this.#now();
     const levels: Array<[string, number, Bucket | undefined, (b: Bucket) => void]> = [];
-    if (l.perAddress) { const k = clientKey(address); levels.push([k, l.perAddress, this.#address.get(k), (b) => this.#put(this.#address, k, b)]); }
-    if (l.perNetwork) { const k = networkKey(address); levels.push([`network ${k}`, l.perNetwork, this.#network.get(k), (b) => this.#put(this.#network, k, b)]); }
-    if (l.global) levels.push(['all clients', l.global, this.#global, (b) => { this.#global = b; }]);
+    if (l.perAddress) {
+      const k = clientKey(address);
+      levels.push([k, l.perAddress, this.#address.get(k), (b) => this.#put(this.#address, k, b)]);
+    }
+    if (l.perNetwork) {
+      const k = networkKey(address);
+      levels.push([`network ${k}`, l.perNetwork, this.#network.get(k), (b) => this.#put(this.#network, k, b)]);
+    }
+    if (l.global)
+      levels.push([
+        'all clients',
+        l.global,
+        this.#global,
+        (b) => {
+          this.#global = b;
+        },
+      ]);
     const filled = levels.map(([what, rate, b, put]) => {
       const bucket = b ?? { tokens: rate * 2, at: now };
       bucket.tokens = Math.min(rate * 2, bucket.tokens + ((now - bucket.at) / 1000) * rate);
@@ -61,7 +78,10 @@ export class RateLimiter {
     if (short.length) {
       const worst = short.reduce((a, b) => ((1 - a.bucket.tokens) / a.rate >= (1 - b.bucket.tokens) / b.rate ? a : b));
       const retryAfter = Math.max(1, Math.ceil((1 - worst.bucket.tokens) / worst.rate));
-      throw Object.assign(new AgentError('ERR_RATE_LIMITED', `too many requests from ${worst.what} (limit ${worst.rate}/s)`, { hint: `retry after ${retryAfter} s` }), { retryAfter });
+      throw Object.assign(
+        new AgentError('ERR_RATE_LIMITED', `too many requests from ${worst.what} (limit ${worst.rate}/s)`, { hint: `retry after ${retryAfter} s` }),
+        { retryAfter },
+      );
     }
     for (const f of filled) f.bucket.tokens -= 1;
   }

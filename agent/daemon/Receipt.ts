@@ -51,11 +51,25 @@ export function parseReceipt(text: string, name: string): Receipt {
   try {
     r = JSON.parse(text) as Partial<Receipt>;
   } catch (cause) {
-    throw new AuditError('ERR_AUDIT_RECEIPT', `receipt ${name}: not JSON`, { cause, hint: 'pass the receipt files capsule open stored (one JSON object each)' });
+    throw new AuditError('ERR_AUDIT_RECEIPT', `receipt ${name}: not JSON`, {
+      cause,
+      hint: 'pass the receipt files capsule open stored (one JSON object each)',
+    });
   }
-  const ok = typeof r === 'object' && r !== null && Number.isSafeInteger(r.seq) && (r.seq as number) >= 0
-    && typeof r.digest === 'string' && /^[0-9a-f]{64}$/.test(r.digest) && typeof r.sig === 'string' && /^[0-9a-f]{128}$/.test(r.sig) && typeof r.guardian === 'string';
-  if (!ok) throw new AuditError('ERR_AUDIT_RECEIPT', `receipt ${name}: expected {seq, digest (64 hex), sig (128 hex), guardian}`, { hint: 'pass the receipt files capsule open stored' });
+  const ok =
+    typeof r === 'object' &&
+    r !== null &&
+    Number.isSafeInteger(r.seq) &&
+    (r.seq as number) >= 0 &&
+    typeof r.digest === 'string' &&
+    /^[0-9a-f]{64}$/.test(r.digest) &&
+    typeof r.sig === 'string' &&
+    /^[0-9a-f]{128}$/.test(r.sig) &&
+    typeof r.guardian === 'string';
+  if (!ok)
+    throw new AuditError('ERR_AUDIT_RECEIPT', `receipt ${name}: expected {seq, digest (64 hex), sig (128 hex), guardian}`, {
+      hint: 'pass the receipt files capsule open stored',
+    });
   return { seq: r.seq!, digest: r.digest!, sig: r.sig!, guardian: r.guardian! };
 }
 
@@ -76,17 +90,27 @@ export function checkReceipt(r: Receipt, entries: AuditEntry[], name: string): v
     throw new AuditError('ERR_AUDIT_RECEIPT', `${at}: its signature does not verify under ${r.guardian} (not a receipt this guardian gave)`);
   }
   if (entries[0]?.guardian !== r.guardian) {
-    throw new AuditError('ERR_AUDIT_RECEIPT', `${at}: given by guardian ${r.guardian}, but the log is ${String(entries[0]?.guardian)}'s`, { hint: 'check the receipt against its own guardian\'s log' });
+    throw new AuditError('ERR_AUDIT_RECEIPT', `${at}: given by guardian ${r.guardian}, but the log is ${String(entries[0]?.guardian)}'s`, {
+      hint: "check the receipt against its own guardian's log",
+    });
   }
   const e = entries[r.seq];
   if (!e) {
-    throw new AuditError('ERR_AUDIT_RECEIPT', `${at}: the log ends at entry ${entries.length - 1}, so the promised entry ${r.seq} is missing (the log was truncated or replaced by an older copy)`, {
-      hint: 'the guardian\'s log lost entries it acknowledged: keep this receipt and the log as evidence',
-    });
+    throw new AuditError(
+      'ERR_AUDIT_RECEIPT',
+      `${at}: the log ends at entry ${entries.length - 1}, so the promised entry ${r.seq} is missing (the log was truncated or replaced by an older copy)`,
+      {
+        hint: "the guardian's log lost entries it acknowledged: keep this receipt and the log as evidence",
+      },
+    );
   }
   if (bodyDigest(e) !== r.digest || e.sig !== r.sig) {
-    throw new AuditError('ERR_AUDIT_RECEIPT', `${at}: the log's entry ${r.seq} is not the one the receipt was given for (digest ${bodyDigest(e)}, receipt ${r.digest}): the log was rewritten from this point`, {
-      hint: 'the guardian\'s log lost entries it acknowledged: keep this receipt and the log as evidence',
-    });
+    throw new AuditError(
+      'ERR_AUDIT_RECEIPT',
+      `${at}: the log's entry ${r.seq} is not the one the receipt was given for (digest ${bodyDigest(e)}, receipt ${r.digest}): the log was rewritten from this point`,
+      {
+        hint: "the guardian's log lost entries it acknowledged: keep this receipt and the log as evidence",
+      },
+    );
   }
 }

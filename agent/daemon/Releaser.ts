@@ -70,16 +70,25 @@ export class Releaser {
     if (header !== undefined) {
       const known = this.#d.store.capsule(header);
       if (!known || (id !== undefined && known.id !== id)) {
-        throw new AgentError('ERR_NOT_FOUND', `capsule with header hash ${header}${id !== undefined ? ` and id ${id}` : ''}: unknown to this guardian`, { hint: 'send the capsule bytes once (capsule open does); the guardian then knows it' });
+        throw new AgentError('ERR_NOT_FOUND', `capsule with header hash ${header}${id !== undefined ? ` and id ${id}` : ''}: unknown to this guardian`, {
+          hint: 'send the capsule bytes once (capsule open does); the guardian then knows it',
+        });
       }
       return present(known.prefix);
     }
     const known = id ? this.#d.store.capsulesWithId(id, 2) : [];
-    if (known.length === 0) throw new AgentError('ERR_NOT_FOUND', `capsule ${id}: unknown to this guardian`, { hint: 'send the capsule bytes once (capsule open does); the guardian then knows it by id' });
-    if (known.length > 1) {
-      throw new AgentError('ERR_AMBIGUOUS_ID', `capsule ${id}: several capsules with this id are registered here (different headers; one may be a copy made to squat the id)`, {
-        hint: 'name the capsule by its bytes (capsule open FILE does) or by its header hash (body.header; capsule inspect shows it)',
+    if (known.length === 0)
+      throw new AgentError('ERR_NOT_FOUND', `capsule ${id}: unknown to this guardian`, {
+        hint: 'send the capsule bytes once (capsule open does); the guardian then knows it by id',
       });
+    if (known.length > 1) {
+      throw new AgentError(
+        'ERR_AMBIGUOUS_ID',
+        `capsule ${id}: several capsules with this id are registered here (different headers; one may be a copy made to squat the id)`,
+        {
+          hint: 'name the capsule by its bytes (capsule open FILE does) or by its header hash (body.header; capsule inspect shows it)',
+        },
+      );
     }
     return present(known[0]!.prefix);
   }
@@ -110,7 +119,9 @@ export class Releaser {
   async checkin(p: Presented, item: EvidenceItem, replayKey: string, expires: number): Promise<Outcome> {
     return this.#decider.lock(p.headerHash, async () => {
       if (this.#d.store.seen(replayKey, await this.#d.clock.now())) {
-        throw new AgentError('ERR_REPLAYED', 'checkin: this check-in was already received (a replay)', { hint: 'sign a new check-in: capsule checkin makes one with the current time' });
+        throw new AgentError('ERR_REPLAYED', 'checkin: this check-in was already received (a replay)', {
+          hint: 'sign a new check-in: capsule checkin makes one with the current time',
+        });
       }
       const o = await this.#decide('checkin', p, this.#d.guardian.record.recipients.x25519, [item], 'held');
       this.#d.store.remember(replayKey, expires, await this.#d.clock.now());
@@ -137,7 +148,14 @@ export class Releaser {
    * holds the capsule's lock), never acts (`mayAllow` false) and carries no `authenticated` (it is
    * signed by its author), so its state change is never refused for it.
    */
-  async #decide(kind: 'release' | 'checkin', p: Presented, requester: string, evidence: EvidenceItem[], concurrency: 'optimistic' | 'held', authenticated?: boolean): Promise<Outcome> {
+  async #decide(
+    kind: 'release' | 'checkin',
+    p: Presented,
+    requester: string,
+    evidence: EvidenceItem[],
+    concurrency: 'optimistic' | 'held',
+    authenticated?: boolean,
+  ): Promise<Outcome> {
     const d = this.#d;
     const h = p.parsed.header;
     const logic = hex(h.logic.hash);
@@ -145,7 +163,10 @@ export class Releaser {
     let shareIndex: number | undefined; // with a guardian set (SPEC.md §5.6): what this guardian releases is its share
     try {
       const o = await this.#decider.decide<Uint8Array>({
-        op: kind, scope: p.headerHash, concurrency, subject: `capsule ${p.id}`,
+        op: kind,
+        scope: p.headerHash,
+        concurrency,
+        subject: `capsule ${p.id}`,
         // Every decision writes an audit entry, and one on a capsule not yet registered may register it
         // (up to ~128 KiB): below the disk's reserve, neither a requester who has not proved its identity
         // nor a new capsule gets a decision (nothing is written), so strangers cannot fill the disk (D3).
@@ -156,12 +177,16 @@ export class Releaser {
         module: {
           hash: logic,
           fetch: d.fetchModule ? () => d.fetchModule!(h.logic.hash, h.logic.cid) : undefined,
-          notFound: (tried) => new AgentError('ERR_NOT_FOUND', `logic module ${logic} is not in this guardian's module store${tried ? ', nor found on IPFS' : ''}`, {
-            cause: tried, hint: 'upload it once (capsule logic push MODULE.wasm --guardian URL), or publish it from a peer this guardian knows (capsule publish --logic)',
-          }),
+          notFound: (tried) =>
+            new AgentError('ERR_NOT_FOUND', `logic module ${logic} is not in this guardian's module store${tried ? ', nor found on IPFS' : ''}`, {
+              cause: tried,
+              hint: 'upload it once (capsule logic push MODULE.wasm --guardian URL), or publish it from a peer this guardian knows (capsule publish --logic)',
+            }),
         },
         input: {
-          requester, evidence, params: h.logic.params,
+          requester,
+          evidence,
+          params: h.logic.params,
           capsule: { id: h.id, created: h.created, owner: h.owner ?? null, logic: h.logic.hash, size: h.payload.size, digest: h.payload.digest },
           ...(authenticated === undefined ? {} : { authenticated }),
         },
@@ -180,7 +205,13 @@ export class Releaser {
         alsoCommit: (now) => d.store.putCapsule({ id: p.id, headerHash: p.headerHash, logic, prefix: p.prefix }, now),
       });
       return {
-        verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit, receipt: o.receipt, changed: o.changed, answer: o.result,
+        verdict: o.verdict,
+        reason: o.reason,
+        fuel: o.fuel,
+        audit: o.audit,
+        receipt: o.receipt,
+        changed: o.changed,
+        answer: o.result,
         ...(o.result !== undefined && shareIndex !== undefined ? { share: { index: shareIndex } } : {}),
       };
     } finally {
@@ -188,4 +219,3 @@ export class Releaser {
     }
   }
 }
-

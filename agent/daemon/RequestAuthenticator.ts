@@ -39,7 +39,11 @@ export class RequestAuthenticator {
     if (body.auth === undefined) return false;
     const now = await this.#clock.now();
     const v = await checkRequestAuth({
-      method, path, body: body as Record<string, unknown> & { auth: RequestAuth }, requester, now,
+      method,
+      path,
+      body: body as Record<string, unknown> & { auth: RequestAuth },
+      requester,
+      now,
       guardian: this.#guardian.record.recipients.x25519,
       exchange: (pk) => this.#guardian.withKeys((k) => x25519Shared(k.x25519.secretKey, pk)),
     });

@@ -71,13 +71,20 @@ export class SigningService {
     const d = this.#d;
     const id = slotCapsuleId(slot);
     const o = await this.#decider.decide<{ signature: Uint8Array; recoveryId: number }>({
-      op: 'sign', scope: `sign:${Buffer.from(id).toString('hex')}`, concurrency: 'serial',
+      op: 'sign',
+      scope: `sign:${Buffer.from(id).toString('hex')}`,
+      concurrency: 'serial',
       module: {
         hash: policy.logic,
-        notFound: () => new AgentError('ERR_NOT_FOUND', `sign: the policy module ${policy.logic} for slot ${slot} is not in the module store`, { hint: 'capsule logic push MODULE.wasm --guardian URL' }),
+        notFound: () =>
+          new AgentError('ERR_NOT_FOUND', `sign: the policy module ${policy.logic} for slot ${slot} is not in the module store`, {
+            hint: 'capsule logic push MODULE.wasm --guardian URL',
+          }),
       },
       input: {
-        requester, evidence, params: policy.params,
+        requester,
+        evidence,
+        params: policy.params,
         capsule: { id, created: 0, owner: null, logic: Uint8Array.from(Buffer.from(policy.logic, 'hex')), size: 0, digest },
         authenticated,
       },
@@ -90,7 +97,15 @@ export class SigningService {
         return { result: { signature, recoveryId: recovery(signature, digest, await d.keyStore.publicKey(slot)) } };
       },
     });
-    return { verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit, receipt: o.receipt, signature: o.result?.signature, recoveryId: o.result?.recoveryId };
+    return {
+      verdict: o.verdict,
+      reason: o.reason,
+      fuel: o.fuel,
+      audit: o.audit,
+      receipt: o.receipt,
+      signature: o.result?.signature,
+      recoveryId: o.result?.recoveryId,
+    };
   }
 }
 
@@ -101,5 +116,5 @@ function recovery(sig: Uint8Array, digest: Uint8Array, xy: Uint8Array): number {
     const point = p256.Signature.fromBytes(sig, 'compact').addRecoveryBit(bit).recoverPublicKey(digest);
     if (Buffer.from(point.toBytes(false)).equals(want)) return bit;
   }
-  throw new AgentError('ERR_UNAVAILABLE', 'sign: the module\'s signature does not recover to its own public key');
+  throw new AgentError('ERR_UNAVAILABLE', "sign: the module's signature does not recover to its own public key");
 }

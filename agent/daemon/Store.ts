@@ -87,13 +87,20 @@ export function storeError(e: unknown, what: string, dir?: string): unknown {
   // SQLite reports some writes that found no room as I/O errors (growing the -shm, a short write).
   if (primary === SQLITE.FULL || (primary === SQLITE.IOERR && dir !== undefined && nearlyFull(dir))) {
     return new StoreError('ERR_STORE_FULL', `database: cannot ${what}: the guardian's disk is full (${name})`, {
-      cause: e, hint: 'nothing was changed; retry later (the operator must free space on the data directory; no restart is needed)',
+      cause: e,
+      hint: 'nothing was changed; retry later (the operator must free space on the data directory; no restart is needed)',
     });
   }
   if (primary === SQLITE.BUSY || primary === SQLITE.LOCKED) {
-    return new StoreError('ERR_STORE_BUSY', `database: cannot ${what}: it is locked by another process (${name})`, { cause: e, hint: 'retry shortly; only one agent may use a data directory' });
+    return new StoreError('ERR_STORE_BUSY', `database: cannot ${what}: it is locked by another process (${name})`, {
+      cause: e,
+      hint: 'retry shortly; only one agent may use a data directory',
+    });
   }
-  return new StoreError('ERR_STORE', `database: cannot ${what} (${name})`, { cause: e, hint: 'nothing was changed; the operator should check the data directory (permissions, disk health, space)' });
+  return new StoreError('ERR_STORE', `database: cannot ${what} (${name})`, {
+    cause: e,
+    hint: 'nothing was changed; the operator should check the data directory (permissions, disk health, space)',
+  });
 }
 
 /** Less than 64 KiB left for the agent on the file system holding `dir` (false if that cannot be told). */
@@ -138,8 +145,12 @@ export class Store {
       if (db?.isOpen) db.close();
       const errno = (e as NodeJS.ErrnoException)?.code;
       if (errno === 'ENOSPC' || errno === 'EDQUOT') throw new StoreError('ERR_STORE_FULL', 'database: cannot create it: the disk is full', { cause: e });
-      if (!(e instanceof StoreError) && typeof errno === 'string' && /^E[A-Z0-9]+$/.test(errno)) { // an OS error (EACCES, EROFS, …)
-        throw new StoreError('ERR_STORE', `database: cannot open it (${errno})`, { cause: e, hint: 'check the data directory exists and belongs to the agent\'s user' });
+      if (!(e instanceof StoreError) && typeof errno === 'string' && /^E[A-Z0-9]+$/.test(errno)) {
+        // an OS error (EACCES, EROFS, …)
+        throw new StoreError('ERR_STORE', `database: cannot open it (${errno})`, {
+          cause: e,
+          hint: "check the data directory exists and belongs to the agent's user",
+        });
       }
       throw storeError(e, 'open it', dirname(path));
     }
@@ -151,10 +162,12 @@ export class Store {
       const db = this.#db;
       const hasMeta = db.prepare("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
       const hasCapsules = db.prepare("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'capsules'").get() !== undefined;
-      const row = hasMeta ? db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined : undefined;
+      const row = hasMeta ? (db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string } | undefined) : undefined;
       const version = row ? Number(row.value) : hasCapsules ? 1 : 0;
       if (version > SCHEMA_VERSION) {
-        throw new StoreError('ERR_STORE', `database: schema version ${version} is newer than this agent's (${SCHEMA_VERSION})`, { hint: 'run the newer agent, or restore a backup of the data directory made by this version' });
+        throw new StoreError('ERR_STORE', `database: schema version ${version} is newer than this agent's (${SCHEMA_VERSION})`, {
+          hint: 'run the newer agent, or restore a backup of the data directory made by this version',
+        });
       }
       if (version === SCHEMA_VERSION) return;
       db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
@@ -166,7 +179,9 @@ export class Store {
 
   /** The schema version recorded in `meta`. */
   get schemaVersion(): number {
-    return Number((this.#run('read the schema version', () => this.#db.prepare("SELECT value FROM meta WHERE key = 'schema'").get()) as { value: string }).value);
+    return Number(
+      (this.#run('read the schema version', () => this.#db.prepare("SELECT value FROM meta WHERE key = 'schema'").get()) as { value: string }).value,
+    );
   }
 
   #run<T>(what: string, fn: () => T): T {
@@ -199,26 +214,35 @@ export class Store {
 
   /** The capsule registered under this header hash. */
   capsule(headerHash: string): CapsuleRecord | undefined {
-    const r = this.#run('read the capsule registry', () => this.#db.prepare('SELECT id, header_hash, logic, prefix FROM capsules WHERE header_hash = ?').get(headerHash)) as
-      { id: string; header_hash: string; logic: string; prefix: Uint8Array } | undefined;
+    const r = this.#run('read the capsule registry', () =>
+      this.#db.prepare('SELECT id, header_hash, logic, prefix FROM capsules WHERE header_hash = ?').get(headerHash),
+    ) as { id: string; header_hash: string; logic: string; prefix: Uint8Array } | undefined;
     return r && { id: r.id, headerHash: r.header_hash, logic: r.logic, prefix: r.prefix };
   }
 
   /** Up to `limit` capsules registered with this id, oldest first (more than one: the id is ambiguous). */
   capsulesWithId(id: string, limit = 2): CapsuleRecord[] {
-    const rows = this.#run('read the capsule registry', () => this.#db.prepare('SELECT id, header_hash, logic, prefix FROM capsules WHERE id = ? ORDER BY registered, rowid LIMIT ?').all(id, limit)) as
-      { id: string; header_hash: string; logic: string; prefix: Uint8Array }[];
+    const rows = this.#run('read the capsule registry', () =>
+      this.#db.prepare('SELECT id, header_hash, logic, prefix FROM capsules WHERE id = ? ORDER BY registered, rowid LIMIT ?').all(id, limit),
+    ) as { id: string; header_hash: string; logic: string; prefix: Uint8Array }[];
     return rows.map((r) => ({ id: r.id, headerHash: r.header_hash, logic: r.logic, prefix: r.prefix }));
   }
 
   /** Registers an authenticated header (idempotent: keyed by its hash). */
   putCapsule(c: CapsuleRecord, at: number): void {
-    this.#run('register the capsule', () => this.#db.prepare('INSERT OR IGNORE INTO capsules (header_hash, id, logic, prefix, registered) VALUES (?, ?, ?, ?, ?)').run(c.headerHash, c.id, c.logic, c.prefix, at));
+    this.#run('register the capsule', () =>
+      this.#db
+        .prepare('INSERT OR IGNORE INTO capsules (header_hash, id, logic, prefix, registered) VALUES (?, ?, ?, ?, ?)')
+        .run(c.headerHash, c.id, c.logic, c.prefix, at),
+    );
   }
 
   /** A capsule's logic state; `capsule` is its header hash (or "sign:<id>" for a signing slot). */
   state(capsule: string): Map<string, Uint8Array> {
-    const rows = this.#run('read logic state', () => this.#db.prepare('SELECT key, value FROM state WHERE capsule = ?').all(capsule)) as { key: string; value: Uint8Array }[];
+    const rows = this.#run('read logic state', () => this.#db.prepare('SELECT key, value FROM state WHERE capsule = ?').all(capsule)) as {
+      key: string;
+      value: Uint8Array;
+    }[];
     return new Map(rows.map((r) => [r.key, r.value]));
   }
 
@@ -237,29 +261,53 @@ export class Store {
 
   /** Stores an approval (`capsule`: the header hash); false if this approver's approval for this capsule and requester is already there. */
   addApproval(capsule: string, requester: string, e: EvidenceItem, at: number): boolean {
-    const r = this.#run('store the approval', () => this.#db.prepare('INSERT OR IGNORE INTO approvals (capsule, requester, scheme, signer, message, signature, received) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(capsule, requester.toLowerCase(), e.scheme, Buffer.from(e.signer).toString('hex'), e.message, e.signature, at));
+    const r = this.#run('store the approval', () =>
+      this.#db
+        .prepare('INSERT OR IGNORE INTO approvals (capsule, requester, scheme, signer, message, signature, received) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(capsule, requester.toLowerCase(), e.scheme, Buffer.from(e.signer).toString('hex'), e.message, e.signature, at),
+    );
     return r.changes === 1;
   }
 
   approvals(capsule: string, requester: string): EvidenceItem[] {
-    const rows = this.#run('read approvals', () => this.#db.prepare('SELECT scheme, signer, message, signature FROM approvals WHERE capsule = ? AND requester = ? ORDER BY received, signer')
-      .all(capsule, requester.toLowerCase())) as { scheme: 'ed25519' | 'eip191'; signer: string; message: Uint8Array; signature: Uint8Array }[];
-    return rows.map((r) => ({ kind: 'approval', scheme: r.scheme, signer: Uint8Array.from(Buffer.from(r.signer, 'hex')), message: r.message, signature: r.signature }));
+    const rows = this.#run('read approvals', () =>
+      this.#db
+        .prepare('SELECT scheme, signer, message, signature FROM approvals WHERE capsule = ? AND requester = ? ORDER BY received, signer')
+        .all(capsule, requester.toLowerCase()),
+    ) as { scheme: 'ed25519' | 'eip191'; signer: string; message: Uint8Array; signature: Uint8Array }[];
+    return rows.map((r) => ({
+      kind: 'approval',
+      scheme: r.scheme,
+      signer: Uint8Array.from(Buffer.from(r.signer, 'hex')),
+      message: r.message,
+      signature: r.signature,
+    }));
   }
 
   /** True if this signed call's key was remembered and has not expired. */
   seen(digest: string, now: number): boolean {
-    return this.#run('read the replay cache', () => this.#db.prepare('SELECT 1 AS x FROM replay WHERE digest = ? AND expires >= ?').get(digest, now)) !== undefined;
+    return (
+      this.#run('read the replay cache', () => this.#db.prepare('SELECT 1 AS x FROM replay WHERE digest = ? AND expires >= ?').get(digest, now)) !== undefined
+    );
   }
 
   /** Approvals stored for one capsule and requester (bounded: see MAX_APPROVALS). */
   approvalCount(capsule: string, requester: string): number {
-    return (this.#run('read approvals', () => this.#db.prepare('SELECT count(*) AS n FROM approvals WHERE capsule = ? AND requester = ?').get(capsule, requester.toLowerCase())) as { n: number }).n;
+    return (
+      this.#run('read approvals', () =>
+        this.#db.prepare('SELECT count(*) AS n FROM approvals WHERE capsule = ? AND requester = ?').get(capsule, requester.toLowerCase()),
+      ) as { n: number }
+    ).n;
   }
 
   hasApproval(capsule: string, requester: string, signer: Uint8Array): boolean {
-    return this.#run('read approvals', () => this.#db.prepare('SELECT 1 AS x FROM approvals WHERE capsule = ? AND requester = ? AND signer = ?').get(capsule, requester.toLowerCase(), Buffer.from(signer).toString('hex'))) !== undefined;
+    return (
+      this.#run('read approvals', () =>
+        this.#db
+          .prepare('SELECT 1 AS x FROM approvals WHERE capsule = ? AND requester = ? AND signer = ?')
+          .get(capsule, requester.toLowerCase(), Buffer.from(signer).toString('hex')),
+      ) !== undefined
+    );
   }
 
   /** Records a signed call's digest until `expires`; false if it was seen before (a replay). */
@@ -272,12 +320,18 @@ export class Store {
 
   /** The capsule a CID was seen to hold (the bytes are content-addressed: the mapping is a fact). */
   cid(cid: string): CidRecord | undefined {
-    const r = this.#run('read the CID index', () => this.#db.prepare('SELECT cid, capsule, header_hash, logic, source, size FROM cids WHERE cid = ?').get(cid)) as (CidRecord & { header_hash: string }) | undefined;
+    const r = this.#run('read the CID index', () =>
+      this.#db.prepare('SELECT cid, capsule, header_hash, logic, source, size FROM cids WHERE cid = ?').get(cid),
+    ) as (CidRecord & { header_hash: string }) | undefined;
     return r && { cid: r.cid, capsule: r.capsule, headerHash: r.header_hash, logic: r.logic, source: r.source, size: r.size };
   }
 
   putCid(c: CidRecord, at: number): void {
-    this.#run('write the CID index', () => this.#db.prepare('INSERT OR IGNORE INTO cids (cid, capsule, header_hash, logic, source, size, added) VALUES (?, ?, ?, ?, ?, ?, ?)').run(c.cid, c.capsule, c.headerHash, c.logic, c.source, c.size, at));
+    this.#run('write the CID index', () =>
+      this.#db
+        .prepare('INSERT OR IGNORE INTO cids (cid, capsule, header_hash, logic, source, size, added) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(c.cid, c.capsule, c.headerHash, c.logic, c.source, c.size, at),
+    );
   }
 
   /** Bytes of all capsules kept by CID. */
@@ -311,7 +365,9 @@ export class Store {
 
   /** The state generation: how many decision commits this database holds (0 for a new one). */
   generation(): number {
-    const r = this.#run('read the generation', () => this.#db.prepare("SELECT value FROM meta WHERE key = 'generation'").get()) as { value: string } | undefined;
+    const r = this.#run('read the generation', () => this.#db.prepare("SELECT value FROM meta WHERE key = 'generation'").get()) as
+      | { value: string }
+      | undefined;
     return r ? Number(r.value) : 0;
   }
 

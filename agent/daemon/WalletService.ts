@@ -74,12 +74,18 @@ const MAX_AUDIT_OUTPUT = 32 * 1024;
 
 /** What a wallet-sign entry records of what was signed: the signature(s) and the answered output. */
 function auditOf(o: SignOutput): { [k: string]: Json } {
-  const output: { [k: string]: Json } = o.text.length <= MAX_AUDIT_OUTPUT ? { output: o.text } : { outputSha256: hex(sha256(new TextEncoder().encode(o.text))), outputBytes: o.text.length };
+  const output: { [k: string]: Json } =
+    o.text.length <= MAX_AUDIT_OUTPUT ? { output: o.text } : { outputSha256: hex(sha256(new TextEncoder().encode(o.text))), outputBytes: o.text.length };
   switch (o.kind) {
-    case 'eth-tx': return { ...output, signature: hex(o.signature), transactionHash: hex(o.transactionHash) };
-    case 'eth-typed-data': case 'eth-message': return { ...output, signature: hex(o.signature) };
-    case 'btc-psbt': return { ...output, complete: o.complete, signatures: o.signatures.map((x) => ({ input: x.input, signature: hex(x.signature) })) };
-    case 'raw-digest': return { ...output, signature: hex(o.signature), recovery: o.recovery };
+    case 'eth-tx':
+      return { ...output, signature: hex(o.signature), transactionHash: hex(o.transactionHash) };
+    case 'eth-typed-data':
+    case 'eth-message':
+      return { ...output, signature: hex(o.signature) };
+    case 'btc-psbt':
+      return { ...output, complete: o.complete, signatures: o.signatures.map((x) => ({ input: x.input, signature: hex(x.signature) })) };
+    case 'raw-digest':
+      return { ...output, signature: hex(o.signature), recovery: o.recovery };
   }
 }
 
@@ -108,12 +114,20 @@ export class WalletService {
         a = await this.#account(p);
       } catch (e) {
         if (!(e instanceof WalletError && e.code === 'ERR_NO_WALLET')) throw e;
-        out.push({ wallet: p.wallet, path: p.path, chain: p.chain, ...(p.chain === 'ethereum' ? { chainId: p.chainId } : { network: p.network }), error: { code: e.code, message: e.message } });
+        out.push({
+          wallet: p.wallet,
+          path: p.path,
+          chain: p.chain,
+          ...(p.chain === 'ethereum' ? { chainId: p.chainId } : { network: p.network }),
+          error: { code: e.code, message: e.message },
+        });
         continue;
       }
-      out.push(a.chain === 'ethereum'
-        ? { wallet: a.wallet, path: a.path, chain: 'ethereum', chainId: a.chainId, address: addr.addChecksum(`0x${hex(ethereumAddress(a.publicKey))}`) }
-        : { wallet: a.wallet, path: a.path, chain: 'bitcoin', network: a.network, address: bitcoinAddress(a) });
+      out.push(
+        a.chain === 'ethereum'
+          ? { wallet: a.wallet, path: a.path, chain: 'ethereum', chainId: a.chainId, address: addr.addChecksum(`0x${hex(ethereumAddress(a.publicKey))}`) }
+          : { wallet: a.wallet, path: a.path, chain: 'bitcoin', network: a.network, address: bitcoinAddress(a) },
+      );
     }
     return out;
   }
@@ -128,9 +142,13 @@ export class WalletService {
   async sign(input: unknown, wallet: string, path: string, requester: string, evidence: EvidenceItem[], authenticated = false): Promise<WalletSignOutcome> {
     const policy = this.#accounts.get(`${wallet} ${path}`);
     if (!policy) {
-      throw new AgentError('ERR_NOT_FOUND', `wallet sign: no account ${JSON.stringify(wallet)} ${JSON.stringify(path)} is configured on this guardian, so it never signs`, {
-        hint: 'configure it: "wallet": {"accounts": [{"wallet": NAME, "path": PATH, "chain": …, "logic": "<sha256>", "params": {…}}]}; GET /v1/wallet/accounts lists them',
-      });
+      throw new AgentError(
+        'ERR_NOT_FOUND',
+        `wallet sign: no account ${JSON.stringify(wallet)} ${JSON.stringify(path)} is configured on this guardian, so it never signs`,
+        {
+          hint: 'configure it: "wallet": {"accounts": [{"wallet": NAME, "path": PATH, "chain": …, "logic": "<sha256>", "params": {…}}]}; GET /v1/wallet/accounts lists them',
+        },
+      );
     }
     const account = await this.#account(policy);
     const decoded = decodeSignRequest(input, account); // nothing decided or audited for a malformed request
@@ -138,13 +156,23 @@ export class WalletService {
     const keys = this.#keys();
     const fields = { requestKind: decoded.kind, wallet, path, logic: policy.logic, requester, hash: hex(decoded.hash) };
     const o = await this.#decider.decide<SignOutput>({
-      op: 'wallet-sign', scope: `wallet:${hex(id)}`, concurrency: 'serial', subject: `wallet sign ${wallet} ${path}`,
+      op: 'wallet-sign',
+      scope: `wallet:${hex(id)}`,
+      concurrency: 'serial',
+      subject: `wallet sign ${wallet} ${path}`,
       module: {
         hash: policy.logic,
-        notFound: () => new AgentError('ERR_NOT_FOUND', `wallet sign: the policy module ${policy.logic} for ${wallet} ${path} is not in the module store`, { hint: 'capsule logic push MODULE.wasm --guardian URL' }),
+        notFound: () =>
+          new AgentError('ERR_NOT_FOUND', `wallet sign: the policy module ${policy.logic} for ${wallet} ${path} is not in the module store`, {
+            hint: 'capsule logic push MODULE.wasm --guardian URL',
+          }),
       },
       input: {
-        requester, evidence, params: policy.params, authenticated, request: decoded.request,
+        requester,
+        evidence,
+        params: policy.params,
+        authenticated,
+        request: decoded.request,
         capsule: { id, created: 0, owner: null, logic: Uint8Array.from(Buffer.from(policy.logic, 'hex')), size: 0, digest: decoded.hash },
       },
       fields,
@@ -153,13 +181,24 @@ export class WalletService {
         return { result: output, audit: auditOf(output) };
       },
     });
-    return { verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit, receipt: o.receipt, kind: decoded.kind, hash: hex(decoded.hash), output: o.result };
+    return {
+      verdict: o.verdict,
+      reason: o.reason,
+      fuel: o.fuel,
+      audit: o.audit,
+      receipt: o.receipt,
+      kind: decoded.kind,
+      hash: hex(decoded.hash),
+      output: o.result,
+    };
   }
 
   #keys(): WalletKeys {
     const keys = this.#d.wallet;
     if (!keys || !keys.capabilities.supported) {
-      throw new AgentError('ERR_UNAVAILABLE', 'wallet: this guardian\'s key store holds no wallets (a ZYMKEY4/HSM4, or none configured)', { hint: 'the hot wallet needs an HSM6/SCM, or the soft key store for development' });
+      throw new AgentError('ERR_UNAVAILABLE', "wallet: this guardian's key store holds no wallets (a ZYMKEY4/HSM4, or none configured)", {
+        hint: 'the hot wallet needs an HSM6/SCM, or the soft key store for development',
+      });
     }
     return keys;
   }
@@ -171,12 +210,18 @@ export class WalletService {
     if (known) return known;
     const keys = this.#keys();
     const publicKey = await keys.publicKey(p.wallet, p.path);
-    const a: WalletAccount = p.chain === 'ethereum'
-      ? { wallet: p.wallet, path: p.path, publicKey, rawDigest: p.rawDigest, chain: 'ethereum', chainId: p.chainId }
-      : {
-        wallet: p.wallet, path: p.path, publicKey, rawDigest: p.rawDigest, chain: 'bitcoin', network: p.network,
-        keys: p.keys ? await Promise.all(p.keys.map(async (path) => ({ path, publicKey: await keys.publicKey(p.wallet, path) }))) : undefined,
-      };
+    const a: WalletAccount =
+      p.chain === 'ethereum'
+        ? { wallet: p.wallet, path: p.path, publicKey, rawDigest: p.rawDigest, chain: 'ethereum', chainId: p.chainId }
+        : {
+            wallet: p.wallet,
+            path: p.path,
+            publicKey,
+            rawDigest: p.rawDigest,
+            chain: 'bitcoin',
+            network: p.network,
+            keys: p.keys ? await Promise.all(p.keys.map(async (path) => ({ path, publicKey: await keys.publicKey(p.wallet, path) }))) : undefined,
+          };
     this.#resolved.set(key, a);
     return a;
   }

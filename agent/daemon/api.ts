@@ -47,10 +47,14 @@ export { MAX_APPROVALS } from './Approvals.ts';
 
 const HEX = '^(?:[0-9a-f]{2})*$';
 const evidenceSchema = {
-  type: 'object', additionalProperties: false, required: ['kind', 'scheme', 'signer', 'message', 'signature'],
+  type: 'object',
+  additionalProperties: false,
+  required: ['kind', 'scheme', 'signer', 'message', 'signature'],
   properties: {
-    kind: { enum: ['approval', 'checkin', 'drand'] }, scheme: { enum: ['ed25519', 'eip191', 'bls-unchained-g1-rfc9380'] },
-    signer: { type: 'string', pattern: HEX, maxLength: 64 }, message: { type: 'string', pattern: HEX, maxLength: 4096 },
+    kind: { enum: ['approval', 'checkin', 'drand'] },
+    scheme: { enum: ['ed25519', 'eip191', 'bls-unchained-g1-rfc9380'] },
+    signer: { type: 'string', pattern: HEX, maxLength: 64 },
+    message: { type: 'string', pattern: HEX, maxLength: 4096 },
     signature: { type: 'string', pattern: HEX, maxLength: 130 },
   },
 };
@@ -84,16 +88,30 @@ export interface ApiDeps {
 export function routes(d: ApiDeps): Route[] {
   const capsuleOf = async (b: { capsule?: string; id?: string; cid?: string; header?: string }): Promise<Presented> => {
     if (b.cid === undefined) return d.releaser.capsuleOf(b.capsule !== undefined ? base64(b.capsule, 'body.capsule') : undefined, b.id, b.header);
-    if (!d.fetcher) throw new AgentError('ERR_UNAVAILABLE', 'this guardian runs without IPFS (ipfs: off) and cannot fetch by CID', { status: 501, hint: 'send the capsule bytes instead (capsule open FILE)' });
+    if (!d.fetcher)
+      throw new AgentError('ERR_UNAVAILABLE', 'this guardian runs without IPFS (ipfs: off) and cannot fetch by CID', {
+        status: 501,
+        hint: 'send the capsule bytes instead (capsule open FILE)',
+      });
     return d.fetcher.capsuleByCid(b.cid, 'release'); // parsed and authenticated by the fetcher (its prefix is a Presented already)
   };
   const bodyLimit = Math.ceil(MAX_PREFIX_SIZE / 3) * 4 + 64 * 1024;
   return [
     {
-      method: 'POST', path: '/v1/release', maxBody: bodyLimit,
+      method: 'POST',
+      path: '/v1/release',
+      maxBody: bodyLimit,
       schema: {
-        type: 'object', additionalProperties: false, required: ['requester'], oneOf: oneOfRef,
-        properties: { ...capsuleRef, requester: { type: 'string', minLength: 1, maxLength: 200 }, evidence: { type: 'array', maxItems: 64, items: evidenceSchema }, auth: AUTH_SCHEMA },
+        type: 'object',
+        additionalProperties: false,
+        required: ['requester'],
+        oneOf: oneOfRef,
+        properties: {
+          ...capsuleRef,
+          requester: { type: 'string', minLength: 1, maxLength: 200 },
+          evidence: { type: 'array', maxItems: 64, items: evidenceSchema },
+          auth: AUTH_SCHEMA,
+        },
       },
       handle: async (body) => {
         const b = body as { capsule?: string; id?: string; requester: string; evidence?: unknown[] };
@@ -102,27 +120,40 @@ export function routes(d: ApiDeps): Route[] {
         const authenticated = await d.auth.verify('POST', '/v1/release', body as Record<string, unknown>, b.requester);
         const o = await d.releaser.release(await capsuleOf(b), b.requester, evidence, authenticated);
         const common = { verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit, receipt: o.receipt };
-        if (o.verdict === 'allow') return { status: 200, body: { ...common, answer: Buffer.from(o.answer!).toString('base64'), ...(o.share ? { share: o.share } : {}) } };
+        if (o.verdict === 'allow')
+          return { status: 200, body: { ...common, answer: Buffer.from(o.answer!).toString('base64'), ...(o.share ? { share: o.share } : {}) } };
         return { status: 403, body: { ...common, error: { code: 'ERR_DENIED', message: `denied by the capsule's logic: ${o.reason}` } } };
       },
     },
     {
-      method: 'POST', path: '/v1/checkin', maxBody: bodyLimit,
+      method: 'POST',
+      path: '/v1/checkin',
+      maxBody: bodyLimit,
       schema: { type: 'object', additionalProperties: false, required: ['checkin'], oneOf: oneOfRef, properties: { ...capsuleRef, checkin: evidenceSchema } },
       handle: async (body) => {
         const b = body as { capsule?: string; id?: string; checkin: unknown };
         const item = parseEvidence(b.checkin, 'body.checkin')[0]!;
         const o = await checkIn(d, await capsuleOf(b), item);
-        return { status: 200, body: { recorded: o.changed.length > 0, verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit, receipt: o.receipt } };
+        return {
+          status: 200,
+          body: { recorded: o.changed.length > 0, verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit, receipt: o.receipt },
+        };
       },
     },
     {
-      method: 'POST', path: '/v1/sign', maxBody: 64 * 1024,
+      method: 'POST',
+      path: '/v1/sign',
+      maxBody: 64 * 1024,
       schema: {
-        type: 'object', additionalProperties: false, required: ['slot', 'digest', 'requester'],
+        type: 'object',
+        additionalProperties: false,
+        required: ['slot', 'digest', 'requester'],
         properties: {
-          slot: { type: 'integer', minimum: 0, maximum: 65535 }, digest: { type: 'string', pattern: '^[0-9a-f]{64}$' },
-          requester: { type: 'string', minLength: 1, maxLength: 200 }, evidence: { type: 'array', maxItems: 64, items: evidenceSchema }, auth: AUTH_SCHEMA,
+          slot: { type: 'integer', minimum: 0, maximum: 65535 },
+          digest: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+          requester: { type: 'string', minLength: 1, maxLength: 200 },
+          evidence: { type: 'array', maxItems: 64, items: evidenceSchema },
+          auth: AUTH_SCHEMA,
         },
       },
       handle: async (body) => {
@@ -137,9 +168,13 @@ export function routes(d: ApiDeps): Route[] {
       },
     },
     {
-      method: 'POST', path: '/v1/wallet/sign', maxBody: WALLET_BODY_LIMIT,
+      method: 'POST',
+      path: '/v1/wallet/sign',
+      maxBody: WALLET_BODY_LIMIT,
       schema: {
-        type: 'object', additionalProperties: false, required: ['kind', 'wallet', 'path', 'requester'],
+        type: 'object',
+        additionalProperties: false,
+        required: ['kind', 'wallet', 'path', 'requester'],
         properties: {
           kind: { type: 'string', maxLength: 32 },
           transaction: { anyOf: [{ type: 'string', maxLength: 256 * 1024 }, { type: 'object' }] },
@@ -147,8 +182,11 @@ export function routes(d: ApiDeps): Route[] {
           message: { type: 'string', maxLength: 64 * 1024 },
           psbt: { type: 'string', maxLength: 512 * 1024 },
           digest: { type: 'string', maxLength: 66 },
-          wallet: { type: 'string', minLength: 1, maxLength: 64 }, path: { type: 'string', minLength: 1, maxLength: 200 },
-          requester: { type: 'string', minLength: 1, maxLength: 200 }, evidence: { type: 'array', maxItems: 64, items: evidenceSchema }, auth: AUTH_SCHEMA,
+          wallet: { type: 'string', minLength: 1, maxLength: 64 },
+          path: { type: 'string', minLength: 1, maxLength: 200 },
+          requester: { type: 'string', minLength: 1, maxLength: 200 },
+          evidence: { type: 'array', maxItems: 64, items: evidenceSchema },
+          auth: AUTH_SCHEMA,
         },
       },
       handle: async (body) => {
@@ -167,13 +205,20 @@ export function routes(d: ApiDeps): Route[] {
       },
     },
     {
-      method: 'GET', path: '/v1/wallet/accounts', maxBody: 0,
+      method: 'GET',
+      path: '/v1/wallet/accounts',
+      maxBody: 0,
       handle: async () => ({ status: 200, body: { accounts: await walletOf(d).accounts() } }),
     },
     {
-      method: 'POST', path: '/v1/approvals', maxBody: bodyLimit,
+      method: 'POST',
+      path: '/v1/approvals',
+      maxBody: bodyLimit,
       schema: {
-        type: 'object', additionalProperties: false, required: ['requester', 'approval'], oneOf: oneOfRef,
+        type: 'object',
+        additionalProperties: false,
+        required: ['requester', 'approval'],
+        oneOf: oneOfRef,
         properties: { ...capsuleRef, requester: { type: 'string', minLength: 1, maxLength: 200 }, approval: evidenceSchema },
       },
       handle: async (body) => {
@@ -183,7 +228,9 @@ export function routes(d: ApiDeps): Route[] {
       },
     },
     {
-      method: 'GET', path: '/v1/content', maxBody: 0,
+      method: 'GET',
+      path: '/v1/content',
+      maxBody: 0,
       handle: async (_body, req) => {
         const cid = new URL(req.url ?? '/', 'http://x').searchParams.get('cid');
         if (!cid) throw new AgentError('ERR_BAD_REQUEST', 'query: expected ?cid=CID');
@@ -208,13 +255,20 @@ function walletOf(d: ApiDeps): NonNullable<ApiDeps['wallet']> {
 function outputJson(o: SignOutput): Record<string, unknown> {
   const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
   switch (o.kind) {
-    case 'eth-tx': return { output: o.text, signature: hex(o.signature), transactionHash: `0x${hex(o.transactionHash)}` };
-    case 'eth-typed-data': case 'eth-message': return { output: o.text, signature: hex(o.signature) };
-    case 'btc-psbt': return {
-      output: o.text, complete: o.complete, ...(o.transaction ? { transaction: hex(o.transaction) } : {}),
-      signatures: o.signatures.map((s) => ({ input: s.input, signature: hex(s.signature) })),
-    };
-    case 'raw-digest': return { output: o.text, signature: hex(o.signature), recovery: o.recovery };
+    case 'eth-tx':
+      return { output: o.text, signature: hex(o.signature), transactionHash: `0x${hex(o.transactionHash)}` };
+    case 'eth-typed-data':
+    case 'eth-message':
+      return { output: o.text, signature: hex(o.signature) };
+    case 'btc-psbt':
+      return {
+        output: o.text,
+        complete: o.complete,
+        ...(o.transaction ? { transaction: hex(o.transaction) } : {}),
+        signatures: o.signatures.map((s) => ({ input: s.input, signature: hex(s.signature) })),
+      };
+    case 'raw-digest':
+      return { output: o.text, signature: hex(o.signature), recovery: o.recovery };
   }
 }
 

@@ -19,7 +19,8 @@ export async function audited<T>(append: Promise<T>): Promise<T> {
     // (503 ERR_MODULE_CALL); nothing was written, nothing is released, nothing committed.
     if (cause instanceof KeyStoreError) throw cause;
     throw new AgentError('ERR_AUDIT', 'audit log: the decision could not be recorded, so it is not answered', {
-      cause, hint: 'check the data directory (disk full? read-only?); the agent refuses every decision until it can log',
+      cause,
+      hint: 'check the data directory (disk full? read-only?); the agent refuses every decision until it can log',
     });
   }
 }

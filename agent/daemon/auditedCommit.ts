@@ -25,7 +25,13 @@ export interface Recorded {
  * @throws AgentError ERR_AUDIT (503) if the entry cannot be written (nothing committed); the commit's
  *   own error (StoreError, 503) if the commit fails, with the `void` entry's receipt attached
  */
-export async function auditedCommit(d: { audit: AuditLog; store: Store }, kind: string, at: number, fields: { [k: string]: Json }, commit?: () => void): Promise<Recorded> {
+export async function auditedCommit(
+  d: { audit: AuditLog; store: Store },
+  kind: string,
+  at: number,
+  fields: { [k: string]: Json },
+  commit?: () => void,
+): Promise<Recorded> {
   const entry = await audited(d.audit.append(kind, at, commit ? { ...fields, commit: true } : fields));
   const receipt = receiptOf(entry, d.audit.guardian);
   if (!commit) return { entry, receipt };

@@ -35,7 +35,8 @@ export function authenticateHeader(p: Presented, fileKey: Uint8Array): number | 
   const opener = new StreamOpener(payloadKey, p.parsed.headerHash);
   try {
     const expected = firstChunkSize(h.payload.size);
-    if (p.firstChunk.length !== expected) throw new CapsuleFormatError('ERR_TRUNCATED', `capsule: first chunk is ${p.firstChunk.length} bytes, expected ${expected}`);
+    if (p.firstChunk.length !== expected)
+      throw new CapsuleFormatError('ERR_TRUNCATED', `capsule: first chunk is ${p.firstChunk.length} bytes, expected ${expected}`);
     opener.openChunk(p.firstChunk, chunkCount(h.payload.size) === 1).fill(0);
   } finally {
     opener.dispose();
@@ -49,5 +50,8 @@ function shareIndex(h: CapsuleHeader, share: Uint8Array): number {
   for (let i = 0; i < h.guardianSet!.guardians.length; i++) {
     if (constantTimeEqual(shareCommitment(h, i, share, hash), h.shareCommitments![i]!)) return i;
   }
-  throw new GuardianSetError('ERR_GUARDIAN_SET_MISMATCH', `capsule: this guardian's share matches none of the ${h.guardianSet!.guardians.length} share commitments: the header was changed after sealing`);
+  throw new GuardianSetError(
+    'ERR_GUARDIAN_SET_MISMATCH',
+    `capsule: this guardian's share matches none of the ${h.guardianSet!.guardians.length} share commitments: the header was changed after sealing`,
+  );
 }

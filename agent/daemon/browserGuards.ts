@@ -40,11 +40,15 @@ function localLiteral(req: IncomingMessage): string | undefined {
 export function checkHost(req: IncomingMessage, allowed: Set<string>): void {
   const host = req.headers.host?.toLowerCase();
   if (host !== undefined && (allowed.has(host) || host === localLiteral(req))) return;
-  throw new AgentError('ERR_MISDIRECTED', host === undefined
-    ? 'Host header: missing; this guardian answers only requests naming it'
-    : `Host header: ${JSON.stringify(host.slice(0, 100))} is not a name this guardian answers to (expected one of ${[...allowed].join(', ')} or the IP address it was reached at)`, {
-    hint: 'add the name to allowedHosts in the agent configuration if it is yours (unknown names are refused against DNS rebinding)',
-  });
+  throw new AgentError(
+    'ERR_MISDIRECTED',
+    host === undefined
+      ? 'Host header: missing; this guardian answers only requests naming it'
+      : `Host header: ${JSON.stringify(host.slice(0, 100))} is not a name this guardian answers to (expected one of ${[...allowed].join(', ')} or the IP address it was reached at)`,
+    {
+      hint: 'add the name to allowedHosts in the agent configuration if it is yours (unknown names are refused against DNS rebinding)',
+    },
+  );
 }
 
 /** @throws AgentError ERR_FORBIDDEN (403) for an Origin whose host is not an allowed Host. */
@@ -59,9 +63,13 @@ export function checkOrigin(req: IncomingMessage, allowed: Set<string>): void {
     host = undefined; // "null" (sandboxed frames, file:) and garbage
   }
   if (host !== undefined && (allowed.has(host) || host === localLiteral(req))) return;
-  throw new AgentError('ERR_FORBIDDEN', `Origin header: requests from the web page ${JSON.stringify(origin.slice(0, 100))} are refused (the API is not for browsers)`, {
-    hint: 'use the capsule CLI or an HTTP client that sends no Origin header',
-  });
+  throw new AgentError(
+    'ERR_FORBIDDEN',
+    `Origin header: requests from the web page ${JSON.stringify(origin.slice(0, 100))} are refused (the API is not for browsers)`,
+    {
+      hint: 'use the capsule CLI or an HTTP client that sends no Origin header',
+    },
+  );
 }
 
 /**
@@ -72,7 +80,11 @@ export function checkContentType(req: IncomingMessage, expected: string): void {
   const got = req.headers['content-type'];
   const type = got?.split(';')[0]!.trim().toLowerCase();
   if (type === expected) return;
-  throw new AgentError('ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type: expected ${expected} for ${req.method} ${(req.url ?? '').split('?')[0]}, got ${got === undefined ? 'none' : JSON.stringify(got.slice(0, 100))}`, {
-    hint: `send the body with "Content-Type: ${expected}"`,
-  });
+  throw new AgentError(
+    'ERR_UNSUPPORTED_MEDIA_TYPE',
+    `Content-Type: expected ${expected} for ${req.method} ${(req.url ?? '').split('?')[0]}, got ${got === undefined ? 'none' : JSON.stringify(got.slice(0, 100))}`,
+    {
+      hint: `send the body with "Content-Type: ${expected}"`,
+    },
+  );
 }

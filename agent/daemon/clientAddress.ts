@@ -40,7 +40,12 @@ export function clientKey(address: string | undefined): string {
   const v4 = ipv4Of(address);
   if (v4) return v4;
   const g = groups6(address);
-  return g ? `${g.slice(0, 4).map((x) => x.toString(16)).join(':')}::/64` : '?';
+  return g
+    ? `${g
+        .slice(0, 4)
+        .map((x) => x.toString(16))
+        .join(':')}::/64`
+    : '?';
 }
 
 /** The network key: the IPv4 /24 as "a.b.c.0/24", or the IPv6 /64 (as clientKey). */

@@ -91,24 +91,73 @@ export interface AgentConfig {
 }
 
 const KEYS: Record<keyof AgentConfig, 'string' | 'port' | 'boolean' | 'positive' | 'count' | 'signing' | 'wallet' | 'strings'> = {
-  dataDir: 'string', host: 'string', port: 'port', lan: 'boolean', clock: 'string', requestTimeoutMs: 'positive', ratePerSecond: 'count', fuel: 'positive', maxQueuedDecisions: 'positive', sandboxWorkers: 'positive', sandboxWarmWorkers: 'count', clientFuelPerMinute: 'count', signing: 'signing', wallet: 'wallet',
-  ipfs: 'string', ipfsListen: 'strings', ipfsPeers: 'strings', maxCapsuleBytes: 'positive', maxStoredBytes: 'positive', fetchTimeoutMs: 'positive',
-  moduleTimeoutMs: 'positive', acceptRollback: 'boolean',
-  maxModuleStoreBytes: 'positive', maxModules: 'positive', minFreeBytes: 'count',
-  ratePerNetwork: 'count', rateGlobal: 'count', allowedHosts: 'strings',
+  dataDir: 'string',
+  host: 'string',
+  port: 'port',
+  lan: 'boolean',
+  clock: 'string',
+  requestTimeoutMs: 'positive',
+  ratePerSecond: 'count',
+  fuel: 'positive',
+  maxQueuedDecisions: 'positive',
+  sandboxWorkers: 'positive',
+  sandboxWarmWorkers: 'count',
+  clientFuelPerMinute: 'count',
+  signing: 'signing',
+  wallet: 'wallet',
+  ipfs: 'string',
+  ipfsListen: 'strings',
+  ipfsPeers: 'strings',
+  maxCapsuleBytes: 'positive',
+  maxStoredBytes: 'positive',
+  fetchTimeoutMs: 'positive',
+  moduleTimeoutMs: 'positive',
+  acceptRollback: 'boolean',
+  maxModuleStoreBytes: 'positive',
+  maxModules: 'positive',
+  minFreeBytes: 'count',
+  ratePerNetwork: 'count',
+  rateGlobal: 'count',
+  allowedHosts: 'strings',
 };
 
 export function defaults(env: NodeJS.ProcessEnv): AgentConfig {
-  return { dataDir: defaultDataDir(env), host: '127.0.0.1', port: 7373, lan: false, clock: 'module', requestTimeoutMs: 10_000, ratePerSecond: 200, fuel: DEFAULT_LIMITS.fuel, maxQueuedDecisions: 256, signing: [], wallet: { accounts: [] },
-    sandboxWorkers: Math.min(availableParallelism(), 8), sandboxWarmWorkers: 0, clientFuelPerMinute: 5_000_000_000,
-    ipfs: 'helia', ipfsListen: ['/ip4/127.0.0.1/tcp/7374'], ipfsPeers: [], maxCapsuleBytes: 4 * 2 ** 30, maxStoredBytes: 32 * 2 ** 30, fetchTimeoutMs: 60_000,
-    moduleTimeoutMs: 10_000, acceptRollback: false,
-    maxModuleStoreBytes: 256 * 2 ** 20, maxModules: 1024, minFreeBytes: 64 * 2 ** 20,
-    ratePerNetwork: 400, rateGlobal: 1000, allowedHosts: [] };
+  return {
+    dataDir: defaultDataDir(env),
+    host: '127.0.0.1',
+    port: 7373,
+    lan: false,
+    clock: 'module',
+    requestTimeoutMs: 10_000,
+    ratePerSecond: 200,
+    fuel: DEFAULT_LIMITS.fuel,
+    maxQueuedDecisions: 256,
+    signing: [],
+    wallet: { accounts: [] },
+    sandboxWorkers: Math.min(availableParallelism(), 8),
+    sandboxWarmWorkers: 0,
+    clientFuelPerMinute: 5_000_000_000,
+    ipfs: 'helia',
+    ipfsListen: ['/ip4/127.0.0.1/tcp/7374'],
+    ipfsPeers: [],
+    maxCapsuleBytes: 4 * 2 ** 30,
+    maxStoredBytes: 32 * 2 ** 30,
+    fetchTimeoutMs: 60_000,
+    moduleTimeoutMs: 10_000,
+    acceptRollback: false,
+    maxModuleStoreBytes: 256 * 2 ** 20,
+    maxModules: 1024,
+    minFreeBytes: 64 * 2 ** 20,
+    ratePerNetwork: 400,
+    rateGlobal: 1000,
+    allowedHosts: [],
+  };
 }
 
 function bad(source: string, key: string, want: string, got: unknown): AgentError {
-  return new AgentError('ERR_CONFIG', `${source}: ${key}: expected ${want}, got ${JSON.stringify(got)}`, { hint: 'see the table at the top of agent/daemon/config.ts (and README "The agent")' });
+  return new AgentError('ERR_CONFIG', `${source}: ${key}: expected ${want}, got ${JSON.stringify(got)}`, {
+    hint: 'see the table at the top of agent/daemon/config.ts (and README "The agent")',
+  });
 }
 
 /** Deterministic CBOR of policy params (format/cbor.ts), imported only when a policy is configured. */
@@ -119,7 +168,13 @@ function coerce(source: string, key: keyof AgentConfig, v: unknown, fromText: bo
   if (kind === 'signing') return signingOf(source, v, encode!);
   if (kind === 'wallet') return walletOf(source, v, encode!);
   if (kind === 'strings') {
-    const list = fromText && typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v;
+    const list =
+      fromText && typeof v === 'string'
+        ? v
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : v;
     if (!Array.isArray(list) || !list.every((x) => typeof x === 'string' && x !== '')) throw bad(source, key, 'an array of non-empty strings', v);
     return list;
   }
@@ -139,7 +194,11 @@ function coerce(source: string, key: keyof AgentConfig, v: unknown, fromText: bo
   return n;
 }
 
-export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEnv; flags?: Partial<Record<keyof AgentConfig, unknown>> }): Promise<AgentConfig> {
+export async function loadConfig(options: {
+  file?: string;
+  env: NodeJS.ProcessEnv;
+  flags?: Partial<Record<keyof AgentConfig, unknown>>;
+}): Promise<AgentConfig> {
   const c = defaults(options.env) as unknown as Record<string, unknown>;
   if (options.file) {
     let json: unknown;
@@ -151,13 +210,22 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
     if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new AgentError('ERR_CONFIG', `${options.file}: expected a JSON object`);
     const encode = await encoderFor(json);
     for (const [k, v] of Object.entries(json)) {
-      if (!Object.hasOwn(KEYS, k)) throw new AgentError('ERR_CONFIG', `${options.file}: unknown key ${JSON.stringify(k)}`, { hint: `known keys: ${Object.keys(KEYS).join(', ')}` });
+      if (!Object.hasOwn(KEYS, k))
+        throw new AgentError('ERR_CONFIG', `${options.file}: unknown key ${JSON.stringify(k)}`, { hint: `known keys: ${Object.keys(KEYS).join(', ')}` });
       c[k] = coerce(options.file, k as keyof AgentConfig, v, false, encode);
     }
   }
-  const env: Array<[string, keyof AgentConfig]> = [['CAPSULE_DATA_DIR', 'dataDir'], ['CAPSULE_AGENT_HOST', 'host'], ['CAPSULE_AGENT_PORT', 'port'], ['CAPSULE_AGENT_LAN', 'lan'], ['CAPSULE_AGENT_CLOCK', 'clock'],
-    ['CAPSULE_IPFS', 'ipfs'], ['CAPSULE_IPFS_LISTEN', 'ipfsListen'], ['CAPSULE_IPFS_PEERS', 'ipfsPeers'],
-    ['CAPSULE_MODULE_TIMEOUT_MS', 'moduleTimeoutMs']];
+  const env: Array<[string, keyof AgentConfig]> = [
+    ['CAPSULE_DATA_DIR', 'dataDir'],
+    ['CAPSULE_AGENT_HOST', 'host'],
+    ['CAPSULE_AGENT_PORT', 'port'],
+    ['CAPSULE_AGENT_LAN', 'lan'],
+    ['CAPSULE_AGENT_CLOCK', 'clock'],
+    ['CAPSULE_IPFS', 'ipfs'],
+    ['CAPSULE_IPFS_LISTEN', 'ipfsListen'],
+    ['CAPSULE_IPFS_PEERS', 'ipfsPeers'],
+    ['CAPSULE_MODULE_TIMEOUT_MS', 'moduleTimeoutMs'],
+  ];
   for (const [name, key] of env) if (options.env[name] !== undefined) c[key] = coerce(name, key, options.env[name], true);
   const encode = await encoderFor(options.flags ?? {});
   for (const [k, v] of Object.entries(options.flags ?? {})) if (v !== undefined) c[k] = coerce(`--${k}`, k as keyof AgentConfig, v, true, encode);
@@ -168,10 +236,11 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
     });
   }
   for (const k of ['requestTimeoutMs', 'fetchTimeoutMs', 'moduleTimeoutMs'] as const) {
-    if (cfg[k] > 2 ** 31 - 1) throw bad(k, k, 'at most 2147483647 (Node\'s longest timer)', cfg[k]);
+    if (cfg[k] > 2 ** 31 - 1) throw bad(k, k, "at most 2147483647 (Node's longest timer)", cfg[k]);
   }
   for (const h of cfg.allowedHosts) {
-    if (!/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?$/.test(h)) throw bad('allowedHosts', 'allowedHosts', 'host names or host:port (IPv6 in brackets)', h);
+    if (!/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?$/.test(h))
+      throw bad('allowedHosts', 'allowedHosts', 'host names or host:port (IPv6 in brackets)', h);
   }
   // "off" and "helia" need no parsing; anything else is checked by ContentStore's parser, imported
   // only then (it brings multiformats and the IPFS format code, which an agent without IPFS never needs).
@@ -183,7 +252,8 @@ export async function loadConfig(options: { file?: string; env: NodeJS.ProcessEn
       throw new AgentError('ERR_CONFIG', (cause as Error).message, { cause, hint: (cause as ContentError).hint });
     }
   }
-  if (!(cfg.clock === 'module' || cfg.clock === 'system' || cfg.clock.startsWith('file:'))) throw bad('clock', 'clock', '"module", "system" or "file:PATH"', cfg.clock);
+  if (!(cfg.clock === 'module' || cfg.clock === 'system' || cfg.clock.startsWith('file:')))
+    throw bad('clock', 'clock', '"module", "system" or "file:PATH"', cfg.clock);
   return cfg;
 }
 
@@ -204,7 +274,8 @@ function signingOf(source: string, v: unknown, encodeCanonical: Encode): Signing
     if (!Number.isSafeInteger(o.slot) || (o.slot as number) < 0) throw bad(source, `${at}.slot`, 'a slot number ≥ 0', o.slot);
     if (seen.has(o.slot as number)) throw bad(source, `${at}.slot`, 'one policy per slot', o.slot);
     seen.add(o.slot as number);
-    if (typeof o.logic !== 'string' || !/^[0-9a-f]{64}$/.test(o.logic)) throw bad(source, `${at}.logic`, 'the module\'s SHA-256 as 64 lowercase hex digits', o.logic);
+    if (typeof o.logic !== 'string' || !/^[0-9a-f]{64}$/.test(o.logic))
+      throw bad(source, `${at}.logic`, "the module's SHA-256 as 64 lowercase hex digits", o.logic);
     return { slot: o.slot as number, logic: o.logic, params: o.params === undefined ? undefined : encodeCanonical(o.params) };
   });
 }
@@ -219,28 +290,49 @@ function walletOf(source: string, v: unknown, encodeCanonical: Encode): { accoun
   const list = (v as { accounts?: unknown }).accounts;
   if (!Array.isArray(list)) throw bad(source, 'wallet.accounts', 'an array of accounts {wallet, path, chain, …, logic, params?}', list);
   const seen = new Set<string>();
-  return { accounts: list.map((p, i): WalletAccountPolicy => {
-    const at = `wallet.accounts[${i}]`;
-    if (typeof p !== 'object' || p === null || Array.isArray(p)) throw bad(source, at, 'an object {wallet, path, chain, …, logic, params?}', p);
-    const o = p as Record<string, unknown>;
-    const allowed = ['wallet', 'path', 'chain', 'logic', 'params', 'rawDigest', ...(o.chain === 'ethereum' ? ['chainId'] : o.chain === 'bitcoin' ? ['network', 'keys'] : [])];
-    if (o.chain !== 'ethereum' && o.chain !== 'bitcoin') throw bad(source, `${at}.chain`, '"ethereum" or "bitcoin"', o.chain);
-    for (const k of Object.keys(o)) if (!allowed.includes(k)) throw bad(source, `${at}.${k}`, `no such key for a ${o.chain} account (${allowed.join(', ')})`, o[k]);
-    if (typeof o.wallet !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(o.wallet)) throw bad(source, `${at}.wallet`, 'a wallet name (1-64 of A-Z a-z 0-9 . _ -)', o.wallet);
-    if (typeof o.path !== 'string' || !PATH.test(o.path)) throw bad(source, `${at}.path`, 'a BIP32 path like m/44\'/60\'/0\'/0/0', o.path);
-    if (seen.has(`${o.wallet} ${o.path}`)) throw bad(source, `${at}.path`, 'one policy per account (wallet and path)', o.path);
-    seen.add(`${o.wallet} ${o.path}`);
-    if (typeof o.logic !== 'string' || !/^[0-9a-f]{64}$/.test(o.logic)) throw bad(source, `${at}.logic`, 'the policy module\'s SHA-256 as 64 lowercase hex digits', o.logic);
-    if (o.rawDigest !== undefined && typeof o.rawDigest !== 'boolean') throw bad(source, `${at}.rawDigest`, 'true or false', o.rawDigest);
-    const common = { wallet: o.wallet, path: o.path, logic: o.logic, params: o.params === undefined ? undefined : encodeCanonical(o.params), rawDigest: o.rawDigest as boolean | undefined };
-    if (o.chain === 'ethereum') {
-      if (!Number.isSafeInteger(o.chainId) || (o.chainId as number) < 1) throw bad(source, `${at}.chainId`, 'a positive integer (EIP-155 chain id)', o.chainId);
-      return { ...common, chain: 'ethereum', chainId: o.chainId as number };
-    }
-    if (typeof o.network !== 'string' || !NETWORKS.includes(o.network)) throw bad(source, `${at}.network`, '"mainnet", "testnet" or "regtest"', o.network);
-    if (o.keys !== undefined && !(Array.isArray(o.keys) && o.keys.every((k) => typeof k === 'string' && PATH.test(k)))) throw bad(source, `${at}.keys`, 'an array of BIP32 paths', o.keys);
-    return { ...common, chain: 'bitcoin', network: o.network as 'mainnet', keys: o.keys as string[] | undefined };
-  }) };
+  return {
+    accounts: list.map((p, i): WalletAccountPolicy => {
+      const at = `wallet.accounts[${i}]`;
+      if (typeof p !== 'object' || p === null || Array.isArray(p)) throw bad(source, at, 'an object {wallet, path, chain, …, logic, params?}', p);
+      const o = p as Record<string, unknown>;
+      const allowed = [
+        'wallet',
+        'path',
+        'chain',
+        'logic',
+        'params',
+        'rawDigest',
+        ...(o.chain === 'ethereum' ? ['chainId'] : o.chain === 'bitcoin' ? ['network', 'keys'] : []),
+      ];
+      if (o.chain !== 'ethereum' && o.chain !== 'bitcoin') throw bad(source, `${at}.chain`, '"ethereum" or "bitcoin"', o.chain);
+      for (const k of Object.keys(o))
+        if (!allowed.includes(k)) throw bad(source, `${at}.${k}`, `no such key for a ${o.chain} account (${allowed.join(', ')})`, o[k]);
+      if (typeof o.wallet !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(o.wallet))
+        throw bad(source, `${at}.wallet`, 'a wallet name (1-64 of A-Z a-z 0-9 . _ -)', o.wallet);
+      if (typeof o.path !== 'string' || !PATH.test(o.path)) throw bad(source, `${at}.path`, "a BIP32 path like m/44'/60'/0'/0/0", o.path);
+      if (seen.has(`${o.wallet} ${o.path}`)) throw bad(source, `${at}.path`, 'one policy per account (wallet and path)', o.path);
+      seen.add(`${o.wallet} ${o.path}`);
+      if (typeof o.logic !== 'string' || !/^[0-9a-f]{64}$/.test(o.logic))
+        throw bad(source, `${at}.logic`, "the policy module's SHA-256 as 64 lowercase hex digits", o.logic);
+      if (o.rawDigest !== undefined && typeof o.rawDigest !== 'boolean') throw bad(source, `${at}.rawDigest`, 'true or false', o.rawDigest);
+      const common = {
+        wallet: o.wallet,
+        path: o.path,
+        logic: o.logic,
+        params: o.params === undefined ? undefined : encodeCanonical(o.params),
+        rawDigest: o.rawDigest as boolean | undefined,
+      };
+      if (o.chain === 'ethereum') {
+        if (!Number.isSafeInteger(o.chainId) || (o.chainId as number) < 1)
+          throw bad(source, `${at}.chainId`, 'a positive integer (EIP-155 chain id)', o.chainId);
+        return { ...common, chain: 'ethereum', chainId: o.chainId as number };
+      }
+      if (typeof o.network !== 'string' || !NETWORKS.includes(o.network)) throw bad(source, `${at}.network`, '"mainnet", "testnet" or "regtest"', o.network);
+      if (o.keys !== undefined && !(Array.isArray(o.keys) && o.keys.every((k) => typeof k === 'string' && PATH.test(k))))
+        throw bad(source, `${at}.keys`, 'an array of BIP32 paths', o.keys);
+      return { ...common, chain: 'bitcoin', network: o.network as 'mainnet', keys: o.keys as string[] | undefined };
+    }),
+  };
 }
 
 function isLoopback(host: string): boolean {

@@ -21,14 +21,19 @@ export interface CoreDeps {
 export function coreRoutes(d: CoreDeps): Route[] {
   return [
     {
-      method: 'GET', path: '/v1/status', maxBody: 0,
+      method: 'GET',
+      path: '/v1/status',
+      maxBody: 0,
       handle: async () => {
         await d.clock.now().catch(() => {}); // refreshes the reported time; a clock fault shows in the next decision
         return { status: 200, body: d.status() };
       },
     },
     {
-      method: 'POST', path: '/v1/modules', maxBody: 1 << 20, rawBody: true,
+      method: 'POST',
+      path: '/v1/modules',
+      maxBody: 1 << 20,
+      rawBody: true,
       handle: async (body) => ({ status: 201, body: { sha256: await d.modules.add(body as Uint8Array) } }),
     },
   ];

@@ -44,14 +44,24 @@ export function inputFromJson(j: Json, at: string): EvaluationInput {
     now: o.now,
     requester: o.requester,
     capsule: {
-      id: bytes(c.id, `${at}.capsule.id`), created: c.created as number, owner: c.owner === null ? null : bytes(c.owner, `${at}.capsule.owner`),
-      logic: bytes(c.logic, `${at}.capsule.logic`), size: c.size as number, digest: bytes(c.digest, `${at}.capsule.digest`),
+      id: bytes(c.id, `${at}.capsule.id`),
+      created: c.created as number,
+      owner: c.owner === null ? null : bytes(c.owner, `${at}.capsule.owner`),
+      logic: bytes(c.logic, `${at}.capsule.logic`),
+      size: c.size as number,
+      digest: bytes(c.digest, `${at}.capsule.digest`),
     },
     params: o.params === null ? undefined : bytes(o.params, `${at}.params`),
-    evidence: ((o.evidence ?? []) as { [k: string]: Json }[]).map((e, n) => ({
-      kind: e.kind, scheme: e.scheme, signer: bytes(e.signer, `${at}.evidence[${n}].signer`),
-      message: bytes(e.message, `${at}.evidence[${n}].message`), signature: bytes(e.signature, `${at}.evidence[${n}].signature`),
-    }) as EvidenceItem),
+    evidence: ((o.evidence ?? []) as { [k: string]: Json }[]).map(
+      (e, n) =>
+        ({
+          kind: e.kind,
+          scheme: e.scheme,
+          signer: bytes(e.signer, `${at}.evidence[${n}].signer`),
+          message: bytes(e.message, `${at}.evidence[${n}].message`),
+          signature: bytes(e.signature, `${at}.evidence[${n}].signature`),
+        }) as EvidenceItem,
+    ),
     state: new Map(Object.entries((o.state ?? {}) as { [k: string]: Json }).map(([k, v]) => [k, bytes(v, `${at}.state.${k}`)])),
     ...(o.authenticated === undefined ? {} : { authenticated: boolOf(o.authenticated, `${at}.authenticated`) }),
     ...(o.request === undefined ? {} : { request: requestOf(o.request, `${at}.request`) }),
@@ -67,7 +77,16 @@ function requestOf(h: Json, at: string): Map<string, unknown> {
   const cbor = bytes(h, at);
   let value: unknown;
   try {
-    value = decode(cbor, { strict: true, useMaps: true, rejectDuplicateMapKeys: true, allowIndefinite: false, allowUndefined: false, allowNaN: false, allowInfinity: false, tags: [] } as never);
+    value = decode(cbor, {
+      strict: true,
+      useMaps: true,
+      rejectDuplicateMapKeys: true,
+      allowIndefinite: false,
+      allowUndefined: false,
+      allowNaN: false,
+      allowInfinity: false,
+      tags: [],
+    } as never);
   } catch (cause) {
     throw new TypeError(`${at}: expected the hex of one well-formed CBOR map`, { cause });
   }

@@ -20,11 +20,17 @@ import { isDiskFull } from './DiskSpace.ts';
  */
 export function fetchFailure(e: unknown, cid: CID, timeoutMs: number): unknown {
   if ((e as Error)?.name === 'TimeoutError') {
-    return new ContentError('ERR_CONTENT_UNAVAILABLE', `${cid}: not found within ${timeoutMs} ms`, { cause: e, hint: 'no connected peer has it; check the publisher\'s node is online and in ipfsPeers' });
+    return new ContentError('ERR_CONTENT_UNAVAILABLE', `${cid}: not found within ${timeoutMs} ms`, {
+      cause: e,
+      hint: "no connected peer has it; check the publisher's node is online and in ipfsPeers",
+    });
   }
   // The blockstore found no room: typed (503, no path), and worth retrying once space returns (D7).
   if (isDiskFull(e) && !(e instanceof StoreError)) {
-    return new StoreError('ERR_STORE_FULL', `${cid}: not fetched: the guardian's disk is full`, { cause: e, hint: 'retry later; the operator must free space on the data directory (no restart needed)' });
+    return new StoreError('ERR_STORE_FULL', `${cid}: not fetched: the guardian's disk is full`, {
+      cause: e,
+      hint: 'retry later; the operator must free space on the data directory (no restart needed)',
+    });
   }
   return e;
 }
@@ -36,9 +42,18 @@ export function fetchFailure(e: unknown, cid: CID, timeoutMs: number): unknown {
  */
 export function isTransient(e: unknown): boolean {
   const code = (e as DceError)?.code;
-  return code === 'ERR_CONTENT_UNAVAILABLE' || code === 'ERR_IPFS_UNREACHABLE' || code === 'ERR_IPFS' || code === 'ERR_UNAVAILABLE' || code === 'ERR_QUOTA'
-    || code === 'ERR_DISK_FULL' || code === 'ERR_STORE_FULL' || code === 'ERR_STORE_BUSY' // space or the lock can come back
-    || (e as Error)?.name === 'AbortError' || (e as Error)?.name === 'TimeoutError';
+  return (
+    code === 'ERR_CONTENT_UNAVAILABLE' ||
+    code === 'ERR_IPFS_UNREACHABLE' ||
+    code === 'ERR_IPFS' ||
+    code === 'ERR_UNAVAILABLE' ||
+    code === 'ERR_QUOTA' ||
+    code === 'ERR_DISK_FULL' ||
+    code === 'ERR_STORE_FULL' ||
+    code === 'ERR_STORE_BUSY' || // space or the lock can come back
+    (e as Error)?.name === 'AbortError' ||
+    (e as Error)?.name === 'TimeoutError'
+  );
 }
 
 /**
@@ -48,7 +63,7 @@ export function isTransient(e: unknown): boolean {
 export async function requireReachable(content: ContentStore, cid: CID): Promise<void> {
   if (content.connections && content.connections() === 0 && !(await content.has(cid))) {
     throw new ContentError('ERR_CONTENT_UNAVAILABLE', `${cid}: not held by this guardian, and no IPFS peer is connected`, {
-      hint: 'add the publisher\'s node to ipfsPeers (its multiaddr with /p2p/ID), or check it is online',
+      hint: "add the publisher's node to ipfsPeers (its multiaddr with /p2p/ID), or check it is online",
     });
   }
 }

@@ -38,14 +38,24 @@ export async function keepSubscribed(store: ContentStore, t: TopicHandler, o: Ke
   const first = o.backoffMs ?? 1000;
   let delay = first;
   const stopped = new Promise<void>((r) => o.signal.addEventListener('abort', () => r(), { once: true }));
-  const sleep = (ms: number) => new Promise<void>((r) => {
-    const timer = setTimeout(r, ms);
-    o.signal.addEventListener('abort', () => { clearTimeout(timer); r(); }, { once: true });
-  });
+  const sleep = (ms: number) =>
+    new Promise<void>((r) => {
+      const timer = setTimeout(r, ms);
+      o.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          r();
+        },
+        { once: true },
+      );
+    });
   let lost = false;
   while (!o.signal.aborted) {
     let ended!: (e: Error) => void;
-    const end = new Promise<Error>((r) => { ended = r; });
+    const end = new Promise<Error>((r) => {
+      ended = r;
+    });
     try {
       const unsubscribe = await store.subscribe(t.topic, (m) => t.onMessage(m.data, m.from), {
         ...(t.validate ? { validate: t.validate } : {}),

@@ -48,13 +48,26 @@ export async function openAudit(o: AuditStart): Promise<AuditLog> {
   const audit = await AuditLog.open(join(o.dataDir, 'audit.log'), o.signer, o.now, { digestAt: state?.seq });
   try {
     const generation = o.store.generation();
-    finding ??= rollbackFinding(state, {
-      logSeq: audit.seq, digestAtAnchor: audit.scan.digestAt, wasAnchored: audit.scan.anchored || o.store.auditMeta('anchored') === '1', generation,
-    }, anchor.kind);
+    finding ??= rollbackFinding(
+      state,
+      {
+        logSeq: audit.seq,
+        digestAtAnchor: audit.scan.digestAt,
+        wasAnchored: audit.scan.anchored || o.store.auditMeta('anchored') === '1',
+        generation,
+      },
+      anchor.kind,
+    );
     if (finding) {
       if (!o.acceptRollback) throw finding;
       // The operator accepted it: what was found is the first thing the continued log says.
-      await audit.append('override', o.now, { found: finding.code, message: finding.message, anchor: state ? { ...state } : null, logSeq: audit.seq, generation });
+      await audit.append('override', o.now, {
+        found: finding.code,
+        message: finding.message,
+        anchor: state ? { ...state } : null,
+        logSeq: audit.seq,
+        generation,
+      });
       o.log('rollback-accepted', { found: finding.code, message: finding.message });
     }
     const voided = await reconcileIntents(audit, o.store, o.now);

@@ -30,7 +30,14 @@ const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 export function present(bytes: Uint8Array): Presented {
   const reader = new CapsuleReader();
   let first: Uint8Array | undefined;
-  feedReader(reader, bytes, () => !!first, (sealed, index) => { if (index === 0) first = Uint8Array.from(sealed); });
+  feedReader(
+    reader,
+    bytes,
+    () => !!first,
+    (sealed, index) => {
+      if (index === 0) first = Uint8Array.from(sealed);
+    },
+  );
   const parsed = reader.parsed;
   if (!parsed || !first) {
     throw new CapsuleFormatError('ERR_TRUNCATED', `capsule: ${bytes.length} bytes given; a release needs the preamble, the header and the first chunk`, {

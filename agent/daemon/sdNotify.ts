@@ -54,7 +54,11 @@ function errnoName(n: number): string {
 }
 
 /** A reason the notifier cannot send: logged once, never thrown. */
-export interface NotifyFailure { socket: string; errno: string; message: string }
+export interface NotifyFailure {
+  socket: string;
+  errno: string;
+  message: string;
+}
 
 /**
  * The `struct sockaddr_un` for $NOTIFY_SOCKET and its length, or why it cannot be one.
@@ -70,7 +74,8 @@ export function notifyAddress(socket: string): { addr: Buffer; len: number } | {
   if (name.length + 1 > SUN_PATH) return { error: `the socket address is ${name.length} bytes; at most ${SUN_PATH - 1} fit in sockaddr_un` };
   if (name.includes(0)) return { error: 'the socket address contains a NUL byte' };
   const addr = Buffer.alloc(2 + SUN_PATH);
-  if (endianness() === 'LE') addr.writeUInt16LE(AF_UNIX, 0); else addr.writeUInt16BE(AF_UNIX, 0); // sa_family_t, host order
+  if (endianness() === 'LE') addr.writeUInt16LE(AF_UNIX, 0);
+  else addr.writeUInt16BE(AF_UNIX, 0); // sa_family_t, host order
   name.copy(addr, abstract ? 3 : 2);
   return { addr, len: 2 + 1 + name.length };
 }

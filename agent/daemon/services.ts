@@ -42,22 +42,49 @@ export interface Services {
 export function buildServices(d: ServiceDeps, gate: (r: Route[]) => Route[]): Services {
   const { guardian, store, modules, audit, sandbox, clock, fuelLimit, reserve, registry, ipfs } = d;
   const releaser = new Releaser({
-    guardian, store, modules, audit, sandbox, clock, fuelLimit, reserve, registry,
+    guardian,
+    store,
+    modules,
+    audit,
+    sandbox,
+    clock,
+    fuelLimit,
+    reserve,
+    registry,
     fetchModule: ipfs ? (hash, cid) => ipfs.modules.module(hash, cid) : undefined,
   });
   const signing = new SigningService(d.signing, { keyStore: guardian.keyStore, store, modules, audit, sandbox, clock, fuelLimit });
   let wallet: Promise<WalletService> | undefined;
-  const walletService = () => (wallet ??= import('./WalletService.ts').then(({ WalletService }) => new WalletService(d.wallet, {
-    wallet: guardian.keyStore.wallet, store, modules, audit, sandbox, clock, fuelLimit,
-  })));
+  const walletService = () =>
+    (wallet ??= import('./WalletService.ts').then(
+      ({ WalletService }) =>
+        new WalletService(d.wallet, {
+          wallet: guardian.keyStore.wallet,
+          store,
+          modules,
+          audit,
+          sandbox,
+          clock,
+          fuelLimit,
+        }),
+    ));
   return {
     releaser,
-    routes: gate(routes({
-      releaser, signing, store, modules, audit, clock, fetcher: ipfs?.capsules, auth: new RequestAuthenticator({ guardian, store, clock }),
-      wallet: {
-        sign: async (...a) => (await walletService()).sign(...a),
-        accounts: async () => (await walletService()).accounts(),
-      },
-    })),
+    routes: gate(
+      routes({
+        releaser,
+        signing,
+        store,
+        modules,
+        audit,
+        clock,
+        fetcher: ipfs?.capsules,
+        auth: new RequestAuthenticator({ guardian, store, clock }),
+        wallet: {
+          sign: async (...a) => (await walletService()).sign(...a),
+          accounts: async () => (await walletService()).accounts(),
+        },
+      }),
+    ),
   };
 }

@@ -30,10 +30,18 @@ export interface LuksMetadata {
 }
 
 const EXIT_MEANING: Record<number, string> = {
-  1: 'wrong parameters', 2: 'no keyslot opens with the given passphrase or key file', 3: 'out of memory', 4: 'wrong device specified', 5: 'device already exists or is busy',
+  1: 'wrong parameters',
+  2: 'no keyslot opens with the given passphrase or key file',
+  3: 'out of memory',
+  4: 'wrong device specified',
+  5: 'device already exists or is busy',
 };
 
-interface Ran { code: number | null; stdout: Buffer; stderr: string }
+interface Ran {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
 
 export class Cryptsetup {
   readonly binary: string;
@@ -136,9 +144,14 @@ export class Cryptsetup {
     const out: Buffer[] = [];
     let err = '';
     child.stdout!.on('data', (c: Buffer) => out.push(c));
-    child.stderr!.on('data', (c: Buffer) => { if (err.length < 4096) err += c.toString('utf8'); });
+    child.stderr!.on('data', (c: Buffer) => {
+      if (err.length < 4096) err += c.toString('utf8');
+    });
     const stdio = child.stdio as unknown as Array<Writable | null>;
-    for (const [fd, data] of [[0, io.stdin ?? ''], [3, io.key]] as const) {
+    for (const [fd, data] of [
+      [0, io.stdin ?? ''],
+      [3, io.key],
+    ] as const) {
       const w = stdio[fd];
       if (!w || data === undefined || (fd === 0 && io.interactive)) continue;
       w.on('error', () => {}); // cryptsetup may exit before reading: its exit code says why
@@ -150,7 +163,8 @@ export class Cryptsetup {
       child.on('close', (c) => resolve(c));
     }).catch((cause: NodeJS.ErrnoException) => {
       throw new DeviceError('ERR_LUKS', `cannot run ${this.binary} to ${what} a device (${cause.code ?? cause.message})`, {
-        cause, hint: 'install cryptsetup (Debian: apt-get install cryptsetup), or set CAPSULE_CRYPTSETUP to its path',
+        cause,
+        hint: 'install cryptsetup (Debian: apt-get install cryptsetup), or set CAPSULE_CRYPTSETUP to its path',
       });
     });
     return { code, stdout: Buffer.concat(out), stderr: err };

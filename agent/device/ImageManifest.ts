@@ -50,20 +50,33 @@ export interface ImageManifest {
 }
 
 const bad = (message: string, cause?: unknown) =>
-  new ImageError('ERR_BAD_IMAGE_MANIFEST', `image manifest: ${message}`, { cause, hint: 'sign the manifest with `capsule image sign`; this one is malformed or damaged' });
+  new ImageError('ERR_BAD_IMAGE_MANIFEST', `image manifest: ${message}`, {
+    cause,
+    hint: 'sign the manifest with `capsule image sign`; this one is malformed or damaged',
+  });
 
 function imagesCbor(images: ImageEntry[]): Map<number, unknown>[] {
   return images.map((i) => {
-    const m = new Map<number, unknown>([[1, i.name], [2, i.digest], [3, i.size]]);
+    const m = new Map<number, unknown>([
+      [1, i.name],
+      [2, i.digest],
+      [3, i.size],
+    ]);
     if (i.cid) m.set(4, i.cid.bytes);
     return m;
   });
 }
 
 function signedPart(m: ImageManifest): Uint8Array {
-  const body = encodeCanonical(new Map<number, unknown>([
-    [1, IMAGE_MANIFEST_VERSION], [2, m.sequence], [3, m.created], [4, imagesCbor(m.images)], [5, m.signer],
-  ]));
+  const body = encodeCanonical(
+    new Map<number, unknown>([
+      [1, IMAGE_MANIFEST_VERSION],
+      [2, m.sequence],
+      [3, m.created],
+      [4, imagesCbor(m.images)],
+      [5, m.signer],
+    ]),
+  );
   const out = new Uint8Array(LABEL.length + body.length);
   out.set(LABEL);
   out.set(body, LABEL.length);
@@ -78,10 +91,14 @@ export function digestText(digest: Uint8Array): string {
 function checkFields(m: Omit<ImageManifest, 'signer'>, fail: (msg: string) => Error): void {
   if (!Number.isSafeInteger(m.sequence) || m.sequence < 1) throw fail(`sequence: expected an integer from 1 to 2^53-1, got ${JSON.stringify(m.sequence)}`);
   if (!Number.isSafeInteger(m.created) || m.created < 0 || m.created > MAX_CREATED) throw fail(`created: expected milliseconds from 0 to ${MAX_CREATED}`);
-  if (!Array.isArray(m.images) || m.images.length < 1 || m.images.length > MAX_IMAGES) throw fail(`images: expected 1 to ${MAX_IMAGES} entries, got ${Array.isArray(m.images) ? m.images.length : typeof m.images}`);
+  if (!Array.isArray(m.images) || m.images.length < 1 || m.images.length > MAX_IMAGES)
+    throw fail(`images: expected 1 to ${MAX_IMAGES} entries, got ${Array.isArray(m.images) ? m.images.length : typeof m.images}`);
   const seen = new Set<string>();
   m.images.forEach((i, n) => {
-    if (typeof i.name !== 'string' || !NAME_RE.test(i.name)) throw fail(`images[${n}].name: expected a lowercase image reference like "localhost/ipfs:1" (1-255 of a-z 0-9 . _ - / : @), got ${JSON.stringify(String(i.name).slice(0, 40))}`);
+    if (typeof i.name !== 'string' || !NAME_RE.test(i.name))
+      throw fail(
+        `images[${n}].name: expected a lowercase image reference like "localhost/ipfs:1" (1-255 of a-z 0-9 . _ - / : @), got ${JSON.stringify(String(i.name).slice(0, 40))}`,
+      );
     if (!(i.digest instanceof Uint8Array) || i.digest.length !== 32) throw fail(`images[${n}].digest: expected a 32-byte SHA-256 digest`);
     if (!Number.isSafeInteger(i.size) || i.size < 1) throw fail(`images[${n}].size: expected a positive integer, got ${JSON.stringify(i.size)}`);
     const d = digestText(i.digest);
@@ -95,15 +112,23 @@ export function encodeImageManifest(m: Omit<ImageManifest, 'signer'>, by: Identi
   checkFields(m, (msg) => new RangeError(`image manifest ${msg}`));
   const full: ImageManifest = { ...m, signer: ownerPublicKey(by) };
   const signature = signWithOwner(by, signedPart(full));
-  const bytes = encodeCanonical(new Map<number, unknown>([
-    [1, IMAGE_MANIFEST_VERSION], [2, m.sequence], [3, m.created], [4, imagesCbor(m.images)], [5, full.signer], [6, signature],
-  ]));
+  const bytes = encodeCanonical(
+    new Map<number, unknown>([
+      [1, IMAGE_MANIFEST_VERSION],
+      [2, m.sequence],
+      [3, m.created],
+      [4, imagesCbor(m.images)],
+      [5, full.signer],
+      [6, signature],
+    ]),
+  );
   if (bytes.length > MAX_IMAGE_MANIFEST_BYTES) throw new RangeError(`image manifest: ${bytes.length} bytes, above the ${MAX_IMAGE_MANIFEST_BYTES}-byte cap`);
   return bytes;
 }
 
 function keysExactly(m: Map<unknown, unknown>, allowed: number[], required: number[], at: string): void {
-  for (const k of m.keys()) if (!(typeof k === 'number' && allowed.includes(k))) throw bad(`${at}unexpected key ${JSON.stringify(typeof k === 'bigint' ? String(k) : k)}`);
+  for (const k of m.keys())
+    if (!(typeof k === 'number' && allowed.includes(k))) throw bad(`${at}unexpected key ${JSON.stringify(typeof k === 'bigint' ? String(k) : k)}`);
   for (const k of required) if (!m.has(k)) throw bad(`${at}key ${k} is missing`);
 }
 
@@ -146,9 +171,13 @@ export function decodeImageManifest(bytes: Uint8Array): ImageManifest {
   if (!(signer instanceof Uint8Array) || signer.length !== 32) throw bad('signer (key 5): expected 32 bytes');
   if (!(signature instanceof Uint8Array) || signature.length !== 64) throw bad('signature (key 6): expected 64 bytes');
   const out: ImageManifest = { sequence: m.get(2) as number, created: m.get(3) as number, images, signer };
-  checkFields(out, (msg) => bad(msg.replace(/^(sequence|created|images):/, (_, f: 'sequence' | 'created' | 'images') => `${f} (key ${{ sequence: 2, created: 3, images: 4 }[f]}):`)));
+  checkFields(out, (msg) =>
+    bad(msg.replace(/^(sequence|created|images):/, (_, f: 'sequence' | 'created' | 'images') => `${f} (key ${{ sequence: 2, created: 3, images: 4 }[f]}):`)),
+  );
   if (!verifyOwnerSignature(signature, signedPart(out), signer)) {
-    throw new ImageError('ERR_IMAGE_SIGNATURE', 'image manifest: signature (key 6) does not verify under the signer (key 5)', { hint: 'the manifest was changed after signing or forged; ask the owner for a freshly signed one' });
+    throw new ImageError('ERR_IMAGE_SIGNATURE', 'image manifest: signature (key 6) does not verify under the signer (key 5)', {
+      hint: 'the manifest was changed after signing or forged; ask the owner for a freshly signed one',
+    });
   }
   return out;
 }
@@ -178,14 +207,19 @@ export function manifestFromJson(json: unknown, now: number, source = 'MANIFEST.
     if (typeof i !== 'object' || i === null || Array.isArray(i)) throw fail(`images[${n}]: expected an object`);
     const e = i as Record<string, unknown>;
     for (const k of Object.keys(e)) if (!['name', 'digest', 'size', 'cid'].includes(k)) throw fail(`images[${n}]: unexpected field ${JSON.stringify(k)}`);
-    if (typeof e.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(e.digest)) throw fail(`images[${n}].digest: expected "sha256:" and 64 lowercase hex digits, got ${JSON.stringify(String(e.digest).slice(0, 80))}`);
+    if (typeof e.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(e.digest))
+      throw fail(`images[${n}].digest: expected "sha256:" and 64 lowercase hex digits, got ${JSON.stringify(String(e.digest).slice(0, 80))}`);
     const entry: ImageEntry = { name: e.name as string, digest: Uint8Array.from(Buffer.from(e.digest.slice(7), 'hex')), size: e.size as number };
     if (e.cid !== undefined) {
       try {
         const cid = CID.parse(String(e.cid));
         entry.cid = cidFromBytes(cid.bytes, `images[${n}].cid`);
       } catch (cause) {
-        throw new ImageError('ERR_BAD_IMAGE_MANIFEST', `${source}: images[${n}].cid: expected a CIDv1 (bafy…/bafk…), got ${JSON.stringify(String(e.cid).slice(0, 80))}`, { cause });
+        throw new ImageError(
+          'ERR_BAD_IMAGE_MANIFEST',
+          `${source}: images[${n}].cid: expected a CIDv1 (bafy…/bafk…), got ${JSON.stringify(String(e.cid).slice(0, 80))}`,
+          { cause },
+        );
       }
     }
     return entry;
@@ -198,7 +232,9 @@ export function manifestFromJson(json: unknown, now: number, source = 'MANIFEST.
 /** The JSON `capsule image show` prints. */
 export function imageManifestJson(m: ImageManifest): Record<string, unknown> {
   return {
-    version: IMAGE_MANIFEST_VERSION, sequence: m.sequence, created: new Date(m.created).toISOString(),
+    version: IMAGE_MANIFEST_VERSION,
+    sequence: m.sequence,
+    created: new Date(m.created).toISOString(),
     images: m.images.map((i) => ({ name: i.name, digest: digestText(i.digest), size: i.size, ...(i.cid ? { cid: i.cid.toString() } : {}) })),
     signer: Buffer.from(m.signer).toString('hex'),
   };

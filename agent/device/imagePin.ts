@@ -46,21 +46,31 @@ export async function readPinned(dataDir: string): Promise<Pinned | undefined> {
 export function acceptManifest(bytes: Uint8Array, trust: { owner?: Uint8Array; pinned?: Pinned }): { manifest: ImageManifest; same: boolean } {
   const { owner, pinned } = trust;
   if (!owner && !pinned) {
-    throw new ImageError('ERR_NOT_PINNED', 'image manifest: no trusted owner key: none given and no manifest pinned', { hint: 'pass --owner HEX (the owner signing key `capsule keygen` prints), or pin a manifest with `capsule image pin M --owner HEX`' });
+    throw new ImageError('ERR_NOT_PINNED', 'image manifest: no trusted owner key: none given and no manifest pinned', {
+      hint: 'pass --owner HEX (the owner signing key `capsule keygen` prints), or pin a manifest with `capsule image pin M --owner HEX`',
+    });
   }
   if (owner && pinned && hex(owner) !== hex(pinned.manifest.signer)) {
-    throw new ImageError('ERR_IMAGE_SIGNATURE', `image manifest: --owner ${hex(owner)} is not the pinned signer ${hex(pinned.manifest.signer)}`, { hint: 'the pinned manifest decides whose key counts; owner key rotation is not supported' });
+    throw new ImageError('ERR_IMAGE_SIGNATURE', `image manifest: --owner ${hex(owner)} is not the pinned signer ${hex(pinned.manifest.signer)}`, {
+      hint: 'the pinned manifest decides whose key counts; owner key rotation is not supported',
+    });
   }
   const manifest = decodeImageManifest(bytes);
   const expected = owner ?? pinned!.manifest.signer;
   if (hex(manifest.signer) !== hex(expected)) {
-    throw new ImageError('ERR_IMAGE_SIGNATURE', `image manifest: signed by ${hex(manifest.signer)}, not by the owner key ${hex(expected)}`, { hint: 'only manifests signed by the device owner are accepted' });
+    throw new ImageError('ERR_IMAGE_SIGNATURE', `image manifest: signed by ${hex(manifest.signer)}, not by the owner key ${hex(expected)}`, {
+      hint: 'only manifests signed by the device owner are accepted',
+    });
   }
   if (!pinned) return { manifest, same: false };
   const was = pinned.manifest.sequence;
   const same = Buffer.compare(Buffer.from(bytes), Buffer.from(pinned.bytes)) === 0;
   if (manifest.sequence < was || (manifest.sequence === was && !same)) {
-    throw new ImageError('ERR_IMAGE_REPLAYED', `image manifest: sequence ${manifest.sequence} ${manifest.sequence < was ? 'is older than' : 'differs from but repeats'} the pinned sequence ${was}`, { hint: 'a replayed or rolled-back manifest; the owner signs each new manifest with a higher sequence' });
+    throw new ImageError(
+      'ERR_IMAGE_REPLAYED',
+      `image manifest: sequence ${manifest.sequence} ${manifest.sequence < was ? 'is older than' : 'differs from but repeats'} the pinned sequence ${was}`,
+      { hint: 'a replayed or rolled-back manifest; the owner signs each new manifest with a higher sequence' },
+    );
   }
   return { manifest, same };
 }
@@ -69,7 +79,11 @@ export function acceptManifest(bytes: Uint8Array, trust: { owner?: Uint8Array; p
  * Pins `bytes` in `dataDir` if it is accepted and newer than the pin (the same bytes again: no
  * change, `pinned: false`). @throws as acceptManifest, and IoError ERR_IO
  */
-export async function pinManifest(dataDir: string, bytes: Uint8Array, owner?: Uint8Array): Promise<{ manifest: ImageManifest; pinned: boolean; previous: number | undefined }> {
+export async function pinManifest(
+  dataDir: string,
+  bytes: Uint8Array,
+  owner?: Uint8Array,
+): Promise<{ manifest: ImageManifest; pinned: boolean; previous: number | undefined }> {
   const current = await readPinned(dataDir);
   const { manifest, same } = acceptManifest(bytes, { owner, pinned: current });
   if (same) return { manifest, pinned: false, previous: current?.manifest.sequence };

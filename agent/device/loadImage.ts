@@ -43,7 +43,9 @@ export async function findEngine(env: NodeJS.ProcessEnv, candidates: readonly En
       }
     }
   }
-  throw new ImageError('ERR_ENGINE_MISSING', `no container engine: ${candidates.join(' or ')} not found on PATH`, { hint: 'install podman (apt-get install podman), or put it on PATH; nothing was loaded' });
+  throw new ImageError('ERR_ENGINE_MISSING', `no container engine: ${candidates.join(' or ')} not found on PATH`, {
+    hint: 'install podman (apt-get install podman), or put it on PATH; nothing was loaded',
+  });
 }
 
 export interface LoadOptions extends Omit<VerifyOptions, 'copyTo'> {
@@ -83,15 +85,23 @@ export async function loadImage(archive: string, o: LoadOptions): Promise<LoadRe
     const verified = await verifyOciArchive(archive, { ...o, copyTo: copy });
     // The copy is private, so this only catches a disk or a bug; it costs one read at ~2 GB/s.
     if ((await sha256File(copy)) !== verified.sha256) {
-      throw new ImageError('ERR_BLOB_MISMATCH', 'archive: the private copy does not hash to the bytes verified', { hint: 'the disk under the temporary directory is failing, or something else writes there; nothing was loaded' });
+      throw new ImageError('ERR_BLOB_MISMATCH', 'archive: the private copy does not hash to the bytes verified', {
+        hint: 'the disk under the temporary directory is failing, or something else writes there; nothing was loaded',
+      });
     }
     o.signal?.throwIfAborted();
     const { code, stdout, stderr } = await run(engine.path, [...(o.engineArgs ?? []), 'load', '-i', copy], env, o.signal);
     if (code !== 0) {
       const last = stderr.trim().split('\n').pop()?.slice(0, 300) ?? '';
-      throw new ImageError('ERR_ENGINE', `${engine.name} load exited with ${code} after the archive verified`, { cause: new Error(stderr.slice(-4000)), hint: last ? `${engine.name} said: ${last}` : `run \`${engine.name} load -i ARCHIVE\` by hand to see why` });
+      throw new ImageError('ERR_ENGINE', `${engine.name} load exited with ${code} after the archive verified`, {
+        cause: new Error(stderr.slice(-4000)),
+        hint: last ? `${engine.name} said: ${last}` : `run \`${engine.name} load -i ARCHIVE\` by hand to see why`,
+      });
     }
-    const loaded = stdout.split('\n').map((l) => l.match(/^Loaded image(?:\(s\))?:\s*(.+)$/)?.[1]).filter((x): x is string => !!x);
+    const loaded = stdout
+      .split('\n')
+      .map((l) => l.match(/^Loaded image(?:\(s\))?:\s*(.+)$/)?.[1])
+      .filter((x): x is string => !!x);
     return { verified, engine, loaded };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -103,9 +113,19 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, signal?: Abort
     const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], signal });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { if (stdout.length < 1 << 20) stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 1 << 20) stderr += d; });
-    child.on('error', (cause) => reject(cause.name === 'AbortError' ? cause : new ImageError('ERR_ENGINE', `cannot run ${cmd}`, { cause, hint: 'check the engine is installed and executable' })));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      if (stdout.length < 1 << 20) stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      if (stderr.length < 1 << 20) stderr += d;
+    });
+    child.on('error', (cause) =>
+      reject(
+        cause.name === 'AbortError'
+          ? cause
+          : new ImageError('ERR_ENGINE', `cannot run ${cmd}`, { cause, hint: 'check the engine is installed and executable' }),
+      ),
+    );
     child.on('close', (code, sig) => resolve({ code: code ?? (sig ? 128 : 1), stdout, stderr }));
   });
 }

@@ -109,8 +109,12 @@ interface Binder {
 export async function enrollLuks(o: EnrollOptions): Promise<Enrolment> {
   const env = o.env ?? process.env;
   const pbkdf = o.pbkdf ?? DEFAULT_PBKDF;
-  if (o.backend !== undefined && o.backend !== 'zymbit' && o.backend !== 'tpm2') throw new TypeError(`backend: expected "zymbit" or "tpm2", got ${JSON.stringify(o.backend)}`);
-  if (o.pcrs !== undefined && (!Array.isArray(o.pcrs) || o.pcrs.some((p) => !Number.isInteger(p) || p < 0 || p > 23) || new Set(o.pcrs).size !== o.pcrs.length)) {
+  if (o.backend !== undefined && o.backend !== 'zymbit' && o.backend !== 'tpm2')
+    throw new TypeError(`backend: expected "zymbit" or "tpm2", got ${JSON.stringify(o.backend)}`);
+  if (
+    o.pcrs !== undefined &&
+    (!Array.isArray(o.pcrs) || o.pcrs.some((p) => !Number.isInteger(p) || p < 0 || p > 23) || new Set(o.pcrs).size !== o.pcrs.length)
+  ) {
     throw new RangeError(`pcrs: expected distinct PCR numbers 0..23 (SHA-256 bank), got ${JSON.stringify(o.pcrs)}`);
   }
   const cs = new Cryptsetup(env);
@@ -124,7 +128,10 @@ export async function enrollLuks(o: EnrollOptions): Promise<Enrolment> {
   }
   const slot = pickSlot(Object.keys(meta.keyslots), o.slot, o.device);
   const tokenId = firstFree(Object.keys(meta.tokens));
-  if (tokenId === undefined) throw new DeviceError('ERR_LUKS', `${o.device}: all ${LUKS2_MAX} LUKS2 token ids are taken`, { hint: 'remove an unused token with cryptsetup token remove' });
+  if (tokenId === undefined)
+    throw new DeviceError('ERR_LUKS', `${o.device}: all ${LUKS2_MAX} LUKS2 token ids are taken`, {
+      hint: 'remove an unused token with cryptsetup token remove',
+    });
   for (const f of foreignTokens(meta.tokens)) o.notice?.(`${o.device} also has ${describeForeignToken(f)}: left as it is (either opens the disk)`);
 
   const binder = await openBinder(o, env);
@@ -140,7 +147,15 @@ export async function enrollLuks(o: EnrollOptions): Promise<Enrolment> {
     plaintext = frameLuksKey(uuid, key);
     const blob = await binder.lock(plaintext);
     const c = ks.capabilities;
-    const binding = { kind: binder.kind, path: relPath, sha256: sha256Hex(blob), model: c.model, serial: c.serial, ...binder.extra, created: new Date().toISOString() } as KnownBinding;
+    const binding = {
+      kind: binder.kind,
+      path: relPath,
+      sha256: sha256Hex(blob),
+      model: c.model,
+      serial: c.serial,
+      ...binder.extra,
+      created: new Date().toISOString(),
+    } as KnownBinding;
     await writeBlob(lockFile, blob);
     wroteBlob = true;
     await cs.addKey(o.device, key, slot, pbkdf, o.keyFile);
@@ -167,7 +182,11 @@ async function openBinder(o: EnrollOptions, env: NodeJS.ProcessEnv): Promise<Bin
   // to load: the module's library as luks-key takes it at boot (never from the record).
   const record = await readGuardianFile(o.dataDir);
   const tcti = record.backend === 'tpm2' ? await luksTcti(env, o.dataDir, record.tcti) : undefined;
-  const explicit = { ...env, CAPSULE_ZYMBIT_LIB: env.CAPSULE_ZYMBIT_LIB || DEFAULT_ZYMBIT_LIB, CAPSULE_TPM_TCTI: tcti ?? (env.CAPSULE_TPM_TCTI || DEFAULT_TCTI) };
+  const explicit = {
+    ...env,
+    CAPSULE_ZYMBIT_LIB: env.CAPSULE_ZYMBIT_LIB || DEFAULT_ZYMBIT_LIB,
+    CAPSULE_TPM_TCTI: tcti ?? (env.CAPSULE_TPM_TCTI || DEFAULT_TCTI),
+  };
   const g = await openGuardian(o.dataDir, explicit, record, tcti);
   const backend = record.backend as BindingBackend;
   if (o.backend !== undefined && o.backend !== backend) {
@@ -179,7 +198,9 @@ async function openBinder(o: EnrollOptions, env: NodeJS.ProcessEnv): Promise<Bin
   if (backend === 'zymbit') {
     if (o.pcrs !== undefined) {
       await g.close();
-      throw new UsageError('ERR_USAGE', `--pcrs: the guardian in ${o.dataDir} uses the zymbit backend; PCRs apply to --backend tpm2 only`, { hint: 'omit --pcrs: the module binds the key to this device by itself' });
+      throw new UsageError('ERR_USAGE', `--pcrs: the guardian in ${o.dataDir} uses the zymbit backend; PCRs apply to --backend tpm2 only`, {
+        hint: 'omit --pcrs: the module binds the key to this device by itself',
+      });
     }
     return { ks: g.keyStore, kind: ZYMBIT_LOCK, lock: (p) => g.keyStore.lock(p), extra: {}, close: () => g.close() };
   }
@@ -190,8 +211,11 @@ async function openBinder(o: EnrollOptions, env: NodeJS.ProcessEnv): Promise<Bin
   await g.close(); // one connection at a time: swtpm and /dev/tpm0 serve one client
   const ks = await openLuksTpm(o.dataDir, tcti!, { create: true, expect: serial });
   return {
-    ks, kind: TPM2_SEAL, lock: (p) => ks.lock(p, { pcrs }),
-    extra: { backend: 'tpm2', pcrs, pcrBank: 'sha256', tcti }, close: () => ks.close(),
+    ks,
+    kind: TPM2_SEAL,
+    lock: (p) => ks.lock(p, { pcrs }),
+    extra: { backend: 'tpm2', pcrs, pcrBank: 'sha256', tcti },
+    close: () => ks.close(),
   };
 }
 
@@ -203,9 +227,13 @@ export function describePcrs(pcrs: readonly number[]): string {
 /** The guardian, its key store opened (tpm2: through `tcti`, which `env` carries). */
 async function openGuardian(dataDir: string, env: NodeJS.ProcessEnv, record: GuardianRecord, tcti: string | undefined): Promise<Guardian> {
   if (record.backend !== 'zymbit' && record.backend !== 'tpm2') {
-    throw new DeviceError('ERR_NO_MODULE', `the guardian in ${dataDir} uses the ${record.backend} backend: the root disk binds only to a security module or a TPM`, {
-      hint: 'provision the guardian with --backend zymbit (the default) or --backend tpm2 on the device',
-    });
+    throw new DeviceError(
+      'ERR_NO_MODULE',
+      `the guardian in ${dataDir} uses the ${record.backend} backend: the root disk binds only to a security module or a TPM`,
+      {
+        hint: 'provision the guardian with --backend zymbit (the default) or --backend tpm2 on the device',
+      },
+    );
   }
   let g: Guardian;
   try {
@@ -214,16 +242,22 @@ async function openGuardian(dataDir: string, env: NodeJS.ProcessEnv, record: Gua
     // The guardian's keys were made by another TPM than the one at `tcti` (its key store checks).
     if (tcti !== undefined && (hasCode(cause, 'ERR_LOCK_INTEGRITY') || hasCode(cause, 'ERR_GUARDIAN_MISMATCH'))) {
       throw new DeviceError('ERR_WRONG_MODULE', `the TPM at ${tcti} is not the guardian's TPM ${record.serial}: nothing was enrolled`, {
-        cause, hint: 'set CAPSULE_TPM_TCTI to the guardian\'s TPM (or unset it to use the one in guardian.json)',
+        cause,
+        hint: "set CAPSULE_TPM_TCTI to the guardian's TPM (or unset it to use the one in guardian.json)",
       });
     }
     if (!hasCode(cause, 'ERR_MODULE_ABSENT')) throw cause;
     const tpm = record.backend === 'tpm2';
-    throw new DeviceError('ERR_NO_MODULE', tpm
-      ? `no TPM answered (${(cause as Error).message}): the LUKS key must be made and sealed by the TPM`
-      : 'no security module answered: the LUKS key must be made and locked by the module', {
-      cause, hint: (cause as DeviceError).hint ?? (tpm ? 'check the TPM is enabled and CAPSULE_TPM_TCTI' : 'check the module is seated and zkifc is running'),
-    });
+    throw new DeviceError(
+      'ERR_NO_MODULE',
+      tpm
+        ? `no TPM answered (${(cause as Error).message}): the LUKS key must be made and sealed by the TPM`
+        : 'no security module answered: the LUKS key must be made and locked by the module',
+      {
+        cause,
+        hint: (cause as DeviceError).hint ?? (tpm ? 'check the TPM is enabled and CAPSULE_TPM_TCTI' : 'check the module is seated and zkifc is running'),
+      },
+    );
   }
   return g;
 }
@@ -236,14 +270,21 @@ function firstFree(used: string[]): number | undefined {
 function pickSlot(used: string[], wanted: number | undefined, device: string): number {
   if (wanted === undefined) {
     const s = firstFree(used);
-    if (s === undefined) throw new DeviceError('ERR_LUKS', `${device}: all ${LUKS2_MAX} LUKS2 keyslots are in use`, { hint: 'remove an unused keyslot with cryptsetup luksKillSlot' });
+    if (s === undefined)
+      throw new DeviceError('ERR_LUKS', `${device}: all ${LUKS2_MAX} LUKS2 keyslots are in use`, {
+        hint: 'remove an unused keyslot with cryptsetup luksKillSlot',
+      });
     return s;
   }
   if (!Number.isInteger(wanted) || wanted < 0 || wanted >= LUKS2_MAX) {
-    throw new UsageError('ERR_USAGE', `--slot: expected a keyslot number 0..${LUKS2_MAX - 1}, got ${wanted}`, { hint: 'omit --slot to use the lowest free keyslot' });
+    throw new UsageError('ERR_USAGE', `--slot: expected a keyslot number 0..${LUKS2_MAX - 1}, got ${wanted}`, {
+      hint: 'omit --slot to use the lowest free keyslot',
+    });
   }
   if (used.includes(String(wanted))) {
-    throw new DeviceError('ERR_LUKS', `${device}: keyslot ${wanted} is in use`, { hint: `free keyslots are the numbers 0..${LUKS2_MAX - 1} not listed by cryptsetup luksDump; omit --slot to take the lowest` });
+    throw new DeviceError('ERR_LUKS', `${device}: keyslot ${wanted} is in use`, {
+      hint: `free keyslots are the numbers 0..${LUKS2_MAX - 1} not listed by cryptsetup luksDump; omit --slot to take the lowest`,
+    });
   }
   return wanted;
 }

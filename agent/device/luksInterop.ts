@@ -106,16 +106,25 @@ function clevis(id: number, t: Record<string, unknown>): ClevisToken | undefined
  */
 export function foreignTokens(tokens: Record<string, unknown>): ForeignToken[] {
   const out: ForeignToken[] = [];
-  const ids = Object.keys(tokens).map(Number).filter((n) => Number.isInteger(n) && n >= 0 && n < 32).sort((a, b) => a - b);
+  const ids = Object.keys(tokens)
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n >= 0 && n < 32)
+    .sort((a, b) => a - b);
   for (const id of ids) {
     const t = tokens[String(id)] as Record<string, unknown> | null;
     if (!t || typeof t !== 'object') continue;
     if (t.type === 'systemd-tpm2') {
       out.push({
-        tool: 'systemd-tpm2', id, keyslots: slots(t.keyslots), pcrs: pcrList(t['tpm2-pcrs']),
-        pcrBank: word(t['tpm2-pcr-bank']), primaryAlg: word(t['tpm2-primary-alg']),
+        tool: 'systemd-tpm2',
+        id,
+        keyslots: slots(t.keyslots),
+        pcrs: pcrList(t['tpm2-pcrs']),
+        pcrBank: word(t['tpm2-pcr-bank']),
+        primaryAlg: word(t['tpm2-primary-alg']),
         policyHash: typeof t['tpm2-policy-hash'] === 'string' && /^[0-9a-f]{40,128}$/.test(t['tpm2-policy-hash']) ? t['tpm2-policy-hash'] : undefined,
-        pin: t['tpm2-pin'] === true, signedPcrs: pcrList(t['tpm2-pubkey-pcrs']), pcrlock: t.tpm2_pcrlock === true,
+        pin: t['tpm2-pin'] === true,
+        signedPcrs: pcrList(t['tpm2-pubkey-pcrs']),
+        pcrlock: t.tpm2_pcrlock === true,
       });
     } else if (t.type === 'clevis') {
       const c = clevis(id, t);

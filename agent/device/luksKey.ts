@@ -26,7 +26,16 @@ import { ZymbitKeyStore } from '../keys/ZymbitKeyStore.ts';
 import { Cryptsetup } from './Cryptsetup.ts';
 import { describeForeignToken, foreignTokens } from './luksInterop.ts';
 import { luksTcti, openLuksTpm, unsealLuksBlob } from './luksTpm2.ts';
-import { findCapsuleToken, parseToken, TPM2_SEAL, usableBinding, type BindingBackend, type CapsuleToken, type KnownBinding, type ZymbitLockBinding } from './luksToken.ts';
+import {
+  findCapsuleToken,
+  parseToken,
+  TPM2_SEAL,
+  usableBinding,
+  type BindingBackend,
+  type CapsuleToken,
+  type KnownBinding,
+  type ZymbitLockBinding,
+} from './luksToken.ts';
 
 export const LUKS_KEY_BYTES = 64;
 const LABEL = 'capsule/v1 luks key';
@@ -93,8 +102,10 @@ export interface LuksKeyOptions {
  * module or TPM yet, a missing file, a failed call) may change by the next attempt.
  */
 export function retryCannotHelp(e: unknown): boolean {
-  return (e instanceof KeyStoreError && (e.code === 'ERR_TPM_AUTH' || e.code === 'ERR_TPM_LOCKOUT'))
-    || (e instanceof DeviceError && (e.code === 'ERR_PCR_MISMATCH' || e.code === 'ERR_WRONG_MODULE'));
+  return (
+    (e instanceof KeyStoreError && (e.code === 'ERR_TPM_AUTH' || e.code === 'ERR_TPM_LOCKOUT')) ||
+    (e instanceof DeviceError && (e.code === 'ERR_PCR_MISMATCH' || e.code === 'ERR_WRONG_MODULE'))
+  );
 }
 
 export interface UnlockedLuksKey {
@@ -115,7 +126,8 @@ export interface UnlockedLuksKey {
  *   retryCannotHelp tells which of these a retry cannot change.
  */
 export async function unlockLuksKey(o: LuksKeyOptions): Promise<UnlockedLuksKey> {
-  if (o.backend !== undefined && o.backend !== 'zymbit' && o.backend !== 'tpm2') throw new TypeError(`backend: expected "zymbit" or "tpm2", got ${JSON.stringify(o.backend)}`);
+  if (o.backend !== undefined && o.backend !== 'zymbit' && o.backend !== 'tpm2')
+    throw new TypeError(`backend: expected "zymbit" or "tpm2", got ${JSON.stringify(o.backend)}`);
   const env = o.env ?? process.env;
   const cs = new Cryptsetup(env);
   const uuid = await cs.uuid(o.device);
@@ -135,7 +147,7 @@ export async function unlockLuksKey(o: LuksKeyOptions): Promise<UnlockedLuksKey>
   const blob = await readBlob(join(o.dataDir, binding.path), binding, where);
   const slot = Number(token.keyslots[0]);
   if (binding.kind === TPM2_SEAL) {
-    const ks = o.keyStore ?? await openLuksTpm(o.dataDir, await luksTcti(env, o.dataDir), { sealedBy: binding.serial, where });
+    const ks = o.keyStore ?? (await openLuksTpm(o.dataDir, await luksTcti(env, o.dataDir), { sealedBy: binding.serial, where }));
     let plaintext: Uint8Array | undefined;
     try {
       plaintext = await unsealLuksBlob(ks, blob, binding, { device: o.device, tokenId: found.id, slot, where });
@@ -162,13 +174,18 @@ async function readBlob(path: string, binding: KnownBinding, where: string): Pro
     blob = new Uint8Array(await readFile(path));
   } catch (cause) {
     throw new DeviceError('ERR_LUKS_TOKEN', `${where}: the lock blob ${path} cannot be read (${(cause as NodeJS.ErrnoException).code})`, {
-      cause, hint: 'pass the guardian\'s --data-dir (at boot: the initramfs must carry its luks/ directory: update-initramfs -u)',
+      cause,
+      hint: "pass the guardian's --data-dir (at boot: the initramfs must carry its luks/ directory: update-initramfs -u)",
     });
   }
   if (sha256Hex(blob) !== binding.sha256) {
-    throw new DeviceError('ERR_LOCK_INTEGRITY', `${where}: the lock blob ${path} does not match the token's SHA-256 (tampered, damaged, or from another enrolment)`, {
-      hint: 'restore the lock file from a backup, or unlock with the passphrase and re-enrol',
-    });
+    throw new DeviceError(
+      'ERR_LOCK_INTEGRITY',
+      `${where}: the lock blob ${path} does not match the token's SHA-256 (tampered, damaged, or from another enrolment)`,
+      {
+        hint: 'restore the lock file from a backup, or unlock with the passphrase and re-enrol',
+      },
+    );
   }
   return blob;
 }
@@ -183,7 +200,8 @@ function openModule(env: NodeJS.ProcessEnv): KeyStore {
   } catch (cause) {
     if (!hasCode(cause, 'ERR_MODULE_ABSENT')) throw cause;
     throw new DeviceError('ERR_NO_MODULE', `no security module answered through ${library}: the LUKS key cannot be unlocked`, {
-      cause, hint: (cause as KeyStoreError).hint ?? 'check the module is seated and zkifc is running; meanwhile unlock with the passphrase',
+      cause,
+      hint: (cause as KeyStoreError).hint ?? 'check the module is seated and zkifc is running; meanwhile unlock with the passphrase',
     });
   }
 }
@@ -195,12 +213,18 @@ async function unlockBlob(ks: KeyStore, blob: Uint8Array, binding: ZymbitLockBin
     if (!hasCode(cause, 'ERR_LOCK_INTEGRITY')) throw cause;
     const serial = ks.capabilities.serial;
     if (serial !== binding.serial) {
-      throw new DeviceError('ERR_WRONG_MODULE', `${where}: the module refused the lock blob: it was locked by module ${binding.serial}, this is module ${serial}`, {
-        cause, hint: 'a this-device-only blob opens only on the module that locked it: unlock with the passphrase and re-enrol on this module',
-      });
+      throw new DeviceError(
+        'ERR_WRONG_MODULE',
+        `${where}: the module refused the lock blob: it was locked by module ${binding.serial}, this is module ${serial}`,
+        {
+          cause,
+          hint: 'a this-device-only blob opens only on the module that locked it: unlock with the passphrase and re-enrol on this module',
+        },
+      );
     }
     throw new DeviceError('ERR_LOCK_INTEGRITY', `${where}: the module refused the lock blob (its MAC does not verify)`, {
-      cause, hint: 'the blob and the token were altered together: unlock with the passphrase and re-enrol',
+      cause,
+      hint: 'the blob and the token were altered together: unlock with the passphrase and re-enrol',
     });
   }
 }

@@ -68,7 +68,10 @@ export interface Tpm2SealBinding extends BlobBinding {
 }
 
 /** A binding of a kind this build does not know (kept, skipped). */
-export interface OtherBinding { kind: string; [field: string]: unknown }
+export interface OtherBinding {
+  kind: string;
+  [field: string]: unknown;
+}
 
 export type KnownBinding = ZymbitLockBinding | Tpm2SealBinding;
 
@@ -93,7 +96,10 @@ export function makeToken(slot: number, binding: KnownBinding): CapsuleToken {
  * The first capsule token in `tokens` (LUKS2 metadata's "tokens" object), by token id, or undefined.
  */
 export function findCapsuleToken(tokens: Record<string, unknown>): { id: number; json: unknown } | undefined {
-  const ids = Object.keys(tokens).map(Number).filter((n) => Number.isInteger(n)).sort((a, b) => a - b);
+  const ids = Object.keys(tokens)
+    .map(Number)
+    .filter((n) => Number.isInteger(n))
+    .sort((a, b) => a - b);
   for (const id of ids) {
     const t = tokens[String(id)] as { type?: unknown } | null;
     if (t && typeof t === 'object' && t.type === TOKEN_TYPE) return { id, json: t };
@@ -109,17 +115,21 @@ type Bad = (field: string, want: string, got: unknown) => DeviceError;
  *   ERR_LUKS_TOKEN (malformed: keyslots, bindings, a known binding's fields or path).
  */
 export function parseToken(json: unknown, uuid: string, where: string): CapsuleToken {
-  const bad: Bad = (field, want, got) => new DeviceError('ERR_LUKS_TOKEN',
-    `${where}: capsule token ${field}: expected ${want}, got ${JSON.stringify(got)?.slice(0, 80)}`, {
+  const bad: Bad = (field, want, got) =>
+    new DeviceError('ERR_LUKS_TOKEN', `${where}: capsule token ${field}: expected ${want}, got ${JSON.stringify(got)?.slice(0, 80)}`, {
       hint: 'the LUKS2 header was edited or damaged: inspect it with `cryptsetup token export`, then re-enrol (`capsule device luks-enroll`)',
     });
   if (typeof json !== 'object' || json === null) throw bad('', 'a JSON object', json);
   const t = json as Record<string, unknown>;
   if (t.type !== TOKEN_TYPE) throw bad('type', JSON.stringify(TOKEN_TYPE), t.type);
   if (t.version !== TOKEN_VERSION) {
-    throw new DeviceError('ERR_LUKS_TOKEN_VERSION', `${where}: capsule token version ${JSON.stringify(t.version)?.slice(0, 40)}: this build knows version ${TOKEN_VERSION} only`, {
-      hint: 'the device was enrolled by another version of capsule: upgrade capsule, or unlock with the passphrase and re-enrol',
-    });
+    throw new DeviceError(
+      'ERR_LUKS_TOKEN_VERSION',
+      `${where}: capsule token version ${JSON.stringify(t.version)?.slice(0, 40)}: this build knows version ${TOKEN_VERSION} only`,
+      {
+        hint: 'the device was enrolled by another version of capsule: upgrade capsule, or unlock with the passphrase and re-enrol',
+      },
+    );
   }
   const slots = t.keyslots;
   if (!Array.isArray(slots) || slots.length !== 1 || !slots.every((s) => typeof s === 'string' && /^([0-9]|[12][0-9]|3[01])$/.test(s))) {
@@ -127,7 +137,8 @@ export function parseToken(json: unknown, uuid: string, where: string): CapsuleT
   }
   if (!Array.isArray(t.bindings) || t.bindings.length === 0) throw bad('bindings', 'a non-empty array', t.bindings);
   const bindings = t.bindings.map((b, i) => {
-    if (typeof b !== 'object' || b === null || typeof (b as { kind?: unknown }).kind !== 'string') throw bad(`bindings[${i}]`, 'an object with a string "kind"', b);
+    if (typeof b !== 'object' || b === null || typeof (b as { kind?: unknown }).kind !== 'string')
+      throw bad(`bindings[${i}]`, 'an object with a string "kind"', b);
     const kind = (b as { kind: string }).kind;
     if (kind === ZYMBIT_LOCK) return { kind, ...parseBlobFields(b as Record<string, unknown>, uuid, kind, `bindings[${i}]`, bad) } as ZymbitLockBinding;
     if (kind === TPM2_SEAL) return parseTpm2Seal(b as Record<string, unknown>, uuid, `bindings[${i}]`, bad);
@@ -168,11 +179,15 @@ export function usableBinding(token: CapsuleToken, where: string, backend?: Bind
   const b = token.bindings.find((x): x is KnownBinding => kinds.includes(x.kind));
   if (!b) {
     const have = token.bindings.map((x) => x.kind).join(', ');
-    throw new DeviceError('ERR_LUKS_TOKEN', backend
-      ? `${where}: the capsule token has no ${KIND_OF[backend]} binding (--backend ${backend}; kinds: ${have})`
-      : `${where}: the capsule token has no binding this build can use (kinds: ${have})`, {
-      hint: backend ? 'omit --backend to use the binding the token has, or unlock with the passphrase' : 'upgrade capsule, or unlock with the passphrase',
-    });
+    throw new DeviceError(
+      'ERR_LUKS_TOKEN',
+      backend
+        ? `${where}: the capsule token has no ${KIND_OF[backend]} binding (--backend ${backend}; kinds: ${have})`
+        : `${where}: the capsule token has no binding this build can use (kinds: ${have})`,
+      {
+        hint: backend ? 'omit --backend to use the binding the token has, or unlock with the passphrase' : 'upgrade capsule, or unlock with the passphrase',
+      },
+    );
   }
   return b;
 }

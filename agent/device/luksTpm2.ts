@@ -61,14 +61,22 @@ export async function luksTcti(env: NodeJS.ProcessEnv, dataDir: string, recorded
   // tpm2-tss's loader: "name:conf", or a bare name; the name picks the library (or is a path to one).
   const kind = tcti.includes(':') ? tcti.slice(0, tcti.indexOf(':')) : tcti;
   if (!RECORD_TCTI_KINDS.includes(kind)) {
-    throw new DeviceError('ERR_UNSAFE_TCTI', `${join(dataDir, GUARDIAN_FILE)} tcti: expected a TCTI of kind ${RECORD_TCTI_KINDS.join(', ')} (a device or a socket), got ${JSON.stringify(tcti.slice(0, 120))}: root does not take a TCTI that can load or run code from a file the agent's user writes`, {
-      hint: 'set CAPSULE_TPM_TCTI explicitly (for the boot path in /etc/capsule/luks-keyscript.conf) if that TCTI is really meant, or correct the record',
-    });
+    throw new DeviceError(
+      'ERR_UNSAFE_TCTI',
+      `${join(dataDir, GUARDIAN_FILE)} tcti: expected a TCTI of kind ${RECORD_TCTI_KINDS.join(', ')} (a device or a socket), got ${JSON.stringify(tcti.slice(0, 120))}: root does not take a TCTI that can load or run code from a file the agent's user writes`,
+      {
+        hint: 'set CAPSULE_TPM_TCTI explicitly (for the boot path in /etc/capsule/luks-keyscript.conf) if that TCTI is really meant, or correct the record',
+      },
+    );
   }
   return tcti;
 }
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
 
 /**
  * Opens the LUKS seal store on the TPM behind `tcti`; with `create`, makes it when absent.
@@ -80,20 +88,28 @@ const exists = (p: string) => access(p).then(() => true, () => false);
  *   and not `create`, its auth file is missing, or either is unreadable or malformed); KeyStoreError
  *   ERR_MODULE_CALL.
  */
-export async function openLuksTpm(dataDir: string, tcti: string, o: { create?: boolean; sealedBy?: string; where?: string; expect?: string } = {}): Promise<Tpm2KeyStore> {
+export async function openLuksTpm(
+  dataDir: string,
+  tcti: string,
+  o: { create?: boolean; sealedBy?: string; where?: string; expect?: string } = {},
+): Promise<Tpm2KeyStore> {
   const f = luksTpmFiles(dataDir);
   const at = o.where ? `${o.where}: ` : '';
   const have = await exists(f.keys);
   const hadAuth = await exists(f.auth);
   if (!have && !o.create) {
     throw new DeviceError('ERR_LUKS_TOKEN', `${at}the TPM seal store ${f.keys} is missing: the LUKS key cannot be unsealed without it and ${f.auth}`, {
-      hint: 'pass the guardian\'s --data-dir (at boot: the initramfs must carry its luks/ directory: update-initramfs -u)',
+      hint: "pass the guardian's --data-dir (at boot: the initramfs must carry its luks/ directory: update-initramfs -u)",
     });
   }
   if (have && !hadAuth) {
-    throw new DeviceError('ERR_LUKS_TOKEN', `${at}the TPM seal store's auth file ${f.auth} is missing: no LUKS key sealed by ${f.keys} can be unsealed without it`, {
-      hint: 'restore it from the backup of the data directory (at boot: update-initramfs -u copies it); meanwhile unlock with the passphrase. If it is lost, move the seal store away and re-enrol',
-    });
+    throw new DeviceError(
+      'ERR_LUKS_TOKEN',
+      `${at}the TPM seal store's auth file ${f.auth} is missing: no LUKS key sealed by ${f.keys} can be unsealed without it`,
+      {
+        hint: 'restore it from the backup of the data directory (at boot: update-initramfs -u copies it); meanwhile unlock with the passphrase. If it is lost, move the seal store away and re-enrol',
+      },
+    );
   }
   let ks: Tpm2KeyStore;
   try {
@@ -111,22 +127,26 @@ export async function openLuksTpm(dataDir: string, tcti: string, o: { create?: b
     // used is ERR_KEYSTORE_FILE (the TPM may be fine).
     if (hasCode(cause, 'ERR_MODULE_ABSENT')) {
       throw new DeviceError('ERR_NO_MODULE', `${at}no TPM answered through ${tcti}: the LUKS key cannot be ${o.create ? 'sealed' : 'unsealed'}`, {
-        cause, hint: (cause as KeyStoreError).hint ?? 'check the TPM is enabled; meanwhile unlock with the passphrase',
+        cause,
+        hint: (cause as KeyStoreError).hint ?? 'check the TPM is enabled; meanwhile unlock with the passphrase',
       });
     }
     if (hasCode(cause, 'ERR_KEYSTORE_FILE')) {
       throw new DeviceError('ERR_LUKS_TOKEN', `${at}the TPM seal store in ${f.dir} cannot be used: ${(cause as Error).message.replace(/^tpm2: /, '')}`, {
-        cause, hint: `restore ${f.keys} and ${f.auth} from the backup of the data directory (at boot: update-initramfs -u copies them); meanwhile unlock with the passphrase. If they are lost, move them away and re-enrol`,
+        cause,
+        hint: `restore ${f.keys} and ${f.auth} from the backup of the data directory (at boot: update-initramfs -u copies them); meanwhile unlock with the passphrase. If they are lost, move them away and re-enrol`,
       });
     }
     if (hasCode(cause, 'ERR_LOCK_INTEGRITY')) {
       throw o.sealedBy
         ? new DeviceError('ERR_WRONG_MODULE', `${at}the LUKS key was sealed by TPM ${o.sealedBy}; the TPM at ${tcti} is another TPM (or was cleared)`, {
-          cause, hint: 'a sealed key opens only on the TPM that sealed it: unlock with the passphrase, then re-enrol on this TPM (capsule device luks-enroll --backend tpm2)',
-        })
+            cause,
+            hint: 'a sealed key opens only on the TPM that sealed it: unlock with the passphrase, then re-enrol on this TPM (capsule device luks-enroll --backend tpm2)',
+          })
         : new DeviceError('ERR_WRONG_MODULE', `the TPM seal store ${f.keys} was made by another TPM than the one at ${tcti} (it was replaced or cleared)`, {
-          cause, hint: `its seals can no longer be opened: move ${f.keys} and ${f.auth} away (after removing the bindings that use them), then enrol again`,
-        });
+            cause,
+            hint: `its seals can no longer be opened: move ${f.keys} and ${f.auth} away (after removing the bindings that use them), then enrol again`,
+          });
     }
     throw cause;
   }
@@ -135,7 +155,9 @@ export async function openLuksTpm(dataDir: string, tcti: string, o: { create?: b
     await ks.close();
     if (!have) await rm(f.keys, { force: true });
     if (!have && !hadAuth) await rm(f.auth, { force: true });
-    throw new DeviceError('ERR_WRONG_MODULE', `the TPM at ${tcti} is ${serial}, not the guardian's TPM ${o.expect}`, { hint: 'set CAPSULE_TPM_TCTI to the guardian\'s TPM' });
+    throw new DeviceError('ERR_WRONG_MODULE', `the TPM at ${tcti} is ${serial}, not the guardian's TPM ${o.expect}`, {
+      hint: "set CAPSULE_TPM_TCTI to the guardian's TPM",
+    });
   }
   return ks;
 }
@@ -146,7 +168,12 @@ export function pcrWords(pcrs: readonly number[]): string {
 }
 
 /** Where the binding is, for the re-enrolment hint. */
-export interface SealContext { device: string; tokenId: number; slot: number; where: string }
+export interface SealContext {
+  device: string;
+  tokenId: number;
+  slot: number;
+  where: string;
+}
 
 /**
  * Unseals a tpm2-seal blob, the TPM's refusals as the binding's errors.
@@ -158,26 +185,31 @@ export async function unsealLuksBlob(ks: KeyStore, blob: Uint8Array, b: Tpm2Seal
     return await ks.unlock(blob);
   } catch (cause) {
     if (hasCode(cause, 'ERR_TPM_POLICY')) {
-      const which = b.pcrs.length === 0
-        ? 'the PCRs of its policy (the token lists none: it was edited)'
-        : `${pcrWords(b.pcrs)} (${b.pcrBank} bank)`;
+      const which = b.pcrs.length === 0 ? 'the PCRs of its policy (the token lists none: it was edited)' : `${pcrWords(b.pcrs)} (${b.pcrBank} bank)`;
       const holds = b.pcrs.length === 1 ? 'no longer holds the value it had' : 'no longer hold the values they had';
       throw new DeviceError('ERR_PCR_MISMATCH', `${c.where}: the TPM refused to unseal the LUKS key: ${which} ${holds} at enrolment`, {
         cause,
-        hint: `something measured into ${b.pcrs.length ? pcrWords(b.pcrs) : 'them'} changed (firmware, boot loader, kernel or their configuration): unlock with the passphrase; `
-          + `if the change was deliberate, re-enrol: cryptsetup token remove --token-id ${c.tokenId} ${c.device}; cryptsetup luksKillSlot ${c.device} ${c.slot}; `
-          + `capsule device luks-enroll ${c.device} --backend tpm2${b.pcrs.length ? ` --pcrs ${b.pcrs.join(',')}` : ''}`,
+        hint:
+          `something measured into ${b.pcrs.length ? pcrWords(b.pcrs) : 'them'} changed (firmware, boot loader, kernel or their configuration): unlock with the passphrase; ` +
+          `if the change was deliberate, re-enrol: cryptsetup token remove --token-id ${c.tokenId} ${c.device}; cryptsetup luksKillSlot ${c.device} ${c.slot}; ` +
+          `capsule device luks-enroll ${c.device} --backend tpm2${b.pcrs.length ? ` --pcrs ${b.pcrs.join(',')}` : ''}`,
       });
     }
     if (!hasCode(cause, 'ERR_LOCK_INTEGRITY')) throw cause;
     const serial = ks.capabilities.serial;
     if (serial !== b.serial) {
       throw new DeviceError('ERR_WRONG_MODULE', `${c.where}: the TPM refused the sealed LUKS key: it was sealed by TPM ${b.serial}, this is TPM ${serial}`, {
-        cause, hint: 'a sealed key opens only on the TPM that sealed it: unlock with the passphrase and re-enrol on this TPM',
+        cause,
+        hint: 'a sealed key opens only on the TPM that sealed it: unlock with the passphrase and re-enrol on this TPM',
       });
     }
-    throw new DeviceError('ERR_LOCK_INTEGRITY', `${c.where}: the TPM refused the sealed LUKS key (it was altered, or sealed by another seal store of this TPM)`, {
-      cause, hint: 'the blob and the token were altered together: unlock with the passphrase and re-enrol',
-    });
+    throw new DeviceError(
+      'ERR_LOCK_INTEGRITY',
+      `${c.where}: the TPM refused the sealed LUKS key (it was altered, or sealed by another seal store of this TPM)`,
+      {
+        cause,
+        hint: 'the blob and the token were altered together: unlock with the passphrase and re-enrol',
+      },
+    );
   }
 }

@@ -53,8 +53,10 @@ export interface TarResult {
   sha256: string;
 }
 
-const truncated = (what: string) => new ImageError('ERR_ARCHIVE_TRUNCATED', `archive: ends ${what}`, { hint: 'the archive is incomplete; check the download or copy finished' });
-const malformed = (message: string) => new ImageError('ERR_BAD_ARCHIVE', `archive: ${message}`, { hint: 'make OCI archives with `skopeo copy oci:DIR:TAG oci-archive:FILE.tar`' });
+const truncated = (what: string) =>
+  new ImageError('ERR_ARCHIVE_TRUNCATED', `archive: ends ${what}`, { hint: 'the archive is incomplete; check the download or copy finished' });
+const malformed = (message: string) =>
+  new ImageError('ERR_BAD_ARCHIVE', `archive: ${message}`, { hint: 'make OCI archives with `skopeo copy oci:DIR:TAG oci-archive:FILE.tar`' });
 
 /** Sequential reads from a file handle, each chunk hashed and written to `copy` before it is parsed. */
 class Source {
@@ -85,7 +87,10 @@ class Source {
     }
     const got = chunk.subarray(0, bytesRead);
     this.total += bytesRead;
-    if (this.total > this.#limit) throw new ImageError('ERR_ARCHIVE_TOO_LARGE', `archive: more than the ${this.#limit}-byte cap (it grew while being read)`, { hint: 'raise --max-archive-bytes if the image is legitimate' });
+    if (this.total > this.#limit)
+      throw new ImageError('ERR_ARCHIVE_TOO_LARGE', `archive: more than the ${this.#limit}-byte cap (it grew while being read)`, {
+        hint: 'raise --max-archive-bytes if the image is legitimate',
+      });
     this.#whole.update(got);
     if (this.#copy) await this.#copy.write(got, 0, got.length);
     this.#buf = this.#buf.length === 0 ? got : Buffer.concat([this.#buf, got]);
@@ -136,20 +141,32 @@ function cString(b: Buffer, field: string, at: string): string {
   const end = b.indexOf(0);
   const raw = end === -1 ? b : b.subarray(0, end);
   for (const c of raw) {
-    if (c < 0x20 || c > 0x7e) throw new ImageError('ERR_ARCHIVE_PATH', `archive: entry ${at}: ${field} has a byte 0x${c.toString(16).padStart(2, '0')} outside printable ASCII`, { hint: 'OCI archives hold only oci-layout, index.json and blobs/sha256/<hex>' });
+    if (c < 0x20 || c > 0x7e)
+      throw new ImageError('ERR_ARCHIVE_PATH', `archive: entry ${at}: ${field} has a byte 0x${c.toString(16).padStart(2, '0')} outside printable ASCII`, {
+        hint: 'OCI archives hold only oci-layout, index.json and blobs/sha256/<hex>',
+      });
   }
   return raw.toString('latin1');
 }
 
 function octal(b: Buffer, field: string, at: string): number {
-  if ((b[0]! & 0x80) !== 0) throw new ImageError('ERR_ARCHIVE_TOO_LARGE', `archive: entry ${at}: ${field} in base-256 (8 GiB or more) is not supported`, { hint: 'images this large are not supported' });
-  const s = b.toString('latin1').replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  if ((b[0]! & 0x80) !== 0)
+    throw new ImageError('ERR_ARCHIVE_TOO_LARGE', `archive: entry ${at}: ${field} in base-256 (8 GiB or more) is not supported`, {
+      hint: 'images this large are not supported',
+    });
+  const s = b
+    .toString('latin1')
+    .replace(/[\0 ]+$/, '')
+    .replace(/^ +/, '');
   if (!/^[0-7]{0,12}$/.test(s)) throw malformed(`entry ${at}: ${field} is not an octal number`);
   return s === '' ? 0 : parseInt(s, 8);
 }
 
 function checkPath(name: string, at: string): void {
-  const unsafe = (why: string) => new ImageError('ERR_ARCHIVE_PATH', `archive: entry ${at} ${JSON.stringify(name.slice(0, 120))}: ${why}`, { hint: 'refused: an archive must not name files outside its own directory' });
+  const unsafe = (why: string) =>
+    new ImageError('ERR_ARCHIVE_PATH', `archive: entry ${at} ${JSON.stringify(name.slice(0, 120))}: ${why}`, {
+      hint: 'refused: an archive must not name files outside its own directory',
+    });
   if (name === '') throw unsafe('empty name');
   if (name.startsWith('/')) throw unsafe('absolute path');
   if (name.includes('\\')) throw unsafe('backslash in the name');
@@ -165,7 +182,9 @@ function checkPath(name: string, at: string): void {
 export async function readTar(fh: FileHandle, limits: TarLimits, copy?: FileHandle, signal?: AbortSignal): Promise<TarResult> {
   const size = (await fh.stat()).size;
   if (size > limits.maxArchiveBytes) {
-    throw new ImageError('ERR_ARCHIVE_TOO_LARGE', `archive: ${size} bytes, above the ${limits.maxArchiveBytes}-byte cap`, { hint: 'raise --max-archive-bytes if the image is legitimate' });
+    throw new ImageError('ERR_ARCHIVE_TOO_LARGE', `archive: ${size} bytes, above the ${limits.maxArchiveBytes}-byte cap`, {
+      hint: 'raise --max-archive-bytes if the image is legitimate',
+    });
   }
   const src = new Source(fh, copy, limits.maxArchiveBytes, signal);
   const entries = new Map<string, TarEntry>();
@@ -190,17 +209,30 @@ export async function readTar(fh: FileHandle, limits: TarLimits, copy?: FileHand
     const prefix = cString(h.subarray(345, 500), 'prefix', at);
     const base = cString(h.subarray(0, 100), 'name', at);
     const name = prefix ? `${prefix}/${base}` : base;
-    if (type === '1' || type === '2') throw new ImageError('ERR_ARCHIVE_PATH', `archive: entry ${at} ${JSON.stringify(name.slice(0, 120))}: a ${type === '1' ? 'hard' : 'symbolic'} link (to ${JSON.stringify(cString(h.subarray(157, 257), 'linkname', at).slice(0, 120))})`, { hint: 'refused: links in an archive can point outside it; an OCI archive has none' });
+    if (type === '1' || type === '2')
+      throw new ImageError(
+        'ERR_ARCHIVE_PATH',
+        `archive: entry ${at} ${JSON.stringify(name.slice(0, 120))}: a ${type === '1' ? 'hard' : 'symbolic'} link (to ${JSON.stringify(cString(h.subarray(157, 257), 'linkname', at).slice(0, 120))})`,
+        { hint: 'refused: links in an archive can point outside it; an OCI archive has none' },
+      );
     checkPath(name, at);
-    if (type !== '0' && type !== '\0' && type !== '5') throw malformed(`entry ${at} ${JSON.stringify(name.slice(0, 120))}: type ${JSON.stringify(type)} is not a regular file or directory (pax, GNU, device and FIFO entries are refused)`);
+    if (type !== '0' && type !== '\0' && type !== '5')
+      throw malformed(
+        `entry ${at} ${JSON.stringify(name.slice(0, 120))}: type ${JSON.stringify(type)} is not a regular file or directory (pax, GNU, device and FIFO entries are refused)`,
+      );
     const isDir = type === '5';
     const key = name.replace(/\/$/, '');
     if (entries.has(key)) throw malformed(`entry ${at}: ${JSON.stringify(key)} appears twice (a later copy could replace a verified one)`);
     const n = octal(h.subarray(124, 136), 'size', at);
     if (isDir && n !== 0) throw malformed(`entry ${at} ${JSON.stringify(key)}: a directory with ${n} bytes of content`);
-    if (n > limits.maxEntryBytes) throw new ImageError('ERR_ARCHIVE_TOO_LARGE', `archive: entry ${at} ${JSON.stringify(key)}: ${n} bytes, above the ${limits.maxEntryBytes}-byte per-entry cap`, { hint: 'raise --max-entry-bytes if the image is legitimate' });
+    if (n > limits.maxEntryBytes)
+      throw new ImageError(
+        'ERR_ARCHIVE_TOO_LARGE',
+        `archive: entry ${at} ${JSON.stringify(key)}: ${n} bytes, above the ${limits.maxEntryBytes}-byte per-entry cap`,
+        { hint: 'raise --max-entry-bytes if the image is legitimate' },
+      );
     const hash = createHash('sha256');
-    const keep = n <= limits.keepBytes && kept + n <= limits.keepTotalBytes ? [] as Buffer[] : undefined;
+    const keep = n <= limits.keepBytes && kept + n <= limits.keepTotalBytes ? ([] as Buffer[]) : undefined;
     await src.stream(n, hash, keep, `inside entry ${at} ${JSON.stringify(key)} (${n} bytes announced)`);
     const pad = (BLOCK - (n % BLOCK)) % BLOCK;
     if (pad && (await src.take(pad, `inside the padding of entry ${at}`)) === undefined) throw truncated(`inside the padding of entry ${at}`);

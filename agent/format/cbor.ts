@@ -74,7 +74,9 @@ export function decodeCanonical(bytes: Uint8Array, what: string): unknown {
   try {
     again = encodeCanonical(value);
   } catch (cause) {
-    throw new CapsuleFormatError('ERR_MALFORMED_HEADER', `${what}: cannot be re-encoded deterministically (map keys must be integers or text strings)`, { cause });
+    throw new CapsuleFormatError('ERR_MALFORMED_HEADER', `${what}: cannot be re-encoded deterministically (map keys must be integers or text strings)`, {
+      cause,
+    });
   }
   if (!bytesEqual(again, bytes)) {
     throw new CapsuleFormatError(
@@ -95,7 +97,10 @@ function checkDepth(bytes: Uint8Array, what: string): void {
   let i = 0;
   let items = 1;
   while (i < bytes.length && (items > 0 || pending.length > 0)) {
-    if (items === 0) { items = pending.pop()!; continue; }
+    if (items === 0) {
+      items = pending.pop()!;
+      continue;
+    }
     items--;
     const b = bytes[i++]!;
     const major = b >> 5;

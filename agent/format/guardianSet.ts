@@ -11,8 +11,17 @@
  */
 import { GuardianSetError } from '../errors.ts';
 import {
-  GUARDIAN_ENTRY, GUARDIAN_SET, MAX_GUARDIANS, MIN_GUARDIANS, P256_PUBLIC_KEY_SIZE, SHARE_COMMITMENT_SIZE,
-  STANZA_LOCK, STANZA_P256, STANZA_TPM2_RSA, STANZA_X25519, TPM2_RSA_STANZA_BODY_SIZE,
+  GUARDIAN_ENTRY,
+  GUARDIAN_SET,
+  MAX_GUARDIANS,
+  MIN_GUARDIANS,
+  P256_PUBLIC_KEY_SIZE,
+  SHARE_COMMITMENT_SIZE,
+  STANZA_LOCK,
+  STANZA_P256,
+  STANZA_TPM2_RSA,
+  STANZA_X25519,
+  TPM2_RSA_STANZA_BODY_SIZE,
 } from './constants.ts';
 import { asMap, bytesOf, checkKeys, kind, malformed, required, uint, type Stanza } from './header.ts';
 
@@ -53,11 +62,17 @@ const KEY_SIZE: Record<string, number> = {
  */
 export function guardianSetToMap(set: GuardianSet): Map<number, unknown> {
   const guardians = set.guardians.map((g) => {
-    const m = new Map<number, unknown>([[GUARDIAN_ENTRY.x, g.x], [GUARDIAN_ENTRY.key, g.key]]);
+    const m = new Map<number, unknown>([
+      [GUARDIAN_ENTRY.x, g.x],
+      [GUARDIAN_ENTRY.key, g.key],
+    ]);
     for (const [k, v] of g.extensions) m.set(k, v);
     return m;
   });
-  const m = new Map<number, unknown>([[GUARDIAN_SET.threshold, set.threshold], [GUARDIAN_SET.guardians, guardians]]);
+  const m = new Map<number, unknown>([
+    [GUARDIAN_SET.threshold, set.threshold],
+    [GUARDIAN_SET.guardians, guardians],
+  ]);
   for (const [k, v] of set.extensions) m.set(k, v);
   return m;
 }
@@ -80,7 +95,8 @@ export function decodeGuardianSet(v: unknown): GuardianSet {
     const ext = checkKeys(g, at, Object.values(GUARDIAN_ENTRY));
     const x = uint(required(g, GUARDIAN_ENTRY.x, `${at}.x`), `${at}.x`);
     const key = bytesOf(required(g, GUARDIAN_ENTRY.key, `${at}.key`), `${at}.key`);
-    if (key.length < 1 || key.length > TPM2_RSA_STANZA_BODY_SIZE) throw malformed(`${at}.key: expected 1..${TPM2_RSA_STANZA_BODY_SIZE} bytes, got ${key.length}`);
+    if (key.length < 1 || key.length > TPM2_RSA_STANZA_BODY_SIZE)
+      throw malformed(`${at}.key: expected 1..${TPM2_RSA_STANZA_BODY_SIZE} bytes, got ${key.length}`);
     return { x, key, extensions: ext };
   });
   return { threshold, guardians, extensions };

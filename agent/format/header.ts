@@ -10,8 +10,27 @@ import { CapsuleFormatError } from '../errors.ts';
 import { decodeCanonical, encodeCanonical } from './cbor.ts';
 import { checkGuardianSet, decodeGuardianSet, decodeShareCommitments, guardianSetToMap, type GuardianSet } from './guardianSet.ts';
 import {
-  CAPSULE_ID_SIZE, CHUNK_SIZE, CIPHER_AES_256_GCM_STREAM, DIGEST_CHUNKED_SHA256, DIGEST_SALTED_CHUNKED_SHA256, DIGEST_SALTED_SHA256, DIGEST_SHA256, FORMAT_VERSION, H,
-  LABEL_GUARDIAN_SET, LABEL_GUARDIAN_SIGNATURE, LABEL_HEADER_SIGNATURE, LOGIC, P256_PUBLIC_KEY_SIZE, MAX_CID_SIZE, MAX_CREATED, MAX_PARAMS_SIZE, MAX_PAYLOAD_SIZE, MAX_STANZAS, MAX_STANZA_BODY, PAYLOAD,
+  CAPSULE_ID_SIZE,
+  CHUNK_SIZE,
+  CIPHER_AES_256_GCM_STREAM,
+  DIGEST_CHUNKED_SHA256,
+  DIGEST_SALTED_CHUNKED_SHA256,
+  DIGEST_SALTED_SHA256,
+  DIGEST_SHA256,
+  FORMAT_VERSION,
+  H,
+  LABEL_GUARDIAN_SET,
+  LABEL_GUARDIAN_SIGNATURE,
+  LABEL_HEADER_SIGNATURE,
+  LOGIC,
+  P256_PUBLIC_KEY_SIZE,
+  MAX_CID_SIZE,
+  MAX_CREATED,
+  MAX_PARAMS_SIZE,
+  MAX_PAYLOAD_SIZE,
+  MAX_STANZAS,
+  MAX_STANZA_BODY,
+  PAYLOAD,
 } from './constants.ts';
 
 /**
@@ -162,14 +181,20 @@ function toMap(h: CapsuleHeader, view: 'all' | 'owner' | 'guardian' | 'set'): Ma
   if (h.logic.cid) logic.set(LOGIC.cid, h.logic.cid);
   if (h.logic.params) logic.set(LOGIC.params, h.logic.params);
   m.set(H.logic, logic);
-  m.set(H.payload, new Map<number, unknown>([
-    [PAYLOAD.size, h.payload.size],
-    [PAYLOAD.chunkSize, h.payload.chunkSize],
-    [PAYLOAD.cipher, h.payload.cipher],
-    [PAYLOAD.digestAlg, h.payload.digestAlg],
-    [PAYLOAD.digest, h.payload.digest],
-  ]));
-  m.set(H.stanzas, h.stanzas.map((s) => [s.type, s.body]));
+  m.set(
+    H.payload,
+    new Map<number, unknown>([
+      [PAYLOAD.size, h.payload.size],
+      [PAYLOAD.chunkSize, h.payload.chunkSize],
+      [PAYLOAD.cipher, h.payload.cipher],
+      [PAYLOAD.digestAlg, h.payload.digestAlg],
+      [PAYLOAD.digest, h.payload.digest],
+    ]),
+  );
+  m.set(
+    H.stanzas,
+    h.stanzas.map((s) => [s.type, s.body]),
+  );
   if ((view === 'all' || view === 'guardian') && h.signature) m.set(H.signature, h.signature);
   if (h.guardian) m.set(H.guardian, h.guardian);
   if (view === 'all' && h.guardianSignature) m.set(H.guardianSignature, h.guardianSignature);
@@ -220,7 +245,10 @@ export function decodeHeader(bytes: Uint8Array): CapsuleHeader {
     throw new CapsuleFormatError('ERR_MALFORMED_HEADER', 'header.guardian_signature: present without header.guardian (key 9) to verify it against');
   }
   if (guardian && !guardianSignature) {
-    throw new CapsuleFormatError('ERR_MALFORMED_HEADER', 'header.guardian: present without header.guardian_signature (key 10); a guardian claim must be signed');
+    throw new CapsuleFormatError(
+      'ERR_MALFORMED_HEADER',
+      'header.guardian: present without header.guardian_signature (key 10); a guardian claim must be signed',
+    );
   }
   const logic = decodeLogic(required(top, H.logic, 'header.logic'));
   const payload = decodePayload(required(top, H.payload, 'header.payload'));
@@ -255,7 +283,9 @@ function decodeLogic(v: unknown): LogicRef {
     }
     // CIDv1 only, in its one canonical binary form (minimal varints, multihash length as declared).
     if (parsed.version !== 1 || !equalBytes(parsed.bytes, cid)) {
-      throw malformed(`header.logic.cid: expected a canonical binary CIDv1, got a ${parsed.version === 1 ? 'non-canonical encoding' : `CIDv${parsed.version}`}`);
+      throw malformed(
+        `header.logic.cid: expected a canonical binary CIDv1, got a ${parsed.version === 1 ? 'non-canonical encoding' : `CIDv${parsed.version}`}`,
+      );
     }
   }
   let params: Uint8Array | undefined;

@@ -52,14 +52,22 @@ export class Guardian {
   /** Opens the guardian in `dataDir`; `keyStore` replaces the recorded backend (tests, embedding). */
   static async open(dataDir = defaultDataDir(), options: { env?: NodeJS.ProcessEnv; keyStore?: KeyStore; moduleTimeoutMs?: number } = {}): Promise<Guardian> {
     const record = await readGuardianFile(dataDir);
-    const ks = options.keyStore ?? await openKeyStore(record.backend, dataDir, options.env ?? process.env, record.library, {
-      moduleTimeoutMs: options.moduleTimeoutMs, tcti: record.tcti, tpmAuthFile: record.tpmAuthFile,
-    });
+    const ks =
+      options.keyStore ??
+      (await openKeyStore(record.backend, dataDir, options.env ?? process.env, record.library, {
+        moduleTimeoutMs: options.moduleTimeoutMs,
+        tcti: record.tcti,
+        tpmAuthFile: record.tpmAuthFile,
+      }));
     if (ks.capabilities.serial !== record.serial) {
       await ks.close();
-      throw new GuardianError('ERR_GUARDIAN_MISMATCH', `guardian in ${dataDir} was provisioned on module ${record.serial}, but this module is ${ks.capabilities.serial}`, {
-        hint: 'its locked seed opens only on that module; on a new module, restore from the paper backup: capsule guardian init --restore --force',
-      });
+      throw new GuardianError(
+        'ERR_GUARDIAN_MISMATCH',
+        `guardian in ${dataDir} was provisioned on module ${record.serial}, but this module is ${ks.capabilities.serial}`,
+        {
+          hint: 'its locked seed opens only on that module; on a new module, restore from the paper backup: capsule guardian init --restore --force',
+        },
+      );
     }
     return new Guardian(dataDir, record, ks);
   }
@@ -75,10 +83,14 @@ export class Guardian {
     let keys: GuardianKeys | undefined;
     try {
       seed = await this.keyStore.unlock(Buffer.from(this.record.lockedSeed, 'base64'));
-      if (seed.length !== 64) throw new GuardianError('ERR_GUARDIAN_MISMATCH', `guardian.json lockedSeed unlocks to ${seed.length} bytes, not the 64-byte BIP39 seed`);
+      if (seed.length !== 64)
+        throw new GuardianError('ERR_GUARDIAN_MISMATCH', `guardian.json lockedSeed unlocks to ${seed.length} bytes, not the 64-byte BIP39 seed`);
       keys = keysFromSeed(seed);
       if (keys.x25519.recipient !== this.record.recipients.x25519) {
-        throw new GuardianError('ERR_GUARDIAN_MISMATCH', 'guardian.json: the locked seed does not derive the recorded recipient (the file was edited or mixed up)');
+        throw new GuardianError(
+          'ERR_GUARDIAN_MISMATCH',
+          'guardian.json: the locked seed does not derive the recorded recipient (the file was edited or mixed up)',
+        );
       }
       return await fn(keys);
     } finally {
@@ -103,7 +115,10 @@ export class Guardian {
     if (rsa && tpmStanzas.length > 0) {
       // One key load for all of them (the file key is the same in every stanza that opens).
       const label = tpm2RsaLabel(header.id);
-      const hit = await rsa.decryptFirst(tpmStanzas.slice(0, MAX_TPM2_STANZAS_TRIED).map(({ s }) => ({ ciphertext: s.body, label })), FILE_KEY_SIZE);
+      const hit = await rsa.decryptFirst(
+        tpmStanzas.slice(0, MAX_TPM2_STANZAS_TRIED).map(({ s }) => ({ ciphertext: s.body, label })),
+        FILE_KEY_SIZE,
+      );
       if (hit) return hit.plaintext;
     }
     const attempt = async (keys: GuardianKeys | undefined): Promise<Uint8Array | undefined> => {
@@ -129,15 +144,23 @@ export class Guardian {
     const key = needsKeys ? await this.withKeys(attempt) : await attempt(undefined);
     if (key) return key;
     if (lockedElsewhere > 0) {
-      throw new KeyError('ERR_LOCKED_ELSEWHERE', `header.stanzas: the capsule's zymbit-lock stanza was locked by another module (or altered); this guardian (${this.record.serial}) cannot open it`, {
-        hint: 'a zymbit-lock capsule opens only on the module that sealed it; a guardian restored from paper opens only x25519 and p256-ecdh capsules',
-      });
+      throw new KeyError(
+        'ERR_LOCKED_ELSEWHERE',
+        `header.stanzas: the capsule's zymbit-lock stanza was locked by another module (or altered); this guardian (${this.record.serial}) cannot open it`,
+        {
+          hint: 'a zymbit-lock capsule opens only on the module that sealed it; a guardian restored from paper opens only x25519 and p256-ecdh capsules',
+        },
+      );
     }
     if (tpmStanzas.length > 0) {
       const skipped = rsa && tpmStanzas.length > MAX_TPM2_STANZAS_TRIED ? ` (the first ${MAX_TPM2_STANZAS_TRIED} of ${tpmStanzas.length} tried)` : '';
-      throw new KeyError('ERR_LOCKED_ELSEWHERE', `header.stanzas: the capsule's tpm2-rsa stanza was sealed to another TPM's key${skipped}; this guardian (${this.record.serial}) cannot open it`, {
-        hint: 'a tpm2-rsa capsule opens only through the TPM whose capsule-tpm1… recipient it was sealed to; a guardian restored from paper (or on a new TPM) opens only x25519 and p256-ecdh capsules',
-      });
+      throw new KeyError(
+        'ERR_LOCKED_ELSEWHERE',
+        `header.stanzas: the capsule's tpm2-rsa stanza was sealed to another TPM's key${skipped}; this guardian (${this.record.serial}) cannot open it`,
+        {
+          hint: 'a tpm2-rsa capsule opens only through the TPM whose capsule-tpm1… recipient it was sealed to; a guardian restored from paper (or on a new TPM) opens only x25519 and p256-ecdh capsules',
+        },
+      );
     }
     const types = [...new Set(header.stanzas.map((s) => s.type))].join(', ');
     throw new CapsuleFormatError('ERR_NO_MATCHING_STANZA', `header.stanzas: none of ${header.stanzas.length} stanza(s) (${types}) is for this guardian`, {
@@ -154,16 +177,24 @@ export class Guardian {
       if (s === 'x25519') recipients.push(r.recipients.x25519);
       else if (s === 'p256-ecdh') {
         if (!r.recipients.p256 || !this.keyStore.capabilities.ecdh) {
-          throw new KeyStoreError('ERR_UNSUPPORTED_BY_MODEL', `p256-ecdh: this guardian's module (${this.keyStore.capabilities.model}) has no ECDH, so it offers no P-256 recipient`, {
-            hint: 'seal with the x25519 stanza (recoverable from paper) or zymbit-lock (this device only); p256-ecdh needs an HSM6, SCM or newer',
-          });
+          throw new KeyStoreError(
+            'ERR_UNSUPPORTED_BY_MODEL',
+            `p256-ecdh: this guardian's module (${this.keyStore.capabilities.model}) has no ECDH, so it offers no P-256 recipient`,
+            {
+              hint: 'seal with the x25519 stanza (recoverable from paper) or zymbit-lock (this device only); p256-ecdh needs an HSM6, SCM or newer',
+            },
+          );
         }
         recipients.push(r.recipients.p256);
       } else if (s === 'zymbit-lock') {
         if (this.keyStore.capabilities.backend !== 'zymbit' && this.keyStore.capabilities.backend !== 'soft') {
-          throw new KeyStoreError('ERR_UNSUPPORTED_BY_MODEL', `zymbit-lock: this guardian's key store is ${this.keyStore.capabilities.backend}, not a Zymbit module`, {
-            hint: 'on a TPM guardian seal with the tpm2-rsa stanza (this TPM only) or x25519 (recoverable from paper)',
-          });
+          throw new KeyStoreError(
+            'ERR_UNSUPPORTED_BY_MODEL',
+            `zymbit-lock: this guardian's key store is ${this.keyStore.capabilities.backend}, not a Zymbit module`,
+            {
+              hint: 'on a TPM guardian seal with the tpm2-rsa stanza (this TPM only) or x25519 (recoverable from paper)',
+            },
+          );
         }
         lock = { lock: (d) => this.keyStore.lock(d), unlock: (b) => this.keyStore.unlock(b) };
       } else if (s === 'tpm2-rsa') {

@@ -57,7 +57,8 @@ export async function readGuardianFile(dataDir: string): Promise<GuardianRecord>
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new GuardianError('ERR_NO_GUARDIAN', `no guardian in ${dataDir} (${GUARDIAN_FILE} is absent)`, {
-        cause, hint: 'provision one with `capsule guardian init`, or point --data-dir / CAPSULE_DATA_DIR at it',
+        cause,
+        hint: 'provision one with `capsule guardian init`, or point --data-dir / CAPSULE_DATA_DIR at it',
       });
     }
     throw new GuardianError('ERR_NO_GUARDIAN', `cannot read ${path} (${(cause as NodeJS.ErrnoException).code})`, { cause });
@@ -66,11 +67,15 @@ export async function readGuardianFile(dataDir: string): Promise<GuardianRecord>
   try {
     r = JSON.parse(text);
   } catch (cause) {
-    throw new GuardianError('ERR_NO_GUARDIAN', `${path}: not valid JSON`, { cause, hint: 'restore the file from a backup, or re-provision with `capsule guardian init --restore`' });
+    throw new GuardianError('ERR_NO_GUARDIAN', `${path}: not valid JSON`, {
+      cause,
+      hint: 'restore the file from a backup, or re-provision with `capsule guardian init --restore`',
+    });
   }
-  const bad = (field: string, want: string) => new GuardianError('ERR_NO_GUARDIAN', `${path}: ${field}: expected ${want}`, {
-    hint: 'the file was edited or damaged; re-provision with `capsule guardian init --restore --force`',
-  });
+  const bad = (field: string, want: string) =>
+    new GuardianError('ERR_NO_GUARDIAN', `${path}: ${field}: expected ${want}`, {
+      hint: 'the file was edited or damaged; re-provision with `capsule guardian init --restore --force`',
+    });
   if (r.format !== FORMAT) throw bad('format', `"${FORMAT}", got ${JSON.stringify(r.format)}`);
   if (r.backend !== 'zymbit' && r.backend !== 'soft' && r.backend !== 'tpm2') throw bad('backend', '"zymbit", "tpm2" or "soft"');
   for (const k of ['created', 'model', 'serial', 'signingKey', 'lockedSeed', 'isolation'] as const) {
@@ -87,7 +92,7 @@ export async function readGuardianFile(dataDir: string): Promise<GuardianRecord>
 export async function writeGuardianFile(dataDir: string, record: GuardianRecord, replace: boolean): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const path = join(dataDir, GUARDIAN_FILE);
-  if (!replace && await exists(path)) {
+  if (!replace && (await exists(path))) {
     throw new GuardianError('ERR_GUARDIAN_EXISTS', `${path} already exists: refusing to replace a guardian`, {
       hint: 'pass --force to replace it (capsules sealed to the old guardian then need its paper backup)',
     });

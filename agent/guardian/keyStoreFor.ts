@@ -52,7 +52,8 @@ export function softPassphrase(env: NodeJS.ProcessEnv): string {
       text = readFileSync(file, 'utf8');
     } catch (cause) {
       throw new UsageError('ERR_USAGE', `the soft passphrase file ${file} cannot be read (${(cause as NodeJS.ErrnoException).code})`, {
-        cause, hint: 'CAPSULE_SOFT_PASSPHRASE_FILE (or the systemd credential soft-passphrase) must name a readable file holding the passphrase',
+        cause,
+        hint: 'CAPSULE_SOFT_PASSPHRASE_FILE (or the systemd credential soft-passphrase) must name a readable file holding the passphrase',
       });
     }
     const p = text.replace(/\r?\n$/, ''); // one trailing newline, as editors and echo leave it
@@ -60,13 +61,16 @@ export function softPassphrase(env: NodeJS.ProcessEnv): string {
     return p;
   }
   if (!fromEnv) {
-    throw new UsageError('ERR_USAGE', 'the soft backend needs a passphrase: CAPSULE_SOFT_PASSPHRASE_FILE (a file holding it), the systemd credential soft-passphrase, or CAPSULE_SOFT_PASSPHRASE (at least 8 characters)', {
-      hint: 'the soft backend is for development only; on a device use --backend zymbit',
-    });
+    throw new UsageError(
+      'ERR_USAGE',
+      'the soft backend needs a passphrase: CAPSULE_SOFT_PASSPHRASE_FILE (a file holding it), the systemd credential soft-passphrase, or CAPSULE_SOFT_PASSPHRASE (at least 8 characters)',
+      {
+        hint: 'the soft backend is for development only; on a device use --backend zymbit',
+      },
+    );
   }
   return fromEnv;
 }
-
 
 /**
  * Opens the recorded backend; `moduleTimeoutMs` bounds each module or TPM call; `tcti` is the
@@ -74,9 +78,20 @@ export function softPassphrase(env: NodeJS.ProcessEnv): string {
  * @throws KeyStoreError ERR_MODULE_ABSENT (no module or TPM), ERR_LOCK_INTEGRITY (tpm2 keys of
  *   another TPM), UsageError ERR_USAGE (no soft passphrase).
  */
-export async function openKeyStore(backend: Backend, dataDir: string, env: NodeJS.ProcessEnv, recordedLibrary?: string, options: { moduleTimeoutMs?: number; passphrase?: string; tcti?: string; tpmAuthFile?: string } = {}): Promise<KeyStore> {
+export async function openKeyStore(
+  backend: Backend,
+  dataDir: string,
+  env: NodeJS.ProcessEnv,
+  recordedLibrary?: string,
+  options: { moduleTimeoutMs?: number; passphrase?: string; tcti?: string; tpmAuthFile?: string } = {},
+): Promise<KeyStore> {
   if (backend === 'zymbit') return ZymbitKeyStore.open(zymbitLibrary(env, recordedLibrary), { timeoutMs: options.moduleTimeoutMs });
-  if (backend === 'tpm2') return Tpm2KeyStore.open(dataDir, { tcti: tpmTcti(env, options.tcti), authFile: env.CAPSULE_TPM_AUTH_FILE || options.tpmAuthFile, timeoutMs: options.moduleTimeoutMs });
+  if (backend === 'tpm2')
+    return Tpm2KeyStore.open(dataDir, {
+      tcti: tpmTcti(env, options.tcti),
+      authFile: env.CAPSULE_TPM_AUTH_FILE || options.tpmAuthFile,
+      timeoutMs: options.moduleTimeoutMs,
+    });
   return SoftKeyStore.open(join(dataDir, SOFT_KEYSTORE_FILE), options.passphrase ?? softPassphrase(env));
 }
 

@@ -59,14 +59,16 @@ export async function provision(o: ProvisionOptions): Promise<GuardianRecord> {
     });
   }
   if (o.restore) {
-    if (!o.stdinIsTTY && !o.mnemonicFromStdin) throw new UsageError('ERR_USAGE', 'restoring reads the 24 words from a terminal; stdin is not one', { hint: 'for scripts, pass --mnemonic-from-stdin' });
+    if (!o.stdinIsTTY && !o.mnemonicFromStdin)
+      throw new UsageError('ERR_USAGE', 'restoring reads the 24 words from a terminal; stdin is not one', { hint: 'for scripts, pass --mnemonic-from-stdin' });
   } else {
     if (!o.stdoutIsTTY && !o.mnemonicToStdout) {
       throw new UsageError('ERR_USAGE', 'refusing to write the recovery words to a stdout that is not a terminal', {
         hint: 'run it on a terminal; for scripted provisioning pass --mnemonic-to-stdout (the words then go wherever stdout goes)',
       });
     }
-    if (!o.stdinIsTTY && !o.confirmFromStdin) throw new UsageError('ERR_USAGE', 'confirming the words needs a terminal; stdin is not one', { hint: 'for scripts, pass --confirm-words-from-stdin' });
+    if (!o.stdinIsTTY && !o.confirmFromStdin)
+      throw new UsageError('ERR_USAGE', 'confirming the words needs a terminal; stdin is not one', { hint: 'for scripts, pass --confirm-words-from-stdin' });
   }
   await mkdir(o.dataDir, { recursive: true, mode: 0o700 });
   await removeStaleTemps(o.dataDir);
@@ -75,7 +77,8 @@ export async function provision(o: ProvisionOptions): Promise<GuardianRecord> {
   const tpmAuthFile = o.backend === 'tpm2' && o.env.CAPSULE_TPM_AUTH_FILE ? resolve(o.env.CAPSULE_TPM_AUTH_FILE) : undefined;
   // Decided before anything is created: a guardian that cannot confine its seed process refuses
   // (fail closed) unless the operator accepted that explicitly.
-  const sandboxFor = () => seedSandbox(o.env, { library, dataDir: o.dataDir, allowUnisolated: o.allowUnisolated === true, tpm: tcti ? seedTpmFor(tcti, tpmAuthFile) : undefined });
+  const sandboxFor = () =>
+    seedSandbox(o.env, { library, dataDir: o.dataDir, allowUnisolated: o.allowUnisolated === true, tpm: tcti ? seedTpmFor(tcti, tpmAuthFile) : undefined });
   let box = sandboxFor();
   if (!box.isolated) o.onUnisolated?.(box.isolation);
   // Read once (from a file, a systemd credential, or the environment, which is then cleared) and
@@ -87,8 +90,16 @@ export async function provision(o: ProvisionOptions): Promise<GuardianRecord> {
   if (tcti) box = sandboxFor();
 
   const req: SeedRequest = {
-    mode: o.restore ? 'restore' : 'init', backend: o.backend, dataDir: o.dataDir, library, tcti, tpmAuthFile, signingSlot: SIGNING_SLOT,
-    confirmFromStdin: o.confirmFromStdin, mnemonicFromStdin: o.mnemonicFromStdin, mnemonicToStdout: o.mnemonicToStdout,
+    mode: o.restore ? 'restore' : 'init',
+    backend: o.backend,
+    dataDir: o.dataDir,
+    library,
+    tcti,
+    tpmAuthFile,
+    signingSlot: SIGNING_SLOT,
+    confirmFromStdin: o.confirmFromStdin,
+    mnemonicFromStdin: o.mnemonicFromStdin,
+    mnemonicToStdout: o.mnemonicToStdout,
   };
   const result = await runSeedProcess(req, box, o.env, passphrase, o.signal);
   const isolation = box.isolation;
@@ -117,7 +128,8 @@ export async function provision(o: ProvisionOptions): Promise<GuardianRecord> {
 /** A kill -9 during the final write can leave AtomicFile's temporary file: never a guardian, only litter. */
 async function removeStaleTemps(dataDir: string): Promise<void> {
   await sweepPartials(dataDir); // any AtomicFile temporary whose writer is dead (partials.ts)
-  for (const f of await readdir(dataDir)) { // the older name, without the writer recorded
+  for (const f of await readdir(dataDir)) {
+    // the older name, without the writer recorded
     if (/^\.guardian\.json\.[0-9a-f]+\.partial$/.test(f)) await rm(join(dataDir, f), { force: true });
   }
 }
@@ -141,7 +153,13 @@ async function prepareSoftStore(dataDir: string, passphrase: string, guardianPre
  * restore onto a new TPM) or is absent. Returns the `capsule-tpm1…` recipient.
  * @throws KeyStoreError ERR_MODULE_ABSENT (no TPM, or a key file without its auth file).
  */
-async function prepareTpm2Store(dataDir: string, tcti: string, authFile: string | undefined, pcrs: number[] | undefined, notice?: (text: string) => void): Promise<string> {
+async function prepareTpm2Store(
+  dataDir: string,
+  tcti: string,
+  authFile: string | undefined,
+  pcrs: number[] | undefined,
+  notice?: (text: string) => void,
+): Promise<string> {
   const file = join(dataDir, TPM2_KEYSTORE_FILE);
   let ks: Tpm2KeyStore;
   try {
@@ -187,9 +205,15 @@ function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
  */
 export function spawnSeedProcess(box: SeedSandbox, script: string, args: string[], env: NodeJS.ProcessEnv, secret?: string): ChildProcess {
   const argv = [...box.prefix, process.execPath, script, ...args];
-  const child = spawn(argv[0]!, argv.slice(1), { env: childEnv(env), stdio: ['inherit', 'inherit', 'inherit', 'pipe', box.seccomp ? 'pipe' : 'ignore', 'pipe'] });
+  const child = spawn(argv[0]!, argv.slice(1), {
+    env: childEnv(env),
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe', box.seccomp ? 'pipe' : 'ignore', 'pipe'],
+  });
   const stdio = child.stdio as unknown as Array<Writable | null>;
-  for (const [fd, bytes] of [[4, box.seccomp], [5, secret ?? '']] as const) {
+  for (const [fd, bytes] of [
+    [4, box.seccomp],
+    [5, secret ?? ''],
+  ] as const) {
     const w = stdio[fd];
     if (!w || bytes === undefined) continue;
     w.on('error', () => {}); // a child that died early closes its end: its exit says why
@@ -198,7 +222,13 @@ export function spawnSeedProcess(box: SeedSandbox, script: string, args: string[
   return child;
 }
 
-async function runSeedProcess(req: SeedRequest, box: SeedSandbox, env: NodeJS.ProcessEnv, secret: string | undefined, signal?: AbortSignal): Promise<SeedResult> {
+async function runSeedProcess(
+  req: SeedRequest,
+  box: SeedSandbox,
+  env: NodeJS.ProcessEnv,
+  secret: string | undefined,
+  signal?: AbortSignal,
+): Promise<SeedResult> {
   const child = spawnSeedProcess(box, CHILD, [JSON.stringify(req)], env, secret);
   const onAbort = () => child.kill('SIGKILL');
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -225,11 +255,15 @@ async function runSeedProcess(req: SeedRequest, box: SeedSandbox, env: NodeJS.Pr
 function rebuild(e: { name: string; code?: string; message: string; hint?: string }): Error {
   const o = { hint: e.hint };
   switch (e.name) {
-    case 'GuardianError': return new GuardianError(e.code as never, e.message, o);
-    case 'KeyError': return new KeyError(e.code as never, e.message, o);
-    case 'KeyStoreError': return new KeyStoreError(e.code as never, e.message, o);
-    case 'UsageError': return new UsageError(e.code as never, e.message, o);
-    default: return new GuardianError('ERR_PROVISIONING', `the seed process failed (${e.name}): ${e.message}`, { hint: 'this is a bug; please report it' });
+    case 'GuardianError':
+      return new GuardianError(e.code as never, e.message, o);
+    case 'KeyError':
+      return new KeyError(e.code as never, e.message, o);
+    case 'KeyStoreError':
+      return new KeyStoreError(e.code as never, e.message, o);
+    case 'UsageError':
+      return new UsageError(e.code as never, e.message, o);
+    default:
+      return new GuardianError('ERR_PROVISIONING', `the seed process failed (${e.name}): ${e.message}`, { hint: 'this is a bug; please report it' });
   }
 }
-

@@ -63,7 +63,10 @@ function secretFromParent(): string {
     try {
       n = readSync(5, buf, 0, buf.length, null);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); continue; }
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+        continue;
+      }
       if ((e as NodeJS.ErrnoException).code === 'EBADF') break; // no fd 5: nothing was sent
       throw e;
     }
@@ -81,7 +84,13 @@ function secretFromParent(): string {
 async function run(req: SeedRequest): Promise<SeedResult> {
   const lines = new Lines();
   const secret = secretFromParent();
-  const ks = await openKeyStore(req.backend, req.dataDir, process.env, req.library, req.backend === 'soft' ? { passphrase: secret } : { tcti: req.tcti, tpmAuthFile: req.tpmAuthFile });
+  const ks = await openKeyStore(
+    req.backend,
+    req.dataDir,
+    process.env,
+    req.library,
+    req.backend === 'soft' ? { passphrase: secret } : { tcti: req.tcti, tpmAuthFile: req.tpmAuthFile },
+  );
   let entropy: Uint8Array | undefined;
   let seed: Uint8Array | undefined;
   try {
@@ -137,7 +146,8 @@ async function show(mnemonic: string, req: SeedRequest): Promise<void> {
     return;
   }
   const grid = Array.from({ length: 8 }, (_, row) =>
-    [0, 8, 16].map((c) => `${String(row + c + 1).padStart(2)}. ${words[row + c]!.padEnd(10)}`).join('   ')).join('\n');
+    [0, 8, 16].map((c) => `${String(row + c + 1).padStart(2)}. ${words[row + c]!.padEnd(10)}`).join('   '),
+  ).join('\n');
   writeSync(1, `\nRecovery words — write them on paper, in order. They are shown once and never stored.\n\n${grid}\n\n`);
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
   await new Promise<void>((resolve) => rl.question('capsule: press Enter once they are written down ', () => resolve()));
@@ -184,7 +194,12 @@ class Lines {
   async next(prompt: string | undefined, hidden: boolean): Promise<string> {
     if (!this.#rl) {
       const tty = process.stdin.isTTY === true;
-      const out = new Writable({ write: (c, _e, cb) => { if (!this.#muted) process.stderr.write(c); cb(); } });
+      const out = new Writable({
+        write: (c, _e, cb) => {
+          if (!this.#muted) process.stderr.write(c);
+          cb();
+        },
+      });
       this.#rl = createInterface({ input: process.stdin, output: tty ? out : undefined, terminal: tty });
       this.#iter = this.#rl[Symbol.asyncIterator]();
     }
@@ -210,14 +225,17 @@ function answer(value: unknown): void {
 const req = JSON.parse(process.argv[2] ?? '{}') as SeedRequest;
 // If `capsule guardian init` is killed (kill -9 included), do not linger at a prompt holding the seed.
 const parent = process.ppid;
-setInterval(() => { if (process.ppid !== parent) process.exit(1); }, 100).unref();
+setInterval(() => {
+  if (process.ppid !== parent) process.exit(1);
+}, 100).unref();
 try {
   answer({ ok: true, result: await run(req) });
   process.exitCode = 0;
 } catch (e) {
-  const err = e instanceof DceError
-    ? { name: e.name, code: e.code, message: e.message, hint: e.hint }
-    : { name: e instanceof Error ? e.name : 'Error', message: e instanceof Error ? e.message : String(e) };
+  const err =
+    e instanceof DceError
+      ? { name: e.name, code: e.code, message: e.message, hint: e.hint }
+      : { name: e instanceof Error ? e.name : 'Error', message: e instanceof Error ? e.message : String(e) };
   answer({ ok: false, error: err });
   process.exitCode = 1;
 }

@@ -61,8 +61,10 @@ function probe(argv: string[]): string {
   let r = probes.get(key);
   if (r === undefined) {
     const p = spawnSync(argv[0]!, argv.slice(1), { timeout: 10_000, stdio: ['ignore', 'ignore', 'pipe'], env: {} });
-    r = p.error ? `${argv[0]} failed to start (${(p.error as NodeJS.ErrnoException).code})`
-      : p.status === 0 ? 'ok'
+    r = p.error
+      ? `${argv[0]} failed to start (${(p.error as NodeJS.ErrnoException).code})`
+      : p.status === 0
+        ? 'ok'
         : `${argv[0]} refused (exit ${p.status}: ${p.stderr.toString().trim().split('\n')[0]?.slice(0, 160) ?? ''})`;
     probes.set(key, r);
   }
@@ -114,13 +116,18 @@ export function seedTpmFor(tcti: string, authFile?: string): SeedTpm {
   return { authFile };
 }
 
-export function seedSandbox(env: NodeJS.ProcessEnv, opts: { library?: string; dataDir: string; allowUnisolated: boolean; execPath?: string; tpm?: SeedTpm }): SeedSandbox {
+export function seedSandbox(
+  env: NodeJS.ProcessEnv,
+  opts: { library?: string; dataDir: string; allowUnisolated: boolean; execPath?: string; tpm?: SeedTpm },
+): SeedSandbox {
   const execPath = real(opts.execPath ?? process.execPath);
   const tpm = opts.tpm ?? {};
   const readable = [real(INSTALL_ROOT), dirname(execPath), opts.dataDir];
   if (tpm.authFile && isAbsolute(tpm.authFile) && existsSync(tpm.authFile)) readable.push(real(tpm.authFile));
   if (tpm.device && !existsSync(tpm.device)) {
-    throw new GuardianError('ERR_ISOLATION', `the TPM device ${tpm.device} does not exist`, { hint: 'enable the TPM (dtoverlay=tpm-slb9670 on a Pi), or set CAPSULE_TPM_TCTI' });
+    throw new GuardianError('ERR_ISOLATION', `the TPM device ${tpm.device} does not exist`, {
+      hint: 'enable the TPM (dtoverlay=tpm-slb9670 on a Pi), or set CAPSULE_TPM_TCTI',
+    });
   }
   if (opts.library && isAbsolute(opts.library) && existsSync(opts.library)) readable.push(real(opts.library));
   // The simulator's fault file (tests): the file alone, if present now, never its directory.
@@ -156,6 +163,10 @@ export function seedSandbox(env: NodeJS.ProcessEnv, opts: { library?: string; da
   const unshare = tpm.tcp ? undefined : which('unshare', env); // a TCP TPM needs the network
   const netns = unshare ? probe([unshare, '-rn', 'true']) : tpm.tcp ? 'the TPM is reached over TCP' : 'unshare not found in PATH';
   return netns === 'ok'
-    ? { prefix: [unshare!, '-rn', '--'], isolated: false, isolation: `UNISOLATED (--allow-unisolated): ${check}; network namespace only (unshare -rn), same filesystem, no seccomp` }
+    ? {
+        prefix: [unshare!, '-rn', '--'],
+        isolated: false,
+        isolation: `UNISOLATED (--allow-unisolated): ${check}; network namespace only (unshare -rn), same filesystem, no seccomp`,
+      }
     : { prefix: [], isolated: false, isolation: `UNISOLATED (--allow-unisolated): ${check}; ${netns}; own process and minimal environment only` };
 }

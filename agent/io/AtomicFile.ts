@@ -114,7 +114,10 @@ export class AtomicFile {
 function remaining(parts: Uint8Array[], skip: number): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (const p of parts) {
-    if (skip >= p.length) { skip -= p.length; continue; }
+    if (skip >= p.length) {
+      skip -= p.length;
+      continue;
+    }
     out.push(skip > 0 ? p.subarray(skip) : p);
     skip = 0;
   }

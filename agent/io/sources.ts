@@ -34,7 +34,9 @@ export async function* bytesOf(source: ByteSource, signal?: AbortSignal): AsyncG
     for await (const piece of source as AsyncIterable<unknown>) {
       signal?.throwIfAborted();
       if (!(piece instanceof Uint8Array)) {
-        throw new TypeError(`source: expected pieces of type Uint8Array, got ${typeof piece === 'string' ? 'a string (open streams without an encoding)' : typeof piece}`);
+        throw new TypeError(
+          `source: expected pieces of type Uint8Array, got ${typeof piece === 'string' ? 'a string (open streams without an encoding)' : typeof piece}`,
+        );
       }
       yield piece;
     }
@@ -64,7 +66,10 @@ export function nameOf(source: PathSource): string {
 export function ioError(path: string, verb: string, cause: unknown): IoError {
   const code = (cause as NodeJS.ErrnoException)?.code;
   if (code === 'ENOENT' && verb === 'create') {
-    return new IoError('ERR_NOT_FOUND', `${path}: cannot create: its directory does not exist`, { cause, hint: 'create the directory first, or check the path' });
+    return new IoError('ERR_NOT_FOUND', `${path}: cannot create: its directory does not exist`, {
+      cause,
+      hint: 'create the directory first, or check the path',
+    });
   }
   if (code === 'ENOENT') {
     return new IoError('ERR_NOT_FOUND', `${path}: no such file`, { cause, hint: 'check the path' });
@@ -85,7 +90,12 @@ async function* readFile(path: string, signal?: AbortSignal, name = path): Async
   }
   const bufs = [Buffer.allocUnsafe(READ_SIZE), Buffer.allocUnsafe(READ_SIZE)];
   const read = (b: Buffer) => {
-    const p = fh.read(b, 0, READ_SIZE, null).then((r) => r.bytesRead, (cause) => { throw ioError(name, 'read', cause); });
+    const p = fh.read(b, 0, READ_SIZE, null).then(
+      (r) => r.bytesRead,
+      (cause) => {
+        throw ioError(name, 'read', cause);
+      },
+    );
     // Observed now: a read-ahead may fail while the consumer is busy; the error is rethrown when
     // the consumer awaits it, instead of killing the process as an unhandled rejection.
     p.catch(() => {});

@@ -49,7 +49,10 @@ export interface KeyStore {
     /** RSA-OAEP-SHA256 inside the TPM; undefined when the ciphertext is not for this key. */
     decrypt(ciphertext: Uint8Array, label: Uint8Array): Promise<Uint8Array | undefined>;
     /** The first of `items` that decrypts (to `size` bytes, when given), with the key loaded once. */
-    decryptFirst(items: ReadonlyArray<{ ciphertext: Uint8Array; label: Uint8Array }>, size?: number): Promise<{ index: number; plaintext: Uint8Array } | undefined>;
+    decryptFirst(
+      items: ReadonlyArray<{ ciphertext: Uint8Array; label: Uint8Array }>,
+      size?: number,
+    ): Promise<{ index: number; plaintext: Uint8Array } | undefined>;
   };
   /** Named BIP32 wallets of secp256k1 keys (see wallet.capabilities.supported); absent: none. */
   readonly wallet?: WalletKeys;

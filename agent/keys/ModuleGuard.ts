@@ -83,9 +83,13 @@ export class ModuleGuard {
   run<T>(call: string, f: () => Promise<T>): Promise<T> {
     if (this.#stuck) {
       const ms = Date.now() - this.#stuck.since;
-      const e = new KeyStoreError('ERR_MODULE_CALL', `${this.#name}: ${call} refused: the ${this.#name === 'zymbit' ? 'module' : 'TPM'} has not answered ${this.#stuck.call} for ${ms} ms`, {
-        hint: this.#stuckHint,
-      });
+      const e = new KeyStoreError(
+        'ERR_MODULE_CALL',
+        `${this.#name}: ${call} refused: the ${this.#name === 'zymbit' ? 'module' : 'TPM'} has not answered ${this.#stuck.call} for ${ms} ms`,
+        {
+          hint: this.#stuckHint,
+        },
+      );
       this.#failing(e);
       return Promise.reject(e);
     }
@@ -106,8 +110,20 @@ export class ModuleGuard {
         if (running) {
           const stuck = { call, since: Date.now() - this.timeoutMs };
           this.#stuck = stuck;
-          const release = (): void => { if (this.#stuck === stuck) this.#stuck = undefined; };
-          job.then((v) => { wipeResult(v); release(); if (!this.#closed) this.#ok(); }, (e) => { release(); if (isModuleFailure(e)) this.#failing(e as Error); });
+          const release = (): void => {
+            if (this.#stuck === stuck) this.#stuck = undefined;
+          };
+          job.then(
+            (v) => {
+              wipeResult(v);
+              release();
+              if (!this.#closed) this.#ok();
+            },
+            (e) => {
+              release();
+              if (isModuleFailure(e)) this.#failing(e as Error);
+            },
+          );
         }
         const e = new KeyStoreError('ERR_MODULE_CALL', `${this.#name}: ${call} did not answer within ${this.timeoutMs} ms`, {
           hint: this.#stuckHint,

@@ -59,7 +59,12 @@ export class SoftKeyStore implements KeyStore {
     c.setAAD(Buffer.from(FILE_MAGIC));
     const body = Buffer.concat([c.update(Buffer.concat([s.device, ...s.slots])), c.final(), c.getAuthTag()]);
     wipe(key);
-    const file = { format: FILE_MAGIC, kdf: { name: 'scrypt', ...SCRYPT, salt: salt.toString('base64') }, nonce: nonce.toString('base64'), sealed: body.toString('base64') };
+    const file = {
+      format: FILE_MAGIC,
+      kdf: { name: 'scrypt', ...SCRYPT, salt: salt.toString('base64') },
+      nonce: nonce.toString('base64'),
+      sealed: body.toString('base64'),
+    };
     try {
       await writeFile(path, JSON.stringify(file, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
     } catch (cause) {
@@ -130,7 +135,8 @@ export class SoftKeyStore implements KeyStore {
   }
 
   async sign(digest: Uint8Array, slot: number): Promise<Uint8Array> {
-    if (!(digest instanceof Uint8Array) || digest.length !== 32) throw new TypeError(`digest: expected 32 bytes, got ${digest instanceof Uint8Array ? digest.length : typeof digest}`);
+    if (!(digest instanceof Uint8Array) || digest.length !== 32)
+      throw new TypeError(`digest: expected 32 bytes, got ${digest instanceof Uint8Array ? digest.length : typeof digest}`);
     // The digest is signed as given (no hashing), like zkGenECDSASigFromDigest; node:crypto would
     // hash it again, so this uses @noble/curves (RFC 6979 nonces), raw r ‖ s, S not normalised.
     return p256.sign(digest, this.#slot(slot), { prehash: false, lowS: false, format: 'compact' } as never) as Uint8Array;

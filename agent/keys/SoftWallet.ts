@@ -19,8 +19,17 @@ import { wipe } from '../crypto/secrets.ts';
 import { parseWalletPath } from './bip32Path.ts';
 import { SerialQueue } from './KeyStore.ts';
 import {
-  checkDigest, checkWalletName, walletMnemonic, walletPassphrase,
-  type CreatedWallet, type RecoverableSignature, type SchnorrOptions, type WalletCapabilities, type WalletInfo, type WalletKeys, type WalletOptions,
+  checkDigest,
+  checkWalletName,
+  walletMnemonic,
+  walletPassphrase,
+  type CreatedWallet,
+  type RecoverableSignature,
+  type SchnorrOptions,
+  type WalletCapabilities,
+  type WalletInfo,
+  type WalletKeys,
+  type WalletOptions,
 } from './WalletKeys.ts';
 
 /** A wallet as stored: its name and its seed locked by the store (base64 of the lock blob). */
@@ -107,7 +116,7 @@ export class SoftWallet implements WalletKeys {
       const stored = await this.#vault.load();
       if (stored.some((w) => w.name === wallet)) {
         throw new WalletError('ERR_WALLET_EXISTS', `wallet: a wallet named ${JSON.stringify(wallet)} already exists in this soft store`, {
-          hint: 'choose another name; a wallet\'s accounts are addressed by name, so names are unique',
+          hint: "choose another name; a wallet's accounts are addressed by name, so names are unique",
         });
       }
       const seed = mnemonicToSeedSync(mnemonic, passphrase);

@@ -91,9 +91,12 @@ export class Tpm2KeyStore implements KeyStore {
   private constructor(tpm: Tpm2, keys: KeyFile, auth: Uint8Array, timeoutMs = DEFAULT_TPM_TIMEOUT_MS) {
     this.tpm = tpm;
     this.#guard = new ModuleGuard({
-      timeoutMs, name: 'tpm2',
+      timeoutMs,
+      name: 'tpm2',
       // A TPM in lockout answers capability reads but refuses every authorised use: health says so.
-      probe: async () => { if (await tpm.inLockout()) throw lockoutError(); },
+      probe: async () => {
+        if (await tpm.inLockout()) throw lockoutError();
+      },
       stuckHint: `the TPM (TCTI ${tpm.tcti}) is not responding; the agent retries by itself and recovers when it answers`,
     });
     this.#keys = keys;
@@ -102,8 +105,13 @@ export class Tpm2KeyStore implements KeyStore {
     this.#p256Public = publicUnique(b64(keys.p256.public)).ecc!;
     const simulated = /SW\s*TPM/i.test(tpm.info.vendor);
     this.capabilities = {
-      backend: 'tpm2', model: `TPM 2.0 ${tpm.info.manufacturer} ${tpm.info.vendor}${simulated ? ' (simulated)' : ''}`.replace(/\s+/g, ' '),
-      hardware: !simulated, ecdh: false, serial: keys.srk, manufacturer: tpm.info.manufacturer, firmware: tpm.info.firmware,
+      backend: 'tpm2',
+      model: `TPM 2.0 ${tpm.info.manufacturer} ${tpm.info.vendor}${simulated ? ' (simulated)' : ''}`.replace(/\s+/g, ' '),
+      hardware: !simulated,
+      ecdh: false,
+      serial: keys.srk,
+      manufacturer: tpm.info.manufacturer,
+      firmware: tpm.info.firmware,
     };
   }
 
@@ -116,8 +124,10 @@ export class Tpm2KeyStore implements KeyStore {
   static async create(dataDir: string, options: Tpm2KeyStoreOptions & { pcrs?: number[]; replace?: boolean } = {}): Promise<Tpm2KeyStore> {
     const file = join(dataDir, TPM2_KEYSTORE_FILE);
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    if (!options.replace && await exists(file)) {
-      throw new KeyStoreError('ERR_MODULE_CALL', `tpm2: ${file} already exists: refusing to replace the TPM keys`, { hint: 'its keys may still open capsules; move it away first if it is really unused' });
+    if (!options.replace && (await exists(file))) {
+      throw new KeyStoreError('ERR_MODULE_CALL', `tpm2: ${file} already exists: refusing to replace the TPM keys`, {
+        hint: 'its keys may still open capsules; move it away first if it is really unused',
+      });
     }
     const pcrs = [...(options.pcrs ?? [])].sort((a, b) => a - b);
     checkPcrs(pcrs);
@@ -159,9 +169,13 @@ export class Tpm2KeyStore implements KeyStore {
     try {
       const here = fingerprint((await tpm.srk()).public);
       if (here !== keys.srk) {
-        throw new KeyStoreError('ERR_LOCK_INTEGRITY', `tpm2: ${path} holds keys of TPM ${keys.srk}, but this TPM is ${here} (another TPM, or this one was cleared)`, {
-          hint: 'tpm2 keys open only on the TPM that made them; on a new TPM restore the guardian from its paper backup: capsule guardian init --backend tpm2 --restore --force',
-        });
+        throw new KeyStoreError(
+          'ERR_LOCK_INTEGRITY',
+          `tpm2: ${path} holds keys of TPM ${keys.srk}, but this TPM is ${here} (another TPM, or this one was cleared)`,
+          {
+            hint: 'tpm2 keys open only on the TPM that made them; on a new TPM restore the guardian from its paper backup: capsule guardian init --backend tpm2 --restore --force',
+          },
+        );
       }
       return new Tpm2KeyStore(tpm, keys, await readAuth(options.authFile ?? join(dataDir, TPM2_AUTH_FILE)), options.timeoutMs);
     } catch (e) {
@@ -198,7 +212,14 @@ export class Tpm2KeyStore implements KeyStore {
         } finally {
           sensitive.fill(0);
         }
-        const head = new Writer().bytes(BLOB_MAGIC).u8(BLOB_VERSION).u8(pcrs.length).bytes(Uint8Array.from(pcrs)).bytes(sealed.public).bytes(sealed.private).done();
+        const head = new Writer()
+          .bytes(BLOB_MAGIC)
+          .u8(BLOB_VERSION)
+          .u8(pcrs.length)
+          .bytes(Uint8Array.from(pcrs))
+          .bytes(sealed.public)
+          .bytes(sealed.private)
+          .done();
         const nonce = randomBytes(12);
         const c = createCipheriv('aes-256-gcm', key, nonce);
         c.setAAD(head);
@@ -253,7 +274,8 @@ export class Tpm2KeyStore implements KeyStore {
 
   sign(digest: Uint8Array, slot: number): Promise<Uint8Array> {
     checkSlot(slot);
-    if (!(digest instanceof Uint8Array) || digest.length !== 32) throw new TypeError(`digest: expected 32 bytes, got ${digest instanceof Uint8Array ? digest.length : typeof digest}`);
+    if (!(digest instanceof Uint8Array) || digest.length !== 32)
+      throw new TypeError(`digest: expected 32 bytes, got ${digest instanceof Uint8Array ? digest.length : typeof digest}`);
     return this.#guard.run('Sign', () => this.tpm.withLoaded(dec(this.#keys.p256), this.#auth, (h) => this.tpm.sign(h, digest)));
   }
 
@@ -282,15 +304,20 @@ export class Tpm2KeyStore implements KeyStore {
    * Tries `items` in order with the RSA key loaded once; the first plaintext (of `size` bytes, when
    * given) wins, and the ones tried before it are wiped.
    */
-  #decryptFirst(items: ReadonlyArray<{ ciphertext: Uint8Array; label: Uint8Array }>, size?: number): Promise<{ index: number; plaintext: Uint8Array } | undefined> {
-    return this.#guard.run('RSA_Decrypt', () => this.tpm.withLoaded(dec(this.#keys.rsa), this.#auth, async (h) => {
-      for (const [index, { ciphertext, label }] of items.entries()) {
-        const plaintext = await this.tpm.rsaDecrypt(h, ciphertext, label);
-        if (plaintext && (size === undefined || plaintext.length === size)) return { index, plaintext };
-        wipe(plaintext);
-      }
-      return undefined;
-    }));
+  #decryptFirst(
+    items: ReadonlyArray<{ ciphertext: Uint8Array; label: Uint8Array }>,
+    size?: number,
+  ): Promise<{ index: number; plaintext: Uint8Array } | undefined> {
+    return this.#guard.run('RSA_Decrypt', () =>
+      this.tpm.withLoaded(dec(this.#keys.rsa), this.#auth, async (h) => {
+        for (const [index, { ciphertext, label }] of items.entries()) {
+          const plaintext = await this.tpm.rsaDecrypt(h, ciphertext, label);
+          if (plaintext && (size === undefined || plaintext.length === size)) return { index, plaintext };
+          wipe(plaintext);
+        }
+        return undefined;
+      }),
+    );
   }
 
   async close(): Promise<void> {
@@ -320,9 +347,12 @@ function parseBlob(blob: Uint8Array): { head: Uint8Array; pcrs: number[]; sealed
     const rest = blob.subarray(headLength + 12);
     if (rest.length < 16) throw integrity('it is truncated');
     return {
-      head: blob.slice(0, headLength), pcrs, nonce,
+      head: blob.slice(0, headLength),
+      pcrs,
+      nonce,
       sealed: { public: new Writer().b(pubBody).done(), private: new Writer().b(privBody).done() },
-      body: rest.subarray(0, rest.length - 16), tag: rest.subarray(rest.length - 16),
+      body: rest.subarray(0, rest.length - 16),
+      tag: rest.subarray(rest.length - 16),
     };
   } catch (e) {
     if (e instanceof KeyStoreError) throw e;
@@ -332,7 +362,8 @@ function parseBlob(blob: Uint8Array): { head: Uint8Array; pcrs: number[]; sealed
 
 function integrity(why: string, cause?: unknown): KeyStoreError {
   return new KeyStoreError('ERR_LOCK_INTEGRITY', `tpm2: the lock blob fails its integrity check: ${why}`, {
-    cause, hint: 'a tpm2 lock blob opens only on the TPM that sealed it, unaltered',
+    cause,
+    hint: 'a tpm2 lock blob opens only on the TPM that sealed it, unaltered',
   });
 }
 
@@ -373,20 +404,30 @@ async function readKeyFile(path: string): Promise<KeyFile> {
     k = JSON.parse(await readFile(path, 'utf8'));
   } catch (cause) {
     throw new KeyStoreError('ERR_KEYSTORE_FILE', `tpm2: cannot read ${path} (${(cause as NodeJS.ErrnoException).code ?? 'not JSON'})`, {
-      cause, hint: 'provision the guardian with `capsule guardian init --backend tpm2`',
+      cause,
+      hint: 'provision the guardian with `capsule guardian init --backend tpm2`',
     });
   }
-  const ok = k.format === FORMAT && typeof k.srk === 'string' && Array.isArray(k.pcrs)
-    && [k.rsa, k.p256].every((b) => typeof b?.public === 'string' && typeof b.private === 'string');
-  if (!ok || !publicAreasOk(k as KeyFile)) throw new KeyStoreError('ERR_KEYSTORE_FILE', `tpm2: ${path} is not a ${FORMAT} file (or its key entries are damaged)`, { hint: 'restore it from a backup, or re-provision with `capsule guardian init --backend tpm2 --restore --force`' });
+  const ok =
+    k.format === FORMAT &&
+    typeof k.srk === 'string' &&
+    Array.isArray(k.pcrs) &&
+    [k.rsa, k.p256].every((b) => typeof b?.public === 'string' && typeof b.private === 'string');
+  if (!ok || !publicAreasOk(k as KeyFile))
+    throw new KeyStoreError('ERR_KEYSTORE_FILE', `tpm2: ${path} is not a ${FORMAT} file (or its key entries are damaged)`, {
+      hint: 'restore it from a backup, or re-provision with `capsule guardian init --backend tpm2 --restore --force`',
+    });
   return k as KeyFile;
 }
 
 /** The rsa entry holds a 2048-bit RSA public area and the p256 entry a P-256 point (not swapped, not cut). */
 function publicAreasOk(k: KeyFile): boolean {
   try {
-    return publicUnique(b64(k.rsa.public)).rsaModulus?.length === 256 && publicUnique(b64(k.p256.public)).ecc?.length === 64
-      && k.pcrs.every((p) => Number.isInteger(p) && p >= 0 && p <= MAX_PCR);
+    return (
+      publicUnique(b64(k.rsa.public)).rsaModulus?.length === 256 &&
+      publicUnique(b64(k.p256.public)).ecc?.length === 64 &&
+      k.pcrs.every((p) => Number.isInteger(p) && p >= 0 && p <= MAX_PCR)
+    );
   } catch {
     return false;
   }
@@ -409,12 +450,15 @@ async function readAuth(path: string): Promise<Uint8Array> {
     a = await readFile(path);
   } catch (cause) {
     throw new KeyStoreError('ERR_KEYSTORE_FILE', `tpm2: cannot read the auth file ${path} (${(cause as NodeJS.ErrnoException).code})`, {
-      cause, hint: 'it was made at provisioning (tpm2-auth in the data directory) or is named by CAPSULE_TPM_AUTH_FILE; without it the TPM keys cannot be used',
+      cause,
+      hint: 'it was made at provisioning (tpm2-auth in the data directory) or is named by CAPSULE_TPM_AUTH_FILE; without it the TPM keys cannot be used',
     });
   }
   if (a.length !== AUTH_SIZE) {
     a.fill(0);
-    throw new KeyStoreError('ERR_KEYSTORE_FILE', `tpm2: the auth file ${path} holds ${a.length} bytes, not ${AUTH_SIZE}`, { hint: 'restore it from the backup made at provisioning' });
+    throw new KeyStoreError('ERR_KEYSTORE_FILE', `tpm2: the auth file ${path} holds ${a.length} bytes, not ${AUTH_SIZE}`, {
+      hint: 'restore it from the backup made at provisioning',
+    });
   }
   return new Uint8Array(a);
 }
@@ -440,5 +484,8 @@ async function readOrMakeAuth(tpm: Tpm2, path: string): Promise<Uint8Array> {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

@@ -108,7 +108,9 @@ export function checkWalletName(name: unknown): string {
 /** @throws TypeError unless `digest` is 32 bytes */
 export function checkDigest(digest: unknown, what = 'digest'): Uint8Array {
   if (!(digest instanceof Uint8Array) || digest.length !== 32) {
-    throw new TypeError(`${what}: expected 32 bytes, got ${digest instanceof Uint8Array ? `${digest.length} bytes` : digest === null ? 'null' : typeof digest}`);
+    throw new TypeError(
+      `${what}: expected 32 bytes, got ${digest instanceof Uint8Array ? `${digest.length} bytes` : digest === null ? 'null' : typeof digest}`,
+    );
   }
   return digest;
 }
@@ -150,7 +152,8 @@ export function walletMnemonic(text: unknown): string {
     mnemonicToEntropy(joined, wordlist).fill(0);
   } catch (cause) {
     throw new KeyError('ERR_BAD_MNEMONIC', 'mnemonic: checksum does not match (a word is wrong or two are swapped)', {
-      cause, hint: 'compare every word and its position with the backup',
+      cause,
+      hint: 'compare every word and its position with the backup',
     });
   }
   return joined;

@@ -36,8 +36,18 @@ export class ZymbitKeyStore implements KeyStore {
 
   private constructor(module: ZymbitModule, options: ZymbitKeyStoreOptions) {
     this.module = module;
-    this.capabilities = { backend: 'zymbit', model: module.info.model, hardware: !/simulated/i.test(module.info.model), ecdh: module.info.ecdh, serial: module.info.serial };
-    this.#guard = new ModuleGuard({ timeoutMs: options.timeoutMs ?? DEFAULT_MODULE_TIMEOUT_MS, probeIntervalMs: options.probeIntervalMs, probe: () => this.module.time(false) });
+    this.capabilities = {
+      backend: 'zymbit',
+      model: module.info.model,
+      hardware: !/simulated/i.test(module.info.model),
+      ecdh: module.info.ecdh,
+      serial: module.info.serial,
+    };
+    this.#guard = new ModuleGuard({
+      timeoutMs: options.timeoutMs ?? DEFAULT_MODULE_TIMEOUT_MS,
+      probeIntervalMs: options.probeIntervalMs,
+      probe: () => this.module.time(false),
+    });
     this.wallet = new ZymbitWallet(module, this.#guard);
   }
 

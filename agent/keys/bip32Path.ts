@@ -44,7 +44,7 @@ export function parseWalletPath(path: unknown): WalletPath {
   const parts = path.split('/');
   if (parts[0] !== 'm') {
     throw new WalletError('ERR_BAD_WALLET_PATH', `path: expected a path starting at the master key "m/", got ${JSON.stringify(path)}`, {
-      hint: 'write accounts as m/44\'/60\'/0\'/0/0 (Ethereum), m/84\'/0\'/0\'/0/0 or m/86\'/0\'/0\'/0/0 (Bitcoin)',
+      hint: "write accounts as m/44'/60'/0'/0/0 (Ethereum), m/84'/0'/0'/0/0 or m/86'/0'/0'/0/0 (Bitcoin)",
     });
   }
   const steps: PathStep[] = [];
@@ -52,12 +52,15 @@ export function parseWalletPath(path: unknown): WalletPath {
     const m = /^(0|[1-9][0-9]{0,9})(['hH]?)$/.exec(parts[i]!);
     const index = m ? Number(m[1]) : NaN;
     if (!m || index >= HARDENED) {
-      throw new WalletError('ERR_BAD_WALLET_PATH', `path: step ${i} of ${JSON.stringify(path)} is not a child number 0..2147483647 with an optional ' (hardened)`);
+      throw new WalletError(
+        'ERR_BAD_WALLET_PATH',
+        `path: step ${i} of ${JSON.stringify(path)} is not a child number 0..2147483647 with an optional ' (hardened)`,
+      );
     }
     steps.push({ index, hardened: m[2] !== '' });
   }
   if (steps.length === 0) {
-    throw new WalletError('ERR_PATH_OUTSIDE_WALLET', 'path: "m" is the wallet\'s master key itself; accounts are below it, e.g. m/44\'/60\'/0\'/0/0');
+    throw new WalletError('ERR_PATH_OUTSIDE_WALLET', "path: \"m\" is the wallet's master key itself; accounts are below it, e.g. m/44'/60'/0'/0/0");
   }
   if (steps.length > MAX_WALLET_DEPTH) {
     throw new WalletError('ERR_PATH_OUTSIDE_WALLET', `path: expected at most ${MAX_WALLET_DEPTH} steps below "m", got ${steps.length}`);

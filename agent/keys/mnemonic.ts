@@ -39,7 +39,8 @@ export function fromMnemonic(text: string): Uint8Array {
     return mnemonicToEntropy(words.join(' '), wordlist);
   } catch (cause) {
     throw new KeyError('ERR_BAD_MNEMONIC', 'mnemonic: checksum does not match (a word is wrong or two are swapped)', {
-      cause, hint: 'compare every word and its position with the paper backup',
+      cause,
+      hint: 'compare every word and its position with the paper backup',
     });
   }
 }

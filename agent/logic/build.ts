@@ -115,37 +115,45 @@ export async function buildPolicy(entry: string, options: { cwd?: string; limits
   const reported: Diagnostic[] = [];
   let wasm: Uint8Array | undefined;
   let diagnostics = '';
-  const sink = { write: (c: string | Uint8Array) => { diagnostics += typeof c === 'string' ? c : Buffer.from(c).toString(); return true; } };
-  const result = await asc.main([basename(path), '--baseDir', baseDir, '--path', ENGINE_PACKAGES, '--outFile', 'policy.wasm', '--noColors', ...ascFlags(limits)], {
-    stdout: sink as never,
-    stderr: sink as never,
-    readFile: async (name: string, base: string) => {
-      const asked = resolve(base, name);
-      const real = asked.startsWith(VIRTUAL_SDK) ? join(ENGINE_SDK_DIR, asked.slice(VIRTUAL_SDK.length)) : asked;
-      let text: string;
-      try {
-        text = await readFile(real, 'utf8');
-      } catch {
-        return null; // asc tries several names per import: absent is normal
-      }
-      const at = asked.lastIndexOf(SDK_SEGMENT);
-      if (at >= 0 && real.endsWith('.ts')) {
-        const root = asked.startsWith(VIRTUAL_SDK) ? ENGINE_SDK_DIR : real.slice(0, at + SDK_SEGMENT.length);
-        sdkDirs.add(root);
-        texts.set(`~lib/${SDK_PACKAGE}/${real.slice(root.length).split(sep).join('/')}`, { real, text });
-      } else {
-        texts.set(relative(baseDir, real).split(sep).join('/'), { real, text });
-      }
-      return text;
+  const sink = {
+    write: (c: string | Uint8Array) => {
+      diagnostics += typeof c === 'string' ? c : Buffer.from(c).toString();
+      return true;
     },
-    writeFile: (name: string, contents: Uint8Array | string) => {
-      if (name.endsWith('.wasm')) wasm = typeof contents === 'string' ? new TextEncoder().encode(contents) : contents;
+  };
+  const result = await asc.main(
+    [basename(path), '--baseDir', baseDir, '--path', ENGINE_PACKAGES, '--outFile', 'policy.wasm', '--noColors', ...ascFlags(limits)],
+    {
+      stdout: sink as never,
+      stderr: sink as never,
+      readFile: async (name: string, base: string) => {
+        const asked = resolve(base, name);
+        const real = asked.startsWith(VIRTUAL_SDK) ? join(ENGINE_SDK_DIR, asked.slice(VIRTUAL_SDK.length)) : asked;
+        let text: string;
+        try {
+          text = await readFile(real, 'utf8');
+        } catch {
+          return null; // asc tries several names per import: absent is normal
+        }
+        const at = asked.lastIndexOf(SDK_SEGMENT);
+        if (at >= 0 && real.endsWith('.ts')) {
+          const root = asked.startsWith(VIRTUAL_SDK) ? ENGINE_SDK_DIR : real.slice(0, at + SDK_SEGMENT.length);
+          sdkDirs.add(root);
+          texts.set(`~lib/${SDK_PACKAGE}/${real.slice(root.length).split(sep).join('/')}`, { real, text });
+        } else {
+          texts.set(relative(baseDir, real).split(sep).join('/'), { real, text });
+        }
+        return text;
+      },
+      writeFile: (name: string, contents: Uint8Array | string) => {
+        if (name.endsWith('.wasm')) wasm = typeof contents === 'string' ? new TextEncoder().encode(contents) : contents;
+      },
+      reportDiagnostic: (d) => {
+        if (d.category !== 3 /* DiagnosticCategory.Error */) return;
+        reported.push(locate(d, texts, cwd));
+      },
     },
-    reportDiagnostic: (d) => {
-      if (d.category !== 3 /* DiagnosticCategory.Error */) return;
-      reported.push(locate(d, texts, cwd));
-    },
-  });
+  );
   // An SDK for another ABI explains any compile error it causes: checked first.
   const sdks = [...sdkDirs].map((dir) => checkSdk(dir));
   if (result.error || !wasm) {
@@ -167,23 +175,32 @@ export async function buildPolicy(entry: string, options: { cwd?: string; limits
  * @throws BuildError ERR_SDK_VERSION naming the SDK's version and ABI and the engine's.
  */
 export function checkSdk(dir: string): SdkInfo {
-  const where = dir.startsWith(ENGINE_SDK_DIR) ? 'the engine\'s own copy' : dir;
+  const where = dir.startsWith(ENGINE_SDK_DIR) ? "the engine's own copy" : dir;
   let pkg: { name?: unknown; version?: unknown; capsule?: { abi?: unknown } };
   try {
     pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   } catch (cause) {
-    throw new BuildError(`${SDK_PACKAGE} at ${where}: no readable package.json (${(cause as Error).message}); this engine needs SDK ${supported()} for ${ENGINE_ABI}`, '', {
-      code: 'ERR_SDK_VERSION', hint: `reinstall ${SDK_PACKAGE}, or remove it from node_modules to build against the engine's copy`,
-    });
+    throw new BuildError(
+      `${SDK_PACKAGE} at ${where}: no readable package.json (${(cause as Error).message}); this engine needs SDK ${supported()} for ${ENGINE_ABI}`,
+      '',
+      {
+        code: 'ERR_SDK_VERSION',
+        hint: `reinstall ${SDK_PACKAGE}, or remove it from node_modules to build against the engine's copy`,
+      },
+    );
   }
   const version = typeof pkg.version === 'string' ? pkg.version : '(no version)';
   const abi = typeof pkg.capsule?.abi === 'string' ? pkg.capsule.abi : '(no capsule.abi)';
   const major = /^(\d+)\./.exec(version)?.[1];
   if (abi !== ENGINE_ABI || major === undefined || !SUPPORTED_SDK_MAJORS.includes(Number(major))) {
     throw new BuildError(
-      `${SDK_PACKAGE} ${version} (ABI ${abi}) at ${where} does not match this engine: it runs ABI ${ENGINE_ABI} with SDK ${supported()}`, '', {
-        code: 'ERR_SDK_VERSION', hint: `install ${SDK_PACKAGE}@${SUPPORTED_SDK_MAJORS.at(-1)} in the policy's project, or remove it from node_modules to build against the engine's copy`,
-      });
+      `${SDK_PACKAGE} ${version} (ABI ${abi}) at ${where} does not match this engine: it runs ABI ${ENGINE_ABI} with SDK ${supported()}`,
+      '',
+      {
+        code: 'ERR_SDK_VERSION',
+        hint: `install ${SDK_PACKAGE}@${SUPPORTED_SDK_MAJORS.at(-1)} in the policy's project, or remove it from node_modules to build against the engine's copy`,
+      },
+    );
   }
   return { dir, version, abi };
 }
@@ -235,7 +252,10 @@ export function firstDiagnostic(text: string): string | undefined {
   const i = lines.findIndex((l) => /^ERROR /.test(l));
   if (i < 0) return undefined;
   const what = lines[i]!.replace(/^ERROR\s+/, '').trim();
-  const where = lines.slice(i + 1, i + 8).map((l) => /in (.+)\((\d+),(\d+)\)\s*$/.exec(l)).find(Boolean);
+  const where = lines
+    .slice(i + 1, i + 8)
+    .map((l) => /in (.+)\((\d+),(\d+)\)\s*$/.exec(l))
+    .find(Boolean);
   return where ? `${what} (at ${where[1]}:${where[2]}:${where[3]})` : what;
 }
 

@@ -44,10 +44,18 @@ export interface DecisionInputs {
  * (id, created, owner, logic hash, payload size and digest) with the decision's own inputs.
  */
 export function decisionInput(header: CapsuleHeader, d: DecisionInputs): EvaluationInput {
-  return factsInput({
-    id: header.id, created: header.created, owner: header.owner ?? null, logic: header.logic.hash,
-    size: header.payload.size, digest: header.payload.digest,
-  }, header.logic.params, d);
+  return factsInput(
+    {
+      id: header.id,
+      created: header.created,
+      owner: header.owner ?? null,
+      logic: header.logic.hash,
+      size: header.payload.size,
+      digest: header.payload.digest,
+    },
+    header.logic.params,
+    d,
+  );
 }
 
 /**
@@ -77,9 +85,13 @@ export function factsInput(capsule: CapsuleFacts, params: Uint8Array | undefined
 export function parseTimeArg(text: string, flag: string): number {
   const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
   if (!Number.isSafeInteger(ms) || ms < 0) {
-    throw new UsageError('ERR_USAGE', `${flag}: expected an RFC 3339 time (2030-01-01T00:00:00Z) or milliseconds since the epoch, got ${JSON.stringify(text)}`, {
-      hint: 'the evaluation time is an input: pass the moment you want to test',
-    });
+    throw new UsageError(
+      'ERR_USAGE',
+      `${flag}: expected an RFC 3339 time (2030-01-01T00:00:00Z) or milliseconds since the epoch, got ${JSON.stringify(text)}`,
+      {
+        hint: 'the evaluation time is an input: pass the moment you want to test',
+      },
+    );
   }
   return ms;
 }

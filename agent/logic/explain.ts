@@ -121,7 +121,8 @@ export interface Explanation {
 export function explain(x: ExplainInput): Explanation {
   checkLogicHash(x.module, x.header, x.moduleName);
   const horizonMs = x.horizonMs ?? DEFAULT_HORIZON_MS;
-  if (!Number.isSafeInteger(horizonMs) || horizonMs <= 0) throw new UsageError('ERR_USAGE', `horizon: expected a positive number of milliseconds, got ${horizonMs}`);
+  if (!Number.isSafeInteger(horizonMs) || horizonMs <= 0)
+    throw new UsageError('ERR_USAGE', `horizon: expected a positive number of milliseconds, got ${horizonMs}`);
   if (!Number.isSafeInteger(x.from) || x.from < 0 || x.from > LAST_TIME) {
     throw new UsageError('ERR_USAGE', `from: expected a time from 1970 to 9999-12-31T23:59:59.999Z in ms, got ${x.from}`);
   }
@@ -137,18 +138,20 @@ export function explain(x: ExplainInput): Explanation {
   const boundaries = boundariesOf(facts, h.created * 1000, from, state);
   let probes = 0;
 
-  const probeAt = (requester: string, ev: EvidenceItem[], params?: Uint8Array) => (at: number): Probe => {
-    probes++;
-    const input = decisionInput(h, { now: at, requester, evidence: ev, state });
-    if (params) input.params = params;
-    try {
-      const r = sandbox.evaluate(x.module, input);
-      return { at, verdict: r.verdict, reason: r.reason };
-    } catch (e) {
-      if (e instanceof DceError && LOGIC_FAILURES.has(e.code)) return { at, verdict: 'error', reason: `${e.code}: ${e.message}` };
-      throw e;
-    }
-  };
+  const probeAt =
+    (requester: string, ev: EvidenceItem[], params?: Uint8Array) =>
+    (at: number): Probe => {
+      probes++;
+      const input = decisionInput(h, { now: at, requester, evidence: ev, state });
+      if (params) input.params = params;
+      try {
+        const r = sandbox.evaluate(x.module, input);
+        return { at, verdict: r.verdict, reason: r.reason };
+      } catch (e) {
+        if (e instanceof DceError && LOGIC_FAILURES.has(e.code)) return { at, verdict: 'error', reason: `${e.code}: ${e.message}` };
+        throw e;
+      }
+    };
 
   const answers: RequesterAnswer[] = [];
   for (const { requester, source } of requestersOf(facts, evidence, x.requesters ?? [], idHex)) {
@@ -161,16 +164,29 @@ export function explain(x: ExplainInput): Explanation {
       const t = stored ? stateTime(stored) : undefined;
       const silentSince = t ?? h.created * 1000;
       return {
-        path: d.path, silentSince, since: t !== undefined ? 'check-in in the state' as const : 'capsule created' as const,
-        silenceMs: d.silenceMs, byParams: silentSince + d.silenceMs,
+        path: d.path,
+        silentSince,
+        since: t !== undefined ? ('check-in in the state' as const) : ('capsule created' as const),
+        silenceMs: d.silenceMs,
+        byParams: silentSince + d.silenceMs,
         beneficiary: d.beneficiaries.some((b) => b.toLowerCase() === requester.toLowerCase()),
       };
     });
     const answer: RequesterAnswer = { requester, source, now, ...times, approvals, deadMen };
-    if (approvals.some((a) => a.missing > 0)) answer.ifApproved = withStandIns(facts, approvals, requester, idHex, evidence, (ev, params) => searchEarliest(probeAt(requester, ev, params), from, end, boundaries));
+    if (approvals.some((a) => a.missing > 0))
+      answer.ifApproved = withStandIns(facts, approvals, requester, idHex, evidence, (ev, params) =>
+        searchEarliest(probeAt(requester, ev, params), from, end, boundaries),
+      );
     answers.push(answer);
   }
-  return { capsule: { id: idHex, created: h.created * 1000, logic: Buffer.from(h.logic.hash).toString('hex') }, from, end, horizonMs, requesters: answers, probes };
+  return {
+    capsule: { id: idHex, created: h.created * 1000, logic: Buffer.from(h.logic.hash).toString('hex') },
+    from,
+    end,
+    horizonMs,
+    requesters: answers,
+    probes,
+  };
 }
 
 /** Where the verdict may change: params times, and every duration after every base time. */
@@ -203,7 +219,15 @@ function requestersOf(facts: ParamFacts, evidence: EvidenceItem[], extra: string
   return out;
 }
 
-function approvalAnswer(rule: ApprovalRule, requester: string, idHex: string, evidence: EvidenceItem[], facts: ParamFacts, times: TimeAnswer, now: Probe): ApprovalAnswer {
+function approvalAnswer(
+  rule: ApprovalRule,
+  requester: string,
+  idHex: string,
+  evidence: EvidenceItem[],
+  facts: ParamFacts,
+  times: TimeAnswer,
+  now: Probe,
+): ApprovalAnswer {
   const message = approvalMessage(idHex, requester);
   const givenKeys = new Set<string>();
   for (const e of evidence) {
@@ -233,7 +257,11 @@ function approvalAnswer(rule: ApprovalRule, requester: string, idHex: string, ev
  * them signing this requester's approval. The seeds are wiped once signed.
  */
 function withStandIns(
-  facts: ParamFacts, approvals: ApprovalAnswer[], requester: string, idHex: string, evidence: EvidenceItem[],
+  facts: ParamFacts,
+  approvals: ApprovalAnswer[],
+  requester: string,
+  idHex: string,
+  evidence: EvidenceItem[],
   search: (ev: EvidenceItem[], params: Uint8Array) => TimeAnswer,
 ): TimeAnswer | undefined {
   const message = new TextEncoder().encode(approvalMessage(idHex, requester));
@@ -248,7 +276,12 @@ function withStandIns(
         const seed = randomBytes(32);
         try {
           const key = ed25519.getPublicKey(seed);
-          standIns.push(new Map<string, unknown>([['key', key], ['scheme', 'ed25519']]));
+          standIns.push(
+            new Map<string, unknown>([
+              ['key', key],
+              ['scheme', 'ed25519'],
+            ]),
+          );
           if (k < rule.threshold) extra.push({ kind: 'approval', scheme: 'ed25519', signer: key, message, signature: ed25519.sign(message, seed) });
         } finally {
           seed.fill(0);

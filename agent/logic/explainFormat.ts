@@ -11,12 +11,14 @@ import type { ApprovalAnswer, Explanation, RequesterAnswer } from './explain.ts'
 import type { TimeAnswer } from './explainTimes.ts';
 
 const DAY = 86_400_000;
-const SAMPLING = 'the logic is arbitrary code: these times were found by evaluating it at {N} points (the times and durations in '
-  + 'its params and state ±1 ms, the times its own reasons named, a doubling ladder from the start, then a binary search for the '
-  + 'exact millisecond), not proved; a verdict that changes between two of these points and back would be missed';
-const APPROVALS = 'who approved is read from the params (maps with "threshold" and "approvers") and the approval files given, '
-  + 'signatures checked here; "with them" is the same search with the missing approvals simulated by stand-in approver keys put '
-  + 'in the params in place of the listed ones (nobody can sign for the real approvers)';
+const SAMPLING =
+  'the logic is arbitrary code: these times were found by evaluating it at {N} points (the times and durations in ' +
+  'its params and state ±1 ms, the times its own reasons named, a doubling ladder from the start, then a binary search for the ' +
+  'exact millisecond), not proved; a verdict that changes between two of these points and back would be missed';
+const APPROVALS =
+  'who approved is read from the params (maps with "threshold" and "approvers") and the approval files given, ' +
+  'signatures checked here; "with them" is the same search with the missing approvals simulated by stand-in approver keys put ' +
+  'in the params in place of the listed ones (nobody can sign for the real approvers)';
 
 /** RFC 3339 UTC, without milliseconds when they are zero. */
 export function iso(ms: number): string {
@@ -34,11 +36,21 @@ export function relative(from: number, to: number): string {
   while (addYears(a, years + 1) <= b) years++;
   let rest = b - addYears(a, years);
   const units: [string, number][] = [['year', years]];
-  for (const [name, size] of [['day', DAY], ['hour', 3_600_000], ['minute', 60_000], ['second', 1000], ['ms', 1]] as const) {
+  for (const [name, size] of [
+    ['day', DAY],
+    ['hour', 3_600_000],
+    ['minute', 60_000],
+    ['second', 1000],
+    ['ms', 1],
+  ] as const) {
     units.push([name, Math.floor(rest / size)]);
     rest %= size;
   }
-  const shown = units.filter(([, n]) => n > 0).slice(0, 2).map(([u, n]) => (u === 'ms' ? `${n} ms` : `${n} ${u}${n === 1 ? '' : 's'}`)).join(' ');
+  const shown = units
+    .filter(([, n]) => n > 0)
+    .slice(0, 2)
+    .map(([u, n]) => (u === 'ms' ? `${n} ms` : `${n} ${u}${n === 1 ? '' : 's'}`))
+    .join(' ');
   return to > from ? `in ${shown}` : `${shown} ago`;
 }
 
@@ -78,15 +90,25 @@ function approvalLine(a: ApprovalAnswer): string {
 }
 
 function block(e: Explanation, r: RequesterAnswer): string[] {
-  const source = r.source === 'anyone' ? 'anyone: no requester is named' : r.source === 'approval' ? 'named by an approval given'
-    : r.source === '--requester' ? 'given with --requester' : `named in ${r.source}`;
+  const source =
+    r.source === 'anyone'
+      ? 'anyone: no requester is named'
+      : r.source === 'approval'
+        ? 'named by an approval given'
+        : r.source === '--requester'
+          ? 'given with --requester'
+          : `named in ${r.source}`;
   const lines = [`${r.requester} (${source}):`];
   const openNow = r.now.verdict === 'allow';
   lines.push(`  ${opening(e, r, openNow)}${r.allowReason ? ` — the logic: "${printable(r.allowReason)}"` : ''}`);
   for (const d of r.deadMen) {
     if (!d.beneficiary) continue;
-    const opens = r.opensAt === undefined ? `does not open within the horizon (the params say ${iso(d.byParams)})`
-      : r.now.verdict === 'allow' ? `open now (since ${iso(d.byParams)} by its silenceMs)` : `opens at ${iso(r.opensAt)}`;
+    const opens =
+      r.opensAt === undefined
+        ? `does not open within the horizon (the params say ${iso(d.byParams)})`
+        : r.now.verdict === 'allow'
+          ? `open now (since ${iso(d.byParams)} by its silenceMs)`
+          : `opens at ${iso(r.opensAt)}`;
     lines.push(`  owner silent since ${iso(d.silentSince)} (${d.since}, ${relative(e.from, d.silentSince)}) — ${opens} for ${r.requester}`);
   }
   for (const a of r.approvals) lines.push(`  ${approvalLine(a)}`);
@@ -138,10 +160,19 @@ export function explanationJson(e: Explanation): Record<string, unknown> {
       openNow: r.now.verdict === 'allow',
       ...timeJson(e, r),
       deadMan: r.deadMen.map((d) => ({
-        path: d.path, silentSince: iso(d.silentSince), since: d.since, silenceMs: d.silenceMs, byParams: iso(d.byParams), beneficiary: d.beneficiary,
+        path: d.path,
+        silentSince: iso(d.silentSince),
+        since: d.since,
+        silenceMs: d.silenceMs,
+        byParams: iso(d.byParams),
+        beneficiary: d.beneficiary,
       })),
       approvals: r.approvals.map((a) => ({
-        path: a.path, threshold: a.threshold, given: a.given, missing: a.missing, logicCount: a.logicCount ?? null,
+        path: a.path,
+        threshold: a.threshold,
+        given: a.given,
+        missing: a.missing,
+        logicCount: a.logicCount ?? null,
         approvers: a.approvers.map((x) => ({ scheme: x.scheme, key: x.key, given: x.given })),
       })),
       ifApproved: r.ifApproved ? { ...timeJson(e, r.ifApproved), simulated: 'stand-in approver keys in place of the listed ones' } : null,

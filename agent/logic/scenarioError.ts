@@ -15,7 +15,10 @@ export class ScenarioError extends DceError {
   /** Always ERR_BAD_SCENARIO. */
   declare readonly code: 'ERR_BAD_SCENARIO';
   constructor(message: string, options: { cause?: unknown; hint?: string } = {}) {
-    super('ERR_BAD_SCENARIO', message, { hint: options.hint ?? 'see agent/logic/SCENARIOS.md (the format) and agent/logic/scenarios.schema.json', cause: options.cause });
+    super('ERR_BAD_SCENARIO', message, {
+      hint: options.hint ?? 'see agent/logic/SCENARIOS.md (the format) and agent/logic/scenarios.schema.json',
+      cause: options.cause,
+    });
   }
 }
 
@@ -61,7 +64,10 @@ export function fieldName(path: FieldPath): string {
  * @param e - ajv's error (verbose: with its schema and parent schema).
  */
 export function schemaError(file: string, doc: unknown, e: ErrorObject): ScenarioError {
-  const path: (string | number)[] = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+  const path: (string | number)[] = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
     .map((s, i, all) => (/^\d+$/.test(s) && Array.isArray(at(doc, all.slice(0, i))) ? Number(s) : s));
   const p = e.params as Record<string, unknown>;
   const parent = e.parentSchema as { description?: string; properties?: Record<string, unknown>; type?: string | string[] } | undefined;
@@ -69,13 +75,19 @@ export function schemaError(file: string, doc: unknown, e: ErrorObject): Scenari
   switch (e.keyword) {
     case 'additionalProperties': {
       const allowed = Object.keys(parent?.properties ?? {});
-      return scenarioError(file, doc, [...path, String(p.additionalProperty)], `unknown field${allowed.length ? ` (expected one of: ${allowed.join(', ')})` : ''}`);
+      return scenarioError(
+        file,
+        doc,
+        [...path, String(p.additionalProperty)],
+        `unknown field${allowed.length ? ` (expected one of: ${allowed.join(', ')})` : ''}`,
+      );
     }
     case 'required':
       return scenarioError(file, doc, [...path, String(p.missingProperty)], 'missing (required)');
     case 'propertyNames':
     case 'pattern':
-      if (p.propertyName !== undefined) return scenarioError(file, doc, [...path, String(p.propertyName)], `not a valid name: ${parent?.description ?? 'see the schema'}`);
+      if (p.propertyName !== undefined)
+        return scenarioError(file, doc, [...path, String(p.propertyName)], `not a valid name: ${parent?.description ?? 'see the schema'}`);
       return scenarioError(file, doc, path, `expected ${parent?.description ?? `a string matching ${String(p.pattern)}`}, got ${got}`);
     case 'type':
       return scenarioError(file, doc, path, `expected ${parent?.description ?? typeList(p.type)}, got ${got}`);

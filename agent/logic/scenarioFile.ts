@@ -139,8 +139,12 @@ interface RawCase {
   evidence?: unknown[];
   authenticated?: boolean;
   expect: {
-    verdict: 'allow' | 'deny' | 'error'; reason?: string | { pattern: string }; error?: string;
-    state?: Record<string, StateValue>; changed?: string[]; maxFuel?: number;
+    verdict: 'allow' | 'deny' | 'error';
+    reason?: string | { pattern: string };
+    error?: string;
+    state?: Record<string, StateValue>;
+    changed?: string[];
+    maxFuel?: number;
   };
 }
 
@@ -150,7 +154,8 @@ function prepare(file: string, path: string, dir: string, d: RawFile, keys: Test
   const key = (name: string, p: FieldPath, types?: TestKeyType[]) => {
     const k = keys.get(name);
     if (!k) throw fail(p, `unknown test key ${JSON.stringify(name)} (${declared()})`);
-    if (types && !types.includes(k.type)) throw fail(p, `test key ${JSON.stringify(name)} is an ${k.type} key; expected ${types.map((t) => `an ${t}`).join(' or ')} key`);
+    if (types && !types.includes(k.type))
+      throw fail(p, `test key ${JSON.stringify(name)} is an ${k.type} key; expected ${types.map((t) => `an ${t}`).join(' or ')} key`);
     return k;
   };
   const requesterOf = (text: string, p: FieldPath): string => {
@@ -175,7 +180,8 @@ function prepare(file: string, path: string, dir: string, d: RawFile, keys: Test
 
   let policyText = d.policy ?? 'policy.ts';
   const policy = { path: resolve(dir, policyText), shown: join(dirname(file), policyText) };
-  if (d.policy === undefined && !existsSync(policy.path)) throw fail(['policy'], `missing, and there is no policy.ts beside the file (${join(dirname(file), 'policy.ts')})`);
+  if (d.policy === undefined && !existsSync(policy.path))
+    throw fail(['policy'], `missing, and there is no policy.ts beside the file (${join(dirname(file), 'policy.ts')})`);
   policyText = policy.shown;
 
   let fileParams: Uint8Array | undefined;
@@ -195,7 +201,14 @@ function prepare(file: string, path: string, dir: string, d: RawFile, keys: Test
   const ownerKey = c.owner ? key(c.owner, ['capsule', 'owner'], ['age', 'ed25519']) : undefined;
   const capsule = {
     // Derived from the file's name, so that moving the folder does not change a signed message.
-    id: new Uint8Array(c.id ? Buffer.from(c.id, 'hex') : createHash('sha256').update(`capsule-logic-test:v1:${basename(path)}`).digest().subarray(0, 16)),
+    id: new Uint8Array(
+      c.id
+        ? Buffer.from(c.id, 'hex')
+        : createHash('sha256')
+            .update(`capsule-logic-test:v1:${basename(path)}`)
+            .digest()
+            .subarray(0, 16),
+    ),
     created: Math.floor(timeOf(c.created ?? DEFAULT_CREATED, ['capsule', 'created']) / 1000), // the header's unit: seconds
     owner: ownerKey ? new Uint8Array(Buffer.from(ownerKey.ed25519!, 'hex')) : null,
     size: c.size ?? 0,
@@ -206,7 +219,8 @@ function prepare(file: string, path: string, dir: string, d: RawFile, keys: Test
   const names = new Map<string, number>();
   const cases = d.cases.map((rc, i): ScenarioCase => {
     const at = (...p: FieldPath) => ['cases', i, ...p];
-    if (names.has(rc.name)) throw fail(at('name'), `the same name as cases[${names.get(rc.name)}]; case names are unique (stateFrom and the report name cases by it)`);
+    if (names.has(rc.name))
+      throw fail(at('name'), `the same name as cases[${names.get(rc.name)}]; case names are unique (stateFrom and the report name cases by it)`);
     names.set(rc.name, i);
     const now = timeOf(rc.at, at('at'));
     const requester = requesterOf(rc.requester, at('requester'));
@@ -233,7 +247,8 @@ function prepare(file: string, path: string, dir: string, d: RawFile, keys: Test
     const state = new Map<string, Uint8Array>();
     for (const [k, val] of Object.entries(rc.state ?? {})) state.set(stateKey(k, at('state', k), fail), Buffer.from(stateValue(val!), 'hex'));
     const e = rc.expect;
-    if (e.error !== undefined && e.verdict !== 'error') throw fail(at('expect', 'error'), `an error code goes with "verdict": "error", not ${JSON.stringify(e.verdict)}`);
+    if (e.error !== undefined && e.verdict !== 'error')
+      throw fail(at('expect', 'error'), `an error code goes with "verdict": "error", not ${JSON.stringify(e.verdict)}`);
     if (e.reason !== undefined && typeof e.reason !== 'string') {
       try {
         new RegExp(e.reason.pattern);
@@ -247,8 +262,16 @@ function prepare(file: string, path: string, dir: string, d: RawFile, keys: Test
     }
     if (e.changed) expect.changed = e.changed.map((k, j) => stateKey(k, at('expect', 'changed', j), fail)).sort();
     return {
-      index: i, name: rc.name, now, requester, params: rc.params !== undefined ? paramsOf(rc.params, at('params')) : fileParams,
-      state, stateFrom, evidence, authenticated: rc.authenticated, expect,
+      index: i,
+      name: rc.name,
+      now,
+      requester,
+      params: rc.params !== undefined ? paramsOf(rc.params, at('params')) : fileParams,
+      state,
+      stateFrom,
+      evidence,
+      authenticated: rc.authenticated,
+      expect,
     };
   });
   return { file, path, policy: { path: policy.path, shown: policyText }, fuel: d.fuel ?? DEFAULT_LIMITS.fuel, capsule, keys, cases };
@@ -260,7 +283,11 @@ function reuse(parse: () => EvidenceItem[], p: FieldPath, fail: (p: FieldPath, w
     return parse();
   } catch (cause) {
     // The parsers name the item "beacon"/"item" and the field after a dot: keep only what follows.
-    throw fail(p, (cause as Error).message.replace(/^(beacon|item)(\.|: )?/, (_, __, sep: string) => (sep === '.' ? 'field ' : '')), cause);
+    throw fail(
+      p,
+      (cause as Error).message.replace(/^(beacon|item)(\.|: )?/, (_, __, sep: string) => (sep === '.' ? 'field ' : '')),
+      cause,
+    );
   }
 }
 
@@ -272,7 +299,11 @@ function resolveRefs(v: unknown, p: FieldPath, keys: TestKeys, fail: (p: FieldPa
     const m = REF.exec(v);
     if (!m) return v;
     const k = keys.get(m[1]!);
-    if (!k) throw fail(p, `unknown test key ${JSON.stringify(m[1])} in ${JSON.stringify(v)} (${keys.names().length ? `declared: ${keys.names().join(', ')}` : 'the file declares no "keys"'})`);
+    if (!k)
+      throw fail(
+        p,
+        `unknown test key ${JSON.stringify(m[1])} in ${JSON.stringify(v)} (${keys.names().length ? `declared: ${keys.names().join(', ')}` : 'the file declares no "keys"'})`,
+      );
     const form = (m[2] ?? { age: 'recipient', ed25519: 'ed25519', eip191: 'address' }[k.type]) as 'recipient' | 'ed25519' | 'address';
     const out = k[form];
     if (out === undefined) throw fail(p, `test key ${JSON.stringify(m[1])} is an ${k.type} key: it has no ${form} form`);

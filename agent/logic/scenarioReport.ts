@@ -30,7 +30,11 @@ function diff(c: CaseResult): string[] {
   const out = ['    (- expected, + actual)'];
   const seenStateFrom = c.mismatches.some((m) => m.field === 'stateFrom');
   if (o.error && !seenStateFrom) out.push(`      error: ${o.error.code}: ${printable(o.error.message)}`);
-  for (const m of c.mismatches) out.push(`    - ${label(m)}: ${printable(m.field === 'changed' ? keyList(m.expected) : shownValue(m, m.expected))}`, `    + ${label(m)}: ${printable(m.field === 'changed' ? keyList(m.actual) : shownValue(m, m.actual))}`);
+  for (const m of c.mismatches)
+    out.push(
+      `    - ${label(m)}: ${printable(m.field === 'changed' ? keyList(m.expected) : shownValue(m, m.expected))}`,
+      `    + ${label(m)}: ${printable(m.field === 'changed' ? keyList(m.actual) : shownValue(m, m.actual))}`,
+    );
   const seen = new Set(c.mismatches.map((m) => m.field));
   if (!seen.has('verdict')) out.push(`      verdict: ${o.verdict}`);
   if (!seen.has('reason')) out.push(`      reason: ${printable(JSON.stringify(o.reason))}`);
@@ -63,23 +67,41 @@ export function showKey(hexKey: string): string {
 export function jsonReport(results: SuiteResult[]): string {
   const passed = results.reduce((n, r) => n + r.passed, 0);
   const failed = results.reduce((n, r) => n + r.failed, 0);
-  return JSON.stringify({
-    passed, failed,
-    files: results.map((r) => ({
-      file: r.file, policy: r.policy, module: r.moduleSha256, fuelLimit: r.fuelLimit, capsule: r.capsule, keys: r.keys,
-      passed: r.passed, failed: r.failed,
-      cases: r.cases.map((c) => ({
-        name: c.name, ok: c.ok,
-        actual: {
-          verdict: c.outcome.verdict, reason: c.outcome.reason, ...(c.outcome.error ? { error: c.outcome.error } : {}),
-          ...(c.outcome.fuel !== undefined ? { fuel: c.outcome.fuel } : {}),
-          state: Object.fromEntries([...c.outcome.state].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [showKey(k), Buffer.from(v).toString('hex')])),
-          changed: c.outcome.changed.map(showKey),
-        },
-        mismatches: c.mismatches.map((m) => ({ ...m, ...(m.key !== undefined ? { key: showKey(m.key) } : {}) })),
-      })),
-    })),
-  }, null, 2) + '\n';
+  return (
+    JSON.stringify(
+      {
+        passed,
+        failed,
+        files: results.map((r) => ({
+          file: r.file,
+          policy: r.policy,
+          module: r.moduleSha256,
+          fuelLimit: r.fuelLimit,
+          capsule: r.capsule,
+          keys: r.keys,
+          passed: r.passed,
+          failed: r.failed,
+          cases: r.cases.map((c) => ({
+            name: c.name,
+            ok: c.ok,
+            actual: {
+              verdict: c.outcome.verdict,
+              reason: c.outcome.reason,
+              ...(c.outcome.error ? { error: c.outcome.error } : {}),
+              ...(c.outcome.fuel !== undefined ? { fuel: c.outcome.fuel } : {}),
+              state: Object.fromEntries(
+                [...c.outcome.state].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [showKey(k), Buffer.from(v).toString('hex')]),
+              ),
+              changed: c.outcome.changed.map(showKey),
+            },
+            mismatches: c.mismatches.map((m) => ({ ...m, ...(m.key !== undefined ? { key: showKey(m.key) } : {}) })),
+          })),
+        })),
+      },
+      null,
+      2,
+    ) + '\n'
+  );
 }
 
 /** The logic's words with control characters escaped, so a reason cannot move the cursor (as logic run). */

@@ -102,7 +102,13 @@ export function runSuite(suite: ScenarioSuite, module: Uint8Array): SuiteResult 
     const from = c.stateFrom === undefined ? undefined : results[c.stateFrom]!;
     let outcome: Outcome;
     if (from && from.outcome.verdict === 'error') {
-      outcome = { verdict: 'error', reason: '', state: new Map(), changed: [], error: { code: 'ERR_NO_STATE', message: `case ${JSON.stringify(from.name)} (stateFrom) ended in an error: there is no state to start from` } };
+      outcome = {
+        verdict: 'error',
+        reason: '',
+        state: new Map(),
+        changed: [],
+        error: { code: 'ERR_NO_STATE', message: `case ${JSON.stringify(from.name)} (stateFrom) ended in an error: there is no state to start from` },
+      };
     } else {
       outcome = evaluateCase(sandbox, module, capsule, c, from ? from.outcome.state : c.state);
     }
@@ -111,15 +117,26 @@ export function runSuite(suite: ScenarioSuite, module: Uint8Array): SuiteResult 
   }
   const passed = results.filter((r) => r.ok).length;
   return {
-    file: suite.file, policy: suite.policy.shown, moduleSha256: sha256, fuelLimit: suite.fuel,
+    file: suite.file,
+    policy: suite.policy.shown,
+    moduleSha256: sha256,
+    fuelLimit: suite.fuel,
     capsule: { id: hex(suite.capsule.id), created: suite.capsule.created, owner: suite.capsule.owner ? hex(suite.capsule.owner) : null },
     keys: Object.fromEntries(suite.keys.names().map((n) => [n, suite.keys.get(n)!])),
-    cases: results, passed, failed: results.length - passed,
+    cases: results,
+    passed,
+    failed: results.length - passed,
   };
 }
 
 function evaluateCase(sandbox: Sandbox, module: Uint8Array, capsule: CapsuleFacts, c: ScenarioCase, state: Map<string, Uint8Array>): Outcome {
-  const input = factsInput(capsule, c.params, { now: c.now, requester: c.requester, evidence: c.evidence, state: new Map(state), authenticated: c.authenticated });
+  const input = factsInput(capsule, c.params, {
+    now: c.now,
+    requester: c.requester,
+    evidence: c.evidence,
+    state: new Map(state),
+    authenticated: c.authenticated,
+  });
   try {
     const r = sandbox.evaluate(module, input);
     return { verdict: r.verdict, reason: r.reason, fuel: r.fuel, state: r.state, changed: r.changed };
@@ -133,7 +150,7 @@ function evaluateCase(sandbox: Sandbox, module: Uint8Array, capsule: CapsuleFact
 /** The reason the logic had set, which the sandbox quotes at the end of a trap's message (MeteredSandbox #classify). */
 export function reasonIn(message: string): string {
   const m = /\(reason set by the logic: ("(?:[^"\\]|\\.)*")\)$/.exec(message);
-  return m ? JSON.parse(m[1]!) as string : '';
+  return m ? (JSON.parse(m[1]!) as string) : '';
 }
 
 /** Every expectation `outcome` does not meet, in a fixed order (verdict, error, reason, state, changed, fuel). */
@@ -144,7 +161,12 @@ export function compare(e: Expectation, o: Outcome): Mismatch[] {
   if (e.error !== undefined && e.error !== o.error?.code) out.push({ field: 'error', expected: e.error, actual: o.error?.code ?? 'none' });
   if (e.reason !== undefined) {
     const ok = typeof e.reason === 'string' ? e.reason === o.reason : new RegExp(e.reason.pattern).test(o.reason);
-    if (!ok) out.push({ field: 'reason', expected: typeof e.reason === 'string' ? JSON.stringify(e.reason) : `/${e.reason.pattern}/`, actual: JSON.stringify(o.reason) });
+    if (!ok)
+      out.push({
+        field: 'reason',
+        expected: typeof e.reason === 'string' ? JSON.stringify(e.reason) : `/${e.reason.pattern}/`,
+        actual: JSON.stringify(o.reason),
+      });
   }
   for (const [k, want] of e.state ?? []) {
     const got = o.state.get(k);

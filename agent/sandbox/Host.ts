@@ -62,7 +62,8 @@ export class Host {
       log: (ptr, len) => {
         const bytes = this.#view('log', ptr, len);
         if (this.logs.length + 1 > this.#limits.maxLogLines) this.#limit('log', 'maxLogLines', this.#limits.maxLogLines, this.logs.length + 1);
-        if (this.#logBytes + bytes.length > this.#limits.maxLogBytes) this.#limit('log', 'maxLogBytes', this.#limits.maxLogBytes, this.#logBytes + bytes.length);
+        if (this.#logBytes + bytes.length > this.#limits.maxLogBytes)
+          this.#limit('log', 'maxLogBytes', this.#limits.maxLogBytes, this.#logBytes + bytes.length);
         this.#logBytes += bytes.length;
         this.logs.push(decoder.decode(bytes));
       },
@@ -145,4 +146,3 @@ export function stateBytes(state: Map<string, Uint8Array>): number {
   for (const [k, v] of state) n += k.length / 2 + v.length;
   return n;
 }
-

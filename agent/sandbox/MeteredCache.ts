@@ -73,17 +73,22 @@ export class MeteredCache {
     }
     const p = this.#load(bytes, sha256, limits, options.persist !== false);
     this.#memory.set(key, p);
-    p.then((c) => {
-      if (this.#memory.get(key) !== p) return;
-      this.#sizes.set(key, c.metered.length);
-      this.#bytes += c.metered.length;
-      for (const [k] of this.#memory) {
-        if (this.#bytes <= this.#max || k === key) break;
-        this.#bytes -= this.#sizes.get(k) ?? 0;
-        this.#sizes.delete(k);
-        this.#memory.delete(k);
-      }
-    }, () => { if (this.#memory.get(key) === p) this.#memory.delete(key); }); // a failure is not cached
+    p.then(
+      (c) => {
+        if (this.#memory.get(key) !== p) return;
+        this.#sizes.set(key, c.metered.length);
+        this.#bytes += c.metered.length;
+        for (const [k] of this.#memory) {
+          if (this.#bytes <= this.#max || k === key) break;
+          this.#bytes -= this.#sizes.get(k) ?? 0;
+          this.#sizes.delete(k);
+          this.#memory.delete(k);
+        }
+      },
+      () => {
+        if (this.#memory.get(key) === p) this.#memory.delete(key);
+      },
+    ); // a failure is not cached
     return p;
   }
 

@@ -105,7 +105,11 @@ export class MeteredSandbox {
       let report: ModuleReport | undefined;
       let metered = given;
       if (!metered) {
-        if (!this.meter) throw new SandboxError('ERR_SANDBOX', `logic module ${sha256}: no metered binary was given and this sandbox has not loaded the meter (use prepareAsync)`);
+        if (!this.meter)
+          throw new SandboxError(
+            'ERR_SANDBOX',
+            `logic module ${sha256}: no metered binary was given and this sandbox has not loaded the meter (use prepareAsync)`,
+          );
         ({ report, metered } = this.meter(module, this.limits)); // one Binaryen parse for both
       }
       // The memory imported, so that it comes from the pool; should V8 refuse the rewritten binary,
@@ -195,7 +199,10 @@ export class MeteredSandbox {
     const { blobs, digest } = encodeInputs(input);
     blobs.forEach((b, i) => {
       if (b && b.length > this.limits.maxInputBytes) {
-        throw new SandboxError('ERR_LIMIT', `input ${['context', 'params', 'evidence'][i]}: ${b.length} bytes, above maxInputBytes ${this.limits.maxInputBytes}`);
+        throw new SandboxError(
+          'ERR_LIMIT',
+          `input ${['context', 'params', 'evidence'][i]}: ${b.length} bytes, above maxInputBytes ${this.limits.maxInputBytes}`,
+        );
       }
     });
     const before = input.state ?? new Map<string, Uint8Array>();
@@ -244,8 +251,7 @@ export class MeteredSandbox {
     if (total > this.limits.maxStateBytes) {
       throw new SandboxError('ERR_LIMIT', `state after the evaluation: maxStateBytes is ${this.limits.maxStateBytes}, the logic left ${total}`);
     }
-    const changed = [...new Set([...before.keys(), ...host.state.keys()])]
-      .filter((k) => !equalBytes(before.get(k), host.state.get(k))).sort();
+    const changed = [...new Set([...before.keys(), ...host.state.keys()])].filter((k) => !equalBytes(before.get(k), host.state.get(k))).sort();
     return {
       verdict: result === 1 ? 'allow' : 'deny',
       reason: host.reason,
@@ -271,7 +277,11 @@ export class MeteredSandbox {
       }
       // The same trap from the depth check: the counter went below zero on a function's entry.
       if (depthLeft < 0) {
-        return new SandboxError('ERR_LIMIT', `call depth: maxCallDepth is ${this.limits.maxCallDepth} frame units, the logic's calls nested deeper (recursion too deep)${why}`, { cause: e });
+        return new SandboxError(
+          'ERR_LIMIT',
+          `call depth: maxCallDepth is ${this.limits.maxCallDepth} frame units, the logic's calls nested deeper (recursion too deep)${why}`,
+          { cause: e },
+        );
       }
       return new SandboxError('ERR_TRAP', `logic trapped: ${e.message}${why}`, { cause: e });
     }

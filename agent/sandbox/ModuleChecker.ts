@@ -52,9 +52,14 @@ export type CheckerSpawn = () => Promise<CheckerEndpoint>;
  */
 export function readyOnFirstMessage(endpoint: CheckerEndpoint): Promise<CheckerEndpoint> {
   return new Promise<CheckerEndpoint>((resolve, reject) => {
-    endpoint.on('message', function first() { endpoint.off('message', first); resolve(endpoint); });
+    endpoint.on('message', function first() {
+      endpoint.off('message', first);
+      resolve(endpoint);
+    });
     endpoint.on('error', (e: Error) => reject(new SandboxError('ERR_SANDBOX', `module checker failed to start: ${e.message}`, { cause: e })));
-    endpoint.on('exit', (code: number | null, signal?: string | null) => reject(new SandboxError('ERR_SANDBOX', `module checker exited while starting (code ${code ?? signal})`)));
+    endpoint.on('exit', (code: number | null, signal?: string | null) =>
+      reject(new SandboxError('ERR_SANDBOX', `module checker exited while starting (code ${code ?? signal})`)),
+    );
   });
 }
 
@@ -65,11 +70,14 @@ export const spawnWorker: CheckerSpawn = () => {
   });
   w.unref();
   return readyOnFirstMessage({
-    on: (e, l) => w.on(e, l), off: (e, l) => w.off(e, l),
+    on: (e, l) => w.on(e, l),
+    off: (e, l) => w.off(e, l),
     // A copy is sent: the caller keeps its bytes.
     send: (m) => w.postMessage({ ...m, bytes: Uint8Array.from(m.bytes) }),
     hold: () => {},
-    close: async () => { await w.terminate(); },
+    close: async () => {
+      await w.terminate();
+    },
   });
 };
 
@@ -121,7 +129,9 @@ export class ModuleChecker {
     } catch (e) {
       ready = Promise.reject(new SandboxError('ERR_SANDBOX', `module checker failed to start: ${(e as Error).message}`, { cause: e }));
     }
-    ready.catch(() => { if (this.#worker === ready) this.#worker = undefined; });
+    ready.catch(() => {
+      if (this.#worker === ready) this.#worker = undefined;
+    });
     return ready;
   }
 
@@ -142,15 +152,29 @@ export class ModuleChecker {
         const onMessage = (m: CheckReply) => {
           if (m.id !== id) return;
           done();
-          if (m.error) reject(m.error.name === 'SandboxError' ? new SandboxError(m.error.code as SandboxErrorCode, m.error.message) : new SandboxError('ERR_INVALID_MODULE', `logic module: refused while checking it (${m.error.message.split('\n')[0]!.slice(0, 160)})`));
+          if (m.error)
+            reject(
+              m.error.name === 'SandboxError'
+                ? new SandboxError(m.error.code as SandboxErrorCode, m.error.message)
+                : new SandboxError('ERR_INVALID_MODULE', `logic module: refused while checking it (${m.error.message.split('\n')[0]!.slice(0, 160)})`),
+            );
           else resolve({ report: m.report!, metered: m.metered! });
         };
-        const onError = (e: Error) => { done(); reject(new SandboxError('ERR_SANDBOX', `module checker failed: ${e.message}`, { cause: e })); };
-        const onExit = (code: number | null, signal?: string | null) => { done(); reject(new SandboxError('ERR_SANDBOX', `module checker exited (code ${code ?? signal})`)); };
+        const onError = (e: Error) => {
+          done();
+          reject(new SandboxError('ERR_SANDBOX', `module checker failed: ${e.message}`, { cause: e }));
+        };
+        const onExit = (code: number | null, signal?: string | null) => {
+          done();
+          reject(new SandboxError('ERR_SANDBOX', `module checker exited (code ${code ?? signal})`));
+        };
         worker.on('message', onMessage);
         worker.on('error', onError);
         worker.on('exit', onExit);
-        const timer = setTimeout(() => { done(); reject(new SandboxError('ERR_TIMEOUT', `logic module: checking it took longer than ${this.#o.timeoutMs} ms; the checker was terminated`)); }, this.#o.timeoutMs);
+        const timer = setTimeout(() => {
+          done();
+          reject(new SandboxError('ERR_TIMEOUT', `logic module: checking it took longer than ${this.#o.timeoutMs} ms; the checker was terminated`));
+        }, this.#o.timeoutMs);
         worker.send({ id, bytes, limits }, onError);
       });
     } catch (e) {

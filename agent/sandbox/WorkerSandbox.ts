@@ -112,7 +112,9 @@ export class WorkerSandbox {
     w.on('error', (e) => lost(new SandboxError('ERR_SANDBOX', `sandbox worker failed: ${e.message}`, { cause: e })));
     w.on('exit', (code) => lost(new SandboxError('ERR_SANDBOX', `sandbox worker exited (code ${code})`)));
     // A failed start is not cached: the next request spawns again.
-    ready.catch(() => { if (this.#worker === ready) this.#worker = undefined; });
+    ready.catch(() => {
+      if (this.#worker === ready) this.#worker = undefined;
+    });
     return ready;
   }
 
@@ -177,7 +179,13 @@ export class WorkerSandbox {
           return;
         }
         const left = sent + this.limits.prepareTimeoutMs - monotonicMs();
-        if (left <= 0) return kill(new SandboxError('ERR_TIMEOUT', `logic module: preparing it (validate, meter, compile) took longer than prepareTimeoutMs ${this.limits.prepareTimeoutMs} ms; its worker was terminated`));
+        if (left <= 0)
+          return kill(
+            new SandboxError(
+              'ERR_TIMEOUT',
+              `logic module: preparing it (validate, meter, compile) took longer than prepareTimeoutMs ${this.limits.prepareTimeoutMs} ms; its worker was terminated`,
+            ),
+          );
         channel.watch(id); // still preparing: wake this thread when it begins running
         if (channel.runningSince(id) !== undefined) return check();
         timer = setTimeout(check, Math.ceil(left));

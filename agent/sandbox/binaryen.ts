@@ -13,8 +13,7 @@ export { binaryen };
  * memory.fill/copy/init do work proportional to a run-time size that static fuel cannot price.
  */
 export const ALLOWED_FEATURES =
-  binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt |
-  binaryen.Features.Multivalue | binaryen.Features.NontrappingFPToInt;
+  binaryen.Features.MVP | binaryen.Features.MutableGlobals | binaryen.Features.SignExt | binaryen.Features.Multivalue | binaryen.Features.NontrappingFPToInt;
 
 /**
  * Runs `fn` with process stdout/stderr writes captured: Binaryen's validator reports problems by

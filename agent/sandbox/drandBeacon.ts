@@ -21,14 +21,16 @@ import type { EvidenceItem } from './inputs.ts';
 const HEX = /^(?:[0-9a-fA-F]{2})*$/;
 const KNOWN = ['round', 'randomness', 'signature', 'chain', 'previous_signature'];
 /** The hint of every beacon error: where a well-formed beacon comes from. */
-export const DRAND_BEACON_HINT = 'a beacon is the JSON drand serves for a round, e.g. curl https://api.drand.sh/52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971/public/ROUND (quicknet), optionally with "chain": the chain hash';
+export const DRAND_BEACON_HINT =
+  'a beacon is the JSON drand serves for a round, e.g. curl https://api.drand.sh/52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971/public/ROUND (quicknet), optionally with "chain": the chain hash';
 
 function bad(message: string): never {
   throw new UsageError('ERR_USAGE', message, { hint: DRAND_BEACON_HINT });
 }
 
 function hexBytes(v: unknown, at: string): Uint8Array {
-  if (typeof v !== 'string' || !HEX.test(v)) bad(`${at}: expected hex, got ${typeof v === 'string' ? JSON.stringify(v.slice(0, 20)) : v === null ? 'null' : typeof v}`);
+  if (typeof v !== 'string' || !HEX.test(v))
+    bad(`${at}: expected hex, got ${typeof v === 'string' ? JSON.stringify(v.slice(0, 20)) : v === null ? 'null' : typeof v}`);
   return Uint8Array.from(Buffer.from(v, 'hex'));
 }
 
@@ -38,7 +40,9 @@ function hexBytes(v: unknown, at: string): Uint8Array {
  */
 function signatureOf(sig: Uint8Array, at: string): Uint8Array {
   if (sig.length !== DRAND_SIGNATURE_BYTES) {
-    bad(`${at}: a ${DRAND_SCHEME} signature is ${DRAND_SIGNATURE_BYTES} bytes, got ${sig.length}${sig.length === 96 ? ' (96 bytes: a chain that signs on G2, e.g. drand\'s default chain, which is not supported)' : ''}`);
+    bad(
+      `${at}: a ${DRAND_SCHEME} signature is ${DRAND_SIGNATURE_BYTES} bytes, got ${sig.length}${sig.length === 96 ? " (96 bytes: a chain that signs on G2, e.g. drand's default chain, which is not supported)" : ''}`,
+    );
   }
   try {
     if (bls12_381.shortSignatures.Signature.fromBytes(sig).is0()) bad(`${at}: the identity point is not a signature`);
@@ -73,7 +77,10 @@ export function parseDrandBeacon(json: unknown, at: string): EvidenceItem[] {
   if (list.length === 0) bad(`${at}: expected a drand beacon or an array of them, got an empty array`);
   return list.map((item, i) => {
     const where = Array.isArray(json) ? `${at}[${i}]` : at;
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) bad(`${where}: expected a drand beacon object {"round": N, "signature": hex}, got ${item === null ? 'null' : Array.isArray(item) ? 'an array' : typeof item}`);
+    if (typeof item !== 'object' || item === null || Array.isArray(item))
+      bad(
+        `${where}: expected a drand beacon object {"round": N, "signature": hex}, got ${item === null ? 'null' : Array.isArray(item) ? 'an array' : typeof item}`,
+      );
     const o = item as Record<string, unknown>;
     for (const k of Object.keys(o)) if (!KNOWN.includes(k)) bad(`${where}.${k}: unknown key (expected round, signature, randomness, chain)`);
     if (o.previous_signature !== undefined && o.previous_signature !== '') {
@@ -85,7 +92,8 @@ export function parseDrandBeacon(json: unknown, at: string): EvidenceItem[] {
     const signature = signatureOf(hexBytes(o.signature, `${where}.signature`), `${where}.signature`);
     if (o.randomness !== undefined) {
       const randomness = hexBytes(o.randomness, `${where}.randomness`);
-      if (!createHash('sha256').update(signature).digest().equals(randomness)) bad(`${where}.randomness: is not SHA-256 of the signature (the beacon was altered)`);
+      if (!createHash('sha256').update(signature).digest().equals(randomness))
+        bad(`${where}.randomness: is not SHA-256 of the signature (the beacon was altered)`);
     }
     let chain: Uint8Array | undefined;
     if (o.chain !== undefined) {
@@ -106,6 +114,7 @@ export function checkDrandEvidence(e: EvidenceItem, where: string): EvidenceItem
   if (e.signer.length !== 0 && e.signer.length !== 32) bad(`${where}.signer: a drand chain hash is 32 bytes (or empty), got ${e.signer.length}`);
   if (e.message.length !== 8) bad(`${where}.message: a drand round is 8 bytes (u64 big-endian), got ${e.message.length}`);
   if (Buffer.from(e.message).readBigUInt64BE() < 1n) bad(`${where}.message: drand rounds start at 1, got 0`);
-  if (e.signature.length !== DRAND_SIGNATURE_BYTES) bad(`${where}.signature: a ${DRAND_SCHEME} signature is ${DRAND_SIGNATURE_BYTES} bytes, got ${e.signature.length}`);
+  if (e.signature.length !== DRAND_SIGNATURE_BYTES)
+    bad(`${where}.signature: a ${DRAND_SCHEME} signature is ${DRAND_SIGNATURE_BYTES} bytes, got ${e.signature.length}`);
   return e;
 }

@@ -18,7 +18,8 @@ const HEX = /^(?:[0-9a-f]{2})*$/;
 
 function hexField(o: Record<string, unknown>, field: string, at: string): Uint8Array {
   const v = o[field];
-  if (typeof v !== 'string' || !HEX.test(v)) throw new UsageError('ERR_USAGE', `${at}.${field}: expected lowercase hex, got ${typeof v === 'string' ? JSON.stringify(v.slice(0, 20)) : typeof v}`);
+  if (typeof v !== 'string' || !HEX.test(v))
+    throw new UsageError('ERR_USAGE', `${at}.${field}: expected lowercase hex, got ${typeof v === 'string' ? JSON.stringify(v.slice(0, 20)) : typeof v}`);
   return Uint8Array.from(Buffer.from(v, 'hex'));
 }
 
@@ -34,15 +35,26 @@ export function parseEvidence(json: unknown, at: string): EvidenceItem[] {
     if (typeof item !== 'object' || item === null) throw new UsageError('ERR_USAGE', `${where}: expected an object`);
     const o = item as Record<string, unknown>;
     if (o.kind === 'drand') {
-      const e = { kind: 'drand', scheme: o.scheme, signer: hexField(o, 'signer', where), message: hexField(o, 'message', where), signature: hexField(o, 'signature', where) };
+      const e = {
+        kind: 'drand',
+        scheme: o.scheme,
+        signer: hexField(o, 'signer', where),
+        message: hexField(o, 'message', where),
+        signature: hexField(o, 'signature', where),
+      };
       return checkDrandEvidence(e as EvidenceItem, where);
     }
-    if (o.kind !== 'approval' && o.kind !== 'checkin') throw new UsageError('ERR_USAGE', `${where}.kind: expected "approval", "checkin" or "drand", got ${JSON.stringify(o.kind)}`);
-    if (o.scheme !== 'ed25519' && o.scheme !== 'eip191') throw new UsageError('ERR_USAGE', `${where}.scheme: expected "ed25519" or "eip191", got ${JSON.stringify(o.scheme)}`);
+    if (o.kind !== 'approval' && o.kind !== 'checkin')
+      throw new UsageError('ERR_USAGE', `${where}.kind: expected "approval", "checkin" or "drand", got ${JSON.stringify(o.kind)}`);
+    if (o.scheme !== 'ed25519' && o.scheme !== 'eip191')
+      throw new UsageError('ERR_USAGE', `${where}.scheme: expected "ed25519" or "eip191", got ${JSON.stringify(o.scheme)}`);
     const signer = hexField(o, 'signer', where);
     const want = o.scheme === 'ed25519' ? 32 : 20;
     if (signer.length !== want) {
-      throw new UsageError('ERR_USAGE', `${where}.signer: a ${o.scheme} signer is ${want} bytes (${o.scheme === 'ed25519' ? 'public key' : 'address'}), got ${signer.length}`);
+      throw new UsageError(
+        'ERR_USAGE',
+        `${where}.signer: a ${o.scheme} signer is ${want} bytes (${o.scheme === 'ed25519' ? 'public key' : 'address'}), got ${signer.length}`,
+      );
     }
     return { kind: o.kind, scheme: o.scheme, signer, message: hexField(o, 'message', where), signature: hexField(o, 'signature', where) };
   });
@@ -51,7 +63,7 @@ export function parseEvidence(json: unknown, at: string): EvidenceItem[] {
 export function parseState(json: unknown, at: string): Map<string, Uint8Array> {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UsageError('ERR_USAGE', `${at}: expected an object of hex key → hex value`);
   const out = new Map<string, Uint8Array>();
-  for (const [k, v] of Object.entries(json)) {
+  for (const k of Object.keys(json)) {
     if (!HEX.test(k)) throw new UsageError('ERR_USAGE', `${at}: key ${JSON.stringify(k.slice(0, 20))} is not lowercase hex`);
     out.set(k, hexField(json as Record<string, unknown>, k, at));
   }

@@ -53,7 +53,7 @@ export function importMemory(bytes: Uint8Array): { bytes: Uint8Array; shape: Mem
 function rewrite(bytes: Uint8Array): { bytes: Uint8Array; shape: MemoryShape } | undefined {
   if (bytes.length < 8 || bytes[0] !== 0 || bytes[1] !== 0x61 || bytes[2] !== 0x73 || bytes[3] !== 0x6d || bytes[4] !== 1) return undefined;
   const sections: { id: number; start: number; end: number; body: number }[] = [];
-  for (let i = 8; i < bytes.length;) {
+  for (let i = 8; i < bytes.length; ) {
     const id = bytes[i]!;
     const [size, body] = leb(bytes, i + 1);
     const end = body + size;

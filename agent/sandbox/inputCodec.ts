@@ -75,15 +75,29 @@ export class Writer {
     const b = this.#buf;
     const m = major << 5;
     if (value < 24) b[this.#n++] = m | value;
-    else if (value <= 0xff) { b[this.#n++] = m | 24; b[this.#n++] = value; }
-    else if (value <= 0xffff) { b[this.#n++] = m | 25; b[this.#n++] = value >> 8; b[this.#n++] = value & 0xff; }
-    else if (value <= 0xffffffff) { b[this.#n++] = m | 26; this.#u32(value); }
-    else { b[this.#n++] = m | 27; this.#u32(Math.floor(value / 2 ** 32)); this.#u32(value >>> 0); }
+    else if (value <= 0xff) {
+      b[this.#n++] = m | 24;
+      b[this.#n++] = value;
+    } else if (value <= 0xffff) {
+      b[this.#n++] = m | 25;
+      b[this.#n++] = value >> 8;
+      b[this.#n++] = value & 0xff;
+    } else if (value <= 0xffffffff) {
+      b[this.#n++] = m | 26;
+      this.#u32(value);
+    } else {
+      b[this.#n++] = m | 27;
+      this.#u32(Math.floor(value / 2 ** 32));
+      this.#u32(value >>> 0);
+    }
   }
 
   #u32(v: number): void {
     const b = this.#buf;
-    b[this.#n++] = v >>> 24; b[this.#n++] = (v >>> 16) & 0xff; b[this.#n++] = (v >>> 8) & 0xff; b[this.#n++] = v & 0xff;
+    b[this.#n++] = v >>> 24;
+    b[this.#n++] = (v >>> 16) & 0xff;
+    b[this.#n++] = (v >>> 8) & 0xff;
+    b[this.#n++] = v & 0xff;
   }
 
   bytes(v: Uint8Array): void {
@@ -125,22 +139,46 @@ const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
 export function writeContext(w: Writer, input: EvaluationInput): Uint8Array | undefined {
   const c = input.capsule;
   const owner = c.owner ?? null;
-  if (!isAscii(input.requester) || !isBytes(c.id) || !isBytes(c.logic) || !isBytes(c.digest) || !isUint(c.created) || !isUint(c.size)
-    || (owner !== null && !isBytes(owner))) return undefined;
+  if (
+    !isAscii(input.requester) ||
+    !isBytes(c.id) ||
+    !isBytes(c.logic) ||
+    !isBytes(c.digest) ||
+    !isUint(c.created) ||
+    !isUint(c.size) ||
+    (owner !== null && !isBytes(owner))
+  )
+    return undefined;
   const request = input.request === undefined ? undefined : encodeCanonical(input.request);
   const start = w.length;
   w.head(MAP, 3 + (request === undefined ? 0 : 1) + (input.authenticated === undefined ? 0 : 1));
-  w.ascii('now'); w.head(0, input.now);
-  w.ascii('capsule'); w.head(MAP, 6);
-  w.ascii('id'); w.bytes(c.id);
-  w.ascii('size'); w.head(0, c.size);
-  w.ascii('logic'); w.bytes(c.logic);
-  w.ascii('owner'); if (owner === null) w.byte(NULL); else w.bytes(owner);
-  w.ascii('digest'); w.bytes(c.digest);
-  w.ascii('created'); w.head(0, c.created);
-  if (request !== undefined) { w.ascii('request'); w.raw(request); }
-  w.ascii('requester'); w.ascii(input.requester);
-  if (input.authenticated !== undefined) { w.ascii('authenticated'); w.byte(input.authenticated === true ? TRUE : FALSE); }
+  w.ascii('now');
+  w.head(0, input.now);
+  w.ascii('capsule');
+  w.head(MAP, 6);
+  w.ascii('id');
+  w.bytes(c.id);
+  w.ascii('size');
+  w.head(0, c.size);
+  w.ascii('logic');
+  w.bytes(c.logic);
+  w.ascii('owner');
+  if (owner === null) w.byte(NULL);
+  else w.bytes(owner);
+  w.ascii('digest');
+  w.bytes(c.digest);
+  w.ascii('created');
+  w.head(0, c.created);
+  if (request !== undefined) {
+    w.ascii('request');
+    w.raw(request);
+  }
+  w.ascii('requester');
+  w.ascii(input.requester);
+  if (input.authenticated !== undefined) {
+    w.ascii('authenticated');
+    w.byte(input.authenticated === true ? TRUE : FALSE);
+  }
   return w.view(start);
 }
 
@@ -153,11 +191,16 @@ export function writeEvidence(w: Writer, items: readonly EvidenceItem[]): Uint8A
   w.head(ARRAY, items.length);
   for (const e of items) {
     w.head(MAP, 5);
-    w.ascii('kind'); w.ascii(e.kind);
-    w.ascii('scheme'); w.ascii(e.scheme);
-    w.ascii('signer'); w.bytes(e.signer);
-    w.ascii('message'); w.bytes(e.message);
-    w.ascii('signature'); w.bytes(e.signature);
+    w.ascii('kind');
+    w.ascii(e.kind);
+    w.ascii('scheme');
+    w.ascii(e.scheme);
+    w.ascii('signer');
+    w.bytes(e.signer);
+    w.ascii('message');
+    w.bytes(e.message);
+    w.ascii('signature');
+    w.bytes(e.signature);
   }
   return w.view(start);
 }
@@ -172,7 +215,10 @@ export function writeState(w: Writer, state: ReadonlyMap<string, Uint8Array>): U
   keys.sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
   const start = w.length;
   w.head(MAP, keys.length);
-  for (const k of keys) { w.ascii(k); w.bytes(state.get(k)!); }
+  for (const k of keys) {
+    w.ascii(k);
+    w.bytes(state.get(k)!);
+  }
   return w.view(start);
 }
 
@@ -182,7 +228,8 @@ export function writeDigestItems(w: Writer, context: Uint8Array, params: unknown
   const start = w.length;
   w.head(ARRAY, 4);
   w.bytes(context);
-  if (params === null) w.byte(NULL); else w.bytes(params);
+  if (params === null) w.byte(NULL);
+  else w.bytes(params);
   w.bytes(evidence);
   w.bytes(state);
   return w.view(start);

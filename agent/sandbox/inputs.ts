@@ -100,7 +100,9 @@ export function encodeInputsGeneric(input: EvaluationInput): EncodedInputs {
   const context = contextGeneric(input);
   const evidence = evidenceGeneric(input);
   const state = stateGeneric(input);
-  const digest = createHash('sha256').update(encodeCanonical([context, input.params ?? null, evidence, state])).digest('hex');
+  const digest = createHash('sha256')
+    .update(encodeCanonical([context, input.params ?? null, evidence, state]))
+    .digest('hex');
   return { blobs: [context, input.params, evidence], digest };
 }
 
@@ -111,21 +113,40 @@ function check(input: EvaluationInput): void {
 
 function contextGeneric(input: EvaluationInput): Uint8Array {
   const c = input.capsule;
-  return encodeCanonical(new Map<string, unknown>([
-    ['now', input.now],
-    ['requester', input.requester],
-    ['capsule', new Map<string, unknown>([
-      ['id', c.id], ['created', c.created], ['owner', c.owner ?? null], ['logic', c.logic], ['size', c.size], ['digest', c.digest],
-    ])],
-    ...(input.authenticated === undefined ? [] : [['authenticated', input.authenticated === true] as [string, unknown]]),
-    ...(input.request === undefined ? [] : [['request', input.request] as [string, unknown]]),
-  ]));
+  return encodeCanonical(
+    new Map<string, unknown>([
+      ['now', input.now],
+      ['requester', input.requester],
+      [
+        'capsule',
+        new Map<string, unknown>([
+          ['id', c.id],
+          ['created', c.created],
+          ['owner', c.owner ?? null],
+          ['logic', c.logic],
+          ['size', c.size],
+          ['digest', c.digest],
+        ]),
+      ],
+      ...(input.authenticated === undefined ? [] : [['authenticated', input.authenticated === true] as [string, unknown]]),
+      ...(input.request === undefined ? [] : [['request', input.request] as [string, unknown]]),
+    ]),
+  );
 }
 
 function evidenceGeneric(input: EvaluationInput): Uint8Array {
-  return encodeCanonical((input.evidence ?? []).map((e) => new Map<string, unknown>([
-    ['kind', e.kind], ['scheme', e.scheme], ['signer', e.signer], ['message', e.message], ['signature', e.signature],
-  ])));
+  return encodeCanonical(
+    (input.evidence ?? []).map(
+      (e) =>
+        new Map<string, unknown>([
+          ['kind', e.kind],
+          ['scheme', e.scheme],
+          ['signer', e.signer],
+          ['message', e.message],
+          ['signature', e.signature],
+        ]),
+    ),
+  );
 }
 
 function stateGeneric(input: EvaluationInput): Uint8Array {

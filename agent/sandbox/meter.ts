@@ -161,17 +161,24 @@ function meterPinned(m: binaryen.Module): Uint8Array {
 
   // This binaryen.js build takes one bigint (its typings still say two 32-bit halves).
   const i64 = (v: number): Expr => (m.i64.const as unknown as (v: bigint) => Expr)(BigInt(v));
-  const charge = (cost: number): Expr => m.block(null, [
-    m.global.set(fuelName, m.i64.sub(m.global.get(fuelName, binaryen.i64), i64(cost))),
-    m.if(m.i64.lt_s(m.global.get(fuelName, binaryen.i64), i64(0)), m.unreachable()),
-  ], binaryen.none);
+  const charge = (cost: number): Expr =>
+    m.block(
+      null,
+      [
+        m.global.set(fuelName, m.i64.sub(m.global.get(fuelName, binaryen.i64), i64(cost))),
+        m.if(m.i64.lt_s(m.global.get(fuelName, binaryen.i64), i64(0)), m.unreachable()),
+      ],
+      binaryen.none,
+    );
 
   // Taking and giving back a function's frame weight on the depth counter.
   const depthGet = () => m.global.get(depthName, binaryen.i32);
-  const enter = (w: number): Expr => m.block(null, [
-    m.global.set(depthName, m.i32.sub(depthGet(), m.i32.const(w))),
-    m.if(m.i32.lt_s(depthGet(), m.i32.const(0)), m.unreachable()),
-  ], binaryen.none);
+  const enter = (w: number): Expr =>
+    m.block(
+      null,
+      [m.global.set(depthName, m.i32.sub(depthGet(), m.i32.const(w))), m.if(m.i32.lt_s(depthGet(), m.i32.const(0)), m.unreachable())],
+      binaryen.none,
+    );
   const leave = (w: number): Expr => m.global.set(depthName, m.i32.add(depthGet(), m.i32.const(w)));
 
   // Cost of a subtree: its expressions, except nested loop bodies, which are charged per iteration;
@@ -185,7 +192,7 @@ function meterPinned(m: binaryen.Module): Uint8Array {
     const id = binaryen.getExpressionId(expr);
     if (id === binaryen.LoopId) {
       let body = (binaryen as unknown as { Loop: { getBody(e: Expr): Expr } }).Loop.getBody(expr);
-      if (isVoidReturn(body)) setters.Loop.setBody(expr, body = m.block(null, [body], binaryen.unreachable));
+      if (isVoidReturn(body)) setters.Loop.setBody(expr, (body = m.block(null, [body], binaryen.unreachable)));
       const inner = walk(body, depth + 1, returns, voids);
       setters.Loop.setBody(expr, m.block(null, [charge(Math.max(1, inner.cost)), body], binaryen.getExpressionType(body)));
       return { cost: 1, height: inner.height };
@@ -223,7 +230,11 @@ function meterPinned(m: binaryen.Module): Uint8Array {
     const type = binaryen.getExpressionType(body);
     // One scratch local holds a result while the weight is given back.
     const tmp = results !== binaryen.none ? setters._BinaryenFunctionAddVar(f, results) : -1;
-    const w = frameWeight(binaryen.expandType(info.params).length, (binaryen as unknown as { Function: { getNumVars(f: binaryen.FunctionRef): number } }).Function.getNumVars(f), height);
+    const w = frameWeight(
+      binaryen.expandType(info.params).length,
+      (binaryen as unknown as { Function: { getNumVars(f: binaryen.FunctionRef): number } }).Function.getNumVars(f),
+      height,
+    );
     for (const r of returns) {
       // The value is computed first (calls in it hold their own weight), then the weight goes back.
       const v = setters.Return.getValue(r);
@@ -231,9 +242,12 @@ function meterPinned(m: binaryen.Module): Uint8Array {
     }
     for (const replace of voids) replace(leave(w));
     const metered = m.block(null, [charge(Math.max(1, c)), body], type);
-    const exit = type === binaryen.unreachable ? [metered]
-      : type === binaryen.none ? [metered, leave(w)]
-      : [m.local.set(tmp, metered), leave(w), m.local.get(tmp, results)];
+    const exit =
+      type === binaryen.unreachable
+        ? [metered]
+        : type === binaryen.none
+          ? [metered, leave(w)]
+          : [m.local.set(tmp, metered), leave(w), m.local.get(tmp, results)];
     setters.Function.setBody(f, m.block(null, [enter(w), ...exit], type === binaryen.unreachable ? binaryen.unreachable : results));
   }
   return m.emitBinary();

@@ -58,8 +58,10 @@ function binaryen(): string {
 
 /** What metering under `limits` depends on, without the module (see the header comment). */
 export function meteringKey(limits: Limits): string {
-  return `capsule-metered/${METERED_FORMAT_VERSION} fuel-table=${FUEL_TABLE_VERSION} binaryen=${binaryen()}`
-    + ` maxMemoryPages=${limits.maxMemoryPages} maxModuleBytes=${limits.maxModuleBytes} maxTableElements=${limits.maxTableElements}`;
+  return (
+    `capsule-metered/${METERED_FORMAT_VERSION} fuel-table=${FUEL_TABLE_VERSION} binaryen=${binaryen()}` +
+    ` maxMemoryPages=${limits.maxMemoryPages} maxModuleBytes=${limits.maxModuleBytes} maxTableElements=${limits.maxTableElements}`
+  );
 }
 
 /** The file name for module `sha256` (hex) metered under `limits`. */
@@ -95,8 +97,11 @@ export function encodeMeteredFile(sha256: string, limits: Limits, checked: { rep
  * module `sha256` under `limits`; otherwise why not (for the log), and the caller meters again.
  * Never throws.
  */
-export function decodeMeteredFile(file: Uint8Array, sha256: string, limits: Limits):
-  { ok: true; report: ModuleReport; metered: Uint8Array } | { ok: false; why: string } {
+export function decodeMeteredFile(
+  file: Uint8Array,
+  sha256: string,
+  limits: Limits,
+): { ok: true; report: ModuleReport; metered: Uint8Array } | { ok: false; why: string } {
   const b = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
   const no = (why: string) => ({ ok: false as const, why });
   if (b.length < MAGIC.length + 4 || !b.subarray(0, MAGIC.length).equals(MAGIC)) return no('not a metered-binary file (magic)');
@@ -133,7 +138,17 @@ export function decodeMeteredFile(file: Uint8Array, sha256: string, limits: Limi
 
 function isReport(r: unknown): r is ModuleReport {
   const o = r as ModuleReport;
-  return typeof o === 'object' && o !== null && Number.isSafeInteger(o.bytes) && Array.isArray(o.imports) && o.imports.every((i) => typeof i === 'string')
-    && typeof o.memory === 'object' && o.memory !== null && Number.isSafeInteger(o.memory.initialPages) && Number.isSafeInteger(o.memory.maxPages)
-    && Number.isSafeInteger(o.functions) && typeof o.hasStart === 'boolean';
+  return (
+    typeof o === 'object' &&
+    o !== null &&
+    Number.isSafeInteger(o.bytes) &&
+    Array.isArray(o.imports) &&
+    o.imports.every((i) => typeof i === 'string') &&
+    typeof o.memory === 'object' &&
+    o.memory !== null &&
+    Number.isSafeInteger(o.memory.initialPages) &&
+    Number.isSafeInteger(o.memory.maxPages) &&
+    Number.isSafeInteger(o.functions) &&
+    typeof o.hasStart === 'boolean'
+  );
 }

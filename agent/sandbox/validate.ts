@@ -36,7 +36,11 @@ export interface ModuleReport {
 }
 
 const TYPE_NAMES = new Map<number, string>([
-  [binaryen.i32, 'i32'], [binaryen.i64, 'i64'], [binaryen.f32, 'f32'], [binaryen.f64, 'f64'], [binaryen.none, ''],
+  [binaryen.i32, 'i32'],
+  [binaryen.i64, 'i64'],
+  [binaryen.f32, 'f32'],
+  [binaryen.f64, 'f64'],
+  [binaryen.none, ''],
 ]);
 
 /**
@@ -64,7 +68,11 @@ export function checkAndMeter(bytes: Uint8Array, limits: Limits): { report: Modu
   } catch (e) {
     // Binaryen can throw non-Error objects; nothing untyped leaves the sandbox.
     if (e instanceof SandboxError || e instanceof TypeError) throw e;
-    throw new SandboxError('ERR_INVALID_MODULE', `logic module: refused while preparing it (${e instanceof Error ? e.message.split('\n')[0]!.slice(0, 160) : 'the Wasm toolchain aborted'})`, { cause: e });
+    throw new SandboxError(
+      'ERR_INVALID_MODULE',
+      `logic module: refused while preparing it (${e instanceof Error ? e.message.split('\n')[0]!.slice(0, 160) : 'the Wasm toolchain aborted'})`,
+      { cause: e },
+    );
   }
 }
 
@@ -101,7 +109,10 @@ export function checkModule(bytes: Uint8Array, limits: Limits): { report: Module
   } catch (cause) {
     // Binaryen aborts with a non-Error (or an Error whose message is its abort text) on input V8
     // accepted; that is a refusal of the module, never an internal error.
-    throw bad(`the Wasm toolchain (Binaryen) cannot read it although V8 can (${cause instanceof Error ? cause.message.split('\n')[0]!.slice(0, 160) : 'parse aborted'})`, cause);
+    throw bad(
+      `the Wasm toolchain (Binaryen) cannot read it although V8 can (${cause instanceof Error ? cause.message.split('\n')[0]!.slice(0, 160) : 'parse aborted'})`,
+      cause,
+    );
   }
   let ok = false;
   try {
@@ -114,7 +125,9 @@ export function checkModule(bytes: Uint8Array, limits: Limits): { report: Module
       const want = ABI_IMPORTS[f.base ?? '']!;
       const got = [binaryen.expandType(f.params).map((t) => TYPE_NAMES.get(t) ?? '?'), binaryen.expandType(f.results).map((t) => TYPE_NAMES.get(t) ?? '?')];
       if (got[0]!.join() !== want[0].join() || got[1]!.join() !== want[1].join()) {
-        throw bad(`imports "${f.base}" as (${got[0]!.join(', ')}) -> (${got[1]!.join(', ')}); ${ABI_MODULE} defines (${want[0].join(', ')}) -> (${want[1].join(', ')})`);
+        throw bad(
+          `imports "${f.base}" as (${got[0]!.join(', ')}) -> (${got[1]!.join(', ')}); ${ABI_MODULE} defines (${want[0].join(', ')}) -> (${want[1].join(', ')})`,
+        );
       }
     }
     const decide = binaryen.getFunctionInfo(m.getFunction(binaryen.getExportInfo(m.getExport('decide')).value));
@@ -128,7 +141,8 @@ export function checkModule(bytes: Uint8Array, limits: Limits): { report: Module
     for (let i = 0; i < m.getNumTables(); i++) {
       const t = binaryen.getTableInfo(m.getTableByIndex(i));
       if (t.module) throw bad('imports a table');
-      if (t.max === undefined || t.max > limits.maxTableElements) throw bad(`declares a table of up to ${t.max ?? 'unbounded'} elements, above ${limits.maxTableElements}`);
+      if (t.max === undefined || t.max > limits.maxTableElements)
+        throw bad(`declares a table of up to ${t.max ?? 'unbounded'} elements, above ${limits.maxTableElements}`);
     }
     const report = {
       bytes: bytes.length,
@@ -145,5 +159,11 @@ export function checkModule(bytes: Uint8Array, limits: Limits): { report: Module
 }
 
 function firstLine(s: string): string {
-  return s.split('\n').find((l) => l.trim() !== '')?.replace(/^\[wasm-validator error[^\]]*\]\s*/, '').slice(0, 160) ?? 'validator refused it';
+  return (
+    s
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.replace(/^\[wasm-validator error[^\]]*\]\s*/, '')
+      .slice(0, 160) ?? 'validator refused it'
+  );
 }

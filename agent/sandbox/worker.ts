@@ -33,8 +33,54 @@ if (!alwaysMetered) {
   // One tiny module through validate, meter and compile before ready: Binaryen's loading and first
   // use (lazy initialisation, baseline code) are paid at start, not charged to a client's decision.
   await sandbox.loadMeter();
-  await new MeteredSandbox().prepareAsync(Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 3, 2, 1, 0, 5, 4, 1, 1, 1, 1,
-    7, 19, 2, 6, ...Buffer.from('decide'), 0, 0, 6, ...Buffer.from('memory'), 2, 0, 10, 6, 1, 4, 0, 0x41, 1, 0x0b));
+  await new MeteredSandbox().prepareAsync(
+    Uint8Array.of(
+      0,
+      0x61,
+      0x73,
+      0x6d,
+      1,
+      0,
+      0,
+      0,
+      1,
+      5,
+      1,
+      0x60,
+      0,
+      1,
+      0x7f,
+      3,
+      2,
+      1,
+      0,
+      5,
+      4,
+      1,
+      1,
+      1,
+      1,
+      7,
+      19,
+      2,
+      6,
+      ...Buffer.from('decide'),
+      0,
+      0,
+      6,
+      ...Buffer.from('memory'),
+      2,
+      0,
+      10,
+      6,
+      1,
+      4,
+      0,
+      0x41,
+      1,
+      0x0b,
+    ),
+  );
 }
 // Ready is announced from a later macrotask, once this module's (asynchronous: top-level await)
 // evaluation has completed: a terminate() that lands between the message and the module's

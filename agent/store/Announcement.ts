@@ -35,12 +35,20 @@ export interface Announcement {
   signer: Uint8Array;
 }
 
-const bad = (message: string, cause?: unknown) => new ContentError('ERR_BAD_ANNOUNCEMENT', `announcement: ${message}`, { cause, hint: 'dropped; it was malformed, unsigned or forged' });
+const bad = (message: string, cause?: unknown) =>
+  new ContentError('ERR_BAD_ANNOUNCEMENT', `announcement: ${message}`, { cause, hint: 'dropped; it was malformed, unsigned or forged' });
 
 function signedPart(a: Announcement): Uint8Array {
-  const body = encodeCanonical(new Map<number, unknown>([
-    [1, ANNOUNCEMENT_VERSION], [2, a.capsule.bytes], [3, a.logic.bytes], [4, a.guardian], [5, a.created], [6, a.signer],
-  ]));
+  const body = encodeCanonical(
+    new Map<number, unknown>([
+      [1, ANNOUNCEMENT_VERSION],
+      [2, a.capsule.bytes],
+      [3, a.logic.bytes],
+      [4, a.guardian],
+      [5, a.created],
+      [6, a.signer],
+    ]),
+  );
   const out = new Uint8Array(LABEL.length + body.length);
   out.set(LABEL);
   out.set(body, LABEL.length);
@@ -50,12 +58,21 @@ function signedPart(a: Announcement): Uint8Array {
 /** Signs with the owner key derived from `by` (SPEC.md §7.1's derivation). */
 export function encodeAnnouncement(a: Omit<Announcement, 'signer'>, by: Identity): Uint8Array {
   if (a.guardian.length !== 33) throw new RangeError(`announcement guardian: expected a 33-byte compressed P-256 key, got ${a.guardian.length} bytes`);
-  if (!Number.isSafeInteger(a.created) || a.created < 0 || a.created > MAX_CREATED) throw new RangeError(`announcement created: expected milliseconds from 0 to ${MAX_CREATED}, got ${a.created}`);
+  if (!Number.isSafeInteger(a.created) || a.created < 0 || a.created > MAX_CREATED)
+    throw new RangeError(`announcement created: expected milliseconds from 0 to ${MAX_CREATED}, got ${a.created}`);
   const full: Announcement = { ...a, signer: ownerPublicKey(by) };
   const signature = signWithOwner(by, signedPart(full));
-  return encodeCanonical(new Map<number, unknown>([
-    [1, ANNOUNCEMENT_VERSION], [2, a.capsule.bytes], [3, a.logic.bytes], [4, a.guardian], [5, a.created], [6, full.signer], [7, signature],
-  ]));
+  return encodeCanonical(
+    new Map<number, unknown>([
+      [1, ANNOUNCEMENT_VERSION],
+      [2, a.capsule.bytes],
+      [3, a.logic.bytes],
+      [4, a.guardian],
+      [5, a.created],
+      [6, full.signer],
+      [7, signature],
+    ]),
+  );
 }
 
 function bytesField(m: Map<unknown, unknown>, key: number, name: string, size?: number): Uint8Array {
@@ -76,10 +93,13 @@ export function decodeAnnouncement(bytes: Uint8Array): Announcement {
     throw cause;
   }
   if (!(m instanceof Map)) throw bad('expected a CBOR map');
-  for (const k of m.keys()) if (!(typeof k === 'number' && Number.isInteger(k) && k >= 1 && k <= 7)) throw bad(`unexpected key ${JSON.stringify(typeof k === 'bigint' ? String(k) : k)}`);
+  for (const k of m.keys())
+    if (!(typeof k === 'number' && Number.isInteger(k) && k >= 1 && k <= 7))
+      throw bad(`unexpected key ${JSON.stringify(typeof k === 'bigint' ? String(k) : k)}`);
   if (m.get(1) !== ANNOUNCEMENT_VERSION) throw bad(`version (key 1): expected ${ANNOUNCEMENT_VERSION}, got ${JSON.stringify(m.get(1) ?? null)}`);
   const created = m.get(5);
-  if (typeof created !== 'number' || !Number.isSafeInteger(created) || created < 0 || created > MAX_CREATED) throw bad(`created (key 5): expected milliseconds from 0 to ${MAX_CREATED} (9999-12-31T23:59:59.999Z)`);
+  if (typeof created !== 'number' || !Number.isSafeInteger(created) || created < 0 || created > MAX_CREATED)
+    throw bad(`created (key 5): expected milliseconds from 0 to ${MAX_CREATED} (9999-12-31T23:59:59.999Z)`);
   const cidField = (key: number, name: string): CID => {
     try {
       return cidFromBytes(bytesField(m, key, name), `${name} (key ${key})`);
@@ -99,7 +119,11 @@ export function decodeAnnouncement(bytes: Uint8Array): Announcement {
 /** The JSON line `capsule watch` prints. */
 export function announcementJson(a: Announcement, from: string): Record<string, unknown> {
   return {
-    capsule: a.capsule.toString(), logic: a.logic.toString(), guardian: encodeP256Key(GUARDIAN_KEY_HRP, a.guardian),
-    created: new Date(a.created).toISOString(), signer: Buffer.from(a.signer).toString('hex'), from,
+    capsule: a.capsule.toString(),
+    logic: a.logic.toString(),
+    guardian: encodeP256Key(GUARDIAN_KEY_HRP, a.guardian),
+    created: new Date(a.created).toISOString(),
+    signer: Buffer.from(a.signer).toString('hex'),
+    from,
   };
 }

@@ -82,11 +82,17 @@ export function parseIpfsSpec(text: string, source: string): IpfsSpec {
     } catch (cause) {
       throw new ContentError('ERR_IPFS', `${source}: "${url}" is not a URL`, { cause, hint: 'example: kubo:http://127.0.0.1:5001' });
     }
-    if (u.username || u.password) throw new ContentError('ERR_IPFS', `${source}: a Kubo URL with credentials is not supported (they would appear in logs and status)`, { hint: 'put the daemon behind a local address, e.g. kubo:http://127.0.0.1:5001' });
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ContentError('ERR_IPFS', `${source}: expected an http(s) URL after kubo:, got ${u.protocol}`, { hint: 'example: kubo:http://127.0.0.1:5001' });
+    if (u.username || u.password)
+      throw new ContentError('ERR_IPFS', `${source}: a Kubo URL with credentials is not supported (they would appear in logs and status)`, {
+        hint: 'put the daemon behind a local address, e.g. kubo:http://127.0.0.1:5001',
+      });
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      throw new ContentError('ERR_IPFS', `${source}: expected an http(s) URL after kubo:, got ${u.protocol}`, { hint: 'example: kubo:http://127.0.0.1:5001' });
     return { kind: 'kubo', url: url.replace(/\/+$/, '') };
   }
-  throw new ContentError('ERR_IPFS', `${source}: expected "helia", "kubo:URL" or "off", got ${JSON.stringify(text)}`, { hint: 'example: kubo:http://127.0.0.1:5001 for a Kubo daemon' });
+  throw new ContentError('ERR_IPFS', `${source}: expected "helia", "kubo:URL" or "off", got ${JSON.stringify(text)}`, {
+    hint: 'example: kubo:http://127.0.0.1:5001 for a Kubo daemon',
+  });
 }
 
 /** Parses and checks a CID given by a person or a peer (CIDv1, raw or dag-pb, SHA-256). */
@@ -95,7 +101,10 @@ export function parseCid(text: string, at: string): CID {
   try {
     cid = CID.parse(text.trim());
   } catch (cause) {
-    throw new ContentError('ERR_BAD_CID', `${at}: not a CID (${JSON.stringify(text.slice(0, 64))})`, { cause, hint: 'a capsule CID looks like bafybei… or bafkrei…' });
+    throw new ContentError('ERR_BAD_CID', `${at}: not a CID (${JSON.stringify(text.slice(0, 64))})`, {
+      cause,
+      hint: 'a capsule CID looks like bafybei… or bafkrei…',
+    });
   }
   checkCid(cid);
   return cid;

@@ -65,9 +65,14 @@ function announceScoring() {
     topics: {
       [ANNOUNCE_TOPIC]: createTopicScoreParams({
         topicWeight: 1,
-        timeInMeshWeight: 0, firstMessageDeliveriesWeight: 1, firstMessageDeliveriesDecay: 0.9, firstMessageDeliveriesCap: 10,
-        meshMessageDeliveriesWeight: 0, meshFailurePenaltyWeight: 0,
-        invalidMessageDeliveriesWeight: -10, invalidMessageDeliveriesDecay: 0.99,
+        timeInMeshWeight: 0,
+        firstMessageDeliveriesWeight: 1,
+        firstMessageDeliveriesDecay: 0.9,
+        firstMessageDeliveriesCap: 10,
+        meshMessageDeliveriesWeight: 0,
+        meshFailurePenaltyWeight: 0,
+        invalidMessageDeliveriesWeight: -10,
+        invalidMessageDeliveriesDecay: 0.99,
       }),
     },
   });
@@ -97,12 +102,17 @@ async function makeNode(o: HeliaStoreOptions) {
   await datastore.open();
   const helia = createHeliaLight({ blockstore, datastore });
   // Bitswap: asks connected peers for missing blocks, and serves ours.
-  const node = withBitswap(withLibp2pLight(helia, {
-    privateKey: o.ephemeral ? await generateKeyPair('Ed25519') : undefined,
-    addresses: { listen: o.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], peerDiscovery: [],
-    services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, scoreParams: announceScoring() }) },
-  }));
+  const node = withBitswap(
+    withLibp2pLight(helia, {
+      privateKey: o.ephemeral ? await generateKeyPair('Ed25519') : undefined,
+      addresses: { listen: o.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      peerDiscovery: [],
+      services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, scoreParams: announceScoring() }) },
+    }),
+  );
   try {
     await node.start();
   } catch (e) {
@@ -144,7 +154,8 @@ export class HeliaStore implements ContentStore {
       return new HeliaStore(options.dir, await makeNode(options));
     } catch (cause) {
       throw new ContentError('ERR_IPFS', `IPFS node in ${options.dir}: cannot start (${(cause as Error)?.name ?? 'error'})`, {
-        cause, hint: 'check the directory is writable and the listen addresses are free',
+        cause,
+        hint: 'check the directory is writable and the listen addresses are free',
       });
     }
   }
@@ -177,7 +188,10 @@ export class HeliaStore implements ContentStore {
       await this.#node.libp2p.dial(ma, { signal });
     } catch (cause) {
       if (signal?.aborted) throw cause;
-      throw new ContentError('ERR_IPFS_UNREACHABLE', `peer ${addr}: cannot connect`, { cause, hint: 'is that node running and listening there (capsule agent, capsule watch)?' });
+      throw new ContentError('ERR_IPFS_UNREACHABLE', `peer ${addr}: cannot connect`, {
+        cause,
+        hint: 'is that node running and listening there (capsule agent, capsule watch)?',
+      });
     }
   }
 
@@ -199,7 +213,8 @@ export class HeliaStore implements ContentStore {
     };
     // More block writes in flight than the importer's 10: they wait on the file system, not the CPU
     // (256 MiB on tmpfs: ≈25% faster; the CID does not depend on it).
-    for await (const entry of importer([{ content: owned(content, signal) }], sink as never, { ...importOptions(), blockWriteConcurrency: BLOCK_WRITES })) root = entry.cid;
+    for await (const entry of importer([{ content: owned(content, signal) }], sink as never, { ...importOptions(), blockWriteConcurrency: BLOCK_WRITES }))
+      root = entry.cid;
     if (!root) throw new ContentError('ERR_IPFS', 'add: the importer produced no entry');
     try {
       await pinImported(this.#node.datastore, root, written, { signal });
@@ -226,18 +241,23 @@ export class HeliaStore implements ContentStore {
 
   #read(cid: CID, options: GetOptions): AsyncIterable<Uint8Array> {
     const bs = this.#node.blockstore;
-    return readVerified(async (c, signal) => {
-      try {
-        const parts: Uint8Array[] = [];
-        for await (const p of bs.get(c, { signal })) parts.push(p);
-        return parts.length === 1 ? parts[0]! : new Uint8Array(Buffer.concat(parts));
-      } catch (cause) {
-        if (signal?.aborted) throw signal.reason ?? cause;
-        throw new ContentError('ERR_CONTENT_UNAVAILABLE', `block ${c}: not held here and no connected peer gave it`, {
-          cause, hint: 'connect to a node that has it (--peer MULTIADDR), and check it is online',
-        });
-      }
-    }, cid, options);
+    return readVerified(
+      async (c, signal) => {
+        try {
+          const parts: Uint8Array[] = [];
+          for await (const p of bs.get(c, { signal })) parts.push(p);
+          return parts.length === 1 ? parts[0]! : new Uint8Array(Buffer.concat(parts));
+        } catch (cause) {
+          if (signal?.aborted) throw signal.reason ?? cause;
+          throw new ContentError('ERR_CONTENT_UNAVAILABLE', `block ${c}: not held here and no connected peer gave it`, {
+            cause,
+            hint: 'connect to a node that has it (--peer MULTIADDR), and check it is online',
+          });
+        }
+      },
+      cid,
+      options,
+    );
   }
 
   async pin(cid: CID, { signal }: Signal = {}): Promise<void> {
@@ -287,7 +307,8 @@ export class HeliaStore implements ContentStore {
 
   async subscribe(topic: string, onMessage: (m: Message) => void, { validate }: SubscribeOptions = {}): Promise<() => void> {
     const ps = this.#node.libp2p.services.pubsub;
-    if (validate) ps.topicValidators.set(topic, (peer, msg) => (validate(msg.data, peer.toString()) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject));
+    if (validate)
+      ps.topicValidators.set(topic, (peer, msg) => (validate(msg.data, peer.toString()) ? TopicValidatorResult.Accept : TopicValidatorResult.Reject));
     const listener = (e: CustomEvent<{ topic: string; data: Uint8Array; type: string; from?: { toString(): string } }>) => {
       const m = e.detail;
       if (m.topic === topic) onMessage({ topic, data: m.data, from: m.from?.toString() ?? '' });

@@ -45,10 +45,11 @@ export class KuboStore implements ContentStore {
       const e = cause as { name?: string; message?: string; cause?: { code?: string } };
       if (e?.name === 'TypeError' || e?.cause?.code === 'ECONNREFUSED' || /fetch failed|ECONNREFUSED|ENOTFOUND|socket hang up/.test(String(e?.message))) {
         throw new ContentError('ERR_IPFS_UNREACHABLE', `Kubo RPC at ${this.where}: unreachable (${what})`, {
-          cause, hint: 'is the IPFS daemon running, and is its API address the one configured (ipfs: kubo:URL)?',
+          cause,
+          hint: 'is the IPFS daemon running, and is its API address the one configured (ipfs: kubo:URL)?',
         });
       }
-      throw new ContentError('ERR_IPFS', `Kubo RPC at ${this.where}: ${what} failed`, { cause, hint: 'see the daemon\'s log' });
+      throw new ContentError('ERR_IPFS', `Kubo RPC at ${this.where}: ${what} failed`, { cause, hint: "see the daemon's log" });
     }
   }
 
@@ -143,11 +144,19 @@ export class KuboStore implements ContentStore {
     const end = (cause?: Error) => {
       if (over || signal?.aborted) return;
       over = true;
-      onEnd?.(new ContentError(cause ? 'ERR_IPFS_UNREACHABLE' : 'ERR_IPFS', `Kubo RPC at ${this.where}: the subscription to ${topic} ${cause ? 'broke' : 'ended'}`, {
-        cause, hint: 'the agent subscribes again with backoff; check the daemon\'s log if this repeats',
-      }));
+      onEnd?.(
+        new ContentError(cause ? 'ERR_IPFS_UNREACHABLE' : 'ERR_IPFS', `Kubo RPC at ${this.where}: the subscription to ${topic} ${cause ? 'broke' : 'ended'}`, {
+          cause,
+          hint: "the agent subscribes again with backoff; check the daemon's log if this repeats",
+        }),
+      );
     };
-    const opts = { signal, onError: (e: Error, fatal?: boolean) => { if (fatal) end(e); } };
+    const opts = {
+      signal,
+      onError: (e: Error, fatal?: boolean) => {
+        if (fatal) end(e);
+      },
+    };
     await this.#call('pubsub/sub', () => this.#rpc.pubsub.subscribe(topic, handler as never, opts as never), signal);
     const tracked = opts.signal !== signal ? opts.signal : undefined;
     tracked?.addEventListener('abort', () => end(), { once: true });

@@ -18,13 +18,23 @@ export const MAX_LINKS = 174;
 
 export function importOptions(): Pick<ImporterOptions, 'cidVersion' | 'rawLeaves' | 'reduceSingleLeafToSelf' | 'chunker' | 'layout'> {
   return {
-    cidVersion: 1, rawLeaves: true, reduceSingleLeafToSelf: true,
-    chunker: fixedSize({ chunkSize: CHUNK_BYTES }), layout: balanced({ maxChildrenPerNode: MAX_LINKS }),
+    cidVersion: 1,
+    rawLeaves: true,
+    reduceSingleLeafToSelf: true,
+    chunker: fixedSize({ chunkSize: CHUNK_BYTES }),
+    layout: balanced({ maxChildrenPerNode: MAX_LINKS }),
   };
 }
 
 /** The same settings as kubo-rpc-client `add` options. */
-export const KUBO_ADD_OPTIONS = { cidVersion: 1, rawLeaves: true, chunker: `size-${CHUNK_BYTES}`, hashAlg: 'sha2-256', trickle: false, maxFileLinks: MAX_LINKS } as const;
+export const KUBO_ADD_OPTIONS = {
+  cidVersion: 1,
+  rawLeaves: true,
+  chunker: `size-${CHUNK_BYTES}`,
+  hashAlg: 'sha2-256',
+  trickle: false,
+  maxFileLinks: MAX_LINKS,
+} as const;
 
 /** The CID the content stores will give these bytes, computed without storing anything. */
 export async function computeCid(content: Uint8Array | AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<CID> {

@@ -34,12 +34,18 @@ export interface ReadOptions {
 const MAX_DEPTH = 16; // 174^16 leaves: far beyond any file; a deeper DAG is hostile
 
 export function checkCid(cid: CID): void {
-  if (cid.version !== 1) throw new ContentError('ERR_BAD_CID', `CID ${cid}: expected a CIDv1, got v${cid.version}`, { hint: 'capsules are published as CIDv1 (bafy…/bafk…)' });
+  if (cid.version !== 1)
+    throw new ContentError('ERR_BAD_CID', `CID ${cid}: expected a CIDv1, got v${cid.version}`, { hint: 'capsules are published as CIDv1 (bafy…/bafk…)' });
   if (cid.code !== raw.code && cid.code !== dagPb.code) {
-    throw new ContentError('ERR_BAD_CID', `CID ${cid}: expected codec raw (0x55) or dag-pb (0x70), got 0x${cid.code.toString(16)}`, { hint: 'a capsule is a UnixFS file' });
+    throw new ContentError('ERR_BAD_CID', `CID ${cid}: expected codec raw (0x55) or dag-pb (0x70), got 0x${cid.code.toString(16)}`, {
+      hint: 'a capsule is a UnixFS file',
+    });
   }
   if (cid.multihash.code !== sha256.code || cid.multihash.size !== 32) {
-    throw new ContentError('ERR_BAD_CID', `CID ${cid}: expected a 32-byte sha2-256 multihash, got code 0x${cid.multihash.code.toString(16)} of ${cid.multihash.size} bytes`);
+    throw new ContentError(
+      'ERR_BAD_CID',
+      `CID ${cid}: expected a 32-byte sha2-256 multihash, got code 0x${cid.multihash.code.toString(16)} of ${cid.multihash.size} bytes`,
+    );
   }
 }
 
@@ -57,7 +63,9 @@ async function fetchVerified(fetch: FetchBlock, cid: CID, signal?: AbortSignal):
 }
 
 function tooLarge(cid: CID, declared: bigint | number, max: number): ContentError {
-  return new ContentError('ERR_CONTENT_TOO_LARGE', `${cid}: ${declared} bytes, above the ${max}-byte cap`, { hint: 'nothing was fetched or kept; raise the cap only for content you expect to be that large' });
+  return new ContentError('ERR_CONTENT_TOO_LARGE', `${cid}: ${declared} bytes, above the ${max}-byte cap`, {
+    hint: 'nothing was fetched or kept; raise the cap only for content you expect to be that large',
+  });
 }
 
 function unixfsOf(cid: CID, node: dagPb.PBNode): UnixFS {
@@ -88,7 +96,8 @@ export async function* readVerified(fetch: FetchBlock, cid: CID, options: ReadOp
   }
   const node = decodePb(cid, root);
   const fs = unixfsOf(cid, node);
-  if (fs.type !== 'file' && fs.type !== 'raw') throw new ContentError('ERR_BAD_DAG', `${cid}: a UnixFS ${fs.type}, not a file`, { hint: 'give the CID of a capsule or a logic module' });
+  if (fs.type !== 'file' && fs.type !== 'raw')
+    throw new ContentError('ERR_BAD_DAG', `${cid}: a UnixFS ${fs.type}, not a file`, { hint: 'give the CID of a capsule or a logic module' });
   const declared = fs.fileSize();
   if (declared > BigInt(maxBytes)) throw tooLarge(cid, declared, maxBytes);
 
@@ -125,7 +134,8 @@ export async function* readVerified(fetch: FetchBlock, cid: CID, options: ReadOp
       const bytes = await window.shift()!;
       fill();
       if (link.Hash.code === raw.code) {
-        if (BigInt(bytes.length) !== u.blockSizes[i]) throw new ContentError('ERR_BAD_DAG', `${link.Hash}: ${bytes.length} bytes where its parent says ${u.blockSizes[i]}`);
+        if (BigInt(bytes.length) !== u.blockSizes[i])
+          throw new ContentError('ERR_BAD_DAG', `${link.Hash}: ${bytes.length} bytes where its parent says ${u.blockSizes[i]}`);
         yield bytes;
       } else {
         const child = decodePb(link.Hash, bytes);

@@ -37,7 +37,12 @@ import { bitcoinNetwork, ownKeys, type AccountKey, type BitcoinAccount } from '.
 const SIGHASH_DEFAULT = 0;
 const SIGHASH_ALL = 1;
 
-interface Spend { key: AccountKey; type: 'p2wpkh' | 'p2tr'; tweak: Uint8Array | null; outputKey?: Uint8Array }
+interface Spend {
+  key: AccountKey;
+  type: 'p2wpkh' | 'p2tr';
+  tweak: Uint8Array | null;
+  outputKey?: Uint8Array;
+}
 
 const equal = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
 
@@ -89,32 +94,46 @@ export function decodeBtcPsbt(input: string | Uint8Array, account: BitcoinAccoun
     const internal = tx.getInput(i).tapInternalKey;
     // The output is ours by its key; metadata naming another internal key is a broken PSBT.
     if (spend?.type === 'p2tr' && internal && !equal(internal, spend.key.publicKey.subarray(1))) {
-      throw new WalletRequestError('ERR_BAD_PSBT', `psbt.inputs[${i}].tapInternalKey: the output pays ${spend.key.path}'s key, but the PSBT names internal key ${Buffer.from(internal).toString('hex')}`);
+      throw new WalletRequestError(
+        'ERR_BAD_PSBT',
+        `psbt.inputs[${i}].tapInternalKey: the output pays ${spend.key.path}'s key, but the PSBT names internal key ${Buffer.from(internal).toString('hex')}`,
+      );
     }
   });
   const plan: (PlannedSignature & { spend: Spend; sighash: number })[] = [];
   spends.forEach((spend, i) => {
     const inp = tx.getInput(i);
-    if (spend && !inp.finalScriptWitness && !inp.finalScriptSig) plan.push({ path: spend.key.path, digest: new Uint8Array(0), scheme: spend.type === 'p2tr' ? 'schnorr' : 'ecdsa', input: i, spend, sighash: -1 });
+    if (spend && !inp.finalScriptWitness && !inp.finalScriptSig)
+      plan.push({ path: spend.key.path, digest: new Uint8Array(0), scheme: spend.type === 'p2tr' ? 'schnorr' : 'ecdsa', input: i, spend, sighash: -1 });
   });
   if (plan.length === 0) {
-    throw new WalletRequestError('ERR_NOTHING_TO_SIGN', `psbt: none of its ${n} input(s) spends an unsigned output paying this wallet's keys (${keys.map((k) => k.path).join(', ')})`);
+    throw new WalletRequestError(
+      'ERR_NOTHING_TO_SIGN',
+      `psbt: none of its ${n} input(s) spends an unsigned output paying this wallet's keys (${keys.map((k) => k.path).join(', ')})`,
+    );
   }
   const missing = prevouts.findIndex((p) => p === undefined);
   if (missing >= 0) {
-    throw new WalletRequestError('ERR_BAD_PSBT', `psbt.inputs[${missing}]: expected a witnessUtxo or nonWitnessUtxo (the amount it spends), got neither: the fee cannot be known`);
+    throw new WalletRequestError(
+      'ERR_BAD_PSBT',
+      `psbt.inputs[${missing}]: expected a witnessUtxo or nonWitnessUtxo (the amount it spends), got neither: the fee cannot be known`,
+    );
   }
   // Consensus bounds every amount and every sum by MAX_MONEY (Bitcoin Core's MoneyRange); anything
   // above is no spendable transaction, and would not fit the exact integers the policy reads.
   const money = (amount: bigint, what: string) => {
-    if (amount < 0n || amount > MAX_MONEY) throw new WalletRequestError('ERR_BAD_PSBT', `${what}: expected an amount of 0 to ${MAX_MONEY} satoshi (21 million BTC), got ${amount}`);
+    if (amount < 0n || amount > MAX_MONEY)
+      throw new WalletRequestError('ERR_BAD_PSBT', `${what}: expected an amount of 0 to ${MAX_MONEY} satoshi (21 million BTC), got ${amount}`);
   };
   prevouts.forEach((p, i) => money(p!.amount, `psbt.inputs[${i}].amount`));
   for (let j = 0; j < tx.outputsLength; j++) money(tx.getOutput(j).amount ?? 0n, `psbt.outputs[${j}].amount`);
-  money(prevouts.reduce((s, p) => s + p!.amount, 0n), 'psbt: the inputs\' total');
+  money(
+    prevouts.reduce((s, p) => s + p!.amount, 0n),
+    "psbt: the inputs' total",
+  );
   let spent = 0n;
   for (let j = 0; j < tx.outputsLength; j++) spent += tx.getOutput(j).amount ?? 0n;
-  money(spent, 'psbt: the outputs\' total');
+  money(spent, "psbt: the outputs' total");
   const fee = tx.fee;
   if (fee < 0n) throw new WalletRequestError('ERR_BAD_PSBT', `psbt: the outputs spend ${-fee} satoshi more than the inputs`);
 
@@ -125,7 +144,10 @@ export function decodeBtcPsbt(input: string | Uint8Array, account: BitcoinAccoun
     const declared = tx.getInput(i).sighashType;
     const allowed = p.spend.type === 'p2tr' ? [undefined, SIGHASH_DEFAULT, SIGHASH_ALL] : [undefined, SIGHASH_ALL];
     if (!allowed.includes(declared)) {
-      throw new WalletRequestError('ERR_UNSUPPORTED_TRANSACTION', `psbt.inputs[${i}].sighashType: expected ALL${p.spend.type === 'p2tr' ? ' or DEFAULT' : ''} on an input this guardian signs, got 0x${declared!.toString(16)} (it would let others change what the policy approved)`);
+      throw new WalletRequestError(
+        'ERR_UNSUPPORTED_TRANSACTION',
+        `psbt.inputs[${i}].sighashType: expected ALL${p.spend.type === 'p2tr' ? ' or DEFAULT' : ''} on an input this guardian signs, got 0x${declared!.toString(16)} (it would let others change what the policy approved)`,
+      );
     }
     if (p.spend.type === 'p2wpkh') {
       p.sighash = SIGHASH_ALL;
@@ -142,23 +164,42 @@ export function decodeBtcPsbt(input: string | Uint8Array, account: BitcoinAccoun
     const inp = tx.getInput(i);
     const spend = spends[i];
     return new Map<string, unknown>([
-      ['txid', Uint8Array.from(inp.txid!).reverse()], ['vout', inp.index!], ['amount', Number(p!.amount)],
-      ['address', address(p!.script, net)], ['ours', spend !== undefined], ...(spend ? [['path', spend.key.path] as [string, unknown]] : []),
+      ['txid', Uint8Array.from(inp.txid!).reverse()],
+      ['vout', inp.index!],
+      ['amount', Number(p!.amount)],
+      ['address', address(p!.script, net)],
+      ['ours', spend !== undefined],
+      ...(spend ? [['path', spend.key.path] as [string, unknown]] : []),
     ]);
   });
   const outputs = Array.from({ length: tx.outputsLength }, (_, j) => {
     const o = tx.getOutput(j);
     return new Map<string, unknown>([
-      ['address', address(o.script!, net)], ['script', Uint8Array.from(o.script!)], ['amount', Number(o.amount!)],
+      ['address', address(o.script!, net)],
+      ['script', Uint8Array.from(o.script!)],
+      ['amount', Number(o.amount!)],
       ['change', payee(o.script!, keys, undefined) !== undefined],
     ]);
   });
   const hash = sha256x2(tx.unsignedTx);
   const request = new Map<string, unknown>([
-    ['kind', 'btc-psbt'], ['wallet', account.wallet], ['path', account.path], ['hash', hash],
-    ['chain', 'bitcoin'], ['network', account.network], ['inputs', inputs], ['outputs', outputs], ['fee', Number(fee)],
+    ['kind', 'btc-psbt'],
+    ['wallet', account.wallet],
+    ['path', account.path],
+    ['hash', hash],
+    ['chain', 'bitcoin'],
+    ['network', account.network],
+    ['inputs', inputs],
+    ['outputs', outputs],
+    ['fee', Number(fee)],
   ]);
-  const signatures: PlannedSignature[] = plan.map((p) => ({ path: p.path, digest: p.digest, scheme: p.scheme, input: p.input, ...(p.scheme === 'schnorr' ? { taprootTweak: p.taprootTweak ?? null } : {}) }));
+  const signatures: PlannedSignature[] = plan.map((p) => ({
+    path: p.path,
+    digest: p.digest,
+    scheme: p.scheme,
+    input: p.input,
+    ...(p.scheme === 'schnorr' ? { taprootTweak: p.taprootTweak ?? null } : {}),
+  }));
   const needsSchnorr = plan.some((p) => p.scheme === 'schnorr');
 
   return {
@@ -169,7 +210,13 @@ export function decodeBtcPsbt(input: string | Uint8Array, account: BitcoinAccoun
     needsSchnorr,
     async finish(signer: WalletSigner): Promise<BtcPsbtOutput> {
       if (needsSchnorr && typeof signer.signSchnorr !== 'function') {
-        throw new WalletRequestError('ERR_UNSUPPORTED_BY_MODEL', `psbt: input(s) ${plan.filter((p) => p.scheme === 'schnorr').map((p) => p.input).join(', ')} are Taproot key-path spends, which need BIP340 Schnorr signatures; this custodian signs only ECDSA`);
+        throw new WalletRequestError(
+          'ERR_UNSUPPORTED_BY_MODEL',
+          `psbt: input(s) ${plan
+            .filter((p) => p.scheme === 'schnorr')
+            .map((p) => p.input)
+            .join(', ')} are Taproot key-path spends, which need BIP340 Schnorr signatures; this custodian signs only ECDSA`,
+        );
       }
       const work = tx.clone();
       const added: { input: number; signature: Uint8Array }[] = [];
@@ -184,7 +231,10 @@ export function decodeBtcPsbt(input: string | Uint8Array, account: BitcoinAccoun
         } else {
           const s = await signer.signSchnorr!(p.path, p.digest, { taprootTweak: p.spend.tweak });
           if (!(s instanceof Uint8Array) || s.length !== 64 || !schnorr.verify(s, p.digest, p.spend.outputKey!)) {
-            throw new WalletRequestError('ERR_SIGNER_FAULT', `signer: the Schnorr signature for ${p.path} (input ${i}) does not verify under the input's tweaked output key`);
+            throw new WalletRequestError(
+              'ERR_SIGNER_FAULT',
+              `signer: the Schnorr signature for ${p.path} (input ${i}) does not verify under the input's tweaked output key`,
+            );
           }
           const signature = p.sighash === SIGHASH_DEFAULT ? Uint8Array.from(s) : Uint8Array.from([...s, p.sighash]);
           work.updateInput(i, { tapKeySig: signature }, true);
@@ -204,10 +254,13 @@ export function decodeBtcPsbt(input: string | Uint8Array, account: BitcoinAccoun
       const out = final ?? work;
       const psbt = out.toPSBT();
       return {
-        kind: 'btc-psbt', psbt, complete: final !== undefined, signatures: added,
-        ...(final ? { transaction: final.extract() } : {}), text: Buffer.from(psbt).toString('base64'),
+        kind: 'btc-psbt',
+        psbt,
+        complete: final !== undefined,
+        signatures: added,
+        ...(final ? { transaction: final.extract() } : {}),
+        text: Buffer.from(psbt).toString('base64'),
       };
     },
   };
 }
-

@@ -27,8 +27,13 @@ export function decodeEthMessage(input: string | Uint8Array, account: EthereumAc
   else throw new WalletRequestError('ERR_BAD_MESSAGE', `message: expected text or bytes, got ${shown(input)}`);
   const hash = Uint8Array.from(Buffer.from(eip191Signer.getHash(message).slice(2), 'hex'));
   const request = new Map<string, unknown>([
-    ['kind', 'eth-message'], ['wallet', account.wallet], ['path', account.path], ['hash', hash],
-    ['chain', 'ethereum'], ['from', ethereumAddress(account.publicKey)], ['message', message],
+    ['kind', 'eth-message'],
+    ['wallet', account.wallet],
+    ['path', account.path],
+    ['hash', hash],
+    ['chain', 'ethereum'],
+    ['from', ethereumAddress(account.publicKey)],
+    ['message', message],
   ]);
   return {
     kind: 'eth-message',

@@ -29,13 +29,43 @@ import type { EthereumAccount } from './WalletAccount.ts';
 type Supported = 'legacy' | 'eip2930' | 'eip1559';
 /** A micro-eth-signer transaction of any type (the package exports the class as a value only). */
 type Tx = ReturnType<typeof Transaction.fromBytes>;
-const FIELDS = new Set(['type', 'chainId', 'nonce', 'to', 'value', 'gas', 'gasLimit', 'gasPrice', 'maxFeePerGas',
-  'maxPriorityFeePerGas', 'data', 'input', 'accessList', 'from']);
+const FIELDS = new Set([
+  'type',
+  'chainId',
+  'nonce',
+  'to',
+  'value',
+  'gas',
+  'gasLimit',
+  'gasPrice',
+  'maxFeePerGas',
+  'maxPriorityFeePerGas',
+  'data',
+  'input',
+  'accessList',
+  'from',
+]);
 const TYPE_NAMES: Record<string, TxType> = {
-  legacy: 'legacy', eip2930: 'eip2930', eip1559: 'eip1559', eip4844: 'eip4844', eip7702: 'eip7702',
-  '0x0': 'legacy', '0x1': 'eip2930', '0x2': 'eip1559', '0x3': 'eip4844', '0x4': 'eip7702',
-  '0x00': 'legacy', '0x01': 'eip2930', '0x02': 'eip1559', '0x03': 'eip4844', '0x04': 'eip7702',
-  0: 'legacy', 1: 'eip2930', 2: 'eip1559', 3: 'eip4844', 4: 'eip7702',
+  legacy: 'legacy',
+  eip2930: 'eip2930',
+  eip1559: 'eip1559',
+  eip4844: 'eip4844',
+  eip7702: 'eip7702',
+  '0x0': 'legacy',
+  '0x1': 'eip2930',
+  '0x2': 'eip1559',
+  '0x3': 'eip4844',
+  '0x4': 'eip7702',
+  '0x00': 'legacy',
+  '0x01': 'eip2930',
+  '0x02': 'eip1559',
+  '0x03': 'eip4844',
+  '0x04': 'eip7702',
+  0: 'legacy',
+  1: 'eip2930',
+  2: 'eip1559',
+  3: 'eip4844',
+  4: 'eip7702',
 } as Record<string, TxType>;
 
 const bad = (message: string, cause?: unknown): never => {
@@ -56,7 +86,10 @@ function fromJson(fields: Record<string, unknown>, account: EthereumAccount, our
   if (fields.from !== undefined) {
     const from = hexBytes(fields.from, 'transaction.from', 'ERR_BAD_TRANSACTION');
     if (Buffer.compare(Buffer.from(from), Buffer.from(ours)) !== 0) {
-      throw new WalletRequestError('ERR_WRONG_ACCOUNT', `transaction.from: expected this account's address ${hex0x(ours)} (${account.path}), got ${shown(fields.from)}`);
+      throw new WalletRequestError(
+        'ERR_WRONG_ACCOUNT',
+        `transaction.from: expected this account's address ${hex0x(ours)} (${account.path}), got ${shown(fields.from)}`,
+      );
     }
   }
   let type: TxType | undefined;
@@ -130,7 +163,10 @@ function fromHex(text: string): Tx {
 
 function unsupported(type: TxType): void {
   if (type === 'eip4844' || type === 'eip7702') {
-    throw new WalletRequestError('ERR_UNSUPPORTED_TRANSACTION', `transaction.type: ${type} transactions are not signed by this guardian (expected legacy, eip2930 or eip1559)`);
+    throw new WalletRequestError(
+      'ERR_UNSUPPORTED_TRANSACTION',
+      `transaction.type: ${type} transactions are not signed by this guardian (expected legacy, eip2930 or eip1559)`,
+    );
   }
 }
 
@@ -147,7 +183,10 @@ export function decodeEthTx(input: string | Record<string, unknown>, account: Et
 
   const raw = tx.raw as Record<string, unknown>;
   if (raw.chainId === undefined) {
-    throw new WalletRequestError('ERR_WRONG_CHAIN', `transaction.chainId: a legacy transaction without an EIP-155 chain id is valid on every chain; expected chain id ${account.chainId}`);
+    throw new WalletRequestError(
+      'ERR_WRONG_CHAIN',
+      `transaction.chainId: a legacy transaction without an EIP-155 chain id is valid on every chain; expected chain id ${account.chainId}`,
+    );
   }
   const chainId = raw.chainId as bigint;
   if (chainId !== BigInt(account.chainId)) {
@@ -159,9 +198,16 @@ export function decodeEthTx(input: string | Record<string, unknown>, account: Et
   const to = raw.to === '0x' || raw.to === undefined ? null : addressBytes(raw.to as string);
   const type = tx.type as Supported;
   const entries: [string, unknown][] = [
-    ['kind', 'eth-tx'], ['wallet', account.wallet], ['path', account.path], ['hash', hash],
-    ['chain', 'ethereum'], ['chainId', safeUint(chainId, 'transaction.chainId', 'ERR_BAD_TRANSACTION')], ['txType', type],
-    ['from', ours], ['to', to], ['value', u256(raw.value as bigint)],
+    ['kind', 'eth-tx'],
+    ['wallet', account.wallet],
+    ['path', account.path],
+    ['hash', hash],
+    ['chain', 'ethereum'],
+    ['chainId', safeUint(chainId, 'transaction.chainId', 'ERR_BAD_TRANSACTION')],
+    ['txType', type],
+    ['from', ours],
+    ['to', to],
+    ['value', u256(raw.value as bigint)],
     ['nonce', safeUint(raw.nonce as bigint, 'transaction.nonce', 'ERR_BAD_TRANSACTION')],
     ['gasLimit', safeUint(raw.gasLimit as bigint, 'transaction.gasLimit', 'ERR_BAD_TRANSACTION')],
   ];

@@ -61,8 +61,9 @@ function parse(text: string): Record<string, unknown> {
     if (!isObject(doc[k])) bad(`typedData.${k}: expected an object, got ${shown(doc[k])}`);
   }
   if (typeof doc.primaryType !== 'string') bad(`typedData.primaryType: expected a type name, got ${shown(doc.primaryType)}`);
-  if (doc.primaryType === 'EIP712Domain') bad('typedData.primaryType: EIP712Domain signs a domain with no message; expected the message\'s type');
-  if (!Object.hasOwn(doc.types as object, doc.primaryType as string)) bad(`typedData.primaryType: ${shown(doc.primaryType)} is not declared in typedData.types`);
+  if (doc.primaryType === 'EIP712Domain') bad("typedData.primaryType: EIP712Domain signs a domain with no message; expected the message's type");
+  if (!Object.hasOwn(doc.types as object, doc.primaryType as string))
+    bad(`typedData.primaryType: ${shown(doc.primaryType)} is not declared in typedData.types`);
   return doc;
 }
 
@@ -108,14 +109,24 @@ export function decodeEthTypedData(input: string | Uint8Array | Record<string, u
   try {
     hashes = eip712Hashes(doc as never);
   } catch (cause) {
-    return bad(`typedData: expected a document that hashes as EIP-712 (every type and field declared, every value fitting its type); micro-eth-signer refuses this one (reason in cause)`, cause);
+    return bad(
+      `typedData: expected a document that hashes as EIP-712 (every type and field declared, every value fitting its type); micro-eth-signer refuses this one (reason in cause)`,
+      cause,
+    );
   }
   const from = ethereumAddress(account.publicKey);
   const request = new Map<string, unknown>([
-    ['kind', 'eth-typed-data'], ['wallet', account.wallet], ['path', account.path], ['hash', hashes.digest],
-    ['chain', 'ethereum'], ...(chainId === undefined ? [] : [['chainId', chainId] as [string, unknown]]),
-    ['from', from], ['primaryType', doc.primaryType], ['domain', domain],
-    ['domainHash', hashes.domainHash], ['structHash', hashes.structHash],
+    ['kind', 'eth-typed-data'],
+    ['wallet', account.wallet],
+    ['path', account.path],
+    ['hash', hashes.digest],
+    ['chain', 'ethereum'],
+    ...(chainId === undefined ? [] : [['chainId', chainId] as [string, unknown]]),
+    ['from', from],
+    ['primaryType', doc.primaryType],
+    ['domain', domain],
+    ['domainHash', hashes.domainHash],
+    ['structHash', hashes.structHash],
     ['document', new TextEncoder().encode(text)],
   ]);
   return {

@@ -17,16 +17,27 @@ import { bitcoinAddress, type WalletAccount } from './WalletAccount.ts';
  */
 export function decodeRawDigest(input: string | Uint8Array, account: WalletAccount): DecodedSignRequest {
   if (account.rawDigest !== true) {
-    throw new WalletRequestError('ERR_RAW_DIGEST_NOT_ALLOWED', `kind: raw-digest is refused for ${account.wallet} ${account.path}: the account is not configured with "rawDigest": true`);
+    throw new WalletRequestError(
+      'ERR_RAW_DIGEST_NOT_ALLOWED',
+      `kind: raw-digest is refused for ${account.wallet} ${account.path}: the account is not configured with "rawDigest": true`,
+    );
   }
   const digest = input instanceof Uint8Array ? Uint8Array.from(input) : hexBytes(input, 'digest', 'ERR_BAD_DIGEST');
   if (digest.length !== 32) {
-    throw new WalletRequestError('ERR_BAD_DIGEST', `digest: expected exactly 32 bytes (64 hex digits), got ${typeof input === 'string' ? `${digest.length} bytes from ${shown(input)}` : shown(input)}`);
+    throw new WalletRequestError(
+      'ERR_BAD_DIGEST',
+      `digest: expected exactly 32 bytes (64 hex digits), got ${typeof input === 'string' ? `${digest.length} bytes from ${shown(input)}` : shown(input)}`,
+    );
   }
   const from = account.chain === 'ethereum' ? ethereumAddress(account.publicKey) : bitcoinAddress(account);
   const request = new Map<string, unknown>([
-    ['kind', 'raw-digest'], ['wallet', account.wallet], ['path', account.path], ['hash', digest],
-    ['chain', account.chain], ['from', from], ['digest', digest],
+    ['kind', 'raw-digest'],
+    ['wallet', account.wallet],
+    ['path', account.path],
+    ['hash', digest],
+    ['chain', account.chain],
+    ['from', from],
+    ['digest', digest],
   ]);
   return {
     kind: 'raw-digest',

@@ -18,10 +18,18 @@ import { SIGN_KINDS, type DecodedSignRequest, type SignKind } from './SignReques
 import { checkAccount, type WalletAccount } from './WalletAccount.ts';
 
 const CHAIN_OF: Record<SignKind, 'ethereum' | 'bitcoin' | undefined> = {
-  'eth-tx': 'ethereum', 'eth-typed-data': 'ethereum', 'eth-message': 'ethereum', 'btc-psbt': 'bitcoin', 'raw-digest': undefined,
+  'eth-tx': 'ethereum',
+  'eth-typed-data': 'ethereum',
+  'eth-message': 'ethereum',
+  'btc-psbt': 'bitcoin',
+  'raw-digest': undefined,
 };
 const PAYLOAD: Record<SignKind, string> = {
-  'eth-tx': 'transaction', 'eth-typed-data': 'typedData', 'eth-message': 'message', 'btc-psbt': 'psbt', 'raw-digest': 'digest',
+  'eth-tx': 'transaction',
+  'eth-typed-data': 'typedData',
+  'eth-message': 'message',
+  'btc-psbt': 'psbt',
+  'raw-digest': 'digest',
 };
 
 /**
@@ -50,13 +58,19 @@ export function decodeSignRequest(input: unknown, account: WalletAccount): Decod
   const payload = r[field];
   if (payload === undefined) throw new WalletRequestError('ERR_BAD_SIGN_REQUEST', `${field}: required for kind ${k}, absent`);
   for (const extra of Object.keys(r)) {
-    if (extra !== 'kind' && extra !== field) throw new WalletRequestError('ERR_BAD_SIGN_REQUEST', `${extra}: not a field of a ${k} request (expected kind and ${field})`);
+    if (extra !== 'kind' && extra !== field)
+      throw new WalletRequestError('ERR_BAD_SIGN_REQUEST', `${extra}: not a field of a ${k} request (expected kind and ${field})`);
   }
   switch (k) {
-    case 'eth-tx': return decodeEthTx(payload as never, account as never);
-    case 'eth-typed-data': return decodeEthTypedData(payload as never, account as never);
-    case 'eth-message': return decodeEthMessage(payload as never, account as never);
-    case 'btc-psbt': return decodeBtcPsbt(payload as never, account as never);
-    case 'raw-digest': return decodeRawDigest(payload as never, account);
+    case 'eth-tx':
+      return decodeEthTx(payload as never, account as never);
+    case 'eth-typed-data':
+      return decodeEthTypedData(payload as never, account as never);
+    case 'eth-message':
+      return decodeEthMessage(payload as never, account as never);
+    case 'btc-psbt':
+      return decodeBtcPsbt(payload as never, account as never);
+    case 'raw-digest':
+      return decodeRawDigest(payload as never, account);
   }
 }

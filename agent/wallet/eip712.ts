@@ -43,7 +43,12 @@ const bytes = (hex: string) => Uint8Array.from(Buffer.from(hex.slice(2), 'hex'))
  * document's own EIP712Domain type when it declares one (as eth_signTypedData_v4 documents do),
  * else the one implied by the domain's fields (the library's rule). Throws the library's errors.
  */
-export function eip712Hashes(typed: { types: Record<string, readonly { name: string; type: string }[]>; primaryType: string; domain: unknown; message: unknown }): TypedDataHashes {
+export function eip712Hashes(typed: {
+  types: Record<string, readonly { name: string; type: string }[]>;
+  primaryType: string;
+  domain: unknown;
+  message: unknown;
+}): TypedDataHashes {
   const types = { EIP712Domain: lib.getDomainType(typed.domain), ...typed.types };
   const enc = lib.encoder(types, typed.domain);
   return {

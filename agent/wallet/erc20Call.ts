@@ -26,7 +26,10 @@ const KEY = '0x0000000000000000000000000000000000000020';
 const decoder = new Decoder();
 decoder.add(KEY, ERC20 as never);
 
-interface Decoded { name: string; value: Record<string, unknown> }
+interface Decoded {
+  name: string;
+  value: Record<string, unknown>;
+}
 
 /**
  * The §4.2 `"erc20"` map for call data to `token`, or undefined when the selector is not one of the three.
@@ -42,11 +45,17 @@ export function decodeErc20Call(token: Uint8Array, data: Uint8Array): Map<string
     if (!d || Array.isArray(d) || d.name !== method) throw new Error(`decoded as ${Array.isArray(d) ? 'several methods' : d?.name}`);
     decoded = d;
   } catch (cause) {
-    throw new WalletRequestError('ERR_BAD_TRANSACTION',
-      `data: selector 0x${Buffer.from(data.subarray(0, 4)).toString('hex')} is ERC-20 ${method} but its ${data.length - 4} argument bytes do not decode as its ABI arguments`, { cause });
+    throw new WalletRequestError(
+      'ERR_BAD_TRANSACTION',
+      `data: selector 0x${Buffer.from(data.subarray(0, 4)).toString('hex')} is ERC-20 ${method} but its ${data.length - 4} argument bytes do not decode as its ABI arguments`,
+      { cause },
+    );
   }
   const v = decoded.value;
-  const entries: [string, unknown][] = [['method', method], ['token', Uint8Array.from(token)]];
+  const entries: [string, unknown][] = [
+    ['method', method],
+    ['token', Uint8Array.from(token)],
+  ];
   if (method === 'transfer') entries.push(['recipient', addressBytes(v.to as string)]);
   else if (method === 'approve') entries.push(['recipient', addressBytes(v.spender as string)]);
   else entries.push(['owner', addressBytes(v.from as string)], ['recipient', addressBytes(v.to as string)]);

@@ -12,7 +12,12 @@ import * as btc from '@scure/btc-signer';
 import { taprootTweakPubkey } from '@scure/btc-signer/utils.js';
 import { addr } from 'micro-eth-signer';
 
-interface Facts { valid?: boolean; eth?: Uint8Array; wpkh?: Uint8Array; tap?: Uint8Array }
+interface Facts {
+  valid?: boolean;
+  eth?: Uint8Array;
+  wpkh?: Uint8Array;
+  tap?: Uint8Array;
+}
 
 const MAX = 256;
 const memo = new Map<string, Facts>();

@@ -24,7 +24,13 @@ import { WalletRequestError } from '../errors.ts';
 import { shown } from './requestFields.ts';
 
 /** The options every PSBT of a request is read and re-serialized with. */
-export const PSBT_OPTIONS = { allowUnknownOutputs: true, allowUnknownInputs: true, unknown: 'ignore', proprietary: 'ignore', disableScriptCheck: true } as const;
+export const PSBT_OPTIONS = {
+  allowUnknownOutputs: true,
+  allowUnknownInputs: true,
+  unknown: 'ignore',
+  proprietary: 'ignore',
+  disableScriptCheck: true,
+} as const;
 
 const MAGIC = [0x70, 0x73, 0x62, 0x74, 0xff];
 
@@ -45,13 +51,20 @@ export function readPsbt(input: string | Uint8Array): Transaction {
     throw new WalletRequestError('ERR_BAD_PSBT', `psbt: expected base64 text or bytes, got ${shown(input)}`);
   }
   if (bytes.length < MAGIC.length || MAGIC.some((b, i) => bytes[i] !== b)) {
-    throw new WalletRequestError('ERR_BAD_PSBT', `psbt: expected the magic bytes 70 73 62 74 ff ("psbt" 0xff), got ${Buffer.from(bytes.subarray(0, 5)).toString('hex') || 'no bytes'}`);
+    throw new WalletRequestError(
+      'ERR_BAD_PSBT',
+      `psbt: expected the magic bytes 70 73 62 74 ff ("psbt" 0xff), got ${Buffer.from(bytes.subarray(0, 5)).toString('hex') || 'no bytes'}`,
+    );
   }
   let tx: Transaction;
   try {
     tx = Transaction.fromPSBT(bytes, PSBT_OPTIONS);
   } catch (cause) {
-    throw new WalletRequestError('ERR_BAD_PSBT', `psbt: expected a valid BIP174 PSBT, got ${bytes.length} bytes that @scure/btc-signer refuses (reason in cause)`, { cause });
+    throw new WalletRequestError(
+      'ERR_BAD_PSBT',
+      `psbt: expected a valid BIP174 PSBT, got ${bytes.length} bytes that @scure/btc-signer refuses (reason in cause)`,
+      { cause },
+    );
   }
   for (let i = 0; i < tx.inputsLength; i++) {
     const input = tx.getInput(i);
@@ -59,7 +72,11 @@ export function readPsbt(input: string | Uint8Array): Transaction {
     try {
       checkScript(getPrevOut(input).script, input.redeemScript, input.witnessScript);
     } catch (cause) {
-      throw new WalletRequestError('ERR_BAD_PSBT', `psbt.inputs[${i}]: expected its redeemScript/witnessScript to match the script it spends (BIP174 signer check); @scure/btc-signer refuses them (reason in cause)`, { cause });
+      throw new WalletRequestError(
+        'ERR_BAD_PSBT',
+        `psbt.inputs[${i}]: expected its redeemScript/witnessScript to match the script it spends (BIP174 signer check); @scure/btc-signer refuses them (reason in cause)`,
+        { cause },
+      );
     }
   }
   return tx;

@@ -28,7 +28,8 @@ export async function signEcdsa(signer: WalletSigner, path: string, digest: Uint
   const fault = (what: string, cause?: unknown): never => {
     throw new WalletRequestError('ERR_SIGNER_FAULT', `signer: the signature for ${path} ${what}`, { cause });
   };
-  if (!(out?.signature instanceof Uint8Array) || out.signature.length !== 64) fault(`is not 64 bytes r ‖ s (got ${out?.signature instanceof Uint8Array ? out.signature.length : typeof out?.signature})`);
+  if (!(out?.signature instanceof Uint8Array) || out.signature.length !== 64)
+    fault(`is not 64 bytes r ‖ s (got ${out?.signature instanceof Uint8Array ? out.signature.length : typeof out?.signature})`);
   if (out.recovery !== 0 && out.recovery !== 1) fault(`has recovery id ${String(out.recovery)}, expected 0 or 1`);
   let sig: InstanceType<typeof secp256k1.Signature>;
   try {
@@ -44,7 +45,7 @@ export async function signEcdsa(signer: WalletSigner, path: string, digest: Uint
     fault('recovers no public key', cause);
   }
   if (!recovered || Buffer.compare(Buffer.from(recovered), Buffer.from(publicKey)) !== 0) {
-    fault('does not recover to the account\'s public key (wrong key or wrong recovery id)');
+    fault("does not recover to the account's public key (wrong key or wrong recovery id)");
   }
   return { signature: Uint8Array.from(out.signature), recovery: out.recovery as 0 | 1, r: sig.r, s: sig.s };
 }

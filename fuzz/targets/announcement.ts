@@ -23,10 +23,27 @@ export async function run(opts: FuzzOptions): Promise<FuzzResult> {
     encodeAnnouncement({ capsule, logic, guardian, created: 1_893_456_000_000 }, id),
     encodeAnnouncement({ capsule: logic, logic: capsule, guardian, created: 0 }, id),
   ];
-  const value = fc.oneof(fc.integer(), fc.uint8Array({ maxLength: 70 }), fc.constantFrom(capsule.bytes, guardian, new Uint8Array(32), new Uint8Array(64)), fc.string({ maxLength: 10 }), fc.constant(null));
+  const value = fc.oneof(
+    fc.integer(),
+    fc.uint8Array({ maxLength: 70 }),
+    fc.constantFrom(capsule.bytes, guardian, new Uint8Array(32), new Uint8Array(64)),
+    fc.string({ maxLength: 10 }),
+    fc.constant(null),
+  );
   const arb = fc.oneof(
-    { weight: 7, arbitrary: fc.tuple(fc.nat({ max: valid.length - 1 }), fc.oneof({ weight: 1, arbitrary: fc.constant([] as Mutation[]) }, { weight: 19, arbitrary: fc.array(mutationArb(), { minLength: 1, maxLength: 3 }) })).map(([i, m]) => ({ base: i, bytes: mutate(valid[i]!, m) })) },
-    { weight: 2, arbitrary: fc.array(fc.tuple(fc.integer({ min: 0, max: 8 }), value), { maxLength: 8 }).map((kv) => ({ base: -1, bytes: safeEncode(new Map(kv)) })) },
+    {
+      weight: 7,
+      arbitrary: fc
+        .tuple(
+          fc.nat({ max: valid.length - 1 }),
+          fc.oneof({ weight: 1, arbitrary: fc.constant([] as Mutation[]) }, { weight: 19, arbitrary: fc.array(mutationArb(), { minLength: 1, maxLength: 3 }) }),
+        )
+        .map(([i, m]) => ({ base: i, bytes: mutate(valid[i]!, m) })),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.array(fc.tuple(fc.integer({ min: 0, max: 8 }), value), { maxLength: 8 }).map((kv) => ({ base: -1, bytes: safeEncode(new Map(kv)) })),
+    },
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 1100 }).map((bytes) => ({ base: -1, bytes })) },
   );
   const evaluate = ({ base, bytes }: { base: number; bytes: Uint8Array }): Verdict => {

@@ -21,9 +21,19 @@ import { identityUnwrapper } from '../../agent/capsule/unwrap.ts';
 import { generateIdentity, type Identity } from '../../agent/crypto/identity.ts';
 import { concat, drive, equalBytes, hexOf, mutate, mutationArb, type FuzzOptions, type FuzzResult, type Mutation, type Verdict } from '../drive.ts';
 
-interface Base { name: string; plain: Uint8Array; capsule: Uint8Array }
+interface Base {
+  name: string;
+  plain: Uint8Array;
+  capsule: Uint8Array;
+}
 type Feed = { kind: 'buffer' } | { kind: 'stream'; sizes: number[] } | { kind: 'byte' };
-interface Case { base: number; muts: Mutation[]; noise?: Uint8Array; feed: Feed; verified: boolean }
+interface Case {
+  base: number;
+  muts: Mutation[];
+  noise?: Uint8Array;
+  feed: Feed;
+  verified: boolean;
+}
 
 async function collect(s: AsyncIterable<unknown>): Promise<Uint8Array> {
   const parts: Buffer[] = [];
@@ -74,7 +84,15 @@ export async function run(opts: FuzzOptions): Promise<FuzzResult> {
     // One case in twenty is the genuine capsule (it must open), the rest are mutated.
     muts: fc.oneof({ weight: 1, arbitrary: fc.constant([] as Mutation[]) }, { weight: 19, arbitrary: fc.array(mutationArb(), { minLength: 1, maxLength: 4 }) }),
     // One case in ten is noise (with a valid preamble half the time), the rest mutated capsules.
-    noise: fc.oneof({ weight: 9, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.tuple(fc.boolean(), fc.uint8Array({ maxLength: 600 })).map(([pre, b]) => (pre ? concat(all[0]!.capsule.subarray(0, PREAMBLE_SIZE), b) : b)) }),
+    noise: fc.oneof(
+      { weight: 9, arbitrary: fc.constant(undefined) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.boolean(), fc.uint8Array({ maxLength: 600 }))
+          .map(([pre, b]) => (pre ? concat(all[0]!.capsule.subarray(0, PREAMBLE_SIZE), b) : b)),
+      },
+    ),
     feed: fc.oneof(
       fc.constant({ kind: 'buffer' } as Feed),
       fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 6 }).map((sizes) => ({ kind: 'stream', sizes }) as Feed),
@@ -108,7 +126,8 @@ export async function run(opts: FuzzOptions): Promise<FuzzResult> {
       opener.finish(hash ? hash.digest() : new Uint8Array(32));
     } catch (e) {
       const got = Buffer.concat(released);
-      if (!equalBytes(got, base.plain.subarray(0, got.length))) throw Object.assign(new Error(`released ${got.length} bytes that are not the true plaintext`), { wrong: true });
+      if (!equalBytes(got, base.plain.subarray(0, got.length)))
+        throw Object.assign(new Error(`released ${got.length} bytes that are not the true plaintext`), { wrong: true });
       throw e;
     } finally {
       opener.dispose();
@@ -117,7 +136,14 @@ export async function run(opts: FuzzOptions): Promise<FuzzResult> {
     return equalBytes(Buffer.concat(released), base.plain) ? 'ok' : { wrong: 'plaintext differs' };
   };
   try {
-    return await drive('capsule reader', arb, evaluate, opts, (c) => `base ${all[c.base]!.name}, feed ${c.feed.kind}, ${c.noise ? 'noise' : JSON.stringify(c.muts, (_, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v))} → ${hexOf(input(c), 48)}`);
+    return await drive(
+      'capsule reader',
+      arb,
+      evaluate,
+      opts,
+      (c) =>
+        `base ${all[c.base]!.name}, feed ${c.feed.kind}, ${c.noise ? 'noise' : JSON.stringify(c.muts, (_, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v))} → ${hexOf(input(c), 48)}`,
+    );
   } finally {
     rmSync(spoolDir, { recursive: true, force: true });
   }

@@ -12,7 +12,11 @@ const VALID = { kind: 'approval', scheme: 'ed25519', signer: 'ab'.repeat(32), me
 
 export async function run(opts: FuzzOptions): Promise<FuzzResult> {
   const field = fc.constantFrom('kind', 'scheme', 'signer', 'message', 'signature', '__proto__', 'constructor', 'extra');
-  const anyValue = fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constantFrom('eip191', 'checkin', 'AB', 'abc', '', 'ab'.repeat(20), 'ab'.repeat(33)), fc.anything({ maxDepth: 2 }));
+  const anyValue = fc.oneof(
+    fc.jsonValue({ maxDepth: 3 }),
+    fc.constantFrom('eip191', 'checkin', 'AB', 'abc', '', 'ab'.repeat(20), 'ab'.repeat(33)),
+    fc.anything({ maxDepth: 2 }),
+  );
   const item = fc.tuple(fc.array(fc.tuple(field, anyValue), { minLength: 1, maxLength: 3 }), fc.boolean()).map(([changes, del]) => {
     const o: Record<string, unknown> = { ...VALID };
     for (const [k, v] of changes) {
@@ -22,7 +26,11 @@ export async function run(opts: FuzzOptions): Promise<FuzzResult> {
     return o;
   });
   const arb = fc.tuple(
-    fc.oneof({ weight: 5, arbitrary: item }, { weight: 2, arbitrary: fc.array(item, { maxLength: 4 }) }, { weight: 3, arbitrary: fc.anything({ maxDepth: 3 }) }),
+    fc.oneof(
+      { weight: 5, arbitrary: item },
+      { weight: 2, arbitrary: fc.array(item, { maxLength: 4 }) },
+      { weight: 3, arbitrary: fc.anything({ maxDepth: 3 }) },
+    ),
     fc.boolean(),
   );
   const evaluate = ([json, asState]: [unknown, boolean]): Verdict => {

@@ -15,7 +15,13 @@ import { bases } from './capsuleReader.ts';
 
 /** CBOR maps shaped like headers: small integer keys, values of every CBOR kind. */
 function cborArb(): fc.Arbitrary<Uint8Array> {
-  const leaf = fc.oneof(fc.integer({ min: -1000, max: 2 ** 40 }), fc.uint8Array({ maxLength: 80 }), fc.string({ maxLength: 20 }), fc.boolean(), fc.constant(null));
+  const leaf = fc.oneof(
+    fc.integer({ min: -1000, max: 2 ** 40 }),
+    fc.uint8Array({ maxLength: 80 }),
+    fc.string({ maxLength: 20 }),
+    fc.boolean(),
+    fc.constant(null),
+  );
   const value = fc.oneof(leaf, fc.array(leaf, { maxLength: 4 }), fc.array(fc.array(leaf, { maxLength: 3 }), { maxLength: 3 }));
   return fc.array(fc.tuple(fc.integer({ min: -4, max: 14 }), value), { maxLength: 14 }).map((kv) => {
     try {
@@ -32,7 +38,10 @@ export async function run(opts: FuzzOptions): Promise<FuzzResult> {
     return b.capsule.slice(PREAMBLE_SIZE, PREAMBLE_SIZE + headerLength);
   });
   const arb = fc.oneof(
-    { weight: 6, arbitrary: fc.tuple(fc.nat({ max: headers.length - 1 }), fc.array(mutationArb(), { minLength: 1, maxLength: 4 })).map(([i, m]) => mutate(headers[i]!, m)) },
+    {
+      weight: 6,
+      arbitrary: fc.tuple(fc.nat({ max: headers.length - 1 }), fc.array(mutationArb(), { minLength: 1, maxLength: 4 })).map(([i, m]) => mutate(headers[i]!, m)),
+    },
     { weight: 3, arbitrary: cborArb() },
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 400 }) },
   );

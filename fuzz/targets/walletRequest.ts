@@ -30,7 +30,16 @@ const BTC_PATH = "m/84'/1'/0'/0/0";
 const TAP_PATH = "m/86'/1'/0'/0/0";
 const TOKEN = '0x6B175474E89094C44Da98b954EedeAC495271d0F';
 
-const TX_JSON = { type: 'eip1559', chainId: 1, nonce: 7, to: BOB, value: '1500000000000000000', gas: 21000, maxFeePerGas: '30000000000', maxPriorityFeePerGas: 1_000_000_000 };
+const TX_JSON = {
+  type: 'eip1559',
+  chainId: 1,
+  nonce: 7,
+  to: BOB,
+  value: '1500000000000000000',
+  gas: 21000,
+  maxFeePerGas: '30000000000',
+  maxPriorityFeePerGas: 1_000_000_000,
+};
 
 /** Unsigned raw transactions: legacy (EIP-155), EIP-2930, EIP-1559 with an ERC-20 transfer. */
 function rawTransactions(): Uint8Array[] {
@@ -38,7 +47,17 @@ function rawTransactions(): Uint8Array[] {
   const txs = [
     { type: 'legacy', chainId: 1n, nonce: 1n, to: BOB, value: 5n, gasLimit: 21000n, gasPrice: 10n ** 9n },
     { type: 'eip2930', chainId: 1n, nonce: 2n, to: BOB, value: 5n, gasLimit: 30000n, gasPrice: 10n ** 9n, accessList: [] },
-    { type: 'eip1559', chainId: 1n, nonce: 3n, to: TOKEN, value: 0n, gasLimit: 60000n, maxFeePerGas: 3n * 10n ** 10n, maxPriorityFeePerGas: 10n ** 9n, data: transfer },
+    {
+      type: 'eip1559',
+      chainId: 1n,
+      nonce: 3n,
+      to: TOKEN,
+      value: 0n,
+      gasLimit: 60000n,
+      maxFeePerGas: 3n * 10n ** 10n,
+      maxPriorityFeePerGas: 10n ** 9n,
+      data: transfer,
+    },
   ];
   return txs.map((t) => EthTransaction.prepare(t as never, false).toBytes({ includeSignature: false }));
 }
@@ -51,13 +70,26 @@ function psbts(account: BitcoinAccount, bobKey: Uint8Array): Uint8Array[] {
   const bob = btc.p2wpkh(bobKey, net);
   const make = (inputs: { script: Uint8Array; amount: bigint; tapInternalKey?: Uint8Array }[], outs: bigint[]) => {
     const tx = new btc.Transaction({ allowUnknownOutputs: true });
-    inputs.forEach((inp, i) => tx.addInput({ txid: new Uint8Array(32).fill(i + 1), index: i, witnessUtxo: { script: inp.script, amount: inp.amount }, ...(inp.tapInternalKey ? { tapInternalKey: inp.tapInternalKey } : {}) }));
+    inputs.forEach((inp, i) =>
+      tx.addInput({
+        txid: new Uint8Array(32).fill(i + 1),
+        index: i,
+        witnessUtxo: { script: inp.script, amount: inp.amount },
+        ...(inp.tapInternalKey ? { tapInternalKey: inp.tapInternalKey } : {}),
+      }),
+    );
     outs.forEach((amount, j) => tx.addOutput({ script: j === 0 ? bob.script : ours.script, amount }));
     return tx.toPSBT();
   };
   return [
     make([{ script: ours.script, amount: 100_000n }], [60_000n, 39_000n]),
-    make([{ script: ours.script, amount: 50_000n }, { script: tap.script, amount: 70_000n, tapInternalKey: account.keys![0]!.publicKey.subarray(1) }], [100_000n]),
+    make(
+      [
+        { script: ours.script, amount: 50_000n },
+        { script: tap.script, amount: 70_000n, tapInternalKey: account.keys![0]!.publicKey.subarray(1) },
+      ],
+      [100_000n],
+    ),
   ];
 }
 
@@ -70,7 +102,8 @@ function promises(kind: string, sent: unknown, d: DecodedSignRequest): string | 
   if (kind === 'btc-psbt') {
     const amounts = (list: unknown) => (list as Map<string, unknown>[]).map((m) => m.get('amount'));
     const all = [...amounts(d.request.get('inputs')), ...amounts(d.request.get('outputs')), d.request.get('fee')];
-    if (!all.every((a) => Number.isSafeInteger(a) && (a as number) >= 0)) return `an amount the policy sees is not an exact non-negative integer: ${all.join(', ')}`;
+    if (!all.every((a) => Number.isSafeInteger(a) && (a as number) >= 0))
+      return `an amount the policy sees is not an exact non-negative integer: ${all.join(', ')}`;
     const sum = (xs: unknown[]) => xs.reduce<number>((s, a) => s + (a as number), 0);
     if (sum(amounts(d.request.get('inputs'))) - sum(amounts(d.request.get('outputs'))) !== d.request.get('fee')) return 'fee is not Σinputs − Σoutputs';
   }
@@ -80,30 +113,96 @@ function promises(kind: string, sent: unknown, d: DecodedSignRequest): string | 
 export async function run(opts: FuzzOptions): Promise<FuzzResult> {
   const twin = WalletTwin.fromMnemonic();
   const eth: EthereumAccount = { chain: 'ethereum', wallet: 'hot', path: ETH_PATH, publicKey: await twin.publicKey(ETH_PATH), chainId: 1 };
-  const bitcoin: BitcoinAccount = { chain: 'bitcoin', wallet: 'hot', path: BTC_PATH, publicKey: await twin.publicKey(BTC_PATH), network: 'regtest', keys: [{ path: TAP_PATH, publicKey: await twin.publicKey(TAP_PATH) }] };
+  const bitcoin: BitcoinAccount = {
+    chain: 'bitcoin',
+    wallet: 'hot',
+    path: BTC_PATH,
+    publicKey: await twin.publicKey(BTC_PATH),
+    network: 'regtest',
+    keys: [{ path: TAP_PATH, publicKey: await twin.publicKey(TAP_PATH) }],
+  };
   const raws = rawTransactions();
   const ps = psbts(bitcoin, await twin.publicKey("m/84'/1'/9'/0/0"));
 
   const muts = fc.array(mutationArb(), { minLength: 1, maxLength: 4 });
-  const anyValue = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom('0x', '0x00', '-1', '1e3', 2 ** 53, -1, 1.5, '0x' + 'ff'.repeat(33), BOB, ''), fc.anything({ maxDepth: 1 }));
-  const fieldsOf = (base: Record<string, unknown>, keys: string[]) => fc.array(fc.tuple(fc.constantFrom(...keys, '__proto__', 'extra'), anyValue, fc.boolean()), { minLength: 1, maxLength: 3 }).map((changes) => {
-    const o: Record<string, unknown> = structuredClone(base);
-    for (const [k, v, del] of changes) {
-      if (del) delete o[k];
-      else Object.defineProperty(o, k, { value: v, enumerable: true, configurable: true, writable: true });
-    }
-    return o;
-  });
+  const anyValue = fc.oneof(
+    fc.jsonValue({ maxDepth: 2 }),
+    fc.constantFrom('0x', '0x00', '-1', '1e3', 2 ** 53, -1, 1.5, '0x' + 'ff'.repeat(33), BOB, ''),
+    fc.anything({ maxDepth: 1 }),
+  );
+  const fieldsOf = (base: Record<string, unknown>, keys: string[]) =>
+    fc.array(fc.tuple(fc.constantFrom(...keys, '__proto__', 'extra'), anyValue, fc.boolean()), { minLength: 1, maxLength: 3 }).map((changes) => {
+      const o: Record<string, unknown> = structuredClone(base);
+      for (const [k, v, del] of changes) {
+        if (del) delete o[k];
+        else Object.defineProperty(o, k, { value: v, enumerable: true, configurable: true, writable: true });
+      }
+      return o;
+    });
   type Case = { kind: string; account: 'eth' | 'btc'; body: Record<string, unknown>; sent: unknown };
-  const req = (kind: string, account: 'eth' | 'btc', field: string, payload: unknown): Case => ({ kind, account, body: { kind, [field]: payload }, sent: payload });
+  const req = (kind: string, account: 'eth' | 'btc', field: string, payload: unknown): Case => ({
+    kind,
+    account,
+    body: { kind, [field]: payload },
+    sent: payload,
+  });
   const arb: fc.Arbitrary<Case> = fc.oneof(
-    { weight: 5, arbitrary: fc.tuple(fc.nat({ max: raws.length - 1 }), muts, fc.boolean()).map(([i, m, asHex]) => { const b = mutate(raws[i]!, m); return { ...req('eth-tx', 'eth', 'transaction', asHex ? '0x' + Buffer.from(b).toString('hex') : b), sent: b }; }) },
-    { weight: 5, arbitrary: fc.tuple(fc.nat({ max: ps.length - 1 }), muts, fc.constantFrom('bytes', 'base64', 'hex')).map(([i, m, form]) => { const b = mutate(ps[i]!, m); return req('btc-psbt', 'btc', 'psbt', form === 'bytes' ? b : Buffer.from(b).toString(form as 'hex')); }) },
-    { weight: 3, arbitrary: fieldsOf(TX_JSON, Object.keys(TX_JSON).concat('data', 'accessList', 'gasPrice', 'from')).map((t) => req('eth-tx', 'eth', 'transaction', t)) },
-    { weight: 3, arbitrary: fc.tuple(fieldsOf(MAIL.message as never, ['from', 'to', 'contents']), fieldsOf(MAIL.domain, ['name', 'version', 'chainId', 'verifyingContract', 'salt']), fc.boolean()).map(([message, domain, text]) => { const doc = { ...MAIL, message, domain }; return req('eth-typed-data', 'eth', 'typedData', text ? JSON.stringify(doc) : doc); }) },
-    { weight: 1, arbitrary: fc.tuple(fc.oneof(fc.string({ maxLength: 64 }), fc.uint8Array({ maxLength: 64 }), anyValue)).map(([m]) => req('eth-message', 'eth', 'message', m)) },
-    { weight: 1, arbitrary: fc.tuple(fc.oneof(fc.uint8Array({ maxLength: 35 }).map((b) => Buffer.from(b).toString('hex')), fc.uint8Array({ maxLength: 40 }), anyValue), fc.boolean()).map(([g, e]) => req('raw-digest', e ? 'eth' : 'btc', 'digest', g)) },
-    { weight: 1, arbitrary: fc.tuple(fc.dictionary(fc.constantFrom('kind', 'transaction', 'psbt', 'message', 'digest', 'typedData', 'x'), anyValue), fc.boolean()).map(([body, e]) => ({ kind: String(body.kind), account: e ? 'eth' as const : 'btc' as const, body, sent: undefined })) },
+    {
+      weight: 5,
+      arbitrary: fc.tuple(fc.nat({ max: raws.length - 1 }), muts, fc.boolean()).map(([i, m, asHex]) => {
+        const b = mutate(raws[i]!, m);
+        return { ...req('eth-tx', 'eth', 'transaction', asHex ? '0x' + Buffer.from(b).toString('hex') : b), sent: b };
+      }),
+    },
+    {
+      weight: 5,
+      arbitrary: fc.tuple(fc.nat({ max: ps.length - 1 }), muts, fc.constantFrom('bytes', 'base64', 'hex')).map(([i, m, form]) => {
+        const b = mutate(ps[i]!, m);
+        return req('btc-psbt', 'btc', 'psbt', form === 'bytes' ? b : Buffer.from(b).toString(form as 'hex'));
+      }),
+    },
+    {
+      weight: 3,
+      arbitrary: fieldsOf(TX_JSON, Object.keys(TX_JSON).concat('data', 'accessList', 'gasPrice', 'from')).map((t) => req('eth-tx', 'eth', 'transaction', t)),
+    },
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(
+          fieldsOf(MAIL.message as never, ['from', 'to', 'contents']),
+          fieldsOf(MAIL.domain, ['name', 'version', 'chainId', 'verifyingContract', 'salt']),
+          fc.boolean(),
+        )
+        .map(([message, domain, text]) => {
+          const doc = { ...MAIL, message, domain };
+          return req('eth-typed-data', 'eth', 'typedData', text ? JSON.stringify(doc) : doc);
+        }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.oneof(fc.string({ maxLength: 64 }), fc.uint8Array({ maxLength: 64 }), anyValue))
+        .map(([m]) => req('eth-message', 'eth', 'message', m)),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(
+          fc.oneof(
+            fc.uint8Array({ maxLength: 35 }).map((b) => Buffer.from(b).toString('hex')),
+            fc.uint8Array({ maxLength: 40 }),
+            anyValue,
+          ),
+          fc.boolean(),
+        )
+        .map(([g, e]) => req('raw-digest', e ? 'eth' : 'btc', 'digest', g)),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.dictionary(fc.constantFrom('kind', 'transaction', 'psbt', 'message', 'digest', 'typedData', 'x'), anyValue), fc.boolean())
+        .map(([body, e]) => ({ kind: String(body.kind), account: e ? ('eth' as const) : ('btc' as const), body, sent: undefined })),
+    },
   );
   const evaluate = async (c: Case): Promise<Verdict> => {
     const account = c.account === 'eth' ? { ...eth, rawDigest: true } : { ...bitcoin, rawDigest: true };

@@ -50,43 +50,70 @@ export async function startRig(config: Record<string, unknown> = {}, d: Device =
   if (run(d, ['keygen', '-o', 'me.key']).code !== 0) throw new Error('keygen failed');
   const me = /age1[0-9a-z]+/.exec(readFileSync(join(d.dir, 'me.key'), 'utf8'))![0];
   writeFileSync(join(d.dir, 'config.json'), JSON.stringify({ ratePerSecond: 0, ...config }));
-  const child = spawn(process.execPath, [BIN, 'agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', 'system', '--config', join(d.dir, 'config.json')], {
-    cwd: d.dir, env: d.env, stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [BIN, 'agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', 'system', '--config', join(d.dir, 'config.json')],
+    {
+      cwd: d.dir,
+      env: d.env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let log = '';
-  child.stderr.on('data', (c) => { log = (log + c).slice(-1_000_000); });
+  child.stderr.on('data', (c) => {
+    log = (log + c).slice(-1_000_000);
+  });
   const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const check = () => { const m = /"event":"started","url":"(http:\/\/[^"]+)"/.exec(log); if (m) resolve(m[1]!); };
+    const check = () => {
+      const m = /"event":"started","url":"(http:\/\/[^"]+)"/.exec(log);
+      if (m) resolve(m[1]!);
+    };
     child.stderr.on('data', check);
     child.on('exit', (code) => reject(new Error(`agent exited ${code}: ${log}`)));
   });
   const x25519 = recipients(d).x25519;
   const { hostname, port } = new URL(url);
-  const call = (method: string, path: string, body: Uint8Array | undefined, type: string, localAddress?: string) => new Promise<Reply>((resolve, reject) => {
-    const req = request({ host: hostname, port, method, path, localAddress, agent: false, headers: body ? { 'content-type': type, 'content-length': body.length } : {} }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c) => parts.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(parts).toString();
-        let json: Record<string, any> = {};
-        try { json = JSON.parse(text); } catch { json = { text }; }
-        resolve({ status: res.statusCode!, headers: res.headers, json });
-      });
-      res.on('error', reject);
+  const call = (method: string, path: string, body: Uint8Array | undefined, type: string, localAddress?: string) =>
+    new Promise<Reply>((resolve, reject) => {
+      const req = request(
+        { host: hostname, port, method, path, localAddress, agent: false, headers: body ? { 'content-type': type, 'content-length': body.length } : {} },
+        (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c) => parts.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(parts).toString();
+            let json: Record<string, any> = {};
+            try {
+              json = JSON.parse(text);
+            } catch {
+              json = { text };
+            }
+            resolve({ status: res.statusCode!, headers: res.headers, json });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
     });
-    req.on('error', reject);
-    req.end(body);
-  });
   let n = 0;
   const rig: Rig = {
-    d, url, pid: child.pid!, me, log: () => log,
+    d,
+    url,
+    pid: child.pid!,
+    me,
+    log: () => log,
     async seal(module, params) {
       const out = join(d.dir, `c${n++}.capsule`);
-      await sealToFile(new Uint8Array(64).fill(7), out, { recipients: [x25519], logic: { hash: sha256(module), params: params === undefined ? undefined : encodeCanonical(params) } });
+      await sealToFile(new Uint8Array(64).fill(7), out, {
+        recipients: [x25519],
+        logic: { hash: sha256(module), params: params === undefined ? undefined : encodeCanonical(params) },
+      });
       return readFileSync(out).toString('base64');
     },
-    post: (path, body, opts = {}) => call('POST', path, opts.raw ?? Buffer.from(JSON.stringify(body)), opts.type ?? (opts.raw ? 'application/wasm' : 'application/json'), opts.localAddress),
+    post: (path, body, opts = {}) =>
+      call('POST', path, opts.raw ?? Buffer.from(JSON.stringify(body)), opts.type ?? (opts.raw ? 'application/wasm' : 'application/json'), opts.localAddress),
     get: (path, opts = {}) => call('GET', path, undefined, '', opts.localAddress),
     push: (module, opts = {}) => rig.post('/v1/modules', undefined, { raw: module, localAddress: opts.localAddress }),
     release: (capsule, opts = {}) => rig.post('/v1/release', { capsule, requester: me }, opts),

@@ -9,7 +9,16 @@
  */
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
-import { ContractDecoder, EdrContext, L1_CHAIN_TYPE, L1Hardfork, MineOrdering, l1GenesisState, l1HardforkToString, l1ProviderFactory } from '@nomicfoundation/edr';
+import {
+  ContractDecoder,
+  EdrContext,
+  L1_CHAIN_TYPE,
+  L1Hardfork,
+  MineOrdering,
+  l1GenesisState,
+  l1HardforkToString,
+  l1ProviderFactory,
+} from '@nomicfoundation/edr';
 
 let context: Promise<EdrContext> | undefined;
 
@@ -49,38 +58,50 @@ export async function startEvmNode(options: EvmNodeOptions = {}): Promise<EvmNod
     ...l1GenesisState(L1Hardfork.Prague),
     ...Object.entries(options.balances ?? {}).map(([address, balance]) => ({ address: hexToBytes(address), balance })),
   ];
-  let provider: Awaited<ReturnType<EdrContext['createProvider']>> | undefined = await ctx.createProvider(L1_CHAIN_TYPE, {
-    allowBlocksWithSameTimestamp: false,
-    allowUnlimitedContractSize: false,
-    bailOnCallFailure: false,
-    bailOnTransactionFailure: false,
-    chainId: BigInt(chainId),
-    coinbase: new Uint8Array(20),
-    defaultTransactionGasLimit: 30_000_000n,
-    genesisState: genesis,
-    hardfork: l1HardforkToString(L1Hardfork.Prague),
-    initialBaseFeePerGas: 1_000_000_000n,
-    minGasPrice: 0n,
-    mining: { autoMine: true, memPool: { order: MineOrdering.Priority } },
-    network: { genesisBlockGasLimit: 30_000_000n },
-    networkId: BigInt(chainId),
-    observability: {},
-    ownedAccounts: [],
-    precompileOverrides: [],
-  }, { enable: false, decodeConsoleLogInputsCallback: () => [], printLineCallback: () => {} }, { subscriptionCallback: () => {} }, new ContractDecoder());
+  let provider: Awaited<ReturnType<EdrContext['createProvider']>> | undefined = await ctx.createProvider(
+    L1_CHAIN_TYPE,
+    {
+      allowBlocksWithSameTimestamp: false,
+      allowUnlimitedContractSize: false,
+      bailOnCallFailure: false,
+      bailOnTransactionFailure: false,
+      chainId: BigInt(chainId),
+      coinbase: new Uint8Array(20),
+      defaultTransactionGasLimit: 30_000_000n,
+      genesisState: genesis,
+      hardfork: l1HardforkToString(L1Hardfork.Prague),
+      initialBaseFeePerGas: 1_000_000_000n,
+      minGasPrice: 0n,
+      mining: { autoMine: true, memPool: { order: MineOrdering.Priority } },
+      network: { genesisBlockGasLimit: 30_000_000n },
+      networkId: BigInt(chainId),
+      observability: {},
+      ownedAccounts: [],
+      precompileOverrides: [],
+    },
+    { enable: false, decodeConsoleLogInputsCallback: () => [], printLineCallback: () => {} },
+    { subscriptionCallback: () => {} },
+    new ContractDecoder(),
+  );
 
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const p = provider;
-      if (!p) { res.writeHead(503).end(); return; }
-      p.handleRequest(Buffer.concat(chunks).toString('utf8')).then((r) => {
-        const body = typeof r.data === 'string' ? r.data : JSON.stringify(r.data);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(body);
-      }, (e: unknown) => {
-        res.writeHead(500, { 'content-type': 'text/plain' }).end(String(e));
-      });
+      if (!p) {
+        res.writeHead(503).end();
+        return;
+      }
+      p.handleRequest(Buffer.concat(chunks).toString('utf8')).then(
+        (r) => {
+          const body = typeof r.data === 'string' ? r.data : JSON.stringify(r.data);
+          res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+        },
+        (e: unknown) => {
+          res.writeHead(500, { 'content-type': 'text/plain' }).end(String(e));
+        },
+      );
     });
   });
   server.listen(0, '127.0.0.1');
@@ -91,7 +112,11 @@ export async function startEvmNode(options: EvmNodeOptions = {}): Promise<EvmNod
   let id = 0;
 
   const rpc = async (method: string, params: unknown[] = []): Promise<unknown> => {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params }) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params }),
+    });
     const body = (await res.json()) as { result?: unknown; error?: { message: string } };
     if (body.error) throw new Error(`evm node: ${method}: ${body.error.message}`);
     return body.result;

@@ -14,11 +14,18 @@ import { BIN } from './cli.ts';
 export const LIB = fileURLToPath(new URL('../../native/build/libzk_sim.so', import.meta.url));
 export const LOGIC = Uint8Array.of(0, 0x61, 0x73, 0x6d, 1, 0, 0, 0); // any module bytes: only its hash is sealed
 
-export interface Run { code: number | null; signal: string | null; stdout: string; stderr: string }
+export interface Run {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
 
 // Devices are removed when the test process exits (suites share a device across tests, so not per test).
 const made = new Set<string>();
-process.once('exit', () => { for (const dir of made) rmSync(dir, { recursive: true, force: true }); });
+process.once('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 
 /** A fresh device: its own simulator state (the module) and working directory. */
 export function device(model = 'HSM6', extra: Record<string, string> = {}) {
@@ -26,7 +33,16 @@ export function device(model = 'HSM6', extra: Record<string, string> = {}) {
   made.add(dir);
   const sim = join(dir, 'module');
   mkdirSync(sim);
-  const env = { ...process.env, CAPSULE_ZYMBIT_LIB: LIB, ZK_SIM_STATE_DIR: sim, ZK_SIM_MODEL: model, CAPSULE_IPFS_LISTEN: '/ip4/127.0.0.1/tcp/0', CAPSULE_IPFS: 'off', XDG_DATA_HOME: join(dir, 'xdg'), ...extra };
+  const env = {
+    ...process.env,
+    CAPSULE_ZYMBIT_LIB: LIB,
+    ZK_SIM_STATE_DIR: sim,
+    ZK_SIM_MODEL: model,
+    CAPSULE_IPFS_LISTEN: '/ip4/127.0.0.1/tcp/0',
+    CAPSULE_IPFS: 'off',
+    XDG_DATA_HOME: join(dir, 'xdg'),
+    ...extra,
+  };
   delete (env as Record<string, string | undefined>).CAPSULE_DATA_DIR;
   delete (env as Record<string, string | undefined>).ZK_SIM_FAIL_OPEN;
   writeFileSync(join(dir, 'policy.wasm'), LOGIC);
@@ -43,11 +59,20 @@ export function run(d: Device, args: string[], input?: string, env: Record<strin
  * `guardian init` as a script drives it: reads the words from stdout, waits for the prompt naming
  * the three positions, answers them (or `answer` overrides). `killAfterMs` sends SIGKILL.
  */
-export function init(d: Device, opts: { args?: string[]; answer?: (words: string[], positions: number[]) => string; killAfterMs?: number; env?: Record<string, string> } = {}): Promise<Run & { words: string[] }> {
+export function init(
+  d: Device,
+  opts: { args?: string[]; answer?: (words: string[], positions: number[]) => string; killAfterMs?: number; env?: Record<string, string> } = {},
+): Promise<Run & { words: string[] }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, 'guardian', 'init', '--data-dir', d.data, '--mnemonic-to-stdout', '--confirm-words-from-stdin', ...(opts.args ?? [])], {
-      cwd: d.dir, env: { ...d.env, ...opts.env }, stdio: 'pipe',
-    });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'guardian', 'init', '--data-dir', d.data, '--mnemonic-to-stdout', '--confirm-words-from-stdin', ...(opts.args ?? [])],
+      {
+        cwd: d.dir,
+        env: { ...d.env, ...opts.env },
+        stdio: 'pipe',
+      },
+    );
     let stdout = '';
     let stderr = '';
     const answerIfAsked = () => {
@@ -57,8 +82,14 @@ export function init(d: Device, opts: { args?: string[]; answer?: (words: string
       const positions = m[1]!.split(', ').map((s) => Number(s.slice(1)) - 1);
       child.stdin.end(opts.answer ? opts.answer(words, positions) : positions.map((i) => words[i]).join('\n') + '\n');
     };
-    child.stdout.on('data', (c) => { stdout += c; answerIfAsked(); });
-    child.stderr.on('data', (c) => { stderr += c; answerIfAsked(); });
+    child.stdout.on('data', (c) => {
+      stdout += c;
+      answerIfAsked();
+    });
+    child.stderr.on('data', (c) => {
+      stderr += c;
+      answerIfAsked();
+    });
     child.stdin.on('error', () => {});
     const timer = opts.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs);
     child.on('close', (code, signal) => {
@@ -88,4 +119,3 @@ export function assertFails(r: Run, message: RegExp, hint?: RegExp): void {
   if (hint) assert.match(lines.find((l) => l.startsWith('capsule: hint: ')) ?? '', hint);
   for (const l of lines) assert.ok(l.startsWith('capsule:'), `stderr line starts with capsule: (${l})`);
 }
-

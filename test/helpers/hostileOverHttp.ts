@@ -26,16 +26,25 @@ export async function runOverHttp(rig: Rig, c: HostileCase): Promise<CaseOutcome
   let allowed = false;
   if (pushed.status !== 201) {
     // A module over maxModuleBytes is refused by the body limit (413 ERR_TOO_LARGE) before the checker.
-    got = pushed.status === 413 && c.expect === 'ERR_INVALID_MODULE' ? 'ERR_INVALID_MODULE'
-      : pushed.status === 422 ? pushed.json.error?.code : `push: HTTP ${pushed.status} ${JSON.stringify(pushed.json).slice(0, 200)}`;
+    got =
+      pushed.status === 413 && c.expect === 'ERR_INVALID_MODULE'
+        ? 'ERR_INVALID_MODULE'
+        : pushed.status === 422
+          ? pushed.json.error?.code
+          : `push: HTTP ${pushed.status} ${JSON.stringify(pushed.json).slice(0, 200)}`;
   } else {
     const r = await rig.release(await rig.seal(bytes));
     allowed = r.status === 200;
     // A state change without requester authentication is refused by the agent (401) after the logic allowed.
     const unauthenticated = r.status === 401 && r.json.error?.code === 'ERR_UNAUTHENTICATED';
-    got = allowed || (unauthenticated && c.expect === 'allow') ? 'allow'
-      : r.status === 403 && r.json.error?.code === 'ERR_DENIED' ? 'deny'
-        : r.status === 422 ? r.json.error?.code : `release: HTTP ${r.status} ${JSON.stringify(r.json).slice(0, 200)}`;
+    got =
+      allowed || (unauthenticated && c.expect === 'allow')
+        ? 'allow'
+        : r.status === 403 && r.json.error?.code === 'ERR_DENIED'
+          ? 'deny'
+          : r.status === 422
+            ? r.json.error?.code
+            : `release: HTTP ${r.status} ${JSON.stringify(r.json).slice(0, 200)}`;
   }
   return { c, got, contained: got === c.expect, wronglyAllowed: allowed && c.expect !== 'allow' };
 }

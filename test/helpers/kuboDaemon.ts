@@ -42,7 +42,11 @@ export async function startKuboRpc(): Promise<KuboRpc> {
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   writeFileSync(join(dir, 'config.json'), JSON.stringify(CONFIG));
 
-  const init = spawnSync(process.execPath, [cli, 'init', '--empty-repo', '--profile', 'test', join(dir, 'config.json')], { env, encoding: 'utf8', timeout: READY_MS });
+  const init = spawnSync(process.execPath, [cli, 'init', '--empty-repo', '--profile', 'test', join(dir, 'config.json')], {
+    env,
+    encoding: 'utf8',
+    timeout: READY_MS,
+  });
   if (init.status !== 0) {
     cleanup();
     throw new Error(`jsipfs init failed (${init.error?.message ?? `exit ${init.status}`}):\n${init.stdout}${init.stderr}`);
@@ -53,12 +57,16 @@ export async function startKuboRpc(): Promise<KuboRpc> {
   const killOnExit = () => child.kill('SIGKILL'); // if the test process dies without stop()
   process.once('exit', killOnExit);
   let output = '';
-  const keep = (b: Buffer) => { output = (output + b.toString()).slice(-20_000); };
+  const keep = (b: Buffer) => {
+    output = (output + b.toString()).slice(-20_000);
+  };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let gone = false;
-  void exited.then(() => { gone = true; });
+  void exited.then(() => {
+    gone = true;
+  });
 
   async function stop(): Promise<void> {
     process.removeListener('exit', killOnExit);
@@ -80,7 +88,10 @@ export async function startKuboRpc(): Promise<KuboRpc> {
     const m = /API listening on \/ip4\/([\d.]+)\/tcp\/(\d+)/.exec(output);
     if (m) {
       const url = `http://${m[1]}:${m[2]}`;
-      const ok = await fetch(`${url}/api/v0/id`, { method: 'POST', signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false);
+      const ok = await fetch(`${url}/api/v0/id`, { method: 'POST', signal: AbortSignal.timeout(2_000) }).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return { url, stop };
     }
     await new Promise((r) => setTimeout(r, 100));

@@ -63,15 +63,21 @@ export function makeNet(n: number): Net {
   if (why !== undefined) {
     const lo: Host = { address: '127.0.0.1' };
     return {
-      client: lo, guardians: Array.from({ length: n }, () => ({ address: '127.0.0.1' })), skipped: why,
+      client: lo,
+      guardians: Array.from({ length: n }, () => ({ address: '127.0.0.1' })),
+      skipped: why,
       spawn: (_h, command, args, options = {}) => spawn(command, args, options),
-      link: () => { throw new Error('links cannot be cut on the loopback fallback'); },
+      link: () => {
+        throw new Error('links cannot be cut on the loopback fallback');
+      },
       stop: () => {},
     };
   }
   const tag = randomBytes(3).toString('hex');
   const made: string[] = [];
-  const stop = () => { for (const ns of made.splice(0)) ip(['netns', 'del', ns]); };
+  const stop = () => {
+    for (const ns of made.splice(0)) ip(['netns', 'del', ns]);
+  };
   try {
     const client = `cap-c-${tag}`;
     must(['netns', 'add', client]);
@@ -84,7 +90,8 @@ export function makeNet(n: number): Net {
       made.push(ns);
       must(['-n', ns, 'link', 'set', 'lo', 'up']);
       // Both ends are created in the client namespace, then one end moves into the guardian's.
-      const a = `vc${i}${tag}`, b = `vg${i}${tag}`;
+      const a = `vc${i}${tag}`,
+        b = `vg${i}${tag}`;
       must(['-n', client, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b]);
       must(['-n', client, 'link', 'set', b, 'netns', ns]);
       must(['-n', client, 'addr', 'add', `10.77.${i}.1/30`, 'dev', a]);
@@ -94,7 +101,8 @@ export function makeNet(n: number): Net {
       guardians.push({ ns, address: `10.77.${i}.2` });
     }
     return {
-      client: { ns: client, address: '10.77.0.1' }, guardians,
+      client: { ns: client, address: '10.77.0.1' },
+      guardians,
       spawn: (h, command, args, options = {}) => (h.ns ? spawn('ip', ['netns', 'exec', h.ns, command, ...args], options) : spawn(command, args, options)),
       link: (i, up) => must(['-n', guardians[i]!.ns!, 'link', 'set', `vg${i}${tag}`, up ? 'up' : 'down']),
       stop,

@@ -39,7 +39,11 @@ export function buildOciArchive(dir: string, label: string, files: Record<string
   sh('umoci', ['config', '--image', 'layout:t', '--config.cmd', '/bin/true'], work);
   const archive = join(dir, `${label}.tar`);
   sh('skopeo', ['copy', '--quiet', 'oci:layout:t', `oci-archive:${archive}${name ? `:${name}` : ''}`], work);
-  const index = JSON.parse(readTar(archive).find((e) => e.name === 'index.json')!.data.toString());
+  const index = JSON.parse(
+    readTar(archive)
+      .find((e) => e.name === 'index.json')!
+      .data.toString(),
+  );
   return { archive, digest: index.manifests[0].digest, size: index.manifests[0].size };
 }
 
@@ -55,13 +59,22 @@ export interface Entry {
 export function readTar(path: string): Entry[] {
   const b = readFileSync(path);
   const out: Entry[] = [];
-  for (let off = 0; off + 512 <= b.length;) {
+  for (let off = 0; off + 512 <= b.length; ) {
     const h = b.subarray(off, off + 512);
     if (h.every((x) => x === 0)) break;
-    const str = (s: number, n: number) => { const f = h.subarray(s, s + n); const z = f.indexOf(0); return f.subarray(0, z === -1 ? n : z).toString('latin1'); };
+    const str = (s: number, n: number) => {
+      const f = h.subarray(s, s + n);
+      const z = f.indexOf(0);
+      return f.subarray(0, z === -1 ? n : z).toString('latin1');
+    };
     const size = parseInt(str(124, 12).trim() || '0', 8);
     const prefix = str(345, 155);
-    out.push({ name: prefix ? `${prefix}/${str(0, 100)}` : str(0, 100), type: String.fromCharCode(h[156]!) === '\0' ? '0' : String.fromCharCode(h[156]!), data: Buffer.from(b.subarray(off + 512, off + 512 + size)), linkname: str(157, 100) });
+    out.push({
+      name: prefix ? `${prefix}/${str(0, 100)}` : str(0, 100),
+      type: String.fromCharCode(h[156]!) === '\0' ? '0' : String.fromCharCode(h[156]!),
+      data: Buffer.from(b.subarray(off + 512, off + 512 + size)),
+      linkname: str(157, 100),
+    });
     off += 512 + Math.ceil(size / 512) * 512;
   }
   return out;

@@ -19,23 +19,45 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const T = 1_893_456_000_000; // 2030-01-01T00:00:00Z
 let policy: Promise<Uint8Array> | undefined;
 
-export interface Running { url: string; pid: number; log: () => string; stop(): Promise<number | null> }
+export interface Running {
+  url: string;
+  pid: number;
+  log: () => string;
+  stop(): Promise<number | null>;
+}
 
 /** `capsule agent` on 127.0.0.1:0 with a file clock; `config` is written as its --config file. */
 export async function startAgent(d: Device, config: Record<string, unknown> = {}, extra: string[] = []): Promise<Running> {
   const cfg = join(d.dir, `config-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(cfg, JSON.stringify(config));
-  const child = spawn(process.execPath, [BIN, 'agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, '--config', cfg, ...extra], { cwd: d.dir, env: d.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [BIN, 'agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, '--config', cfg, ...extra],
+    { cwd: d.dir, env: d.env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let log = '';
-  child.stderr.on('data', (c) => { log += c; });
+  child.stderr.on('data', (c) => {
+    log += c;
+  });
   child.stdout.resume();
   const url = await new Promise<string>((resolve, reject) => {
-    const check = () => { const m = /"event":"started","url":"(http:\/\/[^"]+)"/.exec(log); if (m) resolve(m[1]!); };
+    const check = () => {
+      const m = /"event":"started","url":"(http:\/\/[^"]+)"/.exec(log);
+      if (m) resolve(m[1]!);
+    };
     child.stderr.on('data', check);
     child.on('exit', (code) => reject(new Error(`agent exited ${code}: ${log}`)));
   });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { url, pid: child.pid!, log: () => log, stop: async () => { child.kill('SIGTERM'); return exited; } };
+  return {
+    url,
+    pid: child.pid!,
+    log: () => log,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
 
 export function setClock(d: Device, ms: number): void {
@@ -63,17 +85,40 @@ export async function provisioned(opts: { policy?: boolean } = {}): Promise<{ d:
 
 export const identityOf = (d: Device, file: string): Identity => parseIdentityFile(readFileSync(join(d.dir, file), 'utf8'))[0]!;
 
-export interface Answer { status: number; headers: Headers; json: Record<string, any> }
+export interface Answer {
+  status: number;
+  headers: Headers;
+  json: Record<string, any>;
+}
 
 /** A JSON POST (Content-Type: application/json unless `headers` say otherwise). */
 export async function post(url: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
-  return { status: res.status, headers: res.headers, json: await res.json() as Record<string, any> };
+  const res = await fetch(url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: res.status, headers: res.headers, json: (await res.json()) as Record<string, any> };
 }
 
 /** `body` with an `auth` made by `id` for the guardian at `url` (its recipient and time from /v1/status). */
-export async function withAuth(url: string, path: string, body: Record<string, unknown>, id: Identity, over: { at?: number; guardian?: string; nonce?: Uint8Array } = {}): Promise<Record<string, unknown>> {
-  const st = await (await fetch(url + '/v1/status')).json() as { now: number; guardian: { recipients: { x25519: string } } };
-  const auth = makeRequestAuth({ requesterSecret: id.secretKey, requesterPk: id.publicKey, guardian: over.guardian ?? st.guardian.recipients.x25519, method: 'POST', path, body, at: over.at ?? st.now, nonce: over.nonce });
+export async function withAuth(
+  url: string,
+  path: string,
+  body: Record<string, unknown>,
+  id: Identity,
+  over: { at?: number; guardian?: string; nonce?: Uint8Array } = {},
+): Promise<Record<string, unknown>> {
+  const st = (await (await fetch(url + '/v1/status')).json()) as { now: number; guardian: { recipients: { x25519: string } } };
+  const auth = makeRequestAuth({
+    requesterSecret: id.secretKey,
+    requesterPk: id.publicKey,
+    guardian: over.guardian ?? st.guardian.recipients.x25519,
+    method: 'POST',
+    path,
+    body,
+    at: over.at ?? st.now,
+    nonce: over.nonce,
+  });
   return { ...body, auth };
 }

@@ -40,7 +40,7 @@ async function freePort(): Promise<number> {
 async function freePortPair(): Promise<number> {
   for (;;) {
     const p = await freePort();
-    if (p < 65535 && await bindable(p + 1)) return p;
+    if (p < 65535 && (await bindable(p + 1))) return p;
   }
 }
 
@@ -55,7 +55,10 @@ function bindable(port: number): Promise<boolean> {
 function answers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const c = connect(port, '127.0.0.1');
-    c.on('connect', () => { c.destroy(); resolve(true); });
+    c.on('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
     c.on('error', () => resolve(false));
   });
 }
@@ -70,11 +73,26 @@ export async function startSwtpm(): Promise<Swtpm> {
       // tpm2-tss's swtpm TCTI finds the control channel at port + 1.
       const port = await freePortPair();
       const ctrl = port + 1;
-      const child = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${dir}`,
-        '--server', `type=tcp,port=${port},bindaddr=127.0.0.1`, '--ctrl', `type=tcp,port=${ctrl},bindaddr=127.0.0.1`,
-        '--flags', 'not-need-init,startup-clear'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(
+        'swtpm',
+        [
+          'socket',
+          '--tpm2',
+          '--tpmstate',
+          `dir=${dir}`,
+          '--server',
+          `type=tcp,port=${port},bindaddr=127.0.0.1`,
+          '--ctrl',
+          `type=tcp,port=${ctrl},bindaddr=127.0.0.1`,
+          '--flags',
+          'not-need-init,startup-clear',
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
       let stderr = '';
-      child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+      child.stderr!.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       if (await ready(child, port)) return handle(child, exited, port, dir);
       child.kill('SIGKILL');
@@ -101,7 +119,10 @@ function handle(child: ChildProcess, exited: Promise<void>, port: number, dir: s
   const toolsRaw = (cmd: string, args: string[], input?: Uint8Array) =>
     spawnSync(cmd, args, { env: { ...process.env, TPM2TOOLS_TCTI: tcti }, input, maxBuffer: 1 << 24 });
   return {
-    tcti, port, dir, toolsRaw,
+    tcti,
+    port,
+    dir,
+    toolsRaw,
     tools(cmd, args, input) {
       const r = toolsRaw(cmd, args, input);
       if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.error?.message}): ${r.stderr?.toString().trim()}`);
@@ -110,7 +131,10 @@ function handle(child: ChildProcess, exited: Promise<void>, port: number, dir: s
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-      if (child.exitCode === null && child.signalCode === null) { child.kill('SIGKILL'); await exited; }
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

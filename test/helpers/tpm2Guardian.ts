@@ -27,7 +27,12 @@ export function standardPolicy(): Promise<Uint8Array> {
 }
 
 /** What `guardian init` recorded (guardian.json): the recipients and the signing key. */
-export interface TpmRecipients { x25519: string; tpm2: string; signingKey: string; serial: string }
+export interface TpmRecipients {
+  x25519: string;
+  tpm2: string;
+  signingKey: string;
+  serial: string;
+}
 
 export interface TpmGuardian {
   tpm: Swtpm;

@@ -14,7 +14,16 @@ import { join } from 'node:path';
 import type { Swtpm } from './swtpm.ts';
 
 /** The SRK as `tpm2_createprimary` makes it: ECC P-256, AES-128-CFB, the TCG SRK attributes. */
-export const SRK_ARGS = ['-C', 'o', '-g', 'sha256', '-G', 'ecc256:aes128cfb', '-a', 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt'];
+export const SRK_ARGS = [
+  '-C',
+  'o',
+  '-g',
+  'sha256',
+  '-G',
+  'ecc256:aes128cfb',
+  '-a',
+  'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt',
+];
 
 /** Runs one tool, then flushes every transient object it left loaded. */
 function step(tpm: Swtpm, cmd: string, args: string[]): void {
@@ -51,7 +60,13 @@ export function toolsLoadRsa(tpm: Swtpm, work: string, dataDir: string): void {
  * `toolsLoadRsa` loaded and the authValue file of `dataDir`. Resolves to the plaintext, or to the
  * tool's stderr when it fails.
  */
-export function toolsRsaDecrypt(tpm: Swtpm, work: string, dataDir: string, label: string, ciphertext: Uint8Array): { plain?: Buffer; status: number | null; stderr: string } {
+export function toolsRsaDecrypt(
+  tpm: Swtpm,
+  work: string,
+  dataDir: string,
+  label: string,
+  ciphertext: Uint8Array,
+): { plain?: Buffer; status: number | null; stderr: string } {
   const ct = join(work, 'ct');
   const out = join(work, 'out');
   writeFileSync(ct, ciphertext);
@@ -65,7 +80,12 @@ export function toolsRsaDecrypt(tpm: Swtpm, work: string, dataDir: string, label
 
 /** The handles `tpm2_getcap <what>` lists (handles-transient, handles-loaded-session, …). */
 export function toolsHandles(tpm: Swtpm, what: string): number[] {
-  return [...tpm.tools('tpm2_getcap', [what]).toString().matchAll(/0x[0-9a-f]+/gi)].map((m) => Number(m[0]));
+  return [
+    ...tpm
+      .tools('tpm2_getcap', [what])
+      .toString()
+      .matchAll(/0x[0-9a-f]+/gi),
+  ].map((m) => Number(m[0]));
 }
 
 /** A TPM property as `tpm2_getcap properties-fixed|properties-variable` prints its raw value. */

@@ -27,7 +27,11 @@ export async function ethAccount(signer: WalletSigner, chainId = 1, extra: Parti
 /** The Bitcoin account BIP84 m/84'/1'/0'/0/0 with its change key and a BIP86 Taproot key. */
 export async function btcAccount(signer: WalletSigner, network: BitcoinNetworkName = 'regtest', extra: Partial<BitcoinAccount> = {}): Promise<BitcoinAccount> {
   return {
-    chain: 'bitcoin', wallet: 'hot', path: BTC_PATH, publicKey: await signer.publicKey(BTC_PATH), network,
+    chain: 'bitcoin',
+    wallet: 'hot',
+    path: BTC_PATH,
+    publicKey: await signer.publicKey(BTC_PATH),
+    network,
     keys: [
       { path: BTC_CHANGE_PATH, publicKey: await signer.publicKey(BTC_CHANGE_PATH) },
       { path: TAP_PATH, publicKey: await signer.publicKey(TAP_PATH) },
@@ -45,7 +49,14 @@ export async function signRequest(input: unknown, account: EthereumAccount | Bit
  * Asserts that `input` is refused with WalletRequestError `code`/`status`, a one-line message
  * matching `message`, and that `signer.calls` did not move (nothing was signed).
  */
-export async function refused(input: unknown, account: EthereumAccount | BitcoinAccount, signer: WalletSigner & { calls: number }, code: string, status: number, message: RegExp): Promise<WalletRequestError> {
+export async function refused(
+  input: unknown,
+  account: EthereumAccount | BitcoinAccount,
+  signer: WalletSigner & { calls: number },
+  code: string,
+  status: number,
+  message: RegExp,
+): Promise<WalletRequestError> {
   const before = signer.calls;
   let thrown: unknown;
   try {

@@ -96,7 +96,11 @@ export function evaluate(wasm: Uint8Array, r: Run): DecisionRecord {
 export async function traps(name: string, r: Run, why: RegExp): Promise<void> {
   const { wasm } = await build(`contracts/wallet/${name}`);
   let err: unknown;
-  try { sandbox.evaluate(wasm, input(r)); } catch (e) { err = e; }
+  try {
+    sandbox.evaluate(wasm, input(r));
+  } catch (e) {
+    err = e;
+  }
   assert.instance(err, SandboxError, 'expected an error, not a verdict');
   assert.is((err as SandboxError).code, 'ERR_TRAP', (err as Error).message);
   const reason = /\(reason set by the logic: (".*")\)$/.exec((err as Error).message);
@@ -162,25 +166,45 @@ export function selftestLog(q: Request): string[] {
   const d = g('domain') as Map<string, unknown> | undefined;
   const data = g('data') as Uint8Array | undefined;
   const lines = [
-    `kind=${g('kind')}`, `wallet=${g('wallet')}`, `path=${g('path')}`, `hash=${b(g('hash'))}`, `chain=${g('chain')}`,
-    `chainId=${n(g('chainId'))}`, `txType=${n(g('txType'))}`, `from=${typeof g('from') === 'string' ? g('from') : b(g('from'))}`,
-    `to=${b(g('to'))}`, `value=${u(g('value'))}`, `nonce=${n(g('nonce'))}`, `gasLimit=${n(g('gasLimit'))}`, `gasPrice=${u(g('gasPrice'))}`,
-    `maxFeePerGas=${u(g('maxFeePerGas'))}`, `maxPriorityFeePerGas=${u(g('maxPriorityFeePerGas'))}`, `maxFee=${u(g('maxFee'))}`,
-    `data=${b(data)}`, `selector=${b(g('selector'))}`,
+    `kind=${g('kind')}`,
+    `wallet=${g('wallet')}`,
+    `path=${g('path')}`,
+    `hash=${b(g('hash'))}`,
+    `chain=${g('chain')}`,
+    `chainId=${n(g('chainId'))}`,
+    `txType=${n(g('txType'))}`,
+    `from=${typeof g('from') === 'string' ? g('from') : b(g('from'))}`,
+    `to=${b(g('to'))}`,
+    `value=${u(g('value'))}`,
+    `nonce=${n(g('nonce'))}`,
+    `gasLimit=${n(g('gasLimit'))}`,
+    `gasPrice=${u(g('gasPrice'))}`,
+    `maxFeePerGas=${u(g('maxFeePerGas'))}`,
+    `maxPriorityFeePerGas=${u(g('maxPriorityFeePerGas'))}`,
+    `maxFee=${u(g('maxFee'))}`,
+    `data=${b(data)}`,
+    `selector=${b(g('selector'))}`,
     `erc20=${e ? `${e.get('method')} ${b(e.get('token'))} ${b(e.get('owner'))} ${b(e.get('recipient'))} ${u(e.get('amount'))}` : '-'}`,
     `primaryType=${n(g('primaryType'))}`,
     `domain=${d ? `${n(d.get('name'))} ${n(d.get('version'))} ${n(d.get('chainId'))} ${b(d.get('verifyingContract'))} ${b(d.get('salt'))}` : '-'}`,
-    `domainHash=${b(g('domainHash'))}`, `structHash=${b(g('structHash'))}`,
-    `document=${g('document') ? new TextDecoder().decode(g('document') as Uint8Array) : '-'}`, `message=${b(g('message'))}`,
-    `network=${n(g('network'))}`, `fee=${n(g('fee'))}`, `digest=${b(g('digest'))}`,
+    `domainHash=${b(g('domainHash'))}`,
+    `structHash=${b(g('structHash'))}`,
+    `document=${g('document') ? new TextDecoder().decode(g('document') as Uint8Array) : '-'}`,
+    `message=${b(g('message'))}`,
+    `network=${n(g('network'))}`,
+    `fee=${n(g('fee'))}`,
+    `digest=${b(g('digest'))}`,
     `contractCall=${g('kind') === 'eth-tx' && (g('to') === null || data!.length > 0) ? 'yes' : 'no'}`,
   ];
   const ins = g('inputs') as Map<string, unknown>[] | undefined;
   const outs = g('outputs') as Map<string, unknown>[] | undefined;
   for (const x of ins ?? []) {
-    lines.push(`input=${b(x.get('txid'))} ${x.get('vout')} ${x.get('amount')} ${x.get('address') ?? '-'} ${x.get('ours') ? 'ours' : 'theirs'} ${x.get('path') ?? '-'}`);
+    lines.push(
+      `input=${b(x.get('txid'))} ${x.get('vout')} ${x.get('amount')} ${x.get('address') ?? '-'} ${x.get('ours') ? 'ours' : 'theirs'} ${x.get('path') ?? '-'}`,
+    );
   }
-  for (const o of outs ?? []) lines.push(`output=${o.get('address') ?? '-'} ${b(o.get('script'))} ${o.get('amount')} ${o.get('change') ? 'change' : 'external'}`);
+  for (const o of outs ?? [])
+    lines.push(`output=${o.get('address') ?? '-'} ${b(o.get('script'))} ${o.get('amount')} ${o.get('change') ? 'change' : 'external'}`);
   if (outs) {
     const sum = (xs: Map<string, unknown>[], f: (x: Map<string, unknown>) => boolean) => xs.filter(f).reduce((s, x) => s + (x.get('amount') as number), 0);
     const oursIn = sum(ins!, (x) => x.get('ours') === true);

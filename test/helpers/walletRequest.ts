@@ -41,10 +41,18 @@ export function party(n: number): string {
   return `0x${n.toString(16).padStart(2, '0').repeat(20)}`;
 }
 
-interface Common { wallet?: string; path?: string }
+interface Common {
+  wallet?: string;
+  path?: string;
+}
 
 function common(kind: string, hash: Uint8Array, c: Common, defaultPath: string): [string, unknown][] {
-  return [['kind', kind], ['wallet', c.wallet ?? 'hot'], ['path', c.path ?? defaultPath], ['hash', hash]];
+  return [
+    ['kind', kind],
+    ['wallet', c.wallet ?? 'hot'],
+    ['path', c.path ?? defaultPath],
+    ['hash', hash],
+  ];
 }
 
 const ETH_PATH = "m/44'/60'/0'/0/0";
@@ -92,31 +100,52 @@ export function ethTxRequest(spec: EthTxSpec): Request {
   const value = spec.value ?? 0n;
   const nonce = spec.nonce ?? 0;
   const gasLimit = spec.gasLimit ?? 21_000;
-  const data = spec.erc20 ? erc20Data(spec.erc20) : spec.data ?? new Uint8Array(0);
-  const perGas = txType === 'eip1559' ? spec.maxFeePerGas ?? 30_000_000_000n : spec.gasPrice ?? 20_000_000_000n;
-  const fees: Record<string, bigint> = txType === 'eip1559'
-    ? { maxFeePerGas: perGas, maxPriorityFeePerGas: spec.maxPriorityFeePerGas ?? 1_000_000_000n }
-    : { gasPrice: perGas };
-  const tx = Transaction.prepare({
-    type: txType, to: spec.to ?? '0x', value, nonce: BigInt(nonce), gasLimit: BigInt(gasLimit), chainId: BigInt(chainId),
-    data: hexOf(data), ...(txType === 'eip2930' ? { accessList: [] } : {}), ...fees,
-  } as never, false);
+  const data = spec.erc20 ? erc20Data(spec.erc20) : (spec.data ?? new Uint8Array(0));
+  const perGas = txType === 'eip1559' ? (spec.maxFeePerGas ?? 30_000_000_000n) : (spec.gasPrice ?? 20_000_000_000n);
+  const fees: Record<string, bigint> =
+    txType === 'eip1559' ? { maxFeePerGas: perGas, maxPriorityFeePerGas: spec.maxPriorityFeePerGas ?? 1_000_000_000n } : { gasPrice: perGas };
+  const tx = Transaction.prepare(
+    {
+      type: txType,
+      to: spec.to ?? '0x',
+      value,
+      nonce: BigInt(nonce),
+      gasLimit: BigInt(gasLimit),
+      chainId: BigInt(chainId),
+      data: hexOf(data),
+      ...(txType === 'eip2930' ? { accessList: [] } : {}),
+      ...fees,
+    } as never,
+    false,
+  );
   const hash = keccak_256(tx.toBytes({ includeSignature: false }));
   const entries: [string, unknown][] = [
     ...common('eth-tx', hash, spec, ETH_PATH),
-    ['chain', 'ethereum'], ['chainId', chainId], ['txType', txType], ['from', address(OUR_ETH)],
-    ['to', spec.to === null ? null : address(spec.to)], ['value', u256(value)], ['nonce', nonce], ['gasLimit', gasLimit],
+    ['chain', 'ethereum'],
+    ['chainId', chainId],
+    ['txType', txType],
+    ['from', address(OUR_ETH)],
+    ['to', spec.to === null ? null : address(spec.to)],
+    ['value', u256(value)],
+    ['nonce', nonce],
+    ['gasLimit', gasLimit],
     ...Object.entries(fees).map(([k, v]) => [k, u256(v)] as [string, unknown]),
-    ['maxFee', u256(BigInt(gasLimit) * perGas)], ['data', data],
+    ['maxFee', u256(BigInt(gasLimit) * perGas)],
+    ['data', data],
   ];
   if (data.length >= 4) entries.push(['selector', data.subarray(0, 4)]);
   if (spec.erc20) {
     const e = spec.erc20;
-    entries.push(['erc20', new Map<string, unknown>([
-      ['method', e.method], ['token', address(spec.to!)],
-      ...(e.method === 'transferFrom' ? [['owner', address(e.owner ?? OUR_ETH)] as [string, unknown]] : []),
-      ['recipient', address(e.recipient)], ['amount', u256(e.amount)],
-    ])]);
+    entries.push([
+      'erc20',
+      new Map<string, unknown>([
+        ['method', e.method],
+        ['token', address(spec.to!)],
+        ...(e.method === 'transferFrom' ? [['owner', address(e.owner ?? OUR_ETH)] as [string, unknown]] : []),
+        ['recipient', address(e.recipient)],
+        ['amount', u256(e.amount)],
+      ]),
+    ]);
   }
   return new Map(entries);
 }
@@ -126,37 +155,56 @@ export function ethMessageRequest(text: string, c: Common = {}): Request {
   const message = new TextEncoder().encode(text);
   return new Map<string, unknown>([
     ...common('eth-message', personalMessageDigest(message), c, ETH_PATH),
-    ['chain', 'ethereum'], ['from', address(OUR_ETH)], ['message', message],
+    ['chain', 'ethereum'],
+    ['from', address(OUR_ETH)],
+    ['message', message],
   ]);
 }
 
 /** An EIP-712 request for a small "Mail" document; the domain names `chainId` unless it is undefined. */
 export function ethTypedDataRequest(chainId: number | undefined, c: Common = {}): Request {
-  const domain: TypedDataDomain = { name: 'Mail', version: '1', verifyingContract: party(0xcc) as `0x${string}`, ...(chainId === undefined ? {} : { chainId }) };
+  const domain: TypedDataDomain = {
+    name: 'Mail',
+    version: '1',
+    verifyingContract: party(0xcc) as `0x${string}`,
+    ...(chainId === undefined ? {} : { chainId }),
+  };
   const types = { Mail: [{ name: 'contents', type: 'string' }] } as const;
   const message = { contents: 'hello' };
-  const domainFields = [{ name: 'name', type: 'string' }, { name: 'version', type: 'string' },
-    ...(chainId === undefined ? [] : [{ name: 'chainId', type: 'uint256' }]), { name: 'verifyingContract', type: 'address' }];
+  const domainFields = [
+    { name: 'name', type: 'string' },
+    { name: 'version', type: 'string' },
+    ...(chainId === undefined ? [] : [{ name: 'chainId', type: 'uint256' }]),
+    { name: 'verifyingContract', type: 'address' },
+  ];
   const domainHash = Buffer.from(hashDomain({ domain, types: { EIP712Domain: domainFields, ...types } } as Parameters<typeof hashDomain>[0]).slice(2), 'hex');
   const structHash = Buffer.from(hashStruct({ data: message, primaryType: 'Mail', types }).slice(2), 'hex');
   const hash = keccak_256(Uint8Array.from([0x19, 0x01, ...domainHash, ...structHash]));
   const document = JSON.stringify({ domain, types: { EIP712Domain: domainFields, ...types }, primaryType: 'Mail', message });
   return new Map<string, unknown>([
     ...common('eth-typed-data', hash, c, ETH_PATH),
-    ['chain', 'ethereum'], ...(chainId === undefined ? [] : [['chainId', chainId] as [string, unknown]]), ['from', address(OUR_ETH)],
+    ['chain', 'ethereum'],
+    ...(chainId === undefined ? [] : [['chainId', chainId] as [string, unknown]]),
+    ['from', address(OUR_ETH)],
     ['primaryType', 'Mail'],
-    ['domain', new Map<string, unknown>([['name', 'Mail'], ['version', '1'], ...(chainId === undefined ? [] : [['chainId', chainId] as [string, unknown]]),
-      ['verifyingContract', address(party(0xcc))]])],
-    ['domainHash', Uint8Array.from(domainHash)], ['structHash', Uint8Array.from(structHash)],
+    [
+      'domain',
+      new Map<string, unknown>([
+        ['name', 'Mail'],
+        ['version', '1'],
+        ...(chainId === undefined ? [] : [['chainId', chainId] as [string, unknown]]),
+        ['verifyingContract', address(party(0xcc))],
+      ]),
+    ],
+    ['domainHash', Uint8Array.from(domainHash)],
+    ['structHash', Uint8Array.from(structHash)],
     ['document', new TextEncoder().encode(document)],
   ]);
 }
 
 /** A raw-digest request (only for accounts configured with "rawDigest": true). */
 export function rawDigestRequest(digest: Uint8Array, c: Common = {}): Request {
-  return new Map<string, unknown>([
-    ...common('raw-digest', digest, c, ETH_PATH), ['chain', 'ethereum'], ['from', address(OUR_ETH)], ['digest', digest],
-  ]);
+  return new Map<string, unknown>([...common('raw-digest', digest, c, ETH_PATH), ['chain', 'ethereum'], ['from', address(OUR_ETH)], ['digest', digest]]);
 }
 
 // ---- Bitcoin ----
@@ -178,10 +226,23 @@ export function btcAddress(n: number, network: BtcNetwork = 'mainnet', taproot =
 export const OUR_BTC = (network: BtcNetwork = 'mainnet') => btcAddress(1, network);
 export const OUR_CHANGE = (network: BtcNetwork = 'mainnet') => btcAddress(2, network);
 
-export interface BtcInputSpec { amount: number; ours: boolean; address?: string }
+export interface BtcInputSpec {
+  amount: number;
+  ours: boolean;
+  address?: string;
+}
 /** address null: an OP_RETURN output carrying `data` (no address form). */
-export interface BtcOutputSpec { address: string | null; amount: number; change?: boolean; data?: string }
-export interface BtcPsbtSpec extends Common { network?: BtcNetwork; inputs: BtcInputSpec[]; outputs: BtcOutputSpec[] }
+export interface BtcOutputSpec {
+  address: string | null;
+  amount: number;
+  change?: boolean;
+  data?: string;
+}
+export interface BtcPsbtSpec extends Common {
+  network?: BtcNetwork;
+  inputs: BtcInputSpec[];
+  outputs: BtcOutputSpec[];
+}
 
 /** A btc-psbt request; the hash is the unsigned transaction's txid in internal byte order. */
 export function btcPsbtRequest(spec: BtcPsbtSpec): Request {
@@ -193,21 +254,35 @@ export function btcPsbtRequest(spec: BtcPsbtSpec): Request {
     const txid = new Uint8Array(32).fill(i + 1);
     tx.addInput({ txid, index: i, witnessUtxo: { script: btc.OutScript.encode(btc.Address(net).decode(addr)), amount: BigInt(inp.amount) } });
     return new Map<string, unknown>([
-      ['txid', Uint8Array.from(txid).reverse()], ['vout', i], ['amount', inp.amount], ['address', addr], ['ours', inp.ours],
+      ['txid', Uint8Array.from(txid).reverse()],
+      ['vout', i],
+      ['amount', inp.amount],
+      ['address', addr],
+      ['ours', inp.ours],
       ...(inp.ours ? [['path', spec.path ?? BTC_PATH] as [string, unknown]] : []),
     ]);
   });
   const outputs = spec.outputs.map((out) => {
-    const script = out.address === null
-      ? btc.Script.encode(['RETURN', new TextEncoder().encode(out.data ?? 'memo')])
-      : btc.OutScript.encode(btc.Address(net).decode(out.address));
+    const script =
+      out.address === null
+        ? btc.Script.encode(['RETURN', new TextEncoder().encode(out.data ?? 'memo')])
+        : btc.OutScript.encode(btc.Address(net).decode(out.address));
     tx.addOutput({ script, amount: BigInt(out.amount) });
-    return new Map<string, unknown>([['address', out.address], ['script', script], ['amount', out.amount], ['change', out.change ?? false]]);
+    return new Map<string, unknown>([
+      ['address', out.address],
+      ['script', script],
+      ['amount', out.amount],
+      ['change', out.change ?? false],
+    ]);
   });
   const fee = spec.inputs.reduce((s, x) => s + x.amount, 0) - spec.outputs.reduce((s, x) => s + x.amount, 0);
   return new Map<string, unknown>([
     ...common('btc-psbt', Uint8Array.from(Buffer.from(tx.id, 'hex')).reverse(), spec, BTC_PATH),
-    ['chain', 'bitcoin'], ['network', network], ['inputs', inputs], ['outputs', outputs], ['fee', fee],
+    ['chain', 'bitcoin'],
+    ['network', network],
+    ['inputs', inputs],
+    ['outputs', outputs],
+    ['fee', fee],
   ]);
 }
 

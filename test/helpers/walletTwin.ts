@@ -81,7 +81,9 @@ export class FaultySigner implements WalletSigner {
     this.inner = inner;
     this.fault = fault;
   }
-  publicKey(path: string): Promise<Uint8Array> { return this.inner.publicKey(path); }
+  publicKey(path: string): Promise<Uint8Array> {
+    return this.inner.publicKey(path);
+  }
   async signDigest(path: string, digest: Uint8Array): Promise<{ signature: Uint8Array; recovery: number }> {
     this.calls++;
     const good = await this.inner.signDigest(this.fault === 'other-key' ? "m/44'/60'/0'/0/1" : path, digest);

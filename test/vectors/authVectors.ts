@@ -54,47 +54,113 @@ export function authVectors(): AuthVector[] {
   const make = (o: { body: Record<string, unknown>; path?: string; by?: Identity; to?: Identity; at?: number; n?: number }) => {
     const by = o.by ?? requester;
     const to = o.to ?? guardian;
-    return makeRequestAuth({ requesterSecret: by.secretKey, requesterPk: by.publicKey, guardian: to.recipient, method: 'POST', path: o.path ?? '/v1/release', body: o.body, at: o.at ?? NOW, nonce: nonce(o.n ?? 1) });
+    return makeRequestAuth({
+      requesterSecret: by.secretKey,
+      requesterPk: by.publicKey,
+      guardian: to.recipient,
+      method: 'POST',
+      path: o.path ?? '/v1/release',
+      body: o.body,
+      at: o.at ?? NOW,
+      nonce: nonce(o.n ?? 1),
+    });
   };
   const out: AuthVector[] = [];
   const add = (name: string, expect: string, comment: string, body: Record<string, unknown>, extra: Partial<AuthVector> = {}) => {
-    out.push({ name, expect, comment, guardianIdentity: encodeIdentity(guardian.secretKey), now: NOW, method: 'POST', path: '/v1/release', body: JSON.stringify(body), ...extra });
+    out.push({
+      name,
+      expect,
+      comment,
+      guardianIdentity: encodeIdentity(guardian.secretKey),
+      now: NOW,
+      method: 'POST',
+      path: '/v1/release',
+      body: JSON.stringify(body),
+      ...extra,
+    });
   };
   const positive = (name: string, comment: string, body: Record<string, unknown>, path: string, text?: string) => {
     const auth = body.auth as { at: number; nonce: string };
     const key = authKey(x25519Shared(requester.secretKey, guardian.publicKey), requester.publicKey, guardian.publicKey);
     const digest = bodyDigest(body);
-    const input = authMessage({ method: 'POST', path, bodySha256: digest, guardianPk: guardian.publicKey, requesterPk: requester.publicKey, at: auth.at, nonce: Uint8Array.from(Buffer.from(auth.nonce, 'hex')) });
+    const input = authMessage({
+      method: 'POST',
+      path,
+      bodySha256: digest,
+      guardianPk: guardian.publicKey,
+      requesterPk: requester.publicKey,
+      at: auth.at,
+      nonce: Uint8Array.from(Buffer.from(auth.nonce, 'hex')),
+    });
     add(name, 'success', comment, body, { path, body: text ?? JSON.stringify(body), bodySha256: hex(digest), key: hex(key), macInput: hex(input) });
   };
 
   // ---- positive ----
-  positive('release-capsule', 'a release by capsule bytes, made at the guardian\'s time', { ...release, auth: make({ body: release }) }, '/v1/release');
-  positive('release-id-window-start', 'by id, made exactly AUTH_WINDOW_MS before the guardian\'s time (the window is inclusive)', { ...byId, auth: make({ body: byId, at: NOW - AUTH_WINDOW_MS, n: 2 }) }, '/v1/release');
-  positive('sign-window-end', 'a sign request, made exactly AUTH_WINDOW_MS after the guardian\'s time', { ...sign, auth: make({ body: sign, path: '/v1/sign', at: NOW + AUTH_WINDOW_MS, n: 3 }) }, '/v1/sign');
+  positive('release-capsule', "a release by capsule bytes, made at the guardian's time", { ...release, auth: make({ body: release }) }, '/v1/release');
+  positive(
+    'release-id-window-start',
+    "by id, made exactly AUTH_WINDOW_MS before the guardian's time (the window is inclusive)",
+    { ...byId, auth: make({ body: byId, at: NOW - AUTH_WINDOW_MS, n: 2 }) },
+    '/v1/release',
+  );
+  positive(
+    'sign-window-end',
+    "a sign request, made exactly AUTH_WINDOW_MS after the guardian's time",
+    { ...sign, auth: make({ body: sign, path: '/v1/sign', at: NOW + AUTH_WINDOW_MS, n: 3 }) },
+    '/v1/sign',
+  );
   {
     const b = { requester: requester.recipient, evidence: [{ z: 1, a: 'é' }], capsule: 'AA==' };
     const auth = make({ body: b, n: 4 });
     // Member order and whitespace do not matter: the MAC covers the RFC 8785 (JCS) form.
     const text = `{ "evidence" : [ { "z": 1, "a": "\\u00e9" } ], "auth": ${JSON.stringify(auth)}, "capsule": "AA==", "requester": ${JSON.stringify(b.requester)} }`;
-    positive('jcs-order-and-whitespace', 'members in another order, with whitespace and a \\u escape: the MAC is over the JCS form without auth', { ...b, auth }, '/v1/release', text);
+    positive(
+      'jcs-order-and-whitespace',
+      'members in another order, with whitespace and a \\u escape: the MAC is over the JCS form without auth',
+      { ...b, auth },
+      '/v1/release',
+      text,
+    );
   }
 
   // ---- negative ----
   const good = make({ body: release, n: 5 });
   const flip = (h: string) => (h[0] === '0' ? '1' : '0') + h.slice(1);
   add('mac-bit-flipped', 'error ERR_UNAUTHENTICATED', 'the MAC with its first bits changed', { ...release, auth: { ...good, mac: flip(good.mac) } });
-  add('stranger-knows-recipient', 'error ERR_UNAUTHENTICATED', 'made by another identity for the requester\'s recipient (a stranger who knows age1…)', { ...release, auth: make({ body: release, by: stranger, n: 6 }) });
+  add('stranger-knows-recipient', 'error ERR_UNAUTHENTICATED', "made by another identity for the requester's recipient (a stranger who knows age1…)", {
+    ...release,
+    auth: make({ body: release, by: stranger, n: 6 }),
+  });
   add('stale', 'error ERR_UNAUTHENTICATED', 'made 1 ms before the window', { ...release, auth: make({ body: release, at: NOW - AUTH_WINDOW_MS - 1, n: 7 }) });
   add('future', 'error ERR_UNAUTHENTICATED', 'made 1 ms after the window', { ...release, auth: make({ body: release, at: NOW + AUTH_WINDOW_MS + 1, n: 8 }) });
-  add('other-guardian', 'error ERR_UNAUTHENTICATED', 'made for another guardian (auth.guardian names it)', { ...release, auth: make({ body: release, to: otherGuardian, n: 9 }) });
-  add('other-guardian-relabelled', 'error ERR_UNAUTHENTICATED', 'made with another guardian\'s key, auth.guardian rewritten to this one', { ...release, auth: { ...make({ body: release, to: otherGuardian, n: 10 }), guardian: guardian.recipient } });
-  add('evidence-added', 'error ERR_UNAUTHENTICATED', 'an evidence item added after the MAC was made', { ...release, evidence: [{ kind: 'approval' }], auth: good });
-  add('requester-swapped', 'error ERR_UNAUTHENTICATED', 'body.requester replaced by another recipient', { ...release, requester: stranger.recipient, auth: good });
+  add('other-guardian', 'error ERR_UNAUTHENTICATED', 'made for another guardian (auth.guardian names it)', {
+    ...release,
+    auth: make({ body: release, to: otherGuardian, n: 9 }),
+  });
+  add('other-guardian-relabelled', 'error ERR_UNAUTHENTICATED', "made with another guardian's key, auth.guardian rewritten to this one", {
+    ...release,
+    auth: { ...make({ body: release, to: otherGuardian, n: 10 }), guardian: guardian.recipient },
+  });
+  add('evidence-added', 'error ERR_UNAUTHENTICATED', 'an evidence item added after the MAC was made', {
+    ...release,
+    evidence: [{ kind: 'approval' }],
+    auth: good,
+  });
+  add('requester-swapped', 'error ERR_UNAUTHENTICATED', 'body.requester replaced by another recipient', {
+    ...release,
+    requester: stranger.recipient,
+    auth: good,
+  });
   add('path-swapped', 'error ERR_UNAUTHENTICATED', 'made for /v1/sign, sent to /v1/release', { ...sign, auth: make({ body: sign, path: '/v1/sign', n: 11 }) });
   add('at-altered', 'error ERR_UNAUTHENTICATED', 'auth.at moved by 1 ms (still fresh)', { ...release, auth: { ...good, at: good.at + 1 } });
   add('nonce-altered', 'error ERR_UNAUTHENTICATED', 'auth.nonce changed', { ...release, auth: { ...good, nonce: flip(good.nonce) } });
-  add('replayed-nonce', 'error ERR_REPLAYED', 'a valid request whose nonce the guardian already accepted from this requester', { ...release, auth: good }, { seenNonce: good.nonce });
+  add(
+    'replayed-nonce',
+    'error ERR_REPLAYED',
+    'a valid request whose nonce the guardian already accepted from this requester',
+    { ...release, auth: good },
+    { seenNonce: good.nonce },
+  );
   add('nonce-short', 'error ERR_BAD_REQUEST', 'a 15-byte nonce', { ...release, auth: { ...good, nonce: good.nonce.slice(2) } });
   add('mac-uppercase', 'error ERR_BAD_REQUEST', 'the MAC in upper-case hex', { ...release, auth: { ...good, mac: good.mac.toUpperCase() } });
   add('at-text', 'error ERR_BAD_REQUEST', 'auth.at as a string', { ...release, auth: { ...good, at: String(good.at) } });
@@ -126,8 +192,18 @@ export function parseAuthVector(name: string, text: string): AuthVector {
   }
   if (!/^(success|error ERR_[A-Z_]+)$/.test(v.expect ?? '')) throw new Error(`${name}: bad expect line`);
   return {
-    name, expect: v.expect!, comment: v.comment ?? '', guardianIdentity: v['guardian-identity']!, now: Number(v.now), seenNonce: v['seen-nonce'],
-    method: v.method!, path: v.path!, body: v.body!, bodySha256: v['body-sha256'], key: v.key, macInput: v['mac-input'],
+    name,
+    expect: v.expect!,
+    comment: v.comment ?? '',
+    guardianIdentity: v['guardian-identity']!,
+    now: Number(v.now),
+    seenNonce: v['seen-nonce'],
+    method: v.method!,
+    path: v.path!,
+    body: v.body!,
+    bodySha256: v['body-sha256'],
+    key: v.key,
+    macInput: v['mac-input'],
   };
 }
 

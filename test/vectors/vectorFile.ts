@@ -33,7 +33,10 @@ export function formatVector(v: Vector): Uint8Array {
 export function parseVector(name: string, file: Uint8Array): Vector {
   let end = -1;
   for (let i = 0; i + 1 < file.length; i++) {
-    if (file[i] === 0x0a && file[i + 1] === 0x0a) { end = i; break; }
+    if (file[i] === 0x0a && file[i + 1] === 0x0a) {
+      end = i;
+      break;
+    }
   }
   if (end < 0) throw new Error(`${name}: no blank line after the vector's text header`);
   const text = new TextDecoder().decode(file.subarray(0, end));
@@ -46,12 +49,11 @@ export function parseVector(name: string, file: Uint8Array): Vector {
     else if (k === 'identity-p256') {
       if (!/^[0-9a-f]{64}$/.test(val)) throw new Error(`${name}: identity-p256 must be 64 lowercase hex digits, got ${val.length} characters`);
       v.p256.push(val);
-    }
-    else if (k === 'identity-tpm2-rsa') {
-      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(val)) throw new Error(`${name}: identity-tpm2-rsa must be base64 (PKCS#8 DER), got ${val.length} characters that are not`);
+    } else if (k === 'identity-tpm2-rsa') {
+      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(val))
+        throw new Error(`${name}: identity-tpm2-rsa must be base64 (PKCS#8 DER), got ${val.length} characters that are not`);
       v.tpm2Rsa.push(val);
-    }
-    else if (k === 'expect' || k === 'verify' || k === 'payload' || k === 'comment' || k === 'source') v[k] = val;
+    } else if (k === 'expect' || k === 'verify' || k === 'payload' || k === 'comment' || k === 'source') v[k] = val;
     else throw new Error(`${name}: unknown vector key ${k}`);
   }
   if (!/^(success|error ERR_[A-Z_]+)$/.test(v.expect)) throw new Error(`${name}: bad expect line ${JSON.stringify(v.expect)}`);

@@ -34,8 +34,10 @@ export async function vectorKey(v: Vector): Promise<KeySource> {
   const fileKey = header ? await findFileKey(header, identities, scalars, rsaKeys) : undefined;
   return (h: CapsuleHeader) => {
     if (!fileKey || !Buffer.from(h.id).equals(Buffer.from(header!.id))) {
-      throw new CapsuleFormatError('ERR_NO_MATCHING_STANZA',
-        `header.stanzas: none of ${h.stanzas.length} stanza(s) opens with the vector's ${identities.length} x25519, ${scalars.length} P-256 and ${rsaKeys.length} RSA key(s)`);
+      throw new CapsuleFormatError(
+        'ERR_NO_MATCHING_STANZA',
+        `header.stanzas: none of ${h.stanzas.length} stanza(s) opens with the vector's ${identities.length} x25519, ${scalars.length} P-256 and ${rsaKeys.length} RSA key(s)`,
+      );
     }
     return Uint8Array.from(fileKey); // the opener wipes what it is given
   };
@@ -85,14 +87,21 @@ async function thresholdKey(header: CapsuleHeader, identities: Identity[], scala
     error = e;
   }
   return (h: CapsuleHeader) => {
-    if (!Buffer.from(h.id).equals(Buffer.from(header.id))) throw new CapsuleFormatError('ERR_NO_MATCHING_STANZA', 'header: not the capsule the shares were collected for');
+    if (!Buffer.from(h.id).equals(Buffer.from(header.id)))
+      throw new CapsuleFormatError('ERR_NO_MATCHING_STANZA', 'header: not the capsule the shares were collected for');
     if (!key) throw error;
     return Uint8Array.from(key);
   };
 }
 
 /** The key the stanzas (or only stanza `only`) open to: a file key, or a share in a threshold capsule. */
-async function findFileKey(header: CapsuleHeader, identities: Identity[], scalars: Uint8Array[], rsaKeys: KeyObject[], only?: number): Promise<Uint8Array | undefined> {
+async function findFileKey(
+  header: CapsuleHeader,
+  identities: Identity[],
+  scalars: Uint8Array[],
+  rsaKeys: KeyObject[],
+  only?: number,
+): Promise<Uint8Array | undefined> {
   for (const [i, s] of header.stanzas.entries()) {
     if (only !== undefined && i !== only) continue;
     if (s.type === 'x25519') {

@@ -22,15 +22,26 @@ export async function agentCommand(argv: string[], t: Terminal): Promise<number>
   const listen = str(p, 'listen');
   if (listen !== undefined) {
     const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen);
-    if (!m) throw new UsageError('ERR_USAGE', `--listen: expected HOST:PORT (e.g. 127.0.0.1:7373), got ${JSON.stringify(listen)}`, { hint: `usage: ${SYNOPSIS}` });
+    if (!m)
+      throw new UsageError('ERR_USAGE', `--listen: expected HOST:PORT (e.g. 127.0.0.1:7373), got ${JSON.stringify(listen)}`, { hint: `usage: ${SYNOPSIS}` });
     host = m[1] ?? m[2];
     port = m[3];
   }
   const dataDir = str(p, 'data-dir');
   const config = await loadConfig({
-    file: str(p, 'config') && resolve(t.cwd, str(p, 'config')!), env: t.env ?? process.env,
-    flags: { dataDir: dataDir && resolve(t.cwd, dataDir), host, port, lan: p.values.lan === true ? true : undefined, clock: str(p, 'clock'), acceptRollback: p.values['accept-rollback'] === true ? true : undefined,
-      ipfs: str(p, 'ipfs'), ipfsListen: list(p, 'ipfs-listen').length ? list(p, 'ipfs-listen') : undefined, ipfsPeers: list(p, 'peer').length ? list(p, 'peer') : undefined },
+    file: str(p, 'config') && resolve(t.cwd, str(p, 'config')!),
+    env: t.env ?? process.env,
+    flags: {
+      dataDir: dataDir && resolve(t.cwd, dataDir),
+      host,
+      port,
+      lan: p.values.lan === true ? true : undefined,
+      clock: str(p, 'clock'),
+      acceptRollback: p.values['accept-rollback'] === true ? true : undefined,
+      ipfs: str(p, 'ipfs'),
+      ipfsListen: list(p, 'ipfs-listen').length ? list(p, 'ipfs-listen') : undefined,
+      ipfsPeers: list(p, 'peer').length ? list(p, 'peer') : undefined,
+    },
   });
   const agent = new Agent(config, { env: t.env ?? process.env, log: (l) => t.stderr.write(l + '\n') });
   await agent.start();

@@ -35,7 +35,8 @@ export async function approveCommand(argv: string[], t: Terminal): Promise<numbe
   const requester = encodeRecipient(parseRecipient(need(p, 'requester', SYNOPSIS)));
   const keyFile = str(p, 'key');
   const ethFile = str(p, 'eth-key');
-  if ((keyFile === undefined) === (ethFile === undefined)) throw new UsageError('ERR_USAGE', 'give exactly one of --key and --eth-key', { hint: `usage: ${SYNOPSIS}` });
+  if ((keyFile === undefined) === (ethFile === undefined))
+    throw new UsageError('ERR_USAGE', 'give exactly one of --key and --eth-key', { hint: `usage: ${SYNOPSIS}` });
   const file = p.positionals[0]!;
   const { prefix, id } = await capsulePrefix({ path: resolve(t.cwd, file), name: file });
   const message = approvalMessage(id, requester);
@@ -59,9 +60,16 @@ export async function approveCommand(argv: string[], t: Terminal): Promise<numbe
     if (failed.length === 0) return 0;
     if (results.length === 1) throw failed[0]!.error; // one guardian: its own error, as it came
     for (const f of failed) t.stderr.write(`capsule: ${f.error.message.startsWith(`guardian ${f.url}`) ? '' : `guardian ${f.url}: `}${f.error.message}\n`);
-    throw new AgentError('ERR_UNREACHABLE', `the approval was not stored by ${failed.length} of ${results.length} guardians (${failed.map((f) => f.url).join(', ')})`, {
-      hint: failed.length < results.length ? 'the others stored it; run capsule approve again for those guardians once they answer' : 'no guardian stored it; see each guardian\'s line above',
-    });
+    throw new AgentError(
+      'ERR_UNREACHABLE',
+      `the approval was not stored by ${failed.length} of ${results.length} guardians (${failed.map((f) => f.url).join(', ')})`,
+      {
+        hint:
+          failed.length < results.length
+            ? 'the others stored it; run capsule approve again for those guardians once they answer'
+            : "no guardian stored it; see each guardian's line above",
+      },
+    );
   }
   const json = JSON.stringify(evidenceJson(item), null, 2) + '\n';
   const out = str(p, 'output');

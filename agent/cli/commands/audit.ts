@@ -33,7 +33,8 @@ export async function auditCommand(argv: string[], t: Terminal): Promise<number>
 
 async function verifyLog(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, SPEC);
-  if (p.values.unpinned && str(p, 'guardian-key') !== undefined) throw new UsageError('ERR_USAGE', 'audit verify: --unpinned and --guardian-key exclude each other', { hint: `usage: ${SYNOPSIS}` });
+  if (p.values.unpinned && str(p, 'guardian-key') !== undefined)
+    throw new UsageError('ERR_USAGE', 'audit verify: --unpinned and --guardian-key exclude each other', { hint: `usage: ${SYNOPSIS}` });
   const dataDir = dataDirOf(t, str(p, 'data-dir'));
   const file = p.positionals[0] !== undefined ? resolve(t.cwd, p.positionals[0]) : join(dataDir, 'audit.log');
   let text: string;
@@ -52,12 +53,17 @@ async function verifyLog(argv: string[], t: Terminal): Promise<number> {
       pinned = undefined;
     }
     if (pinned === undefined) {
-      throw new AuditError('ERR_AUDIT_UNPINNED', `audit verify: no guardian key to check ${p.positionals[0] ?? file} against (no --guardian-key, and no guardian record in ${dataDir})`, {
-        hint: 'pass --guardian-key capsule-guardian1… (capsule guardian show prints it), or --data-dir of the guardian; --unpinned checks only that the log is self-consistent',
-      });
+      throw new AuditError(
+        'ERR_AUDIT_UNPINNED',
+        `audit verify: no guardian key to check ${p.positionals[0] ?? file} against (no --guardian-key, and no guardian record in ${dataDir})`,
+        {
+          hint: 'pass --guardian-key capsule-guardian1… (capsule guardian show prints it), or --data-dir of the guardian; --unpinned checks only that the log is self-consistent',
+        },
+      );
     }
   }
-  if (pinned === undefined) t.stderr.write('capsule: warning: --unpinned: the log is checked against the key it names itself, which proves only that it is self-consistent\n');
+  if (pinned === undefined)
+    t.stderr.write('capsule: warning: --unpinned: the log is checked against the key it names itself, which proves only that it is self-consistent\n');
   const entries = verifyAuditLog(text, pinned);
   const receipts = list(p, 'receipt');
   for (const name of receipts) {
@@ -85,7 +91,10 @@ async function verifyLog(argv: string[], t: Terminal): Promise<number> {
       const expectVerdict = e.verdict === 'error' && typeof e.logicVerdict === 'string' ? e.logicVerdict : e.verdict;
       const at = `audit log line ${e.seq + 1}`;
       const module = await modules.get(e.logic);
-      if (!module) throw new AuditError('ERR_AUDIT_REPLAY', `${at}: logic module ${e.logic} is not in ${modules.dir}`, { hint: 'pass --modules DIR holding <sha256>.wasm files' });
+      if (!module)
+        throw new AuditError('ERR_AUDIT_REPLAY', `${at}: logic module ${e.logic} is not in ${modules.dir}`, {
+          hint: 'pass --modules DIR holding <sha256>.wasm files',
+        });
       let verdict: string;
       let fuel: number | undefined;
       let inputs: string | undefined;
@@ -96,7 +105,8 @@ async function verifyLog(argv: string[], t: Terminal): Promise<number> {
         inputs = r.inputsSha256;
       } catch (err) {
         verdict = 'error';
-        if (expectVerdict === 'error' && (err as { code?: string }).code !== e.error) throw new AuditError('ERR_AUDIT_REPLAY', `${at}: replay failed with ${(err as { code?: string }).code}, the log says ${e.error}`);
+        if (expectVerdict === 'error' && (err as { code?: string }).code !== e.error)
+          throw new AuditError('ERR_AUDIT_REPLAY', `${at}: replay failed with ${(err as { code?: string }).code}, the log says ${e.error}`);
       }
       if (verdict !== expectVerdict || (e.verdict !== 'error' && (fuel !== e.fuel || inputs !== e.inputs))) {
         throw new AuditError('ERR_AUDIT_REPLAY', `${at}: replay gives ${verdict} with ${fuel} fuel, the log says ${e.verdict} with ${e.fuel}`, {
@@ -106,6 +116,9 @@ async function verifyLog(argv: string[], t: Terminal): Promise<number> {
       replayed++;
     }
   }
-  await writeOut(t, `ok ${file}: ${entries.length} entries, chain and signatures valid (guardian ${entries[0]!.guardian}${pinned ? ', pinned' : ', NOT pinned: pass --guardian-key'})${receipts.length ? `; ${receipts.length} receipt(s) found in the log` : ''}${p.values.replay ? `; ${replayed} decisions replayed with the same verdict and fuel` : ''}\n`);
+  await writeOut(
+    t,
+    `ok ${file}: ${entries.length} entries, chain and signatures valid (guardian ${entries[0]!.guardian}${pinned ? ', pinned' : ', NOT pinned: pass --guardian-key'})${receipts.length ? `; ${receipts.length} receipt(s) found in the log` : ''}${p.values.replay ? `; ${replayed} decisions replayed with the same verdict and fuel` : ''}\n`,
+  );
   return 0;
 }

@@ -38,9 +38,16 @@ export async function checkinCommand(argv: string[], t: Terminal): Promise<numbe
     if (failed.length === 0) return 0;
     if (results.length === 1) throw failed[0]!.error; // one guardian: its own error, as it came
     for (const f of failed) t.stderr.write(`capsule: ${f.error.message.startsWith(`guardian ${f.url}`) ? '' : `guardian ${f.url}: `}${f.error.message}\n`);
-    throw new AgentError(failed[0]!.error.code === 'ERR_DENIED' ? 'ERR_DENIED' : 'ERR_UNREACHABLE', `the check-in was not recorded by ${failed.length} of ${results.length} guardians (${failed.map((f) => f.url).join(', ')})`, {
-      hint: failed.length < results.length ? 'the others recorded it; run capsule checkin again for those guardians once they answer' : 'no guardian recorded it; see each guardian\'s line above',
-    });
+    throw new AgentError(
+      failed[0]!.error.code === 'ERR_DENIED' ? 'ERR_DENIED' : 'ERR_UNREACHABLE',
+      `the check-in was not recorded by ${failed.length} of ${results.length} guardians (${failed.map((f) => f.url).join(', ')})`,
+      {
+        hint:
+          failed.length < results.length
+            ? 'the others recorded it; run capsule checkin again for those guardians once they answer'
+            : "no guardian recorded it; see each guardian's line above",
+      },
+    );
   } finally {
     for (const i of ids) i.dispose();
   }

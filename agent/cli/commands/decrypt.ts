@@ -24,12 +24,12 @@ import { refuseBinaryToTty, writeOut, type Terminal } from '../Terminal.ts';
 
 const SYNOPSIS = SPEC.synopsis;
 
-
 /** Runs `capsule decrypt` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function decryptCommand(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, SPEC);
   const onGuardian = p.values['on-guardian'] === true;
-  if (onGuardian && str(p, 'identity') !== undefined) throw new UsageError('ERR_USAGE', 'give --identity or --on-guardian, not both', { hint: `usage: ${SYNOPSIS}` });
+  if (onGuardian && str(p, 'identity') !== undefined)
+    throw new UsageError('ERR_USAGE', 'give --identity or --on-guardian, not both', { hint: `usage: ${SYNOPSIS}` });
   if (!onGuardian && str(p, 'data-dir') !== undefined) throw new UsageError('ERR_USAGE', '--data-dir goes with --on-guardian', { hint: `usage: ${SYNOPSIS}` });
   const out = str(p, 'output');
   if (out === undefined || out === '-') refuseBinaryToTty(t, 'decrypted data');

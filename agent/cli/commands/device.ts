@@ -21,7 +21,7 @@ import { defaultDataDir } from '../../guardian/GuardianFile.ts';
 import type { SlotPbkdf } from '../../device/Cryptsetup.ts';
 import { DEVICE, DEVICE_LUKS_ENROLL, DEVICE_LUKS_KEY } from '../specs/device.ts';
 import { parse, str } from '../args.ts';
-import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts';
+import { refuseBinaryToTty, say, type Terminal } from '../Terminal.ts';
 import { runSubcommand } from '../subcommands.ts';
 import { withExitCode } from '../main.ts';
 
@@ -47,13 +47,25 @@ async function luksEnroll(argv: string[], t: Terminal): Promise<number> {
   const keyFile = str(p, 'key-file');
   const { describePcrs, enrollLuks } = await import('../../device/luksEnroll.ts');
   const e = await enrollLuks({
-    device: resolve(t.cwd, p.positionals[0]!), dataDir: dataDir(t, str(p, 'data-dir')), slot, pbkdf, backend, pcrs,
-    keyFile: keyFile === undefined ? undefined : resolve(t.cwd, keyFile), env: t.env ?? process.env,
+    device: resolve(t.cwd, p.positionals[0]!),
+    dataDir: dataDir(t, str(p, 'data-dir')),
+    slot,
+    pbkdf,
+    backend,
+    pcrs,
+    keyFile: keyFile === undefined ? undefined : resolve(t.cwd, keyFile),
+    env: t.env ?? process.env,
     notice: (line) => say(t, `note: ${line}`),
   });
   if (e.backend === 'tpm2') {
-    say(t, `keyslot ${e.slot} of ${p.positionals[0]} (UUID ${e.uuid}) is bound to TPM ${e.serial} (${e.model}), sealed to ${describePcrs(e.pcrs ?? [])}: token ${e.tokenId}, sealed blob ${e.lockFile}`);
-    say(t, `next: add the keyscript to /etc/crypttab, set CAPSULE_TPM_TCTI in /etc/capsule/luks-keyscript.conf unless the TPM is device:/dev/tpmrm0 (here: ${e.tcti}), and run update-initramfs -u (boot/README.md, "TPM 2.0 guardians"); keep the passphrase as the fallback`);
+    say(
+      t,
+      `keyslot ${e.slot} of ${p.positionals[0]} (UUID ${e.uuid}) is bound to TPM ${e.serial} (${e.model}), sealed to ${describePcrs(e.pcrs ?? [])}: token ${e.tokenId}, sealed blob ${e.lockFile}`,
+    );
+    say(
+      t,
+      `next: add the keyscript to /etc/crypttab, set CAPSULE_TPM_TCTI in /etc/capsule/luks-keyscript.conf unless the TPM is device:/dev/tpmrm0 (here: ${e.tcti}), and run update-initramfs -u (boot/README.md, "TPM 2.0 guardians"); keep the passphrase as the fallback`,
+    );
     return 0;
   }
   say(t, `keyslot ${e.slot} of ${p.positionals[0]} (UUID ${e.uuid}) is bound to module ${e.serial} (${e.model}): token ${e.tokenId}, lock blob ${e.lockFile}`);
@@ -67,8 +79,14 @@ async function luksKey(argv: string[], t: Terminal): Promise<number> {
   // Before anything is unlocked: the key must never reach a screen (or a terminal's scrollback).
   refuseBinaryToTty(t, 'the LUKS key');
   const { retryCannotHelp, unlockLuksKey } = await import('../../device/luksKey.ts');
-  const u = await unlockLuksKey({ device: resolve(t.cwd, p.positionals[0]!), dataDir: dataDir(t, str(p, 'data-dir')), backend, env: t.env ?? process.env })
-    .catch((e: unknown) => { throw retryCannotHelp(e) ? withExitCode(e as Error, LUKS_KEY_NO_RETRY) : e; });
+  const u = await unlockLuksKey({
+    device: resolve(t.cwd, p.positionals[0]!),
+    dataDir: dataDir(t, str(p, 'data-dir')),
+    backend,
+    env: t.env ?? process.env,
+  }).catch((e: unknown) => {
+    throw retryCannotHelp(e) ? withExitCode(e as Error, LUKS_KEY_NO_RETRY) : e;
+  });
   try {
     await new Promise<void>((ok, fail) => t.stdout.write(u.key, (err) => (err ? fail(err) : ok())));
   } finally {
@@ -89,20 +107,27 @@ async function parsePcrs(text: string | undefined): Promise<number[] | undefined
   try {
     return parsePcrList(text);
   } catch (cause) {
-    throw new UsageError('ERR_USAGE', `--pcrs: ${(cause as Error).message}`, { cause, hint: 'e.g. --pcrs 7 or --pcrs 0,2,7 (PCRs of the SHA-256 bank); omit it to seal with the authValue only' });
+    throw new UsageError('ERR_USAGE', `--pcrs: ${(cause as Error).message}`, {
+      cause,
+      hint: 'e.g. --pcrs 7 or --pcrs 0,2,7 (PCRs of the SHA-256 bank); omit it to seal with the authValue only',
+    });
   }
 }
 
 function integer(flag: string, text: string, min: number, max: number): number {
   if (!/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max) {
-    throw new UsageError('ERR_USAGE', `${flag}: expected an integer ${min}..${max}, got ${JSON.stringify(text)}`, { hint: `usage: ${DEVICE_LUKS_ENROLL.synopsis}` });
+    throw new UsageError('ERR_USAGE', `${flag}: expected an integer ${min}..${max}, got ${JSON.stringify(text)}`, {
+      hint: `usage: ${DEVICE_LUKS_ENROLL.synopsis}`,
+    });
   }
   return Number(text);
 }
 
 function parsePbkdf(kind: string | undefined, iterations: string | undefined): SlotPbkdf {
   if (kind !== undefined && kind !== 'pbkdf2' && kind !== 'argon2id') {
-    throw new UsageError('ERR_USAGE', `--pbkdf: expected pbkdf2 or argon2id, got ${JSON.stringify(kind)}`, { hint: 'pbkdf2 (default) is right for a random 64-byte key; see capsule device luks-enroll --help' });
+    throw new UsageError('ERR_USAGE', `--pbkdf: expected pbkdf2 or argon2id, got ${JSON.stringify(kind)}`, {
+      hint: 'pbkdf2 (default) is right for a random 64-byte key; see capsule device luks-enroll --help',
+    });
   }
   const k = kind ?? 'pbkdf2';
   const n = iterations === undefined ? (k === 'pbkdf2' ? 1000 : 4) : integer('--pbkdf-iterations', iterations, k === 'pbkdf2' ? 1000 : 1, 100_000_000);

@@ -10,7 +10,7 @@ import { UsageError } from '../../errors.ts';
 import { AtomicFile } from '../../io/AtomicFile.ts';
 import { parseCid } from '../../store/ContentStore.ts';
 import { FETCH as SPEC } from '../specs/ipfs.ts';
-import { need, parse, positiveInt, str } from '../args.ts';
+import { need, parse, positiveInt } from '../args.ts';
 import { openCliStore } from '../ipfs.ts';
 import { refuseBinaryToTty, say, writeOut, type Terminal } from '../Terminal.ts';
 
@@ -27,7 +27,8 @@ export async function fetchCommand(argv: string[], t: Terminal): Promise<number>
   const out = need(p, 'output', SYNOPSIS);
   const maxBytes = positiveInt(p, 'max-size', DEFAULT_MAX_BYTES, SYNOPSIS);
   const timeoutS = positiveInt(p, 'timeout', 120, SYNOPSIS);
-  if (timeoutS > MAX_TIMEOUT_S) throw new UsageError('ERR_USAGE', `--timeout: at most ${MAX_TIMEOUT_S} seconds (about 24 days), got ${timeoutS}`, { hint: `usage: ${SYNOPSIS}` });
+  if (timeoutS > MAX_TIMEOUT_S)
+    throw new UsageError('ERR_USAGE', `--timeout: at most ${MAX_TIMEOUT_S} seconds (about 24 days), got ${timeoutS}`, { hint: `usage: ${SYNOPSIS}` });
   if (out === '-') refuseBinaryToTty(t, 'fetched content');
   const signal = AbortSignal.any([AbortSignal.timeout(timeoutS * 1000), ...(t.signal ? [t.signal] : [])]);
   const store = await openCliStore(t, p);
@@ -46,7 +47,10 @@ export async function fetchCommand(argv: string[], t: Terminal): Promise<number>
   } catch (e) {
     if ((e as Error)?.name === 'TimeoutError' && !t.signal?.aborted) {
       const { ContentError } = await import('../../errors.ts');
-      throw new ContentError('ERR_CONTENT_UNAVAILABLE', `${cid}: not fetched within ${timeoutS} s`, { cause: e, hint: 'connect to a node that has it (--peer MULTIADDR of a running capsule agent or watch)' });
+      throw new ContentError('ERR_CONTENT_UNAVAILABLE', `${cid}: not fetched within ${timeoutS} s`, {
+        cause: e,
+        hint: 'connect to a node that has it (--peer MULTIADDR of a running capsule agent or watch)',
+      });
     }
     throw e;
   } finally {

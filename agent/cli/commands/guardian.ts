@@ -35,17 +35,26 @@ async function init(argv: string[], t: Terminal): Promise<number> {
   try {
     pcrs = pcrsText === undefined ? undefined : parsePcrList(pcrsText);
   } catch (cause) {
-    throw new UsageError('ERR_USAGE', `--pcrs: expected PCR numbers 0..23 separated by commas (e.g. 7 or 0,2,7), got ${JSON.stringify(pcrsText)}`, { cause, hint: `usage: ${INIT.synopsis}` });
+    throw new UsageError('ERR_USAGE', `--pcrs: expected PCR numbers 0..23 separated by commas (e.g. 7 or 0,2,7), got ${JSON.stringify(pcrsText)}`, {
+      cause,
+      hint: `usage: ${INIT.synopsis}`,
+    });
   }
   const restore = p.values.restore === true;
-  if (!restore && p.values['mnemonic-from-stdin']) throw new UsageError('ERR_USAGE', '--mnemonic-from-stdin goes with --restore', { hint: `usage: ${INIT.synopsis}` });
+  if (!restore && p.values['mnemonic-from-stdin'])
+    throw new UsageError('ERR_USAGE', '--mnemonic-from-stdin goes with --restore', { hint: `usage: ${INIT.synopsis}` });
   if (restore && (p.values['confirm-words-from-stdin'] || p.values['mnemonic-to-stdout'])) {
-    throw new UsageError('ERR_USAGE', '--restore shows no words, so --confirm-words-from-stdin and --mnemonic-to-stdout do not apply', { hint: `usage: ${INIT.synopsis}` });
+    throw new UsageError('ERR_USAGE', '--restore shows no words, so --confirm-words-from-stdin and --mnemonic-to-stdout do not apply', {
+      hint: `usage: ${INIT.synopsis}`,
+    });
   }
   if (backend === 'soft') say(t, 'warning: the soft backend keeps keys in a passphrase-locked file, NOT in hardware: development only');
   const dataDir = dataDirOf(t, str(p, 'data-dir'));
   const record = await provision({
-    dataDir, backend, restore, pcrs,
+    dataDir,
+    backend,
+    restore,
+    pcrs,
     force: p.values.force === true,
     confirmFromStdin: p.values['confirm-words-from-stdin'] === true,
     mnemonicFromStdin: p.values['mnemonic-from-stdin'] === true,
@@ -59,8 +68,12 @@ async function init(argv: string[], t: Terminal): Promise<number> {
     signal: t.signal,
   });
   say(t, `guardian ${restore ? 'restored' : 'provisioned'} in ${dataDir} (${record.backend}, ${record.model}, ${record.serial})`);
-  if (!restore) say(t, 'keep the paper backup offline: it is the only way to rebuild this guardian\'s x25519 and p256-ecdh keys');
-  if (backend === 'tpm2') say(t, `the TPM keys are in ${dataDir} (tpm2-keystore.json, and the auth file tpm2-auth): back them up with the data directory; they open only on this TPM`);
+  if (!restore) say(t, "keep the paper backup offline: it is the only way to rebuild this guardian's x25519 and p256-ecdh keys");
+  if (backend === 'tpm2')
+    say(
+      t,
+      `the TPM keys are in ${dataDir} (tpm2-keystore.json, and the auth file tpm2-auth): back them up with the data directory; they open only on this TPM`,
+    );
   await print(t, record, p.values.json === true);
   return 0;
 }
@@ -85,7 +98,7 @@ async function print(t: Terminal, r: GuardianRecord, json: boolean, hardware = r
     created: r.created,
     restored: r.restored,
     stanzas: {
-      'x25519': r.recipients.x25519,
+      x25519: r.recipients.x25519,
       'p256-ecdh': r.recipients.p256,
       ...(r.backend === 'tpm2'
         ? { 'tpm2-rsa': r.recipients.tpm2 ?? null }
@@ -99,16 +112,21 @@ async function print(t: Terminal, r: GuardianRecord, json: boolean, hardware = r
     await writeOut(t, JSON.stringify(facts, null, 2) + '\n');
     return;
   }
-  await writeOut(t, [
-    `backend: ${r.backend}${r.backend === 'soft' ? ' (NOT FOR PRODUCTION)' : ''}`,
-    `model: ${r.model}`,
-    `serial: ${r.serial}`,
-    ...(caps?.firmware ? [`firmware: ${caps.manufacturer ?? ''} ${caps.firmware}`.replace(/: +/, ': ')] : []),
-    `created: ${r.created}${r.restored ? ' (restored from paper)' : ''}`,
-    `x25519: ${r.recipients.x25519}`,
-    `p256-ecdh: ${r.recipients.p256 ?? `unavailable (${r.model} has no ECDH)`}`,
-    r.backend === 'tpm2' ? `tpm2-rsa: ${r.recipients.tpm2 ?? 'unavailable'} (this TPM only; not recoverable from the paper backup)` : 'zymbit-lock: this device only (seal --on-guardian zymbit-lock)',
-    `signing-key: ${r.signingKey}`,
-    `seed-process: ${r.isolation}`,
-  ].join('\n') + '\n');
+  await writeOut(
+    t,
+    [
+      `backend: ${r.backend}${r.backend === 'soft' ? ' (NOT FOR PRODUCTION)' : ''}`,
+      `model: ${r.model}`,
+      `serial: ${r.serial}`,
+      ...(caps?.firmware ? [`firmware: ${caps.manufacturer ?? ''} ${caps.firmware}`.replace(/: +/, ': ')] : []),
+      `created: ${r.created}${r.restored ? ' (restored from paper)' : ''}`,
+      `x25519: ${r.recipients.x25519}`,
+      `p256-ecdh: ${r.recipients.p256 ?? `unavailable (${r.model} has no ECDH)`}`,
+      r.backend === 'tpm2'
+        ? `tpm2-rsa: ${r.recipients.tpm2 ?? 'unavailable'} (this TPM only; not recoverable from the paper backup)`
+        : 'zymbit-lock: this device only (seal --on-guardian zymbit-lock)',
+      `signing-key: ${r.signingKey}`,
+      `seed-process: ${r.isolation}`,
+    ].join('\n') + '\n',
+  );
 }

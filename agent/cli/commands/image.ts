@@ -38,7 +38,10 @@ export async function imageCommand(argv: string[], t: Terminal): Promise<number>
 function ownerKey(p: Parsed, synopsis: string): Uint8Array | undefined {
   const v = str(p, 'owner');
   if (v === undefined) return undefined;
-  if (!/^[0-9a-fA-F]{64}$/.test(v)) throw new UsageError('ERR_USAGE', `--owner: expected the owner's Ed25519 key as 64 hex digits, got ${v.length} characters`, { hint: `\`capsule keygen\` prints it as "owner signing key (ed25519): …"; usage: ${synopsis}` });
+  if (!/^[0-9a-fA-F]{64}$/.test(v))
+    throw new UsageError('ERR_USAGE', `--owner: expected the owner's Ed25519 key as 64 hex digits, got ${v.length} characters`, {
+      hint: `\`capsule keygen\` prints it as "owner signing key (ed25519): …"; usage: ${synopsis}`,
+    });
   return Uint8Array.from(Buffer.from(v, 'hex'));
 }
 
@@ -56,7 +59,10 @@ async function trusted(t: Terminal, p: Parsed, synopsis: string) {
   const pinned = await readPinned(dataDirOf(t, str(p, 'data-dir')));
   const m = str(p, 'manifest');
   const bytes = m !== undefined ? await readBytes(t, m) : pinned?.bytes;
-  if (bytes === undefined) throw new ImageError('ERR_NOT_PINNED', 'image manifest: no --manifest given and none pinned', { hint: 'pin one with `capsule image pin M --owner HEX`, or pass --manifest M --owner HEX' });
+  if (bytes === undefined)
+    throw new ImageError('ERR_NOT_PINNED', 'image manifest: no --manifest given and none pinned', {
+      hint: 'pin one with `capsule image pin M --owner HEX`, or pass --manifest M --owner HEX',
+    });
   return acceptManifest(bytes, { owner, pinned }).manifest;
 }
 
@@ -99,9 +105,12 @@ async function show(argv: string[], t: Terminal): Promise<number> {
 async function pin(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, IMAGE_PIN);
   const r = await pinManifest(dataDirOf(t, str(p, 'data-dir')), await readBytes(t, p.positionals[0]!), ownerKey(p, IMAGE_PIN.synopsis));
-  say(t, r.pinned
-    ? `pinned image manifest sequence ${r.manifest.sequence}${r.previous !== undefined ? ` (was ${r.previous})` : ''}: ${r.manifest.images.map((i) => i.name).join(', ')}`
-    : `image manifest sequence ${r.manifest.sequence} is already pinned; nothing changed`);
+  say(
+    t,
+    r.pinned
+      ? `pinned image manifest sequence ${r.manifest.sequence}${r.previous !== undefined ? ` (was ${r.previous})` : ''}: ${r.manifest.images.map((i) => i.name).join(', ')}`
+      : `image manifest sequence ${r.manifest.sequence} is already pinned; nothing changed`,
+  );
   return 0;
 }
 
@@ -110,8 +119,11 @@ async function verify(argv: string[], t: Terminal): Promise<number> {
   const manifest = await trusted(t, p, IMAGE_VERIFY.synopsis);
   const file = p.positionals[0]!;
   const v = await verifyOciArchive(resolve(t.cwd, file), {
-    manifest, name: file, signal: t.signal,
-    maxArchiveBytes: positiveInt(p, 'max-archive-bytes', DEFAULT_MAX_ARCHIVE_BYTES, IMAGE_VERIFY.synopsis), maxEntryBytes: positiveInt(p, 'max-entry-bytes', DEFAULT_MAX_ENTRY_BYTES, IMAGE_VERIFY.synopsis),
+    manifest,
+    name: file,
+    signal: t.signal,
+    maxArchiveBytes: positiveInt(p, 'max-archive-bytes', DEFAULT_MAX_ARCHIVE_BYTES, IMAGE_VERIFY.synopsis),
+    maxEntryBytes: positiveInt(p, 'max-entry-bytes', DEFAULT_MAX_ENTRY_BYTES, IMAGE_VERIFY.synopsis),
   });
   await writeOut(t, verifiedJson(v, manifest.sequence));
   say(t, `${file}: ${v.image.name} ${v.digest} verified (${v.blobs} blobs, ${v.bytes} bytes)`);
@@ -121,17 +133,27 @@ async function verify(argv: string[], t: Terminal): Promise<number> {
 async function load(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, IMAGE_LOAD);
   const engine = str(p, 'engine');
-  if (engine !== undefined && engine !== 'podman' && engine !== 'docker') throw new UsageError('ERR_USAGE', `--engine: expected podman or docker, got ${JSON.stringify(engine)}`, { hint: `usage: ${IMAGE_LOAD.synopsis}` });
+  if (engine !== undefined && engine !== 'podman' && engine !== 'docker')
+    throw new UsageError('ERR_USAGE', `--engine: expected podman or docker, got ${JSON.stringify(engine)}`, { hint: `usage: ${IMAGE_LOAD.synopsis}` });
   const manifest = await trusted(t, p, IMAGE_LOAD.synopsis);
   const file = p.positionals[0]!;
   const tmp = str(p, 'tmp-dir');
   const r = await loadImage(resolve(t.cwd, file), {
-    manifest, name: file, signal: t.signal, env: t.env ?? process.env, engineArgs: list(p, 'engine-arg'),
-    engines: engine ? [engine] : undefined, tmpDir: tmp !== undefined ? resolve(t.cwd, tmp) : undefined,
-    maxArchiveBytes: positiveInt(p, 'max-archive-bytes', DEFAULT_MAX_ARCHIVE_BYTES, IMAGE_LOAD.synopsis), maxEntryBytes: positiveInt(p, 'max-entry-bytes', DEFAULT_MAX_ENTRY_BYTES, IMAGE_LOAD.synopsis),
+    manifest,
+    name: file,
+    signal: t.signal,
+    env: t.env ?? process.env,
+    engineArgs: list(p, 'engine-arg'),
+    engines: engine ? [engine] : undefined,
+    tmpDir: tmp !== undefined ? resolve(t.cwd, tmp) : undefined,
+    maxArchiveBytes: positiveInt(p, 'max-archive-bytes', DEFAULT_MAX_ARCHIVE_BYTES, IMAGE_LOAD.synopsis),
+    maxEntryBytes: positiveInt(p, 'max-entry-bytes', DEFAULT_MAX_ENTRY_BYTES, IMAGE_LOAD.synopsis),
   });
   await writeOut(t, JSON.stringify({ name: r.verified.image.name, digest: r.verified.digest, engine: r.engine.name, loaded: r.loaded }) + '\n');
-  say(t, `${file}: verified (${r.verified.blobs} blobs, ${r.verified.bytes} bytes), loaded by ${r.engine.name}: ${r.loaded.join(', ') || '(no name reported)'}`);
+  say(
+    t,
+    `${file}: verified (${r.verified.blobs} blobs, ${r.verified.bytes} bytes), loaded by ${r.engine.name}: ${r.loaded.join(', ') || '(no name reported)'}`,
+  );
   return 0;
 }
 
@@ -144,7 +166,12 @@ async function publish(argv: string[], t: Terminal): Promise<number> {
   const store = await openCliStore(t, p);
   try {
     const n = await announce(store, bytes, timeoutS * 1000, t.signal, IMAGE_TOPIC);
-    if (n === 0) throw new ContentError('ERR_CONTENT_UNAVAILABLE', `image manifest sequence ${manifest.sequence}: no subscriber of ${IMAGE_TOPIC} reached within ${timeoutS} s`, { hint: 'connect to the device\'s node with --peer MULTIADDR (GET /v1/status ipfs.addresses), and check its agent runs with IPFS' });
+    if (n === 0)
+      throw new ContentError(
+        'ERR_CONTENT_UNAVAILABLE',
+        `image manifest sequence ${manifest.sequence}: no subscriber of ${IMAGE_TOPIC} reached within ${timeoutS} s`,
+        { hint: "connect to the device's node with --peer MULTIADDR (GET /v1/status ipfs.addresses), and check its agent runs with IPFS" },
+      );
     await writeOut(t, `${n}\n`);
     say(t, `published image manifest sequence ${manifest.sequence} (${manifest.images.length} image(s)) to ${n} peer(s)`);
   } finally {
@@ -157,13 +184,17 @@ async function fetch(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, IMAGE_FETCH);
   const cid = parseCid(p.positionals[0]!, 'CID');
   const out = need(p, 'output', IMAGE_FETCH.synopsis);
-  if (out === '-') throw new UsageError('ERR_USAGE', '-o: expected a file name (the archive is written only once verified)', { hint: `usage: ${IMAGE_FETCH.synopsis}` });
+  if (out === '-')
+    throw new UsageError('ERR_USAGE', '-o: expected a file name (the archive is written only once verified)', { hint: `usage: ${IMAGE_FETCH.synopsis}` });
   const manifest = await trusted(t, p, IMAGE_FETCH.synopsis);
   const maxArchiveBytes = positiveInt(p, 'max-archive-bytes', DEFAULT_MAX_ARCHIVE_BYTES, IMAGE_FETCH.synopsis);
   const timeoutS = Math.min(positiveInt(p, 'timeout', 120, IMAGE_FETCH.synopsis), 2_000_000);
   const signal = AbortSignal.any([AbortSignal.timeout(timeoutS * 1000), ...(t.signal ? [t.signal] : [])]);
   const dir = await mkdtemp(join(tmpdir(), 'capsule-image-fetch-'));
-  const store = await openCliStore(t, p).catch(async (e) => { await rm(dir, { recursive: true, force: true }); throw e; });
+  const store = await openCliStore(t, p).catch(async (e) => {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  });
   const target = resolve(t.cwd, out);
   const temp = join(dirname(target), `.${randomBytes(6).toString('hex')}.image-fetch`);
   try {
@@ -173,10 +204,20 @@ async function fetch(argv: string[], t: Terminal): Promise<number> {
       await got.commit();
     } catch (e) {
       await got.abort();
-      if ((e as Error)?.name === 'TimeoutError' && !t.signal?.aborted) throw new ContentError('ERR_CONTENT_UNAVAILABLE', `${cid}: not fetched within ${timeoutS} s`, { cause: e, hint: 'connect to a node that has it (--peer MULTIADDR)' });
+      if ((e as Error)?.name === 'TimeoutError' && !t.signal?.aborted)
+        throw new ContentError('ERR_CONTENT_UNAVAILABLE', `${cid}: not fetched within ${timeoutS} s`, {
+          cause: e,
+          hint: 'connect to a node that has it (--peer MULTIADDR)',
+        });
       throw e;
     }
-    const v = await verifyOciArchive(got.path, { manifest, name: cid.toString(), maxArchiveBytes, maxEntryBytes: positiveInt(p, 'max-entry-bytes', DEFAULT_MAX_ENTRY_BYTES, IMAGE_FETCH.synopsis), signal: t.signal });
+    const v = await verifyOciArchive(got.path, {
+      manifest,
+      name: cid.toString(),
+      maxArchiveBytes,
+      maxEntryBytes: positiveInt(p, 'max-entry-bytes', DEFAULT_MAX_ENTRY_BYTES, IMAGE_FETCH.synopsis),
+      signal: t.signal,
+    });
     try {
       await copyFile(got.path, temp);
       await rename(temp, target);

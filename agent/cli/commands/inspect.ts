@@ -9,7 +9,6 @@ import { inputOf } from '../files.ts';
 import { writeOut, type Terminal } from '../Terminal.ts';
 import { bytes } from '../Progress.ts';
 
-
 /** Runs `capsule inspect` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function inspectCommand(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, SPEC);

@@ -12,7 +12,6 @@ import { KEYGEN as SPEC } from '../specs/capsule.ts';
 import { parse, str } from '../args.ts';
 import { say, writeOut, type Terminal } from '../Terminal.ts';
 
-
 /** Runs `capsule keygen` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function keygen(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, SPEC);
@@ -31,7 +30,8 @@ export async function keygen(argv: string[], t: Terminal): Promise<number> {
     } catch (cause) {
       if ((cause as NodeJS.ErrnoException).code === 'EEXIST') {
         throw new UsageError('ERR_OUTPUT_EXISTS', `${out}: already exists; refusing to overwrite a key`, {
-          cause, hint: 'choose another file name, or move the old key away first',
+          cause,
+          hint: 'choose another file name, or move the old key away first',
         });
       }
       throw ioError(out, 'create', cause);

@@ -63,14 +63,17 @@ async function check(argv: string[], t: Terminal): Promise<number> {
   if (p.values.json) {
     await writeOut(t, JSON.stringify(result, null, 2) + '\n');
   } else {
-    await writeOut(t, [
-      `ok ${p.positionals[0]} (capsule_v1)`,
-      `  sha256:    ${result.sha256}`,
-      `  size:      ${report.bytes} bytes (${metered.length} metered)`,
-      `  imports:   ${report.imports.join(', ') || '(none)'}`,
-      `  memory:    ${report.memory.initialPages}..${report.memory.maxPages} pages (cap ${DEFAULT_LIMITS.maxMemoryPages})`,
-      `  functions: ${report.functions}${report.hasStart ? ', has a start function' : ''}`,
-    ].join('\n') + '\n');
+    await writeOut(
+      t,
+      [
+        `ok ${p.positionals[0]} (capsule_v1)`,
+        `  sha256:    ${result.sha256}`,
+        `  size:      ${report.bytes} bytes (${metered.length} metered)`,
+        `  imports:   ${report.imports.join(', ') || '(none)'}`,
+        `  memory:    ${report.memory.initialPages}..${report.memory.maxPages} pages (cap ${DEFAULT_LIMITS.maxMemoryPages})`,
+        `  functions: ${report.functions}${report.hasStart ? ', has a start function' : ''}`,
+      ].join('\n') + '\n',
+    );
   }
   return 0;
 }
@@ -85,21 +88,40 @@ async function run(argv: string[], t: Terminal): Promise<number> {
   const now = parseTimeArg(need(p, 'at', LOGIC_RUN.synopsis), '--at');
   const evidence: EvidenceItem[] = [];
   for (const f of list(p, 'approval')) evidence.push(...parseEvidence(await readJsonFile(t, f), f));
-  evidence.push(...await drandBeacons(t, list(p, 'drand-beacon')));
+  evidence.push(...(await drandBeacons(t, list(p, 'drand-beacon'))));
   const stateFile = str(p, 'state');
   const state = stateFile ? parseState(await readJsonFile(t, stateFile), stateFile) : new Map<string, Uint8Array>();
   const fuel = str(p, 'fuel');
   const sandbox = new Sandbox(fuel ? { fuel: Number(fuel) } : {});
   const r = sandbox.evaluate(module, decisionInput(h, { now, requester, evidence, state }));
   if (p.values.json) {
-    await writeOut(t, JSON.stringify({
-      verdict: r.verdict, reason: r.reason, fuel: r.fuel, fuelLimit: r.fuelLimit, fuelTable: r.fuelTable, logs: r.logs,
-      state: stateToJson(r.state), changed: r.changed, module: r.moduleSha256, inputs: r.inputsSha256, at: new Date(now).toISOString(),
-    }, null, 2) + '\n');
+    await writeOut(
+      t,
+      JSON.stringify(
+        {
+          verdict: r.verdict,
+          reason: r.reason,
+          fuel: r.fuel,
+          fuelLimit: r.fuelLimit,
+          fuelTable: r.fuelTable,
+          logs: r.logs,
+          state: stateToJson(r.state),
+          changed: r.changed,
+          module: r.moduleSha256,
+          inputs: r.inputsSha256,
+          at: new Date(now).toISOString(),
+        },
+        null,
+        2,
+      ) + '\n',
+    );
   } else {
     // Reason and logs are the logic's words: control characters are shown escaped, so a policy
     // cannot move the cursor and print "allow" over its own "deny".
-    await writeOut(t, `${r.verdict}${r.reason ? `: ${printable(r.reason)}` : ''}\n  fuel: ${r.fuel} of ${r.fuelLimit}\n${r.logs.map((l) => `  log: ${printable(l)}\n`).join('')}${r.changed.length ? `  state changed: ${r.changed.join(', ')}\n` : ''}`);
+    await writeOut(
+      t,
+      `${r.verdict}${r.reason ? `: ${printable(r.reason)}` : ''}\n  fuel: ${r.fuel} of ${r.fuelLimit}\n${r.logs.map((l) => `  log: ${printable(l)}\n`).join('')}${r.changed.length ? `  state changed: ${r.changed.join(', ')}\n` : ''}`,
+    );
   }
   return 0;
 }

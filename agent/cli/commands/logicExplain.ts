@@ -35,7 +35,8 @@ export async function explain(argv: string[], t: Terminal): Promise<number> {
       parseRecipient(r); // a typo is an error, not a requester nobody is
     } catch (cause) {
       throw new UsageError('ERR_USAGE', `--requester: expected an age recipient (age1…), got ${JSON.stringify(r.slice(0, 80))}`, {
-        cause, hint: 'a requester is the age1… public key the key would be released to',
+        cause,
+        hint: 'a requester is the age1… public key the key would be released to',
       });
     }
   }

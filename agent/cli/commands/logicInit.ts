@@ -60,7 +60,9 @@ function entries(dir: string, arg: string): string[] {
     const code = (cause as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return [];
     if (code === 'ENOTDIR') {
-      throw new UsageError('ERR_OUTPUT_EXISTS', `${arg}: is a file, expected a new or empty folder`, { hint: 'pass a folder name, e.g. capsule logic init my-policy' });
+      throw new UsageError('ERR_OUTPUT_EXISTS', `${arg}: is a file, expected a new or empty folder`, {
+        hint: 'pass a folder name, e.g. capsule logic init my-policy',
+      });
     }
     throw ioError(arg, 'read', cause);
   }

@@ -46,7 +46,8 @@ function scenarioFileOf(arg: string, cwd: string): string {
     statSync(resolve(cwd, file));
   } catch (cause) {
     throw new IoError('ERR_NOT_FOUND', `${arg}: a folder without scenarios.json`, {
-      cause, hint: 'name a scenario file, or create scenarios.json there (capsule logic init writes one; the format: agent/logic/SCENARIOS.md)',
+      cause,
+      hint: 'name a scenario file, or create scenarios.json there (capsule logic init writes one; the format: agent/logic/SCENARIOS.md)',
     });
   }
   return file;

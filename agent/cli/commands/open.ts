@@ -49,32 +49,43 @@ export async function openCommand(argv: string[], t: Terminal): Promise<number> 
   const p = parse(argv, SPEC);
   const file = p.positionals[0]!;
   const cid = await asCid(t, file);
-  if (file === '-') throw new UsageError('ERR_USAGE', 'open reads the capsule from a file (the guardian needs its header first, then it is decrypted)', { hint: `usage: ${SYNOPSIS}` });
+  if (file === '-')
+    throw new UsageError('ERR_USAGE', 'open reads the capsule from a file (the guardian needs its header first, then it is decrypted)', {
+      hint: `usage: ${SYNOPSIS}`,
+    });
   const out = need(p, 'output', SYNOPSIS);
   const guardianUrls = list(p, 'guardian');
   if (guardianUrls.length === 0) need(p, 'guardian', SYNOPSIS); // throws: missing --guardian
   const timeoutMs = positiveInt(p, 'timeout', 30, SYNOPSIS) * 1000;
   if (timeoutMs > 3_600_000) throw new UsageError('ERR_USAGE', `--timeout: at most 3600 seconds, got ${timeoutMs / 1000}`, { hint: `usage: ${SYNOPSIS}` });
-  if (cid && guardianUrls.length > 1) throw new UsageError('ERR_USAGE', 'a guardian set is opened from the capsule file, not by CID', { hint: 'capsule fetch CID -o FILE first, then capsule open FILE with each --guardian' });
+  if (cid && guardianUrls.length > 1)
+    throw new UsageError('ERR_USAGE', 'a guardian set is opened from the capsule file, not by CID', {
+      hint: 'capsule fetch CID -o FILE first, then capsule open FILE with each --guardian',
+    });
   const identityFile = need(p, 'identity', SYNOPSIS);
   // Evidence first: a malformed approval or beacon is refused before any key is loaded or anything sent.
   const evidence: EvidenceItem[] = [];
   for (const f of list(p, 'approval')) evidence.push(...parseEvidence(await readJsonFile(t, f), f));
-  evidence.push(...await drandBeacons(t, list(p, 'drand-beacon')));
+  evidence.push(...(await drandBeacons(t, list(p, 'drand-beacon'))));
   const identities = await loadIdentities(t, identityFile);
   // Authenticated with the identity (proof of possession): a counted open needs it.
   // Every answer's receipt is kept (docs/AUDIT.md "Receipts"): `capsule audit verify --receipt` checks the guardian's log with it.
   const receiptsDir = p.values.receipts !== undefined ? resolve(t.cwd, String(p.values.receipts)) : defaultReceiptsDir(t.env ?? process.env);
-  const clients = guardianUrls.map((u) => new GuardianClient(u, timeoutMs, {
-    identity: identities[0],
-    onReceipt: async (r) => {
-      try {
-        await saveReceipt(receiptsDir, r);
-      } catch (e) {
-        t.stderr.write(`capsule: warning: cannot save the receipt for audit entry ${r.seq} in ${receiptsDir} (${(e as NodeJS.ErrnoException).code ?? 'error'})\n`);
-      }
-    },
-  }));
+  const clients = guardianUrls.map(
+    (u) =>
+      new GuardianClient(u, timeoutMs, {
+        identity: identities[0],
+        onReceipt: async (r) => {
+          try {
+            await saveReceipt(receiptsDir, r);
+          } catch (e) {
+            t.stderr.write(
+              `capsule: warning: cannot save the receipt for audit entry ${r.seq} in ${receiptsDir} (${(e as NodeJS.ErrnoException).code ?? 'error'})\n`,
+            );
+          }
+        },
+      }),
+  );
   const client = clients[0]!;
   let src = { path: resolve(t.cwd, file), name: file };
   let fileKey: Uint8Array | undefined;
@@ -90,13 +101,28 @@ export async function openCommand(argv: string[], t: Terminal): Promise<number> 
     } else {
       const { prefix, header } = await capsulePrefix(src);
       if (header.guardianSet) {
-        const got = await releaseFromGuardians({ header, prefix, clients, identity: identities[0]!, evidence, signal: t.signal, onOutcome: (o) => t.stderr.write(`capsule: ${outcomeLine(o)}\n`) });
+        const got = await releaseFromGuardians({
+          header,
+          prefix,
+          clients,
+          identity: identities[0]!,
+          evidence,
+          signal: t.signal,
+          onOutcome: (o) => t.stderr.write(`capsule: ${outcomeLine(o)}\n`),
+        });
         fileKey = got.key;
         const k = fileKey;
-        await decryptToFile(src, () => Uint8Array.from(k), resolve(t.cwd, out), { outName: out, signal: t.signal, onProgress: (a, b) => progress.update(a, b) });
+        await decryptToFile(src, () => Uint8Array.from(k), resolve(t.cwd, out), {
+          outName: out,
+          signal: t.signal,
+          onProgress: (a, b) => progress.update(a, b),
+        });
         return 0;
       }
-      if (clients.length > 1) throw new UsageError('ERR_USAGE', `${file} was sealed without a guardian set: give the one guardian that holds it`, { hint: 'several --guardian are for capsules sealed with --threshold' });
+      if (clients.length > 1)
+        throw new UsageError('ERR_USAGE', `${file} was sealed without a guardian set: give the one guardian that holds it`, {
+          hint: 'several --guardian are for capsules sealed with --threshold',
+        });
       r = await client.release(prefix, identities[0]!.recipient, evidence, t.signal);
     }
     const d = new Decrypter();
@@ -106,7 +132,8 @@ export async function openCommand(argv: string[], t: Terminal): Promise<number> 
     } catch (cause) {
       throw new AgentError('ERR_PROTOCOL', `guardian ${client.url}: the release answer does not open with ${identities[0]!.recipient}'s identity`, { cause });
     }
-    if (fileKey.length !== 32) throw new AgentError('ERR_PROTOCOL', `guardian ${client.url}: the release answer holds ${fileKey.length} bytes, not a 32-byte file key`);
+    if (fileKey.length !== 32)
+      throw new AgentError('ERR_PROTOCOL', `guardian ${client.url}: the release answer holds ${fileKey.length} bytes, not a 32-byte file key`);
     const k = fileKey;
     await decryptToFile(src, () => Uint8Array.from(k), resolve(t.cwd, out), { outName: out, signal: t.signal, onProgress: (a, b) => progress.update(a, b) });
   } finally {
@@ -152,7 +179,13 @@ export async function drandBeacons(t: Terminal, values: string[]): Promise<Evide
 /** A CID when the argument is not an existing file and parses as one. */
 async function asCid(t: Terminal, arg: string): Promise<CID | undefined> {
   if (arg === '-' || !/^(baf|Qm)/.test(arg)) return undefined;
-  if (await stat(resolve(t.cwd, arg)).then(() => true, () => false)) return undefined;
+  if (
+    await stat(resolve(t.cwd, arg)).then(
+      () => true,
+      () => false,
+    )
+  )
+    return undefined;
   return parseCid(arg, 'CAPSULE');
 }
 
@@ -163,7 +196,10 @@ async function downloadVerified(client: GuardianClient, cid: CID, path: string, 
   async function* capped(body: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
     for await (const c of body) {
       n += c.length;
-      if (n > DEFAULT_MAX_BYTES) throw new ContentError('ERR_CONTENT_TOO_LARGE', `guardian ${client.url}: sent more than ${DEFAULT_MAX_BYTES} bytes for ${cid}`, { hint: 'nothing was decrypted' });
+      if (n > DEFAULT_MAX_BYTES)
+        throw new ContentError('ERR_CONTENT_TOO_LARGE', `guardian ${client.url}: sent more than ${DEFAULT_MAX_BYTES} bytes for ${cid}`, {
+          hint: 'nothing was decrypted',
+        });
       yield c;
     }
   }
@@ -172,12 +208,19 @@ async function downloadVerified(client: GuardianClient, cid: CID, path: string, 
     await pipeline(Readable.from(capped(body)), createWriteStream(path, { mode: 0o600 }), { signal: bounded });
   } catch (cause) {
     if (signal?.aborted || cause instanceof DceError) throw cause;
-    throw new AgentError('ERR_PROTOCOL', `guardian ${client.url}: the download of ${cid} was cut short${bounded.aborted ? ` (no end within ${DOWNLOAD_TIMEOUT_MS / 60_000} minutes)` : ''}`, {
-      cause, hint: 'nothing was decrypted; try again',
-    });
+    throw new AgentError(
+      'ERR_PROTOCOL',
+      `guardian ${client.url}: the download of ${cid} was cut short${bounded.aborted ? ` (no end within ${DOWNLOAD_TIMEOUT_MS / 60_000} minutes)` : ''}`,
+      {
+        cause,
+        hint: 'nothing was decrypted; try again',
+      },
+    );
   }
   const got = await computeCid(bytesOf({ path, name: cid.toString() }, signal), signal);
   if (!got.equals(cid)) {
-    throw new ContentError('ERR_CID_MISMATCH', `guardian ${client.url}: served content for ${cid} whose CID is ${got}`, { hint: 'the guardian sent other bytes than the CID names; nothing was decrypted' });
+    throw new ContentError('ERR_CID_MISMATCH', `guardian ${client.url}: served content for ${cid} whose CID is ${got}`, {
+      hint: 'the guardian sent other bytes than the CID names; nothing was decrypted',
+    });
   }
 }

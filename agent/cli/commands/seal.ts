@@ -31,9 +31,10 @@ const SYNOPSIS = SPEC.synopsis;
 
 function ownStanza(text: string): OwnStanza {
   if (text === 'x25519' || text === 'p256-ecdh' || text === 'zymbit-lock' || text === 'tpm2-rsa') return text;
-  throw new UsageError('ERR_USAGE', `--on-guardian: expected x25519, p256-ecdh, zymbit-lock or tpm2-rsa, got ${JSON.stringify(text)}`, { hint: `usage: ${SYNOPSIS}` });
+  throw new UsageError('ERR_USAGE', `--on-guardian: expected x25519, p256-ecdh, zymbit-lock or tpm2-rsa, got ${JSON.stringify(text)}`, {
+    hint: `usage: ${SYNOPSIS}`,
+  });
 }
-
 
 /** Runs `capsule seal` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function sealCommand(argv: string[], t: Terminal): Promise<number> {
@@ -44,8 +45,10 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
   }
   const guardians = list(p, 'guardian');
   const own = list(p, 'on-guardian').map(ownStanza);
-  if (guardians.length === 0 && own.length === 0) throw new UsageError('ERR_USAGE', 'missing required option --guardian (or --on-guardian on the guardian itself)', { hint: `usage: ${SYNOPSIS}` });
-  if (str(p, 'data-dir') !== undefined && own.length === 0 && !publish) throw new UsageError('ERR_USAGE', '--data-dir goes with --on-guardian or --publish', { hint: `usage: ${SYNOPSIS}` });
+  if (guardians.length === 0 && own.length === 0)
+    throw new UsageError('ERR_USAGE', 'missing required option --guardian (or --on-guardian on the guardian itself)', { hint: `usage: ${SYNOPSIS}` });
+  if (str(p, 'data-dir') !== undefined && own.length === 0 && !publish)
+    throw new UsageError('ERR_USAGE', '--data-dir goes with --on-guardian or --publish', { hint: `usage: ${SYNOPSIS}` });
   const threshold = thresholdOf(str(p, 'threshold'), guardians.length, own.length);
   const module = await loadModule(t, need(p, 'logic', SYNOPSIS));
   const params = await paramsOf(t, str(p, 'params'), str(p, 'params-file'));
@@ -55,18 +58,27 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
   const owners = signWith ? await loadIdentities(t, signWith) : undefined;
   const out = str(p, 'output');
   if (publish && own.length === 0 && signWith !== undefined && str(p, 'guardian-key') === undefined) {
-    throw new UsageError('ERR_USAGE', 'an announcement (--publish with --sign-with) names the guardian: add --guardian-key capsule-guardian1…', { hint: 'capsule guardian show prints it; or publish without --sign-with (no announcement)' });
+    throw new UsageError('ERR_USAGE', 'an announcement (--publish with --sign-with) names the guardian: add --guardian-key capsule-guardian1…', {
+      hint: 'capsule guardian show prints it; or publish without --sign-with (no announcement)',
+    });
   }
-  if (publish && signWith === undefined && str(p, 'guardian-key') !== undefined) throw new UsageError('ERR_USAGE', '--guardian-key goes with --sign-with (it is part of the signed announcement)', { hint: 'add --sign-with IDENTITY to announce, or drop --guardian-key to publish without announcing' });
+  if (publish && signWith === undefined && str(p, 'guardian-key') !== undefined)
+    throw new UsageError('ERR_USAGE', '--guardian-key goes with --sign-with (it is part of the signed announcement)', {
+      hint: 'add --sign-with IDENTITY to announce, or drop --guardian-key to publish without announcing',
+    });
   const input = inputOf(t, p.positionals[0]!);
   if (out === undefined || out === '-') refuseBinaryToTty(t, 'a capsule');
-  if (publish && (out === undefined || out === '-')) throw new UsageError('ERR_USAGE', '--publish needs -o FILE (stdout then carries the CID)', { hint: `usage: ${SYNOPSIS}` });
+  if (publish && (out === undefined || out === '-'))
+    throw new UsageError('ERR_USAGE', '--publish needs -o FILE (stdout then carries the CID)', { hint: `usage: ${SYNOPSIS}` });
 
   // On the guardian: its own stanzas and its header signature. Opened last, closed in finally.
   // The guardian (key stores, FFI) and IPFS code load only when asked for: a plain seal starts faster.
-  const g = own.length ? await (await import('../../guardian/Guardian.ts')).Guardian.open(dataDirOf(t, str(p, 'data-dir')), { env: t.env ?? process.env }) : undefined;
+  const g = own.length
+    ? await (await import('../../guardian/Guardian.ts')).Guardian.open(dataDirOf(t, str(p, 'data-dir')), { env: t.env ?? process.env })
+    : undefined;
   const mine = g?.onGuardianSeal(own);
-  if (mine?.lock) say(t, 'warning: zymbit-lock: only this device\'s module can open this capsule; the paper backup cannot (add --on-guardian x25519 for a recoverable copy)');
+  if (mine?.lock)
+    say(t, "warning: zymbit-lock: only this device's module can open this capsule; the paper backup cannot (add --on-guardian x25519 for a recoverable copy)");
   const progress = new Progress(t, 'sealing');
   const options = {
     recipients: [...guardians, ...(mine?.recipients ?? [])],
@@ -75,7 +87,7 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
     threshold,
     logic: { hash: sha256(module), cid, params },
     owner: owners?.[0],
-    digest: p.values['salted-digest'] ? 'salted-chunked-sha256' as const : 'chunked-sha256' as const,
+    digest: p.values['salted-digest'] ? ('salted-chunked-sha256' as const) : ('chunked-sha256' as const),
     onProgress: (d: number, n: number) => progress.update(d, n),
     signal: t.signal,
   };
@@ -89,7 +101,13 @@ export async function sealCommand(argv: string[], t: Terminal): Promise<number> 
       const what = threshold === undefined ? `${stanzas} key stanza(s)` : `a ${threshold}-of-${stanzas} guardian set (one share stanza each)`;
       say(t, `sealed ${Buffer.from(id).toString('hex')} with ${what}${g ? ', signed by this guardian' : ''} -> ${out}`);
       // A failure here leaves the sealed capsule in place (it is complete); publish it again with `capsule publish`.
-      if (publish) await (await import('../ipfs.ts')).publishFile(t, p, { path: resolve(t.cwd, out), name: out }, { module, signWith: owners?.[0], guardianKey: str(p, 'guardian-key') });
+      if (publish)
+        await (await import('../ipfs.ts')).publishFile(
+          t,
+          p,
+          { path: resolve(t.cwd, out), name: out },
+          { module, signWith: owners?.[0], guardianKey: str(p, 'guardian-key') },
+        );
     }
   } finally {
     progress.end();
@@ -120,7 +138,8 @@ async function paramsOf(t: Terminal, json: string | undefined, file: string | un
     // The parser's message quotes the input, which may be a file's content: name the position only.
     const at = /position (\d+)/.exec((cause as Error).message)?.[1];
     throw new UsageError('ERR_BAD_PARAMS', `${flag}: not valid JSON${at === undefined ? '' : ` (at character ${at})`}`, {
-      cause, hint: `example: --params '{"notBefore":"2030-01-01T00:00:00Z"}'`,
+      cause,
+      hint: `example: --params '{"notBefore":"2030-01-01T00:00:00Z"}'`,
     });
   }
   if (value === null) {
@@ -156,10 +175,14 @@ function thresholdOf(text: string | undefined, n: number, own: number): number |
   if (text === undefined) return undefined;
   const hint = 'example: capsule seal FILE --guardian A --guardian B --guardian C --threshold 2 --logic L.wasm -o OUT';
   if (own > 0) throw new UsageError('ERR_USAGE', '--threshold goes with --guardian recipients, not with --on-guardian', { hint });
-  if (!/^[0-9]{1,3}$/.test(text)) throw new UsageError('ERR_USAGE', `--threshold: expected a whole number M, got ${JSON.stringify(text.slice(0, 20))}`, { hint });
+  if (!/^[0-9]{1,3}$/.test(text))
+    throw new UsageError('ERR_USAGE', `--threshold: expected a whole number M, got ${JSON.stringify(text.slice(0, 20))}`, { hint });
   const m = Number(text);
   if (n < 2) throw new UsageError('ERR_USAGE', `--threshold needs at least two --guardian (a guardian set of 2..16), got ${n}`, { hint });
-  if (m < 1 || m > n) throw new UsageError('ERR_USAGE', `--threshold: expected M from 1 to the ${n} guardians given, got ${m}`, { hint: 'any M of the guardians\' shares open the capsule, so 1 <= M <= the number of --guardian' });
+  if (m < 1 || m > n)
+    throw new UsageError('ERR_USAGE', `--threshold: expected M from 1 to the ${n} guardians given, got ${m}`, {
+      hint: "any M of the guardians' shares open the capsule, so 1 <= M <= the number of --guardian",
+    });
   return m;
 }
 

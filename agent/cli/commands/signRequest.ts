@@ -21,9 +21,13 @@ export async function signRequestCommand(argv: string[], t: Terminal): Promise<n
   const p = parse(argv, SPEC);
   const guardianUrl = need(p, 'guardian', SYNOPSIS);
   const slotText = need(p, 'slot', SYNOPSIS);
-  if (!/^\d{1,5}$/.test(slotText)) throw new UsageError('ERR_USAGE', `--slot: expected a slot number, got ${JSON.stringify(slotText)}`, { hint: `usage: ${SYNOPSIS}` });
+  if (!/^\d{1,5}$/.test(slotText))
+    throw new UsageError('ERR_USAGE', `--slot: expected a slot number, got ${JSON.stringify(slotText)}`, { hint: `usage: ${SYNOPSIS}` });
   const digest = need(p, 'digest', SYNOPSIS).replace(/^0x/i, '').toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(digest)) throw new UsageError('ERR_USAGE', `--digest: expected 32 bytes as 64 hex digits, got ${digest.length} characters`, { hint: 'the digest is signed as given (hash the message yourself)' });
+  if (!/^[0-9a-f]{64}$/.test(digest))
+    throw new UsageError('ERR_USAGE', `--digest: expected 32 bytes as 64 hex digits, got ${digest.length} characters`, {
+      hint: 'the digest is signed as given (hash the message yourself)',
+    });
   const ids = await loadIdentities(t, need(p, 'identity', SYNOPSIS));
   const requester = ids[0]!.recipient;
   const client = new GuardianClient(guardianUrl, undefined, { identity: ids[0] });

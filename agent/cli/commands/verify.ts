@@ -11,7 +11,6 @@ import { parse, str } from '../args.ts';
 import { inputOf, loadModule } from '../files.ts';
 import { writeOut, type Terminal } from '../Terminal.ts';
 
-
 /** Runs `capsule verify` with the arguments after its name (interface: specs/, via parse); resolves to the exit code. */
 export async function verifyCommand(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, SPEC);

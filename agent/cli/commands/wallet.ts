@@ -38,7 +38,9 @@ async function withWallets<T>(t: Terminal, dataDir: string | undefined, fn: (w: 
   try {
     const w = g.keyStore.wallet;
     if (!w || !w.capabilities.supported) {
-      throw new AgentError('ERR_UNAVAILABLE', `this guardian's key store (${g.record.model}) holds no wallets`, { hint: 'the hot wallet needs an HSM6/SCM, or the soft backend for development' });
+      throw new AgentError('ERR_UNAVAILABLE', `this guardian's key store (${g.record.model}) holds no wallets`, {
+        hint: 'the hot wallet needs an HSM6/SCM, or the soft backend for development',
+      });
     }
     return await fn(w);
   } finally {
@@ -56,7 +58,10 @@ async function create(argv: string[], t: Terminal): Promise<number> {
     });
   }
   const created = await withWallets(t, str(p, 'data-dir'), (w) => w.create(name));
-  say(t, `wallet ${name} created (master slot ${created.masterSlot}); write down these 24 words and keep them offline: they are shown once and are the only backup`);
+  say(
+    t,
+    `wallet ${name} created (master slot ${created.masterSlot}); write down these 24 words and keep them offline: they are shown once and are the only backup`,
+  );
   await writeOut(t, created.mnemonic + '\n');
   return 0;
 }
@@ -88,13 +93,17 @@ async function address(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, WALLET_ADDRESS);
   const [name, path] = p.positionals as [string, string];
   const network = str(p, 'network');
-  if (network !== undefined && !['mainnet', 'testnet', 'regtest'].includes(network)) throw new UsageError('ERR_USAGE', `--network: expected mainnet, testnet or regtest, got ${JSON.stringify(network)}`, { hint: `usage: ${WALLET_ADDRESS.synopsis}` });
+  if (network !== undefined && !['mainnet', 'testnet', 'regtest'].includes(network))
+    throw new UsageError('ERR_USAGE', `--network: expected mainnet, testnet or regtest, got ${JSON.stringify(network)}`, {
+      hint: `usage: ${WALLET_ADDRESS.synopsis}`,
+    });
   const publicKey = await withWallets(t, str(p, 'data-dir'), (w) => w.publicKey(name, path));
   // The coin type says the chain (SLIP-44): 60' Ethereum; otherwise Bitcoin (1' = testnet).
   const coin = /^m\/\d+'\/(\d+)'/.exec(path)?.[1];
-  const text = coin === '60'
-    ? addr.addChecksum(`0x${Buffer.from(ethereumAddress(publicKey)).toString('hex')}`)
-    : bitcoinAddress({ chain: 'bitcoin', wallet: name, path, publicKey, network: (network ?? (coin === '1' ? 'testnet' : 'mainnet')) as 'mainnet' });
+  const text =
+    coin === '60'
+      ? addr.addChecksum(`0x${Buffer.from(ethereumAddress(publicKey)).toString('hex')}`)
+      : bitcoinAddress({ chain: 'bitcoin', wallet: name, path, publicKey, network: (network ?? (coin === '1' ? 'testnet' : 'mainnet')) as 'mainnet' });
   await writeOut(t, `${text}\n`);
   say(t, `public key ${Buffer.from(publicKey).toString('hex')}`);
   return 0;
@@ -107,7 +116,11 @@ async function sign(argv: string[], t: Terminal): Promise<number> {
   const path = need(p, 'path', WALLET_SIGN.synopsis);
   const given = ['eth-tx', 'typed-data', 'message', 'psbt', 'digest'].filter((k) => str(p, k) !== undefined);
   if (given.length !== 1) {
-    throw new UsageError('ERR_USAGE', `expected exactly one of --eth-tx, --typed-data, --message, --psbt, --digest, got ${given.length === 0 ? 'none' : given.map((g) => `--${g}`).join(', ')}`, { hint: `usage: ${WALLET_SIGN.synopsis}` });
+    throw new UsageError(
+      'ERR_USAGE',
+      `expected exactly one of --eth-tx, --typed-data, --message, --psbt, --digest, got ${given.length === 0 ? 'none' : given.map((g) => `--${g}`).join(', ')}`,
+      { hint: `usage: ${WALLET_SIGN.synopsis}` },
+    );
   }
   const request = await requestOf(t, given[0]!, str(p, given[0]!)!);
   const ids = await loadIdentities(t, need(p, 'identity', WALLET_SIGN.synopsis));
@@ -119,7 +132,12 @@ async function sign(argv: string[], t: Terminal): Promise<number> {
     r = await client.walletSign(request, wallet, path, ids[0]!.recipient, evidence, t.signal);
   } catch (e) {
     // A denial is the policy's answer, said plainly (exit 1): "denied by the signing policy: <reason>".
-    if (e instanceof DceError && e.code === 'ERR_DENIED') throw new AgentError('ERR_DENIED', `denied by the signing policy: ${String((e as { reason?: unknown }).reason)}`, { cause: e, status: 403, hint: e.hint });
+    if (e instanceof DceError && e.code === 'ERR_DENIED')
+      throw new AgentError('ERR_DENIED', `denied by the signing policy: ${String((e as { reason?: unknown }).reason)}`, {
+        cause: e,
+        status: 403,
+        hint: e.hint,
+      });
     throw e;
   } finally {
     for (const i of ids) i.dispose();
@@ -144,17 +162,23 @@ async function requestOf(t: Terminal, option: string, value: string): Promise<Re
       try {
         return { kind: 'eth-tx', transaction: JSON.parse(value) };
       } catch (cause) {
-        throw new UsageError('ERR_USAGE', '--eth-tx: expected transaction fields as JSON or an unsigned transaction as hex, got invalid JSON', { cause, hint: `usage: ${WALLET_SIGN.synopsis}` });
+        throw new UsageError('ERR_USAGE', '--eth-tx: expected transaction fields as JSON or an unsigned transaction as hex, got invalid JSON', {
+          cause,
+          hint: `usage: ${WALLET_SIGN.synopsis}`,
+        });
       }
     }
-    case 'typed-data': return { kind: 'eth-typed-data', typedData: (await file()).toString('utf8') };
-    case 'message': return { kind: 'eth-message', message: value };
+    case 'typed-data':
+      return { kind: 'eth-typed-data', typedData: (await file()).toString('utf8') };
+    case 'message':
+      return { kind: 'eth-message', message: value };
     case 'psbt': {
       const b = await file();
       const text = b.toString('latin1').trim();
       // A PSBT file is binary (magic "psbt\xff") or base64 text.
       return { kind: 'btc-psbt', psbt: b.subarray(0, 5).equals(Buffer.from('psbt\xff', 'latin1')) ? b.toString('base64') : text };
     }
-    default: return { kind: 'raw-digest', digest: value.replace(/^0x/i, '').toLowerCase() };
+    default:
+      return { kind: 'raw-digest', digest: value.replace(/^0x/i, '').toLowerCase() };
   }
 }

@@ -19,7 +19,8 @@ const SYNOPSIS = SPEC.synopsis;
 export async function watchCommand(argv: string[], t: Terminal): Promise<number> {
   const p = parse(argv, SPEC);
   const countText = str(p, 'count');
-  if (countText !== undefined && !/^[1-9][0-9]{0,8}$/.test(countText)) throw new UsageError('ERR_USAGE', `--count: expected a positive integer, got ${JSON.stringify(countText)}`, { hint: `usage: ${SYNOPSIS}` });
+  if (countText !== undefined && !/^[1-9][0-9]{0,8}$/.test(countText))
+    throw new UsageError('ERR_USAGE', `--count: expected a positive integer, got ${JSON.stringify(countText)}`, { hint: `usage: ${SYNOPSIS}` });
   const limit = countText === undefined ? Infinity : Number(countText);
   const listen = list(p, 'ipfs-listen').length ? list(p, 'ipfs-listen') : ['/ip4/127.0.0.1/tcp/0'];
   // A fresh identity: the agent may run on the same data directory with the one kept there.
@@ -31,25 +32,29 @@ export async function watchCommand(argv: string[], t: Terminal): Promise<number>
   let writing = Promise.resolve();
   try {
     for (const a of await store.addresses()) say(t, `listening on ${a}`);
-    const unsubscribe = await store.subscribe(ANNOUNCE_TOPIC, (m) => {
-      if (shown >= limit) return;
-      const a = decodeAnnouncement(m.data); // validated already: cannot throw here
-      shown++;
-      lines.push(JSON.stringify(announcementJson(a, m.from)) + '\n');
-      writing = writing.then(() => writeOut(t, lines.shift()!));
-      if (shown >= limit) done.abort();
-    }, {
-      validate: (data, from) => {
-        try {
-          decodeAnnouncement(data);
-          return true;
-        } catch (e) {
-          dropped++;
-          say(t, `dropped an announcement from ${from || 'an unknown peer'}: ${(e as Error).message}`);
-          return false;
-        }
+    const unsubscribe = await store.subscribe(
+      ANNOUNCE_TOPIC,
+      (m) => {
+        if (shown >= limit) return;
+        const a = decodeAnnouncement(m.data); // validated already: cannot throw here
+        shown++;
+        lines.push(JSON.stringify(announcementJson(a, m.from)) + '\n');
+        writing = writing.then(() => writeOut(t, lines.shift()!));
+        if (shown >= limit) done.abort();
       },
-    });
+      {
+        validate: (data, from) => {
+          try {
+            decodeAnnouncement(data);
+            return true;
+          } catch (e) {
+            dropped++;
+            say(t, `dropped an announcement from ${from || 'an unknown peer'}: ${(e as Error).message}`);
+            return false;
+          }
+        },
+      },
+    );
     say(t, `watching ${ANNOUNCE_TOPIC}`);
     const stop = AbortSignal.any([done.signal, ...(t.signal ? [t.signal] : [])]);
     if (!stop.aborted) await new Promise((r) => stop.addEventListener('abort', r, { once: true }));

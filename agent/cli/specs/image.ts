@@ -14,14 +14,18 @@ import { DATA_DIR, IPFS_OPTIONS } from './options.ts';
 const TRUST = {
   manifest: { type: 'string', value: 'M', default: 'the pinned one', description: 'the signed image manifest to check against' },
   owner: {
-    type: 'string', value: 'HEX',
-    description: 'the owner\'s Ed25519 key (64 hex digits, as `capsule keygen` prints it): needed when nothing is pinned, and must be the '
-      + 'pinned signer when something is',
+    type: 'string',
+    value: 'HEX',
+    description:
+      "the owner's Ed25519 key (64 hex digits, as `capsule keygen` prints it): needed when nothing is pinned, and must be the " +
+      'pinned signer when something is',
   },
   'data-dir': { ...DATA_DIR, description: 'where the manifest is pinned (D/images/manifest.cbor)' },
   'max-archive-bytes': { type: 'string', value: 'N', default: '2147483648 (2 GiB)', description: 'refuse a larger archive' },
   'max-entry-bytes': {
-    type: 'string', value: 'N', default: '1073741824 (1 GiB)',
+    type: 'string',
+    value: 'N',
+    default: '1073741824 (1 GiB)',
     description: 'refuse a larger file inside it, e.g. a layer',
   },
 } as const satisfies Record<string, OptionSpec>;
@@ -37,17 +41,22 @@ export const IMAGE_SIGN = command({
   arguments: { 'MANIFEST.json': 'the images the device may load' },
   positionals: { min: 1, max: 1 },
   options: {
-    key: { type: 'string', value: 'OWNER.key', description: 'the owner\'s age identity file; required' },
+    key: { type: 'string', value: 'OWNER.key', description: "the owner's age identity file; required" },
     output: {
-      type: 'string', short: 'o', value: 'SIGNED.manifest', default: 'stdout, unless it is a terminal',
+      type: 'string',
+      short: 'o',
+      value: 'SIGNED.manifest',
+      default: 'stdout, unless it is a terminal',
       description: 'the signed manifest to write',
     },
   },
   examples: [
-    ['on the owner\'s machine', 'capsule image sign MANIFEST.json --key owner.key -o images.manifest'],
-    ['and publish it to the device at once',
-      'capsule image sign MANIFEST.json --key owner.key -o images.manifest && capsule image publish images.manifest --peer '
-        + '/ip4/192.0.2.7/tcp/7374/p2p/12D3KooW…'],
+    ["on the owner's machine", 'capsule image sign MANIFEST.json --key owner.key -o images.manifest'],
+    [
+      'and publish it to the device at once',
+      'capsule image sign MANIFEST.json --key owner.key -o images.manifest && capsule image publish images.manifest --peer ' +
+        '/ip4/192.0.2.7/tcp/7374/p2p/12D3KooW…',
+    ],
   ],
 });
 
@@ -71,19 +80,19 @@ export const IMAGE_SHOW = command({
 /** `capsule image pin`. */
 export const IMAGE_PIN = command({
   name: 'image pin',
-  summary: 'make a signed image manifest the device\'s reference',
+  summary: "make a signed image manifest the device's reference",
   synopsis: 'capsule image pin SIGNED.manifest [--owner HEX] [--data-dir D]',
   description: `Makes SIGNED.manifest the device's image manifest (D/images/manifest.cbor): it must be signed by --owner (the first pin)
     or by the pinned signer, with a higher sequence than the pinned one. Pinning the same bytes again changes nothing.`,
   arguments: { 'SIGNED.manifest': 'the manifest, from capsule image sign' },
   positionals: { min: 1, max: 1 },
   options: {
-    owner: { ...TRUST.owner, description: 'the owner\'s Ed25519 key (64 hex digits); required for the first pin' },
+    owner: { ...TRUST.owner, description: "the owner's Ed25519 key (64 hex digits); required for the first pin" },
     'data-dir': TRUST['data-dir'],
   },
   environment: ['CAPSULE_DATA_DIR'],
   examples: [
-    ['the first pin, trusting the owner\'s key', 'capsule image pin images.manifest --owner 3b6a27bc… --data-dir /var/lib/capsule'],
+    ["the first pin, trusting the owner's key", 'capsule image pin images.manifest --owner 3b6a27bc… --data-dir /var/lib/capsule'],
     ['a newer manifest from the same owner', 'capsule image pin images-v2.manifest --data-dir /var/lib/capsule'],
   ],
 });
@@ -102,7 +111,7 @@ export const IMAGE_VERIFY = command({
   environment: ['CAPSULE_DATA_DIR'],
   examples: [
     ['against the pinned manifest', 'capsule image verify ipfs.tar --data-dir /var/lib/capsule'],
-    ['anywhere, against a manifest and the owner\'s key', 'capsule image verify ipfs.tar --manifest images.manifest --owner 3b6a27bc…'],
+    ["anywhere, against a manifest and the owner's key", 'capsule image verify ipfs.tar --manifest images.manifest --owner 3b6a27bc…'],
   ],
 });
 
@@ -110,9 +119,10 @@ export const IMAGE_VERIFY = command({
 export const IMAGE_LOAD = command({
   name: 'image load',
   summary: 'verify an OCI archive into a private copy, and load only that copy',
-  synopsis: 'capsule image load ARCHIVE.tar [--manifest M] [--owner HEX] [--data-dir D] [--engine podman|docker] [--engine-arg ARG]… '
-    + '[--tmp-dir D] '
-    + '[--max-archive-bytes N] [--max-entry-bytes N]',
+  synopsis:
+    'capsule image load ARCHIVE.tar [--manifest M] [--owner HEX] [--data-dir D] [--engine podman|docker] [--engine-arg ARG]… ' +
+    '[--tmp-dir D] ' +
+    '[--max-archive-bytes N] [--max-entry-bytes N]',
   description: `Verifies ARCHIVE.tar as capsule image verify does while copying it into a private directory, then runs podman load (or
     docker load) on that copy only, so the engine never reads bytes that were not checked. Prints one JSON line, {"name", "digest",
     "engine", "loaded"}.`,
@@ -122,11 +132,15 @@ export const IMAGE_LOAD = command({
     ...TRUST,
     engine: { type: 'string', value: 'podman|docker', default: 'podman, else docker, from PATH', description: 'use this engine only' },
     'engine-arg': {
-      type: 'string', multiple: true, value: 'ARG',
+      type: 'string',
+      multiple: true,
+      value: 'ARG',
       description: 'passed to the engine before "load", e.g. --engine-arg=--root=/var/lib/containers',
     },
     'tmp-dir': {
-      type: 'string', value: 'D', default: '$TMPDIR, else /tmp',
+      type: 'string',
+      value: 'D',
+      default: '$TMPDIR, else /tmp',
       description: 'where the private copy is made (it needs room for the archive)',
     },
   },
@@ -149,12 +163,12 @@ export const IMAGE_PUBLISH = command({
   positionals: { min: 1, max: 1 },
   options: {
     ...IPFS_OPTIONS,
-    peer: { ...IPFS_OPTIONS.peer, description: 'a node to connect to first, e.g. the device\'s (its /v1/status lists ipfs.addresses)' },
+    peer: { ...IPFS_OPTIONS.peer, description: "a node to connect to first, e.g. the device's (its /v1/status lists ipfs.addresses)" },
     timeout: { type: 'string', value: 'SECONDS', default: '10', description: 'keep trying to reach a subscriber this long' },
   },
   environment: IPFS_ENV,
   examples: [
-    ['to the device\'s node', 'capsule image publish images.manifest --peer /ip4/192.0.2.7/tcp/7374/p2p/12D3KooW…'],
+    ["to the device's node", 'capsule image publish images.manifest --peer /ip4/192.0.2.7/tcp/7374/p2p/12D3KooW…'],
     ['through a Kubo daemon, trying for a minute', 'capsule image publish images.manifest --ipfs kubo:http://127.0.0.1:5001 --timeout 60'],
   ],
 });
@@ -163,8 +177,9 @@ export const IMAGE_PUBLISH = command({
 export const IMAGE_FETCH = command({
   name: 'image fetch',
   summary: 'fetch an OCI archive by CID, verify it, and only then write it',
-  synopsis: 'capsule image fetch CID -o OUT.tar [--manifest M] [--owner HEX] [--data-dir D] [--max-archive-bytes N] [--max-entry-bytes N] '
-    + '[--timeout SECONDS] [--ipfs helia|kubo:URL] [--peer MULTIADDR]…',
+  synopsis:
+    'capsule image fetch CID -o OUT.tar [--manifest M] [--owner HEX] [--data-dir D] [--max-archive-bytes N] [--max-entry-bytes N] ' +
+    '[--timeout SECONDS] [--ipfs helia|kubo:URL] [--peer MULTIADDR]…',
   description: `Fetches an OCI archive by CID (every block checked against the CID), verifies it as capsule image verify does, and only
     then writes OUT.tar. Prints the verify JSON line.`,
   arguments: { CID: 'the archive\'s CID (the "cid" of its entry in the manifest)' },
@@ -177,8 +192,10 @@ export const IMAGE_FETCH = command({
   },
   environment: IPFS_ENV,
   examples: [
-    ['fetch and verify against the pinned manifest',
-      'capsule image fetch bafybei… -o ipfs.tar --data-dir /var/lib/capsule --peer /ip4/192.0.2.7/tcp/7374/p2p/12D3KooW…'],
+    [
+      'fetch and verify against the pinned manifest',
+      'capsule image fetch bafybei… -o ipfs.tar --data-dir /var/lib/capsule --peer /ip4/192.0.2.7/tcp/7374/p2p/12D3KooW…',
+    ],
     ['then load it', 'capsule image fetch bafybei… -o ipfs.tar && capsule image load ipfs.tar'],
   ],
 });
@@ -191,6 +208,12 @@ export const IMAGE = group({
     archive is loaded only after every blob is checked against it. Newer manifests reach devices over IPFS pubsub, and replays are
     refused.`,
   subs: {
-    sign: IMAGE_SIGN, show: IMAGE_SHOW, pin: IMAGE_PIN, verify: IMAGE_VERIFY, load: IMAGE_LOAD, fetch: IMAGE_FETCH, publish: IMAGE_PUBLISH,
+    sign: IMAGE_SIGN,
+    show: IMAGE_SHOW,
+    pin: IMAGE_PIN,
+    verify: IMAGE_VERIFY,
+    load: IMAGE_LOAD,
+    fetch: IMAGE_FETCH,
+    publish: IMAGE_PUBLISH,
   },
 });

@@ -10,9 +10,10 @@ import { IPFS_OPTIONS } from './options.ts';
 export const PUBLISH = command({
   name: 'publish',
   summary: 'add a capsule and its logic module to IPFS, print its CID, announce it',
-  synopsis: 'capsule publish CAPSULE [--logic MODULE.wasm] [--sign-with IDENTITY [--guardian-key capsule-guardian1…]] [--ipfs '
-    + 'helia|kubo:URL] '
-    + '[--data-dir D] [--peer MULTIADDR]…',
+  synopsis:
+    'capsule publish CAPSULE [--logic MODULE.wasm] [--sign-with IDENTITY [--guardian-key capsule-guardian1…]] [--ipfs ' +
+    'helia|kubo:URL] ' +
+    '[--data-dir D] [--peer MULTIADDR]…',
   description: `Adds and pins CAPSULE (and with --logic its unlock logic module) in the content store and prints the capsule's CID on
     stdout. With --sign-with it also sends a signed announcement (docs/ANNOUNCEMENTS.md: the capsule's and the logic's CIDs, the
     guardian's key, the time) on the topic capsule-engine/announce/v1, so that the guardian it names fetches and indexes the capsule. The
@@ -23,24 +24,32 @@ export const PUBLISH = command({
   options: {
     ...IPFS_OPTIONS,
     logic: {
-      type: 'string', value: 'MODULE.wasm',
-      description: 'also add the capsule\'s logic module (the one its header names), for guardians to fetch',
+      type: 'string',
+      value: 'MODULE.wasm',
+      description: "also add the capsule's logic module (the one its header names), for guardians to fetch",
     },
     'sign-with': {
-      type: 'string', value: 'IDENTITY',
+      type: 'string',
+      value: 'IDENTITY',
       description: 'announce it, signed with the owner key derived from this identity file',
     },
     'guardian-key': {
-      type: 'string', value: 'capsule-guardian1…', default: 'the guardian that signed the header',
+      type: 'string',
+      value: 'capsule-guardian1…',
+      default: 'the guardian that signed the header',
       description: 'the guardian the announcement names (`capsule guardian show` prints it)',
     },
   },
   environment: IPFS_ENV,
   examples: [
-    ['publish a capsule and its module into ~/.capsule (served by capsule watch there)',
-      'capsule publish will.capsule --logic time-lock.wasm --data-dir ~/.capsule'],
-    ['publish and announce to a guardian, through a Kubo daemon',
-      'capsule publish will.capsule --sign-with owner.key --guardian-key capsule-guardian1… --ipfs kubo:http://127.0.0.1:5001'],
+    [
+      'publish a capsule and its module into ~/.capsule (served by capsule watch there)',
+      'capsule publish will.capsule --logic time-lock.wasm --data-dir ~/.capsule',
+    ],
+    [
+      'publish and announce to a guardian, through a Kubo daemon',
+      'capsule publish will.capsule --sign-with owner.key --guardian-key capsule-guardian1… --ipfs kubo:http://127.0.0.1:5001',
+    ],
   ],
 });
 
@@ -53,7 +62,7 @@ export const FETCH = command({
     --max-size is refused before its data is fetched. OUT is written only when all of it arrived and verified (under a temporary name,
     renamed at the end); -o - writes to stdout, never to a terminal. It does not check that the content is a capsule: capsule verify does
     that, offline.`,
-  arguments: { CID: 'the content\'s CID, e.g. bafybei…' },
+  arguments: { CID: "the content's CID, e.g. bafybei…" },
   positionals: { min: 1, max: 1 },
   options: {
     ...IPFS_OPTIONS,
@@ -81,7 +90,10 @@ export const WATCH = command({
   options: {
     ...IPFS_OPTIONS,
     'ipfs-listen': {
-      type: 'string', multiple: true, value: 'MULTIADDR', default: '/ip4/127.0.0.1/tcp/0 (a free loopback port)',
+      type: 'string',
+      multiple: true,
+      value: 'MULTIADDR',
+      default: '/ip4/127.0.0.1/tcp/0 (a free loopback port)',
       description: 'where the node listens',
     },
     count: { type: 'string', value: 'N', default: 'until Ctrl-C', description: 'stop after N announcements' },

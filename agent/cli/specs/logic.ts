@@ -42,8 +42,7 @@ export const LOGIC_CHECK = command({
   options: { json: JSON_OUTPUT },
   examples: [
     ['check a module built elsewhere', 'capsule logic check time-lock.wasm'],
-    ['its SHA-256, for a wallet account\'s "logic" in the agent configuration',
-      'capsule logic check wallet-policy.wasm --json | jq -r .sha256'],
+    ['its SHA-256, for a wallet account\'s "logic" in the agent configuration', 'capsule logic check wallet-policy.wasm --json | jq -r .sha256'],
   ],
 });
 
@@ -51,31 +50,39 @@ export const LOGIC_CHECK = command({
 export const LOGIC_RUN = command({
   name: 'logic run',
   summary: 'dry-run a decision offline, exactly as the guardian would make it',
-  synopsis: 'capsule logic run POLICY.wasm --capsule C.capsule --requester age1… --at TIME [--approval FILE]… [--drand-beacon FILE|JSON]… '
-    + '[--state FILE] [--fuel N] [--json]',
+  synopsis:
+    'capsule logic run POLICY.wasm --capsule C.capsule --requester age1… --at TIME [--approval FILE]… [--drand-beacon FILE|JSON]… ' +
+    '[--state FILE] [--fuel N] [--json]',
   description: `Evaluates POLICY.wasm for the capsule C.capsule (whose header must name this module) as the guardian does: the same
     sandbox, fuel metering and limits, with the time, requester, evidence and state you give. A decision is a pure function of these
     inputs, so it prints the verdict (allow or deny), the logic's reason, the fuel it took and its logs exactly as the guardian will, on
     any machine. Nothing is released and nothing is stored: the state the logic would change is only shown (in full with --json).`,
-  arguments: { 'POLICY.wasm': 'the capsule\'s unlock logic' },
+  arguments: { 'POLICY.wasm': "the capsule's unlock logic" },
   positionals: { min: 1, max: 1 },
   options: {
     capsule: { type: 'string', value: 'C.capsule', description: 'the capsule to decide for (only its header is read); required' },
     requester: { type: 'string', value: 'age1…', description: 'who asks: the recipient the key would be released to; required' },
     at: {
-      type: 'string', value: 'TIME',
+      type: 'string',
+      value: 'TIME',
       description: 'the evaluation time: RFC 3339 (2030-01-01T00:00:00Z) or milliseconds since the epoch; required',
     },
     approval: {
-      type: 'string', multiple: true, value: 'FILE',
+      type: 'string',
+      multiple: true,
+      value: 'FILE',
       description: 'evidence: an approval file, as `capsule approve -o` writes it',
     },
     'drand-beacon': {
-      type: 'string', multiple: true, value: 'FILE|JSON',
+      type: 'string',
+      multiple: true,
+      value: 'FILE|JSON',
       description: 'evidence: a drand beacon as drand serves it ({"round": N, "randomness": hex, "signature": hex}), in a file or inline',
     },
     state: {
-      type: 'string', value: 'FILE', default: 'empty',
+      type: 'string',
+      value: 'FILE',
+      default: 'empty',
       description: 'the logic\'s stored state: a JSON object of hex key → hex value (as --json prints "state")',
     },
     fuel: { type: 'string', value: 'N', default: '50000000, as the agent', description: 'the fuel limit for this decision' },
@@ -83,16 +90,17 @@ export const LOGIC_RUN = command({
   },
   examples: [
     ['will it open in 2030?', 'capsule logic run time-lock.wasm --capsule will.capsule --requester age1… --at 2030-01-01T00:00:00Z'],
-    ['an m-of-n decision with two approvals, as JSON',
-      'capsule logic run policy.wasm --capsule will.capsule --requester age1… --at 2031-06-01T00:00:00Z --approval a1.json --approval '
-        + 'a2.json --json'],
+    [
+      'an m-of-n decision with two approvals, as JSON',
+      'capsule logic run policy.wasm --capsule will.capsule --requester age1… --at 2031-06-01T00:00:00Z --approval a1.json --approval ' + 'a2.json --json',
+    ],
   ],
 });
 
 /** `capsule logic push`. */
 export const LOGIC_PUSH = command({
   name: 'logic push',
-  summary: 'upload a module to a guardian\'s module store',
+  summary: "upload a module to a guardian's module store",
   synopsis: 'capsule logic push MODULE.wasm --guardian URL',
   description: `Uploads MODULE.wasm to the agent at URL (POST /v1/modules). The store is content-addressed: the agent validates and
     meters the module and keeps it under its SHA-256, which is printed on stdout; capsules and wallet accounts naming that hash are then
@@ -125,31 +133,41 @@ export const LOGIC_EXPLAIN = command({
     openNow, opensAt, opensAtMs, opensIn, closesAt, allowReason, atBoundary, denials: [{reason, verdict, first, last}], probes,
     deadMan: [{path, silentSince, since, silenceMs, byParams, beneficiary}], approvals: [{path, threshold, given, missing,
     logicCount, approvers: [{scheme, key, given}]}], ifApproved}]}.`,
-  arguments: { 'POLICY.wasm': 'the capsule\'s unlock logic' },
+  arguments: { 'POLICY.wasm': "the capsule's unlock logic" },
   positionals: { min: 1, max: 1 },
   options: {
     capsule: { type: 'string', value: 'C.capsule', description: 'the capsule to explain (only its header is read); required' },
     state: {
-      type: 'string', value: 'FILE', default: 'empty',
-      description: 'the logic\'s stored state, as capsule logic run takes it (e.g. a dead man\'s switch\'s lastCheckin)',
+      type: 'string',
+      value: 'FILE',
+      default: 'empty',
+      description: "the logic's stored state, as capsule logic run takes it (e.g. a dead man's switch's lastCheckin)",
     },
     approval: {
-      type: 'string', multiple: true, value: 'FILE',
+      type: 'string',
+      multiple: true,
+      value: 'FILE',
       description: 'evidence given with every evaluation: an approval (or check-in) file, as `capsule approve -o` writes it',
     },
     requester: { type: 'string', multiple: true, value: 'age1…', description: 'explain for this requester too' },
     from: {
-      type: 'string', value: 'TIME', default: 'now',
+      type: 'string',
+      value: 'TIME',
+      default: 'now',
       description: 'the first time considered: RFC 3339 (2030-01-01T00:00:00Z) or milliseconds since the epoch',
     },
     json: JSON_OUTPUT,
   },
   examples: [
     ['when does my will open, and for whom?', 'capsule logic explain policy.wasm --capsule will.capsule'],
-    ['a dead man\'s switch with its last check-in, from a given day',
-      'capsule logic explain dead-man.wasm --capsule will.capsule --state state.json --from 2027-01-01T00:00:00Z'],
-    ['which approvals are still missing for Alice, as JSON',
-      'capsule logic explain policy.wasm --capsule will.capsule --requester age1… --approval a1.json --json'],
+    [
+      "a dead man's switch with its last check-in, from a given day",
+      'capsule logic explain dead-man.wasm --capsule will.capsule --state state.json --from 2027-01-01T00:00:00Z',
+    ],
+    [
+      'which approvals are still missing for Alice, as JSON',
+      'capsule logic explain policy.wasm --capsule will.capsule --requester age1… --approval a1.json --json',
+    ],
   ],
 });
 
@@ -177,8 +195,8 @@ export const LOGIC_TEST = command({
   options: { json: JSON_OUTPUT },
   examples: [
     ['the project in the current folder (scenarios.json, policy.ts, params.json)', 'capsule logic test'],
-    ['the standard time lock\'s scenarios', 'capsule logic test contracts-as/contracts/scenarios/time-lock.scenarios.json'],
-    ['for a tool: which cases failed', 'capsule logic test my-policy --json | jq -r \'.files[].cases[] | select(.ok | not) | .name\''],
+    ["the standard time lock's scenarios", 'capsule logic test contracts-as/contracts/scenarios/time-lock.scenarios.json'],
+    ['for a tool: which cases failed', "capsule logic test my-policy --json | jq -r '.files[].cases[] | select(.ok | not) | .name'"],
   ],
 });
 
@@ -197,8 +215,7 @@ export const LOGIC_INIT = command({
   options: {},
   examples: [
     ['start, build and test a policy', 'capsule logic init my-policy && cd my-policy && capsule logic build policy.ts -o policy.wasm && capsule logic test'],
-    ['in the current (empty) folder; then seal with the result: capsule seal … --logic policy.wasm --params-file params.json',
-      'capsule logic init .'],
+    ['in the current (empty) folder; then seal with the result: capsule seal … --logic policy.wasm --params-file params.json', 'capsule logic init .'],
   ],
 });
 

@@ -9,12 +9,12 @@ import { DATA_DIR, JSON_OUTPUT } from './options.ts';
 /** `capsule wallet create`. */
 export const WALLET_CREATE = command({
   name: 'wallet create',
-  summary: 'create a wallet in the guardian\'s module from 24 new words, shown once',
+  summary: "create a wallet in the guardian's module from 24 new words, shown once",
   synopsis: 'capsule wallet create NAME [--data-dir D] [--mnemonic-to-stdout]',
   description: `Creates wallet NAME in the guardian's module (HSM6 or SCM, or the soft backend for development) from 24 new BIP39 words,
     shown once on the terminal. Write them down: they are the only backup of every account of the wallet. Stop the agent on the same data
     directory first: one process holds the module.`,
-  arguments: { NAME: 'the wallet\'s name, as the agent configuration\'s accounts name it' },
+  arguments: { NAME: "the wallet's name, as the agent configuration's accounts name it" },
   positionals: { min: 1, max: 1 },
   options: {
     'data-dir': DATA_DIR,
@@ -50,15 +50,15 @@ export const WALLET_RESTORE = command({
 /** `capsule wallet show`. */
 export const WALLET_SHOW = command({
   name: 'wallet show',
-  summary: 'list the wallets on the guardian\'s module',
+  summary: "list the wallets on the guardian's module",
   synopsis: 'capsule wallet show [--data-dir D] [--json]',
-  description: 'Lists the wallets on the guardian\'s module: each name and the module slot of its master seed.',
+  description: "Lists the wallets on the guardian's module: each name and the module slot of its master seed.",
   positionals: { min: 0, max: 0 },
   options: { 'data-dir': DATA_DIR, json: { ...JSON_OUTPUT, description: 'print one JSON array' } },
   environment: KEY_STORE_ENV,
   examples: [
     ['the wallets of the guardian', 'capsule wallet show --data-dir /var/lib/capsule'],
-    ['their names only', 'capsule wallet show --json | jq -r \'.[].name\''],
+    ['their names only', "capsule wallet show --json | jq -r '.[].name'"],
   ],
 });
 
@@ -69,19 +69,21 @@ export const WALLET_ADDRESS = command({
   synopsis: 'capsule wallet address NAME PATH [--data-dir D] [--network mainnet|testnet|regtest]',
   description: `Prints the address of account PATH of wallet NAME: for m/44'/60'/… an Ethereum address (EIP-55), for m/84'/… a Bitcoin
     P2WPKH and for m/86'/… a P2TR address. The public key goes to stderr.`,
-  arguments: { NAME: 'the wallet', PATH: 'the BIP32 derivation path, e.g. "m/44\'/60\'/0\'/0/0" (quote it for the shell)' },
+  arguments: { NAME: 'the wallet', PATH: "the BIP32 derivation path, e.g. \"m/44'/60'/0'/0/0\" (quote it for the shell)" },
   positionals: { min: 2, max: 2 },
   options: {
     'data-dir': DATA_DIR,
     network: {
-      type: 'string', value: 'mainnet|testnet|regtest', default: 'testnet for coin type 1\', else mainnet',
+      type: 'string',
+      value: 'mainnet|testnet|regtest',
+      default: "testnet for coin type 1', else mainnet",
       description: 'the Bitcoin network the address is for',
     },
   },
   environment: KEY_STORE_ENV,
   examples: [
-    ['the first Ethereum account', 'capsule wallet address hot "m/44\'/60\'/0\'/0/0" --data-dir /var/lib/capsule'],
-    ['a Bitcoin testnet P2WPKH address', 'capsule wallet address hot "m/84\'/1\'/0\'/0/0" --network testnet'],
+    ['the first Ethereum account', "capsule wallet address hot \"m/44'/60'/0'/0/0\" --data-dir /var/lib/capsule"],
+    ['a Bitcoin testnet P2WPKH address', "capsule wallet address hot \"m/84'/1'/0'/0/0\" --network testnet"],
   ],
 });
 
@@ -89,9 +91,10 @@ export const WALLET_ADDRESS = command({
 export const WALLET_SIGN = command({
   name: 'wallet sign',
   summary: 'ask a guardian to sign with a wallet account, if its policy allows',
-  synopsis: 'capsule wallet sign --guardian URL --wallet NAME --path PATH --identity FILE (--eth-tx JSON|HEX | --typed-data FILE | '
-    + '--message TEXT '
-    + '| --psbt FILE | --digest HEX) [--approval FILE]…',
+  synopsis:
+    'capsule wallet sign --guardian URL --wallet NAME --path PATH --identity FILE (--eth-tx JSON|HEX | --typed-data FILE | ' +
+    '--message TEXT ' +
+    '| --psbt FILE | --digest HEX) [--approval FILE]…',
   description: `Asks a running agent to sign with account PATH of wallet NAME; the account's policy (the agent configuration's
     "wallet.accounts"), which sees the decoded request, decides. Prints the signed raw transaction (--eth-tx), the 65-byte signature
     (--typed-data, --message), the PSBT with our inputs signed, in base64 (--psbt), or r‖s (--digest). A denial is exit 1 with the
@@ -100,9 +103,11 @@ export const WALLET_SIGN = command({
   options: {
     guardian: { type: 'string', value: 'URL', description: 'the agent, e.g. http://127.0.0.1:7373; required' },
     wallet: { type: 'string', value: 'NAME', description: 'the wallet of the account (as configured); required' },
-    path: { type: 'string', value: 'PATH', description: 'the account\'s derivation path (as configured); required' },
+    path: { type: 'string', value: 'PATH', description: "the account's derivation path (as configured); required" },
     identity: {
-      type: 'string', short: 'i', value: 'FILE',
+      type: 'string',
+      short: 'i',
+      value: 'FILE',
       description: 'your age identity: authenticates the request (needed when the policy keeps state); required',
     },
     'eth-tx': { type: 'string', value: 'JSON|HEX', description: 'an unsigned Ethereum transaction: its fields as JSON, or EIP-2718 hex' },
@@ -110,15 +115,19 @@ export const WALLET_SIGN = command({
     message: { type: 'string', value: 'TEXT', description: 'a personal_sign message' },
     psbt: { type: 'string', value: 'FILE', description: 'a Bitcoin PSBT, binary or base64' },
     digest: { type: 'string', value: 'HEX', description: '32 bytes, signed as given (only if the account allows raw digests)' },
-    approval: { type: 'string', multiple: true, value: 'FILE', description: 'a co-signer\'s approval of the request\'s hash' },
+    approval: { type: 'string', multiple: true, value: 'FILE', description: "a co-signer's approval of the request's hash" },
   },
   examples: [
-    ['an Ethereum transfer (stdout: the signed transaction, for eth_sendRawTransaction)',
-      'capsule wallet sign --guardian http://127.0.0.1:7373 --wallet hot --path "m/44\'/60\'/0\'/0/0" --identity me.key '
-      + '--eth-tx \'{"type":"eip1559","chainId":1,"nonce":0,"to":"0x…","value":"0x…","gas":21000,'
-      + '"maxFeePerGas":"0x…","maxPriorityFeePerGas":"0x…"}\''],
-    ['a Bitcoin PSBT (stdout: the PSBT with our inputs signed, base64)',
-      'capsule wallet sign --guardian http://pi.local:7373 --wallet hot --path "m/84\'/0\'/0\'/0/0" -i me.key --psbt spend.psbt'],
+    [
+      'an Ethereum transfer (stdout: the signed transaction, for eth_sendRawTransaction)',
+      "capsule wallet sign --guardian http://127.0.0.1:7373 --wallet hot --path \"m/44'/60'/0'/0/0\" --identity me.key " +
+        '--eth-tx \'{"type":"eip1559","chainId":1,"nonce":0,"to":"0x…","value":"0x…","gas":21000,' +
+        '"maxFeePerGas":"0x…","maxPriorityFeePerGas":"0x…"}\'',
+    ],
+    [
+      'a Bitcoin PSBT (stdout: the PSBT with our inputs signed, base64)',
+      "capsule wallet sign --guardian http://pi.local:7373 --wallet hot --path \"m/84'/0'/0'/0/0\" -i me.key --psbt spend.psbt",
+    ],
   ],
 });
 

@@ -18,9 +18,32 @@
 import { KeyStoreError } from '../../errors.ts';
 import { ESYS_TR_NONE, ESYS_TR_PASSWORD, ESYS_TR_RH_OWNER, loadTss, type EsysCall, type MuType, STRUCT_BUFFER_SIZE, type TssLibrary } from './tssBindings.ts';
 import {
-  ecdsaScheme, ecdsaSignature, handleList, nullTicket, oaepScheme, pcrSelection, publicUnique, sensitiveCreate, srkTemplate, symAes128Cfb, symNull,
-  TPM2_CAP_HANDLES, TPM2_CAP_TPM_PROPERTIES, TPM2_HT_TRANSIENT, TPM2_PT_FIRMWARE_VERSION_1, TPM2_PT_FIRMWARE_VERSION_2, TPM2_PT_LOCKOUT_COUNTER,
-  TPM2_PT_MANUFACTURER, TPM2_PT_PERMANENT, TPM2_PT_VENDOR_STRING_1, TPM2_SE_POLICY, TPMA_PERMANENT_IN_LOCKOUT, TPM2_SE_TRIAL, tpm2b, tpmProperties, TPM2_ALG, Reader,
+  ecdsaScheme,
+  ecdsaSignature,
+  handleList,
+  nullTicket,
+  oaepScheme,
+  pcrSelection,
+  sensitiveCreate,
+  srkTemplate,
+  symAes128Cfb,
+  symNull,
+  TPM2_CAP_HANDLES,
+  TPM2_CAP_TPM_PROPERTIES,
+  TPM2_HT_TRANSIENT,
+  TPM2_PT_FIRMWARE_VERSION_1,
+  TPM2_PT_FIRMWARE_VERSION_2,
+  TPM2_PT_LOCKOUT_COUNTER,
+  TPM2_PT_MANUFACTURER,
+  TPM2_PT_PERMANENT,
+  TPM2_PT_VENDOR_STRING_1,
+  TPM2_SE_POLICY,
+  TPMA_PERMANENT_IN_LOCKOUT,
+  TPM2_SE_TRIAL,
+  tpm2b,
+  tpmProperties,
+  TPM2_ALG,
+  Reader,
 } from './tpmWire.ts';
 
 /** The TCTI a guardian uses unless configured otherwise: the kernel's resource manager. */
@@ -47,7 +70,18 @@ const SESSION_CONTINUE = 0x01;
 const SESSION_ENCRYPT = 0x40;
 const SESSION_DECRYPT = 0x20;
 
-const RC = { AUTH_FAIL: 0x08e, BAD_AUTH: 0x0a2, POLICY_FAIL: 0x09d, INTEGRITY: 0x09f, VALUE: 0x084, LOCKOUT: 0x921, PCR_CHANGED: 0x128, OBJECT_MEMORY: 0x902, SESSION_MEMORY: 0x903, FAILURE: 0x101 };
+const RC = {
+  AUTH_FAIL: 0x08e,
+  BAD_AUTH: 0x0a2,
+  POLICY_FAIL: 0x09d,
+  INTEGRITY: 0x09f,
+  VALUE: 0x084,
+  LOCKOUT: 0x921,
+  PCR_CHANGED: 0x128,
+  OBJECT_MEMORY: 0x902,
+  SESSION_MEMORY: 0x903,
+  FAILURE: 0x101,
+};
 
 /** The TPM's own code of a TSS2_RC (0 when the error came from a software layer). */
 export function tpmCode(rc: number): number {
@@ -87,37 +121,51 @@ export class Tpm2 {
    * @throws KeyStoreError ERR_MODULE_ABSENT when tpm2-tss cannot be loaded or no TPM answers.
    */
   static async open(tcti = DEFAULT_TCTI): Promise<Tpm2> {
-    if (typeof tcti !== 'string' || tcti === '') throw new TypeError(`tcti: expected a tpm2-tss TCTI string such as ${DEFAULT_TCTI}, got ${JSON.stringify(tcti)}`);
+    if (typeof tcti !== 'string' || tcti === '')
+      throw new TypeError(`tcti: expected a tpm2-tss TCTI string such as ${DEFAULT_TCTI}, got ${JSON.stringify(tcti)}`);
     let lib: TssLibrary;
     try {
       lib = loadTss();
     } catch (cause) {
       throw new KeyStoreError('ERR_MODULE_ABSENT', 'tpm2: cannot load tpm2-tss (libtss2-esys.so.0, libtss2-tctildr.so.0, libtss2-mu.so.0)', {
-        cause, hint: 'install the TPM libraries: apt-get install libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-mu0 libtss2-rc0',
+        cause,
+        hint: 'install the TPM libraries: apt-get install libtss2-esys-3.0.2-0 libtss2-tctildr0 libtss2-mu0 libtss2-rc0',
       });
     }
     const tctiOut: [unknown] = [null];
     let rc = lib.tctiInit(tcti, tctiOut);
     if (rc !== 0 || !tctiOut[0]) {
       throw new KeyStoreError('ERR_MODULE_ABSENT', `tpm2: no TPM answers through TCTI ${tcti} (${lib.rcDecode(rc)})`, {
-        hint: tcti.startsWith('device:') ? 'check the TPM is enabled (dtoverlay=tpm-slb9670 on a Pi) and this user may open the device (group tss)' : 'check the TPM simulator is running at that address, or set the TCTI (CAPSULE_TPM_TCTI)',
+        hint: tcti.startsWith('device:')
+          ? 'check the TPM is enabled (dtoverlay=tpm-slb9670 on a Pi) and this user may open the device (group tss)'
+          : 'check the TPM simulator is running at that address, or set the TCTI (CAPSULE_TPM_TCTI)',
       });
     }
     const ctxOut: [unknown] = [null];
     rc = lib.esysInit(ctxOut, tctiOut[0], null);
     if (rc !== 0 || !ctxOut[0]) {
       lib.tctiFinalize(tctiOut);
-      throw new KeyStoreError('ERR_MODULE_ABSENT', `tpm2: Esys_Initialize failed through TCTI ${tcti} (${lib.rcDecode(rc)})`, { hint: 'check the TPM answers (tpm2_getcap properties-fixed)' });
+      throw new KeyStoreError('ERR_MODULE_ABSENT', `tpm2: Esys_Initialize failed through TCTI ${tcti} (${lib.rcDecode(rc)})`, {
+        hint: 'check the TPM answers (tpm2_getcap properties-fixed)',
+      });
     }
     const t = new Tpm2(lib, tcti, tctiOut[0], ctxOut[0], { manufacturer: '', vendor: '', firmware: '' });
     try {
       const p = await t.properties(TPM2_PT_MANUFACTURER, 8);
-      const ascii = (v: number | undefined) => v === undefined ? '' : Buffer.from([v >>> 24, v >>> 16, v >>> 8, v]).toString('latin1').replace(/\0/g, '');
+      const ascii = (v: number | undefined) =>
+        v === undefined
+          ? ''
+          : Buffer.from([v >>> 24, v >>> 16, v >>> 8, v])
+              .toString('latin1')
+              .replace(/\0/g, '');
       const f1 = p.get(TPM2_PT_FIRMWARE_VERSION_1) ?? 0;
       const f2 = p.get(TPM2_PT_FIRMWARE_VERSION_2) ?? 0;
       Object.assign(t.info, {
         manufacturer: ascii(p.get(TPM2_PT_MANUFACTURER)),
-        vendor: [0, 1, 2, 3].map((i) => ascii(p.get(TPM2_PT_VENDOR_STRING_1 + i))).join('').trim(),
+        vendor: [0, 1, 2, 3]
+          .map((i) => ascii(p.get(TPM2_PT_VENDOR_STRING_1 + i)))
+          .join('')
+          .trim(),
         firmware: `${f1 >>> 16}.${f1 & 0xffff}.${f2 >>> 16}.${f2 & 0xffff}`,
       });
     } catch (e) {
@@ -142,11 +190,14 @@ export class Tpm2 {
   async getRandom(size: number): Promise<Uint8Array> {
     if (!Number.isSafeInteger(size) || size < 0 || size > 65536) throw new RangeError(`size: expected an integer 0..65536, got ${size}`);
     const out = new Uint8Array(size);
-    for (let at = 0; at < size;) {
+    for (let at = 0; at < size; ) {
       const o: [unknown] = [null];
       this.#check('GetRandom', await this.#call('GetRandom', this.#live(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, Math.min(32, size - at), o));
       const got = new Reader(this.#take('TPM2B_DIGEST', o[0], true)).b();
-      if (got.length === 0) throw new KeyStoreError('ERR_MODULE_CALL', 'tpm2: Esys_GetRandom returned no bytes', { hint: 'the TPM\'s random generator is not working; check it (tpm2_getrandom 8)' });
+      if (got.length === 0)
+        throw new KeyStoreError('ERR_MODULE_CALL', 'tpm2: Esys_GetRandom returned no bytes', {
+          hint: "the TPM's random generator is not working; check it (tpm2_getrandom 8)",
+        });
       out.set(got.subarray(0, size - at), at);
       at += got.length;
       got.fill(0);
@@ -159,9 +210,23 @@ export class Tpm2 {
     this.#srk ??= (async () => {
       const h: [number] = [0];
       const pub: [unknown] = [null];
-      const rc = await this.#call('CreatePrimary', this.#live(), ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-        this.#in('TPM2B_SENSITIVE_CREATE', sensitiveCreate(new Uint8Array(0))), this.#in('TPM2B_PUBLIC', srkTemplate()),
-        this.#in('TPM2B_DATA', tpm2b(new Uint8Array(0))), this.#in('TPML_PCR_SELECTION', pcrSelection([])), h, pub, null, null, null);
+      const rc = await this.#call(
+        'CreatePrimary',
+        this.#live(),
+        ESYS_TR_RH_OWNER,
+        ESYS_TR_PASSWORD,
+        ESYS_TR_NONE,
+        ESYS_TR_NONE,
+        this.#in('TPM2B_SENSITIVE_CREATE', sensitiveCreate(new Uint8Array(0))),
+        this.#in('TPM2B_PUBLIC', srkTemplate()),
+        this.#in('TPM2B_DATA', tpm2b(new Uint8Array(0))),
+        this.#in('TPML_PCR_SELECTION', pcrSelection([])),
+        h,
+        pub,
+        null,
+        null,
+        null,
+      );
       this.#check('CreatePrimary', rc);
       try {
         return { handle: h[0], public: this.#take('TPM2B_PUBLIC', pub[0]) };
@@ -170,7 +235,9 @@ export class Tpm2 {
         throw e;
       }
     })();
-    this.#srk.catch(() => { this.#srk = undefined; });
+    this.#srk.catch(() => {
+      this.#srk = undefined;
+    });
     return this.#srk;
   }
 
@@ -185,8 +252,32 @@ export class Tpm2 {
     const pub: [unknown] = [null];
     const inSensitive = this.#in('TPM2B_SENSITIVE_CREATE', sensitive);
     try {
-      this.#check('Create', await this.#withSession(TPM2_SE_HMAC, [], (session) => this.#call('Create', this.#live(), srk.handle, session, ESYS_TR_NONE, ESYS_TR_NONE, inSensitive,
-        this.#in('TPM2B_PUBLIC', template), this.#in('TPM2B_DATA', tpm2b(new Uint8Array(0))), this.#in('TPML_PCR_SELECTION', pcrSelection([])), priv, pub, null, null, null), SESSION_DECRYPT));
+      this.#check(
+        'Create',
+        await this.#withSession(
+          TPM2_SE_HMAC,
+          [],
+          (session) =>
+            this.#call(
+              'Create',
+              this.#live(),
+              srk.handle,
+              session,
+              ESYS_TR_NONE,
+              ESYS_TR_NONE,
+              inSensitive,
+              this.#in('TPM2B_PUBLIC', template),
+              this.#in('TPM2B_DATA', tpm2b(new Uint8Array(0))),
+              this.#in('TPML_PCR_SELECTION', pcrSelection([])),
+              priv,
+              pub,
+              null,
+              null,
+              null,
+            ),
+          SESSION_DECRYPT,
+        ),
+      );
     } finally {
       inSensitive.fill(0);
     }
@@ -194,7 +285,10 @@ export class Tpm2 {
     try {
       publicArea = this.#take('TPM2B_PUBLIC', pub[0]); // #take frees its pointer whatever happens
     } catch (e) {
-      if (priv[0]) { this.#lib.esysFree(priv[0]); this.freed++; }
+      if (priv[0]) {
+        this.#lib.esysFree(priv[0]);
+        this.freed++;
+      }
       throw e;
     }
     return { public: publicArea, private: this.#take('TPM2B_PRIVATE', priv[0]) };
@@ -248,8 +342,20 @@ export class Tpm2 {
   /** RSA-OAEP-SHA256 decryption with a loaded key; undefined when the TPM finds the padding wrong. */
   async rsaDecrypt(handle: number, ciphertext: Uint8Array, label: Uint8Array): Promise<Uint8Array | undefined> {
     const out: [unknown] = [null];
-    const rc = await this.#withSession(TPM2_SE_HMAC, [], (session) => this.#call('RSA_Decrypt', this.#live(), handle, session, ESYS_TR_NONE, ESYS_TR_NONE,
-      this.#in('TPM2B_PUBLIC_KEY_RSA', tpm2b(ciphertext)), this.#in('TPMT_RSA_DECRYPT', oaepScheme()), this.#in('TPM2B_DATA', tpm2b(label)), out));
+    const rc = await this.#withSession(TPM2_SE_HMAC, [], (session) =>
+      this.#call(
+        'RSA_Decrypt',
+        this.#live(),
+        handle,
+        session,
+        ESYS_TR_NONE,
+        ESYS_TR_NONE,
+        this.#in('TPM2B_PUBLIC_KEY_RSA', tpm2b(ciphertext)),
+        this.#in('TPMT_RSA_DECRYPT', oaepScheme()),
+        this.#in('TPM2B_DATA', tpm2b(label)),
+        out,
+      ),
+    );
     // A failed OAEP check is TPM_RC_VALUE in the specification; libtpms 0.9 (swtpm) answers
     // TPM_RC_FAILURE for it and goes on working (measured: the next decrypt succeeds). Either
     // means "not encrypted to this key" — unless the TPM really is in failure mode, which its
@@ -271,8 +377,23 @@ export class Tpm2 {
   /** ECDSA P-256 (SHA-256 scheme) over a 32-byte digest with a loaded key: r ‖ s. */
   async sign(handle: number, digest: Uint8Array): Promise<Uint8Array> {
     const out: [unknown] = [null];
-    this.#check('Sign', await this.#withSession(TPM2_SE_HMAC, [], (session) => this.#call('Sign', this.#live(), handle, session, ESYS_TR_NONE, ESYS_TR_NONE,
-      this.#in('TPM2B_DIGEST', tpm2b(digest)), this.#in('TPMT_SIG_SCHEME', ecdsaScheme()), this.#in('TPMT_TK_HASHCHECK', nullTicket()), out)));
+    this.#check(
+      'Sign',
+      await this.#withSession(TPM2_SE_HMAC, [], (session) =>
+        this.#call(
+          'Sign',
+          this.#live(),
+          handle,
+          session,
+          ESYS_TR_NONE,
+          ESYS_TR_NONE,
+          this.#in('TPM2B_DIGEST', tpm2b(digest)),
+          this.#in('TPMT_SIG_SCHEME', ecdsaScheme()),
+          this.#in('TPMT_TK_HASHCHECK', nullTicket()),
+          out,
+        ),
+      ),
+    );
     return ecdsaSignature(this.#take('TPMT_SIGNATURE', out[0]));
   }
 
@@ -307,7 +428,10 @@ export class Tpm2 {
   async properties(first: number, count: number): Promise<Map<number, number>> {
     const more: [number] = [0];
     const out: [unknown] = [null];
-    this.#check('GetCapability', await this.#call('GetCapability', this.#live(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES, first, count, more, out));
+    this.#check(
+      'GetCapability',
+      await this.#call('GetCapability', this.#live(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES, first, count, more, out),
+    );
     return tpmProperties(this.#take('TPMS_CAPABILITY_DATA', out[0]));
   }
 
@@ -315,7 +439,10 @@ export class Tpm2 {
   async transientObjects(): Promise<number[]> {
     const more: [number] = [0];
     const out: [unknown] = [null];
-    this.#check('GetCapability', await this.#call('GetCapability', this.#live(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES, TPM2_HT_TRANSIENT, 64, more, out));
+    this.#check(
+      'GetCapability',
+      await this.#call('GetCapability', this.#live(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES, TPM2_HT_TRANSIENT, 64, more, out),
+    );
     return handleList(this.#take('TPMS_CAPABILITY_DATA', out[0]));
   }
 
@@ -337,14 +464,44 @@ export class Tpm2 {
     // Salted to the SRK (ECDH with its key): the session key, and so the parameter encryption,
     // does not rest on the authValue alone (which, for the LUKS store, sits in the initramfs).
     const salt = trial ? ESYS_TR_NONE : (await this.srk()).handle;
-    this.#check('StartAuthSession', await this.#call('StartAuthSession', this.#live(), salt, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-      null, type, this.#in('TPMT_SYM_DEF', trial ? symNull() : symAes128Cfb()), TPM2_ALG.SHA256, s));
+    this.#check(
+      'StartAuthSession',
+      await this.#call(
+        'StartAuthSession',
+        this.#live(),
+        salt,
+        ESYS_TR_NONE,
+        ESYS_TR_NONE,
+        ESYS_TR_NONE,
+        ESYS_TR_NONE,
+        null,
+        type,
+        this.#in('TPMT_SYM_DEF', trial ? symNull() : symAes128Cfb()),
+        TPM2_ALG.SHA256,
+        s,
+      ),
+    );
     try {
-      if (!trial) this.#check('TRSess_SetAttributes', this.#lib.esys.TRSess_SetAttributes(this.#live() as never, s[0] as never, (SESSION_CONTINUE | direction) as never, 0xff as never));
+      if (!trial)
+        this.#check(
+          'TRSess_SetAttributes',
+          this.#lib.esys.TRSess_SetAttributes(this.#live() as never, s[0] as never, (SESSION_CONTINUE | direction) as never, 0xff as never),
+        );
       if (type === TPM2_SE_HMAC) return await fn(s[0]);
       if (pcrs.length > 0) {
-        this.#check('PolicyPCR', await this.#call('PolicyPCR', this.#live(), s[0], ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-          this.#in('TPM2B_DIGEST', tpm2b(new Uint8Array(0))), this.#in('TPML_PCR_SELECTION', pcrSelection(pcrs))));
+        this.#check(
+          'PolicyPCR',
+          await this.#call(
+            'PolicyPCR',
+            this.#live(),
+            s[0],
+            ESYS_TR_NONE,
+            ESYS_TR_NONE,
+            ESYS_TR_NONE,
+            this.#in('TPM2B_DIGEST', tpm2b(new Uint8Array(0))),
+            this.#in('TPML_PCR_SELECTION', pcrSelection(pcrs)),
+          ),
+        );
       }
       this.#check('PolicyAuthValue', await this.#call('PolicyAuthValue', this.#live(), s[0], ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE));
       return await fn(s[0]);
@@ -364,7 +521,10 @@ export class Tpm2 {
     const out: [unknown] = [null];
     const result: [number] = [0];
     const rc = await this.#call('GetTestResult', this.#live(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, out, result);
-    if (out[0]) { this.#lib.esysFree(out[0]); this.freed++; }
+    if (out[0]) {
+      this.#lib.esysFree(out[0]);
+      this.freed++;
+    }
     return rc === 0 && result[0] === 0;
   }
 
@@ -382,8 +542,11 @@ export class Tpm2 {
     const fn = this.#lib.esys[name];
     return new Promise((resolve, reject) => {
       try {
-        fn.async(...args, (err: unknown, rc: number) => (err ? reject(new KeyStoreError('ERR_MODULE_CALL', `tpm2: Esys_${name} could not be called`, { cause: err })) : resolve(rc >>> 0)));
-      } catch (cause) { // koffi refuses synchronously (e.g. too many asynchronous calls at once)
+        fn.async(...args, (err: unknown, rc: number) =>
+          err ? reject(new KeyStoreError('ERR_MODULE_CALL', `tpm2: Esys_${name} could not be called`, { cause: err })) : resolve(rc >>> 0),
+        );
+      } catch (cause) {
+        // koffi refuses synchronously (e.g. too many asynchronous calls at once)
         reject(new KeyStoreError('ERR_MODULE_CALL', `tpm2: Esys_${name} could not be called`, { cause }));
       }
     });
@@ -403,14 +566,22 @@ export class Tpm2 {
     const code = tpmCode(rc);
     const said = this.#lib.rcDecode(rc);
     if (code === RC.LOCKOUT) {
-      throw new KeyStoreError('ERR_TPM_LOCKOUT', `tpm2: Esys_${call}: the TPM is in dictionary-attack lockout (${said}); it refuses authorised use until the lockout recovers`, {
-        hint: 'do not retry: wait for the recovery interval (tpm2_getcap properties-variable shows TPM2_PT_LOCKOUT_COUNTER), or reset it with the lockout authorisation (tpm2_dictionarylockout --clear-lockout)',
-      });
+      throw new KeyStoreError(
+        'ERR_TPM_LOCKOUT',
+        `tpm2: Esys_${call}: the TPM is in dictionary-attack lockout (${said}); it refuses authorised use until the lockout recovers`,
+        {
+          hint: 'do not retry: wait for the recovery interval (tpm2_getcap properties-variable shows TPM2_PT_LOCKOUT_COUNTER), or reset it with the lockout authorisation (tpm2_dictionarylockout --clear-lockout)',
+        },
+      );
     }
     if ((code === RC.AUTH_FAIL || code === RC.BAD_AUTH) && call === 'CreatePrimary') {
-      throw new KeyStoreError('ERR_TPM_AUTH', `tpm2: Esys_CreatePrimary: the TPM's owner hierarchy has an authorisation value set (${said}); the storage key is made under the owner hierarchy with an empty one`, {
-        hint: 'clear the owner authorisation (tpm2_changeauth -c owner -p OLD) or provision on a TPM whose owner hierarchy has none',
-      });
+      throw new KeyStoreError(
+        'ERR_TPM_AUTH',
+        `tpm2: Esys_CreatePrimary: the TPM's owner hierarchy has an authorisation value set (${said}); the storage key is made under the owner hierarchy with an empty one`,
+        {
+          hint: 'clear the owner authorisation (tpm2_changeauth -c owner -p OLD) or provision on a TPM whose owner hierarchy has none',
+        },
+      );
     }
     if (code === RC.BAD_AUTH) {
       throw new KeyStoreError('ERR_TPM_AUTH', `tpm2: Esys_${call}: the TPM refused the key's authorisation value (${said})`, {
@@ -418,14 +589,22 @@ export class Tpm2 {
       });
     }
     if (code === RC.AUTH_FAIL) {
-      throw new KeyStoreError('ERR_TPM_AUTH', `tpm2: Esys_${call}: the TPM refused the key's authorisation value (${said}); the failure counts toward lockout`, {
-        hint: 'the auth file in use does not match the one this key was made with (tpm2-auth beside its key file, or CAPSULE_TPM_AUTH_FILE); do not retry: each failure brings the TPM\'s lockout nearer',
-      });
+      throw new KeyStoreError(
+        'ERR_TPM_AUTH',
+        `tpm2: Esys_${call}: the TPM refused the key's authorisation value (${said}); the failure counts toward lockout`,
+        {
+          hint: "the auth file in use does not match the one this key was made with (tpm2-auth beside its key file, or CAPSULE_TPM_AUTH_FILE); do not retry: each failure brings the TPM's lockout nearer",
+        },
+      );
     }
     if (code === RC.POLICY_FAIL || code === RC.PCR_CHANGED) {
-      throw new KeyStoreError('ERR_TPM_POLICY', `tpm2: Esys_${call}: the TPM's PCRs no longer match the policy the data was sealed under, or the blob's PCR list was altered (${said})`, {
-        hint: 'the boot chain changed (PCR extended): unseal on the measured state it was sealed for, or re-enrol from the recovery key',
-      });
+      throw new KeyStoreError(
+        'ERR_TPM_POLICY',
+        `tpm2: Esys_${call}: the TPM's PCRs no longer match the policy the data was sealed under, or the blob's PCR list was altered (${said})`,
+        {
+          hint: 'the boot chain changed (PCR extended): unseal on the measured state it was sealed for, or re-enrol from the recovery key',
+        },
+      );
     }
     if (code === RC.OBJECT_MEMORY || code === RC.SESSION_MEMORY) {
       throw new KeyStoreError('ERR_MODULE_CALL', `tpm2: Esys_${call}: the TPM is out of object or session memory (${said})`, {
@@ -470,6 +649,7 @@ export class Tpm2 {
 
 /** sizeof() of the secret-bearing outputs, so they can be wiped in place before Esys_Free. */
 const STRUCT_SIZE_OF: Partial<Record<MuType, number>> = {
-  TPM2B_DIGEST: 2 + 64, TPM2B_PUBLIC_KEY_RSA: 2 + 512, TPM2B_SENSITIVE_DATA: 2 + 256,
+  TPM2B_DIGEST: 2 + 64,
+  TPM2B_PUBLIC_KEY_RSA: 2 + 512,
+  TPM2B_SENSITIVE_DATA: 2 + 256,
 };
-

@@ -8,7 +8,17 @@
  * Deliberately not here: talking to a TPM (Tpm2.ts), and any structure the KeyStore does not use.
  */
 
-export const TPM2_ALG = { RSA: 0x0001, SHA256: 0x000b, AES: 0x0006, KEYEDHASH: 0x0008, NULL: 0x0010, ECDSA: 0x0018, OAEP: 0x0017, ECC: 0x0023, CFB: 0x0043 } as const;
+export const TPM2_ALG = {
+  RSA: 0x0001,
+  SHA256: 0x000b,
+  AES: 0x0006,
+  KEYEDHASH: 0x0008,
+  NULL: 0x0010,
+  ECDSA: 0x0018,
+  OAEP: 0x0017,
+  ECC: 0x0023,
+  CFB: 0x0043,
+} as const;
 export const TPM2_ECC_NIST_P256 = 0x0003;
 export const TPM2_SE_POLICY = 0x01;
 export const TPM2_SE_TRIAL = 0x03;
@@ -25,57 +35,140 @@ export const TPM2_PT_PERMANENT = 0x200;
 export const TPMA_PERMANENT_IN_LOCKOUT = 1 << 9;
 
 /** TPMA_OBJECT bits (Part 2 §8.3). */
-const A = { fixedTPM: 0x2, fixedParent: 0x10, sensitiveDataOrigin: 0x20, userWithAuth: 0x40, noDA: 0x400, restricted: 0x10000, decrypt: 0x20000, sign: 0x40000 };
+const A = {
+  fixedTPM: 0x2,
+  fixedParent: 0x10,
+  sensitiveDataOrigin: 0x20,
+  userWithAuth: 0x40,
+  noDA: 0x400,
+  restricted: 0x10000,
+  decrypt: 0x20000,
+  sign: 0x40000,
+};
 
 export class Writer {
   #parts: number[] = [];
-  u8(v: number): this { this.#parts.push(v & 0xff); return this; }
-  u16(v: number): this { return this.u8(v >>> 8).u8(v); }
-  u32(v: number): this { return this.u16(v >>> 16).u16(v & 0xffff); }
-  bytes(b: Uint8Array): this { for (const x of b) this.#parts.push(x); return this; }
+  u8(v: number): this {
+    this.#parts.push(v & 0xff);
+    return this;
+  }
+  u16(v: number): this {
+    return this.u8(v >>> 8).u8(v);
+  }
+  u32(v: number): this {
+    return this.u16(v >>> 16).u16(v & 0xffff);
+  }
+  bytes(b: Uint8Array): this {
+    for (const x of b) this.#parts.push(x);
+    return this;
+  }
   /** A TPM2B: u16 size ‖ bytes. */
-  b(b: Uint8Array): this { return this.u16(b.length).bytes(b); }
+  b(b: Uint8Array): this {
+    return this.u16(b.length).bytes(b);
+  }
   /** A TPM2B around what `f` writes (TPM2B_PUBLIC, TPM2B_SENSITIVE_CREATE). */
-  sized(f: (w: Writer) => void): this { const inner = new Writer(); f(inner); return this.b(inner.done()); }
-  done(): Uint8Array { return Uint8Array.from(this.#parts); }
+  sized(f: (w: Writer) => void): this {
+    const inner = new Writer();
+    f(inner);
+    return this.b(inner.done());
+  }
+  done(): Uint8Array {
+    return Uint8Array.from(this.#parts);
+  }
 }
 
 export class Reader {
   #v: DataView;
   #o = 0;
   readonly #b: Uint8Array;
-  constructor(b: Uint8Array) { this.#b = b; this.#v = new DataView(b.buffer, b.byteOffset, b.byteLength); }
-  u8(): number { return this.#v.getUint8(this.#o++); }
-  u16(): number { const v = this.#v.getUint16(this.#o); this.#o += 2; return v; }
-  u32(): number { const v = this.#v.getUint32(this.#o); this.#o += 4; return v; }
-  bytes(n: number): Uint8Array { if (this.#o + n > this.#b.length) throw new RangeError('TPM structure truncated'); const out = this.#b.slice(this.#o, this.#o + n); this.#o += n; return out; }
-  b(): Uint8Array { return this.bytes(this.u16()); }
+  constructor(b: Uint8Array) {
+    this.#b = b;
+    this.#v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+  u8(): number {
+    return this.#v.getUint8(this.#o++);
+  }
+  u16(): number {
+    const v = this.#v.getUint16(this.#o);
+    this.#o += 2;
+    return v;
+  }
+  u32(): number {
+    const v = this.#v.getUint32(this.#o);
+    this.#o += 4;
+    return v;
+  }
+  bytes(n: number): Uint8Array {
+    if (this.#o + n > this.#b.length) throw new RangeError('TPM structure truncated');
+    const out = this.#b.slice(this.#o, this.#o + n);
+    this.#o += n;
+    return out;
+  }
+  b(): Uint8Array {
+    return this.bytes(this.u16());
+  }
 }
 
 const empty = new Uint8Array(0);
 
 /** The storage root key's template: ECC P-256, restricted decrypt, AES-128-CFB, noDA (TCG SRK shape). */
 export function srkTemplate(): Uint8Array {
-  return new Writer().sized((w) => w.u16(TPM2_ALG.ECC).u16(TPM2_ALG.SHA256)
-    .u32(A.fixedTPM | A.fixedParent | A.sensitiveDataOrigin | A.userWithAuth | A.noDA | A.restricted | A.decrypt)
-    .b(empty).u16(TPM2_ALG.AES).u16(128).u16(TPM2_ALG.CFB).u16(TPM2_ALG.NULL).u16(TPM2_ECC_NIST_P256).u16(TPM2_ALG.NULL)
-    .b(empty).b(empty)).done();
+  return new Writer()
+    .sized((w) =>
+      w
+        .u16(TPM2_ALG.ECC)
+        .u16(TPM2_ALG.SHA256)
+        .u32(A.fixedTPM | A.fixedParent | A.sensitiveDataOrigin | A.userWithAuth | A.noDA | A.restricted | A.decrypt)
+        .b(empty)
+        .u16(TPM2_ALG.AES)
+        .u16(128)
+        .u16(TPM2_ALG.CFB)
+        .u16(TPM2_ALG.NULL)
+        .u16(TPM2_ECC_NIST_P256)
+        .u16(TPM2_ALG.NULL)
+        .b(empty)
+        .b(empty),
+    )
+    .done();
 }
 
 /** The guardian's RSA-2048 decryption key: not restricted (a restricted key cannot RSA-decrypt), OAEP/SHA-256 only. */
 export function rsaDecryptTemplate(): Uint8Array {
-  return new Writer().sized((w) => w.u16(TPM2_ALG.RSA).u16(TPM2_ALG.SHA256)
-    .u32(A.fixedTPM | A.fixedParent | A.sensitiveDataOrigin | A.userWithAuth | A.decrypt)
-    .b(empty).u16(TPM2_ALG.NULL).u16(TPM2_ALG.OAEP).u16(TPM2_ALG.SHA256).u16(2048).u32(0)
-    .b(empty)).done();
+  return new Writer()
+    .sized((w) =>
+      w
+        .u16(TPM2_ALG.RSA)
+        .u16(TPM2_ALG.SHA256)
+        .u32(A.fixedTPM | A.fixedParent | A.sensitiveDataOrigin | A.userWithAuth | A.decrypt)
+        .b(empty)
+        .u16(TPM2_ALG.NULL)
+        .u16(TPM2_ALG.OAEP)
+        .u16(TPM2_ALG.SHA256)
+        .u16(2048)
+        .u32(0)
+        .b(empty),
+    )
+    .done();
 }
 
 /** The guardian's P-256 signing key: ECDSA/SHA-256 only. */
 export function p256SignTemplate(): Uint8Array {
-  return new Writer().sized((w) => w.u16(TPM2_ALG.ECC).u16(TPM2_ALG.SHA256)
-    .u32(A.fixedTPM | A.fixedParent | A.sensitiveDataOrigin | A.userWithAuth | A.sign)
-    .b(empty).u16(TPM2_ALG.NULL).u16(TPM2_ALG.ECDSA).u16(TPM2_ALG.SHA256).u16(TPM2_ECC_NIST_P256).u16(TPM2_ALG.NULL)
-    .b(empty).b(empty)).done();
+  return new Writer()
+    .sized((w) =>
+      w
+        .u16(TPM2_ALG.ECC)
+        .u16(TPM2_ALG.SHA256)
+        .u32(A.fixedTPM | A.fixedParent | A.sensitiveDataOrigin | A.userWithAuth | A.sign)
+        .b(empty)
+        .u16(TPM2_ALG.NULL)
+        .u16(TPM2_ALG.ECDSA)
+        .u16(TPM2_ALG.SHA256)
+        .u16(TPM2_ECC_NIST_P256)
+        .u16(TPM2_ALG.NULL)
+        .b(empty)
+        .b(empty),
+    )
+    .done();
 }
 
 /**
@@ -83,8 +176,17 @@ export function p256SignTemplate(): Uint8Array {
  * not enough: the policy says authValue and, when PCRs are chosen, their values).
  */
 export function sealTemplate(policy: Uint8Array): Uint8Array {
-  return new Writer().sized((w) => w.u16(TPM2_ALG.KEYEDHASH).u16(TPM2_ALG.SHA256)
-    .u32(A.fixedTPM | A.fixedParent).b(policy).u16(TPM2_ALG.NULL).b(empty)).done();
+  return new Writer()
+    .sized((w) =>
+      w
+        .u16(TPM2_ALG.KEYEDHASH)
+        .u16(TPM2_ALG.SHA256)
+        .u32(A.fixedTPM | A.fixedParent)
+        .b(policy)
+        .u16(TPM2_ALG.NULL)
+        .b(empty),
+    )
+    .done();
 }
 
 /**
@@ -135,15 +237,22 @@ export function publicUnique(pub: Uint8Array): { type: number; rsaModulus?: Uint
   r.b(); // authPolicy
   if (type === TPM2_ALG.RSA) {
     const sym = r.u16();
-    if (sym !== TPM2_ALG.NULL) { r.u16(); r.u16(); }
+    if (sym !== TPM2_ALG.NULL) {
+      r.u16();
+      r.u16();
+    }
     const scheme = r.u16();
     if (scheme !== TPM2_ALG.NULL) r.u16();
-    r.u16(); r.u32(); // keyBits, exponent
+    r.u16();
+    r.u32(); // keyBits, exponent
     return { type, rsaModulus: r.b() };
   }
   if (type === TPM2_ALG.ECC) {
     const sym = r.u16();
-    if (sym !== TPM2_ALG.NULL) { r.u16(); r.u16(); }
+    if (sym !== TPM2_ALG.NULL) {
+      r.u16();
+      r.u16();
+    }
     const scheme = r.u16();
     if (scheme !== TPM2_ALG.NULL) r.u16();
     r.u16(); // curve

@@ -19,11 +19,24 @@ export const STRUCT_BUFFER_SIZE = 8192;
 
 /** The MU types this binding converts (each has `Tss2_MU_<T>_Marshal` and `_Unmarshal`). */
 export const MU_TYPES = [
-  'TPM2B_PUBLIC', 'TPM2B_PRIVATE', 'TPM2B_SENSITIVE_CREATE', 'TPM2B_DATA', 'TPML_PCR_SELECTION', 'TPM2B_AUTH',
-  'TPM2B_PUBLIC_KEY_RSA', 'TPMT_RSA_DECRYPT', 'TPM2B_DIGEST', 'TPMT_SIG_SCHEME', 'TPMT_TK_HASHCHECK', 'TPMT_SIGNATURE',
-  'TPM2B_SENSITIVE_DATA', 'TPMS_CAPABILITY_DATA', 'TPMT_SYM_DEF', 'TPML_DIGEST',
+  'TPM2B_PUBLIC',
+  'TPM2B_PRIVATE',
+  'TPM2B_SENSITIVE_CREATE',
+  'TPM2B_DATA',
+  'TPML_PCR_SELECTION',
+  'TPM2B_AUTH',
+  'TPM2B_PUBLIC_KEY_RSA',
+  'TPMT_RSA_DECRYPT',
+  'TPM2B_DIGEST',
+  'TPMT_SIG_SCHEME',
+  'TPMT_TK_HASHCHECK',
+  'TPMT_SIGNATURE',
+  'TPM2B_SENSITIVE_DATA',
+  'TPMS_CAPABILITY_DATA',
+  'TPMT_SYM_DEF',
+  'TPML_DIGEST',
 ] as const;
-export type MuType = typeof MU_TYPES[number];
+export type MuType = (typeof MU_TYPES)[number];
 
 type Fn = ((...a: never[]) => number) & { async: (...a: unknown[]) => void };
 
@@ -41,29 +54,51 @@ export interface TssLibrary {
   esys: Record<EsysCall, Fn>;
 }
 
-export type EsysCall = 'GetRandom' | 'CreatePrimary' | 'Create' | 'Load' | 'FlushContext' | 'TR_SetAuth' | 'RSA_Decrypt' | 'Sign'
-  | 'Unseal' | 'StartAuthSession' | 'PolicyPCR' | 'PolicyAuthValue' | 'PolicyPassword' | 'PolicyGetDigest' | 'GetCapability'
-  | 'TRSess_SetAttributes' | 'PCR_Read' | 'GetTestResult';
+export type EsysCall =
+  | 'GetRandom'
+  | 'CreatePrimary'
+  | 'Create'
+  | 'Load'
+  | 'FlushContext'
+  | 'TR_SetAuth'
+  | 'RSA_Decrypt'
+  | 'Sign'
+  | 'Unseal'
+  | 'StartAuthSession'
+  | 'PolicyPCR'
+  | 'PolicyAuthValue'
+  | 'PolicyPassword'
+  | 'PolicyGetDigest'
+  | 'GetCapability'
+  | 'TRSess_SetAttributes'
+  | 'PCR_Read'
+  | 'GetTestResult';
 
 const ESYS_PROTOS: Record<EsysCall, string> = {
   GetRandom: 'uint32_t Esys_GetRandom(void *ctx, uint32_t s1, uint32_t s2, uint32_t s3, uint16_t n, _Out_ void **out)',
-  CreatePrimary: 'uint32_t Esys_CreatePrimary(void *ctx, uint32_t hierarchy, uint32_t s1, uint32_t s2, uint32_t s3, const void *sensitive, const void *pub, const void *outside, const void *pcrs, _Out_ uint32_t *handle, _Out_ void **outPublic, void **creationData, void **creationHash, void **ticket)',
-  Create: 'uint32_t Esys_Create(void *ctx, uint32_t parent, uint32_t s1, uint32_t s2, uint32_t s3, const void *sensitive, const void *pub, const void *outside, const void *pcrs, _Out_ void **outPrivate, _Out_ void **outPublic, void **creationData, void **creationHash, void **ticket)',
+  CreatePrimary:
+    'uint32_t Esys_CreatePrimary(void *ctx, uint32_t hierarchy, uint32_t s1, uint32_t s2, uint32_t s3, const void *sensitive, const void *pub, const void *outside, const void *pcrs, _Out_ uint32_t *handle, _Out_ void **outPublic, void **creationData, void **creationHash, void **ticket)',
+  Create:
+    'uint32_t Esys_Create(void *ctx, uint32_t parent, uint32_t s1, uint32_t s2, uint32_t s3, const void *sensitive, const void *pub, const void *outside, const void *pcrs, _Out_ void **outPrivate, _Out_ void **outPublic, void **creationData, void **creationHash, void **ticket)',
   Load: 'uint32_t Esys_Load(void *ctx, uint32_t parent, uint32_t s1, uint32_t s2, uint32_t s3, const void *priv, const void *pub, _Out_ uint32_t *handle)',
   FlushContext: 'uint32_t Esys_FlushContext(void *ctx, uint32_t handle)',
   TR_SetAuth: 'uint32_t Esys_TR_SetAuth(void *ctx, uint32_t handle, const void *auth)',
-  RSA_Decrypt: 'uint32_t Esys_RSA_Decrypt(void *ctx, uint32_t key, uint32_t s1, uint32_t s2, uint32_t s3, const void *cipher, const void *scheme, const void *label, _Out_ void **message)',
+  RSA_Decrypt:
+    'uint32_t Esys_RSA_Decrypt(void *ctx, uint32_t key, uint32_t s1, uint32_t s2, uint32_t s3, const void *cipher, const void *scheme, const void *label, _Out_ void **message)',
   Sign: 'uint32_t Esys_Sign(void *ctx, uint32_t key, uint32_t s1, uint32_t s2, uint32_t s3, const void *digest, const void *scheme, const void *validation, _Out_ void **signature)',
   Unseal: 'uint32_t Esys_Unseal(void *ctx, uint32_t item, uint32_t s1, uint32_t s2, uint32_t s3, _Out_ void **data)',
-  StartAuthSession: 'uint32_t Esys_StartAuthSession(void *ctx, uint32_t tpmKey, uint32_t bind, uint32_t s1, uint32_t s2, uint32_t s3, const void *nonceCaller, uint8_t type, const void *symmetric, uint16_t authHash, _Out_ uint32_t *session)',
+  StartAuthSession:
+    'uint32_t Esys_StartAuthSession(void *ctx, uint32_t tpmKey, uint32_t bind, uint32_t s1, uint32_t s2, uint32_t s3, const void *nonceCaller, uint8_t type, const void *symmetric, uint16_t authHash, _Out_ uint32_t *session)',
   PolicyPCR: 'uint32_t Esys_PolicyPCR(void *ctx, uint32_t session, uint32_t s1, uint32_t s2, uint32_t s3, const void *pcrDigest, const void *pcrs)',
   PolicyAuthValue: 'uint32_t Esys_PolicyAuthValue(void *ctx, uint32_t session, uint32_t s1, uint32_t s2, uint32_t s3)',
   PolicyPassword: 'uint32_t Esys_PolicyPassword(void *ctx, uint32_t session, uint32_t s1, uint32_t s2, uint32_t s3)',
   PolicyGetDigest: 'uint32_t Esys_PolicyGetDigest(void *ctx, uint32_t session, uint32_t s1, uint32_t s2, uint32_t s3, _Out_ void **digest)',
-  GetCapability: 'uint32_t Esys_GetCapability(void *ctx, uint32_t s1, uint32_t s2, uint32_t s3, uint32_t capability, uint32_t property, uint32_t count, _Out_ uint8_t *more, _Out_ void **data)',
+  GetCapability:
+    'uint32_t Esys_GetCapability(void *ctx, uint32_t s1, uint32_t s2, uint32_t s3, uint32_t capability, uint32_t property, uint32_t count, _Out_ uint8_t *more, _Out_ void **data)',
   TRSess_SetAttributes: 'uint32_t Esys_TRSess_SetAttributes(void *ctx, uint32_t session, uint8_t flags, uint8_t mask)',
   GetTestResult: 'uint32_t Esys_GetTestResult(void *ctx, uint32_t s1, uint32_t s2, uint32_t s3, _Out_ void **outData, _Out_ uint32_t *testResult)',
-  PCR_Read: 'uint32_t Esys_PCR_Read(void *ctx, uint32_t s1, uint32_t s2, uint32_t s3, const void *selection, _Out_ uint32_t *counter, _Out_ void **selectionOut, _Out_ void **values)',
+  PCR_Read:
+    'uint32_t Esys_PCR_Read(void *ctx, uint32_t s1, uint32_t s2, uint32_t s3, const void *selection, _Out_ uint32_t *counter, _Out_ void **selectionOut, _Out_ void **values)',
 };
 
 /**
@@ -95,7 +130,9 @@ export function loadTss(): TssLibrary {
     esysFree: esysLib.func('void Esys_Free(void *ptr)') as never,
     rcDecode: rc.func('const char *Tss2_RC_Decode(uint32_t rc)') as never,
     wipe: libc.func('void explicit_bzero(void *s, size_t n)') as never,
-    marshal, unmarshal, esys,
+    marshal,
+    unmarshal,
+    esys,
   };
 }
 

@@ -63,7 +63,8 @@ export class ZymbitModule {
       lib = loadZkLibrary(libraryPath);
     } catch (cause) {
       throw new KeyStoreError('ERR_MODULE_ABSENT', `zymbit: cannot load ${libraryPath}`, {
-        cause, hint: 'install Zymbit\'s packages (libzk_app_utils.so), or set CAPSULE_ZYMBIT_LIB to the library path',
+        cause,
+        hint: "install Zymbit's packages (libzk_app_utils.so), or set CAPSULE_ZYMBIT_LIB to the library path",
       });
     }
     const out: [unknown] = [null];
@@ -299,7 +300,10 @@ export class ZymbitModule {
   async ecdhHkdf(slot: number, peer: Uint8Array, salt: Uint8Array, info: Uint8Array, size: number): Promise<Uint8Array> {
     this.#needsFull('zkDoECDHAndKDF', ECDH_HINT);
     const out: [unknown] = [null];
-    this.#check('zkDoECDHAndKDF', await this.#call('zkDoECDHAndKDF', this.#live(), ZK_KDF_RFC5869_SHA256, slot, peer, peer.length, salt, salt.length, info, info.length, 0, size, out));
+    this.#check(
+      'zkDoECDHAndKDF',
+      await this.#call('zkDoECDHAndKDF', this.#live(), ZK_KDF_RFC5869_SHA256, slot, peer, peer.length, salt, salt.length, info, info.length, 0, size, out),
+    );
     return this.#take(out[0], size);
   }
 
@@ -314,7 +318,9 @@ export class ZymbitModule {
   #call(name: keyof ZkLibrary, ...args: unknown[]): Promise<number> {
     const fn = this.#lib[name] as unknown as { async: (...a: unknown[]) => void };
     return new Promise((resolve, reject) => {
-      fn.async(...args, (err: unknown, rc: number) => (err ? reject(new KeyStoreError('ERR_MODULE_CALL', `zymbit: ${name} could not be called`, { cause: err })) : resolve(rc)));
+      fn.async(...args, (err: unknown, rc: number) =>
+        err ? reject(new KeyStoreError('ERR_MODULE_CALL', `zymbit: ${name} could not be called`, { cause: err })) : resolve(rc),
+      );
     });
   }
 

@@ -17,8 +17,17 @@ import { parseWalletPath } from '../bip32Path.ts';
 import type { ModuleGuard } from '../ModuleGuard.ts';
 import { compressPublicKey, lowS } from '../recoverableSignature.ts';
 import {
-  checkDigest, checkWalletName, walletMnemonic, walletPassphrase,
-  type CreatedWallet, type RecoverableSignature, type SchnorrOptions, type WalletCapabilities, type WalletInfo, type WalletKeys, type WalletOptions,
+  checkDigest,
+  checkWalletName,
+  walletMnemonic,
+  walletPassphrase,
+  type CreatedWallet,
+  type RecoverableSignature,
+  type SchnorrOptions,
+  type WalletCapabilities,
+  type WalletInfo,
+  type WalletKeys,
+  type WalletOptions,
 } from '../WalletKeys.ts';
 import type { ZymbitModule } from './ZymbitModule.ts';
 
@@ -87,9 +96,13 @@ export class ZymbitWallet implements WalletKeys {
     parseWalletPath(path);
     checkDigest(digest);
     if (options?.taprootTweak !== null) checkDigest(options?.taprootTweak, 'taprootTweak');
-    throw new KeyStoreError('ERR_UNSUPPORTED_BY_MODEL', `zymbit: Schnorr (BIP340) signing is not in the Zymbit API, which signs only ECDSA from a digest; this module is ${this.#module.info.model}`, {
-      hint: 'Taproot (m/86\'/…) key-path spends need a custodian with Schnorr; use P2WPKH (m/84\'/…) accounts with this module',
-    });
+    throw new KeyStoreError(
+      'ERR_UNSUPPORTED_BY_MODEL',
+      `zymbit: Schnorr (BIP340) signing is not in the Zymbit API, which signs only ECDSA from a digest; this module is ${this.#module.info.model}`,
+      {
+        hint: "Taproot (m/86'/…) key-path spends need a custodian with Schnorr; use P2WPKH (m/84'/…) accounts with this module",
+      },
+    );
   }
 
   #supported(): void {
@@ -111,9 +124,9 @@ export class ZymbitWallet implements WalletKeys {
   }
 
   async #refuseTaken(wallet: string): Promise<void> {
-    if (await this.#module.walletSlot('m', wallet) !== undefined) {
+    if ((await this.#module.walletSlot('m', wallet)) !== undefined) {
       throw new WalletError('ERR_WALLET_EXISTS', `wallet: a wallet named ${JSON.stringify(wallet)} already exists on this module`, {
-        hint: 'choose another name; a wallet\'s accounts are addressed by name, so names are unique',
+        hint: "choose another name; a wallet's accounts are addressed by name, so names are unique",
       });
     }
   }

@@ -25,16 +25,44 @@ export interface ZkLibrary {
   zkRemoveKey: (ctx: unknown, slot: number, foreign: boolean) => number;
   zkGetAllocSlotsList: (ctx: unknown, foreign: boolean, max: [number], list: [unknown], listSize: [number]) => number;
   zkDoRawECDH: (ctx: unknown, slot: number, peer: Uint8Array, peerSize: number, out: [unknown]) => number;
-  zkDoECDHAndKDF: (ctx: unknown, kdf: number, slot: number, peer: Uint8Array, peerSize: number, salt: Uint8Array, saltSize: number,
-    info: Uint8Array, infoSize: number, iterations: number, size: number, out: [unknown]) => number;
+  zkDoECDHAndKDF: (
+    ctx: unknown,
+    kdf: number,
+    slot: number,
+    peer: Uint8Array,
+    peerSize: number,
+    salt: Uint8Array,
+    saltSize: number,
+    info: Uint8Array,
+    infoSize: number,
+    iterations: number,
+    size: number,
+    out: [unknown],
+  ) => number;
   zkGetTime: (ctx: unknown, seconds: [number], precise: boolean) => number;
   zkGetModelNumberString: (ctx: unknown, out: [unknown]) => number;
   zkGetFirmwareVersionString: (ctx: unknown, out: [unknown]) => number;
   zkGetSerialNumberString: (ctx: unknown, out: [unknown]) => number;
-  zkGenWalletMasterSeedWithBIP39: (ctx: unknown, type: number, variant: string, name: string, generatorKey: Uint8Array | null,
-    generatorKeySize: number, passphrase: Uint8Array, mnemonic: [unknown]) => number;
-  zkRestoreWalletMasterSeedFromBIP39Mnemonic: (ctx: unknown, type: number, variant: string, name: string, generatorKey: Uint8Array | null,
-    generatorKeySize: number, passphrase: Uint8Array, mnemonic: Uint8Array) => number;
+  zkGenWalletMasterSeedWithBIP39: (
+    ctx: unknown,
+    type: number,
+    variant: string,
+    name: string,
+    generatorKey: Uint8Array | null,
+    generatorKeySize: number,
+    passphrase: Uint8Array,
+    mnemonic: [unknown],
+  ) => number;
+  zkRestoreWalletMasterSeedFromBIP39Mnemonic: (
+    ctx: unknown,
+    type: number,
+    variant: string,
+    name: string,
+    generatorKey: Uint8Array | null,
+    generatorKeySize: number,
+    passphrase: Uint8Array,
+    mnemonic: Uint8Array,
+  ) => number;
   zkGenWalletChildKey: (ctx: unknown, parent: number, index: number, hardened: boolean, returnChainCode: boolean, chainCode: [unknown]) => number;
   zkGetWalletNodeAddrFromKeySlot: (ctx: unknown, slot: number, node: [unknown], name: [unknown], master: [number]) => number;
   zkGetWalletKeySlotFromNodeAddr: (ctx: unknown, node: string, name: string | null, master: number, slot: [number]) => number;
@@ -56,27 +84,48 @@ export function loadZkLibrary(path: string): ZkLibrary {
     zkClose: f('int zkClose(void *ctx)'),
     zkGetRandBytes: f('int zkGetRandBytes(void *ctx, _Out_ uint8_t **rdata, int rdata_sz)'),
     zkLockDataB2B: f('int zkLockDataB2B(void *ctx, const uint8_t *src_pt, int src_pt_sz, _Out_ uint8_t **dst_ct, _Out_ int *dst_ct_sz, bool use_shared_key)'),
-    zkUnlockDataB2B: f('int zkUnlockDataB2B(void *ctx, const uint8_t *src_ct, int src_ct_sz, _Out_ uint8_t **dst_pt, _Out_ int *dst_pt_sz, bool use_shared_key)'),
+    zkUnlockDataB2B: f(
+      'int zkUnlockDataB2B(void *ctx, const uint8_t *src_ct, int src_ct_sz, _Out_ uint8_t **dst_pt, _Out_ int *dst_pt_sz, bool use_shared_key)',
+    ),
     zkGenECDSASigFromDigest: f('int zkGenECDSASigFromDigest(void *ctx, const uint8_t *digest, int slot, _Out_ uint8_t **sig, _Out_ int *sig_sz)'),
-    zkGenECDSASigFromDigestWithRecID: f('int zkGenECDSASigFromDigestWithRecID(void *ctx, const uint8_t *digest, int slot, _Out_ uint8_t **sig, _Out_ int *sig_sz, _Out_ uint8_t *recovery_id)'),
+    zkGenECDSASigFromDigestWithRecID: f(
+      'int zkGenECDSASigFromDigestWithRecID(void *ctx, const uint8_t *digest, int slot, _Out_ uint8_t **sig, _Out_ int *sig_sz, _Out_ uint8_t *recovery_id)',
+    ),
     zkVerifyECDSASigFromDigest: f('int zkVerifyECDSASigFromDigest(void *ctx, const uint8_t *digest, int pubkey_slot, const uint8_t *sig, int sig_sz)'),
     zkExportPubKey: f('int zkExportPubKey(void *ctx, _Out_ uint8_t **pk, _Out_ int *pk_sz, int pubkey_slot, bool slot_is_foreign)'),
     zkGenKeyPair: f('int zkGenKeyPair(void *ctx, int type)'),
     zkRemoveKey: f('int zkRemoveKey(void *ctx, int slot, bool slot_is_foreign)'),
-    zkGetAllocSlotsList: f('int zkGetAllocSlotsList(void *ctx, bool is_foreign, _Out_ int *max_num_keys, _Out_ int **alloc_key_list, _Out_ int *alloc_key_list_sz)'),
+    zkGetAllocSlotsList: f(
+      'int zkGetAllocSlotsList(void *ctx, bool is_foreign, _Out_ int *max_num_keys, _Out_ int **alloc_key_list, _Out_ int *alloc_key_list_sz)',
+    ),
     zkDoRawECDH: f('int zkDoRawECDH(void *ctx, int slot, const uint8_t *peer_pubkey, int peer_pubkey_sz, _Out_ uint8_t **pre_master_secret)'),
-    zkDoECDHAndKDF: f('int zkDoECDHAndKDF(void *ctx, int kdf_type, int slot, const uint8_t *peer_pubkey, int peer_pubkey_sz, const uint8_t *salt, int salt_sz, const uint8_t *info, int info_sz, int num_iterations, int derived_key_sz, _Out_ uint8_t **derived_key)'),
+    zkDoECDHAndKDF: f(
+      'int zkDoECDHAndKDF(void *ctx, int kdf_type, int slot, const uint8_t *peer_pubkey, int peer_pubkey_sz, const uint8_t *salt, int salt_sz, const uint8_t *info, int info_sz, int num_iterations, int derived_key_sz, _Out_ uint8_t **derived_key)',
+    ),
     zkGetTime: f('int zkGetTime(void *ctx, _Out_ uint32_t *epoch_time_sec, bool precise_time)'),
     // char ** outputs are declared void ** so koffi hands back the pointer (to free), not a JS string.
     zkGetModelNumberString: f('int zkGetModelNumberString(void *ctx, _Out_ void **model_str)'),
     zkGetFirmwareVersionString: f('int zkGetFirmwareVersionString(void *ctx, _Out_ void **fw_ver_str)'),
     zkGetSerialNumberString: f('int zkGetSerialNumberString(void *ctx, _Out_ void **serial_num_str)'),
-    zkGenWalletMasterSeedWithBIP39: f('int zkGenWalletMasterSeedWithBIP39(void *ctx, int type, const char *variant, const char *wallet_name, const uint8_t *master_generator_key, int master_generator_key_size, const uint8_t *bip39_passphrase, _Out_ void **mnemonic)'),
-    zkRestoreWalletMasterSeedFromBIP39Mnemonic: f('int zkRestoreWalletMasterSeedFromBIP39Mnemonic(void *ctx, int type, const char *variant, const char *wallet_name, const uint8_t *master_generator_key, int master_generator_key_size, const uint8_t *BIP39_passphrase, uint8_t *BIP39_mnemonic)'),
-    zkGenWalletChildKey: f('int zkGenWalletChildKey(void *ctx, int parent_key_slot, uint32_t index, bool is_hardened, bool return_chain_code, _Out_ uint8_t **chain_code)'),
-    zkGetWalletNodeAddrFromKeySlot: f('int zkGetWalletNodeAddrFromKeySlot(void *ctx, int slot, _Out_ void **node_addr, _Out_ void **wallet_name, _Out_ int *master_seed_slot)'),
-    zkGetWalletKeySlotFromNodeAddr: f('int zkGetWalletKeySlotFromNodeAddr(void *ctx, const char *node_addr, const char *wallet_name, int master_seed_slot, _Out_ int *slot)'),
-    zkSimRestoreWalletMasterSeedFromSeed: optional(lib, 'int zkSimRestoreWalletMasterSeedFromSeed(void *ctx, int type, const char *wallet_name, const uint8_t *seed, int seed_sz)'),
+    zkGenWalletMasterSeedWithBIP39: f(
+      'int zkGenWalletMasterSeedWithBIP39(void *ctx, int type, const char *variant, const char *wallet_name, const uint8_t *master_generator_key, int master_generator_key_size, const uint8_t *bip39_passphrase, _Out_ void **mnemonic)',
+    ),
+    zkRestoreWalletMasterSeedFromBIP39Mnemonic: f(
+      'int zkRestoreWalletMasterSeedFromBIP39Mnemonic(void *ctx, int type, const char *variant, const char *wallet_name, const uint8_t *master_generator_key, int master_generator_key_size, const uint8_t *BIP39_passphrase, uint8_t *BIP39_mnemonic)',
+    ),
+    zkGenWalletChildKey: f(
+      'int zkGenWalletChildKey(void *ctx, int parent_key_slot, uint32_t index, bool is_hardened, bool return_chain_code, _Out_ uint8_t **chain_code)',
+    ),
+    zkGetWalletNodeAddrFromKeySlot: f(
+      'int zkGetWalletNodeAddrFromKeySlot(void *ctx, int slot, _Out_ void **node_addr, _Out_ void **wallet_name, _Out_ int *master_seed_slot)',
+    ),
+    zkGetWalletKeySlotFromNodeAddr: f(
+      'int zkGetWalletKeySlotFromNodeAddr(void *ctx, const char *node_addr, const char *wallet_name, int master_seed_slot, _Out_ int *slot)',
+    ),
+    zkSimRestoreWalletMasterSeedFromSeed: optional(
+      lib,
+      'int zkSimRestoreWalletMasterSeedFromSeed(void *ctx, int type, const char *wallet_name, const uint8_t *seed, int seed_sz)',
+    ),
     free: libc.func('void free(void *ptr)') as never,
     wipe: libc.func('void explicit_bzero(void *ptr, size_t size)') as never,
   };

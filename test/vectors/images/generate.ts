@@ -22,13 +22,27 @@ const LABEL = new TextEncoder().encode('capsule-image-manifest/v1\0');
 const CREATED = 1_767_225_600_000;
 const DIGEST = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + (i % 16));
 
-export interface ImageVector { name: string; expect: string; message?: string; why: string; bytes: Uint8Array }
+export interface ImageVector {
+  name: string;
+  expect: string;
+  message?: string;
+  why: string;
+  bytes: Uint8Array;
+}
 
 type Fields = Map<number, unknown>;
 const image = (over: [number, unknown][] = []): Fields => new Map<number, unknown>([[1, 'localhost/ipfs:1'], [2, DIGEST], [3, 345], ...over]);
 function body(over: [number, unknown][] = [], signer = ownerPublicKey(A)): Fields {
-  const m = new Map<number, unknown>([[1, 1], [2, 7], [3, CREATED], [4, [image()]], [5, signer]]);
-  for (const [k, v] of over) if (v === undefined) m.delete(k); else m.set(k, v);
+  const m = new Map<number, unknown>([
+    [1, 1],
+    [2, 7],
+    [3, CREATED],
+    [4, [image()]],
+    [5, signer],
+  ]);
+  for (const [k, v] of over)
+    if (v === undefined) m.delete(k);
+    else m.set(k, v);
   return m;
 }
 function signed(m: Fields, by = A): Uint8Array {
@@ -47,22 +61,73 @@ export function imageVectors(): ImageVector[] {
   flipped[flipped.length - 1]! ^= 1;
   return [
     { name: 'ok', expect: 'ok', why: 'sequence 7, one image, signed by identity A', bytes: good },
-    { name: 'signed-by-other-key', expect: 'ERR_IMAGE_SIGNATURE', message: 'signature (key 6) does not verify under the signer (key 5)', why: 'signer (key 5) is A, the signature is B\'s', bytes: signed(body(), B) },
+    {
+      name: 'signed-by-other-key',
+      expect: 'ERR_IMAGE_SIGNATURE',
+      message: 'signature (key 6) does not verify under the signer (key 5)',
+      why: "signer (key 5) is A, the signature is B's",
+      bytes: signed(body(), B),
+    },
     { name: 'signature-bit-flipped', expect: 'ERR_IMAGE_SIGNATURE', message: 'does not verify', why: 'last bit of the signature flipped', bytes: flipped },
-    { name: 'version-2', expect: 'ERR_BAD_IMAGE_MANIFEST', message: 'version (key 1): expected 1, got 2', why: 'only version 1 exists', bytes: signed(body([[1, 2]])) },
-    { name: 'sequence-zero', expect: 'ERR_BAD_IMAGE_MANIFEST', message: 'sequence (key 2): expected an integer from 1', why: 'sequences start at 1', bytes: signed(body([[2, 0]])) },
+    {
+      name: 'version-2',
+      expect: 'ERR_BAD_IMAGE_MANIFEST',
+      message: 'version (key 1): expected 1, got 2',
+      why: 'only version 1 exists',
+      bytes: signed(body([[1, 2]])),
+    },
+    {
+      name: 'sequence-zero',
+      expect: 'ERR_BAD_IMAGE_MANIFEST',
+      message: 'sequence (key 2): expected an integer from 1',
+      why: 'sequences start at 1',
+      bytes: signed(body([[2, 0]])),
+    },
     { name: 'extra-key-7', expect: 'ERR_BAD_IMAGE_MANIFEST', message: 'unexpected key 7', why: 'no extensions', bytes: signed(body([[7, 0]])) },
-    { name: 'digest-31-bytes', expect: 'ERR_BAD_IMAGE_MANIFEST', message: 'images[0].digest: expected a 32-byte SHA-256 digest', why: 'a SHA-256 digest is 32 bytes', bytes: signed(body([[4, [image([[2, DIGEST.subarray(1)]])]]])) },
-    { name: 'duplicate-digest', expect: 'ERR_BAD_IMAGE_MANIFEST', message: 'is listed twice', why: 'one entry per image', bytes: signed(body([[4, [image(), image([[1, 'localhost/other:1']])]]])) },
-    { name: 'no-images', expect: 'ERR_BAD_IMAGE_MANIFEST', message: 'images (key 4): expected 1 to 64 entries, got 0', why: 'an empty list allows nothing: not a manifest', bytes: signed(body([[4, []]])) },
-    { name: 'name-uppercase', expect: 'ERR_BAD_IMAGE_MANIFEST', message: 'images[0].name: expected a lowercase image reference', why: 'references are lowercase', bytes: signed(body([[4, [image([[1, 'Localhost/IPFS:1']])]]])) },
+    {
+      name: 'digest-31-bytes',
+      expect: 'ERR_BAD_IMAGE_MANIFEST',
+      message: 'images[0].digest: expected a 32-byte SHA-256 digest',
+      why: 'a SHA-256 digest is 32 bytes',
+      bytes: signed(body([[4, [image([[2, DIGEST.subarray(1)]])]]])),
+    },
+    {
+      name: 'duplicate-digest',
+      expect: 'ERR_BAD_IMAGE_MANIFEST',
+      message: 'is listed twice',
+      why: 'one entry per image',
+      bytes: signed(body([[4, [image(), image([[1, 'localhost/other:1']])]]])),
+    },
+    {
+      name: 'no-images',
+      expect: 'ERR_BAD_IMAGE_MANIFEST',
+      message: 'images (key 4): expected 1 to 64 entries, got 0',
+      why: 'an empty list allows nothing: not a manifest',
+      bytes: signed(body([[4, []]])),
+    },
+    {
+      name: 'name-uppercase',
+      expect: 'ERR_BAD_IMAGE_MANIFEST',
+      message: 'images[0].name: expected a lowercase image reference',
+      why: 'references are lowercase',
+      bytes: signed(body([[4, [image([[1, 'Localhost/IPFS:1']])]]])),
+    },
     { name: 'signature-missing', expect: 'ERR_BAD_IMAGE_MANIFEST', message: 'key 6 is missing', why: 'unsigned', bytes: encodeCanonical(body()) },
-    { name: 'trailing-byte', expect: 'ERR_BAD_IMAGE_MANIFEST', message: 'not one deterministic CBOR item', why: 'a byte after the map', bytes: Uint8Array.of(...good, 0) },
+    {
+      name: 'trailing-byte',
+      expect: 'ERR_BAD_IMAGE_MANIFEST',
+      message: 'not one deterministic CBOR item',
+      why: 'a byte after the map',
+      bytes: Uint8Array.of(...good, 0),
+    },
   ];
 }
 
 export function render(v: ImageVector): string {
-  const hex = Buffer.from(v.bytes).toString('hex').match(/.{1,64}/g)!.join('\n');
+  const hex = Buffer.from(v.bytes)
+    .toString('hex')
+    .match(/.{1,64}/g)!
+    .join('\n');
   return `expect: ${v.expect}\n${v.message ? `message: ${v.message}\n` : ''}why: ${v.why}\nsource: ${SOURCE} "${v.name}" (node ${SOURCE})\n\n${hex}\n`;
 }
 
