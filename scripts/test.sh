@@ -20,6 +20,8 @@ trap cleanup EXIT
 mkdir "$root/tmp"
 ls -A "$root/tmp" >"$root/tmp-at-start"
 ls -A "$systmp" >"$root/systmp-at-start"
+# Built policies are cached per run here, not in the user's ~/.cache (agent/logic/BuildCache.ts).
+export CAPSULE_BUILD_CACHE="$root/build-cache"
 export TMPDIR="$root/tmp" CAPSULE_TEST_TMPDIR_START="$root/tmp-at-start" CAPSULE_TEST_SYSTMP_START="$root/systmp-at-start"
 # The formatter and linter over the whole tree (biome.json; `npm run format` fixes what it can).
 biome check . || { echo 'npm test: biome check failed: run npm run format' >&2; exit 1; }

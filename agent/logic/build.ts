@@ -23,6 +23,7 @@
  * asconfig.json files (a policy is built with the guardian's settings, not its own).
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +31,10 @@ import { DceError, SandboxError } from '../errors.ts';
 import { ioError } from '../io/sources.ts';
 import { resolveLimits, type Limits } from '../sandbox/limits.ts';
 import { validateModule, type ModuleReport } from '../sandbox/validate.ts';
+import type { BuildCache } from './BuildCache.ts';
+
+/** The compiler's version: part of every build cache key. */
+const ASC_VERSION = (createRequire(import.meta.url)('assemblyscript/package.json') as { version: string }).version;
 
 /** The SDK's package name, as policies import it. */
 export const SDK_PACKAGE = '@capsule-engine/sdk';
@@ -64,8 +69,10 @@ export interface BuildResult {
   wasm: Uint8Array;
   report: ModuleReport;
   diagnostics: string;
-  /** Each SDK the policy was compiled against: its folder, version and ABI (empty if it imports none). */
+  /** Each SDK the policy was compiled against: its folder, version and ABI (empty if it imports none, or from the cache). */
   sdks: SdkInfo[];
+  /** True when the module came from the build cache (nothing it was built from has changed). */
+  fromCache: boolean;
 }
 
 /** An SDK package the compiler read. */
@@ -94,12 +101,13 @@ export interface Diagnostic {
 }
 
 /**
- * Compiles `entry` (resolved against `options.cwd`) into a capsule_v1 module.
+ * Compiles `entry` (resolved against `options.cwd`) into a capsule_v1 module; with `options.cache`,
+ * an unchanged source (every file the last build read) reuses that build's module (BuildCache.ts).
  * @throws IoError ERR_NOT_FOUND etc. (the entry cannot be read); BuildError ERR_BUILD (compile errors
  * — the message is the first, formatted `file:line:col: error TSxxxx: …` — or a module the ABI
  * refuses) or ERR_SDK_VERSION (an SDK for another ABI or an unsupported major version).
  */
-export async function buildPolicy(entry: string, options: { cwd?: string; limits?: Partial<Limits> } = {}): Promise<BuildResult> {
+export async function buildPolicy(entry: string, options: { cwd?: string; limits?: Partial<Limits>; cache?: BuildCache } = {}): Promise<BuildResult> {
   const limits = resolveLimits(options.limits);
   const cwd = options.cwd ?? process.cwd();
   const path = resolve(cwd, entry);
@@ -108,8 +116,12 @@ export async function buildPolicy(entry: string, options: { cwd?: string; limits
   } catch (cause) {
     throw ioError(entry, 'read', cause);
   }
+  const settings = `asc ${ASC_VERSION} ${ascFlags(limits).join(' ')} --path ${ENGINE_PACKAGES}`;
+  const cached = options.cache?.get(path, settings);
+  if (cached) return fromCache(cached, limits, entry);
   const { default: asc } = await import('assemblyscript/asc');
   const baseDir = dirname(path);
+  const asked = new Set<string>(); // every file asc asked for, read or absent: the cache entry's inputs
   const texts = new Map<string, { real: string; text: string }>(); // asc's normalized path → file
   const sdkDirs = new Set<string>();
   const reported: Diagnostic[] = [];
@@ -127,17 +139,18 @@ export async function buildPolicy(entry: string, options: { cwd?: string; limits
       stdout: sink as never,
       stderr: sink as never,
       readFile: async (name: string, base: string) => {
-        const asked = resolve(base, name);
-        const real = asked.startsWith(VIRTUAL_SDK) ? join(ENGINE_SDK_DIR, asked.slice(VIRTUAL_SDK.length)) : asked;
+        const wanted = resolve(base, name);
+        const real = wanted.startsWith(VIRTUAL_SDK) ? join(ENGINE_SDK_DIR, wanted.slice(VIRTUAL_SDK.length)) : wanted;
+        asked.add(real);
         let text: string;
         try {
           text = await readFile(real, 'utf8');
         } catch {
           return null; // asc tries several names per import: absent is normal
         }
-        const at = asked.lastIndexOf(SDK_SEGMENT);
+        const at = wanted.lastIndexOf(SDK_SEGMENT);
         if (at >= 0 && real.endsWith('.ts')) {
-          const root = asked.startsWith(VIRTUAL_SDK) ? ENGINE_SDK_DIR : real.slice(0, at + SDK_SEGMENT.length);
+          const root = wanted.startsWith(VIRTUAL_SDK) ? ENGINE_SDK_DIR : real.slice(0, at + SDK_SEGMENT.length);
           sdkDirs.add(root);
           texts.set(`~lib/${SDK_PACKAGE}/${real.slice(root.length).split(sep).join('/')}`, { real, text });
         } else {
@@ -162,10 +175,24 @@ export async function buildPolicy(entry: string, options: { cwd?: string; limits
     const more = reported.length > 1 ? ` (and ${reported.length - 1} more error${reported.length > 2 ? 's' : ''})` : '';
     throw new BuildError(`${first}${more}`, diagnostics, { errors });
   }
+  let report: ModuleReport;
   try {
-    return { wasm, report: validateModule(wasm, limits), diagnostics, sdks };
+    report = validateModule(wasm, limits);
   } catch (e) {
     if (e instanceof SandboxError) throw new BuildError(`${entry}: compiled, but ${e.message}`, diagnostics);
+    throw e;
+  }
+  // The SDKs' package.json files decide the version check: they are inputs of the entry too.
+  options.cache?.put(path, settings, [...asked, ...sdks.map((x) => join(x.dir, 'package.json'))], wasm);
+  return { wasm, report, diagnostics, sdks, fromCache: false };
+}
+
+/** A cached module, validated again (the limits may differ) and its SDKs checked again. */
+function fromCache(wasm: Uint8Array, limits: Limits, entry: string): BuildResult {
+  try {
+    return { wasm, report: validateModule(wasm, limits), diagnostics: '', sdks: [], fromCache: true };
+  } catch (e) {
+    if (e instanceof SandboxError) throw new BuildError(`${entry}: compiled, but ${e.message}`, '');
     throw e;
   }
 }

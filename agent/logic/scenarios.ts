@@ -18,6 +18,7 @@ import { ioError } from '../io/sources.ts';
 import type { CapsuleFacts } from '../sandbox/inputs.ts';
 import { Sandbox } from '../sandbox/Sandbox.ts';
 import { buildPolicy } from './build.ts';
+import { BuildCache } from './BuildCache.ts';
 import { factsInput } from './evaluate.ts';
 import { loadScenarios, type Expectation, type ScenarioCase, type ScenarioSuite } from './scenarioFile.ts';
 import type { TestKeyForms } from './scenarioKeys.ts';
@@ -81,7 +82,8 @@ export async function runScenarioFile(file: string, cwd: string): Promise<SuiteR
 }
 
 async function moduleOf(suite: ScenarioSuite): Promise<Uint8Array> {
-  if (suite.policy.path.endsWith('.ts')) return (await buildPolicy(suite.policy.path)).wasm;
+  // Built once per run, and not at all when the source is unchanged since the last build (BuildCache).
+  if (suite.policy.path.endsWith('.ts')) return (await buildPolicy(suite.policy.path, { cache: BuildCache.forUser() })).wasm;
   try {
     return new Uint8Array(await readFile(suite.policy.path));
   } catch (cause) {

@@ -12,8 +12,9 @@ export interface Run {
   stderr: string;
 }
 
-export function capsule(args: string[], cwd: string, input?: Uint8Array): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, input, maxBuffer: 1 << 30, timeout: 120_000 });
+/** `capsule ARGS` in `cwd`; `env` is added to this process's environment. */
+export function capsule(args: string[], cwd: string, input?: Uint8Array, env: Record<string, string> = {}): Run {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, input, maxBuffer: 1 << 30, timeout: 120_000, env: { ...process.env, ...env } });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString() };
 }
 

@@ -8,6 +8,7 @@ import { readHeader } from '../../capsule/inspect.ts';
 import { sha256 } from '../../crypto/kdf.ts';
 import { AtomicFile } from '../../io/AtomicFile.ts';
 import { BuildError, buildErrorLines, buildPolicy } from '../../logic/build.ts';
+import { BuildCache } from '../../logic/BuildCache.ts';
 import { checkLogicHash, decisionInput, parseTimeArg } from '../../logic/evaluate.ts';
 import { parseEvidence, parseState, stateToJson } from '../../sandbox/evidence.ts';
 import { drandBeacons } from './open.ts';
@@ -36,7 +37,7 @@ async function build(argv: string[], t: Terminal): Promise<number> {
   const src = p.positionals[0]!;
   let r;
   try {
-    r = await buildPolicy(src, { cwd: t.cwd });
+    r = await buildPolicy(src, { cwd: t.cwd, cache: BuildCache.forUser(t.env ?? process.env) });
   } catch (e) {
     if (!(e instanceof BuildError) || e.errors.length === 0) throw e;
     for (const line of buildErrorLines(e)) say(t, line); // each error with its source line and caret
