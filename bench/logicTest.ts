@@ -121,7 +121,15 @@ const runs: Record<string, string[]> = {
   // No cache: asc builds policy.ts in every run (an author's first run, or CAPSULE_BUILD_CACHE=off).
   'logic test, 1000 cases (policy.ts, built in the run)': ['env', 'CAPSULE_BUILD_CACHE=off', process.execPath, BIN, 'logic', 'test', join(dir, 'ts-1000.json')],
   // The build cache warm (every later run of an unchanged policy: agent/logic/BuildCache.ts).
-  'logic test, 1000 cases (policy.ts, build cache warm)': ['env', `CAPSULE_BUILD_CACHE=${join(dir, 'build-cache')}`, process.execPath, BIN, 'logic', 'test', join(dir, 'ts-1000.json')],
+  'logic test, 1000 cases (policy.ts, build cache warm)': [
+    'env',
+    `CAPSULE_BUILD_CACHE=${join(dir, 'build-cache')}`,
+    process.execPath,
+    BIN,
+    'logic',
+    'test',
+    join(dir, 'ts-1000.json'),
+  ],
   'logic test, 1 case (policy.wasm)': [process.execPath, BIN, 'logic', 'test', join(dir, 'wasm-1.json')],
   'logic run, 1 decision (policy.wasm)': [
     process.execPath,
