@@ -109,6 +109,11 @@ export interface DecisionAnswer {
   receipt: Receipt;
 }
 
+/** The members of `o` every decision's answer carries (releases, signing, the wallet: one shape). */
+export function decisionAnswer(o: DecisionAnswer): DecisionAnswer {
+  return { verdict: o.verdict, reason: o.reason, fuel: o.fuel, audit: o.audit, receipt: o.receipt };
+}
+
 /** What a decision came to (an error is thrown instead, with its entry's receipt attached). */
 export interface Decided<R> extends DecisionAnswer {
   /** State keys the logic changed (committed). */

@@ -22,7 +22,7 @@ import type { Guardian } from '../guardian/Guardian.ts';
 import type { EvidenceItem } from '../sandbox/inputs.ts';
 import { authenticateHeader } from './authenticateHeader.ts';
 import type { CapsuleRegistry } from './CapsuleRegistry.ts';
-import { Decider, type DeciderDeps, type DecisionAnswer } from './Decider.ts';
+import { Decider, type DeciderDeps, type DecisionAnswer, decisionAnswer } from './Decider.ts';
 import type { DiskReserve } from './DiskSpace.ts';
 import { present, type Presented } from './present.ts';
 import { requireCanonicalRecipient } from './requireCanonicalRecipient.ts';
@@ -205,11 +205,7 @@ export class Releaser {
         alsoCommit: (now) => d.store.putCapsule({ id: p.id, headerHash: p.headerHash, logic, prefix: p.prefix }, now),
       });
       return {
-        verdict: o.verdict,
-        reason: o.reason,
-        fuel: o.fuel,
-        audit: o.audit,
-        receipt: o.receipt,
+        ...decisionAnswer(o),
         changed: o.changed,
         answer: o.result,
         ...(o.result !== undefined && shareIndex !== undefined ? { share: { index: shareIndex } } : {}),

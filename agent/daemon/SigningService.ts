@@ -18,7 +18,7 @@ import { sha256 } from '../crypto/kdf.ts';
 import { normaliseLowS } from '../crypto/p256.ts';
 import type { KeyStore } from '../keys/KeyStore.ts';
 import type { EvidenceItem } from '../sandbox/inputs.ts';
-import { Decider, type DeciderDeps, type DecisionAnswer } from './Decider.ts';
+import { Decider, type DeciderDeps, type DecisionAnswer, decisionAnswer } from './Decider.ts';
 
 /** A slot's signing policy, from the agent's configuration (config.ts "signing"). */
 export interface SigningPolicy {
@@ -98,11 +98,7 @@ export class SigningService {
       },
     });
     return {
-      verdict: o.verdict,
-      reason: o.reason,
-      fuel: o.fuel,
-      audit: o.audit,
-      receipt: o.receipt,
+      ...decisionAnswer(o),
       signature: o.result?.signature,
       recoveryId: o.result?.recoveryId,
     };

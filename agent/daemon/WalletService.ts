@@ -22,7 +22,7 @@ import { keyStoreSigner } from '../wallet/keyStoreSigner.ts';
 import type { SignOutput } from '../wallet/SignRequest.ts';
 import { bitcoinAddress, type BitcoinNetworkName, type WalletAccount } from '../wallet/WalletAccount.ts';
 import type { Json } from './AuditLog.ts';
-import { Decider, type DeciderDeps, type DecisionAnswer } from './Decider.ts';
+import { Decider, type DeciderDeps, type DecisionAnswer, decisionAnswer } from './Decider.ts';
 
 /** One account a guardian serves and its policy, from the agent's configuration (config.ts "wallet"). */
 export type WalletAccountPolicy = {
@@ -182,11 +182,7 @@ export class WalletService {
       },
     });
     return {
-      verdict: o.verdict,
-      reason: o.reason,
-      fuel: o.fuel,
-      audit: o.audit,
-      receipt: o.receipt,
+      ...decisionAnswer(o),
       kind: decoded.kind,
       hash: hex(decoded.hash),
       output: o.result,

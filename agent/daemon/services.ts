@@ -41,33 +41,18 @@ export interface Services {
 /** Builds the decision services over `d`; `gate` wraps the routes (the scheduler's budget check). */
 export function buildServices(d: ServiceDeps, gate: (r: Route[]) => Route[]): Services {
   const { guardian, store, modules, audit, sandbox, clock, fuelLimit, reserve, registry, ipfs } = d;
+  const decider = { store, modules, audit, sandbox, clock, fuelLimit }; // what every decision service decides with
   const releaser = new Releaser({
+    ...decider,
     guardian,
-    store,
-    modules,
-    audit,
-    sandbox,
-    clock,
-    fuelLimit,
     reserve,
     registry,
     fetchModule: ipfs ? (hash, cid) => ipfs.modules.module(hash, cid) : undefined,
   });
-  const signing = new SigningService(d.signing, { keyStore: guardian.keyStore, store, modules, audit, sandbox, clock, fuelLimit });
+  const signing = new SigningService(d.signing, { ...decider, keyStore: guardian.keyStore });
   let wallet: Promise<WalletService> | undefined;
   const walletService = () =>
-    (wallet ??= import('./WalletService.ts').then(
-      ({ WalletService }) =>
-        new WalletService(d.wallet, {
-          wallet: guardian.keyStore.wallet,
-          store,
-          modules,
-          audit,
-          sandbox,
-          clock,
-          fuelLimit,
-        }),
-    ));
+    (wallet ??= import('./WalletService.ts').then(({ WalletService }) => new WalletService(d.wallet, { ...decider, wallet: guardian.keyStore.wallet })));
   return {
     releaser,
     routes: gate(

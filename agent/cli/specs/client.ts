@@ -5,6 +5,22 @@
  */
 import { command } from '../spec.ts';
 
+/** --guardian (repeatable: a guardian set's guardians) and --timeout, as open and checkin take them. */
+const GUARDIANS = {
+  guardian: {
+    type: 'string',
+    multiple: true,
+    value: 'URL',
+    description: "the guardian's agent, e.g. http://127.0.0.1:7373; required; repeat it for the guardians of a guardian set",
+  },
+  timeout: {
+    type: 'string',
+    value: 'SECONDS',
+    default: '30',
+    description: "how long to wait for each guardian's answer; one that takes longer is counted as not answering",
+  },
+} as const;
+
 /** `capsule open`. */
 export const OPEN = command({
   name: 'open',
@@ -29,18 +45,7 @@ export const OPEN = command({
   arguments: { 'CAPSULE|CID': 'the capsule file, or the CID (bafy…) of a published capsule' },
   positionals: { min: 1, max: 1 },
   options: {
-    guardian: {
-      type: 'string',
-      multiple: true,
-      value: 'URL',
-      description: "the guardian's agent, e.g. http://127.0.0.1:7373; required; repeat it for the guardians of a guardian set",
-    },
-    timeout: {
-      type: 'string',
-      value: 'SECONDS',
-      default: '30',
-      description: "how long to wait for each guardian's answer; one that takes longer is counted as not answering",
-    },
+    ...GUARDIANS,
     identity: {
       type: 'string',
       short: 'i',
@@ -99,18 +104,7 @@ export const CHECKIN = command({
   arguments: { CAPSULE: 'the capsule file (only its header is sent)' },
   positionals: { min: 1, max: 1 },
   options: {
-    guardian: {
-      type: 'string',
-      multiple: true,
-      value: 'URL',
-      description: "the guardian's agent, e.g. http://127.0.0.1:7373; required; repeat it for the guardians of a guardian set",
-    },
-    timeout: {
-      type: 'string',
-      value: 'SECONDS',
-      default: '30',
-      description: "how long to wait for each guardian's answer; one that takes longer is counted as not answering",
-    },
+    ...GUARDIANS,
     key: {
       type: 'string',
       value: 'OWNER.key',
