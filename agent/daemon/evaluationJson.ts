@@ -7,7 +7,7 @@
  * Deliberately not here: the CBOR the guest reads (sandbox/inputs.ts).
  */
 import { decode } from 'cborg';
-import { encodeCanonical } from '../format/cbor.ts';
+import { DECODE_OPTIONS, encodeCanonical } from '../format/cbor.ts';
 import type { Json } from './AuditLog.ts';
 import type { EvaluationInput, EvidenceItem } from '../sandbox/inputs.ts';
 
@@ -77,16 +77,7 @@ function requestOf(h: Json, at: string): Map<string, unknown> {
   const cbor = bytes(h, at);
   let value: unknown;
   try {
-    value = decode(cbor, {
-      strict: true,
-      useMaps: true,
-      rejectDuplicateMapKeys: true,
-      allowIndefinite: false,
-      allowUndefined: false,
-      allowNaN: false,
-      allowInfinity: false,
-      tags: [],
-    } as never);
+    value = decode(cbor, { ...DECODE_OPTIONS, allowBigInt: true } as never); // a request's amounts may pass 2^53
   } catch (cause) {
     throw new TypeError(`${at}: expected the hex of one well-formed CBOR map`, { cause });
   }

@@ -8,7 +8,8 @@
 import { decode, encode, rfc8949EncodeOptions } from 'cborg';
 import { CapsuleFormatError } from '../errors.ts';
 
-const DECODE_OPTIONS = {
+/** cborg's options for the strict decoder every CBOR input goes through (the header, params, requests). */
+export const DECODE_OPTIONS = {
   strict: true,
   useMaps: true,
   rejectDuplicateMapKeys: true,
