@@ -200,10 +200,12 @@ export class SoftKeyStore implements KeyStore {
   }
 }
 
+/** A P-256 private scalar as exactly 32 bytes: getPrivateKey() drops leading zero bytes (1 in 256 keys). */
 function newScalar(): Buffer {
   const e = createECDH('prime256v1');
   e.generateKeys();
-  return e.getPrivateKey();
+  const k = e.getPrivateKey();
+  return k.length === 32 ? k : Buffer.concat([Buffer.alloc(32 - k.length), k]);
 }
 
 function serialOf(device: Uint8Array): string {
