@@ -16,6 +16,7 @@
  *   will.capsule (will.pdf sealed to guardian.key with policy.wasm and policy.json); a1.json and
  *   a.json (approver.key's approval of will.capsule for the `age1…` below). SH_CHECKS holds what
  *   some blocks' comments promise, checked on their output.
+ *   README's "Agent" block is run line by line instead, against a real `capsule agent` (AGENT_SUBST).
  *   Not run: README's "Quick start" blocks (run verbatim by test/readme-quickstart.test.ts) and
  *   blocks marked `<!-- not run: reason -->` on the line before the fence (a guardian device, a
  *   running agent, the network, root); the reason is listed.
@@ -33,6 +34,15 @@
  * - a bare ``` or ```cddl: literal text (a formula, a grammar, message formats, a file tree) or a
  *   specification; nothing to run.
  *
+ * - README's "Agent" block: a provisioned guardian (simulator module, test/helpers/runningAgent.ts)
+ *   with will.capsule sealed as the block's first comment says (its `--params`, placeholders
+ *   substituted) and approver.key; the block's `capsule agent … &` line is the agent the test starts
+ *   itself (127.0.0.1, a free port, a file clock at the present, the block's `config.json:` comment
+ *   as its config) and stops after the suite. Every other command runs in the device's folder and
+ *   must exit 0, unless the comment after it reads `→ capsule: error: …`: then it must exit 1 with
+ *   that error (`…` matches anything). Substitutions: AGENT_SUBST. The approved open must write the
+ *   sealed will.pdf back.
+ *
  * Placeholders, substituted in sh and json blocks before they run (SUBST): `age1…` is guardian.key's
  * recipient (the guardian sealed to and the requester), `age1alice…` / `age1bob…` those of
  * alice.key / bob.key, `capsule-ecdh1…` the p256-ecdh recipient of a fresh P-256 key. A `…` left
@@ -41,7 +51,7 @@
  * each distinct source is compiled once.
  */
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,7 +60,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ECDH_RECIPIENT_HRP, encodeP256Key, p256PublicKey, scalarFromBytes } from '../agent/crypto/p256.ts';
 import { BIN } from './helpers/cli.ts';
-import { type DocBlock, docBlocks, shellCommands } from './helpers/docBlocks.ts';
+import { type DocBlock, docBlocks, shellCommands, shellSteps } from './helpers/docBlocks.ts';
+import { provisioned, type Running, setClock, startAgent } from './helpers/runningAgent.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DOCS = ['README.md', 'contracts-as/README.md', 'contracts-as/contracts/README.md', 'contracts-as/ABI.md'];
@@ -95,8 +106,30 @@ const FIXTURES = [
   'a.json',
 ];
 
+/** The README's Agent block: its background line, which the test replaces by an agent it starts. */
+const AGENT_STARTED = 'npx capsule agent --data-dir ~/guardian --config config.json &';
+/** What the Agent block's placeholders stand for (`url` is known once the agent has started). */
+interface AgentRig {
+  url: string;
+  data: string;
+  requester: string;
+  approver: string;
+  digest: string;
+  logic: string;
+}
+/** Substitutions in the Agent block (commands, the sealing params, the config, the expected errors), in order. */
+const AGENT_SUBST: [string, (r: AgentRig) => string][] = [
+  ['http://127.0.0.1:7373', (r) => r.url], // the agent the test started, on a free port
+  ['--guardian …', (r) => `--guardian ${r.url}`],
+  ['~/guardian', (r) => r.data], // the provisioned guardian's data directory
+  ['<64 hex>', (r) => r.digest], // SHA-256 of a message
+  ['age1…', (r) => r.requester], // me.key's recipient: the requester
+  ['<approver.key public key>', (r) => r.approver], // its ed25519 key, hex
+  ['<sha256 of policy.wasm>', (r) => r.logic], // the module the guardian's policy.wasm is
+];
+
 type Treatment =
-  | { kind: 'sh' | 'as' | 'js' | 'evidence' }
+  | { kind: 'sh' | 'as' | 'js' | 'evidence' | 'agent' }
   | { kind: 'params'; module: string; wrap?: string }
   | { kind: 'skip'; reason: string }
   | { kind: 'unknown'; reason: string };
@@ -106,6 +139,7 @@ function treatment(b: DocBlock): Treatment {
   if (b.marker?.kind === 'not run') return { kind: 'skip', reason: `not run: ${b.marker.reason}` };
   if (b.file === 'README.md' && b.heading === 'Quick start' && b.lang === 'sh')
     return { kind: 'skip', reason: 'run verbatim by test/readme-quickstart.test.ts' };
+  if (b.file === 'README.md' && b.heading === 'Agent' && b.lang === 'sh') return { kind: 'agent' };
   if (b.marker?.kind === 'fragment') {
     return ['ts', 'typescript', 'as'].includes(b.lang)
       ? { kind: 'skip', reason: `fragment: ${b.marker.reason}` }
@@ -210,7 +244,12 @@ function prepare(): void {
   );
 }
 
-test.after(() => {
+let agent: Running | undefined;
+let guardian: { cleanup(): void } | undefined;
+
+test.after(async () => {
+  await agent?.stop();
+  guardian?.cleanup();
   for (const l of links) if (existsSync(l)) unlinkSync(l); // never followed into the checkout
   rmSync(TMP, { recursive: true, force: true });
 });
@@ -241,6 +280,70 @@ function runShell(b: DocBlock): void {
   const r = bash(script, workdir(b));
   assert.is(r.code, 0, `${b.file}:${b.line} failed (${r.error?.message ?? `exit ${r.code}`}):\n${r.stderr}`);
   for (const re of SH_CHECKS[`${b.file}#${b.heading}`] ?? []) assert.match(r.stdout, re, `${b.file}:${b.line}: its output`);
+}
+
+/** A pattern for an expected error as the docs write it: literal text, `…` for anything. */
+const expectation = (text: string) =>
+  new RegExp(
+    `^${text
+      .split('…')
+      .map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}`,
+    'm',
+  );
+
+/** The Agent block against a real agent (see the header). */
+async function runAgentBlock(b: DocBlock): Promise<void> {
+  const g = await provisioned();
+  guardian = g;
+  const { d, x25519 } = g;
+  const sha256 = (x: string | Uint8Array) => createHash('sha256').update(x).digest('hex');
+  const rig: AgentRig = {
+    url: '',
+    data: d.data,
+    requester: recipientOf(d.dir, 'me.key'),
+    approver: approverKey,
+    digest: sha256('pay 1 coin to bob'),
+    logic: sha256(readFileSync(join(d.dir, 'policy.wasm'))),
+  };
+  const sub = (t: string) => AGENT_SUBST.reduce((x, [from, to]) => x.replaceAll(from, to(rig)), t);
+  const env = { ...d.env, PATH: ENV.PATH, XDG_CACHE_HOME: ENV.XDG_CACHE_HOME };
+  const sh = (cmd: string) => spawnSync('bash', ['-euo', 'pipefail', '-c', cmd], { cwd: d.dir, env, encoding: 'utf8', timeout: 120_000 });
+  const comments = b.body
+    .split('\n')
+    .filter((l) => l.startsWith('#'))
+    .map((l) => l.replace(/^#\s*/, ''))
+    .join(' ');
+  const params = /--params '([^']*)'/.exec(comments)?.[1];
+  const config = /^#\s*config\.json: (.*)$/m.exec(b.body)?.[1];
+  assert.ok(params && config, `${b.file}:${b.line}: comments giving will.capsule's --params '…' and a config.json: line`);
+  const will = 'my last will\n';
+  writeFileSync(join(d.dir, 'will.pdf'), will);
+  copyFileSync(join(FIX, 'approver.key'), join(d.dir, 'approver.key'));
+  setClock(d, Date.now()); // before the 2030 time lock, within the dead man's silence
+  const seal = sh(`capsule seal will.pdf --guardian ${x25519} --logic policy.wasm --sign-with owner.key --params '${sub(params!)}' -o will.capsule`);
+  assert.is(seal.status, 0, `${b.file}:${b.line}: sealing will.capsule as the comment says: ${seal.stderr}`);
+  rmSync(join(d.dir, 'will.pdf')); // the approved open writes it back
+  for (const step of shellSteps(b.body)) {
+    const at = `${b.file}:${b.line + step.line}`;
+    const code = step.command.replace(/\s+#.*$/, '');
+    if (code === AGENT_STARTED) {
+      agent = await startAgent(d, JSON.parse(sub(config!)));
+      rig.url = agent.url;
+      continue;
+    }
+    assert.ok(rig.url || !/127\.0\.0\.1:7373|--guardian/.test(code), `${at}: a guardian named before the agent is started: ${code}`);
+    assert.not.ok(sub(code).includes('…'), `${at}: a placeholder with no substitution in: ${sub(code)}`);
+    assert.not.ok(code.endsWith('&'), `${at}: a background command other than the agent (${AGENT_STARTED}): ${code}`);
+    const r = sh(sub(code));
+    const fails = step.notes.find((n) => n.startsWith('→ capsule: error: '));
+    if (fails) {
+      assert.is(r.status, 1, `${at}: expected to fail (${fails}), got exit ${r.status}:\n${r.stderr}`);
+      assert.match(r.stderr, expectation(sub(fails.slice(2))), `${at}: its error`);
+    } else assert.is(r.status, 0, `${at} failed (exit ${r.status}):\n${r.stderr}`);
+  }
+  assert.ok(agent, `${b.file}:${b.line}: the block starts the agent with: ${AGENT_STARTED}`);
+  assert.is(readFileSync(join(d.dir, 'will.pdf'), 'utf8'), will, 'the approved open wrote the sealed will.pdf');
 }
 
 /** What some shell examples' comments promise, checked on their stdout, by file and heading. */
@@ -346,6 +449,7 @@ test('the tables name only blocks that exist, and the rules refuse what they do 
       plans.some(({ b, t }) => t.kind === 'params' && b.heading === h),
       `a json block under "${h}"`,
     );
+  assert.is(plans.filter(({ t }) => t.kind === 'agent').length, 1, "README's Agent block, run against an agent");
   for (const k of Object.keys(AS_CHECKS))
     assert.ok(
       plans.some(({ b, t }) => t.kind === 'as' && `${b.file}#${b.heading}` === k),
@@ -373,6 +477,17 @@ function failure(fn: () => void): string {
   throw new Error('expected a failure');
 }
 
+test("the Agent block's steps: commands with the comments after them; expected errors with … as a wildcard", () => {
+  assert.equal(shellSteps('# before any command\na \\\n  b  # c\n#   → capsule: error: x … y\nc\n'), [
+    { command: 'a  b  # c', line: 2, notes: ['→ capsule: error: x … y'] },
+    { command: 'c', line: 5, notes: [] },
+  ]);
+  const e = expectation("capsule: error: guardian …: denied by the capsule's logic: any: none allow: timeLock#0 (opens at …");
+  assert.match("capsule: error: guardian http://127.0.0.1:9: denied by the capsule's logic: any: none allow: timeLock#0 (opens at 1 (2030))", e);
+  assert.not.match("capsule: error: guardian http://127.0.0.1:9: denied by the capsule's logic: any: none allow: mOfN#1 (approved by 0", e);
+  assert.not.match('capsule: hint: x', expectation('capsule: error: …'));
+});
+
 test('a shell example that fails, or keeps a placeholder, fails its block', () => {
   const block = (body: string): DocBlock => ({ file: 'x.md', line: 1, lang: 'sh', body, heading: 'X' });
   assert.match(
@@ -396,6 +511,7 @@ for (const { b, t } of plans) {
     else if (t.kind === 'as') buildPolicySource(b);
     else if (t.kind === 'params') runParams(b, t.module, t.wrap);
     else if (t.kind === 'evidence') checkEvidence(b);
+    else if (t.kind === 'agent') await runAgentBlock(b);
     else await checkImports(b);
   });
 }

@@ -71,6 +71,33 @@ export function docBlocks(markdown: string, file: string): DocBlock[] {
   return blocks;
 }
 
+/** One shell command of a block: its 1-based line in the block's body, and the comment lines after it. */
+export interface ShellStep {
+  command: string;
+  line: number;
+  /** The comment lines that follow the command up to the next one, without their `#` (what it prints, or fails with). */
+  notes: string[];
+}
+
+/**
+ * `body`'s shell commands in order, lines joined at a trailing backslash, each with the comment
+ * lines that follow it (comment lines before the first command are dropped: they are not about one).
+ */
+export function shellSteps(body: string): ShellStep[] {
+  const lines = body.split('\n');
+  const steps: ShellStep[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const at = i;
+    let text = lines[i]!;
+    while (text.endsWith('\\') && i + 1 < lines.length) text = `${text.slice(0, -1)} ${lines[++i]!.trim()}`;
+    const t = text.trim();
+    if (!t) continue;
+    if (t.startsWith('#')) steps.at(-1)?.notes.push(t.replace(/^#\s*/, ''));
+    else steps.push({ command: t, line: at + 1, notes: [] });
+  }
+  return steps;
+}
+
 /** `block`'s shell commands: lines joined at a trailing backslash, without blank lines and comment lines. */
 export function shellCommands(body: string): string[] {
   return body
