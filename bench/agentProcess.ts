@@ -78,6 +78,16 @@ export function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14, 15 of the line)
 }
 
+/**
+ * The Node options the device's unit starts the agent with (boot/capsule-agent.service ExecStart,
+ * between `node` and `capsule.js`), so the bench measures the agent as it runs on a device.
+ */
+export const UNIT_NODE_ARGS: readonly string[] = (() => {
+  const exec = /^ExecStart=\S*\/node((?: --\S+)*) \S*\/bin\/capsule\.js agent/m.exec(readFileSync(join(ROOT, 'boot', 'capsule-agent.service'), 'utf8'));
+  if (!exec) throw new Error('boot/capsule-agent.service: no ExecStart=…/node [--flags] …/bin/capsule.js agent line');
+  return exec[1]!.trim().split(' ').filter(Boolean);
+})();
+
 export interface RunningAgent {
   url: string;
   pid: number;
@@ -92,7 +102,7 @@ export interface RunningAgent {
  */
 export async function startAgent(dev: BenchDevice, config: string): Promise<RunningAgent> {
   const t0 = performance.now();
-  const nodeArgs = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = [...UNIT_NODE_ARGS, ...(process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const c: ChildProcess = spawn(
     process.execPath,
     [...nodeArgs, BIN, 'agent', '--data-dir', dev.data, '--listen', '127.0.0.1:0', '--clock', 'module', '--config', config],
