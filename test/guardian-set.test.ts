@@ -21,6 +21,7 @@ import { BIN } from './helpers/cli.ts';
 import { run, secretFile, type Device } from './helpers/guardianDevice.ts';
 import { makeNet, type Host } from './helpers/netns.ts';
 import { provisioned, setClock, T } from './helpers/runningAgent.ts';
+import { readHeader } from '../agent/capsule/inspect.ts';
 
 const net = makeNet(3);
 if (net.skipped) console.error(`SKIPPED: guardian-set network namespaces (${net.skipped}); the scenarios run on loopback ports instead`);
@@ -297,6 +298,39 @@ test('a guardian killed mid-release loses nothing: its log verifies, it releases
   const r = await open('a.capsule', 'k.out');
   assert.is(r.code, 0, r.stderr);
   assert.equal(readFileSync(join(client, 'k.out')), secret);
+});
+
+test("a copy of the header with another guardian's commitment altered is the same capsule to each guardian: counted opens carry over", async () => {
+  const s = run(guardians[0]!.d, [
+    'seal',
+    'secret.bin',
+    ...guardians.flatMap((g) => ['--guardian', g.x25519]),
+    '--threshold',
+    '2',
+    '--logic',
+    'policy.wasm',
+    '--params',
+    JSON.stringify({ expiry: { maxOpens: 1 } }),
+    '-o',
+    join(client, 'once.capsule'),
+  ]);
+  assert.is(s.code, 0, s.stderr);
+  let r = await open('once.capsule', 'once1.out');
+  assert.is(r.code, 0, r.stderr);
+  // The copy: guardian 2's commitment replaced. Guardians 0 and 1 can check only their own
+  // commitments, which still match; their state must be the original's, not a fresh one.
+  const bytes = readFileSync(join(client, 'once.capsule'));
+  const { header } = await readHeader({ path: join(client, 'once.capsule') });
+  const at = bytes.indexOf(Buffer.from(header.shareCommitments![2]!));
+  assert.ok(at > 0);
+  const copy = Buffer.from(bytes);
+  copy.fill(0x5a, at, at + 32);
+  writeFileSync(join(client, 'once-copy.capsule'), copy);
+  r = await open('once-copy.capsule', 'once2.out');
+  assert.is(r.code, 1, r.stderr);
+  assert.match(r.stderr, /capsule: guardian \S+: deny: .*opened 1 of 1 times/);
+  assert.match(r.stderr, /capsule: error: 2-of-3: [01] guardians? released a share, 2 needed/);
+  assert.not.ok(existsSync(join(client, 'once2.out')));
 });
 
 test('a check-in fans out to every guardian (each keeps its own state); one that is down is named, the others record it', async () => {

@@ -82,7 +82,8 @@ export function checkSealSet(m: number, recipients: Recipient[], lock: boolean, 
  */
 export async function splitFileKey(fileKey: Uint8Array, n: number, m: number): Promise<SplitShare[]> {
   if (m === 1) return Array.from({ length: n }, (_, i) => ({ x: i + 1, share: Uint8Array.from(fileKey) }));
-  const parts = await split(Uint8Array.from(fileKey), n, m);
+  const secret = Uint8Array.from(fileKey); // the library may keep no copy, but this one is ours to wipe
+  const parts = await split(secret, n, m).finally(() => wipe(secret));
   try {
     return parts.map((p) => ({ x: p[FILE_KEY_SIZE]!, share: Uint8Array.from(p.subarray(0, FILE_KEY_SIZE)) }));
   } finally {

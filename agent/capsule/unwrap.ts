@@ -6,6 +6,7 @@
  */
 import { CapsuleFormatError } from '../errors.ts';
 import type { Identity } from '../crypto/identity.ts';
+import { wipe } from '../crypto/secrets.ts';
 import { unwrapX25519 } from '../crypto/x25519Stanza.ts';
 import { STANZA_X25519 } from '../format/constants.ts';
 import type { CapsuleHeader } from '../format/header.ts';
@@ -38,7 +39,10 @@ export function identityUnwrapper(identities: Identity[]): Unwrapper {
   return (header: CapsuleHeader): Uint8Array | Promise<Uint8Array> => {
     // A guardian set: the stanzas wrap shares; m of them that these identities open give the key
     // (combined asynchronously by the Shamir library: an Unwrapper may be async).
-    if (header.guardianSet) return combineUnwrappedShares(header, identityShares(header, identities));
+    if (header.guardianSet) {
+      const shares = identityShares(header, identities);
+      return combineUnwrappedShares(header, shares).finally(() => wipe(...shares.map((s) => s.share)));
+    }
     let tried = 0;
     for (const [i, s] of header.stanzas.entries()) {
       if (s.type !== STANZA_X25519) continue;

@@ -69,6 +69,7 @@ export async function releaseFromGuardians(o: ReleaseFromGuardiansOptions): Prom
   const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
   const outcomes: GuardianOutcome[] = o.clients.map((c) => ({ url: c.url, verdict: 'skipped' }));
   const shares: GuardianShare[] = [];
+  let closed = false; // set once this call has returned or thrown: a late share is wiped, not kept
   const settle = (i: number, out: GuardianOutcome) => {
     outcomes[i] = out;
     o.onOutcome?.(out);
@@ -97,6 +98,10 @@ export async function releaseFromGuardians(o: ReleaseFromGuardiansOptions): Prom
           share = await openShare(client.url, answer, o.identity, o.header);
         } catch (e) {
           settle(i, { url: client.url, verdict: 'error', code: (e as DceError).code ?? 'ERR_PROTOCOL', reason: (e as Error).message });
+          return;
+        }
+        if (closed) {
+          wipe(share.share); // the call already ended (aborted by the caller): nobody will wipe it later
           return;
         }
         if (shares.length >= m || shares.some((s) => s.index === share.index)) {
@@ -128,6 +133,7 @@ export async function releaseFromGuardians(o: ReleaseFromGuardiansOptions): Prom
     }
     return { key: await combineShares(o.header, shares), outcomes };
   } finally {
+    closed = true;
     stop.abort();
     for (const s of shares) wipe(s.share);
   }

@@ -82,11 +82,11 @@ export async function storeApproval(d: ApprovalDeps, p: Presented, requester: st
   }
   // Only for a capsule sealed to this guardian (its header authenticated once), one at a time.
   await d.releaser.register(p);
-  return d.releaser.lock(p.headerHash, async () => {
-    if (d.store.hasApproval(p.headerHash, requester, item.signer)) {
+  return d.releaser.lock(p.stateKey, async () => {
+    if (d.store.hasApproval(p.stateKey, requester, item.signer)) {
       throw new AgentError('ERR_REPLAYED', 'approval: already recorded for this capsule and requester');
     }
-    if (d.store.approvalCount(p.headerHash, requester) >= MAX_APPROVALS) {
+    if (d.store.approvalCount(p.stateKey, requester) >= MAX_APPROVALS) {
       throw new AgentError('ERR_TOO_LARGE', `approval: ${MAX_APPROVALS} approvals are already stored for this capsule and requester`, {
         hint: 'send further approvals with the release request (capsule open --approval) instead',
       });
@@ -94,7 +94,7 @@ export async function storeApproval(d: ApprovalDeps, p: Presented, requester: st
     const now = await d.clock.now();
     // D4: intent, then the commit recording it (auditedCommit.ts); the receipt proves the entry (A1).
     const { entry, receipt } = await auditedCommit(d, 'approval', now, { capsule: p.id, header: p.headerHash, requester, scheme: item.scheme, signer }, () => {
-      d.store.addApproval(p.headerHash, requester, item, now);
+      d.store.addApproval(p.stateKey, requester, item, now);
     });
     return { audit: entry.seq, receipt };
   });

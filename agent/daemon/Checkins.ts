@@ -45,7 +45,7 @@ export async function checkIn(d: CheckinDeps, p: Presented, item: EvidenceItem):
   requireNamedCheckinKey(item, p);
   // Keyed by signer and message: a check-in signed by someone else can never take the owner's place.
   // And by capsule (header hash): a copy of the check-in sent to another capsule with this id first cannot spend it (D2).
-  const replayKey = Buffer.from(sha256(Buffer.from(p.headerHash, 'hex'), item.signer, item.message)).toString('hex');
+  const replayKey = Buffer.from(sha256(Buffer.from(p.stateKey, 'hex'), item.signer, item.message)).toString('hex');
   return d.releaser.checkin(p, item, replayKey, now + CHECKIN_WINDOW_MS + CLOCK_SKEW_MS);
 }
 

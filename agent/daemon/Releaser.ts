@@ -104,7 +104,7 @@ export class Releaser {
     // Check-ins go through /v1/checkin (fresh, signed, never replayed): not as release evidence.
     // drand beacons are public and replayable by design (a later beacon proves as much): they pass.
     const approvals = evidence.filter((e) => e.kind === 'approval' || e.kind === 'drand');
-    const evidence_ = [...approvals, ...this.#d.store.approvals(p.headerHash, requester)];
+    const evidence_ = [...approvals, ...this.#d.store.approvals(p.stateKey, requester)];
     // Optimistic: most decisions change no state (a time lock) and run concurrently; one that does
     // commits under the capsule's lock only if the state it read is still current, else it is
     // evaluated again on the new state (so a counter is never over-spent).
@@ -117,7 +117,7 @@ export class Releaser {
    * @throws AgentError ERR_REPLAYED (409); as release()
    */
   async checkin(p: Presented, item: EvidenceItem, replayKey: string, expires: number): Promise<Outcome> {
-    return this.#decider.lock(p.headerHash, async () => {
+    return this.#decider.lock(p.stateKey, async () => {
       if (this.#d.store.seen(replayKey, await this.#d.clock.now())) {
         throw new AgentError('ERR_REPLAYED', 'checkin: this check-in was already received (a replay)', {
           hint: 'sign a new check-in: capsule checkin makes one with the current time',
@@ -139,8 +139,8 @@ export class Releaser {
   }
 
   /** Runs `fn` alone for this capsule (by header hash): read state → evaluate → commit is never interleaved. */
-  lock<T>(headerHash: string, fn: () => Promise<T>): Promise<T> {
-    return this.#decider.lock(headerHash, fn);
+  lock<T>(stateKey: string, fn: () => Promise<T>): Promise<T> {
+    return this.#decider.lock(stateKey, fn);
   }
 
   /**
@@ -164,7 +164,7 @@ export class Releaser {
     try {
       const o = await this.#decider.decide<Uint8Array>({
         op: kind,
-        scope: p.headerHash,
+        scope: p.stateKey,
         concurrency,
         subject: `capsule ${p.id}`,
         // Every decision writes an audit entry, and one on a capsule not yet registered may register it

@@ -8,6 +8,7 @@
 import { CapsuleFormatError } from '../errors.ts';
 import { CapsuleReader, type ParsedHeader } from '../capsule/CapsuleReader.ts';
 import { feedReader } from '../capsule/feedReader.ts';
+import { setHash } from '../capsule/shares.ts';
 
 export interface Presented {
   parsed: ParsedHeader;
@@ -16,8 +17,17 @@ export interface Presented {
   firstChunk: Uint8Array;
   /** The capsule id (hex). */
   id: string;
-  /** SHA-256 of preamble ‖ header (hex): what names this capsule and its state (D2). */
+  /** SHA-256 of preamble ‖ header (hex): what names this capsule (D2). */
   headerHash: string;
+  /**
+   * What the guardian keeps this capsule's state under (logic state, approvals, check-in replays,
+   * the decision lock): the header hash, or for a capsule with a guardian set its set hash (SPEC.md
+   * §5.6). A guardian of a set can only check its own share's commitment, and the set hash covers
+   * the whole header but the signatures and the commitments, so a copy of the header with another
+   * guardian's commitment altered (or a signature stripped) is the same capsule here, with the same
+   * counted opens and check-ins — not a new one with empty state.
+   */
+  stateKey: string;
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -45,5 +55,7 @@ export function present(bytes: Uint8Array): Presented {
     });
   }
   const size = parsed.headerBytes.length + first.length; // headerBytes is preamble ‖ header
-  return { parsed, prefix: Uint8Array.from(bytes.subarray(0, size)), firstChunk: first, id: hex(parsed.header.id), headerHash: hex(parsed.headerHash) };
+  const headerHash = hex(parsed.headerHash);
+  const stateKey = parsed.header.guardianSet ? hex(setHash(parsed.header)) : headerHash;
+  return { parsed, prefix: Uint8Array.from(bytes.subarray(0, size)), firstChunk: first, id: hex(parsed.header.id), headerHash, stateKey };
 }

@@ -13,7 +13,7 @@
 import { resolve } from 'node:path';
 import { decryptToFile, openVerified, type KeySource } from '../../capsule/open.ts';
 import type { Identity } from '../../crypto/identity.ts';
-import { UsageError } from '../../errors.ts';
+import { GuardianSetError, UsageError } from '../../errors.ts';
 import type { ByteSource } from '../../io/sources.ts';
 import { dataDirOf } from '../dataDir.ts';
 import { DECRYPT as SPEC } from '../specs/capsule.ts';
@@ -41,7 +41,19 @@ export async function decryptCommand(argv: string[], t: Terminal): Promise<numbe
     const { Guardian } = await import('../../guardian/Guardian.ts'); // key stores and FFI only when asked for
     const g = await Guardian.open(dataDirOf(t, str(p, 'data-dir')), { env: t.env ?? process.env });
     guardian = g;
-    key = (header) => g.unwrapFileKey(header); // asynchronous (the module): the opener waits for it once
+    key = (header) => {
+      // A guardian of a set holds one share, not the key: only m of them together open it.
+      if (header.guardianSet) {
+        throw new GuardianSetError(
+          'ERR_NOT_ENOUGH_SHARES',
+          `this capsule has a ${header.guardianSet.threshold}-of-${header.guardianSet.guardians.length} guardian set: this guardian holds one share, not the key`,
+          {
+            hint: 'open it with capsule open FILE --guardian URL for each guardian of the set',
+          },
+        );
+      }
+      return g.unwrapFileKey(header); // asynchronous (the module): the opener waits for it once
+    };
   } else {
     identities = await loadIdentities(t, need(p, 'identity', SYNOPSIS));
     key = identities;

@@ -29,7 +29,7 @@ import { releaseFromGuardians, type GuardianOutcome } from '../../client/release
 import { defaultReceiptsDir, saveReceipt } from '../../client/receiptStore.ts';
 import { encodeIdentity } from '../../crypto/identity.ts';
 import { wipe } from '../../crypto/secrets.ts';
-import { AgentError, ContentError, DceError, UsageError } from '../../errors.ts';
+import { AgentError, ContentError, DceError, GuardianSetError, UsageError } from '../../errors.ts';
 import { DEFAULT_MAX_BYTES } from './fetch.ts';
 
 const DOWNLOAD_TIMEOUT_MS = 30 * 60_000;
@@ -95,6 +95,11 @@ export async function openCommand(argv: string[], t: Terminal): Promise<number> 
     let r;
     if (cid) {
       r = await client.releaseByCid(cid.toString(), identities[0]!.recipient, evidence, t.signal);
+      if (r.share) {
+        throw new GuardianSetError('ERR_BAD_GUARDIAN_SET', `guardian ${client.url}: ${cid} has a guardian set; one guardian's answer is only its share`, {
+          hint: 'capsule fetch CID -o FILE, then capsule open FILE with every --guardian of the set',
+        });
+      }
       tmp = await mkdtemp(join(tmpdir(), 'capsule-open-'));
       src = { path: join(tmp, 'capsule'), name: cid.toString() };
       await downloadVerified(client, cid, src.path, t.signal);
