@@ -8,7 +8,7 @@
  */
 import { derivePayloadKey } from '../crypto/kdf.ts';
 import { constantTimeEqual, wipe } from '../crypto/secrets.ts';
-import { setHash, shareCommitment } from '../capsule/shares.ts';
+import { shareCommitment } from '../capsule/shares.ts';
 import { GuardianSetError } from '../format/guardianSet.ts';
 import type { CapsuleHeader } from '../format/header.ts';
 import { StreamOpener } from '../crypto/StreamCipher.ts';
@@ -30,7 +30,7 @@ import type { Presented } from './present.ts';
  */
 export function authenticateHeader(p: Presented, fileKey: Uint8Array): number | undefined {
   const h = p.parsed.header;
-  if (h.guardianSet) return shareIndex(h, fileKey);
+  if (h.guardianSet) return shareIndex(h, fileKey, Buffer.from(p.stateKey, 'hex')); // present() keyed a set capsule by its set hash
   const payloadKey = derivePayloadKey(fileKey, h.id);
   const opener = new StreamOpener(payloadKey, p.parsed.headerHash);
   try {
@@ -45,8 +45,7 @@ export function authenticateHeader(p: Presented, fileKey: Uint8Array): number | 
 }
 
 /** The index whose commitment `share` matches (each is computed: at most 16, one SHA-256 each). */
-function shareIndex(h: CapsuleHeader, share: Uint8Array): number {
-  const hash = setHash(h);
+function shareIndex(h: CapsuleHeader, share: Uint8Array, hash: Uint8Array): number {
   for (let i = 0; i < h.guardianSet!.guardians.length; i++) {
     if (constantTimeEqual(shareCommitment(h, i, share, hash), h.shareCommitments![i]!)) return i;
   }

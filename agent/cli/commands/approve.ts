@@ -12,9 +12,10 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { capsulePrefix } from '../../client/capsulePrefix.ts';
 import { evidenceJson } from '../../client/GuardianClient.ts';
 import { toEveryGuardian } from '../../client/toEveryGuardian.ts';
+import { failUnlessAll } from '../failUnlessAll.ts';
 import { encodeRecipient, parseRecipient } from '../../crypto/identity.ts';
 import { wipe } from '../../crypto/secrets.ts';
-import { AgentError, UsageError } from '../../errors.ts';
+import { UsageError } from '../../errors.ts';
 import { ioError } from '../../io/sources.ts';
 import { addressOf, personalMessageDigest } from '../../sandbox/ethereum.ts';
 import type { EvidenceItem } from '../../sandbox/inputs.ts';
@@ -56,20 +57,8 @@ export async function approveCommand(argv: string[], t: Terminal): Promise<numbe
     // Every guardian of a set keeps its own approvals: each gets the same signed approval.
     const results = await toEveryGuardian(guardians, (c) => c.approve(prefix, requester, item, t.signal));
     for (const r of results) if (r.ok) say(t, `approval stored by ${r.url} (audit entry #${r.value.audit})`);
-    const failed = results.filter((r) => !r.ok);
-    if (failed.length === 0) return 0;
-    if (results.length === 1) throw failed[0]!.error; // one guardian: its own error, as it came
-    for (const f of failed) t.stderr.write(`capsule: ${f.error.message.startsWith(`guardian ${f.url}`) ? '' : `guardian ${f.url}: `}${f.error.message}\n`);
-    throw new AgentError(
-      'ERR_UNREACHABLE',
-      `the approval was not stored by ${failed.length} of ${results.length} guardians (${failed.map((f) => f.url).join(', ')})`,
-      {
-        hint:
-          failed.length < results.length
-            ? 'the others stored it; run capsule approve again for those guardians once they answer'
-            : "no guardian stored it; see each guardian's line above",
-      },
-    );
+    failUnlessAll(t, results, { what: 'the approval', done: 'stored', command: 'approve' });
+    return 0;
   }
   const json = JSON.stringify(evidenceJson(item), null, 2) + '\n';
   const out = str(p, 'output');

@@ -9,6 +9,7 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { capsulePrefix } from '../../client/capsulePrefix.ts';
 import type { GuardianClient } from '../../client/GuardianClient.ts';
 import { toEveryGuardian } from '../../client/toEveryGuardian.ts';
+import { failUnlessAll } from '../failUnlessAll.ts';
 import { ownerSeed, type Identity } from '../../crypto/identity.ts';
 import { wipe } from '../../crypto/secrets.ts';
 import { AgentError } from '../../errors.ts';
@@ -34,20 +35,8 @@ export async function checkinCommand(argv: string[], t: Terminal): Promise<numbe
     // Every guardian of a set keeps its own state: each gets its own check-in, signed at its time.
     const results = await toEveryGuardian(urls, (c) => checkinOne(c, ids[0]!, id, prefix, t), timeoutMs);
     for (const r of results) if (r.ok) say(t, `check-in recorded by ${r.url}: ${r.value.reason} (audit entry #${r.value.audit})`);
-    const failed = results.filter((r) => !r.ok);
-    if (failed.length === 0) return 0;
-    if (results.length === 1) throw failed[0]!.error; // one guardian: its own error, as it came
-    for (const f of failed) t.stderr.write(`capsule: ${f.error.message.startsWith(`guardian ${f.url}`) ? '' : `guardian ${f.url}: `}${f.error.message}\n`);
-    throw new AgentError(
-      failed[0]!.error.code === 'ERR_DENIED' ? 'ERR_DENIED' : 'ERR_UNREACHABLE',
-      `the check-in was not recorded by ${failed.length} of ${results.length} guardians (${failed.map((f) => f.url).join(', ')})`,
-      {
-        hint:
-          failed.length < results.length
-            ? 'the others recorded it; run capsule checkin again for those guardians once they answer'
-            : "no guardian recorded it; see each guardian's line above",
-      },
-    );
+    failUnlessAll(t, results, { what: 'the check-in', done: 'recorded', command: 'checkin', denialCounts: true });
+    return 0;
   } finally {
     for (const i of ids) i.dispose();
   }
