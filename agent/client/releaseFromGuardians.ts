@@ -13,9 +13,9 @@
  * Deliberately not here: decrypting the payload (the caller, with the returned key), the single-
  * guardian release (GuardianClient.release), and the CLI's wording (cli/commands/open.ts).
  */
-import { Decrypter } from 'age-encryption';
 import { checkShare, combineShares, type GuardianShare } from '../capsule/shares.ts';
-import { encodeIdentity, type Identity } from '../crypto/identity.ts';
+import { openReleaseAnswer } from './openReleaseAnswer.ts';
+import type { Identity } from '../crypto/identity.ts';
 import { wipe } from '../crypto/secrets.ts';
 import { AgentError, DceError } from '../errors.ts';
 import { GuardianSetError } from '../format/guardianSet.ts';
@@ -151,18 +151,7 @@ async function openShare(url: string, answer: ReleaseAnswer, identity: Identity,
   if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= n) {
     throw new AgentError('ERR_PROTOCOL', `guardian ${url}: the answer is not a share of this capsule's ${n} guardians (share.index ${JSON.stringify(index)})`);
   }
-  const d = new Decrypter();
-  d.addIdentity(encodeIdentity(identity.secretKey));
-  let share: Uint8Array;
-  try {
-    share = await d.decrypt(answer.answer);
-  } catch (cause) {
-    throw new AgentError('ERR_PROTOCOL', `guardian ${url}: the release answer does not open with ${identity.recipient}'s identity`, { cause });
-  }
-  if (share.length !== 32) {
-    wipe(share);
-    throw new AgentError('ERR_PROTOCOL', `guardian ${url}: the release answer holds ${share.length} bytes, not a 32-byte share`);
-  }
+  const share = await openReleaseAnswer(url, answer.answer, identity, 'share');
   const s = { index, share };
   try {
     checkShare(header, s);

@@ -21,13 +21,12 @@ import type { CID } from 'multiformats/cid';
 import { bytesOf } from '../../io/sources.ts';
 import { parseCid } from '../../store/ContentStore.ts';
 import { computeCid } from '../../store/importSettings.ts';
-import { Decrypter } from 'age-encryption';
 import { decryptToFile } from '../../capsule/open.ts';
 import { capsulePrefix } from '../../client/capsulePrefix.ts';
 import { GuardianClient } from '../../client/GuardianClient.ts';
+import { openReleaseAnswer } from '../../client/openReleaseAnswer.ts';
 import { releaseFromGuardians, type GuardianOutcome } from '../../client/releaseFromGuardians.ts';
 import { defaultReceiptsDir, saveReceipt } from '../../client/receiptStore.ts';
-import { encodeIdentity } from '../../crypto/identity.ts';
 import { wipe } from '../../crypto/secrets.ts';
 import { AgentError, ContentError, DceError, GuardianSetError, UsageError } from '../../errors.ts';
 import { DEFAULT_MAX_BYTES } from './fetch.ts';
@@ -92,9 +91,8 @@ export async function openCommand(argv: string[], t: Terminal): Promise<number> 
   const progress = new Progress(t, 'decrypting');
   let tmp: string | undefined;
   try {
-    let r;
     if (cid) {
-      r = await client.releaseByCid(cid.toString(), identities[0]!.recipient, evidence, t.signal);
+      const r = await client.releaseByCid(cid.toString(), identities[0]!.recipient, evidence, t.signal);
       if (r.share) {
         throw new GuardianSetError('ERR_BAD_GUARDIAN_SET', `guardian ${client.url}: ${cid} has a guardian set; one guardian's answer is only its share`, {
           hint: 'capsule fetch CID -o FILE, then capsule open FILE with every --guardian of the set',
@@ -103,6 +101,7 @@ export async function openCommand(argv: string[], t: Terminal): Promise<number> 
       tmp = await mkdtemp(join(tmpdir(), 'capsule-open-'));
       src = { path: join(tmp, 'capsule'), name: cid.toString() };
       await downloadVerified(client, cid, src.path, t.signal);
+      fileKey = await openReleaseAnswer(client.url, r.answer, identities[0]!, 'file key');
     } else {
       const { prefix, header } = await capsulePrefix(src);
       if (header.guardianSet) {
@@ -116,29 +115,15 @@ export async function openCommand(argv: string[], t: Terminal): Promise<number> 
           onOutcome: (o) => t.stderr.write(`capsule: ${outcomeLine(o)}\n`),
         });
         fileKey = got.key;
-        const k = fileKey;
-        await decryptToFile(src, () => Uint8Array.from(k), resolve(t.cwd, out), {
-          outName: out,
-          signal: t.signal,
-          onProgress: (a, b) => progress.update(a, b),
-        });
-        return 0;
+      } else {
+        if (clients.length > 1)
+          throw new UsageError('ERR_USAGE', `${file} was sealed without a guardian set: give the one guardian that holds it`, {
+            hint: 'several --guardian are for capsules sealed with --threshold',
+          });
+        const r = await client.release(prefix, identities[0]!.recipient, evidence, t.signal);
+        fileKey = await openReleaseAnswer(client.url, r.answer, identities[0]!, 'file key');
       }
-      if (clients.length > 1)
-        throw new UsageError('ERR_USAGE', `${file} was sealed without a guardian set: give the one guardian that holds it`, {
-          hint: 'several --guardian are for capsules sealed with --threshold',
-        });
-      r = await client.release(prefix, identities[0]!.recipient, evidence, t.signal);
     }
-    const d = new Decrypter();
-    d.addIdentity(encodeIdentity(identities[0]!.secretKey));
-    try {
-      fileKey = await d.decrypt(r.answer);
-    } catch (cause) {
-      throw new AgentError('ERR_PROTOCOL', `guardian ${client.url}: the release answer does not open with ${identities[0]!.recipient}'s identity`, { cause });
-    }
-    if (fileKey.length !== 32)
-      throw new AgentError('ERR_PROTOCOL', `guardian ${client.url}: the release answer holds ${fileKey.length} bytes, not a 32-byte file key`);
     const k = fileKey;
     await decryptToFile(src, () => Uint8Array.from(k), resolve(t.cwd, out), { outName: out, signal: t.signal, onProgress: (a, b) => progress.update(a, b) });
   } finally {
