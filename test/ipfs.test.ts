@@ -64,6 +64,26 @@ test.after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+test('a repository keeps its peer identity across restarts (the self key in its datastore); an ephemeral node gets a fresh one each time', async () => {
+  const dir = join(tmp, 'identity');
+  const first = await HeliaStore.open({ dir, listen: [] });
+  const id = first.peerId;
+  await first.stop();
+  const again = await HeliaStore.open({ dir, listen: [] });
+  const ephemeral = await HeliaStore.open({ dir: join(tmp, 'identity-e'), listen: [], ephemeral: true });
+  const ephemeral2 = await HeliaStore.open({ dir: join(tmp, 'identity-e'), listen: [], ephemeral: true });
+  try {
+    assert.match(id, /^12D3KooW/);
+    assert.is(again.peerId, id);
+    assert.is.not(ephemeral.peerId, ephemeral2.peerId);
+    assert.is.not(ephemeral.peerId, id);
+  } finally {
+    await again.stop();
+    await ephemeral.stop();
+    await ephemeral2.stop();
+  }
+});
+
 test('the embedded node gives the offline CID for every size class (1 leaf, 2 leaves, a full 174-link level and one more)', async () => {
   for (const n of [0, 1, CHUNK_BYTES, CHUNK_BYTES + 1, 174 * CHUNK_BYTES + 1]) {
     const data = bytesOf(n, n & 0xff);

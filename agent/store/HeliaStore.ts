@@ -3,7 +3,7 @@
  * libp2p over TCP (noise, yamux) on the configured listen addresses, bitswap to exchange blocks and
  * gossipsub for announcements.
  *
- * It is composed piece by piece rather than with createHelia()'s defaults, which dial public
+ * It is composed piece by piece (heliaLight.ts) rather than with createHelia()'s defaults, which dial public
  * bootstrap peers, run mDNS, use delegated routing and public gateways and listen on every
  * interface: a guardian talks only to the peers it is told about (dial them with connect(); with no
  * routing, a fetch finds blocks only at connected peers). The peer identity is kept in the
@@ -18,10 +18,10 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as dagPb from '@ipld/dag-pb';
 import { withBitswap } from '@helia/bitswap';
-import { withLibp2pLight } from '@helia/libp2p';
 import { gossipsub, TopicValidatorResult } from '@libp2p/gossipsub';
 import { createPeerScoreParams, createTopicScoreParams } from '@libp2p/gossipsub/score';
 import { ANNOUNCE_TOPIC } from './Announcement.ts';
+import { createHeliaWithLibp2p } from './heliaLight.ts';
 import { identify } from '@libp2p/identify';
 import { noise } from '@libp2p/noise';
 import { tcp } from '@libp2p/tcp';
@@ -30,7 +30,6 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { multiaddr } from '@multiformats/multiaddr';
 import { FsBlockstore } from 'blockstore-fs';
 import { FsDatastore } from 'datastore-fs';
-import { createHeliaLight } from 'helia';
 import { importer } from 'ipfs-unixfs-importer';
 import type { CID } from 'multiformats/cid';
 import { ContentError } from '../errors.ts';
@@ -100,10 +99,9 @@ async function makeNode(o: HeliaStoreOptions) {
   const datastore = new StoppableFsDatastore(join(o.dir, 'data'));
   await blockstore.open(); // Helia does not open them itself
   await datastore.open();
-  const helia = createHeliaLight({ blockstore, datastore });
-  // Bitswap: asks connected peers for missing blocks, and serves ours.
-  const node = withBitswap(
-    withLibp2pLight(helia, {
+  const helia = await createHeliaWithLibp2p(
+    { blockstore, datastore },
+    {
       privateKey: o.ephemeral ? await generateKeyPair('Ed25519') : undefined,
       addresses: { listen: o.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
       transports: [tcp()],
@@ -111,8 +109,10 @@ async function makeNode(o: HeliaStoreOptions) {
       streamMuxers: [yamux()],
       peerDiscovery: [],
       services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, scoreParams: announceScoring() }) },
-    }),
+    },
   );
+  // Bitswap: asks connected peers for missing blocks, and serves ours.
+  const node = withBitswap(helia);
   try {
     await node.start();
   } catch (e) {
