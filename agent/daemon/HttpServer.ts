@@ -252,9 +252,14 @@ export class HttpServer {
     if (route.rawBody) return route.handle(raw, req);
     let body: unknown;
     try {
-      body = JSON.parse(Buffer.from(raw).toString('utf8'));
+      body = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8'));
     } catch (cause) {
       throw new AgentError('ERR_BAD_REQUEST', 'body: not valid JSON', { cause });
+    } finally {
+      // The bytes are parsed: free them now rather than at V8's next full collection. Under load
+      // a request outlives two scavenges, so its body would wait for a mark-compact, which V8
+      // starts only after ≈64 MiB of such garbage (issue 15: ≈15 MiB less malloc heap at 64 clients).
+      (raw.buffer as ArrayBuffer & { transfer(length: number): ArrayBuffer }).transfer(0);
     }
     const validate = await route.validate;
     if (validate && !validate(body)) {
@@ -325,6 +330,7 @@ function readBody(req: IncomingMessage, max: number): Promise<Uint8Array> {
       }
       parts.push(c);
     });
+    // A copy into an ArrayBuffer of its own (never Node's shared pool): #dispatch frees it after parsing.
     req.on('end', () => resolve(new Uint8Array(Buffer.concat(parts))));
     req.on('error', reject);
   });
