@@ -3,7 +3,7 @@
 # at the end (also after a failure or an interrupt): suites remove what they make, and this catches
 # what a killed child process or an aborted test could not, so a run leaves the machine as it found it.
 # The listings of that directory and of the system's temporary directory are written before the
-# suites, outside TMPDIR (CAPSULE_TEST_TMPDIR_START, CAPSULE_TEST_SYSTMP_START); after them,
+# suites, outside TMPDIR (CAPSULE_TEST_TMPDIR_START, CAPSULE_TEST_SYSTMP_START, and /dev/shm's in CAPSULE_TEST_SHM_START); after them,
 # test/zz-tempdir-clean.test.ts fails the run, naming the leftovers, if a suite left anything. It
 # runs in a process of its own, after the suites' process has exited: some helpers remove what
 # they made in an exit handler (test/helpers/guardianDevice.ts), which counts as cleaned up.
@@ -20,9 +20,11 @@ trap cleanup EXIT
 mkdir "$root/tmp"
 ls -A "$root/tmp" >"$root/tmp-at-start"
 ls -A "$systmp" >"$root/systmp-at-start"
+ls -A /dev/shm >"$root/shm-at-start" 2>/dev/null
 # Built policies are cached per run here, not in the user's ~/.cache (agent/logic/BuildCache.ts).
 export CAPSULE_BUILD_CACHE="$root/build-cache"
 export TMPDIR="$root/tmp" CAPSULE_TEST_TMPDIR_START="$root/tmp-at-start" CAPSULE_TEST_SYSTMP_START="$root/systmp-at-start"
+export CAPSULE_TEST_SHM_START="$root/shm-at-start"
 # The formatter and linter over the whole tree (biome.json; `npm run format` fixes what it can).
 biome check . || { echo 'npm test: biome check failed: run npm run format' >&2; exit 1; }
 # tsc (TypeScript 5.9) turns V8's compile cache on, in TMPDIR by default: not a suite's leftover.

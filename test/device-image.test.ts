@@ -13,7 +13,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN } from './helpers/cli.ts';
@@ -25,7 +25,7 @@ import { verifyOciArchive } from '../agent/device/verifyOciArchive.ts';
 import { findEngine, loadImage } from '../agent/device/loadImage.ts';
 import { IMAGE_VECTOR_DIR, imageVectors, render } from './vectors/images/generate.ts';
 import { openContentStore } from '../agent/store/openContentStore.ts';
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmdirSync } from 'node:fs';
 
 const dir = mkdtempSync(join(tmpdir(), 'capsule-image-test-'));
 const DATA = join(dir, 'data');
@@ -33,8 +33,25 @@ const PODMAN = join(dir, 'podman');
 // podman refuses a runroot longer than 50 characters, and `npm test`'s TMPDIR is deeper than that
 // allows: the runroot gets a short directory of its own under /tmp (removed with the rest).
 const RUNROOT = mkdtempSync('/tmp/cpr-');
-const ENGINE_ARGS = [`--root=${PODMAN}/root`, `--runroot=${RUNROOT}`, '--storage-driver=vfs', '--cgroup-manager=cgroupfs'];
-const ENV = { ...process.env, CAPSULE_DATA_DIR: DATA, TMPDIR: dir };
+// Everything podman keeps goes under the test's directories, so the machine is left as found: by
+// default it also takes a lock in /dev/shm (libpod_lock), appends to /run/libpod/events/events.log
+// and keeps state in /run/libpod. File locks (containers.conf, read through CONTAINERS_CONF), its
+// tmp dir, no event log and its network configuration here instead. /run/containers/networks is
+// made whatever the flags say (podman 4.3): removed in after() if this test made it.
+const ENGINE_ARGS = [
+  `--root=${PODMAN}/root`,
+  `--runroot=${RUNROOT}`,
+  `--tmpdir=${RUNROOT}/tmp`,
+  `--network-config-dir=${PODMAN}/net`,
+  '--events-backend=none',
+  '--storage-driver=vfs',
+  '--cgroup-manager=cgroupfs',
+];
+const CONTAINERS_CONF = join(dir, 'containers.conf');
+writeFileSync(CONTAINERS_CONF, '[engine]\nlock_type = "file"\n');
+const RUN_CONTAINERS = '/run/containers';
+const hadRunContainers = existsSync(RUN_CONTAINERS);
+const ENV = { ...process.env, CAPSULE_DATA_DIR: DATA, TMPDIR: dir, CONTAINERS_CONF };
 
 function capsule(args: string[], env: NodeJS.ProcessEnv = ENV) {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env, timeout: 120_000 });
@@ -71,7 +88,7 @@ function fails(args: string[], message: RegExp, env?: NodeJS.ProcessEnv) {
   assert.match(lines[1]!, /^capsule: hint: \S/);
 }
 function podmanImages(): string[] {
-  const r = spawnSync('podman', [...ENGINE_ARGS, 'images', '--format', '{{.Digest}}'], { encoding: 'utf8' });
+  const r = spawnSync('podman', [...ENGINE_ARGS, 'images', '--format', '{{.Digest}}'], { encoding: 'utf8', env: ENV });
   assert.is(r.status, 0, r.stderr);
   return r.stdout.split('\n').filter(Boolean);
 }
@@ -99,7 +116,21 @@ test.before(() => {
 test.after(() => {
   rmSync(dir, { recursive: true, force: true });
   rmSync(RUNROOT, { recursive: true, force: true });
+  if (!hadRunContainers) removeIfEmpty(RUN_CONTAINERS);
 });
+
+/** Removes `path` and its subdirectories only if no file is in them (podman's empty run directory). */
+function removeIfEmpty(path: string): void {
+  try {
+    for (const e of readdirSync(path, { withFileTypes: true })) {
+      if (!e.isDirectory()) return;
+      removeIfEmpty(join(path, e.name));
+    }
+    rmdirSync(path);
+  } catch {
+    // absent, not empty or not ours to remove: leave it
+  }
+}
 // Helia's peer store may still write a record after stop() resolved: remove whatever came late.
 process.on('exit', () => {
   rmSync(dir, { recursive: true, force: true });
@@ -163,7 +194,7 @@ test('verify then load: the archive verifies against the pinned manifest, and po
   assert.is(out.engine, 'podman');
   assert.equal(out.loaded, ['localhost/ipfs:1']);
   assert.equal(podmanImages(), [A.digest]);
-  spawnSync('podman', [...ENGINE_ARGS, 'rmi', '-a', '-f']);
+  spawnSync('podman', [...ENGINE_ARGS, 'rmi', '-a', '-f'], { env: ENV });
   assert.equal(podmanImages(), []);
 });
 

@@ -8,8 +8,8 @@
  * when this file was imported, i.e. what test bodies and hooks left.
  * Also: no test code hard-codes the system's /tmp (outside TMPDIR, where nothing would remove it);
  * the few literal uses that are not a test writing there are listed below with the reason.
- * Deliberately not here: a failure for new entries in the system's temporary directory itself —
- * other processes share it, so those are printed as a note, not asserted.
+ * Deliberately not here: a failure for new entries in the system's temporary directory itself or in
+ * /dev/shm — other processes share them, so those are printed as a note, not asserted.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,6 +56,12 @@ test('every suite removed what it made in the temporary directory', () => {
   if (sys) {
     const fresh = leftovers(systmp, sys);
     if (fresh.length) console.log(`NOTE: new in ${systmp} during the run (maybe other processes):\n  ${fresh.join('\n  ')}`);
+  }
+  // Shared memory too (podman's lock landed there before test/device-image.test.ts kept it in its own directory).
+  const shm = listing(process.env.CAPSULE_TEST_SHM_START);
+  if (shm) {
+    const fresh = leftovers('/dev/shm', shm);
+    if (fresh.length) console.log(`NOTE: new in /dev/shm during the run (maybe other processes):\n  ${fresh.join('\n  ')}`);
   }
 });
 
