@@ -239,4 +239,50 @@ test('worker: a module changed in place between two evaluations is the changed m
   }
 });
 
+test('worker: replySpinMs is checked at construction, naming the option and what came', () => {
+  for (const bad of [-1, 2, Number.NaN, Number.POSITIVE_INFINITY, '0.1'])
+    assert.throws(
+      () => new WorkerSandbox({}, { replySpinMs: bad as number }),
+      (e: unknown) => e instanceof RangeError && /^WorkerSandbox: replySpinMs must be a number of ms from 0 to 1, got /.test((e as Error).message),
+      String(bad),
+    );
+  new WorkerSandbox({}, { replySpinMs: 0 });
+  new WorkerSandbox({}, { replySpinMs: 1 });
+});
+
+test('worker: a reply taken by polling is the reply the event would bring, and it skips the event loop', async () => {
+  const modules = [wat(GOOD_POLICY), wat(GOOD_POLICY.replace('"too early"', '"too EARLY"'))];
+  const inputs = [INPUT, { ...INPUT, now: 1 }];
+  const run = async (replySpinMs: number) => {
+    const w = new WorkerSandbox({}, { replySpinMs });
+    await w.start();
+    const records: unknown[] = [];
+    let withoutEventLoop = 0;
+    try {
+      for (let i = 0; i < 40; i++) {
+        const pending = w.evaluate(modules[i % 2]!, inputs[(i >> 1) % 2]!);
+        let settled = false;
+        void pending.then(() => {
+          settled = true;
+        });
+        for (let k = 0; k < 100 && !settled; k++) await Promise.resolve(); // microtasks only: no event-loop turn
+        if (settled) withoutEventLoop++;
+        records.push(await pending);
+      }
+      await rejectsError(() => w.evaluate(SEQUENCE[4]!, INPUT), 'SandboxError', 'ERR_TRAP', /unreachable/);
+    } finally {
+      await w.stop();
+    }
+    return { records, withoutEventLoop };
+  };
+  const polled = await run(1);
+  const evented = await run(0);
+  assert.equal(polled.records, evented.records, 'the same records (verdict, reason, fuel, state, digests) either way');
+  // A reply taken while polling settles the evaluation in microtasks; one that waits for the port's
+  // 'message' event needs a turn of the event loop, so never does.
+  assert.ok(polled.withoutEventLoop > 0, `none of 40 replies was taken by polling`);
+  assert.is(evented.withoutEventLoop, 0, 'replySpinMs 0: every reply came by the event');
+  assert.is((polled.records[3] as { reason: string }).reason, 'too EARLY', 'the second module, denying at now = 1');
+});
+
 test.run();
