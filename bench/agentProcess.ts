@@ -7,7 +7,7 @@
  * Deliberately not here: what each benchmark sends or reports.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,12 +26,19 @@ export interface BenchDevice {
   cli(args: string[], input?: string): string;
 }
 
+/** Every device directory made here, removed when the bench process ends, also after a failure (a failed guardian init left its directory). */
+const provisioned = new Set<string>();
+process.on('exit', () => {
+  for (const d of provisioned) rmSync(d, { recursive: true, force: true });
+});
+
 /**
  * Provisions a guardian through `capsule guardian init`, scripted (words to stdout, confirmed on
  * stdin): on the HSM6 simulator, or with `tpmTcti` on the TPM behind that TCTI (backend tpm2).
  */
 export async function provisionDevice(prefix: string, options: { tpmTcti?: string } = {}): Promise<BenchDevice> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
+  provisioned.add(dir);
   mkdirSync(join(dir, 'module'));
   const env: NodeJS.ProcessEnv = options.tpmTcti
     ? { ...process.env, CAPSULE_TPM_TCTI: options.tpmTcti, CAPSULE_IPFS: 'off' }
