@@ -13,7 +13,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN } from './helpers/cli.ts';
@@ -25,7 +25,6 @@ import { verifyOciArchive } from '../agent/device/verifyOciArchive.ts';
 import { findEngine, loadImage } from '../agent/device/loadImage.ts';
 import { IMAGE_VECTOR_DIR, imageVectors, render } from './vectors/images/generate.ts';
 import { openContentStore } from '../agent/store/openContentStore.ts';
-import { readdirSync, rmdirSync } from 'node:fs';
 
 const dir = mkdtempSync(join(tmpdir(), 'capsule-image-test-'));
 const DATA = join(dir, 'data');

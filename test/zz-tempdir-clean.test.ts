@@ -51,19 +51,18 @@ test('every suite removed what it made in the temporary directory', () => {
   const left = leftovers(TMP, before);
   assert.equal(left, [], `left in ${TMP} by the suites before this one (remove them in an after() hook or a finally):\n  ${left.join('\n  ')}`);
 
-  const sys = listing(process.env.CAPSULE_TEST_SYSTMP_START);
-  const systmp = dirname(dirname(TMP)); // scripts/test.sh: TMPDIR = <system tmp>/capsule-test.XXXXXX/tmp
-  if (sys) {
-    const fresh = leftovers(systmp, sys);
-    if (fresh.length) console.log(`NOTE: new in ${systmp} during the run (maybe other processes):\n  ${fresh.join('\n  ')}`);
-  }
+  noteNew(dirname(dirname(TMP)), process.env.CAPSULE_TEST_SYSTMP_START); // scripts/test.sh: TMPDIR = <system tmp>/capsule-test.XXXXXX/tmp
   // Shared memory too (podman's lock landed there before test/device-image.test.ts kept it in its own directory).
-  const shm = listing(process.env.CAPSULE_TEST_SHM_START);
-  if (shm) {
-    const fresh = leftovers('/dev/shm', shm);
-    if (fresh.length) console.log(`NOTE: new in /dev/shm during the run (maybe other processes):\n  ${fresh.join('\n  ')}`);
-  }
+  noteNew('/dev/shm', process.env.CAPSULE_TEST_SHM_START);
 });
+
+/** Prints a note naming what is in the shared directory `dir` that its listing at start (`file`) did not hold. */
+function noteNew(dir: string, file: string | undefined): void {
+  const before = listing(file);
+  if (!before) return;
+  const fresh = leftovers(dir, before);
+  if (fresh.length) console.log(`NOTE: new in ${dir} during the run (maybe other processes):\n  ${fresh.join('\n  ')}`);
+}
 
 /**
  * Literal '/tmp' paths in code that are not a test writing outside TMPDIR, by file, with why. A new
