@@ -20,7 +20,7 @@
  * and both modes share one data directory, so the helia row's log holds both sessions' decisions.
  *
  * BENCH_AGENT_NODE_ARGS adds Node options to the agent (agentProcess.ts), e.g.
- * `--max-semi-space-size=2` to see the agent with V8's young generation capped.
+ * `--max-semi-space-size=2` to try another collection policy on top of the unit's.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UNIT_NODE_ARGS } from '../test/helpers/unitNodeArgs.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BIN = join(ROOT, 'bin/capsule.js');
@@ -84,16 +85,6 @@ export function cpuMs(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after "pid (comm) "
   return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14, 15 of the line)
 }
-
-/**
- * The Node options the device's unit starts the agent with (boot/capsule-agent.service ExecStart,
- * between `node` and `capsule.js`), so the bench measures the agent as it runs on a device.
- */
-export const UNIT_NODE_ARGS: readonly string[] = (() => {
-  const exec = /^ExecStart=\S*\/node((?: --\S+)*) \S*\/bin\/capsule\.js agent/m.exec(readFileSync(join(ROOT, 'boot', 'capsule-agent.service'), 'utf8'));
-  if (!exec) throw new Error('boot/capsule-agent.service: no ExecStart=…/node [--flags] …/bin/capsule.js agent line');
-  return exec[1]!.trim().split(' ').filter(Boolean);
-})();
 
 export interface RunningAgent {
   url: string;

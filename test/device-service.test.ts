@@ -3,7 +3,8 @@
  *  - boot/capsule-agent.service: `systemd-analyze security --offline=yes` exposure ≤ 1.5, and
  *    `systemd-analyze verify` clean in a throwaway root (no systemd runs on this machine, so the
  *    unit's runtime sandbox itself cannot be exercised here).
- *  - sd_notify (agent/daemon/sdNotify.ts): a real `capsule agent` on the simulator talks to a unix
+ *  - sd_notify (agent/daemon/sdNotify.ts): a real `capsule agent` on the simulator, started with the
+ *    unit's Node flags (--optimize-for-size…: accepted, no warning in its log), talks to a unix
  *    datagram socket bound by an independent receiver (python3's socket module): READY=1, STATUS=,
  *    WATCHDOG=1 cadence, STOPPING=1 on SIGTERM and exit 0; the abstract '@' namespace; a socket
  *    nobody listens on (logged once, the agent serves on); WATCHDOG_PID naming another process.
@@ -36,6 +37,7 @@ import { notifyAddress, sdNotify, watchdogInterval } from '../agent/daemon/sdNot
 import { provisioned, startAgent, type Running } from './helpers/runningAgent.ts';
 import { BIN } from './helpers/cli.ts';
 import type { Device } from './helpers/guardianDevice.ts';
+import { UNIT_NODE_ARGS } from './helpers/unitNodeArgs.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const UNIT = join(ROOT, 'boot', 'capsule-agent.service');
@@ -234,7 +236,7 @@ const live = new Set<Running>();
 async function agentWith(env: Record<string, string>): Promise<Running> {
   guardian ??= await provisioned({ policy: false });
   const d = guardian.d;
-  const a = await startAgent({ ...d, env: { ...d.env, ...env } }, { ipfs: 'off' });
+  const a = await startAgent({ ...d, env: { ...d.env, ...env } }, { ipfs: 'off' }, [], UNIT_NODE_ARGS); // as the unit starts it
   live.add(a);
   return a;
 }
@@ -282,6 +284,8 @@ test('sd_notify: READY=1 with the serving URL after `started`, STATUS=, WATCHDOG
     // Every datagram is KEY=value lines the protocol knows; nothing after STOPPING but pings.
     for (const d of rx.messages) for (const l of fields(d.m)) assert.match(l, /^(READY=1|STOPPING=1|WATCHDOG=1|STATUS=.+)$/);
     assert.equal(events(a.log(), 'notify-failed'), []);
+    // Started with the unit's Node flags: all accepted, and none adds a warning to the agent's log.
+    for (const l of a.log().split('\n').filter(Boolean)) assert.match(l, /^capsule: \{"/, `a log line that is not the agent's: ${l}`);
   } finally {
     await rx.stop();
   }

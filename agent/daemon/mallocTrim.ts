@@ -5,20 +5,26 @@
  * agent's RSS stayed ~100 MiB above what it uses (measured: 250 → 135 MiB after one trim;
  * bench/agent.ts "15 s after the last run"). Two libc calls, through koffi (already a dependency, as in sdNotify.ts):
  *
- * - at start, mallopt(3) fixes the mmap and trim thresholds at 128 KiB (glibc's defaults, which it
- *   otherwise raises for good after the first large block is freed): large blocks — request
- *   bodies, answers — are mapped and unmapped on their own, and an arena's free top is returned
- *   once it passes 128 KiB. Same as MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072.
+ * - at start, mallopt(3) fixes the mmap threshold at 32 KiB and the trim threshold at 128 KiB
+ *   (glibc's defaults are 128 KiB, and it raises them for good after the first large block is
+ *   freed): a request's large blocks — its ~93 KB body, the decoded capsule, the answer — are
+ *   mapped and unmapped on their own, so what V8 frees goes back to the system at once instead of
+ *   waiting in an arena, and an arena's free top is returned once it passes 128 KiB. Same as
+ *   MALLOC_MMAP_THRESHOLD_=32768 MALLOC_TRIM_THRESHOLD_=131072. Measured at the end of the
+ *   64-client allow run (with the unit's --optimize-for-size): 128 KiB ~157 MiB at ~250 req/s,
+ *   64 KiB ~157 at ~280, 32 KiB ~146 at ~250, 16 KiB ~141 at ~212 (the page faults of fresh
+ *   mappings cost CPU): 32 KiB keeps the agent under 160 MiB with a margin (BENCHMARKS.md "Memory").
  * - malloc_trim(0) once the agent has been quiet for a while after activity (trimWhenQuiet):
  *   it returns the free pages inside every arena, which no threshold does.
  *
  * Anything else than glibc on Linux (no libc.so.6, or no such functions): nothing is done.
  * Deliberately not here: V8's own heaps (they shrink by themselves when the agent is idle; their
- * young generation's size can only be capped by a Node flag at launch: --max-semi-space-size).
+ * collection policy is set by Node flags at launch: the unit's --optimize-for-size).
  */
 const M_TRIM_THRESHOLD = -1;
 const M_MMAP_THRESHOLD = -3;
-const THRESHOLD = 128 * 1024;
+const MMAP_THRESHOLD = 32 * 1024;
+const TRIM_THRESHOLD = 128 * 1024;
 
 interface Libc {
   mallopt(param: number, value: number): number;
@@ -43,8 +49,8 @@ export async function tuneMalloc(): Promise<boolean> {
     }
   }
   if (!libc) return false;
-  libc.mallopt(M_MMAP_THRESHOLD, THRESHOLD);
-  libc.mallopt(M_TRIM_THRESHOLD, THRESHOLD);
+  libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+  libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD);
   return true;
 }
 

@@ -26,13 +26,16 @@ export interface Running {
   stop(): Promise<number | null>;
 }
 
-/** `capsule agent` on 127.0.0.1:0 with a file clock; `config` is written as its --config file. */
-export async function startAgent(d: Device, config: Record<string, unknown> = {}, extra: string[] = []): Promise<Running> {
+/**
+ * `capsule agent` on 127.0.0.1:0 with a file clock; `config` is written as its --config file,
+ * `extra` follows the agent's flags and `nodeArgs` are Node's own (e.g. the unit's: unitNodeArgs.ts).
+ */
+export async function startAgent(d: Device, config: Record<string, unknown> = {}, extra: string[] = [], nodeArgs: readonly string[] = []): Promise<Running> {
   const cfg = join(d.dir, `config-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(cfg, JSON.stringify(config));
   const child = spawn(
     process.execPath,
-    [BIN, 'agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, '--config', cfg, ...extra],
+    [...nodeArgs, BIN, 'agent', '--data-dir', d.data, '--listen', '127.0.0.1:0', '--clock', `file:${join(d.dir, 'clock')}`, '--config', cfg, ...extra],
     { cwd: d.dir, env: d.env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';
