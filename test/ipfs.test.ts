@@ -136,14 +136,19 @@ test('discard deletes what an abandoned fetch left, and never what a pin keeps',
 });
 
 /** Helia alone over a HeliaStore's directory (stopped first): its own pins, gc and walk are the judge. */
-async function bareHelia(dir: string) {
+/**
+ * A bare Helia (its own pins.add, pins.ls, gc) on a repository: `sqlite` opens one HeliaStore made
+ * (blocks/ and datastore.sqlite), `fs` keeps its records as datastore-fs files (the reference).
+ */
+async function bareHelia(dir: string, datastoreKind: 'fs' | 'sqlite') {
   const { FsBlockstore } = await import('blockstore-fs');
   const { FsDatastore } = await import('datastore-fs');
+  const { SqliteDatastore } = await import('../agent/store/SqliteDatastore.ts');
   const { createHeliaLight } = await import('helia');
   const blockstore = new FsBlockstore(join(dir, 'blocks'));
-  const datastore = new FsDatastore(join(dir, 'data'));
   await blockstore.open();
-  await datastore.open();
+  const datastore = datastoreKind === 'sqlite' ? new SqliteDatastore(join(dir, 'datastore.sqlite')) : new FsDatastore(join(dir, 'data'));
+  if (datastore instanceof FsDatastore) await datastore.open();
   const helia = createHeliaLight({ blockstore, datastore });
   await helia.start();
   return helia;
@@ -187,7 +192,7 @@ test("a publish is pinned exactly as Helia pins (no walk): same records, listed,
   }
 
   // The reference: the same two files imported into a bare Helia and pinned with its walking pins.add.
-  const ref = await bareHelia(join(tmp, 'pins-ref'));
+  const ref = await bareHelia(join(tmp, 'pins-ref'), 'fs');
   let want: Map<string, string>;
   try {
     for (const d of [data, part]) {
@@ -200,7 +205,7 @@ test("a publish is pinned exactly as Helia pins (no walk): same records, listed,
     await ref.stop();
   }
 
-  const helia = await bareHelia(ours);
+  const helia = await bareHelia(ours, 'sqlite');
   try {
     const got = await pinRecords(helia);
     assert.equal([...got.keys()].sort(), [...want.keys()].sort());

@@ -1,5 +1,6 @@
 /**
- * The embedded IPFS node: Helia with a filesystem blockstore and datastore under one directory,
+ * The embedded IPFS node: Helia with a filesystem blockstore (`blocks/`) and an SQLite datastore
+ * (`datastore.sqlite`: pins, the peer identity, the peer store; SqliteDatastore.ts) under one directory,
  * libp2p over TCP (noise, yamux) on the configured listen addresses, bitswap to exchange blocks and
  * gossipsub for announcements.
  *
@@ -10,11 +11,13 @@
  * datastore, so a long-running node keeps its address; one-shot commands pass `ephemeral` and use
  * a fresh identity, so they never collide with the agent sharing the same directory. `add` pins
  * what it imported from the importer's own list of blocks (pinImported.ts) instead of walking the
- * DAG it just wrote.
+ * DAG it just wrote. A repository from before issue 15 kept its datastore as files in `data/`
+ * (datastore-fs): its records are moved into the database at the first open, then `data/` is removed.
  *
  * Deliberately not here: a DHT, NAT traversal, relays, garbage collection of unpinned blocks.
  */
-import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as dagPb from '@ipld/dag-pb';
 import { withBitswap } from '@helia/bitswap';
@@ -29,7 +32,6 @@ import { yamux } from '@libp2p/yamux';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { multiaddr } from '@multiformats/multiaddr';
 import { FsBlockstore } from 'blockstore-fs';
-import { FsDatastore } from 'datastore-fs';
 import { importer } from 'ipfs-unixfs-importer';
 import type { CID } from 'multiformats/cid';
 import { ContentError } from '../errors.ts';
@@ -37,9 +39,10 @@ import type { ContentStore, GetOptions, Message, Signal, SubscribeOptions } from
 import { importOptions, owned } from './importSettings.ts';
 import { pinImported } from './pinImported.ts';
 import { readVerified } from './readVerified.ts';
+import { SqliteDatastore } from './SqliteDatastore.ts';
 
 export interface HeliaStoreOptions {
-  /** The repository directory (blocks/ and data/ inside). */
+  /** The repository directory (blocks/ and datastore.sqlite inside). */
   dir: string;
   /** libp2p listen multiaddrs; [] listens nowhere (a one-shot client). Default: loopback, any port. */
   listen?: string[];
@@ -77,28 +80,47 @@ function announceScoring() {
   });
 }
 
+/** The datastore's file in the repository, and the datastore-fs directory it replaced. */
+const DATASTORE_FILE = 'datastore.sqlite';
+const OLD_DATASTORE_DIR = 'data';
+
 /**
- * The filesystem datastore, closed for writes once the node has stopped: libp2p's peer store may
- * still patch a peer record after stop() resolved (identify finishing on a closing connection),
- * and datastore-fs would recreate the directory (mkdir -p) after its owner removed it. Such a
- * write is dropped, as a crash at stop would drop it: the record only caches what a peer said.
+ * Opens the repository's datastore, first moving in the records of an old `data/` directory that
+ * are not in it yet (one transaction; `data/` is removed only after it committed, so an
+ * interrupted move is finished at the next open, and a record the node changed since is kept).
  */
-class StoppableFsDatastore extends FsDatastore {
-  #stopped = false;
-  stopWrites(): void {
-    this.#stopped = true;
+async function openDatastore(dir: string): Promise<SqliteDatastore> {
+  const file = join(dir, DATASTORE_FILE);
+  let datastore: SqliteDatastore;
+  try {
+    datastore = new SqliteDatastore(file);
+  } catch (cause) {
+    throw new ContentError('ERR_IPFS', `IPFS node in ${dir}: its datastore ${file} cannot be opened (${(cause as { code?: string })?.code ?? 'error'})`, {
+      cause,
+      hint: 'if it is damaged, move it aside: a new one is made at the next start (the node then has a new peer id, and its pins must be added again)',
+    });
   }
-  override async put(...args: Parameters<FsDatastore['put']>): ReturnType<FsDatastore['put']> {
-    return this.#stopped ? args[0] : super.put(...args);
+  const old = join(dir, OLD_DATASTORE_DIR);
+  try {
+    if (existsSync(old)) {
+      const { FsDatastore } = await import('datastore-fs'); // only for the move
+      const previous = new FsDatastore(old, { createIfMissing: false });
+      await previous.open();
+      await datastore.adopt(previous.query({}));
+      await rm(old, { recursive: true, force: true });
+    }
+  } catch (e) {
+    datastore.close();
+    throw e;
   }
+  return datastore;
 }
 
 async function makeNode(o: HeliaStoreOptions) {
   await mkdir(o.dir, { recursive: true, mode: 0o700 });
   const blockstore = new FsBlockstore(join(o.dir, 'blocks'));
-  const datastore = new StoppableFsDatastore(join(o.dir, 'data'));
-  await blockstore.open(); // Helia does not open them itself
-  await datastore.open();
+  await blockstore.open(); // Helia does not open it itself
+  const datastore = await openDatastore(o.dir);
   const helia = await createHeliaWithLibp2p(
     { blockstore, datastore },
     {
@@ -119,7 +141,7 @@ async function makeNode(o: HeliaStoreOptions) {
     // Helia's start() does not undo what it started: stop it, or each retry leaks a node.
     await node.stop().catch(() => {});
     await blockstore.close().catch(() => {});
-    await datastore.close().catch(() => {});
+    datastore.close();
     throw e;
   }
   return { node, blocks: blockstore, data: datastore };
@@ -140,9 +162,9 @@ export class HeliaStore implements ContentStore {
   readonly #node: Node;
   /** The disk store under Helia's: deleting through Helia asks content routers (none here) and fails. */
   readonly #blocks: FsBlockstore;
-  readonly #data: StoppableFsDatastore;
+  readonly #data: SqliteDatastore;
 
-  private constructor(dir: string, made: { node: Node; blocks: FsBlockstore; data: StoppableFsDatastore }) {
+  private constructor(dir: string, made: { node: Node; blocks: FsBlockstore; data: SqliteDatastore }) {
     this.where = dir;
     this.#node = made.node;
     this.#blocks = made.blocks;
@@ -153,6 +175,7 @@ export class HeliaStore implements ContentStore {
     try {
       return new HeliaStore(options.dir, await makeNode(options));
     } catch (cause) {
+      if (cause instanceof ContentError) throw cause;
       throw new ContentError('ERR_IPFS', `IPFS node in ${options.dir}: cannot start (${(cause as Error)?.name ?? 'error'})`, {
         cause,
         hint: 'check the directory is writable and the listen addresses are free',
@@ -324,6 +347,8 @@ export class HeliaStore implements ContentStore {
 
   async stop(): Promise<void> {
     await this.#node.stop();
-    this.#data.stopWrites(); // late peer-store writes must not recreate a removed directory
+    // Closed: libp2p's peer store may still patch a peer record after stop() resolved (identify
+    // finishing on a closing connection); such a write only caches what a peer said, and is dropped.
+    this.#data.close();
   }
 }
