@@ -151,6 +151,13 @@ async function bareHelia(dir: string, datastoreKind: 'fs' | 'sqlite') {
   if (datastore instanceof FsDatastore) await datastore.open();
   const helia = createHeliaLight({ blockstore, datastore });
   await helia.start();
+  // Stopping Helia leaves its stores open: close the SQLite handle with it.
+  const stop = helia.stop.bind(helia);
+  helia.stop = async (options) => {
+    const stopped = await stop(options);
+    if (datastore instanceof SqliteDatastore) datastore.close();
+    return stopped;
+  };
   return helia;
 }
 type Bare = Awaited<ReturnType<typeof bareHelia>>;

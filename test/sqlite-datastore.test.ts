@@ -9,7 +9,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Key } from 'interface-datastore';
@@ -54,12 +54,15 @@ test('put, get, has, delete; a missing key is NotFoundError naming it; records p
 
 test('query: a prefix is a prefix of the key text (indexed range and scan), with filters, orders, offset, limit; queryKeys', async () => {
   const ds = fresh();
-  for (const k of ['/pin/b', '/pin/a', '/pin', '/pinned-block/x', '/pin0', '/pio', '/é/1', '/é/2', '/éx']) await ds.put(new Key(k), bytes(k));
+  for (const k of ['/pin/b', '/pin/a', '/pin', '/pinned-block/x', '/pin0', '/pio', '/é/1', '/é/2', '/éx', '/e', '/😀/1', '/😀x', '/😁'])
+    await ds.put(new Key(k), bytes(k));
   const keys = async (q: Parameters<SqliteDatastore['query']>[0]) => (await all(ds.query(q))).map((p) => p.key.toString());
   assert.equal(await keys({ prefix: '/pin/' }), ['/pin/a', '/pin/b'], 'ASCII prefix: /pin, /pin0 and /pinned-block are outside');
   assert.equal(await keys({ prefix: '/pin' }), ['/pin', '/pin/a', '/pin/b', '/pin0', '/pinned-block/x']);
-  assert.equal(await keys({ prefix: '/é/' }), ['/é/1', '/é/2'], 'a non-ASCII prefix (scanned)');
-  assert.equal((await keys({})).length, 9);
+  assert.equal(await keys({ prefix: '/é/' }), ['/é/1', '/é/2'], 'ends in ASCII after a non-ASCII character (range)');
+  assert.equal(await keys({ prefix: '/é' }), ['/é/1', '/é/2', '/éx'], 'ends in a non-ASCII character (scanned by UTF-8 bytes)');
+  assert.equal(await keys({ prefix: '/😀' }), ['/😀/1', '/😀x'], 'ends outside the BMP (a surrogate pair in JavaScript, 4 bytes in UTF-8)');
+  assert.equal((await keys({})).length, 13);
   // Filtered (drops '/pin'), descending, offset 1, limit 2: '/pinned-block/x' > '/pin0' > '/pin/b' > '/pin/a'.
   const desc = (a: { key: Key }, b: { key: Key }) => (a.key.toString() < b.key.toString() ? 1 : -1);
   assert.equal(await keys({ prefix: '/pin', filters: [(p) => text(p.value).length > 4], orders: [desc], offset: 1, limit: 2 }), ['/pin0', '/pin/b']);
@@ -103,11 +106,16 @@ test('closed: writes are dropped, nothing is found, queries are empty (late peer
   ds.close(); // twice is fine
   await ds.put(new Key('/late'), bytes('late'));
   await ds.delete(new Key('/x'));
+  const b = ds.batch();
+  b.put(new Key('/batched'), bytes('b'));
+  await b.commit();
+  await all(ds.putMany([{ key: new Key('/many'), value: bytes('m') }]));
+  assert.is(await ds.adopt([{ key: new Key('/adopted'), value: bytes('a') }]), 0);
   assert.not.ok(await ds.has(new Key('/x')));
   await rejectsError(async () => ds.get(new Key('/x')), 'NotFoundError', undefined, /no record \/x/);
   assert.equal(await all(ds.query({})), []);
   const again = new SqliteDatastore(path);
-  assert.equal((await all(again.queryKeys({}))).map(String), ['/x'], 'the late put and delete never reached the file');
+  assert.equal((await all(again.queryKeys({}))).map(String), ['/x'], 'the late writes never reached the file');
   again.close();
 });
 
@@ -184,10 +192,25 @@ test('HeliaStore: a damaged datastore file is ContentError ERR_IPFS naming it, w
   } catch (e) {
     thrown = e;
   }
-  expectError(thrown, 'ContentError', 'ERR_IPFS', /its datastore .*datastore\.sqlite cannot be opened/);
+  expectError(thrown, 'ContentError', 'ERR_IPFS', /its datastore .*datastore\.sqlite cannot be opened \(damaged\)/);
   assert.match(String((thrown as { hint?: string }).hint), /move it aside/);
-  assert.ok((thrown as Error).cause instanceof Error, 'the SQLite error is the cause');
+  assert.is(((thrown as Error).cause as { errcode?: number }).errcode, 26, 'the SQLite error (not a database) is the cause');
   assert.equal(statSync(file).size, 8192, 'left as it was');
+});
+
+test('HeliaStore: a datastore that cannot be opened for another reason is not called damaged; the hint says to check ownership', async () => {
+  const dir = join(tmp, 'not-a-file');
+  mkdirSync(join(dir, 'datastore.sqlite'), { recursive: true }); // a directory where the file should be
+  let thrown: unknown;
+  try {
+    await HeliaStore.open({ dir, listen: [], ephemeral: true });
+  } catch (e) {
+    thrown = e;
+  }
+  expectError(thrown, 'ContentError', 'ERR_IPFS', /its datastore .*datastore\.sqlite cannot be opened \(EISDIR\)/);
+  const hint = String((thrown as { hint?: string }).hint);
+  assert.match(hint, /belong to the user running this/);
+  assert.not.match(hint, /move it aside/);
 });
 
 test.run();

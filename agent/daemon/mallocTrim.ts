@@ -13,7 +13,7 @@
  *   MALLOC_MMAP_THRESHOLD_=32768 MALLOC_TRIM_THRESHOLD_=131072. Measured at the end of the
  *   64-client allow run (with the unit's --optimize-for-size): 128 KiB ~157 MiB at ~250 req/s,
  *   64 KiB ~157 at ~280, 32 KiB ~146 at ~250, 16 KiB ~141 at ~212 (the page faults of fresh
- *   mappings cost CPU): 32 KiB keeps the agent under 160 MiB with a margin (BENCHMARKS.md "Memory").
+ *   mappings cost CPU): 32 KiB keeps the agent (ipfs: off) under 160 MiB with a margin (BENCHMARKS.md "Memory").
  * - malloc_trim(0) once the agent has been quiet for a while after activity (trimWhenQuiet):
  *   it returns the free pages inside every arena, which no threshold does.
  *

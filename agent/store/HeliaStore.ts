@@ -95,10 +95,20 @@ async function openDatastore(dir: string): Promise<SqliteDatastore> {
   try {
     datastore = new SqliteDatastore(file);
   } catch (cause) {
-    throw new ContentError('ERR_IPFS', `IPFS node in ${dir}: its datastore ${file} cannot be opened (${(cause as { code?: string })?.code ?? 'error'})`, {
-      cause,
-      hint: 'if it is damaged, move it aside: a new one is made at the next start (the node then has a new peer id, and its pins must be added again)',
-    });
+    // SQLITE_NOTADB (26) and SQLITE_CORRUPT (11): the file is damaged. Anything else (permissions:
+    // -wal/-shm files left by another user, a read-only directory) must not lead anyone to discard it.
+    const errcode = (cause as { errcode?: number })?.errcode;
+    const damaged = errcode === 26 || errcode === 11;
+    throw new ContentError(
+      'ERR_IPFS',
+      `IPFS node in ${dir}: its datastore ${file} cannot be opened (${damaged ? 'damaged' : ((cause as { code?: string })?.code ?? 'error')})`,
+      {
+        cause,
+        hint: damaged
+          ? 'move it aside: a new one is made at the next start (the node then has a new peer id, and its pins must be added again)'
+          : 'check that the directory and datastore.sqlite* belong to the user running this, and are writable',
+      },
+    );
   }
   const old = join(dir, OLD_DATASTORE_DIR);
   try {
@@ -121,6 +131,7 @@ async function makeNode(o: HeliaStoreOptions) {
   const blockstore = new FsBlockstore(join(o.dir, 'blocks'));
   await blockstore.open(); // Helia does not open it itself
   const datastore = await openDatastore(o.dir);
+  // A failure here must not leave the datastore's SQLite handle (and the blockstore) open.
   const helia = await createHeliaWithLibp2p(
     { blockstore, datastore },
     {
@@ -132,7 +143,11 @@ async function makeNode(o: HeliaStoreOptions) {
       peerDiscovery: [],
       services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, scoreParams: announceScoring() }) },
     },
-  );
+  ).catch(async (e: unknown) => {
+    await blockstore.close().catch(() => {});
+    datastore.close();
+    throw e;
+  });
   // Bitswap: asks connected peers for missing blocks, and serves ours.
   const node = withBitswap(helia);
   try {

@@ -24,7 +24,9 @@ import { NotFoundError } from 'interface-store';
 /** The table; WITHOUT ROWID: the key is the only index a lookup or a prefix scan needs. */
 const SCHEMA = 'CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID';
 
+/** A datastore (interface-datastore) in one SQLite file; see the header for what it keeps and how. */
 export class SqliteDatastore extends BaseDatastore {
+  /** The database file. */
   readonly path: string;
   #db: DatabaseSync;
   #put: StatementSync;
@@ -34,7 +36,9 @@ export class SqliteDatastore extends BaseDatastore {
 
   /**
    * Opens (creating, mode 0600) the database at `path`.
-   * @throws Error from node:sqlite when the file is not a database or cannot be opened
+   * @throws TypeError when `path` is not a non-empty string; an fs error (with its `code`) when the
+   *   file cannot be created or opened; node:sqlite's Error (`code` ERR_SQLITE_ERROR, `errcode`
+   *   26 "not a database", 11 corrupt, …) when SQLite refuses it
    */
   constructor(path: string) {
     super();
@@ -57,7 +61,8 @@ export class SqliteDatastore extends BaseDatastore {
   }
 
   /**
-   * Closes the database. A closed datastore drops writes and holds nothing: libp2p's peer store may
+   * Closes the database. A closed datastore drops writes (put, delete, batches, putMany, adopt)
+   * and holds nothing (get: NotFoundError, has: false, queries: empty): libp2p's peer store may
    * still patch a peer record after its node stopped (identify finishing on a closing connection),
    * and such a write only caches what a peer said (a crash at stop would have lost it as well).
    */
@@ -67,17 +72,26 @@ export class SqliteDatastore extends BaseDatastore {
 
   /**
    * Moves in the records of another datastore that are not here yet (a record here is newer and
-   * kept), in one transaction. Used once, for a repository's old datastore-fs directory.
-   * @returns how many records were added
+   * kept), in one transaction committed with synchronous=FULL: the caller may delete the source
+   * once this resolves, even if the power goes right after. Used once, for a repository's old
+   * datastore-fs directory.
+   * @returns how many records were added (0 when closed)
+   * @throws whatever reading `source` throws; node:sqlite's Error when the write fails (nothing is added)
    */
   async adopt(source: AsyncIterable<Pair> | Iterable<Pair>): Promise<number> {
     const pairs: Pair[] = [];
     for await (const p of source) pairs.push(p);
+    if (!this.#db.isOpen) return 0;
     const insert = this.#db.prepare('INSERT OR IGNORE INTO records (key, value) VALUES (?, ?)');
     let added = 0;
-    this.#transaction(() => {
-      for (const { key, value } of pairs) added += Number(insert.run(key.toString(), value).changes);
-    });
+    this.#db.exec('PRAGMA synchronous = FULL');
+    try {
+      this.#transaction(() => {
+        for (const { key, value } of pairs) added += Number(insert.run(key.toString(), value).changes);
+      });
+    } finally {
+      this.#db.exec('PRAGMA synchronous = NORMAL');
+    }
     return added;
   }
 
@@ -151,26 +165,36 @@ export class SqliteDatastore extends BaseDatastore {
   /**
    * Rows in key order; with a prefix, only keys that start with it (BaseDatastore checks again).
    * A prefix ending in an ASCII character is a range on the key's index (`/pin/` ≤ key < `/pin0`:
-   * SQLite compares text as UTF-8 bytes, where ASCII keeps its order); any other is a scan.
+   * SQLite compares text as UTF-8 bytes, where ASCII keeps its order); any other is a scan that
+   * compares the leading UTF-8 bytes. Read whole, not row by row: an open read would hold a snapshot,
+   * and this connection's next write would then fail at once (SQLITE_BUSY_SNAPSHOT) if another
+   * process (the agent, a one-shot command) committed meanwhile — libp2p's peer store deletes
+   * while it iterates a query. The tables are small: a row per pinned block (256 KiB each) and a few
+   * per peer.
    */
-  #scan(columns: string, prefix: string | undefined): Iterable<Record<string, unknown>> {
+  #scan(columns: string, prefix: string | undefined): Array<Record<string, unknown>> {
     if (!this.#db.isOpen) return [];
-    if (prefix === undefined || prefix === '') return this.#db.prepare(`SELECT ${columns} FROM records ORDER BY key`).iterate();
+    if (prefix === undefined || prefix === '') return this.#db.prepare(`SELECT ${columns} FROM records ORDER BY key`).all();
     const last = prefix.charCodeAt(prefix.length - 1);
     if (last < 0x7f) {
       const upper = prefix.slice(0, -1) + String.fromCharCode(last + 1);
-      return this.#db.prepare(`SELECT ${columns} FROM records WHERE key >= ? AND key < ? ORDER BY key`).iterate(prefix, upper);
+      return this.#db.prepare(`SELECT ${columns} FROM records WHERE key >= ? AND key < ? ORDER BY key`).all(prefix, upper);
     }
-    return this.#db.prepare(`SELECT ${columns} FROM records WHERE substr(key, 1, ?) = ? ORDER BY key`).iterate(prefix.length, prefix);
+    const bytes = Buffer.from(prefix, 'utf8');
+    return this.#db.prepare(`SELECT ${columns} FROM records WHERE substr(CAST(key AS BLOB), 1, ?) = ? ORDER BY key`).all(bytes.length, bytes);
   }
 
+  /** Runs `f` in one IMMEDIATE transaction (dropped when closed); on failure rolls back and rethrows. */
   #transaction(f: () => void): void {
+    if (!this.#db.isOpen) return;
     this.#db.exec('BEGIN IMMEDIATE');
     try {
       f();
       this.#db.exec('COMMIT');
     } catch (e) {
-      this.#db.exec('ROLLBACK');
+      // SQLite may have rolled back by itself (a full disk, an I/O error): a second ROLLBACK would
+      // throw and hide the error that matters.
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
       throw e;
     }
   }
