@@ -17,7 +17,7 @@ import { FsDatastore } from 'datastore-fs';
 import { SqliteDatastore } from '../agent/store/SqliteDatastore.ts';
 import { HeliaStore } from '../agent/store/HeliaStore.ts';
 import { pinKey } from '../agent/store/pinImported.ts';
-import { expectError, rejectsError, throwsError } from './helpers/assertError.ts';
+import { rejectsError, throwsError } from './helpers/assertError.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sqlite-ds-test-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -138,14 +138,8 @@ test('constructor: a path that is not one is a TypeError naming it; a file that 
   throwsError(() => new SqliteDatastore(''), 'TypeError', undefined, /SqliteDatastore: path: expected a file path, got ""/);
   const junk = join(tmp, 'junk.sqlite');
   writeFileSync(junk, Buffer.alloc(4096, 0x5a));
-  let thrown: unknown;
-  try {
-    new SqliteDatastore(junk);
-  } catch (e) {
-    thrown = e;
-  }
-  assert.instance(thrown, Error);
-  assert.match((thrown as Error).message, /not a database/);
+  const e = throwsError(() => new SqliteDatastore(junk), 'Error', 'ERR_SQLITE_ERROR', /not a database/);
+  assert.is((e as { errcode?: number }).errcode, 26);
 });
 
 test("HeliaStore: an old repository's data/ (datastore-fs) is moved in: same peer id, same pin, data/ removed", async () => {
@@ -186,28 +180,26 @@ test('HeliaStore: a damaged datastore file is ContentError ERR_IPFS naming it, w
   const file = join(dir, 'datastore.sqlite');
   for (const f of readdirSync(dir)) if (f.startsWith('datastore.sqlite')) rmSync(join(dir, f));
   writeFileSync(file, Buffer.alloc(8192, 0x5a));
-  let thrown: unknown;
-  try {
-    await HeliaStore.open({ dir, listen: [], ephemeral: true });
-  } catch (e) {
-    thrown = e;
-  }
-  expectError(thrown, 'ContentError', 'ERR_IPFS', /its datastore .*datastore\.sqlite cannot be opened \(damaged\)/);
+  const thrown = await rejectsError(
+    () => HeliaStore.open({ dir, listen: [], ephemeral: true }),
+    'ContentError',
+    'ERR_IPFS',
+    /its datastore .*datastore\.sqlite cannot be opened \(damaged\)/,
+  );
   assert.match(String((thrown as { hint?: string }).hint), /move it aside/);
-  assert.is(((thrown as Error).cause as { errcode?: number }).errcode, 26, 'the SQLite error (not a database) is the cause');
+  assert.is((thrown.cause as { errcode?: number }).errcode, 26, 'the SQLite error (not a database) is the cause');
   assert.equal(statSync(file).size, 8192, 'left as it was');
 });
 
 test('HeliaStore: a datastore that cannot be opened for another reason is not called damaged; the hint says to check ownership', async () => {
   const dir = join(tmp, 'not-a-file');
   mkdirSync(join(dir, 'datastore.sqlite'), { recursive: true }); // a directory where the file should be
-  let thrown: unknown;
-  try {
-    await HeliaStore.open({ dir, listen: [], ephemeral: true });
-  } catch (e) {
-    thrown = e;
-  }
-  expectError(thrown, 'ContentError', 'ERR_IPFS', /its datastore .*datastore\.sqlite cannot be opened \(EISDIR\)/);
+  const thrown = await rejectsError(
+    () => HeliaStore.open({ dir, listen: [], ephemeral: true }),
+    'ContentError',
+    'ERR_IPFS',
+    /its datastore .*datastore\.sqlite cannot be opened \(EISDIR\)/,
+  );
   const hint = String((thrown as { hint?: string }).hint);
   assert.match(hint, /belong to the user running this/);
   assert.not.match(hint, /move it aside/);

@@ -131,7 +131,11 @@ async function makeNode(o: HeliaStoreOptions) {
   const blockstore = new FsBlockstore(join(o.dir, 'blocks'));
   await blockstore.open(); // Helia does not open it itself
   const datastore = await openDatastore(o.dir);
-  // A failure here must not leave the datastore's SQLite handle (and the blockstore) open.
+  // A failure below must not leave the datastore's SQLite handle (and the blockstore) open.
+  const closeStores = async () => {
+    await blockstore.close().catch(() => {});
+    datastore.close();
+  };
   const helia = await createHeliaWithLibp2p(
     { blockstore, datastore },
     {
@@ -144,8 +148,7 @@ async function makeNode(o: HeliaStoreOptions) {
       services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, scoreParams: announceScoring() }) },
     },
   ).catch(async (e: unknown) => {
-    await blockstore.close().catch(() => {});
-    datastore.close();
+    await closeStores();
     throw e;
   });
   // Bitswap: asks connected peers for missing blocks, and serves ours.
@@ -155,8 +158,7 @@ async function makeNode(o: HeliaStoreOptions) {
   } catch (e) {
     // Helia's start() does not undo what it started: stop it, or each retry leaks a node.
     await node.stop().catch(() => {});
-    await blockstore.close().catch(() => {});
-    datastore.close();
+    await closeStores();
     throw e;
   }
   return { node, blocks: blockstore, data: datastore };

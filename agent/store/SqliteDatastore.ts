@@ -145,13 +145,16 @@ export class SqliteDatastore extends BaseDatastore {
     };
   }
 
+  /** All the pairs in one transaction (a batch), then their keys. */
   override async *putMany(source: Iterable<Pair> | AsyncIterable<Pair>): AsyncGenerator<Key> {
-    const pairs: Pair[] = [];
-    for await (const p of source) pairs.push(p);
-    this.#transaction(() => {
-      for (const { key, value } of pairs) this.#putNow(key, value);
-    });
-    for (const { key } of pairs) yield key;
+    const batch = this.batch();
+    const keys: Key[] = [];
+    for await (const { key, value } of source) {
+      batch.put(key, value);
+      keys.push(key);
+    }
+    await batch.commit();
+    yield* keys;
   }
 
   override async *_all(q: Query): AsyncGenerator<Pair> {

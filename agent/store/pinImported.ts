@@ -63,7 +63,7 @@ export async function pinImported(datastore: Datastore, root: CID, blocks: Itera
   }
   if (!unique.has(pinnedBlockKey(root).toString())) throw new TypeError(`pinImported: the block list does not include the root ${root}`);
   // Read every block's record first (a few may already name other roots), then write them all in
-  // one batch: one transaction in SqliteDatastore (the agent's), so a crash leaves all or none.
+  // one batch: one transaction in SqliteDatastore (the node's), so a crash leaves all or none.
   const batch = datastore.batch();
   for (const key of unique.values()) {
     signal?.throwIfAborted();

@@ -13,7 +13,8 @@ export function expectError(e: unknown, name: string, code: string | undefined, 
   assert.not.match(err.message, /\n/, 'one-line message');
 }
 
-export function throwsError(fn: () => unknown, name: string, code: string | undefined, message: RegExp): void {
+/** Asserts that `fn` throws such an error; returns it (for further checks: its hint, its cause). */
+export function throwsError(fn: () => unknown, name: string, code: string | undefined, message: RegExp): Error {
   let thrown: unknown;
   try {
     fn();
@@ -22,9 +23,11 @@ export function throwsError(fn: () => unknown, name: string, code: string | unde
   }
   assert.ok(thrown !== undefined, 'expected a throw');
   expectError(thrown, name, code, message);
+  return thrown as Error;
 }
 
-export async function rejectsError(fn: () => Promise<unknown>, name: string, code: string | undefined, message: RegExp): Promise<void> {
+/** Asserts that `fn` rejects with such an error; returns it (for further checks: its hint, its cause). */
+export async function rejectsError(fn: () => Promise<unknown>, name: string, code: string | undefined, message: RegExp): Promise<Error> {
   let thrown: unknown;
   try {
     await fn();
@@ -33,4 +36,5 @@ export async function rejectsError(fn: () => Promise<unknown>, name: string, cod
   }
   assert.ok(thrown !== undefined, 'expected a rejection');
   expectError(thrown, name, code, message);
+  return thrown as Error;
 }
